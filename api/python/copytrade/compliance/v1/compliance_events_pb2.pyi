@@ -1,0 +1,25 @@
+from copytrade.compliance.v1 import compliance_service_pb2 as _compliance_service_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class AuditEventRecorded(_message.Message):
+    __slots__ = ("event",)
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    event: _compliance_service_pb2.AuditEvent
+    def __init__(self, event: _Optional[_Union[_compliance_service_pb2.AuditEvent, _Mapping]] = ...) -> None: ...
+
+class ComplianceAlertRaised(_message.Message):
+    __slots__ = ("alert",)
+    ALERT_FIELD_NUMBER: _ClassVar[int]
+    alert: _compliance_service_pb2.ComplianceAlert
+    def __init__(self, alert: _Optional[_Union[_compliance_service_pb2.ComplianceAlert, _Mapping]] = ...) -> None: ...
+
+class KycDecided(_message.Message):
+    __slots__ = ("kyc",)
+    KYC_FIELD_NUMBER: _ClassVar[int]
+    kyc: _compliance_service_pb2.KycVerification
+    def __init__(self, kyc: _Optional[_Union[_compliance_service_pb2.KycVerification, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,111 @@
+"""Regenerate the Python API package from proto/ — the project's one codegen command.
+
+    python tools/codegen.py          # write api/python/copytrade/**
+    python tools/codegen.py --check  # exit 1 if the committed code has drifted from proto/
+
+Third-party protos (google/api, google/rpc) are copied out of the googleapis-common-protos
+wheel into the git-ignored third_party/proto, which buf.yaml lists as a second module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from google.api import annotations_pb2  # googleapis-common-protos ships the .proto sources
+import grpc_tools
+from grpc_tools import protoc
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTO = ROOT / "proto"
+THIRD_PARTY = ROOT / "third_party" / "proto"
+OUT = ROOT / "api" / "python"
+PACKAGE = "copytrade"
+DESCRIPTOR_SET = "descriptor_set.binpb"
+THIRD_PARTY_FILES = {
+    "google/api": ["annotations.proto", "http.proto", "field_behavior.proto"],
+    "google/rpc": ["status.proto", "error_details.proto", "code.proto"],
+}
+
+
+def vendor_third_party() -> Path:
+    site = Path(annotations_pb2.__file__).resolve().parent.parent.parent
+    for folder, names in THIRD_PARTY_FILES.items():
+        (THIRD_PARTY / folder).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            shutil.copyfile(site / folder / name, THIRD_PARTY / folder / name)
+    return THIRD_PARTY
+
+
+def proto_files() -> list[str]:
+    return sorted(str(p.relative_to(PROTO)) for p in PROTO.rglob("*.proto"))
+
+
+def generate(out: Path) -> None:
+    vendor_third_party()
+    well_known = Path(grpc_tools.__file__).resolve().parent / "_proto"
+    files = proto_files()
+    pkg = out / PACKAGE
+    if pkg.exists():
+        shutil.rmtree(pkg)
+    out.mkdir(parents=True, exist_ok=True)
+    args = [
+        "grpc_tools.protoc",
+        f"-I{PROTO}",
+        f"-I{THIRD_PARTY}",
+        f"-I{well_known}",
+        f"--python_out={out}",
+        f"--pyi_out={out}",
+        f"--grpc_python_out={out}",
+        # Descriptors with comments: the gateway derives routes and OpenAPI from them.
+        f"--descriptor_set_out={pkg / DESCRIPTOR_SET}",
+        "--include_source_info",
+        "--include_imports",
+        *files,
+    ]
+    pkg.mkdir(parents=True, exist_ok=True)
+    if protoc.main(args) != 0:
+        raise SystemExit("protoc failed")
+    for directory, _dirs, _files in os.walk(pkg):
+        init = Path(directory) / "__init__.py"
+        if not init.exists():
+            init.write_text("")
+    (pkg / "py.typed").write_text("")
+
+
+def drifted(a: Path, b: Path) -> list[str]:
+    cmp = filecmp.dircmp(a, b, ignore=["__pycache__"])
+    problems = [f"only in committed: {cmp.left}/{n}" for n in cmp.left_only]
+    problems += [f"missing from committed: {cmp.right}/{n}" for n in cmp.right_only]
+    _, mismatch, errors = filecmp.cmpfiles(a, b, cmp.common_files, shallow=False)
+    problems += [f"differs: {a / n}" for n in mismatch + errors]
+    for sub in cmp.common_dirs:
+        problems += drifted(a / sub, b / sub)
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="fail if generated code drifted")
+    args = parser.parse_args()
+    if not args.check:
+        generate(OUT)
+        print(f"generated {len(proto_files())} proto files into {OUT / PACKAGE}")
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(Path(tmp))
+        problems = drifted(OUT / PACKAGE, Path(tmp) / PACKAGE)
+    if problems:
+        print("generated code has drifted from proto/; run `./dev gen`:", *problems, sep="\n  ")
+        return 1
+    print("generated code matches proto/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
