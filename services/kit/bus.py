@@ -1,0 +1,182 @@
+"""The NATS JetStream bus: typed protobuf events, deterministic Nats-Msg-Id, and durable pull
+consumers that N replicas of a service share (each message goes to one of them).
+
+Subjects are `<context>.<entity>.<past_tense_verb>[.<key>]`; one stream per context. The
+event's protobuf type travels in the `Ct-Type` header so one stream can carry several types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import nats
+from google.protobuf import symbol_database
+from google.protobuf.message import Message
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import api
+from nats.js.errors import NotFoundError
+
+log = logging.getLogger("copytrade.bus")
+
+TYPE_HEADER = "Ct-Type"
+MSG_ID_HEADER = "Nats-Msg-Id"
+DUPLICATE_WINDOW_S = 120.0  # JetStream's default; a republish within it is dropped
+
+# Every stream of the mesh: one per context. Creating them is idempotent.
+STREAMS: dict[str, list[str]] = {
+    "FILLS": ["fills.>"],
+    "COPIES": ["copies.>"],
+    "RISK": ["risk.>"],
+    "COMPLIANCE": ["compliance.>"],
+    "DISCOVERY": ["discovery.>"],
+}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One received event and what JetStream says about its delivery."""
+
+    subject: str
+    event: Message
+    msg_id: str
+    num_delivered: int
+    stream_sequence: int
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+def decode(msg: Msg) -> Message:
+    type_name = (msg.headers or {}).get(TYPE_HEADER)
+    if not type_name:
+        raise ValueError(f"event on {msg.subject} has no {TYPE_HEADER} header")
+    cls = symbol_database.Default().GetSymbol(type_name)
+    return cls.FromString(msg.data)
+
+
+class Bus:
+    def __init__(self, nc: NatsClient, name: str) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.name = name
+        self._tasks: list[asyncio.Task] = []
+        self._stopping = asyncio.Event()
+
+    @classmethod
+    async def connect(cls, url: str, name: str, *, ensure_streams: bool = True) -> "Bus":
+        nc = await nats.connect(
+            url, name=f"copytrade-{name}", max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+            connect_timeout=5, allow_reconnect=True,
+            error_cb=_log_error, disconnected_cb=_log_disconnect, reconnected_cb=_log_reconnect,
+        )
+        bus = cls(nc, name)
+        if ensure_streams:
+            await bus.ensure_streams()
+        return bus
+
+    async def ensure_streams(self) -> None:
+        for stream, subjects in STREAMS.items():
+            config = api.StreamConfig(
+                name=stream, subjects=subjects, storage=api.StorageType.FILE,
+                duplicate_window=DUPLICATE_WINDOW_S, retention=api.RetentionPolicy.LIMITS,
+                max_age=7 * 24 * 3600.0,
+            )
+            try:
+                await self.js.stream_info(stream)
+            except NotFoundError:
+                try:
+                    await self.js.add_stream(config)
+                except Exception:  # another replica created it first
+                    await self.js.stream_info(stream)
+
+    async def publish(self, subject: str, event: Message, msg_id: str, *, timeout: float = 5.0) -> bool:
+        """Publish and wait for JetStream's ack. Returns False when msg_id was a duplicate."""
+        headers = {MSG_ID_HEADER: msg_id, TYPE_HEADER: event.DESCRIPTOR.full_name}
+        ack = await self.js.publish(subject, event.SerializeToString(), timeout=timeout, headers=headers)
+        return not ack.duplicate
+
+    async def consume(self, stream: str, durable: str, subject: str, handler: Handler, *,
+                      batch: int = 64, ack_wait: float = 30.0, max_deliver: int = -1) -> None:
+        """Start a background loop feeding `handler` from a durable pull consumer. Replicas that
+        use the same durable share the work. A handler that raises gets the message redelivered
+        (handlers must be idempotent)."""
+        config = api.ConsumerConfig(
+            durable_name=durable, ack_policy=api.AckPolicy.EXPLICIT, ack_wait=ack_wait,
+            max_deliver=max_deliver, filter_subject=subject, max_ack_pending=10_000,
+        )
+        sub = await self.js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
+        self._tasks.append(asyncio.create_task(self._pump(sub, handler, batch), name=f"consume:{durable}"))
+
+    async def _pump(self, sub, handler: Handler, batch: int) -> None:
+        while not self._stopping.is_set():
+            try:
+                msgs = await sub.fetch(batch, timeout=1.0)
+            except (TimeoutError, asyncio.TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # connection lost: the client reconnects by itself
+                log.warning("%s: fetch failed (%s); retrying", self.name, exc)
+                await asyncio.sleep(0.2)
+                continue
+            for msg in msgs:
+                await self._deliver(msg, handler)
+
+    async def _deliver(self, msg: Msg, handler: Handler) -> None:
+        try:
+            meta = msg.metadata
+            delivery = Delivery(msg.subject, decode(msg), (msg.headers or {}).get(MSG_ID_HEADER, ""),
+                                meta.num_delivered, meta.sequence.stream)
+        except Exception:
+            log.exception("%s: undecodable event on %s; terminated", self.name, msg.subject)
+            await msg.term()  # a poison message would otherwise be redelivered forever
+            return
+        try:
+            await handler(delivery)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s: handler failed for %s (delivery %d); will be redelivered",
+                          self.name, delivery.msg_id, delivery.num_delivered)
+            await msg.nak(delay=min(30.0, 0.5 * delivery.num_delivered))
+            return
+        await msg.ack()
+
+    async def subscribe(self, subject: str, callback: Callable[[str, Message], Awaitable[None]]):
+        """A plain (non-durable) subscription, for live feeds: sees what is published from now on."""
+
+        async def on_msg(msg: Msg) -> None:
+            try:
+                await callback(msg.subject, decode(msg))
+            except Exception:
+                log.exception("%s: live subscriber failed on %s", self.name, msg.subject)
+
+        return await self.nc.subscribe(subject, cb=on_msg)
+
+    async def close(self) -> None:
+        self._stopping.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if not self.nc.is_closed:
+            try:
+                await self.nc.drain()
+            except Exception:  # already closing or disconnected
+                await self.nc.close()
+
+
+async def _log_error(exc: Exception) -> None:
+    log.warning("nats error: %s", exc)
+
+
+async def _log_disconnect() -> None:
+    log.warning("nats disconnected; reconnecting")
+
+
+async def _log_reconnect() -> None:
+    log.info("nats reconnected")

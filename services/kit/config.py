@@ -1,0 +1,62 @@
+"""Configuration from the environment. Every variable has a default that runs on one machine."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVICES = ("discovery", "replication", "risk", "compliance", "gateway")
+DEFAULT_PORT_BASE = 50050
+# Offsets from --port-base: nats, then the five services' gRPC ports, then the gateway's HTTP.
+PORT_OFFSETS = {"nats": 0, "discovery": 1, "replication": 2, "risk": 3, "compliance": 4, "gateway": 5, "http": 6}
+DEV_SECRET = "copytrade-dev-only-secret-change-me"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("COPYTRADE_DATA_DIR", Path.cwd() / "data"))
+
+
+def default_addresses(host: str = "127.0.0.1", port_base: int = DEFAULT_PORT_BASE) -> dict[str, str]:
+    return {name: f"{host}:{port_base + PORT_OFFSETS[name]}" for name in SERVICES}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a service needs to run. `from_env` reads it; tests build it directly."""
+
+    service: str
+    data_dir: Path = field(default_factory=default_data_dir)
+    # PostgreSQL URL (postgresql+psycopg://...); unset → one SQLite file per service in data_dir.
+    database_url: str | None = None
+    nats_url: str = "nats://127.0.0.1:4222"
+    master_key: str = DEV_SECRET
+    jwt_secret: str = DEV_SECRET
+    listen: str = "127.0.0.1:0"
+    # gRPC address of every service, for calls across the mesh.
+    addresses: dict[str, str] = field(default_factory=default_addresses)
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, service: str, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        addresses = default_addresses(
+            env.get("COPYTRADE_HOST", "127.0.0.1"), int(env.get("COPYTRADE_PORT_BASE", DEFAULT_PORT_BASE))
+        )
+        for name in SERVICES:
+            addresses[name] = env.get(f"{name.upper()}_ADDR", addresses[name])
+        return cls(
+            service=service,
+            data_dir=Path(env.get("COPYTRADE_DATA_DIR", default_data_dir())),
+            database_url=env.get(f"{service.upper()}_DATABASE_URL") or env.get("DATABASE_URL") or None,
+            nats_url=env.get("NATS_URL", cls.nats_url),
+            master_key=env.get("MASTER_KEY", DEV_SECRET),
+            jwt_secret=env.get("JWT_SECRET", DEV_SECRET),
+            listen=env.get("LISTEN_ADDR", addresses[service] if service in addresses else "127.0.0.1:0"),
+            addresses=addresses,
+            log_level=env.get("LOG_LEVEL", "INFO"),
+        )
+
+    @property
+    def uses_dev_secrets(self) -> bool:
+        return self.jwt_secret == DEV_SECRET or self.master_key == DEV_SECRET

@@ -1,0 +1,98 @@
+"""The database: async SQLAlchemy on SQLite (one file per service, the zero-setup default) or
+PostgreSQL through psycopg 3 (one schema per service, so no service can read another's tables
+by accident), and Alembic migrations with a history per service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+from services.kit.config import Settings
+
+
+class Base(DeclarativeBase):
+    """Each service declares its own subclass so its tables live in its own metadata."""
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        url = settings.database_url
+        # Accept the libpq spelling; SQLAlchemy needs the driver named.
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix):]
+        return url
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite+aiosqlite:///{settings.data_dir / (settings.service + '.db')}"
+
+
+class Database:
+    def __init__(self, settings: Settings, migrations: Path | None = None) -> None:
+        self.url = database_url(settings)
+        self.schema = settings.service
+        self.migrations = migrations
+        self.is_postgres = self.url.startswith("postgresql")
+        if self.is_postgres:
+            self.engine: AsyncEngine = create_async_engine(
+                self.url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                connect_args={"options": f"-csearch_path={self.schema}"},
+            )
+        else:
+            self.engine = create_async_engine(self.url, connect_args={"timeout": 30})
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction: committed on success, rolled back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def migrate(self) -> None:
+        """Bring this service's tables to the newest revision. Safe with N replicas starting
+        at once: on PostgreSQL an advisory lock serialises them."""
+        if self.migrations is None:
+            return
+        async with self.engine.begin() as conn:
+            if self.is_postgres:
+                lock = int.from_bytes(hashlib.sha256(self.schema.encode()).digest()[:8], "big", signed=True)
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+            await conn.run_sync(self._upgrade)
+
+    def _upgrade(self, connection) -> None:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(self.migrations))
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def run_migrations_online(target_metadata) -> None:
+    """The body of every service's migrations/env.py: use the connection Database.migrate gave."""
+    from alembic import context
+
+    connection = context.config.attributes["connection"]
+    context.configure(connection=connection, target_metadata=target_metadata,
+                      render_as_batch=connection.dialect.name == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,174 @@
+"""The gRPC server bootstrap every service uses: health, reflection, and one interceptor that
+authenticates the caller, turns DomainErrors into google.rpc.Status, and logs each call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from services.kit import auth, errors
+from services.kit.config import Settings
+
+log = logging.getLogger("copytrade.rpc")
+# Operators' own RPCs (health, reflection) need no token and are not logged per call.
+_INFRA_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One gRPC service to serve: its full name (for health and reflection) and how to add it."""
+
+    full_name: str
+    add_to_server: Callable[[object, grpc.aio.Server], None]
+    servicer: object
+
+
+class KitInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, service: str, jwt_secret: str) -> None:
+        self._service = service
+        self._secret = jwt_secret
+
+    async def intercept_service(self, continuation, details: grpc.HandlerCallDetails):
+        handler = await continuation(details)
+        if handler is None or details.method.startswith(_INFRA_PREFIXES):
+            return handler
+        method = details.method
+        metadata = tuple(details.invocation_metadata or ())
+        if handler.unary_unary:
+            inner = handler.unary_unary
+
+            async def unary_unary(request, context):
+                rid, token, started = await self._enter(method, metadata, context)
+                try:
+                    response = await inner(request, context)
+                    self._log(method, rid, "OK", started)
+                    return response
+                except Exception as exc:  # noqa: BLE001 - every failure becomes a status
+                    await self._fail(exc, method, rid, started, context)
+                finally:
+                    auth.reset_current(token) if token else None
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary, handler.request_deserializer, handler.response_serializer)
+        if handler.unary_stream:
+            inner_stream = handler.unary_stream
+
+            async def unary_stream(request, context):
+                rid, token, started = await self._enter(method, metadata, context)
+                try:
+                    async for response in inner_stream(request, context):
+                        yield response
+                    self._log(method, rid, "OK", started)
+                except Exception as exc:  # noqa: BLE001
+                    await self._fail(exc, method, rid, started, context)
+                finally:
+                    auth.reset_current(token) if token else None
+
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream, handler.request_deserializer, handler.response_serializer)
+        return handler  # client- and bidi-streaming: none in our contracts yet
+
+    async def _enter(self, method, metadata, context):
+        rid = next((v for k, v in metadata if k == "x-request-id"), None) or uuid.uuid4().hex[:16]
+        started = time.perf_counter()
+        token_str = auth.bearer(metadata)
+        if token_str is None:
+            return rid, None, started
+        try:
+            caller = auth.verify_token(self._secret, token_str)
+        except errors.DomainError as exc:
+            self._log(method, rid, exc.reason, started)
+            status = exc.to_status()
+            await context.abort(status.code, status.details, status.trailing_metadata)
+        return rid, auth.set_current(caller), started
+
+    async def _fail(self, exc: Exception, method: str, rid: str, started: float, context) -> None:
+        if isinstance(exc, errors.DomainError):
+            self._log(method, rid, exc.reason, started)
+            status = exc.to_status()
+            await context.abort(status.code, status.details, status.trailing_metadata)
+        if isinstance(exc, asyncio.CancelledError) or type(exc).__name__ == "AbortError":
+            raise exc  # a deliberate context.abort() or a cancelled call
+        log.exception("%s %s failed (request %s)", self._service, method, rid)
+        internal = errors.DomainError(grpc.StatusCode.INTERNAL, "INTERNAL",
+                                      f"internal error (request id {rid})", metadata={"request_id": rid})
+        status = internal.to_status()
+        await context.abort(status.code, status.details, status.trailing_metadata)
+
+    def _log(self, method: str, rid: str, outcome: str, started: float) -> None:
+        if log.isEnabledFor(logging.INFO):
+            caller = auth.current().subject or "-"
+            log.info("rpc %s %s caller=%s request=%s %.2fms", method, outcome, caller, rid,
+                     (time.perf_counter() - started) * 1000)
+
+
+@dataclass
+class RunningService:
+    """A started service: its server, bound port, health, and what to close when it stops."""
+
+    name: str
+    server: grpc.aio.Server
+    port: int
+    health: HealthServicer
+    cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def stop(self, grace: float = 2.0) -> None:
+        await self.health.enter_graceful_shutdown()  # NOT_SERVING first, so balancers move away
+        await self.server.stop(grace)
+        for cleanup in reversed(self.cleanups):
+            await cleanup()
+
+
+async def start_grpc_server(settings: Settings, registrations: Sequence[Registration],
+                            cleanups: Sequence[Callable[[], Awaitable[None]]] = ()) -> RunningService:
+    """Bind settings.listen (port 0 picks a free one), add health and reflection, start."""
+    server = grpc.aio.server(
+        interceptors=[KitInterceptor(settings.service, settings.jwt_secret)],
+        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+    )
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    for reg in registrations:
+        reg.add_to_server(reg.servicer, server)
+    names = [reg.full_name for reg in registrations]
+    reflection.enable_server_reflection([*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                                         reflection.SERVICE_NAME], server)
+    port = server.add_insecure_port(settings.listen)
+    if port == 0:
+        raise RuntimeError(f"{settings.service}: cannot listen on {settings.listen}")
+    await server.start()
+    for name in ["", *names]:
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RunningService(settings.service, server, port, health, list(cleanups))
+
+
+def run_forever(create: Callable[[Settings], Awaitable[RunningService]], settings: Settings) -> None:
+    """What each service's __main__ does: start, print the address, stop cleanly on a signal."""
+    from services.kit.logs import configure_logging
+
+    configure_logging(settings.service, settings.log_level)
+
+    async def main() -> None:
+        running = await create(settings)
+        host = settings.listen.rsplit(":", 1)[0]
+        logging.getLogger("copytrade").info("%s listening on %s:%d", settings.service, host, running.port)
+        if settings.uses_dev_secrets:
+            logging.getLogger("copytrade").warning("JWT_SECRET/MASTER_KEY unset: using development secrets")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await running.stop()
+
+    asyncio.run(main())

@@ -1,0 +1,166 @@
+"""`copytrade up`: nats-server from the wheel, then every service as its own process.
+
+Ports (with --port-base B, default 50050): nats B, discovery B+1, replication B+2, risk B+3,
+compliance B+4, gateway gRPC B+5, gateway HTTP B+6. Data (SQLite files, JetStream store,
+generated secrets) lives under --data-dir, so a second `up` on it keeps everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.kit.config import PORT_OFFSETS, SERVICES
+from services.kit.natsd import NatsServer
+
+START_TIMEOUT_S = 60.0
+
+
+def persistent_secrets(data_dir: Path) -> dict[str, str]:
+    """MASTER_KEY and JWT_SECRET for this data directory: from the environment when set,
+    otherwise generated once and kept (0600), so stored credentials stay decryptable."""
+    path = data_dir / "secrets.json"
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    changed = False
+    for name in ("MASTER_KEY", "JWT_SECRET"):
+        if os.environ.get(name):
+            stored[name] = os.environ[name]
+        elif name not in stored:
+            stored[name] = secrets.token_urlsafe(32)
+            changed = True
+    if changed:
+        path.write_text(json.dumps(stored))
+        path.chmod(0o600)
+    return stored
+
+
+async def wait_serving(address: str, timeout: float) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            try:
+                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"no healthy service at {address}")
+            await asyncio.sleep(0.1)
+
+
+class Mesh:
+    def __init__(self, data_dir: Path, host: str, port_base: int, services: tuple[str, ...] = SERVICES) -> None:
+        self.data_dir = data_dir.resolve()
+        self.host = host
+        self.port_base = port_base
+        self.services = services
+        self.nats = NatsServer(self.data_dir / "jetstream", host=host, port=port_base + PORT_OFFSETS["nats"])
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def address(self, name: str) -> str:
+        return f"{self.host}:{self.port_base + PORT_OFFSETS[name]}"
+
+    def endpoints(self) -> dict[str, str]:
+        out = {name: self.address(name) for name in self.services}
+        out["nats"] = self.nats.url
+        out["http"] = f"http://{self.address('http')}"
+        return out
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(persistent_secrets(self.data_dir))
+        env.update({
+            "COPYTRADE_DATA_DIR": str(self.data_dir),
+            "COPYTRADE_HOST": self.host,
+            "COPYTRADE_PORT_BASE": str(self.port_base),
+            "NATS_URL": self.nats.url,
+            "GATEWAY_HTTP_ADDR": self.address("http"),
+        })
+        for name in SERVICES:
+            env[f"{name.upper()}_ADDR"] = self.address(name)
+        return env
+
+    async def start(self) -> dict[str, str]:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        await self.nats.start()
+        env = self.environment()
+        logs = self.data_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        for name in self.services:
+            with open(logs / f"{name}.log", "ab") as log_file:
+                self.processes[name] = subprocess.Popen(
+                    [sys.executable, "-m", f"services.{name}"], env={**env, "LISTEN_ADDR": self.address(name)},
+                    stdout=log_file, stderr=subprocess.STDOUT,
+                )
+        await asyncio.gather(*(self._wait(name) for name in self.services))
+        endpoints = self.endpoints()
+        (self.data_dir / "endpoints.json").write_text(json.dumps(endpoints, indent=2) + "\n")
+        return endpoints
+
+    async def _wait(self, name: str) -> None:
+        waiter = asyncio.create_task(wait_serving(self.address(name), START_TIMEOUT_S))
+        while not waiter.done():
+            if self.processes[name].poll() is not None:
+                waiter.cancel()
+                raise RuntimeError(f"{name} exited during start; see {self.data_dir}/logs/{name}.log")
+            await asyncio.sleep(0.05)
+        await waiter
+
+    def dead(self) -> list[str]:
+        return [name for name, p in self.processes.items() if p.poll() is not None]
+
+    async def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for name, process in self.processes.items():
+            try:
+                await asyncio.wait_for(asyncio.to_thread(process.wait), 10)
+            except TimeoutError:
+                process.kill()
+        self.processes.clear()
+        await self.nats.stop()
+
+
+async def run_up(data_dir: Path, host: str, port_base: int) -> int:
+    mesh = Mesh(data_dir, host, port_base)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        endpoints = await mesh.start()
+    except Exception as exc:
+        print(f"copytrade up failed: {exc}", file=sys.stderr)
+        await mesh.stop()
+        return 1
+    print("copytrade is up:")
+    for name, where in endpoints.items():
+        print(f"  {name:<12} {where}")
+    print(f"endpoints written to {mesh.data_dir / 'endpoints.json'}; logs in {mesh.data_dir / 'logs'}")
+    print("try: grpcurl -plaintext " + endpoints["risk"] + " list      (Ctrl-C stops everything)")
+    code = 0
+    while not stop.is_set():
+        dead = mesh.dead()
+        if dead:
+            print(f"service(s) exited: {', '.join(dead)}; see {mesh.data_dir / 'logs'}", file=sys.stderr)
+            code = 1
+            break
+        try:
+            await asyncio.wait_for(stop.wait(), 0.5)
+        except TimeoutError:
+            pass
+    print("stopping...")
+    await mesh.stop()
+    return code

@@ -1,0 +1,1 @@
+"""Risk service: pre-trade limits, reservations, trading states, kill switch and breakers."""

@@ -1,0 +1,129 @@
+"""Risk limits: the platform defaults (the product description's), overridable through the
+environment, and the pure rules for validating a follower's changes."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from copytrade.risk.v1 import risk_service_pb2 as pb
+from services.kit import errors
+
+DOMAIN = "risk.copytrade"
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    max_daily_loss: Decimal = Decimal("1000")
+    max_drawdown: Decimal = Decimal("0.15")
+    max_position_size: Decimal = Decimal("5000")
+    max_leverage: Decimal = Decimal("10")
+    stop_loss_enabled: bool = True
+    take_profit_enabled: bool = True
+    correlation_limit: Decimal = Decimal("0.8")
+    volatility_limit: Decimal = Decimal("0.3")
+    circuit_breaker_enabled: bool = True
+    emergency_stop_loss: Decimal = Decimal("0.05")
+    max_slippage: Decimal = Decimal("0.01")
+    max_latency_ms: int = 100
+    max_orders_per_minute: int = 120
+    timezone: str = "UTC"
+
+
+FIELD_TYPES = {f.name: f.type for f in fields(RiskLimits)}
+# Limits that are fractions of equity or correlations: must lie in [0, 1].
+FRACTIONS = {"max_drawdown", "correlation_limit", "emergency_stop_loss", "max_slippage"}
+
+
+def platform_defaults(env: dict[str, str] | None = None) -> RiskLimits:
+    """The seed's defaults, each overridable by RISK_DEFAULT_<FIELD> (or the seed's own
+    MAX_DAILY_LOSS / MAX_DRAWDOWN / CIRCUIT_BREAKER_ENABLED)."""
+    env = dict(os.environ if env is None else env)
+    aliases = {"max_daily_loss": "MAX_DAILY_LOSS", "max_drawdown": "MAX_DRAWDOWN",
+               "circuit_breaker_enabled": "CIRCUIT_BREAKER_ENABLED"}
+    values: dict[str, str] = {}
+    for name in FIELD_TYPES:
+        raw = env.get(f"RISK_DEFAULT_{name.upper()}") or env.get(aliases.get(name, "-"))
+        if raw is not None:
+            values[name] = raw
+    return validated(RiskLimits(), values)
+
+
+def validated(base: RiskLimits, changes: dict[str, object]) -> RiskLimits:
+    """`base` with `changes` applied, each parsed and checked; a bad value raises
+    INVALID_ARGUMENT naming the field."""
+    parsed: dict[str, object] = {}
+    for name, raw in changes.items():
+        kind = FIELD_TYPES.get(name)
+        if kind is None:
+            raise errors.invalid_argument("UNKNOWN_FIELD", f"risk limits have no field {name!r}", domain=DOMAIN,
+                                          field=name)
+        parsed[name] = _parse(name, kind, raw)
+    return replace(base, **parsed)
+
+
+def _parse(name: str, kind: str, raw: object) -> object:
+    def bad(why: str) -> errors.DomainError:
+        return errors.invalid_argument("INVALID_LIMIT", f"{name}: {why}", domain=DOMAIN, field=name, value=raw)
+
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+        raise bad("expected true or false")
+    if kind == "int":
+        try:
+            value = int(str(raw))
+        except ValueError:
+            raise bad("expected a whole number") from None
+        if value <= 0:
+            raise bad("must be greater than 0")
+        return value
+    if kind == "str":
+        try:
+            ZoneInfo(str(raw))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise bad("expected an IANA time zone such as UTC or Europe/London") from None
+        return str(raw)
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise bad("expected a decimal number") from None
+    if not value.is_finite() or value < 0:
+        raise bad("must be a finite number >= 0")
+    if name in FRACTIONS and value > 1:
+        raise bad("is a fraction and must be between 0 and 1")
+    return value
+
+
+def to_proto(limits: RiskLimits) -> pb.RiskLimits:
+    return pb.RiskLimits(**{name: (str(v) if isinstance(v, Decimal) else v)
+                            for name, v in ((n, getattr(limits, n)) for n in FIELD_TYPES)})
+
+
+def changes_from_proto(message: pb.RiskLimits, mask_paths: list[str]) -> dict[str, object]:
+    """The fields a request changes: those in the mask, or, when the mask is empty, every field
+    set to a non-default value (as grpc-gateway infers a mask from the fields a body names)."""
+    paths = mask_paths or [f.name for f, _ in message.ListFields()]
+    changes = {}
+    for path in paths:
+        if path not in FIELD_TYPES:
+            raise errors.invalid_argument("UNKNOWN_FIELD", f"update_mask names unknown field {path!r}",
+                                          domain=DOMAIN, field=path)
+        changes[path] = getattr(message, path)
+    return changes
+
+
+def to_row(limits: RiskLimits) -> dict[str, str]:
+    """JSON-safe form for storage."""
+    return {name: str(getattr(limits, name)) for name in FIELD_TYPES}
+
+
+def from_row(row: dict[str, str]) -> RiskLimits:
+    return validated(RiskLimits(), {k: v for k, v in row.items() if k in FIELD_TYPES})
