@@ -1,0 +1,156 @@
+"""The service kit: tokens, error statuses, the JetStream bus and migrations, against real parts."""
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+
+import grpc
+import jwt
+import pytest
+from sqlalchemy import text
+
+from copytrade.replication.v1 import replication_events_pb2 as events
+from copytrade.risk.v1 import risk_service_pb2 as risk_pb
+from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
+from services.kit import auth, errors
+from services.kit.bus import Bus
+from services.kit.db import Database
+from services.kit.testing import eventually
+from tests.conftest import TEST_SECRET
+
+
+# --- tokens -------------------------------------------------------------------------------
+
+def test_token_round_trip_carries_identity():
+    token, expires = auth.issue_token(TEST_SECRET, "u1", ["follower", "master"])
+    caller = auth.verify_token(TEST_SECRET, token)
+    assert caller.subject == "u1" and caller.roles == {"follower", "master"}
+    assert expires > time.time()
+    assert caller.may_act_for("u1") and not caller.may_act_for("u2")
+
+
+def _forge(claims: dict, header: dict) -> str:
+    def b64(obj) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+    return f"{b64(header)}.{b64(claims)}."
+
+
+@pytest.mark.parametrize("make_token", [
+    pytest.param(lambda: _forge({"sub": "u1", "roles": ["operator"], "aud": "copytrade", "iss": "copytrade",
+                                 "exp": int(time.time()) + 60}, {"alg": "none", "typ": "JWT"}), id="alg-none"),
+    pytest.param(lambda: auth.issue_token("some-other-secret", "u1", ["operator"])[0], id="wrong-key"),
+    pytest.param(lambda: auth.issue_token(TEST_SECRET, "u1", ["follower"], ttl=-10)[0], id="expired"),
+    pytest.param(lambda: jwt.encode({"sub": "u1", "aud": "elsewhere", "iss": "copytrade",
+                                     "exp": int(time.time()) + 60}, TEST_SECRET, "HS256"), id="wrong-audience"),
+    pytest.param(lambda: auth.issue_token(TEST_SECRET, "u1", ["follower"])[0][:-3] + "abc", id="tampered"),
+])
+async def test_bad_tokens_are_refused_by_every_service(start_service, make_token):
+    risk = RiskServiceStub((await start_service("risk")).channel)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await risk.GetRiskLimits(risk_pb.GetRiskLimitsRequest(user_id="u1"),
+                                 metadata=(("authorization", f"Bearer {make_token()}"),))
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert errors.error_info(err.value).reason in {"TOKEN_INVALID", "TOKEN_EXPIRED"}
+
+
+async def test_operator_may_act_for_anyone_and_service_tokens_work(start_service, token_for, service_metadata):
+    risk = RiskServiceStub((await start_service("risk")).channel)
+    for metadata in (token_for("ops", "operator"), service_metadata):
+        reply = await risk.GetRiskLimits(risk_pb.GetRiskLimitsRequest(user_id="someone"), metadata=metadata)
+        assert reply.limits.max_daily_loss == "1000"
+
+
+# --- errors -------------------------------------------------------------------------------
+
+def test_domain_error_becomes_status_with_one_error_info():
+    err = errors.failed_precondition("KYC_NOT_APPROVED", "verify your identity first",
+                                     domain="compliance.copytrade", status="PENDING")
+    status = err.to_status()
+    assert status.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert status.details == "verify your identity first"
+    refusal = err.to_refusal()
+    assert (refusal.reason, refusal.domain, dict(refusal.metadata)) == (
+        "KYC_NOT_APPROVED", "compliance.copytrade", {"status": "PENDING"})
+
+
+# --- bus ----------------------------------------------------------------------------------
+
+def _fill(fill_id: str) -> events.MasterFill:
+    return events.MasterFill(fill_id=fill_id, master_account_id="acc1", symbol="BTC/USDT", quantity="0.01",
+                             price="64000.5")
+
+
+async def test_republishing_the_same_msg_id_is_a_no_op(nats_server):
+    bus = await Bus.connect(nats_server.url, "test")
+    try:
+        fill_id = uuid.uuid4().hex
+        subject = f"fills.master.filled.{fill_id}"
+        assert await bus.publish(subject, _fill(fill_id), msg_id=fill_id) is True
+        assert await bus.publish(subject, _fill(fill_id), msg_id=fill_id) is False
+        info = await bus.js.stream_info("FILLS", subjects_filter=subject)
+        assert info.state.subjects == {subject: 1}
+    finally:
+        await bus.close()
+
+
+async def test_replicas_sharing_a_durable_split_the_work_and_see_each_event_once(nats_server):
+    tag = uuid.uuid4().hex[:8]
+    subject = f"fills.master.filled.{tag}"
+    seen: dict[str, list[str]] = {"a": [], "b": []}
+    replicas = [await Bus.connect(nats_server.url, f"replica-{name}") for name in seen]
+    publisher = await Bus.connect(nats_server.url, "publisher")
+    try:
+        for name, bus in zip(seen, replicas):
+            async def handler(delivery, name=name):
+                seen[name].append(delivery.event.fill_id)
+                await asyncio.sleep(0.002)  # give the other replica a chance to take some
+            await bus.consume("FILLS", f"workers-{tag}", subject, handler, batch=4)
+        ids = [f"{tag}-{i}" for i in range(200)]
+        for fill_id in ids:
+            await publisher.publish(subject, _fill(fill_id), msg_id=fill_id)
+        await eventually(lambda: len(seen["a"]) + len(seen["b"]) >= len(ids), timeout=20)
+        assert sorted(seen["a"] + seen["b"]) == sorted(ids)  # each once, none lost
+        assert seen["a"] and seen["b"]  # both replicas did work
+    finally:
+        for bus in (*replicas, publisher):
+            await bus.close()
+
+
+async def test_a_failing_handler_gets_the_event_again(nats_server):
+    tag = uuid.uuid4().hex[:8]
+    subject = f"fills.master.filled.{tag}"
+    attempts: list[int] = []
+    bus = await Bus.connect(nats_server.url, "flaky")
+    try:
+        async def handler(delivery):
+            attempts.append(delivery.num_delivered)
+            if delivery.num_delivered == 1:
+                raise RuntimeError("transient")
+        await bus.consume("FILLS", f"flaky-{tag}", subject, handler)
+        await bus.publish(subject, _fill(tag), msg_id=tag)
+        await eventually(lambda: attempts == [1, 2], timeout=10)
+    finally:
+        await bus.close()
+
+
+# --- database -----------------------------------------------------------------------------
+
+async def test_migrations_are_idempotent_and_isolated_per_service(make_settings, backend):
+    from services.risk.server import MIGRATIONS
+
+    db = Database(make_settings("risk"), MIGRATIONS)
+    try:
+        await db.migrate()
+        await db.migrate()  # a second start (or a second replica) changes nothing
+        async with db.session() as session:
+            version = (await session.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+            assert version == "0001"
+            await session.execute(text("SELECT count(*) FROM risk_limits"))
+        if backend == "postgres":
+            async with db.session() as session:
+                schema = (await session.execute(text("SELECT current_schema()"))).scalar_one()
+            assert schema == "risk"
+    finally:
+        await db.close()
