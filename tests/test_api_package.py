@@ -1,0 +1,32 @@
+"""Partners install just the generated stubs: the copytrade-api wheel builds and works alone."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_api_wheel_holds_the_stubs_and_imports_on_its_own(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path / "dist"), str(ROOT / "api" / "python")], check=True)
+    wheel = next((tmp_path / "dist").glob("copytrade_api-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for service in ("discovery", "replication", "risk", "compliance", "gateway"):
+        assert f"copytrade/{service}/v1/{service}_service_pb2_grpc.py" in names
+        assert f"copytrade/{service}/v1/{service}_service_pb2.pyi" in names
+    assert "copytrade/type/v1/trading_pb2.py" in names
+    assert not any(n.startswith(("services/", "venue_sim/")) for n in names)
+
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
+                    str(wheel)], check=True)
+    probe = ("import copytrade, copytrade.risk.v1.risk_service_pb2_grpc as g;"
+             "from copytrade.risk.v1 import risk_service_pb2 as pb;"
+             "print(copytrade.__file__); print(pb.GetRiskLimitsRequest(user_id='u').user_id);"
+             "print(hasattr(g, 'RiskServiceStub'))")
+    out = subprocess.run([sys.executable, "-c", probe], env={"PYTHONPATH": str(target)}, check=True,
+                         capture_output=True, text=True, cwd=tmp_path).stdout.split()
+    assert out[0].startswith(str(target))  # the wheel's copy, not the repository's
+    assert out[1:] == ["u", "True"]
