@@ -34,6 +34,7 @@ class Caller:
     roles: frozenset[str] = field(default_factory=frozenset)
     # Partner API key scopes; empty for a login token (which may do everything its user may).
     scopes: frozenset[str] = field(default_factory=frozenset)
+    expires_at: float = 0.0  # unix seconds
 
     @property
     def is_service(self) -> bool:
@@ -81,7 +82,7 @@ def verify_token(secret: str, token: str) -> Caller:
     except jwt.PyJWTError:
         raise errors.unauthenticated("TOKEN_INVALID", "the access token is not valid", domain="auth.copytrade")
     return Caller(subject=str(claims["sub"]), roles=frozenset(claims.get("roles", ())),
-                  scopes=frozenset(claims.get("scopes", ())))
+                  scopes=frozenset(claims.get("scopes", ())), expires_at=float(claims["exp"]))
 
 
 def bearer(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str | None:
