@@ -1,5 +1,6 @@
 """Partners install just the generated stubs: the copytrade-api wheel builds and works alone."""
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -9,8 +10,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_api_wheel_holds_the_stubs_and_imports_on_its_own(tmp_path):
+    source = tmp_path / "src"  # build from a copy: setuptools leaves build/ beside the sources
+    shutil.copytree(ROOT / "api" / "python", source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(tmp_path / "dist"), str(ROOT / "api" / "python")], check=True)
+                    "-w", str(tmp_path / "dist"), str(source)], check=True)
     wheel = next((tmp_path / "dist").glob("copytrade_api-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for service in ("discovery", "replication", "risk", "compliance", "gateway"):
