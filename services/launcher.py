@@ -121,6 +121,7 @@ class Mesh:
         return [name for name, p in self.processes.items() if p.poll() is not None]
 
     async def stop(self) -> None:
+        (self.data_dir / "endpoints.json").unlink(missing_ok=True)  # nothing listens there any more
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)

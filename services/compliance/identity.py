@@ -1,0 +1,60 @@
+"""Users and passwords: pure rules, no I/O. Passwords are hashed with argon2id."""
+
+from __future__ import annotations
+
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from copytrade.compliance.v1 import compliance_service_pb2 as pb
+from services.kit import auth, errors
+
+DOMAIN = "compliance.copytrade"
+MIN_PASSWORD_LENGTH = 12
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+
+ROLE_NAMES = {pb.ROLE_FOLLOWER: auth.ROLE_FOLLOWER, pb.ROLE_MASTER: auth.ROLE_MASTER,
+              pb.ROLE_OPERATOR: auth.ROLE_OPERATOR}
+ROLE_VALUES = {name: value for value, name in ROLE_NAMES.items()}
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    if not _EMAIL.match(email) or len(email) > 320:
+        raise errors.invalid_argument("INVALID_EMAIL", "email is not a valid address", domain=DOMAIN, field="email")
+    return email
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise errors.invalid_argument("WEAK_PASSWORD", f"password must have at least {MIN_PASSWORD_LENGTH} characters",
+                                      domain=DOMAIN, field="password", min_length=MIN_PASSWORD_LENGTH)
+
+
+def self_assigned_roles(requested: list[int]) -> list[str]:
+    """Roles a user may give themselves at registration: follower and master, never operator."""
+    if pb.ROLE_OPERATOR in requested:
+        raise errors.permission_denied("ROLE_NOT_SELF_ASSIGNABLE", "the operator role is granted by an operator",
+                                       domain=DOMAIN, field="roles")
+    unknown = [r for r in requested if r not in ROLE_NAMES]
+    if unknown:
+        raise errors.invalid_argument("INVALID_ROLE", f"unknown role {unknown[0]}", domain=DOMAIN, field="roles")
+    return sorted({ROLE_NAMES[r] for r in requested} or {auth.ROLE_FOLLOWER})
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# Verifying against this when the email is unknown keeps "no such user" and "wrong password"
+# equally slow, so response times do not reveal which emails are registered.
+DUMMY_HASH = _hasher.hash("not-a-real-password-0000")

@@ -1,0 +1,1 @@
+"""Discovery service: master profiles, performance statistics, ranking, follow, copy preview."""

@@ -1,0 +1,23 @@
+"""create_server(settings) for the discovery service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from copytrade.discovery.v1 import discovery_service_pb2, discovery_service_pb2_grpc
+from services.discovery.service import DiscoveryServicer
+from services.kit.config import Settings
+from services.kit.db import Database
+from services.kit.server import Registration, RunningService, start_grpc_server
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def create_server(settings: Settings) -> RunningService:
+    db = Database(settings, MIGRATIONS)
+    await db.migrate()
+    registration = Registration(
+        discovery_service_pb2.DESCRIPTOR.services_by_name["DiscoveryService"].full_name,
+        discovery_service_pb2_grpc.add_DiscoveryServiceServicer_to_server, DiscoveryServicer(db),
+    )
+    return await start_grpc_server(settings, [registration], cleanups=[db.close])

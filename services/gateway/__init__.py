@@ -1,0 +1,1 @@
+"""Gateway: partner API keys and aggregated views (gRPC), and the REST facade (HTTP)."""

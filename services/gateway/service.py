@@ -1,0 +1,77 @@
+"""GatewayService over gRPC: partner API keys over the gateway's own table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from copytrade.gateway.v1 import gateway_service_pb2 as pb
+from copytrade.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
+from services.gateway import api_keys
+from services.gateway.store import ApiKeyRow
+from services.kit import auth, errors, paging
+from services.kit.db import Database
+
+
+def key_to_proto(row: ApiKeyRow) -> pb.ApiKey:
+    key = pb.ApiKey(key_id=row.key_id, user_id=row.user_id, name=row.name, scopes=row.scopes,
+                    prefix=f"{api_keys.PREFIX}{row.key_id}")
+    key.create_time.FromDatetime(row.create_time)
+    for field, value in (("expire_time", row.expire_time), ("revoke_time", row.revoke_time),
+                         ("last_use_time", row.last_use_time)):
+        if value is not None:
+            getattr(key, field).FromDatetime(value)
+    return key
+
+
+class GatewayServicer(pb_grpc.GatewayServiceServicer):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def CreateApiKey(self, request: pb.CreateApiKeyRequest, context) -> pb.CreateApiKeyResponse:
+        caller = auth.require_caller()
+        if not caller.user_id:
+            raise errors.permission_denied("USER_REQUIRED", "API keys belong to users", domain=api_keys.DOMAIN)
+        if caller.scopes:
+            raise errors.permission_denied("LOGIN_REQUIRED", "an API key cannot issue API keys; log in",
+                                           domain=api_keys.DOMAIN)
+        scopes = api_keys.validate_scopes(list(request.scopes))
+        if not request.name.strip():
+            raise errors.invalid_argument("INVALID_NAME", "name is required", domain=api_keys.DOMAIN, field="name")
+        now = datetime.now(UTC)
+        expires = request.expire_time.ToDatetime(tzinfo=UTC) if request.HasField("expire_time") else None
+        if expires is not None and expires <= now:
+            raise errors.invalid_argument("INVALID_EXPIRY", "expire_time must be in the future",
+                                          domain=api_keys.DOMAIN, field="expire_time")
+        key = api_keys.new_key()
+        row = ApiKeyRow(key_id=key.key_id, user_id=caller.user_id, name=request.name.strip(), scopes=scopes,
+                        secret_hash=key.secret_hash, create_time=now, expire_time=expires)
+        async with self.db.session() as session:
+            session.add(row)
+        return pb.CreateApiKeyResponse(api_key=key_to_proto(row), secret=key.full_key)
+
+    async def ListApiKeys(self, request: pb.ListApiKeysRequest, context) -> pb.ListApiKeysResponse:
+        caller = auth.require_caller()
+        size = paging.page_size(request.page_size)
+        after = paging.decode_token(request.page_token)
+        query = select(ApiKeyRow).where(ApiKeyRow.user_id == caller.user_id)
+        if after:
+            query = query.where(ApiKeyRow.key_id > str(after[0]))
+        async with self.db.session() as session:
+            rows = (await session.execute(query.order_by(ApiKeyRow.key_id).limit(size + 1))).scalars().all()
+        response = pb.ListApiKeysResponse(api_keys=[key_to_proto(r) for r in rows[:size]])
+        if len(rows) > size:
+            response.next_page_token = paging.encode_token([rows[size - 1].key_id])
+        return response
+
+    async def RevokeApiKey(self, request: pb.RevokeApiKeyRequest, context) -> pb.RevokeApiKeyResponse:
+        caller = auth.require_caller()
+        async with self.db.session() as session:
+            row = await session.get(ApiKeyRow, request.key_id, with_for_update=True)
+            if row is None or not caller.may_act_for(row.user_id):
+                raise errors.not_found("API_KEY_NOT_FOUND", "no such API key", domain=api_keys.DOMAIN,
+                                       key_id=request.key_id)
+            if row.revoke_time is None:
+                row.revoke_time = datetime.now(UTC)
+        return pb.RevokeApiKeyResponse(api_key=key_to_proto(row))

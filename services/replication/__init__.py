@@ -1,0 +1,1 @@
+"""Replication service: venue accounts, copy sessions, master fills in, follower orders out."""
