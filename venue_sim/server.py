@@ -102,6 +102,7 @@ class Simulator:
     def _routes(self) -> list:
         public = [("GET", "/api/v3/ping", self.ping), ("GET", "/api/v3/time", self.time),
                   ("GET", "/api/v3/exchangeInfo", self.exchange_info), ("GET", "/api/v3/ticker/price", self.ticker),
+                  ("GET", "/api/v3/ticker/24hr", self.ticker_24hr),
                   ("GET", "/api/v3/klines", self.klines)]
         signed = [("GET", "/api/v3/account", self.account), ("POST", "/api/v3/order", self.new_order),
                   ("GET", "/api/v3/order", self.query_order), ("DELETE", "/api/v3/order", self.cancel),
@@ -217,6 +218,20 @@ class Simulator:
             sym = self.exchange.symbol(params["symbol"])
             return {"symbol": sym.name, "price": wire.d8(self.exchange.prices[sym.name])}
         return [{"symbol": s, "price": wire.d8(p)} for s, p in self.exchange.prices.items()]
+
+    async def ticker_24hr(self, request, params):
+        """Last price only; the day's statistics are flat (no trading history is simulated)."""
+        wanted = params.get("symbols") or params.get("symbol")
+        names = json.loads(wanted) if wanted and wanted.startswith("[") else ([wanted] if wanted else None)
+        rows = []
+        for name in names or list(self.exchange.prices):
+            price = wire.d8(self.exchange.prices[self.exchange.symbol(name).name])
+            rows.append({"symbol": name, "priceChange": "0.00000000", "priceChangePercent": "0.000",
+                         "weightedAvgPrice": price, "lastPrice": price, "bidPrice": price, "askPrice": price,
+                         "openPrice": price, "highPrice": price, "lowPrice": price, "volume": "0.00000000",
+                         "quoteVolume": "0.00000000", "openTime": self.exchange.now_ms() - 86_400_000,
+                         "closeTime": self.exchange.now_ms(), "count": 0})
+        return rows[0] if params.get("symbol") else rows
 
     async def klines(self, request, params) -> list:
         """Flat candles at the current price: enough for clients that ask for recent history."""

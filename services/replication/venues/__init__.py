@@ -1,0 +1,1 @@
+"""Venue adapters: one interface (base.Venue), one adapter per connector family."""
