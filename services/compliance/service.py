@@ -9,10 +9,14 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from copytrade.compliance.v1 import compliance_internal_service_pb2 as internal_pb
+from copytrade.compliance.v1 import compliance_internal_service_pb2_grpc as internal_grpc
 from copytrade.compliance.v1 import compliance_service_pb2 as pb
 from copytrade.compliance.v1 import compliance_service_pb2_grpc as pb_grpc
+from copytrade.type.v1 import trading_pb2
 from services.compliance import identity
-from services.compliance.store import UserRow
+from services.compliance.store import CredentialRow, UserRow, VaultKeyRow
+from services.compliance.vault import Secret, Vault, derive_key, mask, new_salt
 from services.kit import auth, errors
 from services.kit.config import Settings
 from services.kit.db import Database
@@ -25,10 +29,77 @@ def user_to_proto(row: UserRow) -> pb.User:
     return user
 
 
+def credential_to_proto(row: CredentialRow) -> pb.Credential:
+    credential = pb.Credential(
+        credential_id=row.credential_id, user_id=row.user_id, label=row.label, masked_api_key=row.masked_api_key,
+        venue=trading_pb2.Venue(kind=row.venue_kind, id=row.venue_id, market_type=row.market_type))
+    credential.create_time.FromDatetime(row.create_time)
+    credential.update_time.FromDatetime(row.update_time)
+    return credential
+
+
+async def open_vault(db: Database, master_key: str) -> Vault:
+    """The vault keys for this database: salts stored, keys derived (slowly, off the loop)."""
+    async with db.session() as session:
+        rows = (await session.execute(select(VaultKeyRow).order_by(VaultKeyRow.create_time.desc()))).scalars().all()
+        if not rows:
+            rows = [VaultKeyRow(key_id=uuid.uuid4().hex[:16], salt=new_salt(), create_time=datetime.now(UTC))]
+            session.add(rows[0])
+    keys = [(row.key_id, await asyncio.to_thread(derive_key, master_key, row.salt)) for row in rows]
+    return Vault(keys)
+
+
 class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, vault: Vault) -> None:
         self.db = db
         self.settings = settings
+        self.vault = vault
+
+    async def StoreCredential(self, request: pb.StoreCredentialRequest, context) -> pb.StoreCredentialResponse:
+        caller = auth.require_caller()
+        user_id = request.user_id or caller.user_id
+        auth.require_user(user_id)
+        for field in ("api_key", "api_secret"):
+            if not getattr(request, field).strip():
+                raise errors.invalid_argument("INVALID_CREDENTIAL", f"{field} is required", domain=identity.DOMAIN,
+                                              field=field)
+        if not request.venue.id or request.venue.kind == trading_pb2.VENUE_KIND_UNSPECIFIED:
+            raise errors.invalid_argument("INVALID_CREDENTIAL", "venue.kind and venue.id are required",
+                                          domain=identity.DOMAIN, field="venue")
+        now = datetime.now(UTC)
+        async with self.db.session() as session:
+            if request.request_id:
+                existing = (await session.execute(select(CredentialRow).where(
+                    CredentialRow.user_id == user_id, CredentialRow.request_id == request.request_id))
+                ).scalar_one_or_none()
+                if existing is not None:
+                    return pb.StoreCredentialResponse(credential=credential_to_proto(existing))
+            row = CredentialRow(
+                credential_id=f"cred_{uuid.uuid4().hex[:20]}", user_id=user_id, venue_kind=request.venue.kind,
+                venue_id=request.venue.id, market_type=request.venue.market_type, label=request.label.strip(),
+                masked_api_key=mask(request.api_key),
+                ciphertext=self.vault.encrypt(Secret(request.api_key, request.api_secret, request.passphrase)),
+                request_id=request.request_id or None, create_time=now, update_time=now)
+            session.add(row)
+        return pb.StoreCredentialResponse(credential=credential_to_proto(row))
+
+    async def ListCredentials(self, request: pb.ListCredentialsRequest, context) -> pb.ListCredentialsResponse:
+        user_id = request.user_id or auth.require_caller().user_id
+        auth.require_user(user_id)
+        async with self.db.session() as session:
+            rows = (await session.execute(select(CredentialRow).where(CredentialRow.user_id == user_id)
+                                          .order_by(CredentialRow.create_time))).scalars().all()
+        return pb.ListCredentialsResponse(credentials=[credential_to_proto(r) for r in rows])
+
+    async def DeleteCredential(self, request: pb.DeleteCredentialRequest, context) -> pb.DeleteCredentialResponse:
+        caller = auth.require_caller()
+        async with self.db.session() as session:
+            row = await session.get(CredentialRow, request.credential_id)
+            if row is None or not caller.may_act_for(row.user_id):
+                raise errors.not_found("CREDENTIAL_NOT_FOUND", "no such credential", domain=identity.DOMAIN,
+                                       credential_id=request.credential_id)
+            await session.delete(row)
+        return pb.DeleteCredentialResponse()
 
     async def RegisterUser(self, request: pb.RegisterUserRequest, context) -> pb.RegisterUserResponse:
         email = identity.normalise_email(request.email)
@@ -66,3 +137,23 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         if row is None:
             raise errors.not_found("USER_NOT_FOUND", "no such user", domain=identity.DOMAIN, user_id=request.user_id)
         return pb.GetUserResponse(user=user_to_proto(row))
+
+
+class ComplianceInternalServicer(internal_grpc.ComplianceInternalServiceServicer):
+    """Calls only the mesh may make."""
+
+    def __init__(self, db: Database, vault: Vault) -> None:
+        self.db = db
+        self.vault = vault
+
+    async def FetchCredential(self, request: internal_pb.FetchCredentialRequest, context):
+        auth.require_service("replication")
+        async with self.db.session() as session:
+            row = await session.get(CredentialRow, request.credential_id)
+        if row is None or (request.user_id and row.user_id != request.user_id):
+            raise errors.not_found("CREDENTIAL_NOT_FOUND", "no such credential for that user",
+                                   domain=identity.DOMAIN, credential_id=request.credential_id)
+        secret = self.vault.decrypt(row.ciphertext)
+        return internal_pb.FetchCredentialResponse(
+            venue=trading_pb2.Venue(kind=row.venue_kind, id=row.venue_id, market_type=row.market_type),
+            api_key=secret.api_key, api_secret=secret.api_secret, passphrase=secret.passphrase)

@@ -1,0 +1,70 @@
+"""The credential vault: stored encrypted, listed masked, fetched only by replication."""
+
+import logging
+import uuid
+
+import grpc
+import pytest
+from sqlalchemy import text
+
+from copytrade.compliance.v1 import compliance_internal_service_pb2 as internal
+from copytrade.compliance.v1 import compliance_service_pb2 as pb
+from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
+from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
+from copytrade.type.v1 import trading_pb2
+from services.kit import auth
+from services.kit.db import Database
+from tests.conftest import TEST_SECRET
+
+VENUE = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="binance", market_type=trading_pb2.MARKET_TYPE_SPOT)
+
+
+def replication_metadata():
+    return (("authorization", f"Bearer {auth.service_token(TEST_SECRET, 'replication')}"),)
+
+
+async def test_secret_is_stored_encrypted_listed_masked_and_fetched_by_replication_only(
+        start_service, backend, token_for, service_metadata, caplog):
+    caplog.set_level(logging.DEBUG)  # every log line, so the search below means something
+    svc = await start_service("compliance")
+    public, internal_stub = ComplianceServiceStub(svc.channel), ComplianceInternalServiceStub(svc.channel)
+    user = f"u_{uuid.uuid4().hex[:8]}"
+    api_key, api_secret = f"KEY{uuid.uuid4().hex}", f"SECRET{uuid.uuid4().hex}"
+    stored = (await public.StoreCredential(pb.StoreCredentialRequest(
+        user_id=user, venue=VENUE, label="main", api_key=api_key, api_secret=api_secret),
+        metadata=token_for(user))).credential
+    assert stored.masked_api_key.endswith(api_key[-4:]) and api_key not in stored.masked_api_key
+    listed = await public.ListCredentials(pb.ListCredentialsRequest(user_id=user), metadata=token_for(user))
+    assert api_secret not in str(listed) and api_key not in str(listed)
+
+    fetched = await internal_stub.FetchCredential(internal.FetchCredentialRequest(
+        credential_id=stored.credential_id, user_id=user), metadata=replication_metadata())
+    assert (fetched.api_key, fetched.api_secret, fetched.venue.id) == (api_key, api_secret, "binance")
+    for metadata in (token_for(user), service_metadata):  # the user, or another service: refused
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await internal_stub.FetchCredential(internal.FetchCredentialRequest(
+                credential_id=stored.credential_id), metadata=metadata)
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+    # Nowhere in the database in plaintext, nor in any log line.
+    db = Database(svc.settings)
+    async with db.session() as session:
+        rows = (await session.execute(text("SELECT * FROM credentials"))).all()
+    await db.close()
+    dump = repr(rows)
+    assert api_secret not in dump and api_key not in dump
+    assert api_secret not in caplog.text and api_key not in caplog.text
+
+
+async def test_credentials_are_private_to_their_owner(start_service, token_for):
+    public = ComplianceServiceStub((await start_service("compliance")).channel)
+    owner, other = "owner-" + uuid.uuid4().hex[:6], "other-" + uuid.uuid4().hex[:6]
+    stored = (await public.StoreCredential(pb.StoreCredentialRequest(
+        venue=VENUE, api_key="k" * 20, api_secret="s" * 20), metadata=token_for(owner))).credential
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await public.ListCredentials(pb.ListCredentialsRequest(user_id=owner), metadata=token_for(other))
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await public.DeleteCredential(pb.DeleteCredentialRequest(credential_id=stored.credential_id),
+                                      metadata=token_for(other))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
