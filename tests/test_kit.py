@@ -9,6 +9,7 @@ import uuid
 import grpc
 import jwt
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from copytrade.replication.v1 import replication_events_pb2 as events
@@ -146,7 +147,7 @@ async def test_migrations_are_idempotent_and_isolated_per_service(make_settings,
         await db.migrate()  # a second start (or a second replica) changes nothing
         async with db.session() as session:
             version = (await session.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
-            assert version == "0001"
+            assert version == ScriptDirectory(str(MIGRATIONS)).get_current_head()
             await session.execute(text("SELECT count(*) FROM risk_limits"))
         if backend == "postgres":
             async with db.session() as session:

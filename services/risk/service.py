@@ -4,18 +4,152 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from decimal import Decimal, InvalidOperation
+
 from copytrade.risk.v1 import risk_service_pb2 as pb
 from copytrade.risk.v1 import risk_service_pb2_grpc as pb_grpc
-from services.kit import auth
+from copytrade.type.v1 import trading_pb2
+from services.kit import auth, errors
 from services.kit.db import Database
+from services.risk import checks
 from services.risk import limits as risk_limits
-from services.risk.store import RiskLimitsRow
+from services.risk.reservations import ReservationBook, scope_key
+from services.risk.store import ReservationRow, RiskLimitsRow, TradingStateRow
+
+DECISIONS = {"APPROVED": pb.DECISION_APPROVED, "REDUCED": pb.DECISION_REDUCED, "DENIED": pb.DECISION_DENIED}
+STATES = {checks.ACTIVE: trading_pb2.TRADING_STATE_ACTIVE, checks.REDUCING: trading_pb2.TRADING_STATE_REDUCING,
+          checks.HALTED: trading_pb2.TRADING_STATE_HALTED}
+STATE_NAMES = {v: k for k, v in STATES.items()}
+
+
+def _decimal(name: str, raw: str, *, positive: bool = True, required: bool = True) -> Decimal:
+    try:
+        value = Decimal(raw) if raw or required else Decimal(0)
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite() or (positive and value <= 0) or value < 0:
+        raise errors.invalid_argument("INVALID_ORDER", f"{name} must be a {'positive ' if positive else ''}decimal",
+                                      domain=risk_limits.DOMAIN, field=name)
+    return value
+
+
+def _state_info(scope: pb.TradingScope, row: TradingStateRow | None) -> pb.TradingStateInfo:
+    info = pb.TradingStateInfo(scope=scope, state=STATES[row.state if row else checks.ACTIVE])
+    if row is not None:
+        info.reason, info.changed_by, info.kill_switch_active = row.reason, row.changed_by, row.kill_switch
+        info.change_time.FromDatetime(row.change_time)
+    return info
 
 
 class RiskServicer(pb_grpc.RiskServiceServicer):
     def __init__(self, db: Database, defaults: risk_limits.RiskLimits) -> None:
         self.db = db
         self.defaults = defaults
+        self.book = ReservationBook(db)
+
+    def _authorise_scope(self, scope: pb.TradingScope) -> auth.Caller:
+        if not scope.user_id:  # the whole platform
+            return auth.require_role(auth.ROLE_OPERATOR)
+        return auth.require_user(scope.user_id)
+
+    async def _evaluate(self, intent: pb.OrderIntent) -> tuple[checks.Order, Decimal, risk_limits.RiskLimits]:
+        auth.require_user(intent.follower_id)
+        if not intent.follower_id or not intent.instrument.symbol:
+            raise errors.invalid_argument("INVALID_ORDER", "follower_id and instrument.symbol are required",
+                                          domain=risk_limits.DOMAIN, field="intent")
+        if intent.side not in (trading_pb2.SIDE_BUY, trading_pb2.SIDE_SELL):
+            raise errors.invalid_argument("INVALID_ORDER", "side must be SIDE_BUY or SIDE_SELL",
+                                          domain=risk_limits.DOMAIN, field="intent.side")
+        quantity = _decimal("intent.quantity", intent.quantity)
+        price = _decimal("intent.expected_price", intent.expected_price)
+        reference = _decimal("intent.reference_price", intent.reference_price, positive=False, required=False)
+        lot = _decimal("intent.instrument.lot_size", intent.instrument.lot_size, positive=False, required=False)
+        equity = _decimal("intent.equity", intent.equity, positive=False, required=False)
+        order = checks.Order(intent.instrument.symbol, quantity if intent.side == trading_pb2.SIDE_BUY else -quantity,
+                             price, reference, lot)
+        limits, _ = await self._limits(intent.follower_id)
+        return order, equity, limits
+
+    async def CheckOrder(self, request: pb.CheckOrderRequest, context) -> pb.CheckOrderResponse:
+        order, equity, limits = await self._evaluate(request.intent)
+        async with self.db.session() as session:
+            book = await self.book._book(session, request.intent.follower_id, equity, datetime.now(UTC))
+            state = await self.book.effective_state(session, request.intent.follower_id, request.intent.master_id)
+        decision = checks.decide(limits, state, book, order)
+        return pb.CheckOrderResponse(decision=DECISIONS[decision.outcome], approved_quantity=str(abs(decision.quantity)),
+                                     refusal=self._refusal(decision))
+
+    async def ReserveOrder(self, request: pb.ReserveOrderRequest, context) -> pb.ReserveOrderResponse:
+        if not request.reservation_id:
+            raise errors.invalid_argument("INVALID_ORDER", "reservation_id is required", domain=risk_limits.DOMAIN,
+                                          field="reservation_id")
+        order, equity, limits = await self._evaluate(request.intent)
+        decision, expires = await self.book.reserve(request.reservation_id, request.intent.follower_id,
+                                                    request.intent.master_id, order, equity, limits)
+        response = pb.ReserveOrderResponse(
+            decision=DECISIONS[decision.outcome], approved_quantity=str(abs(decision.quantity)),
+            refusal=self._refusal(decision), reservation_id=request.reservation_id)
+        response.expire_time.FromDatetime(expires)
+        return response
+
+    @staticmethod
+    def _refusal(decision: checks.Decision) -> trading_pb2.Refusal | None:
+        if not decision.reason:
+            return None
+        return trading_pb2.Refusal(reason=decision.reason, domain=risk_limits.DOMAIN, message=decision.message,
+                                   metadata=decision.metadata)
+
+    async def _owned_reservation(self, reservation_id: str) -> None:
+        async with self.db.session() as session:
+            row = await session.get(ReservationRow, reservation_id)
+        if row is None or not auth.require_caller().may_act_for(row.user_id):
+            raise errors.not_found("RESERVATION_NOT_FOUND", "no such reservation", domain=risk_limits.DOMAIN,
+                                   reservation_id=reservation_id)
+
+    async def CommitReservation(self, request: pb.CommitReservationRequest, context) -> pb.CommitReservationResponse:
+        await self._owned_reservation(request.reservation_id)
+        filled = _decimal("filled_quantity", request.filled_quantity, positive=False)
+        price = _decimal("fill_price", request.fill_price)
+        await self.book.commit(request.reservation_id, filled, price)
+        return pb.CommitReservationResponse(reservation_id=request.reservation_id)
+
+    async def ReleaseReservation(self, request: pb.ReleaseReservationRequest, context) -> pb.ReleaseReservationResponse:
+        await self._owned_reservation(request.reservation_id)
+        await self.book.release(request.reservation_id)
+        return pb.ReleaseReservationResponse(reservation_id=request.reservation_id)
+
+    async def GetTradingState(self, request: pb.GetTradingStateRequest, context) -> pb.GetTradingStateResponse:
+        self._authorise_scope(request.scope) if request.scope.user_id else auth.require_caller()
+        key = scope_key(request.scope.user_id, request.scope.master_id)
+        async with self.db.session() as session:
+            effective = await self.book.effective_state(session, request.scope.user_id, request.scope.master_id)
+        return pb.GetTradingStateResponse(state=_state_info(request.scope, await self.book.get_state(key)),
+                                          effective_state=STATES[effective])
+
+    async def SetTradingState(self, request: pb.SetTradingStateRequest, context) -> pb.SetTradingStateResponse:
+        caller = self._authorise_scope(request.scope)
+        if request.state not in STATE_NAMES:
+            raise errors.invalid_argument("INVALID_STATE", "state must be ACTIVE, REDUCING or HALTED",
+                                          domain=risk_limits.DOMAIN, field="state")
+        key = scope_key(request.scope.user_id, request.scope.master_id)
+        current = await self.book.get_state(key)
+        if current is not None and current.kill_switch and request.state != trading_pb2.TRADING_STATE_HALTED:
+            raise errors.failed_precondition("KILL_SWITCH_ACTIVE", "the kill switch is on: reset it first",
+                                             domain=risk_limits.DOMAIN)
+        row = await self.book.set_state(key, STATE_NAMES[request.state], request.reason, caller.subject)
+        return pb.SetTradingStateResponse(state=_state_info(request.scope, row))
+
+    async def ActivateKillSwitch(self, request: pb.ActivateKillSwitchRequest, context) -> pb.ActivateKillSwitchResponse:
+        caller = self._authorise_scope(request.scope)
+        row = await self.book.set_state(scope_key(request.scope.user_id, request.scope.master_id), checks.HALTED,
+                                        request.reason or "kill switch", caller.subject, kill_switch=True)
+        return pb.ActivateKillSwitchResponse(state=_state_info(request.scope, row))
+
+    async def ResetTradingState(self, request: pb.ResetTradingStateRequest, context) -> pb.ResetTradingStateResponse:
+        caller = self._authorise_scope(request.scope)
+        row = await self.book.set_state(scope_key(request.scope.user_id, request.scope.master_id), checks.ACTIVE,
+                                        request.comment or "reset", caller.subject, kill_switch=False)
+        return pb.ResetTradingStateResponse(state=_state_info(request.scope, row))
 
     async def _limits(self, user_id: str) -> tuple[risk_limits.RiskLimits, RiskLimitsRow | None]:
         async with self.db.session() as session:

@@ -1,0 +1,99 @@
+"""The pre-trade decision: approve, reduce to what fits, or deny with a reason a follower can
+read. Pure: the caller supplies the follower's exposure, limits and trading state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+
+from services.risk.limits import DOMAIN, RiskLimits
+
+ZERO = Decimal(0)
+ACTIVE, REDUCING, HALTED = "ACTIVE", "REDUCING", "HALTED"
+
+
+@dataclass(frozen=True)
+class Order:
+    symbol: str
+    signed_quantity: Decimal  # + buy, - sell
+    expected_price: Decimal
+    reference_price: Decimal  # the master's fill price
+    lot_size: Decimal = ZERO  # 0: any quantity
+
+
+@dataclass(frozen=True)
+class Book:
+    """What the follower holds and has reserved, signed, by symbol, with equity."""
+
+    positions: dict[str, Decimal] = field(default_factory=dict)
+    prices: dict[str, Decimal] = field(default_factory=dict)
+    equity: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str  # APPROVED | REDUCED | DENIED
+    quantity: Decimal  # signed, what may be sent
+    reason: str = ""
+    message: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def _deny(reason: str, message: str, **numbers) -> Decision:
+    return Decision("DENIED", ZERO, reason, message, {k: str(v) for k, v in numbers.items()})
+
+
+def reduces_exposure(current: Decimal, signed_quantity: Decimal) -> bool:
+    """True when the order only shrinks the position toward zero (never flips it)."""
+    after = current + signed_quantity
+    return current != 0 and abs(after) <= abs(current) and (after == 0 or (after > 0) == (current > 0))
+
+
+def _round_to_lot(quantity: Decimal, lot: Decimal) -> Decimal:
+    if lot <= 0:
+        return quantity
+    return (quantity / lot).to_integral_value(rounding=ROUND_DOWN) * lot
+
+
+def decide(limits: RiskLimits, state: str, book: Book, order: Order) -> Decision:
+    current = book.positions.get(order.symbol, ZERO)
+    if order.signed_quantity == 0:
+        return _deny("ZERO_QUANTITY", "the order has no quantity")
+    if reduces_exposure(current, order.signed_quantity):
+        return Decision("APPROVED", order.signed_quantity)  # reducing risk is always allowed
+    if state == HALTED:
+        return _deny("TRADING_HALTED", "trading is halted: only orders that reduce a position are accepted")
+    if state == REDUCING:
+        return _deny("REDUCE_ONLY", "trading is reduce-only: this order would add exposure")
+    price = order.expected_price
+    if order.reference_price > 0:
+        slippage = abs(price - order.reference_price) / order.reference_price
+        if slippage > limits.max_slippage:
+            return _deny("SLIPPAGE_TOO_HIGH", f"the price moved {slippage:.4%} from the master's, more than the "
+                         f"{limits.max_slippage:.2%} allowed", slippage=slippage.quantize(Decimal("0.000001")),
+                         limit=limits.max_slippage)
+    direction = 1 if order.signed_quantity > 0 else -1
+    # The most the position may hold in this direction, by notional, then by leverage.
+    room = limits.max_position_size / price - abs(current) if (current * direction) >= 0 else \
+        limits.max_position_size / price + abs(current)
+    reason, limit_name = "POSITION_LIMIT_EXCEEDED", "max_position_size"
+    if book.equity > 0:
+        gross_other = sum(abs(q) * book.prices.get(s, price) for s, q in book.positions.items() if s != order.symbol)
+        leverage_room_notional = limits.max_leverage * book.equity - gross_other
+        leverage_room = leverage_room_notional / price - (abs(current) if (current * direction) >= 0 else -abs(current))
+        if leverage_room < room:
+            room, reason, limit_name = leverage_room, "LEVERAGE_LIMIT_EXCEEDED", "max_leverage"
+    wanted = abs(order.signed_quantity)
+    if wanted <= room:
+        return Decision("APPROVED", order.signed_quantity)
+    allowed = _round_to_lot(max(room, ZERO), order.lot_size)
+    numbers = {"limit": getattr(limits, limit_name), "requested": wanted, "allowed": allowed,
+               "position": current, "price": price}
+    if allowed <= 0:
+        return _deny(reason, f"this order would exceed your {limit_name.replace('_', ' ')}", **numbers)
+    return Decision("REDUCED", allowed * direction, reason,
+                    f"reduced from {wanted} to {allowed} to stay within your {limit_name.replace('_', ' ')}",
+                    {k: str(v) for k, v in numbers.items()})
+
+
+__all__ = ["decide", "Decision", "Order", "Book", "reduces_exposure", "DOMAIN", "ACTIVE", "REDUCING", "HALTED"]

@@ -1,0 +1,133 @@
+"""Reservations and trading states over the risk tables. Reservations for one follower are
+serialised: by an asyncio lock within a process and, on PostgreSQL, by a transaction-scoped
+advisory lock across replicas, so concurrent checks can never jointly exceed a limit."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.kit.db import Database
+from services.risk import checks
+from services.risk.limits import RiskLimits
+from services.risk.store import PositionRow, ReservationRow, TradingStateRow
+
+RESERVATION_TTL = timedelta(seconds=30)
+_SEVERITY = {checks.ACTIVE: 0, checks.REDUCING: 1, checks.HALTED: 2}
+
+
+def scope_key(user_id: str, master_id: str = "") -> str:
+    if not user_id:
+        return "global"
+    return f"{user_id}/{master_id}" if master_id else user_id
+
+
+class ReservationBook:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, user_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(user_id, asyncio.Lock())
+
+    async def _serialise(self, session: AsyncSession, user_id: str) -> None:
+        if self.db.is_postgres:
+            key = int.from_bytes(hashlib.sha256(f"risk:{user_id}".encode()).digest()[:8], "big", signed=True)
+            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+    async def effective_state(self, session: AsyncSession, user_id: str, master_id: str) -> str:
+        keys = ["global", scope_key(user_id)] + ([scope_key(user_id, master_id)] if master_id else [])
+        rows = (await session.execute(select(TradingStateRow).where(TradingStateRow.scope.in_(keys)))).scalars()
+        return max((row.state for row in rows), key=_SEVERITY.__getitem__, default=checks.ACTIVE)
+
+    async def reserve(self, reservation_id: str, user_id: str, master_id: str, order: checks.Order,
+                      equity: Decimal, limits: RiskLimits) -> tuple[checks.Decision, datetime]:
+        now = datetime.now(UTC)
+        async with self._lock(user_id), self.db.session() as session:
+            await self._serialise(session, user_id)
+            existing = await session.get(ReservationRow, reservation_id)
+            if existing is not None:  # a retry gets the answer it got before
+                return _decision_from_json(existing.decision), existing.expire_time
+            book = await self._book(session, user_id, equity, now)
+            state = await self.effective_state(session, user_id, master_id)
+            decision = checks.decide(limits, state, book, order)
+            expires = now + RESERVATION_TTL
+            session.add(ReservationRow(
+                reservation_id=reservation_id, user_id=user_id, symbol=order.symbol,
+                signed_quantity=decision.quantity, price=order.expected_price,
+                status="DENIED" if decision.outcome == "DENIED" else "OPEN",
+                decision=_decision_to_json(decision), expire_time=expires))
+        return decision, expires
+
+    async def _book(self, session: AsyncSession, user_id: str, equity: Decimal, now: datetime) -> checks.Book:
+        positions: dict[str, Decimal] = {}
+        prices: dict[str, Decimal] = {}
+        for row in (await session.execute(select(PositionRow).where(PositionRow.user_id == user_id))).scalars():
+            positions[row.symbol] = row.signed_quantity
+            prices[row.symbol] = row.price
+        open_rows = await session.execute(select(ReservationRow).where(
+            ReservationRow.user_id == user_id, ReservationRow.status == "OPEN"))
+        for row in open_rows.scalars():
+            if _aware(row.expire_time) > now:
+                positions[row.symbol] = positions.get(row.symbol, Decimal(0)) + row.signed_quantity
+                prices.setdefault(row.symbol, row.price)
+        return checks.Book(positions=positions, prices=prices, equity=equity)
+
+    async def commit(self, reservation_id: str, filled: Decimal, price: Decimal) -> ReservationRow | None:
+        async with self.db.session() as session:
+            row = await session.get(ReservationRow, reservation_id, with_for_update=True)
+            if row is None or row.status != "OPEN":
+                return row
+            await self._serialise(session, row.user_id)
+            signed = filled if row.signed_quantity > 0 else -filled
+            position = await session.get(PositionRow, (row.user_id, row.symbol), with_for_update=True)
+            if position is None:
+                session.add(PositionRow(user_id=row.user_id, symbol=row.symbol, signed_quantity=signed, price=price))
+            else:
+                position.signed_quantity += signed
+                position.price = price
+            row.status = "COMMITTED"
+            return row
+
+    async def release(self, reservation_id: str) -> ReservationRow | None:
+        async with self.db.session() as session:
+            row = await session.get(ReservationRow, reservation_id, with_for_update=True)
+            if row is not None and row.status == "OPEN":
+                row.status = "RELEASED"
+            return row
+
+    async def get_state(self, scope: str) -> TradingStateRow | None:
+        async with self.db.session() as session:
+            return await session.get(TradingStateRow, scope)
+
+    async def set_state(self, scope: str, state: str, reason: str, actor: str, *, kill_switch: bool | None = None
+                        ) -> TradingStateRow:
+        async with self.db.session() as session:
+            row = await session.get(TradingStateRow, scope, with_for_update=True)
+            if row is None:
+                row = TradingStateRow(scope=scope, state=state, kill_switch=False, reason="", changed_by=actor,
+                                      change_time=datetime.now(UTC))
+                session.add(row)
+            row.state, row.reason, row.changed_by, row.change_time = state, reason, actor, datetime.now(UTC)
+            if kill_switch is not None:
+                row.kill_switch = kill_switch
+            return row
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite hands back naive datetimes
+
+
+def _decision_to_json(decision: checks.Decision) -> dict:
+    return {"outcome": decision.outcome, "quantity": str(decision.quantity), "reason": decision.reason,
+            "message": decision.message, "metadata": decision.metadata}
+
+
+def _decision_from_json(data: dict) -> checks.Decision:
+    return checks.Decision(data["outcome"], Decimal(data["quantity"]), data["reason"], data["message"],
+                           data["metadata"])

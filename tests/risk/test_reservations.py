@@ -1,0 +1,70 @@
+"""Reservations over gRPC: concurrent reserves for one follower never overshoot; the kill
+switch halts new exposure until reset."""
+
+import asyncio
+import uuid
+from decimal import Decimal
+
+import grpc
+import pytest
+
+from copytrade.risk.v1 import risk_service_pb2 as pb
+from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
+from copytrade.type.v1 import trading_pb2
+
+
+def intent(user: str, quantity: str, side=trading_pb2.SIDE_BUY, price="1000") -> pb.OrderIntent:
+    return pb.OrderIntent(follower_id=user, instrument=trading_pb2.Instrument(symbol="BTC/USDT", lot_size="0.001"),
+                          side=side, quantity=quantity, expected_price=price, reference_price=price)
+
+
+async def test_concurrent_reservations_never_exceed_the_position_limit(start_service, backend, service_metadata):
+    risk = RiskServiceStub((await start_service("risk")).channel)
+    user = f"u_{uuid.uuid4().hex[:8]}"
+    # max_position_size 5000 at price 1000 → at most 5 BTC in total; 100 requests of 0.2 each.
+    replies = await asyncio.gather(*(risk.ReserveOrder(pb.ReserveOrderRequest(
+        reservation_id=f"{user}-{i}", intent=intent(user, "0.2")), metadata=service_metadata) for i in range(100)))
+    approved = sum(Decimal(r.approved_quantity) for r in replies if r.decision != pb.DECISION_DENIED)
+    assert approved == Decimal("5")
+    denied = [r for r in replies if r.decision == pb.DECISION_DENIED]
+    assert len(denied) == 75 and all(r.refusal.reason == "POSITION_LIMIT_EXCEEDED" for r in denied)
+
+
+async def test_a_retried_reservation_gets_the_same_answer_and_release_frees_room(start_service, service_metadata):
+    risk = RiskServiceStub((await start_service("risk")).channel)
+    user = f"u_{uuid.uuid4().hex[:8]}"
+    first = await risk.ReserveOrder(pb.ReserveOrderRequest(reservation_id="r1", intent=intent(user, "5")),
+                                    metadata=service_metadata)
+    again = await risk.ReserveOrder(pb.ReserveOrderRequest(reservation_id="r1", intent=intent(user, "5")),
+                                    metadata=service_metadata)
+    assert first.decision == again.decision == pb.DECISION_APPROVED
+    full = await risk.ReserveOrder(pb.ReserveOrderRequest(reservation_id="r2", intent=intent(user, "1")),
+                                   metadata=service_metadata)
+    assert full.decision == pb.DECISION_DENIED
+    await risk.ReleaseReservation(pb.ReleaseReservationRequest(reservation_id="r1"), metadata=service_metadata)
+    freed = await risk.ReserveOrder(pb.ReserveOrderRequest(reservation_id="r3", intent=intent(user, "1")),
+                                    metadata=service_metadata)
+    assert freed.decision == pb.DECISION_APPROVED
+
+
+async def test_kill_switch_halts_new_exposure_until_reset(start_service, token_for, service_metadata):
+    risk = RiskServiceStub((await start_service("risk")).channel)
+    user = f"u_{uuid.uuid4().hex[:8]}"
+    scope = pb.TradingScope(user_id=user)
+    await risk.ActivateKillSwitch(pb.ActivateKillSwitchRequest(scope=scope, reason="panic"), metadata=token_for(user))
+    halted = await risk.ReserveOrder(pb.ReserveOrderRequest(reservation_id=f"{user}-a", intent=intent(user, "0.1")),
+                                     metadata=service_metadata)
+    assert halted.decision == pb.DECISION_DENIED and halted.refusal.reason == "TRADING_HALTED"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await risk.SetTradingState(pb.SetTradingStateRequest(scope=scope, state=trading_pb2.TRADING_STATE_ACTIVE),
+                                   metadata=token_for(user))
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(grpc.aio.AioRpcError) as err:  # the platform-wide switch is for operators
+        await risk.ActivateKillSwitch(pb.ActivateKillSwitchRequest(scope=pb.TradingScope()), metadata=token_for(user))
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    await risk.ResetTradingState(pb.ResetTradingStateRequest(scope=scope, comment="ok"), metadata=token_for(user))
+    state = await risk.GetTradingState(pb.GetTradingStateRequest(scope=scope), metadata=token_for(user))
+    assert state.effective_state == trading_pb2.TRADING_STATE_ACTIVE and not state.state.kill_switch_active
+    resumed = await risk.ReserveOrder(pb.ReserveOrderRequest(reservation_id=f"{user}-b", intent=intent(user, "0.1")),
+                                      metadata=service_metadata)
+    assert resumed.decision == pb.DECISION_APPROVED
