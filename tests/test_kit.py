@@ -41,7 +41,7 @@ def _forge(claims: dict, header: dict) -> str:
 @pytest.mark.parametrize("make_token", [
     pytest.param(lambda: _forge({"sub": "u1", "roles": ["operator"], "aud": "copytrade", "iss": "copytrade",
                                  "exp": int(time.time()) + 60}, {"alg": "none", "typ": "JWT"}), id="alg-none"),
-    pytest.param(lambda: auth.issue_token("some-other-secret", "u1", ["operator"])[0], id="wrong-key"),
+    pytest.param(lambda: auth.issue_token("some-other-secret-that-is-long-enough-0123", "u1", ["operator"])[0], id="wrong-key"),
     pytest.param(lambda: auth.issue_token(TEST_SECRET, "u1", ["follower"], ttl=-10)[0], id="expired"),
     pytest.param(lambda: jwt.encode({"sub": "u1", "aud": "elsewhere", "iss": "copytrade",
                                      "exp": int(time.time()) + 60}, TEST_SECRET, "HS256"), id="wrong-audience"),

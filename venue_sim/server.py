@@ -50,6 +50,7 @@ class Simulator:
         self.faults: list[Fault] = []
         self.request_log: list[tuple[str, str]] = []  # (endpoint, account) of every authenticated call
         self._streams: dict[str, list[asyncio.Queue]] = {}  # api key -> user-data socket queues
+        self._sockets: set[web.WebSocketResponse] = set()
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task | None = None
         self.exchange.listeners.append(self._on_order_event)
@@ -61,7 +62,7 @@ class Simulator:
     async def start(self) -> "Simulator":
         app = web.Application()
         app.add_routes(self._routes())
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -76,6 +77,8 @@ class Simulator:
         for queues in self._streams.values():
             for queue in queues:
                 queue.put_nowait(None)
+        for ws in list(self._sockets):  # open sockets would hold the shutdown for its full timeout
+            await ws.close()
         if self._runner:
             await self._runner.cleanup()
             self._runner = None
@@ -277,6 +280,7 @@ class Simulator:
     async def ws_api(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True, heartbeat=None)
         await ws.prepare(request)
+        self._sockets.add(ws)
         queue: asyncio.Queue = asyncio.Queue()
         writer = asyncio.create_task(self._write(ws, queue))
         subscribed: list[str] = []
@@ -291,6 +295,7 @@ class Simulator:
                 self._streams.get(api_key, []).remove(queue) if queue in self._streams.get(api_key, []) else None
             await queue.put(None)
             await writer
+            self._sockets.discard(ws)
         return ws
 
     def _ws_request(self, raw: str, queue: asyncio.Queue, subscribed: list[str]) -> dict:

@@ -64,13 +64,14 @@ class Bus:
         self.js = nc.jetstream()
         self.name = name
         self._tasks: list[asyncio.Task] = []
+        self._pull_subscriptions: list = []
         self._stopping = asyncio.Event()
 
     @classmethod
     async def connect(cls, url: str, name: str, *, ensure_streams: bool = True) -> "Bus":
         nc = await nats.connect(
             url, name=f"copytrade-{name}", max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-            connect_timeout=5, allow_reconnect=True,
+            connect_timeout=5, allow_reconnect=True, drain_timeout=2,
             error_cb=_log_error, disconnected_cb=_log_disconnect, reconnected_cb=_log_reconnect,
         )
         bus = cls(nc, name)
@@ -109,6 +110,7 @@ class Bus:
             max_deliver=max_deliver, filter_subject=subject, max_ack_pending=10_000,
         )
         sub = await self.js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
+        self._pull_subscriptions.append(sub)
         self._tasks.append(asyncio.create_task(self._pump(sub, handler, batch), name=f"consume:{durable}"))
 
     async def _pump(self, sub, handler: Handler, batch: int) -> None:
@@ -163,6 +165,12 @@ class Bus:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        for sub in self._pull_subscriptions:  # a lingering pull request would hold up the drain
+            try:
+                await sub.unsubscribe()
+            except Exception:  # noqa: BLE001 - already gone with the connection
+                pass
+        self._pull_subscriptions.clear()
         if not self.nc.is_closed:
             try:
                 await self.nc.drain()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,11 @@ class Settings:
     # gRPC address of every service, for calls across the mesh.
     addresses: dict[str, str] = field(default_factory=default_addresses)
     log_level: str = "INFO"
+    # Base URL per venue id for venues reached somewhere other than their public address (the
+    # simulator, a testnet): VENUE_URLS='{"binance": "http://127.0.0.1:9000"}'.
+    venue_urls: dict[str, str] = field(default_factory=dict)
+    # ccxt's own rate limiter; off only for benchmarks against the simulator.
+    venue_rate_limit: bool = True
 
     @classmethod
     def from_env(cls, service: str, env: dict[str, str] | None = None) -> "Settings":
@@ -55,6 +61,8 @@ class Settings:
             listen=env.get("LISTEN_ADDR", addresses[service] if service in addresses else "127.0.0.1:0"),
             addresses=addresses,
             log_level=env.get("LOG_LEVEL", "INFO"),
+            venue_urls=json.loads(env.get("VENUE_URLS") or "{}"),
+            venue_rate_limit=env.get("VENUE_RATE_LIMIT", "true").lower() != "false",
         )
 
     @property

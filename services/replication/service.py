@@ -7,13 +7,35 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+import asyncio
+from decimal import Decimal, InvalidOperation
+
+from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as pb
 from copytrade.replication.v1 import replication_service_pb2_grpc as pb_grpc
 from copytrade.type.v1 import trading_pb2
 from services.kit import auth, errors, paging
+from services.kit.bus import Bus
 from services.kit.db import Database
+from services.replication import copy_settings
 from services.replication.accounts import DOMAIN, validate_new_account
-from services.replication.store import VenueAccountRow
+from services.replication.fills import record_and_publish
+from services.replication.orders import order_to_proto
+from services.replication.store import CopySessionRow, FollowerOrderRow, VenueAccountRow
+
+LIVE_STATES = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZEN)
+EVENT_KINDS = {"FollowerOrderPlaced": "placed", "FollowerOrderFilled": "filled", "CopyRefused": "refused",
+               "CopyFailed": "failed"}
+
+
+def session_to_proto(row: CopySessionRow) -> pb.CopySession:
+    session = pb.CopySession(
+        config_id=row.config_id, follower_id=row.follower_id, follower_account_id=row.follower_account_id,
+        master_id=row.master_id, master_account_id=row.master_account_id,
+        settings=copy_settings.from_json(row.settings), state=row.state, state_reason=row.state_reason)
+    session.create_time.FromDatetime(row.create_time)
+    session.update_time.FromDatetime(row.update_time)
+    return session
 
 
 def account_to_proto(row: VenueAccountRow) -> pb.VenueAccount:
@@ -26,8 +48,192 @@ def account_to_proto(row: VenueAccountRow) -> pb.VenueAccount:
 
 
 class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, bus: Bus) -> None:
         self.db = db
+        self.bus = bus
+
+    # --- copy sessions -------------------------------------------------------------------
+    async def StartCopySession(self, request: pb.StartCopySessionRequest, context) -> pb.StartCopySessionResponse:
+        caller = auth.require_caller()
+        follower_id = request.follower_id or caller.user_id
+        auth.require_user(follower_id)
+        settings = copy_settings.validate(request.settings)  # noqa: F841 - refuses bad settings now, not per fill
+        follower_account = await self._owned_account(request.follower_account_id)
+        if follower_account.user_id != follower_id or follower_account.role != pb.ACCOUNT_ROLE_FOLLOWER:
+            raise errors.invalid_argument("NOT_A_FOLLOWER_ACCOUNT", "follower_account_id must be one of your "
+                                          "follower accounts", domain=DOMAIN, field="follower_account_id")
+        async with self.db.session() as session:
+            master_account = await session.get(VenueAccountRow, request.master_account_id)
+            if master_account is None or master_account.role != pb.ACCOUNT_ROLE_MASTER:
+                raise errors.not_found("MASTER_ACCOUNT_NOT_FOUND", "no such master account", domain=DOMAIN,
+                                       field="master_account_id")
+            if request.request_id:
+                done = (await session.execute(select(CopySessionRow).where(
+                    CopySessionRow.follower_id == follower_id, CopySessionRow.request_id == request.request_id))
+                ).scalar_one_or_none()
+                if done is not None:
+                    return pb.StartCopySessionResponse(session=session_to_proto(done))
+            running = (await session.execute(select(CopySessionRow).where(
+                CopySessionRow.follower_account_id == follower_account.account_id,
+                CopySessionRow.master_account_id == master_account.account_id,
+                CopySessionRow.state.in_(LIVE_STATES)))).scalar_one_or_none()
+            if running is not None:
+                raise errors.already_exists("SESSION_EXISTS", "this account already copies that master",
+                                            domain=DOMAIN, config_id=running.config_id)
+            now = datetime.now(UTC)
+            row = CopySessionRow(
+                config_id=f"cs_{uuid.uuid4().hex[:20]}", follower_id=follower_id,
+                follower_account_id=follower_account.account_id, master_id=master_account.user_id,
+                master_account_id=master_account.account_id, settings=copy_settings.to_json(request.settings),
+                state=pb.SESSION_STATE_ACTIVE, state_reason="", request_id=request.request_id or None,
+                create_time=now, update_time=now)
+            session.add(row)
+        return pb.StartCopySessionResponse(session=session_to_proto(row))
+
+    async def _change_state(self, config_id: str, allowed_from: tuple[int, ...], state: int, reason: str
+                            ) -> pb.CopySession:
+        async with self.db.session() as session:
+            row = await session.get(CopySessionRow, config_id, with_for_update=True)
+            if row is None or not auth.require_caller().may_act_for(row.follower_id):
+                raise errors.not_found("SESSION_NOT_FOUND", "no such copy session", domain=DOMAIN, config_id=config_id)
+            if row.state != state:
+                if row.state not in allowed_from:
+                    raise errors.failed_precondition(
+                        "INVALID_SESSION_STATE", f"the session is {pb.SessionState.Name(row.state)}", domain=DOMAIN,
+                        state=pb.SessionState.Name(row.state))
+                row.state, row.state_reason, row.update_time = state, reason, datetime.now(UTC)
+            return session_to_proto(row)
+
+    async def StopCopySession(self, request, context) -> pb.StopCopySessionResponse:
+        return pb.StopCopySessionResponse(session=await self._change_state(
+            request.config_id, LIVE_STATES, pb.SESSION_STATE_STOPPED, request.reason or "stopped"))
+
+    async def PauseCopySession(self, request, context) -> pb.PauseCopySessionResponse:
+        return pb.PauseCopySessionResponse(session=await self._change_state(
+            request.config_id, (pb.SESSION_STATE_ACTIVE,), pb.SESSION_STATE_PAUSED, request.reason or "paused"))
+
+    async def ResumeCopySession(self, request, context) -> pb.ResumeCopySessionResponse:
+        return pb.ResumeCopySessionResponse(session=await self._change_state(
+            request.config_id, (pb.SESSION_STATE_PAUSED,), pb.SESSION_STATE_ACTIVE, ""))
+
+    async def GetCopySessionStatus(self, request, context) -> pb.GetCopySessionStatusResponse:
+        async with self.db.session() as session:
+            row = await session.get(CopySessionRow, request.config_id)
+            if row is None or not auth.require_caller().may_act_for(row.follower_id):
+                raise errors.not_found("SESSION_NOT_FOUND", "no such copy session", domain=DOMAIN,
+                                       config_id=request.config_id)
+            orders = (await session.execute(select(FollowerOrderRow).where(
+                FollowerOrderRow.config_id == row.config_id))).scalars().all()
+        return pb.GetCopySessionStatusResponse(session=session_to_proto(row), stats=_stats(orders))
+
+    async def ListCopySessions(self, request, context) -> pb.ListCopySessionsResponse:
+        caller = auth.require_caller()
+        query = select(CopySessionRow)
+        if request.master_id:
+            auth.require_user(request.master_id)
+            query = query.where(CopySessionRow.master_id == request.master_id)
+        else:
+            follower_id = request.follower_id or caller.user_id
+            auth.require_user(follower_id)
+            query = query.where(CopySessionRow.follower_id == follower_id)
+        size = paging.page_size(request.page_size)
+        after = paging.decode_token(request.page_token)
+        if after:
+            query = query.where(CopySessionRow.config_id > str(after[0]))
+        async with self.db.session() as session:
+            rows = (await session.execute(query.order_by(CopySessionRow.config_id).limit(size + 1))).scalars().all()
+        response = pb.ListCopySessionsResponse(sessions=[session_to_proto(r) for r in rows[:size]])
+        if len(rows) > size:
+            response.next_page_token = paging.encode_token([rows[size - 1].config_id])
+        return response
+
+    # --- master fills and follower orders ------------------------------------------------
+    async def SubmitMasterFill(self, request: pb.SubmitMasterFillRequest, context) -> pb.SubmitMasterFillResponse:
+        account = await self._owned_account(request.master_account_id)
+        if account.role != pb.ACCOUNT_ROLE_MASTER:
+            raise errors.invalid_argument("NOT_A_MASTER_ACCOUNT", "fills are submitted for master accounts",
+                                          domain=DOMAIN, field="master_account_id")
+        for field in ("quantity", "price"):
+            try:
+                ok = Decimal(getattr(request, field)) > 0
+            except InvalidOperation:
+                ok = False
+            if not ok:
+                raise errors.invalid_argument("INVALID_FILL", f"{field} must be a positive decimal", domain=DOMAIN,
+                                              field=field)
+        if not request.venue_trade_id or not request.symbol or request.side not in (trading_pb2.SIDE_BUY,
+                                                                                    trading_pb2.SIDE_SELL):
+            raise errors.invalid_argument("INVALID_FILL", "venue_trade_id, symbol and side are required",
+                                          domain=DOMAIN, field="venue_trade_id")
+        fill = events.MasterFill(
+            fill_id=f"{account.account_id}:{request.venue_trade_id}", master_account_id=account.account_id,
+            master_id=account.user_id,
+            venue=trading_pb2.Venue(kind=account.venue_kind, id=account.venue_id, market_type=account.market_type),
+            venue_trade_id=request.venue_trade_id, venue_order_id=request.venue_order_id, symbol=request.symbol,
+            side=request.side, quantity=request.quantity, price=request.price,
+            order_type=request.order_type or trading_pb2.ORDER_TYPE_MARKET)
+        now = datetime.now(UTC)
+        if request.HasField("execute_time"):
+            fill.execute_time.CopyFrom(request.execute_time)
+        else:
+            fill.execute_time.FromDatetime(now)
+        fill.receive_time.FromDatetime(now)
+        stored, created = await record_and_publish(self.db, self.bus, fill)
+        return pb.SubmitMasterFillResponse(fill=stored, created=created)
+
+    async def ListFollowerOrders(self, request, context) -> pb.ListFollowerOrdersResponse:
+        caller = auth.require_caller()
+        follower_id = request.follower_id or caller.user_id
+        auth.require_user(follower_id)
+        query = select(FollowerOrderRow).where(FollowerOrderRow.follower_id == follower_id)
+        if request.config_id:
+            query = query.where(FollowerOrderRow.config_id == request.config_id)
+        if request.master_fill_id:
+            query = query.where(FollowerOrderRow.master_fill_id == request.master_fill_id)
+        size = paging.page_size(request.page_size)
+        after = paging.decode_token(request.page_token)
+        if after:
+            query = query.where(FollowerOrderRow.order_id > str(after[0]))
+        async with self.db.session() as session:
+            rows = (await session.execute(query.order_by(FollowerOrderRow.order_id).limit(size + 1))).scalars().all()
+        response = pb.ListFollowerOrdersResponse(orders=[order_to_proto(r) for r in rows[:size]])
+        if len(rows) > size:
+            response.next_page_token = paging.encode_token([rows[size - 1].order_id])
+        return response
+
+    async def StreamCopyEvents(self, request: pb.StreamCopyEventsRequest, context):
+        caller = auth.require_caller()
+        master_prefixes: tuple[str, ...] = ()
+        if request.master_id:
+            auth.require_user(request.master_id)
+            master_prefixes = tuple(await self._master_accounts(request.master_id))
+            subject = "copies.order.*.*"
+        else:
+            follower_id = request.follower_id or caller.user_id
+            auth.require_user(follower_id)
+            subject = f"copies.order.*.{follower_id}"
+        queue: asyncio.Queue = asyncio.Queue(maxsize=10_000)
+
+        async def forward(subject_name: str, event) -> None:
+            if master_prefixes and not event.order.master_fill_id.startswith(master_prefixes):
+                return  # fill ids start with the master account id
+            queue.put_nowait(event)
+
+        subscription = await self.bus.subscribe(subject, forward)
+        try:
+            while True:
+                event = await queue.get()
+                copy_event = events.CopyEvent(event_id=f"{event.order.order_id}:{type(event).__name__}")
+                copy_event.occur_time.FromDatetime(datetime.now(UTC))
+                getattr(copy_event, EVENT_KINDS[type(event).__name__]).CopyFrom(event)
+                yield pb.StreamCopyEventsResponse(event=copy_event)
+        finally:
+            await subscription.unsubscribe()
+
+    async def _master_accounts(self, master_id: str) -> list[str]:
+        async with self.db.session() as session:
+            rows = await session.execute(select(VenueAccountRow.account_id).where(VenueAccountRow.user_id == master_id))
+        return [f"{account_id}:" for account_id in rows.scalars()]
 
     async def _owned_account(self, account_id: str) -> VenueAccountRow:
         async with self.db.session() as session:
@@ -76,3 +282,18 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
         if len(rows) > size:
             response.next_page_token = paging.encode_token([rows[size - 1].account_id])
         return response
+
+
+def _stats(orders: list[FollowerOrderRow]) -> pb.CopySessionStats:
+    placed = [o for o in orders if o.ack_time is not None]
+    latencies = sorted((o.ack_time - o.master_fill_time).total_seconds() * 1000 for o in placed)
+    stats = pb.CopySessionStats(
+        master_fills_seen=len({o.master_fill_id for o in orders}), orders_placed=len(placed),
+        orders_filled=sum(1 for o in orders if o.status == events.FOLLOWER_ORDER_STATUS_FILLED),
+        copies_refused=sum(1 for o in orders if o.status == events.FOLLOWER_ORDER_STATUS_REFUSED),
+        copies_failed=sum(1 for o in orders if o.status == events.FOLLOWER_ORDER_STATUS_FAILED))
+    if latencies:
+        stats.latency_p50_ms = latencies[len(latencies) // 2]
+        stats.latency_p99_ms = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        stats.last_copy_time.FromDatetime(max(o.ack_time for o in placed))
+    return stats

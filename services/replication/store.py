@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, String, UniqueConstraint
+from decimal import Decimal
+
+from sqlalchemy import JSON, Boolean, DateTime, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.kit.db import Base
+from services.kit.db import Base, DecimalText
 
 
 class ReplicationBase(Base):
@@ -29,6 +31,57 @@ class VenueAccountRow(ReplicationBase):
     watch_fills: Mapped[bool] = mapped_column(Boolean)
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CopySessionRow(ReplicationBase):
+    __tablename__ = "copy_sessions"
+    __table_args__ = (UniqueConstraint("follower_id", "request_id", name="uq_copy_sessions_request"),)
+
+    config_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    follower_id: Mapped[str] = mapped_column(String(64), index=True)
+    follower_account_id: Mapped[str] = mapped_column(String(64))
+    master_id: Mapped[str] = mapped_column(String(64), index=True)
+    master_account_id: Mapped[str] = mapped_column(String(64), index=True)
+    settings: Mapped[dict] = mapped_column(JSON)  # CopySettings as proto JSON
+    state: Mapped[int] = mapped_column(Integer)
+    state_reason: Mapped[str] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    update_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MasterFillRow(ReplicationBase):
+    __tablename__ = "master_fills"
+
+    fill_id: Mapped[str] = mapped_column(String(160), primary_key=True)  # <account>:<venue trade id>
+    master_account_id: Mapped[str] = mapped_column(String(64), index=True)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # the MasterFill event as published
+    execute_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FollowerOrderRow(ReplicationBase):
+    __tablename__ = "follower_orders"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # = the client order id
+    config_id: Mapped[str] = mapped_column(String(64), index=True)
+    follower_id: Mapped[str] = mapped_column(String(64), index=True)
+    follower_account_id: Mapped[str] = mapped_column(String(64))
+    master_fill_id: Mapped[str] = mapped_column(String(160), index=True)
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    filled_quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    average_fill_price: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    status: Mapped[int] = mapped_column(Integer)
+    venue_order_id: Mapped[str] = mapped_column(String(64))
+    refusal: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    error_kind: Mapped[str] = mapped_column(String(32))
+    error_message: Mapped[str] = mapped_column(Text)
+    master_fill_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    receive_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    risk_decide_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    send_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ack_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 metadata = ReplicationBase.metadata

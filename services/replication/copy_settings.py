@@ -1,0 +1,72 @@
+"""CopySettings on the wire ↔ the sizing module's Settings, with validation of what a follower
+sends."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from google.protobuf import json_format
+
+from copytrade.replication.v1 import replication_service_pb2 as pb
+from services.kit import errors
+from services.replication import sizing
+
+MODES = {pb.SIZING_MODE_FIXED_QUANTITY: "FIXED_QUANTITY", pb.SIZING_MODE_MULTIPLIER: "MULTIPLIER",
+         pb.SIZING_MODE_EQUITY_PROPORTIONAL: "EQUITY_PROPORTIONAL", pb.SIZING_MODE_FIXED_NOTIONAL: "FIXED_NOTIONAL",
+         pb.SIZING_MODE_RISK_PERCENT: "RISK_PERCENT"}
+# The parameter each mode needs, which must then be a positive decimal.
+REQUIRED = {"FIXED_QUANTITY": "fixed_quantity", "MULTIPLIER": "multiplier", "FIXED_NOTIONAL": "fixed_notional",
+            "RISK_PERCENT": "risk_percent"}
+
+
+def _decimal(field: str, raw: str, default: Decimal) -> Decimal:
+    if not raw:
+        return default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        value = Decimal(-1)
+    if not value.is_finite() or value < 0:
+        raise errors.invalid_argument("INVALID_SETTINGS", f"settings.{field} must be a decimal >= 0",
+                                      domain=sizing.DOMAIN, field=f"settings.{field}")
+    return value
+
+
+def validate(settings: pb.CopySettings) -> sizing.Settings:
+    mode = MODES.get(settings.sizing_mode)
+    if mode is None:
+        raise errors.invalid_argument("INVALID_SETTINGS", "settings.sizing_mode is required",
+                                      domain=sizing.DOMAIN, field="settings.sizing_mode")
+    values = {name: _decimal(name, getattr(settings, name), default)
+              for name, default in (("fixed_quantity", Decimal(0)), ("multiplier", Decimal(1)),
+                                    ("fixed_notional", Decimal(0)), ("risk_percent", Decimal(0)),
+                                    ("stop_distance", Decimal(0)), ("max_slippage", Decimal(0)))}
+    needed = REQUIRED.get(mode)
+    if needed and values[needed] <= 0:
+        raise errors.invalid_argument("INVALID_SETTINGS", f"sizing mode {mode} needs settings.{needed} > 0",
+                                      domain=sizing.DOMAIN, field=f"settings.{needed}")
+    if mode == "RISK_PERCENT" and (values["stop_distance"] <= 0 or values["risk_percent"] > 1):
+        raise errors.invalid_argument("INVALID_SETTINGS", "RISK_PERCENT needs a stop_distance > 0 and "
+                                      "risk_percent as a fraction <= 1", domain=sizing.DOMAIN,
+                                      field="settings.stop_distance")
+    symbol_map = {}
+    for i, mapping in enumerate(settings.symbol_map):
+        if not mapping.master_symbol or not mapping.follower_symbol:
+            raise errors.invalid_argument("INVALID_SETTINGS", "symbol_map entries need both symbols",
+                                          domain=sizing.DOMAIN, field=f"settings.symbol_map[{i}]")
+        symbol_map[mapping.master_symbol] = (mapping.follower_symbol,
+                                             _decimal(f"symbol_map[{i}].contract_ratio", mapping.contract_ratio,
+                                                      Decimal(1)))
+    return sizing.Settings(
+        mode=mode, fixed_quantity=values["fixed_quantity"], multiplier=values["multiplier"],
+        fixed_notional=values["fixed_notional"], risk_percent=values["risk_percent"],
+        stop_distance=values["stop_distance"], symbol_map=symbol_map, reverse=settings.reverse,
+        allowed_symbols=frozenset(settings.allowed_symbols), denied_symbols=frozenset(settings.denied_symbols))
+
+
+def to_json(settings: pb.CopySettings) -> dict:
+    return json_format.MessageToDict(settings, preserving_proto_field_name=True)
+
+
+def from_json(data: dict) -> pb.CopySettings:
+    return json_format.ParseDict(data, pb.CopySettings())

@@ -1,0 +1,111 @@
+"""How big a follower's copy of a master fill is. Pure: the same code sizes live copies and the
+discovery preview. Every refusal says why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+
+from services.replication.venues.base import Instrument
+
+ZERO = Decimal(0)
+DOMAIN = "replication.copytrade"
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str  # FIXED_QUANTITY | MULTIPLIER | EQUITY_PROPORTIONAL | FIXED_NOTIONAL | RISK_PERCENT
+    fixed_quantity: Decimal = ZERO
+    multiplier: Decimal = Decimal(1)
+    fixed_notional: Decimal = ZERO
+    risk_percent: Decimal = ZERO
+    stop_distance: Decimal = ZERO  # price distance to the stop, for RISK_PERCENT
+    symbol_map: dict[str, tuple[str, Decimal]] = field(default_factory=dict)  # master → (follower, ratio)
+    reverse: bool = False
+    allowed_symbols: frozenset[str] = frozenset()
+    denied_symbols: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class MasterTrade:
+    symbol: str
+    side: str  # "buy" | "sell"
+    quantity: Decimal
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class Sized:
+    symbol: str = ""
+    side: str = ""
+    quantity: Decimal = ZERO
+    reason: str = ""  # set when refused
+    message: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.reason)
+
+
+def _refuse(reason: str, message: str, **numbers) -> Sized:
+    return Sized(reason=reason, message=message, metadata={k: str(v) for k, v in numbers.items()})
+
+
+def route(settings: Settings, trade: MasterTrade) -> tuple[str, Decimal] | Sized:
+    """The follower's symbol and contract ratio, or a refusal by the symbol filters."""
+    if trade.symbol in settings.denied_symbols:
+        return _refuse("SYMBOL_DENIED", f"{trade.symbol} is on your deny list", symbol=trade.symbol)
+    if settings.allowed_symbols and trade.symbol not in settings.allowed_symbols:
+        return _refuse("SYMBOL_NOT_ALLOWED", f"{trade.symbol} is not on your allow list", symbol=trade.symbol)
+    return settings.symbol_map.get(trade.symbol, (trade.symbol, Decimal(1)))
+
+
+def raw_quantity(settings: Settings, trade: MasterTrade, *, follower_equity: Decimal, master_equity: Decimal,
+                 price: Decimal) -> Decimal | Sized:
+    """The unrounded follower quantity in master units, by the sizing mode."""
+    mode = settings.mode
+    if mode == "FIXED_QUANTITY":
+        return settings.fixed_quantity
+    if mode == "MULTIPLIER":
+        return trade.quantity * settings.multiplier
+    if mode == "EQUITY_PROPORTIONAL":
+        if master_equity <= 0 or follower_equity <= 0:
+            return _refuse("EQUITY_UNKNOWN", "proportional sizing needs both accounts' equity",
+                           follower_equity=follower_equity, master_equity=master_equity)
+        return trade.quantity * follower_equity / master_equity
+    if mode == "FIXED_NOTIONAL":
+        return settings.fixed_notional / price
+    if mode == "RISK_PERCENT":
+        if settings.stop_distance <= 0 or follower_equity <= 0:
+            return _refuse("STOP_DISTANCE_REQUIRED", "risk-percent sizing needs a stop distance and equity")
+        return follower_equity * settings.risk_percent / settings.stop_distance
+    return _refuse("SIZING_MODE_UNKNOWN", f"unknown sizing mode {mode}")
+
+
+def size(settings: Settings, trade: MasterTrade, instrument: Instrument, *, follower_equity: Decimal = ZERO,
+         master_equity: Decimal = ZERO, price: Decimal | None = None) -> Sized:
+    routed = route(settings, trade)
+    if isinstance(routed, Sized):
+        return routed
+    symbol, ratio = routed
+    price = price or trade.price
+    quantity = raw_quantity(settings, trade, follower_equity=follower_equity, master_equity=master_equity,
+                            price=price)
+    if isinstance(quantity, Sized):
+        return quantity
+    quantity = (quantity * ratio / instrument.lot_size).to_integral_value(rounding=ROUND_DOWN) * instrument.lot_size
+    if quantity <= 0:
+        return _refuse("QUANTITY_ROUNDS_TO_ZERO", f"the copy rounds to zero at a lot size of {instrument.lot_size}",
+                       lot_size=instrument.lot_size)
+    if quantity < instrument.min_quantity:
+        return _refuse("BELOW_MIN_QUANTITY", f"{quantity} is below the venue's minimum of {instrument.min_quantity}",
+                       quantity=quantity, min_quantity=instrument.min_quantity)
+    if quantity * price < instrument.min_notional:
+        return _refuse("BELOW_MIN_NOTIONAL", f"{quantity * price:.2f} is below the venue's minimum order value of "
+                       f"{instrument.min_notional}", notional=(quantity * price).quantize(Decimal("0.01")),
+                       min_notional=instrument.min_notional)
+    side = trade.side
+    if settings.reverse:
+        side = "sell" if side == "buy" else "buy"
+    return Sized(symbol=symbol, side=side, quantity=quantity)

@@ -1,0 +1,56 @@
+"""Open venue connections, one per venue account, made from credentials the compliance vault
+hands to replication. Credentials live in memory only, inside the venue client."""
+
+from __future__ import annotations
+
+import asyncio
+
+from copytrade.compliance.v1 import compliance_internal_service_pb2 as compliance_pb
+from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
+from copytrade.type.v1 import trading_pb2
+from services.kit.config import Settings
+from services.replication.store import VenueAccountRow
+from services.replication.venues.base import ErrorKind, Venue, VenueError
+from services.replication.venues.ccxt_venue import CcxtVenue
+
+MARKET_TYPES = {trading_pb2.MARKET_TYPE_SPOT: "spot", trading_pb2.MARKET_TYPE_PERPETUAL: "swap",
+                trading_pb2.MARKET_TYPE_FUTURE: "future"}
+
+
+class VenuePool:
+    def __init__(self, settings: Settings, compliance: ComplianceInternalServiceStub) -> None:
+        self.settings = settings
+        self.compliance = compliance
+        self._venues: dict[str, Venue] = {}
+        self._opening: dict[str, asyncio.Lock] = {}
+
+    async def get(self, account: VenueAccountRow) -> Venue:
+        venue = self._venues.get(account.account_id)
+        if venue is not None:
+            return venue
+        async with self._opening.setdefault(account.account_id, asyncio.Lock()):
+            if account.account_id not in self._venues:
+                self._venues[account.account_id] = await self._open(account)
+        return self._venues[account.account_id]
+
+    async def _open(self, account: VenueAccountRow) -> Venue:
+        if account.venue_kind != trading_pb2.VENUE_KIND_CCXT:
+            raise VenueError(ErrorKind.PLATFORM, f"no adapter yet for venue kind {account.venue_kind}")
+        credential = await self.compliance.FetchCredential(compliance_pb.FetchCredentialRequest(
+            credential_id=account.credential_id, user_id=account.user_id), timeout=10)
+        config: dict = {"enableRateLimit": self.settings.venue_rate_limit}
+        base_url = self.settings.venue_urls.get(account.venue_id)
+        if base_url:
+            from venue_sim.ccxt_config import ccxt_config  # URLs of the Binance-protocol simulator
+
+            config = ccxt_config(base_url, rate_limit=self.settings.venue_rate_limit)
+        venue = CcxtVenue(account.venue_id, api_key=credential.api_key, secret=credential.api_secret,
+                          password=credential.passphrase, market_type=MARKET_TYPES.get(account.market_type, "spot"),
+                          config=config)
+        await venue.connect()
+        return venue
+
+    async def close(self) -> None:
+        for venue in self._venues.values():
+            await venue.close()
+        self._venues.clear()

@@ -1,0 +1,161 @@
+"""A real copy through the mesh: a master trades on the Binance-protocol simulator with ccxt;
+replication sees the fill on the master's own user-data stream, sizes it per follower, reserves
+it with risk, fetches each follower's credentials from the compliance vault and places the
+copy on the simulator through ccxt. Verified by asking the simulator, not our database."""
+
+import asyncio
+import uuid
+from decimal import Decimal
+
+import pytest
+import pytest_asyncio
+
+from copytrade.compliance.v1 import compliance_service_pb2 as comp
+from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
+from copytrade.replication.v1 import replication_events_pb2 as events
+from copytrade.replication.v1 import replication_service_pb2 as rep
+from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+from copytrade.risk.v1 import risk_service_pb2 as risk_pb
+from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
+from copytrade.type.v1 import trading_pb2
+from services.kit.bus import Bus
+from services.kit.testing import eventually
+from services.replication.venues.base import OrderRequest
+from services.replication.venues.ccxt_venue import CcxtVenue
+from venue_sim import Simulator, ccxt_config
+
+SPOT = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="binance", market_type=trading_pb2.MARKET_TYPE_SPOT)
+
+
+@pytest_asyncio.fixture
+async def mesh(start_service, nats_server):
+    sim = await Simulator(seed=5).start()
+    compliance = await start_service("compliance")
+    risk = await start_service("risk")
+    addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
+    replication = await start_service("replication", addresses=addresses, venue_urls={"binance": sim.url},
+                                      venue_rate_limit=False)
+    bus = await Bus.connect(nats_server.url, "test-observer")
+    yield sim, ComplianceServiceStub(compliance.channel), RiskServiceStub(risk.channel), \
+        ReplicationServiceStub(replication.channel), bus
+    await bus.close()
+    await sim.stop()
+
+
+async def enrol(sim, compliance, replication, token_for, name, role, balances, *, watch=False):
+    """A user with a funded simulator account, its keys in the vault and a venue account."""
+    user = f"{name}-{uuid.uuid4().hex[:6]}"
+    sim_account = sim.create_account(user, balances)
+    credential = (await compliance.StoreCredential(comp.StoreCredentialRequest(
+        venue=SPOT, api_key=sim_account.api_key, api_secret=sim_account.secret), metadata=token_for(user))).credential
+    account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
+        role=role, venue=SPOT, credential_id=credential.credential_id, watch_fills=watch),
+        metadata=token_for(user))).account
+    return user, sim_account, account
+
+
+def venue_orders(sim, user):
+    return [(o.client_order_id, o.side, o.orig_qty) for o in sim.orders(user)]
+
+
+async def test_master_trade_is_copied_sized_refused_and_never_doubled(mesh, token_for):
+    sim, compliance, risk, replication, bus = mesh
+    master, master_sim, master_account = await enrol(sim, compliance, replication, token_for, "master",
+                                                     rep.ACCOUNT_ROLE_MASTER, {"USDT": "100000"}, watch=True)
+    plans = {
+        "double": rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="2"),
+        "fixed": rep.CopySettings(sizing_mode=rep.SIZING_MODE_FIXED_QUANTITY, fixed_quantity="0.003"),
+        "notional": rep.CopySettings(sizing_mode=rep.SIZING_MODE_FIXED_NOTIONAL, fixed_notional="320"),
+        "denier": rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1",
+                                   denied_symbols=["BTC/USDT"]),
+        "halted": rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1"),
+    }
+    followers = {}
+    for name, settings in plans.items():
+        user, _, account = await enrol(sim, compliance, replication, token_for, name, rep.ACCOUNT_ROLE_FOLLOWER,
+                                       {"USDT": "50000"})
+        await replication.StartCopySession(rep.StartCopySessionRequest(
+            follower_account_id=account.account_id, master_account_id=master_account.account_id, settings=settings),
+            metadata=token_for(user))
+        followers[name] = user
+    await risk.ActivateKillSwitch(risk_pb.ActivateKillSwitchRequest(
+        scope=risk_pb.TradingScope(user_id=followers["halted"]), reason="test"), metadata=token_for(followers["halted"]))
+    refused: list[events.CopyRefused] = []
+
+    async def on_refused(subject, event):
+        refused.append(event)
+    await bus.subscribe("copies.order.refused.*", on_refused)
+
+    # The master trades with ccxt on their own account; replication is watching its stream.
+    await eventually(lambda: bool(sim._streams.get(master_sim.api_key)), message="master stream watched")
+    master_venue = CcxtVenue("binance", api_key=master_sim.api_key, secret=master_sim.secret,
+                             config=ccxt_config(sim.url, rate_limit=False))
+    await master_venue.connect()
+    try:
+        await master_venue.place_order(OrderRequest("master-order-1", "BTC/USDT", "buy", Decimal("0.01")))
+    finally:
+        await master_venue.close()
+
+    price = sim.exchange.prices["BTCUSDT"]  # 64000: no price moves without a tick
+    await eventually(lambda: venue_orders(sim, followers["double"]) and venue_orders(sim, followers["fixed"])
+                     and venue_orders(sim, followers["notional"]), message="copies at the venue")
+    assert [(side, qty) for _, side, qty in venue_orders(sim, followers["double"])] == [("BUY", Decimal("0.02"))]
+    assert [(side, qty) for _, side, qty in venue_orders(sim, followers["fixed"])] == [("BUY", Decimal("0.003"))]
+    assert [qty for _, _, qty in venue_orders(sim, followers["notional"])] == [Decimal("320") / price]
+    await eventually(lambda: len(refused) >= 2, message="two refusals")
+    reasons = {event.order.follower_id: event.refusal.reason for event in refused}
+    assert reasons == {followers["denier"]: "SYMBOL_DENIED", followers["halted"]: "TRADING_HALTED"}
+    assert venue_orders(sim, followers["denier"]) == venue_orders(sim, followers["halted"]) == []
+
+    # The same fill again — a redelivery past JetStream's dedup — changes nothing at the venue.
+    stored = (await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(),
+                                                   metadata=token_for(followers["double"]))).orders
+    assert len(stored) == 1 and stored[0].status == events.FOLLOWER_ORDER_STATUS_FILLED
+    fill_id = stored[0].master_fill_id
+    replay = events.MasterFill(fill_id=fill_id, master_account_id=master_account.account_id, master_id=master,
+                               symbol="BTC/USDT", side=trading_pb2.SIDE_BUY, quantity="0.01", price=str(price))
+    replay.execute_time.GetCurrentTime()
+    await bus.publish(f"fills.master.filled.{master_account.account_id}", replay, msg_id=f"{fill_id}-again")
+
+    async def consumer_idle():
+        info = await bus.js.consumer_info("FILLS", "replication")
+        return info.num_pending == 0 and info.num_ack_pending == 0
+    await eventually(consumer_idle, message="replay consumed")
+    for name in ("double", "fixed", "notional"):
+        assert len(venue_orders(sim, followers[name])) == 1, name
+
+
+async def test_signal_api_records_a_fill_once(mesh, token_for):
+    sim, compliance, risk, replication, bus = mesh
+    master, _, account = await enrol(sim, compliance, replication, token_for, "signal", rep.ACCOUNT_ROLE_MASTER, {})
+    request = rep.SubmitMasterFillRequest(master_account_id=account.account_id, venue_trade_id="T-1",
+                                          symbol="BTC/USDT", side=trading_pb2.SIDE_BUY, quantity="0.5", price="64000")
+    first = await replication.SubmitMasterFill(request, metadata=token_for(master))
+    again = await replication.SubmitMasterFill(request, metadata=token_for(master))
+    assert first.created and not again.created and first.fill.fill_id == again.fill.fill_id
+    with pytest.raises(Exception) as err:  # someone else cannot signal for this master
+        await replication.SubmitMasterFill(request, metadata=token_for("intruder"))
+    assert "no such venue account" in str(err.value)
+
+
+async def test_an_unknown_outcome_is_resolved_by_asking_the_venue_not_by_resending(mesh, token_for):
+    sim, compliance, risk, replication, bus = mesh
+    master, _, master_account = await enrol(sim, compliance, replication, token_for, "m", rep.ACCOUNT_ROLE_MASTER, {})
+    follower, _, account = await enrol(sim, compliance, replication, token_for, "f", rep.ACCOUNT_ROLE_FOLLOWER,
+                                       {"USDT": "50000"})
+    session = (await replication.StartCopySession(rep.StartCopySessionRequest(
+        follower_account_id=account.account_id, master_account_id=master_account.account_id,
+        settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1")),
+        metadata=token_for(follower))).session
+    # The venue takes the order but answers -1007 "execution status unknown", as Binance may.
+    sim.inject(kind="unknown_after_accept", account=follower)
+    await replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
+        master_account_id=master_account.account_id, venue_trade_id="T-9", symbol="BTC/USDT",
+        side=trading_pb2.SIDE_BUY, quantity="0.01", price="64000"), metadata=token_for(master))
+
+    async def placed():
+        orders = (await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(config_id=session.config_id),
+                                                       metadata=token_for(follower))).orders
+        return orders and orders[0].status == events.FOLLOWER_ORDER_STATUS_FILLED and orders[0]
+    order = await eventually(placed, message="the unknown outcome resolved", timeout=15)
+    assert venue_orders(sim, follower) == [(order.client_order_id, "BUY", Decimal("0.01"))]  # exactly one
