@@ -78,6 +78,7 @@ class Order:
     status: str = "NEW"
     time_ms: int = 0
     update_ms: int = 0
+    created_at: float = 0.0  # the venue clock in seconds, full precision (for latency measurements)
 
     @property
     def is_open(self) -> bool:
@@ -97,6 +98,7 @@ class Trade:
     commission_asset: str
     time_ms: int
     is_maker: bool
+    at: float = 0.0  # the venue clock in seconds, full precision
 
 
 @dataclass
@@ -210,7 +212,7 @@ class Exchange:
         self._reserve(account, sym, side, quantity, reference)
         now = self.now_ms()
         order = Order(next(self._order_ids), client_order_id, sym.name, side, type, tif, limit_price, quantity,
-                      time_ms=now, update_ms=now)
+                      time_ms=now, update_ms=now, created_at=self.clock())
         account.orders[order.order_id] = order
         account.by_client_id[client_order_id] = order.order_id
         self._emit(account, order, None, "NEW")
@@ -292,7 +294,7 @@ class Exchange:
         order.status = "FILLED" if order.executed_qty >= order.orig_qty else "PARTIALLY_FILLED"
         order.update_ms = now
         trade = Trade(next(self._trade_ids), order.order_id, order.client_order_id, order.symbol, order.side, price,
-                      qty, fee, fee_asset, now, is_maker)
+                      qty, fee, fee_asset, now, is_maker, at=self.clock())
         account.trades.append(trade)
         self._emit(account, order, trade, "TRADE")
         return trade

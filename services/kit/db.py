@@ -62,7 +62,9 @@ class Database:
                 connect_args={"options": f"-csearch_path={self.schema}"},
             )
         else:
-            self.engine = create_async_engine(self.url, connect_args={"timeout": 30})
+            # One connection: SQLite has one writer, and concurrent transactions on several
+            # connections wait in its busy handler, which sleeps in steps of up to 100 ms.
+            self.engine = create_async_engine(self.url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
