@@ -27,17 +27,18 @@ def ccxt_urls(base_url: str) -> dict:
     }
 
 
-def ccxt_config(base_url: str, *, rate_limit: bool = True) -> dict:
+def ccxt_config(base_url: str, *, rate_limit: bool = True, market: str = "spot") -> dict:
     """Constructor config for ccxt.binance / ccxt.pro.binance against the simulator: only URLs
-    and the options that keep load_markets to the one request the simulator answers."""
+    and the options that keep load_markets to the one request the simulator answers.
+    market: "spot" or "swap" (USDⓈ-M perpetuals)."""
     return {
         "urls": {"api": ccxt_urls(base_url)},
         "enableRateLimit": rate_limit,
         "options": {
             "fetchCurrencies": False,
             "fetchMargins": False,
-            "fetchMarkets": {"types": ["spot"]},
-            "defaultType": "spot",
+            "fetchMarkets": {"types": ["spot" if market == "spot" else "linear"]},
+            "defaultType": market,
             # ccxt would otherwise turn a market order given a price into quoteOrderQty.
             "createOrder": {"quoteOrderQty": False},
         },

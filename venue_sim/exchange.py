@@ -130,6 +130,7 @@ class Exchange:
         self.clock = clock
         self.accounts: dict[str, Account] = {}  # by api key
         self.listeners: list[Listener] = []
+        self.price_hooks: list[Callable[[], None]] = []  # other books that match on price moves
         self._order_ids = itertools.count(1000)
         self._trade_ids = itertools.count(5000)
 
@@ -163,6 +164,8 @@ class Exchange:
     def set_price(self, symbol: str, price: Decimal) -> None:
         self.prices[self.symbol(symbol).name] = price
         self._match_resting(symbol)
+        for hook in self.price_hooks:
+            hook()
 
     def step_prices(self) -> None:
         """One tick: the next scripted price, or a seeded random walk (±0.05%)."""
@@ -175,6 +178,8 @@ class Exchange:
                 price = (self.prices[name] * (1 + move)).quantize(sym.tick_size)
             self.prices[name] = max(price, sym.tick_size)
             self._match_resting(name)
+        for hook in self.price_hooks:
+            hook()
 
     # --- orders --------------------------------------------------------------------------
     def place_order(self, account: Account, *, symbol: str, side: str, type: str, quantity: Decimal | None,

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import parse_qsl
@@ -17,6 +18,7 @@ from aiohttp import WSMsgType, web
 
 from venue_sim import wire
 from venue_sim.exchange import Account, Exchange, Order, Trade, VenueError, parse_decimal
+from venue_sim.futures import Futures, FuturesOrder
 
 log = logging.getLogger("venue_sim")
 MAX_RECV_WINDOW_MS = 60_000
@@ -54,6 +56,11 @@ class Simulator:
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task | None = None
         self.exchange.listeners.append(self._on_order_event)
+        self.futures = Futures(self.exchange)
+        self.futures.listeners.append(self._on_futures_event)
+        self.exchange.price_hooks.append(self.futures.match_resting)
+        self._listen_keys: dict[str, str] = {}  # listenKey -> api key
+        self._futures_streams: dict[str, list[asyncio.Queue]] = {}
 
     @property
     def url(self) -> str:
@@ -74,7 +81,7 @@ class Simulator:
     async def stop(self) -> None:
         if self._ticker:
             self._ticker.cancel()
-        for queues in self._streams.values():
+        for queues in [*self._streams.values(), *self._futures_streams.values()]:
             for queue in queues:
                 queue.put_nowait(None)
         for ws in list(self._sockets):  # open sockets would hold the shutdown for its full timeout
@@ -110,12 +117,31 @@ class Simulator:
         signed = [("GET", "/api/v3/account", self.account), ("POST", "/api/v3/order", self.new_order),
                   ("GET", "/api/v3/order", self.query_order), ("DELETE", "/api/v3/order", self.cancel),
                   ("GET", "/api/v3/openOrders", self.open_orders), ("GET", "/api/v3/myTrades", self.my_trades)]
+        public += [("GET", "/fapi/v1/ping", self.ping), ("GET", "/fapi/v1/time", self.time),
+                   ("GET", "/fapi/v1/exchangeInfo", self.futures_exchange_info),
+                   ("GET", "/fapi/v1/premiumIndex", self.premium_index)]
+        signed += [(m, f"/fapi/{v}/{name}", h) for v in ("v2", "v3")
+                   for m, name, h in (("GET", "account", self.futures_account), ("GET", "balance", self.futures_balance),
+                                      ("GET", "positionRisk", self.position_risk))]
+        signed += [("POST", "/fapi/v1/leverage", self.set_leverage), ("POST", "/fapi/v1/marginType", self.margin_type),
+                   ("GET", "/fapi/v1/positionSide/dual", self.get_dual), ("POST", "/fapi/v1/positionSide/dual",
+                                                                           self.set_dual),
+                   ("POST", "/fapi/v1/order", self.futures_new_order), ("GET", "/fapi/v1/order", self.futures_query),
+                   ("DELETE", "/fapi/v1/order", self.futures_cancel),
+                   ("GET", "/fapi/v1/openOrders", self.futures_open_orders),
+                   ("GET", "/fapi/v1/userTrades", self.futures_user_trades),
+                   ("GET", "/fapi/v1/leverageBracket", self.leverage_brackets)]
         routes = [web.route(m, p, self._public(h)) for m, p, h in public]
         routes += [web.route(m, p, self._signed(f"{m} {p}", h)) for m, p, h in signed]
-        routes += [web.get("/ws-api/v3", self.ws_api)]
+        routes += [web.route(m, "/fapi/v1/listenKey", self.listen_key) for m in ("POST", "PUT", "DELETE")]
+        # Futures user data: /ws/<listenKey>, or the newer /private/ws?listenKey=... that ccxt.pro uses.
+        routes += [web.get("/ws-api/v3", self.ws_api), web.get("/ws/{listen_key}", self.ws_listen_key),
+                   web.get("/private/ws", self.ws_listen_key)]
         routes += [web.post("/_sim/accounts", self.admin_create_account),
                    web.post("/_sim/accounts/{name}/fund", self.admin_fund),
                    web.get("/_sim/accounts/{name}/orders", self.admin_orders),
+                   web.get("/_sim/accounts/{name}/futures/orders", self.admin_futures_orders),
+                   web.get("/_sim/accounts/{name}/futures/positions", self.admin_futures_positions),
                    web.get("/_sim/accounts/{name}/trades", self.admin_trades),
                    web.get("/_sim/accounts/{name}/balances", self.admin_balances),
                    web.post("/_sim/prices", self.admin_set_price),
@@ -337,6 +363,144 @@ class Simulator:
             for queue in queues:
                 queue.put_nowait(event)
 
+    # --- USDⓈ-M perpetuals -----------------------------------------------------------------
+    async def futures_exchange_info(self, request, params) -> dict:
+        return {"timezone": "UTC", "serverTime": self.exchange.now_ms(), "futuresType": "U_MARGINED",
+                "rateLimits": [], "exchangeFilters": [], "assets": [{"asset": "USDT", "marginAvailable": True}],
+                "symbols": [wire.futures_symbol_info(s) for s in self.exchange.symbols.values()]}
+
+    async def premium_index(self, request, params):
+        rows = [{"symbol": s, "markPrice": str(p), "indexPrice": str(p), "estimatedSettlePrice": str(p),
+                 "lastFundingRate": "0.00010000", "interestRate": "0.00010000",
+                 "nextFundingTime": self.exchange.now_ms() // 28_800_000 * 28_800_000 + 28_800_000,
+                 "time": self.exchange.now_ms()} for s, p in self.exchange.prices.items()]
+        if "symbol" in params:
+            return next((r for r in rows if r["symbol"] == params["symbol"]), None) or self._raise(-1121)
+        return rows
+
+    @staticmethod
+    def _raise(code: int):
+        raise VenueError(400, code, "Invalid symbol.")
+
+    async def futures_account(self, account: Account, params) -> dict:
+        return wire.futures_account_json(self.futures, self.futures.book(account))
+
+    async def futures_balance(self, account: Account, params) -> list:
+        return wire.futures_balance_json(self.futures, self.futures.book(account))
+
+    async def position_risk(self, account: Account, params) -> list:
+        rows = wire.futures_positions_json(self.futures, self.futures.book(account))
+        return [r for r in rows if not params.get("symbol") or r["symbol"] == params["symbol"]]
+
+    async def set_leverage(self, account: Account, params) -> dict:
+        symbol = self.exchange.symbol(params.get("symbol", "")).name
+        leverage = int(params.get("leverage", "0") or 0)
+        if not 1 <= leverage <= 125:
+            raise VenueError(400, -4028, "Leverage is not valid.")
+        self.futures.book(account).leverage[symbol] = leverage
+        return {"symbol": symbol, "leverage": leverage, "maxNotionalValue": "1000000"}
+
+    async def margin_type(self, account: Account, params) -> dict:
+        symbol = self.exchange.symbol(params.get("symbol", "")).name
+        kind = params.get("marginType", "").upper()
+        if kind not in ("ISOLATED", "CROSSED"):
+            raise VenueError(400, -4044, "Margin type is invalid.")
+        self.futures.book(account).margin_type[symbol] = "isolated" if kind == "ISOLATED" else "cross"
+        return {"code": 200, "msg": "success"}
+
+    async def get_dual(self, account: Account, params) -> dict:
+        return {"dualSidePosition": self.futures.book(account).dual_side}
+
+    async def set_dual(self, account: Account, params) -> dict:
+        self.futures.book(account).dual_side = params.get("dualSidePosition", "false").lower() == "true"
+        return {"code": 200, "msg": "success"}
+
+    async def futures_new_order(self, account: Account, params) -> dict:
+        order = self.futures.place_order(
+            account, symbol=params.get("symbol", ""), side=params.get("side", ""), type=params.get("type", ""),
+            quantity=parse_decimal("quantity", params.get("quantity"), required=False),
+            price=parse_decimal("price", params.get("price"), required=False),
+            time_in_force=params.get("timeInForce"), client_order_id=params.get("newClientOrderId"),
+            reduce_only=params.get("reduceOnly", "false").lower() == "true",
+            position_side=params.get("positionSide", "BOTH"))
+        return wire.futures_order_json(order)
+
+    async def futures_query(self, account: Account, params) -> dict:
+        return wire.futures_order_json(self.futures.find_order(account, params.get("symbol", ""),
+                                                               *self._order_ref(params)))
+
+    async def futures_cancel(self, account: Account, params) -> dict:
+        return wire.futures_order_json(self.futures.cancel_order(account, params.get("symbol", ""),
+                                                                 *self._order_ref(params)))
+
+    async def futures_open_orders(self, account: Account, params) -> list:
+        symbol = params.get("symbol")
+        return [wire.futures_order_json(o) for o in self.futures.book(account).orders.values()
+                if o.is_open and (not symbol or o.symbol == symbol)]
+
+    async def futures_user_trades(self, account: Account, params) -> list:
+        symbol = self.exchange.symbol(params.get("symbol", "")).name
+        return [wire.futures_trade_json(t) for t in self.futures.book(account).trades if t.symbol == symbol]
+
+    async def leverage_brackets(self, account: Account, params) -> list:
+        bracket = {"bracket": 1, "initialLeverage": 125, "notionalCap": 1_000_000, "notionalFloor": 0,
+                   "maintMarginRatio": 0.004, "cum": 0.0}
+        return [{"symbol": s, "brackets": [bracket]} for s in self.exchange.symbols
+                if not params.get("symbol") or s == params["symbol"]]
+
+    async def listen_key(self, request: web.Request) -> web.Response:
+        """listenKeys need only the API key, as on Binance."""
+        account = self.exchange.accounts.get(request.headers.get("X-MBX-APIKEY", ""))
+        if account is None:
+            return self._error(VenueError(401, -2015, "Invalid API-key, IP, or permissions for action."))
+        if request.method == "DELETE":
+            return web.json_response({})
+        key = next((k for k, v in self._listen_keys.items() if v == account.api_key), None)
+        if key is None:  # one key per account, extended by PUT, like Binance
+            key = secrets.token_urlsafe(48)
+            self._listen_keys[key] = account.api_key
+        return web.json_response({"listenKey": key})
+
+    async def ws_listen_key(self, request: web.Request) -> web.WebSocketResponse:
+        api_key = self._listen_keys.get(request.match_info.get("listen_key") or request.query.get("listenKey", ""))
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        if api_key is None:
+            await ws.close(code=4000, message=b"invalid listen key")
+            return ws
+        self._sockets.add(ws)
+        queue: asyncio.Queue = asyncio.Queue()
+        self._futures_streams.setdefault(api_key, []).append(queue)
+        writer = asyncio.create_task(self._write(ws, queue))
+        try:
+            async for _ in ws:  # nothing to answer; pings are answered by aiohttp
+                pass
+        finally:
+            streams = self._futures_streams.get(api_key, [])
+            if queue in streams:
+                streams.remove(queue)
+            await queue.put(None)
+            await writer
+            self._sockets.discard(ws)
+        return ws
+
+    def _on_futures_event(self, account: Account, order: FuturesOrder, trade: Trade | None,
+                          execution_type: str) -> None:
+        queues = self._futures_streams.get(account.api_key)
+        if not queues:
+            return
+        events = [wire.order_trade_update(self.exchange, order, trade, execution_type)]
+        if trade is not None:
+            events.append(wire.account_update(self.futures, self.futures.book(account), order.symbol))
+        for queue in queues:
+            for event in events:
+                queue.put_nowait(event)
+
+    def futures_orders(self, name: str) -> list[FuturesOrder]:
+        """Every perpetual order that reached the venue for this account, oldest first."""
+        account = self.exchange.account_by_name(name)
+        return sorted(self.futures.book(account).orders.values(), key=lambda o: o.order_id)
+
     # --- admin API -----------------------------------------------------------------------
     def _account(self, request: web.Request) -> Account:
         try:
@@ -350,9 +514,20 @@ class Simulator:
         return web.json_response({"name": account.name, "api_key": account.api_key, "secret": account.secret})
 
     async def admin_fund(self, request):
+        """{"asset": "USDT", "amount": "1000"} funds spot; add "wallet": "futures" for perpetuals."""
         body = await request.json()
-        self.exchange.fund(self._account(request), body["asset"], Decimal(str(body["amount"])))
+        account = self._account(request)
+        if body.get("wallet") == "futures":
+            self.futures.book(account).wallet += Decimal(str(body["amount"]))
+        else:
+            self.exchange.fund(account, body["asset"], Decimal(str(body["amount"])))
         return web.json_response({"ok": True})
+
+    async def admin_futures_orders(self, request):
+        return web.json_response([wire.futures_order_json(o) for o in self.futures_orders(request.match_info["name"])])
+
+    async def admin_futures_positions(self, request):
+        return web.json_response(wire.futures_positions_json(self.futures, self.futures.book(self._account(request))))
 
     async def admin_orders(self, request):
         account = self._account(request)

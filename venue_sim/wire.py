@@ -88,3 +88,115 @@ def execution_report(exchange: Exchange, order: Order, trade: Trade | None, exec
         "Y": d8(trade.price * trade.qty if trade else Decimal(0)), "Q": "0.00000000", "W": order.time_ms,
         "V": "EXPIRE_MAKER",
     }
+
+
+# --- USDⓈ-M perpetuals (fapi) -------------------------------------------------------------
+
+def futures_symbol_info(sym: Symbol) -> dict:
+    return {
+        "symbol": sym.name, "pair": sym.name, "contractType": "PERPETUAL", "deliveryDate": 4133404800000,
+        "onboardDate": 1569398400000, "status": "TRADING", "maintMarginPercent": "2.5000",
+        "requiredMarginPercent": "5.0000", "baseAsset": sym.base, "quoteAsset": sym.quote, "marginAsset": "USDT",
+        "pricePrecision": 2, "quantityPrecision": 5, "baseAssetPrecision": 8, "quotePrecision": 8,
+        "underlyingType": "COIN", "underlyingSubType": [], "triggerProtect": "0.0500", "liquidationFee": "0.012500",
+        "marketTakeBound": "0.05", "maxMoveOrderLimit": 10000,
+        "filters": [
+            {"filterType": "PRICE_FILTER", "minPrice": str(sym.tick_size), "maxPrice": "4529764",
+             "tickSize": str(sym.tick_size)},
+            {"filterType": "LOT_SIZE", "minQty": str(sym.min_qty), "maxQty": "1000", "stepSize": str(sym.step_size)},
+            {"filterType": "MARKET_LOT_SIZE", "minQty": str(sym.min_qty), "maxQty": "120",
+             "stepSize": str(sym.step_size)},
+            {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+            {"filterType": "MIN_NOTIONAL", "notional": str(sym.min_notional)},
+            {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500",
+             "multiplierDecimal": "4"},
+        ],
+        "orderTypes": ["LIMIT", "MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+    }
+
+
+def futures_order_json(order) -> dict:
+    return {
+        "orderId": order.order_id, "symbol": order.symbol, "status": order.status,
+        "clientOrderId": order.client_order_id, "price": str(order.price), "avgPrice": str(order.average_price),
+        "origQty": str(order.orig_qty), "executedQty": str(order.executed_qty), "cumQty": str(order.executed_qty),
+        "cumQuote": str(order.cumulative_quote), "timeInForce": order.time_in_force, "type": order.type,
+        "reduceOnly": order.reduce_only, "closePosition": False, "side": order.side,
+        "positionSide": order.position_side, "stopPrice": "0", "workingType": "CONTRACT_PRICE",
+        "priceProtect": False, "origType": order.type, "priceMatch": "NONE", "selfTradePreventionMode": "NONE",
+        "goodTillDate": 0, "time": order.time_ms, "updateTime": order.update_ms,
+    }
+
+
+def futures_trade_json(trade: Trade, realized: Decimal = Decimal(0)) -> dict:
+    return {
+        "buyer": trade.side == "BUY", "commission": str(trade.commission), "commissionAsset": trade.commission_asset,
+        "id": trade.trade_id, "maker": trade.is_maker, "orderId": trade.order_id, "price": str(trade.price),
+        "qty": str(trade.qty), "quoteQty": str(trade.price * trade.qty), "realizedPnl": str(realized),
+        "side": trade.side, "positionSide": "BOTH", "symbol": trade.symbol, "time": trade.time_ms,
+    }
+
+
+def futures_positions_json(futures, book) -> list[dict]:
+    rows = []
+    for (symbol, side), position in book.positions.items():
+        mark = futures.exchange.prices[symbol]
+        rows.append({
+            "symbol": symbol, "positionAmt": str(position.quantity), "entryPrice": str(position.entry_price),
+            "breakEvenPrice": str(position.entry_price), "markPrice": str(mark),
+            "unRealizedProfit": str(futures.unrealized(symbol, position)), "liquidationPrice": "0",
+            "leverage": str(book.leverage.get(symbol, 20)), "maxNotionalValue": "1000000",
+            "marginType": book.margin_type.get(symbol, "cross"), "isolatedMargin": "0", "isAutoAddMargin": "false",
+            "positionSide": side, "notional": str(position.quantity * mark), "isolatedWallet": "0",
+            "initialMargin": str(abs(position.quantity) * mark / book.leverage.get(symbol, 20)),
+            "updateTime": futures.exchange.now_ms(),
+        })
+    return rows
+
+
+def futures_account_json(futures, book) -> dict:
+    unrealized = sum((futures.unrealized(s, p) for (s, _), p in book.positions.items()), Decimal(0))
+    available = futures.available(book)
+    asset = {"asset": "USDT", "walletBalance": str(book.wallet), "unrealizedProfit": str(unrealized),
+             "marginBalance": str(book.wallet + unrealized), "maintMargin": "0",
+             "initialMargin": str(futures.used_margin(book)), "positionInitialMargin": str(futures.used_margin(book)),
+             "openOrderInitialMargin": "0", "crossWalletBalance": str(book.wallet), "crossUnPnl": str(unrealized),
+             "availableBalance": str(available), "maxWithdrawAmount": str(available), "marginAvailable": True,
+             "updateTime": futures.exchange.now_ms()}
+    return {"totalInitialMargin": asset["initialMargin"], "totalMaintMargin": "0",
+            "totalWalletBalance": asset["walletBalance"], "totalUnrealizedProfit": asset["unrealizedProfit"],
+            "totalMarginBalance": asset["marginBalance"], "totalPositionInitialMargin": asset["initialMargin"],
+            "totalOpenOrderInitialMargin": "0", "totalCrossWalletBalance": asset["walletBalance"],
+            "totalCrossUnPnl": asset["unrealizedProfit"], "availableBalance": asset["availableBalance"],
+            "maxWithdrawAmount": asset["maxWithdrawAmount"], "assets": [asset],
+            "positions": futures_positions_json(futures, book)}
+
+
+def futures_balance_json(futures, book) -> list[dict]:
+    account = futures_account_json(futures, book)["assets"][0]
+    return [{"accountAlias": "sim", "asset": "USDT", "balance": account["walletBalance"],
+             "crossWalletBalance": account["crossWalletBalance"], "crossUnPnl": account["crossUnPnl"],
+             "availableBalance": account["availableBalance"], "maxWithdrawAmount": account["maxWithdrawAmount"],
+             "marginAvailable": True, "updateTime": account["updateTime"]}]
+
+
+def order_trade_update(exchange: Exchange, order, trade: Trade | None, execution_type: str) -> dict:
+    return {"e": "ORDER_TRADE_UPDATE", "E": exchange.now_ms(), "T": order.update_ms, "o": {
+        "s": order.symbol, "c": order.client_order_id, "S": order.side, "o": order.type, "f": order.time_in_force,
+        "q": str(order.orig_qty), "p": str(order.price), "ap": str(order.average_price), "sp": "0",
+        "x": execution_type, "X": order.status, "i": order.order_id, "l": str(trade.qty if trade else 0),
+        "z": str(order.executed_qty), "L": str(trade.price if trade else 0), "N": "USDT",
+        "n": str(trade.commission if trade else 0), "T": trade.time_ms if trade else order.update_ms,
+        "t": trade.trade_id if trade else 0, "b": "0", "a": "0", "m": trade.is_maker if trade else False,
+        "R": order.reduce_only, "wt": "CONTRACT_PRICE", "ot": order.type, "ps": order.position_side,
+        "cp": False, "rp": str(order.realized_pnl), "pP": False, "si": 0, "ss": 0, "V": "NONE", "pm": "NONE",
+        "gtd": 0}}
+
+
+def account_update(futures, book, symbol: str) -> dict:
+    positions = [p for p in futures_positions_json(futures, book) if p["symbol"] == symbol]
+    return {"e": "ACCOUNT_UPDATE", "E": futures.exchange.now_ms(), "T": futures.exchange.now_ms(), "a": {
+        "m": "ORDER", "B": [{"a": "USDT", "wb": str(book.wallet), "cw": str(book.wallet), "bc": "0"}],
+        "P": [{"s": p["symbol"], "pa": p["positionAmt"], "ep": p["entryPrice"], "bep": p["breakEvenPrice"],
+               "cr": "0", "up": p["unRealizedProfit"], "mt": p["marginType"], "iw": "0", "ps": p["positionSide"]}
+              for p in positions]}}

@@ -5,6 +5,7 @@ passed to the ccxt constructor, which deep-merges `urls` and `options`."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -87,8 +88,24 @@ class CcxtVenue:
         except Exception as exc:  # noqa: BLE001 - every failure is classified
             headers = getattr(self.exchange, "last_response_headers", None) or {}
             retry_after = headers.get("Retry-After") or headers.get("retry-after")
-            raise classify(exc, order_sent=order_sent,
+            raise classify(self._market_specific(exc), order_sent=order_sent,
                            retry_after=float(retry_after) if retry_after else None) from exc
+
+    def _market_specific(self, exc: Exception) -> Exception:
+        """ccxt picks some exchanges' per-market error tables by hostname (binance's futures
+        codes such as -2019 "Margin is insufficient"), so behind any other URL (a simulator, a
+        proxy) those errors arrive as a bare ExchangeError. Apply the market's table here."""
+        if type(exc) is not ccxt_errors.ExchangeError:
+            return exc
+        text = str(exc)  # ccxt puts the venue's body in the message: 'binance {"code":-2019,...}'
+        try:
+            body = json.loads(text[text.index("{"):])
+        except ValueError:
+            body = None
+        code = str(body.get("code")) if isinstance(body, dict) and "code" in body else None
+        market = {"swap": "linear", "future": "linear"}.get(self.market_type, self.market_type)
+        table = (self.exchange.exceptions.get(market) or {}).get("exact", {}) if code else {}
+        return table[code](str(exc)) if code in table else exc
 
     async def connect(self) -> None:
         await self._call(self.exchange.load_markets)
