@@ -59,6 +59,16 @@ async def wait_serving(address: str, timeout: float) -> None:
             await asyncio.sleep(0.1)
 
 
+async def _listening(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    try:
+        _, writer = await asyncio.open_connection(host, int(port))
+    except OSError:
+        return False
+    writer.close()
+    return True
+
+
 class Mesh:
     def __init__(self, data_dir: Path, host: str, port_base: int, services: tuple[str, ...] = SERVICES) -> None:
         self.data_dir = data_dir.resolve()
@@ -71,10 +81,11 @@ class Mesh:
     def address(self, name: str) -> str:
         return f"{self.host}:{self.port_base + PORT_OFFSETS[name]}"
 
-    def endpoints(self) -> dict[str, str]:
+    async def endpoints(self) -> dict[str, str]:
         out = {name: self.address(name) for name in self.services}
         out["nats"] = self.nats.url
-        out["http"] = f"http://{self.address('http')}"
+        if await _listening(self.address("http")):  # once the gateway serves HTTP
+            out["http"] = f"http://{self.address('http')}"
         return out
 
     def environment(self) -> dict[str, str]:
@@ -104,7 +115,7 @@ class Mesh:
                     stdout=log_file, stderr=subprocess.STDOUT,
                 )
         await asyncio.gather(*(self._wait(name) for name in self.services))
-        endpoints = self.endpoints()
+        endpoints = await self.endpoints()
         (self.data_dir / "endpoints.json").write_text(json.dumps(endpoints, indent=2) + "\n")
         return endpoints
 

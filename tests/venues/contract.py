@@ -59,6 +59,22 @@ class VenueContract:
         closed = await eventually(lambda: harness.venue.fetch_order(cid, harness.symbol))
         assert closed.status == "closed"
 
+    async def test_order_updates_stream_new_and_canceled(self, harness: VenueHarness):
+        updates = harness.venue.order_updates()
+        seen: list = []
+
+        async def collect():
+            async for update in updates:
+                seen.append(update)
+        collector = asyncio.ensure_future(collect())
+        await eventually(harness.stream_subscribed)
+        cid = new_cid()
+        limit = (harness.price() * Decimal("0.5")).quantize(Decimal("0.01"))
+        await harness.venue.place_order(OrderRequest(cid, harness.symbol, "buy", harness.quantity, "limit", limit))
+        await harness.venue.cancel_order(cid, harness.symbol)
+        await eventually(lambda: [u.status for u in seen if u.client_order_id == cid][-1:] == ["canceled"])
+        collector.cancel()
+
     async def test_cancel_by_client_order_id(self, harness: VenueHarness):
         cid = new_cid()
         limit = (harness.price() * Decimal("0.5")).quantize(Decimal("0.01"))

@@ -134,3 +134,6 @@ class Venue(Protocol):
     def fills(self) -> AsyncIterator[Fill]:
         """Own fills as they happen; reconnects by itself and never ends until close()."""
         ...
+    def order_updates(self) -> AsyncIterator[OrderState]:
+        """Own orders' changes (new, filled, canceled) as they happen; reconnects by itself."""
+        ...

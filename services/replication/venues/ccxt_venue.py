@@ -199,22 +199,32 @@ class CcxtVenue:
             status=raw.get("status") or "open",
             timestamp=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else None)
 
-    async def fills(self) -> AsyncIterator[Fill]:
+    async def _watch(self, watch, what: str) -> AsyncIterator[list[dict]]:
+        """Batches from a ccxt.pro watch method, reconnecting with backoff until close()."""
         failures = 0
-        seen: set[str] = set()
         while not self._closed.is_set():
             try:
-                trades = await self.exchange.watch_my_trades()
+                batch = await watch()
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - the stream reconnects by itself
                 if self._closed.is_set():
                     return
                 delay = STREAM_BACKOFF_S[min(failures, len(STREAM_BACKOFF_S) - 1)]
                 failures += 1
-                log.warning("%s fill stream lost (%s); reconnecting in %.1fs", self.exchange_id,
+                log.warning("%s %s stream lost (%s); reconnecting in %.1fs", self.exchange_id, what,
                             type(exc).__name__, delay)
                 await asyncio.sleep(delay)
                 continue
+            yield batch
+
+    async def order_updates(self) -> AsyncIterator[OrderState]:
+        async for orders in self._watch(self.exchange.watch_orders, "order"):
+            for raw in orders:
+                yield self._order_state(raw, raw.get("clientOrderId") or "")
+
+    async def fills(self) -> AsyncIterator[Fill]:
+        seen: set[str] = set()
+        async for trades in self._watch(self.exchange.watch_my_trades, "fill"):
             for trade in trades:
                 if trade["id"] in seen:  # ccxt may hand back a trade it already gave us
                     continue
