@@ -80,7 +80,15 @@ async def run(sim: Simulator, endpoints: dict, data_dir: Path, n_followers: int,
     compliance = ComplianceServiceStub(grpc.aio.insecure_channel(endpoints["compliance"]))
     replication = ReplicationServiceStub(grpc.aio.insecure_channel(endpoints["replication"]))
 
+    operator = (("authorization", f"Bearer {auth.issue_token(secret, 'bench-operator', ['operator'])[0]}"),)
+
     async def enrol(user: str, role: int, balances: dict, watch: bool = False):
+        await compliance.SubmitKyc(comp.SubmitKycRequest(user_id=user, legal_name=user, country="DE",
+                                                         document_type="passport", document_number="X"),
+                                   metadata=meta(user))
+        await compliance.DecideKyc(comp.DecideKycRequest(user_id=user, approve=True), metadata=operator)
+        await compliance.RecordConsent(comp.RecordConsentRequest(user_id=user, document="risk_disclosure",
+                                                                 version="2026-01"), metadata=meta(user))
         account = sim.create_account(user, balances)
         cred = (await compliance.StoreCredential(comp.StoreCredentialRequest(
             venue=SPOT, api_key=account.api_key, api_secret=account.secret), metadata=meta(user))).credential

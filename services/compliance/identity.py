@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from argon2 import PasswordHasher
@@ -42,6 +43,11 @@ def self_assigned_roles(requested: list[int]) -> list[str]:
     if unknown:
         raise errors.invalid_argument("INVALID_ROLE", f"unknown role {unknown[0]}", domain=DOMAIN, field="roles")
     return sorted({ROLE_NAMES[r] for r in requested} or {auth.ROLE_FOLLOWER})
+
+
+def bootstrap_operators() -> set[str]:
+    """Emails that get the operator role when they register: COPYTRADE_OPERATOR_EMAILS=a@x,b@y."""
+    return {e.strip().lower() for e in os.environ.get("COPYTRADE_OPERATOR_EMAILS", "").split(",") if e.strip()}
 
 
 def hash_password(password: str) -> str:

@@ -14,8 +14,8 @@ from copytrade.compliance.v1 import compliance_internal_service_pb2_grpc as inte
 from copytrade.compliance.v1 import compliance_service_pb2 as pb
 from copytrade.compliance.v1 import compliance_service_pb2_grpc as pb_grpc
 from copytrade.type.v1 import trading_pb2
-from services.compliance import identity
-from services.compliance.store import CredentialRow, UserRow, VaultKeyRow
+from services.compliance import eligibility, identity
+from services.compliance.store import ConsentRow, CredentialRow, KycRow, UserRow, VaultKeyRow
 from services.compliance.vault import Secret, Vault, derive_key, mask, new_salt
 from services.kit import auth, errors
 from services.kit.config import Settings
@@ -27,6 +27,15 @@ def user_to_proto(row: UserRow) -> pb.User:
                    roles=[identity.ROLE_VALUES[r] for r in row.roles])
     user.create_time.FromDatetime(row.create_time)
     return user
+
+
+def _kyc_to_proto(row: KycRow) -> pb.KycVerification:
+    kyc = pb.KycVerification(user_id=row.user_id, status=row.status, legal_name=row.legal_name, country=row.country,
+                             document_type=row.document_type, decided_by=row.decided_by, comment=row.comment)
+    kyc.submit_time.FromDatetime(row.submit_time)
+    if row.decide_time is not None:
+        kyc.decide_time.FromDatetime(row.decide_time)
+    return kyc
 
 
 def credential_to_proto(row: CredentialRow) -> pb.Credential:
@@ -54,6 +63,76 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         self.db = db
         self.settings = settings
         self.vault = vault
+
+    # --- KYC and consent -----------------------------------------------------------------
+    async def SubmitKyc(self, request: pb.SubmitKycRequest, context) -> pb.SubmitKycResponse:
+        auth.require_user(request.user_id)
+        eligibility.validate_kyc(request)
+        now = datetime.now(UTC)
+        async with self.db.session() as session:
+            row = await session.get(KycRow, request.user_id, with_for_update=True)
+            if row is not None and row.status == pb.KYC_STATUS_APPROVED:
+                raise errors.failed_precondition("KYC_ALREADY_APPROVED", "your identity is already verified",
+                                                 domain=eligibility.DOMAIN)
+            if row is None:
+                row = KycRow(user_id=request.user_id)
+                session.add(row)
+            row.status, row.legal_name, row.country = pb.KYC_STATUS_PENDING, request.legal_name.strip(), request.country.upper()
+            row.document_type = request.document_type.strip()
+            row.document_number = self.vault.encrypt(Secret(request.document_number.strip(), ""))
+            row.submit_time, row.decide_time, row.decided_by, row.comment = now, None, "", ""
+        return pb.SubmitKycResponse(kyc=_kyc_to_proto(row))
+
+    async def GetKyc(self, request: pb.GetKycRequest, context) -> pb.GetKycResponse:
+        auth.require_user(request.user_id)
+        async with self.db.session() as session:
+            row = await session.get(KycRow, request.user_id)
+        if row is None:
+            return pb.GetKycResponse(kyc=pb.KycVerification(user_id=request.user_id,
+                                                            status=pb.KYC_STATUS_NOT_SUBMITTED))
+        return pb.GetKycResponse(kyc=_kyc_to_proto(row))
+
+    async def DecideKyc(self, request: pb.DecideKycRequest, context) -> pb.DecideKycResponse:
+        caller = auth.require_role(auth.ROLE_OPERATOR)
+        async with self.db.session() as session:
+            row = await session.get(KycRow, request.user_id, with_for_update=True)
+            if row is None or row.status != pb.KYC_STATUS_PENDING:
+                raise errors.failed_precondition("KYC_NOT_PENDING", "there is no pending verification to decide",
+                                                 domain=eligibility.DOMAIN, user_id=request.user_id)
+            row.status = pb.KYC_STATUS_APPROVED if request.approve else pb.KYC_STATUS_REJECTED
+            row.decide_time, row.decided_by, row.comment = datetime.now(UTC), caller.subject, request.comment[:1000]
+        return pb.DecideKycResponse(kyc=_kyc_to_proto(row))
+
+    async def RecordConsent(self, request: pb.RecordConsentRequest, context) -> pb.RecordConsentResponse:
+        auth.require_user(request.user_id)
+        if request.document != eligibility.RISK_DISCLOSURE or not request.version:
+            raise errors.invalid_argument("INVALID_CONSENT", f"document must be {eligibility.RISK_DISCLOSURE!r} "
+                                          "with a version", domain=eligibility.DOMAIN, field="document")
+        if request.version != eligibility.current_disclosure_version():
+            raise errors.failed_precondition("CONSENT_VERSION_UNKNOWN", "that is not the current version",
+                                             domain=eligibility.DOMAIN,
+                                             current=eligibility.current_disclosure_version())
+        async with self.db.session() as session:
+            row = await session.get(ConsentRow, (request.user_id, request.document, request.version))
+            if row is None:
+                row = ConsentRow(user_id=request.user_id, document=request.document, version=request.version,
+                                 accept_time=datetime.now(UTC))
+                session.add(row)
+        consent = pb.Consent(user_id=row.user_id, document=row.document, version=row.version)
+        consent.accept_time.FromDatetime(row.accept_time)
+        return pb.RecordConsentResponse(consent=consent)
+
+    async def CheckCopyEligibility(self, request: pb.CheckCopyEligibilityRequest, context):
+        auth.require_user(request.user_id)
+        async with self.db.session() as session:
+            kyc = await session.get(KycRow, request.user_id)
+            versions = set((await session.execute(select(ConsentRow.version).where(
+                ConsentRow.user_id == request.user_id, ConsentRow.document == eligibility.RISK_DISCLOSURE))
+            ).scalars())
+        refused = eligibility.refusal(kyc.status if kyc else None, versions, eligibility.current_disclosure_version())
+        if refused is None:
+            return pb.CheckCopyEligibilityResponse(eligible=True)
+        return pb.CheckCopyEligibilityResponse(eligible=False, refusal=refused.to_refusal())
 
     async def StoreCredential(self, request: pb.StoreCredentialRequest, context) -> pb.StoreCredentialResponse:
         caller = auth.require_caller()
@@ -105,6 +184,8 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         email = identity.normalise_email(request.email)
         identity.check_password_strength(request.password)
         roles = identity.self_assigned_roles(list(request.roles))
+        if email in identity.bootstrap_operators():  # the first operators come from configuration
+            roles = sorted({*roles, auth.ROLE_OPERATOR})
         password_hash = await asyncio.to_thread(identity.hash_password, request.password)  # ~50 ms of CPU
         row = UserRow(user_id=f"usr_{uuid.uuid4().hex[:20]}", email=email,
                       display_name=request.display_name.strip() or email.split("@")[0],

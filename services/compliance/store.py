@@ -51,4 +51,28 @@ class CredentialRow(ComplianceBase):
     update_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class KycRow(ComplianceBase):
+    __tablename__ = "kyc_verifications"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[int] = mapped_column(Integer)
+    legal_name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+    document_type: Mapped[str] = mapped_column(String(40))
+    document_number: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted by the vault
+    submit_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decide_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_by: Mapped[str] = mapped_column(String(64))
+    comment: Mapped[str] = mapped_column(String(1000))
+
+
+class ConsentRow(ComplianceBase):
+    __tablename__ = "consents"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    document: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    accept_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 metadata = ComplianceBase.metadata

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
+from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
 from copytrade.replication.v1 import replication_service_pb2, replication_service_pb2_grpc
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from services.kit.bus import Bus
@@ -34,7 +35,8 @@ async def create_server(settings: Settings) -> RunningService:
     watchers.start()
     registration = Registration(
         replication_service_pb2.DESCRIPTOR.services_by_name["ReplicationService"].full_name,
-        replication_service_pb2_grpc.add_ReplicationServiceServicer_to_server, ReplicationServicer(db, bus),
+        replication_service_pb2_grpc.add_ReplicationServiceServicer_to_server,
+        ReplicationServicer(db, bus, ComplianceServiceStub(compliance_channel)),
     )
     return await start_grpc_server(settings, [registration], cleanups=[
         watchers.stop, bus.close, pool.close, risk_channel.close, compliance_channel.close, db.close])

@@ -10,6 +10,8 @@ from sqlalchemy import select
 import asyncio
 from decimal import Decimal, InvalidOperation
 
+from copytrade.compliance.v1 import compliance_service_pb2 as compliance_pb
+from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as pb
 from copytrade.replication.v1 import replication_service_pb2_grpc as pb_grpc
@@ -48,9 +50,18 @@ def account_to_proto(row: VenueAccountRow) -> pb.VenueAccount:
 
 
 class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
-    def __init__(self, db: Database, bus: Bus) -> None:
+    def __init__(self, db: Database, bus: Bus, compliance: ComplianceServiceStub) -> None:
         self.db = db
         self.bus = bus
+        self.compliance = compliance
+
+    async def _require_eligible(self, follower_id: str) -> None:
+        """Compliance decides who may copy (KYC, consent); its refusal is passed on as it is."""
+        reply = await self.compliance.CheckCopyEligibility(
+            compliance_pb.CheckCopyEligibilityRequest(user_id=follower_id), timeout=5)
+        if not reply.eligible:
+            raise errors.failed_precondition(reply.refusal.reason, reply.refusal.message,
+                                             domain=reply.refusal.domain, **dict(reply.refusal.metadata))
 
     # --- copy sessions -------------------------------------------------------------------
     async def StartCopySession(self, request: pb.StartCopySessionRequest, context) -> pb.StartCopySessionResponse:
@@ -59,6 +70,7 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
         auth.require_user(follower_id)
         settings = copy_settings.validate(request.settings)  # noqa: F841 - refuses bad settings now, not per fill
         follower_account = await self._owned_account(request.follower_account_id)
+        await self._require_eligible(follower_id)
         if follower_account.user_id != follower_id or follower_account.role != pb.ACCOUNT_ROLE_FOLLOWER:
             raise errors.invalid_argument("NOT_A_FOLLOWER_ACCOUNT", "follower_account_id must be one of your "
                                           "follower accounts", domain=DOMAIN, field="follower_account_id")
@@ -113,6 +125,10 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
             request.config_id, (pb.SESSION_STATE_ACTIVE,), pb.SESSION_STATE_PAUSED, request.reason or "paused"))
 
     async def ResumeCopySession(self, request, context) -> pb.ResumeCopySessionResponse:
+        async with self.db.session() as session:
+            row = await session.get(CopySessionRow, request.config_id)
+        if row is not None and auth.require_caller().may_act_for(row.follower_id):
+            await self._require_eligible(row.follower_id)  # consent may have gone out of date meanwhile
         return pb.ResumeCopySessionResponse(session=await self._change_state(
             request.config_id, (pb.SESSION_STATE_PAUSED,), pb.SESSION_STATE_ACTIVE, ""))
 

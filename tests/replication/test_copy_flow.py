@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from decimal import Decimal
 
+import grpc
 import pytest
 import pytest_asyncio
 
@@ -19,6 +20,7 @@ from copytrade.risk.v1 import risk_service_pb2 as risk_pb
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from copytrade.type.v1 import trading_pb2
 from services.kit.bus import Bus
+from services.kit.errors import error_info
 from services.kit.testing import eventually
 from services.replication.venues.base import OrderRequest
 from services.replication.venues.ccxt_venue import CcxtVenue
@@ -42,9 +44,20 @@ async def mesh(start_service, nats_server):
     await sim.stop()
 
 
+async def verify(compliance, token_for, user):
+    """KYC approved by an operator and the current risk disclosure accepted."""
+    await compliance.SubmitKyc(comp.SubmitKycRequest(user_id=user, legal_name="A Person", country="DE",
+                                                     document_type="passport", document_number="C01X00T47"),
+                               metadata=token_for(user))
+    await compliance.DecideKyc(comp.DecideKycRequest(user_id=user, approve=True), metadata=token_for("ops", "operator"))
+    await compliance.RecordConsent(comp.RecordConsentRequest(user_id=user, document="risk_disclosure",
+                                                             version="2026-01"), metadata=token_for(user))
+
+
 async def enrol(sim, compliance, replication, token_for, name, role, balances, *, watch=False):
-    """A user with a funded simulator account, its keys in the vault and a venue account."""
+    """A verified user with a funded simulator account, its keys in the vault and a venue account."""
     user = f"{name}-{uuid.uuid4().hex[:6]}"
+    await verify(compliance, token_for, user)
     sim_account = sim.create_account(user, balances)
     credential = (await compliance.StoreCredential(comp.StoreCredentialRequest(
         venue=SPOT, api_key=sim_account.api_key, api_secret=sim_account.secret), metadata=token_for(user))).credential
@@ -159,3 +172,36 @@ async def test_an_unknown_outcome_is_resolved_by_asking_the_venue_not_by_resendi
         return orders and orders[0].status == events.FOLLOWER_ORDER_STATUS_FILLED and orders[0]
     order = await eventually(placed, message="the unknown outcome resolved", timeout=15)
     assert venue_orders(sim, follower) == [(order.client_order_id, "BUY", Decimal("0.01"))]  # exactly one
+
+
+async def test_copying_needs_approved_kyc_and_current_consent(mesh, token_for):
+    sim, compliance, risk, replication, bus = mesh
+    _, _, master_account = await enrol(sim, compliance, replication, token_for, "m", rep.ACCOUNT_ROLE_MASTER, {})
+    user = f"new-{uuid.uuid4().hex[:6]}"
+    sim_account = sim.create_account(user, {"USDT": "100"})
+    credential = (await compliance.StoreCredential(comp.StoreCredentialRequest(
+        venue=SPOT, api_key=sim_account.api_key, api_secret=sim_account.secret), metadata=token_for(user))).credential
+    account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
+        role=rep.ACCOUNT_ROLE_FOLLOWER, venue=SPOT, credential_id=credential.credential_id),
+        metadata=token_for(user))).account
+    start = rep.StartCopySessionRequest(follower_account_id=account.account_id,
+                                        master_account_id=master_account.account_id,
+                                        settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER))
+
+    async def refusal() -> str:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await replication.StartCopySession(start, metadata=token_for(user))
+        assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        return error_info(err.value).reason
+
+    assert await refusal() == "KYC_NOT_APPROVED"
+    await compliance.SubmitKyc(comp.SubmitKycRequest(user_id=user, legal_name="B Person", country="FR",
+                                                     document_type="passport", document_number="X1"),
+                               metadata=token_for(user))
+    assert await refusal() == "KYC_NOT_APPROVED"  # pending is not approved
+    await compliance.DecideKyc(comp.DecideKycRequest(user_id=user, approve=True), metadata=token_for("ops", "operator"))
+    assert await refusal() == "CONSENT_MISSING"
+    await compliance.RecordConsent(comp.RecordConsentRequest(user_id=user, document="risk_disclosure",
+                                                             version="2026-01"), metadata=token_for(user))
+    session = (await replication.StartCopySession(start, metadata=token_for(user))).session
+    assert session.state == rep.SESSION_STATE_ACTIVE
