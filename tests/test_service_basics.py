@@ -110,3 +110,12 @@ async def test_api_keys_show_their_secret_once_and_revoke(start_service, backend
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.CreateApiKey(gw.CreateApiKeyRequest(name="x"), metadata=token_for(user))
     assert error_info(err.value).metadata["field"] == "scopes"
+
+
+async def test_a_page_token_we_did_not_issue_is_a_clear_error(start_service, token_for):
+    stub = ReplicationServiceStub((await start_service("replication")).channel)
+    for bad in ("not-base64!!", "eyJ4IjoxfQ"):  # garbage, and valid base64 of a JSON object
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.ListVenueAccounts(rep.ListVenueAccountsRequest(page_token=bad), metadata=token_for(uid()))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error_info(err.value).metadata["field"] == "page_token"

@@ -53,17 +53,11 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
 
     async def ListApiKeys(self, request: pb.ListApiKeysRequest, context) -> pb.ListApiKeysResponse:
         caller = auth.require_caller()
-        size = paging.page_size(request.page_size)
-        after = paging.decode_token(request.page_token)
         query = select(ApiKeyRow).where(ApiKeyRow.user_id == caller.user_id)
-        if after:
-            query = query.where(ApiKeyRow.key_id > str(after[0]))
         async with self.db.session() as session:
-            rows = (await session.execute(query.order_by(ApiKeyRow.key_id).limit(size + 1))).scalars().all()
-        response = pb.ListApiKeysResponse(api_keys=[key_to_proto(r) for r in rows[:size]])
-        if len(rows) > size:
-            response.next_page_token = paging.encode_token([rows[size - 1].key_id])
-        return response
+            rows, token = await paging.keyset_page(session, query, ApiKeyRow.key_id, request.page_size,
+                                                   request.page_token)
+        return pb.ListApiKeysResponse(api_keys=[key_to_proto(r) for r in rows], next_page_token=token)
 
     async def RevokeApiKey(self, request: pb.RevokeApiKeyRequest, context) -> pb.RevokeApiKeyResponse:
         caller = auth.require_caller()

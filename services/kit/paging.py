@@ -33,3 +33,14 @@ def decode_token(token: str) -> list | None:
         raise errors.invalid_argument("INVALID_PAGE_TOKEN", "page_token is not one this service issued",
                                       field="page_token")
     return key
+
+
+async def keyset_page(session, query, key, requested_size: int, page_token: str) -> tuple[list, str]:
+    """One page of `query` ordered by the unique column `key`, and the token for the next."""
+    size = page_size(requested_size)
+    after = decode_token(page_token)
+    if after:
+        query = query.where(key > str(after[0]))
+    rows = (await session.execute(query.order_by(key).limit(size + 1))).scalars().all()
+    token = encode_token([getattr(rows[size - 1], key.key)]) if len(rows) > size else ""
+    return list(rows[:size]), token

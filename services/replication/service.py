@@ -152,16 +152,10 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
             follower_id = request.follower_id or caller.user_id
             auth.require_user(follower_id)
             query = query.where(CopySessionRow.follower_id == follower_id)
-        size = paging.page_size(request.page_size)
-        after = paging.decode_token(request.page_token)
-        if after:
-            query = query.where(CopySessionRow.config_id > str(after[0]))
         async with self.db.session() as session:
-            rows = (await session.execute(query.order_by(CopySessionRow.config_id).limit(size + 1))).scalars().all()
-        response = pb.ListCopySessionsResponse(sessions=[session_to_proto(r) for r in rows[:size]])
-        if len(rows) > size:
-            response.next_page_token = paging.encode_token([rows[size - 1].config_id])
-        return response
+            rows, token = await paging.keyset_page(session, query, CopySessionRow.config_id, request.page_size,
+                                                   request.page_token)
+        return pb.ListCopySessionsResponse(sessions=[session_to_proto(r) for r in rows], next_page_token=token)
 
     # --- master fills and follower orders ------------------------------------------------
     async def SubmitMasterFill(self, request: pb.SubmitMasterFillRequest, context) -> pb.SubmitMasterFillResponse:
@@ -206,16 +200,10 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
             query = query.where(FollowerOrderRow.config_id == request.config_id)
         if request.master_fill_id:
             query = query.where(FollowerOrderRow.master_fill_id == request.master_fill_id)
-        size = paging.page_size(request.page_size)
-        after = paging.decode_token(request.page_token)
-        if after:
-            query = query.where(FollowerOrderRow.order_id > str(after[0]))
         async with self.db.session() as session:
-            rows = (await session.execute(query.order_by(FollowerOrderRow.order_id).limit(size + 1))).scalars().all()
-        response = pb.ListFollowerOrdersResponse(orders=[order_to_proto(r) for r in rows[:size]])
-        if len(rows) > size:
-            response.next_page_token = paging.encode_token([rows[size - 1].order_id])
-        return response
+            rows, token = await paging.keyset_page(session, query, FollowerOrderRow.order_id, request.page_size,
+                                                   request.page_token)
+        return pb.ListFollowerOrdersResponse(orders=[order_to_proto(r) for r in rows], next_page_token=token)
 
     async def StreamCopyEvents(self, request: pb.StreamCopyEventsRequest, context):
         caller = auth.require_caller()
@@ -287,17 +275,11 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
         caller = auth.require_caller()
         user_id = request.user_id or caller.user_id
         auth.require_user(user_id)
-        size = paging.page_size(request.page_size)
-        after = paging.decode_token(request.page_token)
         query = select(VenueAccountRow).where(VenueAccountRow.user_id == user_id)
-        if after:
-            query = query.where(VenueAccountRow.account_id > str(after[0]))
         async with self.db.session() as session:
-            rows = (await session.execute(query.order_by(VenueAccountRow.account_id).limit(size + 1))).scalars().all()
-        response = pb.ListVenueAccountsResponse(accounts=[account_to_proto(r) for r in rows[:size]])
-        if len(rows) > size:
-            response.next_page_token = paging.encode_token([rows[size - 1].account_id])
-        return response
+            rows, token = await paging.keyset_page(session, query, VenueAccountRow.account_id, request.page_size,
+                                                   request.page_token)
+        return pb.ListVenueAccountsResponse(accounts=[account_to_proto(r) for r in rows], next_page_token=token)
 
 
 def _stats(orders: list[FollowerOrderRow]) -> pb.CopySessionStats:
