@@ -10,6 +10,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -87,8 +88,10 @@ def test_up_runs_the_mesh_and_keeps_data_across_restarts(tmp_path):
     up = Up(data_dir, port_base)
     try:
         endpoints = up.wait_ready()
-        # "http" appears once the gateway serves HTTP
-        assert {*SERVICES, "nats"} <= set(endpoints) <= {*SERVICES, "nats", "http"}
+        assert set(endpoints) == {*SERVICES, "nats", "http"}
+        assert endpoints["http"] == f"http://127.0.0.1:{port_base + 6}"
+        with urllib.request.urlopen(endpoints["http"] + "/healthz", timeout=10) as reply:
+            assert json.loads(reply.read())["healthy"] is True  # the REST facade reaches every service
         assert endpoints["risk"] == f"127.0.0.1:{port_base + 3}"
         assert endpoints["nats"] == f"nats://127.0.0.1:{port_base}"
         for name, service in SERVICES.items():

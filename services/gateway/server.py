@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aiohttp import web
+
 from copytrade.gateway.v1 import gateway_service_pb2, gateway_service_pb2_grpc
+from services.gateway.http import RestGateway
 from services.gateway.service import GatewayServicer
 from services.kit.config import Settings
 from services.kit.db import Database
@@ -20,4 +23,15 @@ async def create_server(settings: Settings) -> RunningService:
         gateway_service_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name,
         gateway_service_pb2_grpc.add_GatewayServiceServicer_to_server, GatewayServicer(db),
     )
-    return await start_grpc_server(settings, [registration], cleanups=[db.close])
+    running = await start_grpc_server(settings, [registration], cleanups=[db.close])
+    if settings.http_listen:
+        # The REST facade calls every service over gRPC, this one's own API included.
+        rest = RestGateway({**settings.addresses, "gateway": f"127.0.0.1:{running.port}"})
+        runner = web.AppRunner(rest.app(), access_log=None)
+        await runner.setup()
+        host, port = settings.http_listen.rsplit(":", 1)
+        site = web.TCPSite(runner, host, int(port))
+        await site.start()
+        running.http_port = site._server.sockets[0].getsockname()[1]
+        running.cleanups[:0] = [runner.cleanup, rest.close]  # stop HTTP before the database closes
+    return running

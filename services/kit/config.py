@@ -37,6 +37,8 @@ class Settings:
     # gRPC address of every service, for calls across the mesh.
     addresses: dict[str, str] = field(default_factory=default_addresses)
     log_level: str = "INFO"
+    # The gateway's HTTP listener (REST, OpenAPI); None: no HTTP.
+    http_listen: str | None = None
     # Base URL per venue id for venues reached somewhere other than their public address (the
     # simulator, a testnet): VENUE_URLS='{"binance": "http://127.0.0.1:9000"}'.
     venue_urls: dict[str, str] = field(default_factory=dict)
@@ -61,6 +63,7 @@ class Settings:
             listen=env.get("LISTEN_ADDR", addresses[service] if service in addresses else "127.0.0.1:0"),
             addresses=addresses,
             log_level=env.get("LOG_LEVEL", "INFO"),
+            http_listen=env.get("GATEWAY_HTTP_ADDR") or None,
             venue_urls=json.loads(env.get("VENUE_URLS") or "{}"),
             venue_rate_limit=env.get("VENUE_RATE_LIMIT", "true").lower() != "false",
         )

@@ -134,6 +134,7 @@ class RunningService:
     port: int
     health: HealthServicer
     cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    http_port: int | None = None  # the gateway's REST listener, when it has one
 
     async def stop(self, grace: float = 2.0) -> None:
         await self.health.enter_graceful_shutdown()  # NOT_SERVING first, so balancers move away

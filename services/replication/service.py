@@ -224,6 +224,7 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
             queue.put_nowait(event)
 
         subscription = await self.bus.subscribe(subject, forward)
+        await context.send_initial_metadata(())  # subscribed: the client may now expect every event
         try:
             while True:
                 event = await queue.get()

@@ -1,0 +1,150 @@
+"""The gateway's HTTP side: REST+JSON transcoded to gRPC calls on the owning service, errors
+mapped as grpc-gateway maps them, server-streaming RPCs as Server-Sent Events."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+import grpc
+from aiohttp import web
+from google.protobuf import json_format
+from google.rpc import error_details_pb2, status_pb2  # noqa: F401 - registers ErrorInfo for JSON
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.gateway import openapi
+from services.gateway.routes import Route, match, route_table
+from services.gateway.transcode import TranscodeError, build_request, to_json
+
+log = logging.getLogger("copytrade.gateway.http")
+CALL_TIMEOUT_S = 15.0
+MAX_BODY_BYTES = 1024 * 1024
+
+# grpc-gateway's mapping from gRPC status to HTTP status.
+HTTP_STATUS = {
+    grpc.StatusCode.OK: 200, grpc.StatusCode.CANCELLED: 499, grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.DEADLINE_EXCEEDED: 504, grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409, grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.UNAUTHENTICATED: 401, grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.FAILED_PRECONDITION: 400, grpc.StatusCode.ABORTED: 409, grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNIMPLEMENTED: 501, grpc.StatusCode.INTERNAL: 500, grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DATA_LOSS: 500,
+}
+
+
+def error_body(code: grpc.StatusCode, message: str, details: list[dict] | None = None) -> dict:
+    return {"code": code.value[0], "message": message, "details": details or []}
+
+
+def bad_request(message: str, field: str = "") -> web.Response:
+    info = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "INVALID_REQUEST",
+            "domain": "gateway.copytrade", "metadata": {"field": field} if field else {}}
+    return web.json_response(error_body(grpc.StatusCode.INVALID_ARGUMENT, message, [info]), status=400)
+
+
+def rpc_error_response(code: grpc.StatusCode, message: str, trailing_metadata) -> web.Response:
+    details: list[dict] = []
+    for key, value in trailing_metadata or ():
+        if key == "grpc-status-details-bin":
+            for any_detail in status_pb2.Status.FromString(value).details:
+                try:
+                    details.append(json_format.MessageToDict(any_detail))
+                except (TypeError, json_format.SerializeToJsonError):
+                    pass  # a detail type this gateway does not know is left out
+    body = error_body(code, message or code.name, details)
+    return web.json_response(body, status=HTTP_STATUS.get(code, 500))
+
+
+class RestGateway:
+    def __init__(self, addresses: dict[str, str], routes: list[Route] | None = None) -> None:
+        self.addresses = addresses
+        self.routes = routes if routes is not None else route_table()
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._openapi: dict | None = None
+
+    def channel(self, service: str) -> grpc.aio.Channel:
+        if service not in self._channels:
+            self._channels[service] = grpc.aio.insecure_channel(self.addresses[service])
+        return self._channels[service]
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        app.router.add_get("/openapi.json", self.openapi_json)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_route("*", "/{tail:.*}", self.dispatch)
+        return app
+
+    async def close(self) -> None:
+        for channel in self._channels.values():
+            await channel.close()
+
+    async def openapi_json(self, request: web.Request) -> web.Response:
+        if self._openapi is None:
+            self._openapi = openapi.document(self.routes)
+        return web.json_response(self._openapi)
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        report, healthy = {}, True
+        for name in sorted({r.service for r in self.routes}):
+            try:
+                reply = await health_pb2_grpc.HealthStub(self.channel(name)).Check(
+                    health_pb2.HealthCheckRequest(), timeout=2)
+                report[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+            except grpc.aio.AioRpcError as err:
+                report[name] = err.code().name
+            healthy = healthy and report[name] == "SERVING"
+        return web.json_response({"healthy": healthy, "services": report}, status=200 if healthy else 503)
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        found = match(self.routes, request.method, request.path)
+        if found is None:
+            return web.json_response(error_body(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} "
+                                                                           f"{request.path}"), status=404)
+        route, variables = found
+        try:
+            message = build_request(route, variables, list(request.query.items()), await request.read())
+        except TranscodeError as err:
+            return bad_request(err.message, err.field)
+        metadata = self._metadata(request)
+        if route.server_streaming:
+            return await self._stream(request, route, message, metadata)
+        call = self.channel(route.service).unary_unary(
+            route.grpc_path, request_serializer=type(message).SerializeToString,
+            response_deserializer=route.response_class().FromString)
+        try:
+            reply = await call(message, metadata=metadata, timeout=CALL_TIMEOUT_S)
+        except grpc.aio.AioRpcError as err:
+            return rpc_error_response(err.code(), err.details(), err.trailing_metadata())
+        return web.json_response(to_json(reply))
+
+    @staticmethod
+    def _metadata(request: web.Request) -> tuple[tuple[str, str], ...]:
+        metadata = [("x-request-id", request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]),
+                    ("x-forwarded-for", request.remote or "")]
+        if "Authorization" in request.headers:  # services verify the token themselves
+            metadata.append(("authorization", request.headers["Authorization"]))
+        return tuple(metadata)
+
+    async def _stream(self, request: web.Request, route: Route, message, metadata) -> web.StreamResponse:
+        call = self.channel(route.service).unary_stream(
+            route.grpc_path, request_serializer=type(message).SerializeToString,
+            response_deserializer=route.response_class().FromString)(message, metadata=metadata)
+        # The service sends its headers once it is subscribed; an error before that (no token,
+        # not the owner) is answered as a plain HTTP error instead of an event stream.
+        await call.initial_metadata()
+        if call.done() and await call.code() != grpc.StatusCode.OK:
+            return rpc_error_response(await call.code(), await call.details(), await call.trailing_metadata())
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        try:
+            async for reply in call:
+                await response.write(f"data: {json.dumps(to_json(reply))}\n\n".encode())
+        except grpc.aio.AioRpcError as err:
+            body = error_body(err.code(), err.details() or "")
+            await response.write(f"event: error\ndata: {json.dumps(body)}\n\n".encode())
+        except ConnectionResetError:
+            pass  # the browser went away
+        finally:
+            call.cancel()
+        return response
