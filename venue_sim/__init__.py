@@ -1,9 +1,15 @@
-"""A loopback venue that speaks Binance's own wire protocol (spot REST, the WebSocket API's
-user-data stream, HMAC signatures), so unmodified ccxt and ccxt.pro trade against it with
-only their URLs changed. Deterministic under a seed, inspectable, and able to inject faults.
+"""A loopback venue that speaks Binance's own wire protocol — spot REST, USDⓈ-M futures REST,
+the WebSocket API user-data stream, listenKey streams, HMAC signatures — so unmodified ccxt
+and ccxt.pro trade against it with only their URLs changed. Deterministic under a seed,
+inspectable through an admin API, and able to inject faults.
 
     sim = await Simulator(seed=1).start()          # http://127.0.0.1:<port>
-    exchange = ccxt.pro.binance({**ccxt_config(sim.url), "apiKey": key, "secret": secret})
+    account = sim.create_account("alice", {"USDT": "10000"})
+    exchange = ccxt.pro.binance({**ccxt_config(sim.url), "apiKey": account.api_key, "secret": account.secret})
+
+Modules, one per role: book (prices, accounts, spot matching), perp_book (perpetuals),
+auth, spot and futures (REST), userdata (WebSockets), faults, admin, wire (JSON shapes),
+server (the Simulator), ccxt_config, cli.
 """
 
 from venue_sim.ccxt_config import ccxt_config, ccxt_urls

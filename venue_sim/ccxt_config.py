@@ -2,43 +2,54 @@
 
 from __future__ import annotations
 
+import functools
+from urllib.parse import urlsplit
+
+MARKET_TYPES = {"spot": "spot", "swap": "linear", "linear": "linear", "perpetual": "linear", "future": "linear"}
+
+
+@functools.lru_cache(maxsize=1)
+def _binance_api_urls() -> dict:
+    import ccxt.pro  # imported late: ccxt is heavy and the simulator itself does not need it
+
+    return ccxt.pro.binance().urls["api"]
+
+
+def _rebase(url: str, http: str, ws: str) -> str:
+    """Same path, the simulator's host: https://fapi.binance.com/fapi/v1 -> http://127.0.0.1:P/fapi/v1."""
+    parts = urlsplit(url)
+    return (ws if parts.scheme in ("ws", "wss") else http) + parts.path
+
 
 def ccxt_urls(base_url: str) -> dict:
-    """ccxt's binance `urls['api']` entries that spot trading and user data use, on loopback."""
+    """Every one of ccxt's binance `urls['api']` entries (REST, `ws` and `ws-api`) moved onto the
+    simulator, path kept. Nothing is left pointing at binance.com, so a call the simulator does
+    not serve fails on loopback (404) instead of going out."""
     http = base_url.rstrip("/")
-    ws = http.replace("http://", "ws://", 1)
-    return {
-        "public": f"{http}/api/v3",
-        "private": f"{http}/api/v3",
-        "v1": f"{http}/api/v1",
-        "sapi": f"{http}/sapi/v1",
-        "fapiPublic": f"{http}/fapi/v1",
-        "fapiPublicV2": f"{http}/fapi/v2",
-        "fapiPublicV3": f"{http}/fapi/v3",
-        "fapiPrivate": f"{http}/fapi/v1",
-        "fapiPrivateV2": f"{http}/fapi/v2",
-        "fapiPrivateV3": f"{http}/fapi/v3",
-        "ws": {
-            "spot": f"{ws}/ws",
-            "margin": f"{ws}/ws",
-            "linear": f"{ws}/ws",
-            "ws-api": {"spot": f"{ws}/ws-api/v3", "linear": f"{ws}/ws-fapi/v1"},
-        },
-    }
+    ws = "ws://" + http.split("://", 1)[1]
+
+    def move(value):
+        return {k: move(v) for k, v in value.items()} if isinstance(value, dict) else _rebase(value, http, ws)
+
+    return move(_binance_api_urls())
 
 
 def ccxt_config(base_url: str, *, rate_limit: bool = True, market: str = "spot") -> dict:
-    """Constructor config for ccxt.binance / ccxt.pro.binance against the simulator: only URLs
-    and the options that keep load_markets to the one request the simulator answers.
-    market: "spot" or "swap" (USDⓈ-M perpetuals)."""
+    """Constructor config for ccxt.binance / ccxt.pro.binance against the simulator: the URLs
+    and the options that keep load_markets to one request. market: "spot" or "swap"
+    (USDⓈ-M perpetuals; "linear"/"perpetual" also accepted)."""
+    if market not in MARKET_TYPES:
+        raise ValueError(f"market is one of {', '.join(MARKET_TYPES)}")
+    kind = MARKET_TYPES[market]
     return {
         "urls": {"api": ccxt_urls(base_url)},
         "enableRateLimit": rate_limit,
+        "timeout_on_exit": 0,  # ccxt sleeps 250 ms in close() for TLS teardown; plain HTTP has none
         "options": {
-            "fetchCurrencies": False,
-            "fetchMargins": False,
-            "fetchMarkets": {"types": ["spot" if market == "spot" else "linear"]},
-            "defaultType": market,
+            "fetchCurrencies": False,  # else GET sapi/v1/capital/config/getall
+            "fetchMargins": False,  # else the margin pair lists
+            "fetchMarkets": {"types": [kind]},  # only the exchangeInfo of the market traded
+            "defaultType": "spot" if kind == "spot" else "swap",
             # ccxt would otherwise turn a market order given a price into quoteOrderQty.
             "createOrder": {"quoteOrderQty": False},
         },

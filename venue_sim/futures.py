@@ -1,178 +1,182 @@
-"""USDⓈ-M perpetuals on the simulated venue: a USDT wallet per account, one-way or hedge
-positions with leverage and entry price, reduce-only orders, and the listenKey user-data
-events (ORDER_TRADE_UPDATE, ACCOUNT_UPDATE). Shares prices and accounts with the spot venue."""
+"""Binance USDⓈ-M futures REST API (/fapi): market data, account and balance, positions,
+leverage, margin type, position mode, orders and trades. (The listenKey lives in userdata.)"""
 
 from __future__ import annotations
 
-import itertools
-import secrets
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from decimal import Decimal
-
-from venue_sim.exchange import ZERO, Account, Exchange, Order, Trade, VenueError, bad_param
-
-FEE_RATE = Decimal("0.0004")
-DEFAULT_LEVERAGE = 20
+from venue_sim import wire
+from venue_sim.book import ApiKey, BinanceError, Exchange, parse_decimal
+from venue_sim.endpoints import Endpoint, bool_param, int_param, interval_ms, order_ref, required
+from venue_sim.perp_book import MAKER_FEE, TAKER_FEE, Perpetuals
 
 
-@dataclass
-class FuturesPosition:
-    quantity: Decimal = ZERO  # signed in one-way mode
-    entry_price: Decimal = ZERO
+class FuturesApi:
+    def __init__(self, exchange: Exchange, perps: Perpetuals) -> None:
+        self.exchange, self.perps = exchange, perps
 
+    def endpoints(self) -> list[Endpoint]:
+        public = [("/fapi/v1/ping", self.ping), ("/fapi/v1/time", self.time),
+                  ("/fapi/v1/exchangeInfo", self.exchange_info), ("/fapi/v1/premiumIndex", self.premium_index),
+                  ("/fapi/v1/ticker/price", self.ticker_price), ("/fapi/v2/ticker/price", self.ticker_price),
+                  ("/fapi/v1/ticker/24hr", self.ticker_24hr), ("/fapi/v1/klines", self.klines)]
+        signed = [("GET", f"/fapi/{v}/{name}", handler) for v in ("v2", "v3")
+                  for name, handler in (("account", self.account), ("balance", self.balance),
+                                        ("positionRisk", self.position_risk_v2 if v == "v2" else
+                                         self.position_risk_v3))]
+        signed += [("GET", "/fapi/v1/positionSide/dual", self.get_dual),
+                   ("GET", "/fapi/v1/order", self.query_order), ("GET", "/fapi/v1/openOrders", self.open_orders),
+                   ("GET", "/fapi/v1/allOrders", self.all_orders), ("GET", "/fapi/v1/userTrades", self.user_trades),
+                   ("GET", "/fapi/v1/leverageBracket", self.leverage_brackets),
+                   ("GET", "/fapi/v1/commissionRate", self.commission_rate)]
+        trading = [("POST", "/fapi/v1/leverage", self.set_leverage), ("POST", "/fapi/v1/marginType", self.margin_type),
+                   ("POST", "/fapi/v1/positionSide/dual", self.set_dual), ("POST", "/fapi/v1/order", self.new_order),
+                   ("DELETE", "/fapi/v1/order", self.cancel_order),
+                   ("DELETE", "/fapi/v1/allOpenOrders", self.cancel_all)]
+        return [*(Endpoint("GET", p, h) for p, h in public),
+                *(Endpoint(m, p, h, signed=True) for m, p, h in signed),
+                *(Endpoint(m, p, h, signed=True, trade=True) for m, p, h in trading)]
 
-@dataclass
-class FuturesOrder(Order):
-    reduce_only: bool = False
-    position_side: str = "BOTH"
-    average_price: Decimal = ZERO
-    realized_pnl: Decimal = ZERO
+    # --- market data -----------------------------------------------------------------------
+    async def ping(self, key, params) -> dict:
+        return {}
 
+    async def time(self, key, params) -> dict:
+        return {"serverTime": self.exchange.now_ms()}
 
-@dataclass
-class FuturesAccount:
-    wallet: Decimal = ZERO  # USDT
-    leverage: dict[str, int] = field(default_factory=dict)
-    margin_type: dict[str, str] = field(default_factory=dict)
-    dual_side: bool = False
-    positions: dict[tuple[str, str], FuturesPosition] = field(default_factory=dict)  # (symbol, side)
-    orders: dict[int, FuturesOrder] = field(default_factory=dict)
-    by_client_id: dict[str, int] = field(default_factory=dict)
-    trades: list[Trade] = field(default_factory=list)
+    async def exchange_info(self, key, params) -> dict:
+        return {"timezone": "UTC", "serverTime": self.exchange.now_ms(), "futuresType": "U_MARGINED",
+                "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                                "limit": 2400},
+                               {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200}],
+                "exchangeFilters": [], "assets": [{"asset": "USDT", "marginAvailable": True,
+                                                   "autoAssetExchange": "-10000"}],
+                "symbols": [wire.futures_symbol_info(s) for s in self.exchange.symbols.values()]}
 
+    def _rows(self, params, row):
+        if params.get("symbol"):
+            return row(self.exchange.symbol(params["symbol"]).name)
+        return [row(s) for s in self.exchange.symbols]
 
-Listener = Callable[[Account, FuturesOrder, Trade | None, str], None]
-
-
-class Futures:
-    def __init__(self, exchange: Exchange) -> None:
-        self.exchange = exchange
-        self.books: dict[str, FuturesAccount] = {}  # by api key
-        self.listeners: list[Listener] = []
-        self._order_ids = itertools.count(800_000)
-        self._trade_ids = itertools.count(900_000)
-
-    def book(self, account: Account) -> FuturesAccount:
-        return self.books.setdefault(account.api_key, FuturesAccount())
-
-    def position(self, book: FuturesAccount, symbol: str, side: str = "BOTH") -> FuturesPosition:
-        return book.positions.setdefault((symbol, side), FuturesPosition())
-
-    def unrealized(self, symbol: str, position: FuturesPosition) -> Decimal:
-        return (self.exchange.prices[symbol] - position.entry_price) * position.quantity
-
-    def used_margin(self, book: FuturesAccount) -> Decimal:
-        return sum((abs(p.quantity) * self.exchange.prices[s] / book.leverage.get(s, DEFAULT_LEVERAGE)
-                    for (s, _), p in book.positions.items()), ZERO)
-
-    def available(self, book: FuturesAccount) -> Decimal:
-        pnl = sum((self.unrealized(s, p) for (s, _), p in book.positions.items()), ZERO)
-        return book.wallet + pnl - self.used_margin(book)
-
-    def place_order(self, account: Account, *, symbol: str, side: str, type: str, quantity: Decimal | None,
-                    price: Decimal | None, time_in_force: str | None, client_order_id: str | None,
-                    reduce_only: bool, position_side: str) -> FuturesOrder:
-        sym = self.exchange.symbol(symbol)
-        book = self.book(account)
-        if side not in ("BUY", "SELL") or type not in ("MARKET", "LIMIT"):
-            raise VenueError(400, -1116, "Invalid orderType.") if type not in ("MARKET", "LIMIT") else \
-                VenueError(400, -1100, "Illegal characters found in parameter 'side'.")
-        if quantity is None:
-            raise bad_param("Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.")
-        if quantity < sym.min_qty or quantity % sym.step_size != 0:
-            raise VenueError(400, -1111, "Precision is over the maximum defined for this asset.")
-        position_side = position_side or "BOTH"
-        if book.dual_side == (position_side == "BOTH"):
-            raise VenueError(400, -4061, "Order's position side does not match user's setting.")
-        client_order_id = client_order_id or f"sim-{secrets.token_hex(8)}"
-        if client_order_id in book.by_client_id:
-            raise VenueError(400, -4015, "Client order id is not valid.")  # Binance futures: duplicate id
-        market = self.exchange.prices[sym.name]
-        if type == "LIMIT":
-            if price is None or time_in_force not in ("GTC", "IOC", "FOK", "GTX"):
-                raise bad_param("Mandatory parameter 'price'/'timeInForce' was not sent for a LIMIT order.")
-            if price % sym.tick_size != 0:
-                raise VenueError(400, -4014, "Price not increased by tick size.")
-        signed = quantity if side == "BUY" else -quantity
-        held = self.position(book, sym.name, position_side).quantity
-        if reduce_only and (held == 0 or (held > 0) == (signed > 0) or abs(signed) > abs(held)):
-            raise VenueError(400, -2022, "ReduceOnly Order is rejected.")
-        reference = price if type == "LIMIT" else market
-        if not reduce_only and quantity * reference / book.leverage.get(sym.name, DEFAULT_LEVERAGE) > self.available(book):
-            raise VenueError(400, -2019, "Margin is insufficient.")
+    async def premium_index(self, key, params):
         now = self.exchange.now_ms()
-        order = FuturesOrder(next(self._order_ids), client_order_id, sym.name, side, type,
-                             time_in_force or "GTC", price or ZERO, quantity, time_ms=now, update_ms=now,
-                             created_at=self.exchange.clock(), reduce_only=reduce_only, position_side=position_side)
-        book.orders[order.order_id] = order
-        book.by_client_id[client_order_id] = order.order_id
-        self._emit(account, order, None, "NEW")
-        if type == "MARKET":
-            slip = market * self.exchange.slippage
-            self._fill(account, order, (market + slip if side == "BUY" else market - slip).quantize(sym.tick_size))
-        elif self.exchange._crosses(order, market):
-            self._fill(account, order, market)
-        elif order.time_in_force in ("IOC", "FOK"):
-            order.status = "EXPIRED"
-            self._emit(account, order, None, "EXPIRED")
-        return order
+        return self._rows(params, lambda s: {
+            "symbol": s, "markPrice": wire.fx(self.exchange.prices[s]), "indexPrice": wire.fx(self.exchange.prices[s]),
+            "estimatedSettlePrice": wire.fx(self.exchange.prices[s]), "lastFundingRate": "0.00010000",
+            "interestRate": "0.00010000", "nextFundingTime": now // 28_800_000 * 28_800_000 + 28_800_000,
+            "time": now})
 
-    def cancel_order(self, account: Account, symbol: str, order_id: int | None, client_id: str | None) -> FuturesOrder:
-        order = self.find_order(account, symbol, order_id, client_id)
-        if not order.is_open:
-            raise VenueError(400, -2011, "Unknown order sent.")
-        order.status, order.update_ms = "CANCELED", self.exchange.now_ms()
-        self._emit(account, order, None, "CANCELED")
-        return order
+    async def ticker_price(self, key, params):
+        return self._rows(params, lambda s: {"symbol": s, "price": wire.fx(self.exchange.prices[s]),
+                                             "time": self.exchange.now_ms()})
 
-    def find_order(self, account: Account, symbol: str, order_id: int | None, client_id: str | None) -> FuturesOrder:
-        book = self.book(account)
-        if order_id is None and client_id:
-            order_id = book.by_client_id.get(client_id)
-        order = book.orders.get(order_id) if order_id is not None else None
-        if order is None or order.symbol != symbol:
-            raise VenueError(400, -2013, "Order does not exist.")
-        return order
+    async def ticker_24hr(self, key, params):
+        now = self.exchange.now_ms()
 
-    def match_resting(self) -> None:
-        for api_key, book in self.books.items():
-            account = self.exchange.accounts[api_key]
-            for order in list(book.orders.values()):
-                if order.is_open and order.type == "LIMIT" and \
-                        self.exchange._crosses(order, self.exchange.prices[order.symbol]):
-                    self._fill(account, order, order.price, is_maker=True)
+        def row(s: str) -> dict:
+            day = [p for t, p in self.exchange.history[s] if t >= now - 86_400_000] or [self.exchange.prices[s]]
+            return {"symbol": s, "priceChange": wire.fx(day[-1] - day[0]),
+                    "priceChangePercent": f"{(day[-1] - day[0]) / day[0] * 100:.3f}",
+                    "weightedAvgPrice": wire.fx(sum(day) / len(day)), "lastPrice": wire.fx(day[-1]),
+                    "lastQty": "0", "openPrice": wire.fx(day[0]), "highPrice": wire.fx(max(day)),
+                    "lowPrice": wire.fx(min(day)), "volume": "0", "quoteVolume": "0", "openTime": now - 86_400_000,
+                    "closeTime": now, "firstId": 0, "lastId": 0, "count": 0}
+        return self._rows(params, row)
 
-    def _fill(self, account: Account, order: FuturesOrder, price: Decimal, *, is_maker: bool = False) -> Trade:
-        book = self.book(account)
-        qty = order.orig_qty - order.executed_qty
-        signed = qty if order.side == "BUY" else -qty
-        position = self.position(book, order.symbol, order.position_side)
-        realized = ZERO
-        if position.quantity and (position.quantity > 0) != (signed > 0):  # closing (part of) it
-            closed = min(abs(signed), abs(position.quantity))
-            realized = (price - position.entry_price) * closed * (1 if position.quantity > 0 else -1)
-        after = position.quantity + signed
-        if after == 0:
-            position.entry_price = ZERO
-        elif position.quantity == 0 or (position.quantity > 0) != (after > 0):
-            position.entry_price = price  # opened, or flipped through zero
-        elif abs(after) > abs(position.quantity):  # added: average the entry
-            position.entry_price = (position.entry_price * abs(position.quantity) + price * qty) / abs(after)
-        position.quantity = after
-        fee = qty * price * FEE_RATE
-        book.wallet += realized - fee
-        order.executed_qty += qty
-        order.cumulative_quote += qty * price
-        order.average_price = order.cumulative_quote / order.executed_qty
-        order.realized_pnl += realized
-        order.status, order.update_ms = "FILLED", self.exchange.now_ms()
-        trade = Trade(next(self._trade_ids), order.order_id, order.client_order_id, order.symbol, order.side, price,
-                      qty, fee, "USDT", order.update_ms, is_maker, at=self.exchange.clock())
-        book.trades.append(trade)
-        self._emit(account, order, trade, "TRADE")
-        return trade
+    async def klines(self, key, params) -> list:
+        symbol = self.exchange.symbol(required(params, "symbol")).name
+        limit = max(1, min(int_param(params, "limit", 500), 1500))
+        return wire.klines(self.exchange, symbol, interval_ms(params), limit, int_param(params, "startTime"),
+                           int_param(params, "endTime"))
 
-    def _emit(self, account: Account, order: FuturesOrder, trade: Trade | None, execution_type: str) -> None:
-        for listener in self.listeners:
-            listener(account, order, trade, execution_type)
+    # --- account ---------------------------------------------------------------------------
+    async def account(self, key: ApiKey, params) -> dict:
+        return wire.futures_account_json(self.perps, self.perps.book(key.account))
+
+    async def balance(self, key: ApiKey, params) -> list:
+        return wire.futures_balance_json(self.perps, self.perps.book(key.account))
+
+    async def position_risk_v2(self, key: ApiKey, params) -> list:
+        rows = wire.futures_positions_json(self.perps, self.perps.book(key.account))
+        return [r for r in rows if params.get("symbol") in (None, "", r["symbol"])]
+
+    async def position_risk_v3(self, key: ApiKey, params) -> list:
+        rows = wire.futures_positions_json(self.perps, self.perps.book(key.account), every_symbol=False)
+        return [r for r in rows if params.get("symbol") in (None, "", r["symbol"])]
+
+    async def set_leverage(self, key: ApiKey, params) -> dict:
+        symbol = self.exchange.symbol(required(params, "symbol")).name
+        leverage = self.perps.set_leverage(key.account, symbol, int_param(params, "leverage") or 0)
+        return {"symbol": symbol, "leverage": leverage, "maxNotionalValue": "1000000"}
+
+    async def margin_type(self, key: ApiKey, params) -> dict:
+        self.perps.set_margin_type(key.account, required(params, "symbol"), required(params, "marginType").upper())
+        return {"code": 200, "msg": "success"}
+
+    async def get_dual(self, key: ApiKey, params) -> dict:
+        return {"dualSidePosition": self.perps.book(key.account).dual_side}
+
+    async def set_dual(self, key: ApiKey, params) -> dict:
+        dual = bool_param(params, "dualSidePosition")
+        if dual is None:
+            raise BinanceError(400, -1102, "Mandatory parameter 'dualSidePosition' was not sent, was empty/null, "
+                                           "or malformed.")
+        self.perps.set_dual_side(key.account, dual)
+        return {"code": 200, "msg": "success"}
+
+    async def leverage_brackets(self, key: ApiKey, params) -> list:
+        bracket = {"bracket": 1, "initialLeverage": 125, "notionalCap": 1_000_000, "notionalFloor": 0,
+                   "maintMarginRatio": 0.004, "cum": 0.0}
+        return [{"symbol": s, "brackets": [bracket]} for s in self.exchange.symbols
+                if params.get("symbol") in (None, "", s)]
+
+    async def commission_rate(self, key: ApiKey, params) -> dict:
+        return {"symbol": self.exchange.symbol(required(params, "symbol")).name,
+                "makerCommissionRate": wire.fx(MAKER_FEE), "takerCommissionRate": wire.fx(TAKER_FEE)}
+
+    # --- orders ----------------------------------------------------------------------------
+    async def new_order(self, key: ApiKey, params) -> dict:
+        respond = params.get("newOrderRespType") or "ACK"
+        if respond not in ("ACK", "RESULT"):
+            raise BinanceError(400, -1100, "Illegal characters found in parameter 'newOrderRespType'.")
+        order = self.perps.place_order(
+            key.account, symbol=required(params, "symbol"), side=required(params, "side"),
+            type=required(params, "type"), quantity=parse_decimal("quantity", params.get("quantity"), required=False),
+            price=parse_decimal("price", params.get("price"), required=False),
+            time_in_force=params.get("timeInForce"), client_order_id=params.get("newClientOrderId"),
+            reduce_only=bool_param(params, "reduceOnly"), position_side=params.get("positionSide"))
+        # ACK (the default) shows the order as accepted, before it matched, as Binance does.
+        return wire.futures_order_json(order, as_accepted=respond == "ACK")
+
+    async def query_order(self, key: ApiKey, params) -> dict:
+        return wire.futures_order_json(self.perps.find_order(key.account, required(params, "symbol"),
+                                                             *order_ref(params)))
+
+    async def cancel_order(self, key: ApiKey, params) -> dict:
+        return wire.futures_order_json(self.perps.cancel_order(key.account, required(params, "symbol"),
+                                                               *order_ref(params)))
+
+    async def cancel_all(self, key: ApiKey, params) -> dict:
+        symbol = self.exchange.symbol(required(params, "symbol")).name
+        for order in self.perps.open_orders(key.account, symbol):
+            self.perps.cancel_order(key.account, symbol, order.order_id, None)
+        return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+    async def open_orders(self, key: ApiKey, params) -> list:
+        symbol = self.exchange.symbol(params["symbol"]).name if params.get("symbol") else None
+        return [wire.futures_order_json(o) for o in self.perps.open_orders(key.account, symbol)]
+
+    async def all_orders(self, key: ApiKey, params) -> list:
+        symbol = self.exchange.symbol(required(params, "symbol")).name
+        limit = max(1, min(int_param(params, "limit", 500), 1000))
+        rows = [o for o in sorted(self.perps.book(key.account).orders.values(), key=lambda o: o.order_id)
+                if o.symbol == symbol and o.order_id >= int_param(params, "orderId", 0)]
+        return [wire.futures_order_json(o) for o in rows[:limit]]
+
+    async def user_trades(self, key: ApiKey, params) -> list:
+        symbol = self.exchange.symbol(required(params, "symbol")).name
+        start, end = int_param(params, "startTime", 0), int_param(params, "endTime", 2**62)
+        from_id, order_id = int_param(params, "fromId", 0), int_param(params, "orderId")
+        limit = max(1, min(int_param(params, "limit", 500), 1000))
+        rows = [t for t in self.perps.book(key.account).trades if t.symbol == symbol and t.trade_id >= from_id
+                and start <= t.time_ms <= end and order_id in (None, t.order_id)]
+        rows = rows[:limit] if (params.get("fromId") or params.get("startTime")) else rows[-limit:]
+        return [wire.futures_trade_json(t) for t in rows]

@@ -1,15 +1,28 @@
-"""Binance's JSON shapes for orders, trades, balances and user-data events."""
+"""Binance's JSON shapes: exchangeInfo, orders, trades, balances, positions and the user-data
+events, field for field as Binance documents them (ccxt parses these)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from venue_sim.exchange import Account, Exchange, Order, Symbol, Trade
+from venue_sim.book import ZERO, Account, Exchange, Order, Symbol, Trade
+from venue_sim.perp_book import PerpAccount, PerpOrder, Perpetuals
+
+E8 = Decimal("1e-8")
 
 
 def d8(value: Decimal) -> str:
-    return f"{value:.8f}"
+    """Spot style: always 8 decimals ("0.01000000")."""
+    return f"{value.quantize(E8):f}"
 
+
+def fx(value: Decimal) -> str:
+    """Futures style: plain decimal, at most 8 places, never an exponent ("64000.5", "0.01")."""
+    text = f"{value.quantize(E8).normalize():f}"
+    return "0" if text in ("-0", "") else text
+
+
+# --- spot ---------------------------------------------------------------------------------
 
 def symbol_info(sym: Symbol) -> dict:
     return {
@@ -18,11 +31,12 @@ def symbol_info(sym: Symbol) -> dict:
         "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
         "orderTypes": ["LIMIT", "MARKET"], "icebergAllowed": False, "ocoAllowed": False,
         "otoAllowed": False, "quoteOrderQtyMarketAllowed": True, "allowTrailingStop": False,
-        "cancelReplaceAllowed": False, "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
+        "cancelReplaceAllowed": False, "amendAllowed": False, "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": False,
         "filters": [
             {"filterType": "PRICE_FILTER", "minPrice": d8(sym.tick_size), "maxPrice": "1000000.00000000",
              "tickSize": d8(sym.tick_size)},
-            {"filterType": "LOT_SIZE", "minQty": d8(sym.min_qty), "maxQty": "9000.00000000",
+            {"filterType": "LOT_SIZE", "minQty": d8(sym.min_qty), "maxQty": d8(sym.max_qty),
              "stepSize": d8(sym.step_size)},
             {"filterType": "NOTIONAL", "minNotional": d8(sym.min_notional), "applyMinToMarket": True,
              "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
@@ -33,16 +47,27 @@ def symbol_info(sym: Symbol) -> dict:
     }
 
 
-def order_json(order: Order, trades: list[Trade] | None = None) -> dict:
+def order_ack(order: Order) -> dict:
+    return {"symbol": order.symbol, "orderId": order.order_id, "orderListId": -1,
+            "clientOrderId": order.client_order_id, "transactTime": order.time_ms}
+
+
+def order_json(order: Order, trades: list[Trade] | None = None, *, response: bool = False) -> dict:
+    """An order as GET /api/v3/order shows it; `response` gives the POST shape (RESULT, or FULL
+    when trades are passed)."""
     body = {
         "symbol": order.symbol, "orderId": order.order_id, "orderListId": -1,
-        "clientOrderId": order.client_order_id, "transactTime": order.update_ms, "price": d8(order.price),
+        "clientOrderId": order.client_order_id, "price": d8(order.price),
         "origQty": d8(order.orig_qty), "executedQty": d8(order.executed_qty),
-        "cummulativeQuoteQty": d8(order.cumulative_quote), "origQuoteOrderQty": "0.00000000",
+        "cummulativeQuoteQty": d8(order.cumulative_quote), "origQuoteOrderQty": d8(order.orig_quote_qty),
         "status": order.status, "timeInForce": order.time_in_force, "type": order.type, "side": order.side,
-        "stopPrice": "0.00000000", "icebergQty": "0.00000000", "time": order.time_ms, "updateTime": order.update_ms,
-        "isWorking": order.is_open, "workingTime": order.time_ms, "selfTradePreventionMode": "EXPIRE_MAKER",
+        "workingTime": order.time_ms, "selfTradePreventionMode": "EXPIRE_MAKER",
     }
+    if response:
+        body["transactTime"] = order.time_ms
+    else:
+        body.update({"stopPrice": "0.00000000", "icebergQty": "0.00000000", "time": order.time_ms,
+                     "updateTime": order.update_ms, "isWorking": True})
     if trades is not None:
         body["fills"] = [{"price": d8(t.price), "qty": d8(t.qty), "commission": d8(t.commission),
                           "commissionAsset": t.commission_asset, "tradeId": t.trade_id} for t in trades]
@@ -58,56 +83,95 @@ def trade_json(trade: Trade) -> dict:
     }
 
 
-def account_json(exchange: Exchange, account: Account) -> dict:
+def balances_json(account: Account) -> list[dict]:
     assets = sorted(set(account.balances) | set(account.locked))
+    return [{"asset": a, "free": d8(account.balances.get(a, ZERO)), "locked": d8(account.locked.get(a, ZERO))}
+            for a in assets]
+
+
+def account_json(exchange: Exchange, account: Account) -> dict:
     return {
         "makerCommission": 10, "takerCommission": 10, "buyerCommission": 0, "sellerCommission": 0,
         "commissionRates": {"maker": "0.00100000", "taker": "0.00100000", "buyer": "0.00000000",
                             "seller": "0.00000000"},
         "canTrade": True, "canWithdraw": True, "canDeposit": True, "brokered": False,
         "requireSelfTradePrevention": False, "preventSor": False, "updateTime": exchange.now_ms(),
-        "accountType": "SPOT",
-        "balances": [{"asset": a, "free": d8(account.balances.get(a, Decimal(0))),
-                      "locked": d8(account.locked.get(a, Decimal(0)))} for a in assets],
-        "permissions": ["SPOT"], "uid": abs(hash(account.name)) % 10**9,
+        "accountType": "SPOT", "balances": balances_json(account), "permissions": ["SPOT"],
+        "uid": sum(map(ord, account.name)) * 7919 % 10**9,
     }
 
 
 def execution_report(exchange: Exchange, order: Order, trade: Trade | None, execution_type: str) -> dict:
-    """The executionReport event, every field of a real one (ccxt.pro parses them)."""
+    """The spot executionReport event with every field a real one carries."""
     return {
         "e": "executionReport", "E": exchange.now_ms(), "s": order.symbol, "c": order.client_order_id,
         "S": order.side, "o": order.type, "f": order.time_in_force, "q": d8(order.orig_qty), "p": d8(order.price),
-        "P": "0.00000000", "F": "0.00000000", "g": -1, "C": "", "x": execution_type, "X": order.status,
-        "r": "NONE", "i": order.order_id, "l": d8(trade.qty if trade else Decimal(0)),
-        "z": d8(order.executed_qty), "L": d8(trade.price if trade else Decimal(0)),
-        "n": d8(trade.commission if trade else Decimal(0)), "N": trade.commission_asset if trade else None,
-        "T": trade.time_ms if trade else order.update_ms, "t": trade.trade_id if trade else -1,
-        "I": order.order_id * 2, "w": order.is_open, "m": trade.is_maker if trade else False, "M": False,
-        "O": order.time_ms, "Z": d8(order.cumulative_quote),
-        "Y": d8(trade.price * trade.qty if trade else Decimal(0)), "Q": "0.00000000", "W": order.time_ms,
-        "V": "EXPIRE_MAKER",
+        "P": "0.00000000", "F": "0.00000000", "g": -1, "C": order.client_order_id if execution_type == "CANCELED"
+        else "", "x": execution_type, "X": order.status, "r": "NONE", "i": order.order_id,
+        "l": d8(trade.qty if trade else ZERO), "z": d8(order.executed_qty),
+        "L": d8(trade.price if trade else ZERO), "n": d8(trade.commission if trade else ZERO),
+        "N": trade.commission_asset if trade else None, "T": trade.time_ms if trade else order.update_ms,
+        "t": trade.trade_id if trade else -1, "I": order.order_id * 2 + (1 if trade else 0), "w": order.is_open,
+        "m": trade.is_maker if trade else False, "M": trade is not None, "O": order.time_ms,
+        "Z": d8(order.cumulative_quote), "Y": d8(trade.price * trade.qty if trade else ZERO),
+        "Q": d8(order.orig_quote_qty), "W": order.time_ms, "V": "EXPIRE_MAKER",
     }
 
 
-# --- USDⓈ-M perpetuals (fapi) -------------------------------------------------------------
+def account_position(exchange: Exchange, account: Account, assets: set[str]) -> dict:
+    """outboundAccountPosition: the balances an order event changed."""
+    return {"e": "outboundAccountPosition", "E": exchange.now_ms(), "u": exchange.now_ms(),
+            "B": [{"a": a, "f": d8(account.balances.get(a, ZERO)), "l": d8(account.locked.get(a, ZERO))}
+                  for a in sorted(assets)]}
+
+
+def klines(exchange: Exchange, symbol: str, interval_ms: int, limit: int, start: int | None,
+           end: int | None) -> list[list]:
+    """Candles built from the price history; intervals with no change repeat the last close."""
+    now = exchange.now_ms()
+    end = end if end is not None else now
+    first = (start if start is not None else end - (limit - 1) * interval_ms) // interval_ms * interval_ms
+    history = list(exchange.history[symbol])
+    price = history[0][1]
+    rows, i = [], 0
+    open_time = first
+    while open_time <= end and len(rows) < limit:
+        close_time = open_time + interval_ms - 1
+        while i < len(history) and history[i][0] < open_time:
+            price = history[i][1]
+            i += 1
+        open_, high, low = price, price, price
+        while i < len(history) and history[i][0] <= close_time:
+            price = history[i][1]
+            high, low = max(high, price), min(low, price)
+            i += 1
+        rows.append([open_time, d8(open_), d8(high), d8(low), d8(price), "0.00000000", close_time,
+                     "0.00000000", 0, "0.00000000", "0.00000000", "0"])
+        open_time += interval_ms
+    return rows
+
+
+# --- USDⓈ-M perpetuals (fapi) ---------------------------------------------------------------
 
 def futures_symbol_info(sym: Symbol) -> dict:
     return {
         "symbol": sym.name, "pair": sym.name, "contractType": "PERPETUAL", "deliveryDate": 4133404800000,
         "onboardDate": 1569398400000, "status": "TRADING", "maintMarginPercent": "2.5000",
         "requiredMarginPercent": "5.0000", "baseAsset": sym.base, "quoteAsset": sym.quote, "marginAsset": "USDT",
-        "pricePrecision": 2, "quantityPrecision": 5, "baseAssetPrecision": 8, "quotePrecision": 8,
-        "underlyingType": "COIN", "underlyingSubType": [], "triggerProtect": "0.0500", "liquidationFee": "0.012500",
-        "marketTakeBound": "0.05", "maxMoveOrderLimit": 10000,
+        "pricePrecision": max(0, -sym.tick_size.normalize().as_tuple().exponent),
+        "quantityPrecision": max(0, -sym.step_size.normalize().as_tuple().exponent),
+        "baseAssetPrecision": 8, "quotePrecision": 8, "underlyingType": "COIN", "underlyingSubType": [],
+        "triggerProtect": "0.0500", "liquidationFee": "0.012500", "marketTakeBound": "0.05",
+        "maxMoveOrderLimit": 10000,
         "filters": [
-            {"filterType": "PRICE_FILTER", "minPrice": str(sym.tick_size), "maxPrice": "4529764",
-             "tickSize": str(sym.tick_size)},
-            {"filterType": "LOT_SIZE", "minQty": str(sym.min_qty), "maxQty": "1000", "stepSize": str(sym.step_size)},
-            {"filterType": "MARKET_LOT_SIZE", "minQty": str(sym.min_qty), "maxQty": "120",
-             "stepSize": str(sym.step_size)},
+            {"filterType": "PRICE_FILTER", "minPrice": fx(sym.tick_size), "maxPrice": "4529764",
+             "tickSize": fx(sym.tick_size)},
+            {"filterType": "LOT_SIZE", "minQty": fx(sym.min_qty), "maxQty": fx(sym.max_qty),
+             "stepSize": fx(sym.step_size)},
+            {"filterType": "MARKET_LOT_SIZE", "minQty": fx(sym.min_qty), "maxQty": fx(sym.max_qty),
+             "stepSize": fx(sym.step_size)},
             {"filterType": "MAX_NUM_ORDERS", "limit": 200},
-            {"filterType": "MIN_NOTIONAL", "notional": str(sym.min_notional)},
+            {"filterType": "MIN_NOTIONAL", "notional": fx(sym.min_notional)},
             {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500",
              "multiplierDecimal": "4"},
         ],
@@ -115,88 +179,104 @@ def futures_symbol_info(sym: Symbol) -> dict:
     }
 
 
-def futures_order_json(order) -> dict:
+def futures_order_json(order: PerpOrder, *, as_accepted: bool = False) -> dict:
+    """The order now, or (as_accepted) as it stood when accepted: what an ACK response shows."""
+    executed, quote, average = (ZERO, ZERO, ZERO) if as_accepted else \
+        (order.executed_qty, order.cumulative_quote, order.average_price)
     return {
-        "orderId": order.order_id, "symbol": order.symbol, "status": order.status,
-        "clientOrderId": order.client_order_id, "price": str(order.price), "avgPrice": str(order.average_price),
-        "origQty": str(order.orig_qty), "executedQty": str(order.executed_qty), "cumQty": str(order.executed_qty),
-        "cumQuote": str(order.cumulative_quote), "timeInForce": order.time_in_force, "type": order.type,
+        "orderId": order.order_id, "symbol": order.symbol, "status": "NEW" if as_accepted else order.status,
+        "clientOrderId": order.client_order_id, "price": fx(order.price), "avgPrice": fx(average),
+        "origQty": fx(order.orig_qty), "executedQty": fx(executed), "cumQty": fx(executed),
+        "cumQuote": fx(quote), "timeInForce": order.time_in_force, "type": order.type,
         "reduceOnly": order.reduce_only, "closePosition": False, "side": order.side,
         "positionSide": order.position_side, "stopPrice": "0", "workingType": "CONTRACT_PRICE",
         "priceProtect": False, "origType": order.type, "priceMatch": "NONE", "selfTradePreventionMode": "NONE",
-        "goodTillDate": 0, "time": order.time_ms, "updateTime": order.update_ms,
+        "goodTillDate": 0, "time": order.time_ms, "updateTime": order.time_ms if as_accepted else order.update_ms,
     }
 
 
-def futures_trade_json(trade: Trade, realized: Decimal = Decimal(0)) -> dict:
+def futures_trade_json(trade: Trade) -> dict:
     return {
-        "buyer": trade.side == "BUY", "commission": str(trade.commission), "commissionAsset": trade.commission_asset,
-        "id": trade.trade_id, "maker": trade.is_maker, "orderId": trade.order_id, "price": str(trade.price),
-        "qty": str(trade.qty), "quoteQty": str(trade.price * trade.qty), "realizedPnl": str(realized),
-        "side": trade.side, "positionSide": "BOTH", "symbol": trade.symbol, "time": trade.time_ms,
+        "buyer": trade.side == "BUY", "commission": fx(trade.commission), "commissionAsset": trade.commission_asset,
+        "id": trade.trade_id, "maker": trade.is_maker, "orderId": trade.order_id, "price": fx(trade.price),
+        "qty": fx(trade.qty), "quoteQty": fx(trade.price * trade.qty), "realizedPnl": fx(trade.realized_pnl),
+        "side": trade.side, "positionSide": trade.position_side, "symbol": trade.symbol, "time": trade.time_ms,
     }
 
 
-def futures_positions_json(futures, book) -> list[dict]:
+def futures_positions_json(perps: Perpetuals, book: PerpAccount, *, every_symbol: bool = True) -> list[dict]:
+    """positionRisk rows. v2 lists every symbol (one row per position side); v3 only those
+    with a position or an open order."""
+    sides = ("LONG", "SHORT") if book.dual_side else ("BOTH",)
     rows = []
-    for (symbol, side), position in book.positions.items():
-        mark = futures.exchange.prices[symbol]
-        rows.append({
-            "symbol": symbol, "positionAmt": str(position.quantity), "entryPrice": str(position.entry_price),
-            "breakEvenPrice": str(position.entry_price), "markPrice": str(mark),
-            "unRealizedProfit": str(futures.unrealized(symbol, position)), "liquidationPrice": "0",
-            "leverage": str(book.leverage.get(symbol, 20)), "maxNotionalValue": "1000000",
-            "marginType": book.margin_type.get(symbol, "cross"), "isolatedMargin": "0", "isAutoAddMargin": "false",
-            "positionSide": side, "notional": str(position.quantity * mark), "isolatedWallet": "0",
-            "initialMargin": str(abs(position.quantity) * mark / book.leverage.get(symbol, 20)),
-            "updateTime": futures.exchange.now_ms(),
-        })
+    for symbol in perps.exchange.symbols:
+        for side in sides:
+            position = book.positions.get((symbol, side))
+            quantity = position.quantity if position else ZERO
+            if not every_symbol and not quantity and not perps.open_orders_for(book, symbol):
+                continue
+            entry = position.entry_price if position else ZERO
+            mark = perps.exchange.prices[symbol]
+            leverage = perps.leverage(book, symbol)
+            unrealized = (mark - entry) * quantity
+            rows.append({
+                "symbol": symbol, "positionAmt": fx(quantity), "entryPrice": fx(entry), "breakEvenPrice": fx(entry),
+                "markPrice": fx(mark), "unRealizedProfit": fx(unrealized), "liquidationPrice": "0",
+                "leverage": str(leverage), "maxNotionalValue": "1000000",
+                "marginType": book.margin_type.get(symbol, "cross"), "isolatedMargin": "0",
+                "isAutoAddMargin": "false", "positionSide": side, "notional": fx(quantity * mark),
+                "isolatedWallet": "0", "initialMargin": fx(abs(quantity) * mark / leverage),
+                "maintMargin": fx(abs(quantity) * mark * Decimal("0.004")),
+                "updateTime": perps.exchange.now_ms(),
+            })
     return rows
 
 
-def futures_account_json(futures, book) -> dict:
-    unrealized = sum((futures.unrealized(s, p) for (s, _), p in book.positions.items()), Decimal(0))
-    available = futures.available(book)
-    asset = {"asset": "USDT", "walletBalance": str(book.wallet), "unrealizedProfit": str(unrealized),
-             "marginBalance": str(book.wallet + unrealized), "maintMargin": "0",
-             "initialMargin": str(futures.used_margin(book)), "positionInitialMargin": str(futures.used_margin(book)),
-             "openOrderInitialMargin": "0", "crossWalletBalance": str(book.wallet), "crossUnPnl": str(unrealized),
-             "availableBalance": str(available), "maxWithdrawAmount": str(available), "marginAvailable": True,
-             "updateTime": futures.exchange.now_ms()}
+def futures_account_json(perps: Perpetuals, book: PerpAccount) -> dict:
+    unrealized = perps.unrealized_total(book)
+    available = perps.available(book)
+    position_margin = perps.position_margin(book)
+    order_margin = perps.order_margin(book)
+    asset = {"asset": "USDT", "walletBalance": fx(book.wallet), "unrealizedProfit": fx(unrealized),
+             "marginBalance": fx(book.wallet + unrealized), "maintMargin": "0",
+             "initialMargin": fx(position_margin + order_margin), "positionInitialMargin": fx(position_margin),
+             "openOrderInitialMargin": fx(order_margin), "crossWalletBalance": fx(book.wallet),
+             "crossUnPnl": fx(unrealized), "availableBalance": fx(available), "maxWithdrawAmount": fx(available),
+             "marginAvailable": True, "updateTime": perps.exchange.now_ms()}
     return {"totalInitialMargin": asset["initialMargin"], "totalMaintMargin": "0",
             "totalWalletBalance": asset["walletBalance"], "totalUnrealizedProfit": asset["unrealizedProfit"],
-            "totalMarginBalance": asset["marginBalance"], "totalPositionInitialMargin": asset["initialMargin"],
-            "totalOpenOrderInitialMargin": "0", "totalCrossWalletBalance": asset["walletBalance"],
+            "totalMarginBalance": asset["marginBalance"], "totalPositionInitialMargin": fx(position_margin),
+            "totalOpenOrderInitialMargin": fx(order_margin), "totalCrossWalletBalance": asset["walletBalance"],
             "totalCrossUnPnl": asset["unrealizedProfit"], "availableBalance": asset["availableBalance"],
             "maxWithdrawAmount": asset["maxWithdrawAmount"], "assets": [asset],
-            "positions": futures_positions_json(futures, book)}
+            "positions": [p for p in futures_positions_json(perps, book) if p["positionAmt"] != "0"]}
 
 
-def futures_balance_json(futures, book) -> list[dict]:
-    account = futures_account_json(futures, book)["assets"][0]
-    return [{"accountAlias": "sim", "asset": "USDT", "balance": account["walletBalance"],
-             "crossWalletBalance": account["crossWalletBalance"], "crossUnPnl": account["crossUnPnl"],
-             "availableBalance": account["availableBalance"], "maxWithdrawAmount": account["maxWithdrawAmount"],
-             "marginAvailable": True, "updateTime": account["updateTime"]}]
+def futures_balance_json(perps: Perpetuals, book: PerpAccount) -> list[dict]:
+    asset = futures_account_json(perps, book)["assets"][0]
+    return [{"accountAlias": "SgsR", "asset": "USDT", "balance": asset["walletBalance"],
+             "crossWalletBalance": asset["crossWalletBalance"], "crossUnPnl": asset["crossUnPnl"],
+             "availableBalance": asset["availableBalance"], "maxWithdrawAmount": asset["maxWithdrawAmount"],
+             "marginAvailable": True, "updateTime": asset["updateTime"]}]
 
 
-def order_trade_update(exchange: Exchange, order, trade: Trade | None, execution_type: str) -> dict:
+def order_trade_update(exchange: Exchange, order: PerpOrder, trade: Trade | None, execution_type: str) -> dict:
     return {"e": "ORDER_TRADE_UPDATE", "E": exchange.now_ms(), "T": order.update_ms, "o": {
         "s": order.symbol, "c": order.client_order_id, "S": order.side, "o": order.type, "f": order.time_in_force,
-        "q": str(order.orig_qty), "p": str(order.price), "ap": str(order.average_price), "sp": "0",
-        "x": execution_type, "X": order.status, "i": order.order_id, "l": str(trade.qty if trade else 0),
-        "z": str(order.executed_qty), "L": str(trade.price if trade else 0), "N": "USDT",
-        "n": str(trade.commission if trade else 0), "T": trade.time_ms if trade else order.update_ms,
+        "q": fx(order.orig_qty), "p": fx(order.price), "ap": fx(order.average_price), "sp": "0",
+        "x": execution_type, "X": order.status, "i": order.order_id, "l": fx(trade.qty if trade else ZERO),
+        "z": fx(order.executed_qty), "L": fx(trade.price if trade else ZERO), "N": "USDT",
+        "n": fx(trade.commission if trade else ZERO), "T": trade.time_ms if trade else order.update_ms,
         "t": trade.trade_id if trade else 0, "b": "0", "a": "0", "m": trade.is_maker if trade else False,
         "R": order.reduce_only, "wt": "CONTRACT_PRICE", "ot": order.type, "ps": order.position_side,
-        "cp": False, "rp": str(order.realized_pnl), "pP": False, "si": 0, "ss": 0, "V": "NONE", "pm": "NONE",
-        "gtd": 0}}
+        "cp": False, "rp": fx(trade.realized_pnl if trade else ZERO), "pP": False, "si": 0, "ss": 0,
+        "V": "NONE", "pm": "NONE", "gtd": 0}}
 
 
-def account_update(futures, book, symbol: str) -> dict:
-    positions = [p for p in futures_positions_json(futures, book) if p["symbol"] == symbol]
-    return {"e": "ACCOUNT_UPDATE", "E": futures.exchange.now_ms(), "T": futures.exchange.now_ms(), "a": {
-        "m": "ORDER", "B": [{"a": "USDT", "wb": str(book.wallet), "cw": str(book.wallet), "bc": "0"}],
+def account_update(perps: Perpetuals, book: PerpAccount, symbol: str) -> dict:
+    rows = [p for p in futures_positions_json(perps, book) if p["symbol"] == symbol]
+    return {"e": "ACCOUNT_UPDATE", "E": perps.exchange.now_ms(), "T": perps.exchange.now_ms(), "a": {
+        "m": "ORDER", "B": [{"a": "USDT", "wb": fx(book.wallet), "cw": fx(book.wallet), "bc": "0"}],
         "P": [{"s": p["symbol"], "pa": p["positionAmt"], "ep": p["entryPrice"], "bep": p["breakEvenPrice"],
                "cr": "0", "up": p["unRealizedProfit"], "mt": p["marginType"], "iw": "0", "ps": p["positionSide"]}
-              for p in positions]}}
+              for p in rows]}}

@@ -1,5 +1,8 @@
-"""The one interface every venue adapter implements, and the failure classes replication and
-error recovery act on. Money and quantities are Decimal; times are UTC."""
+"""The one interface every venue adapter implements (ccxt today; IB, Rithmic, NinjaTrader
+later), the values it speaks in, and the failure classes replication and recovery act on.
+
+Money and quantities are Decimal, times are UTC datetimes, ids are strings. Every adapter
+passes the contract suite in tests/venues/contract.py."""
 
 from __future__ import annotations
 
@@ -14,35 +17,53 @@ ZERO = Decimal(0)
 
 
 class ErrorKind(enum.Enum):
-    NETWORK = "NETWORK"  # never reached the venue: safe to retry
-    RATE_LIMIT = "RATE_LIMIT"  # the venue asked us to slow down (see retry_after)
-    TIMEOUT = "TIMEOUT"  # a read timed out; for an order, see UNKNOWN_OUTCOME
-    PLATFORM = "PLATFORM"  # the venue failed or refused for its own reasons (auth, maintenance)
-    REJECTED = "REJECTED"  # the venue refused this order (funds, filters): do not retry
-    UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME"  # an order may or may not exist: ask before re-sending
+    """What a failure means for the caller — the only thing recovery needs to know."""
+
+    NETWORK = "NETWORK"  # the request never reached the venue: safe to send again
+    RATE_LIMIT = "RATE_LIMIT"  # refused, slow down: wait VenueError.retry_after seconds when given
+    TIMEOUT = "TIMEOUT"  # a read timed out (for an order that was sent, see UNKNOWN_OUTCOME)
+    AUTH = "AUTH"  # credentials refused (bad key or signature, permissions): a person must act
+    PLATFORM = "PLATFORM"  # the venue failed or refused for its own reasons (5xx on a read, clock skew, config)
+    REJECTED = "REJECTED"  # the venue refused this order or request (funds, filters, duplicate id): do not retry
+    UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME"  # an order may or may not exist: ask by client order id before re-sending
 
 
 @dataclass(frozen=True)
 class VenueError(Exception):
     kind: ErrorKind
     message: str
-    retry_after: float | None = None  # seconds, when the venue said
+    retry_after: float | None = None  # seconds, when the venue said (Retry-After)
+    venue_code: str | None = None  # the venue's own error code, when it sent one ("-2010")
 
     def __str__(self) -> str:
         return f"{self.kind.value}: {self.message}"
 
 
 @dataclass(frozen=True)
+class RoundedQuantity:
+    """A quantity rounded down to the lot size, and whether the venue would still take it."""
+
+    quantity: Decimal
+    below_min_quantity: bool
+    below_min_notional: bool  # only known when a price was given
+
+    @property
+    def ok(self) -> bool:
+        return self.quantity > 0 and not self.below_min_quantity and not self.below_min_notional
+
+
+@dataclass(frozen=True)
 class Instrument:
-    symbol: str  # unified, "BTC/USDT"
-    venue_symbol: str  # the venue's own, "BTCUSDT"
+    symbol: str  # unified: "BTC/USDT" (spot), "BTC/USDT:USDT" (USDT-margined perpetual)
+    venue_symbol: str  # the venue's own: "BTCUSDT"
     base: str
     quote: str
     tick_size: Decimal
-    lot_size: Decimal
+    lot_size: Decimal  # quantity step
     min_quantity: Decimal
-    min_notional: Decimal
-    contract_size: Decimal = Decimal(1)
+    min_notional: Decimal  # price * quantity * contract_size, in the quote currency (0: none)
+    contract_size: Decimal = Decimal(1)  # base units per contract (1 for spot)
+    market_type: str = "spot"  # "spot" | "swap"
 
     def round_quantity(self, quantity: Decimal) -> Decimal:
         """Down to a whole number of lots: never more than asked."""
@@ -51,21 +72,31 @@ class Instrument:
     def round_price(self, price: Decimal) -> Decimal:
         return (price / self.tick_size).to_integral_value(rounding=ROUND_DOWN) * self.tick_size
 
+    def fit_quantity(self, quantity: Decimal, price: Decimal | None = None) -> RoundedQuantity:
+        """Round down to the lot size and say whether the result still meets the venue's minimum
+        quantity and (given a price) minimum order value."""
+        rounded = self.round_quantity(quantity)
+        return RoundedQuantity(
+            rounded, below_min_quantity=rounded <= 0 or rounded < self.min_quantity,
+            below_min_notional=price is not None and rounded * price * self.contract_size < self.min_notional)
+
 
 @dataclass(frozen=True)
 class OrderRequest:
-    client_order_id: str
+    client_order_id: str  # the caller's id: the venue refuses a second order with it
     symbol: str
     side: str  # "buy" | "sell"
-    quantity: Decimal
+    quantity: Decimal  # in the venue's amount unit (contracts for derivatives; see contract_size)
     order_type: str = "market"  # "market" | "limit"
-    price: Decimal | None = None
-    time_in_force: str = "GTC"
-    reduce_only: bool = False
+    price: Decimal | None = None  # limit price
+    time_in_force: str = "GTC"  # "GTC" | "IOC" | "FOK" (limit orders)
+    reduce_only: bool = False  # derivatives: may only shrink a position
 
 
 @dataclass(frozen=True)
 class OrderState:
+    """An order as the venue last reported it (also what place_order acknowledges)."""
+
     client_order_id: str
     venue_order_id: str
     symbol: str
@@ -73,8 +104,17 @@ class OrderState:
     quantity: Decimal
     filled_quantity: Decimal
     average_price: Decimal | None
-    status: str  # "open" | "closed" | "canceled" | "rejected" | "expired"
-    timestamp: datetime | None = None
+    status: str  # "open" | "closed" (fully filled) | "canceled" | "rejected" | "expired"
+    timestamp: datetime | None = None  # UTC
+    order_type: str | None = None
+    price: Decimal | None = None  # limit price
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+OrderAck = OrderState  # place_order's answer is the order's state at acknowledgement
 
 
 @dataclass(frozen=True)
@@ -83,19 +123,19 @@ class Fill:
     venue_order_id: str
     client_order_id: str
     symbol: str
-    side: str
+    side: str  # "buy" | "sell"
     quantity: Decimal
     price: Decimal
     fee: Decimal
     fee_currency: str
-    timestamp: datetime
+    timestamp: datetime  # UTC, the venue's trade time
 
 
 @dataclass(frozen=True)
 class Balance:
     asset: str
     free: Decimal
-    used: Decimal
+    used: Decimal  # locked in orders or margin
 
     @property
     def total(self) -> Decimal:
@@ -105,35 +145,63 @@ class Balance:
 @dataclass(frozen=True)
 class Position:
     symbol: str
-    quantity: Decimal  # signed
+    quantity: Decimal  # signed: long > 0, short < 0 (contracts for derivatives)
     entry_price: Decimal = ZERO
     leverage: Decimal = Decimal(1)
+    unrealized_pnl: Decimal = ZERO
 
 
 @dataclass
 class AccountSnapshot:
     balances: dict[str, Balance] = field(default_factory=dict)
-    equity: Decimal = ZERO  # in the quote currency the adapter values in
+    equity: Decimal = ZERO  # everything valued in `currency`
+    currency: str = "USDT"
 
 
 @runtime_checkable
 class Venue(Protocol):
-    """One account on one venue. Every method raises VenueError on failure."""
+    """One account on one venue. Every method raises VenueError (see classify) on failure."""
 
-    async def connect(self) -> None: ...
+    async def connect(self) -> None:
+        """Load instruments; call before trading."""
+        ...
+
     async def close(self) -> None: ...
+
     async def instruments(self) -> dict[str, Instrument]: ...
-    async def instrument(self, symbol: str) -> Instrument: ...
-    async def account(self) -> AccountSnapshot: ...
-    async def positions(self) -> list[Position]: ...
-    async def place_order(self, order: OrderRequest) -> OrderState: ...
+
+    async def instrument(self, symbol: str) -> Instrument:
+        """REJECTED when the venue has no such instrument."""
+        ...
+
+    async def account(self) -> AccountSnapshot:
+        """Balances and equity."""
+        ...
+
+    async def positions(self) -> list[Position]:
+        """Open positions (spot: holdings of base assets)."""
+        ...
+
+    async def place_order(self, order: OrderRequest) -> OrderState:
+        """Send an order under the caller's client order id. A repeated id never makes a
+        second order (REJECTED); on UNKNOWN_OUTCOME ask fetch_order before sending again."""
+        ...
+
     async def cancel_order(self, client_order_id: str, symbol: str) -> OrderState: ...
+
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderState | None:
         """None when the venue has no order with this client order id."""
         ...
+
     def fills(self) -> AsyncIterator[Fill]:
-        """Own fills as they happen; reconnects by itself and never ends until close()."""
+        """Own fills as they happen, each once; reconnects by itself and never ends until close()."""
         ...
+
     def order_updates(self) -> AsyncIterator[OrderState]:
         """Own orders' changes (new, filled, canceled) as they happen; reconnects by itself."""
+        ...
+
+    def classify(self, exc: BaseException, *, order_sent: bool = False) -> VenueError:
+        """What a failure of this venue's client means. order_sent: the failing call may have
+        delivered an order (then anything short of a clear refusal is UNKNOWN_OUTCOME)."""
         ...

@@ -1,129 +1,307 @@
-"""CcxtVenue: any ccxt exchange through ccxt's async API, with ccxt.pro's user-data stream for
-fills. Pointed at a simulator (or a testnet) by configuration alone: the `config` dict is
-passed to the ccxt constructor, which deep-merges `urls` and `options`."""
+"""CcxtVenue: any ccxt exchange (binance, bybit, okx, ...) through ccxt's async API, with
+ccxt.pro's user-data stream for fills and order updates. Spot or perpetual swaps.
+
+Pointed at a simulator or a testnet by configuration alone: `config` goes to the ccxt
+constructor, which deep-merges `urls` and `options` (see venue_sim.ccxt_config)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import contextvars
+import email.utils
 import logging
-from collections.abc import AsyncIterator
+import re
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import aiohttp
 import ccxt.async_support as ccxt_async
 import ccxt.pro as ccxt_pro
 from ccxt.base import errors as ccxt_errors
+from ccxt.base.decimal_to_precision import DECIMAL_PLACES, TICK_SIZE
 
 from services.replication.venues.base import (
-    ZERO, AccountSnapshot, Balance, ErrorKind, Fill, Instrument, OrderRequest, OrderState, Position, VenueError,
+    ZERO, AccountSnapshot, Balance, ErrorKind, Fill, Instrument, OrderRequest, OrderState, Position,
+    RoundedQuantity, VenueError,
 )
 
 log = logging.getLogger("copytrade.venue.ccxt")
-STREAM_BACKOFF_S = (0.1, 0.5, 1, 2, 5)
+
+STREAM_BACKOFF_S = (0.05, 0.25, 1.0, 2.0, 5.0)
+# After a reconnect, fills missed while the stream was down are fetched over REST at these
+# delays (while the new subscription stays quiet): early for speed, later to cover a
+# subscription that took longer to go live than the first fetch.
+BACKFILL_AFTER_S = (0.25, 1.0, 3.0)
+SEEN_TRADES = 20_000  # trade ids remembered to deliver each fill once
+MARKET_TYPES = {"spot": "spot", "swap": "swap", "perpetual": "swap", "future": "future"}
+
+# Venue constants as data. How each exchange's fetchMarkets option names the market type, so
+# load_markets asks for that one market type only.
+FETCH_MARKETS_TYPE = {"binance": {"swap": "linear", "future": "linear"}, "bybit": {"swap": "linear"},
+                      "binanceusdm": {"swap": "linear"}}
+# Options that keep load_markets to one request and avoid binance's quoteOrderQty trap (a market
+# order given a price is sent as quoteOrderQty = amount * price).
+EXCHANGE_OPTIONS = {
+    "binance": {"fetchCurrencies": False, "fetchMargins": False, "createOrder": {"quoteOrderQty": False}},
+    "binanceusdm": {"fetchCurrencies": False, "fetchMargins": False},
+}
+
+# (HTTP status, headers) of the last REST answer in this task: ccxt exceptions carry neither,
+# and exchange.last_response_headers is shared by every concurrent request of the instance.
+_last_response: contextvars.ContextVar[tuple[int, Mapping[str, str]] | None] = contextvars.ContextVar(
+    "ccxt_last_response", default=None)
 
 
 def _dec(value, default: Decimal = ZERO) -> Decimal:
-    return default if value is None else Decimal(str(value))
+    return default if value is None or value == "" else Decimal(str(value))
 
 
-def classify(exc: BaseException, *, order_sent: bool, retry_after: float | None = None) -> VenueError:
-    """What a ccxt failure means for the caller. For an order that was sent, anything that may
-    have happened after the venue received it is UNKNOWN_OUTCOME: ask before re-sending."""
+def _deep_merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(
+            merged.get(key), dict) else value
+    return merged
+
+
+def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """Retry-After in seconds: delta-seconds, or an HTTP date."""
+    if not headers:
+        return None
+    raw = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if raw is None:
+        return None
+    raw = raw.strip()
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _venue_code(exc: BaseException) -> str | None:
+    """The venue's error code from ccxt's message ('binance {"code":-2010,"msg":...}')."""
+    match = re.search(r'"code"\s*:\s*"?(-?\w+)"?', str(exc))
+    return match.group(1) if match else None
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when the request provably never reached the venue: no connection was made, or the
+    request could not be written (a venue does not execute an incomplete request)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, (aiohttp.ClientConnectorError, ConnectionRefusedError)):
+            return True
+        if isinstance(cause, aiohttp.ClientOSError) and "Can not write request" in str(cause):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def classify(exc: BaseException, *, order_sent: bool = False, status: int | None = None,
+             headers: Mapping[str, str] | None = None) -> VenueError:
+    """What a ccxt failure means for the caller.
+
+    status/headers: the HTTP answer the failure came with, if any. For a call that may have
+    delivered an order (order_sent), everything short of a clear refusal — a 5xx, a timeout,
+    -1007, a connection lost after sending — is UNKNOWN_OUTCOME: the order may exist, so ask
+    for it by client order id before sending it again."""
     if isinstance(exc, VenueError):
         return exc
-    message = str(exc)[:500]
+    message = f"{type(exc).__name__}: {exc}"[:500]
+    code = _venue_code(exc)
+    unknown_or = (lambda kind: ErrorKind.UNKNOWN_OUTCOME if order_sent else kind)  # noqa: E731
+
+    def err(kind: ErrorKind, retry_after: float | None = None) -> VenueError:
+        return VenueError(kind, message, retry_after, code)
+
     if isinstance(exc, (ccxt_errors.DDoSProtection, ccxt_errors.RateLimitExceeded)):
-        return VenueError(ErrorKind.RATE_LIMIT, message, retry_after)
-    if isinstance(exc, ccxt_errors.NetworkError) and _never_sent(exc.__cause__):
-        return VenueError(ErrorKind.NETWORK, message)
+        return err(ErrorKind.RATE_LIMIT, parse_retry_after(headers))  # 429/418: refused, not executed
     if isinstance(exc, ccxt_errors.InvalidNonce):
-        return VenueError(ErrorKind.PLATFORM, message)  # clock skew: refused before execution
-    if isinstance(exc, ccxt_errors.OperationFailed):  # network errors, timeouts, 5xx, -1007
-        if order_sent:
-            return VenueError(ErrorKind.UNKNOWN_OUTCOME, message)
-        if isinstance(exc, ccxt_errors.RequestTimeout):
-            return VenueError(ErrorKind.TIMEOUT, message)
-        if isinstance(exc, ccxt_errors.NetworkError):
-            return VenueError(ErrorKind.NETWORK, message)
-        return VenueError(ErrorKind.PLATFORM, message)
+        return err(ErrorKind.PLATFORM)  # clock skew (-1021): refused before execution
+    if isinstance(exc, (ccxt_errors.RequestTimeout, asyncio.TimeoutError, TimeoutError)):
+        return err(unknown_or(ErrorKind.TIMEOUT))  # includes -1007 and HTTP 408/504
+    if isinstance(exc, ccxt_errors.NetworkError):  # ExchangeNotAvailable, OnMaintenance, transport failures
+        if status is None:
+            return err(ErrorKind.NETWORK if _never_sent(exc) else unknown_or(ErrorKind.NETWORK))
+        return _by_status(exc, status, order_sent, err)
+    if isinstance(exc, ccxt_errors.OperationFailed):  # BadResponse, -1000/-1001/-1006 internal errors
+        return err(unknown_or(ErrorKind.PLATFORM))
+    if isinstance(exc, ccxt_errors.AuthenticationError):  # -1022, -2014, -2015, PermissionDenied
+        return err(ErrorKind.AUTH)
     if isinstance(exc, (ccxt_errors.InsufficientFunds, ccxt_errors.InvalidOrder, ccxt_errors.BadRequest,
-                        ccxt_errors.OperationRejected)):
-        return VenueError(ErrorKind.REJECTED, message)
-    if isinstance(exc, ccxt_errors.BaseError):  # authentication, permissions, other exchange errors
-        return VenueError(ErrorKind.PLATFORM, message)
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        return VenueError(ErrorKind.UNKNOWN_OUTCOME if order_sent else ErrorKind.TIMEOUT, message)
-    return VenueError(ErrorKind.UNKNOWN_OUTCOME if order_sent else ErrorKind.PLATFORM, message)
+                        ccxt_errors.OperationRejected, ccxt_errors.ArgumentsRequired)):
+        return err(ErrorKind.REJECTED)  # the venue answered and refused: nothing was executed
+    if isinstance(exc, (ccxt_errors.NotSupported, ccxt_errors.InvalidProxySettings,
+                        ccxt_errors.ExchangeClosedByUser)):
+        return err(ErrorKind.PLATFORM)  # our configuration or lifecycle, raised before sending
+    if isinstance(exc, ccxt_errors.ExchangeError):  # an error code ccxt does not map
+        if status is None:
+            return err(unknown_or(ErrorKind.PLATFORM))
+        return _by_status(exc, status, order_sent, err)
+    if _never_sent(exc):
+        return err(ErrorKind.NETWORK)
+    return err(unknown_or(ErrorKind.PLATFORM))
 
 
-def _never_sent(cause: BaseException | None) -> bool:
-    """True when the request provably never reached the venue: no connection was made, or the
-    request could not be written (an incomplete request is never executed)."""
-    if isinstance(cause, aiohttp.ClientConnectorError):
+def _by_status(exc: BaseException, status: int, order_sent: bool, err) -> VenueError:
+    if status >= 500 or status < 400:  # the venue failed, or said something odd on a 2xx
+        return err(ErrorKind.UNKNOWN_OUTCOME if order_sent else ErrorKind.PLATFORM)
+    if status in (401, 407, 511):
+        return err(ErrorKind.AUTH)
+    if status == 400 or status == 422:
+        return err(ErrorKind.REJECTED)
+    return err(ErrorKind.PLATFORM)  # 403 (WAF), 404/405/410 (wrong URL), 409, 451
+
+
+class _Seen:
+    """The last N trade ids: each fill is delivered once, memory stays bounded."""
+
+    def __init__(self, size: int = SEEN_TRADES) -> None:
+        self.size, self._ids = size, OrderedDict()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._ids
+
+    def add(self, key: str) -> bool:
+        if key in self._ids:
+            return False
+        self._ids[key] = None
+        if len(self._ids) > self.size:
+            self._ids.popitem(last=False)
         return True
-    return isinstance(cause, aiohttp.ClientOSError) and "Can not write request" in str(cause)
 
 
 class CcxtVenue:
+    """One account on one ccxt exchange. See base.Venue for the contract.
+
+    exchange_id: a ccxt id ("binance", "bybit", "okx", ...). market_type: "spot" or "swap"
+    (perpetuals). rate_limit: ccxt's rate limiter (on unless turned off here or in config).
+    watch_symbols: symbols whose fills are fetched over REST after a stream reconnects
+    (symbols this venue traded or saw fills in are added as they occur)."""
+
     def __init__(self, exchange_id: str, *, api_key: str, secret: str, password: str = "",
-                 market_type: str = "spot", config: dict | None = None) -> None:
+                 market_type: str = "spot", config: dict | None = None, rate_limit: bool | None = None,
+                 quote_currency: str = "USDT", watch_symbols: tuple[str, ...] = ()) -> None:
+        if market_type not in MARKET_TYPES:
+            raise ValueError(f"market_type is one of {', '.join(MARKET_TYPES)}")
         cls = getattr(ccxt_pro, exchange_id, None) or getattr(ccxt_async, exchange_id, None)
         if cls is None:
             raise ValueError(f"ccxt has no exchange {exchange_id!r}")
-        params = {"apiKey": api_key, "secret": secret, "enableRateLimit": True, **(config or {})}
+        self.exchange_id = exchange_id
+        self.market_type = MARKET_TYPES[market_type]
+        fetch_type = FETCH_MARKETS_TYPE.get(exchange_id, {}).get(self.market_type, self.market_type)
+        defaults = {"enableRateLimit": True,
+                    "options": {"defaultType": self.market_type, "fetchMarkets": {"types": [fetch_type]},
+                                **EXCHANGE_OPTIONS.get(exchange_id, {})}}
+        params = _deep_merge(defaults, config or {})
+        # The market type is this adapter's to decide, whatever a shared config says.
+        params["options"].update(defaultType=self.market_type,
+                                 fetchMarkets={**params["options"].get("fetchMarkets", {}), "types": [fetch_type]})
+        params.update(apiKey=api_key, secret=secret)
         if password:
             params["password"] = password
-        params.setdefault("options", {}).setdefault("defaultType", market_type)
+        if rate_limit is not None:
+            params["enableRateLimit"] = rate_limit
         self.exchange = cls(params)
-        self.exchange_id = exchange_id
-        self.market_type = market_type
+        if exchange_id not in EXCHANGE_OPTIONS:
+            # Currencies are not needed to trade, and fetching them costs requests (signed ones).
+            self.exchange.has = {**self.exchange.has, "fetchCurrencies": False}
+        self._record_responses()
+        self.quote_currency = quote_currency
         self._instruments: dict[str, Instrument] = {}
+        self._symbols: set[str] = set(watch_symbols)
         self._closed = asyncio.Event()
+        self._background: set[asyncio.Task] = set()
 
-    async def _call(self, method, *args, order_sent: bool = False, **kwargs):
+    def _record_responses(self) -> None:
+        original = self.exchange.on_rest_response
+
+        def on_rest_response(code, reason, url, method, headers, body, request_headers, request_body):
+            _last_response.set((code, headers or {}))
+            return original(code, reason, url, method, headers, body, request_headers, request_body)
+
+        self.exchange.on_rest_response = on_rest_response
+
+    # --- failures --------------------------------------------------------------------------
+    def classify(self, exc: BaseException, *, order_sent: bool = False) -> VenueError:
+        status, headers = _last_response.get() or (None, None)
+        return classify(self._market_specific(exc), order_sent=order_sent, status=status, headers=headers)
+
+    async def _call(self, method: Callable[..., Awaitable], *args, order_sent: bool = False, **kwargs):
+        _last_response.set(None)
         try:
             return await method(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - every failure is classified
-            headers = getattr(self.exchange, "last_response_headers", None) or {}
-            retry_after = headers.get("Retry-After") or headers.get("retry-after")
-            raise classify(self._market_specific(exc), order_sent=order_sent,
-                           retry_after=float(retry_after) if retry_after else None) from exc
+            error = self.classify(exc, order_sent=order_sent)
+            if isinstance(exc, ccxt_errors.InvalidNonce):
+                self._spawn(self._resync_clock())
+            raise error from exc
 
-    def _market_specific(self, exc: Exception) -> Exception:
-        """ccxt picks some exchanges' per-market error tables by hostname (binance's futures
-        codes such as -2019 "Margin is insufficient"), so behind any other URL (a simulator, a
-        proxy) those errors arrive as a bare ExchangeError. Apply the market's table here."""
+    async def _resync_clock(self) -> None:
+        """After -1021, measure the clock offset so the next signed request is in its window."""
+        try:
+            await self.exchange.load_time_difference()
+        except Exception as exc:  # noqa: BLE001 - best effort
+            log.warning("%s: clock resync failed: %s", self.exchange_id, exc)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _market_specific(self, exc: BaseException) -> BaseException:
+        """ccxt picks some exchanges' per-market error tables by hostname (binance futures'
+        -2019 "Margin is insufficient", -4116 duplicate id, ...), so behind any other URL (a
+        simulator, a proxy) those arrive as a bare ExchangeError. Apply the market's table."""
         if type(exc) is not ccxt_errors.ExchangeError:
             return exc
-        text = str(exc)  # ccxt puts the venue's body in the message: 'binance {"code":-2019,...}'
-        try:
-            body = json.loads(text[text.index("{"):])
-        except ValueError:
-            body = None
-        code = str(body.get("code")) if isinstance(body, dict) and "code" in body else None
-        market = {"swap": "linear", "future": "linear"}.get(self.market_type, self.market_type)
-        table = (self.exchange.exceptions.get(market) or {}).get("exact", {}) if code else {}
+        code = _venue_code(exc)
+        kind = {"swap": "linear", "future": "linear"}.get(self.market_type, self.market_type)
+        table = ((self.exchange.exceptions or {}).get(kind) or {}).get("exact", {})
         return table[code](str(exc)) if code in table else exc
 
+    # --- lifecycle and reference data ------------------------------------------------------
     async def connect(self) -> None:
         await self._call(self.exchange.load_markets)
-        self._instruments = {symbol: self._instrument(m) for symbol, m in self.exchange.markets.items()}
+        wanted = "spot" if self.market_type == "spot" else self.market_type
+        self._instruments = {s: self._instrument(m) for s, m in self.exchange.markets.items()
+                             if m.get("type") == wanted and m.get("active", True) is not False}
 
     async def close(self) -> None:
         self._closed.set()
+        for task in list(self._background):
+            task.cancel()
         await self.exchange.close()
+
+    def _step(self, value) -> Decimal | None:
+        if value is None:
+            return None
+        if self.exchange.precisionMode == TICK_SIZE:
+            return _dec(value)
+        if self.exchange.precisionMode == DECIMAL_PLACES:
+            return Decimal(1).scaleb(-int(value))
+        return None  # significant digits: no fixed step
 
     def _instrument(self, market: dict) -> Instrument:
         limits = market.get("limits") or {}
-        lot = _dec(market["precision"].get("amount"), Decimal("0.00000001"))
+        min_amount = _dec((limits.get("amount") or {}).get("min"), ZERO)
+        lot = self._step(market["precision"].get("amount")) or min_amount or Decimal("1e-8")
         return Instrument(
             symbol=market["symbol"], venue_symbol=market["id"], base=market["base"], quote=market["quote"],
-            tick_size=_dec(market["precision"].get("price"), Decimal("0.00000001")), lot_size=lot,
-            min_quantity=_dec((limits.get("amount") or {}).get("min"), lot),
-            min_notional=_dec((limits.get("cost") or {}).get("min")),
-            contract_size=_dec(market.get("contractSize"), Decimal(1)))
+            tick_size=self._step(market["precision"].get("price")) or Decimal("1e-8"), lot_size=lot,
+            min_quantity=max(min_amount, lot), min_notional=_dec((limits.get("cost") or {}).get("min")),
+            contract_size=_dec(market.get("contractSize"), Decimal(1)),
+            market_type="spot" if market.get("spot") else "swap")
 
     async def instruments(self) -> dict[str, Instrument]:
         if not self._instruments:
@@ -133,107 +311,205 @@ class CcxtVenue:
     async def instrument(self, symbol: str) -> Instrument:
         instruments = await self.instruments()
         if symbol not in instruments:
-            raise VenueError(ErrorKind.REJECTED, f"{self.exchange_id} has no instrument {symbol}")
+            raise VenueError(ErrorKind.REJECTED, f"{self.exchange_id} {self.market_type} has no instrument {symbol}")
         return instruments[symbol]
 
+    async def fit_quantity(self, symbol: str, quantity: Decimal, price: Decimal | None = None) -> RoundedQuantity:
+        """Round down to the venue's lot size (ccxt's amount_to_precision, truncating) and say
+        whether the result is below the minimum quantity or (given a price) minimum notional."""
+        instrument = await self.instrument(symbol)
+        try:
+            rounded = Decimal(self.exchange.amount_to_precision(symbol, format(quantity, "f")))
+        except ccxt_errors.InvalidOrder:  # rounds to zero
+            rounded = ZERO
+        return RoundedQuantity(
+            rounded, below_min_quantity=rounded <= 0 or rounded < instrument.min_quantity,
+            below_min_notional=price is not None and
+            rounded * price * instrument.contract_size < instrument.min_notional)
+
+    # --- account ---------------------------------------------------------------------------
     async def account(self) -> AccountSnapshot:
         raw = await self._call(self.exchange.fetch_balance)
-        balances = {asset: Balance(asset, _dec(v.get("free")), _dec(v.get("used")))
-                    for asset, v in raw.items() if isinstance(v, dict) and "free" in v and _dec(v.get("total"))}
-        return AccountSnapshot(balances=balances, equity=await self._equity(balances))
+        balances = {asset: Balance(asset, _dec(v.get("free")), _dec(v.get("total")) - _dec(v.get("free")))
+                    for asset, v in raw.items()
+                    if isinstance(v, dict) and "free" in v and _dec(v.get("total"))}
+        return AccountSnapshot(balances=balances, equity=await self._equity(balances), currency=self.quote_currency)
 
     async def _equity(self, balances: dict[str, Balance]) -> Decimal:
-        """Everything valued in the quote currency of the account's markets (USDT by default)."""
-        quote = "USDT"
+        """Everything valued in the quote currency. For perpetuals the margin balance (ccxt's
+        total) already includes unrealised PnL."""
+        quote = self.quote_currency
         equity = balances[quote].total if quote in balances else ZERO
-        held = [a for a in balances if a != quote and f"{a}/{quote}" in self._instruments]
-        if held:
-            tickers = await self._call(self.exchange.fetch_tickers, [f"{a}/{quote}" for a in held])
-            for asset in held:
-                last = (tickers.get(f"{asset}/{quote}") or {}).get("last")
-                equity += balances[asset].total * _dec(last)
+        priced = {a: s for a in balances if a != quote
+                  for s in (f"{a}/{quote}", f"{a}/{quote}:{quote}") if s in self._instruments}
+        if priced:
+            tickers = await self._call(self.exchange.fetch_tickers, list(priced.values()))
+            for asset, symbol in priced.items():
+                equity += balances[asset].total * _dec((tickers.get(symbol) or {}).get("last"))
         return equity
 
     async def positions(self) -> list[Position]:
         if self.market_type == "spot":  # a spot position is a holding of a base asset
             snapshot = await self.account()
-            return [Position(f"{a}/USDT", b.total) for a, b in snapshot.balances.items()
-                    if a != "USDT" and f"{a}/USDT" in self._instruments]
+            return [Position(f"{a}/{self.quote_currency}", b.total) for a, b in snapshot.balances.items()
+                    if a != self.quote_currency and f"{a}/{self.quote_currency}" in self._instruments]
         raw = await self._call(self.exchange.fetch_positions)
         return [Position(p["symbol"], _dec(p.get("contracts")) * (-1 if p.get("side") == "short" else 1),
-                         _dec(p.get("entryPrice")), _dec(p.get("leverage"), Decimal(1))) for p in raw]
+                         _dec(p.get("entryPrice")), _dec(p.get("leverage"), Decimal(1)),
+                         _dec(p.get("unrealizedPnl")))
+                for p in raw if _dec(p.get("contracts"))]
 
+    # --- orders ----------------------------------------------------------------------------
     async def place_order(self, order: OrderRequest) -> OrderState:
+        """The quantity is rounded down to the lot size; below the venue's minimums the order is
+        REJECTED here, unsent. A limit price is rounded to the tick in the caller's favour."""
+        instrument = await self.instrument(order.symbol)
+        limit = order.order_type == "limit"
+        if order.order_type not in ("market", "limit") or order.side not in ("buy", "sell"):
+            raise VenueError(ErrorKind.REJECTED, f"unsupported order {order.order_type} {order.side}")
+        if limit and (order.price is None or order.price <= 0):
+            raise VenueError(ErrorKind.REJECTED, "a limit order needs a positive price")
+        if order.reduce_only and self.market_type == "spot":
+            raise VenueError(ErrorKind.REJECTED, "spot has no reduce-only orders")
+        fitted = await self.fit_quantity(order.symbol, order.quantity, order.price if limit else None)
+        if not fitted.ok:  # refuse here: the venue would, and nothing needs to be sent
+            raise VenueError(ErrorKind.REJECTED, f"{order.quantity} rounds to {fitted.quantity} at a lot size of "
+                             f"{instrument.lot_size}: below the venue's minimum quantity {instrument.min_quantity} "
+                             f"or order value {instrument.min_notional}")
         params: dict = {"clientOrderId": order.client_order_id}
-        if order.order_type == "limit":
+        price = None
+        if limit:
             params["timeInForce"] = order.time_in_force
+            # Never worse than asked: a buy's price rounds down to the tick, a sell's up.
+            steps = (order.price / instrument.tick_size).to_integral_value(
+                rounding=ROUND_FLOOR if order.side == "buy" else ROUND_CEILING)
+            price = format(steps * instrument.tick_size, "f")
         if order.reduce_only:
             params["reduceOnly"] = True
-        # Decimal strings, not floats: a float like 0.29 could truncate to the lot below.
-        price = str(order.price) if order.order_type == "limit" and order.price is not None else None
+        self._symbols.add(order.symbol)
+        # Decimal strings, not floats (0.29 as a float may truncate to the lot below), and no price
+        # on a market order (binance would turn it into quoteOrderQty).
         raw = await self._call(self.exchange.create_order, order.symbol, order.order_type, order.side,
-                               str(order.quantity), price, params, order_sent=True)
-        return self._order_state(raw, order.client_order_id)
+                               format(fitted.quantity, "f"), price, params, order_sent=True)
+        return self._order_state(raw, order)
 
     async def cancel_order(self, client_order_id: str, symbol: str) -> OrderState:
-        raw = await self._call(self.exchange.cancel_order, None, symbol, {"origClientOrderId": client_order_id})
-        return self._order_state(raw, client_order_id)
+        raw = await self._call(self.exchange.cancel_order, None, symbol, {"clientOrderId": client_order_id})
+        return self._order_state(raw, None, client_order_id, symbol)
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderState | None:
         try:
-            raw = await self.exchange.fetch_order(None, symbol, {"origClientOrderId": client_order_id})
-        except ccxt_errors.OrderNotFound:
-            return None
-        except Exception as exc:  # noqa: BLE001
-            raise classify(exc, order_sent=False) from exc
-        return self._order_state(raw, client_order_id)
+            raw = await self._call(self.exchange.fetch_order, None, symbol, {"clientOrderId": client_order_id})
+        except VenueError as err:
+            if isinstance(err.__cause__, ccxt_errors.OrderNotFound):
+                return None
+            raise
+        return self._order_state(raw, None, client_order_id, symbol)
 
     @staticmethod
-    def _order_state(raw: dict, client_order_id: str) -> OrderState:
-        stamp = raw.get("timestamp")
+    def _order_state(raw: dict, request: OrderRequest | None, client_order_id: str = "",
+                     symbol: str = "") -> OrderState:
+        stamp = raw.get("lastUpdateTimestamp") or raw.get("timestamp")
+        amount = raw.get("amount")
         return OrderState(
-            client_order_id=raw.get("clientOrderId") or client_order_id, venue_order_id=str(raw.get("id")),
-            symbol=raw.get("symbol"), side=raw.get("side"), quantity=_dec(raw.get("amount")),
+            client_order_id=raw.get("clientOrderId") or (request.client_order_id if request else client_order_id),
+            venue_order_id=str(raw.get("id")), symbol=raw.get("symbol") or (request.symbol if request else symbol),
+            side=raw.get("side") or (request.side if request else ""),
+            quantity=_dec(amount) if amount is not None else (request.quantity if request else ZERO),
             filled_quantity=_dec(raw.get("filled")),
-            average_price=_dec(raw["average"]) if raw.get("average") is not None else None,
+            average_price=_dec(raw["average"]) if raw.get("average") else None,
+            # ccxt leaves status None when the venue only acknowledged: the order stands, state unknown yet
             status=raw.get("status") or "open",
-            timestamp=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else None)
+            timestamp=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else None,
+            order_type=raw.get("type"), price=_dec(raw["price"]) if raw.get("price") else None)
 
-    async def _watch(self, watch, what: str) -> AsyncIterator[list[dict]]:
-        """Batches from a ccxt.pro watch method, reconnecting with backoff until close()."""
-        failures = 0
+    # --- streams ---------------------------------------------------------------------------
+    async def _watch(self, watch: Callable[[], Awaitable[list]], what: str,
+                     backfill: Callable[[float], Awaitable[list]] | None = None) -> AsyncIterator[list]:
+        """Batches from a ccxt.pro watch method until close(), reconnecting with backoff. After a
+        reconnect, `backfill(since)` (REST) recovers what happened while the stream was down."""
+        failures, down_since = 0, None
         while not self._closed.is_set():
+            pending = asyncio.ensure_future(watch())
             try:
-                batch = await watch()
+                if down_since is not None and backfill is not None:
+                    # Give the new subscription a moment, then ask REST for the gap: what trades
+                    # after the subscription is live is on the stream, what traded before is in
+                    # the answer (repeats are dropped by the caller).
+                    waited = 0.0
+                    for at in BACKFILL_AFTER_S:
+                        await asyncio.wait({pending}, timeout=at - waited)
+                        waited = at
+                        missed = await backfill(down_since)
+                        if missed:
+                            yield missed
+                        if pending.done():
+                            break
+                down_since = None
+                batch = await pending
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - the stream reconnects by itself
                 if self._closed.is_set():
                     return
+                down_since = down_since or time.time() - 1.0
                 delay = STREAM_BACKOFF_S[min(failures, len(STREAM_BACKOFF_S) - 1)]
                 failures += 1
-                log.warning("%s %s stream lost (%s); reconnecting in %.1fs", self.exchange_id, what,
-                            type(exc).__name__, delay)
-                await asyncio.sleep(delay)
+                log.warning("%s %s stream lost (%s: %s); reconnecting in %.2fs", self.exchange_id, what,
+                            type(exc).__name__, str(exc)[:200], delay)
+                try:
+                    await asyncio.wait_for(self._closed.wait(), delay)
+                except TimeoutError:
+                    pass
                 continue
+            finally:
+                if not pending.done():  # cancelled, or the consumer stopped iterating
+                    pending.cancel()
             yield batch
 
     async def order_updates(self) -> AsyncIterator[OrderState]:
         async for orders in self._watch(self.exchange.watch_orders, "order"):
             for raw in orders:
-                yield self._order_state(raw, raw.get("clientOrderId") or "")
+                yield self._order_state(raw, None, raw.get("clientOrderId") or "", raw.get("symbol") or "")
 
     async def fills(self) -> AsyncIterator[Fill]:
-        seen: set[str] = set()
-        async for trades in self._watch(self.exchange.watch_my_trades, "fill"):
+        seen = _Seen()
+        started = time.time()
+
+        async def backfill(since: float) -> list[dict]:
+            trades: list[dict] = []
+            for symbol in sorted(self._symbols):
+                try:
+                    trades += await self._call(self.exchange.fetch_my_trades, symbol,
+                                               int(max(since, started) * 1000) - 1000)
+                except VenueError as err:
+                    log.warning("%s fill backfill for %s failed: %s", self.exchange_id, symbol, err)
+            trades = [t for t in trades if f"{t.get('symbol')}:{t['id']}" not in seen]
+            for trade in trades:  # REST trades do not carry the client order id; the order does
+                if not trade.get("clientOrderId") and trade.get("order"):
+                    try:
+                        order = await self._call(self.exchange.fetch_order, trade["order"], trade["symbol"])
+                        trade["clientOrderId"] = order.get("clientOrderId")
+                    except VenueError:
+                        pass
+            return sorted(trades, key=lambda t: t.get("timestamp") or 0)
+
+        async for trades in self._watch(self.exchange.watch_my_trades, "fill", backfill):
             for trade in trades:
-                if trade["id"] in seen:  # ccxt may hand back a trade it already gave us
-                    continue
-                seen.add(trade["id"])
-                fee = trade.get("fee") or {}
-                info = trade.get("info") or {}
-                yield Fill(
-                    venue_trade_id=str(trade["id"]), venue_order_id=str(trade.get("order")),
-                    client_order_id=str(info.get("c") or trade.get("clientOrderId") or ""),
-                    symbol=trade["symbol"], side=trade["side"], quantity=_dec(trade["amount"]),
-                    price=_dec(trade["price"]), fee=_dec(fee.get("cost")), fee_currency=fee.get("currency") or "",
-                    timestamp=datetime.fromtimestamp(trade["timestamp"] / 1000, UTC))
+                if not seen.add(f"{trade.get('symbol')}:{trade['id']}"):
+                    continue  # delivered already (ccxt's cache, or the backfill overlapping the stream)
+                self._symbols.add(trade["symbol"])
+                yield self._fill(trade)
+
+    @staticmethod
+    def _fill(trade: dict) -> Fill:
+        fee = trade.get("fee") or {}
+        info = trade.get("info") or {}
+        info_order = info.get("o") if isinstance(info.get("o"), dict) else {}
+        client_order_id = trade.get("clientOrderId") or info.get("c") or info_order.get("c") or ""
+        return Fill(
+            venue_trade_id=str(trade["id"]), venue_order_id=str(trade.get("order") or ""),
+            client_order_id=str(client_order_id), symbol=trade["symbol"], side=trade["side"],
+            quantity=_dec(trade["amount"]), price=_dec(trade["price"]), fee=_dec(fee.get("cost")),
+            fee_currency=fee.get("currency") or "",
+            timestamp=datetime.fromtimestamp(trade["timestamp"] / 1000, UTC))
+

@@ -1,0 +1,411 @@
+"""The simulated venue's state and spot rules: symbols, accounts and API keys, balances,
+prices (seeded random walk or a scripted path) and spot order matching.
+
+Pure and synchronous (no I/O): the HTTP layer turns requests into calls here, and listeners
+hear every order change (the user-data streams, benchmarks)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+
+ZERO = Decimal(0)
+DECIMAL_FORMAT = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")  # Binance's: no sign, no exponent
+CLIENT_ID_FORMAT = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+KEY_FORMAT = re.compile(r"^[A-Za-z0-9]{16,128}$")  # what the venue accepts as an API key (else -2014)
+
+
+class BinanceError(Exception):
+    """An error exactly as Binance sends it: HTTP status, code, message (and headers)."""
+
+    def __init__(self, status: int, code: int, msg: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(msg)
+        self.status, self.code, self.msg, self.headers = status, code, msg, headers or {}
+
+
+def bad_param(msg: str) -> BinanceError:
+    return BinanceError(400, -1102, msg)
+
+
+def mandatory(name: str) -> BinanceError:
+    return bad_param(f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+
+
+def parse_decimal(name: str, raw: str | None, *, required: bool = True) -> Decimal | None:
+    """A decimal parameter however it is padded ("0.01000000", "1", ".5")."""
+    if raw is None or raw == "":
+        if required:
+            raise mandatory(name)
+        return None
+    if not DECIMAL_FORMAT.match(raw):
+        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'; legal range is "
+                                       f"'^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'.")
+    return Decimal(raw)
+
+
+def is_multiple(value: Decimal, step: Decimal) -> bool:
+    return value % step == 0
+
+
+@dataclass(frozen=True)
+class Symbol:
+    name: str  # BTCUSDT
+    base: str
+    quote: str
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    min_notional: Decimal
+    initial_price: Decimal
+    max_qty: Decimal = Decimal(9000)
+
+
+DEFAULT_SYMBOLS = (
+    Symbol("BTCUSDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal("5"),
+           Decimal("64000")),
+    Symbol("ETHUSDT", "ETH", "USDT", Decimal("0.01"), Decimal("0.0001"), Decimal("0.0001"), Decimal("5"),
+           Decimal("3200")),
+    Symbol("SOLUSDT", "SOL", "USDT", Decimal("0.01"), Decimal("0.001"), Decimal("0.001"), Decimal("5"),
+           Decimal("150")),
+)
+
+
+@dataclass
+class Order:
+    order_id: int
+    client_order_id: str
+    symbol: str
+    side: str  # BUY / SELL
+    type: str  # MARKET / LIMIT
+    time_in_force: str
+    price: Decimal  # limit price; 0 for market orders
+    orig_qty: Decimal
+    executed_qty: Decimal = ZERO
+    cumulative_quote: Decimal = ZERO
+    status: str = "NEW"
+    time_ms: int = 0
+    update_ms: int = 0
+    created_at: float = 0.0  # the venue clock in seconds, full precision (latency measurements)
+    orig_quote_qty: Decimal = ZERO
+    reserved: Decimal = ZERO  # what is still locked for the unfilled rest (quote for a buy, base for a sell)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("NEW", "PARTIALLY_FILLED")
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.orig_qty - self.executed_qty
+
+
+@dataclass
+class Trade:
+    trade_id: int
+    order_id: int
+    client_order_id: str
+    symbol: str
+    side: str
+    price: Decimal
+    qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    time_ms: int
+    is_maker: bool
+    at: float = 0.0  # the venue clock in seconds, full precision
+    realized_pnl: Decimal = ZERO  # perpetuals only
+    position_side: str = "BOTH"
+
+
+@dataclass
+class Account:
+    name: str
+    api_key: str  # the first key; more can be added (Exchange.add_key)
+    secret: str
+    balances: dict[str, Decimal] = field(default_factory=dict)  # free
+    locked: dict[str, Decimal] = field(default_factory=dict)
+    orders: dict[int, Order] = field(default_factory=dict)
+    by_client_id: dict[str, int] = field(default_factory=dict)  # the latest order with that id
+    trades: list[Trade] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)  # every API key of the account
+
+
+@dataclass
+class ApiKey:
+    key: str
+    secret: str
+    account: Account
+    can_trade: bool = True
+
+
+Listener = Callable[[Account, Order, "Trade | None", str], None]
+
+
+class Exchange:
+    """One venue: prices and accounts shared by spot and perpetuals, spot matching here.
+
+    client_id_scope: "known" refuses any newClientOrderId the account has used before (what
+    copy trading needs and what the tracker asks of the simulator); "open" refuses it only
+    while that order is open, which is what Binance documents ("unique among open orders")."""
+
+    def __init__(self, seed: int = 0, symbols: tuple[Symbol, ...] = DEFAULT_SYMBOLS,
+                 fee_rate: Decimal = Decimal("0.001"), clock: Callable[[], float] = time.time,
+                 client_id_scope: str = "known") -> None:
+        if client_id_scope not in ("known", "open"):
+            raise ValueError("client_id_scope is 'known' or 'open'")
+        self.seed = seed
+        self.random = random.Random(seed)
+        self.symbols = {s.name: s for s in symbols}
+        self.prices = {s.name: s.initial_price for s in symbols}
+        self.history: dict[str, deque[tuple[int, Decimal]]] = {s.name: deque(maxlen=20_000) for s in symbols}
+        self.price_paths: dict[str, list[Decimal]] = {}
+        self.slippage = ZERO  # fraction of the price a market order pays away
+        self.fee_rate = fee_rate
+        self.clock = clock
+        self.client_id_scope = client_id_scope
+        self.accounts: dict[str, Account] = {}  # by name
+        self.keys: dict[str, ApiKey] = {}  # by API key
+        self.listeners: list[Listener] = []
+        self.price_hooks: list[Callable[[str], None]] = []  # other books matching on price moves
+        self._order_ids = itertools.count(1000)
+        self._trade_ids = itertools.count(5000)
+        self._resting: dict[int, tuple[Account, Order]] = {}  # open limit orders, by order id
+        now = self.now_ms()
+        for name, price in self.prices.items():
+            self.history[name].append((now, price))
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    # --- accounts and keys -----------------------------------------------------------------
+    def create_account(self, name: str, balances: dict[str, str] | None = None, *, api_key: str | None = None,
+                       secret: str | None = None) -> Account:
+        if name in self.accounts:
+            raise ValueError(f"account {name!r} exists")
+        account = Account(name=name, api_key="", secret="")
+        self.accounts[name] = account
+        key = self.add_key(account, api_key=api_key, secret=secret)
+        account.api_key, account.secret = key.key, key.secret
+        for asset, amount in (balances or {}).items():
+            self.fund(account, asset, Decimal(str(amount)))
+        return account
+
+    def add_key(self, account: Account, *, api_key: str | None = None, secret: str | None = None,
+                can_trade: bool = True) -> ApiKey:
+        key = ApiKey(api_key or secrets.token_hex(32), secret or secrets.token_hex(32), account, can_trade)
+        if not KEY_FORMAT.match(key.key):
+            raise ValueError("an API key is 16 to 128 letters and digits")
+        if key.key in self.keys:
+            raise ValueError("API key in use")
+        self.keys[key.key] = key
+        account.keys.append(key.key)
+        return key
+
+    def account_by_name(self, name: str) -> Account:
+        return self.accounts[name]
+
+    def fund(self, account: Account, asset: str, amount: Decimal) -> None:
+        """Deposit (or, negative, withdraw) free balance."""
+        after = account.balances.get(asset, ZERO) + amount
+        if after < 0:
+            raise ValueError(f"{account.name} would hold {after} {asset}")
+        account.balances[asset] = after
+
+    # --- prices ----------------------------------------------------------------------------
+    def symbol(self, name: str) -> Symbol:
+        if name not in self.symbols:
+            raise BinanceError(400, -1121, "Invalid symbol.")
+        return self.symbols[name]
+
+    def set_price(self, symbol: str, price: Decimal) -> None:
+        sym = self.symbol(symbol)
+        if price <= 0:
+            raise ValueError("price must be positive")
+        self._move(sym.name, price.quantize(sym.tick_size))
+
+    def step_prices(self) -> None:
+        """One tick for every symbol: the next scripted price, else a seeded random walk (σ 0.05%)."""
+        for name, sym in self.symbols.items():
+            path = self.price_paths.get(name)
+            if path:
+                price = path.pop(0)
+            else:
+                move = Decimal(str(round(self.random.gauss(0, 0.0005), 6)))
+                price = self.prices[name] * (1 + move)
+            self._move(name, max(price.quantize(sym.tick_size), sym.tick_size))
+
+    def _move(self, symbol: str, price: Decimal) -> None:
+        self.prices[symbol] = price
+        self.history[symbol].append((self.now_ms(), price))
+        self._match_resting(symbol)
+        for hook in self.price_hooks:
+            hook(symbol)
+
+    # --- orders ----------------------------------------------------------------------------
+    def check_client_id(self, by_client_id: dict[str, int], orders: dict, client_order_id: str,
+                        error: BinanceError) -> None:
+        known = by_client_id.get(client_order_id)
+        if known is not None and (self.client_id_scope == "known" or orders[known].is_open):
+            raise error
+
+    def place_order(self, account: Account, *, symbol: str, side: str, type: str, quantity: Decimal | None,
+                    quote_qty: Decimal | None, price: Decimal | None, time_in_force: str | None,
+                    client_order_id: str | None) -> tuple[Order, list[Trade]]:
+        sym = self.symbol(symbol)
+        if side not in ("BUY", "SELL"):
+            raise BinanceError(400, -1100, "Illegal characters found in parameter 'side'; legal range is "
+                                           "'BUY, SELL'.")
+        if type not in ("MARKET", "LIMIT"):
+            raise BinanceError(400, -1116, "Invalid orderType.")
+        client_order_id = client_order_id or f"sim-{secrets.token_hex(8)}"
+        if not CLIENT_ID_FORMAT.match(client_order_id):
+            raise BinanceError(400, -1100, "Illegal characters found in parameter 'newClientOrderId'; legal "
+                                           "range is '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
+        # Binance refuses a newClientOrderId in use with -2010: never a second order.
+        self.check_client_id(account.by_client_id, account.orders, client_order_id,
+                             BinanceError(400, -2010, "Duplicate order sent."))
+        market_price = self.prices[sym.name]
+        if type == "MARKET":
+            if price is not None or time_in_force:
+                raise BinanceError(400, -1106, "Parameter 'price' sent when not required." if price is not None
+                                   else "Parameter 'timeInForce' sent when not required.")
+            if (quantity is None) == (quote_qty is None):
+                raise bad_param("Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!"
+                                if quantity is None else "Only one of 'quantity' or 'quoteOrderQty' may be sent.")
+            if quantity is None:  # spend this much quote: as much base as it buys, in whole steps
+                quantity = (quote_qty / market_price).quantize(sym.step_size, rounding=ROUND_DOWN)
+            tif, limit_price = "GTC", ZERO
+        else:
+            if quote_qty is not None:
+                raise BinanceError(400, -1106, "Parameter 'quoteOrderQty' sent when not required.")
+            if quantity is None:
+                raise mandatory("quantity")
+            if price is None:
+                raise mandatory("price")
+            if time_in_force not in ("GTC", "IOC", "FOK"):
+                raise mandatory("timeInForce")
+            if price <= 0 or not is_multiple(price, sym.tick_size):
+                raise BinanceError(400, -1013, "Filter failure: PRICE_FILTER")
+            tif, limit_price = time_in_force, price
+        if quantity < sym.min_qty or quantity > sym.max_qty or not is_multiple(quantity, sym.step_size):
+            raise BinanceError(400, -1013, "Filter failure: LOT_SIZE")
+        reference = market_price if type == "MARKET" else limit_price
+        if quantity * reference < sym.min_notional:
+            raise BinanceError(400, -1013, "Filter failure: NOTIONAL")
+        # What to lock: a buy locks quote at the worst price it may pay, a sell locks the base.
+        if side == "BUY":
+            reserve_asset = sym.quote
+            reserve = quantity * (market_price * (1 + self.slippage) if type == "MARKET" else limit_price)
+        else:
+            reserve_asset, reserve = sym.base, quantity
+        if account.balances.get(reserve_asset, ZERO) < reserve:
+            raise BinanceError(400, -2010, "Account has insufficient balance for requested action.")
+        account.balances[reserve_asset] -= reserve
+        account.locked[reserve_asset] = account.locked.get(reserve_asset, ZERO) + reserve
+        now = self.now_ms()
+        order = Order(next(self._order_ids), client_order_id, sym.name, side, type, tif, limit_price, quantity,
+                      time_ms=now, update_ms=now, created_at=self.clock(), orig_quote_qty=quote_qty or ZERO,
+                      reserved=reserve)
+        account.orders[order.order_id] = order
+        account.by_client_id[client_order_id] = order.order_id
+        self._emit(account, order, None, "NEW")
+        trades: list[Trade] = []
+        if type == "MARKET":
+            trades.append(self._fill(account, order, order.orig_qty, self._market_fill_price(sym, side),
+                                     is_maker=False))
+        elif self._crosses(side, limit_price, market_price):
+            # Marketable limit: fills at once at the (better) market price, as a taker.
+            trades.append(self._fill(account, order, order.orig_qty, market_price, is_maker=False))
+        elif tif in ("IOC", "FOK"):
+            self._close(account, order, "EXPIRED")
+        else:
+            self._resting[order.order_id] = (account, order)
+        return order, trades
+
+    def cancel_order(self, account: Account, symbol: str, order_id: int | None, client_id: str | None) -> Order:
+        order = self.find_order(account, symbol, order_id, client_id)
+        if not order.is_open:
+            raise BinanceError(400, -2011, "Unknown order sent.")
+        self._close(account, order, "CANCELED")
+        return order
+
+    def find_order(self, account: Account, symbol: str, order_id: int | None, client_id: str | None) -> Order:
+        self.symbol(symbol)
+        if order_id is None and not client_id:
+            raise bad_param("Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        if order_id is None:
+            order_id = account.by_client_id.get(client_id)
+        order = account.orders.get(order_id) if order_id is not None else None
+        if order is None or order.symbol != symbol or (client_id and order.client_order_id != client_id):
+            raise BinanceError(400, -2013, "Order does not exist.")
+        return order
+
+    def open_orders(self, account: Account, symbol: str | None = None) -> list[Order]:
+        return [o for o in account.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)]
+
+    # --- internals -------------------------------------------------------------------------
+    def _market_fill_price(self, sym: Symbol, side: str) -> Decimal:
+        price = self.prices[sym.name]
+        slip = price * self.slippage
+        return (price + slip if side == "BUY" else price - slip).quantize(sym.tick_size)
+
+    @staticmethod
+    def _crosses(side: str, limit: Decimal, market: Decimal) -> bool:
+        return market <= limit if side == "BUY" else market >= limit
+
+    def _close(self, account: Account, order: Order, status: str) -> None:
+        """Cancel or expire: the unfilled rest's reservation goes back to free balance."""
+        sym = self.symbols[order.symbol]
+        asset = sym.quote if order.side == "BUY" else sym.base
+        self._unlock(account, asset, order.reserved, order.reserved)
+        order.reserved = ZERO
+        order.status, order.update_ms = status, self.now_ms()
+        self._resting.pop(order.order_id, None)
+        self._emit(account, order, None, status)
+
+    @staticmethod
+    def _unlock(account: Account, asset: str, amount: Decimal, back_to_free: Decimal) -> None:
+        account.locked[asset] = account.locked.get(asset, ZERO) - amount
+        account.balances[asset] = account.balances.get(asset, ZERO) + back_to_free
+
+    def _fill(self, account: Account, order: Order, qty: Decimal, price: Decimal, *, is_maker: bool) -> Trade:
+        sym = self.symbols[order.symbol]
+        notional = qty * price
+        share = order.reserved * qty / order.remaining  # the reservation this part of the order held
+        order.reserved -= share
+        if order.side == "BUY":
+            self._unlock(account, sym.quote, share, share - notional)  # paid at most what was locked
+            fee, fee_asset = qty * self.fee_rate, sym.base
+            account.balances[sym.base] = account.balances.get(sym.base, ZERO) + qty - fee
+        else:
+            self._unlock(account, sym.base, share, ZERO)
+            fee, fee_asset = notional * self.fee_rate, sym.quote
+            account.balances[sym.quote] = account.balances.get(sym.quote, ZERO) + notional - fee
+        now = self.now_ms()
+        order.executed_qty += qty
+        order.cumulative_quote += notional
+        order.status = "FILLED" if order.executed_qty >= order.orig_qty else "PARTIALLY_FILLED"
+        order.update_ms = now
+        if not order.is_open:
+            self._resting.pop(order.order_id, None)
+        trade = Trade(next(self._trade_ids), order.order_id, order.client_order_id, order.symbol, order.side,
+                      price, qty, fee, fee_asset, now, is_maker, at=self.clock())
+        account.trades.append(trade)
+        self._emit(account, order, trade, "TRADE")
+        return trade
+
+    def _match_resting(self, symbol: str) -> None:
+        market = self.prices[symbol]
+        for account, order in list(self._resting.values()):
+            if order.symbol == symbol and order.is_open and self._crosses(order.side, order.price, market):
+                self._fill(account, order, order.remaining, order.price, is_maker=True)
+
+    def _emit(self, account: Account, order: Order, trade: Trade | None, execution_type: str) -> None:
+        for listener in list(self.listeners):
+            listener(account, order, trade, execution_type)

@@ -1,0 +1,158 @@
+"""Binance spot REST API (/api/v3): market data, account, orders and trades."""
+
+from __future__ import annotations
+
+import json
+
+from venue_sim import wire
+from venue_sim.book import ApiKey, BinanceError, Exchange, parse_decimal
+from venue_sim.endpoints import Endpoint, int_param, interval_ms, order_ref, required
+
+
+class SpotApi:
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+
+    def endpoints(self) -> list[Endpoint]:
+        public = [("/api/v3/ping", self.ping), ("/api/v3/time", self.time),
+                  ("/api/v3/exchangeInfo", self.exchange_info), ("/api/v3/ticker/price", self.ticker_price),
+                  ("/api/v3/ticker/bookTicker", self.book_ticker), ("/api/v3/ticker/24hr", self.ticker_24hr),
+                  ("/api/v3/klines", self.klines), ("/api/v3/depth", self.depth)]
+        return [
+            *(Endpoint("GET", path, handler) for path, handler in public),
+            Endpoint("GET", "/api/v3/account", self.account, signed=True),
+            Endpoint("POST", "/api/v3/order", self.new_order, signed=True, trade=True),
+            Endpoint("GET", "/api/v3/order", self.query_order, signed=True),
+            Endpoint("DELETE", "/api/v3/order", self.cancel_order, signed=True, trade=True),
+            Endpoint("GET", "/api/v3/openOrders", self.open_orders, signed=True),
+            Endpoint("DELETE", "/api/v3/openOrders", self.cancel_open_orders, signed=True, trade=True),
+            Endpoint("GET", "/api/v3/allOrders", self.all_orders, signed=True),
+            Endpoint("GET", "/api/v3/myTrades", self.my_trades, signed=True),
+        ]
+
+    def _symbols(self, params: dict[str, str]) -> list[str]:
+        """`symbol=X`, `symbols=["X","Y"]`, or every symbol."""
+        if params.get("symbol"):
+            return [self.exchange.symbol(params["symbol"]).name]
+        if params.get("symbols"):
+            try:
+                names = json.loads(params["symbols"])
+            except ValueError:
+                raise BinanceError(400, -1100, "Illegal characters found in parameter 'symbols'.") from None
+            return [self.exchange.symbol(n).name for n in names]
+        return list(self.exchange.symbols)
+
+    # --- market data -----------------------------------------------------------------------
+    async def ping(self, key, params) -> dict:
+        return {}
+
+    async def time(self, key, params) -> dict:
+        return {"serverTime": self.exchange.now_ms()}
+
+    async def exchange_info(self, key, params) -> dict:
+        return {"timezone": "UTC", "serverTime": self.exchange.now_ms(),
+                "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                                "limit": 6000},
+                               {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100}],
+                "exchangeFilters": [],
+                "symbols": [wire.symbol_info(self.exchange.symbols[s]) for s in self._symbols(params)]}
+
+    async def ticker_price(self, key, params):
+        rows = [{"symbol": s, "price": wire.d8(self.exchange.prices[s])} for s in self._symbols(params)]
+        return rows[0] if params.get("symbol") else rows
+
+    async def book_ticker(self, key, params):
+        rows = []
+        for s in self._symbols(params):
+            price, tick = self.exchange.prices[s], self.exchange.symbols[s].tick_size
+            rows.append({"symbol": s, "bidPrice": wire.d8(price - tick), "bidQty": "10.00000000",
+                         "askPrice": wire.d8(price + tick), "askQty": "10.00000000"})
+        return rows[0] if params.get("symbol") else rows
+
+    async def ticker_24hr(self, key, params):
+        now = self.exchange.now_ms()
+        rows = []
+        for s in self._symbols(params):
+            day = [p for t, p in self.exchange.history[s] if t >= now - 86_400_000] or [self.exchange.prices[s]]
+            last, first, tick = day[-1], day[0], self.exchange.symbols[s].tick_size
+            rows.append({"symbol": s, "priceChange": wire.d8(last - first),
+                         "priceChangePercent": f"{(last - first) / first * 100:.3f}",
+                         "weightedAvgPrice": wire.d8(sum(day) / len(day)), "prevClosePrice": wire.d8(first),
+                         "lastPrice": wire.d8(last), "lastQty": "0.00000000", "bidPrice": wire.d8(last - tick),
+                         "bidQty": "10.00000000", "askPrice": wire.d8(last + tick), "askQty": "10.00000000",
+                         "openPrice": wire.d8(first), "highPrice": wire.d8(max(day)), "lowPrice": wire.d8(min(day)),
+                         "volume": "0.00000000", "quoteVolume": "0.00000000", "openTime": now - 86_400_000,
+                         "closeTime": now, "firstId": -1, "lastId": -1, "count": 0})
+        return rows[0] if params.get("symbol") else rows
+
+    async def klines(self, key, params) -> list:
+        symbol = self.exchange.symbol(required(params, "symbol")).name
+        limit = max(1, min(int_param(params, "limit", 500), 1000))
+        return wire.klines(self.exchange, symbol, interval_ms(params), limit, int_param(params, "startTime"),
+                           int_param(params, "endTime"))
+
+    async def depth(self, key, params) -> dict:
+        """A synthetic book around the last price (the venue has no other traders)."""
+        symbol = self.exchange.symbol(required(params, "symbol"))
+        limit = max(1, min(int_param(params, "limit", 100), 5000))
+        price, tick = self.exchange.prices[symbol.name], symbol.tick_size
+        return {"lastUpdateId": self.exchange.now_ms(),
+                "bids": [[wire.d8(price - tick * (i + 1)), "10.00000000"] for i in range(min(limit, 20))],
+                "asks": [[wire.d8(price + tick * (i + 1)), "10.00000000"] for i in range(min(limit, 20))]}
+
+    # --- account and orders ----------------------------------------------------------------
+    async def account(self, key: ApiKey, params) -> dict:
+        return wire.account_json(self.exchange, key.account)
+
+    async def new_order(self, key: ApiKey, params) -> dict:
+        respond = params.get("newOrderRespType") or "FULL"
+        if respond not in ("ACK", "RESULT", "FULL"):
+            raise BinanceError(400, -1100, "Illegal characters found in parameter 'newOrderRespType'.")
+        order, trades = self.exchange.place_order(
+            key.account, symbol=required(params, "symbol"), side=required(params, "side"),
+            type=required(params, "type"),
+            quantity=parse_decimal("quantity", params.get("quantity"), required=False),
+            quote_qty=parse_decimal("quoteOrderQty", params.get("quoteOrderQty"), required=False),
+            price=parse_decimal("price", params.get("price"), required=False),
+            time_in_force=params.get("timeInForce"), client_order_id=params.get("newClientOrderId"))
+        if respond == "ACK":
+            return wire.order_ack(order)
+        return wire.order_json(order, trades if respond == "FULL" else None, response=True)
+
+    async def query_order(self, key: ApiKey, params) -> dict:
+        return wire.order_json(self.exchange.find_order(key.account, required(params, "symbol"), *order_ref(params)))
+
+    async def cancel_order(self, key: ApiKey, params) -> dict:
+        order = self.exchange.cancel_order(key.account, required(params, "symbol"), *order_ref(params))
+        body = wire.order_json(order, response=True)
+        body["origClientOrderId"] = order.client_order_id
+        return body
+
+    async def open_orders(self, key: ApiKey, params) -> list:
+        symbol = self.exchange.symbol(params["symbol"]).name if params.get("symbol") else None
+        return [wire.order_json(o) for o in self.exchange.open_orders(key.account, symbol)]
+
+    async def cancel_open_orders(self, key: ApiKey, params) -> list:
+        symbol = self.exchange.symbol(required(params, "symbol")).name
+        return [wire.order_json(self.exchange.cancel_order(key.account, symbol, o.order_id, None), response=True)
+                for o in self.exchange.open_orders(key.account, symbol)]
+
+    async def all_orders(self, key: ApiKey, params) -> list:
+        symbol = self.exchange.symbol(required(params, "symbol")).name
+        start, end = int_param(params, "startTime", 0), int_param(params, "endTime", 2**62)
+        from_id = int_param(params, "orderId", 0)
+        limit = max(1, min(int_param(params, "limit", 500), 1000))
+        rows = [o for o in sorted(key.account.orders.values(), key=lambda o: o.order_id)
+                if o.symbol == symbol and o.order_id >= from_id and start <= o.time_ms <= end]
+        return [wire.order_json(o) for o in rows[:limit]]
+
+    async def my_trades(self, key: ApiKey, params) -> list:
+        symbol = self.exchange.symbol(required(params, "symbol")).name
+        start, end = int_param(params, "startTime", 0), int_param(params, "endTime", 2**62)
+        from_id, order_id = int_param(params, "fromId", 0), int_param(params, "orderId")
+        limit = max(1, min(int_param(params, "limit", 500), 1000))
+        rows = [t for t in key.account.trades if t.symbol == symbol and t.trade_id >= from_id
+                and start <= t.time_ms <= end and order_id in (None, t.order_id)]
+        # Binance returns the most recent `limit` trades unless fromId/startTime says where to begin.
+        rows = rows[:limit] if (params.get("fromId") or params.get("startTime")) else rows[-limit:]
+        return [wire.trade_json(t) for t in rows]
