@@ -43,7 +43,8 @@ class VenuePool:
         if base_url:
             from venue_sim.ccxt_config import ccxt_config  # URLs of the Binance-protocol simulator
 
-            config = ccxt_config(base_url, rate_limit=self.settings.venue_rate_limit)
+            config = ccxt_config(base_url, rate_limit=self.settings.venue_rate_limit,
+                                 market=MARKET_TYPES.get(account.market_type, "spot"))
         venue = CcxtVenue(account.venue_id, api_key=credential.api_key, secret=credential.api_secret,
                           password=credential.passphrase, market_type=MARKET_TYPES.get(account.market_type, "spot"),
                           config=config)
