@@ -205,3 +205,29 @@ async def test_copying_needs_approved_kyc_and_current_consent(mesh, token_for):
                                                              version="2026-01"), metadata=token_for(user))
     session = (await replication.StartCopySession(start, metadata=token_for(user))).session
     assert session.state == rep.SESSION_STATE_ACTIVE
+
+
+async def test_a_spot_master_is_copied_to_a_perpetual_follower_through_the_symbol_map(mesh, token_for):
+    sim, compliance, risk, replication, bus = mesh
+    master, _, master_account = await enrol(sim, compliance, replication, token_for, "m", rep.ACCOUNT_ROLE_MASTER, {})
+    follower = f"perp-{uuid.uuid4().hex[:6]}"
+    await verify(compliance, token_for, follower)
+    sim_account = sim.create_account(follower, {}, futures_wallet="50000")
+    perp = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="binance",
+                             market_type=trading_pb2.MARKET_TYPE_PERPETUAL)
+    credential = (await compliance.StoreCredential(comp.StoreCredentialRequest(
+        venue=perp, api_key=sim_account.api_key, api_secret=sim_account.secret), metadata=token_for(follower))).credential
+    account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
+        role=rep.ACCOUNT_ROLE_FOLLOWER, venue=perp, credential_id=credential.credential_id),
+        metadata=token_for(follower))).account
+    await replication.StartCopySession(rep.StartCopySessionRequest(
+        follower_account_id=account.account_id, master_account_id=master_account.account_id,
+        settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="3", reverse=True,
+                                  symbol_map=[rep.SymbolMapping(master_symbol="BTC/USDT",
+                                                                follower_symbol="BTC/USDT:USDT")])),
+        metadata=token_for(follower))
+    await replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
+        master_account_id=master_account.account_id, venue_trade_id="T-perp", symbol="BTC/USDT",
+        side=trading_pb2.SIDE_BUY, quantity="0.01", price="64000"), metadata=token_for(master))
+    orders = await eventually(lambda: sim.futures_orders(follower), message="the perpetual copy")
+    assert [(o.side, o.orig_qty) for o in orders] == [("SELL", Decimal("0.03"))]  # reversed, three times
