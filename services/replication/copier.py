@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -29,6 +31,7 @@ from services.replication.venue_pool import VenuePool
 from services.replication.venues.base import ErrorKind, OrderRequest, VenueError
 
 log = logging.getLogger("copytrade.replication.copier")
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
 S = events  # FollowerOrderStatus values live in the events module
 FINAL = {S.FOLLOWER_ORDER_STATUS_PLACED, S.FOLLOWER_ORDER_STATUS_PARTIALLY_FILLED, S.FOLLOWER_ORDER_STATUS_FILLED,
          S.FOLLOWER_ORDER_STATUS_CANCELED, S.FOLLOWER_ORDER_STATUS_REFUSED, S.FOLLOWER_ORDER_STATUS_FAILED}
@@ -76,7 +79,7 @@ class Copier:
             follower_account_id=session.follower_account_id, master_fill_id=fill.fill_id, symbol=fill.symbol,
             side=fill.side, quantity=Decimal(0), filled_quantity=Decimal(0), average_fill_price=None,
             status=S.FOLLOWER_ORDER_STATUS_PENDING, venue_order_id="", refusal=None, error_kind="", error_message="",
-            master_fill_time=fill.execute_time.ToDatetime(tzinfo=UTC), receive_time=received)
+            master_fill_time=fill.execute_time.ToDatetime(tzinfo=UTC), receive_time=received, worker=WORKER)
         if session.state == pb.SESSION_STATE_PAUSED:
             return await self._refuse(row, "SESSION_PAUSED", "copying is paused for this session", {})
         try:

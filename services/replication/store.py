@@ -82,6 +82,8 @@ class FollowerOrderRow(ReplicationBase):
     risk_decide_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     send_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     ack_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # host:pid of the worker that made the copy, for operators (and to see replicas share work).
+    worker: Mapped[str] = mapped_column(String(128), default="")
 
 
 metadata = ReplicationBase.metadata
