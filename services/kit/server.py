@@ -59,7 +59,8 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
                 except Exception as exc:  # noqa: BLE001 - every failure becomes a status
                     await self._fail(exc, method, rid, started, context)
                 finally:
-                    auth.reset_current(token) if token else None
+                    if token:
+                        auth.reset_current(token)
 
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary, handler.request_deserializer, handler.response_serializer)
@@ -75,7 +76,8 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
                 except Exception as exc:  # noqa: BLE001
                     await self._fail(exc, method, rid, started, context)
                 finally:
-                    auth.reset_current(token) if token else None
+                    if token:
+                        auth.reset_current(token)
 
             return grpc.unary_stream_rpc_method_handler(
                 unary_stream, handler.request_deserializer, handler.response_serializer)
