@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from copytrade.discovery.v1 import discovery_service_pb2, discovery_service_pb2_grpc
+from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+from services.kit.clients import channel
 from services.discovery.service import DiscoveryServicer
 from services.kit.config import Settings
 from services.kit.db import Database
@@ -16,8 +18,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 async def create_server(settings: Settings) -> RunningService:
     db = Database(settings, MIGRATIONS)
     await db.migrate()
+    replication = channel(settings, "replication")
     registration = Registration(
         discovery_service_pb2.DESCRIPTOR.services_by_name["DiscoveryService"].full_name,
-        discovery_service_pb2_grpc.add_DiscoveryServiceServicer_to_server, DiscoveryServicer(db),
+        discovery_service_pb2_grpc.add_DiscoveryServiceServicer_to_server,
+        DiscoveryServicer(db, ReplicationServiceStub(replication)),
     )
-    return await start_grpc_server(settings, [registration], cleanups=[db.close])
+    return await start_grpc_server(settings, [registration], cleanups=[replication.close, db.close])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import grpc
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -12,7 +13,9 @@ from copytrade.discovery.v1 import discovery_service_pb2 as pb
 from copytrade.discovery.v1 import discovery_service_pb2_grpc as pb_grpc
 from services.discovery import profiles
 from services.discovery.store import MasterProfileRow
-from services.kit import auth, errors
+from copytrade.replication.v1 import replication_service_pb2 as rep
+from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+from services.kit import auth, errors, paging
 from services.kit.db import Database
 
 
@@ -27,8 +30,70 @@ def profile_to_proto(row: MasterProfileRow) -> pb.MasterProfile:
 
 
 class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, replication: ReplicationServiceStub) -> None:
         self.db = db
+        self.replication = replication
+
+    async def ListMasterTraders(self, request: pb.ListMasterTradersRequest, context) -> pb.ListMasterTradersResponse:
+        auth.require_caller()
+        if request.order_by:  # ranking by statistics arrives with the statistics (#7)
+            raise errors.invalid_argument("ORDER_BY_UNSUPPORTED", "ordering by statistics is not available yet",
+                                          domain=profiles.DOMAIN, field="order_by")
+        query = select(MasterProfileRow).where(MasterProfileRow.public.is_(True))
+        if request.strategy_type:
+            query = query.where(MasterProfileRow.strategy_type == request.strategy_type)
+        if request.risk_level:
+            query = query.where(MasterProfileRow.risk_level == request.risk_level)
+        async with self.db.session() as session:
+            rows, token = await paging.keyset_page(session, query, MasterProfileRow.trader_id, request.page_size,
+                                                   request.page_token)
+        if request.venue_id:  # venues are a JSON list: filtered here, on the page
+            rows = [r for r in rows if any(v.get("id") == request.venue_id for v in r.venues)]
+        return pb.ListMasterTradersResponse(traders=[profile_to_proto(r) for r in rows], next_page_token=token)
+
+    async def _public_profile(self, trader_id: str) -> MasterProfileRow:
+        async with self.db.session() as session:
+            row = await session.get(MasterProfileRow, trader_id)
+        if row is None or not (row.public or auth.require_caller().may_act_for(row.user_id)):
+            raise errors.not_found("TRADER_NOT_FOUND", "no such master trader", domain=profiles.DOMAIN,
+                                   trader_id=trader_id)
+        return row
+
+    async def FollowTrader(self, request: pb.FollowTraderRequest, context) -> pb.FollowTraderResponse:
+        caller = auth.require_caller()
+        follower_id = request.follower_id or caller.user_id
+        auth.require_user(follower_id)
+        row = await self._public_profile(request.trader_id)
+        master_account_id = request.master_account_id or next(iter(row.master_account_ids), "")
+        if master_account_id not in row.master_account_ids:
+            raise errors.invalid_argument("NOT_THIS_TRADERS_ACCOUNT", "that account is not one of this trader's",
+                                          domain=profiles.DOMAIN, field="master_account_id")
+        # Replication checks the follower's account, compliance eligibility and the settings; its
+        # refusal reaches the caller unchanged (status and ErrorInfo).
+        try:
+            reply = await self.replication.StartCopySession(rep.StartCopySessionRequest(
+                follower_id=follower_id, follower_account_id=request.follower_account_id,
+                master_account_id=master_account_id, settings=request.settings, request_id=request.request_id),
+                timeout=10)
+        except grpc.aio.AioRpcError as err:
+            raise errors.passed_on(err) from None
+        return pb.FollowTraderResponse(session=reply.session)
+
+    async def UnfollowTrader(self, request: pb.UnfollowTraderRequest, context) -> pb.UnfollowTraderResponse:
+        caller = auth.require_caller()
+        follower_id = request.follower_id or caller.user_id
+        auth.require_user(follower_id)
+        row = await self._public_profile(request.trader_id)
+        sessions = (await self.replication.ListCopySessions(
+            rep.ListCopySessionsRequest(follower_id=follower_id, page_size=500), timeout=10)).sessions
+        stopped = []
+        for session in sessions:
+            live = session.state in (rep.SESSION_STATE_ACTIVE, rep.SESSION_STATE_PAUSED, rep.SESSION_STATE_FROZEN)
+            if session.master_account_id in row.master_account_ids and live:
+                await self.replication.StopCopySession(rep.StopCopySessionRequest(
+                    config_id=session.config_id, reason="unfollowed"), timeout=10)
+                stopped.append(session.config_id)
+        return pb.UnfollowTraderResponse(config_ids=stopped)
 
     async def CreateMasterProfile(self, request: pb.CreateMasterProfileRequest, context) -> pb.CreateMasterProfileResponse:
         caller = auth.require_role(auth.ROLE_MASTER)

@@ -77,3 +77,11 @@ def error_info(err: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
                 if detail.Unpack(info):
                     return info
     return None
+
+
+def passed_on(err: grpc.RpcError) -> DomainError:
+    """Another service's refusal, to raise unchanged to our own caller (code, reason, numbers)."""
+    info = error_info(err)
+    if info is None:
+        return DomainError(err.code(), "UPSTREAM_ERROR", err.details() or err.code().name)
+    return DomainError(err.code(), info.reason, err.details() or "", domain=info.domain, metadata=dict(info.metadata))
