@@ -77,10 +77,10 @@ async def test_replicas_share_the_copies_and_never_double_one(topology, token_fo
             metadata=token_for(user))
         followers.append(user)
 
-    fills = 40
+    fills = 40  # all opening: each is copied at the fixed quantity (a close would be proportional)
     await asyncio.gather(*(replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
         master_account_id=master_account.account_id, venue_trade_id=f"T{i}", symbol="BTC/USDT",
-        side=trading_pb2.SIDE_BUY if i % 2 == 0 else trading_pb2.SIDE_SELL, quantity="0.01", price="64000"),
+        side=trading_pb2.SIDE_BUY, quantity="0.01", price="64000"),
         metadata=token_for(master)) for i in range(fills)))
     # The same fills again, as a retrying client would send them: recorded once, copied once.
     await asyncio.gather(*(replication.SubmitMasterFill(rep.SubmitMasterFillRequest(

@@ -12,6 +12,7 @@ from venue_sim.book import BinanceError
 
 KINDS = {
     "latency": "hold the request latency_ms before handling it",
+    "latency_after_accept": "execute, then hold the answer latency_ms",
     "http_5xx_after_accept": "execute, then answer HTTP 5xx (-1001 internal error)",
     "unknown_after_accept": "execute, then answer -1007: send status unknown, execution status unknown",
     "disconnect_after_accept": "execute, then close the connection without an answer",
@@ -53,6 +54,7 @@ class FaultPlan:
     """What the matching faults do to one request."""
 
     latency_s: float = 0.0
+    latency_after_s: float = 0.0  # executed, the answer held back
     refuse: BinanceError | None = None  # answer this instead of executing
     after: BinanceError | None = None  # execute, then answer this
     disconnect: bool = False  # execute, then drop the connection
@@ -85,6 +87,8 @@ class Faults:
                     self.items.remove(fault)
             if fault.kind == "latency":
                 plan.latency_s += fault.latency_ms / 1000
+            elif fault.kind == "latency_after_accept":
+                plan.latency_after_s += fault.latency_ms / 1000
             elif fault.kind == "rate_limit":
                 status = fault.status or 429
                 msg = fault.msg or ("Way too much request weight used; IP banned until further notice."

@@ -127,6 +127,8 @@ class Simulator:
                 if plan.refuse:
                     raise plan.refuse
                 result = await endpoint.handler(key, params)
+                if plan.latency_after_s:
+                    await asyncio.sleep(plan.latency_after_s)
                 if plan.disconnect:  # done, but the caller never hears: the connection just drops
                     request.transport.close()
                     return web.Response(status=500)

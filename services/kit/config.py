@@ -44,6 +44,9 @@ class Settings:
     venue_urls: dict[str, str] = field(default_factory=dict)
     # ccxt's own rate limiter; off only for benchmarks against the simulator.
     venue_rate_limit: bool = True
+    # How long a replication worker may hold a master fill before JetStream hands it to another
+    # replica: the longest a crashed worker's copies wait.
+    fill_ack_wait_s: float = 30.0
 
     @classmethod
     def from_env(cls, service: str, env: dict[str, str] | None = None) -> "Settings":
@@ -66,6 +69,7 @@ class Settings:
             http_listen=env.get("GATEWAY_HTTP_ADDR") or None,
             venue_urls=json.loads(env.get("VENUE_URLS") or "{}"),
             venue_rate_limit=env.get("VENUE_RATE_LIMIT", "true").lower() != "false",
+            fill_ack_wait_s=float(env.get("FILL_ACK_WAIT_S", cls.fill_ack_wait_s)),
         )
 
     @property

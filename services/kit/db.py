@@ -74,6 +74,12 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
+    async def serialise(self, session: AsyncSession, name: str) -> None:
+        """Hold a lock named `name` until this transaction ends, across every replica: an
+        advisory lock on PostgreSQL; SQLite needs none, having one writer and one connection."""
+        if self.is_postgres:
+            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(name)})
+
     async def migrate(self) -> None:
         """Bring this service's tables to the newest revision. Safe with N replicas starting
         at once: on PostgreSQL an advisory lock serialises them."""
@@ -81,8 +87,7 @@ class Database:
             return
         async with self.engine.begin() as conn:
             if self.is_postgres:
-                lock = int.from_bytes(hashlib.sha256(self.schema.encode()).digest()[:8], "big", signed=True)
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(self.schema)})
                 await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
             await conn.run_sync(self._upgrade)
 
@@ -94,6 +99,10 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -103,10 +103,24 @@ class Copier:
         except VenueError as exc:
             return await self._fail(row, exc.kind.value, exc.message)
         master_equity = Decimal(fill.master_equity or 0)
-        sized = sizing.size(settings, trade, instrument, follower_equity=equity, master_equity=master_equity)
+        position_before = Decimal(fill.position_before or 0)
+        follower_position = Decimal(0)
+        if sizing.closing_fraction(position_before, trade.side, trade.quantity)[0] > 0:
+            follower_position = await self._copied_position(session.config_id, instrument.symbol)
+        sized = sizing.size(settings, trade, instrument, follower_equity=equity, master_equity=master_equity,
+                            position_before=position_before, follower_position=follower_position)
+        spot = account.market_type == trading_pb2.MARKET_TYPE_SPOT
+        if not sized.refused and sized.closing > 0 and sized.side == "sell" and spot:
+            try:
+                holding = (await venue.account()).balances.get(instrument.base)
+            except VenueError as exc:
+                return await self._fail(row, exc.kind.value, exc.message)
+            sized = sizing.within_holdings(sized, holding.free if holding else Decimal(0), instrument.lot_size)
         if sized.refused:
             return await self._refuse(row, sized.reason, sized.message, sized.metadata)
         row.symbol, row.side, row.quantity = sized.symbol, SIDE_VALUES[sized.side], sized.quantity
+        # A pure close on a derivatives venue must never open the other way.
+        reduce_only = sized.closing == sized.quantity and not spot
         decision = await self.risk.ReserveOrder(risk_pb.ReserveOrderRequest(reservation_id=cid, intent=risk_pb.OrderIntent(
             follower_id=session.follower_id, master_id=session.master_id, config_id=session.config_id,
             instrument=trading_pb2.Instrument(symbol=instrument.symbol, lot_size=str(instrument.lot_size),
@@ -121,7 +135,8 @@ class Copier:
         row.send_time = datetime.now(UTC)
         await self._save(row)  # PENDING before sending: a crash from here on is resolved by asking
         try:
-            state = await venue.place_order(OrderRequest(cid, row.symbol, SIDE_NAMES[row.side], row.quantity))
+            state = await venue.place_order(OrderRequest(cid, row.symbol, SIDE_NAMES[row.side], row.quantity,
+                                                         reduce_only=reduce_only))
         except VenueError as exc:
             if exc.kind == ErrorKind.UNKNOWN_OUTCOME:
                 row.status, row.error_kind, row.error_message = S.FOLLOWER_ORDER_STATUS_UNKNOWN, exc.kind.value, exc.message
@@ -131,6 +146,13 @@ class Copier:
                                                                                  reason=exc.kind.value), timeout=5)
             return await self._fail(row, exc.kind.value, exc.message)
         await self._placed(row, state.venue_order_id, state.filled_quantity, state.average_price, state.status)
+
+    async def _copied_position(self, config_id: str, symbol: str) -> Decimal:
+        """The follower's signed position in symbol built by this session's copies."""
+        async with self.db.session() as session:
+            rows = (await session.execute(select(FollowerOrderRow.side, FollowerOrderRow.filled_quantity).where(
+                FollowerOrderRow.config_id == config_id, FollowerOrderRow.symbol == symbol))).all()
+        return sum((q if side == trading_pb2.SIDE_BUY else -q for side, q in rows), Decimal(0))
 
     async def _placed(self, row: FollowerOrderRow, venue_order_id: str, filled: Decimal, price: Decimal | None,
                       venue_status: str) -> None:

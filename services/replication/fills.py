@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +15,7 @@ from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.type.v1 import trading_pb2
 from services.kit.bus import Bus
 from services.kit.db import Database
-from services.replication.store import MasterFillRow, VenueAccountRow
+from services.replication.store import MasterFillRow, MasterPositionRow, VenueAccountRow
 from services.replication.venue_pool import VenuePool
 from services.replication.venues.base import Fill
 
@@ -40,14 +41,24 @@ def master_fill(account: VenueAccountRow, fill: Fill) -> events.MasterFill:
 
 
 async def record_and_publish(db: Database, bus: Bus, event: events.MasterFill) -> tuple[events.MasterFill, bool]:
-    """Store the fill unless it is known, then publish (a republish is a no-op at JetStream).
-    Publishing after a crash between store and publish is safe for the same reason."""
+    """Store the fill unless it is known, moving the master's position in the same transaction
+    (the fill carries the position before it), then publish (a republish is a no-op at
+    JetStream). Publishing after a crash between store and publish is safe for the same reason."""
     created = True
     try:
         async with db.session() as session:
+            await db.serialise(session, f"master-position:{event.master_account_id}:{event.symbol}")
+            key = (event.master_account_id, event.symbol)
+            position = await session.get(MasterPositionRow, key)
+            before = position.quantity if position else Decimal(0)
+            quantity = Decimal(event.quantity)
+            after = before + (quantity if event.side == trading_pb2.SIDE_BUY else -quantity)
+            event.position_before = str(before)
             session.add(MasterFillRow(fill_id=event.fill_id, master_account_id=event.master_account_id,
                                       payload=event.SerializeToString(),
                                       execute_time=event.execute_time.ToDatetime(tzinfo=UTC)))
+            await session.merge(MasterPositionRow(master_account_id=key[0], symbol=key[1], quantity=after,
+                                                  update_time=datetime.now(UTC)))
     except IntegrityError:
         created = False
         async with db.session() as session:
@@ -60,8 +71,10 @@ async def record_and_publish(db: Database, bus: Bus, event: events.MasterFill) -
 class MasterWatchers:
     """A task per watched master account, following the venue's own fill stream."""
 
-    def __init__(self, db: Database, bus: Bus, pool: VenuePool, rescan_s: float = 1.0) -> None:
+    def __init__(self, db: Database, bus: Bus, pool: VenuePool, rescan_s: float = 1.0,
+                 equity_refresh_s: float = 5.0) -> None:
         self.db, self.bus, self.pool, self.rescan_s = db, bus, pool, rescan_s
+        self.equity_refresh_s = equity_refresh_s
         self._tasks: dict[str, asyncio.Task] = {}
         self._scanner: asyncio.Task | None = None
 
@@ -83,14 +96,37 @@ class MasterWatchers:
             await asyncio.sleep(self.rescan_s)
 
     async def _watch(self, account: VenueAccountRow) -> None:
+        equity: list[Decimal] = []  # the latest reading, for equity-proportional followers
+        refresher = None
         try:
             venue = await self.pool.get(account)
+            await self._read_equity(venue, account, equity)
+            refresher = asyncio.create_task(self._follow_equity(venue, account, equity))
             async for fill in venue.fills():
-                await record_and_publish(self.db, self.bus, master_fill(account, fill))
+                event = master_fill(account, fill)
+                if equity:
+                    event.master_equity = str(equity[0])
+                await record_and_publish(self.db, self.bus, event)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the scanner starts a new watcher
             log.exception("watcher for master account %s stopped", account.account_id)
+        finally:
+            if refresher:
+                refresher.cancel()
+
+    async def _follow_equity(self, venue, account: VenueAccountRow, equity: list[Decimal]) -> None:
+        # Off the fill path: a fill never waits for a balance request.
+        while True:
+            await asyncio.sleep(self.equity_refresh_s)
+            await self._read_equity(venue, account, equity)
+
+    @staticmethod
+    async def _read_equity(venue, account: VenueAccountRow, equity: list[Decimal]) -> None:
+        try:
+            equity[:] = [(await venue.account()).equity]
+        except Exception:  # noqa: BLE001 - keep the last reading; the venue may be briefly away
+            log.warning("equity of master account %s unavailable", account.account_id)
 
     async def stop(self) -> None:
         for task in [self._scanner, *self._tasks.values()]:

@@ -30,7 +30,8 @@ async def create_server(settings: Settings) -> RunningService:
     risk_channel, compliance_channel = channel(settings, "risk"), channel(settings, "compliance")
     pool = VenuePool(settings, ComplianceInternalServiceStub(compliance_channel))
     copier = Copier(db, bus, pool, RiskServiceStub(risk_channel))
-    await bus.consume("FILLS", WORKERS_DURABLE, "fills.master.filled.>", copier.handle, batch=16)
+    await bus.consume("FILLS", WORKERS_DURABLE, "fills.master.filled.>", copier.handle, batch=16,
+                      ack_wait=settings.fill_ack_wait_s)
     watchers = MasterWatchers(db, bus, pool)
     watchers.start()
     registration = Registration(

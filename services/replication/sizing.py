@@ -1,10 +1,15 @@
 """How big a follower's copy of a master fill is. Pure: the same code sizes live copies and the
-discovery preview. Every refusal says why."""
+discovery preview. Every refusal says why.
+
+A fill that shrinks the master's position is mirrored proportionally: the follower closes the same
+fraction of the position its copies built, whatever its sizing mode (so a master closing half
+closes half of the follower's, and a full close leaves no dust). Only the part of a fill that
+opens or flips a position is sized by the mode."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from services.replication.venues.base import Instrument
 
@@ -39,6 +44,7 @@ class Sized:
     symbol: str = ""
     side: str = ""
     quantity: Decimal = ZERO
+    closing: Decimal = ZERO  # the part of quantity that closes the follower's copied position
     reason: str = ""  # set when refused
     message: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
@@ -83,19 +89,56 @@ def raw_quantity(settings: Settings, trade: MasterTrade, *, follower_equity: Dec
     return _refuse("SIZING_MODE_UNKNOWN", f"unknown sizing mode {mode}")
 
 
+def closing_fraction(position_before: Decimal, side: str, quantity: Decimal) -> tuple[Decimal, Decimal]:
+    """(the fraction of the master's position this fill closes, the quantity left that opens)."""
+    signed = quantity if side == "buy" else -quantity
+    if position_before == 0 or (position_before > 0) == (signed > 0):
+        return ZERO, quantity
+    closing = min(quantity, abs(position_before))
+    return closing / abs(position_before), quantity - closing
+
+
+def close_quantity(fraction: Decimal, held: Decimal, lot_size: Decimal) -> Decimal:
+    """How much of a held (unsigned) position closing `fraction` of it is, in whole lots."""
+    if fraction >= 1 or held <= 0:
+        return max(held, ZERO)
+    lots = (held * fraction / lot_size).to_integral_value(rounding=ROUND_HALF_UP)
+    return min(lots * lot_size, held)
+
+
 def size(settings: Settings, trade: MasterTrade, instrument: Instrument, *, follower_equity: Decimal = ZERO,
-         master_equity: Decimal = ZERO, price: Decimal | None = None) -> Sized:
+         master_equity: Decimal = ZERO, price: Decimal | None = None, position_before: Decimal = ZERO,
+         follower_position: Decimal = ZERO) -> Sized:
+    """`position_before` is the master's signed position before the fill; `follower_position` the
+    follower's signed position built by this session's copies, in follower units."""
     routed = route(settings, trade)
     if isinstance(routed, Sized):
         return routed
     symbol, ratio = routed
     price = price or trade.price
-    quantity = raw_quantity(settings, trade, follower_equity=follower_equity, master_equity=master_equity,
-                            price=price)
-    if isinstance(quantity, Sized):
-        return quantity
-    quantity = (quantity * ratio / instrument.lot_size).to_integral_value(rounding=ROUND_DOWN) * instrument.lot_size
+    side = trade.side
+    if settings.reverse:
+        side = "sell" if side == "buy" else "buy"
+    fraction, opening = closing_fraction(position_before, trade.side, trade.quantity)
+    closing = ZERO
+    if fraction > 0:
+        # The follower's copies hold the opposite of what this side trades, or there is nothing to close.
+        held = -follower_position if side == "buy" else follower_position
+        closing = close_quantity(fraction, held, instrument.lot_size)
+    quantity = ZERO
+    if opening > 0:
+        opened = MasterTrade(trade.symbol, trade.side, opening, trade.price)
+        raw = raw_quantity(settings, opened, follower_equity=follower_equity, master_equity=master_equity, price=price)
+        if isinstance(raw, Sized):
+            if closing <= 0:
+                return raw
+        else:
+            quantity = (raw * ratio / instrument.lot_size).to_integral_value(rounding=ROUND_DOWN) * instrument.lot_size
+    quantity += closing
     if quantity <= 0:
+        if fraction > 0 and opening <= 0:
+            return _refuse("NOTHING_TO_CLOSE", "the master closed a position your copies do not hold",
+                           follower_position=follower_position)
         return _refuse("QUANTITY_ROUNDS_TO_ZERO", f"the copy rounds to zero at a lot size of {instrument.lot_size}",
                        lot_size=instrument.lot_size)
     if quantity < instrument.min_quantity:
@@ -105,7 +148,15 @@ def size(settings: Settings, trade: MasterTrade, instrument: Instrument, *, foll
         return _refuse("BELOW_MIN_NOTIONAL", f"{quantity * price:.2f} is below the venue's minimum order value of "
                        f"{instrument.min_notional}", notional=(quantity * price).quantize(Decimal("0.01")),
                        min_notional=instrument.min_notional)
-    side = trade.side
-    if settings.reverse:
-        side = "sell" if side == "buy" else "buy"
-    return Sized(symbol=symbol, side=side, quantity=quantity)
+    return Sized(symbol=symbol, side=side, quantity=quantity, closing=closing)
+
+
+def within_holdings(sized: Sized, free: Decimal, lot_size: Decimal) -> Sized:
+    """A spot close sells no more than the follower holds (fees taken in the base asset leave
+    a little less than the copies bought)."""
+    held = (max(free, ZERO) / lot_size).to_integral_value(rounding=ROUND_DOWN) * lot_size
+    if sized.quantity <= held:
+        return sized
+    if held <= 0:
+        return _refuse("NOTHING_TO_CLOSE", "your account holds none of what the master closed", free=free)
+    return Sized(symbol=sized.symbol, side=sized.side, quantity=held, closing=min(sized.closing, held))

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.kit.db import Base, DecimalText
@@ -59,8 +59,21 @@ class MasterFillRow(ReplicationBase):
     execute_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class MasterPositionRow(ReplicationBase):
+    """A master's signed position per symbol, as built by the fills recorded here: the base for
+    mirroring closes proportionally (MasterFill.position_before)."""
+
+    __tablename__ = "master_positions"
+
+    master_account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
+    quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    update_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class FollowerOrderRow(ReplicationBase):
     __tablename__ = "follower_orders"
+    __table_args__ = (Index("ix_follower_orders_config_symbol", "config_id", "symbol"),)
 
     order_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # = the client order id
     config_id: Mapped[str] = mapped_column(String(64), index=True)

@@ -5,11 +5,10 @@ advisory lock across replicas, so concurrent checks can never jointly exceed a l
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.db import Database
@@ -36,9 +35,7 @@ class ReservationBook:
         return self._locks.setdefault(user_id, asyncio.Lock())
 
     async def _serialise(self, session: AsyncSession, user_id: str) -> None:
-        if self.db.is_postgres:
-            key = int.from_bytes(hashlib.sha256(f"risk:{user_id}".encode()).digest()[:8], "big", signed=True)
-            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        await self.db.serialise(session, f"risk:{user_id}")
 
     async def effective_state(self, session: AsyncSession, user_id: str, master_id: str) -> str:
         keys = ["global", scope_key(user_id)] + ([scope_key(user_id, master_id)] if master_id else [])

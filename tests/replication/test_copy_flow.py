@@ -79,6 +79,11 @@ async def test_master_trade_is_copied_sized_refused_and_never_doubled(mesh, toke
         "double": rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="2"),
         "fixed": rep.CopySettings(sizing_mode=rep.SIZING_MODE_FIXED_QUANTITY, fixed_quantity="0.003"),
         "notional": rep.CopySettings(sizing_mode=rep.SIZING_MODE_FIXED_NOTIONAL, fixed_notional="320"),
+        # Follower equity 50,000 against the master's 100,000: half the master's quantity.
+        "equity": rep.CopySettings(sizing_mode=rep.SIZING_MODE_EQUITY_PROPORTIONAL),
+        # 0.1 % of 50,000 at risk over a stop 1,000 away: 0.05.
+        "risk": rep.CopySettings(sizing_mode=rep.SIZING_MODE_RISK_PERCENT, risk_percent="0.001",
+                                 stop_distance="1000"),
         "denier": rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1",
                                    denied_symbols=["BTC/USDT"]),
         "halted": rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1"),
@@ -110,11 +115,13 @@ async def test_master_trade_is_copied_sized_refused_and_never_doubled(mesh, toke
         await master_venue.close()
 
     price = sim.exchange.prices["BTCUSDT"]  # 64000: no price moves without a tick
-    await eventually(lambda: venue_orders(sim, followers["double"]) and venue_orders(sim, followers["fixed"])
-                     and venue_orders(sim, followers["notional"]), message="copies at the venue")
+    sized = ("double", "fixed", "notional", "equity", "risk")
+    await eventually(lambda: all(venue_orders(sim, followers[name]) for name in sized), message="copies at the venue")
     assert [(side, qty) for _, side, qty in venue_orders(sim, followers["double"])] == [("BUY", Decimal("0.02"))]
     assert [(side, qty) for _, side, qty in venue_orders(sim, followers["fixed"])] == [("BUY", Decimal("0.003"))]
     assert [qty for _, _, qty in venue_orders(sim, followers["notional"])] == [Decimal("320") / price]
+    assert [(side, qty) for _, side, qty in venue_orders(sim, followers["equity"])] == [("BUY", Decimal("0.005"))]
+    assert [(side, qty) for _, side, qty in venue_orders(sim, followers["risk"])] == [("BUY", Decimal("0.05"))]
     await eventually(lambda: len(refused) >= 2, message="two refusals")
     reasons = {event.order.follower_id: event.refusal.reason for event in refused}
     assert reasons == {followers["denier"]: "SYMBOL_DENIED", followers["halted"]: "TRADING_HALTED"}
@@ -134,7 +141,7 @@ async def test_master_trade_is_copied_sized_refused_and_never_doubled(mesh, toke
         info = await bus.js.consumer_info("FILLS", "replication")
         return info.num_pending == 0 and info.num_ack_pending == 0
     await eventually(consumer_idle, message="replay consumed")
-    for name in ("double", "fixed", "notional"):
+    for name in sized:
         assert len(venue_orders(sim, followers[name])) == 1, name
 
 
@@ -231,3 +238,61 @@ async def test_a_spot_master_is_copied_to_a_perpetual_follower_through_the_symbo
         side=trading_pb2.SIDE_BUY, quantity="0.01", price="64000"), metadata=token_for(master))
     orders = await eventually(lambda: sim.futures_orders(follower), message="the perpetual copy")
     assert [(o.side, o.orig_qty) for o in orders] == [("SELL", Decimal("0.03"))]  # reversed, three times
+
+
+async def test_master_closes_are_mirrored_proportionally_and_a_flip_reverses_the_follower(mesh, token_for):
+    sim, compliance, risk, replication, bus = mesh
+    master, _, master_account = await enrol(sim, compliance, replication, token_for, "m", rep.ACCOUNT_ROLE_MASTER, {})
+    spot_plans = {"half": rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="0.5"),
+                  "fixed": rep.CopySettings(sizing_mode=rep.SIZING_MODE_FIXED_QUANTITY, fixed_quantity="0.003")}
+    followers = {}
+    for name, settings in spot_plans.items():
+        user, _, account = await enrol(sim, compliance, replication, token_for, name, rep.ACCOUNT_ROLE_FOLLOWER,
+                                       {"USDT": "50000"})
+        await replication.StartCopySession(rep.StartCopySessionRequest(
+            follower_account_id=account.account_id, master_account_id=master_account.account_id, settings=settings),
+            metadata=token_for(user))
+        followers[name] = user
+    perp_user = f"perp-{uuid.uuid4().hex[:6]}"
+    await verify(compliance, token_for, perp_user)
+    perp_sim = sim.create_account(perp_user, {}, futures_wallet="50000")
+    perp = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="binance",
+                             market_type=trading_pb2.MARKET_TYPE_PERPETUAL)
+    credential = (await compliance.StoreCredential(comp.StoreCredentialRequest(
+        venue=perp, api_key=perp_sim.api_key, api_secret=perp_sim.secret), metadata=token_for(perp_user))).credential
+    perp_account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
+        role=rep.ACCOUNT_ROLE_FOLLOWER, venue=perp, credential_id=credential.credential_id),
+        metadata=token_for(perp_user))).account
+    await replication.StartCopySession(rep.StartCopySessionRequest(
+        follower_account_id=perp_account.account_id, master_account_id=master_account.account_id,
+        settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1", reverse=True,
+                                  symbol_map=[rep.SymbolMapping(master_symbol="BTC/USDT",
+                                                                follower_symbol="BTC/USDT:USDT")])),
+        metadata=token_for(perp_user))
+
+    def spot(name):
+        return [(side, qty) for _, side, qty in venue_orders(sim, followers[name])]
+
+    def perps():
+        return [(o.side, o.orig_qty, o.reduce_only) for o in sim.futures_orders(perp_user)]
+
+    # The master opens 0.02, closes half, then sells 0.03: closes the rest and goes short 0.02.
+    for n, (side, quantity) in enumerate([(trading_pb2.SIDE_BUY, "0.02"), (trading_pb2.SIDE_SELL, "0.01"),
+                                          (trading_pb2.SIDE_SELL, "0.03")], start=1):
+        await replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
+            master_account_id=master_account.account_id, venue_trade_id=f"T-{n}", symbol="BTC/USDT", side=side,
+            quantity=quantity, price="64000"), metadata=token_for(master))
+        await eventually(lambda: len(spot("half")) == len(spot("fixed")) == len(perps()) == n,
+                         message=f"copies of fill {n}")
+
+    # Spot followers close half, then all they hold: the buy's fee was taken in BTC (0.1 %), so a
+    # whole close sells what is left, and a short cannot be opened on spot.
+    assert spot("half") == [("BUY", Decimal("0.01")), ("SELL", Decimal("0.005")), ("SELL", Decimal("0.00499"))]
+    assert spot("fixed") == [("BUY", Decimal("0.003")), ("SELL", Decimal("0.0015")), ("SELL", Decimal("0.00149"))]
+    # The reversed perpetual follower is short 0.02, buys back half reduce-only, then flips long 0.02.
+    assert perps() == [("SELL", Decimal("0.02"), False), ("BUY", Decimal("0.01"), True),
+                       ("BUY", Decimal("0.03"), False)]
+    fill = (await replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
+        master_account_id=master_account.account_id, venue_trade_id="T-3", symbol="BTC/USDT",
+        side=trading_pb2.SIDE_SELL, quantity="0.03", price="64000"), metadata=token_for(master))).fill
+    assert Decimal(fill.position_before) == Decimal("0.01")  # the stored fill, with the position it met

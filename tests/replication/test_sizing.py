@@ -65,3 +65,48 @@ def test_client_order_ids_are_deterministic_and_fit_binance(fill, account):
     assert cid == client_order_id(fill, account)
     assert re.fullmatch(r"[.A-Z:/a-z0-9_-]{1,36}", cid) and len(cid) <= 32
     assert cid != client_order_id(fill, account + "x")
+
+
+def _close(settings, side, quantity, position_before, follower_position, price="50000"):
+    trade = sizing.MasterTrade("BTC/USDT", side, Decimal(quantity), Decimal(price))
+    return sizing.size(settings, trade, BTC, position_before=Decimal(position_before),
+                       follower_position=Decimal(follower_position))
+
+
+def test_a_master_closing_part_of_a_position_closes_the_same_fraction_of_the_followers_whatever_the_mode():
+    fixed = sizing.Settings(mode="FIXED_QUANTITY", fixed_quantity=Decimal("0.3"))
+    half = _close(fixed, "sell", "1", "2", "0.3")  # master sells half of 2: follower sells half of 0.3
+    assert (half.side, half.quantity, half.closing) == ("sell", Decimal("0.15"), Decimal("0.15"))
+    whole = _close(fixed, "sell", "2", "2", "0.3")  # a full close leaves no dust, even off the lot grid
+    assert whole.quantity == Decimal("0.3")
+    short = _close(sizing.Settings(mode="MULTIPLIER", multiplier=Decimal(2)), "buy", "1", "-4", "-2")
+    assert (short.side, short.quantity) == ("buy", Decimal("0.5"))
+
+
+def test_a_flip_closes_the_followers_position_and_sizes_only_the_rest_by_the_mode():
+    settings = sizing.Settings(mode="MULTIPLIER", multiplier=Decimal("0.5"))
+    flip = _close(settings, "sell", "3", "1", "0.5")  # long 1 → short 2: close 0.5, open 2 × 0.5
+    assert (flip.side, flip.quantity, flip.closing) == ("sell", Decimal("1.5"), Decimal("0.5"))
+
+
+def test_a_reversed_follower_closes_its_opposite_position():
+    settings = sizing.Settings(mode="MULTIPLIER", multiplier=Decimal(1), reverse=True)
+    result = _close(settings, "sell", "1", "1", "-1")  # master closes its long; the follower, short, buys
+    assert (result.side, result.quantity) == ("buy", Decimal("1"))
+
+
+def test_closing_what_the_follower_never_copied_is_refused_with_the_reason():
+    settings = sizing.Settings(mode="MULTIPLIER", multiplier=Decimal(1))
+    for follower_position in ("0", "0.5"):  # nothing held, or held the other way (a buy cannot close a long)
+        result = _close(settings, "buy", "1", "-1", follower_position)
+        assert result.reason == "NOTHING_TO_CLOSE", result
+
+
+@given(before=st.decimals(min_value="0.001", max_value="10", places=3),
+       fraction=st.decimals(min_value="0.01", max_value="1", places=2),
+       held=st.decimals(min_value="0", max_value="5", places=2))
+def test_a_proportional_close_never_closes_more_than_the_follower_holds(before, fraction, held):
+    result = _close(sizing.Settings(mode="MULTIPLIER"), "sell", str(before * fraction), str(before), str(held))
+    if not result.refused:
+        assert result.closing == result.quantity <= held
+        assert result.quantity % BTC.lot_size == 0 or result.quantity == held

@@ -1,0 +1,116 @@
+"""A replication worker killed (SIGKILL) in the middle of a copy: the fill goes to the next
+worker, which asks the venue for the client order id before sending anything. Every follower
+ends with exactly one order at the venue, whether the venue had executed the killed worker's
+order (its answer held back) or had not yet seen it (the request held back)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from decimal import Decimal
+
+import grpc
+import pytest
+import pytest_asyncio
+
+from copytrade.compliance.v1 import compliance_service_pb2 as comp
+from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
+from copytrade.replication.v1 import replication_events_pb2 as events
+from copytrade.replication.v1 import replication_service_pb2 as rep
+from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+from copytrade.type.v1 import trading_pb2
+from services.kit.natsd import NatsServer, free_port
+from services.kit.testing import eventually
+from services.launcher import wait_serving
+from tests.conftest import TEST_SECRET
+from tests.replication.test_copy_flow import SPOT, verify
+from venue_sim import Simulator
+
+FOLLOWERS = 3
+
+
+@pytest_asyncio.fixture
+async def crashable(start_service, tmp_path):
+    """Compliance and risk in the test; replication as a process that can be killed and started
+    again on the same data and nats-server (its own, so the consumer's short ack wait holds)."""
+    nats = await NatsServer(tmp_path / "jetstream").start()
+    sim = await Simulator(seed=11).start()
+    compliance = await start_service("compliance", nats_url=nats.url)
+    risk = await start_service("risk", nats_url=nats.url)
+    port = free_port()
+    env = {**os.environ, "NATS_URL": nats.url, "JWT_SECRET": TEST_SECRET, "MASTER_KEY": "test-master-key",
+           "COMPLIANCE_ADDR": compliance.address, "RISK_ADDR": risk.address, "LISTEN_ADDR": f"127.0.0.1:{port}",
+           "VENUE_URLS": json.dumps({"binance": sim.url}), "VENUE_RATE_LIMIT": "false", "LOG_LEVEL": "WARNING",
+           "COPYTRADE_DATA_DIR": str(tmp_path / "replication"), "FILL_ACK_WAIT_S": "2"}
+    processes: list[subprocess.Popen] = []
+
+    async def start() -> subprocess.Popen:
+        process = subprocess.Popen([sys.executable, "-m", "services.replication"], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=open(tmp_path / "replication.log", "ab"))
+        processes.append(process)
+        await wait_serving(f"127.0.0.1:{port}", 60)
+        return process
+
+    await start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    yield sim, ComplianceServiceStub(compliance.channel), ReplicationServiceStub(channel), start, processes
+    await channel.close()
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=20)
+    await sim.stop()
+    await nats.stop()
+
+
+@pytest.mark.parametrize("fault", ["latency_after_accept", "latency"])
+async def test_a_worker_killed_mid_copy_leaves_exactly_one_order_per_follower(crashable, token_for, fault):
+    sim, compliance, replication, start, processes = crashable
+    master = f"m-{uuid.uuid4().hex[:6]}"
+    master_account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
+        role=rep.ACCOUNT_ROLE_MASTER, venue=SPOT, credential_id="signal-only"), metadata=token_for(master))).account
+    followers = []
+    for i in range(FOLLOWERS):
+        user = f"f{i}-{uuid.uuid4().hex[:6]}"
+        await verify(compliance, token_for, user)
+        account = sim.create_account(user, {"USDT": "100000"})
+        credential = (await compliance.StoreCredential(comp.StoreCredentialRequest(
+            venue=SPOT, api_key=account.api_key, api_secret=account.secret), metadata=token_for(user))).credential
+        venue_account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
+            role=rep.ACCOUNT_ROLE_FOLLOWER, venue=SPOT, credential_id=credential.credential_id),
+            metadata=token_for(user))).account
+        await replication.StartCopySession(rep.StartCopySessionRequest(
+            follower_account_id=venue_account.account_id, master_account_id=master_account.account_id,
+            settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_FIXED_QUANTITY, fixed_quantity="0.002")),
+            metadata=token_for(user))
+        followers.append(user)
+    # The first follower's order is held at the venue long enough to kill the worker holding it.
+    held = sim.inject(kind=fault, account=followers[0], latency_ms=20_000)
+
+    await replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
+        master_account_id=master_account.account_id, venue_trade_id="T-crash", symbol="BTC/USDT",
+        side=trading_pb2.SIDE_BUY, quantity="0.01", price="64000"), metadata=token_for(master))
+    if fault == "latency_after_accept":  # the venue has executed it; the worker has not heard
+        await eventually(lambda: sim.orders(followers[0]), message="the held order executed")
+    else:  # the request is at the venue, not yet executed
+        await eventually(lambda: held.hits == 1, message="the order request held")
+    processes[-1].send_signal(signal.SIGKILL)
+    processes[-1].wait(timeout=10)
+
+    await start()  # the fill comes back to the new worker after the ack wait
+    for user in followers:
+        orders = await eventually(lambda: sim.orders(user), timeout=30, message=f"{user}'s copy")
+        assert [(o.side, o.orig_qty) for o in orders] == [("BUY", Decimal("0.002"))]
+
+    async def all_recorded():
+        for user in followers:
+            stored = (await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(),
+                                                           metadata=token_for(user))).orders
+            if [o.status for o in stored] != [events.FOLLOWER_ORDER_STATUS_FILLED]:
+                return False
+        return True
+    await eventually(all_recorded, timeout=30, message="each copy recorded once, filled")
+    for user in followers:  # and still one each at the venue
+        assert len(sim.orders(user)) == 1
