@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
@@ -32,6 +33,11 @@ class DecimalText(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else Decimal(value)
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """A stored time as UTC-aware: SQLite hands datetimes back without their zone."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 class Base(DeclarativeBase):

@@ -35,12 +35,13 @@ def decode_token(token: str) -> list | None:
     return key
 
 
-async def keyset_page(session, query, key, requested_size: int, page_token: str) -> tuple[list, str]:
+async def keyset_page(session, query, key, requested_size: int, page_token: str, *,
+                      descending: bool = False) -> tuple[list, str]:
     """One page of `query` ordered by the unique column `key`, and the token for the next."""
     size = page_size(requested_size)
     after = decode_token(page_token)
     if after:
-        query = query.where(key > str(after[0]))
-    rows = (await session.execute(query.order_by(key).limit(size + 1))).scalars().all()
+        query = query.where(key < str(after[0]) if descending else key > str(after[0]))
+    rows = (await session.execute(query.order_by(key.desc() if descending else key).limit(size + 1))).scalars().all()
     token = encode_token([getattr(rows[size - 1], key.key)]) if len(rows) > size else ""
     return list(rows[:size]), token

@@ -137,6 +137,7 @@ class RunningService:
     health: HealthServicer
     cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     http_port: int | None = None  # the gateway's REST listener, when it has one
+    components: dict[str, object] = field(default_factory=dict)  # named parts tests may drive directly
 
     async def stop(self, grace: float = 2.0) -> None:
         await self.health.enter_graceful_shutdown()  # NOT_SERVING first, so balancers move away

@@ -23,30 +23,29 @@ from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from copytrade.type.v1 import trading_pb2
 from services.kit.bus import Bus, Delivery
 from services.kit.db import Database
-from services.replication import copy_settings, sizing
+from services.replication import copy_settings, recovery, sizing
 from services.replication.client_order_id import client_order_id
 from services.replication.orders import order_to_proto
-from services.replication.store import CopySessionRow, FollowerOrderRow, VenueAccountRow
+from services.replication.error_book import Attempt, ErrorBook
+from services.replication.store import (CopySessionRow, FollowerOrderRow, MasterFillRow, MasterPositionRow,
+                                        VenueAccountRow)
 from services.replication.venue_pool import VenuePool
 from services.replication.venues.base import ErrorKind, OrderRequest, VenueError
 
 log = logging.getLogger("copytrade.replication.copier")
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 S = events  # FollowerOrderStatus values live in the events module
-FINAL = {S.FOLLOWER_ORDER_STATUS_PLACED, S.FOLLOWER_ORDER_STATUS_PARTIALLY_FILLED, S.FOLLOWER_ORDER_STATUS_FILLED,
+# Copies a redelivered fill leaves alone: done, or handed to the retry processor (failed, unknown).
+HANDED_OVER = {S.FOLLOWER_ORDER_STATUS_UNKNOWN, S.FOLLOWER_ORDER_STATUS_PLACED, S.FOLLOWER_ORDER_STATUS_PARTIALLY_FILLED, S.FOLLOWER_ORDER_STATUS_FILLED,
          S.FOLLOWER_ORDER_STATUS_CANCELED, S.FOLLOWER_ORDER_STATUS_REFUSED, S.FOLLOWER_ORDER_STATUS_FAILED}
 SIDE_NAMES = {trading_pb2.SIDE_BUY: "buy", trading_pb2.SIDE_SELL: "sell"}
 SIDE_VALUES = {v: k for k, v in SIDE_NAMES.items()}
 DECISIONS = {risk_pb.DECISION_APPROVED, risk_pb.DECISION_REDUCED}
 
 
-class UnknownOutcome(Exception):
-    """Raised to have the fill redelivered: next time the venue is asked before re-sending."""
-
-
 class Copier:
-    def __init__(self, db: Database, bus: Bus, pool: VenuePool, risk: RiskServiceStub) -> None:
-        self.db, self.bus, self.pool, self.risk = db, bus, pool, risk
+    def __init__(self, db: Database, bus: Bus, pool: VenuePool, risk: RiskServiceStub, error_book: ErrorBook) -> None:
+        self.db, self.bus, self.pool, self.risk, self.error_book = db, bus, pool, risk, error_book
         self._follower_locks: dict[str, asyncio.Lock] = {}
 
     async def handle(self, delivery: Delivery) -> None:
@@ -72,7 +71,7 @@ class Copier:
         async with self.db.session() as db_session:
             existing = await db_session.get(FollowerOrderRow, cid)
             account = await db_session.get(VenueAccountRow, session.follower_account_id)
-        if existing is not None and existing.status in FINAL:
+        if existing is not None and existing.status in HANDED_OVER:
             return
         row = existing or FollowerOrderRow(
             order_id=cid, config_id=session.config_id, follower_id=session.follower_id,
@@ -85,7 +84,7 @@ class Copier:
         try:
             venue = await self.pool.get(account)
         except (VenueError, grpc.aio.AioRpcError) as exc:
-            return await self._fail(row, "PLATFORM", f"cannot open the follower's venue: {_describe(exc)}")
+            return await self._give_up_for_now(row, account, _as_venue_error(exc, "cannot open the follower's venue"))
         if existing is not None:  # sent before, outcome unknown: ask the venue first
             state = await venue.fetch_order(cid, existing.symbol)
             if state is not None:
@@ -101,7 +100,7 @@ class Copier:
             equity = (await venue.account()).equity if settings.mode in ("EQUITY_PROPORTIONAL", "RISK_PERCENT") \
                 else Decimal(0)
         except VenueError as exc:
-            return await self._fail(row, exc.kind.value, exc.message)
+            return await self._give_up_for_now(row, account, exc)
         master_equity = Decimal(fill.master_equity or 0)
         position_before = Decimal(fill.position_before or 0)
         follower_position = Decimal(0)
@@ -114,38 +113,102 @@ class Copier:
             try:
                 holding = (await venue.account()).balances.get(instrument.base)
             except VenueError as exc:
-                return await self._fail(row, exc.kind.value, exc.message)
+                return await self._give_up_for_now(row, account, exc)
             sized = sizing.within_holdings(sized, holding.free if holding else Decimal(0), instrument.lot_size)
         if sized.refused:
             return await self._refuse(row, sized.reason, sized.message, sized.metadata)
         row.symbol, row.side, row.quantity = sized.symbol, SIDE_VALUES[sized.side], sized.quantity
-        # A pure close on a derivatives venue must never open the other way.
-        reduce_only = sized.closing == sized.quantity and not spot
-        decision = await self.risk.ReserveOrder(risk_pb.ReserveOrderRequest(reservation_id=cid, intent=risk_pb.OrderIntent(
-            follower_id=session.follower_id, master_id=session.master_id, config_id=session.config_id,
-            instrument=trading_pb2.Instrument(symbol=instrument.symbol, lot_size=str(instrument.lot_size),
-                                              tick_size=str(instrument.tick_size)),
-            side=row.side, quantity=str(sized.quantity), expected_price=fill.price, reference_price=fill.price,
-            equity=str(equity), master_fill_time=fill.execute_time)), timeout=5)
+        attempt = await self.send(
+            row, session, venue, instrument, reservation_id=cid, expected_price=Decimal(fill.price),
+            reference_price=Decimal(fill.price), equity=equity, master_fill_time=fill.execute_time,
+            # A pure close on a derivatives venue must never open the other way.
+            reduce_only=sized.closing == sized.quantity and not spot)
+        if attempt.outcome == "failed":
+            await self.error_book.record(row, account.venue_id, attempt.error)
+
+    async def retry(self, order_id: str, attempt_number: int) -> Attempt:
+        """One more try at a failed or uncertain copy: the venue is asked for the client order id
+        first, and only an order it does not know is sent again (same id), unless the copy has
+        gone stale meanwhile."""
+        async with self.db.session() as db_session:
+            row = await db_session.get(FollowerOrderRow, order_id)
+            session = await db_session.get(CopySessionRow, row.config_id)
+            account = await db_session.get(VenueAccountRow, row.follower_account_id)
+            fill = events.MasterFill.FromString((await db_session.get(MasterFillRow, row.master_fill_id)).payload)
+            master_position = await db_session.get(MasterPositionRow, (fill.master_account_id, fill.symbol))
+        try:
+            venue = await self.pool.get(account)
+            state = await venue.fetch_order(row.order_id, row.symbol)
+            if state is not None:
+                await self._placed(row, state.venue_order_id, state.filled_quantity, state.average_price,
+                                   state.status)
+                return Attempt("placed")
+            if row.reservation_id:  # the unknown attempt's reservation: that order never came to be
+                await self.risk.ReleaseReservation(risk_pb.ReleaseReservationRequest(
+                    reservation_id=row.reservation_id, reason="not at the venue"), timeout=5)
+            reason = ""
+            if session.state != pb.SESSION_STATE_ACTIVE:
+                reason = f"the session is {pb.SessionState.Name(session.state).removeprefix('SESSION_STATE_').lower()}"
+            price_now = await venue.price(row.symbol)
+            if not reason:
+                quantity = Decimal(fill.quantity)
+                before = Decimal(fill.position_before or 0)
+                master_side = SIDE_NAMES[fill.side]
+                reason = recovery.stale_reason(
+                    side=SIDE_NAMES[row.side], fill_price=Decimal(fill.price), price_now=price_now,
+                    max_slippage=Decimal(copy_settings.from_json(session.settings).max_slippage or 0),
+                    opens=sizing.closing_fraction(before, master_side, quantity)[0] == 0,
+                    master_position_now=master_position.quantity if master_position else Decimal(0),
+                    master_position_after_fill=before + (quantity if master_side == "buy" else -quantity))
+            if reason:
+                await self._refuse(row, "COPY_STALE", reason, {})
+                return Attempt("stale", reason=reason)
+            instrument = await venue.instrument(row.symbol)
+        except VenueError as exc:
+            return Attempt("failed", error=exc)
+        except grpc.aio.AioRpcError as exc:
+            return Attempt("failed", error=_as_venue_error(exc, "cannot reach the follower's venue"))
+        return await self.send(row, session, venue, instrument, reservation_id=f"{row.order_id}:{attempt_number}",
+                                expected_price=price_now, reference_price=Decimal(fill.price), equity=Decimal(0),
+                                master_fill_time=fill.execute_time, reduce_only=False)
+
+    async def send(self, row: FollowerOrderRow, session: CopySessionRow, venue, instrument, *, reservation_id: str,
+                    expected_price: Decimal, reference_price: Decimal, equity: Decimal, master_fill_time,
+                    reduce_only: bool) -> Attempt:
+        """Reserve with risk, then place under the copy's client order id."""
+        decision = await self.risk.ReserveOrder(risk_pb.ReserveOrderRequest(
+            reservation_id=reservation_id, intent=risk_pb.OrderIntent(
+                follower_id=session.follower_id, master_id=session.master_id, config_id=session.config_id,
+                instrument=trading_pb2.Instrument(symbol=instrument.symbol, lot_size=str(instrument.lot_size),
+                                                  tick_size=str(instrument.tick_size)),
+                side=row.side, quantity=str(row.quantity), expected_price=str(expected_price),
+                reference_price=str(reference_price), equity=str(equity), master_fill_time=master_fill_time)),
+            timeout=5)
         row.risk_decide_time = datetime.now(UTC)
         if decision.decision not in DECISIONS:
-            return await self._refuse(row, decision.refusal.reason, decision.refusal.message,
-                                      dict(decision.refusal.metadata), domain=decision.refusal.domain)
+            await self._refuse(row, decision.refusal.reason, decision.refusal.message,
+                               dict(decision.refusal.metadata), domain=decision.refusal.domain)
+            return Attempt("refused", reason=decision.refusal.reason)
         row.quantity = Decimal(decision.approved_quantity)
-        row.send_time = datetime.now(UTC)
+        row.send_time, row.reservation_id, row.status = datetime.now(UTC), reservation_id, S.FOLLOWER_ORDER_STATUS_PENDING
         await self._save(row)  # PENDING before sending: a crash from here on is resolved by asking
         try:
-            state = await venue.place_order(OrderRequest(cid, row.symbol, SIDE_NAMES[row.side], row.quantity,
+            state = await venue.place_order(OrderRequest(row.order_id, row.symbol, SIDE_NAMES[row.side], row.quantity,
                                                          reduce_only=reduce_only))
         except VenueError as exc:
-            if exc.kind == ErrorKind.UNKNOWN_OUTCOME:
-                row.status, row.error_kind, row.error_message = S.FOLLOWER_ORDER_STATUS_UNKNOWN, exc.kind.value, exc.message
-                await self._save(row)
-                raise UnknownOutcome(exc.message) from exc
-            await self.risk.ReleaseReservation(risk_pb.ReleaseReservationRequest(reservation_id=cid,
-                                                                                 reason=exc.kind.value), timeout=5)
-            return await self._fail(row, exc.kind.value, exc.message)
+            unknown = exc.kind == ErrorKind.UNKNOWN_OUTCOME
+            if not unknown:  # surely not executed: give the exposure back
+                await self.risk.ReleaseReservation(risk_pb.ReleaseReservationRequest(
+                    reservation_id=reservation_id, reason=exc.kind.value), timeout=5)
+            await self._fail(row, exc.kind.value, exc.message, unknown=unknown)
+            return Attempt("failed", error=exc)
         await self._placed(row, state.venue_order_id, state.filled_quantity, state.average_price, state.status)
+        return Attempt("placed")
+
+    async def _give_up_for_now(self, row: FollowerOrderRow, account: VenueAccountRow, error: VenueError) -> None:
+        """A copy that could not be sent at all: failed, and handed to the retry processor."""
+        await self._fail(row, error.kind.value, error.message)
+        await self.error_book.record(row, account.venue_id, error)
 
     async def _copied_position(self, config_id: str, symbol: str) -> Decimal:
         """The follower's signed position in symbol built by this session's copies."""
@@ -166,7 +229,7 @@ class Copier:
         await self._save(row)
         if filled > 0:
             await self.risk.CommitReservation(risk_pb.CommitReservationRequest(
-                reservation_id=row.order_id, filled_quantity=str(filled), fill_price=str(price or 0)), timeout=5)
+                reservation_id=row.reservation_id or row.order_id, filled_quantity=str(filled), fill_price=str(price or 0)), timeout=5)
         order = order_to_proto(row)
         await self._publish("placed", row, events.FollowerOrderPlaced(order=order))
         if filled > 0:
@@ -181,19 +244,28 @@ class Copier:
         await self._save(row)
         await self._publish("refused", row, events.CopyRefused(order=order_to_proto(row), refusal=refusal))
 
-    async def _fail(self, row: FollowerOrderRow, kind: str, message: str) -> None:
-        row.status, row.error_kind, row.error_message = S.FOLLOWER_ORDER_STATUS_FAILED, kind, message[:2000]
+    async def _fail(self, row: FollowerOrderRow, kind: str, message: str, *, unknown: bool = False) -> None:
+        row.status = S.FOLLOWER_ORDER_STATUS_UNKNOWN if unknown else S.FOLLOWER_ORDER_STATUS_FAILED
+        row.error_kind, row.error_message = kind, message[:2000]
         await self._save(row)
         await self._publish("failed", row, events.CopyFailed(order=order_to_proto(row), error_kind=kind,
-                                                            error_message=message[:2000]))
+                                                            error_message=message[:2000]),
+                            attempt=row.reservation_id or "")
 
     async def _save(self, row: FollowerOrderRow) -> None:
         async with self.db.session() as session:
             await session.merge(row)
 
-    async def _publish(self, verb: str, row: FollowerOrderRow, event) -> None:
-        await self.bus.publish(f"copies.order.{verb}.{row.follower_id}", event, msg_id=f"{row.order_id}:{verb}")
+    async def _publish(self, verb: str, row: FollowerOrderRow, event, *, attempt: str = "") -> None:
+        msg_id = f"{row.order_id}:{verb}" + (f":{attempt}" if attempt else "")  # each failed attempt is news
+        await self.bus.publish(f"copies.order.{verb}.{row.follower_id}", event, msg_id=msg_id)
 
 
 def _describe(exc: BaseException) -> str:
     return exc.details() if isinstance(exc, grpc.aio.AioRpcError) else str(exc)
+
+
+def _as_venue_error(exc: BaseException, context: str) -> VenueError:
+    if isinstance(exc, VenueError):
+        return VenueError(exc.kind, f"{context}: {exc.message}", exc.retry_after)
+    return VenueError(ErrorKind.PLATFORM, f"{context}: {_describe(exc)}")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 
 from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
 from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
-from copytrade.replication.v1 import replication_service_pb2, replication_service_pb2_grpc
+from copytrade.replication.v1 import (error_recovery_service_pb2, error_recovery_service_pb2_grpc,
+                                      replication_service_pb2, replication_service_pb2_grpc)
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from services.kit.bus import Bus
 from services.kit.clients import channel
@@ -14,13 +17,19 @@ from services.kit.config import Settings
 from services.kit.db import Database
 from services.kit.server import Registration, RunningService, start_grpc_server
 from services.replication.copier import Copier
+from services.replication.error_book import ErrorBook
 from services.replication.fills import MasterWatchers
+from services.replication.reconcile import Reconciler
+from services.replication.recovery import Schedules
+from services.replication.recovery_service import ErrorRecoveryServicer
+from services.replication.retries import RetryProcessor
 from services.replication.service import ReplicationServicer
 from services.replication.venue_pool import VenuePool
 
 WORKERS_DURABLE = "replication"  # every replica binds it, so each fill is copied by one of them
-
+STARTUP_RECONCILE_TIMEOUT_S = 30.0
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger("copytrade.replication")
 
 
 async def create_server(settings: Settings) -> RunningService:
@@ -28,16 +37,49 @@ async def create_server(settings: Settings) -> RunningService:
     await db.migrate()
     bus = await Bus.connect(settings.nats_url, "replication")
     risk_channel, compliance_channel = channel(settings, "risk"), channel(settings, "compliance")
-    pool = VenuePool(settings, ComplianceInternalServiceStub(compliance_channel))
-    copier = Copier(db, bus, pool, RiskServiceStub(risk_channel))
+    compliance_internal = ComplianceInternalServiceStub(compliance_channel)
+    pool = VenuePool(settings, compliance_internal)
+    book = ErrorBook(db, bus, Schedules.parse(settings.retry_schedules))
+    copier = Copier(db, bus, pool, RiskServiceStub(risk_channel), book)
+    reconciler = Reconciler(db, pool, copier)
+    # Before new copies go out, followers are brought in line with what their copies imply.
+    try:
+        await asyncio.wait_for(reconciler.run_all(), STARTUP_RECONCILE_TIMEOUT_S)
+    except TimeoutError:
+        log.warning("start-up reconciliation did not finish in %.0fs; copying anyway", STARTUP_RECONCILE_TIMEOUT_S)
     await bus.consume("FILLS", WORKERS_DURABLE, "fills.master.filled.>", copier.handle, batch=16,
                       ack_wait=settings.fill_ack_wait_s)
+    processor = RetryProcessor(book, copier, settings.retry_poll_s)
+    processor.start()
+    periodic = asyncio.create_task(_reconcile_every(reconciler, settings.reconcile_interval_s))
     watchers = MasterWatchers(db, bus, pool)
     watchers.start()
-    registration = Registration(
-        replication_service_pb2.DESCRIPTOR.services_by_name["ReplicationService"].full_name,
-        replication_service_pb2_grpc.add_ReplicationServiceServicer_to_server,
-        ReplicationServicer(db, bus, ComplianceServiceStub(compliance_channel)),
-    )
-    return await start_grpc_server(settings, [registration], cleanups=[
-        watchers.stop, bus.close, pool.close, risk_channel.close, compliance_channel.close, db.close])
+
+    async def stop_periodic() -> None:
+        periodic.cancel()
+        await asyncio.gather(periodic, return_exceptions=True)
+
+    registrations = [
+        Registration(replication_service_pb2.DESCRIPTOR.services_by_name["ReplicationService"].full_name,
+                     replication_service_pb2_grpc.add_ReplicationServiceServicer_to_server,
+                     ReplicationServicer(db, bus, ComplianceServiceStub(compliance_channel))),
+        Registration(error_recovery_service_pb2.DESCRIPTOR.services_by_name["ErrorRecoveryService"].full_name,
+                     error_recovery_service_pb2_grpc.add_ErrorRecoveryServiceServicer_to_server,
+                     ErrorRecoveryServicer(db, book, processor, reconciler, compliance_internal)),
+    ]
+    running = await start_grpc_server(settings, registrations, cleanups=[
+        watchers.stop, processor.stop, stop_periodic, bus.close, pool.close, risk_channel.close,
+        compliance_channel.close, db.close])
+    running.components = {"retries": processor, "errors": book, "reconciler": reconciler}  # for tests' clocks
+    return running
+
+
+async def _reconcile_every(reconciler: Reconciler, interval_s: float) -> None:
+    if interval_s <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await reconciler.run_all()
+        except Exception:  # noqa: BLE001 - next round
+            log.exception("periodic reconciliation failed")

@@ -97,6 +97,42 @@ class FollowerOrderRow(ReplicationBase):
     ack_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # host:pid of the worker that made the copy, for operators (and to see replicas share work).
     worker: Mapped[str] = mapped_column(String(128), default="")
+    # The risk reservation of the attempt that was sent (each retry reserves anew).
+    reservation_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+
+class ErrorEventRow(ReplicationBase):
+    """A failed or uncertain follower order and its retries (one per follower order)."""
+
+    __tablename__ = "error_events"
+
+    error_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    follower_id: Mapped[str] = mapped_column(String(64), index=True)
+    config_id: Mapped[str] = mapped_column(String(64))
+    venue_id: Mapped[str] = mapped_column(String(64))
+    error_type: Mapped[int] = mapped_column(Integer)
+    status: Mapped[int] = mapped_column(Integer, index=True)
+    message: Mapped[str] = mapped_column(Text)
+    attempt_count: Mapped[int] = mapped_column(Integer)  # retries made so far
+    retry_after: Mapped[float | None] = mapped_column(nullable=True)  # the venue's Retry-After, seconds
+    next_attempt_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # A processor holds a claimed event until then; past it, another may take it over.
+    claim_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    resolution_comment: Mapped[str] = mapped_column(Text, default="")
+    create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    update_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReconciliationResultRow(ReplicationBase):
+    __tablename__ = "reconciliation_results"
+
+    result_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    config_id: Mapped[str] = mapped_column(String(64), index=True)
+    run_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    in_sync: Mapped[bool] = mapped_column(Boolean)
+    discrepancies: Mapped[list] = mapped_column(JSON)
+    resolution: Mapped[str] = mapped_column(String(32))
 
 
 metadata = ReplicationBase.metadata

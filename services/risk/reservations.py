@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kit.db import Database
+from services.kit.db import Database, aware
 from services.risk import checks
 from services.risk.limits import RiskLimits
 from services.risk.store import PositionRow, ReservationRow, TradingStateRow
@@ -70,7 +70,7 @@ class ReservationBook:
         open_rows = await session.execute(select(ReservationRow).where(
             ReservationRow.user_id == user_id, ReservationRow.status == "OPEN"))
         for row in open_rows.scalars():
-            if _aware(row.expire_time) > now:
+            if aware(row.expire_time) > now:
                 positions[row.symbol] = positions.get(row.symbol, Decimal(0)) + row.signed_quantity
                 prices.setdefault(row.symbol, row.price)
         return checks.Book(positions=positions, prices=prices, equity=equity)
@@ -78,7 +78,9 @@ class ReservationBook:
     async def commit(self, reservation_id: str, filled: Decimal, price: Decimal) -> ReservationRow | None:
         async with self.db.session() as session:
             row = await session.get(ReservationRow, reservation_id, with_for_update=True)
-            if row is None or row.status != "OPEN":
+            # A fill counts even when its reservation was released or ran out meanwhile (an order
+            # whose outcome was unknown, found later): the exposure is real.
+            if row is None or row.status == "COMMITTED":
                 return row
             await self._serialise(session, row.user_id)
             signed = filled if row.signed_quantity > 0 else -filled
@@ -114,10 +116,6 @@ class ReservationBook:
             if kill_switch is not None:
                 row.kill_switch = kill_switch
             return row
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite hands back naive datetimes
 
 
 def _decision_to_json(decision: checks.Decision) -> dict:

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -171,6 +171,18 @@ class VenueContract:
             await harness.venue.place_order(OrderRequest(cid, harness.symbol, "buy", harness.unaffordable_quantity))
         assert err.value.kind == ErrorKind.REJECTED
         assert await harness.orders_at_venue(cid) == 0
+
+    async def test_price_is_the_last_traded_price(self, harness: VenueHarness):
+        await harness.set_price(harness.price() + 10)
+        assert await harness.venue.price(harness.symbol) == harness.price()
+
+    async def test_own_trades_since_a_time_carry_the_venue_order_id(self, harness: VenueHarness):
+        since = datetime.now(UTC) - timedelta(seconds=1)
+        state = await harness.venue.place_order(OrderRequest(new_cid(), harness.symbol, "buy", harness.quantity))
+        trades = await eventually(lambda: harness.venue.trades(harness.symbol, since))
+        assert [(t.venue_order_id, t.side, t.quantity) for t in trades] == [
+            (state.venue_order_id, "buy", harness.quantity)]
+        assert await harness.venue.trades(harness.symbol, datetime.now(UTC) + timedelta(seconds=5)) == []
 
     async def test_positions_follow_trades(self, harness: VenueHarness):
         before = {p.symbol: p.quantity for p in await harness.venue.positions()}.get(harness.symbol, Decimal(0))

@@ -182,6 +182,14 @@ class Venue(Protocol):
         """Open positions (spot: holdings of base assets)."""
         ...
 
+    async def price(self, symbol: str) -> Decimal:
+        """The last traded price."""
+        ...
+
+    async def trades(self, symbol: str, since: datetime) -> list[Fill]:
+        """Own trades in symbol since a time, oldest first (venue order ids; client ids may be empty)."""
+        ...
+
     async def place_order(self, order: OrderRequest) -> OrderState:
         """Send an order under the caller's client order id. A repeated id never makes a
         second order (REJECTED); on UNKNOWN_OUTCOME ask fetch_order before sending again."""

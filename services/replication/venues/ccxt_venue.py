@@ -359,6 +359,14 @@ class CcxtVenue:
                          _dec(p.get("unrealizedPnl")))
                 for p in raw if _dec(p.get("contracts"))]
 
+    async def price(self, symbol: str) -> Decimal:
+        ticker = await self._call(self.exchange.fetch_ticker, symbol)
+        return _dec(ticker.get("last"))
+
+    async def trades(self, symbol: str, since: datetime) -> list[Fill]:
+        raw = await self._call(self.exchange.fetch_my_trades, symbol, int(since.timestamp() * 1000))
+        return [self._fill(t) for t in sorted(raw, key=lambda t: t.get("timestamp") or 0)]
+
     # --- orders ----------------------------------------------------------------------------
     async def place_order(self, order: OrderRequest) -> OrderState:
         """The quantity is rounded down to the lot size; below the venue's minimums the order is

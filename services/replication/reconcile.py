@@ -1,0 +1,230 @@
+"""Reconciliation: does a follower hold, per instrument, what its copies of the master imply?
+
+For one copy session and instrument:
+- target: the sum of what each copy of a master fill was sized to (refusals by the follower's
+  own filters excluded; risk refusals included, and reported as such);
+- position: the follower's trades at the venue since the session started, ours (matched by
+  venue order id) and anyone else's (a manual trade on the follower account);
+- the difference, explained by cause: manual trades, missed copies (failed or unknown),
+  partial fills, risk refusals.
+
+The follower's drift policy then decides: alert only, resync (trade the difference, never what
+risk refused), or flatten (close the session's position and freeze the session until a resync).
+Corrections are follower orders of their own (master_fill_id "reconcile:<result id>"), placed
+through risk like any copy, so later checks count them."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from copytrade.replication.v1 import error_recovery_service_pb2 as pb
+from copytrade.replication.v1 import replication_events_pb2 as events
+from copytrade.replication.v1 import replication_service_pb2 as rep
+from copytrade.type.v1 import trading_pb2
+from services.kit.db import Database, aware
+from services.replication import copy_settings, sizing
+from services.replication.client_order_id import client_order_id
+from services.replication.store import CopySessionRow, FollowerOrderRow, ReconciliationResultRow, VenueAccountRow
+from services.replication.venues.base import Fill, VenueError
+
+log = logging.getLogger("copytrade.replication.reconcile")
+S = events
+ZERO = Decimal(0)
+CORRECTION_PREFIX = "reconcile:"
+MISSED = {S.FOLLOWER_ORDER_STATUS_FAILED, S.FOLLOWER_ORDER_STATUS_UNKNOWN, S.FOLLOWER_ORDER_STATUS_PENDING}
+CAUSE_NAMES = {pb.DISCREPANCY_CAUSE_MANUAL_TRADE: "MANUAL_TRADE", pb.DISCREPANCY_CAUSE_MISSED_COPY: "MISSED_COPY",
+               pb.DISCREPANCY_CAUSE_PARTIAL_FILL: "PARTIAL_FILL",
+               pb.DISCREPANCY_CAUSE_REFUSED_BY_RISK: "REFUSED_BY_RISK", pb.DISCREPANCY_CAUSE_UNKNOWN: "UNKNOWN"}
+
+
+def _signed(side: int | str, quantity: Decimal) -> Decimal:
+    return quantity if side in (trading_pb2.SIDE_BUY, "buy") else -quantity
+
+
+@dataclass
+class Drift:
+    """One instrument's books, in follower units, signed."""
+
+    symbol: str
+    target: Decimal = ZERO  # what the copies imply, risk refusals included
+    position: Decimal = ZERO  # what the venue's trades since the session started add up to
+    causes: dict[int, Decimal] = field(default_factory=dict)  # cause → its share of the difference
+
+    @property
+    def refused_by_risk(self) -> Decimal:
+        return self.causes.get(pb.DISCREPANCY_CAUSE_REFUSED_BY_RISK, ZERO)
+
+    @property
+    def actionable(self) -> Decimal:
+        """What a resync trades: the whole difference except what risk decided against."""
+        return self.target - self.position + self.refused_by_risk
+
+
+def measure(symbol: str, orders: list[FollowerOrderRow], trades: list[Fill], our_venue_ids: set[str]) -> Drift:
+    """Pure: the drift of one instrument from the session's follower orders and the account's
+    venue trades since the session started."""
+    drift = Drift(symbol)
+    add = (lambda cause, amount: drift.causes.__setitem__(cause, drift.causes.get(cause, ZERO) + amount)
+           if amount else None)
+    for order in orders:
+        if order.master_fill_id.startswith(CORRECTION_PREFIX):
+            continue  # a correction is not implied by the master; its trades count in the position
+        refusal = order.refusal or {}
+        if order.status == S.FOLLOWER_ORDER_STATUS_REFUSED:
+            if refusal.get("domain", "").startswith("risk"):
+                drift.target += _signed(order.side, order.quantity)
+                add(pb.DISCREPANCY_CAUSE_REFUSED_BY_RISK, -_signed(order.side, order.quantity))
+            continue  # the follower's own filters: nothing implied
+        drift.target += _signed(order.side, order.quantity)
+        unfilled = _signed(order.side, order.quantity - order.filled_quantity)
+        add(pb.DISCREPANCY_CAUSE_MISSED_COPY if order.status in MISSED else pb.DISCREPANCY_CAUSE_PARTIAL_FILL,
+            -unfilled)
+    session_ids = {o.venue_order_id for o in orders if o.venue_order_id}
+    corrections = {o.venue_order_id for o in orders if o.venue_order_id and o.master_fill_id.startswith(
+        CORRECTION_PREFIX)}
+    corrected = ZERO
+    for trade in trades:
+        amount = _signed(trade.side, trade.quantity)
+        if trade.venue_order_id in session_ids:
+            drift.position += amount
+            if trade.venue_order_id in corrections:
+                corrected += amount
+        elif trade.venue_order_id not in our_venue_ids:  # not any session's copy: a person traded
+            drift.position += amount
+            add(pb.DISCREPANCY_CAUSE_MANUAL_TRADE, amount)
+    explained = sum(drift.causes.values(), ZERO) + corrected
+    # What the parts leave unexplained (a fill our books missed, trades before the session).
+    add(pb.DISCREPANCY_CAUSE_UNKNOWN, drift.position - drift.target - explained)
+    return drift
+
+
+def result_to_proto(row: ReconciliationResultRow) -> pb.ReconciliationResult:
+    result = pb.ReconciliationResult(result_id=row.result_id, config_id=row.config_id, in_sync=row.in_sync,
+                                     resolution=row.resolution)
+    result.run_time.FromDatetime(aware(row.run_time))
+    for item in row.discrepancies:
+        result.discrepancies.append(pb.Discrepancy(
+            symbol=item["symbol"], follower_position=item["follower_position"],
+            target_position=item["target_position"], difference=item["difference"],
+            cause=pb.DiscrepancyCause.Value(f"DISCREPANCY_CAUSE_{item['cause']}")))
+    return result
+
+
+class Reconciler:
+    def __init__(self, db: Database, pool, copier) -> None:
+        self.db, self.pool, self.copier = db, pool, copier
+
+    async def reconcile(self, session: CopySessionRow, *, symbol: str = "",
+                        force_resync: bool = False) -> ReconciliationResultRow:
+        """Measure the session's drift and apply its policy (or resync, when forced)."""
+        run_time = datetime.now(UTC)
+        result_id = f"rec-{int(time.time() * 1000):013d}-{secrets.token_hex(4)}"
+        async with self.db.session() as db_session:
+            account = await db_session.get(VenueAccountRow, session.follower_account_id)
+            orders = (await db_session.execute(select(FollowerOrderRow).where(
+                FollowerOrderRow.config_id == session.config_id))).scalars().all()
+            our_ids = set((await db_session.execute(select(FollowerOrderRow.venue_order_id).where(
+                FollowerOrderRow.follower_account_id == session.follower_account_id))).scalars().all())
+        symbols = sorted({symbol} if symbol else {o.symbol for o in orders if o.quantity > 0})
+        venue = await self.pool.get(account)
+        drifts = []
+        for name in symbols:
+            trades = await venue.trades(name, aware(session.create_time))
+            drifts.append(measure(name, [o for o in orders if o.symbol == name], trades, our_ids))
+        policy = copy_settings.from_json(session.settings).drift_policy
+        if force_resync:
+            policy = rep.DRIFT_POLICY_RESYNC
+        out_of_sync = [d for d in drifts if d.actionable != 0]
+        resolution = "none"
+        if out_of_sync and policy == rep.DRIFT_POLICY_RESYNC:
+            resolution = await self._trade(session, account, venue, result_id,
+                                           {d.symbol: d.actionable for d in out_of_sync}, "resynced")
+        elif out_of_sync and policy == rep.DRIFT_POLICY_FLATTEN:
+            resolution = await self._trade(session, account, venue, result_id,
+                                           {d.symbol: -d.position for d in drifts if d.position}, "flattened")
+            await self._freeze(session, "flattened by reconciliation: resync to copy again")
+        elif out_of_sync:
+            resolution = "alerted"
+        row = ReconciliationResultRow(
+            result_id=result_id, config_id=session.config_id, run_time=run_time, in_sync=not out_of_sync,
+            resolution=resolution, discrepancies=[
+                {"symbol": d.symbol, "follower_position": str(d.position), "target_position": str(d.target),
+                 "difference": str(amount), "cause": CAUSE_NAMES[cause]}
+                for d in drifts for cause, amount in sorted(d.causes.items())
+                # In sync, earlier causes are settled (corrected); a risk refusal stays worth knowing.
+                if amount and (d.actionable != 0 or cause == pb.DISCREPANCY_CAUSE_REFUSED_BY_RISK)])
+        async with self.db.session() as db_session:
+            db_session.add(row)
+        if out_of_sync:
+            log.warning("session %s drifted (%s): %s", session.config_id, resolution,
+                        ", ".join(f"{d.symbol} {d.position} vs {d.target}" for d in out_of_sync))
+        return row
+
+    async def _trade(self, session: CopySessionRow, account: VenueAccountRow, venue, result_id: str,
+                     deltas: dict[str, Decimal], done: str) -> str:
+        """Correction orders, one per instrument, through risk like any copy."""
+        outcomes = []
+        for symbol, delta in deltas.items():
+            instrument = await venue.instrument(symbol)
+            quantity = (abs(delta) / instrument.lot_size).to_integral_value() * instrument.lot_size
+            if quantity <= 0:
+                continue
+            side = "buy" if delta > 0 else "sell"
+            if side == "sell" and account.market_type == trading_pb2.MARKET_TYPE_SPOT:
+                holding = (await venue.account()).balances.get(instrument.base)
+                capped = sizing.within_holdings(sizing.Sized(symbol=symbol, side=side, quantity=quantity),
+                                                holding.free if holding else ZERO, instrument.lot_size)
+                if capped.refused:
+                    outcomes.append("failed")
+                    continue
+                quantity = capped.quantity
+            now = datetime.now(UTC)
+            row = FollowerOrderRow(
+                order_id=client_order_id(f"{CORRECTION_PREFIX}{result_id}:{symbol}", session.follower_account_id),
+                config_id=session.config_id, follower_id=session.follower_id,
+                follower_account_id=session.follower_account_id,
+                master_fill_id=f"{CORRECTION_PREFIX}{result_id}", symbol=symbol,
+                side=trading_pb2.SIDE_BUY if side == "buy" else trading_pb2.SIDE_SELL, quantity=quantity,
+                filled_quantity=ZERO, average_fill_price=None, status=S.FOLLOWER_ORDER_STATUS_PENDING,
+                venue_order_id="", refusal=None, error_kind="", error_message="", master_fill_time=now,
+                receive_time=now, worker="reconciler")
+            try:
+                price = await venue.price(symbol)
+            except VenueError:
+                price = ZERO
+            attempt = await self.copier.send(row, session, venue, instrument, reservation_id=row.order_id,
+                                             expected_price=price, reference_price=price, equity=ZERO,
+                                             master_fill_time=None, reduce_only=False)
+            outcomes.append(attempt.outcome)
+        return done if all(o == "placed" for o in outcomes) else f"{done} in part" if "placed" in outcomes \
+            else "failed"
+
+    async def _freeze(self, session: CopySessionRow, reason: str) -> None:
+        async with self.db.session() as db_session:
+            row = await db_session.get(CopySessionRow, session.config_id)
+            if row.state == rep.SESSION_STATE_ACTIVE:
+                row.state, row.state_reason, row.update_time = rep.SESSION_STATE_FROZEN, reason, datetime.now(UTC)
+
+    async def run_all(self) -> int:
+        """Reconcile every active session that has copies, by its own policy; returns how many."""
+        async with self.db.session() as db_session:
+            sessions = (await db_session.execute(select(CopySessionRow).where(
+                CopySessionRow.state == rep.SESSION_STATE_ACTIVE))).scalars().all()
+            active = set((await db_session.execute(select(FollowerOrderRow.config_id).distinct())).scalars().all())
+        done = 0
+        for session in sessions:
+            if session.config_id not in active:
+                continue
+            try:
+                await self.reconcile(session)
+                done += 1
+            except Exception:  # noqa: BLE001 - one session's venue being away must not stop the others
+                log.exception("reconciling session %s failed", session.config_id)
+        return done

@@ -1,0 +1,58 @@
+"""The retry processor: a background loop in every replication replica that runs due retries.
+Each due event is claimed by exactly one replica (see ErrorBook.claim), so running several is
+safe; an attempt whose replica dies is taken over once its claim lapses."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from copytrade.replication.v1 import error_recovery_service_pb2 as pb
+from services.replication.copier import Copier
+from services.replication.error_book import Attempt, ErrorBook
+from services.replication.store import ErrorEventRow
+from services.replication.venues.base import ErrorKind, VenueError
+
+log = logging.getLogger("copytrade.replication.retries")
+
+
+class RetryProcessor:
+    def __init__(self, book: ErrorBook, copier: Copier, interval_s: float = 1.0) -> None:
+        self.book, self.copier, self.interval_s = book, copier, interval_s
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        if self.interval_s > 0:
+            self._task = asyncio.create_task(self._loop(), name="retry-processor")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_due()
+            except Exception:  # noqa: BLE001 - the database may be restarting; try again next tick
+                log.exception("running due retries failed")
+            await asyncio.sleep(self.interval_s)
+
+    async def run_due(self) -> list[ErrorEventRow]:
+        """Claim and run every retry that is due now; returns the settled events."""
+        return [await self.attempt(event) for event in await self.book.claim_due()]
+
+    async def run_now(self, event: ErrorEventRow) -> ErrorEventRow | None:
+        """A person's "retry now", whatever the schedule says; None if another holds it."""
+        claimed = await self.book.claim(event, (pb.ERROR_STATUS_PENDING_RETRY, pb.ERROR_STATUS_NEEDS_ATTENTION))
+        return await self.attempt(claimed) if claimed else None
+
+    async def attempt(self, event: ErrorEventRow) -> ErrorEventRow:
+        try:
+            outcome = await self.copier.retry(event.order_id, event.attempt_count)
+        except Exception as exc:  # noqa: BLE001 - our own trouble (risk unreachable...): try again later
+            log.warning("retry of %s failed: %s", event.order_id, exc)
+            outcome = Attempt("failed", error=VenueError(ErrorKind.PLATFORM, f"retry could not run: {exc}"))
+        settled = await self.book.settle(event, outcome)
+        log.info("retry %d of %s: %s", event.attempt_count, event.order_id, pb.ErrorStatus.Name(settled.status))
+        return settled
