@@ -82,6 +82,7 @@ class AdminApi:
             web.get("/_sim/faults", self.list_faults), web.post("/_sim/faults", self.add_fault),
             web.delete("/_sim/faults", self.clear_faults), web.delete("/_sim/faults/{id}", self.clear_faults),
             web.get("/_sim/streams", self.streams), web.post("/_sim/streams/drop", self.drop_streams),
+            web.post("/_sim/streams/hold", self.hold_streams),
             web.get("/_sim/requests", self.requests),
         ]
 
@@ -204,6 +205,13 @@ class AdminApi:
     async def drop_streams(self, request):
         body = await self._body(request)
         return web.json_response({"closed": await self.sim.drop_streams(body.get("account"))})
+
+    async def hold_streams(self, request):
+        body = await self._body(request)
+        if not body.get("account"):
+            return web.json_response({"error": "account is required"}, status=400)
+        await self.sim.hold_streams_down(body["account"], bool(body.get("down", True)))
+        return web.json_response({"account": body["account"], "down": bool(body.get("down", True))})
 
     async def requests(self, request):
         account, endpoint = request.query.get("account"), request.query.get("endpoint")

@@ -213,3 +213,11 @@ class Simulator:
     async def drop_streams(self, name: str | None = None) -> int:
         """Close the user-data sockets (all, or one account's); clients must reconnect."""
         return await self.userdata.drop(name)
+
+    async def hold_streams_down(self, name: str, down: bool = True) -> None:
+        """An outage of one account's user-data streams: closed, and refused until released."""
+        if down:
+            self.userdata.held_down.add(name)
+            await self.userdata.drop(name)
+        else:
+            self.userdata.held_down.discard(name)

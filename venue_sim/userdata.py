@@ -67,6 +67,7 @@ class UserData:
         self.spot: dict[str, list[Socket]] = {}  # API key -> subscribed sockets
         self.futures: dict[str, list[Socket]] = {}  # API key -> sockets on its listenKey
         self.listen_keys: dict[str, ListenKey] = {}
+        self.held_down: set[str] = set()  # accounts whose streams refuse to (re)connect, for outage tests
         self._sockets: set[Socket] = set()
         self._subscription_ids = itertools.count(0)
         exchange.listeners.append(self.on_spot_event)
@@ -102,6 +103,8 @@ class UserData:
         try:
             if method == "userDataStream.subscribe.signature":
                 key = self.auth.ws_api(params)
+                if key.account.name in self.held_down:
+                    raise BinanceError(503, -1001, "Internal error; unable to process your request. Please try again.")
                 subscription_id = next(self._subscription_ids)
                 socket.subscriptions[subscription_id] = key.key
                 self.spot.setdefault(key.key, []).append(socket)
@@ -161,7 +164,7 @@ class UserData:
         self.expire()
         listen_key = self.listen_keys.get(request.match_info.get("listen_key") or request.query.get("listenKey", ""))
         socket = await self._open(request)
-        if listen_key is None:
+        if listen_key is None or listen_key.account in self.held_down:
             await socket.ws.close(code=1008, message=b"invalid listenKey")
             await self._close(socket)
             return socket.ws

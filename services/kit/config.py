@@ -53,6 +53,8 @@ class Settings:
     retry_poll_s: float = 1.0
     retry_schedules: dict[str, str] = field(default_factory=dict)
     reconcile_interval_s: float = 300.0
+    # A master's fill stream down for longer than this triggers its followers' outage policies.
+    feed_outage_grace_s: float = 5.0
 
     @classmethod
     def from_env(cls, service: str, env: dict[str, str] | None = None) -> "Settings":
@@ -79,6 +81,7 @@ class Settings:
             retry_poll_s=float(env.get("RETRY_POLL_S", cls.retry_poll_s)),
             retry_schedules={k: v for k, v in env.items() if k.startswith("RETRY_SCHEDULE_")},
             reconcile_interval_s=float(env.get("RECONCILE_INTERVAL_S", cls.reconcile_interval_s)),
+            feed_outage_grace_s=float(env.get("FEED_OUTAGE_GRACE_S", cls.feed_outage_grace_s)),
         )
 
     @property

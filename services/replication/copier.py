@@ -54,7 +54,8 @@ class Copier:
         async with self.db.session() as session:
             sessions = (await session.execute(select(CopySessionRow).where(
                 CopySessionRow.master_account_id == fill.master_account_id,
-                CopySessionRow.state.in_([pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED])))).scalars().all()
+                CopySessionRow.state.in_([pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED,
+                                          pb.SESSION_STATE_FROZEN])))).scalars().all()
         results = await asyncio.gather(*(self._copy_locked(fill, s, received) for s in sessions),
                                        return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
@@ -118,6 +119,8 @@ class Copier:
         if sized.refused:
             return await self._refuse(row, sized.reason, sized.message, sized.metadata)
         row.symbol, row.side, row.quantity = sized.symbol, SIDE_VALUES[sized.side], sized.quantity
+        if session.state == pb.SESSION_STATE_FROZEN:  # recorded sized, so a resync makes it up
+            return await self._refuse(row, "SESSION_FROZEN", f"copying is frozen: {session.state_reason}", {})
         attempt = await self.send(
             row, session, venue, instrument, reservation_id=cid, expected_price=Decimal(fill.price),
             reference_price=Decimal(fill.price), equity=equity, master_fill_time=fill.execute_time,

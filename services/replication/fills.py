@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -72,9 +73,11 @@ class MasterWatchers:
     """A task per watched master account, following the venue's own fill stream."""
 
     def __init__(self, db: Database, bus: Bus, pool: VenuePool, rescan_s: float = 1.0,
-                 equity_refresh_s: float = 5.0) -> None:
+                 equity_refresh_s: float = 5.0,
+                 on_stream: Callable[[str], Callable[[str, bool], None]] | None = None) -> None:
         self.db, self.bus, self.pool, self.rescan_s = db, bus, pool, rescan_s
         self.equity_refresh_s = equity_refresh_s
+        self.on_stream = on_stream  # master account id → its stream listener (feed outages)
         self._tasks: dict[str, asyncio.Task] = {}
         self._scanner: asyncio.Task | None = None
 
@@ -100,6 +103,8 @@ class MasterWatchers:
         refresher = None
         try:
             venue = await self.pool.get(account)
+            if self.on_stream:
+                venue.add_stream_listener("outages", self.on_stream(account.account_id))
             await self._read_equity(venue, account, equity)
             refresher = asyncio.create_task(self._follow_equity(venue, account, equity))
             async for fill in venue.fills():

@@ -28,8 +28,9 @@ from copytrade.replication.v1 import error_recovery_service_pb2 as pb
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.type.v1 import trading_pb2
+from services.kit.bus import Bus
 from services.kit.db import Database, aware
-from services.replication import copy_settings, sizing
+from services.replication import copy_settings, sessions, sizing
 from services.replication.client_order_id import client_order_id
 from services.replication.store import CopySessionRow, FollowerOrderRow, ReconciliationResultRow, VenueAccountRow
 from services.replication.venues.base import Fill, VenueError
@@ -81,6 +82,9 @@ def measure(symbol: str, orders: list[FollowerOrderRow], trades: list[Fill], our
             if refusal.get("domain", "").startswith("risk"):
                 drift.target += _signed(order.side, order.quantity)
                 add(pb.DISCREPANCY_CAUSE_REFUSED_BY_RISK, -_signed(order.side, order.quantity))
+            elif refusal.get("reason") == "SESSION_FROZEN":  # held back until a resync
+                drift.target += _signed(order.side, order.quantity)
+                add(pb.DISCREPANCY_CAUSE_MISSED_COPY, -_signed(order.side, order.quantity))
             continue  # the follower's own filters: nothing implied
         drift.target += _signed(order.side, order.quantity)
         unfilled = _signed(order.side, order.quantity - order.filled_quantity)
@@ -118,12 +122,12 @@ def result_to_proto(row: ReconciliationResultRow) -> pb.ReconciliationResult:
 
 
 class Reconciler:
-    def __init__(self, db: Database, pool, copier) -> None:
-        self.db, self.pool, self.copier = db, pool, copier
+    def __init__(self, db: Database, bus: Bus, pool, copier) -> None:
+        self.db, self.bus, self.pool, self.copier = db, bus, pool, copier
 
-    async def reconcile(self, session: CopySessionRow, *, symbol: str = "",
-                        force_resync: bool = False) -> ReconciliationResultRow:
-        """Measure the session's drift and apply its policy (or resync, when forced)."""
+    async def reconcile(self, session: CopySessionRow, *, symbol: str = "", force_resync: bool = False,
+                        flatten: bool = False) -> ReconciliationResultRow:
+        """Measure the session's drift and apply its policy (or resync or flatten, when told)."""
         run_time = datetime.now(UTC)
         result_id = f"rec-{int(time.time() * 1000):013d}-{secrets.token_hex(4)}"
         async with self.db.session() as db_session:
@@ -139,9 +143,9 @@ class Reconciler:
             trades = await venue.trades(name, aware(session.create_time))
             drifts.append(measure(name, [o for o in orders if o.symbol == name], trades, our_ids))
         policy = copy_settings.from_json(session.settings).drift_policy
-        if force_resync:
-            policy = rep.DRIFT_POLICY_RESYNC
-        out_of_sync = [d for d in drifts if d.actionable != 0]
+        if force_resync or flatten:
+            policy = rep.DRIFT_POLICY_RESYNC if force_resync else rep.DRIFT_POLICY_FLATTEN
+        out_of_sync = [d for d in drifts if d.actionable != 0 or (flatten and d.position != 0)]
         resolution = "none"
         if out_of_sync and policy == rep.DRIFT_POLICY_RESYNC:
             resolution = await self._trade(session, account, venue, result_id,
@@ -149,9 +153,14 @@ class Reconciler:
         elif out_of_sync and policy == rep.DRIFT_POLICY_FLATTEN:
             resolution = await self._trade(session, account, venue, result_id,
                                            {d.symbol: -d.position for d in drifts if d.position}, "flattened")
-            await self._freeze(session, "flattened by reconciliation: resync to copy again")
+            await sessions.set_state(self.db, self.bus, session.config_id, rep.SESSION_STATE_FROZEN,
+                                     "flattened by reconciliation: resync to copy again",
+                                     only_from=(rep.SESSION_STATE_ACTIVE,))
         elif out_of_sync:
             resolution = "alerted"
+        if force_resync and resolution in ("none", "resynced"):  # in line again: copying goes on
+            await sessions.set_state(self.db, self.bus, session.config_id, rep.SESSION_STATE_ACTIVE, "",
+                                     only_from=(rep.SESSION_STATE_FROZEN,))
         row = ReconciliationResultRow(
             result_id=result_id, config_id=session.config_id, run_time=run_time, in_sync=not out_of_sync,
             resolution=resolution, discrepancies=[
@@ -206,11 +215,12 @@ class Reconciler:
         return done if all(o == "placed" for o in outcomes) else f"{done} in part" if "placed" in outcomes \
             else "failed"
 
-    async def _freeze(self, session: CopySessionRow, reason: str) -> None:
-        async with self.db.session() as db_session:
-            row = await db_session.get(CopySessionRow, session.config_id)
-            if row.state == rep.SESSION_STATE_ACTIVE:
-                row.state, row.state_reason, row.update_time = rep.SESSION_STATE_FROZEN, reason, datetime.now(UTC)
+    async def flatten(self, session: CopySessionRow, reason: str) -> str:
+        """Close what the session's copies (and any manual trades) hold, and freeze it."""
+        result = await self.reconcile(session, flatten=True)
+        await sessions.set_state(self.db, self.bus, session.config_id, rep.SESSION_STATE_FROZEN, reason,
+                                 only_from=(rep.SESSION_STATE_ACTIVE,))
+        return result.resolution
 
     async def run_all(self) -> int:
         """Reconcile every active session that has copies, by its own policy; returns how many."""

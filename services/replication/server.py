@@ -19,6 +19,7 @@ from services.kit.server import Registration, RunningService, start_grpc_server
 from services.replication.copier import Copier
 from services.replication.error_book import ErrorBook
 from services.replication.fills import MasterWatchers
+from services.replication.outage import FeedOutages
 from services.replication.reconcile import Reconciler
 from services.replication.recovery import Schedules
 from services.replication.recovery_service import ErrorRecoveryServicer
@@ -41,7 +42,7 @@ async def create_server(settings: Settings) -> RunningService:
     pool = VenuePool(settings, compliance_internal)
     book = ErrorBook(db, bus, Schedules.parse(settings.retry_schedules))
     copier = Copier(db, bus, pool, RiskServiceStub(risk_channel), book)
-    reconciler = Reconciler(db, pool, copier)
+    reconciler = Reconciler(db, bus, pool, copier)
     # Before new copies go out, followers are brought in line with what their copies imply.
     try:
         await asyncio.wait_for(reconciler.run_all(), STARTUP_RECONCILE_TIMEOUT_S)
@@ -52,7 +53,9 @@ async def create_server(settings: Settings) -> RunningService:
     processor = RetryProcessor(book, copier, settings.retry_poll_s)
     processor.start()
     periodic = asyncio.create_task(_reconcile_every(reconciler, settings.reconcile_interval_s))
-    watchers = MasterWatchers(db, bus, pool)
+    outages = FeedOutages(db, bus, reconciler, grace_s=settings.feed_outage_grace_s,
+                          settle_s=min(2.0, settings.feed_outage_grace_s))
+    watchers = MasterWatchers(db, bus, pool, on_stream=outages.listener)
     watchers.start()
 
     async def stop_periodic() -> None:
@@ -68,7 +71,7 @@ async def create_server(settings: Settings) -> RunningService:
                      ErrorRecoveryServicer(db, book, processor, reconciler, compliance_internal)),
     ]
     running = await start_grpc_server(settings, registrations, cleanups=[
-        watchers.stop, processor.stop, stop_periodic, bus.close, pool.close, risk_channel.close,
+        watchers.stop, outages.stop, processor.stop, stop_periodic, bus.close, pool.close, risk_channel.close,
         compliance_channel.close, db.close])
     running.components = {"retries": processor, "errors": book, "reconciler": reconciler}  # for tests' clocks
     return running

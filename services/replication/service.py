@@ -19,7 +19,7 @@ from copytrade.type.v1 import trading_pb2
 from services.kit import auth, errors, paging
 from services.kit.bus import Bus
 from services.kit.db import Database
-from services.replication import copy_settings
+from services.replication import copy_settings, sessions
 from services.replication.accounts import DOMAIN, validate_new_account
 from services.replication.fills import record_and_publish
 from services.replication.orders import order_to_proto
@@ -100,6 +100,7 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
                 state=pb.SESSION_STATE_ACTIVE, state_reason="", request_id=request.request_id or None,
                 create_time=now, update_time=now)
             session.add(row)
+        await sessions.announce(self.bus, row)
         return pb.StartCopySessionResponse(session=session_to_proto(row))
 
     async def _change_state(self, config_id: str, allowed_from: tuple[int, ...], state: int, reason: str
@@ -108,13 +109,16 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
             row = await session.get(CopySessionRow, config_id, with_for_update=True)
             if row is None or not auth.require_caller().may_act_for(row.follower_id):
                 raise errors.not_found("SESSION_NOT_FOUND", "no such copy session", domain=DOMAIN, config_id=config_id)
-            if row.state != state:
-                if row.state not in allowed_from:
-                    raise errors.failed_precondition(
-                        "INVALID_SESSION_STATE", f"the session is {pb.SessionState.Name(row.state)}", domain=DOMAIN,
-                        state=pb.SessionState.Name(row.state))
+            if row.state != state and row.state not in allowed_from:
+                raise errors.failed_precondition(
+                    "INVALID_SESSION_STATE", f"the session is {pb.SessionState.Name(row.state)}", domain=DOMAIN,
+                    state=pb.SessionState.Name(row.state))
+            changed = row.state != state
+            if changed:
                 row.state, row.state_reason, row.update_time = state, reason, datetime.now(UTC)
-            return session_to_proto(row)
+        if changed:
+            await sessions.announce(self.bus, row)
+        return session_to_proto(row)
 
     async def StopCopySession(self, request, context) -> pb.StopCopySessionResponse:
         return pb.StopCopySessionResponse(session=await self._change_state(
@@ -129,8 +133,9 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
             row = await session.get(CopySessionRow, request.config_id)
         if row is not None and auth.require_caller().may_act_for(row.follower_id):
             await self._require_eligible(row.follower_id)  # consent may have gone out of date meanwhile
+        # From FROZEN too: the follower chooses to copy on without a resync.
         return pb.ResumeCopySessionResponse(session=await self._change_state(
-            request.config_id, (pb.SESSION_STATE_PAUSED,), pb.SESSION_STATE_ACTIVE, ""))
+            request.config_id, (pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZEN), pb.SESSION_STATE_ACTIVE, ""))
 
     async def GetCopySessionStatus(self, request, context) -> pb.GetCopySessionStatusResponse:
         async with self.db.session() as session:

@@ -234,6 +234,8 @@ class VenueContract:
 
     async def test_fill_stream_reconnects_and_recovers_fills_missed_meanwhile(self, harness: VenueHarness):
         fills = Collector(harness.venue.fills())
+        states: list[tuple[str, bool]] = []
+        harness.venue.add_stream_listener("test", lambda stream, up: states.append((stream, up)))
         await eventually(harness.stream_subscribed, message="fill stream subscribed")
         first = new_cid()
         await harness.venue.place_order(OrderRequest(first, harness.symbol, "buy", harness.quantity))
@@ -248,6 +250,7 @@ class VenueContract:
         await eventually(lambda: fills.where(lambda f: f.client_order_id == after), message="stream live again")
         trade_ids = [f.venue_trade_id for f in fills.where(lambda f: True)]
         assert len(trade_ids) == len(set(trade_ids)) == 3  # each fill once
+        await eventually(lambda: states == [("fill", False), ("fill", True)], message="lost, then back, reported")
         await fills.stop()
 
     # --- failures ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ passes the contract suite in tests/venues/contract.py."""
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
@@ -207,6 +207,11 @@ class Venue(Protocol):
 
     def order_updates(self) -> AsyncIterator[OrderState]:
         """Own orders' changes (new, filled, canceled) as they happen; reconnects by itself."""
+        ...
+
+    def add_stream_listener(self, name: str, listener: Callable[[str, bool], None]) -> None:
+        """listener(stream, up) is called when a stream ("fill", "order") is lost (up=False) and
+        when it is back with what it missed recovered (up=True). One listener per name."""
         ...
 
     def classify(self, exc: BaseException, *, order_sent: bool = False) -> VenueError:

@@ -35,6 +35,9 @@ STREAM_BACKOFF_S = (0.05, 0.25, 1.0, 2.0, 5.0)
 # delays (while the new subscription stays quiet): early for speed, later to cover a
 # subscription that took longer to go live than the first fetch.
 BACKFILL_AFTER_S = (0.25, 1.0, 3.0)
+# After a reconnect, how long the new subscription may take to prove itself before the stream
+# is reported back up (a subscription refused right away means still down).
+STREAM_UP_CHECK_S = 0.5
 SEEN_TRADES = 20_000  # trade ids remembered to deliver each fill once
 MARKET_TYPES = {"spot": "spot", "swap": "swap", "perpetual": "swap", "future": "future"}
 
@@ -221,6 +224,7 @@ class CcxtVenue:
         self._instruments: dict[str, Instrument] = {}
         self._symbols: set[str] = set(watch_symbols)
         self._closed = asyncio.Event()
+        self._stream_listeners: dict[str, Callable[[str, bool], None]] = {}
         self._background: set[asyncio.Task] = set()
 
     def _record_responses(self) -> None:
@@ -453,12 +457,20 @@ class CcxtVenue:
                             yield missed
                         if pending.done():
                             break
+                if down_since is not None:
+                    if not pending.done():
+                        await asyncio.wait({pending}, timeout=STREAM_UP_CHECK_S)
+                    if pending.done() and pending.exception() is not None:
+                        await pending  # still down: to the handler below
+                    self._stream_state(what, up=True)  # back, and what it missed recovered
                 down_since = None
                 batch = await pending
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - the stream reconnects by itself
                 if self._closed.is_set():
                     return
+                if down_since is None:
+                    self._stream_state(what, up=False)
                 down_since = down_since or time.time() - 1.0
                 delay = STREAM_BACKOFF_S[min(failures, len(STREAM_BACKOFF_S) - 1)]
                 failures += 1
@@ -473,6 +485,16 @@ class CcxtVenue:
                 if not pending.done():  # cancelled, or the consumer stopped iterating
                     pending.cancel()
             yield batch
+
+    def add_stream_listener(self, name: str, listener: Callable[[str, bool], None]) -> None:
+        self._stream_listeners[name] = listener
+
+    def _stream_state(self, what: str, *, up: bool) -> None:
+        for listener in list(self._stream_listeners.values()):
+            try:
+                listener(what, up)
+            except Exception:  # noqa: BLE001 - a listener's trouble is not the stream's
+                log.exception("stream listener failed")
 
     async def order_updates(self) -> AsyncIterator[OrderState]:
         async for orders in self._watch(self.exchange.watch_orders, "order"):
