@@ -285,3 +285,23 @@ async def test_alert_only_changes_nothing_and_flatten_closes_and_freezes(recover
     # Everything the session's symbol holds is sold (what the fees left), and copying waits for a resync.
     assert resolution == "flattened" and orders[-1][0] == "SELL" and state == rep.SESSION_STATE_FROZEN
     assert Decimal("0.0119") <= orders[-1][1] <= Decimal("0.012")
+
+
+async def test_a_retry_gone_stale_is_dropped_with_its_reason(recovery_mesh, token_for):
+    sim, compliance, replication, recovery, _ = recovery_mesh
+    master, master_account, follower, _, _ = await copying_pair(
+        sim, compliance, replication, token_for,
+        rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1", max_slippage="0.01"))
+    sim.inject(kind="rate_limit", account=follower, retry_after=1)
+    sim.set_price("BTCUSDT", "64000")
+    await submit(replication, token_for, master, master_account, "T-stale")
+    await eventually(lambda: _pending(recovery, token_for, follower), message="the rate-limited copy waits")
+    sim.set_price("BTCUSDT", "65500")  # 2.3 % against a buyer while it waited
+
+    async def dropped():
+        orders = await orders_of(replication, token_for, follower)
+        return orders and orders[0].status == events.FOLLOWER_ORDER_STATUS_REFUSED and orders[0]
+    order = await eventually(dropped, timeout=10, message="the stale retry dropped")
+    assert order.refusal.reason == "COPY_STALE" and "moved 2.34%" in order.refusal.message
+    assert sim.orders(follower) == []
+    assert await _pending(recovery, token_for, follower) == []  # settled as stale, nobody's to-do
