@@ -12,6 +12,7 @@ from copytrade.gateway.v1 import gateway_service_pb2 as gw
 from copytrade.gateway.v1.gateway_service_pb2_grpc import GatewayServiceStub
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+from copytrade.type.v1 import access_pb2
 from copytrade.type.v1 import trading_pb2
 from services.gateway import api_keys
 from services.kit.errors import error_info
@@ -95,7 +96,7 @@ async def test_api_keys_show_their_secret_once_and_revoke(start_service, backend
     svc = await start_service("gateway")
     stub = GatewayServiceStub(svc.channel)
     user = uid()
-    created = await stub.CreateApiKey(gw.CreateApiKeyRequest(name="bot", scopes=[gw.API_KEY_SCOPE_READ]),
+    created = await stub.CreateApiKey(gw.CreateApiKeyRequest(name="bot", scopes=[access_pb2.API_KEY_SCOPE_READ]),
                                       metadata=token_for(user))
     key_id, secret = api_keys.split_key(created.secret)
     assert key_id == created.api_key.key_id

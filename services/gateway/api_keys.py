@@ -8,7 +8,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from copytrade.gateway.v1 import gateway_service_pb2 as pb
+from copytrade.type.v1 import access_pb2
 from services.kit import errors
 
 DOMAIN = "gateway.copytrade"
@@ -45,7 +45,7 @@ def secret_matches(secret: str, secret_hash: str) -> bool:
 
 
 def validate_scopes(scopes: list[int]) -> list[int]:
-    valid = set(pb.ApiKeyScope.values()) - {pb.API_KEY_SCOPE_UNSPECIFIED}
+    valid = set(access_pb2.ApiKeyScope.values()) - {access_pb2.API_KEY_SCOPE_UNSPECIFIED}
     if not scopes or any(s not in valid for s in scopes):
         raise errors.invalid_argument("INVALID_SCOPES", "scopes must name at least one of READ, TRADE, SIGNAL",
                                       domain=DOMAIN, field="scopes")

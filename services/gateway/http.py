@@ -6,20 +6,31 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from pathlib import Path
 
 import grpc
+import swagger_ui_bundle
 from aiohttp import web
 from google.protobuf import json_format
 from google.rpc import error_details_pb2, status_pb2  # noqa: F401 - registers ErrorInfo for JSON
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.gateway import openapi
+from services.gateway import edge, openapi
 from services.gateway.routes import Route, match, route_table
 from services.gateway.transcode import TranscodeError, build_request, to_json
+from services.kit import errors
 
 log = logging.getLogger("copytrade.gateway.http")
 CALL_TIMEOUT_S = 15.0
 MAX_BODY_BYTES = 1024 * 1024
+SWAGGER_UI = swagger_ui_bundle.swagger_ui_path  # bundled assets: the docs work with no network
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>copytrade API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script>window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", persistAuthorization: true});</script>
+</body></html>"""
 
 # grpc-gateway's mapping from gRPC status to HTTP status.
 HTTP_STATUS = {
@@ -56,10 +67,23 @@ def rpc_error_response(code: grpc.StatusCode, message: str, trailing_metadata) -
     return web.json_response(body, status=HTTP_STATUS.get(code, 500))
 
 
+def domain_error_response(err: errors.DomainError, headers: dict[str, str] | None = None) -> web.Response:
+    info = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": err.reason, "domain": err.domain,
+            "metadata": {k: str(v) for k, v in err.metadata.items()}}
+    return web.json_response(error_body(err.code, err.message, [info]), status=HTTP_STATUS.get(err.code, 500),
+                             headers=headers)
+
+
 class RestGateway:
-    def __init__(self, addresses: dict[str, str], routes: list[Route] | None = None) -> None:
+    def __init__(self, addresses: dict[str, str], routes: list[Route] | None = None, *,
+                 authenticator: edge.Authenticator | None = None, limiter: edge.RateLimiter | None = None,
+                 cors_origins: tuple[str, ...] = (), static_dir: Path | None = None) -> None:
+        """Without an authenticator, credentials go to the services unchecked (they check them)."""
         self.addresses = addresses
         self.routes = routes if routes is not None else route_table()
+        self.authenticator, self.limiter = authenticator, limiter
+        self.cors_origins = set(cors_origins)
+        self.static_dir = static_dir.resolve() if static_dir and static_dir.is_dir() else None
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._openapi: dict | None = None
 
@@ -69,11 +93,37 @@ class RestGateway:
         return self._channels[service]
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._cors])
         app.router.add_get("/openapi.json", self.openapi_json)
         app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/docs", self.docs)
+        app.router.add_static("/docs/assets", SWAGGER_UI)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
+
+    @web.middleware
+    async def _cors(self, request: web.Request, handler) -> web.StreamResponse:
+        """The web app's origins (GATEWAY_CORS_ORIGINS) may call from a browser; others may not."""
+        origin = request.headers.get("Origin")
+        allowed = origin is not None and origin in self.cors_origins
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            if not allowed:
+                return web.json_response(error_body(grpc.StatusCode.PERMISSION_DENIED,
+                                                    f"origin {origin} may not call this API"), status=403)
+            response: web.StreamResponse = web.Response(status=204, headers={
+                "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Request-Id, X-API-Key",
+                "Access-Control-Max-Age": "600"})
+        else:
+            response = await handler(request)
+        if allowed:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+            response.headers["Vary"] = "Origin"
+        return response
+
+    async def docs(self, request: web.Request) -> web.Response:
+        return web.Response(text=DOCS_PAGE, content_type="text/html")
 
     async def close(self) -> None:
         for channel in self._channels.values():
@@ -99,14 +149,34 @@ class RestGateway:
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         found = match(self.routes, request.method, request.path)
         if found is None:
+            if request.method == "GET" and self.static_dir is not None:
+                return self._static(request.path)
             return web.json_response(error_body(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} "
                                                                            f"{request.path}"), status=404)
         route, variables = found
+        authorization = request.headers.get("Authorization")
+        if self.authenticator is not None:
+            try:
+                identity = await self.authenticator.identify(route, authorization, request.headers.get("X-API-Key"),
+                                                             request.remote or "")
+            except edge.EdgeError as err:
+                return domain_error_response(err.error)
+            authorization = identity.authorization
+            wait = self.limiter.retry_after(identity.subject) if self.limiter else 0
+            if wait:
+                return domain_error_response(errors.resource_exhausted(
+                    "RATE_LIMITED", f"too many requests; try again in {wait}s", domain="gateway.copytrade",
+                    retry_after_seconds=wait), headers={"Retry-After": str(wait)})
         try:
-            message = build_request(route, variables, list(request.query.items()), await request.read())
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response(error_body(grpc.StatusCode.INVALID_ARGUMENT, f"the request body is over "
+                                                f"{MAX_BODY_BYTES} bytes"), status=413)
+        try:
+            message = build_request(route, variables, list(request.query.items()), body)
         except TranscodeError as err:
             return bad_request(err.message, err.field)
-        metadata = self._metadata(request)
+        metadata = self._metadata(request, authorization)
         if route.server_streaming:
             return await self._stream(request, route, message, metadata)
         call = self.channel(route.service).unary_unary(
@@ -119,12 +189,22 @@ class RestGateway:
         return web.json_response(to_json(reply))
 
     @staticmethod
-    def _metadata(request: web.Request) -> tuple[tuple[str, str], ...]:
+    def _metadata(request: web.Request, authorization: str | None) -> tuple[tuple[str, str], ...]:
         metadata = [("x-request-id", request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]),
                     ("x-forwarded-for", request.remote or "")]
-        if "Authorization" in request.headers:  # services verify the token themselves
-            metadata.append(("authorization", request.headers["Authorization"]))
+        if authorization:  # the services verify it again, and decide ownership
+            metadata.append(("authorization", authorization))
         return tuple(metadata)
+
+    def _static(self, path: str) -> web.StreamResponse:
+        """The web app: a file under the static directory, else its index.html (client routes)."""
+        target = (self.static_dir / path.lstrip("/")).resolve()
+        if target.is_relative_to(self.static_dir) and target.is_file():
+            return web.FileResponse(target)
+        index = self.static_dir / "index.html"
+        if index.is_file() and not path.startswith(("/v1/", "/api/")):
+            return web.FileResponse(index)
+        return web.json_response(error_body(grpc.StatusCode.NOT_FOUND, f"nothing at {path}"), status=404)
 
     async def _stream(self, request: web.Request, route: Route, message, metadata) -> web.StreamResponse:
         call = self.channel(route.service).unary_stream(

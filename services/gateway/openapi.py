@@ -10,6 +10,8 @@ from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
 import copytrade
+from copytrade.type.v1 import access_pb2
+from services.gateway import edge
 from services.gateway.routes import Route
 
 DESCRIPTOR_SET = Path(copytrade.__file__).parent / "descriptor_set.binpb"
@@ -82,6 +84,10 @@ def _ref(message: Descriptor, schemas: dict) -> dict:
     return {"$ref": f"#/components/schemas/{message.full_name}"}
 
 
+def _param(variable: str) -> str:
+    return variable.rsplit(".", 1)[-1]
+
+
 def document(routes: list[Route]) -> dict:
     schemas: dict = {}
     paths: dict = {}
@@ -93,17 +99,18 @@ def document(routes: list[Route]) -> dict:
         method = route.method
         name = f"{method.containing_service.full_name}.{method.name}"
         path = route.template
-        for variable in route.variables:  # OpenAPI wants {name}, without the pattern
+        for variable in route.variables:  # OpenAPI wants {name}, without the pattern or the message path,
+            # so /x/{id} and /x/{thing.id} are one path, as OpenAPI requires of equivalent templates
             path = path.replace(path[path.index("{" + variable):path.index("}", path.index("{" + variable)) + 1],
-                                "{" + variable + "}")
+                                "{" + _param(variable) + "}")
         operation_id = f"{method.containing_service.name}_{method.name}"
         seen[operation_id] = seen.get(operation_id, 0) + 1  # additional bindings get _2, _3, ...
         operation = {
             "operationId": operation_id + (f"_{seen[operation_id]}" if seen[operation_id] > 1 else ""),
             "tags": [method.containing_service.name], "summary": notes.get(name, "").split("\n")[0],
             "description": notes.get(name, ""),
-            "parameters": [{"name": v, "in": "path", "required": True, "schema": {"type": "string"}}
-                           for v in route.variables],
+            "parameters": [{"name": _param(v), "in": "path", "required": True, "schema": {"type": "string"},
+                            **({"description": f"sets {v}"} if "." in v else {})} for v in route.variables],
             "responses": {
                 "200": {"description": "OK", "content": {
                     "text/event-stream" if route.server_streaming else "application/json":
@@ -112,6 +119,13 @@ def document(routes: list[Route]) -> dict:
                     "schema": {"$ref": "#/components/schemas/Error"}}}},
             },
         }
+        rules = edge.access(route)
+        if rules.public:
+            operation["security"] = []  # open: registration and login
+        if rules.api_key_scopes or route.verb == "GET":
+            scopes = sorted({access_pb2.ApiKeyScope.Name(s) for s in rules.api_key_scopes}
+                            | ({"API_KEY_SCOPE_READ"} if route.verb == "GET" else set()))
+            operation["x-api-key-scopes"] = scopes  # an API key with any of these may call it
         if route.body:
             body_schema = _ref(method.input_type, schemas) if route.body == "*" else \
                 _schema(method.input_type.fields_by_name[route.body], schemas)
@@ -127,5 +141,8 @@ def document(routes: list[Route]) -> dict:
             "info": {"title": "copytrade", "version": "v1",
                      "description": "Derived from the google.api.http annotations of the copytrade contracts."},
             "paths": paths, "components": {"schemas": schemas,
-                                           "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-            "security": [{"bearer": []}]}
+                                           "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "A login token, or a partner API key (ctk_...)"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}},
+            "security": [{"bearer": []}, {"apiKey": []}]}

@@ -7,6 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from copytrade.gateway.v1 import gateway_service_pb2, gateway_service_pb2_grpc
+from services.gateway.edge import Authenticator, RateLimiter, find_api_key
 from services.gateway.http import RestGateway
 from services.gateway.service import GatewayServicer
 from services.kit.config import Settings
@@ -14,6 +15,7 @@ from services.kit.db import Database
 from services.kit.server import Registration, RunningService, start_grpc_server
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+WEB_APP = Path(__file__).resolve().parents[2] / "web" / "dist"  # served when built
 
 
 async def create_server(settings: Settings) -> RunningService:
@@ -26,7 +28,11 @@ async def create_server(settings: Settings) -> RunningService:
     running = await start_grpc_server(settings, [registration], cleanups=[db.close])
     if settings.http_listen:
         # The REST facade calls every service over gRPC, this one's own API included.
-        rest = RestGateway({**settings.addresses, "gateway": f"127.0.0.1:{running.port}"})
+        rest = RestGateway(
+            {**settings.addresses, "gateway": f"127.0.0.1:{running.port}"},
+            authenticator=Authenticator(settings.jwt_secret, lambda key: find_api_key(db, key)),
+            limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+            cors_origins=settings.cors_origins, static_dir=settings.static_dir or WEB_APP)
         runner = web.AppRunner(rest.app(), access_log=None)
         await runner.setup()
         host, port = settings.http_listen.rsplit(":", 1)

@@ -157,7 +157,9 @@ class Bus:
             except Exception:
                 log.exception("%s: live subscriber failed on %s", self.name, msg.subject)
 
-        return await self.nc.subscribe(subject, cb=on_msg)
+        subscription = await self.nc.subscribe(subject, cb=on_msg)
+        await self.nc.flush()  # the server has the interest now: nothing published after this is missed
+        return subscription
 
     async def close(self) -> None:
         self._stopping.set()

@@ -39,6 +39,13 @@ class Settings:
     log_level: str = "INFO"
     # The gateway's HTTP listener (REST, OpenAPI); None: no HTTP.
     http_listen: str | None = None
+    # Browser origins allowed to call the REST API (the web app's, when served elsewhere).
+    cors_origins: tuple[str, ...] = ()
+    # Requests per second per caller at the gateway (a token bucket; 0: unlimited), and the burst.
+    rate_limit_per_s: float = 20.0
+    rate_limit_burst: int = 40
+    # The web app the gateway serves at / (default: web/dist of this checkout, when built).
+    static_dir: Path | None = None
     # Base URL per venue id for venues reached somewhere other than their public address (the
     # simulator, a testnet): VENUE_URLS='{"binance": "http://127.0.0.1:9000"}'.
     venue_urls: dict[str, str] = field(default_factory=dict)
@@ -75,6 +82,10 @@ class Settings:
             addresses=addresses,
             log_level=env.get("LOG_LEVEL", "INFO"),
             http_listen=env.get("GATEWAY_HTTP_ADDR") or None,
+            cors_origins=tuple(o.strip() for o in env.get("GATEWAY_CORS_ORIGINS", "").split(",") if o.strip()),
+            rate_limit_per_s=float(env.get("GATEWAY_RATE_LIMIT_PER_S", cls.rate_limit_per_s)),
+            rate_limit_burst=int(env.get("GATEWAY_RATE_LIMIT_BURST", cls.rate_limit_burst)),
+            static_dir=Path(env["GATEWAY_STATIC_DIR"]) if env.get("GATEWAY_STATIC_DIR") else None,
             venue_urls=json.loads(env.get("VENUE_URLS") or "{}"),
             venue_rate_limit=env.get("VENUE_RATE_LIMIT", "true").lower() != "false",
             fill_ack_wait_s=float(env.get("FILL_ACK_WAIT_S", cls.fill_ack_wait_s)),

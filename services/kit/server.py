@@ -114,6 +114,12 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
             await context.abort(status.code, status.details, status.trailing_metadata)
         if isinstance(exc, asyncio.CancelledError) or type(exc).__name__ == "AbortError":
             raise exc  # a deliberate context.abort() or a cancelled call
+        if isinstance(exc, NotImplementedError):  # declared in the contract, not built yet
+            self._log(method, rid, "UNIMPLEMENTED", started)
+            unimplemented = errors.DomainError(grpc.StatusCode.UNIMPLEMENTED, "NOT_IMPLEMENTED",
+                                               f"{method} is not implemented yet")
+            status = unimplemented.to_status()
+            await context.abort(status.code, status.details, status.trailing_metadata)
         log.exception("%s %s failed (request %s)", self._service, method, rid)
         internal = errors.DomainError(grpc.StatusCode.INTERNAL, "INTERNAL",
                                       f"internal error (request id {rid})", metadata={"request_id": rid})

@@ -25,11 +25,12 @@ _sym_db = _symbol_database.Default()
 from copytrade.replication.v1 import replication_events_pb2 as copytrade_dot_replication_dot_v1_dot_replication__events__pb2
 from copytrade.replication.v1 import replication_service_pb2 as copytrade_dot_replication_dot_v1_dot_replication__service__pb2
 from copytrade.risk.v1 import risk_service_pb2 as copytrade_dot_risk_dot_v1_dot_risk__service__pb2
+from copytrade.type.v1 import access_pb2 as copytrade_dot_type_dot_v1_dot_access__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*copytrade/gateway/v1/gateway_service.proto\x12\x14\x63opytrade.gateway.v1\x1a\x31\x63opytrade/replication/v1/replication_events.proto\x1a\x32\x63opytrade/replication/v1/replication_service.proto\x1a$copytrade/risk/v1/risk_service.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\x02\n\x06\x41piKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x31\n\x06scopes\x18\x04 \x03(\x0e\x32!.copytrade.gateway.v1.ApiKeyScope\x12\x0e\n\x06prefix\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rlast_use_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x87\x01\n\x13\x43reateApiKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x31\n\x06scopes\x18\x02 \x03(\x0e\x32!.copytrade.gateway.v1.ApiKeyScope\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"U\n\x14\x43reateApiKeyResponse\x12-\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x1c.copytrade.gateway.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\";\n\x12ListApiKeysRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"^\n\x13ListApiKeysResponse\x12.\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x1c.copytrade.gateway.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"%\n\x13RevokeApiKeyRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\"E\n\x14RevokeApiKeyResponse\x12-\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x1c.copytrade.gateway.v1.ApiKey\"H\n\x1bGetFollowerDashboardRequest\x12\x13\n\x0b\x66ollower_id\x18\x01 \x01(\t\x12\x14\n\x0crecent_limit\x18\x02 \x01(\x05\"\x89\x02\n\x1cGetFollowerDashboardResponse\x12\x37\n\x08sessions\x18\x01 \x03(\x0b\x32%.copytrade.replication.v1.CopySession\x12\x41\n\rtrading_state\x18\x02 \x01(\x0b\x32*.copytrade.risk.v1.GetTradingStateResponse\x12-\n\x06limits\x18\x03 \x01(\x0b\x32\x1d.copytrade.risk.v1.RiskLimits\x12>\n\rrecent_orders\x18\x04 \x03(\x0b\x32\'.copytrade.replication.v1.FollowerOrder*w\n\x0b\x41piKeyScope\x12\x1d\n\x19\x41PI_KEY_SCOPE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41PI_KEY_SCOPE_READ\x10\x01\x12\x17\n\x13\x41PI_KEY_SCOPE_TRADE\x10\x02\x12\x18\n\x14\x41PI_KEY_SCOPE_SIGNAL\x10\x03\x32\xc6\x04\n\x0eGatewayService\x12~\n\x0c\x43reateApiKey\x12).copytrade.gateway.v1.CreateApiKeyRequest\x1a*.copytrade.gateway.v1.CreateApiKeyResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/api-keys:\x01*\x12x\n\x0bListApiKeys\x12(.copytrade.gateway.v1.ListApiKeysRequest\x1a).copytrade.gateway.v1.ListApiKeysResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/api-keys\x12\x8e\x01\n\x0cRevokeApiKey\x12).copytrade.gateway.v1.RevokeApiKeyRequest\x1a*.copytrade.gateway.v1.RevokeApiKeyResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/api-keys/{key_id}:revoke:\x01*\x12\xa8\x01\n\x14GetFollowerDashboard\x12\x31.copytrade.gateway.v1.GetFollowerDashboardRequest\x1a\x32.copytrade.gateway.v1.GetFollowerDashboardResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/users/{follower_id}/dashboardb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*copytrade/gateway/v1/gateway_service.proto\x12\x14\x63opytrade.gateway.v1\x1a\x31\x63opytrade/replication/v1/replication_events.proto\x1a\x32\x63opytrade/replication/v1/replication_service.proto\x1a$copytrade/risk/v1/risk_service.proto\x1a\x1e\x63opytrade/type/v1/access.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\x02\n\x06\x41piKey\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12.\n\x06scopes\x18\x04 \x03(\x0e\x32\x1e.copytrade.type.v1.ApiKeyScope\x12\x0e\n\x06prefix\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rlast_use_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x01\n\x13\x43reateApiKeyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12.\n\x06scopes\x18\x02 \x03(\x0e\x32\x1e.copytrade.type.v1.ApiKeyScope\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"U\n\x14\x43reateApiKeyResponse\x12-\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x1c.copytrade.gateway.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\";\n\x12ListApiKeysRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"^\n\x13ListApiKeysResponse\x12.\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x1c.copytrade.gateway.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"%\n\x13RevokeApiKeyRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\"E\n\x14RevokeApiKeyResponse\x12-\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x1c.copytrade.gateway.v1.ApiKey\"H\n\x1bGetFollowerDashboardRequest\x12\x13\n\x0b\x66ollower_id\x18\x01 \x01(\t\x12\x14\n\x0crecent_limit\x18\x02 \x01(\x05\"\x89\x02\n\x1cGetFollowerDashboardResponse\x12\x37\n\x08sessions\x18\x01 \x03(\x0b\x32%.copytrade.replication.v1.CopySession\x12\x41\n\rtrading_state\x18\x02 \x01(\x0b\x32*.copytrade.risk.v1.GetTradingStateResponse\x12-\n\x06limits\x18\x03 \x01(\x0b\x32\x1d.copytrade.risk.v1.RiskLimits\x12>\n\rrecent_orders\x18\x04 \x03(\x0b\x32\'.copytrade.replication.v1.FollowerOrder2\xc6\x04\n\x0eGatewayService\x12~\n\x0c\x43reateApiKey\x12).copytrade.gateway.v1.CreateApiKeyRequest\x1a*.copytrade.gateway.v1.CreateApiKeyResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/api-keys:\x01*\x12x\n\x0bListApiKeys\x12(.copytrade.gateway.v1.ListApiKeysRequest\x1a).copytrade.gateway.v1.ListApiKeysResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/api-keys\x12\x8e\x01\n\x0cRevokeApiKey\x12).copytrade.gateway.v1.RevokeApiKeyRequest\x1a*.copytrade.gateway.v1.RevokeApiKeyResponse\"\'\x82\xd3\xe4\x93\x02!\"\x1c/v1/api-keys/{key_id}:revoke:\x01*\x12\xa8\x01\n\x14GetFollowerDashboard\x12\x31.copytrade.gateway.v1.GetFollowerDashboardRequest\x1a\x32.copytrade.gateway.v1.GetFollowerDashboardResponse\")\x82\xd3\xe4\x93\x02#\x12!/v1/users/{follower_id}/dashboardb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,26 +45,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GATEWAYSERVICE'].methods_by_name['RevokeApiKey']._serialized_options = b'\202\323\344\223\002!\"\034/v1/api-keys/{key_id}:revoke:\001*'
   _globals['_GATEWAYSERVICE'].methods_by_name['GetFollowerDashboard']._loaded_options = None
   _globals['_GATEWAYSERVICE'].methods_by_name['GetFollowerDashboard']._serialized_options = b'\202\323\344\223\002#\022!/v1/users/{follower_id}/dashboard'
-  _globals['_APIKEYSCOPE']._serialized_start=1429
-  _globals['_APIKEYSCOPE']._serialized_end=1548
-  _globals['_APIKEY']._serialized_start=273
-  _globals['_APIKEY']._serialized_end=593
-  _globals['_CREATEAPIKEYREQUEST']._serialized_start=596
-  _globals['_CREATEAPIKEYREQUEST']._serialized_end=731
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=733
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=818
-  _globals['_LISTAPIKEYSREQUEST']._serialized_start=820
-  _globals['_LISTAPIKEYSREQUEST']._serialized_end=879
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=881
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=975
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=977
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1014
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=1016
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=1085
-  _globals['_GETFOLLOWERDASHBOARDREQUEST']._serialized_start=1087
-  _globals['_GETFOLLOWERDASHBOARDREQUEST']._serialized_end=1159
-  _globals['_GETFOLLOWERDASHBOARDRESPONSE']._serialized_start=1162
-  _globals['_GETFOLLOWERDASHBOARDRESPONSE']._serialized_end=1427
-  _globals['_GATEWAYSERVICE']._serialized_start=1551
-  _globals['_GATEWAYSERVICE']._serialized_end=2133
+  _globals['_APIKEY']._serialized_start=305
+  _globals['_APIKEY']._serialized_end=622
+  _globals['_CREATEAPIKEYREQUEST']._serialized_start=625
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=757
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=759
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=844
+  _globals['_LISTAPIKEYSREQUEST']._serialized_start=846
+  _globals['_LISTAPIKEYSREQUEST']._serialized_end=905
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=907
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=1001
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=1003
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1040
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=1042
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=1111
+  _globals['_GETFOLLOWERDASHBOARDREQUEST']._serialized_start=1113
+  _globals['_GETFOLLOWERDASHBOARDREQUEST']._serialized_end=1185
+  _globals['_GETFOLLOWERDASHBOARDRESPONSE']._serialized_start=1188
+  _globals['_GETFOLLOWERDASHBOARDRESPONSE']._serialized_end=1453
+  _globals['_GATEWAYSERVICE']._serialized_start=1456
+  _globals['_GATEWAYSERVICE']._serialized_end=2038
 # @@protoc_insertion_point(module_scope)

@@ -3,27 +3,16 @@ import datetime
 from copytrade.replication.v1 import replication_events_pb2 as _replication_events_pb2
 from copytrade.replication.v1 import replication_service_pb2 as _replication_service_pb2
 from copytrade.risk.v1 import risk_service_pb2 as _risk_service_pb2
+from copytrade.type.v1 import access_pb2 as _access_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
-from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
-
-class ApiKeyScope(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-    __slots__ = ()
-    API_KEY_SCOPE_UNSPECIFIED: _ClassVar[ApiKeyScope]
-    API_KEY_SCOPE_READ: _ClassVar[ApiKeyScope]
-    API_KEY_SCOPE_TRADE: _ClassVar[ApiKeyScope]
-    API_KEY_SCOPE_SIGNAL: _ClassVar[ApiKeyScope]
-API_KEY_SCOPE_UNSPECIFIED: ApiKeyScope
-API_KEY_SCOPE_READ: ApiKeyScope
-API_KEY_SCOPE_TRADE: ApiKeyScope
-API_KEY_SCOPE_SIGNAL: ApiKeyScope
 
 class ApiKey(_message.Message):
     __slots__ = ("key_id", "user_id", "name", "scopes", "prefix", "create_time", "expire_time", "revoke_time", "last_use_time")
@@ -39,13 +28,13 @@ class ApiKey(_message.Message):
     key_id: str
     user_id: str
     name: str
-    scopes: _containers.RepeatedScalarFieldContainer[ApiKeyScope]
+    scopes: _containers.RepeatedScalarFieldContainer[_access_pb2.ApiKeyScope]
     prefix: str
     create_time: _timestamp_pb2.Timestamp
     expire_time: _timestamp_pb2.Timestamp
     revoke_time: _timestamp_pb2.Timestamp
     last_use_time: _timestamp_pb2.Timestamp
-    def __init__(self, key_id: _Optional[str] = ..., user_id: _Optional[str] = ..., name: _Optional[str] = ..., scopes: _Optional[_Iterable[_Union[ApiKeyScope, str]]] = ..., prefix: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_use_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, key_id: _Optional[str] = ..., user_id: _Optional[str] = ..., name: _Optional[str] = ..., scopes: _Optional[_Iterable[_Union[_access_pb2.ApiKeyScope, str]]] = ..., prefix: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoke_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_use_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateApiKeyRequest(_message.Message):
     __slots__ = ("name", "scopes", "expire_time")
@@ -53,9 +42,9 @@ class CreateApiKeyRequest(_message.Message):
     SCOPES_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
-    scopes: _containers.RepeatedScalarFieldContainer[ApiKeyScope]
+    scopes: _containers.RepeatedScalarFieldContainer[_access_pb2.ApiKeyScope]
     expire_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., scopes: _Optional[_Iterable[_Union[ApiKeyScope, str]]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., scopes: _Optional[_Iterable[_Union[_access_pb2.ApiKeyScope, str]]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateApiKeyResponse(_message.Message):
     __slots__ = ("api_key", "secret")

@@ -1,6 +1,7 @@
 import datetime
 
 from copytrade.replication.v1 import replication_events_pb2 as _replication_events_pb2
+from copytrade.type.v1 import access_pb2 as _access_pb2
 from copytrade.type.v1 import trading_pb2 as _trading_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
