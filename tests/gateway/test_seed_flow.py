@@ -1,0 +1,128 @@
+"""The product's REST endpoints, as a browser or curl would use them, on a real mesh and the
+venue simulator: two people sign up, pass KYC, store their keys, the master publishes a
+profile, the follower finds them and follows, a master trade is copied, and the seed's
+copy-trading, error-recovery and master-trader endpoints all answer with JSON."""
+
+import uuid
+from decimal import Decimal
+
+import aiohttp
+import pytest_asyncio
+
+from services.kit.testing import eventually
+from services.replication.venues.base import OrderRequest
+from services.replication.venues.ccxt_venue import CcxtVenue
+from venue_sim import Simulator, ccxt_config
+
+PASSWORD = "correct horse battery staple"
+SPOT = {"kind": "VENUE_KIND_CCXT", "id": "binance", "marketType": "MARKET_TYPE_SPOT"}
+
+
+@pytest_asyncio.fixture
+async def site(start_service, monkeypatch):
+    ops_email = f"ops-{uuid.uuid4().hex[:6]}@example.com"
+    monkeypatch.setenv("COPYTRADE_OPERATOR_EMAILS", ops_email)
+    sim = await Simulator(seed=41).start()
+    compliance = await start_service("compliance")
+    risk = await start_service("risk")
+    addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
+    replication = await start_service("replication", addresses=addresses, venue_urls={"binance": sim.url},
+                                      venue_rate_limit=False, retry_poll_s=0.1)
+    addresses["replication"] = replication.address
+    discovery = await start_service("discovery", addresses=addresses)
+    addresses["discovery"] = discovery.address
+    gateway = await start_service("gateway", addresses=addresses, http_listen="127.0.0.1:0")
+    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{gateway.running.http_port}") as http:
+        yield http, sim, ops_email
+    await sim.stop()
+
+
+async def call(http, verb, path, token=None, body=None, status=200):
+    reply = await http.request(verb, path, json=body, headers={"Authorization": f"Bearer {token}"} if token else {})
+    payload = await reply.json()
+    assert reply.status == status, (verb, path, reply.status, payload)
+    return payload
+
+
+async def sign_up(http, email, roles=("ROLE_FOLLOWER",)):
+    user = (await call(http, "POST", "/v1/users", body={"email": email, "password": PASSWORD,
+                                                        "roles": list(roles)}))["user"]
+    token = (await call(http, "POST", "/v1/auth:login", body={"email": email, "password": PASSWORD}))["accessToken"]
+    return user["userId"], token
+
+
+async def test_the_seed_endpoints_work_end_to_end_over_rest(site):
+    http, sim, ops_email = site
+    _, ops = await sign_up(http, ops_email)
+    people = {}
+    for name, roles, funds in (("master", ("ROLE_MASTER",), {"USDT": "100000"}),
+                               ("follower", ("ROLE_FOLLOWER",), {"USDT": "50000"})):
+        user_id, token = await sign_up(http, f"{name}-{uuid.uuid4().hex[:6]}@example.com", roles)
+        await call(http, "POST", f"/v1/users/{user_id}/kyc", token, {
+            "legalName": "A Person", "country": "DE", "documentType": "passport", "documentNumber": "C01X00T47"})
+        await call(http, "POST", f"/v1/users/{user_id}/kyc:decide", ops, {"approve": True})
+        await call(http, "POST", f"/v1/users/{user_id}/consents", token,
+                   {"document": "risk_disclosure", "version": "2026-01"})
+        keys = sim.create_account(user_id, funds)
+        credential = (await call(http, "POST", f"/v1/users/{user_id}/credentials", token, {
+            "venue": SPOT, "apiKey": keys.api_key, "apiSecret": keys.secret}))["credential"]
+        assert keys.secret not in str(credential) and keys.api_key not in str(credential)  # shown masked
+        account = (await call(http, "POST", "/v1/venue-accounts", token, {
+            "role": "ACCOUNT_ROLE_MASTER" if name == "master" else "ACCOUNT_ROLE_FOLLOWER", "venue": SPOT,
+            "credentialId": credential["credentialId"], "watchFills": name == "master"}))["account"]
+        people[name] = (user_id, token, account["accountId"], keys)
+    master_id, master_token, master_account, master_keys = people["master"]
+    follower_id, token, follower_account, _ = people["follower"]
+
+    profile = (await call(http, "POST", "/v1/master-profiles", master_token, {"profile": {
+        "displayName": "Steady BTC", "strategyType": "STRATEGY_TYPE_SWING", "riskLevel": "RISK_LEVEL_MODERATE",
+        "masterAccountIds": [master_account], "public": True, "venues": [SPOT]}}))["profile"]
+    listed = await call(http, "GET", "/api/master-traders", token)
+    assert profile["traderId"] in [p["traderId"] for p in listed["traders"]]
+    detail = await call(http, "GET", f"/api/master-traders/{profile['traderId']}", token)
+    assert detail["profile"]["displayName"] == "Steady BTC"
+
+    session = (await call(http, "POST", "/api/master-traders/follow", token, {
+        "traderId": profile["traderId"], "followerAccountId": follower_account,
+        "settings": {"sizingMode": "SIZING_MODE_MULTIPLIER", "multiplier": "0.5"}}))["session"]
+    config_id = session["configId"]
+    status = await call(http, "GET", f"/api/copy-trading/status/{config_id}", token)
+    assert status["session"]["state"] == "SESSION_STATE_ACTIVE"
+
+    # The master trades on their own venue account; the follower's copy appears at the venue.
+    await eventually(lambda: sim.stream_subscribed(master_id), message="master stream watched")
+    venue = CcxtVenue("binance", api_key=master_keys.api_key, secret=master_keys.secret,
+                      config=ccxt_config(sim.url, rate_limit=False))
+    await venue.connect()
+    try:
+        await venue.place_order(OrderRequest("m-rest-1", "BTC/USDT", "buy", Decimal("0.02")))
+    finally:
+        await venue.close()
+    await eventually(lambda: sim.orders(follower_id), message="the copy at the venue")
+    assert [(o.side, o.orig_qty) for o in sim.orders(follower_id)] == [("BUY", Decimal("0.01"))]
+    orders = (await call(http, "GET", "/v1/follower-orders", token))["orders"]
+    assert orders[0]["status"] == "FOLLOWER_ORDER_STATUS_FILLED" and Decimal(orders[0]["quantity"]) == Decimal("0.01")
+
+    for verb in ("pause", "resume"):
+        changed = await call(http, "POST", f"/api/copy-trading/{verb}", token, {"configId": config_id})
+        assert changed["session"]["state"] == ("SESSION_STATE_PAUSED" if verb == "pause" else "SESSION_STATE_ACTIVE")
+
+    # Error recovery: a person logs a problem with the copy, sees it pending, retries it (the
+    # venue is asked first: the order is there, so nothing is sent), and reconciles the session.
+    logged = (await call(http, "POST", "/api/error-recovery/log-error", token, {
+        "errorType": "ERROR_TYPE_TIMEOUT", "venueId": "binance", "orderId": orders[0]["orderId"],
+        "message": "the follower says the fill looks late"}))["event"]
+    pending = (await call(http, "GET", "/api/error-recovery/pending-retries", token))["events"]
+    assert [e["errorId"] for e in pending] == [logged["errorId"]]
+    retried = (await call(http, "POST", "/api/error-recovery/process-retry", token,
+                          {"errorId": logged["errorId"]}))["event"]
+    assert retried["status"] == "ERROR_STATUS_SUCCEEDED" and len(sim.orders(follower_id)) == 1
+    reconciled = (await call(http, "POST", "/api/error-recovery/reconcile-trade", token,
+                             {"configId": config_id}))["result"]
+    assert reconciled["inSync"] is True
+
+    stopped = await call(http, "POST", "/api/master-traders/unfollow", token, {"traderId": profile["traderId"]})
+    assert stopped["configIds"] == [config_id]
+    after = await call(http, "GET", f"/api/copy-trading/status/{config_id}", token)
+    assert after["session"]["state"] == "SESSION_STATE_STOPPED"
+    await call(http, "POST", "/api/copy-trading/stop", token, {"configId": config_id})  # idempotent
