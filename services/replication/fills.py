@@ -94,6 +94,8 @@ class MasterWatchers:
                     task = self._tasks.get(account.account_id)
                     if task is None or task.done():
                         self._tasks[account.account_id] = asyncio.create_task(self._watch(account))
+                for gone in set(self._tasks) - {a.account_id for a in accounts}:  # deleted, or no longer watched
+                    self._tasks.pop(gone).cancel()
             except Exception:  # noqa: BLE001 - keep scanning; the database may be restarting
                 log.exception("scanning master accounts failed")
             await asyncio.sleep(self.rescan_s)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 import asyncio
 from decimal import Decimal, InvalidOperation
@@ -23,7 +23,8 @@ from services.replication import copy_settings, sessions
 from services.replication.accounts import DOMAIN, validate_new_account
 from services.replication.fills import record_and_publish
 from services.replication.orders import order_to_proto
-from services.replication.store import CopySessionRow, FollowerOrderRow, VenueAccountRow
+from services.replication.error_book import OPEN as OPEN_ERRORS
+from services.replication.store import CopySessionRow, ErrorEventRow, FollowerOrderRow, MasterFillRow, VenueAccountRow
 
 LIVE_STATES = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZEN)
 EVENT_KINDS = {"FollowerOrderPlaced": "placed", "FollowerOrderFilled": "filled", "CopyRefused": "refused",
@@ -120,6 +121,30 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
             await sessions.announce(self.bus, row)
         return session_to_proto(row)
 
+    async def UpdateCopySettings(self, request: pb.UpdateCopySettingsRequest, context):
+        async with self.db.session() as session:
+            row = await session.get(CopySessionRow, request.config_id, with_for_update=True) \
+                if request.config_id else None
+            if row is None or not auth.require_caller().may_act_for(row.follower_id):
+                raise errors.not_found("SESSION_NOT_FOUND", "no such copy session", domain=DOMAIN,
+                                       config_id=request.config_id)
+            if row.state == pb.SESSION_STATE_STOPPED:
+                raise errors.failed_precondition("INVALID_SESSION_STATE", "a stopped session's settings are final",
+                                                 domain=DOMAIN, state="SESSION_STATE_STOPPED")
+            merged = copy_settings.from_json(row.settings)
+            if request.update_mask.paths:
+                unknown = [p for p in request.update_mask.paths if p not in pb.CopySettings.DESCRIPTOR.fields_by_name]
+                if unknown:
+                    raise errors.invalid_argument("INVALID_UPDATE_MASK", f"no such settings field: {unknown[0]}",
+                                                  domain=DOMAIN, field="update_mask")
+                request.update_mask.MergeMessage(request.settings, merged, replace_message_field=True,
+                                                 replace_repeated_field=True)
+            else:
+                merged = request.settings
+            copy_settings.validate(merged)  # the whole result must make sense, not just the change
+            row.settings, row.update_time = copy_settings.to_json(merged), datetime.now(UTC)
+        return pb.UpdateCopySettingsResponse(session=session_to_proto(row))
+
     async def StopCopySession(self, request, context) -> pb.StopCopySessionResponse:
         return pb.StopCopySessionResponse(session=await self._change_state(
             request.config_id, LIVE_STATES, pb.SESSION_STATE_STOPPED, request.reason or "stopped"))
@@ -206,9 +231,27 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
         if request.master_fill_id:
             query = query.where(FollowerOrderRow.master_fill_id == request.master_fill_id)
         async with self.db.session() as session:
-            rows, token = await paging.keyset_page(session, query, FollowerOrderRow.order_id, request.page_size,
-                                                   request.page_token)
+            rows, token = await paging.newest_first_page(session, query, FollowerOrderRow.receive_time,
+                                                         FollowerOrderRow.order_id, request.page_size,
+                                                         request.page_token)
         return pb.ListFollowerOrdersResponse(orders=[order_to_proto(r) for r in rows], next_page_token=token)
+
+    async def GetFollowerOrder(self, request, context) -> pb.GetFollowerOrderResponse:
+        async with self.db.session() as session:
+            row = await session.get(FollowerOrderRow, request.order_id) if request.order_id else None
+        if row is None or not auth.require_caller().may_act_for(row.follower_id):
+            raise errors.not_found("ORDER_NOT_FOUND", "no such follower order", domain=DOMAIN,
+                                   order_id=request.order_id)
+        return pb.GetFollowerOrderResponse(order=order_to_proto(row))
+
+    async def ListMasterFills(self, request, context) -> pb.ListMasterFillsResponse:
+        account = await self._owned_account(request.master_account_id)
+        query = select(MasterFillRow).where(MasterFillRow.master_account_id == account.account_id)
+        async with self.db.session() as session:
+            rows, token = await paging.newest_first_page(session, query, MasterFillRow.execute_time,
+                                                         MasterFillRow.fill_id, request.page_size, request.page_token)
+        return pb.ListMasterFillsResponse(fills=[events.MasterFill.FromString(r.payload) for r in rows],
+                                          next_page_token=token)
 
     async def StreamCopyEvents(self, request: pb.StreamCopyEventsRequest, context):
         caller = auth.require_caller()
@@ -286,6 +329,27 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
             rows, token = await paging.keyset_page(session, query, VenueAccountRow.account_id, request.page_size,
                                                    request.page_token)
         return pb.ListVenueAccountsResponse(accounts=[account_to_proto(r) for r in rows], next_page_token=token)
+
+    async def DeleteVenueAccount(self, request: pb.DeleteVenueAccountRequest, context):
+        account = await self._owned_account(request.account_id)
+        async with self.db.session() as session:
+            in_use = (await session.execute(select(CopySessionRow.config_id).where(
+                or_(CopySessionRow.follower_account_id == account.account_id,
+                    CopySessionRow.master_account_id == account.account_id),
+                CopySessionRow.state.in_(LIVE_STATES)).limit(1))).scalar_one_or_none()
+            if in_use is not None:
+                raise errors.failed_precondition("ACCOUNT_IN_USE", "a copy session still uses this account; stop "
+                                                 "it first", domain=DOMAIN, config_id=in_use)
+            waiting = (await session.execute(select(ErrorEventRow.error_id).join(
+                FollowerOrderRow, FollowerOrderRow.order_id == ErrorEventRow.order_id).where(
+                FollowerOrderRow.follower_account_id == account.account_id,
+                ErrorEventRow.status.in_(OPEN_ERRORS)).limit(1))).scalar_one_or_none()
+            if waiting is not None:
+                raise errors.failed_precondition("ACCOUNT_HAS_OPEN_ERRORS", "a failed copy on this account still "
+                                                 "waits for a retry or a person; resolve or cancel it first",
+                                                 domain=DOMAIN, error_id=waiting)
+            await session.delete(await session.get(VenueAccountRow, account.account_id))
+        return pb.DeleteVenueAccountResponse()
 
 
 def _stats(orders: list[FollowerOrderRow]) -> pb.CopySessionStats:

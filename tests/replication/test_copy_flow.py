@@ -296,3 +296,64 @@ async def test_master_closes_are_mirrored_proportionally_and_a_flip_reverses_the
         master_account_id=master_account.account_id, venue_trade_id="T-3", symbol="BTC/USDT",
         side=trading_pb2.SIDE_SELL, quantity="0.03", price="64000"), metadata=token_for(master))).fill
     assert Decimal(fill.position_before) == Decimal("0.01")  # the stored fill, with the position it met
+
+
+async def test_settings_change_by_mask_orders_and_fills_read_back_and_accounts_delete_when_free(mesh, token_for):
+    sim, compliance, risk, replication, bus = mesh
+    master, _, master_account = await enrol(sim, compliance, replication, token_for, "m", rep.ACCOUNT_ROLE_MASTER, {})
+    follower, _, account = await enrol(sim, compliance, replication, token_for, "f", rep.ACCOUNT_ROLE_FOLLOWER,
+                                       {"USDT": "50000", "BTC": "1"})  # BTC to sell: the copy is reversed
+    session = (await replication.StartCopySession(rep.StartCopySessionRequest(
+        follower_account_id=account.account_id, master_account_id=master_account.account_id,
+        settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1", reverse=True)),
+        metadata=token_for(follower))).session
+    # Only the multiplier changes; reverse stays as it was.
+    updated = (await replication.UpdateCopySettings(rep.UpdateCopySettingsRequest(
+        config_id=session.config_id, settings=rep.CopySettings(multiplier="0.5"),
+        update_mask={"paths": ["multiplier"]}), metadata=token_for(follower))).session
+    assert (updated.settings.multiplier, updated.settings.reverse) == ("0.5", True)
+    with pytest.raises(grpc.aio.AioRpcError) as bad:  # the merged result is checked as a whole
+        await replication.UpdateCopySettings(rep.UpdateCopySettingsRequest(
+            config_id=session.config_id, settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_FIXED_QUANTITY),
+            update_mask={"paths": ["sizing_mode"]}), metadata=token_for(follower))
+    assert error_info(bad.value).reason == "INVALID_SETTINGS"
+
+    for n in range(3):
+        await replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
+            master_account_id=master_account.account_id, venue_trade_id=f"T-read-{n}", symbol="BTC/USDT",
+            side=trading_pb2.SIDE_BUY, quantity="0.02", price="64000"), metadata=token_for(master))
+    await eventually(lambda: len(sim.orders(follower)) == 3, message="three copies")
+    assert [(o.side, o.orig_qty) for o in sim.orders(follower)] == [("SELL", Decimal("0.01"))] * 3
+
+    fills = (await replication.ListMasterFills(rep.ListMasterFillsRequest(
+        master_account_id=master_account.account_id, page_size=2), metadata=token_for(master)))
+    more = (await replication.ListMasterFills(rep.ListMasterFillsRequest(
+        master_account_id=master_account.account_id, page_size=2, page_token=fills.next_page_token),
+        metadata=token_for(master)))
+    assert [f.venue_trade_id for f in [*fills.fills, *more.fills]] == ["T-read-2", "T-read-1", "T-read-0"]
+    assert not more.next_page_token
+    orders = (await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(), metadata=token_for(follower)))
+    newest = orders.orders[0]
+    assert newest.master_fill_id.endswith("T-read-2")  # newest first
+    one = (await replication.GetFollowerOrder(rep.GetFollowerOrderRequest(order_id=newest.order_id),
+                                              metadata=token_for(follower))).order
+    assert one == newest
+    for call, request in ((replication.GetFollowerOrder, rep.GetFollowerOrderRequest(order_id=newest.order_id)),
+                          (replication.ListMasterFills, rep.ListMasterFillsRequest(
+                              master_account_id=master_account.account_id))):
+        with pytest.raises(grpc.aio.AioRpcError) as other:  # someone else's: not found, never shown
+            await call(request, metadata=token_for("somebody-else"))
+        assert other.value.code() == grpc.StatusCode.NOT_FOUND
+
+    with pytest.raises(grpc.aio.AioRpcError) as busy:
+        await replication.DeleteVenueAccount(rep.DeleteVenueAccountRequest(account_id=account.account_id),
+                                             metadata=token_for(follower))
+    assert error_info(busy.value).reason == "ACCOUNT_IN_USE"
+    await replication.StopCopySession(rep.StopCopySessionRequest(config_id=session.config_id),
+                                      metadata=token_for(follower))
+    await replication.DeleteVenueAccount(rep.DeleteVenueAccountRequest(account_id=account.account_id),
+                                         metadata=token_for(follower))
+    with pytest.raises(grpc.aio.AioRpcError) as gone:
+        await replication.GetVenueAccount(rep.GetVenueAccountRequest(account_id=account.account_id),
+                                          metadata=token_for(follower))
+    assert gone.value.code() == grpc.StatusCode.NOT_FOUND
