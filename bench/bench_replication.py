@@ -19,11 +19,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import grpc
+from google.protobuf import field_mask_pb2
 
 from copytrade.compliance.v1 import compliance_service_pb2 as comp
 from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+from copytrade.risk.v1 import risk_service_pb2 as risk_pb
+from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from copytrade.type.v1 import trading_pb2
 from services.kit import auth
 from services.launcher import Mesh
@@ -84,6 +87,7 @@ async def run(sim: Simulator, endpoints: dict, data_dir: Path, n_followers: int,
 
     compliance = ComplianceServiceStub(grpc.aio.insecure_channel(endpoints["compliance"]))
     replication = ReplicationServiceStub(grpc.aio.insecure_channel(endpoints["replication"]))
+    risk = RiskServiceStub(grpc.aio.insecure_channel(endpoints["risk"]))
 
     operator = (("authorization", f"Bearer {auth.issue_token(secret, 'bench-operator', ['operator'])[0]}"),)
 
@@ -108,6 +112,11 @@ async def run(sim: Simulator, endpoints: dict, data_dir: Path, n_followers: int,
         await replication.StartCopySession(rep.StartCopySessionRequest(
             follower_account_id=account.account_id, master_account_id=master.account_id,
             settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1")), metadata=meta(user))
+        # The latency breaker would stop a follower whose copies queue behind a burst; the bench
+        # measures the copy path itself, so it turns breakers off.
+        await risk.UpdateRiskLimits(risk_pb.UpdateRiskLimitsRequest(
+            user_id=user, limits=risk_pb.RiskLimits(circuit_breaker_enabled=False),
+            update_mask=field_mask_pb2.FieldMask(paths=["circuit_breaker_enabled"])), metadata=meta(user))
     while not sim._streams.get(master_sim.api_key):  # replication is watching the master
         await asyncio.sleep(0.05)
 

@@ -13,11 +13,14 @@ from decimal import Decimal
 import grpc
 import psycopg
 import pytest_asyncio
+from google.protobuf import field_mask_pb2
 
 from copytrade.compliance.v1 import compliance_service_pb2 as comp
 from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+from copytrade.risk.v1 import risk_service_pb2 as risk_pb
+from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from copytrade.type.v1 import trading_pb2
 from services.kit.natsd import free_port
 from services.kit.testing import eventually
@@ -47,8 +50,11 @@ async def topology(start_service, nats_server, postgres_url, tmp_path):
     for name in ("replication-1", "replication-2"):
         await wait_serving(f"127.0.0.1:{ports[name]}", 60)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{ports['replication-1']}")
-    yield sim, ComplianceServiceStub(compliance.channel), ReplicationServiceStub(channel), postgres_url
+    risk_channel = grpc.aio.insecure_channel(f"127.0.0.1:{ports['risk-1']}")
+    yield sim, ComplianceServiceStub(compliance.channel), ReplicationServiceStub(channel), postgres_url, \
+        RiskServiceStub(risk_channel)
     await channel.close()
+    await risk_channel.close()
     for process in processes:
         process.terminate()
     for process in processes:
@@ -57,7 +63,7 @@ async def topology(start_service, nats_server, postgres_url, tmp_path):
 
 
 async def test_replicas_share_the_copies_and_never_double_one(topology, token_for):
-    sim, compliance, replication, postgres_url = topology
+    sim, compliance, replication, postgres_url, risk = topology
     master = f"m-{uuid.uuid4().hex[:6]}"
     master_account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
         role=rep.ACCOUNT_ROLE_MASTER, venue=SPOT, credential_id="signal-only"), metadata=token_for(master))).account
@@ -75,6 +81,11 @@ async def test_replicas_share_the_copies_and_never_double_one(topology, token_fo
             follower_account_id=venue_account.account_id, master_account_id=master_account.account_id,
             settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_FIXED_QUANTITY, fixed_quantity="0.001")),
             metadata=token_for(user))
+        # A burst of 80 fills queues copies for seconds; the latency breaker would rightly stop
+        # them, but this test is about sharing the work, so the followers turn breakers off.
+        await risk.UpdateRiskLimits(risk_pb.UpdateRiskLimitsRequest(
+            user_id=user, limits=risk_pb.RiskLimits(circuit_breaker_enabled=False),
+            update_mask=field_mask_pb2.FieldMask(paths=["circuit_breaker_enabled"])), metadata=token_for(user))
         followers.append(user)
 
     fills = 40  # all opening: each is copied at the fixed quantity (a close would be proportional)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from copytrade.risk.v1 import risk_service_pb2, risk_service_pb2_grpc
+from services.kit.bus import Bus
 from services.kit.config import Settings
 from services.kit.db import Database
 from services.kit.server import Registration, RunningService, start_grpc_server
@@ -12,14 +13,19 @@ from services.risk.limits import platform_defaults
 from services.risk.service import RiskServicer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+BREAKERS_DURABLE = "risk-breakers"
 
 
 async def create_server(settings: Settings) -> RunningService:
     db = Database(settings, MIGRATIONS)
     await db.migrate()
-    servicer = RiskServicer(db, platform_defaults())
+    bus = await Bus.connect(settings.nats_url, "risk")
+    servicer = RiskServicer(db, platform_defaults(), bus)
+    # Copy outcomes feed the venue-failure and latency breakers (each replica takes a share).
+    await bus.consume("COPIES", BREAKERS_DURABLE, "copies.order.>", servicer.monitor.on_copy_event,
+                      ack_wait=settings.fill_ack_wait_s)
     registration = Registration(
         risk_service_pb2.DESCRIPTOR.services_by_name["RiskService"].full_name,
         risk_service_pb2_grpc.add_RiskServiceServicer_to_server, servicer,
     )
-    return await start_grpc_server(settings, [registration], cleanups=[db.close])
+    return await start_grpc_server(settings, [registration], cleanups=[bus.close, db.close])

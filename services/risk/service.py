@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from decimal import Decimal, InvalidOperation
 
+from copytrade.risk.v1 import risk_events_pb2 as risk_events
 from copytrade.risk.v1 import risk_service_pb2 as pb
 from copytrade.risk.v1 import risk_service_pb2_grpc as pb_grpc
 from copytrade.type.v1 import trading_pb2
 from services.kit import auth, errors
+from services.kit.bus import Bus
 from services.kit.db import Database
 from services.risk import checks
 from services.risk import limits as risk_limits
+from services.risk.monitor import BreakerMonitor, StateKeeper
 from services.risk.reservations import ReservationBook, scope_key
 from services.risk.store import ReservationRow, RiskLimitsRow, TradingStateRow
 
@@ -42,10 +46,16 @@ def _state_info(scope: pb.TradingScope, row: TradingStateRow | None) -> pb.Tradi
 
 
 class RiskServicer(pb_grpc.RiskServiceServicer):
-    def __init__(self, db: Database, defaults: risk_limits.RiskLimits) -> None:
+    def __init__(self, db: Database, defaults: risk_limits.RiskLimits, bus: Bus) -> None:
         self.db = db
         self.defaults = defaults
+        self.bus = bus
         self.book = ReservationBook(db)
+        self.states = StateKeeper(self.book, bus)
+        self.monitor = BreakerMonitor(db, bus, self.states, self._limits_only)
+
+    async def _limits_only(self, user_id: str) -> risk_limits.RiskLimits:
+        return (await self._limits(user_id))[0]
 
     def _authorise_scope(self, scope: pb.TradingScope) -> auth.Caller:
         if not scope.user_id:  # the whole platform
@@ -136,20 +146,39 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
         if current is not None and current.kill_switch and request.state != trading_pb2.TRADING_STATE_HALTED:
             raise errors.failed_precondition("KILL_SWITCH_ACTIVE", "the kill switch is on: reset it first",
                                              domain=risk_limits.DOMAIN)
-        row = await self.book.set_state(key, STATE_NAMES[request.state], request.reason, caller.subject)
+        row = await self.states.set(key, STATE_NAMES[request.state], request.reason, caller.subject)
         return pb.SetTradingStateResponse(state=_state_info(request.scope, row))
 
     async def ActivateKillSwitch(self, request: pb.ActivateKillSwitchRequest, context) -> pb.ActivateKillSwitchResponse:
         caller = self._authorise_scope(request.scope)
-        row = await self.book.set_state(scope_key(request.scope.user_id, request.scope.master_id), checks.HALTED,
-                                        request.reason or "kill switch", caller.subject, kill_switch=True)
+        row = await self.states.set(scope_key(request.scope.user_id, request.scope.master_id), checks.HALTED,
+                                    request.reason or "kill switch", caller.subject, kill_switch=True)
         return pb.ActivateKillSwitchResponse(state=_state_info(request.scope, row))
 
     async def ResetTradingState(self, request: pb.ResetTradingStateRequest, context) -> pb.ResetTradingStateResponse:
         caller = self._authorise_scope(request.scope)
-        row = await self.book.set_state(scope_key(request.scope.user_id, request.scope.master_id), checks.ACTIVE,
-                                        request.comment or "reset", caller.subject, kill_switch=False)
+        if request.scope.user_id and not request.scope.master_id:
+            await self.monitor.reset(request.scope.user_id)  # tripped breakers go with the state they set
+        row = await self.states.set(scope_key(request.scope.user_id, request.scope.master_id), checks.ACTIVE,
+                                    request.comment or "reset", caller.subject, kill_switch=False)
         return pb.ResetTradingStateResponse(state=_state_info(request.scope, row))
+
+    async def RecordAccountSnapshot(self, request: pb.RecordAccountSnapshotRequest, context):
+        auth.require_user(request.user_id)
+        equity = _decimal("equity", request.equity, positive=False)
+        for name in ("realized_pnl", "unrealized_pnl"):  # signed; carried in equity, checked for form
+            try:
+                Decimal(getattr(request, name) or "0")
+            except InvalidOperation:
+                raise errors.invalid_argument("INVALID_SNAPSHOT", f"{name} must be a decimal",
+                                              domain=risk_limits.DOMAIN, field=name) from None
+        at = request.snapshot_time.ToDatetime(tzinfo=UTC) if request.HasField("snapshot_time") else datetime.now(UTC)
+        state = await self.monitor.record_snapshot(request.user_id, equity, at)
+        return pb.RecordAccountSnapshotResponse(state=STATES[state])
+
+    async def ListCircuitBreakers(self, request: pb.ListCircuitBreakersRequest, context):
+        auth.require_user(request.user_id)
+        return pb.ListCircuitBreakersResponse(breakers=await self.monitor.list(request.user_id))
 
     async def _limits(self, user_id: str) -> tuple[risk_limits.RiskLimits, RiskLimitsRow | None]:
         async with self.db.session() as session:
@@ -184,4 +213,8 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
                 row.limits, row.updated_by, row.update_time = stored, caller.subject, now
         response = pb.UpdateRiskLimitsResponse(limits=risk_limits.to_proto(updated))
         response.update_time.FromDatetime(now)
+        changed = risk_events.RiskLimitsChanged(event_id=uuid.uuid4().hex, user_id=request.user_id,
+                                                limits=response.limits, changed_by=caller.subject)
+        changed.occur_time.FromDatetime(now)
+        await self.bus.publish(f"risk.limits.changed.{request.user_id}", changed, msg_id=changed.event_id)
         return response

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from decimal import Decimal
 
-from sqlalchemy import JSON, DateTime, String
+from sqlalchemy import JSON, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.kit.db import Base, DecimalText
@@ -65,6 +65,43 @@ class TradingStateRow(RiskBase):
     reason: Mapped[str] = mapped_column(String(500))
     changed_by: Mapped[str] = mapped_column(String(128))
     change_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AccountMarksRow(RiskBase):
+    """What the breakers watch of a follower: the day's starting equity and the high-water mark
+    (from account snapshots), failures in a row and recent copy latencies (from copy events)."""
+
+    __tablename__ = "account_marks"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), default="")  # UTC date of day_start_equity
+    day_start_equity: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    high_water_mark: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    equity: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    snapshot_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    failures_in_a_row: Mapped[int] = mapped_column(Integer, default=0)
+    recent_latencies_ms: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class BreakerRow(RiskBase):
+    """A tripped breaker; it stays until its user's trading state is reset."""
+
+    __tablename__ = "breakers"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    trip_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    value: Mapped[Decimal] = mapped_column(DecimalText)
+    threshold: Mapped[Decimal] = mapped_column(DecimalText)
+    reason: Mapped[str] = mapped_column(String(500))
+
+
+class ProcessedEventRow(RiskBase):
+    """Copy events already counted by the breakers (a redelivery counts once)."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
 
 
 metadata = RiskBase.metadata

@@ -27,7 +27,7 @@ from copytrade.type.v1 import trading_pb2 as copytrade_dot_type_dot_v1_dot_tradi
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#copytrade/risk/v1/risk_events.proto\x12\x11\x63opytrade.risk.v1\x1a$copytrade/risk/v1/risk_service.proto\x1a\x1f\x63opytrade/type/v1/trading.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x02\n\x13TradingStateChanged\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\x05scope\x18\x02 \x01(\x0b\x32\x1f.copytrade.risk.v1.TradingScope\x12\x37\n\x0eprevious_state\x18\x03 \x01(\x0e\x32\x1f.copytrade.type.v1.TradingState\x12.\n\x05state\x18\x04 \x01(\x0e\x32\x1f.copytrade.type.v1.TradingState\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x12\n\nchanged_by\x18\x06 \x01(\t\x12\x1a\n\x12kill_switch_active\x18\x07 \x01(\x08\x12.\n\noccur_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9e\x01\n\x15\x43ircuitBreakerTripped\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x32\n\x07\x62reaker\x18\x03 \x01(\x0b\x32!.copytrade.risk.v1.CircuitBreaker\x12.\n\noccur_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#copytrade/risk/v1/risk_events.proto\x12\x11\x63opytrade.risk.v1\x1a$copytrade/risk/v1/risk_service.proto\x1a\x1f\x63opytrade/type/v1/trading.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x02\n\x13TradingStateChanged\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\x05scope\x18\x02 \x01(\x0b\x32\x1f.copytrade.risk.v1.TradingScope\x12\x37\n\x0eprevious_state\x18\x03 \x01(\x0e\x32\x1f.copytrade.type.v1.TradingState\x12.\n\x05state\x18\x04 \x01(\x0e\x32\x1f.copytrade.type.v1.TradingState\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x12\n\nchanged_by\x18\x06 \x01(\t\x12\x1a\n\x12kill_switch_active\x18\x07 \x01(\x08\x12.\n\noccur_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9e\x01\n\x15\x43ircuitBreakerTripped\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x32\n\x07\x62reaker\x18\x03 \x01(\x0b\x32!.copytrade.risk.v1.CircuitBreaker\x12.\n\noccur_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa9\x01\n\x11RiskLimitsChanged\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12-\n\x06limits\x18\x03 \x01(\x0b\x32\x1d.copytrade.risk.v1.RiskLimits\x12\x12\n\nchanged_by\x18\x04 \x01(\t\x12.\n\noccur_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,4 +38,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRADINGSTATECHANGED']._serialized_end=467
   _globals['_CIRCUITBREAKERTRIPPED']._serialized_start=470
   _globals['_CIRCUITBREAKERTRIPPED']._serialized_end=628
+  _globals['_RISKLIMITSCHANGED']._serialized_start=631
+  _globals['_RISKLIMITSCHANGED']._serialized_end=800
 # @@protoc_insertion_point(module_scope)

@@ -41,3 +41,17 @@ class CircuitBreakerTripped(_message.Message):
     breaker: _risk_service_pb2.CircuitBreaker
     occur_time: _timestamp_pb2.Timestamp
     def __init__(self, event_id: _Optional[str] = ..., user_id: _Optional[str] = ..., breaker: _Optional[_Union[_risk_service_pb2.CircuitBreaker, _Mapping]] = ..., occur_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RiskLimitsChanged(_message.Message):
+    __slots__ = ("event_id", "user_id", "limits", "changed_by", "occur_time")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_BY_FIELD_NUMBER: _ClassVar[int]
+    OCCUR_TIME_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    user_id: str
+    limits: _risk_service_pb2.RiskLimits
+    changed_by: str
+    occur_time: _timestamp_pb2.Timestamp
+    def __init__(self, event_id: _Optional[str] = ..., user_id: _Optional[str] = ..., limits: _Optional[_Union[_risk_service_pb2.RiskLimits, _Mapping]] = ..., changed_by: _Optional[str] = ..., occur_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
