@@ -112,11 +112,13 @@ async def run(sim: Simulator, endpoints: dict, data_dir: Path, n_followers: int,
         await replication.StartCopySession(rep.StartCopySessionRequest(
             follower_account_id=account.account_id, master_account_id=master.account_id,
             settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1")), metadata=meta(user))
-        # The latency breaker would stop a follower whose copies queue behind a burst; the bench
-        # measures the copy path itself, so it turns breakers off.
+        # The latency breaker would stop a follower whose copies queue behind a burst, and the
+        # order-rate limit one that copies hundreds of fills a minute; the bench measures the copy
+        # path itself, so it lifts both.
         await risk.UpdateRiskLimits(risk_pb.UpdateRiskLimitsRequest(
-            user_id=user, limits=risk_pb.RiskLimits(circuit_breaker_enabled=False),
-            update_mask=field_mask_pb2.FieldMask(paths=["circuit_breaker_enabled"])), metadata=meta(user))
+            user_id=user, limits=risk_pb.RiskLimits(circuit_breaker_enabled=False, max_orders_per_minute=1_000_000),
+            update_mask=field_mask_pb2.FieldMask(paths=["circuit_breaker_enabled", "max_orders_per_minute"])),
+            metadata=meta(user))
     while not sim._streams.get(master_sim.api_key):  # replication is watching the master
         await asyncio.sleep(0.05)
 

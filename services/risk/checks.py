@@ -28,6 +28,7 @@ class Book:
     positions: dict[str, Decimal] = field(default_factory=dict)
     prices: dict[str, Decimal] = field(default_factory=dict)
     equity: Decimal = ZERO
+    orders_last_minute: int = 0  # reservations made (not denied) in the last 60 s
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,10 @@ def decide(limits: RiskLimits, state: str, book: Book, order: Order) -> Decision
         return _deny("TRADING_HALTED", "trading is halted: only orders that reduce a position are accepted")
     if state == REDUCING:
         return _deny("REDUCE_ONLY", "trading is reduce-only: this order would add exposure")
+    if book.orders_last_minute >= limits.max_orders_per_minute:
+        return _deny("ORDER_RATE_EXCEEDED", f"{book.orders_last_minute} orders in the last minute; the limit is "
+                     f"{limits.max_orders_per_minute}", orders=book.orders_last_minute,
+                     limit=limits.max_orders_per_minute)
     price = order.expected_price
     if order.reference_price > 0:
         slippage = abs(price - order.reference_price) / order.reference_price

@@ -8,7 +8,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.db import Database, aware
@@ -16,6 +17,7 @@ from services.risk import checks
 from services.risk.limits import RiskLimits
 from services.risk.store import PositionRow, ReservationRow, TradingStateRow
 
+ORDER_RATE_WINDOW = timedelta(minutes=1)
 RESERVATION_TTL = timedelta(seconds=30)
 _SEVERITY = {checks.ACTIVE: 0, checks.REDUCING: 1, checks.HALTED: 2}
 
@@ -39,41 +41,50 @@ class ReservationBook:
 
     async def effective_state(self, session: AsyncSession, user_id: str, master_id: str) -> str:
         keys = ["global", scope_key(user_id)] + ([scope_key(user_id, master_id)] if master_id else [])
-        rows = (await session.execute(select(TradingStateRow).where(TradingStateRow.scope.in_(keys)))).scalars()
-        return max((row.state for row in rows), key=_SEVERITY.__getitem__, default=checks.ACTIVE)
+        states = (await session.execute(select(TradingStateRow.state).where(TradingStateRow.scope.in_(keys)))).scalars()
+        return max(states, key=_SEVERITY.__getitem__, default=checks.ACTIVE)
 
     async def reserve(self, reservation_id: str, user_id: str, master_id: str, order: checks.Order,
                       equity: Decimal, limits: RiskLimits) -> tuple[checks.Decision, datetime]:
         now = datetime.now(UTC)
-        async with self._lock(user_id), self.db.session() as session:
-            await self._serialise(session, user_id)
-            existing = await session.get(ReservationRow, reservation_id)
-            if existing is not None:  # a retry gets the answer it got before
-                return _decision_from_json(existing.decision), existing.expire_time
-            book = await self._book(session, user_id, equity, now)
-            state = await self.effective_state(session, user_id, master_id)
-            decision = checks.decide(limits, state, book, order)
-            expires = now + RESERVATION_TTL
-            session.add(ReservationRow(
-                reservation_id=reservation_id, user_id=user_id, symbol=order.symbol,
-                signed_quantity=decision.quantity, price=order.expected_price,
-                status="DENIED" if decision.outcome == "DENIED" else "OPEN",
-                decision=_decision_to_json(decision), expire_time=expires))
+        expires = now + RESERVATION_TTL
+        try:
+            async with self._lock(user_id), self.db.session() as session:
+                await self._serialise(session, user_id)
+                book = await self._book(session, user_id, equity, now)
+                state = await self.effective_state(session, user_id, master_id)
+                decision = checks.decide(limits, state, book, order)
+                session.add(ReservationRow(
+                    reservation_id=reservation_id, user_id=user_id, symbol=order.symbol,
+                    signed_quantity=decision.quantity, price=order.expected_price,
+                    status="DENIED" if decision.outcome == "DENIED" else "OPEN",
+                    decision=_decision_to_json(decision), expire_time=expires))
+        except IntegrityError:  # a retried request: it gets the answer it got before (rare, so not looked up first)
+            async with self.db.session() as session:
+                existing = await session.get(ReservationRow, reservation_id)
+            if existing is None:
+                raise
+            return _decision_from_json(existing.decision), aware(existing.expire_time)
         return decision, expires
 
     async def _book(self, session: AsyncSession, user_id: str, equity: Decimal, now: datetime) -> checks.Book:
         positions: dict[str, Decimal] = {}
         prices: dict[str, Decimal] = {}
-        for row in (await session.execute(select(PositionRow).where(PositionRow.user_id == user_id))).scalars():
-            positions[row.symbol] = row.signed_quantity
-            prices[row.symbol] = row.price
-        open_rows = await session.execute(select(ReservationRow).where(
-            ReservationRow.user_id == user_id, ReservationRow.status == "OPEN"))
-        for row in open_rows.scalars():
-            if aware(row.expire_time) > now:
-                positions[row.symbol] = positions.get(row.symbol, Decimal(0)) + row.signed_quantity
-                prices.setdefault(row.symbol, row.price)
-        return checks.Book(positions=positions, prices=prices, equity=equity)
+        for symbol, quantity, price in await session.execute(select(
+                PositionRow.symbol, PositionRow.signed_quantity, PositionRow.price).where(
+                PositionRow.user_id == user_id)):
+            positions[symbol] = quantity
+            prices[symbol] = price
+        for symbol, quantity, price in await session.execute(select(
+                ReservationRow.symbol, ReservationRow.signed_quantity, ReservationRow.price).where(
+                ReservationRow.user_id == user_id, ReservationRow.status == "OPEN", ReservationRow.expire_time > now)):
+            positions[symbol] = positions.get(symbol, Decimal(0)) + quantity
+            prices.setdefault(symbol, price)
+        # Made in the last minute (the order rate): each reservation expires RESERVATION_TTL after it is made.
+        recent = (await session.execute(select(func.count()).select_from(ReservationRow).where(
+            ReservationRow.user_id == user_id, ReservationRow.status != "DENIED",
+            ReservationRow.expire_time > now - ORDER_RATE_WINDOW + RESERVATION_TTL))).scalar_one()
+        return checks.Book(positions=positions, prices=prices, equity=equity, orders_last_minute=recent)
 
     async def commit(self, reservation_id: str, filled: Decimal, price: Decimal) -> ReservationRow | None:
         async with self.db.session() as session:

@@ -21,6 +21,7 @@ async def create_server(settings: Settings) -> RunningService:
     await db.migrate()
     bus = await Bus.connect(settings.nats_url, "risk")
     servicer = RiskServicer(db, platform_defaults(), bus)
+    await bus.subscribe("risk.limits.changed.>", servicer.on_limits_changed)  # other replicas' changes
     # Copy outcomes feed the venue-failure and latency breakers (each replica takes a share).
     await bus.consume("COPIES", BREAKERS_DURABLE, "copies.order.>", servicer.monitor.on_copy_event,
                       ack_wait=settings.fill_ack_wait_s)
@@ -28,4 +29,6 @@ async def create_server(settings: Settings) -> RunningService:
         risk_service_pb2.DESCRIPTOR.services_by_name["RiskService"].full_name,
         risk_service_pb2_grpc.add_RiskServiceServicer_to_server, servicer,
     )
-    return await start_grpc_server(settings, [registration], cleanups=[bus.close, db.close])
+    running = await start_grpc_server(settings, [registration], cleanups=[bus.close, db.close])
+    running.components = {"book": servicer.book, "defaults": servicer.defaults}  # for benchmarks
+    return running

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -20,6 +21,7 @@ from services.risk.monitor import BreakerMonitor, StateKeeper
 from services.risk.reservations import ReservationBook, scope_key
 from services.risk.store import ReservationRow, RiskLimitsRow, TradingStateRow
 
+LIMITS_TTL_S = 5.0
 DECISIONS = {"APPROVED": pb.DECISION_APPROVED, "REDUCED": pb.DECISION_REDUCED, "DENIED": pb.DECISION_DENIED}
 STATES = {checks.ACTIVE: trading_pb2.TRADING_STATE_ACTIVE, checks.REDUCING: trading_pb2.TRADING_STATE_REDUCING,
           checks.HALTED: trading_pb2.TRADING_STATE_HALTED}
@@ -52,6 +54,7 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
         self.bus = bus
         self.book = ReservationBook(db)
         self.states = StateKeeper(self.book, bus)
+        self._limits_cache: dict[str, tuple[risk_limits.RiskLimits, RiskLimitsRow | None, float]] = {}
         self.monitor = BreakerMonitor(db, bus, self.states, self._limits_only)
 
     async def _limits_only(self, user_id: str) -> risk_limits.RiskLimits:
@@ -181,11 +184,22 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
         return pb.ListCircuitBreakersResponse(breakers=await self.monitor.list(request.user_id))
 
     async def _limits(self, user_id: str) -> tuple[risk_limits.RiskLimits, RiskLimitsRow | None]:
+        """A follower's limits. Kept in memory on the copy path: a change made here evicts them at
+        once, one made at another replica within milliseconds (its event), and LIMITS_TTL_S bounds
+        the age of any reading should an event be lost."""
+        cached = self._limits_cache.get(user_id)
+        if cached is not None and time.monotonic() - cached[2] < LIMITS_TTL_S:
+            return cached[0], cached[1]
         async with self.db.session() as session:
             row = await session.get(RiskLimitsRow, user_id)
-        if row is None:
-            return self.defaults, None
-        return risk_limits.validated(self.defaults, row.limits), row
+        limits = self.defaults if row is None else risk_limits.validated(self.defaults, row.limits)
+        if len(self._limits_cache) > 100_000:
+            self._limits_cache.clear()
+        self._limits_cache[user_id] = (limits, row, time.monotonic())
+        return limits, row
+
+    async def on_limits_changed(self, subject: str, event) -> None:
+        self._limits_cache.pop(event.user_id, None)
 
     async def GetRiskLimits(self, request: pb.GetRiskLimitsRequest, context) -> pb.GetRiskLimitsResponse:
         auth.require_user(request.user_id)
@@ -211,6 +225,7 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
                 session.add(row)
             else:
                 row.limits, row.updated_by, row.update_time = stored, caller.subject, now
+        self._limits_cache.pop(request.user_id, None)
         response = pb.UpdateRiskLimitsResponse(limits=risk_limits.to_proto(updated))
         response.update_time.FromDatetime(now)
         changed = risk_events.RiskLimitsChanged(event_id=uuid.uuid4().hex, user_id=request.user_id,

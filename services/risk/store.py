@@ -6,7 +6,7 @@ from datetime import datetime
 
 from decimal import Decimal
 
-from sqlalchemy import JSON, DateTime, Integer, String
+from sqlalchemy import JSON, DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.kit.db import Base, DecimalText
@@ -31,6 +31,7 @@ class ReservationRow(RiskBase):
     """Exposure promised to an order not yet filled. OPEN ones count until they expire."""
 
     __tablename__ = "reservations"
+    __table_args__ = (Index("ix_reservations_user_expire", "user_id", "expire_time"),)
 
     reservation_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(64), index=True)

@@ -60,3 +60,13 @@ def test_slippage_beyond_the_limit_is_denied():
     stale = checks.Order("BTC/USDT", Decimal("0.01"), Decimal("102"), Decimal("100"))
     decision = checks.decide(LIMITS, checks.ACTIVE, checks.Book(), stale)
     assert decision.reason == "SLIPPAGE_TOO_HIGH" and decision.quantity == 0
+
+
+def test_an_order_over_the_rate_is_denied_but_a_reducing_one_still_goes():
+    busy = checks.Book(positions={"BTC/USDT": Decimal("0.1")}, orders_last_minute=LIMITS.max_orders_per_minute)
+    adding = checks.decide(LIMITS, checks.ACTIVE, busy, order(Decimal("0.01"), 1, Decimal("100")))
+    assert adding.reason == "ORDER_RATE_EXCEEDED" and adding.metadata["limit"] == "120"
+    closing = checks.decide(LIMITS, checks.ACTIVE, busy, order(Decimal("0.05"), -1, Decimal("100")))
+    assert closing.outcome == "APPROVED"
+    calm = checks.Book(orders_last_minute=LIMITS.max_orders_per_minute - 1)
+    assert checks.decide(LIMITS, checks.ACTIVE, calm, order(Decimal("0.01"), 1, Decimal("100"))).outcome == "APPROVED"

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 
 from copytrade.risk.v1 import risk_service_pb2 as pb
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
@@ -68,3 +69,18 @@ async def test_kill_switch_halts_new_exposure_until_reset(start_service, token_f
     resumed = await risk.ReserveOrder(pb.ReserveOrderRequest(reservation_id=f"{user}-b", intent=intent(user, "0.1")),
                                       metadata=service_metadata)
     assert resumed.decision == pb.DECISION_APPROVED
+
+
+async def test_the_order_rate_counts_reservations_of_the_last_minute(start_service, token_for):
+    risk = RiskServiceStub((await start_service("risk")).channel)
+    user = f"u_{uuid.uuid4().hex[:8]}"
+    await risk.UpdateRiskLimits(pb.UpdateRiskLimitsRequest(
+        user_id=user, limits=pb.RiskLimits(max_orders_per_minute=3),
+        update_mask=field_mask_pb2.FieldMask(paths=["max_orders_per_minute"])), metadata=token_for(user))
+    decisions = []
+    for n in range(4):
+        reply = await risk.ReserveOrder(pb.ReserveOrderRequest(reservation_id=f"{user}-{n}", intent=pb.OrderIntent(
+            follower_id=user, instrument=trading_pb2.Instrument(symbol="BTC/USDT"), side=trading_pb2.SIDE_BUY, quantity="0.001",
+            expected_price="60000")), metadata=token_for(user))
+        decisions.append(reply.refusal.reason or pb.Decision.Name(reply.decision))
+    assert decisions == ["DECISION_APPROVED"] * 3 + ["ORDER_RATE_EXCEEDED"]

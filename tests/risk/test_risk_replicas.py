@@ -9,6 +9,7 @@ import uuid
 from decimal import Decimal
 
 import grpc
+from google.protobuf import field_mask_pb2
 
 from copytrade.risk.v1 import risk_service_pb2 as pb
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
@@ -32,6 +33,10 @@ async def test_two_risk_processes_never_overshoot_a_limit(postgres_url, nats_ser
         channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for port in ports]
         stubs = [RiskServiceStub(c) for c in channels]
         user = f"u_{uuid.uuid4().hex[:8]}"
+        # This test is about the position limit: the order-rate limit (120 a minute) is lifted.
+        await stubs[0].UpdateRiskLimits(pb.UpdateRiskLimitsRequest(
+            user_id=user, limits=pb.RiskLimits(max_orders_per_minute=1_000_000),
+            update_mask=field_mask_pb2.FieldMask(paths=["max_orders_per_minute"])), metadata=service_metadata)
         # max_position_size 5000 at price 100 → at most 50 units; 2000 requests of 0.1 each ask for 200.
         intent = pb.OrderIntent(follower_id=user, side=trading_pb2.SIDE_BUY, quantity="0.1", expected_price="100",
                                 reference_price="100",
