@@ -1,25 +1,38 @@
-"""ComplianceService over gRPC: thin; the rules live in identity.py."""
+"""ComplianceService over gRPC: thin; the rules live in identity.py, eligibility.py, audit.py,
+keyring.py, privacy.py, reports.py and anomaly.py. Every change a user or operator makes here is
+recorded in the audit trail in the same transaction as the change itself."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
+from copytrade.compliance.v1 import compliance_events_pb2 as events_pb
 from copytrade.compliance.v1 import compliance_internal_service_pb2 as internal_pb
 from copytrade.compliance.v1 import compliance_internal_service_pb2_grpc as internal_grpc
 from copytrade.compliance.v1 import compliance_service_pb2 as pb
 from copytrade.compliance.v1 import compliance_service_pb2_grpc as pb_grpc
 from copytrade.type.v1 import trading_pb2
-from services.compliance import eligibility, identity
-from services.compliance.store import ConsentRow, CredentialRow, KycRow, UserRow, VaultKeyRow
-from services.compliance.vault import Secret, Vault, derive_key, mask, new_salt
-from services.kit import auth, errors
+from services.compliance import anomaly, audit, eligibility, identity, privacy, reports
+from services.compliance.audit import AuditTrail, Entry
+from services.compliance.keyring import Keyring
+from services.compliance.monitor import Monitor, alert_to_proto, subject_token
+from services.compliance.store import AlertRow, AuditRow, ConsentRow, CredentialRow, KycRow, TradeRow, UserRow
+from services.compliance.vault import InvalidToken, Secret, mask
+from services.kit import auth, errors, paging
 from services.kit.config import Settings
 from services.kit.db import Database
+
+VERIFY_PAGE = 2000
+_ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
+_ACTION_PREFIX = re.compile(r"[a-z0-9_.]{1,64}")
+MAX_DETAILS_JSON = 16 * 1024
 
 
 def user_to_proto(row: UserRow) -> pb.User:
@@ -47,29 +60,51 @@ def credential_to_proto(row: CredentialRow) -> pb.Credential:
     return credential
 
 
-async def open_vault(db: Database, master_key: str) -> Vault:
-    """The vault keys for this database: salts stored, keys derived (slowly, off the loop)."""
-    async with db.session() as session:
-        rows = (await session.execute(select(VaultKeyRow).order_by(VaultKeyRow.create_time.desc()))).scalars().all()
-        if not rows:
-            rows = [VaultKeyRow(key_id=uuid.uuid4().hex[:16], salt=new_salt(), create_time=datetime.now(UTC))]
-            session.add(rows[0])
-    keys = [(row.key_id, await asyncio.to_thread(derive_key, master_key, row.salt)) for row in rows]
-    return Vault(keys)
+def _venue(row: CredentialRow) -> dict:
+    return {"venue_kind": trading_pb2.VenueKind.Name(row.venue_kind) if row.venue_kind in
+            trading_pb2.VenueKind.values() else str(row.venue_kind), "venue_id": row.venue_id}
+
+
+async def _newest_first(session, query, requested_size: int, page_token: str) -> tuple[list[AuditRow], str]:
+    """One page of audit records, newest first, keyed by sequence number (kit.paging's keyset
+    compares its key as text, which PostgreSQL refuses for an integer column)."""
+    size = paging.page_size(requested_size)
+    after = paging.decode_token(page_token)
+    if after is not None and (len(after) != 1 or not isinstance(after[0], int) or isinstance(after[0], bool)):
+        raise errors.invalid_argument("INVALID_PAGE_TOKEN", "page_token is not one this service issued",
+                                      field="page_token")
+    if after:
+        query = query.where(AuditRow.sequence < after[0])
+    rows = (await session.execute(query.order_by(AuditRow.sequence.desc()).limit(size + 1))).scalars().all()
+    token = paging.encode_token([rows[size - 1].sequence]) if len(rows) > size else ""
+    return list(rows[:size]), token
+
+
+def _text_token(token: str) -> None:
+    after = paging.decode_token(token)
+    if after is not None and (len(after) != 1 or not isinstance(after[0], str)):
+        raise errors.invalid_argument("INVALID_PAGE_TOKEN", "page_token is not one this service issued",
+                                      field="page_token")
 
 
 class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
-    def __init__(self, db: Database, settings: Settings, vault: Vault) -> None:
+    def __init__(self, db: Database, settings: Settings, keyring: Keyring, trail: AuditTrail, monitor: Monitor,
+                 trusted_proxies: list | None = None) -> None:
         self.db = db
         self.settings = settings
-        self.vault = vault
+        self.keyring = keyring
+        self.audit = trail
+        self.monitor = monitor
+        self.trusted_proxies = anomaly.trusted_proxies() if trusted_proxies is None else trusted_proxies
 
     # --- KYC and consent -----------------------------------------------------------------
     async def SubmitKyc(self, request: pb.SubmitKycRequest, context) -> pb.SubmitKycResponse:
-        auth.require_user(request.user_id)
+        caller = auth.require_user(request.user_id)
         eligibility.validate_kyc(request)
         now = datetime.now(UTC)
-        async with self.db.session() as session:
+        async with self.audit.transaction() as tx:
+            session = tx.session
+            vault = await self.keyring.writer(session)
             row = await session.get(KycRow, request.user_id, with_for_update=True)
             if row is not None and row.status == pb.KYC_STATUS_APPROVED:
                 raise errors.failed_precondition("KYC_ALREADY_APPROVED", "your identity is already verified",
@@ -79,8 +114,10 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
                 session.add(row)
             row.status, row.legal_name, row.country = pb.KYC_STATUS_PENDING, request.legal_name.strip(), request.country.upper()
             row.document_type = request.document_type.strip()
-            row.document_number = self.vault.encrypt(Secret(request.document_number.strip(), ""))
+            row.document_number = vault.encrypt(Secret(request.document_number.strip(), ""))
             row.submit_time, row.decide_time, row.decided_by, row.comment = now, None, "", ""
+            tx.record(Entry(caller.subject, "kyc.submitted", f"kyc:{request.user_id}", request.user_id,
+                            {"country": row.country, "document_type": row.document_type}))
         return pb.SubmitKycResponse(kyc=_kyc_to_proto(row))
 
     async def GetKyc(self, request: pb.GetKycRequest, context) -> pb.GetKycResponse:
@@ -94,17 +131,22 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
 
     async def DecideKyc(self, request: pb.DecideKycRequest, context) -> pb.DecideKycResponse:
         caller = auth.require_role(auth.ROLE_OPERATOR)
-        async with self.db.session() as session:
-            row = await session.get(KycRow, request.user_id, with_for_update=True)
+        async with self.audit.transaction() as tx:
+            row = await tx.session.get(KycRow, request.user_id, with_for_update=True)
             if row is None or row.status != pb.KYC_STATUS_PENDING:
                 raise errors.failed_precondition("KYC_NOT_PENDING", "there is no pending verification to decide",
                                                  domain=eligibility.DOMAIN, user_id=request.user_id)
             row.status = pb.KYC_STATUS_APPROVED if request.approve else pb.KYC_STATUS_REJECTED
             row.decide_time, row.decided_by, row.comment = datetime.now(UTC), caller.subject, request.comment[:1000]
-        return pb.DecideKycResponse(kyc=_kyc_to_proto(row))
+            kyc = _kyc_to_proto(row)
+            tx.record(Entry(caller.subject, "kyc.approved" if request.approve else "kyc.rejected",
+                            f"kyc:{request.user_id}", request.user_id))
+            tx.announce(f"compliance.kyc.decided.{subject_token(request.user_id)}", events_pb.KycDecided(kyc=kyc),
+                        f"kyc:{request.user_id}:{int(row.decide_time.timestamp() * 1_000_000)}")
+        return pb.DecideKycResponse(kyc=kyc)
 
     async def RecordConsent(self, request: pb.RecordConsentRequest, context) -> pb.RecordConsentResponse:
-        auth.require_user(request.user_id)
+        caller = auth.require_user(request.user_id)
         if request.document != eligibility.RISK_DISCLOSURE or not request.version:
             raise errors.invalid_argument("INVALID_CONSENT", f"document must be {eligibility.RISK_DISCLOSURE!r} "
                                           "with a version", domain=eligibility.DOMAIN, field="document")
@@ -112,12 +154,14 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
             raise errors.failed_precondition("CONSENT_VERSION_UNKNOWN", "that is not the current version",
                                              domain=eligibility.DOMAIN,
                                              current=eligibility.current_disclosure_version())
-        async with self.db.session() as session:
-            row = await session.get(ConsentRow, (request.user_id, request.document, request.version))
+        async with self.audit.transaction() as tx:
+            row = await tx.session.get(ConsentRow, (request.user_id, request.document, request.version))
             if row is None:
                 row = ConsentRow(user_id=request.user_id, document=request.document, version=request.version,
                                  accept_time=datetime.now(UTC))
-                session.add(row)
+                tx.session.add(row)
+                tx.record(Entry(caller.subject, "consent.recorded", f"consent:{request.document}",
+                                request.user_id, {"document": request.document, "version": request.version}))
         consent = pb.Consent(user_id=row.user_id, document=row.document, version=row.version)
         consent.accept_time.FromDatetime(row.accept_time)
         return pb.RecordConsentResponse(consent=consent)
@@ -134,32 +178,34 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
             return pb.CheckCopyEligibilityResponse(eligible=True)
         return pb.CheckCopyEligibilityResponse(eligible=False, refusal=refused.to_refusal())
 
+    # --- the credential vault ------------------------------------------------------------
     async def StoreCredential(self, request: pb.StoreCredentialRequest, context) -> pb.StoreCredentialResponse:
         caller = auth.require_caller()
         user_id = request.user_id or caller.user_id
         auth.require_user(user_id)
-        for field in ("api_key", "api_secret"):
-            if not getattr(request, field).strip():
-                raise errors.invalid_argument("INVALID_CREDENTIAL", f"{field} is required", domain=identity.DOMAIN,
-                                              field=field)
+        _require_secret(request.api_key, request.api_secret)
         if not request.venue.id or request.venue.kind == trading_pb2.VENUE_KIND_UNSPECIFIED:
             raise errors.invalid_argument("INVALID_CREDENTIAL", "venue.kind and venue.id are required",
                                           domain=identity.DOMAIN, field="venue")
         now = datetime.now(UTC)
-        async with self.db.session() as session:
+        async with self.audit.transaction() as tx:
+            session = tx.session
             if request.request_id:
                 existing = (await session.execute(select(CredentialRow).where(
                     CredentialRow.user_id == user_id, CredentialRow.request_id == request.request_id))
                 ).scalar_one_or_none()
                 if existing is not None:
                     return pb.StoreCredentialResponse(credential=credential_to_proto(existing))
+            vault = await self.keyring.writer(session)
             row = CredentialRow(
                 credential_id=f"cred_{uuid.uuid4().hex[:20]}", user_id=user_id, venue_kind=request.venue.kind,
                 venue_id=request.venue.id, market_type=request.venue.market_type, label=request.label.strip(),
                 masked_api_key=mask(request.api_key),
-                ciphertext=self.vault.encrypt(Secret(request.api_key, request.api_secret, request.passphrase)),
+                ciphertext=vault.encrypt(Secret(request.api_key, request.api_secret, request.passphrase)),
                 request_id=request.request_id or None, create_time=now, update_time=now)
             session.add(row)
+            tx.record(Entry(caller.subject, "credential.stored", f"credential:{row.credential_id}", user_id,
+                            _venue(row)))
         return pb.StoreCredentialResponse(credential=credential_to_proto(row))
 
     async def ListCredentials(self, request: pb.ListCredentialsRequest, context) -> pb.ListCredentialsResponse:
@@ -170,16 +216,44 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
                                           .order_by(CredentialRow.create_time))).scalars().all()
         return pb.ListCredentialsResponse(credentials=[credential_to_proto(r) for r in rows])
 
-    async def DeleteCredential(self, request: pb.DeleteCredentialRequest, context) -> pb.DeleteCredentialResponse:
+    async def UpdateCredentialSecret(self, request: pb.UpdateCredentialSecretRequest, context):
         caller = auth.require_caller()
-        async with self.db.session() as session:
-            row = await session.get(CredentialRow, request.credential_id)
+        _require_secret(request.api_key, request.api_secret)
+        async with self.audit.transaction() as tx:
+            vault = await self.keyring.writer(tx.session)  # the vault lock before any row lock, as rotation takes them
+            row = await tx.session.get(CredentialRow, request.credential_id, with_for_update=True)
             if row is None or not caller.may_act_for(row.user_id):
                 raise errors.not_found("CREDENTIAL_NOT_FOUND", "no such credential", domain=identity.DOMAIN,
                                        credential_id=request.credential_id)
-            await session.delete(row)
+            row.ciphertext = vault.encrypt(Secret(request.api_key, request.api_secret, request.passphrase))
+            row.masked_api_key, row.update_time = mask(request.api_key), datetime.now(UTC)
+            tx.record(Entry(caller.subject, "credential.secret_replaced", f"credential:{row.credential_id}",
+                            row.user_id, _venue(row)))
+        return pb.UpdateCredentialSecretResponse(credential=credential_to_proto(row))
+
+    async def DeleteCredential(self, request: pb.DeleteCredentialRequest, context) -> pb.DeleteCredentialResponse:
+        caller = auth.require_caller()
+        async with self.audit.transaction() as tx:
+            await self.keyring.lock(tx.session)
+            row = await tx.session.get(CredentialRow, request.credential_id)
+            if row is None or not caller.may_act_for(row.user_id):
+                raise errors.not_found("CREDENTIAL_NOT_FOUND", "no such credential", domain=identity.DOMAIN,
+                                       credential_id=request.credential_id)
+            await tx.session.delete(row)
+            tx.record(Entry(caller.subject, "credential.deleted", f"credential:{row.credential_id}", row.user_id,
+                            _venue(row)))
         return pb.DeleteCredentialResponse()
 
+    async def RotateEncryptionKey(self, request: pb.RotateEncryptionKeyRequest, context):
+        caller = auth.require_role(auth.ROLE_OPERATOR)
+        async with self.audit.transaction() as tx:
+            count, vault = await self.keyring.rotate(tx.session)
+            tx.record(Entry(caller.subject, "vault.key_rotated", f"vault-key:{vault.current_key_id}", "",
+                            {"records_reencrypted": count}))
+        self.keyring.install(vault)
+        return pb.RotateEncryptionKeyResponse(records_reencrypted=count)
+
+    # --- users ---------------------------------------------------------------------------
     async def RegisterUser(self, request: pb.RegisterUserRequest, context) -> pb.RegisterUserResponse:
         email = identity.normalise_email(request.email)
         identity.check_password_strength(request.password)
@@ -191,8 +265,11 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
                       display_name=request.display_name.strip() or email.split("@")[0],
                       password_hash=password_hash, roles=roles, create_time=datetime.now(UTC))
         try:
-            async with self.db.session() as session:
-                session.add(row)
+            async with self.audit.transaction() as tx:
+                tx.session.add(row)
+                await tx.session.flush()  # a taken email fails here, before the audit lock is taken
+                tx.record(Entry(row.user_id, "user.registered", f"user:{row.user_id}", row.user_id,
+                                {"roles": roles}))
         except IntegrityError:
             raise errors.already_exists("EMAIL_TAKEN", "an account with this email exists",
                                         domain=identity.DOMAIN, field="email") from None
@@ -205,7 +282,16 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         stored = row.password_hash if row else identity.DUMMY_HASH
         matches = await asyncio.to_thread(identity.password_matches, stored, request.password)
         if row is None or not matches:
+            # Recorded for unknown emails too (without the email), so that the time taken still
+            # does not tell whether an account exists.
+            user_id = row.user_id if row else ""
+            await self.audit.record(Entry("anonymous", "user.login_failed", f"user:{user_id}", user_id))
             raise errors.unauthenticated("INVALID_CREDENTIALS", "email or password is wrong", domain=identity.DOMAIN)
+        address = anomaly.client_address(context.peer() if context else "", _forwarded_for(context),
+                                         self.trusted_proxies)
+        async with self.audit.transaction() as tx:
+            await self.monitor.note_login(tx, row.user_id, address)
+            tx.record(Entry(row.user_id, "user.logged_in", f"user:{row.user_id}", row.user_id))
         token, expires = auth.issue_token(self.settings.jwt_secret, row.user_id, row.roles)
         response = pb.LoginResponse(access_token=token, user=user_to_proto(row))
         response.expire_time.FromSeconds(expires)
@@ -219,22 +305,205 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
             raise errors.not_found("USER_NOT_FOUND", "no such user", domain=identity.DOMAIN, user_id=request.user_id)
         return pb.GetUserResponse(user=user_to_proto(row))
 
+    async def SetUserRoles(self, request: pb.SetUserRolesRequest, context) -> pb.SetUserRolesResponse:
+        caller = auth.require_role(auth.ROLE_OPERATOR)
+        unknown = [r for r in request.roles if r not in identity.ROLE_NAMES]
+        if not request.roles or unknown:
+            raise errors.invalid_argument("INVALID_ROLE", "roles must name at least one of ROLE_FOLLOWER, "
+                                          "ROLE_MASTER, ROLE_OPERATOR", domain=identity.DOMAIN, field="roles")
+        roles = sorted({identity.ROLE_NAMES[r] for r in request.roles})
+        async with self.audit.transaction() as tx:
+            row = await tx.session.get(UserRow, request.user_id, with_for_update=True)
+            if row is None:
+                raise errors.not_found("USER_NOT_FOUND", "no such user", domain=identity.DOMAIN,
+                                       user_id=request.user_id)
+            previous, row.roles = list(row.roles), roles
+            tx.record(Entry(caller.subject, "user.roles_set", f"user:{row.user_id}", row.user_id,
+                            {"previous": previous, "roles": roles}))
+        return pb.SetUserRolesResponse(user=user_to_proto(row))
+
+    async def DeleteUser(self, request: pb.DeleteUserRequest, context) -> pb.DeleteUserResponse:
+        auth.require_caller()
+        if not request.user_id:
+            raise errors.invalid_argument("INVALID_USER", "user_id is required", domain=identity.DOMAIN,
+                                          field="user_id")
+        caller = auth.require_user(request.user_id)
+        async with self.audit.transaction() as tx:
+            await self.keyring.lock(tx.session)
+            held, shredded = await privacy.erase(tx.session, request.user_id)
+            if not held:
+                raise errors.not_found("USER_NOT_FOUND", "no such user", domain=identity.DOMAIN,
+                                       user_id=request.user_id)
+            tx.record(Entry(caller.subject, "user.deleted", f"user:{request.user_id}", request.user_id,
+                            {"credentials_shredded": shredded}))
+        return pb.DeleteUserResponse(credentials_shredded=shredded)
+
+    async def ExportUserData(self, request: pb.ExportUserDataRequest, context) -> pb.ExportUserDataResponse:
+        auth.require_caller()
+        if not request.user_id:
+            raise errors.invalid_argument("INVALID_USER", "user_id is required", domain=identity.DOMAIN,
+                                          field="user_id")
+        caller = auth.require_user(request.user_id)
+        document = await privacy.export(self.db, self.keyring, request.user_id)
+        if document is None:
+            raise errors.not_found("USER_NOT_FOUND", "no such user", domain=identity.DOMAIN, user_id=request.user_id)
+        await self.audit.record(Entry(caller.subject, "user.data_exported", f"user:{request.user_id}",
+                                      request.user_id))
+        return pb.ExportUserDataResponse(content=privacy.to_json(document))
+
+    # --- audit trail ---------------------------------------------------------------------
+    async def ListAuditEvents(self, request: pb.ListAuditEventsRequest, context) -> pb.ListAuditEventsResponse:
+        caller = auth.require_caller()
+        user_id = request.user_id
+        if not user_id and not (caller.is_operator or caller.is_service):
+            user_id = caller.user_id  # a user's view is their own records
+        if user_id:
+            auth.require_user(user_id)
+        if request.action_prefix and not _ACTION_PREFIX.fullmatch(request.action_prefix):
+            raise errors.invalid_argument("INVALID_ACTION_PREFIX", "action_prefix is the start of a dotted "
+                                          "lower-case verb such as copy. (at most 64 characters)",
+                                          domain=identity.DOMAIN, field="action_prefix")
+        query = select(AuditRow)
+        if user_id:
+            query = query.where(or_(AuditRow.subject_user_id == user_id, AuditRow.actor == user_id))
+        if request.action_prefix:
+            query = query.where(AuditRow.action.startswith(request.action_prefix, autoescape=True))
+        async with self.db.session() as session:
+            rows, token = await _newest_first(session, query, request.page_size, request.page_token)
+        return pb.ListAuditEventsResponse(events=[audit.to_proto(r) for r in rows], next_page_token=token)
+
+    async def VerifyAuditChain(self, request: pb.VerifyAuditChainRequest, context):
+        caller = auth.require_role(auth.ROLE_OPERATOR)
+        walker, found, after = audit.ChainWalker(), None, 0
+        while found is None:  # a page per transaction, so appends carry on during a long walk
+            async with self.db.session() as session:
+                rows = (await session.execute(select(AuditRow).where(AuditRow.sequence > after)
+                                              .order_by(AuditRow.sequence).limit(VERIFY_PAGE))).scalars().all()
+                found = await asyncio.to_thread(walker.walk, rows)  # hashing a page is CPU work
+                if found is not None and found.written_at:
+                    found = found.settle(await session.scalar(
+                        select(AuditRow.sequence).where(AuditRow.hash == found.follows_hash).limit(1)) is not None)
+            if len(rows) < VERIFY_PAGE:
+                break
+            after = rows[-1].sequence
+        result = pb.VerifyAuditChainResponse(intact=found is None, records_checked=walker.checked)
+        if found is not None:
+            result.first_bad_sequence, result.problem = found.sequence, found.problem
+        await self.audit.record(Entry(caller.subject, "audit.verified", "audit-trail", "", {
+            "intact": result.intact, "records_checked": result.records_checked,
+            **({"first_bad_sequence": found.sequence, "problem": found.problem, "explanation": found.explanation}
+               if found else {})}))
+        return result
+
+    # --- reports and monitoring ----------------------------------------------------------
+    async def ExportTradeReport(self, request: pb.ExportTradeReportRequest, context):
+        caller = auth.require_caller()
+        user_id = request.user_id or caller.user_id
+        if not user_id:
+            raise errors.invalid_argument("INVALID_USER", "user_id is required", domain=identity.DOMAIN,
+                                          field="user_id")
+        auth.require_user(user_id)
+        start, end = reports.period(request)
+        fmt = reports.report_format(request.format)
+        async with self.db.session() as session:
+            trades = (await session.execute(select(TradeRow).where(
+                TradeRow.user_id == user_id, TradeRow.execute_time >= start, TradeRow.execute_time < end)
+                .order_by(TradeRow.execute_time, TradeRow.trade_id).limit(reports.MAX_TRADES + 1))).scalars().all()
+        if len(trades) > reports.MAX_TRADES:
+            raise errors.invalid_argument("PERIOD_TOO_LONG", f"the period holds more than {reports.MAX_TRADES} "
+                                          "trades; ask for a shorter one", domain=identity.DOMAIN,
+                                          field="end_time", max_trades=reports.MAX_TRADES)
+        content_type, content = reports.render(fmt, user_id, start, end, trades)
+        await self.audit.record(Entry(caller.subject, "trade_report.exported", f"user:{user_id}", user_id, {
+            "start_time": start.isoformat(), "end_time": end.isoformat(), "format": pb.ReportFormat.Name(fmt),
+            "trade_count": len(trades)}))
+        return pb.ExportTradeReportResponse(content_type=content_type, content=content, trade_count=len(trades))
+
+    async def ListComplianceAlerts(self, request: pb.ListComplianceAlertsRequest, context):
+        auth.require_role(auth.ROLE_OPERATOR)
+        _text_token(request.page_token)
+        query = select(AlertRow)
+        if request.user_id:
+            query = query.where(AlertRow.user_id == request.user_id)
+        async with self.db.session() as session:
+            rows, token = await paging.keyset_page(session, query, AlertRow.alert_id, request.page_size,
+                                                   request.page_token, descending=True)
+        return pb.ListComplianceAlertsResponse(alerts=[alert_to_proto(r) for r in rows], next_page_token=token)
+
+
+def _require_secret(api_key: str, api_secret: str) -> None:
+    for field, value in (("api_key", api_key), ("api_secret", api_secret)):
+        if not value.strip():
+            raise errors.invalid_argument("INVALID_CREDENTIAL", f"{field} is required", domain=identity.DOMAIN,
+                                          field=field)
+
+
+def _forwarded_for(context) -> str:
+    for key, value in (context.invocation_metadata() if context else None) or ():
+        if key == "x-forwarded-for" and isinstance(value, str):
+            return value
+    return ""
+
 
 class ComplianceInternalServicer(internal_grpc.ComplianceInternalServiceServicer):
     """Calls only the mesh may make."""
 
-    def __init__(self, db: Database, vault: Vault) -> None:
+    def __init__(self, db: Database, keyring: Keyring, trail: AuditTrail) -> None:
         self.db = db
-        self.vault = vault
+        self.keyring = keyring
+        self.audit = trail
 
     async def FetchCredential(self, request: internal_pb.FetchCredentialRequest, context):
-        auth.require_service("replication")
+        caller = auth.require_service("replication")
         async with self.db.session() as session:
             row = await session.get(CredentialRow, request.credential_id)
         if row is None or (request.user_id and row.user_id != request.user_id):
             raise errors.not_found("CREDENTIAL_NOT_FOUND", "no such credential for that user",
                                    domain=identity.DOMAIN, credential_id=request.credential_id)
-        secret = self.vault.decrypt(row.ciphertext)
+        try:
+            secret = await self.keyring.decrypt(row.ciphertext)
+        except InvalidToken:
+            raise errors.failed_precondition("CREDENTIAL_UNREADABLE", "the credential cannot be decrypted with the "
+                                             "configured master key", domain=identity.DOMAIN,
+                                             credential_id=request.credential_id) from None
+        await self.audit.record(Entry(caller.subject, "credential.fetched", f"credential:{row.credential_id}",
+                                      row.user_id))
         return internal_pb.FetchCredentialResponse(
             venue=trading_pb2.Venue(kind=row.venue_kind, id=row.venue_id, market_type=row.market_type),
             api_key=secret.api_key, api_secret=secret.api_secret, passphrase=secret.passphrase)
+
+    async def RecordAuditEvent(self, request: internal_pb.RecordAuditEventRequest, context):
+        caller = auth.require_service()
+        details = _audit_details(request.details_json)
+        for field, value, limit in (("actor", request.actor, 128), ("resource", request.resource, 256),
+                                    ("subject_user_id", request.subject_user_id, 64),
+                                    ("event_id", request.event_id, 128)):
+            if len(value) > limit:
+                raise errors.invalid_argument("INVALID_AUDIT_EVENT", f"{field} is longer than {limit} characters",
+                                              domain=identity.DOMAIN, field=field)
+        if not _ACTION.fullmatch(request.action) or len(request.action) > 64:
+            raise errors.invalid_argument("INVALID_AUDIT_EVENT", "action is a dotted lower-case verb such as "
+                                          "copy.refused (at most 64 characters)", domain=identity.DOMAIN,
+                                          field="action")
+        actor = request.actor or caller.subject
+        if actor != caller.subject:  # who said so, beside who it says acted
+            details["recorded_by"] = caller.subject
+        row = await self.audit.record(Entry(actor, request.action, request.resource, request.subject_user_id, details,
+                                            f"rpc:{caller.subject}:{request.event_id}" if request.event_id else None))
+        return internal_pb.RecordAuditEventResponse(sequence=row.sequence)
+
+
+def _audit_details(details_json: str) -> dict:
+    if not details_json:
+        return {}
+    if len(details_json) > MAX_DETAILS_JSON:
+        raise errors.invalid_argument("INVALID_AUDIT_EVENT", f"details_json is over {MAX_DETAILS_JSON} bytes",
+                                      domain=identity.DOMAIN, field="details_json")
+    try:
+        details = json.loads(details_json)
+    except ValueError:
+        details = None
+    if not isinstance(details, dict):
+        raise errors.invalid_argument("INVALID_AUDIT_EVENT", "details_json must be a JSON object",
+                                      domain=identity.DOMAIN, field="details_json")
+    return details

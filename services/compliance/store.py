@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.kit.db import Base
+from services.kit.db import Base, DecimalText
 
 
 class ComplianceBase(Base):
@@ -73,6 +74,73 @@ class ConsentRow(ComplianceBase):
     document: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[str] = mapped_column(String(32), primary_key=True)
     accept_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditRow(ComplianceBase):
+    """One link of the append-only, hash-chained audit trail (see audit.py). Never updated."""
+
+    __tablename__ = "audit_events"
+
+    sequence: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    occur_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(128), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    resource: Mapped[str] = mapped_column(String(256))
+    subject_user_id: Mapped[str] = mapped_column(String(64), index=True)
+    details_json: Mapped[str] = mapped_column(Text)
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    # What the record came from (a NATS message id, a caller's event id): a redelivery finds it.
+    event_id: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+
+
+class TradeRow(ComplianceBase):
+    """An execution on a user's venue account: a master fill or a follower's copy filling."""
+
+    __tablename__ = "trades"
+    __table_args__ = (Index("ix_trades_user_time", "user_id", "execute_time"),)
+
+    trade_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))  # "master" or "follower"
+    account_id: Mapped[str] = mapped_column(String(64))
+    venue: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(8))  # "buy" or "sell"
+    quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    price: Mapped[Decimal] = mapped_column(DecimalText)
+    fee: Mapped[Decimal] = mapped_column(DecimalText)
+    fee_currency: Mapped[str] = mapped_column(String(16))
+    order_id: Mapped[str] = mapped_column(String(200))
+    master_fill_id: Mapped[str] = mapped_column(String(200))  # the master fill a copy follows
+    execute_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    record_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AlertRow(ComplianceBase):
+    __tablename__ = "compliance_alerts"
+
+    alert_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sorts by raise time
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(String(500))
+    details: Mapped[dict] = mapped_column(JSON)
+    raise_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When what raised it happened (a trade's execution, a login).
+    observe_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # One alert per finding: a redelivered event or a repeated burst does not raise it twice.
+    dedup_key: Mapped[str] = mapped_column(String(300), unique=True)
+
+
+class LoginAddressRow(ComplianceBase):
+    """Addresses a user has logged in from: a login from one not seen before is flagged."""
+
+    __tablename__ = "login_addresses"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 metadata = ComplianceBase.metadata

@@ -49,7 +49,8 @@ class Vault:
     def __init__(self, keys: list[tuple[str, bytes]]) -> None:
         if not keys:
             raise ValueError("the vault needs at least one key")
-        self.key_ids = [key_id for key_id, _ in keys]  # newest first
+        self.keys = list(keys)  # newest first
+        self.key_ids = [key_id for key_id, _ in keys]
         self._fernet = MultiFernet([Fernet(key) for _, key in keys])
 
     @property
@@ -65,7 +66,11 @@ class Vault:
         return Secret(data["k"], data["s"], data.get("p", ""))
 
     def reencrypt(self, token: bytes) -> bytes:
+        """`token` under the newest key (MultiFernet.rotate); InvalidToken if no key opens it."""
         return self._fernet.rotate(token)
+
+    def __repr__(self) -> str:
+        return f"Vault(key_ids={self.key_ids!r})"
 
 
 __all__ = ["Vault", "Secret", "InvalidToken", "derive_key", "new_salt", "mask"]

@@ -69,3 +69,18 @@ async def test_an_email_registers_once_and_users_see_only_themselves(start_servi
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await compliance.GetUser(pb.GetUserRequest(user_id=first.user_id), metadata=token_for("someone-else"))
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_operators_grant_roles_and_users_cannot(start_service, token_for):
+    compliance = ComplianceServiceStub((await start_service("compliance")).channel)
+    user = (await compliance.RegisterUser(pb.RegisterUserRequest(email=email(), password=PASSWORD))).user
+    request = pb.SetUserRolesRequest(user_id=user.user_id, roles=[pb.ROLE_FOLLOWER, pb.ROLE_MASTER])
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await compliance.SetUserRoles(request, metadata=token_for(user.user_id))
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    granted = (await compliance.SetUserRoles(request, metadata=token_for("op-1", "operator"))).user
+    assert list(granted.roles) == [pb.ROLE_FOLLOWER, pb.ROLE_MASTER]
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await compliance.SetUserRoles(pb.SetUserRolesRequest(user_id=user.user_id),
+                                      metadata=token_for("op-1", "operator"))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and error_info(err.value).reason == "INVALID_ROLE"

@@ -68,3 +68,22 @@ async def test_credentials_are_private_to_their_owner(start_service, token_for):
         await public.DeleteCredential(pb.DeleteCredentialRequest(credential_id=stored.credential_id),
                                       metadata=token_for(other))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_an_owner_replaces_a_secret_and_replication_gets_the_new_one(start_service, token_for):
+    svc = await start_service("compliance")
+    public, internal_stub = ComplianceServiceStub(svc.channel), ComplianceInternalServiceStub(svc.channel)
+    owner = "owner-" + uuid.uuid4().hex[:6]
+    stored = (await public.StoreCredential(pb.StoreCredentialRequest(
+        venue=VENUE, api_key="OLDKEY" + "k" * 10, api_secret="old-secret"), metadata=token_for(owner))).credential
+    with pytest.raises(grpc.aio.AioRpcError) as err:  # someone else's: as if it did not exist
+        await public.UpdateCredentialSecret(pb.UpdateCredentialSecretRequest(
+            credential_id=stored.credential_id, api_key="X" * 12, api_secret="y"), metadata=token_for("intruder"))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    updated = (await public.UpdateCredentialSecret(pb.UpdateCredentialSecretRequest(
+        credential_id=stored.credential_id, api_key="NEWKEY" + "n" * 10, api_secret="new-secret"),
+        metadata=token_for(owner))).credential
+    assert updated.masked_api_key.endswith("nnnn") and "new-secret" not in str(updated)
+    fetched = await internal_stub.FetchCredential(internal.FetchCredentialRequest(
+        credential_id=stored.credential_id), metadata=replication_metadata())
+    assert (fetched.api_key, fetched.api_secret) == ("NEWKEY" + "n" * 10, "new-secret")

@@ -1,0 +1,132 @@
+"""The vault's keys over time: which keys this replica holds, following rotations made by any
+replica, and rotation itself.
+
+A vault key is PBKDF2(MASTER_KEY, salt) for a salt stored in `vault_keys`; the newest salt under
+the current MASTER_KEY encrypts, every stored salt under MASTER_KEY and MASTER_KEY_PREVIOUS
+decrypts. To change the master key: set MASTER_KEY to the new one and MASTER_KEY_PREVIOUS to the
+old, restart, call RotateEncryptionKey (every secret is re-encrypted under a fresh salt and the
+new master key, and the old salts are deleted), then drop MASTER_KEY_PREVIOUS. Rotating without
+changing MASTER_KEY retires the old data key all the same.
+
+Everything that encrypts takes the vault lock in its transaction (`writer`), so a rotation
+never misses a secret written while it runs, and nothing is written under a key it retired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.compliance import identity
+from services.compliance.store import CredentialRow, KycRow, VaultKeyRow
+from services.compliance.vault import InvalidToken, Secret, Vault, derive_key, new_salt
+from services.kit import errors
+from services.kit.db import Database
+
+VAULT_LOCK = "compliance.vault"
+
+
+def previous_master_key() -> str:
+    """The master key being retired (MASTER_KEY_PREVIOUS): read, never written with."""
+    return os.environ.get("MASTER_KEY_PREVIOUS", "")
+
+
+class Keyring:
+    def __init__(self, db: Database, master_key: str, previous_master_key: str = "") -> None:
+        self.db = db
+        self.masters = [master_key] + ([previous_master_key] if previous_master_key not in ("", master_key) else [])
+        self.vault: Vault | None = None
+
+    async def open(self) -> Vault:
+        async with self.db.session() as session:
+            await self.db.serialise(session, VAULT_LOCK)  # replicas starting together make one salt
+            rows = await _rows(session)
+            if not rows:
+                rows = [VaultKeyRow(key_id=_key_id(), salt=new_salt(), create_time=datetime.now(UTC))]
+                session.add(rows[0])
+        self.vault = await self._derive(rows)
+        return self.vault
+
+    async def lock(self, session: AsyncSession) -> None:
+        """Hold the vault lock until `session`'s transaction ends (for deleting secrets, so a
+        rotation never races a deletion)."""
+        await self.db.serialise(session, VAULT_LOCK)
+
+    async def writer(self, session: AsyncSession) -> Vault:
+        """The vault to encrypt with in `session`'s transaction. Holds the vault lock until that
+        transaction ends, and picks up a rotation another replica committed meanwhile."""
+        await self.db.serialise(session, VAULT_LOCK)
+        newest = await session.scalar(select(VaultKeyRow.key_id).order_by(VaultKeyRow.create_time.desc()).limit(1))
+        if newest != self.vault.current_key_id:
+            self.vault = await self._derive(await _rows(session))
+        return self.vault
+
+    async def decrypt(self, token: bytes) -> Secret:
+        """Decrypt; if no key held opens it and another replica has rotated since, follow and retry."""
+        try:
+            return self.vault.decrypt(token)
+        except InvalidToken:
+            async with self.db.session() as session:
+                rows = await _rows(session)
+            if not rows or rows[0].key_id == self.vault.current_key_id:
+                raise
+            self.vault = await self._derive(rows)
+            return self.vault.decrypt(token)
+
+    async def rotate(self, session: AsyncSession) -> tuple[int, Vault]:
+        """Re-encrypt every stored secret under a fresh key in `session`'s transaction and delete
+        the old salts. Returns the count and the vault to `install` once the transaction commits.
+        All or nothing: a secret no held key opens stops it before anything changes."""
+        await self.db.serialise(session, VAULT_LOCK)
+        salt, key_id = new_salt(), _key_id()
+        fresh = await asyncio.to_thread(derive_key, self.masters[0], salt)
+        held = await self._derive(await _rows(session))  # every key that may have written a record
+        rotator = Vault([(key_id, fresh), *held.keys])
+        credentials = (await session.execute(select(CredentialRow.credential_id, CredentialRow.ciphertext))).all()
+        documents = (await session.execute(select(KycRow.user_id, KycRow.document_number))).all()
+        rotated, unreadable = await asyncio.to_thread(_reencrypt, rotator, [*credentials, *documents])
+        if unreadable:
+            raise errors.failed_precondition(
+                "VAULT_KEY_MISSING", f"{unreadable} stored secrets cannot be decrypted with MASTER_KEY or "
+                "MASTER_KEY_PREVIOUS; nothing was changed", domain=identity.DOMAIN, unreadable=unreadable)
+        if credentials:
+            await session.execute(update(CredentialRow), [
+                {"credential_id": cid, "ciphertext": rotated[i]} for i, (cid, _) in enumerate(credentials)])
+        if documents:
+            offset = len(credentials)
+            await session.execute(update(KycRow), [
+                {"user_id": uid, "document_number": rotated[offset + i]} for i, (uid, _) in enumerate(documents)])
+        await session.execute(delete(VaultKeyRow))
+        session.add(VaultKeyRow(key_id=key_id, salt=salt, create_time=datetime.now(UTC)))
+        return len(rotated), Vault([(key_id, fresh)])
+
+    def install(self, vault: Vault) -> None:
+        self.vault = vault
+
+    async def _derive(self, rows: list[VaultKeyRow]) -> Vault:
+        keys = [(row.key_id, await asyncio.to_thread(derive_key, master, row.salt))  # slow on purpose: off the loop
+                for row in rows for master in self.masters]
+        return Vault(keys)
+
+
+async def _rows(session: AsyncSession) -> list[VaultKeyRow]:
+    return list((await session.execute(select(VaultKeyRow).order_by(VaultKeyRow.create_time.desc()))).scalars())
+
+
+def _key_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def _reencrypt(vault: Vault, records: list) -> tuple[list[bytes], int]:
+    rotated, unreadable = [], 0
+    for _, token in records:
+        try:
+            rotated.append(vault.reencrypt(token))
+        except InvalidToken:
+            unreadable += 1
+    return rotated, unreadable

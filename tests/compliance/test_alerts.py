@@ -1,0 +1,97 @@
+"""Compliance monitoring: an order far larger than the user's usual, a burst of orders, and a
+login from an address the user has never used raise alerts that operators see (and NATS hears)."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import grpc
+import pytest
+
+from copytrade.compliance.v1 import compliance_events_pb2 as events_pb
+from copytrade.compliance.v1 import compliance_service_pb2 as pb
+from services.compliance import anomaly
+from services.kit.testing import eventually
+from tests.compliance.conftest import master_fill, publish_fill
+
+PASSWORD = "correct horse battery staple"
+T0 = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+
+
+async def alerts_for(svc, operator, user: str) -> list[pb.ComplianceAlert]:
+    reply = await svc.public.ListComplianceAlerts(pb.ListComplianceAlertsRequest(user_id=user), metadata=operator)
+    return list(reply.alerts)
+
+
+async def trade_count(svc, operator, user: str) -> int:
+    request = pb.ExportTradeReportRequest(user_id=user)
+    request.start_time.FromDatetime(T0 - timedelta(days=1))
+    request.end_time.FromDatetime(T0 + timedelta(days=1))
+    return (await svc.public.ExportTradeReport(request, metadata=operator)).trade_count
+
+
+async def test_a_ten_times_order_and_a_burst_raise_one_alert_each(start_compliance, backend, bus, operator,
+                                                                  token_for):
+    svc = await start_compliance()
+    steady, bursty = f"m-{uuid.uuid4().hex[:8]}", f"m-{uuid.uuid4().hex[:8]}"
+    heard: list[events_pb.ComplianceAlertRaised] = []
+
+    async def hear(_subject, event):
+        heard.append(event)
+
+    await bus.subscribe("compliance.alert.raised.>", hear)
+    for n in range(10):  # ten ordinary orders, a minute apart, with ordinary variation
+        await publish_fill(bus, master_fill(steady, n, T0 + timedelta(minutes=n), quantity=("1", "1.2", "0.9")[n % 3]))
+    await publish_fill(bus, master_fill(steady, 10, T0 + timedelta(minutes=10), quantity="4"))  # 4x: fine
+    await publish_fill(bus, master_fill(steady, 11, T0 + timedelta(minutes=11), quantity="10"))  # 10x
+    for n in range(25):  # 25 orders within 25 seconds
+        await publish_fill(bus, master_fill(bursty, n, T0 + timedelta(seconds=n)))
+
+    await eventually(lambda: _all_in(svc, operator, {steady: 12, bursty: 25}), message="every trade recorded")
+    size_alerts = await alerts_for(svc, operator, steady)
+    assert [(a.kind, a.metadata["trade_id"]) for a in size_alerts] == [
+        (anomaly.ORDER_SIZE_ANOMALY, f"acct-{steady}:11")]
+    assert Decimal(size_alerts[0].metadata["median"]) == 100 and Decimal(size_alerts[0].metadata["ratio"]) == 10
+    burst_alerts = await alerts_for(svc, operator, bursty)
+    assert [a.kind for a in burst_alerts] == [anomaly.ORDER_BURST]  # one alert for the burst, not one per order
+    assert burst_alerts[0].metadata["count"] == "21"
+    await eventually(lambda: {e.alert.alert_id for e in heard} >= {size_alerts[0].alert_id,
+                                                                     burst_alerts[0].alert_id})
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await svc.public.ListComplianceAlerts(pb.ListComplianceAlertsRequest(), metadata=token_for(steady))
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def _all_in(svc, operator, expected: dict[str, int]) -> bool:
+    return all([await trade_count(svc, operator, user) == count for user, count in expected.items()])
+
+
+async def test_a_login_from_a_new_address_raises_an_alert(start_compliance, operator):
+    svc = await start_compliance()
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    user = (await svc.public.RegisterUser(pb.RegisterUserRequest(email=email, password=PASSWORD))).user.user_id
+
+    async def login_from(address: str) -> None:  # the gateway passes the browser's address on
+        await svc.public.Login(pb.LoginRequest(email=email, password=PASSWORD),
+                               metadata=(("x-forwarded-for", address),))
+
+    await login_from("203.0.113.10")  # the first login: nothing to compare with
+    await login_from("203.0.113.10")
+    assert await alerts_for(svc, operator, user) == []
+    await login_from("198.51.100.77")
+    await login_from("198.51.100.77")  # once known, no longer new
+    alerts = await alerts_for(svc, operator, user)
+    assert [(a.kind, a.metadata["address"]) for a in alerts] == [(anomaly.NEW_LOGIN_ADDRESS, "198.51.100.77")]
+    everyone = (await svc.public.ListComplianceAlerts(pb.ListComplianceAlertsRequest(page_size=1),
+                                                      metadata=operator))
+    assert len(everyone.alerts) == 1
+
+
+def test_only_a_trusted_proxy_may_say_where_a_call_comes_from():
+    trusted = anomaly.trusted_proxies("127.0.0.0/8,10.0.0.0/8")
+    assert anomaly.client_address("ipv4:127.0.0.1:5000", "198.51.100.7", trusted) == "198.51.100.7"
+    assert anomaly.client_address("ipv4:203.0.113.9:5000", "198.51.100.7", trusted) == "203.0.113.9"
+    # A client that sends its own header through the proxy chain is judged by the last untrusted hop.
+    assert anomaly.client_address("ipv4:10.0.0.2:5000", "1.2.3.4, 198.51.100.7, 10.0.0.5", trusted) == "198.51.100.7"
+    assert anomaly.client_address("ipv6:[::1]:5000", "", anomaly.trusted_proxies("::1/128")) == "::1"
+    assert anomaly.client_address("ipv4:127.0.0.1:5000", "not-an-ip", trusted) == "127.0.0.1"
