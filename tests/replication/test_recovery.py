@@ -305,3 +305,31 @@ async def test_a_retry_gone_stale_is_dropped_with_its_reason(recovery_mesh, toke
     assert order.refusal.reason == "COPY_STALE" and "moved 2.34%" in order.refusal.message
     assert sim.orders(follower) == []
     assert await _pending(recovery, token_for, follower) == []  # settled as stale, nobody's to-do
+
+
+async def test_every_person_s_action_on_an_error_is_audited(recovery_mesh, token_for):
+    from copytrade.compliance.v1 import compliance_service_pb2 as comp
+
+    sim, compliance, replication, recovery, _ = recovery_mesh
+    master, master_account, follower, _, session = await copying_pair(sim, compliance, replication, token_for)
+    sim.inject(kind="reject", account=follower, code=-2010, msg="Account has insufficient balance.")
+    await submit(replication, token_for, master, master_account, "T-audit")
+    event = (await eventually(lambda: _pending(recovery, token_for, follower), message="the rejection waits"))[0]
+    assert event.status == er.ERROR_STATUS_NEEDS_ATTENTION  # a rejection is never retried by itself
+    await recovery.ResolveError(er.ResolveErrorRequest(error_id=event.error_id, comment="topped up by hand"),
+                                metadata=token_for(follower))
+    await recovery.ReconcileTrade(er.ReconcileTradeRequest(config_id=session.config_id), metadata=token_for(follower))
+
+    async def audited():
+        records = (await compliance.ListAuditEvents(comp.ListAuditEventsRequest(user_id=follower, page_size=100),
+                                                    metadata=token_for("ops", "operator"))).events
+        return {r.action: r for r in records if r.action in ("error.resolved", "session.reconciled")}
+    records = await eventually(lambda: _when_both(audited), message="both actions in the audit trail")
+    assert records["error.resolved"].actor == follower
+    assert "topped up by hand" in records["error.resolved"].details_json
+    assert records["error.resolved"].resource == f"error_events/{event.error_id}"
+
+
+async def _when_both(audited):
+    found = await audited()
+    return found if len(found) == 2 else None
