@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, DateTime, Index, Integer, JSON, LargeBinary, MetaData, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.kit.db import Base, DecimalText
@@ -13,6 +13,7 @@ from services.kit.db import Base, DecimalText
 
 class ComplianceBase(Base):
     __abstract__ = True
+    metadata = MetaData()  # this service's tables only: names may repeat across services
 
 
 class UserRow(ComplianceBase):

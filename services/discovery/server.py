@@ -8,20 +8,26 @@ from copytrade.discovery.v1 import discovery_service_pb2, discovery_service_pb2_
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
 from services.kit.clients import channel
 from services.discovery.service import DiscoveryServicer
+from services.kit.bus import Bus
 from services.kit.config import Settings
 from services.kit.db import Database
 from services.kit.server import Registration, RunningService, start_grpc_server
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+STATS_DURABLE = "discovery-stats"
 
 
 async def create_server(settings: Settings) -> RunningService:
     db = Database(settings, MIGRATIONS)
     await db.migrate()
     replication = channel(settings, "replication")
+    servicer = DiscoveryServicer(db, ReplicationServiceStub(replication))
+    bus = await Bus.connect(settings.nats_url, "discovery")
+    # Every master fill updates the statistics of the profiles that show its account.
+    await bus.consume("FILLS", STATS_DURABLE, "fills.master.filled.>", servicer.analytics.on_fill,
+                      ack_wait=settings.fill_ack_wait_s)
     registration = Registration(
         discovery_service_pb2.DESCRIPTOR.services_by_name["DiscoveryService"].full_name,
-        discovery_service_pb2_grpc.add_DiscoveryServiceServicer_to_server,
-        DiscoveryServicer(db, ReplicationServiceStub(replication)),
+        discovery_service_pb2_grpc.add_DiscoveryServiceServicer_to_server, servicer,
     )
-    return await start_grpc_server(settings, [registration], cleanups=[replication.close, db.close])
+    return await start_grpc_server(settings, [registration], cleanups=[bus.close, replication.close, db.close])

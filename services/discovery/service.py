@@ -6,13 +6,15 @@ import uuid
 from datetime import UTC, datetime
 
 import grpc
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from copytrade.discovery.v1 import discovery_service_pb2 as pb
 from copytrade.discovery.v1 import discovery_service_pb2_grpc as pb_grpc
-from services.discovery import profiles
-from services.discovery.store import MasterProfileRow
+from services.discovery import analytics, profiles
+from services.discovery import stats as stats_module
+from services.discovery.analytics import Analytics
+from services.discovery.store import MasterProfileRow, RankingRow
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
 from services.kit import auth, errors, paging
@@ -33,23 +35,101 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
     def __init__(self, db: Database, replication: ReplicationServiceStub) -> None:
         self.db = db
         self.replication = replication
+        self.analytics = Analytics(db)
 
     async def ListMasterTraders(self, request: pb.ListMasterTradersRequest, context) -> pb.ListMasterTradersResponse:
         auth.require_caller()
-        if request.order_by:  # ranking by statistics arrives with the statistics (#7)
-            raise errors.invalid_argument("ORDER_BY_UNSUPPORTED", "ordering by statistics is not available yet",
-                                          domain=profiles.DOMAIN, field="order_by")
+        window = analytics.window_name(request.window)
+        size = paging.page_size(request.page_size)
+        if request.page_token:
+            ranking_id, start = self._ranking_token(request.page_token)
+        else:
+            field, descending = self._order_by(request.order_by)
+            candidates = await self._candidates(request)
+            ranking_id, start = await self.analytics.rank(candidates, window, field, descending), 0
+        trader_ids, more = await self.analytics.ranking_page(ranking_id, start, size)
+        if start and not trader_ids:
+            raise errors.invalid_argument("PAGE_TOKEN_EXPIRED", "this ranking is no longer kept; start from the "
+                                          "first page", domain=profiles.DOMAIN, field="page_token")
+        async with self.db.session() as session:
+            rows = {r.trader_id: r for r in (await session.execute(select(MasterProfileRow).where(
+                MasterProfileRow.trader_id.in_(trader_ids or [""])))).scalars()}
+            total = (await session.execute(select(func.count()).select_from(RankingRow).where(
+                RankingRow.ranking_id == ranking_id))).scalar_one()
+        known = await self.analytics.stats_of(trader_ids, window)
+        all_time = await self.analytics.stats_of(trader_ids, "ALL_TIME")
+        traders = [self._with_stats(rows[t], window, known.get(t), all_time.get(t)) for t in trader_ids if t in rows]
+        token = paging.encode_token([ranking_id, start + size]) if more else ""
+        return pb.ListMasterTradersResponse(traders=traders, next_page_token=token, total_size=total)
+
+    @staticmethod
+    def _order_by(order_by: str) -> tuple[str | None, bool]:
+        if not order_by.strip():
+            return None, False
+        parts = order_by.split()
+        field, direction = parts[0], (parts[1].lower() if len(parts) > 1 else "desc")
+        if field not in analytics.RANKABLE or direction not in ("asc", "desc") or len(parts) > 2:
+            raise errors.invalid_argument(
+                "INVALID_ORDER_BY", f"order_by is a statistic ({', '.join(sorted(analytics.RANKABLE))}) with an "
+                "optional asc or desc", domain=profiles.DOMAIN, field="order_by")
+        return field, direction == "desc"
+
+    @staticmethod
+    def _ranking_token(token: str) -> tuple[str, int]:
+        key = paging.decode_token(token)
+        if len(key) != 2 or not isinstance(key[0], str) or not isinstance(key[1], int) or key[1] < 0:
+            raise errors.invalid_argument("INVALID_PAGE_TOKEN", "page_token is not one this service issued",
+                                          field="page_token")
+        return key[0], key[1]
+
+    async def _candidates(self, request: pb.ListMasterTradersRequest) -> list[MasterProfileRow]:
         query = select(MasterProfileRow).where(MasterProfileRow.public.is_(True))
         if request.strategy_type:
             query = query.where(MasterProfileRow.strategy_type == request.strategy_type)
         if request.risk_level:
             query = query.where(MasterProfileRow.risk_level == request.risk_level)
         async with self.db.session() as session:
-            rows, token = await paging.keyset_page(session, query, MasterProfileRow.trader_id, request.page_size,
-                                                   request.page_token)
-        if request.venue_id:  # venues are a JSON list: filtered here, on the page
+            rows = list((await session.execute(query)).scalars().all())
+        if request.venue_id:
             rows = [r for r in rows if any(v.get("id") == request.venue_id for v in r.venues)]
-        return pb.ListMasterTradersResponse(traders=[profile_to_proto(r) for r in rows], next_page_token=token)
+        if request.min_track_record_days > 0:
+            records = await self.analytics.stats_of([r.trader_id for r in rows], "ALL_TIME")
+            rows = [r for r in rows if r.trader_id in records
+                    and records[r.trader_id].stats.get("track_record_days", 0) >= request.min_track_record_days]
+        return rows
+
+    @staticmethod
+    def _with_stats(row: MasterProfileRow, window: str, window_stats, all_time) -> pb.MasterProfile:
+        profile = profile_to_proto(row)
+        profile.stats.CopyFrom(analytics.stats_to_proto(window, window_stats.stats if window_stats else None,
+                                                        window_stats.update_time if window_stats else None))
+        if all_time and all_time.stats.get("trade_count"):
+            style = stats_module.observed_strategy(all_time.stats["average_holding_hours"],
+                                                   all_time.stats["trades_per_day"])
+            profile.observed_strategy_type = pb.StrategyType.Value(f"STRATEGY_TYPE_{style}")
+        return profile
+
+    async def GetPerformanceStats(self, request: pb.GetPerformanceStatsRequest, context):
+        row = await self._public_profile(request.trader_id)
+        window = analytics.window_name(request.window)
+        found = (await self.analytics.stats_of([row.trader_id], window)).get(row.trader_id)
+        return pb.GetPerformanceStatsResponse(stats=analytics.stats_to_proto(
+            window, found.stats if found else None, found.update_time if found else None))
+
+    async def UpdateMasterProfile(self, request: pb.UpdateMasterProfileRequest, context):
+        profiles.validate_profile(request.profile)
+        async with self.db.session() as session:
+            row = await session.get(MasterProfileRow, request.profile.trader_id) if request.profile.trader_id else None
+            if row is None or not auth.require_caller().may_act_for(row.user_id):
+                raise errors.not_found("TRADER_NOT_FOUND", "no such master trader", domain=profiles.DOMAIN,
+                                       trader_id=request.profile.trader_id)
+            row.display_name, row.bio = request.profile.display_name.strip(), request.profile.bio
+            row.strategy_type, row.risk_level = request.profile.strategy_type, request.profile.risk_level
+            row.venues = profiles.venues_to_json(request.profile.venues)
+            row.master_account_ids = list(request.profile.master_account_ids)
+            row.public, row.update_time = request.profile.public, datetime.now(UTC)
+        await self.analytics.refresh(row)  # the accounts shown may have changed
+        return pb.UpdateMasterProfileResponse(profile=profile_to_proto(row))
 
     async def _public_profile(self, trader_id: str) -> MasterProfileRow:
         async with self.db.session() as session:
@@ -119,13 +199,13 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
                 return pb.CreateMasterProfileResponse(profile=profile_to_proto(existing))
             raise errors.already_exists("PROFILE_EXISTS", "this master already has a profile",
                                         domain=profiles.DOMAIN, trader_id=existing.trader_id) from None
+        await self.analytics.refresh(row)  # fills seen before the profile existed count too
         return pb.CreateMasterProfileResponse(profile=profile_to_proto(row))
 
     async def GetMasterProfile(self, request: pb.GetMasterProfileRequest, context) -> pb.GetMasterProfileResponse:
-        caller = auth.require_caller()
-        async with self.db.session() as session:
-            row = await session.get(MasterProfileRow, request.trader_id)
-        if row is None or not (row.public or caller.may_act_for(row.user_id)):
-            raise errors.not_found("TRADER_NOT_FOUND", "no such master trader", domain=profiles.DOMAIN,
-                                   trader_id=request.trader_id)
-        return pb.GetMasterProfileResponse(profile=profile_to_proto(row))
+        row = await self._public_profile(request.trader_id)
+        window = analytics.window_name(request.window)
+        known = await self.analytics.stats_of([row.trader_id], window)
+        all_time = await self.analytics.stats_of([row.trader_id], "ALL_TIME")
+        return pb.GetMasterProfileResponse(profile=self._with_stats(
+            row, window, known.get(row.trader_id), all_time.get(row.trader_id)))

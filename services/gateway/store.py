@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, String
+from sqlalchemy import DateTime, JSON, MetaData, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.kit.db import Base
@@ -12,6 +12,7 @@ from services.kit.db import Base
 
 class GatewayBase(Base):
     __abstract__ = True
+    metadata = MetaData()  # this service's tables only: names may repeat across services
 
 
 class ApiKeyRow(GatewayBase):

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Index, Integer, JSON, LargeBinary, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.kit.db import Base, DecimalText
@@ -14,6 +14,7 @@ from services.kit.db import Base, DecimalText
 
 class ReplicationBase(Base):
     __abstract__ = True
+    metadata = MetaData()  # this service's tables only: names may repeat across services
 
 
 class VenueAccountRow(ReplicationBase):

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from decimal import Decimal
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String
+from sqlalchemy import DateTime, Index, Integer, JSON, MetaData, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.kit.db import Base, DecimalText
@@ -14,6 +14,7 @@ from services.kit.db import Base, DecimalText
 
 class RiskBase(Base):
     __abstract__ = True
+    metadata = MetaData()  # this service's tables only: names may repeat across services
 
 
 class RiskLimitsRow(RiskBase):

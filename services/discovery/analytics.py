@@ -1,0 +1,123 @@
+"""Statistics kept current as fills arrive, and rankings that hold still while paged.
+
+Each master fill seen on NATS is stored once; the statistics of every profile that shows its
+account are then recomputed for every window and stored, so a request only reads them. A
+ranking is computed when its first page is asked for and kept (RANKING_TTL); the page token
+points into it."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from copytrade.discovery.v1 import discovery_service_pb2 as pb
+from copytrade.replication.v1 import replication_events_pb2 as events
+from copytrade.type.v1 import trading_pb2
+from services.discovery import stats
+from services.discovery.store import MasterFillRow, MasterProfileRow, PerformanceStatsRow, RankingRow
+from services.kit.bus import Delivery
+from services.kit.db import Database, aware
+
+log = logging.getLogger("copytrade.discovery.analytics")
+WINDOWS = {pb.STATS_WINDOW_7D: "7D", pb.STATS_WINDOW_30D: "30D", pb.STATS_WINDOW_90D: "90D",
+           pb.STATS_WINDOW_ALL_TIME: "ALL_TIME"}
+RANKING_TTL = timedelta(hours=1)
+# What ListMasterTraders may rank by: PerformanceStats fields that are numbers.
+RANKABLE = {"roi", "realized_pnl", "unrealized_pnl", "win_rate", "profit_factor", "average_win", "average_loss",
+            "max_drawdown", "sharpe_ratio", "sortino_ratio", "volatility", "average_holding_hours",
+            "trades_per_day", "trade_count", "track_record_days"}
+
+
+def window_name(window: int) -> str:
+    return WINDOWS.get(window or pb.STATS_WINDOW_ALL_TIME, "ALL_TIME")
+
+
+def fill_from_event(event: events.MasterFill) -> MasterFillRow:
+    quantity, price, fee = Decimal(event.quantity), Decimal(event.price), Decimal(event.fee or 0)
+    base = event.symbol.split("/")[0]
+    if event.fee_currency and event.fee_currency == base:  # a fee taken in the asset bought
+        fee *= price
+    return MasterFillRow(
+        fill_id=event.fill_id, master_account_id=event.master_account_id, symbol=event.symbol,
+        side="buy" if event.side == trading_pb2.SIDE_BUY else "sell", quantity=quantity, price=price, fee=fee,
+        equity=Decimal(event.master_equity) if event.master_equity else None,
+        execute_time=event.execute_time.ToDatetime(tzinfo=UTC))
+
+
+def stats_to_proto(window: str, values: dict | None, update_time: datetime | None) -> pb.PerformanceStats:
+    message = pb.PerformanceStats(window=pb.StatsWindow.Value(f"STATS_WINDOW_{window}"))
+    for name, value in (values or {}).items():
+        setattr(message, name, value)
+    if update_time is not None:
+        message.update_time.FromDatetime(aware(update_time))
+    return message
+
+
+class Analytics:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def on_fill(self, delivery: Delivery) -> None:
+        event = delivery.event
+        if not isinstance(event, events.MasterFill):
+            return
+        try:
+            async with self.db.session() as session:
+                session.add(fill_from_event(event))
+        except IntegrityError:
+            return  # seen before
+        async with self.db.session() as session:
+            profiles = (await session.execute(select(MasterProfileRow))).scalars().all()
+        for profile in profiles:
+            if event.master_account_id in profile.master_account_ids:
+                await self.refresh(profile)
+
+    async def refresh(self, profile: MasterProfileRow, now: datetime | None = None) -> None:
+        """Recompute and store a profile's statistics for every window."""
+        now = now or datetime.now(UTC)
+        async with self.db.session() as session:
+            rows = (await session.execute(select(MasterFillRow).where(
+                MasterFillRow.master_account_id.in_(profile.master_account_ids or [""])))).scalars().all()
+            fills = [stats.Fill(r.symbol, r.side, r.quantity, r.price, r.fee, aware(r.execute_time), r.equity)
+                     for r in rows]
+            await self.db.serialise(session, f"discovery-stats:{profile.trader_id}")
+            for window in WINDOWS.values():
+                values = stats.compute(fills, window, now)
+                await session.merge(PerformanceStatsRow(trader_id=profile.trader_id, window=window, stats=values,
+                                                        update_time=now))
+
+    async def stats_of(self, trader_ids: list[str], window: str) -> dict[str, PerformanceStatsRow]:
+        async with self.db.session() as session:
+            rows = (await session.execute(select(PerformanceStatsRow).where(
+                PerformanceStatsRow.trader_id.in_(trader_ids or [""]),
+                PerformanceStatsRow.window == window))).scalars().all()
+        return {r.trader_id: r for r in rows}
+
+    async def rank(self, candidates: list[MasterProfileRow], window: str, field: str, descending: bool) -> str:
+        """Order the candidates by a statistic (unknown values last, ties by trader id) and keep
+        the order; returns the ranking's id."""
+        known = await self.stats_of([c.trader_id for c in candidates], window)
+
+        def key(profile: MasterProfileRow):
+            value = stats.sort_value(known[profile.trader_id].stats, field) if profile.trader_id in known else None
+            return (value is None, -(value or 0) if descending else (value or 0), profile.trader_id)
+        ordered = sorted(candidates, key=key)
+        ranking_id = secrets.token_hex(8)
+        now = datetime.now(UTC)
+        async with self.db.session() as session:
+            await session.execute(delete(RankingRow).where(RankingRow.create_time < now - RANKING_TTL))
+            session.add_all(RankingRow(ranking_id=ranking_id, position=i, trader_id=p.trader_id, create_time=now)
+                            for i, p in enumerate(ordered))
+        return ranking_id
+
+    async def ranking_page(self, ranking_id: str, start: int, size: int) -> tuple[list[str], bool]:
+        async with self.db.session() as session:
+            ids = (await session.execute(select(RankingRow.trader_id).where(
+                RankingRow.ranking_id == ranking_id, RankingRow.position >= start).order_by(RankingRow.position)
+                .limit(size + 1))).scalars().all()
+        return list(ids[:size]), len(ids) > size

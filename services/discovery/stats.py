@@ -1,0 +1,182 @@
+"""A master's performance from their real fills. Pure.
+
+Fills are matched first-in first-out into round trips per symbol (a short is opened by a sell).
+Each closed round trip is a trade: its PnL is net of the fees of both sides, its holding time
+from the opening fill to the closing one. Open lots are valued at the last price seen.
+
+ROI is PnL over the master's equity at the start of the window (the equity the venue reported
+with the fills). The equity curve is that equity plus the realised PnL as trades close; daily
+returns are each UTC day's realised PnL over the equity at the day's start. Sharpe and Sortino
+are the mean daily return over its standard deviation (downside deviation for Sortino, against
+0), times sqrt(365): crypto trades every day. Volatility is the daily standard deviation times
+sqrt(365). Undefined figures (no trades, no equity) are empty strings."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+ZERO = Decimal(0)
+WINDOW_DAYS = {"7D": 7, "30D": 30, "90D": 90, "ALL_TIME": None}
+ANNUALISE = Decimal(365).sqrt()
+
+
+@dataclass(frozen=True)
+class Fill:
+    symbol: str
+    side: str  # "buy" | "sell"
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal  # in the quote currency
+    time: datetime
+    equity: Decimal | None = None  # the master's equity when known
+
+
+@dataclass(frozen=True)
+class Trade:
+    """A closed round trip."""
+
+    symbol: str
+    quantity: Decimal
+    entry: Decimal
+    exit: Decimal
+    pnl: Decimal
+    open_time: datetime
+    close_time: datetime
+
+
+@dataclass
+class _Lot:
+    signed_quantity: Decimal
+    price: Decimal
+    fee_per_unit: Decimal
+    time: datetime
+
+
+@dataclass
+class Ledger:
+    lots: dict[str, deque] = field(default_factory=dict)
+    marks: dict[str, Decimal] = field(default_factory=dict)  # last price per symbol
+    trades: list[Trade] = field(default_factory=list)
+
+    def apply(self, fill: Fill) -> None:
+        self.marks[fill.symbol] = fill.price
+        lots = self.lots.setdefault(fill.symbol, deque())
+        signed = fill.quantity if fill.side == "buy" else -fill.quantity
+        fee_per_unit = fill.fee / fill.quantity if fill.quantity else ZERO
+        while signed and lots and (lots[0].signed_quantity > 0) != (signed > 0):
+            lot = lots[0]
+            matched = min(abs(signed), abs(lot.signed_quantity))
+            direction = 1 if lot.signed_quantity > 0 else -1
+            pnl = (fill.price - lot.price) * matched * direction - (lot.fee_per_unit + fee_per_unit) * matched
+            self.trades.append(Trade(fill.symbol, matched, lot.price, fill.price, pnl, lot.time, fill.time))
+            lot.signed_quantity -= matched * direction
+            signed += matched * direction
+            if lot.signed_quantity == 0:
+                lots.popleft()
+        if signed:
+            lots.append(_Lot(signed, fill.price, fee_per_unit, fill.time))
+
+    def unrealized(self) -> Decimal:
+        return sum((lot.signed_quantity * (self.marks[s] - lot.price) for s, lots in self.lots.items()
+                    for lot in lots), ZERO)
+
+
+def _text(value: Decimal | None, places: str = "0.0001") -> str:
+    return "" if value is None else str(value.quantize(Decimal(places)))
+
+
+def _std(values: list[Decimal]) -> Decimal | None:
+    if len(values) < 2:
+        return None
+    mean = sum(values, ZERO) / len(values)
+    return (sum(((v - mean) ** 2 for v in values), ZERO) / (len(values) - 1)).sqrt()
+
+
+def observed_strategy(average_holding_hours: float, trades_per_day: float) -> str:
+    """The style the fills show, whatever the label says."""
+    if average_holding_hours < 1 and trades_per_day >= 10:
+        return "SCALPING"
+    if average_holding_hours < 24:
+        return "DAY_TRADING"
+    if average_holding_hours < 24 * 7:
+        return "SWING"
+    return "POSITION"
+
+
+def compute(fills: list[Fill], window: str, now: datetime) -> dict:
+    """The statistics of one window, as PerformanceStats fields (decimal strings)."""
+    fills = sorted(fills, key=lambda f: f.time)
+    ledger = Ledger()
+    for fill in fills:
+        ledger.apply(fill)
+    days = WINDOW_DAYS[window]
+    start = now - timedelta(days=days) if days else (fills[0].time if fills else now)
+    trades = [t for t in ledger.trades if t.close_time >= start]
+    before = [f.equity for f in fills if f.time < start and f.equity]
+    within = [f.equity for f in fills if f.time >= start and f.equity]
+    base = before[-1] if before else (within[0] if within else None)
+
+    realized = sum((t.pnl for t in trades), ZERO)
+    unrealized = ledger.unrealized()
+    wins = [t.pnl for t in trades if t.pnl > 0]
+    losses = [t.pnl for t in trades if t.pnl < 0]
+    gross_loss = -sum(losses, ZERO)
+    # The equity curve as trades close, and its deepest fall from a peak.
+    max_drawdown = None
+    if base:
+        equity = peak = base
+        max_drawdown = ZERO
+        for trade in sorted(trades, key=lambda t: t.close_time):
+            equity += trade.pnl
+            peak = max(peak, equity)
+            max_drawdown = max(max_drawdown, (peak - equity) / peak if peak > 0 else ZERO)
+    # Daily returns, every UTC day of the window (days without trades return 0).
+    daily: list[Decimal] = []
+    if base and trades:
+        by_day: dict = {}
+        for trade in trades:
+            by_day[trade.close_time.date()] = by_day.get(trade.close_time.date(), ZERO) + trade.pnl
+        day, last, equity = start.date(), now.date(), base
+        while day <= last:
+            pnl = by_day.get(day, ZERO)
+            daily.append(pnl / equity if equity > 0 else ZERO)
+            equity += pnl
+            day += timedelta(days=1)
+    std = _std(daily)
+    downside = [min(r, ZERO) for r in daily]
+    downside_dev = (sum((r * r for r in downside), ZERO) / len(downside)).sqrt() if downside else None
+    mean = sum(daily, ZERO) / len(daily) if daily else None
+    span_days = max(Decimal((now - max(start, fills[0].time)).total_seconds()) / 86400, Decimal(1)) if fills \
+        else Decimal(1)
+    holding = [(t.close_time - t.open_time).total_seconds() / 3600 for t in trades]
+    track = (now - fills[0].time).days if fills else 0
+    return {
+        "roi": _text((realized + unrealized) / base) if base else "",
+        "realized_pnl": _text(realized, "0.01"),
+        "unrealized_pnl": _text(unrealized, "0.01"),
+        "win_rate": _text(Decimal(len(wins)) / len(trades)) if trades else "",
+        "profit_factor": _text(sum(wins, ZERO) / gross_loss) if gross_loss else "",
+        "average_win": _text(sum(wins, ZERO) / len(wins), "0.01") if wins else "",
+        "average_loss": _text(sum(losses, ZERO) / len(losses), "0.01") if losses else "",
+        "max_drawdown": _text(max_drawdown),
+        "sharpe_ratio": _text(mean / std * ANNUALISE) if std else "",
+        "sortino_ratio": _text(mean / downside_dev * ANNUALISE) if downside_dev else "",
+        "volatility": _text(std * ANNUALISE) if std is not None else "",
+        "average_holding_hours": round(sum(holding) / len(holding), 4) if holding else 0.0,
+        "trades_per_day": round(float(len(trades) / span_days), 4),
+        "trade_count": len(trades),
+        "track_record_days": track,
+    }
+
+
+def sort_value(stats: dict, name: str) -> float | None:
+    """A statistic as a number to rank by (None: not known, ranked last)."""
+    raw = stats.get(name)
+    if raw in (None, ""):
+        return None
+    value = float(raw)
+    return value if math.isfinite(value) else None

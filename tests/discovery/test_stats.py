@@ -1,0 +1,170 @@
+"""Master statistics from real fills: a known history checked by hand (a winning trade, a
+losing streak that makes a drawdown, a short), and through the service: fills arriving on NATS
+keep the statistics current, and a ranking holds still while it is paged."""
+
+import math
+import statistics as st
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import grpc
+import pytest
+import pytest_asyncio
+
+from copytrade.discovery.v1 import discovery_service_pb2 as pb
+from copytrade.discovery.v1.discovery_service_pb2_grpc import DiscoveryServiceStub
+from copytrade.replication.v1 import replication_events_pb2 as events
+from copytrade.type.v1 import trading_pb2
+from services.discovery import stats
+from services.kit.bus import Bus
+from services.kit.errors import error_info
+from services.kit.testing import eventually
+
+DAY = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def at(day: int, hour: int) -> datetime:
+    return DAY + timedelta(days=day - 1, hours=hour)
+
+
+# Equity 10,000. Four round trips: +9.79 (fees 0.10 + 0.11), -10, -20 (a losing streak), +10 (a short).
+HISTORY = [
+    stats.Fill("BTC/USDT", "buy", Decimal(1), Decimal(100), Decimal("0.10"), at(1, 10), Decimal(10000)),
+    stats.Fill("BTC/USDT", "sell", Decimal(1), Decimal(110), Decimal("0.11"), at(1, 14)),
+    stats.Fill("BTC/USDT", "buy", Decimal(2), Decimal(100), Decimal(0), at(2, 10)),
+    stats.Fill("BTC/USDT", "sell", Decimal(2), Decimal(95), Decimal(0), at(2, 12)),
+    stats.Fill("ETH/USDT", "buy", Decimal(1), Decimal(100), Decimal(0), at(3, 10)),
+    stats.Fill("ETH/USDT", "sell", Decimal(1), Decimal(80), Decimal(0), at(3, 11)),
+    stats.Fill("ETH/USDT", "sell", Decimal(1), Decimal(100), Decimal(0), at(4, 10)),
+    stats.Fill("ETH/USDT", "buy", Decimal(1), Decimal(90), Decimal(0), at(4, 16)),
+]
+
+
+def test_the_statistics_of_a_known_history_match_a_hand_count():
+    result = stats.compute(HISTORY, "ALL_TIME", at(4, 23))
+    assert result["trade_count"] == 4
+    assert result["realized_pnl"] == "-10.21"  # 9.79 - 10 - 20 + 10
+    assert result["unrealized_pnl"] == "0.00"
+    assert result["roi"] == "-0.0010"  # -10.21 / 10000
+    assert result["win_rate"] == "0.5000"
+    assert result["profit_factor"] == "0.6597"  # 19.79 / 30
+    assert (result["average_win"], result["average_loss"]) == ("9.90", "-15.00")
+    # The peak 10009.79 after the first trade, the trough 9979.79 after the third.
+    assert result["max_drawdown"] == str((Decimal(30) / Decimal("10009.79")).quantize(Decimal("0.0001")))
+    assert result["average_holding_hours"] == 3.25  # 4h, 2h, 1h, 6h
+    # Daily returns over the equity at each day's start, annualised with sqrt(365).
+    returns = [9.79 / 10000, -10 / 10009.79, -20 / 9999.79, 10 / 9979.79]
+    mean, sd = st.mean(returns), st.stdev(returns)
+    downside = math.sqrt(sum(min(r, 0) ** 2 for r in returns) / len(returns))
+    assert float(result["sharpe_ratio"]) == pytest.approx(mean / sd * math.sqrt(365), abs=1e-3)
+    assert float(result["sortino_ratio"]) == pytest.approx(mean / downside * math.sqrt(365), abs=1e-3)
+    assert float(result["volatility"]) == pytest.approx(sd * math.sqrt(365), abs=1e-3)
+    assert stats.observed_strategy(result["average_holding_hours"], result["trades_per_day"]) == "DAY_TRADING"
+
+
+def test_a_window_counts_only_the_trades_it_holds_and_open_lots_are_marked():
+    week = stats.compute(HISTORY, "7D", at(9, 13))  # from day 2, 13:00: the trades closed on days 3 and 4
+    assert week["trade_count"] == 2 and week["realized_pnl"] == "-10.00"
+    held = stats.compute(HISTORY[:1] + [stats.Fill("BTC/USDT", "sell", Decimal("0.5"), Decimal(120), Decimal(0),
+                                                   at(1, 12))], "ALL_TIME", at(1, 13))
+    assert held["realized_pnl"] == "9.95"  # half closed at +20 a unit, minus half the opening fee
+    assert held["unrealized_pnl"] == "10.00"  # half still open, marked at the last price, 120
+    assert stats.compute([], "30D", at(1, 1))["win_rate"] == ""  # nothing to say yet
+
+
+@pytest_asyncio.fixture
+async def discovery(start_service, nats_server):
+    service = await start_service("discovery")
+    bus = await Bus.connect(nats_server.url, "stats-feed")
+    yield DiscoveryServiceStub(service.channel), bus
+    await bus.close()
+
+
+async def publish(bus, account: str, fill: stats.Fill, n: int) -> None:
+    event = events.MasterFill(
+        fill_id=f"{account}:{n}", master_account_id=account, symbol=fill.symbol,
+        side=trading_pb2.SIDE_BUY if fill.side == "buy" else trading_pb2.SIDE_SELL, quantity=str(fill.quantity),
+        price=str(fill.price), fee=str(fill.fee), fee_currency="USDT",
+        master_equity=str(fill.equity) if fill.equity else "")
+    event.execute_time.FromDatetime(fill.time)
+    await bus.publish(f"fills.master.filled.{account}", event, msg_id=event.fill_id)
+
+
+async def master(discovery, token_for, name: str, account: str) -> str:
+    user = f"{name}-{uuid.uuid4().hex[:6]}"
+    profile = (await discovery.CreateMasterProfile(pb.CreateMasterProfileRequest(profile=pb.MasterProfile(
+        display_name=name, strategy_type=pb.STRATEGY_TYPE_SWING, risk_level=pb.RISK_LEVEL_MODERATE,
+        master_account_ids=[account], public=True)), metadata=token_for(user, "master"))).profile
+    return profile.trader_id
+
+
+async def test_fills_on_nats_keep_statistics_current(discovery, token_for):
+    stub, bus = discovery
+    account = f"acc_{uuid.uuid4().hex[:8]}"
+    trader = await master(stub, token_for, "Hand Check", account)
+    for n, fill in enumerate(HISTORY):
+        await publish(bus, account, fill, n)
+        await publish(bus, account, fill, n)  # a duplicate counts once
+
+    async def current():
+        got = (await stub.GetPerformanceStats(pb.GetPerformanceStatsRequest(trader_id=trader),
+                                              metadata=token_for("anyone"))).stats
+        return got if got.trade_count == 4 else None
+    got = await eventually(current, message="statistics from the fills")
+    assert (got.realized_pnl, got.win_rate, got.profit_factor) == ("-10.21", "0.5000", "0.6597")
+    assert got.window == pb.STATS_WINDOW_ALL_TIME
+    profile = (await stub.GetMasterProfile(pb.GetMasterProfileRequest(trader_id=trader),
+                                           metadata=token_for("anyone"))).profile
+    assert profile.stats.trade_count == 4 and profile.observed_strategy_type == pb.STRATEGY_TYPE_DAY_TRADING
+
+
+async def test_a_ranking_holds_still_while_paged_as_fills_arrive(discovery, token_for):
+    stub, bus = discovery
+    tag = uuid.uuid4().hex[:6]
+    traders = {}
+    for name, gain in (("low", 1), ("mid", 5), ("high", 9)):  # one winning round trip each
+        account = f"acc_{tag}_{name}"
+        traders[name] = await master(stub, token_for, f"{name}-{tag}", account)
+        await publish(bus, account, stats.Fill("BTC/USDT", "buy", Decimal(1), Decimal(100), Decimal(0),
+                                               at(1, 10), Decimal(1000)), 0)
+        await publish(bus, account, stats.Fill("BTC/USDT", "sell", Decimal(1), Decimal(100 + gain), Decimal(0),
+                                               at(1, 12)), 1)
+
+    async def ranked(**kw):
+        return await stub.ListMasterTraders(pb.ListMasterTradersRequest(order_by="roi desc", **kw),
+                                            metadata=token_for("anyone"))
+    mine = set(traders.values())
+
+    async def all_counted():
+        page = await ranked(page_size=500)
+        return sum(1 for t in page.traders if t.trader_id in mine and t.stats.trade_count == 1) == 3
+    await eventually(all_counted, message="three masters with statistics")
+    first = await ranked(page_size=1)
+    order = [first.traders[0].trader_id]
+    # "low" has a big win now: a fresh ranking would change, the one being paged does not.
+    await publish(bus, f"acc_{tag}_low", stats.Fill("BTC/USDT", "buy", Decimal(1), Decimal(100), Decimal(0),
+                                                    at(2, 10)), 2)
+    await publish(bus, f"acc_{tag}_low", stats.Fill("BTC/USDT", "sell", Decimal(1), Decimal(300), Decimal(0),
+                                                    at(2, 12)), 3)
+    await eventually(lambda: _roi_above(stub, token_for, traders["low"], Decimal("0.1")), message="low's new win")
+    token = first.next_page_token
+    while token:
+        page = await ranked(page_size=1, page_token=token)
+        order += [t.trader_id for t in page.traders]
+        token = page.next_page_token
+    assert len(order) == len(set(order)) == first.total_size  # nobody twice, nobody lost
+    ours = [t for t in order if t in mine]
+    assert ours == [traders["high"], traders["mid"], traders["low"]]  # as it stood at the first page
+    fresh = [t.trader_id for t in (await ranked(page_size=500)).traders if t.trader_id in mine]
+    assert fresh[0] == traders["low"]
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await stub.ListMasterTraders(pb.ListMasterTradersRequest(order_by="nonsense desc"),
+                                     metadata=token_for("anyone"))
+    assert error_info(bad.value).reason == "INVALID_ORDER_BY"
+
+
+async def _roi_above(stub, token_for, trader, threshold):
+    got = (await stub.GetPerformanceStats(pb.GetPerformanceStatsRequest(trader_id=trader),
+                                          metadata=token_for("anyone"))).stats
+    return got.roi and Decimal(got.roi) > threshold
