@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 
 import grpc
 from sqlalchemy import func, select
@@ -11,14 +12,17 @@ from sqlalchemy.exc import IntegrityError
 
 from copytrade.discovery.v1 import discovery_service_pb2 as pb
 from copytrade.discovery.v1 import discovery_service_pb2_grpc as pb_grpc
-from services.discovery import analytics, profiles
+from services.discovery import analytics, preview, profiles
 from services.discovery import stats as stats_module
 from services.discovery.analytics import Analytics
-from services.discovery.store import MasterProfileRow, RankingRow
+from services.discovery.store import MasterFillRow, MasterProfileRow, RankingRow
+from services.replication import copy_settings
+from services.risk import limits as risk_limits
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+from copytrade.type.v1 import trading_pb2
 from services.kit import auth, errors, paging
-from services.kit.db import Database
+from services.kit.db import Database, aware
 
 
 def profile_to_proto(row: MasterProfileRow) -> pb.MasterProfile:
@@ -116,6 +120,48 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
         return pb.GetPerformanceStatsResponse(stats=analytics.stats_to_proto(
             window, found.stats if found else None, found.update_time if found else None))
 
+    async def PreviewCopy(self, request: pb.PreviewCopyRequest, context) -> pb.PreviewCopyResponse:
+        row = await self._public_profile(request.trader_id)
+        capital = _positive(request.capital, "capital")
+        fee_rate = _positive(request.fee_rate or "0.001", "fee_rate", allow_zero=True)
+        if request.latency_ms < 0:
+            raise errors.invalid_argument("INVALID_PREVIEW", "latency_ms must not be negative",
+                                          domain=profiles.DOMAIN, field="latency_ms")
+        settings = copy_settings.validate(request.settings)  # the live copy path's own checks
+        limits = risk_limits.validated(risk_limits.platform_defaults(),
+                                       risk_limits.changes_from_proto(request.limits, []))
+        query = select(MasterFillRow).where(MasterFillRow.master_account_id.in_(row.master_account_ids or [""]))
+        if request.HasField("start_time"):
+            query = query.where(MasterFillRow.execute_time >= request.start_time.ToDatetime(tzinfo=UTC))
+        if request.HasField("end_time"):
+            query = query.where(MasterFillRow.execute_time < request.end_time.ToDatetime(tzinfo=UTC))
+        async with self.db.session() as session:
+            rows = (await session.execute(query.order_by(MasterFillRow.execute_time))).scalars().all()
+        fills = [preview.MasterFill(r.fill_id, stats_module.Fill(r.symbol, r.side, r.quantity, r.price, r.fee,
+                                                                 aware(r.execute_time), r.equity)) for r in rows]
+        result = preview.replay(fills, capital=capital, settings=settings, limits=limits,
+                                latency_ms=request.latency_ms, fee_rate=fee_rate)
+        response = pb.PreviewCopyResponse(
+            follower_return=str(result.follower_return.quantize(Decimal("0.0001"))),
+            master_return="" if result.master_return is None else str(result.master_return.quantize(Decimal("0.0001"))),
+            capture_gap="" if result.capture_gap is None else str(result.capture_gap.quantize(Decimal("0.0001"))),
+            trades_taken=sum(1 for s in result.steps if s.refusal is None),
+            trades_refused=sum(1 for s in result.steps if s.refusal is not None))
+        for moment, equity in result.equity_curve:
+            point = response.follower_equity.add(equity=str(equity.quantize(Decimal("0.01"))))
+            point.time.FromDatetime(moment)
+        for step in result.steps:
+            trade = response.trades.add(
+                master_fill_id=step.fill_id, symbol=step.symbol, master_quantity=str(step.master_quantity),
+                master_price=str(step.master_price), follower_quantity=str(step.follower_quantity),
+                follower_price=str(step.follower_price.quantize(Decimal("0.00000001"))) if step.follower_price else "",
+                side=trading_pb2.SIDE_BUY if step.side == "buy" else trading_pb2.SIDE_SELL)
+            trade.time.FromDatetime(step.time)
+            if step.refusal:
+                reason, domain, message = step.refusal
+                trade.refusal.CopyFrom(trading_pb2.Refusal(reason=reason, domain=domain, message=message))
+        return response
+
     async def UpdateMasterProfile(self, request: pb.UpdateMasterProfileRequest, context):
         profiles.validate_profile(request.profile)
         async with self.db.session() as session:
@@ -209,3 +255,14 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
         all_time = await self.analytics.stats_of([row.trader_id], "ALL_TIME")
         return pb.GetMasterProfileResponse(profile=self._with_stats(
             row, window, known.get(row.trader_id), all_time.get(row.trader_id)))
+
+
+def _positive(raw: str, field: str, *, allow_zero: bool = False) -> Decimal:
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        value = Decimal(-1)
+    if not value.is_finite() or value < 0 or (value == 0 and not allow_zero):
+        raise errors.invalid_argument("INVALID_PREVIEW", f"{field} must be a {'' if allow_zero else 'positive '}"
+                                      "decimal", domain=profiles.DOMAIN, field=field)
+    return value
