@@ -18,7 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from copytrade.discovery.v1 import discovery_service_pb2 as pb
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.type.v1 import trading_pb2
-from services.discovery import stats
+from services.discovery import preview, stats
+from services.replication import sizing
+from services.risk.limits import platform_defaults
 from services.discovery.store import MasterFillRow, MasterProfileRow, PerformanceStatsRow, RankingRow
 from services.kit.bus import Delivery
 from services.kit.db import Database, aware
@@ -28,7 +30,7 @@ WINDOWS = {pb.STATS_WINDOW_7D: "7D", pb.STATS_WINDOW_30D: "30D", pb.STATS_WINDOW
            pb.STATS_WINDOW_ALL_TIME: "ALL_TIME"}
 RANKING_TTL = timedelta(hours=1)
 # What ListMasterTraders may rank by: PerformanceStats fields that are numbers.
-RANKABLE = {"roi", "realized_pnl", "unrealized_pnl", "win_rate", "profit_factor", "average_win", "average_loss",
+RANKABLE = {"roi", "capturable_roi", "realized_pnl", "unrealized_pnl", "win_rate", "profit_factor", "average_win", "average_loss",
             "max_drawdown", "sharpe_ratio", "sortino_ratio", "volatility", "average_holding_hours",
             "trades_per_day", "trade_count", "track_record_days"}
 
@@ -56,6 +58,22 @@ def stats_to_proto(window: str, values: dict | None, update_time: datetime | Non
     if update_time is not None:
         message.update_time.FromDatetime(aware(update_time))
     return message
+
+
+DEFAULT_FOLLOWER = sizing.Settings(mode="MULTIPLIER", multiplier=Decimal(1))
+
+
+def capturable_roi(fills: list[stats.Fill], window: str, now: datetime) -> str:
+    """What a default follower would have made of the window's fills (see PerformanceStats)."""
+    days = stats.WINDOW_DAYS[window]
+    chosen = [f for f in fills if days is None or f.time >= now - timedelta(days=days)]
+    capital = next((f.equity for f in sorted(fills, key=lambda f: f.time) if f.equity), None)
+    if not chosen or not capital:
+        return ""
+    result = preview.replay([preview.MasterFill(str(i), f) for i, f in enumerate(chosen)], capital=capital,
+                            settings=DEFAULT_FOLLOWER, limits=platform_defaults(), latency_ms=100,
+                            fee_rate=Decimal("0.001"))
+    return str(result.follower_return.quantize(Decimal("0.0001")))
 
 
 class Analytics:
@@ -88,6 +106,7 @@ class Analytics:
             await self.db.serialise(session, f"discovery-stats:{profile.trader_id}")
             for window in WINDOWS.values():
                 values = stats.compute(fills, window, now)
+                values["capturable_roi"] = capturable_roi(fills, window, now)
                 await session.merge(PerformanceStatsRow(trader_id=profile.trader_id, window=window, stats=values,
                                                         update_time=now))
 

@@ -114,6 +114,8 @@ async def test_fills_on_nats_keep_statistics_current(discovery, token_for):
     got = await eventually(current, message="statistics from the fills")
     assert (got.realized_pnl, got.win_rate, got.profit_factor) == ("-10.21", "0.5000", "0.6597")
     assert got.window == pb.STATS_WINDOW_ALL_TIME
+    # A default follower pays 0.1 % fees and 100 ms of slippage on each fill: less than the master.
+    assert got.capturable_roi and Decimal(got.capturable_roi) < Decimal(got.roi)
     profile = (await stub.GetMasterProfile(pb.GetMasterProfileRequest(trader_id=trader),
                                            metadata=token_for("anyone"))).profile
     assert profile.stats.trade_count == 4 and profile.observed_strategy_type == pb.STRATEGY_TYPE_DAY_TRADING

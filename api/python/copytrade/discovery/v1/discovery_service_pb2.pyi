@@ -54,7 +54,7 @@ STATS_WINDOW_90D: StatsWindow
 STATS_WINDOW_ALL_TIME: StatsWindow
 
 class PerformanceStats(_message.Message):
-    __slots__ = ("window", "roi", "realized_pnl", "unrealized_pnl", "win_rate", "profit_factor", "average_win", "average_loss", "max_drawdown", "sharpe_ratio", "sortino_ratio", "volatility", "average_holding_hours", "trades_per_day", "trade_count", "follower_count", "assets_under_copy", "track_record_days", "update_time")
+    __slots__ = ("window", "roi", "realized_pnl", "unrealized_pnl", "win_rate", "profit_factor", "average_win", "average_loss", "max_drawdown", "sharpe_ratio", "sortino_ratio", "volatility", "average_holding_hours", "trades_per_day", "trade_count", "follower_count", "assets_under_copy", "track_record_days", "update_time", "capturable_roi")
     WINDOW_FIELD_NUMBER: _ClassVar[int]
     ROI_FIELD_NUMBER: _ClassVar[int]
     REALIZED_PNL_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +74,7 @@ class PerformanceStats(_message.Message):
     ASSETS_UNDER_COPY_FIELD_NUMBER: _ClassVar[int]
     TRACK_RECORD_DAYS_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CAPTURABLE_ROI_FIELD_NUMBER: _ClassVar[int]
     window: StatsWindow
     roi: str
     realized_pnl: str
@@ -93,7 +94,8 @@ class PerformanceStats(_message.Message):
     assets_under_copy: str
     track_record_days: int
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, window: _Optional[_Union[StatsWindow, str]] = ..., roi: _Optional[str] = ..., realized_pnl: _Optional[str] = ..., unrealized_pnl: _Optional[str] = ..., win_rate: _Optional[str] = ..., profit_factor: _Optional[str] = ..., average_win: _Optional[str] = ..., average_loss: _Optional[str] = ..., max_drawdown: _Optional[str] = ..., sharpe_ratio: _Optional[str] = ..., sortino_ratio: _Optional[str] = ..., volatility: _Optional[str] = ..., average_holding_hours: _Optional[float] = ..., trades_per_day: _Optional[float] = ..., trade_count: _Optional[int] = ..., follower_count: _Optional[int] = ..., assets_under_copy: _Optional[str] = ..., track_record_days: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    capturable_roi: str
+    def __init__(self, window: _Optional[_Union[StatsWindow, str]] = ..., roi: _Optional[str] = ..., realized_pnl: _Optional[str] = ..., unrealized_pnl: _Optional[str] = ..., win_rate: _Optional[str] = ..., profit_factor: _Optional[str] = ..., average_win: _Optional[str] = ..., average_loss: _Optional[str] = ..., max_drawdown: _Optional[str] = ..., sharpe_ratio: _Optional[str] = ..., sortino_ratio: _Optional[str] = ..., volatility: _Optional[str] = ..., average_holding_hours: _Optional[float] = ..., trades_per_day: _Optional[float] = ..., trade_count: _Optional[int] = ..., follower_count: _Optional[int] = ..., assets_under_copy: _Optional[str] = ..., track_record_days: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., capturable_roi: _Optional[str] = ...) -> None: ...
 
 class MasterProfile(_message.Message):
     __slots__ = ("trader_id", "user_id", "display_name", "strategy_type", "observed_strategy_type", "risk_level", "bio", "venues", "master_account_ids", "public", "stats", "create_time", "update_time")
