@@ -10,6 +10,9 @@ from copytrade.gateway.v1 import gateway_service_pb2, gateway_service_pb2_grpc
 from services.gateway.edge import Authenticator, RateLimiter, find_api_key
 from services.gateway.http import RestGateway
 from services.gateway.service import GatewayServicer
+from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
+from services.kit.clients import channel
 from services.kit.config import Settings
 from services.kit.db import Database
 from services.kit.server import Registration, RunningService, start_grpc_server
@@ -21,11 +24,13 @@ WEB_APP = Path(__file__).resolve().parents[2] / "web" / "dist"  # served when bu
 async def create_server(settings: Settings) -> RunningService:
     db = Database(settings, MIGRATIONS)
     await db.migrate()
+    replication, risk = channel(settings, "replication"), channel(settings, "risk")
     registration = Registration(
         gateway_service_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name,
-        gateway_service_pb2_grpc.add_GatewayServiceServicer_to_server, GatewayServicer(db),
+        gateway_service_pb2_grpc.add_GatewayServiceServicer_to_server,
+        GatewayServicer(db, ReplicationServiceStub(replication), RiskServiceStub(risk)),
     )
-    running = await start_grpc_server(settings, [registration], cleanups=[db.close])
+    running = await start_grpc_server(settings, [registration], cleanups=[replication.close, risk.close, db.close])
     if settings.http_listen:
         # The REST facade calls every service over gRPC, this one's own API included.
         rest = RestGateway(

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+
+import grpc
 
 from sqlalchemy import select
 
 from copytrade.gateway.v1 import gateway_service_pb2 as pb
 from copytrade.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
+from copytrade.replication.v1 import replication_service_pb2 as rep
+from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+from copytrade.risk.v1 import risk_service_pb2 as risk_pb
+from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from services.gateway import api_keys
 from services.gateway.store import ApiKeyRow
 from services.kit import auth, errors, paging
@@ -26,8 +33,34 @@ def key_to_proto(row: ApiKeyRow) -> pb.ApiKey:
 
 
 class GatewayServicer(pb_grpc.GatewayServiceServicer):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, replication: ReplicationServiceStub | None = None,
+                 risk: RiskServiceStub | None = None) -> None:
         self.db = db
+        self.replication, self.risk = replication, risk
+
+    async def GetFollowerDashboard(self, request: pb.GetFollowerDashboardRequest, context):
+        caller = auth.require_caller()
+        follower_id = request.follower_id or caller.user_id
+        auth.require_user(follower_id)
+        if not 0 <= request.recent_limit <= 100:
+            raise errors.invalid_argument("INVALID_LIMIT", "recent_limit is between 1 and 100 (0: 20)",
+                                          domain=api_keys.DOMAIN, field="recent_limit")
+        # The services decide again, as the caller: the caller's own credential goes with each call.
+        metadata = tuple((k, v) for k, v in context.invocation_metadata() if k in ("authorization", "x-request-id"))
+        try:
+            sessions, state, limits, orders = await asyncio.gather(
+                self.replication.ListCopySessions(rep.ListCopySessionsRequest(follower_id=follower_id, page_size=100),
+                                                  metadata=metadata, timeout=5),
+                self.risk.GetTradingState(risk_pb.GetTradingStateRequest(
+                    scope=risk_pb.TradingScope(user_id=follower_id)), metadata=metadata, timeout=5),
+                self.risk.GetRiskLimits(risk_pb.GetRiskLimitsRequest(user_id=follower_id), metadata=metadata,
+                                        timeout=5),
+                self.replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(
+                    follower_id=follower_id, page_size=request.recent_limit or 20), metadata=metadata, timeout=5))
+        except grpc.aio.AioRpcError as err:
+            raise errors.passed_on(err) from None
+        return pb.GetFollowerDashboardResponse(sessions=sessions.sessions, trading_state=state, limits=limits.limits,
+                                               recent_orders=orders.orders)
 
     async def CreateApiKey(self, request: pb.CreateApiKeyRequest, context) -> pb.CreateApiKeyResponse:
         caller = auth.require_caller()

@@ -103,6 +103,13 @@ async def test_the_seed_endpoints_work_end_to_end_over_rest(site):
     orders = (await call(http, "GET", "/v1/follower-orders", token))["orders"]
     assert orders[0]["status"] == "FOLLOWER_ORDER_STATUS_FILLED" and Decimal(orders[0]["quantity"]) == Decimal("0.01")
 
+    dashboard = await call(http, "GET", f"/v1/users/{follower_id}/dashboard", token)  # one call for the app
+    assert [s["configId"] for s in dashboard["sessions"]] == [config_id]
+    assert dashboard["tradingState"]["effectiveState"] == "TRADING_STATE_ACTIVE"
+    assert dashboard["limits"]["maxDailyLoss"] == "1000"
+    assert [o["orderId"] for o in dashboard["recentOrders"]] == [orders[0]["orderId"]]
+    await call(http, "GET", f"/v1/users/{master_id}/dashboard", token, status=403)  # not theirs
+
     for verb in ("pause", "resume"):
         changed = await call(http, "POST", f"/api/copy-trading/{verb}", token, {"configId": config_id})
         assert changed["session"]["state"] == ("SESSION_STATE_PAUSED" if verb == "pause" else "SESSION_STATE_ACTIVE")
