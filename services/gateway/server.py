@@ -10,6 +10,7 @@ from copytrade.gateway.v1 import gateway_service_pb2, gateway_service_pb2_grpc
 from services.gateway.edge import Authenticator, RateLimiter, find_api_key
 from services.gateway.http import RestGateway
 from services.gateway.service import GatewayServicer
+from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from services.kit.clients import channel
@@ -25,12 +26,14 @@ async def create_server(settings: Settings) -> RunningService:
     db = Database(settings, MIGRATIONS)
     await db.migrate()
     replication, risk = channel(settings, "replication"), channel(settings, "risk")
+    compliance = channel(settings, "compliance")
     registration = Registration(
         gateway_service_pb2.DESCRIPTOR.services_by_name["GatewayService"].full_name,
         gateway_service_pb2_grpc.add_GatewayServiceServicer_to_server,
-        GatewayServicer(db, ReplicationServiceStub(replication), RiskServiceStub(risk)),
+        GatewayServicer(db, ReplicationServiceStub(replication), RiskServiceStub(risk),
+                        ComplianceInternalServiceStub(compliance)),
     )
-    running = await start_grpc_server(settings, [registration], cleanups=[replication.close, risk.close, db.close])
+    running = await start_grpc_server(settings, [registration], cleanups=[replication.close, risk.close, compliance.close, db.close])
     if settings.http_listen:
         # The REST facade calls every service over gRPC, this one's own API included.
         rest = RestGateway(

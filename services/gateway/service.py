@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from datetime import UTC, datetime
 
 import grpc
 
 from sqlalchemy import select
 
+from copytrade.compliance.v1 import compliance_internal_service_pb2 as audit_pb
+from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
 from copytrade.gateway.v1 import gateway_service_pb2 as pb
 from copytrade.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from copytrade.replication.v1 import replication_service_pb2 as rep
@@ -19,6 +23,9 @@ from services.gateway import api_keys
 from services.gateway.store import ApiKeyRow
 from services.kit import auth, errors, paging
 from services.kit.db import Database
+
+
+log = logging.getLogger("copytrade.gateway")
 
 
 def key_to_proto(row: ApiKeyRow) -> pb.ApiKey:
@@ -34,9 +41,20 @@ def key_to_proto(row: ApiKeyRow) -> pb.ApiKey:
 
 class GatewayServicer(pb_grpc.GatewayServiceServicer):
     def __init__(self, db: Database, replication: ReplicationServiceStub | None = None,
-                 risk: RiskServiceStub | None = None) -> None:
+                 risk: RiskServiceStub | None = None, audit: ComplianceInternalServiceStub | None = None) -> None:
         self.db = db
-        self.replication, self.risk = replication, risk
+        self.replication, self.risk, self.audit = replication, risk, audit
+
+    async def _audited(self, action: str, row: ApiKeyRow) -> None:
+        if self.audit is None:
+            return
+        try:
+            await self.audit.RecordAuditEvent(audit_pb.RecordAuditEventRequest(
+                actor=auth.current().subject, action=action, resource=f"api_keys/{row.key_id}",
+                subject_user_id=row.user_id, details_json=json.dumps({"name": row.name, "scopes": row.scopes}),
+                event_id=f"{action}:{row.key_id}"), timeout=5)
+        except grpc.aio.AioRpcError as exc:
+            log.error("audit of %s on %s not recorded: %s", action, row.key_id, exc.code().name)
 
     async def GetFollowerDashboard(self, request: pb.GetFollowerDashboardRequest, context):
         caller = auth.require_caller()
@@ -82,6 +100,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
                         secret_hash=key.secret_hash, create_time=now, expire_time=expires)
         async with self.db.session() as session:
             session.add(row)
+        await self._audited("api_key.created", row)
         return pb.CreateApiKeyResponse(api_key=key_to_proto(row), secret=key.full_key)
 
     async def ListApiKeys(self, request: pb.ListApiKeysRequest, context) -> pb.ListApiKeysResponse:
@@ -99,6 +118,9 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             if row is None or not caller.may_act_for(row.user_id):
                 raise errors.not_found("API_KEY_NOT_FOUND", "no such API key", domain=api_keys.DOMAIN,
                                        key_id=request.key_id)
-            if row.revoke_time is None:
+            revoked = row.revoke_time is None
+            if revoked:
                 row.revoke_time = datetime.now(UTC)
+        if revoked:
+            await self._audited("api_key.revoked", row)
         return pb.RevokeApiKeyResponse(api_key=key_to_proto(row))

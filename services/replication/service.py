@@ -143,6 +143,8 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
                 merged = request.settings
             copy_settings.validate(merged)  # the whole result must make sense, not just the change
             row.settings, row.update_time = copy_settings.to_json(merged), datetime.now(UTC)
+        changed = ", ".join(request.update_mask.paths) or "all"
+        await sessions.announce(self.bus, row, reason=f"settings changed ({changed}) by {auth.current().subject}")
         return pb.UpdateCopySettingsResponse(session=session_to_proto(row))
 
     async def StopCopySession(self, request, context) -> pb.StopCopySessionResponse:

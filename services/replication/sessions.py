@@ -12,10 +12,11 @@ from services.kit.db import Database
 from services.replication.store import CopySessionRow
 
 
-async def announce(bus: Bus, row: CopySessionRow) -> None:
+async def announce(bus: Bus, row: CopySessionRow, *, reason: str | None = None) -> None:
     event = events.CopySessionChanged(
         config_id=row.config_id, follower_id=row.follower_id, master_id=row.master_id,
-        master_account_id=row.master_account_id, state=pb.SessionState.Name(row.state), reason=row.state_reason)
+        master_account_id=row.master_account_id, state=pb.SessionState.Name(row.state),
+        reason=row.state_reason if reason is None else reason)
     now = datetime.now(UTC)
     event.occur_time.FromDatetime(now)
     await bus.publish(f"copies.session.changed.{row.follower_id}", event,

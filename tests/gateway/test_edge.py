@@ -17,6 +17,7 @@ from grpc_tools import protoc
 from openapi_spec_validator import validate
 
 from services.gateway import openapi
+from services.kit.testing import eventually
 from services.gateway.http import MAX_BODY_BYTES, RestGateway
 from services.gateway.routes import route_table
 from tests.gateway.test_rest import login
@@ -75,6 +76,17 @@ async def test_an_api_key_calls_what_its_scopes_allow_and_nothing_else(edge_gate
     assert revoked.status == 401 and (await revoked.json())["details"][0]["reason"] == "API_KEY_INVALID"
     forged = await http.get(limits, headers={"X-API-Key": trader[:-4] + "AAAA"})
     assert forged.status == 401
+
+    async def audited():  # issuing and revoking keys are in the user's audit trail
+        reply = await http.get(f"/v1/audit-events?userId={user}&actionPrefix=api_key.", headers=auth)
+        return sorted(e["action"] for e in (await reply.json()).get("events", []))
+    assert await eventually(lambda: _when(audited, ["api_key.created", "api_key.created", "api_key.revoked"]),
+                            message="key actions audited")
+
+
+async def _when(read, expected):
+    got = await read()
+    return got if got == expected else None
 
 
 async def test_routes_need_a_credential_except_registration_and_login(edge_gateway):
