@@ -12,11 +12,14 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import grpc
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from copytrade.discovery.v1 import discovery_service_pb2 as pb
 from copytrade.replication.v1 import replication_events_pb2 as events
+from copytrade.replication.v1 import replication_service_pb2 as rep
+from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
 from copytrade.type.v1 import trading_pb2
 from services.discovery import preview, stats
 from services.replication import sizing
@@ -29,8 +32,10 @@ log = logging.getLogger("copytrade.discovery.analytics")
 WINDOWS = {pb.STATS_WINDOW_7D: "7D", pb.STATS_WINDOW_30D: "30D", pb.STATS_WINDOW_90D: "90D",
            pb.STATS_WINDOW_ALL_TIME: "ALL_TIME"}
 RANKING_TTL = timedelta(hours=1)
+ZERO = Decimal(0)
+LIVE = (rep.SESSION_STATE_ACTIVE, rep.SESSION_STATE_PAUSED, rep.SESSION_STATE_FROZEN)
 # What ListMasterTraders may rank by: PerformanceStats fields that are numbers.
-RANKABLE = {"roi", "capturable_roi", "realized_pnl", "unrealized_pnl", "win_rate", "profit_factor", "average_win", "average_loss",
+RANKABLE = {"roi", "capturable_roi", "follower_count", "assets_under_copy", "realized_pnl", "unrealized_pnl", "win_rate", "profit_factor", "average_win", "average_loss",
             "max_drawdown", "sharpe_ratio", "sortino_ratio", "volatility", "average_holding_hours",
             "trades_per_day", "trade_count", "track_record_days"}
 
@@ -77,8 +82,29 @@ def capturable_roi(fills: list[stats.Fill], window: str, now: datetime) -> str:
 
 
 class Analytics:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, db: Database, replication: ReplicationServiceStub | None = None) -> None:
+        self.db, self.replication = db, replication
+
+    async def _following(self, profile: MasterProfileRow) -> tuple[int, str]:
+        """Live sessions copying the profile's accounts, and the capital their followers set
+        aside for it (assets under copy), as replication knows them."""
+        if self.replication is None:
+            return 0, ""
+        sessions, token = [], ""
+        try:
+            while True:
+                page = await self.replication.ListCopySessions(rep.ListCopySessionsRequest(
+                    master_id=profile.user_id, page_size=500, page_token=token), timeout=5)
+                sessions += page.sessions
+                token = page.next_page_token
+                if not token:
+                    break
+        except grpc.aio.AioRpcError as exc:
+            log.warning("followers of %s unknown: %s", profile.trader_id, exc.code().name)
+            return 0, ""
+        live = [s for s in sessions if s.master_account_id in profile.master_account_ids and s.state in LIVE]
+        capital = sum((Decimal(s.settings.allocated_capital) for s in live if s.settings.allocated_capital), ZERO)
+        return len(live), str(capital)
 
     async def on_fill(self, delivery: Delivery) -> None:
         event = delivery.event
@@ -103,10 +129,13 @@ class Analytics:
                 MasterFillRow.master_account_id.in_(profile.master_account_ids or [""])))).scalars().all()
             fills = [stats.Fill(r.symbol, r.side, r.quantity, r.price, r.fee, aware(r.execute_time), r.equity)
                      for r in rows]
+        followers, under_copy = await self._following(profile)
+        async with self.db.session() as session:
             await self.db.serialise(session, f"discovery-stats:{profile.trader_id}")
             for window in WINDOWS.values():
                 values = stats.compute(fills, window, now)
                 values["capturable_roi"] = capturable_roi(fills, window, now)
+                values["follower_count"], values["assets_under_copy"] = followers, under_copy
                 await session.merge(PerformanceStatsRow(trader_id=profile.trader_id, window=window, stats=values,
                                                         update_time=now))
 

@@ -39,7 +39,7 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
     def __init__(self, db: Database, replication: ReplicationServiceStub) -> None:
         self.db = db
         self.replication = replication
-        self.analytics = Analytics(db)
+        self.analytics = Analytics(db, replication)
 
     async def ListMasterTraders(self, request: pb.ListMasterTradersRequest, context) -> pb.ListMasterTradersResponse:
         auth.require_caller()
@@ -203,6 +203,7 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
                 timeout=10)
         except grpc.aio.AioRpcError as err:
             raise errors.passed_on(err) from None
+        await self.analytics.refresh(row)  # one more follower
         return pb.FollowTraderResponse(session=reply.session)
 
     async def UnfollowTrader(self, request: pb.UnfollowTraderRequest, context) -> pb.UnfollowTraderResponse:
@@ -219,6 +220,8 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
                 await self.replication.StopCopySession(rep.StopCopySessionRequest(
                     config_id=session.config_id, reason="unfollowed"), timeout=10)
                 stopped.append(session.config_id)
+        if stopped:
+            await self.analytics.refresh(row)
         return pb.UnfollowTraderResponse(config_ids=stopped)
 
     async def CreateMasterProfile(self, request: pb.CreateMasterProfileRequest, context) -> pb.CreateMasterProfileResponse:

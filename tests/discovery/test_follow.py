@@ -40,7 +40,7 @@ async def test_follow_and_unfollow_through_discovery(start_service, token_for):
         role=rep.ACCOUNT_ROLE_FOLLOWER, venue=SPOT, credential_id="c"), metadata=token_for(follower))).account
     follow = disc.FollowTraderRequest(trader_id=trader.trader_id, follower_account_id=follower_account.account_id,
                                       settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER,
-                                                                multiplier="0.5"))
+                                                                multiplier="0.5", allocated_capital="2500"))
     with pytest.raises(grpc.aio.AioRpcError) as err:  # not verified yet: compliance's reason, unchanged
         await discovery.FollowTrader(follow, metadata=token_for(follower))
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
@@ -48,6 +48,9 @@ async def test_follow_and_unfollow_through_discovery(start_service, token_for):
     await verify(compliance, token_for, follower)
     session = (await discovery.FollowTrader(follow, metadata=token_for(follower))).session
     assert session.state == rep.SESSION_STATE_ACTIVE and session.master_account_id == master_account.account_id
+    stats = (await discovery.GetPerformanceStats(disc.GetPerformanceStatsRequest(trader_id=trader.trader_id),
+                                                 metadata=token_for(follower))).stats
+    assert (stats.follower_count, stats.assets_under_copy) == (1, "2500")  # followers and capital under copy
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await discovery.FollowTrader(follow, metadata=token_for(follower))
     assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
@@ -60,6 +63,9 @@ async def test_follow_and_unfollow_through_discovery(start_service, token_for):
     unfollowed = await discovery.UnfollowTrader(disc.UnfollowTraderRequest(trader_id=trader.trader_id),
                                                 metadata=token_for(follower))
     assert list(unfollowed.config_ids) == [session.config_id]
+    stats = (await discovery.GetPerformanceStats(disc.GetPerformanceStatsRequest(trader_id=trader.trader_id),
+                                                 metadata=token_for(follower))).stats
+    assert stats.follower_count == 0
     status = await replication.GetCopySessionStatus(rep.GetCopySessionStatusRequest(config_id=session.config_id),
                                                     metadata=token_for(follower))
     assert status.session.state == rep.SESSION_STATE_STOPPED
