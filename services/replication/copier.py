@@ -27,6 +27,7 @@ from services.replication import copy_settings, recovery, sizing
 from services.replication.client_order_id import client_order_id
 from services.replication.orders import order_to_proto
 from services.replication.error_book import Attempt, ErrorBook
+from services.replication.market_data import PERIODS_PER_YEAR, MarketData
 from services.replication.store import (CopySessionRow, FollowerOrderRow, MasterFillRow, MasterPositionRow,
                                         VenueAccountRow)
 from services.replication.venue_pool import VenuePool
@@ -46,6 +47,7 @@ DECISIONS = {risk_pb.DECISION_APPROVED, risk_pb.DECISION_REDUCED}
 class Copier:
     def __init__(self, db: Database, bus: Bus, pool: VenuePool, risk: RiskServiceStub, error_book: ErrorBook) -> None:
         self.db, self.bus, self.pool, self.risk, self.error_book = db, bus, pool, risk, error_book
+        self.market = MarketData()
         self._follower_locks: dict[str, asyncio.Lock] = {}
 
     async def handle(self, delivery: Delivery) -> None:
@@ -179,13 +181,18 @@ class Copier:
                     expected_price: Decimal, reference_price: Decimal, equity: Decimal, master_fill_time,
                     reduce_only: bool) -> Attempt:
         """Reserve with risk, then place under the copy's client order id."""
+        market = venue_key(venue, session)
+        await self.market.ensure(venue, market, instrument.symbol)
+        returns = [risk_pb.ReturnSeries(symbol=symbol, returns=series, periods_per_year=PERIODS_PER_YEAR)
+                   for symbol, series in self.market.series(market).items()]
         decision = await self.risk.ReserveOrder(risk_pb.ReserveOrderRequest(
             reservation_id=reservation_id, intent=risk_pb.OrderIntent(
                 follower_id=session.follower_id, master_id=session.master_id, config_id=session.config_id,
                 instrument=trading_pb2.Instrument(symbol=instrument.symbol, lot_size=str(instrument.lot_size),
                                                   tick_size=str(instrument.tick_size)),
                 side=row.side, quantity=str(row.quantity), expected_price=str(expected_price),
-                reference_price=str(reference_price), equity=str(equity), master_fill_time=master_fill_time)),
+                reference_price=str(reference_price), equity=str(equity), master_fill_time=master_fill_time,
+                returns=returns)),
             timeout=5)
         row.risk_decide_time = datetime.now(UTC)
         if decision.decision not in DECISIONS:
@@ -272,3 +279,10 @@ def _as_venue_error(exc: BaseException, context: str) -> VenueError:
     if isinstance(exc, VenueError):
         return VenueError(exc.kind, f"{context}: {exc.message}", exc.retry_after)
     return VenueError(ErrorKind.PLATFORM, f"{context}: {_describe(exc)}")
+
+
+def venue_key(venue, session: CopySessionRow) -> str:
+    """Market data is the same for every account on one venue and market (ccxt venues say which);
+    otherwise it is kept per follower account."""
+    exchange, market = getattr(venue, "exchange_id", None), getattr(venue, "market_type", None)
+    return f"{exchange}:{market}" if exchange and market else session.follower_account_id

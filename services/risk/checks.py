@@ -3,6 +3,8 @@ read. Pure: the caller supplies the follower's exposure, limits and trading stat
 
 from __future__ import annotations
 
+import math
+import statistics
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
@@ -29,6 +31,8 @@ class Book:
     prices: dict[str, Decimal] = field(default_factory=dict)
     equity: Decimal = ZERO
     orders_last_minute: int = 0  # reservations made (not denied) in the last 60 s
+    # Recent returns by symbol, and periods per year of their sampling (volatility, correlation).
+    returns: dict[str, tuple[list[float], float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,51 @@ def _round_to_lot(quantity: Decimal, lot: Decimal) -> Decimal:
     return (quantity / lot).to_integral_value(rounding=ROUND_DOWN) * lot
 
 
+MIN_RETURNS = 10  # fewer points say nothing reliable
+
+
+def _volatility(returns: list[float], periods_per_year: float) -> float:
+    return statistics.stdev(returns) * math.sqrt(periods_per_year)
+
+
+def _correlation(a: list[float], b: list[float]) -> float | None:
+    n = min(len(a), len(b))
+    if n < MIN_RETURNS:
+        return None
+    a, b = a[-n:], b[-n:]
+    try:
+        return statistics.correlation(a, b)
+    except statistics.StatisticsError:  # a flat series has no correlation
+        return None
+
+
+def _market_check(limits: RiskLimits, book: Book, order: Order) -> Decision | None:
+    """An order adding exposure to an instrument that moves too much, or that moves with what
+    the follower already holds in the same direction, is denied."""
+    series = book.returns.get(order.symbol)
+    if series is None or len(series[0]) < MIN_RETURNS:
+        return None
+    returns, periods = series
+    volatility = _volatility(returns, periods)
+    if volatility > float(limits.volatility_limit):
+        return _deny("VOLATILITY_TOO_HIGH", f"{order.symbol} moves {volatility:.1%} a year, more than the "
+                     f"{limits.volatility_limit:.0%} allowed", volatility=round(volatility, 4),
+                     limit=limits.volatility_limit)
+    direction = 1 if order.signed_quantity > 0 else -1
+    for symbol, held in book.positions.items():
+        if symbol == order.symbol or held == 0 or symbol not in book.returns:
+            continue
+        correlation = _correlation(returns, book.returns[symbol][0])
+        # Same-direction bets on instruments that move together, or opposite ones that move apart,
+        # are one bet: concentration.
+        if correlation is not None and correlation * direction * (1 if held > 0 else -1) > \
+                float(limits.correlation_limit):
+            return _deny("CORRELATION_TOO_HIGH", f"{order.symbol} moves with your {symbol} position "
+                         f"(correlation {correlation:.2f}, limit {limits.correlation_limit})",
+                         correlation=round(correlation, 4), symbol=symbol, limit=limits.correlation_limit)
+    return None
+
+
 def decide(limits: RiskLimits, state: str, book: Book, order: Order) -> Decision:
     current = book.positions.get(order.symbol, ZERO)
     if order.signed_quantity == 0:
@@ -70,6 +119,9 @@ def decide(limits: RiskLimits, state: str, book: Book, order: Order) -> Decision
         return _deny("ORDER_RATE_EXCEEDED", f"{book.orders_last_minute} orders in the last minute; the limit is "
                      f"{limits.max_orders_per_minute}", orders=book.orders_last_minute,
                      limit=limits.max_orders_per_minute)
+    market = _market_check(limits, book, order)
+    if market is not None:
+        return market
     price = order.expected_price
     if order.reference_price > 0:
         slippage = abs(price - order.reference_price) / order.reference_price

@@ -45,13 +45,14 @@ class ReservationBook:
         return max(states, key=_SEVERITY.__getitem__, default=checks.ACTIVE)
 
     async def reserve(self, reservation_id: str, user_id: str, master_id: str, order: checks.Order,
-                      equity: Decimal, limits: RiskLimits) -> tuple[checks.Decision, datetime]:
+                      equity: Decimal, limits: RiskLimits,
+                      returns: dict | None = None) -> tuple[checks.Decision, datetime]:
         now = datetime.now(UTC)
         expires = now + RESERVATION_TTL
         try:
             async with self._lock(user_id), self.db.session() as session:
                 await self._serialise(session, user_id)
-                book = await self._book(session, user_id, equity, now)
+                book = await self._book(session, user_id, equity, now, returns)
                 state = await self.effective_state(session, user_id, master_id)
                 decision = checks.decide(limits, state, book, order)
                 session.add(ReservationRow(
@@ -67,7 +68,8 @@ class ReservationBook:
             return _decision_from_json(existing.decision), aware(existing.expire_time)
         return decision, expires
 
-    async def _book(self, session: AsyncSession, user_id: str, equity: Decimal, now: datetime) -> checks.Book:
+    async def _book(self, session: AsyncSession, user_id: str, equity: Decimal, now: datetime,
+                    returns: dict | None = None) -> checks.Book:
         positions: dict[str, Decimal] = {}
         prices: dict[str, Decimal] = {}
         for symbol, quantity, price in await session.execute(select(
@@ -84,7 +86,8 @@ class ReservationBook:
         recent = (await session.execute(select(func.count()).select_from(ReservationRow).where(
             ReservationRow.user_id == user_id, ReservationRow.status != "DENIED",
             ReservationRow.expire_time > now - ORDER_RATE_WINDOW + RESERVATION_TTL))).scalar_one()
-        return checks.Book(positions=positions, prices=prices, equity=equity, orders_last_minute=recent)
+        return checks.Book(positions=positions, prices=prices, equity=equity, orders_last_minute=recent,
+                           returns=returns or {})
 
     async def commit(self, reservation_id: str, filled: Decimal, price: Decimal) -> ReservationRow | None:
         async with self.db.session() as session:

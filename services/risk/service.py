@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from datetime import UTC, datetime
@@ -83,10 +84,21 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
         limits, _ = await self._limits(intent.follower_id)
         return order, equity, limits
 
+    @staticmethod
+    def _returns(intent: pb.OrderIntent) -> dict[str, tuple[list[float], float]]:
+        series = {}
+        for item in intent.returns:
+            if item.periods_per_year <= 0 or not all(math.isfinite(r) for r in item.returns):
+                raise errors.invalid_argument("INVALID_ORDER", "returns need finite values and periods_per_year > 0",
+                                              domain=risk_limits.DOMAIN, field="intent.returns")
+            series[item.symbol] = (list(item.returns), item.periods_per_year)
+        return series
+
     async def CheckOrder(self, request: pb.CheckOrderRequest, context) -> pb.CheckOrderResponse:
         order, equity, limits = await self._evaluate(request.intent)
         async with self.db.session() as session:
-            book = await self.book._book(session, request.intent.follower_id, equity, datetime.now(UTC))
+            book = await self.book._book(session, request.intent.follower_id, equity, datetime.now(UTC),
+                                         self._returns(request.intent))
             state = await self.book.effective_state(session, request.intent.follower_id, request.intent.master_id)
         decision = checks.decide(limits, state, book, order)
         return pb.CheckOrderResponse(decision=DECISIONS[decision.outcome], approved_quantity=str(abs(decision.quantity)),
@@ -98,7 +110,8 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
                                           field="reservation_id")
         order, equity, limits = await self._evaluate(request.intent)
         decision, expires = await self.book.reserve(request.reservation_id, request.intent.follower_id,
-                                                    request.intent.master_id, order, equity, limits)
+                                                    request.intent.master_id, order, equity, limits,
+                                                    self._returns(request.intent))
         response = pb.ReserveOrderResponse(
             decision=DECISIONS[decision.outcome], approved_quantity=str(abs(decision.quantity)),
             refusal=self._refusal(decision), reservation_id=request.reservation_id)

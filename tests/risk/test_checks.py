@@ -70,3 +70,22 @@ def test_an_order_over_the_rate_is_denied_but_a_reducing_one_still_goes():
     assert closing.outcome == "APPROVED"
     calm = checks.Book(orders_last_minute=LIMITS.max_orders_per_minute - 1)
     assert checks.decide(LIMITS, checks.ACTIVE, calm, order(Decimal("0.01"), 1, Decimal("100"))).outcome == "APPROVED"
+
+
+def test_a_wild_instrument_or_one_that_moves_with_a_held_position_is_denied_but_closing_is_not():
+    import math
+    calm = [0.001 * math.sin(i) for i in range(48)]  # about 6 % a year, hourly
+    wild = [0.02 * math.sin(i) for i in range(48)]  # about 130 % a year
+    twin = [r * 1.5 for r in calm]  # moves with calm
+    book = checks.Book(positions={"ETH/USDT": Decimal("1")}, returns={
+        "BTC/USDT": (calm, 8760.0), "ETH/USDT": (twin, 8760.0), "DOGE/USDT": (wild, 8760.0)})
+    buy = lambda symbol: checks.Order(symbol, Decimal("0.01"), Decimal("100"), Decimal("100"))  # noqa: E731
+    assert checks.decide(LIMITS, checks.ACTIVE, book, buy("DOGE/USDT")).reason == "VOLATILITY_TOO_HIGH"
+    correlated = checks.decide(LIMITS, checks.ACTIVE, book, buy("BTC/USDT"))
+    assert correlated.reason == "CORRELATION_TOO_HIGH" and correlated.metadata["symbol"] == "ETH/USDT"
+    # A short of the twin hedges the long: not concentration.
+    short = checks.Order("BTC/USDT", Decimal("-0.01"), Decimal("100"), Decimal("100"))
+    assert checks.decide(LIMITS, checks.ACTIVE, book, short).outcome == "APPROVED"
+    sell_eth = checks.Order("ETH/USDT", Decimal("-0.5"), Decimal("100"), Decimal("100"))
+    assert checks.decide(LIMITS, checks.ACTIVE, book, sell_eth).outcome == "APPROVED"  # reducing: always
+    assert checks.decide(LIMITS, checks.ACTIVE, checks.Book(), buy("DOGE/USDT")).outcome == "APPROVED"  # no data

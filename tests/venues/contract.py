@@ -176,6 +176,10 @@ class VenueContract:
         await harness.set_price(harness.price() + 10)
         assert await harness.venue.price(harness.symbol) == harness.price()
 
+    async def test_recent_returns_are_hourly_close_to_close(self, harness: VenueHarness):
+        returns = await harness.venue.recent_returns(harness.symbol, periods=24)
+        assert len(returns) <= 24 and all(isinstance(r, float) and abs(r) < 1 for r in returns)
+
     async def test_own_trades_since_a_time_carry_the_venue_order_id(self, harness: VenueHarness):
         since = datetime.now(UTC) - timedelta(seconds=1)
         state = await harness.venue.place_order(OrderRequest(new_cid(), harness.symbol, "buy", harness.quantity))

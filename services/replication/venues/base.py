@@ -186,6 +186,10 @@ class Venue(Protocol):
         """The last traded price."""
         ...
 
+    async def recent_returns(self, symbol: str, periods: int = 48) -> list[float]:
+        """Hourly close-to-close returns of the last `periods` hours, oldest first (public data)."""
+        ...
+
     async def trades(self, symbol: str, since: datetime) -> list[Fill]:
         """Own trades in symbol since a time, oldest first (venue order ids; client ids may be empty)."""
         ...

@@ -367,6 +367,11 @@ class CcxtVenue:
         ticker = await self._call(self.exchange.fetch_ticker, symbol)
         return _dec(ticker.get("last"))
 
+    async def recent_returns(self, symbol: str, periods: int = 48) -> list[float]:
+        candles = await self._call(self.exchange.fetch_ohlcv, symbol, "1h", None, periods + 1)
+        closes = [float(c[4]) for c in candles if c[4]]
+        return [b / a - 1 for a, b in zip(closes, closes[1:]) if a > 0]
+
     async def trades(self, symbol: str, since: datetime) -> list[Fill]:
         raw = await self._call(self.exchange.fetch_my_trades, symbol, int(since.timestamp() * 1000))
         return [self._fill(t) for t in sorted(raw, key=lambda t: t.get("timestamp") or 0)]

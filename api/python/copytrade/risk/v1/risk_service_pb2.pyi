@@ -107,7 +107,7 @@ class UpdateRiskLimitsResponse(_message.Message):
     def __init__(self, limits: _Optional[_Union[RiskLimits, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class OrderIntent(_message.Message):
-    __slots__ = ("follower_id", "master_id", "config_id", "instrument", "side", "quantity", "expected_price", "reference_price", "equity", "positions", "master_fill_time")
+    __slots__ = ("follower_id", "master_id", "config_id", "instrument", "side", "quantity", "expected_price", "reference_price", "equity", "positions", "master_fill_time", "returns")
     FOLLOWER_ID_FIELD_NUMBER: _ClassVar[int]
     MASTER_ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_ID_FIELD_NUMBER: _ClassVar[int]
@@ -119,6 +119,7 @@ class OrderIntent(_message.Message):
     EQUITY_FIELD_NUMBER: _ClassVar[int]
     POSITIONS_FIELD_NUMBER: _ClassVar[int]
     MASTER_FILL_TIME_FIELD_NUMBER: _ClassVar[int]
+    RETURNS_FIELD_NUMBER: _ClassVar[int]
     follower_id: str
     master_id: str
     config_id: str
@@ -130,7 +131,18 @@ class OrderIntent(_message.Message):
     equity: str
     positions: _containers.RepeatedCompositeFieldContainer[_trading_pb2.Position]
     master_fill_time: _timestamp_pb2.Timestamp
-    def __init__(self, follower_id: _Optional[str] = ..., master_id: _Optional[str] = ..., config_id: _Optional[str] = ..., instrument: _Optional[_Union[_trading_pb2.Instrument, _Mapping]] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., quantity: _Optional[str] = ..., expected_price: _Optional[str] = ..., reference_price: _Optional[str] = ..., equity: _Optional[str] = ..., positions: _Optional[_Iterable[_Union[_trading_pb2.Position, _Mapping]]] = ..., master_fill_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    returns: _containers.RepeatedCompositeFieldContainer[ReturnSeries]
+    def __init__(self, follower_id: _Optional[str] = ..., master_id: _Optional[str] = ..., config_id: _Optional[str] = ..., instrument: _Optional[_Union[_trading_pb2.Instrument, _Mapping]] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., quantity: _Optional[str] = ..., expected_price: _Optional[str] = ..., reference_price: _Optional[str] = ..., equity: _Optional[str] = ..., positions: _Optional[_Iterable[_Union[_trading_pb2.Position, _Mapping]]] = ..., master_fill_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., returns: _Optional[_Iterable[_Union[ReturnSeries, _Mapping]]] = ...) -> None: ...
+
+class ReturnSeries(_message.Message):
+    __slots__ = ("symbol", "returns", "periods_per_year")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    RETURNS_FIELD_NUMBER: _ClassVar[int]
+    PERIODS_PER_YEAR_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    returns: _containers.RepeatedScalarFieldContainer[float]
+    periods_per_year: float
+    def __init__(self, symbol: _Optional[str] = ..., returns: _Optional[_Iterable[float]] = ..., periods_per_year: _Optional[float] = ...) -> None: ...
 
 class CheckOrderRequest(_message.Message):
     __slots__ = ("intent",)
