@@ -62,6 +62,8 @@ class Settings:
     reconcile_interval_s: float = 300.0
     # A master's fill stream down for longer than this triggers its followers' outage policies.
     feed_outage_grace_s: float = 5.0
+    # How often followers' equity is read from their venues for risk's loss breakers (0: never).
+    snapshot_interval_s: float = 60.0
 
     @classmethod
     def from_env(cls, service: str, env: dict[str, str] | None = None) -> "Settings":
@@ -93,6 +95,7 @@ class Settings:
             retry_schedules={k: v for k, v in env.items() if k.startswith("RETRY_SCHEDULE_")},
             reconcile_interval_s=float(env.get("RECONCILE_INTERVAL_S", cls.reconcile_interval_s)),
             feed_outage_grace_s=float(env.get("FEED_OUTAGE_GRACE_S", cls.feed_outage_grace_s)),
+            snapshot_interval_s=float(env.get("SNAPSHOT_INTERVAL_S", cls.snapshot_interval_s)),
         )
 
     @property

@@ -25,6 +25,7 @@ from services.replication.recovery import Schedules
 from services.replication.recovery_service import ErrorRecoveryServicer
 from services.replication.retries import RetryProcessor
 from services.replication.service import ReplicationServicer
+from services.replication.snapshots import EquitySnapshots
 from services.replication.venue_pool import VenuePool
 
 WORKERS_DURABLE = "replication"  # every replica binds it, so each fill is copied by one of them
@@ -56,6 +57,8 @@ async def create_server(settings: Settings) -> RunningService:
     outages = FeedOutages(db, bus, reconciler, grace_s=settings.feed_outage_grace_s,
                           settle_s=min(2.0, settings.feed_outage_grace_s))
     watchers = MasterWatchers(db, bus, pool, on_stream=outages.listener)
+    snapshots = EquitySnapshots(db, pool, RiskServiceStub(risk_channel), settings.snapshot_interval_s)
+    snapshots.start()
     watchers.start()
 
     async def stop_periodic() -> None:
@@ -71,9 +74,10 @@ async def create_server(settings: Settings) -> RunningService:
                      ErrorRecoveryServicer(db, book, processor, reconciler, compliance_internal)),
     ]
     running = await start_grpc_server(settings, registrations, cleanups=[
-        watchers.stop, outages.stop, processor.stop, stop_periodic, bus.close, pool.close, risk_channel.close,
+        watchers.stop, snapshots.stop, outages.stop, processor.stop, stop_periodic, bus.close, pool.close, risk_channel.close,
         compliance_channel.close, db.close])
-    running.components = {"retries": processor, "errors": book, "reconciler": reconciler}  # for tests' clocks
+    running.components = {"retries": processor, "errors": book, "reconciler": reconciler,  # for tests
+                          "snapshots": snapshots}
     return running
 
 

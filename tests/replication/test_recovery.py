@@ -333,3 +333,21 @@ async def test_every_person_s_action_on_an_error_is_audited(recovery_mesh, token
 async def _when_both(audited):
     found = await audited()
     return found if len(found) == 2 else None
+
+
+async def test_a_followers_equity_falling_at_the_venue_trips_the_loss_breakers(recovery_mesh, token_for):
+    sim, compliance, replication, recovery, service = recovery_mesh
+    master, master_account, follower, follower_sim, _ = await copying_pair(sim, compliance, replication, token_for)
+    sim.exchange.accounts[follower].balances["BTC"] = Decimal(1)  # holds a bitcoin next to its 50,000 USDT
+    sim.set_price("BTCUSDT", "64000")
+    snapshots = service.running.components["snapshots"]
+    assert await snapshots.take() >= 1  # the day starts at 114,000
+    sim.set_price("BTCUSDT", "57000")  # -7,000: past the daily loss and the 5 % emergency stop
+    await snapshots.take()
+    await submit(replication, token_for, master, master_account, "T-after-loss")
+
+    async def refused():
+        orders = await orders_of(replication, token_for, follower)
+        return orders and orders[0].status == events.FOLLOWER_ORDER_STATUS_REFUSED and orders[0]
+    order = await eventually(refused, message="the copy after the loss refused")
+    assert order.refusal.reason == "TRADING_HALTED" and sim.orders(follower) == []

@@ -1,0 +1,64 @@
+"""Followers' account equity, read from their venues every SNAPSHOT_INTERVAL_S and reported to
+risk (RecordAccountSnapshot), so the daily-loss, drawdown and emergency-stop breakers see what
+the venue sees. One follower's venue being away never stops the others'."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+import grpc
+from sqlalchemy import select
+
+from copytrade.replication.v1 import replication_service_pb2 as pb
+from copytrade.risk.v1 import risk_service_pb2 as risk_pb
+from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
+from services.kit.db import Database
+from services.replication.store import CopySessionRow, VenueAccountRow
+from services.replication.venue_pool import VenuePool
+from services.replication.venues.base import VenueError
+
+log = logging.getLogger("copytrade.replication.snapshots")
+LIVE = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZEN)
+
+
+class EquitySnapshots:
+    def __init__(self, db: Database, pool: VenuePool, risk: RiskServiceStub, interval_s: float) -> None:
+        self.db, self.pool, self.risk, self.interval_s = db, pool, risk, interval_s
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        if self.interval_s > 0:
+            self._task = asyncio.create_task(self._loop(), name="equity-snapshots")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.take()
+            except Exception:  # noqa: BLE001 - the database may be restarting; next round
+                log.exception("equity snapshots failed")
+            await asyncio.sleep(self.interval_s)
+
+    async def take(self) -> int:
+        """One snapshot of every follower account in a live session; returns how many were sent."""
+        async with self.db.session() as session:
+            accounts = (await session.execute(select(VenueAccountRow).where(VenueAccountRow.account_id.in_(
+                select(CopySessionRow.follower_account_id).where(CopySessionRow.state.in_(LIVE)))))).scalars().all()
+        sent = 0
+        for account in accounts:
+            try:
+                venue = await self.pool.get(account)
+                snapshot = await venue.account()
+                request = risk_pb.RecordAccountSnapshotRequest(user_id=account.user_id, equity=str(snapshot.equity))
+                request.snapshot_time.FromDatetime(datetime.now(UTC))
+                await self.risk.RecordAccountSnapshot(request, timeout=5)
+                sent += 1
+            except (VenueError, grpc.aio.AioRpcError) as exc:
+                log.warning("equity of account %s not snapshotted: %s", account.account_id, exc)
+        return sent
