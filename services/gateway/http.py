@@ -18,7 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.gateway import edge, openapi
 from services.gateway.routes import Route, match, route_table
 from services.gateway.transcode import TranscodeError, build_request, to_json
-from services.kit import errors
+from services.kit import errors, metrics
 
 log = logging.getLogger("copytrade.gateway.http")
 CALL_TIMEOUT_S = 15.0
@@ -96,6 +96,7 @@ class RestGateway:
         app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._cors])
         app.router.add_get("/openapi.json", self.openapi_json)
         app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/metrics", metrics.metrics_page)
         app.router.add_get("/docs", self.docs)
         app.router.add_static("/docs/assets", SWAGGER_UI)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)

@@ -39,6 +39,8 @@ class Settings:
     log_level: str = "INFO"
     # The gateway's HTTP listener (REST, OpenAPI); None: no HTTP.
     http_listen: str | None = None
+    # Where this process serves Prometheus /metrics; None: not served (the gateway's HTTP has it too).
+    metrics_listen: str | None = None
     # Browser origins allowed to call the REST API (the web app's, when served elsewhere).
     cors_origins: tuple[str, ...] = ()
     # Requests per second per caller at the gateway (a token bucket; 0: unlimited), and the burst.
@@ -84,6 +86,7 @@ class Settings:
             addresses=addresses,
             log_level=env.get("LOG_LEVEL", "INFO"),
             http_listen=env.get("GATEWAY_HTTP_ADDR") or None,
+            metrics_listen=env.get("METRICS_ADDR") or None,
             cors_origins=tuple(o.strip() for o in env.get("GATEWAY_CORS_ORIGINS", "").split(",") if o.strip()),
             rate_limit_per_s=float(env.get("GATEWAY_RATE_LIMIT_PER_S", cls.rate_limit_per_s)),
             rate_limit_burst=int(env.get("GATEWAY_RATE_LIMIT_BURST", cls.rate_limit_burst)),

@@ -16,7 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from services.kit import auth, errors
+from services.kit import auth, errors, metrics
 from services.kit.config import Settings
 
 log = logging.getLogger("copytrade.rpc")
@@ -120,6 +120,7 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
                                                f"{method} is not implemented yet")
             status = unimplemented.to_status()
             await context.abort(status.code, status.details, status.trailing_metadata)
+        self._log(method, rid, "INTERNAL", started)
         log.exception("%s %s failed (request %s)", self._service, method, rid)
         internal = errors.DomainError(grpc.StatusCode.INTERNAL, "INTERNAL",
                                       f"internal error (request id {rid})", metadata={"request_id": rid})
@@ -127,6 +128,10 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
         await context.abort(status.code, status.details, status.trailing_metadata)
 
     def _log(self, method: str, rid: str, outcome: str, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        name = method.rsplit("/", 1)[-1]
+        metrics.GRPC_CALLS.labels(self._service, name, outcome).inc()
+        metrics.GRPC_SECONDS.labels(self._service, name).observe(elapsed)
         if log.isEnabledFor(logging.INFO):
             caller = auth.current().subject or "-"
             log.info("rpc %s %s caller=%s request=%s %.2fms", method, outcome, caller, rid,
@@ -143,6 +148,7 @@ class RunningService:
     health: HealthServicer
     cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     http_port: int | None = None  # the gateway's REST listener, when it has one
+    metrics_port: int | None = None  # where /metrics is served, when it is
     components: dict[str, object] = field(default_factory=dict)  # named parts tests may drive directly
 
     async def stop(self, grace: float = 2.0) -> None:
@@ -172,7 +178,11 @@ async def start_grpc_server(settings: Settings, registrations: Sequence[Registra
     await server.start()
     for name in ["", *names]:
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningService(settings.service, server, port, health, list(cleanups))
+    running = RunningService(settings.service, server, port, health, list(cleanups))
+    if settings.metrics_listen:
+        runner, running.metrics_port = await metrics.serve_metrics(settings.metrics_listen)
+        running.cleanups.insert(0, runner.cleanup)
+    return running
 
 
 def run_forever(create: Callable[[Settings], Awaitable[RunningService]], settings: Settings) -> None:

@@ -21,8 +21,9 @@ from copytrade.replication.v1 import replication_service_pb2 as pb
 from copytrade.risk.v1 import risk_service_pb2 as risk_pb
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from copytrade.type.v1 import trading_pb2
+from services.kit import metrics
 from services.kit.bus import Bus, Delivery
-from services.kit.db import Database
+from services.kit.db import Database, aware
 from services.replication import copy_settings, recovery, sizing
 from services.replication.client_order_id import client_order_id
 from services.replication.orders import order_to_proto
@@ -48,6 +49,7 @@ class Copier:
     def __init__(self, db: Database, bus: Bus, pool: VenuePool, risk: RiskServiceStub, error_book: ErrorBook) -> None:
         self.db, self.bus, self.pool, self.risk, self.error_book = db, bus, pool, risk, error_book
         self.market = MarketData()
+        self._venue_ids: dict[str, str] = {}  # follower account → venue id, for metrics labels
         self._follower_locks: dict[str, asyncio.Lock] = {}
 
     async def handle(self, delivery: Delivery) -> None:
@@ -76,6 +78,7 @@ class Copier:
             account = await db_session.get(VenueAccountRow, session.follower_account_id)
         if existing is not None and existing.status in HANDED_OVER:
             return
+        self._venue_ids[session.follower_account_id] = account.venue_id
         row = existing or FollowerOrderRow(
             order_id=cid, config_id=session.config_id, follower_id=session.follower_id,
             follower_account_id=session.follower_account_id, master_fill_id=fill.fill_id, symbol=fill.symbol,
@@ -141,6 +144,7 @@ class Copier:
             account = await db_session.get(VenueAccountRow, row.follower_account_id)
             fill = events.MasterFill.FromString((await db_session.get(MasterFillRow, row.master_fill_id)).payload)
             master_position = await db_session.get(MasterPositionRow, (fill.master_account_id, fill.symbol))
+        self._venue_ids[row.follower_account_id] = account.venue_id
         try:
             venue = await self.pool.get(account)
             state = await venue.fetch_order(row.order_id, row.symbol)
@@ -230,6 +234,14 @@ class Copier:
     async def _placed(self, row: FollowerOrderRow, venue_order_id: str, filled: Decimal, price: Decimal | None,
                       venue_status: str) -> None:
         row.ack_time = datetime.now(UTC)
+        venue = self._venue_ids.get(row.follower_account_id, "")
+        fill_time = aware(row.master_fill_time)
+        for stage, moment in (("received", row.receive_time), ("risk_decided", row.risk_decide_time),
+                              ("sent", row.send_time), ("acknowledged", row.ack_time)):
+            if moment is not None:
+                metrics.COPY_STAGE_SECONDS.labels(venue, stage).observe(
+                    max(0.0, (aware(moment) - fill_time).total_seconds()))
+        metrics.COPIES.labels(venue, "placed").inc()
         row.venue_order_id, row.filled_quantity, row.average_fill_price = venue_order_id, filled, price
         row.status = (S.FOLLOWER_ORDER_STATUS_FILLED if filled >= row.quantity and filled > 0 else
                       S.FOLLOWER_ORDER_STATUS_PARTIALLY_FILLED if filled > 0 else
@@ -249,12 +261,17 @@ class Copier:
     async def _refuse(self, row: FollowerOrderRow, reason: str, message: str, metadata: dict, *,
                       domain: str = sizing.DOMAIN) -> None:
         refusal = trading_pb2.Refusal(reason=reason, domain=domain, message=message, metadata=metadata)
+        metrics.REFUSALS.labels(reason).inc()
+        metrics.COPIES.labels(self._venue_ids.get(row.follower_account_id, ""), "refused").inc()
         row.status = S.FOLLOWER_ORDER_STATUS_REFUSED
         row.refusal = {"reason": reason, "domain": refusal.domain, "message": message, "metadata": metadata}
         await self._save(row)
         await self._publish("refused", row, events.CopyRefused(order=order_to_proto(row), refusal=refusal))
 
     async def _fail(self, row: FollowerOrderRow, kind: str, message: str, *, unknown: bool = False) -> None:
+        venue = self._venue_ids.get(row.follower_account_id, "")
+        metrics.VENUE_ERRORS.labels(venue, kind).inc()
+        metrics.COPIES.labels(venue, "failed").inc()
         row.status = S.FOLLOWER_ORDER_STATUS_UNKNOWN if unknown else S.FOLLOWER_ORDER_STATUS_FAILED
         row.error_kind, row.error_message = kind, message[:2000]
         await self._save(row)

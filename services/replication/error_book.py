@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from copytrade.replication.v1 import error_recovery_service_pb2 as pb
 from copytrade.replication.v1 import replication_events_pb2 as events
@@ -139,6 +139,15 @@ class ErrorBook:
             row.claim_until, row.update_time = None, now
         await self._publish(row)
         return row
+
+    async def pending_counts(self) -> dict[str, int]:
+        """Open events by error type name (for the retries-pending gauge)."""
+        async with self.db.session() as session:
+            rows = (await session.execute(select(ErrorEventRow.error_type, func.count()).where(
+                ErrorEventRow.status.in_(OPEN)).group_by(ErrorEventRow.error_type))).all()
+        counts = {pb.ErrorType.Name(t).removeprefix("ERROR_TYPE_"): 0 for t in pb.ErrorType.values() if t}
+        counts.update({pb.ErrorType.Name(t).removeprefix("ERROR_TYPE_"): n for t, n in rows})
+        return counts
 
     async def get(self, error_id: str) -> ErrorEventRow | None:
         async with self.db.session() as session:

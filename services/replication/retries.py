@@ -8,6 +8,7 @@ import asyncio
 import logging
 
 from copytrade.replication.v1 import error_recovery_service_pb2 as pb
+from services.kit import metrics
 from services.replication.copier import Copier
 from services.replication.error_book import Attempt, ErrorBook
 from services.replication.store import ErrorEventRow
@@ -34,6 +35,8 @@ class RetryProcessor:
         while True:
             try:
                 await self.run_due()
+                for error_type, count in (await self.book.pending_counts()).items():
+                    metrics.RETRIES_PENDING.labels(error_type).set(count)
             except Exception:  # noqa: BLE001 - the database may be restarting; try again next tick
                 log.exception("running due retries failed")
             await asyncio.sleep(self.interval_s)

@@ -14,6 +14,7 @@ from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from services.kit.bus import Bus
 from services.kit.clients import channel
 from services.kit.config import Settings
+from services.kit import metrics
 from services.kit.db import Database
 from services.kit.server import Registration, RunningService, start_grpc_server
 from services.replication.copier import Copier
@@ -54,6 +55,7 @@ async def create_server(settings: Settings) -> RunningService:
     processor = RetryProcessor(book, copier, settings.retry_poll_s)
     processor.start()
     periodic = asyncio.create_task(_reconcile_every(reconciler, settings.reconcile_interval_s))
+    lag = asyncio.create_task(_watch_consumer_lag(bus))
     outages = FeedOutages(db, bus, reconciler, grace_s=settings.feed_outage_grace_s,
                           settle_s=min(2.0, settings.feed_outage_grace_s))
     watchers = MasterWatchers(db, bus, pool, on_stream=outages.listener)
@@ -63,7 +65,8 @@ async def create_server(settings: Settings) -> RunningService:
 
     async def stop_periodic() -> None:
         periodic.cancel()
-        await asyncio.gather(periodic, return_exceptions=True)
+        lag.cancel()
+        await asyncio.gather(periodic, lag, return_exceptions=True)
 
     registrations = [
         Registration(replication_service_pb2.DESCRIPTOR.services_by_name["ReplicationService"].full_name,
@@ -90,3 +93,14 @@ async def _reconcile_every(reconciler: Reconciler, interval_s: float) -> None:
             await reconciler.run_all()
         except Exception:  # noqa: BLE001 - next round
             log.exception("periodic reconciliation failed")
+
+
+async def _watch_consumer_lag(bus, every_s: float = 5.0) -> None:
+    """The copy backlog: fills JetStream holds that no worker has taken yet."""
+    while True:
+        try:
+            info = await bus.js.consumer_info("FILLS", WORKERS_DURABLE)
+            metrics.CONSUMER_PENDING.labels("FILLS", WORKERS_DURABLE).set(info.num_pending + info.num_ack_pending)
+        except Exception as exc:  # noqa: BLE001 - NATS may be reconnecting
+            log.debug("consumer lag unknown: %s", exc)
+        await asyncio.sleep(every_s)

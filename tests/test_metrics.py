@@ -1,0 +1,73 @@
+"""Prometheus metrics after real copies: the copy-stage latency histograms and the refusal
+counter move, and gRPC calls are counted by method and outcome, scraped from /metrics."""
+
+import aiohttp
+import pytest_asyncio
+from prometheus_client.parser import text_string_to_metric_families
+
+from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
+from copytrade.replication.v1 import replication_service_pb2 as rep
+from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+from copytrade.type.v1 import trading_pb2
+from services.kit.testing import eventually
+from tests.replication.test_copy_flow import enrol
+from venue_sim import Simulator
+
+
+@pytest_asyncio.fixture
+async def observed(start_service, nats_server):
+    sim = await Simulator(seed=51).start()
+    compliance = await start_service("compliance")
+    risk = await start_service("risk")
+    addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
+    replication = await start_service("replication", addresses=addresses, venue_urls={"binance": sim.url},
+                                      venue_rate_limit=False, metrics_listen="127.0.0.1:0")
+    yield sim, ComplianceServiceStub(compliance.channel), ReplicationServiceStub(replication.channel), \
+        replication.running.metrics_port
+    await sim.stop()
+
+
+async def scrape(port: int) -> dict[tuple[str, tuple], float]:
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as reply:
+        assert reply.status == 200 and reply.content_type == "text/plain"
+        text = await reply.text()
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def value(samples, name, **labels) -> float:
+    return sum(v for (n, ls), v in samples.items() if n == name and set(labels.items()) <= set(ls))
+
+
+async def test_a_copy_and_a_refusal_move_the_metrics(observed, token_for):
+    sim, compliance, replication, port = observed
+    before = await scrape(port)
+    master, _, master_account = await enrol(sim, compliance, replication, token_for, "m", rep.ACCOUNT_ROLE_MASTER, {})
+    for name, settings in (("copier", rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1")),
+                           ("denier", rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1",
+                                                       denied_symbols=["BTC/USDT"]))):
+        user, _, account = await enrol(sim, compliance, replication, token_for, name, rep.ACCOUNT_ROLE_FOLLOWER,
+                                       {"USDT": "50000"})
+        await replication.StartCopySession(rep.StartCopySessionRequest(
+            follower_account_id=account.account_id, master_account_id=master_account.account_id, settings=settings),
+            metadata=token_for(user))
+    await replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
+        master_account_id=master_account.account_id, venue_trade_id="T-metrics", symbol="BTC/USDT",
+        side=trading_pb2.SIDE_BUY, quantity="0.01", price="64000"), metadata=token_for(master))
+
+    async def moved():
+        after = await scrape(port)
+        acked = value(after, "copytrade_copy_stage_seconds_count", venue="binance", stage="acknowledged") - \
+            value(before, "copytrade_copy_stage_seconds_count", venue="binance", stage="acknowledged")
+        refused = value(after, "copytrade_copy_refusals_total", reason="SYMBOL_DENIED") - \
+            value(before, "copytrade_copy_refusals_total", reason="SYMBOL_DENIED")
+        return after if acked >= 1 and refused >= 1 else None
+    after = await eventually(moved, message="latency and refusal metrics moved")
+    # Each stage's latency is recorded, in order along the path.
+    stages = [value(after, "copytrade_copy_stage_seconds_sum", venue="binance", stage=s) -
+              value(before, "copytrade_copy_stage_seconds_sum", venue="binance", stage=s)
+              for s in ("received", "risk_decided", "sent", "acknowledged")]
+    assert all(s > 0 for s in stages) and stages == sorted(stages)
+    assert value(after, "copytrade_grpc_calls_total", service="replication", method="SubmitMasterFill",
+                 code="OK") >= 1
+    assert value(after, "copytrade_grpc_calls_total", service="risk", method="ReserveOrder", code="OK") >= 1
