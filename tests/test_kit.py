@@ -155,3 +155,25 @@ async def test_migrations_are_idempotent_and_isolated_per_service(make_settings,
             assert schema == "risk"
     finally:
         await db.close()
+
+
+def test_json_logs_carry_the_service_and_the_request_id(capsys):
+    import json
+    import logging
+
+    from services.kit import logs
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    logs.configure_logging("risk", "INFO", fmt="json")
+    token = logs.request_id.set("req-123")
+    try:
+        logging.getLogger("copytrade.test").warning("limit %s crossed", "daily")
+    finally:
+        logs.request_id.reset(token)
+        root.handlers[:], root.level = saved[0], saved[1]
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    entry = json.loads(line)
+    assert entry["service"] == "risk" and entry["request_id"] == "req-123"
+    assert entry["message"] == "limit daily crossed" and entry["level"] == "WARNING"
+    assert entry["time"].endswith("Z")

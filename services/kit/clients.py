@@ -6,7 +6,7 @@ import time
 
 import grpc
 
-from services.kit import auth
+from services.kit import auth, logs
 from services.kit.config import Settings
 
 
@@ -29,6 +29,9 @@ class _ServiceToken(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamCl
         metadata = list(details.metadata or ())
         if not any(k == "authorization" for k, _ in metadata):
             metadata.append(("authorization", self._header()))
+        rid = logs.request_id.get()
+        if rid and not any(k == "x-request-id" for k, _ in metadata):  # one id across the mesh
+            metadata.append(("x-request-id", rid))
         return details._replace(metadata=metadata)
 
     async def intercept_unary_unary(self, continuation, details, request):

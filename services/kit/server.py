@@ -16,7 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from services.kit import auth, errors, metrics
+from services.kit import auth, errors, logs, metrics
 from services.kit.config import Settings
 
 log = logging.getLogger("copytrade.rpc")
@@ -85,6 +85,7 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
 
     async def _enter(self, method, metadata, context):
         rid = next((v for k, v in metadata if k == "x-request-id"), None) or uuid.uuid4().hex[:16]
+        logs.request_id.set(rid)  # this call's task only: its log lines and onward calls carry it
         started = time.perf_counter()
         token_str = auth.bearer(metadata)
         if token_str is None:
