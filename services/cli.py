@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--port-base", type=int, default=DEFAULT_PORT_BASE,
                     help="nats on B, discovery B+1, replication B+2, risk B+3, compliance B+4, "
                          "gateway B+5, HTTP B+6 (default %(default)s)")
+    up.add_argument("--demo", action="store_true",
+                    help="also run the venue simulator (B+7) with a master bot trading and three followers "
+                         "copying it, seeded through the public APIs; prints logins and how to watch")
 
     serve = sub.add_parser("serve", help="run one service (configured from the environment)")
     serve.add_argument("service", choices=SERVICES)
@@ -38,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         from services.launcher import run_up
 
-        return asyncio.run(run_up(args.data_dir, args.host, args.port_base))
+        return asyncio.run(run_up(args.data_dir, args.host, args.port_base, demo=args.demo))
     if args.command == "serve":
         from services.kit.server import run_forever
 

@@ -70,11 +70,16 @@ async def _listening(address: str) -> bool:
 
 
 class Mesh:
-    def __init__(self, data_dir: Path, host: str, port_base: int, services: tuple[str, ...] = SERVICES) -> None:
+    def __init__(self, data_dir: Path, host: str, port_base: int, services: tuple[str, ...] = SERVICES, *,
+                 extra_env: dict[str, str] | None = None, extra_endpoints: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir.resolve()
         self.host = host
         self.port_base = port_base
         self.services = services
+        # What a caller adds around the services (the demo's simulator): their environment and
+        # where it listens, written to endpoints.json with the rest.
+        self.extra_env = dict(extra_env or {})
+        self.extra_endpoints = dict(extra_endpoints or {})
         self.nats = NatsServer(self.data_dir / "jetstream", host=host, port=port_base + PORT_OFFSETS["nats"])
         self.processes: dict[str, subprocess.Popen] = {}
 
@@ -84,6 +89,7 @@ class Mesh:
     async def endpoints(self) -> dict[str, str]:
         out = {name: self.address(name) for name in self.services}
         out["nats"] = self.nats.url
+        out.update(self.extra_endpoints)
         if await _listening(self.address("http")):  # once the gateway serves HTTP
             out["http"] = f"http://{self.address('http')}"
         return out
@@ -100,6 +106,7 @@ class Mesh:
         })
         for name in SERVICES:
             env[f"{name.upper()}_ADDR"] = self.address(name)
+        env.update(self.extra_env)
         return env
 
     async def start(self) -> dict[str, str]:
@@ -145,23 +152,42 @@ class Mesh:
         await self.nats.stop()
 
 
-async def run_up(data_dir: Path, host: str, port_base: int) -> int:
-    mesh = Mesh(data_dir, host, port_base)
+async def run_up(data_dir: Path, host: str, port_base: int, demo: bool = False) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    show = None
+    if demo:
+        from services.demo.runner import Demo
+
+        show = Demo(data_dir, port_base)
+        try:
+            await show.start_venue()  # first: the services are told its URL
+        except (OSError, ValueError, KeyError) as exc:  # the port taken, or demo.json unreadable
+            print(f"copytrade up failed: the demo cannot start: {exc!r}", file=sys.stderr)
+            await show.stop()
+            return 1
+    mesh = Mesh(data_dir, host, port_base, extra_env=show.environment() if show else None,
+                extra_endpoints=show.endpoints() if show else None)
     try:
         endpoints = await mesh.start()
+        if show:
+            await show.seed({name: mesh.address(name) for name in SERVICES})
     except Exception as exc:
         print(f"copytrade up failed: {exc}", file=sys.stderr)
         await mesh.stop()
+        if show:
+            await show.stop()
         return 1
     print("copytrade is up:")
     for name, where in endpoints.items():
         print(f"  {name:<12} {where}")
     print(f"endpoints written to {mesh.data_dir / 'endpoints.json'}; logs in {mesh.data_dir / 'logs'}")
     print("try: grpcurl -plaintext " + endpoints["risk"] + " list      (Ctrl-C stops everything)")
+    if show:
+        print(show.banner(endpoints), flush=True)
+        show.start_bot()
     code = 0
     while not stop.is_set():
         dead = mesh.dead()
@@ -174,5 +200,9 @@ async def run_up(data_dir: Path, host: str, port_base: int) -> int:
         except TimeoutError:
             pass
     print("stopping...")
+    if show:
+        await show.stop_bot()  # no new master trades while the services go
     await mesh.stop()
+    if show:
+        await show.stop()  # the simulator last: replication talks to it until it stops
     return code

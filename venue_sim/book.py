@@ -152,11 +152,14 @@ class Exchange:
 
     client_id_scope: "known" refuses any newClientOrderId the account has used before (what
     copy trading needs and what the tracker asks of the simulator); "open" refuses it only
-    while that order is open, which is what Binance documents ("unique among open orders")."""
+    while that order is open, which is what Binance documents ("unique among open orders").
+
+    id_base is added to every order and trade id: a venue restarted under clients that keep
+    the ids they saw (the demo on a kept data directory) must not hand the same ones out again."""
 
     def __init__(self, seed: int = 0, symbols: tuple[Symbol, ...] = DEFAULT_SYMBOLS,
                  fee_rate: Decimal = Decimal("0.001"), clock: Callable[[], float] = time.time,
-                 client_id_scope: str = "known") -> None:
+                 client_id_scope: str = "known", id_base: int = 0) -> None:
         if client_id_scope not in ("known", "open"):
             raise ValueError("client_id_scope is 'known' or 'open'")
         self.seed = seed
@@ -173,8 +176,9 @@ class Exchange:
         self.keys: dict[str, ApiKey] = {}  # by API key
         self.listeners: list[Listener] = []
         self.price_hooks: list[Callable[[str], None]] = []  # other books matching on price moves
-        self._order_ids = itertools.count(1000)
-        self._trade_ids = itertools.count(5000)
+        self.id_base = id_base
+        self._order_ids = itertools.count(id_base + 1000)
+        self._trade_ids = itertools.count(id_base + 5000)
         self._resting: dict[int, tuple[Account, Order]] = {}  # open limit orders, by order id
         now = self.now_ms()
         for name, price in self.prices.items():

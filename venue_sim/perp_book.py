@@ -58,8 +58,8 @@ class Perpetuals:
         self.exchange = exchange
         self.books: dict[str, PerpAccount] = {}  # by account name
         self.listeners: list[Listener] = []
-        self._order_ids = itertools.count(800_000)
-        self._trade_ids = itertools.count(900_000)
+        self._order_ids = itertools.count(exchange.id_base + 800_000)
+        self._trade_ids = itertools.count(exchange.id_base + 900_000)
         exchange.price_hooks.append(self.match_resting)
 
     def book(self, account: Account) -> PerpAccount:

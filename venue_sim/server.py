@@ -37,10 +37,10 @@ log = logging.getLogger("venue_sim")
 class Simulator:
     def __init__(self, seed: int = 0, host: str = "127.0.0.1", port: int = 0, tick_interval: float | None = None,
                  *, symbols: tuple[Symbol, ...] = DEFAULT_SYMBOLS, client_id_scope: str = "known",
-                 listen_key_ttl_s: float = 3600.0) -> None:
+                 listen_key_ttl_s: float = 3600.0, id_base: int = 0) -> None:
         """tick_interval: seconds between random-walk price steps (None: prices move only when
-        told, which keeps tests deterministic)."""
-        self.exchange = Exchange(seed=seed, symbols=symbols, client_id_scope=client_id_scope)
+        told, which keeps tests deterministic). id_base: added to every order and trade id."""
+        self.exchange = Exchange(seed=seed, symbols=symbols, client_id_scope=client_id_scope, id_base=id_base)
         self.perps = Perpetuals(self.exchange)
         self.auth = Authenticator(self.exchange)
         self.faults = Faults()
