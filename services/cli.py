@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     sim = sub.add_parser("sim", help="run the venue simulator (Binance wire protocol on loopback)", add_help=False)
     sim.add_argument("args", nargs=argparse.REMAINDER)
 
+    from services import ops
+
+    ops.add_commands(sub)
+
     args, rest = parser.parse_known_args(argv)
     if args.command == "sim":
         from venue_sim.__main__ import main as sim_main
@@ -42,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         from services.launcher import run_up
 
         return asyncio.run(run_up(args.data_dir, args.host, args.port_base, demo=args.demo))
+    if args.command in ops.COMMANDS:
+        return ops.run(args)
     if args.command == "serve":
         from services.kit.server import run_forever
 

@@ -122,3 +122,41 @@ def test_up_demo_copies_to_every_follower_within_seconds_and_restarts_on_its_dat
     finally:
         code, output = demo.interrupt()
     assert code == 0, output
+
+
+def cli(data_dir: Path, *args: str, stdin: str | None = None) -> str:
+    done = subprocess.run([sys.executable, "-m", "services.cli", *args, "--data-dir", str(data_dir)], input=stdin,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_operator_cli_on_the_demo(tmp_path):
+    port_base = free_port_block(8)
+    data_dir = tmp_path / "data"
+    demo = Demo(data_dir, port_base, tmp_path / "demo.out")
+    feed = None
+    try:
+        copies_everywhere(demo, port_base)
+        seeded = json.loads((data_dir / "demo.json").read_text())
+        alice = seeded["people"]["alice"]
+        assert "logged in" in cli(data_dir, "login", seeded["people"]["operator"]["email"], "--password-stdin",
+                                  stdin=seeded["password"] + "\n")
+        assert f"session {alice['config_id']}" in cli(data_dir, "positions", alice["config_id"])
+        retries = cli(data_dir, "retries")
+        assert retries.startswith("error") or "nothing waits" in retries
+        with open(tmp_path / "feed.out", "w") as out:
+            feed = subprocess.Popen([sys.executable, "-m", "services.cli", "feed", "--follower", alice["user_id"],
+                                     "--data-dir", str(data_dir)], stdout=out, stderr=subprocess.STDOUT)
+        assert "HALTED (kill switch on)" in cli(data_dir, "kill-switch", "on", "--user", alice["user_id"],
+                                                "--reason", "demo check")
+        # The bot's next trade reaches alice's feed as a refusal, in words.
+        poll(lambda: "refused: TRADING_HALTED" in (tmp_path / "feed.out").read_text(), 30,
+             "the refusal in the feed", demo.process, tmp_path / "feed.out")
+        assert "ACTIVE" in cli(data_dir, "kill-switch", "off", "--user", alice["user_id"])
+    finally:
+        if feed is not None:
+            feed.terminate()
+            feed.wait(timeout=10)
+        code, output = demo.interrupt()
+    assert code == 0, output

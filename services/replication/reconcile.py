@@ -126,7 +126,7 @@ class Reconciler:
         self.db, self.bus, self.pool, self.copier = db, bus, pool, copier
 
     async def reconcile(self, session: CopySessionRow, *, symbol: str = "", force_resync: bool = False,
-                        flatten: bool = False) -> ReconciliationResultRow:
+                        flatten: bool = False, dry_run: bool = False) -> ReconciliationResultRow:
         """Measure the session's drift and apply its policy (or resync or flatten, when told)."""
         run_time = datetime.now(UTC)
         result_id = f"rec-{int(time.time() * 1000):013d}-{secrets.token_hex(4)}"
@@ -147,6 +147,8 @@ class Reconciler:
             policy = rep.DRIFT_POLICY_RESYNC if force_resync else rep.DRIFT_POLICY_FLATTEN
         out_of_sync = [d for d in drifts if d.actionable != 0 or (flatten and d.position != 0)]
         resolution = "none"
+        if dry_run:
+            policy = None  # look, do not touch
         if out_of_sync and policy == rep.DRIFT_POLICY_RESYNC:
             resolution = await self._trade(session, account, venue, result_id,
                                            {d.symbol: d.actionable for d in out_of_sync}, "resynced")
@@ -156,7 +158,7 @@ class Reconciler:
             await sessions.set_state(self.db, self.bus, session.config_id, rep.SESSION_STATE_FROZEN,
                                      "flattened by reconciliation: resync to copy again",
                                      only_from=(rep.SESSION_STATE_ACTIVE,))
-        elif out_of_sync:
+        elif out_of_sync and policy is not None:
             resolution = "alerted"
         if force_resync and resolution in ("none", "resynced"):  # in line again: copying goes on
             await sessions.set_state(self.db, self.bus, session.config_id, rep.SESSION_STATE_ACTIVE, "",
@@ -169,6 +171,8 @@ class Reconciler:
                 for d in drifts for cause, amount in sorted(d.causes.items())
                 # In sync, earlier causes are settled (corrected); a risk refusal stays worth knowing.
                 if amount and (d.actionable != 0 or cause == pb.DISCREPANCY_CAUSE_REFUSED_BY_RISK)])
+        if dry_run:
+            return row
         async with self.db.session() as db_session:
             db_session.add(row)
         if out_of_sync:

@@ -128,9 +128,10 @@ class ErrorRecoveryServicer(pb_grpc.ErrorRecoveryServiceServicer):
                 raise errors.not_found("ORDER_NOT_FOUND", "no such follower order in this session", domain=DOMAIN,
                                        order_id=request.order_id)
             symbol = order.symbol
-        result = await self.reconciler.reconcile(session, symbol=symbol)
-        await self._audited("session.reconciled", f"copy_sessions/{session.config_id}", session.follower_id,
-                            in_sync=result.in_sync, resolution=result.resolution)
+        result = await self.reconciler.reconcile(session, symbol=symbol, dry_run=request.dry_run)
+        if not request.dry_run:
+            await self._audited("session.reconciled", f"copy_sessions/{session.config_id}", session.follower_id,
+                                in_sync=result.in_sync, resolution=result.resolution)
         return pb.ReconcileTradeResponse(result=result_to_proto(result))
 
     async def ForceResync(self, request: pb.ForceResyncRequest, context) -> pb.ForceResyncResponse:

@@ -238,6 +238,9 @@ async def test_a_manual_trade_is_found_and_resynced_per_policy(recovery_mesh, to
     finally:
         await venue.close()
 
+    looked = (await recovery.ReconcileTrade(er.ReconcileTradeRequest(config_id=session.config_id, dry_run=True),
+                                            metadata=token_for(follower))).result
+    assert not looked.in_sync and looked.resolution == "none" and len(sim.orders(follower)) == 2  # copy, by hand: only looked
     result = (await recovery.ReconcileTrade(er.ReconcileTradeRequest(config_id=session.config_id),
                                             metadata=token_for(follower))).result
     assert not result.in_sync and result.resolution == "resynced"

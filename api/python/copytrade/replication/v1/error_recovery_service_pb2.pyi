@@ -205,12 +205,14 @@ class ReconciliationResult(_message.Message):
     def __init__(self, result_id: _Optional[str] = ..., config_id: _Optional[str] = ..., run_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., in_sync: _Optional[bool] = ..., discrepancies: _Optional[_Iterable[_Union[Discrepancy, _Mapping]]] = ..., resolution: _Optional[str] = ...) -> None: ...
 
 class ReconcileTradeRequest(_message.Message):
-    __slots__ = ("config_id", "order_id")
+    __slots__ = ("config_id", "order_id", "dry_run")
     CONFIG_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     config_id: str
     order_id: str
-    def __init__(self, config_id: _Optional[str] = ..., order_id: _Optional[str] = ...) -> None: ...
+    dry_run: bool
+    def __init__(self, config_id: _Optional[str] = ..., order_id: _Optional[str] = ..., dry_run: _Optional[bool] = ...) -> None: ...
 
 class ReconcileTradeResponse(_message.Message):
     __slots__ = ("result",)
