@@ -78,7 +78,7 @@ def capturable_roi(fills: list[stats.Fill], window: str, now: datetime) -> str:
     result = preview.replay([preview.MasterFill(str(i), f) for i, f in enumerate(chosen)], capital=capital,
                             settings=DEFAULT_FOLLOWER, limits=platform_defaults(), latency_ms=100,
                             fee_rate=Decimal("0.001"))
-    return str(result.follower_return.quantize(Decimal("0.0001")))
+    return stats.decimal_text(result.follower_return)
 
 
 class Analytics:

@@ -142,9 +142,9 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
         result = preview.replay(fills, capital=capital, settings=settings, limits=limits,
                                 latency_ms=request.latency_ms, fee_rate=fee_rate)
         response = pb.PreviewCopyResponse(
-            follower_return=str(result.follower_return.quantize(Decimal("0.0001"))),
-            master_return="" if result.master_return is None else str(result.master_return.quantize(Decimal("0.0001"))),
-            capture_gap="" if result.capture_gap is None else str(result.capture_gap.quantize(Decimal("0.0001"))),
+            follower_return=stats_module.decimal_text(result.follower_return),
+            master_return=stats_module.decimal_text(result.master_return),
+            capture_gap=stats_module.decimal_text(result.capture_gap),
             trades_taken=sum(1 for s in result.steps if s.refusal is None),
             trades_refused=sum(1 for s in result.steps if s.refusal is not None))
         for moment, equity in result.equity_curve:

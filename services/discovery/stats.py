@@ -85,8 +85,11 @@ class Ledger:
                     for lot in lots), ZERO)
 
 
-def _text(value: Decimal | None, places: str = "0.0001") -> str:
-    return "" if value is None else str(value.quantize(Decimal(places)))
+def decimal_text(value: Decimal | None, places: str = "0.0001") -> str:
+    if value is None:
+        return ""
+    rounded = value.quantize(Decimal(places))
+    return str(rounded.copy_abs() if rounded == 0 else rounded)  # never "-0.0000"
 
 
 def _std(values: list[Decimal]) -> Decimal | None:
@@ -155,17 +158,17 @@ def compute(fills: list[Fill], window: str, now: datetime) -> dict:
     holding = [(t.close_time - t.open_time).total_seconds() / 3600 for t in trades]
     track = (now - fills[0].time).days if fills else 0
     return {
-        "roi": _text((realized + unrealized) / base) if base else "",
-        "realized_pnl": _text(realized, "0.01"),
-        "unrealized_pnl": _text(unrealized, "0.01"),
-        "win_rate": _text(Decimal(len(wins)) / len(trades)) if trades else "",
-        "profit_factor": _text(sum(wins, ZERO) / gross_loss) if gross_loss else "",
-        "average_win": _text(sum(wins, ZERO) / len(wins), "0.01") if wins else "",
-        "average_loss": _text(sum(losses, ZERO) / len(losses), "0.01") if losses else "",
-        "max_drawdown": _text(max_drawdown),
-        "sharpe_ratio": _text(mean / std * ANNUALISE) if std else "",
-        "sortino_ratio": _text(mean / downside_dev * ANNUALISE) if downside_dev else "",
-        "volatility": _text(std * ANNUALISE) if std is not None else "",
+        "roi": decimal_text((realized + unrealized) / base) if base else "",
+        "realized_pnl": decimal_text(realized, "0.01"),
+        "unrealized_pnl": decimal_text(unrealized, "0.01"),
+        "win_rate": decimal_text(Decimal(len(wins)) / len(trades)) if trades else "",
+        "profit_factor": decimal_text(sum(wins, ZERO) / gross_loss) if gross_loss else "",
+        "average_win": decimal_text(sum(wins, ZERO) / len(wins), "0.01") if wins else "",
+        "average_loss": decimal_text(sum(losses, ZERO) / len(losses), "0.01") if losses else "",
+        "max_drawdown": decimal_text(max_drawdown),
+        "sharpe_ratio": decimal_text(mean / std * ANNUALISE) if std else "",
+        "sortino_ratio": decimal_text(mean / downside_dev * ANNUALISE) if downside_dev else "",
+        "volatility": decimal_text(std * ANNUALISE) if std is not None else "",
         "average_holding_hours": round(sum(holding) / len(holding), 4) if holding else 0.0,
         "trades_per_day": round(float(len(trades) / span_days), 4),
         "trade_count": len(trades),
