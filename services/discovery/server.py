@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
 from copytrade.discovery.v1 import discovery_service_pb2, discovery_service_pb2_grpc
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
 from services.kit.clients import channel
@@ -20,8 +21,8 @@ STATS_DURABLE = "discovery-stats"
 async def create_server(settings: Settings) -> RunningService:
     db = Database(settings, MIGRATIONS)
     await db.migrate()
-    replication = channel(settings, "replication")
-    servicer = DiscoveryServicer(db, ReplicationServiceStub(replication))
+    replication, compliance = channel(settings, "replication"), channel(settings, "compliance")
+    servicer = DiscoveryServicer(db, ReplicationServiceStub(replication), ComplianceInternalServiceStub(compliance))
     bus = await Bus.connect(settings.nats_url, "discovery")
     # Every master fill updates the statistics of the profiles that show its account.
     await bus.consume("FILLS", STATS_DURABLE, "fills.master.filled.>", servicer.analytics.on_fill,
@@ -30,4 +31,4 @@ async def create_server(settings: Settings) -> RunningService:
         discovery_service_pb2.DESCRIPTOR.services_by_name["DiscoveryService"].full_name,
         discovery_service_pb2_grpc.add_DiscoveryServiceServicer_to_server, servicer,
     )
-    return await start_grpc_server(settings, [registration], cleanups=[bus.close, replication.close, db.close])
+    return await start_grpc_server(settings, [registration], cleanups=[bus.close, replication.close, compliance.close, db.close])

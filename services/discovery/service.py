@@ -10,6 +10,7 @@ import grpc
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
 from copytrade.discovery.v1 import discovery_service_pb2 as pb
 from copytrade.discovery.v1 import discovery_service_pb2_grpc as pb_grpc
 from services.discovery import analytics, preview, profiles
@@ -21,7 +22,7 @@ from services.risk import limits as risk_limits
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
 from copytrade.type.v1 import trading_pb2
-from services.kit import auth, errors, paging
+from services.kit import audit, auth, errors, paging
 from services.kit.db import Database, aware
 
 
@@ -36,9 +37,11 @@ def profile_to_proto(row: MasterProfileRow) -> pb.MasterProfile:
 
 
 class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
-    def __init__(self, db: Database, replication: ReplicationServiceStub) -> None:
+    def __init__(self, db: Database, replication: ReplicationServiceStub,
+                 audit_trail: ComplianceInternalServiceStub | None = None) -> None:
         self.db = db
         self.replication = replication
+        self.audit = audit_trail
         self.analytics = Analytics(db, replication)
 
     async def ListMasterTraders(self, request: pb.ListMasterTradersRequest, context) -> pb.ListMasterTradersResponse:
@@ -175,6 +178,8 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
             row.master_account_ids = list(request.profile.master_account_ids)
             row.public, row.update_time = request.profile.public, datetime.now(UTC)
         await self.analytics.refresh(row)  # the accounts shown may have changed
+        await audit.record(self.audit, "master_profile.updated", f"master_profiles/{row.trader_id}", row.user_id,
+                           public=row.public, accounts=row.master_account_ids)
         return pb.UpdateMasterProfileResponse(profile=profile_to_proto(row))
 
     async def _public_profile(self, trader_id: str) -> MasterProfileRow:
@@ -249,6 +254,8 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
             raise errors.already_exists("PROFILE_EXISTS", "this master already has a profile",
                                         domain=profiles.DOMAIN, trader_id=existing.trader_id) from None
         await self.analytics.refresh(row)  # fills seen before the profile existed count too
+        await audit.record(self.audit, "master_profile.created", f"master_profiles/{row.trader_id}", row.user_id,
+                           public=row.public, accounts=row.master_account_ids)
         return pb.CreateMasterProfileResponse(profile=profile_to_proto(row))
 
     async def GetMasterProfile(self, request: pb.GetMasterProfileRequest, context) -> pb.GetMasterProfileResponse:

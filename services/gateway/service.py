@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 from datetime import UTC, datetime
 
 import grpc
 
 from sqlalchemy import select
 
-from copytrade.compliance.v1 import compliance_internal_service_pb2 as audit_pb
 from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
 from copytrade.gateway.v1 import gateway_service_pb2 as pb
 from copytrade.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
@@ -21,11 +18,8 @@ from copytrade.risk.v1 import risk_service_pb2 as risk_pb
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from services.gateway import api_keys
 from services.gateway.store import ApiKeyRow
-from services.kit import auth, errors, paging
+from services.kit import audit, auth, errors, paging
 from services.kit.db import Database
-
-
-log = logging.getLogger("copytrade.gateway")
 
 
 def key_to_proto(row: ApiKeyRow) -> pb.ApiKey:
@@ -46,15 +40,8 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         self.replication, self.risk, self.audit = replication, risk, audit
 
     async def _audited(self, action: str, row: ApiKeyRow) -> None:
-        if self.audit is None:
-            return
-        try:
-            await self.audit.RecordAuditEvent(audit_pb.RecordAuditEventRequest(
-                actor=auth.current().subject, action=action, resource=f"api_keys/{row.key_id}",
-                subject_user_id=row.user_id, details_json=json.dumps({"name": row.name, "scopes": row.scopes}),
-                event_id=f"{action}:{row.key_id}"), timeout=5)
-        except grpc.aio.AioRpcError as exc:
-            log.error("audit of %s on %s not recorded: %s", action, row.key_id, exc.code().name)
+        await audit.record(self.audit, action, f"api_keys/{row.key_id}", row.user_id, event_id=f"{action}:{row.key_id}",
+                           name=row.name, scopes=row.scopes)
 
     async def GetFollowerDashboard(self, request: pb.GetFollowerDashboardRequest, context):
         caller = auth.require_caller()

@@ -3,17 +3,12 @@ sessions, operators on everyone's; every person's action is audited with complia
 
 from __future__ import annotations
 
-import json
-import logging
-
-import grpc
 from sqlalchemy import select
 
-from copytrade.compliance.v1 import compliance_internal_service_pb2 as audit_pb
 from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
 from copytrade.replication.v1 import error_recovery_service_pb2 as pb
 from copytrade.replication.v1 import error_recovery_service_pb2_grpc as pb_grpc
-from services.kit import auth, errors, paging
+from services.kit import audit, auth, errors, paging
 from services.kit.db import Database
 from services.replication.accounts import DOMAIN
 from services.replication.error_book import OPEN, ErrorBook, event_to_proto
@@ -22,7 +17,6 @@ from services.replication.retries import RetryProcessor
 from services.replication.store import CopySessionRow, ErrorEventRow, FollowerOrderRow, ReconciliationResultRow
 from services.replication.venues.base import ErrorKind, VenueError
 
-log = logging.getLogger("copytrade.replication.recovery")
 KINDS = {pb.ERROR_TYPE_NETWORK: ErrorKind.NETWORK, pb.ERROR_TYPE_RATE_LIMIT: ErrorKind.RATE_LIMIT,
          pb.ERROR_TYPE_TIMEOUT: ErrorKind.TIMEOUT, pb.ERROR_TYPE_PLATFORM: ErrorKind.PLATFORM,
          pb.ERROR_TYPE_REJECTED: ErrorKind.REJECTED, pb.ERROR_TYPE_UNKNOWN_OUTCOME: ErrorKind.UNKNOWN_OUTCOME}
@@ -47,13 +41,7 @@ class ErrorRecoveryServicer(pb_grpc.ErrorRecoveryServiceServicer):
         return row
 
     async def _audited(self, action: str, resource: str, subject_user_id: str, **details) -> None:
-        caller = auth.current()
-        try:
-            await self.audit.RecordAuditEvent(audit_pb.RecordAuditEventRequest(
-                actor=caller.subject, action=action, resource=resource, subject_user_id=subject_user_id,
-                details_json=json.dumps(details, sort_keys=True, default=str)), timeout=5)
-        except grpc.aio.AioRpcError as exc:
-            log.error("audit of %s on %s not recorded: %s", action, resource, exc.code().name)
+        await audit.record(self.audit, action, resource, subject_user_id, **details)
 
     async def LogError(self, request: pb.LogErrorRequest, context) -> pb.LogErrorResponse:
         kind = KINDS.get(request.error_type)

@@ -11,12 +11,13 @@ import asyncio
 from decimal import Decimal, InvalidOperation
 
 from copytrade.compliance.v1 import compliance_service_pb2 as compliance_pb
+from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
 from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as pb
 from copytrade.replication.v1 import replication_service_pb2_grpc as pb_grpc
 from copytrade.type.v1 import trading_pb2
-from services.kit import auth, errors, paging
+from services.kit import audit, auth, errors, paging
 from services.kit.bus import Bus
 from services.kit.db import Database
 from services.replication import copy_settings, sessions
@@ -51,10 +52,12 @@ def account_to_proto(row: VenueAccountRow) -> pb.VenueAccount:
 
 
 class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
-    def __init__(self, db: Database, bus: Bus, compliance: ComplianceServiceStub) -> None:
+    def __init__(self, db: Database, bus: Bus, compliance: ComplianceServiceStub,
+                 audit_trail: ComplianceInternalServiceStub | None = None) -> None:
         self.db = db
         self.bus = bus
         self.compliance = compliance
+        self.audit = audit_trail
 
     async def _require_eligible(self, follower_id: str) -> None:
         """Compliance decides who may copy (KYC, consent); its refusal is passed on as it is."""
@@ -317,6 +320,8 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
                 credential_id=request.credential_id, label=request.label.strip(), watch_fills=request.watch_fills,
                 request_id=request.request_id or None, create_time=datetime.now(UTC))
             session.add(row)
+        await audit.record(self.audit, "venue_account.created", f"venue_accounts/{row.account_id}", row.user_id,
+                           venue=row.venue_id, role=pb.AccountRole.Name(row.role), watch_fills=row.watch_fills)
         return pb.CreateVenueAccountResponse(account=account_to_proto(row))
 
     async def GetVenueAccount(self, request: pb.GetVenueAccountRequest, context) -> pb.GetVenueAccountResponse:
@@ -351,6 +356,8 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
                                                  "waits for a retry or a person; resolve or cancel it first",
                                                  domain=DOMAIN, error_id=waiting)
             await session.delete(await session.get(VenueAccountRow, account.account_id))
+        await audit.record(self.audit, "venue_account.deleted", f"venue_accounts/{account.account_id}",
+                           account.user_id, venue=account.venue_id)
         return pb.DeleteVenueAccountResponse()
 
 

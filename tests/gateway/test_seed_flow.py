@@ -133,3 +133,13 @@ async def test_the_seed_endpoints_work_end_to_end_over_rest(site):
     after = await call(http, "GET", f"/api/copy-trading/status/{config_id}", token)
     assert after["session"]["state"] == "SESSION_STATE_STOPPED"
     await call(http, "POST", "/api/copy-trading/stop", token, {"configId": config_id})  # idempotent
+
+    async def audited(user, want):  # what each person did is in their audit trail
+        events = (await call(http, "GET", f"/v1/audit-events?userId={user}&pageSize=200", ops))["events"]
+        found = {e["action"] for e in events}
+        return found if want <= found else None
+    await eventually(lambda: audited(master_id, {"venue_account.created", "master_profile.created",
+                                                 "credential.stored"}), message="the master's actions audited")
+    await eventually(lambda: audited(follower_id, {"venue_account.created", "error.logged", "error.retried",
+                                                   "session.reconciled", "copy.session.changed"}),
+                     message="the follower's actions audited")
