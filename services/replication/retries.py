@@ -4,11 +4,11 @@ safe; an attempt whose replica dies is taken over once its claim lapses."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from copytrade.replication.v1 import error_recovery_service_pb2 as pb
 from services.kit import metrics
+from services.kit.periodic import Periodic
 from services.replication.copier import Copier
 from services.replication.error_book import Attempt, ErrorBook
 from services.replication.store import ErrorEventRow
@@ -19,27 +19,19 @@ log = logging.getLogger("copytrade.replication.retries")
 
 class RetryProcessor:
     def __init__(self, book: ErrorBook, copier: Copier, interval_s: float = 1.0) -> None:
-        self.book, self.copier, self.interval_s = book, copier, interval_s
-        self._task: asyncio.Task | None = None
+        self.book, self.copier = book, copier
+        self._periodic = Periodic("retry-processor", interval_s, self._round)
 
     def start(self) -> None:
-        if self.interval_s > 0:
-            self._task = asyncio.create_task(self._loop(), name="retry-processor")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._periodic.stop()
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_due()
-                for error_type, count in (await self.book.pending_counts()).items():
-                    metrics.RETRIES_PENDING.labels(error_type).set(count)
-            except Exception:  # noqa: BLE001 - the database may be restarting; try again next tick
-                log.exception("running due retries failed")
-            await asyncio.sleep(self.interval_s)
+    async def _round(self) -> None:
+        await self.run_due()
+        for error_type, count in (await self.book.pending_counts()).items():
+            metrics.RETRIES_PENDING.labels(error_type).set(count)
 
     async def run_due(self) -> list[ErrorEventRow]:
         """Claim and run every retry that is due now; returns the settled events."""

@@ -16,6 +16,7 @@ from services.kit.clients import channel
 from services.kit.config import Settings
 from services.kit import metrics
 from services.kit.db import Database
+from services.kit.periodic import Periodic
 from services.kit.server import Registration, RunningService, start_grpc_server
 from services.replication.copier import Copier
 from services.replication.error_book import ErrorBook
@@ -54,8 +55,9 @@ async def create_server(settings: Settings) -> RunningService:
                       ack_wait=settings.fill_ack_wait_s)
     processor = RetryProcessor(book, copier, settings.retry_poll_s)
     processor.start()
-    periodic = asyncio.create_task(_reconcile_every(reconciler, settings.reconcile_interval_s))
-    lag = asyncio.create_task(_watch_consumer_lag(bus))
+    periodic = Periodic("reconciliation", settings.reconcile_interval_s, reconciler.run_all,
+                        first_delay_s=settings.reconcile_interval_s).start()
+    lag = Periodic("consumer-lag", 5.0, lambda: _record_consumer_lag(bus)).start()
     outages = FeedOutages(db, bus, reconciler, grace_s=settings.feed_outage_grace_s,
                           settle_s=min(2.0, settings.feed_outage_grace_s))
     watchers = MasterWatchers(db, bus, pool, on_stream=outages.listener)
@@ -64,9 +66,8 @@ async def create_server(settings: Settings) -> RunningService:
     watchers.start()
 
     async def stop_periodic() -> None:
-        periodic.cancel()
-        lag.cancel()
-        await asyncio.gather(periodic, lag, return_exceptions=True)
+        await periodic.stop()
+        await lag.stop()
 
     registrations = [
         Registration(replication_service_pb2.DESCRIPTOR.services_by_name["ReplicationService"].full_name,
@@ -84,23 +85,7 @@ async def create_server(settings: Settings) -> RunningService:
     return running
 
 
-async def _reconcile_every(reconciler: Reconciler, interval_s: float) -> None:
-    if interval_s <= 0:
-        return
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            await reconciler.run_all()
-        except Exception:  # noqa: BLE001 - next round
-            log.exception("periodic reconciliation failed")
-
-
-async def _watch_consumer_lag(bus, every_s: float = 5.0) -> None:
+async def _record_consumer_lag(bus) -> None:
     """The copy backlog: fills JetStream holds that no worker has taken yet."""
-    while True:
-        try:
-            info = await bus.js.consumer_info("FILLS", WORKERS_DURABLE)
-            metrics.CONSUMER_PENDING.labels("FILLS", WORKERS_DURABLE).set(info.num_pending + info.num_ack_pending)
-        except Exception as exc:  # noqa: BLE001 - NATS may be reconnecting
-            log.debug("consumer lag unknown: %s", exc)
-        await asyncio.sleep(every_s)
+    info = await bus.js.consumer_info("FILLS", WORKERS_DURABLE)
+    metrics.CONSUMER_PENDING.labels("FILLS", WORKERS_DURABLE).set(info.num_pending + info.num_ack_pending)

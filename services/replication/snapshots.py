@@ -4,7 +4,6 @@ the venue sees. One follower's venue being away never stops the others'."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 
@@ -15,6 +14,7 @@ from copytrade.replication.v1 import replication_service_pb2 as pb
 from copytrade.risk.v1 import risk_service_pb2 as risk_pb
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from services.kit.db import Database
+from services.kit.periodic import Periodic
 from services.replication.store import CopySessionRow, VenueAccountRow
 from services.replication.venue_pool import VenuePool
 from services.replication.venues.base import VenueError
@@ -25,25 +25,14 @@ LIVE = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZE
 
 class EquitySnapshots:
     def __init__(self, db: Database, pool: VenuePool, risk: RiskServiceStub, interval_s: float) -> None:
-        self.db, self.pool, self.risk, self.interval_s = db, pool, risk, interval_s
-        self._task: asyncio.Task | None = None
+        self.db, self.pool, self.risk = db, pool, risk
+        self._periodic = Periodic("equity-snapshots", interval_s, self.take)
 
     def start(self) -> None:
-        if self.interval_s > 0:
-            self._task = asyncio.create_task(self._loop(), name="equity-snapshots")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.take()
-            except Exception:  # noqa: BLE001 - the database may be restarting; next round
-                log.exception("equity snapshots failed")
-            await asyncio.sleep(self.interval_s)
+        await self._periodic.stop()
 
     async def take(self) -> int:
         """One snapshot of every follower account in a live session; returns how many were sent."""
