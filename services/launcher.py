@@ -1,6 +1,6 @@
 """`copytrade up`: nats-server from the wheel, then every service as its own process.
 
-Ports (with --port-base B, default 50050): nats B, discovery B+1, replication B+2, risk B+3,
+Ports (with --port-base B, default 15050): nats B, discovery B+1, replication B+2, risk B+3,
 compliance B+4, gateway gRPC B+5, gateway HTTP B+6. Data (SQLite files, JetStream store,
 generated secrets) lives under --data-dir, so a second `up` on it keeps everything.
 """

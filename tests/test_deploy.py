@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from services.kit.config import PORT_OFFSETS, SERVICES
+from services.kit.config import DEFAULT_PORT_BASE, PORT_OFFSETS, SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,9 +22,9 @@ def test_compose_names_every_service_with_its_wiring():
         assert service["command"] == ["copytrade", "serve", name]
         env = service["environment"]
         assert env["DATABASE_URL"].startswith("postgresql://") and env["NATS_URL"] == "nats://nats:4222"
-        assert env["LISTEN_ADDR"] == f"0.0.0.0:{50050 + PORT_OFFSETS[name]}"
+        assert env["LISTEN_ADDR"] == f"0.0.0.0:{DEFAULT_PORT_BASE + PORT_OFFSETS[name]}"
         for peer in SERVICES:
-            assert env[f"{peer.upper()}_ADDR"] == f"{peer}:{50050 + PORT_OFFSETS[peer]}"
+            assert env[f"{peer.upper()}_ADDR"] == f"{peer}:{DEFAULT_PORT_BASE + PORT_OFFSETS[peer]}"
         assert {"MASTER_KEY", "JWT_SECRET"} <= set(env)
         assert "ports" not in service or name == "gateway"  # only the gateway is published
     assert services["gateway"]["environment"]["GATEWAY_HTTP_ADDR"] == "0.0.0.0:8080"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SERVICES = ("discovery", "replication", "risk", "compliance", "gateway")
-DEFAULT_PORT_BASE = 50050
+DEFAULT_PORT_BASE = 15050
 # Offsets from --port-base: nats, then the five services' gRPC ports, then the gateway's HTTP.
 PORT_OFFSETS = {"nats": 0, "discovery": 1, "replication": 2, "risk": 3, "compliance": 4, "gateway": 5, "http": 6}
 DEV_SECRET = "copytrade-dev-only-secret-change-me"
