@@ -54,15 +54,21 @@ async def verify(compliance, token_for, user):
                                                              version="2026-01"), metadata=token_for(user))
 
 
-async def enrol(sim, compliance, replication, token_for, name, role, balances, *, watch=False):
-    """A verified user with a funded simulator account, its keys in the vault and a venue account."""
+PERPETUAL = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="binance",
+                              market_type=trading_pb2.MARKET_TYPE_PERPETUAL)
+
+
+async def enrol(sim, compliance, replication, token_for, name, role, balances, *, watch=False, futures_wallet=None):
+    """A verified user with a funded simulator account, its keys in the vault and a venue account
+    (on USDⓈ-M perpetuals when it has a futures wallet)."""
     user = f"{name}-{uuid.uuid4().hex[:6]}"
     await verify(compliance, token_for, user)
-    sim_account = sim.create_account(user, balances)
+    sim_account = sim.create_account(user, balances, futures_wallet=futures_wallet)
+    venue = PERPETUAL if futures_wallet else SPOT
     credential = (await compliance.StoreCredential(comp.StoreCredentialRequest(
-        venue=SPOT, api_key=sim_account.api_key, api_secret=sim_account.secret), metadata=token_for(user))).credential
+        venue=venue, api_key=sim_account.api_key, api_secret=sim_account.secret), metadata=token_for(user))).credential
     account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
-        role=role, venue=SPOT, credential_id=credential.credential_id, watch_fills=watch),
+        role=role, venue=venue, credential_id=credential.credential_id, watch_fills=watch),
         metadata=token_for(user))).account
     return user, sim_account, account
 
@@ -217,16 +223,8 @@ async def test_copying_needs_approved_kyc_and_current_consent(mesh, token_for):
 async def test_a_spot_master_is_copied_to_a_perpetual_follower_through_the_symbol_map(mesh, token_for):
     sim, compliance, risk, replication, bus = mesh
     master, _, master_account = await enrol(sim, compliance, replication, token_for, "m", rep.ACCOUNT_ROLE_MASTER, {})
-    follower = f"perp-{uuid.uuid4().hex[:6]}"
-    await verify(compliance, token_for, follower)
-    sim_account = sim.create_account(follower, {}, futures_wallet="50000")
-    perp = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="binance",
-                             market_type=trading_pb2.MARKET_TYPE_PERPETUAL)
-    credential = (await compliance.StoreCredential(comp.StoreCredentialRequest(
-        venue=perp, api_key=sim_account.api_key, api_secret=sim_account.secret), metadata=token_for(follower))).credential
-    account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
-        role=rep.ACCOUNT_ROLE_FOLLOWER, venue=perp, credential_id=credential.credential_id),
-        metadata=token_for(follower))).account
+    follower, _, account = await enrol(sim, compliance, replication, token_for, "perp", rep.ACCOUNT_ROLE_FOLLOWER,
+                                       {}, futures_wallet="50000")
     await replication.StartCopySession(rep.StartCopySessionRequest(
         follower_account_id=account.account_id, master_account_id=master_account.account_id,
         settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="3", reverse=True,
@@ -253,16 +251,8 @@ async def test_master_closes_are_mirrored_proportionally_and_a_flip_reverses_the
             follower_account_id=account.account_id, master_account_id=master_account.account_id, settings=settings),
             metadata=token_for(user))
         followers[name] = user
-    perp_user = f"perp-{uuid.uuid4().hex[:6]}"
-    await verify(compliance, token_for, perp_user)
-    perp_sim = sim.create_account(perp_user, {}, futures_wallet="50000")
-    perp = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="binance",
-                             market_type=trading_pb2.MARKET_TYPE_PERPETUAL)
-    credential = (await compliance.StoreCredential(comp.StoreCredentialRequest(
-        venue=perp, api_key=perp_sim.api_key, api_secret=perp_sim.secret), metadata=token_for(perp_user))).credential
-    perp_account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
-        role=rep.ACCOUNT_ROLE_FOLLOWER, venue=perp, credential_id=credential.credential_id),
-        metadata=token_for(perp_user))).account
+    perp_user, _, perp_account = await enrol(sim, compliance, replication, token_for, "perp",
+                                             rep.ACCOUNT_ROLE_FOLLOWER, {}, futures_wallet="50000")
     await replication.StartCopySession(rep.StartCopySessionRequest(
         follower_account_id=perp_account.account_id, master_account_id=master_account.account_id,
         settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1", reverse=True,
