@@ -4,7 +4,6 @@ known history checked by hand, a limit change that changes what is refused, and 
 import uuid
 from decimal import Decimal
 
-from google.protobuf import field_mask_pb2  # noqa: F401 - the limits travel whole
 
 from copytrade.discovery.v1 import discovery_service_pb2 as pb
 from copytrade.replication.v1 import replication_service_pb2 as rep

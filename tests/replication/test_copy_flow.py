@@ -3,7 +3,6 @@ replication sees the fill on the master's own user-data stream, sizes it per fol
 it with risk, fetches each follower's credentials from the compliance vault and places the
 copy on the simulator through ccxt. Verified by asking the simulator, not our database."""
 
-import asyncio
 import uuid
 from decimal import Decimal
 

@@ -4,7 +4,6 @@ schedule (driven by a controllable clock); two processors never run one retry tw
 reconciliation finds a manual trade on a follower's account and repairs it per policy."""
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
