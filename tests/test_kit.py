@@ -177,3 +177,16 @@ def test_json_logs_carry_the_service_and_the_request_id(capsys):
     assert entry["service"] == "risk" and entry["request_id"] == "req-123"
     assert entry["message"] == "limit daily crossed" and entry["level"] == "WARNING"
     assert entry["time"].endswith("Z")
+
+
+async def test_a_bus_closes_cleanly_even_when_nats_is_already_gone(tmp_path):
+    from services.kit.bus import Bus
+    from services.kit.natsd import NatsServer
+
+    nats = await NatsServer(tmp_path / "js").start()
+    bus = await Bus.connect(nats.url, "orphan")
+    await nats.stop()  # a service shutting down after its NATS: no exception may escape
+    await eventually(lambda: bus.nc.is_reconnecting, message="the client notices")
+    await bus.nc.publish("copies.order.placed.x", b"left in the buffer")  # unsent when the service stops
+    await bus.close()
+    assert bus.nc.is_closed

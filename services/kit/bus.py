@@ -176,8 +176,11 @@ class Bus:
         if not self.nc.is_closed:
             try:
                 await self.nc.drain()
-            except Exception:  # already closing or disconnected
-                await self.nc.close()
+            except Exception:  # already closing, or the server is gone (shutting down while NATS is down)
+                try:
+                    await self.nc.close()
+                except Exception as exc:  # noqa: BLE001 - nothing is left to flush to
+                    log.warning("%s: closed without a clean goodbye to NATS (%s)", self.name, exc)
 
 
 async def _log_error(exc: Exception) -> None:

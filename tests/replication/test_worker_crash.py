@@ -32,10 +32,19 @@ FOLLOWERS = 3
 
 
 @pytest_asyncio.fixture
-async def crashable(start_service, tmp_path):
-    """Compliance and risk in the test; replication as a process that can be killed and started
-    again on the same data and nats-server (its own, so the consumer's short ack wait holds)."""
+async def own_nats(tmp_path):
+    """A nats-server of this test's own, so the consumer's short ack wait holds. Set up before
+    the services (and so stopped after them: they close their connections to a live server)."""
     nats = await NatsServer(tmp_path / "jetstream").start()
+    yield nats
+    await nats.stop()
+
+
+@pytest_asyncio.fixture
+async def crashable(own_nats, start_service, tmp_path):
+    """Compliance and risk in the test; replication as a process that can be killed and started
+    again on the same data and nats-server."""
+    nats = own_nats
     sim = await Simulator(seed=11).start()
     compliance = await start_service("compliance", nats_url=nats.url)
     risk = await start_service("risk", nats_url=nats.url)
@@ -66,7 +75,6 @@ async def crashable(start_service, tmp_path):
                 process.kill()
                 process.wait(timeout=10)
     await sim.stop()
-    await nats.stop()
 
 
 @pytest.mark.parametrize("fault", ["latency_after_accept", "latency"])
