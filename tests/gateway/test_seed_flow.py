@@ -3,18 +3,27 @@ venue simulator: two people sign up, pass KYC, store their keys, the master publ
 profile, the follower finds them and follows, a master trade is copied, and the seed's
 copy-trading, error-recovery and master-trader endpoints all answer with JSON."""
 
+import re
 import uuid
 from decimal import Decimal
 
 import aiohttp
 import pytest_asyncio
 
+from services.gateway.routes import route_table
 from services.kit.testing import eventually
 from services.replication.venues.base import OrderRequest
 from services.replication.venues.ccxt_venue import CcxtVenue
 from venue_sim import Simulator, ccxt_config
 
 PASSWORD = "correct horse battery staple"
+# Bodies that pass validation, so what refuses the intruder is ownership, not a missing field.
+VALID_BODIES = {
+    "/v1/credentials/{credential_id}:updateSecret": {"apiKey": "k-intruder", "apiSecret": "s-intruder"},
+    "/v1/master-profiles/{profile.trader_id}": {"displayName": "Mine now", "strategyType": "STRATEGY_TYPE_SWING",
+                                                "riskLevel": "RISK_LEVEL_MODERATE"},
+    "/v1/error-events/{error_id}:resolve": {"comment": "mine now"},
+}
 SPOT = {"kind": "VENUE_KIND_CCXT", "id": "binance", "marketType": "MARKET_TYPE_SPOT"}
 
 
@@ -143,3 +152,38 @@ async def test_the_seed_endpoints_work_end_to_end_over_rest(site):
     await eventually(lambda: audited(follower_id, {"venue_account.created", "error.logged", "error.retried",
                                                    "session.reconciled", "copy.session.changed"}),
                      message="the follower's actions audited")
+
+    # Tenancy: another user, acting on every route that names one of the follower's objects,
+    # gets 403 or 404 and an error body — never the follower's data, never a change.
+    key = (await call(http, "POST", "/v1/api-keys", token, {"name": "bot", "scopes": ["API_KEY_SCOPE_READ"]}))
+    credentials = (await call(http, "GET", f"/v1/users/{follower_id}/credentials", token))["credentials"]
+    theirs = {"user_id": follower_id, "follower_id": follower_id, "config_id": config_id,
+              "account_id": follower_account, "order_id": orders[0]["orderId"], "error_id": logged["errorId"],
+              "credential_id": credentials[0]["credentialId"], "key_id": key["apiKey"]["keyId"],
+              "reservation_id": orders[0]["orderId"], "profile.trader_id": profile["traderId"]}
+    # Public by design: any signed-in user may read a public master profile and preview copying it.
+    public = {"GET /v1/master-profiles/{trader_id}", "GET /v1/master-profiles/{trader_id}/stats",
+              "POST /v1/master-profiles/{trader_id}:previewCopy", "GET /api/master-traders/{trader_id}"}
+    _, intruder = await sign_up(http, f"intruder-{uuid.uuid4().hex[:6]}@example.com")
+    checked, leaks = 0, []
+    for route in route_table():
+        if not route.variables or f"{route.verb} {route.template}" in public:
+            continue
+        missing = [v for v in route.variables if v not in theirs]
+        assert not missing, f"no object of the follower's to try {route.template} with: add {missing}"
+        path = route.template
+        for variable in route.variables:
+            path = re.sub(r"\{" + re.escape(variable) + r"(=[^}]*)?\}", theirs[variable], path)
+        request = VALID_BODIES.get(route.template, {}) if route.body else None
+        reply = await http.request(route.verb, path, json=request, headers={"Authorization": f"Bearer {intruder}"})
+        body = await reply.json()
+        # A reason from the service that owns the object (not the gateway's "no route").
+        if reply.status not in (403, 404) or set(body) != {"code", "message", "details"} or not body["details"]:
+            leaks.append((route.verb, route.template, reply.status, body.get("message")))
+        checked += 1
+    assert not leaks, leaks
+    assert checked >= 30
+    # And nothing of the follower's changed: the session is still theirs, stopped; the key lives.
+    assert (await call(http, "GET", f"/api/copy-trading/status/{config_id}", token))["session"]["state"] == \
+        "SESSION_STATE_STOPPED"
+    assert (await call(http, "GET", f"/v1/venue-accounts/{follower_account}", token))["account"]
