@@ -1,7 +1,8 @@
 """Statistics kept current as fills arrive, and rankings that hold still while paged.
 
-Each master fill seen on NATS is stored once; the statistics of every profile that shows its
-account are then recomputed for every window and stored, so a request only reads them. A
+Each master fill seen on NATS is stored once; within STATS_REFRESH_S the statistics of every
+profile that shows its account are recomputed for every window and stored, so a request only
+reads them. A
 ranking is computed when its first page is asked for and kept (RANKING_TTL); the page token
 points into it."""
 
@@ -84,6 +85,8 @@ def capturable_roi(fills: list[stats.Fill], window: str, now: datetime) -> str:
 class Analytics:
     def __init__(self, db: Database, replication: ReplicationServiceStub | None = None) -> None:
         self.db, self.replication = db, replication
+        self._dirty: set[str] = set()  # master accounts with fills not yet in the statistics
+        self._all_dirty = True  # at start-up: fills stored before a crash may not be counted yet
 
     async def _following(self, profile: MasterProfileRow) -> tuple[int, str]:
         """Live sessions copying the profile's accounts, and the capital their followers set
@@ -115,11 +118,24 @@ class Analytics:
                 session.add(fill_from_event(event))
         except IntegrityError:
             return  # seen before
-        async with self.db.session() as session:
-            profiles = (await session.execute(select(MasterProfileRow))).scalars().all()
-        for profile in profiles:
-            if event.master_account_id in profile.master_account_ids:
-                await self.refresh(profile)
+        self._dirty.add(event.master_account_id)
+
+    async def refresh_dirty(self) -> None:
+        """Bring up to date the profiles showing accounts with new fills: a burst of fills costs
+        one recomputation per profile, not one per fill."""
+        if not self._dirty and not self._all_dirty:
+            return
+        accounts, everyone, self._dirty, self._all_dirty = self._dirty, self._all_dirty, set(), False
+        try:
+            async with self.db.session() as session:
+                profiles = (await session.execute(select(MasterProfileRow))).scalars().all()
+            for profile in profiles:
+                if everyone or accounts.intersection(profile.master_account_ids):
+                    await self.refresh(profile)
+        except Exception:
+            self._dirty |= accounts  # next round tries again
+            self._all_dirty |= everyone
+            raise
 
     async def refresh(self, profile: MasterProfileRow, now: datetime | None = None) -> None:
         """Recompute and store a profile's statistics for every window."""

@@ -12,10 +12,12 @@ from services.discovery.service import DiscoveryServicer
 from services.kit.bus import Bus
 from services.kit.config import Settings
 from services.kit.db import Database
+from services.kit.periodic import Periodic
 from services.kit.server import Registration, RunningService, start_grpc_server
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 STATS_DURABLE = "discovery-stats"
+STATS_REFRESH_S = 0.5  # how soon a fill shows in the statistics; a burst is counted once
 
 
 async def create_server(settings: Settings) -> RunningService:
@@ -27,8 +29,10 @@ async def create_server(settings: Settings) -> RunningService:
     # Every master fill updates the statistics of the profiles that show its account.
     await bus.consume("FILLS", STATS_DURABLE, "fills.master.filled.>", servicer.analytics.on_fill,
                       ack_wait=settings.fill_ack_wait_s)
+    stats_rounds = Periodic("discovery-stats", STATS_REFRESH_S, servicer.analytics.refresh_dirty).start()
     registration = Registration(
         discovery_service_pb2.DESCRIPTOR.services_by_name["DiscoveryService"].full_name,
         discovery_service_pb2_grpc.add_DiscoveryServiceServicer_to_server, servicer,
     )
-    return await start_grpc_server(settings, [registration], cleanups=[bus.close, replication.close, compliance.close, db.close])
+    cleanups = [stats_rounds.stop, bus.close, replication.close, compliance.close, db.close]
+    return await start_grpc_server(settings, [registration], cleanups=cleanups)
