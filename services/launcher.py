@@ -1,7 +1,8 @@
 """`copytrade up`: nats-server from the wheel, then every service as its own process.
 
 Ports (with --port-base B, default 15050): nats B, discovery B+1, replication B+2, risk B+3,
-compliance B+4, gateway gRPC B+5, gateway HTTP B+6. Data (SQLite files, JetStream store,
+compliance B+4, gateway gRPC B+5, gateway HTTP B+6, the demo's simulator B+7, each service's
+/metrics B+11..B+15. Data (SQLite files, JetStream store,
 generated secrets) lives under --data-dir, so a second `up` on it keeps everything.
 """
 
@@ -23,6 +24,7 @@ from services.kit.config import PORT_OFFSETS, SERVICES
 from services.kit.natsd import NatsServer
 
 START_TIMEOUT_S = 60.0
+METRICS_OFFSET = 10
 
 
 def persistent_secrets(data_dir: Path) -> dict[str, str]:
@@ -86,12 +88,18 @@ class Mesh:
     def address(self, name: str) -> str:
         return f"{self.host}:{self.port_base + PORT_OFFSETS[name]}"
 
+    def metrics_address(self, name: str) -> str:
+        """Where a service serves /metrics: B+10 plus its own offset (discovery B+11 ... gateway B+15)."""
+        return f"{self.host}:{self.port_base + METRICS_OFFSET + PORT_OFFSETS[name]}"
+
     async def endpoints(self) -> dict[str, str]:
         out = {name: self.address(name) for name in self.services}
         out["nats"] = self.nats.url
         out.update(self.extra_endpoints)
         if await _listening(self.address("http")):  # once the gateway serves HTTP
             out["http"] = f"http://{self.address('http')}"
+        for name in self.services:
+            out[f"metrics_{name}"] = f"http://{self.metrics_address(name)}/metrics"
         return out
 
     def environment(self) -> dict[str, str]:
@@ -118,7 +126,8 @@ class Mesh:
         for name in self.services:
             with open(logs / f"{name}.log", "ab") as log_file:
                 self.processes[name] = subprocess.Popen(
-                    [sys.executable, "-m", f"services.{name}"], env={**env, "LISTEN_ADDR": self.address(name)},
+                    [sys.executable, "-m", f"services.{name}"],
+                    env={**env, "LISTEN_ADDR": self.address(name), "METRICS_ADDR": self.metrics_address(name)},
                     stdout=log_file, stderr=subprocess.STDOUT,
                 )
         await asyncio.gather(*(self._wait(name) for name in self.services))

@@ -92,7 +92,7 @@ def copies_everywhere(demo: Demo, port_base: int) -> dict:
 
 
 def test_up_demo_copies_to_every_follower_within_seconds_and_restarts_on_its_data(tmp_path):
-    port_base = free_port_block(8)  # the simulator takes base+7
+    port_base = free_port_block()  # the simulator takes base+7
     data_dir = tmp_path / "data"
     demo = Demo(data_dir, port_base, tmp_path / "first.out")
     try:
@@ -132,7 +132,7 @@ def cli(data_dir: Path, *args: str, stdin: str | None = None) -> str:
 
 
 def test_the_operator_cli_on_the_demo(tmp_path):
-    port_base = free_port_block(8)
+    port_base = free_port_block()
     data_dir = tmp_path / "data"
     demo = Demo(data_dir, port_base, tmp_path / "demo.out")
     feed = None

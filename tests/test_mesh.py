@@ -32,7 +32,7 @@ def grpcurl(*args: str) -> str:
     return subprocess.run([binary, *args], check=True, capture_output=True, text=True, timeout=30).stdout
 
 
-def free_port_block(size: int = 7) -> int:
+def free_port_block(size: int = 16) -> int:  # B..B+7, and /metrics at B+11..B+15
     for _ in range(50):
         base = free_port()
         if base + size < 65000 and all(_is_free(base + i) for i in range(size)):
@@ -88,8 +88,11 @@ def test_up_runs_the_mesh_and_keeps_data_across_restarts(tmp_path):
     up = Up(data_dir, port_base)
     try:
         endpoints = up.wait_ready()
-        assert set(endpoints) == {*SERVICES, "nats", "http"}
+        assert set(endpoints) == {*SERVICES, "nats", "http", *(f"metrics_{name}" for name in SERVICES)}
         assert endpoints["http"] == f"http://127.0.0.1:{port_base + 6}"
+        for name in SERVICES:  # each process's own Prometheus metrics, by name
+            with urllib.request.urlopen(endpoints[f"metrics_{name}"], timeout=10) as reply:
+                assert b"copytrade_grpc_calls_total" in reply.read(), name
         with urllib.request.urlopen(endpoints["http"] + "/healthz", timeout=10) as reply:
             assert json.loads(reply.read())["healthy"] is True  # the REST facade reaches every service
         assert endpoints["risk"] == f"127.0.0.1:{port_base + 3}"
