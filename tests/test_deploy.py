@@ -26,6 +26,7 @@ def test_compose_names_every_service_with_its_wiring():
         for peer in SERVICES:
             assert env[f"{peer.upper()}_ADDR"] == f"{peer}:{DEFAULT_PORT_BASE + PORT_OFFSETS[peer]}"
         assert {"MASTER_KEY", "JWT_SECRET"} <= set(env)
+        assert env["METRICS_ADDR"] == "0.0.0.0:9100" and env["LOG_FORMAT"] == "json"  # scrapeable, parseable
         assert "ports" not in service or name == "gateway"  # only the gateway is published
     assert services["gateway"]["environment"]["GATEWAY_HTTP_ADDR"] == "0.0.0.0:8080"
     assert services["gateway"]["ports"]
