@@ -11,6 +11,7 @@ from copytrade.replication.v1 import error_recovery_service_pb2_grpc as pb_grpc
 from services.kit import audit, auth, errors, paging
 from services.kit.db import Database
 from services.replication.accounts import DOMAIN
+from services.replication import sessions
 from services.replication.error_book import OPEN, ErrorBook, event_to_proto
 from services.replication.reconcile import Reconciler, result_to_proto
 from services.replication.retries import RetryProcessor
@@ -36,9 +37,7 @@ class ErrorRecoveryServicer(pb_grpc.ErrorRecoveryServiceServicer):
     async def _owned_session(self, config_id: str) -> CopySessionRow:
         async with self.db.session() as session:
             row = await session.get(CopySessionRow, config_id) if config_id else None
-        if row is None or not auth.require_caller().may_act_for(row.follower_id):
-            raise errors.not_found("SESSION_NOT_FOUND", "no such copy session", domain=DOMAIN, config_id=config_id)
-        return row
+        return sessions.owned(row, config_id)
 
     async def _audited(self, action: str, resource: str, subject_user_id: str, **details) -> None:
         await audit.record(self.audit, action, resource, subject_user_id, **details)

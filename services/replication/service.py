@@ -110,9 +110,7 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
     async def _change_state(self, config_id: str, allowed_from: tuple[int, ...], state: int, reason: str
                             ) -> pb.CopySession:
         async with self.db.session() as session:
-            row = await session.get(CopySessionRow, config_id, with_for_update=True)
-            if row is None or not auth.require_caller().may_act_for(row.follower_id):
-                raise errors.not_found("SESSION_NOT_FOUND", "no such copy session", domain=DOMAIN, config_id=config_id)
+            row = sessions.owned(await session.get(CopySessionRow, config_id, with_for_update=True), config_id)
             if row.state != state and row.state not in allowed_from:
                 raise errors.failed_precondition(
                     "INVALID_SESSION_STATE", f"the session is {pb.SessionState.Name(row.state)}", domain=DOMAIN,
@@ -126,11 +124,8 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
 
     async def UpdateCopySettings(self, request: pb.UpdateCopySettingsRequest, context):
         async with self.db.session() as session:
-            row = await session.get(CopySessionRow, request.config_id, with_for_update=True) \
-                if request.config_id else None
-            if row is None or not auth.require_caller().may_act_for(row.follower_id):
-                raise errors.not_found("SESSION_NOT_FOUND", "no such copy session", domain=DOMAIN,
-                                       config_id=request.config_id)
+            row = sessions.owned(await session.get(CopySessionRow, request.config_id, with_for_update=True)
+                                 if request.config_id else None, request.config_id)
             if row.state == pb.SESSION_STATE_STOPPED:
                 raise errors.failed_precondition("INVALID_SESSION_STATE", "a stopped session's settings are final",
                                                  domain=DOMAIN, state="SESSION_STATE_STOPPED")
@@ -169,10 +164,7 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
 
     async def GetCopySessionStatus(self, request, context) -> pb.GetCopySessionStatusResponse:
         async with self.db.session() as session:
-            row = await session.get(CopySessionRow, request.config_id)
-            if row is None or not auth.require_caller().may_act_for(row.follower_id):
-                raise errors.not_found("SESSION_NOT_FOUND", "no such copy session", domain=DOMAIN,
-                                       config_id=request.config_id)
+            row = sessions.owned(await session.get(CopySessionRow, request.config_id), request.config_id)
             orders = (await session.execute(select(FollowerOrderRow).where(
                 FollowerOrderRow.config_id == row.config_id))).scalars().all()
         return pb.GetCopySessionStatusResponse(session=session_to_proto(row), stats=_stats(orders))

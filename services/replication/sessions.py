@@ -7,9 +7,19 @@ from datetime import UTC, datetime
 
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as pb
+from services.kit import auth, errors
 from services.kit.bus import Bus
 from services.kit.db import Database
+from services.replication.accounts import DOMAIN
 from services.replication.store import CopySessionRow
+
+
+def owned(row: CopySessionRow | None, config_id: str) -> CopySessionRow:
+    """The session, if the caller may act for its follower. Someone else's reads as missing:
+    its existence is not the caller's business."""
+    if row is None or not auth.require_caller().may_act_for(row.follower_id):
+        raise errors.not_found("SESSION_NOT_FOUND", "no such copy session", domain=DOMAIN, config_id=config_id)
+    return row
 
 
 async def announce(bus: Bus, row: CopySessionRow, *, reason: str | None = None) -> None:
