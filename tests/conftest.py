@@ -130,3 +130,36 @@ async def start_service(make_settings) -> AsyncIterator:
     for svc in reversed(started):
         await svc.channel.close()
         await svc.running.stop(grace=0.5)
+
+
+@dataclass
+class CopyMesh:
+    """The copy path's services in the test, and the venue simulator they trade on."""
+
+    sim: object  # venue_sim.Simulator
+    compliance: StartedService
+    risk: StartedService
+    replication: StartedService
+
+
+@pytest_asyncio.fixture
+async def copy_mesh(start_service) -> AsyncIterator:
+    """`await copy_mesh(seed, **replication_settings)`: a simulator, then compliance, risk and
+    replication (trading on the simulator) as real servers."""
+    from venue_sim import Simulator
+
+    sims = []
+
+    async def start(seed: int, **replication_settings) -> CopyMesh:
+        sim = await Simulator(seed=seed).start()
+        sims.append(sim)
+        compliance = await start_service("compliance")
+        risk = await start_service("risk")
+        addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
+        replication = await start_service("replication", addresses=addresses, venue_urls={"binance": sim.url},
+                                          venue_rate_limit=False, **replication_settings)
+        return CopyMesh(sim, compliance, risk, replication)
+
+    yield start
+    for sim in sims:
+        await sim.stop()

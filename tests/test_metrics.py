@@ -11,20 +11,13 @@ from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationSer
 from copytrade.type.v1 import trading_pb2
 from services.kit.testing import eventually
 from tests.replication.test_copy_flow import enrol
-from venue_sim import Simulator
 
 
 @pytest_asyncio.fixture
-async def observed(start_service, nats_server):
-    sim = await Simulator(seed=51).start()
-    compliance = await start_service("compliance")
-    risk = await start_service("risk")
-    addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
-    replication = await start_service("replication", addresses=addresses, venue_urls={"binance": sim.url},
-                                      venue_rate_limit=False, metrics_listen="127.0.0.1:0")
-    yield sim, ComplianceServiceStub(compliance.channel), ReplicationServiceStub(replication.channel), \
-        replication.running.metrics_port
-    await sim.stop()
+async def observed(copy_mesh):
+    started = await copy_mesh(seed=51, metrics_listen="127.0.0.1:0")
+    return started.sim, ComplianceServiceStub(started.compliance.channel), \
+        ReplicationServiceStub(started.replication.channel), started.replication.running.metrics_port
 
 
 async def scrape(port: int) -> dict[tuple[str, tuple], float]:

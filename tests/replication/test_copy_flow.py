@@ -23,24 +23,18 @@ from services.kit.errors import error_info
 from services.kit.testing import eventually
 from services.replication.venues.base import OrderRequest
 from services.replication.venues.ccxt_venue import CcxtVenue
-from venue_sim import Simulator, ccxt_config
+from venue_sim import ccxt_config
 
 SPOT = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="binance", market_type=trading_pb2.MARKET_TYPE_SPOT)
 
 
 @pytest_asyncio.fixture
-async def mesh(start_service, nats_server):
-    sim = await Simulator(seed=5).start()
-    compliance = await start_service("compliance")
-    risk = await start_service("risk")
-    addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
-    replication = await start_service("replication", addresses=addresses, venue_urls={"binance": sim.url},
-                                      venue_rate_limit=False)
+async def mesh(copy_mesh, nats_server):
+    started = await copy_mesh(seed=5)
     bus = await Bus.connect(nats_server.url, "test-observer")
-    yield sim, ComplianceServiceStub(compliance.channel), RiskServiceStub(risk.channel), \
-        ReplicationServiceStub(replication.channel), bus
+    yield started.sim, ComplianceServiceStub(started.compliance.channel), RiskServiceStub(started.risk.channel), \
+        ReplicationServiceStub(started.replication.channel), bus
     await bus.close()
-    await sim.stop()
 
 
 async def verify(compliance, token_for, user):

@@ -17,25 +17,20 @@ from services.kit.testing import eventually
 from services.replication.venues.base import OrderRequest
 from services.replication.venues.ccxt_venue import CcxtVenue
 from tests.replication.test_copy_flow import enrol
-from venue_sim import Simulator, ccxt_config
+from venue_sim import ccxt_config
 
 POLICIES = {"freeze": rep.FEED_OUTAGE_POLICY_FREEZE, "flatten": rep.FEED_OUTAGE_POLICY_FLATTEN,
             "resync": rep.FEED_OUTAGE_POLICY_RESYNC}
 
 
 @pytest_asyncio.fixture
-async def outage_mesh(start_service, nats_server):
-    sim = await Simulator(seed=31).start()
-    compliance = await start_service("compliance")
-    risk = await start_service("risk")
-    addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
-    replication = await start_service("replication", addresses=addresses, venue_urls={"binance": sim.url},
-                                      venue_rate_limit=False, feed_outage_grace_s=0.5)
+async def outage_mesh(copy_mesh, nats_server):
+    started = await copy_mesh(seed=31, feed_outage_grace_s=0.5)
     bus = await Bus.connect(nats_server.url, "test-outage-observer")
-    yield (sim, ComplianceServiceStub(compliance.channel), ReplicationServiceStub(replication.channel),
-           ErrorRecoveryServiceStub(replication.channel), bus)
+    yield (started.sim, ComplianceServiceStub(started.compliance.channel),
+           ReplicationServiceStub(started.replication.channel), ErrorRecoveryServiceStub(started.replication.channel),
+           bus)
     await bus.close()
-    await sim.stop()
 
 
 async def test_each_follower_gets_its_outage_policy_and_hears_about_it(outage_mesh, token_for):

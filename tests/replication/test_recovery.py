@@ -27,7 +27,7 @@ from services.replication.retries import RetryProcessor
 from services.replication.venues.base import OrderRequest
 from services.replication.venues.ccxt_venue import CcxtVenue
 from tests.replication.test_copy_flow import enrol
-from venue_sim import Simulator, ccxt_config
+from venue_sim import ccxt_config
 
 ORDER = "POST /api/v3/order"
 QUERY = "GET /api/v3/order"
@@ -35,20 +35,15 @@ FAST = {"RETRY_SCHEDULE_UNKNOWN_OUTCOME": "0.2,0.5", "RETRY_SCHEDULE_NETWORK": "
 
 
 @pytest_asyncio.fixture
-async def recovery_mesh(start_service, nats_server, request):
+async def recovery_mesh(copy_mesh, request):
     """The mesh with the retry processor tuned by the test's `mesh_overrides` marker."""
     marker = request.node.get_closest_marker("mesh_overrides")
     overrides = {"retry_poll_s": 0.05, "retry_schedules": FAST, **(marker.kwargs if marker else {})}
-    sim = await Simulator(seed=21).start()
-    compliance = await start_service("compliance")
-    risk = await start_service("risk")
-    addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
-    replication = await start_service("replication", addresses=addresses, venue_urls={"binance": sim.url},
-                                      venue_rate_limit=False, **overrides)
+    started = await copy_mesh(seed=21, **overrides)
     from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
-    yield (sim, ComplianceServiceStub(compliance.channel), ReplicationServiceStub(replication.channel),
-           ErrorRecoveryServiceStub(replication.channel), replication)
-    await sim.stop()
+    return (started.sim, ComplianceServiceStub(started.compliance.channel),
+            ReplicationServiceStub(started.replication.channel), ErrorRecoveryServiceStub(started.replication.channel),
+            started.replication)
 
 
 async def copying_pair(sim, compliance, replication, token_for, settings=None):
