@@ -33,9 +33,13 @@ def grpcurl(*args: str) -> str:
 
 
 def free_port_block(size: int = 16) -> int:  # B..B+7, and /metrics at B+11..B+15
-    for _ in range(50):
-        base = free_port()
-        if base + size < 65000 and all(_is_free(base + i) for i in range(size)):
+    # Below Linux's ephemeral range (32768-60999): there, an outgoing connection may take one of
+    # the block's ports between this check and a restart of the mesh on the same block.
+    import random
+
+    for _ in range(200):
+        base = random.randrange(20000, 32768 - size)
+        if all(_is_free(base + i) for i in range(size)):
             return base
     raise RuntimeError("no free block of ports")
 
