@@ -29,7 +29,7 @@ class FuturesApi:
                    ("GET", "/fapi/v1/commissionRate", self.commission_rate)]
         trading = [("POST", "/fapi/v1/leverage", self.set_leverage), ("POST", "/fapi/v1/marginType", self.margin_type),
                    ("POST", "/fapi/v1/positionSide/dual", self.set_dual), ("POST", "/fapi/v1/order", self.new_order),
-                   ("DELETE", "/fapi/v1/order", self.cancel_order),
+                   ("PUT", "/fapi/v1/order", self.amend_order), ("DELETE", "/fapi/v1/order", self.cancel_order),
                    ("DELETE", "/fapi/v1/allOpenOrders", self.cancel_all)]
         return [*(Endpoint("GET", p, h) for p, h in public),
                 *(Endpoint(m, p, h, signed=True) for m, p, h in signed),
@@ -149,6 +149,11 @@ class FuturesApi:
     async def query_order(self, key: ApiKey, params) -> dict:
         return wire.futures_order_json(self.perps.find_order(key.account, required(params, "symbol"),
                                                              *order_ref(params)))
+
+    async def amend_order(self, key: ApiKey, params) -> dict:
+        return wire.futures_order_json(self.perps.amend_order(
+            key.account, required(params, "symbol"), *order_ref(params), side=required(params, "side"),
+            quantity=parse_decimal("quantity", params.get("quantity")), price=parse_decimal("price", params.get("price"))))
 
     async def cancel_order(self, key: ApiKey, params) -> dict:
         return wire.futures_order_json(self.perps.cancel_order(key.account, required(params, "symbol"),

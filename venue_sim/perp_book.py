@@ -208,6 +208,40 @@ class Perpetuals:
             self._close(account, order, "EXPIRED")
         return order
 
+    def amend_order(self, account: Account, symbol: str, order_id: int | None, client_id: str | None, *,
+                    side: str, quantity: Decimal, price: Decimal) -> PerpOrder:
+        """Binance's Modify Order: a resting LIMIT order takes a new price and quantity in place
+        (same order id), announced as an AMENDMENT; it fills at once if it now crosses."""
+        order = self.find_order(account, symbol, order_id, client_id)
+        sym = self.exchange.symbol(order.symbol)
+        if not order.is_open:
+            raise BinanceError(400, -2013, "Order does not exist.")
+        if order.type != "LIMIT":
+            raise BinanceError(400, -4028, "Only limit orders can be modified.")  # a tidier text than Binance's
+        if side != order.side:
+            raise BinanceError(400, -4000, "Side can not be modified.")
+        if quantity <= 0 or not is_multiple(quantity, sym.step_size):
+            raise BinanceError(400, -1111, "Precision is over the maximum defined for this asset.")
+        if quantity <= order.executed_qty:
+            raise BinanceError(400, -4004, "Quantity less than or equal to the executed quantity.")
+        if price <= 0 or not is_multiple(price, sym.tick_size):
+            raise BinanceError(400, -4014, "Price not increased by tick size.")
+        if quantity == order.orig_qty and price == order.price:
+            raise BinanceError(400, -5027, "No need to modify the order.")
+        book = self.book(account)
+        held, order.margin = order.margin, ZERO
+        adds = ZERO if order.close_only else max(quantity - order.executed_qty -
+                                                   self._reducible(book, sym.name, side, order.position_side), ZERO)
+        margin = adds * price / self.leverage(book, sym.name)
+        if margin > self.available(book):
+            order.margin = held
+            raise BinanceError(400, -2019, "Margin is insufficient.")
+        order.orig_qty, order.price, order.margin, order.update_ms = quantity, price, margin, self.exchange.now_ms()
+        self._emit(account, order, None, "AMENDMENT")
+        if self.exchange._crosses(side, price, self.exchange.prices[sym.name]):
+            self._fill(account, order, self.exchange.prices[sym.name], is_maker=False)
+        return order
+
     def cancel_order(self, account: Account, symbol: str, order_id: int | None, client_id: str | None) -> PerpOrder:
         order = self.find_order(account, symbol, order_id, client_id)
         if not order.is_open:

@@ -155,3 +155,24 @@ async def test_position_risk_v2_lists_every_symbol_and_v3_only_open_ones(sim, cl
     assert {r["symbol"] for r in v2} == set(sim.exchange.symbols) and [r["symbol"] for r in v3] == ["BTCUSDT"]
     _, balance, _ = await client.call("GET", "/fapi/v3/balance")
     assert balance[0]["asset"] == "USDT" and Decimal(balance[0]["balance"]) < 10000  # the fee was paid
+
+
+async def test_modify_order_changes_a_resting_limit_in_place_or_says_why_not(sim, client_for):
+    client = client_for("f", futures_wallet="10000")
+    limit = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.010", "price": "63000",
+             "timeInForce": "GTC", "newClientOrderId": "rest-1"}
+    await order(client, limit)
+    amend = {"symbol": "BTCUSDT", "origClientOrderId": "rest-1", "side": "BUY"}
+    status, body, _ = await client.call("PUT", "/fapi/v1/order", {**amend, "quantity": "0.020", "price": "63500"})
+    assert (status, body["status"], body["origQty"], body["price"]) == (200, "NEW", "0.02", "63500")
+    assert [(o.order_id, o.orig_qty) for o in sim.futures_orders("f")] == [(body["orderId"], Decimal("0.020"))]
+    status, body, _ = await client.call("PUT", "/fapi/v1/order", {**amend, "quantity": "0.020", "price": "63500"})
+    assert (status, body["code"]) == (400, -5027)  # nothing to change
+    status, body, _ = await client.call("PUT", "/fapi/v1/order", {**amend, "side": "SELL", "quantity": "0.02",
+                                                                    "price": "63500"})
+    assert (status, body["code"]) == (400, -4000)
+    # Amended through the market: it fills at once, as Binance's would.
+    status, body, _ = await client.call("PUT", "/fapi/v1/order", {**amend, "quantity": "0.020", "price": "64100"})
+    assert (status, body["status"]) == (200, "FILLED")
+    status, body, _ = await client.call("PUT", "/fapi/v1/order", {**amend, "quantity": "0.030", "price": "64100"})
+    assert (status, body["code"]) == (400, -2013)  # no longer open
