@@ -124,7 +124,8 @@ def master_trade(event: rep_events.MasterFill):
 
 def follower_trade(event: rep_events.FollowerOrderFilled):
     order = event.order
-    suffix = event.venue_trade_id or "filled"
+    # A resting copy can fill in steps; a step the venue gave no trade id for is named by the total.
+    suffix = event.venue_trade_id or f"filled:{order.filled_quantity}"
     return trade_row(trade_id=f"{order.order_id}:{suffix}", user_id=order.follower_id, role="follower",
                      account_id=order.follower_account_id, venue="", symbol=order.symbol,
                      side=SIDES.get(order.side, ""), quantity=event.quantity or order.filled_quantity,

@@ -32,7 +32,7 @@ from services.replication.market_data import PERIODS_PER_YEAR, MarketData
 from services.replication.store import (CopySessionRow, FollowerOrderRow, MasterFillRow, MasterPositionRow,
                                         VenueAccountRow)
 from services.replication.venue_pool import VenuePool
-from services.replication.venues.base import ErrorKind, OrderRequest, VenueError
+from services.replication.venues.base import ErrorKind, Instrument, OrderRequest, VenueError
 
 log = logging.getLogger("copytrade.replication.copier")
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -40,6 +40,9 @@ S = events  # FollowerOrderStatus values live in the events module
 # Copies a redelivered fill leaves alone: done, or handed to the retry processor (failed, unknown).
 HANDED_OVER = {S.FOLLOWER_ORDER_STATUS_UNKNOWN, S.FOLLOWER_ORDER_STATUS_PLACED, S.FOLLOWER_ORDER_STATUS_PARTIALLY_FILLED, S.FOLLOWER_ORDER_STATUS_FILLED,
          S.FOLLOWER_ORDER_STATUS_CANCELED, S.FOLLOWER_ORDER_STATUS_REFUSED, S.FOLLOWER_ORDER_STATUS_FAILED}
+# A resting copy in one of these is still at the venue (or may be).
+RESTING = {S.FOLLOWER_ORDER_STATUS_PENDING, S.FOLLOWER_ORDER_STATUS_UNKNOWN, S.FOLLOWER_ORDER_STATUS_PLACED,
+           S.FOLLOWER_ORDER_STATUS_PARTIALLY_FILLED}
 SIDE_NAMES = {trading_pb2.SIDE_BUY: "buy", trading_pb2.SIDE_SELL: "sell"}
 SIDE_VALUES = {v: k for k, v in SIDE_NAMES.items()}
 DECISIONS = {risk_pb.DECISION_APPROVED, risk_pb.DECISION_REDUCED}
@@ -68,7 +71,7 @@ class Copier:
 
     async def _copy_locked(self, fill: events.MasterFill, session: CopySessionRow, received: datetime) -> None:
         # One follower's copies are made one at a time, in the order the fills arrive.
-        async with self._follower_locks.setdefault(session.follower_account_id, asyncio.Lock()):
+        async with self.follower_lock(session.follower_account_id):
             await self.copy(fill, session, received)
 
     async def copy(self, fill: events.MasterFill, session: CopySessionRow, received: datetime) -> None:
@@ -86,7 +89,7 @@ class Copier:
             status=S.FOLLOWER_ORDER_STATUS_PENDING, venue_order_id="", refusal=None, error_kind="", error_message="",
             master_fill_time=fill.execute_time.ToDatetime(tzinfo=UTC), receive_time=received, worker=WORKER)
         if session.state == pb.SESSION_STATE_PAUSED:
-            return await self._refuse(row, "SESSION_PAUSED", "copying is paused for this session", {})
+            return await self.refuse(row, "SESSION_PAUSED", "copying is paused for this session", {})
         try:
             venue = await self.pool.get(account)
         except (VenueError, grpc.aio.AioRpcError) as exc:
@@ -96,36 +99,21 @@ class Copier:
             if state is not None:
                 return await self._placed(row, state.venue_order_id, state.filled_quantity, state.average_price,
                                           state.status)
-        settings = copy_settings.validate(copy_settings.from_json(session.settings))
         trade = sizing.MasterTrade(fill.symbol, SIDE_NAMES[fill.side], Decimal(fill.quantity), Decimal(fill.price))
-        routed = sizing.route(settings, trade)
-        if isinstance(routed, sizing.Sized):
-            return await self._refuse(row, routed.reason, routed.message, routed.metadata)
+        if mirrors_resting_orders(session) and await self.resting_copy_covers(session, fill):
+            return  # the follower's resting copy of that master order fills at its own venue
         try:
-            instrument = await venue.instrument(routed[0])
-            equity = (await venue.account()).equity if settings.mode in ("EQUITY_PROPORTIONAL", "RISK_PERCENT") \
-                else Decimal(0)
+            sized, instrument, equity = await self.size(session, account, venue, trade,
+                                                        master_equity=Decimal(fill.master_equity or 0),
+                                                        position_before=Decimal(fill.position_before or 0))
         except VenueError as exc:
             return await self._give_up_for_now(row, account, exc)
-        master_equity = Decimal(fill.master_equity or 0)
-        position_before = Decimal(fill.position_before or 0)
-        follower_position = Decimal(0)
-        if sizing.closing_fraction(position_before, trade.side, trade.quantity)[0] > 0:
-            follower_position = await self._copied_position(session.config_id, instrument.symbol)
-        sized = sizing.size(settings, trade, instrument, follower_equity=equity, master_equity=master_equity,
-                            position_before=position_before, follower_position=follower_position)
-        spot = account.market_type == trading_pb2.MARKET_TYPE_SPOT
-        if not sized.refused and sized.closing > 0 and sized.side == "sell" and spot:
-            try:
-                holding = (await venue.account()).balances.get(instrument.base)
-            except VenueError as exc:
-                return await self._give_up_for_now(row, account, exc)
-            sized = sizing.within_holdings(sized, holding.free if holding else Decimal(0), instrument.lot_size)
         if sized.refused:
-            return await self._refuse(row, sized.reason, sized.message, sized.metadata)
+            return await self.refuse(row, sized.reason, sized.message, sized.metadata)
+        spot = account.market_type == trading_pb2.MARKET_TYPE_SPOT
         row.symbol, row.side, row.quantity = sized.symbol, SIDE_VALUES[sized.side], sized.quantity
         if session.state == pb.SESSION_STATE_FROZEN:  # recorded sized, so a resync makes it up
-            return await self._refuse(row, "SESSION_FROZEN", f"copying is frozen: {session.state_reason}", {})
+            return await self.refuse(row, "SESSION_FROZEN", f"copying is frozen: {session.state_reason}", {})
         attempt = await self.send(
             row, session, venue, instrument, reservation_id=cid, expected_price=Decimal(fill.price),
             reference_price=Decimal(fill.price), equity=equity, master_fill_time=fill.execute_time,
@@ -133,6 +121,48 @@ class Copier:
             reduce_only=sized.closing == sized.quantity and not spot)
         if attempt.outcome == "failed":
             await self.error_book.record(row, account.venue_id, attempt.error)
+
+    def note_venue(self, account: VenueAccountRow) -> None:
+        self._venue_ids[account.account_id] = account.venue_id  # the metrics label of its copies
+
+    def follower_lock(self, follower_account_id: str) -> asyncio.Lock:
+        """Held while a follower's copy is being made, so its copies go out one at a time."""
+        return self._follower_locks.setdefault(follower_account_id, asyncio.Lock())
+
+    async def size(self, session: CopySessionRow, account: VenueAccountRow, venue, trade: sizing.MasterTrade, *,
+                   master_equity: Decimal, position_before: Decimal
+                   ) -> tuple[sizing.Sized, Instrument | None, Decimal]:
+        """The follower's order for a master trade, by the session's settings: (sized, the
+        follower's instrument, the follower's equity when the mode needs it). sized may be a
+        refusal with its reason. Raises VenueError when the follower's venue cannot tell."""
+        settings = copy_settings.validate(copy_settings.from_json(session.settings))
+        routed = sizing.route(settings, trade)
+        if isinstance(routed, sizing.Sized):
+            return routed, None, Decimal(0)
+        instrument = await venue.instrument(routed[0])
+        equity = (await venue.account()).equity if settings.mode in ("EQUITY_PROPORTIONAL", "RISK_PERCENT") \
+            else Decimal(0)
+        follower_position = Decimal(0)
+        if sizing.closing_fraction(position_before, trade.side, trade.quantity)[0] > 0:
+            follower_position = await self._copied_position(session.config_id, instrument.symbol)
+        sized = sizing.size(settings, trade, instrument, follower_equity=equity, master_equity=master_equity,
+                            position_before=position_before, follower_position=follower_position)
+        spot = account.market_type == trading_pb2.MARKET_TYPE_SPOT
+        if not sized.refused and sized.closing > 0 and sized.side == "sell" and spot:
+            holding = (await venue.account()).balances.get(instrument.base)
+            sized = sizing.within_holdings(sized, holding.free if holding else Decimal(0), instrument.lot_size)
+        return sized, instrument, equity
+
+    async def resting_copy_covers(self, session: CopySessionRow, fill: events.MasterFill) -> bool:
+        """Whether this session mirrors the master order the fill belongs to with a resting copy
+        that reached the venue (then the fill is not copied again)."""
+        async with self.db.session() as db_session:
+            found = (await db_session.execute(select(FollowerOrderRow.order_id).where(
+                FollowerOrderRow.config_id == session.config_id,
+                FollowerOrderRow.master_order_id == f"{fill.master_account_id}:{fill.venue_order_id}",
+                FollowerOrderRow.status.not_in([S.FOLLOWER_ORDER_STATUS_REFUSED, S.FOLLOWER_ORDER_STATUS_FAILED])
+            ).limit(1))).first()
+        return found is not None
 
     async def retry(self, order_id: str, attempt_number: int) -> Attempt:
         """One more try at a failed or uncertain copy: the venue is asked for the client order id
@@ -170,7 +200,7 @@ class Copier:
                     master_position_now=master_position.quantity if master_position else Decimal(0),
                     master_position_after_fill=before + (quantity if master_side == "buy" else -quantity))
             if reason:
-                await self._refuse(row, "COPY_STALE", reason, {})
+                await self.refuse(row, "COPY_STALE", reason, {})
                 return Attempt("stale", reason=reason)
             instrument = await venue.instrument(row.symbol)
         except VenueError as exc:
@@ -200,28 +230,30 @@ class Copier:
             timeout=5)
         row.risk_decide_time = datetime.now(UTC)
         if decision.decision not in DECISIONS:
-            await self._refuse(row, decision.refusal.reason, decision.refusal.message,
+            await self.refuse(row, decision.refusal.reason, decision.refusal.message,
                                dict(decision.refusal.metadata), domain=decision.refusal.domain)
             return Attempt("refused", reason=decision.refusal.reason)
         row.quantity = Decimal(decision.approved_quantity)
         row.send_time, row.reservation_id, row.status = datetime.now(UTC), reservation_id, S.FOLLOWER_ORDER_STATUS_PENDING
         await self._save(row)  # PENDING before sending: a crash from here on is resolved by asking
         try:
-            state = await venue.place_order(OrderRequest(row.order_id, row.symbol, SIDE_NAMES[row.side], row.quantity,
-                                                         reduce_only=reduce_only))
+            limit = row.order_type == trading_pb2.ORDER_TYPE_LIMIT
+            state = await venue.place_order(OrderRequest(
+                row.order_id, row.symbol, SIDE_NAMES[row.side], row.quantity, reduce_only=reduce_only,
+                order_type="limit" if limit else "market", price=row.limit_price if limit else None))
         except VenueError as exc:
             unknown = exc.kind == ErrorKind.UNKNOWN_OUTCOME
             if not unknown:  # surely not executed: give the exposure back
                 await self.risk.ReleaseReservation(risk_pb.ReleaseReservationRequest(
                     reservation_id=reservation_id, reason=exc.kind.value), timeout=5)
-            await self._fail(row, exc.kind.value, exc.message, unknown=unknown)
+            await self.fail(row, exc.kind.value, exc.message, unknown=unknown)
             return Attempt("failed", error=exc)
         await self._placed(row, state.venue_order_id, state.filled_quantity, state.average_price, state.status)
         return Attempt("placed")
 
     async def _give_up_for_now(self, row: FollowerOrderRow, account: VenueAccountRow, error: VenueError) -> None:
         """A copy that could not be sent at all: failed, and handed to the retry processor."""
-        await self._fail(row, error.kind.value, error.message)
+        await self.fail(row, error.kind.value, error.message)
         await self.error_book.record(row, account.venue_id, error)
 
     async def _copied_position(self, config_id: str, symbol: str) -> Decimal:
@@ -249,16 +281,18 @@ class Copier:
                       S.FOLLOWER_ORDER_STATUS_PLACED)
         row.error_kind = row.error_message = ""
         await self._save(row)
-        if filled > 0:
+        # A resting copy's exposure is committed when it is done (the resting module follows it).
+        resting = row.order_type == trading_pb2.ORDER_TYPE_LIMIT and row.status in RESTING
+        if filled > 0 and not resting:
             await self.risk.CommitReservation(risk_pb.CommitReservationRequest(
                 reservation_id=row.reservation_id or row.order_id, filled_quantity=str(filled), fill_price=str(price or 0)), timeout=5)
         order = order_to_proto(row)
-        await self._publish("placed", row, events.FollowerOrderPlaced(order=order))
+        await self.publish("placed", row, events.FollowerOrderPlaced(order=order))
         if filled > 0:
-            await self._publish("filled", row, events.FollowerOrderFilled(
+            await self.publish("filled", row, events.FollowerOrderFilled(
                 order=order, quantity=str(filled), price=str(price or 0)))
 
-    async def _refuse(self, row: FollowerOrderRow, reason: str, message: str, metadata: dict, *,
+    async def refuse(self, row: FollowerOrderRow, reason: str, message: str, metadata: dict, *,
                       domain: str = sizing.DOMAIN) -> None:
         refusal = trading_pb2.Refusal(reason=reason, domain=domain, message=message, metadata=metadata)
         metrics.REFUSALS.labels(reason).inc()
@@ -266,16 +300,16 @@ class Copier:
         row.status = S.FOLLOWER_ORDER_STATUS_REFUSED
         row.refusal = {"reason": reason, "domain": refusal.domain, "message": message, "metadata": metadata}
         await self._save(row)
-        await self._publish("refused", row, events.CopyRefused(order=order_to_proto(row), refusal=refusal))
+        await self.publish("refused", row, events.CopyRefused(order=order_to_proto(row), refusal=refusal))
 
-    async def _fail(self, row: FollowerOrderRow, kind: str, message: str, *, unknown: bool = False) -> None:
+    async def fail(self, row: FollowerOrderRow, kind: str, message: str, *, unknown: bool = False) -> None:
         venue = self._venue_ids.get(row.follower_account_id, "")
         metrics.VENUE_ERRORS.labels(venue, kind).inc()
         metrics.COPIES.labels(venue, "failed").inc()
         row.status = S.FOLLOWER_ORDER_STATUS_UNKNOWN if unknown else S.FOLLOWER_ORDER_STATUS_FAILED
         row.error_kind, row.error_message = kind, message[:2000]
         await self._save(row)
-        await self._publish("failed", row, events.CopyFailed(order=order_to_proto(row), error_kind=kind,
+        await self.publish("failed", row, events.CopyFailed(order=order_to_proto(row), error_kind=kind,
                                                             error_message=message[:2000]),
                             attempt=row.reservation_id or "")
 
@@ -283,7 +317,7 @@ class Copier:
         async with self.db.session() as session:
             await session.merge(row)
 
-    async def _publish(self, verb: str, row: FollowerOrderRow, event, *, attempt: str = "") -> None:
+    async def publish(self, verb: str, row: FollowerOrderRow, event, *, attempt: str = "") -> None:
         msg_id = f"{row.order_id}:{verb}" + (f":{attempt}" if attempt else "")  # each failed attempt is news
         await self.bus.publish(f"copies.order.{verb}.{row.follower_id}", event, msg_id=msg_id)
 
@@ -296,6 +330,10 @@ def _as_venue_error(exc: BaseException, context: str) -> VenueError:
     if isinstance(exc, VenueError):
         return VenueError(exc.kind, f"{context}: {exc.message}", exc.retry_after)
     return VenueError(ErrorKind.PLATFORM, f"{context}: {_describe(exc)}")
+
+
+def mirrors_resting_orders(session: CopySessionRow) -> bool:
+    return bool(session.settings.get("mirror_resting_orders"))  # the settings' proto JSON
 
 
 def venue_key(venue, session: CopySessionRow) -> str:

@@ -16,9 +16,9 @@ from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.type.v1 import trading_pb2
 from services.kit.bus import Bus
 from services.kit.db import Database
-from services.replication.store import MasterFillRow, MasterPositionRow, VenueAccountRow
+from services.replication.store import MasterFillRow, MasterOrderRow, MasterPositionRow, VenueAccountRow
 from services.replication.venue_pool import VenuePool
-from services.replication.venues.base import Fill
+from services.replication.venues.base import Fill, OrderState
 
 log = logging.getLogger("copytrade.replication.fills")
 SIDES = {"buy": trading_pb2.SIDE_BUY, "sell": trading_pb2.SIDE_SELL}
@@ -26,6 +26,65 @@ SIDES = {"buy": trading_pb2.SIDE_BUY, "sell": trading_pb2.SIDE_SELL}
 
 def fill_subject(master_account_id: str) -> str:
     return f"fills.master.filled.{master_account_id}"
+
+
+def order_subject(master_account_id: str) -> str:
+    return f"fills.master.order.{master_account_id}"
+
+
+def order_change(previous: MasterOrderRow | None, state: OrderState) -> int | None:
+    """What a master order update means for its resting copies: opened, amended, canceled, or
+    nothing (a fill, a repeat, an order that never rested). Only limit orders rest."""
+    if (state.order_type or "").lower() != "limit":
+        return None
+    if previous is None:
+        resting = state.is_open and state.filled_quantity < state.quantity
+        return events.MASTER_ORDER_CHANGE_OPENED if resting else None
+    if not previous.open:
+        return None
+    if state.status in ("canceled", "expired", "rejected"):
+        return events.MASTER_ORDER_CHANGE_CANCELED
+    if state.is_open and (state.quantity != previous.quantity or
+                          (state.price is not None and state.price != previous.price)):
+        return events.MASTER_ORDER_CHANGE_AMENDED
+    return None
+
+
+async def record_order_change(db: Database, bus: Bus, account: VenueAccountRow, state: OrderState,
+                              master_equity: Decimal | None = None) -> events.MasterOrderChanged | None:
+    """Store the master order as now seen and, when it opened, changed or was canceled, publish
+    that change once (Nats-Msg-Id = change id; a republish after a crash is a no-op)."""
+    key = f"{account.account_id}:{state.venue_order_id}"
+    async with db.session() as session:
+        await db.serialise(session, f"master-order:{key}")
+        row = await session.get(MasterOrderRow, key)
+        change = order_change(row, state)
+        now = datetime.now(UTC)
+        if row is None and change is None:
+            return None
+        if row is None:
+            row = MasterOrderRow(master_order_id=key, master_account_id=account.account_id, symbol=state.symbol,
+                                 side=SIDES[state.side], version=0)
+            session.add(row)
+        row.quantity, row.filled_quantity = state.quantity, state.filled_quantity
+        row.price = state.price if state.price is not None else row.price
+        row.open, row.update_time = state.is_open, now
+        if change is None:
+            return None
+        row.version += 1
+        position = await session.get(MasterPositionRow, (account.account_id, state.symbol))
+        event = events.MasterOrderChanged(
+            change_id=f"{key.replace(':', ':order:', 1)}:{row.version}", master_order_id=key,
+            master_account_id=account.account_id, master_id=account.user_id,
+            venue=trading_pb2.Venue(kind=account.venue_kind, id=account.venue_id, market_type=account.market_type),
+            venue_order_id=state.venue_order_id, client_order_id=state.client_order_id, change=change,
+            version=row.version, symbol=state.symbol, side=SIDES[state.side], quantity=str(state.quantity),
+            price=str(row.price), filled_quantity=str(state.filled_quantity),
+            position=str(position.quantity if position else Decimal(0)),
+            master_equity=str(master_equity) if master_equity is not None else "")
+        event.change_time.FromDatetime(now)
+    await bus.publish(order_subject(account.account_id), event, msg_id=event.change_id)
+    return event
 
 
 def master_fill(account: VenueAccountRow, fill: Fill) -> events.MasterFill:
@@ -57,7 +116,8 @@ async def record_and_publish(db: Database, bus: Bus, event: events.MasterFill) -
             event.position_before = str(before)
             session.add(MasterFillRow(fill_id=event.fill_id, master_account_id=event.master_account_id,
                                       payload=event.SerializeToString(),
-                                      execute_time=event.execute_time.ToDatetime(tzinfo=UTC)))
+                                      execute_time=event.execute_time.ToDatetime(tzinfo=UTC),
+                                      venue_order_id=event.venue_order_id or None, quantity=quantity))
             await session.merge(MasterPositionRow(master_account_id=key[0], symbol=key[1], quantity=after,
                                                   update_time=datetime.now(UTC)))
     except IntegrityError:
@@ -102,13 +162,14 @@ class MasterWatchers:
 
     async def _watch(self, account: VenueAccountRow) -> None:
         equity: list[Decimal] = []  # the latest reading, for equity-proportional followers
-        refresher = None
+        refresher = orders = None
         try:
             venue = await self.pool.get(account)
             if self.on_stream:
                 venue.add_stream_listener("outages", self.on_stream(account.account_id))
             await self._read_equity(venue, account, equity)
             refresher = asyncio.create_task(self._follow_equity(venue, account, equity))
+            orders = asyncio.create_task(self._follow_orders(venue, account, equity))
             async for fill in venue.fills():
                 event = master_fill(account, fill)
                 if equity:
@@ -119,8 +180,22 @@ class MasterWatchers:
         except Exception:  # noqa: BLE001 - the scanner starts a new watcher
             log.exception("watcher for master account %s stopped", account.account_id)
         finally:
-            if refresher:
-                refresher.cancel()
+            for task in (refresher, orders):
+                if task:
+                    task.cancel()
+
+    async def _follow_orders(self, venue, account: VenueAccountRow, equity: list[Decimal]) -> None:
+        """The master's resting orders, for followers who mirror them."""
+        while True:
+            try:
+                async for state in venue.order_updates():
+                    await record_order_change(self.db, self.bus, account, state, equity[0] if equity else None)
+                return  # the venue was closed
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a database or bus hiccup: follow on
+                log.exception("following orders of master account %s failed", account.account_id)
+                await asyncio.sleep(1.0)
 
     async def _follow_equity(self, venue, account: VenueAccountRow, equity: list[Decimal]) -> None:
         # Off the fill path: a fill never waits for a balance request.

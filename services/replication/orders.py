@@ -11,7 +11,9 @@ def order_to_proto(row: FollowerOrderRow) -> events.FollowerOrder:
     order = events.FollowerOrder(
         order_id=row.order_id, client_order_id=row.order_id, config_id=row.config_id, follower_id=row.follower_id,
         follower_account_id=row.follower_account_id, master_fill_id=row.master_fill_id, symbol=row.symbol,
-        side=row.side, order_type=trading_pb2.ORDER_TYPE_MARKET, quantity=str(row.quantity),
+        side=row.side, order_type=row.order_type or trading_pb2.ORDER_TYPE_MARKET, quantity=str(row.quantity),
+        price=str(row.limit_price) if row.limit_price is not None else "",
+        master_order_id=row.master_order_id or "", cancel_reason=row.cancel_reason or "",
         filled_quantity=str(row.filled_quantity),
         average_fill_price=str(row.average_fill_price) if row.average_fill_price is not None else "",
         status=row.status, venue_order_id=row.venue_order_id, error_kind=row.error_kind,

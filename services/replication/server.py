@@ -23,6 +23,7 @@ from services.replication.error_book import ErrorBook
 from services.replication.fills import MasterWatchers
 from services.replication.outage import FeedOutages
 from services.replication.reconcile import Reconciler
+from services.replication.resting import RestingCopies
 from services.replication.recovery import Schedules
 from services.replication.recovery_service import ErrorRecoveryServicer
 from services.replication.retries import RetryProcessor
@@ -31,6 +32,9 @@ from services.replication.snapshots import EquitySnapshots
 from services.replication.venue_pool import VenuePool
 
 WORKERS_DURABLE = "replication"  # every replica binds it, so each fill is copied by one of them
+ORDERS_DURABLE = "replication-orders"  # master resting orders, mirrored by one replica each
+HALTS_DURABLE = "replication-halts"  # trading halted: resting copies are canceled
+STOPS_DURABLE = "replication-stops"  # a session stopped: its resting copies are canceled
 STARTUP_RECONCILE_TIMEOUT_S = 30.0
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger("copytrade.replication")
@@ -53,6 +57,12 @@ async def create_server(settings: Settings) -> RunningService:
         log.warning("start-up reconciliation did not finish in %.0fs; copying anyway", STARTUP_RECONCILE_TIMEOUT_S)
     await bus.consume("FILLS", WORKERS_DURABLE, "fills.master.filled.>", copier.handle, batch=16,
                       ack_wait=settings.fill_ack_wait_s)
+    resting = RestingCopies(copier)
+    await bus.consume("FILLS", ORDERS_DURABLE, "fills.master.order.>", resting.on_master_order, batch=16,
+                      ack_wait=settings.fill_ack_wait_s)
+    await bus.consume("RISK", HALTS_DURABLE, "risk.state.changed.>", resting.on_trading_state)
+    await bus.consume("COPIES", STOPS_DURABLE, "copies.session.changed.>", resting.on_session_changed)
+    resting.start()
     processor = RetryProcessor(book, copier, settings.retry_poll_s)
     processor.start()
     periodic = Periodic("reconciliation", settings.reconcile_interval_s, reconciler.run_all,
@@ -78,10 +88,10 @@ async def create_server(settings: Settings) -> RunningService:
                      ErrorRecoveryServicer(db, book, processor, reconciler, compliance_internal)),
     ]
     running = await start_grpc_server(settings, registrations, cleanups=[
-        watchers.stop, snapshots.stop, outages.stop, processor.stop, stop_periodic, bus.close, pool.close, risk_channel.close,
+        watchers.stop, resting.stop, snapshots.stop, outages.stop, processor.stop, stop_periodic, bus.close, pool.close, risk_channel.close,
         compliance_channel.close, db.close])
     running.components = {"retries": processor, "errors": book, "reconciler": reconciler,  # for tests
-                          "snapshots": snapshots}
+                          "snapshots": snapshots, "resting": resting}
     return running
 
 

@@ -29,7 +29,7 @@ from services.replication.store import CopySessionRow, ErrorEventRow, FollowerOr
 
 LIVE_STATES = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZEN)
 EVENT_KINDS = {"FollowerOrderPlaced": "placed", "FollowerOrderFilled": "filled", "CopyRefused": "refused",
-               "CopyFailed": "failed"}
+               "CopyFailed": "failed", "FollowerOrderCanceled": "canceled"}
 
 
 def session_to_proto(row: CopySessionRow) -> pb.CopySession:
@@ -273,7 +273,9 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
         try:
             while True:
                 event = await queue.get()
-                copy_event = events.CopyEvent(event_id=f"{event.order.order_id}:{type(event).__name__}")
+                # A resting copy fills in steps: each step is its own event.
+                step = f":{event.order.filled_quantity}" if isinstance(event, events.FollowerOrderFilled) else ""
+                copy_event = events.CopyEvent(event_id=f"{event.order.order_id}:{type(event).__name__}{step}")
                 copy_event.occur_time.FromDatetime(datetime.now(UTC))
                 getattr(copy_event, EVENT_KINDS[type(event).__name__]).CopyFrom(event)
                 yield pb.StreamCopyEventsResponse(event=copy_event)

@@ -53,11 +53,15 @@ class CopySessionRow(ReplicationBase):
 
 class MasterFillRow(ReplicationBase):
     __tablename__ = "master_fills"
+    __table_args__ = (Index("ix_master_fills_order", "master_account_id", "venue_order_id"),)
 
     fill_id: Mapped[str] = mapped_column(String(160), primary_key=True)  # <account>:<venue trade id>
     master_account_id: Mapped[str] = mapped_column(String(64), index=True)
     payload: Mapped[bytes] = mapped_column(LargeBinary)  # the MasterFill event as published
     execute_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Which master order it filled, and how much: what of a resting order is already filled.
+    venue_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    quantity: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
 
 
 class MasterPositionRow(ReplicationBase):
@@ -72,9 +76,28 @@ class MasterPositionRow(ReplicationBase):
     update_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class MasterOrderRow(ReplicationBase):
+    """A master's resting limit order as last seen on its order stream: the base for telling an
+    opening from an amendment, and each change's version."""
+
+    __tablename__ = "master_orders"
+
+    master_order_id: Mapped[str] = mapped_column(String(160), primary_key=True)  # <account>:<venue order id>
+    master_account_id: Mapped[str] = mapped_column(String(64), index=True)
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    price: Mapped[Decimal] = mapped_column(DecimalText)
+    filled_quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    open: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer)
+    update_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class FollowerOrderRow(ReplicationBase):
     __tablename__ = "follower_orders"
-    __table_args__ = (Index("ix_follower_orders_config_symbol", "config_id", "symbol"),)
+    __table_args__ = (Index("ix_follower_orders_config_symbol", "config_id", "symbol"),
+                      Index("ix_follower_orders_master_order", "config_id", "master_order_id"))
 
     order_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # = the client order id
     config_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -100,6 +123,11 @@ class FollowerOrderRow(ReplicationBase):
     worker: Mapped[str] = mapped_column(String(128), default="")
     # The risk reservation of the attempt that was sent (each retry reserves anew).
     reservation_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    order_type: Mapped[int] = mapped_column(Integer, default=1)  # trading_pb2.OrderType
+    limit_price: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    # Set on a resting copy: the master order it mirrors (<account>:<venue order id>).
+    master_order_id: Mapped[str | None] = mapped_column(String(160), nullable=True)
+    cancel_reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class ErrorEventRow(ReplicationBase):

@@ -21,6 +21,13 @@ class FollowerOrderStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FOLLOWER_ORDER_STATUS_REFUSED: _ClassVar[FollowerOrderStatus]
     FOLLOWER_ORDER_STATUS_FAILED: _ClassVar[FollowerOrderStatus]
     FOLLOWER_ORDER_STATUS_UNKNOWN: _ClassVar[FollowerOrderStatus]
+
+class MasterOrderChange(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MASTER_ORDER_CHANGE_UNSPECIFIED: _ClassVar[MasterOrderChange]
+    MASTER_ORDER_CHANGE_OPENED: _ClassVar[MasterOrderChange]
+    MASTER_ORDER_CHANGE_AMENDED: _ClassVar[MasterOrderChange]
+    MASTER_ORDER_CHANGE_CANCELED: _ClassVar[MasterOrderChange]
 FOLLOWER_ORDER_STATUS_UNSPECIFIED: FollowerOrderStatus
 FOLLOWER_ORDER_STATUS_PENDING: FollowerOrderStatus
 FOLLOWER_ORDER_STATUS_PLACED: FollowerOrderStatus
@@ -30,6 +37,10 @@ FOLLOWER_ORDER_STATUS_CANCELED: FollowerOrderStatus
 FOLLOWER_ORDER_STATUS_REFUSED: FollowerOrderStatus
 FOLLOWER_ORDER_STATUS_FAILED: FollowerOrderStatus
 FOLLOWER_ORDER_STATUS_UNKNOWN: FollowerOrderStatus
+MASTER_ORDER_CHANGE_UNSPECIFIED: MasterOrderChange
+MASTER_ORDER_CHANGE_OPENED: MasterOrderChange
+MASTER_ORDER_CHANGE_AMENDED: MasterOrderChange
+MASTER_ORDER_CHANGE_CANCELED: MasterOrderChange
 
 class MasterFill(_message.Message):
     __slots__ = ("fill_id", "master_account_id", "master_id", "venue", "venue_trade_id", "venue_order_id", "client_order_id", "symbol", "side", "quantity", "price", "fee", "fee_currency", "order_type", "position_before", "master_equity", "execute_time", "receive_time")
@@ -72,7 +83,7 @@ class MasterFill(_message.Message):
     def __init__(self, fill_id: _Optional[str] = ..., master_account_id: _Optional[str] = ..., master_id: _Optional[str] = ..., venue: _Optional[_Union[_trading_pb2.Venue, _Mapping]] = ..., venue_trade_id: _Optional[str] = ..., venue_order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., fee: _Optional[str] = ..., fee_currency: _Optional[str] = ..., order_type: _Optional[_Union[_trading_pb2.OrderType, str]] = ..., position_before: _Optional[str] = ..., master_equity: _Optional[str] = ..., execute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receive_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class FollowerOrder(_message.Message):
-    __slots__ = ("order_id", "client_order_id", "config_id", "follower_id", "follower_account_id", "master_fill_id", "symbol", "side", "order_type", "quantity", "price", "filled_quantity", "average_fill_price", "status", "venue_order_id", "refusal", "error_kind", "error_message", "master_fill_time", "receive_time", "risk_decide_time", "send_time", "ack_time")
+    __slots__ = ("order_id", "client_order_id", "config_id", "follower_id", "follower_account_id", "master_fill_id", "symbol", "side", "order_type", "quantity", "price", "filled_quantity", "average_fill_price", "status", "venue_order_id", "refusal", "error_kind", "error_message", "master_fill_time", "receive_time", "risk_decide_time", "send_time", "ack_time", "master_order_id", "cancel_reason")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_ID_FIELD_NUMBER: _ClassVar[int]
@@ -96,6 +107,8 @@ class FollowerOrder(_message.Message):
     RISK_DECIDE_TIME_FIELD_NUMBER: _ClassVar[int]
     SEND_TIME_FIELD_NUMBER: _ClassVar[int]
     ACK_TIME_FIELD_NUMBER: _ClassVar[int]
+    MASTER_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_REASON_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     client_order_id: str
     config_id: str
@@ -119,7 +132,47 @@ class FollowerOrder(_message.Message):
     risk_decide_time: _timestamp_pb2.Timestamp
     send_time: _timestamp_pb2.Timestamp
     ack_time: _timestamp_pb2.Timestamp
-    def __init__(self, order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., config_id: _Optional[str] = ..., follower_id: _Optional[str] = ..., follower_account_id: _Optional[str] = ..., master_fill_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., order_type: _Optional[_Union[_trading_pb2.OrderType, str]] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., filled_quantity: _Optional[str] = ..., average_fill_price: _Optional[str] = ..., status: _Optional[_Union[FollowerOrderStatus, str]] = ..., venue_order_id: _Optional[str] = ..., refusal: _Optional[_Union[_trading_pb2.Refusal, _Mapping]] = ..., error_kind: _Optional[str] = ..., error_message: _Optional[str] = ..., master_fill_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receive_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., risk_decide_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ack_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    master_order_id: str
+    cancel_reason: str
+    def __init__(self, order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., config_id: _Optional[str] = ..., follower_id: _Optional[str] = ..., follower_account_id: _Optional[str] = ..., master_fill_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., order_type: _Optional[_Union[_trading_pb2.OrderType, str]] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., filled_quantity: _Optional[str] = ..., average_fill_price: _Optional[str] = ..., status: _Optional[_Union[FollowerOrderStatus, str]] = ..., venue_order_id: _Optional[str] = ..., refusal: _Optional[_Union[_trading_pb2.Refusal, _Mapping]] = ..., error_kind: _Optional[str] = ..., error_message: _Optional[str] = ..., master_fill_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receive_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., risk_decide_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ack_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., master_order_id: _Optional[str] = ..., cancel_reason: _Optional[str] = ...) -> None: ...
+
+class MasterOrderChanged(_message.Message):
+    __slots__ = ("change_id", "master_order_id", "master_account_id", "master_id", "venue", "venue_order_id", "client_order_id", "change", "version", "symbol", "side", "quantity", "price", "filled_quantity", "position", "master_equity", "change_time")
+    CHANGE_ID_FIELD_NUMBER: _ClassVar[int]
+    MASTER_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    MASTER_ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    MASTER_ID_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    VENUE_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    FILLED_QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    MASTER_EQUITY_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_TIME_FIELD_NUMBER: _ClassVar[int]
+    change_id: str
+    master_order_id: str
+    master_account_id: str
+    master_id: str
+    venue: _trading_pb2.Venue
+    venue_order_id: str
+    client_order_id: str
+    change: MasterOrderChange
+    version: int
+    symbol: str
+    side: _trading_pb2.Side
+    quantity: str
+    price: str
+    filled_quantity: str
+    position: str
+    master_equity: str
+    change_time: _timestamp_pb2.Timestamp
+    def __init__(self, change_id: _Optional[str] = ..., master_order_id: _Optional[str] = ..., master_account_id: _Optional[str] = ..., master_id: _Optional[str] = ..., venue: _Optional[_Union[_trading_pb2.Venue, _Mapping]] = ..., venue_order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., change: _Optional[_Union[MasterOrderChange, str]] = ..., version: _Optional[int] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., filled_quantity: _Optional[str] = ..., position: _Optional[str] = ..., master_equity: _Optional[str] = ..., change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class FollowerOrderPlaced(_message.Message):
     __slots__ = ("order",)
@@ -140,6 +193,14 @@ class FollowerOrderFilled(_message.Message):
     price: str
     execute_time: _timestamp_pb2.Timestamp
     def __init__(self, order: _Optional[_Union[FollowerOrder, _Mapping]] = ..., venue_trade_id: _Optional[str] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., execute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class FollowerOrderCanceled(_message.Message):
+    __slots__ = ("order", "reason")
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    order: FollowerOrder
+    reason: str
+    def __init__(self, order: _Optional[_Union[FollowerOrder, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class CopyRefused(_message.Message):
     __slots__ = ("order", "refusal")
@@ -162,20 +223,22 @@ class CopyFailed(_message.Message):
     def __init__(self, order: _Optional[_Union[FollowerOrder, _Mapping]] = ..., error_kind: _Optional[str] = ..., error_message: _Optional[str] = ..., will_retry: _Optional[bool] = ...) -> None: ...
 
 class CopyEvent(_message.Message):
-    __slots__ = ("event_id", "occur_time", "placed", "filled", "refused", "failed")
+    __slots__ = ("event_id", "occur_time", "placed", "filled", "refused", "failed", "canceled")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     OCCUR_TIME_FIELD_NUMBER: _ClassVar[int]
     PLACED_FIELD_NUMBER: _ClassVar[int]
     FILLED_FIELD_NUMBER: _ClassVar[int]
     REFUSED_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
+    CANCELED_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     occur_time: _timestamp_pb2.Timestamp
     placed: FollowerOrderPlaced
     filled: FollowerOrderFilled
     refused: CopyRefused
     failed: CopyFailed
-    def __init__(self, event_id: _Optional[str] = ..., occur_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., placed: _Optional[_Union[FollowerOrderPlaced, _Mapping]] = ..., filled: _Optional[_Union[FollowerOrderFilled, _Mapping]] = ..., refused: _Optional[_Union[CopyRefused, _Mapping]] = ..., failed: _Optional[_Union[CopyFailed, _Mapping]] = ...) -> None: ...
+    canceled: FollowerOrderCanceled
+    def __init__(self, event_id: _Optional[str] = ..., occur_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., placed: _Optional[_Union[FollowerOrderPlaced, _Mapping]] = ..., filled: _Optional[_Union[FollowerOrderFilled, _Mapping]] = ..., refused: _Optional[_Union[CopyRefused, _Mapping]] = ..., failed: _Optional[_Union[CopyFailed, _Mapping]] = ..., canceled: _Optional[_Union[FollowerOrderCanceled, _Mapping]] = ...) -> None: ...
 
 class ErrorEventRecorded(_message.Message):
     __slots__ = ("error_id", "follower_id", "config_id", "order_id", "error_type", "status", "attempt_count", "occur_time")
