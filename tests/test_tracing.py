@@ -1,0 +1,145 @@
+"""OpenTelemetry traces: a master signal sent to the gateway's REST API makes ONE trace through
+the gateway, replication (the gRPC call, the JetStream hop, the worker's copy), risk's
+ReserveOrder and the order at the venue. Every service runs in this process, so one in-memory
+exporter sees them all. With tracing off (the default) nothing is recorded or sent along."""
+
+import json
+import logging
+import secrets
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
+from copytrade.replication.v1 import replication_service_pb2 as rep
+from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+from services.kit import tracing
+from services.kit.bus import Bus
+from services.kit.config import Settings
+from services.kit.logs import JsonFormatter
+from services.kit.testing import eventually
+from services.replication.fills import fill_subject
+from tests.replication.test_copy_flow import enrol
+
+
+@pytest.fixture
+def spans():
+    """Tracing on for this test, into memory."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    previous = tracing.install(provider)
+    yield exporter
+    tracing.install(previous)
+
+
+@pytest_asyncio.fixture
+async def signal_route(copy_mesh, start_service, nats_server, token_for):
+    """A master followed by one follower, the gateway's REST API in front of the mesh, and a
+    function that posts a master fill to POST /v1/master-fills and waits for the copy."""
+    mesh = await copy_mesh(seed=53)
+    addresses = {**mesh.replication.settings.addresses, "compliance": mesh.compliance.address,
+                 "risk": mesh.risk.address, "replication": mesh.replication.address}
+    gateway = await start_service("gateway", addresses=addresses, http_listen="127.0.0.1:0")
+    compliance, replication = ComplianceServiceStub(mesh.compliance.channel), \
+        ReplicationServiceStub(mesh.replication.channel)
+    master, _, master_account = await enrol(mesh.sim, compliance, replication, token_for, "m",
+                                            rep.ACCOUNT_ROLE_MASTER, {})
+    follower, _, account = await enrol(mesh.sim, compliance, replication, token_for, "f", rep.ACCOUNT_ROLE_FOLLOWER,
+                                       {"USDT": "50000"})
+    await replication.StartCopySession(rep.StartCopySessionRequest(
+        follower_account_id=account.account_id, master_account_id=master_account.account_id,
+        settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1")), metadata=token_for(follower))
+    bus = await Bus.connect(nats_server.url, "test-tracing")
+    headers = dict(token_for(master))
+    headers["Authorization"] = headers.pop("authorization")
+
+    async def signal(trade_id: str, extra_headers: dict[str, str] | None = None):
+        """Post the fill; wait until the follower's copy is at the venue; return the JetStream message."""
+        async with aiohttp.ClientSession() as http:
+            reply = await http.post(f"http://127.0.0.1:{gateway.running.http_port}/v1/master-fills",
+                                    headers={**headers, **(extra_headers or {})}, json={
+                                        "masterAccountId": master_account.account_id, "venueTradeId": trade_id,
+                                        "symbol": "BTC/USDT", "side": "SIDE_BUY", "quantity": "0.01",
+                                        "price": "64000"})
+            assert reply.status == 200, await reply.text()
+        await eventually(lambda: any(o.client_order_id for o in mesh.sim.orders(follower)),
+                         message="the copy reached the follower's venue account")
+        return await bus.js.get_last_msg("FILLS", fill_subject(master_account.account_id))
+
+    yield signal
+    await bus.close()
+
+
+def ancestry(span, by_id) -> list:
+    chain = [span]
+    while chain[-1].parent is not None and chain[-1].parent.span_id in by_id:
+        chain.append(by_id[chain[-1].parent.span_id])
+    return chain
+
+
+async def test_a_rest_signal_is_one_trace_through_gateway_replication_risk_and_venue(signal_route, spans):
+    trace_id = secrets.token_hex(16)  # the caller's own trace, continued by the gateway
+    fill_msg = await signal_route("T-traced", {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})
+    # The master fill travels on JetStream with the trace in its headers.
+    assert fill_msg.headers["traceparent"].split("-")[1] == trace_id
+
+    def copy_finished():  # the worker's copy span ends last, once the copy is recorded and announced
+        ours = [s for s in spans.get_finished_spans() if format(s.context.trace_id, "032x") == trace_id]
+        return ours if {"venue create_order", "copy"} <= {s.name for s in ours} else None
+    ours = await eventually(copy_finished, message="the copy's spans in the caller's trace")
+    by_id = {s.context.span_id: s for s in ours}
+    named = {(s.name, s.kind) for s in ours}
+    assert {("POST /v1/master-fills", SpanKind.SERVER),  # the gateway
+            ("copytrade.replication.v1.ReplicationService/SubmitMasterFill", SpanKind.SERVER),
+            ("publish fills", SpanKind.PRODUCER), ("process fills", SpanKind.CONSUMER),  # the JetStream hop
+            ("copy", SpanKind.INTERNAL), ("copy sizing", SpanKind.INTERNAL),  # the worker
+            ("copytrade.risk.v1.RiskService/ReserveOrder", SpanKind.CLIENT),
+            ("copytrade.risk.v1.RiskService/ReserveOrder", SpanKind.SERVER),  # risk
+            ("venue create_order", SpanKind.CLIENT)} <= named
+    # One chain of parents, from the order at the venue back to the REST call.
+    venue = next(s for s in ours if s.name == "venue create_order")
+    assert venue.attributes["copytrade.venue"] == "binance"
+    chain = ancestry(venue, by_id)
+    assert [s.name for s in chain] == [
+        "venue create_order", "copy", "process fills", "publish fills",
+        "copytrade.replication.v1.ReplicationService/SubmitMasterFill", "POST /v1/master-fills"]
+    assert chain[2].attributes["messaging.consumer.group.name"] == "replication"  # the copy workers' durable
+    risk_server = next(s for s in ours if s.name.endswith("ReserveOrder") and s.kind == SpanKind.SERVER)
+    assert [s.name for s in ancestry(risk_server, by_id)][1:3] == [
+        "copytrade.risk.v1.RiskService/ReserveOrder", "copy"]  # client span, then the worker's copy
+    assert risk_server.attributes["rpc.grpc.status_code"] == 0
+    gateway = next(s for s in ours if s.name == "POST /v1/master-fills")
+    assert gateway.parent.is_remote and gateway.attributes["http.response.status_code"] == 200
+
+
+async def test_tracing_off_records_nothing_and_sends_no_trace_headers(signal_route):
+    assert not tracing.enabled()  # the default
+    fill_msg = await signal_route("T-untraced")  # the copy still happens
+    assert "traceparent" not in (fill_msg.headers or {})
+    record = logging.LogRecord("copytrade.test", logging.INFO, __file__, 1, "a line", None, None)
+    with tracing.span("nothing") as span:
+        assert not span.is_recording()
+        assert "trace_id" not in json.loads(JsonFormatter("risk").format(record))
+
+
+def test_json_log_lines_carry_the_trace_and_span_ids(spans):
+    record = logging.LogRecord("copytrade.test", logging.INFO, __file__, 1, "inside a span", None, None)
+    with tracing.span("work") as span:
+        line = json.loads(JsonFormatter("risk").format(record))
+    assert line["trace_id"] == format(span.get_span_context().trace_id, "032x")
+    assert line["span_id"] == format(span.get_span_context().span_id, "016x")
+    assert "trace_id" not in json.loads(JsonFormatter("risk").format(record))  # outside any span
+
+
+def test_the_exporter_is_chosen_by_otel_traces_exporter():
+    assert Settings.from_env("risk", {}).otel_exporter == "none"
+    assert Settings.from_env("risk", {"OTEL_TRACES_EXPORTER": "OTLP"}).otel_exporter == "otlp"
+    assert tracing.configure("risk", "none") is None and not tracing.enabled()
+    with pytest.raises(ValueError, match="OTEL_TRACES_EXPORTER"):
+        tracing.configure("risk", "jaeger")
