@@ -13,7 +13,7 @@ import pytest_asyncio
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
 from copytrade.replication.v1 import replication_service_pb2 as rep
@@ -24,6 +24,7 @@ from services.kit.config import Settings
 from services.kit.logs import JsonFormatter
 from services.kit.testing import eventually
 from services.replication.fills import fill_subject
+from services.replication.venues.base import ErrorKind, VenueError
 from tests.replication.test_copy_flow import enrol
 
 
@@ -143,3 +144,17 @@ def test_the_exporter_is_chosen_by_otel_traces_exporter():
     assert tracing.configure("risk", "none") is None and not tracing.enabled()
     with pytest.raises(ValueError, match="OTEL_TRACES_EXPORTER"):
         tracing.configure("risk", "jaeger")
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_a_venue_error_passes_through_spans_unchanged(request, on):
+    """Venue errors are frozen dataclasses: a span they leave must neither alter nor hide them."""
+    exporter = request.getfixturevalue("spans") if on else None
+    error = VenueError(ErrorKind.RATE_LIMIT, "slow down", retry_after=2)
+    with pytest.raises(VenueError) as raised:
+        with tracing.span("venue create_order"):
+            raise error
+    assert raised.value is error
+    if on:
+        [span] = exporter.get_finished_spans()
+        assert span.status.status_code == StatusCode.ERROR and span.status.description == "VenueError"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -65,19 +65,41 @@ def configure(service: str, exporter: str) -> object | None:
     return provider
 
 
-@contextlib.contextmanager
+class _CurrentSpan:
+    """A span made current for a block. A class, not a generator context manager: contextlib's
+    would rewrite the __traceback__ of exceptions passing through, which frozen ones refuse."""
+
+    __slots__ = ("_span", "_token", "_exceptions_fail")
+
+    def __init__(self, span: trace.Span, exceptions_fail: bool) -> None:
+        self._span, self._exceptions_fail, self._token = span, exceptions_fail, None
+
+    def __enter__(self) -> trace.Span:
+        self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        return self._span
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        try:
+            if exc is not None and self._exceptions_fail and isinstance(exc, Exception):
+                self._span.record_exception(exc)
+                self._span.set_status(Status(StatusCode.ERROR, exc_type.__name__))
+            self._span.end()
+        finally:
+            otel_context.detach(self._token)
+        return False
+
+
+_OFF = contextlib.nullcontext(_INVALID)
+
+
 def span(name: str, *, kind: SpanKind = SpanKind.INTERNAL, parent: otel_context.Context | None = None,
-         attributes: Mapping[str, object] | None = None, exceptions_fail: bool = True) -> Iterator[trace.Span]:
-    """A span around a block, current inside it (a child of `parent`, else of the current span).
-    An exception leaving the block marks it failed (unless exceptions_fail is False: the caller
-    sets the status). Off: yields a span that records nothing."""
+         attributes: Mapping[str, object] | None = None, exceptions_fail: bool = True):
+    """`with span(...) as s:` a span around a block, current inside it (a child of `parent`, else
+    of the current span). An exception leaving the block marks it failed (unless exceptions_fail
+    is False: the caller sets the status). Off: a span that records nothing."""
     if _tracer is None:
-        yield _INVALID
-        return
-    with _tracer.start_as_current_span(name, context=parent, kind=kind, attributes=attributes,
-                                       record_exception=exceptions_fail,
-                                       set_status_on_exception=exceptions_fail) as current:
-        yield current
+        return _OFF
+    return _CurrentSpan(_tracer.start_span(name, context=parent, kind=kind, attributes=attributes), exceptions_fail)
 
 
 def start(name: str, *, kind: SpanKind = SpanKind.INTERNAL, attributes: Mapping[str, object] | None = None):
