@@ -115,6 +115,7 @@ async def test_a_rest_signal_is_one_trace_through_gateway_replication_risk_and_v
     assert [s.name for s in ancestry(risk_server, by_id)][1:3] == [
         "copytrade.risk.v1.RiskService/ReserveOrder", "copy"]  # client span, then the worker's copy
     assert risk_server.attributes["rpc.grpc.status_code"] == 0
+    assert risk_server.attributes["copytrade.request_id"]  # finds the call's log lines
     gateway = next(s for s in ours if s.name == "POST /v1/master-fills")
     assert gateway.parent.is_remote and gateway.attributes["http.response.status_code"] == 200
 

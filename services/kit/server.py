@@ -157,6 +157,7 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
             span = trace.get_current_span()
             span.set_attribute("rpc.grpc.status_code", code.value[0])
             span.set_attribute("copytrade.outcome", outcome)
+            span.set_attribute("copytrade.request_id", rid)  # the id the log lines carry
             if code in _SERVER_ERRORS:
                 tracing.fail(span, outcome)
         metrics.GRPC_CALLS.labels(self._service, name, outcome).inc()
