@@ -3,13 +3,16 @@ the gateway, replication (the gRPC call, the JetStream hop, the worker's copy), 
 ReserveOrder and the order at the venue. Every service runs in this process, so one in-memory
 exporter sees them all. With tracing off (the default) nothing is recorded or sent along."""
 
+import asyncio
 import json
 import logging
 import secrets
 
 import aiohttp
+import grpc
 import pytest
 import pytest_asyncio
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -159,3 +162,35 @@ def test_a_venue_error_passes_through_spans_unchanged(request, on):
     if on:
         [span] = exporter.get_finished_spans()
         assert span.status.status_code == StatusCode.ERROR and span.status.description == "VenueError"
+
+
+async def test_otlp_sends_the_spans_to_the_configured_collector(monkeypatch):
+    """OTEL_TRACES_EXPORTER=otlp: spans reach the OTLP/gRPC receiver at OTEL_EXPORTER_OTLP_ENDPOINT
+    (here a real gRPC server speaking the collector's TraceService), named after the service."""
+    received = []
+
+    class Collector(trace_service_pb2_grpc.TraceServiceServicer):
+        async def Export(self, request, context):
+            received.extend((resource.resource, span) for resource in request.resource_spans
+                            for scope in resource.scope_spans for span in scope.spans)
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    server = grpc.aio.server()
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Collector(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{port}")
+    provider = tracing.configure("risk", "otlp")
+    try:
+        with tracing.span("reserve"):
+            pass
+    finally:
+        tracing.install(None)
+        await asyncio.to_thread(provider.shutdown)  # flushes the batch (the exporter's own thread)
+    try:
+        await eventually(lambda: received, message="the span at the collector")
+    finally:
+        await server.stop(0)
+    resource, span = received[0]
+    assert span.name == "reserve"
+    assert {a.key: a.value.string_value for a in resource.attributes}["service.name"] == "copytrade-risk"
