@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import secrets
+from decimal import Decimal
 
 import aiohttp
 import grpc
@@ -27,7 +28,9 @@ from services.kit.config import Settings
 from services.kit.logs import JsonFormatter
 from services.kit.testing import eventually
 from services.replication.fills import fill_subject
-from services.replication.venues.base import ErrorKind, VenueError
+from services.replication.venues.base import ErrorKind, OrderRequest, VenueError
+from services.replication.venues.ccxt_venue import CcxtVenue
+from venue_sim import ccxt_config
 from tests.replication.test_copy_flow import enrol
 
 
@@ -52,8 +55,8 @@ async def signal_route(copy_mesh, start_service, nats_server, token_for):
     gateway = await start_service("gateway", addresses=addresses, http_listen="127.0.0.1:0")
     compliance, replication = ComplianceServiceStub(mesh.compliance.channel), \
         ReplicationServiceStub(mesh.replication.channel)
-    master, _, master_account = await enrol(mesh.sim, compliance, replication, token_for, "m",
-                                            rep.ACCOUNT_ROLE_MASTER, {})
+    master, master_sim, master_account = await enrol(mesh.sim, compliance, replication, token_for, "m",
+                                                     rep.ACCOUNT_ROLE_MASTER, {"USDT": "100000"}, watch=True)
     follower, _, account = await enrol(mesh.sim, compliance, replication, token_for, "f", rep.ACCOUNT_ROLE_FOLLOWER,
                                        {"USDT": "50000"})
     await replication.StartCopySession(rep.StartCopySessionRequest(
@@ -76,6 +79,19 @@ async def signal_route(copy_mesh, start_service, nats_server, token_for):
                          message="the copy reached the follower's venue account")
         return await bus.js.get_last_msg("FILLS", fill_subject(master_account.account_id))
 
+    async def trade_on_master():
+        """The master trades at the venue; replication sees it on the master's own stream."""
+        await eventually(lambda: bool(mesh.sim._streams.get(master_sim.api_key)), message="master stream watched")
+        venue = CcxtVenue("binance", api_key=master_sim.api_key, secret=master_sim.secret,
+                          config=ccxt_config(mesh.sim.url, rate_limit=False))
+        try:
+            await venue.place_order(OrderRequest("master-order-1", "BTC/USDT", "buy", Decimal("0.01")))
+        finally:
+            await venue.close()
+        await eventually(lambda: any(o.client_order_id for o in mesh.sim.orders(follower)),
+                         message="the copy reached the follower's venue account")
+
+    signal.trade_on_master = trade_on_master
     yield signal
     await bus.close()
 
@@ -121,6 +137,21 @@ async def test_a_rest_signal_is_one_trace_through_gateway_replication_risk_and_v
     assert risk_server.attributes["copytrade.request_id"]  # finds the call's log lines
     gateway = next(s for s in ours if s.name == "POST /v1/master-fills")
     assert gateway.parent.is_remote and gateway.attributes["http.response.status_code"] == 200
+
+
+async def test_a_fill_on_the_masters_stream_is_one_trace_to_the_followers_order(signal_route, spans):
+    await signal_route.trade_on_master()
+
+    def copy_finished():
+        finished = spans.get_finished_spans()
+        by_id = {s.context.span_id: s for s in finished}
+        for venue in (s for s in finished if s.name == "venue create_order"):
+            chain = [s.name for s in ancestry(venue, by_id)]
+            if chain[-1] == "master fill":  # the follower's order, not the master's own
+                return chain
+        return None
+    chain = await eventually(copy_finished, message="the follower order's span in the master fill's trace")
+    assert chain == ["venue create_order", "copy", "process fills", "publish fills", "master fill"]
 
 
 async def test_tracing_off_records_nothing_and_sends_no_trace_headers(signal_route):
