@@ -1,9 +1,16 @@
 """docker-compose.yml is checked by parsing it (no Docker engine here): every service is there,
-from one image, with what it needs to find its peers, its database and its bus."""
+from one image, with what it needs to find its peers, its database and its bus; the optional
+observability profile scrapes every service and its dashboard asks only for metrics the
+services really export, with labels they really have."""
 
+import importlib
+import json
+import re
+import sys
 from pathlib import Path
 
 import yaml
+from prometheus_client import metrics as prom_metrics
 
 from services.kit.config import DEFAULT_PORT_BASE, PORT_OFFSETS, SERVICES
 
@@ -12,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_compose_names_every_service_with_its_wiring():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    services = compose["services"]
+    services = {name: s for name, s in compose["services"].items() if not s.get("profiles")}  # the default set
     assert set(services) == {*SERVICES, "nats", "postgres"}
     assert "-js" in services["nats"]["command"] and services["nats"]["volumes"]
     assert services["postgres"]["volumes"]
@@ -35,3 +42,75 @@ def test_compose_names_every_service_with_its_wiring():
 def test_the_image_installs_the_project_and_runs_a_service():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install" in dockerfile and "copytrade" in dockerfile.split("CMD", 1)[1]
+
+
+def exported_metrics() -> dict[str, tuple[str, set[str]]]:
+    """Every copytrade metric the services register: sample name → (family, label names)."""
+    for service in SERVICES:  # whatever any service defines is registered by importing it
+        importlib.import_module(f"services.{service}.server")
+    exported = {}
+    for module in [m for name, m in sys.modules.items() if name.startswith("services.")]:
+        for value in list(vars(module).values()):
+            if isinstance(value, prom_metrics.MetricWrapperBase) and value._name.startswith("copytrade_"):
+                name, labels = value._name, set(value._labelnames)
+                suffixes = {"counter": ["_total"], "gauge": [""], "histogram": ["_bucket", "_sum", "_count"],
+                            "summary": ["_sum", "_count"]}[value._type]
+                for suffix in suffixes:
+                    exported[name + suffix] = (name, labels | ({"le"} if suffix == "_bucket" else set()))
+    return exported
+
+
+def dashboard_queries() -> list[str]:
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/copytrade.json").read_text())
+    queries = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    queries += [v["definition"] for v in dashboard["templating"]["list"] if v["type"] == "query"]
+    return queries
+
+
+def test_the_dashboard_shows_only_what_the_services_export_and_all_of_it():
+    exported = exported_metrics()
+    shown = set()
+    for query in dashboard_queries():
+        names = set(re.findall(r"\bcopytrade_[a-z_]+\b", query))
+        assert names, query
+        unknown = names - set(exported)
+        assert not unknown, f"{query}: no service exports {unknown}"
+        labels = set().union(*(exported[n][1] for n in names)) | {"job", "instance", "service_name"}
+        used = {label.strip() for group in re.findall(r"by \(([^)]*)\)", query) for label in group.split(",")}
+        used |= set(re.findall(r"[{,]\s*([a-z_]+)\s*(?:=~|!=|=)", query))
+        used |= set(re.findall(r"label_values\([a-z_]+,\s*([a-z_]+)\)", query))
+        assert used <= labels, f"{query}: labels {used - labels} are not on {names}"
+        shown |= {exported[n][0] for n in names}
+    assert shown == {family for family, _ in exported.values()}  # every metric has a panel
+
+
+def test_the_observability_profile_scrapes_every_service_and_provisions_grafana():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    profile = {name for name, s in services.items() if "observability" in s.get("profiles", [])}
+    assert {"prometheus", "grafana", "jaeger"} <= profile
+    # Prometheus gets deploy/prometheus.yml, and each name it resolves is a compose service
+    # that serves /metrics on the scraped port.
+    assert "./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in services["prometheus"]["volumes"]
+    scrape = yaml.safe_load((ROOT / "deploy/prometheus.yml").read_text())["scrape_configs"]
+    targets = {(name, sd["port"]) for job in scrape for sd in job.get("dns_sd_configs", []) for name in sd["names"]}
+    targets |= {tuple(t.rsplit(":", 1)) for job in scrape for sc in job.get("static_configs", [])
+                for t in sc["targets"]}
+    assert {name for name, _ in targets} == set(SERVICES)
+    for name, port in targets:
+        assert services[name]["environment"]["METRICS_ADDR"] == f"0.0.0.0:{port}"
+    # Grafana: provisioning and dashboards mounted where its provider looks; panels use its datasource.
+    volumes = services["grafana"]["volumes"]
+    assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in volumes
+    provider = yaml.safe_load((ROOT / "deploy/grafana/provisioning/dashboards/dashboards.yml").read_text())
+    path = provider["providers"][0]["options"]["path"]
+    assert f"./deploy/grafana/dashboards:{path}:ro" in volumes
+    sources = yaml.safe_load((ROOT / "deploy/grafana/provisioning/datasources/datasources.yml").read_text())
+    prometheus = next(d for d in sources["datasources"] if d["type"] == "prometheus")
+    assert prometheus["url"] == "http://prometheus:9090"
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/copytrade.json").read_text())
+    assert {p["datasource"]["uid"] for p in dashboard["panels"] if "datasource" in p} == {prometheus["uid"]}
+    # Traces go to the profile's Jaeger when turned on, and are off by default.
+    env = services["replication"]["environment"]
+    assert env["OTEL_TRACES_EXPORTER"] == "${OTEL_TRACES_EXPORTER:-none}"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"].endswith("jaeger:4317}")

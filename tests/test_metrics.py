@@ -1,5 +1,6 @@
-"""Prometheus metrics after real copies: the copy-stage latency histograms and the refusal
-counter move, and gRPC calls are counted by method and outcome, scraped from /metrics."""
+"""Prometheus metrics after real copies: the copy-stage latency histograms, the refusal and
+venue-error counters and the retries-pending gauge move, gRPC calls are counted by method and
+outcome, and the JetStream backlog is reported, scraped from /metrics."""
 
 import aiohttp
 import pytest_asyncio
@@ -38,9 +39,12 @@ async def test_a_copy_and_a_refusal_move_the_metrics(observed, token_for):
     master, _, master_account = await enrol(sim, compliance, replication, token_for, "m", rep.ACCOUNT_ROLE_MASTER, {})
     for name, settings in (("copier", rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1")),
                            ("denier", rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1",
-                                                       denied_symbols=["BTC/USDT"]))):
+                                                       denied_symbols=["BTC/USDT"])),
+                           ("limited", rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1"))):
         user, _, account = await enrol(sim, compliance, replication, token_for, name, rep.ACCOUNT_ROLE_FOLLOWER,
                                        {"USDT": "50000"})
+        if name == "limited":  # the venue answers its next request with 429: a retry in 10 minutes
+            sim.inject(kind="rate_limit", account=user, retry_after=600)
         await replication.StartCopySession(rep.StartCopySessionRequest(
             follower_account_id=account.account_id, master_account_id=master_account.account_id, settings=settings),
             metadata=token_for(user))
@@ -54,8 +58,11 @@ async def test_a_copy_and_a_refusal_move_the_metrics(observed, token_for):
             value(before, "copytrade_copy_stage_seconds_count", venue="binance", stage="acknowledged")
         refused = value(after, "copytrade_copy_refusals_total", reason="SYMBOL_DENIED") - \
             value(before, "copytrade_copy_refusals_total", reason="SYMBOL_DENIED")
-        return after if acked >= 1 and refused >= 1 else None
-    after = await eventually(moved, message="latency and refusal metrics moved")
+        limited = value(after, "copytrade_venue_errors_total", venue="binance", kind="RATE_LIMIT") - \
+            value(before, "copytrade_venue_errors_total", venue="binance", kind="RATE_LIMIT")
+        pending = value(after, "copytrade_retries_pending", error_type="RATE_LIMIT")
+        return after if acked >= 1 and refused >= 1 and limited >= 1 and pending >= 1 else None
+    after = await eventually(moved, message="latency, refusal, venue-error and retry metrics moved")
     # Each stage's latency is recorded, in order along the path.
     stages = [value(after, "copytrade_copy_stage_seconds_sum", venue="binance", stage=s) -
               value(before, "copytrade_copy_stage_seconds_sum", venue="binance", stage=s)
@@ -64,3 +71,4 @@ async def test_a_copy_and_a_refusal_move_the_metrics(observed, token_for):
     assert value(after, "copytrade_grpc_calls_total", service="replication", method="SubmitMasterFill",
                  code="OK") >= 1
     assert value(after, "copytrade_grpc_calls_total", service="risk", method="ReserveOrder", code="OK") >= 1
+    assert ("copytrade_consumer_pending_messages", (("consumer", "replication"), ("stream", "FILLS"))) in after

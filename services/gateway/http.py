@@ -14,11 +14,12 @@ from aiohttp import web
 from google.protobuf import json_format
 from google.rpc import error_details_pb2, status_pb2  # noqa: F401 - registers ErrorInfo for JSON
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.trace import SpanKind
 
 from services.gateway import edge, openapi
 from services.gateway.routes import Route, match, route_table
 from services.gateway.transcode import TranscodeError, build_request, to_json
-from services.kit import errors, metrics
+from services.kit import errors, metrics, tracing
 
 log = logging.getLogger("copytrade.gateway.http")
 CALL_TIMEOUT_S = 15.0
@@ -155,6 +156,22 @@ class RestGateway:
             return web.json_response(error_body(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} "
                                                                            f"{request.path}"), status=404)
         route, variables = found
+        if not tracing.enabled():
+            return await self._serve(request, route, variables)
+        # A server span per REST call (continuing the caller's trace when it sent a traceparent);
+        # the gRPC call below carries it on.
+        with tracing.span(f"{request.method} {route.template}", kind=SpanKind.SERVER,
+                          parent=tracing.extract(request.headers), attributes={
+                              "http.request.method": request.method, "http.route": route.template,
+                              "rpc.service": route.method.containing_service.full_name,
+                              "rpc.method": route.method.name}) as span:
+            response = await self._serve(request, route, variables)
+            span.set_attribute("http.response.status_code", response.status)
+            if response.status >= 500:
+                tracing.fail(span, f"HTTP {response.status}")
+            return response
+
+    async def _serve(self, request: web.Request, route: Route, variables: dict[str, str]) -> web.StreamResponse:
         authorization = request.headers.get("Authorization")
         if self.authenticator is not None:
             try:
@@ -195,6 +212,9 @@ class RestGateway:
                     ("x-forwarded-for", request.remote or "")]
         if authorization:  # the services verify it again, and decide ownership
             metadata.append(("authorization", authorization))
+        carrier: dict[str, str] = {}
+        tracing.inject(carrier)  # the REST call's span goes on in the service (off: nothing)
+        metadata.extend(carrier.items())
         return tuple(metadata)
 
     def _static(self, path: str) -> web.StreamResponse:

@@ -19,6 +19,9 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import api
 from nats.js.errors import NotFoundError
+from opentelemetry.trace import SpanKind
+
+from services.kit import tracing
 
 log = logging.getLogger("copytrade.bus")
 
@@ -97,8 +100,14 @@ class Bus:
     async def publish(self, subject: str, event: Message, msg_id: str, *, timeout: float = 5.0) -> bool:
         """Publish and wait for JetStream's ack. Returns False when msg_id was a duplicate."""
         headers = {MSG_ID_HEADER: msg_id, TYPE_HEADER: event.DESCRIPTOR.full_name}
-        ack = await self.js.publish(subject, event.SerializeToString(), timeout=timeout, headers=headers)
-        return not ack.duplicate
+        if not tracing.enabled():
+            ack = await self.js.publish(subject, event.SerializeToString(), timeout=timeout, headers=headers)
+            return not ack.duplicate
+        with tracing.span(f"publish {subject.split('.', 1)[0]}", kind=SpanKind.PRODUCER, attributes={
+                "messaging.system": "nats", "messaging.destination.name": subject, "messaging.message.id": msg_id}):
+            tracing.inject(headers)  # W3C traceparent: the consumer's span continues this trace
+            ack = await self.js.publish(subject, event.SerializeToString(), timeout=timeout, headers=headers)
+            return not ack.duplicate
 
     async def consume(self, stream: str, durable: str, subject: str, handler: Handler, *,
                       batch: int = 64, ack_wait: float = 30.0, max_deliver: int = -1) -> None:
@@ -111,9 +120,9 @@ class Bus:
         )
         sub = await self.js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
         self._pull_subscriptions.append(sub)
-        self._tasks.append(asyncio.create_task(self._pump(sub, handler, batch), name=f"consume:{durable}"))
+        self._tasks.append(asyncio.create_task(self._pump(sub, handler, batch, durable), name=f"consume:{durable}"))
 
-    async def _pump(self, sub, handler: Handler, batch: int) -> None:
+    async def _pump(self, sub, handler: Handler, batch: int, durable: str) -> None:
         while not self._stopping.is_set():
             try:
                 msgs = await sub.fetch(batch, timeout=1.0)
@@ -126,7 +135,14 @@ class Bus:
                 await asyncio.sleep(0.2)
                 continue
             for msg in msgs:
-                await self._deliver(msg, handler)
+                if tracing.enabled():  # a consumer span, a child of the publisher's
+                    with tracing.span(f"process {msg.subject.split('.', 1)[0]}", kind=SpanKind.CONSUMER,
+                                      parent=tracing.extract(msg.headers), attributes={
+                                          "messaging.system": "nats", "messaging.destination.name": msg.subject,
+                                          "messaging.consumer.group.name": durable}):
+                        await self._deliver(msg, handler)
+                else:
+                    await self._deliver(msg, handler)
 
     async def _deliver(self, msg: Msg, handler: Handler) -> None:
         try:
@@ -144,6 +160,7 @@ class Bus:
         except Exception:
             log.exception("%s: handler failed for %s (delivery %d); will be redelivered",
                           self.name, delivery.msg_id, delivery.num_delivered)
+            tracing.fail(description="handler failed; redelivered")
             await msg.nak(delay=min(30.0, 0.5 * delivery.num_delivered))
             return
         await msg.ack()

@@ -1,7 +1,7 @@
 """One log format for every process: UTC timestamps, service name, level, message, and the
 request id of the call being served. LOG_FORMAT=json writes one JSON object a line (for log
-pipelines); text is for people. Nothing logs request bodies, so secrets in requests never
-reach a log line."""
+pipelines), with the trace and span ids when tracing is on; text is for people. Nothing logs
+request bodies, so secrets in requests never reach a log line."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import logging
 import os
 import sys
 import time
+
+from services.kit import tracing
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
@@ -43,6 +45,9 @@ class JsonFormatter(logging.Formatter):
                  "message": record.getMessage()}
         if request_id.get():
             entry["request_id"] = request_id.get()
+        ids = tracing.ids()  # inside a span (tracing on): this line joins its trace
+        if ids:
+            entry["trace_id"], entry["span_id"] = ids
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)

@@ -4,6 +4,7 @@ authenticates the caller, turns DomainErrors into google.rpc.Status, and logs ea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -16,12 +17,20 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from services.kit import auth, errors, logs, metrics
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from services.kit import auth, errors, logs, metrics, tracing
 from services.kit.config import Settings
 
 log = logging.getLogger("copytrade.rpc")
 # Operators' own RPCs (health, reflection) need no token and are not logged per call.
 _INFRA_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
+# The codes a server span reports as its own failure (OTel's RPC conventions); a refusal such
+# as NOT_FOUND or PERMISSION_DENIED is the caller's problem, not the server's.
+_SERVER_ERRORS = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNIMPLEMENTED,
+                  grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DATA_LOSS}
+_NO_SPAN = contextlib.nullcontext()
 
 
 @dataclass(frozen=True)
@@ -51,16 +60,17 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
             inner = handler.unary_unary
 
             async def unary_unary(request, context):
-                rid, token, started = await self._enter(method, metadata, context)
-                try:
-                    response = await inner(request, context)
-                    self._log(method, rid, "OK", started)
-                    return response
-                except Exception as exc:  # noqa: BLE001 - every failure becomes a status
-                    await self._fail(exc, method, rid, started, context)
-                finally:
-                    if token:
-                        auth.reset_current(token)
+                with self._span(method, metadata):
+                    rid, token, started = await self._enter(method, metadata, context)
+                    try:
+                        response = await inner(request, context)
+                        self._log(method, rid, "OK", started)
+                        return response
+                    except Exception as exc:  # noqa: BLE001 - every failure becomes a status
+                        await self._fail(exc, method, rid, started, context)
+                    finally:
+                        if token:
+                            auth.reset_current(token)
 
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary, handler.request_deserializer, handler.response_serializer)
@@ -68,20 +78,31 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
             inner_stream = handler.unary_stream
 
             async def unary_stream(request, context):
-                rid, token, started = await self._enter(method, metadata, context)
-                try:
-                    async for response in inner_stream(request, context):
-                        yield response
-                    self._log(method, rid, "OK", started)
-                except Exception as exc:  # noqa: BLE001
-                    await self._fail(exc, method, rid, started, context)
-                finally:
-                    if token:
-                        auth.reset_current(token)
+                with self._span(method, metadata):
+                    rid, token, started = await self._enter(method, metadata, context)
+                    try:
+                        async for response in inner_stream(request, context):
+                            yield response
+                        self._log(method, rid, "OK", started)
+                    except Exception as exc:  # noqa: BLE001
+                        await self._fail(exc, method, rid, started, context)
+                    finally:
+                        if token:
+                            auth.reset_current(token)
 
             return grpc.unary_stream_rpc_method_handler(
                 unary_stream, handler.request_deserializer, handler.response_serializer)
         return handler  # client- and bidi-streaming: none in our contracts yet
+
+    @staticmethod
+    def _span(method: str, metadata):
+        """The call's server span, a child of the caller's (traceparent in the metadata)."""
+        if not tracing.enabled():
+            return _NO_SPAN
+        service, _, name = method.lstrip("/").rpartition("/")
+        return tracing.span(method.lstrip("/"), kind=SpanKind.SERVER, parent=tracing.extract(metadata),
+                            attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name},
+                            exceptions_fail=False)  # _log sets the status from the call's outcome
 
     async def _enter(self, method, metadata, context):
         rid = next((v for k, v in metadata if k == "x-request-id"), None) or uuid.uuid4().hex[:16]
@@ -93,7 +114,7 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
         try:
             caller = self._verify(token_str)
         except errors.DomainError as exc:
-            self._log(method, rid, exc.reason, started)
+            self._log(method, rid, exc.reason, started, exc.code)
             status = exc.to_status()
             await context.abort(status.code, status.details, status.trailing_metadata)
         return rid, auth.set_current(caller), started
@@ -110,27 +131,35 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
 
     async def _fail(self, exc: Exception, method: str, rid: str, started: float, context) -> None:
         if isinstance(exc, errors.DomainError):
-            self._log(method, rid, exc.reason, started)
+            self._log(method, rid, exc.reason, started, exc.code)
             status = exc.to_status()
             await context.abort(status.code, status.details, status.trailing_metadata)
         if isinstance(exc, asyncio.CancelledError) or type(exc).__name__ == "AbortError":
             raise exc  # a deliberate context.abort() or a cancelled call
         if isinstance(exc, NotImplementedError):  # declared in the contract, not built yet
-            self._log(method, rid, "UNIMPLEMENTED", started)
+            self._log(method, rid, "UNIMPLEMENTED", started, grpc.StatusCode.UNIMPLEMENTED)
             unimplemented = errors.DomainError(grpc.StatusCode.UNIMPLEMENTED, "NOT_IMPLEMENTED",
                                                f"{method} is not implemented yet")
             status = unimplemented.to_status()
             await context.abort(status.code, status.details, status.trailing_metadata)
-        self._log(method, rid, "INTERNAL", started)
+        self._log(method, rid, "INTERNAL", started, grpc.StatusCode.INTERNAL)
         log.exception("%s %s failed (request %s)", self._service, method, rid)
         internal = errors.DomainError(grpc.StatusCode.INTERNAL, "INTERNAL",
                                       f"internal error (request id {rid})", metadata={"request_id": rid})
         status = internal.to_status()
         await context.abort(status.code, status.details, status.trailing_metadata)
 
-    def _log(self, method: str, rid: str, outcome: str, started: float) -> None:
+    def _log(self, method: str, rid: str, outcome: str, started: float,
+             code: grpc.StatusCode = grpc.StatusCode.OK) -> None:
         elapsed = time.perf_counter() - started
         name = method.rsplit("/", 1)[-1]
+        if tracing.enabled():
+            span = trace.get_current_span()
+            span.set_attribute("rpc.grpc.status_code", code.value[0])
+            span.set_attribute("copytrade.outcome", outcome)
+            span.set_attribute("copytrade.request_id", rid)  # the id the log lines carry
+            if code in _SERVER_ERRORS:
+                tracing.fail(span, outcome)
         metrics.GRPC_CALLS.labels(self._service, name, outcome).inc()
         metrics.GRPC_SECONDS.labels(self._service, name).observe(elapsed)
         if log.isEnabledFor(logging.INFO):
@@ -191,6 +220,7 @@ def run_forever(create: Callable[[Settings], Awaitable[RunningService]], setting
     from services.kit.logs import configure_logging
 
     configure_logging(settings.service, settings.log_level)
+    provider = tracing.configure(settings.service, settings.otel_exporter)
 
     async def main() -> None:
         running = await create(settings)
@@ -205,4 +235,8 @@ def run_forever(create: Callable[[Settings], Awaitable[RunningService]], setting
         await stop.wait()
         await running.stop()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        if provider is not None:
+            provider.shutdown()  # sends the spans still in the batch

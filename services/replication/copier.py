@@ -21,7 +21,7 @@ from copytrade.replication.v1 import replication_service_pb2 as pb
 from copytrade.risk.v1 import risk_service_pb2 as risk_pb
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from copytrade.type.v1 import trading_pb2
-from services.kit import metrics
+from services.kit import metrics, tracing
 from services.kit.bus import Bus, Delivery
 from services.kit.db import Database, aware
 from services.replication import copy_settings, recovery, sizing
@@ -72,7 +72,8 @@ class Copier:
     async def _copy_locked(self, fill: events.MasterFill, session: CopySessionRow, received: datetime) -> None:
         # One follower's copies are made one at a time, in the order the fills arrive.
         async with self.follower_lock(session.follower_account_id):
-            await self.copy(fill, session, received)
+            with tracing.span("copy", attributes={"copytrade.config_id": session.config_id}):
+                await self.copy(fill, session, received)
 
     async def copy(self, fill: events.MasterFill, session: CopySessionRow, received: datetime) -> None:
         cid = client_order_id(fill.fill_id, session.follower_account_id)
@@ -145,8 +146,9 @@ class Copier:
         follower_position = Decimal(0)
         if sizing.closing_fraction(position_before, trade.side, trade.quantity)[0] > 0:
             follower_position = await self._copied_position(session.config_id, instrument.symbol)
-        sized = sizing.size(settings, trade, instrument, follower_equity=equity, master_equity=master_equity,
-                            position_before=position_before, follower_position=follower_position)
+        with tracing.span("copy sizing"):
+            sized = sizing.size(settings, trade, instrument, follower_equity=equity, master_equity=master_equity,
+                                position_before=position_before, follower_position=follower_position)
         spot = account.market_type == trading_pb2.MARKET_TYPE_SPOT
         if not sized.refused and sized.closing > 0 and sized.side == "sell" and spot:
             holding = (await venue.account()).balances.get(instrument.base)

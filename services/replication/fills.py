@@ -9,11 +9,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from opentelemetry.trace import SpanKind
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.type.v1 import trading_pb2
+from services.kit import tracing
 from services.kit.bus import Bus
 from services.kit.db import Database
 from services.replication.store import MasterFillRow, MasterOrderRow, MasterPositionRow, VenueAccountRow
@@ -174,7 +176,9 @@ class MasterWatchers:
                 event = master_fill(account, fill)
                 if equity:
                     event.master_equity = str(equity[0])
-                await record_and_publish(self.db, self.bus, event)
+                with tracing.span("master fill", kind=SpanKind.CONSUMER,  # where a watched fill's trace starts
+                                  attributes={"copytrade.master_account_id": account.account_id}):
+                    await record_and_publish(self.db, self.bus, event)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the scanner starts a new watcher

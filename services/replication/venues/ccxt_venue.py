@@ -22,7 +22,9 @@ import ccxt.async_support as ccxt_async
 import ccxt.pro as ccxt_pro
 from ccxt.base import errors as ccxt_errors
 from ccxt.base.decimal_to_precision import DECIMAL_PLACES, TICK_SIZE
+from opentelemetry.trace import SpanKind
 
+from services.kit import tracing
 from services.replication.venues.base import (
     ZERO, AccountSnapshot, Balance, ErrorKind, Fill, Instrument, OrderRequest, OrderState, Position,
     RoundedQuantity, VenueError,
@@ -243,13 +245,18 @@ class CcxtVenue:
 
     async def _call(self, method: Callable[..., Awaitable], *args, order_sent: bool = False, **kwargs):
         _last_response.set(None)
-        try:
-            return await method(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - every failure is classified
-            error = self.classify(exc, order_sent=order_sent)
-            if isinstance(exc, ccxt_errors.InvalidNonce):
-                self._spawn(self._resync_clock())
-            raise error from exc
+        # A span per venue request (the copy's "venue place" is create_order). Its status says the
+        # error's class only: venue error texts may quote signed URLs, so they stay out of traces.
+        with tracing.span(f"venue {method.__name__}", kind=SpanKind.CLIENT, exceptions_fail=False, attributes={
+                "copytrade.venue": self.exchange_id, "copytrade.market_type": self.market_type}) as span:
+            try:
+                return await method(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - every failure is classified
+                error = self.classify(exc, order_sent=order_sent)
+                tracing.fail(span, error.kind.value)
+                if isinstance(exc, ccxt_errors.InvalidNonce):
+                    self._spawn(self._resync_clock())
+                raise error from exc
 
     async def _resync_clock(self) -> None:
         """After -1021, measure the clock offset so the next signed request is in its window."""
