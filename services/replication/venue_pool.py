@@ -10,7 +10,7 @@ from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import Complia
 from copytrade.type.v1 import trading_pb2
 from services.kit.config import Settings
 from services.replication.store import VenueAccountRow
-from services.replication.venues import ninjatrader_venue
+from services.replication.venues import ninjatrader_venue, rithmic_venue
 from services.replication.venues.base import ErrorKind, Venue, VenueError
 from services.replication.venues.ccxt_venue import CcxtVenue
 
@@ -20,7 +20,8 @@ MARKET_TYPES = {trading_pb2.MARKET_TYPE_SPOT: "spot", trading_pb2.MARKET_TYPE_PE
 # The venue kinds with an adapter. Besides ccxt, each is opened by its module's
 # from_credential(api_key=, api_secret=, passphrase=, venue_url=), which documents the field mapping.
 OPENERS = {trading_pb2.VENUE_KIND_CCXT: CcxtVenue,
-           trading_pb2.VENUE_KIND_NINJATRADER: ninjatrader_venue.from_credential}
+           trading_pb2.VENUE_KIND_NINJATRADER: ninjatrader_venue.from_credential,
+           trading_pb2.VENUE_KIND_RITHMIC: rithmic_venue.from_credential}
 
 
 class VenuePool:
