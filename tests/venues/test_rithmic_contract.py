@@ -109,3 +109,51 @@ async def test_async_rithmics_default_connect_logs_in_to_every_plant_it_opens():
             assert sim.stream_subscribed("SIM-001")
         finally:
             await client.disconnect()
+
+
+async def _venue(sim: RithmicSim) -> RithmicVenue:
+    venue = RithmicVenue(user=sim.user, password=sim.password, system_name=sim.system_name, url=sim.url)
+    await venue.connect()
+    return venue
+
+
+async def test_a_client_order_id_another_session_used_is_refused_without_sending():
+    """Rithmic itself accepts a repeated user tag; the adapter refuses tags of the account's
+    orders it learns at login and from every session's order notifications."""
+    from services.kit.testing import eventually
+    from services.replication.venues.base import OrderRequest
+
+    async with RithmicSim(user="u", password="p") as sim:
+        earlier, other, ours = await _venue(sim), None, None
+        try:
+            await earlier.place_order(OrderRequest("copy-1", "ES", "buy", Decimal(1)))
+            ours = await _venue(sim)  # logs in after copy-1: learns it from show-orders
+            other = await _venue(sim)
+            await other.place_order(OrderRequest("copy-2", "ES", "buy", Decimal(1)))
+            await eventually(lambda: "copy-2" in ours._used_tags, message="copy-2 notified")
+            for cid in ("copy-1", "copy-2"):
+                with pytest.raises(VenueError) as err:
+                    await ours.place_order(OrderRequest(cid, "ES", "buy", Decimal(1)))
+                assert err.value.kind == ErrorKind.REJECTED
+                assert len(sim.orders_with_tag(cid)) == 1
+        finally:
+            for venue in (earlier, other, ours):
+                if venue is not None:
+                    await venue.close()
+
+
+async def test_an_order_refused_for_the_rate_limit_goes_out_later_under_the_same_id():
+    from services.replication.venues.base import OrderRequest
+
+    async with RithmicSim(user="u", password="p") as sim:
+        venue = await _venue(sim)
+        try:
+            sim.inject("rate_limit")
+            order = OrderRequest("copy-1", "ES", "sell", Decimal(2))
+            with pytest.raises(VenueError) as err:
+                await venue.place_order(order)
+            assert err.value.kind == ErrorKind.RATE_LIMIT and not sim.orders_with_tag("copy-1")
+            assert (await venue.place_order(order)).venue_order_id == sim.orders_with_tag("copy-1")[0].basket_id
+            assert sim.position("ES") == -2
+        finally:
+            await venue.close()

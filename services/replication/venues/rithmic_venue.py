@@ -5,8 +5,11 @@ exchange notifications, fill history), the PNL plant (positions, account balance
 TICKER plant (last trade price), and leave the history and repository plants alone.
 
 - Our client order id travels as Rithmic's `user_tag`; Rithmic's own id is the `basket_id`.
-  Rithmic does not refuse a repeated user tag, so place_order first asks the venue for
-  orders with that tag (one show-orders round trip) and refuses a repeat itself.
+  Rithmic does not refuse a repeated user tag, so the adapter refuses a repeat itself: it knows
+  every tag of the account's orders today — the show-orders answer at each login, then every
+  order notification (Rithmic notifies each session of the account's orders, whoever placed
+  them) and each order it sends. (Two processes sending the same tag at the same instant are
+  not caught here: replication's own exactly-once bookkeeping covers that.)
 - Fills and order updates come from exchange order notifications (template 352) on the order
   plant. When that connection drops, async_rithmic reconnects and logs in again; the adapter
   reports the streams down, and once logged in again asks the fill history (3512) for what
@@ -84,6 +87,7 @@ class RithmicVenue:
         self._streams_down_since: float | None = None
         self._latest: dict[str, OrderState] = {}  # user_tag -> last notified state
         self._tags: dict[str, str] = {}  # basket_id -> user_tag
+        self._used_tags: set[str] = set()  # user tags of the account's orders (today's, and ours)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._fill_queues: set[asyncio.Queue] = set()
         self._order_queues: set[asyncio.Queue] = set()
@@ -161,6 +165,11 @@ class RithmicVenue:
 
         async def logged_in():
             await login()
+            accounts = [a.account_id for a in plant.accounts or []] if name == "order" else []
+            for account_id in [a for a in accounts if a == self.account_id or not self.account_id][:1]:
+                orders = await plant.list_orders(account_id=account_id)
+                self._used_tags.update(o.user_tag for o in orders)
+                self._tags.update((o.basket_id, o.user_tag) for o in orders)
             self._up[name] = True
             if name == "order" and self._streams_down_since is not None:
                 self._spawn(self._recover_streams())
@@ -340,7 +349,7 @@ class RithmicVenue:
                                                  f"below the minimum of {instrument.min_quantity}")
         quantity = fitted.quantity
         await self._ready()
-        if await self._find(order.client_order_id) is not None:
+        if order.client_order_id in self._used_tags:
             raise VenueError(ErrorKind.REJECTED, f"order id {order.client_order_id} was used before")
         if order.reduce_only:
             held = {p.symbol: p.quantity for p in await self.positions()}.get(order.symbol, ZERO)
@@ -354,6 +363,7 @@ class RithmicVenue:
                 rounding=ROUND_FLOOR if order.side == "buy" else ROUND_CEILING)
             extra["price"] = float(steps * instrument.tick_size)
         plant = self._plant("order")
+        self._used_tags.add(order.client_order_id)
         submit = asyncio.ensure_future(plant.submit_order(
             order.client_order_id, instrument.venue_symbol, EXCHANGE, int(quantity),
             TransactionType.BUY if order.side == "buy" else TransactionType.SELL,
@@ -372,7 +382,10 @@ class RithmicVenue:
         except Exception as exc:  # noqa: BLE001
             raise self.classify(exc, order_sent=True) from exc
         if not responses:
-            raise self._refusal(order.client_order_id, order_sent=True)
+            error = self._refusal(order.client_order_id, order_sent=True)
+            if error.kind != ErrorKind.UNKNOWN_OUTCOME:
+                self._used_tags.discard(order.client_order_id)  # refused: no order carries the tag
+            raise error
         ack = responses[0]
         self._tags[ack.basket_id] = order.client_order_id
         latest = self._latest.get(order.client_order_id)
@@ -430,6 +443,7 @@ class RithmicVenue:
     async def _on_exchange_notification(self, n) -> None:
         if n.is_snapshot:
             return
+        self._used_tags.add(n.user_tag)
         self._tags.setdefault(n.basket_id, n.user_tag)
         state = self._order_state(n)
         self._latest[n.user_tag] = state
