@@ -157,3 +157,13 @@ async def test_an_order_refused_for_the_rate_limit_goes_out_later_under_the_same
             assert sim.position("ES") == -2
         finally:
             await venue.close()
+
+
+async def test_recent_returns_come_from_hourly_bars_ending_at_the_price():
+    async with RithmicSim(user="u", password="p", prices={"NQ": "20000"}) as sim:
+        venue = await _venue(sim)
+        try:
+            returns = await venue.recent_returns("NQ", periods=24)
+            assert len(returns) == 24 and any(returns) and all(abs(r) < 0.05 for r in returns)
+        finally:
+            await venue.close()

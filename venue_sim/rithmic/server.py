@@ -15,7 +15,10 @@ Served (what async_rithmic's connect() and our adapter use):
   orders (the day's orders as 352 snapshots), 3512→3513 fill history;
 - PnL plant: 402→403 position snapshot (450 per instrument, 451 for the account), 400→401;
 - ticker plant: 100→101 market data subscription, answered with a LastTrade (150) snapshot
-  and then a LastTrade at every price change.
+  and then a LastTrade at every price change;
+- history plant: 202 time-bar replay, answered with 203 bars (`rq_handler_rp_code = ["0"]`)
+  and a closing 203 (`rp_code = ["0"]`); bars come from a seeded random walk of hourly closes
+  that ends at the current price.
 
 The account is the only counterparty: market orders fill whole at the current price, limit
 orders rest and fill whole at their limit when the price crosses. An order whose initial
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -97,13 +101,15 @@ class RithmicSim:
     def __init__(self, *, user: str = "trader", password: str = "secret",
                  system_name: str = "Rithmic Paper Trading", account_id: str = "SIM-001",
                  fcm_id: str = "SimFCM", ib_id: str = "SimIB", balance: str | Decimal = "100000",
-                 prices: dict[str, str | Decimal] | None = None, heartbeat_interval: int = 60) -> None:
+                 prices: dict[str, str | Decimal] | None = None, heartbeat_interval: int = 60,
+                 seed: int = 7) -> None:
         self.user, self.password, self.system_name = user, password, system_name
         self.account_id, self.fcm_id, self.ib_id = account_id, fcm_id, ib_id
         self.balance = Decimal(str(balance))
         self.heartbeat_interval = heartbeat_interval
         self.symbols = {rithmic_name(root): root for root in FUTURES}
         self._prices = {rithmic_name(root): float((prices or {}).get(root, "5000")) for root in FUTURES}
+        self._rng = random.Random(seed)
         self.orders: dict[str, SimOrder] = {}
         self.fills: list[SimFill] = []
         self._positions: dict[str, tuple[int, float]] = {}  # symbol -> (signed qty, average entry)
@@ -271,6 +277,8 @@ class RithmicSim:
             await self._later_query(self._fill_history(s, rq))
         elif t == 402:
             await self._later_query(self._pnl_snapshot(s, rq))
+        elif t == 202:
+            await self._time_bars(s, rq)
         elif t == 400:
             await self._send(s, self._reply(pb.response_pnl_position_updates_pb2.ResponsePnLPositionUpdates, rq))
         elif t == 100:
@@ -492,6 +500,29 @@ class RithmicSim:
         await self._send(s, self._reply(pb.response_pnl_position_snapshot_pb2.ResponsePnLPositionSnapshot, rq))
 
     # --- market data -----------------------------------------------------------------------
+    async def _time_bars(self, s: Session, rq) -> None:
+        cls = pb.response_time_bar_replay_pb2.ResponseTimeBarReplay
+        period_s = rq.bar_type_period * {1: 1, 2: 60, 3: 86400, 4: 7 * 86400}.get(rq.bar_type, 60)
+        if rq.symbol not in self._prices or period_s <= 0:
+            await self._send(s, self._reply(cls, rq, ("7", "no data")))
+            return
+        now = int(time.time())
+        last_end = now - now % period_s  # the last bar that has closed
+        first_end = max(rq.start_index - rq.start_index % period_s + period_s, last_end - 500 * period_s)
+        ends = list(range(first_end, min(last_end, rq.finish_index or last_end) + 1, period_s))
+        close, closes = self._prices[rq.symbol], []
+        for _ in ends:  # walk back from the current price
+            closes.append(close)
+            close = round(close * (1 + self._rng.gauss(0, 0.002)) * 4) / 4
+        for end, close in zip(ends, reversed(closes)):
+            bar = cls(template_id=203, symbol=rq.symbol, exchange=rq.exchange, type=rq.bar_type,
+                      period=str(rq.bar_type_period), marker=end, num_trades=100, volume=1000, open_price=close,
+                      close_price=close, high_price=close, low_price=close)
+            bar.user_msg.extend(rq.user_msg)
+            bar.rq_handler_rp_code.append("0")
+            await self._send(s, bar)
+        await self._send(s, self._reply(cls, rq))
+
     def _last_trade(self, symbol: str, exchange: str, snapshot: bool = False):
         now = time.time()
         return pb.last_trade_pb2.LastTrade(

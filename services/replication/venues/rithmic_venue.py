@@ -1,8 +1,9 @@
 """RithmicVenue: one Rithmic account through async_rithmic (R|Protocol over WebSocket).
 
 async_rithmic opens one WebSocket per plant; we log in to the ORDER plant (orders, order and
-exchange notifications, fill history), the PNL plant (positions, account balance) and the
-TICKER plant (last trade price), and leave the history and repository plants alone.
+exchange notifications, fill history), the PNL plant (positions, account balance), the TICKER
+plant (last trade price) and the HISTORY plant (hourly bars), and leave the repository plant
+(agreements) alone.
 
 - Our client order id travels as Rithmic's `user_tag`; Rithmic's own id is the `basket_id`.
   Rithmic does not refuse a repeated user tag, so the adapter refuses a repeat itself: it knows
@@ -39,7 +40,7 @@ from urllib.parse import urlsplit
 
 import websockets
 from async_rithmic import ReconnectionSettings, RetrySettings, RithmicClient
-from async_rithmic.enums import DataType, OrderDuration, OrderType, SysInfraType, TransactionType
+from async_rithmic.enums import DataType, OrderDuration, OrderType, SysInfraType, TimeBarType, TransactionType
 from async_rithmic.exceptions import RithmicErrorResponse
 from async_rithmic.protocol_buffers import exchange_order_notification_pb2
 
@@ -52,7 +53,7 @@ log = logging.getLogger("copytrade.venue.rithmic")
 
 XOrder = exchange_order_notification_pb2.ExchangeOrderNotification
 EXCHANGE = "CME"
-PLANTS = [SysInfraType.TICKER_PLANT, SysInfraType.ORDER_PLANT, SysInfraType.PNL_PLANT]
+PLANTS = [SysInfraType.TICKER_PLANT, SysInfraType.ORDER_PLANT, SysInfraType.PNL_PLANT, SysInfraType.HISTORY_PLANT]
 WATCH_S = 0.02  # how often the plants' connections are checked
 SEEN_FILLS = 20_000
 DURATIONS = {"GTC": OrderDuration.GTC, "IOC": OrderDuration.IOC, "FOK": OrderDuration.FOK}
@@ -303,8 +304,15 @@ class RithmicVenue:
                     waiter.set_result(_dec(data["trade_price"]))
 
     async def recent_returns(self, symbol: str, periods: int = 48) -> list[float]:
-        await self.instrument(symbol)
-        return []  # bars live on the history plant, which this adapter does not open
+        """From hourly bars (60-minute bars replayed by the history plant)."""
+        instrument = await self.instrument(symbol)
+        now = datetime.now(UTC)
+        bars = await self._call("history", self._plant("history").get_historical_time_bars,
+                                instrument.venue_symbol, EXCHANGE, now - timedelta(hours=periods + 1), now,
+                                TimeBarType.MINUTE_BAR, 60, idle_timeout=self.timeout_s, max_pages=5)
+        closes = [float(b["close_price"]) for b in sorted(bars or [], key=lambda b: b["marker"])
+                  if b.get("close_price")][-(periods + 1):]
+        return [b / a - 1 for a, b in zip(closes, closes[1:]) if a > 0]
 
     async def trades(self, symbol: str, since: datetime) -> list[Fill]:
         instrument = await self.instrument(symbol)
@@ -465,7 +473,7 @@ class RithmicVenue:
     async def _watch_plants(self) -> None:
         """Notice a plant's connection going away (async_rithmic reconnects by itself)."""
         while not self._closed and self.client is not None:
-            for name in ("order", "pnl", "ticker"):
+            for name in ("order", "pnl", "ticker", "history"):
                 plant = self._plant(name)
                 if self._up.get(name) and not plant.is_connected:
                     self._up[name] = False
