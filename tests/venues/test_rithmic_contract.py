@@ -167,3 +167,25 @@ async def test_recent_returns_come_from_hourly_bars_ending_at_the_price():
             assert len(returns) == 24 and any(returns) and all(abs(r) < 0.05 for r in returns)
         finally:
             await venue.close()
+
+
+async def test_over_tls_the_venue_trusts_the_certificate_it_is_given(tmp_path):
+    """wss:// as with Rithmic's own gateways: async_rithmic verifies the server's certificate
+    (its bundled one by default); given the simulator's self-signed certificate, it trades."""
+    from services.replication.venues.base import OrderRequest
+
+    sim = await RithmicSim(user="u", password="p").start(tls_dir=str(tmp_path))
+    trusting = RithmicVenue(user="u", password="p", system_name=sim.system_name, url=sim.url,
+                            ca_file=sim.certificate)
+    default = RithmicVenue(user="u", password="p", system_name=sim.system_name, url=sim.url, timeout_s=2)
+    try:
+        assert sim.url.startswith("wss://")
+        await trusting.place_order(OrderRequest("tls-1", "MES", "buy", Decimal(1)))
+        assert sim.position("MES") == 1
+        with pytest.raises(VenueError) as err:  # Rithmic's bundled certificate does not vouch for it
+            await default.connect()
+        assert err.value.kind == ErrorKind.PLATFORM and "CERTIFICATE_VERIFY_FAILED" in err.value.message
+    finally:
+        await trusting.close()
+        await default.close()
+        await sim.stop()

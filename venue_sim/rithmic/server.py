@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -120,13 +121,49 @@ class RithmicSim:
         self._server = None
         self._background: set[asyncio.Task] = set()
         self.url = ""
+        self.certificate = ""  # PEM of the self-signed certificate when serving wss://
 
     # --- lifecycle -------------------------------------------------------------------------
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> RithmicSim:
-        self._server = await serve(self._handle, host, port, max_size=2**20, ping_interval=None)
+    async def start(self, host: str = "127.0.0.1", port: int = 0, *, tls_dir: str | None = None) -> RithmicSim:
+        """Listen on ws://host:port, or with tls_dir on wss:// with a self-signed certificate
+        for the host written there (`self.certificate`: give it to the client to trust)."""
+        context = None
+        if tls_dir is not None:
+            context = self._tls(host, tls_dir)
+        self._server = await serve(self._handle, host, port, max_size=2**20, ping_interval=None, ssl=context)
         sock_port = next(iter(self._server.sockets)).getsockname()[1]
-        self.url = f"ws://{host}:{sock_port}"
+        self.url = f"{'wss' if context else 'ws'}://{host}:{sock_port}"
         return self
+
+    def _tls(self, host: str, tls_dir: str) -> ssl.SSLContext:
+        import ipaddress
+        from datetime import datetime, timedelta, timezone
+        from pathlib import Path
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rithmic-sim")])
+        try:
+            alt = x509.IPAddress(ipaddress.ip_address(host))
+        except ValueError:
+            alt = x509.DNSName(host)
+        now = datetime.now(timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+                .not_valid_after(now + timedelta(days=1)).add_extension(x509.SubjectAlternativeName([alt]), False)
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), True).sign(key, hashes.SHA256()))
+        folder = Path(tls_dir)
+        self.certificate = str(folder / "rithmic-sim.pem")
+        (folder / "rithmic-sim.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (folder / "rithmic-sim.key").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(folder / "rithmic-sim.pem", folder / "rithmic-sim.key")
+        return context
 
     async def stop(self) -> None:
         for task in list(self._background):

@@ -24,13 +24,16 @@ plant (last trade price) and the HISTORY plant (hourly bars), and leave the repo
   order that would not reduce it, unsent, and trims one that would overshoot.
 
 TLS: async_rithmic prepends wss:// to a URL without a scheme and verifies the server against
-the certificate it bundles (Rithmic's). For a loopback ws:// URL (the simulator) the adapter
-sets the client's ssl_context to None, which async_rithmic passes to websockets.connect."""
+the certificate it bundles (Rithmic's), through `client.ssl_context`, which it hands to
+websockets.connect. The adapter replaces that context when told to trust another certificate
+(`ca_file`: e.g. the simulator's self-signed one on wss://), and sets it to None for a plain
+ws:// URL (the loopback simulator without TLS)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -73,7 +76,9 @@ class RithmicVenue:
     def __init__(self, *, user: str, password: str, system_name: str, url: str, account_id: str = "",
                  app_name: str = "copytrade", app_version: str = "1.0", timeout_s: float = 5.0,
                  rate_limit_retry_after_s: float = 1.0, reconnect_interval_s: float = 0.05,
-                 symbols: tuple[str, ...] = tuple(cme.FUTURES), now: datetime | None = None) -> None:
+                 symbols: tuple[str, ...] = tuple(cme.FUTURES), now: datetime | None = None,
+                 ca_file: str | None = None) -> None:
+        self.ca_file = ca_file
         self._login = dict(user=user, password=password, system_name=system_name, app_name=app_name,
                            app_version=app_version, url=url)
         self.account_id = account_id
@@ -105,6 +110,8 @@ class RithmicVenue:
         unknown_or = (lambda kind: ErrorKind.UNKNOWN_OUTCOME if order_sent else kind)  # noqa: E731
         if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
             return VenueError(unknown_or(ErrorKind.TIMEOUT), message)
+        if isinstance(exc, ssl.SSLError):  # e.g. a certificate we do not trust: configuration, not the network
+            return VenueError(ErrorKind.PLATFORM, message)
         if isinstance(exc, (OSError, websockets.InvalidHandshake)):
             return VenueError(ErrorKind.NETWORK, message)  # never connected: nothing was sent
         if isinstance(exc, websockets.ConnectionClosed):
@@ -138,6 +145,8 @@ class RithmicVenue:
             retry_settings=RetrySettings(max_retries=1, timeout=self.timeout_s))
         if client.credentials["gateway"].startswith("ws://"):
             client.ssl_context = None  # plain loopback WebSocket: no TLS
+        elif self.ca_file:
+            client.ssl_context = ssl.create_default_context(cafile=self.ca_file)
         client.on_exchange_order_notification += self._on_exchange_notification
         client.on_tick += self._on_tick
         for name, plant in client.plants.items():
