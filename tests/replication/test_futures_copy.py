@@ -91,8 +91,7 @@ async def test_a_rithmic_master_is_copied_to_ninjatrader_and_rithmic_followers(f
             update_mask=field_mask_pb2.FieldMask(paths=["max_position_size"])), metadata=token_for(user))
 
     # The master trades on their own Rithmic account while replication watches its notifications.
-    await eventually(lambda: len([s for s in master_sim._sessions if "MASTER-1" in s.order_updates]) >= 1,
-                     message="master's order notifications watched")
+    await eventually(lambda: master_sim.stream_subscribed("MASTER-1"), message="master's order notifications watched")
     master = RithmicVenue(user="master", password="m-pw", system_name=master_sim.system_name, url=master_sim.url)
     try:
         await master.place_order(OrderRequest("master-1", "ES", "sell", Decimal(3)))
