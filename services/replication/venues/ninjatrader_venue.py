@@ -103,7 +103,6 @@ class NinjaTraderVenue:
         self.timeout_s, self.consume_timeout_s, self.busy_retry_after_s = timeout_s, consume_timeout_s, busy_retry_after_s
         self.poll_s = poll_s
         self._instruments = {root: cme.instrument(root, cme.ninjatrader_name(root, now)) for root in symbols}
-        self._by_name = {i.venue_symbol: i for i in self._instruments.values()}
         self._orders: dict[str, _Order] = {}
         self._ledger: list[Fill] = []
         self._fill_queues: set[asyncio.Queue] = set()

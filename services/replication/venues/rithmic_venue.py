@@ -425,7 +425,7 @@ class RithmicVenue:
         responses = await self._call("order", self._plant("order").cancel_order,
                                      basket_id=current.venue_order_id, account_id=self.account_id)
         if not responses:
-            raise self._refusal(f"t316", order_sent=False)
+            raise self._refusal("t316", order_sent=False)
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:
             latest = self._latest.get(client_order_id)
