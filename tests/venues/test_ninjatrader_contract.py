@@ -105,3 +105,18 @@ async def test_a_venue_from_vault_fields_trades_through_the_folder(tmp_path):
             assert sim.position("MES") == -3
         finally:
             await venue.close()
+
+
+async def test_position_files_are_read_with_or_without_the_exchange_in_their_name(tmp_path):
+    from services.replication.venues import cme
+
+    (tmp_path / "outgoing").mkdir()
+    (tmp_path / "incoming").mkdir()
+    (tmp_path / "outgoing" / "Rithmic.txt").write_text("CONNECTED")
+    es, nq = cme.ninjatrader_name("ES"), cme.ninjatrader_name("NQ")
+    (tmp_path / "outgoing" / f"{es} Globex_Sim101_Position.txt").write_text("SHORT;2;5001.25")
+    (tmp_path / "outgoing" / f"{nq} sim101_position.txt").write_text("LONG;1;20000")
+    (tmp_path / "outgoing" / f"{es} Globex_Sim1012_Position.txt").write_text("LONG;9;1")  # another account
+    venue = NinjaTraderVenue(tmp_path, account="Sim101", connection="Rithmic")
+    positions = {p.symbol: (p.quantity, p.entry_price) for p in await venue.positions()}
+    assert positions == {"ES": (Decimal(-2), Decimal("5001.25")), "NQ": (Decimal(1), Decimal(20000))}

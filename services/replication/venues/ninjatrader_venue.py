@@ -176,10 +176,13 @@ class NinjaTraderVenue:
                                currency=self.currency)
 
     def _position_file(self, instrument: Instrument) -> str | None:
-        prefix, suffix = f"{instrument.venue_symbol} ".lower(), f"_{self.account_name}_position.txt".lower()
+        """`<INSTRUMENT> <EXCHANGE>_<ACCOUNT>_Position.txt` as NT8's guide names it ("ES 12-26
+        Globex_Sim101_Position.txt"); also without the exchange, any case."""
+        prefix, tail = f"{instrument.venue_symbol} ".lower(), f"{self.account_name}_position.txt".lower()
         for entry in os.scandir(self.outgoing):
             name = entry.name.lower()
-            if name.startswith(prefix) and name.endswith(suffix):
+            rest = name[len(prefix):]
+            if name.startswith(prefix) and (rest == tail or (rest.endswith(f"_{tail}") and " " not in rest)):
                 return _read(Path(entry.path))
         return None
 
