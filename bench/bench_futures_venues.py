@@ -69,7 +69,7 @@ async def rithmic(n: int) -> None:
         venue = RithmicVenue(user="bench", password="pw", system_name=sim.system_name, url=sim.url)
         started = time.perf_counter()
         await venue.connect()
-        print(f"{'Rithmic connect (ticker, order, PnL)':<40} {(time.perf_counter() - started) * 1000:7.1f} ms")
+        print(f"{'Rithmic connect (4 plants)':<40} {(time.perf_counter() - started) * 1000:7.1f} ms")
         try:
             place, stream = await measure(venue, lambda cid: next(f.at for f in sim.fills if f.user_tag == cid), n)
         finally:
