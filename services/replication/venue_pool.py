@@ -10,11 +10,18 @@ from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import Complia
 from copytrade.type.v1 import trading_pb2
 from services.kit.config import Settings
 from services.replication.store import VenueAccountRow
+from services.replication.venues import ninjatrader_venue, rithmic_venue
 from services.replication.venues.base import ErrorKind, Venue, VenueError
 from services.replication.venues.ccxt_venue import CcxtVenue
 
 MARKET_TYPES = {trading_pb2.MARKET_TYPE_SPOT: "spot", trading_pb2.MARKET_TYPE_PERPETUAL: "swap",
                 trading_pb2.MARKET_TYPE_FUTURE: "future"}
+
+# The venue kinds with an adapter. Besides ccxt, each is opened by its module's
+# from_credential(api_key=, api_secret=, passphrase=, venue_url=), which documents the field mapping.
+OPENERS = {trading_pb2.VENUE_KIND_CCXT: CcxtVenue,
+           trading_pb2.VENUE_KIND_NINJATRADER: ninjatrader_venue.from_credential,
+           trading_pb2.VENUE_KIND_RITHMIC: rithmic_venue.from_credential}
 
 
 class VenuePool:
@@ -34,12 +41,18 @@ class VenuePool:
         return self._venues[account.account_id]
 
     async def _open(self, account: VenueAccountRow) -> Venue:
-        if account.venue_kind != trading_pb2.VENUE_KIND_CCXT:
+        if account.venue_kind not in OPENERS:
             raise VenueError(ErrorKind.PLATFORM, f"no adapter yet for venue kind {account.venue_kind}")
         credential = await self.compliance.FetchCredential(compliance_pb.FetchCredentialRequest(
             credential_id=account.credential_id, user_id=account.user_id), timeout=10)
-        config: dict = {"enableRateLimit": self.settings.venue_rate_limit}
         base_url = self.settings.venue_urls.get(account.venue_id)
+        if account.venue_kind != trading_pb2.VENUE_KIND_CCXT:
+            # Each adapter's from_credential says how the vault's fields map to its settings.
+            venue = OPENERS[account.venue_kind](api_key=credential.api_key, api_secret=credential.api_secret,
+                                                passphrase=credential.passphrase, venue_url=base_url or "")
+            await venue.connect()
+            return venue
+        config: dict = {"enableRateLimit": self.settings.venue_rate_limit}
         if base_url:
             from venue_sim.ccxt_config import ccxt_config  # URLs of the Binance-protocol simulator
 
