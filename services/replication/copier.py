@@ -225,7 +225,8 @@ class Copier:
             reservation_id=reservation_id, intent=risk_pb.OrderIntent(
                 follower_id=session.follower_id, master_id=session.master_id, config_id=session.config_id,
                 instrument=trading_pb2.Instrument(symbol=instrument.symbol, lot_size=str(instrument.lot_size),
-                                                  tick_size=str(instrument.tick_size)),
+                                                  tick_size=str(instrument.tick_size),
+                                                  contract_size=str(instrument.contract_size)),
                 side=row.side, quantity=str(row.quantity), expected_price=str(expected_price),
                 reference_price=str(reference_price), equity=str(equity), master_fill_time=master_fill_time,
                 returns=returns)),

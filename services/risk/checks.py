@@ -20,6 +20,7 @@ class Order:
     expected_price: Decimal
     reference_price: Decimal  # the master's fill price
     lot_size: Decimal = ZERO  # 0: any quantity
+    contract_size: Decimal = Decimal(1)  # the prices above are per contract: unit price × this
 
 
 @dataclass(frozen=True)

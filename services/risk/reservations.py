@@ -57,7 +57,7 @@ class ReservationBook:
                 decision = checks.decide(limits, state, book, order)
                 session.add(ReservationRow(
                     reservation_id=reservation_id, user_id=user_id, symbol=order.symbol,
-                    signed_quantity=decision.quantity, price=order.expected_price,
+                    signed_quantity=decision.quantity, price=order.expected_price, contract_size=order.contract_size,
                     status="DENIED" if decision.outcome == "DENIED" else "OPEN",
                     decision=_decision_to_json(decision), expire_time=expires))
         except IntegrityError:  # a retried request: it gets the answer it got before (rare, so not looked up first)
@@ -98,6 +98,7 @@ class ReservationBook:
                 return row
             await self._serialise(session, row.user_id)
             signed = filled if row.signed_quantity > 0 else -filled
+            price = price * (row.contract_size or 1)  # positions are valued per contract, as reserved
             position = await session.get(PositionRow, (row.user_id, row.symbol), with_for_update=True)
             if position is None:
                 session.add(PositionRow(user_id=row.user_id, symbol=row.symbol, signed_quantity=signed, price=price))

@@ -79,8 +79,11 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
         reference = _decimal("intent.reference_price", intent.reference_price, positive=False, required=False)
         lot = _decimal("intent.instrument.lot_size", intent.instrument.lot_size, positive=False, required=False)
         equity = _decimal("intent.equity", intent.equity, positive=False, required=False)
+        # Limits are in money: a futures contract (ES: 50 × the index) is worth its size × the price.
+        contract = (_decimal("intent.instrument.contract_size", intent.instrument.contract_size)
+                    if intent.instrument.contract_size else Decimal(1))
         order = checks.Order(intent.instrument.symbol, quantity if intent.side == trading_pb2.SIDE_BUY else -quantity,
-                             price, reference, lot)
+                             price * contract, reference * contract, lot, contract_size=contract)
         limits, _ = await self._limits(intent.follower_id)
         return order, equity, limits
 

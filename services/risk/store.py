@@ -38,10 +38,11 @@ class ReservationRow(RiskBase):
     user_id: Mapped[str] = mapped_column(String(64), index=True)
     symbol: Mapped[str] = mapped_column(String(64))
     signed_quantity: Mapped[Decimal] = mapped_column(DecimalText)
-    price: Mapped[Decimal] = mapped_column(DecimalText)
+    price: Mapped[Decimal] = mapped_column(DecimalText)  # of one contract: the unit price × contract_size
     status: Mapped[str] = mapped_column(String(16))  # OPEN | COMMITTED | RELEASED | DENIED
     decision: Mapped[dict] = mapped_column(JSON)  # the answer given, replayed for a retried request
     expire_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    contract_size: Mapped[Decimal] = mapped_column(DecimalText, default=Decimal(1))  # base units per contract
 
 
 class PositionRow(RiskBase):

@@ -84,3 +84,32 @@ async def test_the_order_rate_counts_reservations_of_the_last_minute(start_servi
             expected_price="60000")), metadata=token_for(user))
         decisions.append(reply.refusal.reason or pb.Decision.Name(reply.decision))
     assert decisions == ["DECISION_APPROVED"] * 3 + ["ORDER_RATE_EXCEEDED"]
+
+
+async def test_futures_contracts_count_at_their_multiplier(start_service, service_metadata):
+    """One ES contract at 5,000 is 250,000 of exposure (50 × the index), not 5,000: with the default
+    5,000 position limit an order for it is refused, and a committed contract is valued so."""
+    risk = RiskServiceStub((await start_service("risk")).channel)
+    user = f"u_{uuid.uuid4().hex[:8]}"
+
+    def es(quantity: str, contract_size: str = "50") -> pb.OrderIntent:
+        return pb.OrderIntent(follower_id=user, instrument=trading_pb2.Instrument(
+            symbol="ES", lot_size="1", contract_size=contract_size), side=trading_pb2.SIDE_BUY, quantity=quantity,
+            expected_price="5000", reference_price="5000")
+    refused = await risk.ReserveOrder(pb.ReserveOrderRequest(reservation_id=f"{user}-es", intent=es("1")),
+                                      metadata=service_metadata)
+    assert refused.decision == pb.DECISION_DENIED and refused.refusal.reason == "POSITION_LIMIT_EXCEEDED"
+    # A micro contract of a cheap index fits (1 × 0.5 × 5,000 = 2,500); once filled, the rest of the
+    # room is 2,500: a second one fits, a third does not.
+    first = await risk.ReserveOrder(pb.ReserveOrderRequest(reservation_id=f"{user}-m1", intent=es("1", "0.5")),
+                                    metadata=service_metadata)
+    assert first.decision == pb.DECISION_APPROVED
+    await risk.CommitReservation(pb.CommitReservationRequest(reservation_id=f"{user}-m1", filled_quantity="1",
+                                                             fill_price="5000"), metadata=service_metadata)
+    second = await risk.ReserveOrder(pb.ReserveOrderRequest(reservation_id=f"{user}-m2", intent=es("2", "0.5")),
+                                     metadata=service_metadata)
+    assert (second.decision, second.approved_quantity) == (pb.DECISION_REDUCED, "1")
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await risk.ReserveOrder(pb.ReserveOrderRequest(reservation_id=f"{user}-x", intent=es("1", "-2")),
+                                metadata=service_metadata)
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
