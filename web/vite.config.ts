@@ -9,5 +9,5 @@ export default defineConfig({
   plugins: [react()],
   server: { proxy: { "/v1": gateway, "/api": gateway } },
   build: { outDir: "dist", emptyOutDir: true, chunkSizeWarningLimit: 1000 },
-  test: { environment: "jsdom", include: ["src/**/*.test.{ts,tsx}"], setupFiles: ["src/test-setup.ts"] },
+  test: { environment: "jsdom", include: ["src/**/*.test.{ts,tsx}"], globals: false, setupFiles: ["src/test-setup.ts"] },
 });

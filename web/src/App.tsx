@@ -11,6 +11,7 @@ import { RiskPage } from "./pages/Risk";
 import { AnalyticsPage } from "./pages/Analytics";
 import { OperatorPage } from "./pages/Operator";
 import { Loading } from "./components/Status";
+import { ErrorBoundary } from "./components/ErrorBoundary";
 
 const NAV = [
   { to: "/discover", label: "Discover" },
@@ -22,7 +23,14 @@ const NAV = [
 
 function Pages() {
   const { path } = useRouter();
-  const route = path.split("?")[0];
+  return (
+    <ErrorBoundary resetKey={path}>
+      <Page route={path.split("?")[0]} />
+    </ErrorBoundary>
+  );
+}
+
+function Page({ route }: { route: string }) {
   const master = route.match(/^\/masters\/([^/]+)$/);
   if (master) return <ProfilePage traderId={decodeURIComponent(master[1])} />;
   switch (route) {

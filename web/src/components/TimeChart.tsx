@@ -50,6 +50,7 @@ export function TimeChart({ series, label, height = 240 }: { series: Series[]; l
     });
     c.timeScale().fitContent();
     return () => {
+      if (chart.current !== c) return; // the chart itself is gone (unmounting), and its series with it
       for (const line of added) c.removeSeries(line);
     };
   }, [series]);

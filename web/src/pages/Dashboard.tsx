@@ -32,7 +32,7 @@ export function FeedTable({ rows }: { rows: FeedRow[] }) {
         </thead>
         <tbody>
           {rows.map((r) => (
-            <tr key={r.id} className={r.kind} data-kind={r.kind}>
+            <tr key={r.id} className={r.kind} data-kind={r.kind} data-config={r.order.configId}>
               <td>{clock(r.time)}</td>
               <td>
                 <span className={`badge ${r.kind}`}>{r.kind}</span>

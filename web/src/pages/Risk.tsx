@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { get, patch, post, type CircuitBreaker, type RiskLimits, type TradingStateReply } from "../api";
 import { enumLabel, time } from "../format";
 import { useAction, useLoad } from "../hooks";
@@ -46,7 +46,12 @@ function LimitsForm({ userId }: { userId: string }) {
   const [draft, setDraft] = useState<RiskLimits>({});
   const [saved, setSaved] = useState("");
   const action = useAction();
-  useEffect(() => setDraft(limits.data?.limits ?? {}), [limits.data]);
+  const [loadedFrom, setLoadedFrom] = useState<unknown>(null);
+  if (limits.data && loadedFrom !== limits.data) {
+    // What the service holds becomes the form's starting point (during render: no empty flash).
+    setLoadedFrom(limits.data);
+    setDraft(limits.data.limits ?? {});
+  }
 
   async function save(e: React.FormEvent) {
     e.preventDefault();
