@@ -51,19 +51,28 @@ def _run(command: list[str], web: Path, log: Path) -> None:
         raise RuntimeError(f"`{' '.join(command)}` failed (exit {done.returncode}); see {log}:\n{tail}")
 
 
+def ensure_dependencies(log: Path, web: Path = WEB_DIR) -> None:
+    """`npm ci` unless web/node_modules was installed from this package-lock.json."""
+    lock_digest = _digest(web, ("package-lock.json",))
+    if not _current(web, DEPS_STAMP, lock_digest):
+        log.parent.mkdir(parents=True, exist_ok=True)
+        _run([shutil.which("npm") or "npm", "ci", "--no-audit", "--no-fund"], web, log)
+        (web / DEPS_STAMP).write_text(lock_digest)
+
+
 def ensure_built(log: Path, web: Path = WEB_DIR, say=lambda line: print(line, flush=True)) -> bool:
-    """Build the app if it is missing or stale. True when web/dist is current afterwards."""
+    """Build the app if it is missing or stale. True when there is an app to serve at /."""
     if not (web / "package.json").is_file():
         return False  # an install without the web sources (a service image): nothing to build
     state = status(web)
     if state == "current":
         return True
-    npm = shutil.which("npm")
-    if shutil.which("node") is None or npm is None:
-        what = "is out of date" if state == "stale" else "is not built"
-        say(f"web app: {what} and node/npm are not installed, so {'the old build is served' if state == 'stale' else 'nothing is served at /'}"
-            " (the REST API, /docs and the CLI work without it). Install Node.js 20+ with npm "
-            "(e.g. `apt-get install nodejs npm`) and run `copytrade up` again.")
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        what = ("is out of date, and the old build is served" if state == "stale"
+                else "is not built, so nothing is served at /")
+        say(f"web app: node/npm are not installed: the app {what} (the REST API, /docs and the CLI work "
+            "without it). Install Node.js 20+ with npm (e.g. `apt-get install nodejs npm`) and run "
+            "`copytrade up` again.")
         return state == "stale"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(web / ".build.lock", "w") as lock:  # two `up`s at once: one builds, the other waits
@@ -71,12 +80,15 @@ def ensure_built(log: Path, web: Path = WEB_DIR, say=lambda line: print(line, fl
         if status(web) == "current":
             return True
         say(f"web app: {state}; building it (npm ci + vite build, log in {log})...")
-        lock_digest = _digest(web, ("package-lock.json",))
-        if not _current(web, DEPS_STAMP, lock_digest):
-            _run([npm, "ci", "--no-audit", "--no-fund"], web, log)
-            (web / DEPS_STAMP).write_text(lock_digest)
+        ensure_dependencies(log, web)
         digest = _digest(web, SOURCES)
         _run([str(web / "node_modules" / ".bin" / "vite"), "build"], web, log)
         (web / BUILD_STAMP).write_text(digest)
         say("web app: built into web/dist")
     return True
+
+
+if __name__ == "__main__":  # `python -m services.webapp`: install and build now (CI does, before the tests)
+    import sys
+
+    sys.exit(0 if ensure_built(WEB_DIR.parent / "data" / "logs" / "web-build.log") else 1)
