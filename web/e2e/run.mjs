@@ -144,6 +144,9 @@ try {
   await nav("Live").click();
   await page.locator("table.feed").waitFor();
   await shot("10-phone-dashboard");
+  await nav("Discover").click();
+  await page.locator("svg.sparkline").first().waitFor();
+  await shot("12-phone-discover");
   await nav("Risk").click();
   await page.getByTestId("trading-state").waitFor();
   await page.getByRole("button", { name: "Reset to active" }).click();
@@ -157,7 +160,18 @@ try {
   if ((await context.cookies()).some((c) => c.name === "copytrade_session" && c.value)) throw new Error("logout left the session cookie");
   step("logged out");
 
-  // The operator: retries, reconciliation, the audit chain verified, KYC.
+  // Someone new registers and submits KYC (through the API, as a sign-up page would) ...
+  const newcomer = `e2e-${Date.now()}@example.com`;
+  const rest = async (path, body, token) => {
+    const reply = await fetch(url + path, { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) } });
+    if (!reply.ok) throw new Error(`${path}: ${reply.status} ${await reply.text()}`);
+    return reply.json();
+  };
+  const registered = await rest("/v1/users", { email: newcomer, password: "e2e password long enough", displayName: "E2E Newcomer" });
+  const { accessToken } = await rest("/v1/auth:login", { email: newcomer, password: "e2e password long enough" });
+  await rest(`/v1/users/${registered.user.userId}/kyc`, { legalName: "Erin Newcomer", country: "DE", documentType: "passport", documentNumber: "E2E000001" }, accessToken);
+
+  // ... and the operator decides it: retries, reconciliation, the audit chain verified, KYC.
   await page.getByLabel("Email").fill(operator);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
@@ -166,8 +180,13 @@ try {
   await page.getByRole("button", { name: "Verify the audit chain" }).click();
   await page.getByTestId("audit-result").filter({ hasText: /Intact: \d+ records/ }).waitFor();
   await page.getByRole("article", { name: /Reconciliation of cs_/ }).first().waitFor();
+  const kyc = page.getByRole("article", { name: `KYC of ${newcomer}` });
+  await kyc.getByText("Erin Newcomer").waitFor();
   await shot("11-operator");
-  step("operator: audit chain intact");
+  await kyc.getByLabel("Comment").fill("documents checked");
+  await kyc.getByRole("button", { name: "Approve" }).click();
+  await page.getByText("No KYC submission waits for a decision.").waitFor();
+  step("operator: audit chain intact, the newcomer's KYC approved");
 } catch (err) {
   if (page) await page.screenshot({ path: join(shots, "failure.png"), fullPage: true }).catch(() => {});
   console.error(`e2e failed: ${err.stack ?? err}`);

@@ -39,7 +39,7 @@ export function FeedTable({ rows }: { rows: FeedRow[] }) {
               </td>
               <td>{describeTrade(r.order)}</td>
               <td>{r.latencyMs === null ? "—" : `${r.latencyMs} ms`}</td>
-              <td>{r.reason || "—"}</td>
+              <td className={r.reason ? "reason" : "none"}>{r.reason || "—"}</td>
             </tr>
           ))}
         </tbody>
@@ -218,9 +218,9 @@ export function DashboardPage() {
           </dd>
         </div>
       </dl>
-      {feed.error && (
+      {(feed.error || feed.state === "closed") && (
         <div className="status error" role="alert">
-          <strong>Feed error:</strong> {feed.error}
+          <strong>The live feed stopped:</strong> {feed.error || "the gateway closed it (is your session still valid?)"}. Reload the page to reconnect.
         </div>
       )}
       <h2>Copy feed</h2>

@@ -1,5 +1,5 @@
 import { useMemo, useState } from "react";
-import { get, post, type AuditEvent, type CopySession, type ErrorEvent, type Kyc, type ReconciliationResult } from "../api";
+import { get, post, type AuditEvent, type CopySession, type ErrorEvent, type Kyc, type ReconciliationResult, type User } from "../api";
 import { enumLabel, shortId, time } from "../format";
 import { useAction, useLoad } from "../hooks";
 import { useSession } from "../session";
@@ -124,9 +124,46 @@ function SessionReconciliation({ session }: { session: CopySession }) {
   );
 }
 
-function Reconciliation({ people }: { people: string[] }) {
+interface Person {
+  id: string;
+  email: string;
+}
+
+/** Who the ids are (an operator may read any user), for choosing by email rather than by id. */
+function usePeople(ids: string[]) {
+  return useLoad(
+    () =>
+      Promise.all(
+        ids.map((id) =>
+          get<{ user: User }>(`/v1/users/${encodeURIComponent(id)}`).then(
+            (r) => ({ id, email: r.user?.email ?? id }),
+            () => ({ id, email: id }),
+          ),
+        ),
+      ).then((people) => people.sort((a, b) => a.email.localeCompare(b.email))),
+    [ids.join(",")],
+  );
+}
+
+function PersonPicker({ label, people, value, onChange }: { label: string; people: Person[]; value: string; onChange: (id: string) => void }) {
+  return (
+    <label>
+      {label}
+      <select value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">choose…</option>
+        {people.map((p) => (
+          <option key={p.id} value={p.id}>
+            {p.email}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+function Reconciliation({ people }: { people: Person[] }) {
   const [follower, setFollower] = useState("");
-  const chosen = follower || people[0] || "";
+  const chosen = follower || people.find((p) => p.email.startsWith("alice@"))?.id || people[0]?.id || "";
   const sessions = useLoad(
     () => (chosen ? get<{ sessions?: CopySession[] }>(`/v1/copy-sessions?followerId=${encodeURIComponent(chosen)}&pageSize=50`) : Promise.resolve({ sessions: [] })),
     [chosen],
@@ -136,15 +173,7 @@ function Reconciliation({ people }: { people: string[] }) {
     <section aria-labelledby="recon-title">
       <h2 id="recon-title">Reconciliation</h2>
       <form className="grid-form" onSubmit={(e) => e.preventDefault()} aria-label="Choose a follower">
-        <label>
-          Follower (user id)
-          <input list="known-users" value={chosen} onChange={(e) => setFollower(e.target.value.trim())} />
-          <datalist id="known-users">
-            {people.map((p) => (
-              <option key={p} value={p} />
-            ))}
-          </datalist>
-        </label>
+        <PersonPicker label="Follower" people={people} value={chosen} onChange={setFollower} />
       </form>
       <ErrorBox error={sessions.error} onRetry={sessions.reload} />
       {sessions.loading && !sessions.data && <Loading what="sessions" />}
@@ -214,7 +243,7 @@ function Audit() {
   );
 }
 
-function KycDecision({ userId, onDecided }: { userId: string; onDecided: () => void }) {
+function KycDecision({ userId, email, onDecided }: { userId: string; email?: string; onDecided: () => void }) {
   const kyc = useLoad(() => get<{ kyc?: Kyc }>(`/v1/users/${encodeURIComponent(userId)}/kyc`), [userId]);
   const [comment, setComment] = useState("");
   const action = useAction();
@@ -226,9 +255,10 @@ function KycDecision({ userId, onDecided }: { userId: string; onDecided: () => v
     }
   }
   return (
-    <article className="card" aria-label={`KYC of ${userId}`}>
+    <article className="card" aria-label={`KYC of ${email ?? userId}`}>
       <header>
         <h3 title={userId}>{k?.legalName || shortId(userId)}</h3>
+        {email && <span className="muted small">{email}</span>}
         <span className={`badge ${k?.status === "KYC_STATUS_APPROVED" ? "active" : k?.status === "KYC_STATUS_REJECTED" ? "refused" : "paused"}`}>{enumLabel(k?.status)}</span>
       </header>
       <ErrorBox error={kyc.error} onRetry={kyc.reload} />
@@ -259,7 +289,7 @@ function KycDecision({ userId, onDecided }: { userId: string; onDecided: () => v
   );
 }
 
-function KycDecisions({ kycEvents, reload }: { kycEvents: AuditEvent[]; reload: () => void }) {
+function KycDecisions({ kycEvents, people, reload }: { kycEvents: AuditEvent[]; people: Person[]; reload: () => void }) {
   const [lookup, setLookup] = useState("");
   // Each user's latest KYC step, newest first (the audit trail lists newest first).
   const latest = useMemo(() => {
@@ -275,21 +305,13 @@ function KycDecisions({ kycEvents, reload }: { kycEvents: AuditEvent[]; reload: 
       {pending.length === 0 ? <Empty>No KYC submission waits for a decision.</Empty> : null}
       <div className="cards">
         {pending.map((id) => (
-          <KycDecision key={id} userId={id} onDecided={reload} />
+          <KycDecision key={id} userId={id} email={people.find((p) => p.id === id)?.email} onDecided={reload} />
         ))}
       </div>
       <form className="grid-form" onSubmit={(e) => e.preventDefault()} aria-label="Look up a user's KYC">
-        <label>
-          Look up a user's KYC (user id)
-          <input list="kyc-users" value={lookup} onChange={(e) => setLookup(e.target.value.trim())} />
-          <datalist id="kyc-users">
-            {decided.map((id) => (
-              <option key={id} value={id} />
-            ))}
-          </datalist>
-        </label>
+        <PersonPicker label="Look up a user's KYC" people={people.filter((p) => decided.includes(p.id))} value={lookup} onChange={setLookup} />
       </form>
-      {lookup && <KycDecision key={lookup} userId={lookup} onDecided={reload} />}
+      {lookup && <KycDecision key={lookup} userId={lookup} email={people.find((p) => p.id === lookup)?.email} onDecided={reload} />}
       {decided.length > 0 && <p className="small muted">{decided.length} user(s) already decided.</p>}
     </section>
   );
@@ -298,16 +320,17 @@ function KycDecisions({ kycEvents, reload }: { kycEvents: AuditEvent[]; reload: 
 export function OperatorPage() {
   const { isOperator } = useSession();
   const kyc = useLoad(() => get<{ events?: AuditEvent[] }>("/v1/audit-events?actionPrefix=kyc.&pageSize=200"), []);
-  const people = useMemo(() => [...new Set((kyc.data?.events ?? []).map((e) => e.subjectUserId ?? "").filter(Boolean))], [kyc.data]);
+  const ids = useMemo(() => [...new Set((kyc.data?.events ?? []).map((e) => e.subjectUserId ?? "").filter(Boolean))], [kyc.data]);
+  const people = usePeople(ids);
   if (!isOperator) return <Empty>This page is for operators.</Empty>;
   return (
     <section aria-labelledby="operator-title">
       <h1 id="operator-title">Operator</h1>
       <ErrorBox error={kyc.error} onRetry={kyc.reload} />
       <Retries />
-      <Reconciliation people={people} />
+      <Reconciliation people={people.data ?? []} />
       <Audit />
-      <KycDecisions kycEvents={kyc.data?.events ?? []} reload={kyc.reload} />
+      <KycDecisions kycEvents={kyc.data?.events ?? []} people={people.data ?? []} reload={kyc.reload} />
     </section>
   );
 }

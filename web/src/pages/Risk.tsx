@@ -147,7 +147,7 @@ function TradingState({ userId }: { userId: string }) {
           </p>
           {info?.reason && (
             <p className="small">
-              {info.reason} {info.changedBy && `(by ${info.changedBy}`}
+              {info.reason} {info.changedBy && `(by ${info.changedBy === userId ? "you" : info.changedBy}`}
               {info.changeTime && `, ${time(info.changeTime)})`}
             </p>
           )}
