@@ -54,3 +54,13 @@ export function useAction() {
   }, []);
   return { busy, error, run, setError };
 }
+
+/** `value`, once it has stopped changing for `ms` (typing in a filter asks once, not per key). */
+export function useDebounced<T>(value: T, ms = 400): T {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const timer = setTimeout(() => setSettled(value), ms);
+    return () => clearTimeout(timer);
+  }, [value, ms]);
+  return settled;
+}

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { get, post, query, type MasterProfile, type PreviewReply } from "../api";
 import { enumLabel, num, pct } from "../format";
-import { useLoad } from "../hooks";
+import { useDebounced, useLoad } from "../hooks";
 import { Link } from "../router";
 import { Empty, ErrorBox, Loading } from "../components/Status";
 import { Sparkline } from "../components/Sparkline";
@@ -71,7 +71,9 @@ export function DiscoveryPage() {
   const [tokens, setTokens] = useState<string[]>([""]); // page tokens of the pages seen so far
   const pageToken = tokens[tokens.length - 1];
 
-  const filters = [windowName, strategy, risk, venue, minDays, metric, direction];
+  const venueFilter = useDebounced(venue.trim());
+  const minDaysFilter = useDebounced(minDays);
+  const filters = [windowName, strategy, risk, venueFilter, minDaysFilter, metric, direction];
   useEffect(() => setTokens([""]), filters); // a new question starts at page one
 
   const list = useLoad(
@@ -82,8 +84,8 @@ export function DiscoveryPage() {
           orderBy: `${metric} ${direction}`,
           strategyType: strategy,
           riskLevel: risk,
-          venueId: venue.trim(),
-          minTrackRecordDays: minDays,
+          venueId: venueFilter,
+          minTrackRecordDays: minDaysFilter,
           pageSize: PAGE_SIZE,
           pageToken,
         })}`,
