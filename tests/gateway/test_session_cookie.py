@@ -89,3 +89,12 @@ async def test_a_bad_cookie_is_an_error_in_words_not_a_call_as_someone(gateway_u
         reply = await http.get("/v1/venue-accounts")
         assert reply.status == 401
         assert (await reply.json())["details"][0]["reason"] == "TOKEN_INVALID"
+
+
+async def test_openapi_describes_the_session_cookie(gateway_url):
+    async with aiohttp.ClientSession(base_url=gateway_url) as http:
+        document = await (await http.get("/openapi.json")).json()
+    session = document["components"]["securitySchemes"]["session"]
+    assert session == {**session, "type": "apiKey", "in": "cookie", "name": SESSION_COOKIE}
+    assert CSRF_HEADER in session["description"] and "/v1/auth:logout" in session["description"]
+    assert {"session": []} in document["security"]
