@@ -1,4 +1,5 @@
-// A confirmation step in the page (not window.confirm): focus moves to it, Escape cancels.
+// A confirmation step in the page (not window.confirm): focus moves to it and stays in it, Escape
+// cancels, and focus goes back to what opened it.
 import { useEffect, useRef } from "react";
 
 export function Confirm({ title, children, confirmLabel, onConfirm, onCancel, busy, danger }: {
@@ -11,10 +12,28 @@ export function Confirm({ title, children, confirmLabel, onConfirm, onCancel, bu
   danger?: boolean;
 }) {
   const first = useRef<HTMLButtonElement>(null);
-  useEffect(() => first.current?.focus(), []);
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const opener = document.activeElement as HTMLElement | null;
+    first.current?.focus();
+    return () => opener?.focus?.();
+  }, []);
+  function onKeyDown(e: React.KeyboardEvent) {
+    if (e.key === "Escape") onCancel();
+    if (e.key !== "Tab" || !box.current) return;
+    const focusable = [...box.current.querySelectorAll<HTMLElement>("button, input, select, textarea")].filter((el) => !el.hasAttribute("disabled"));
+    const [head, tail] = [focusable[0], focusable[focusable.length - 1]];
+    if (e.shiftKey && document.activeElement === head) {
+      e.preventDefault();
+      tail.focus();
+    } else if (!e.shiftKey && document.activeElement === tail) {
+      e.preventDefault();
+      head.focus();
+    }
+  }
   return (
-    <div className="backdrop" onKeyDown={(e) => e.key === "Escape" && onCancel()}>
-      <div className="dialog" role="alertdialog" aria-modal="true" aria-labelledby="confirm-title">
+    <div className="backdrop" onKeyDown={onKeyDown}>
+      <div className="dialog" role="alertdialog" aria-modal="true" aria-labelledby="confirm-title" ref={box}>
         <h2 id="confirm-title">{title}</h2>
         {children}
         <div className="actions">

@@ -120,6 +120,7 @@ describe("the kill switch", () => {
     expect(within(dialog).getByRole("button", { name: "Cancel" })).toHaveFocus(); // the safe choice first
     await userEvent.keyboard("{Escape}");
     expect(screen.queryByRole("alertdialog")).toBeNull();
+    expect(screen.getByRole("button", { name: /Kill switch/ })).toHaveFocus(); // back where it was
     expect(calls.some((c) => c.path === "/v1/kill-switch:activate")).toBe(false);
 
     await userEvent.click(screen.getByRole("button", { name: /Kill switch/ }));
