@@ -1,4 +1,13 @@
 # One image for every copytrade service; the compose file picks the service with its command.
+
+# The web app, built once; only its static files go into the image (the gateway serves them at /).
+FROM node:20-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web ./
+RUN ./node_modules/.bin/vite build
+
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
@@ -7,6 +16,8 @@ COPY api ./api
 COPY services ./services
 COPY venue_sim ./venue_sim
 RUN pip install --no-cache-dir .
+COPY --from=web /web/dist ./web/dist
+ENV GATEWAY_STATIC_DIR=/app/web/dist
 USER nobody
 # Overridden per service in docker-compose.yml: copytrade serve <service>
 CMD ["copytrade", "serve", "gateway"]

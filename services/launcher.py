@@ -161,7 +161,21 @@ class Mesh:
         await self.nats.stop()
 
 
+def build_web_app(data_dir: Path) -> None:
+    """The web app the gateway serves at /, built first when missing or stale (unless
+    GATEWAY_STATIC_DIR points elsewhere). A failed build is reported; the API runs regardless."""
+    if os.environ.get("GATEWAY_STATIC_DIR"):
+        return
+    from services import webapp
+
+    try:
+        webapp.ensure_built(data_dir.resolve() / "logs" / "web-build.log")
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        print(f"web app: not built: {exc}", file=sys.stderr, flush=True)
+
+
 async def run_up(data_dir: Path, host: str, port_base: int, demo: bool = False) -> int:
+    await asyncio.to_thread(build_web_app, data_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from aiohttp import web
+
 from copytrade.type.v1 import access_pb2
 from services.gateway import api_keys
 from services.gateway.routes import Route
@@ -20,6 +22,15 @@ from services.kit.db import Database, aware
 
 API_KEY_TOKEN_TTL_S = 60  # the token a key is traded for lives for one call's worth of time
 LAST_USE_RESOLUTION = timedelta(minutes=1)  # a key's last use is written at most this often
+
+# Browser sessions: a login that asks for a cookie gets the token in an httpOnly cookie (never in
+# the body), so no script on the page can read it; the edge takes that cookie as the bearer token.
+LOGIN_RPC = "/copytrade.compliance.v1.ComplianceService/Login"
+LOGOUT_PATH = "/v1/auth:logout"
+SESSION_HEADER = "X-Copytrade-Session"  # "cookie": the web app logging in
+SESSION_COOKIE = "copytrade_session"
+CSRF_HEADER = "X-Copytrade-Csrf"  # "1" on every state-changing cookie-authenticated request
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def access(route: Route) -> access_pb2.Access:
@@ -130,3 +141,28 @@ class RateLimiter:
             return 0
         self._buckets[caller] = (tokens, now)
         return max(1, math.ceil((1 - tokens) / self.rate))
+
+
+def _is_https(request: web.Request) -> bool:
+    return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
+def session_login_response(request: web.Request, login: dict) -> web.Response:
+    """The login reply without its token, and the token as an httpOnly, SameSite=Strict cookie
+    (Secure when the browser came over https), expiring with the token."""
+    token = login.pop("accessToken", "")
+    max_age = None
+    if login.get("expireTime"):
+        expires = datetime.fromisoformat(login["expireTime"].replace("Z", "+00:00"))
+        max_age = max(0, int((expires - datetime.now(UTC)).total_seconds()))
+    response = web.json_response(login)
+    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, path="/", httponly=True, samesite="Strict",
+                        secure=_is_https(request))
+    return response
+
+
+def session_logout_response(request: web.Request) -> web.Response:
+    response = web.json_response({})
+    response.set_cookie(SESSION_COOKIE, "", max_age=0, path="/", httponly=True, samesite="Strict",
+                        secure=_is_https(request))
+    return response

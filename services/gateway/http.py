@@ -100,6 +100,7 @@ class RestGateway:
         app.router.add_get("/metrics", metrics.metrics_page)
         app.router.add_get("/docs", self.docs)
         app.router.add_static("/docs/assets", SWAGGER_UI)
+        app.router.add_post(edge.LOGOUT_PATH, self.logout)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
 
@@ -114,7 +115,7 @@ class RestGateway:
                                                     f"origin {origin} may not call this API"), status=403)
             response: web.StreamResponse = web.Response(status=204, headers={
                 "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE",
-                "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Request-Id, X-API-Key",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Request-Id, X-API-Key, X-Copytrade-Session, X-Copytrade-Csrf",
                 "Access-Control-Max-Age": "600"})
         else:
             response = await handler(request)
@@ -173,6 +174,15 @@ class RestGateway:
 
     async def _serve(self, request: web.Request, route: Route, variables: dict[str, str]) -> web.StreamResponse:
         authorization = request.headers.get("Authorization")
+        session_token = request.cookies.get(edge.SESSION_COOKIE)
+        if session_token and not authorization and not request.headers.get("X-API-Key"):
+            # A browser's session cookie: the token the page itself never sees. Anything but a read
+            # must also carry the custom header a cross-site form or image cannot set.
+            if request.method not in edge.SAFE_METHODS and request.headers.get(edge.CSRF_HEADER) != "1":
+                return domain_error_response(errors.permission_denied(
+                    "CSRF_HEADER_REQUIRED", f"a cookie-authenticated {request.method} needs the "
+                                            f"{edge.CSRF_HEADER}: 1 header", domain="gateway.copytrade"))
+            authorization = f"Bearer {session_token}"
         if self.authenticator is not None:
             try:
                 identity = await self.authenticator.identify(route, authorization, request.headers.get("X-API-Key"),
@@ -204,7 +214,13 @@ class RestGateway:
             reply = await call(message, metadata=metadata, timeout=CALL_TIMEOUT_S)
         except grpc.aio.AioRpcError as err:
             return rpc_error_response(err.code(), err.details(), err.trailing_metadata())
+        if route.grpc_path == edge.LOGIN_RPC and request.headers.get(edge.SESSION_HEADER, "").lower() == "cookie":
+            return edge.session_login_response(request, to_json(reply))
         return web.json_response(to_json(reply))
+
+    async def logout(self, request: web.Request) -> web.Response:
+        """Ends a browser session: the cookie is cleared (the token itself lives out its short life)."""
+        return edge.session_logout_response(request)
 
     @staticmethod
     def _metadata(request: web.Request, authorization: str | None) -> tuple[tuple[str, str], ...]:

@@ -144,5 +144,10 @@ def document(routes: list[Route]) -> dict:
                                            "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer",
                            "description": "A login token, or a partner API key (ctk_...)"},
-                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}},
-            "security": [{"bearer": []}, {"apiKey": []}]}
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "session": {"type": "apiKey", "in": "cookie", "name": edge.SESSION_COOKIE,
+                            "description": f"A browser session: POST /v1/auth:login with `{edge.SESSION_HEADER}: "
+                                           "cookie` sets this httpOnly cookie instead of returning the token; "
+                                           f"state-changing requests on it need `{edge.CSRF_HEADER}: 1`; "
+                                           f"POST {edge.LOGOUT_PATH} clears it."}}},
+            "security": [{"bearer": []}, {"apiKey": []}, {"session": []}]}

@@ -1,0 +1,85 @@
+import { act, cleanup, render, screen, within } from "@testing-library/react";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { App } from "../App";
+import { USER_KEY } from "../session";
+import { mockGateway } from "./fetch";
+
+/** The browser's EventSource, driven by the test: what the gateway's SSE route would send. */
+class FakeEventSource {
+  static CLOSED = 2;
+  static last: FakeEventSource | null = null;
+  readyState = 1;
+  onopen: (() => void) | null = null;
+  onmessage: ((m: { data: string }) => void) | null = null;
+  listeners: Record<string, ((e: unknown) => void)[]> = {};
+  constructor(public url: string) {
+    FakeEventSource.last = this;
+  }
+  addEventListener(name: string, f: (e: unknown) => void) {
+    (this.listeners[name] ??= []).push(f);
+  }
+  close() {
+    this.readyState = FakeEventSource.CLOSED;
+  }
+  send(event: object) {
+    this.onmessage?.({ data: JSON.stringify({ event }) });
+  }
+}
+
+const ALICE = { userId: "usr_alice", email: "alice@demo.example.com", roles: ["ROLE_FOLLOWER"] };
+const SESSION = { configId: "cs_1", masterId: "usr_master", state: "SESSION_STATE_ACTIVE" };
+const order = { orderId: "o1", configId: "cs_1", symbol: "BTC/USDT", side: "SIDE_BUY", quantity: "0.001", masterFillTime: "2026-01-01T00:00:00.000Z", ackTime: "2026-01-01T00:00:00.080Z" };
+
+beforeEach(() => {
+  window.localStorage.setItem(USER_KEY, JSON.stringify(ALICE));
+  window.history.pushState(null, "", "/dashboard");
+  vi.stubGlobal("EventSource", FakeEventSource);
+  mockGateway({
+    "GET /v1/users/usr_alice/dashboard": () => [200, { sessions: [SESSION], tradingState: { effectiveState: "TRADING_STATE_HALTED", state: { killSwitchActive: true } }, recentOrders: [] }],
+    "GET /v1/users/usr_alice": () => [200, { user: ALICE }],
+    "GET /api/master-traders": () => [200, { traders: [{ traderId: "trd_1", userId: "usr_master", displayName: "Demo BTC Swing" }] }],
+    "POST /api/error-recovery/reconcile-trade": () => [200, { result: { inSync: false, discrepancies: [{ symbol: "BTC/USDT", followerPosition: "0.001", targetPosition: "0.002", difference: "-0.001", cause: "DISCREPANCY_CAUSE_REFUSED_BY_RISK" }] } }],
+    "GET /v1/follower-orders": () => [200, { orders: [] }],
+  });
+});
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+});
+
+describe("the live dashboard", () => {
+  it("shows each copy with its latency and each refusal with its reason as they stream in", async () => {
+    render(<App />);
+    expect(await screen.findByText(/No copies yet/)).toBeInTheDocument();
+    expect(await screen.findByText("halted · kill switch on")).toBeInTheDocument();
+    const source = FakeEventSource.last!;
+    expect(source.url).toBe("/v1/copy-events:stream");
+    act(() => {
+      source.onopen?.();
+      source.send({ eventId: "e1", occurTime: "2026-01-01T00:00:00.090Z", placed: { order } });
+      source.send({ eventId: "e2", refused: { order: { ...order, orderId: "o2" }, refusal: { reason: "TRADING_HALTED", message: "trading is halted" } } });
+    });
+    const feed = screen.getByRole("log", { name: "Copy feed" });
+    const rows = within(feed).getAllByRole("row").slice(1);
+    expect(rows[0]).toHaveTextContent("refused");
+    expect(rows[0]).toHaveTextContent("TRADING_HALTED: trading is halted");
+    expect(rows[1]).toHaveTextContent("80 ms");
+    expect(screen.getByTestId("feed-state")).toHaveTextContent("live");
+
+    // The follower's position beside what the master's imply, with the cause of the difference.
+    const positions = await screen.findByRole("article", { name: "Positions copying Demo BTC Swing" });
+    expect(within(positions).getByText("drifted")).toBeInTheDocument();
+    expect(within(positions).getByRole("row", { name: /BTC\/USDT 0.001 0.002 -0.001 refused by risk/ })).toBeInTheDocument();
+  });
+
+  it("says so in words when the feed stops", async () => {
+    render(<App />);
+    await screen.findByText(/No copies yet/);
+    const source = FakeEventSource.last!;
+    act(() => {
+      source.readyState = FakeEventSource.CLOSED;
+      source.listeners.error?.forEach((f) => f({}));
+    });
+    expect(await screen.findByRole("alert")).toHaveTextContent("The live feed stopped");
+  });
+});
