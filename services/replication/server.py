@@ -63,6 +63,10 @@ async def create_server(settings: Settings) -> RunningService:
     await bus.consume("RISK", HALTS_DURABLE, "risk.state.changed.>", resting.on_trading_state)
     await bus.consume("COPIES", STOPS_DURABLE, "copies.session.changed.>", resting.on_session_changed)
     resting.start()
+
+    async def forget_account(subject: str, event) -> None:  # every replica, so a core subscription
+        await pool.evict(event.account_id)
+    await bus.subscribe("copies.account.deleted.*", forget_account)
     processor = RetryProcessor(book, copier, settings.retry_poll_s)
     processor.start()
     periodic = Periodic("reconciliation", settings.reconcile_interval_s, reconciler.run_all,
@@ -91,7 +95,7 @@ async def create_server(settings: Settings) -> RunningService:
         watchers.stop, resting.stop, snapshots.stop, outages.stop, processor.stop, stop_periodic, bus.close, pool.close, risk_channel.close,
         compliance_channel.close, db.close])
     running.components = {"retries": processor, "errors": book, "reconciler": reconciler,  # for tests
-                          "snapshots": snapshots, "resting": resting}
+                          "snapshots": snapshots, "resting": resting, "pool": pool}
     return running
 
 

@@ -350,6 +350,10 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
                                                  "waits for a retry or a person; resolve or cancel it first",
                                                  domain=DOMAIN, error_id=waiting)
             await session.delete(await session.get(VenueAccountRow, account.account_id))
+        deleted = events.VenueAccountDeleted(account_id=account.account_id, user_id=account.user_id)
+        deleted.occur_time.GetCurrentTime()
+        await self.bus.publish(f"copies.account.deleted.{account.user_id}", deleted,
+                               msg_id=f"{account.account_id}:deleted")
         await audit.record(self.audit, "venue_account.deleted", f"venue_accounts/{account.account_id}",
                            account.user_id, venue=account.venue_id)
         return pb.DeleteVenueAccountResponse()

@@ -64,6 +64,16 @@ class VenuePool:
         await venue.connect()
         return venue
 
+    async def evict(self, account_id: str) -> None:
+        """Close the account's connection and forget it, with the credentials inside."""
+        venue = self._venues.pop(account_id, None)
+        self._opening.pop(account_id, None)
+        if venue is not None:
+            await venue.close()
+
+    def holds(self, account_id: str) -> bool:
+        return account_id in self._venues
+
     async def close(self) -> None:
         for venue in self._venues.values():
             await venue.close()

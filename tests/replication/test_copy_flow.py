@@ -340,3 +340,27 @@ async def test_settings_change_by_mask_orders_and_fills_read_back_and_accounts_d
         await replication.GetVenueAccount(rep.GetVenueAccountRequest(account_id=account.account_id),
                                           metadata=token_for(follower))
     assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_deleted_account_leaves_no_open_connection_holding_its_keys(copy_mesh, token_for):
+    started = await copy_mesh(seed=7)
+    sim, pool = started.sim, started.replication.running.components["pool"]
+    compliance = ComplianceServiceStub(started.compliance.channel)
+    replication = ReplicationServiceStub(started.replication.channel)
+    master, _, master_account = await enrol(sim, compliance, replication, token_for, "m", rep.ACCOUNT_ROLE_MASTER, {})
+    follower, _, account = await enrol(sim, compliance, replication, token_for, "f", rep.ACCOUNT_ROLE_FOLLOWER,
+                                       {"USDT": "50000"})
+    session = (await replication.StartCopySession(rep.StartCopySessionRequest(
+        follower_account_id=account.account_id, master_account_id=master_account.account_id,
+        settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1")),
+        metadata=token_for(follower))).session
+    await replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
+        master_account_id=master_account.account_id, venue_trade_id="T-del", symbol="BTC/USDT",
+        side=trading_pb2.SIDE_BUY, quantity="0.01", price="64000"), metadata=token_for(master))
+    await eventually(lambda: len(sim.orders(follower)) == 1, message="a copy, so the follower's venue is open")
+    assert pool.holds(account.account_id)
+    await replication.StopCopySession(rep.StopCopySessionRequest(config_id=session.config_id),
+                                      metadata=token_for(follower))
+    await replication.DeleteVenueAccount(rep.DeleteVenueAccountRequest(account_id=account.account_id),
+                                         metadata=token_for(follower))
+    await eventually(lambda: not pool.holds(account.account_id), message="the connection and its keys dropped")

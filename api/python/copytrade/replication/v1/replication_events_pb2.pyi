@@ -277,3 +277,13 @@ class CopySessionChanged(_message.Message):
     reason: str
     occur_time: _timestamp_pb2.Timestamp
     def __init__(self, config_id: _Optional[str] = ..., follower_id: _Optional[str] = ..., master_id: _Optional[str] = ..., master_account_id: _Optional[str] = ..., state: _Optional[str] = ..., reason: _Optional[str] = ..., occur_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class VenueAccountDeleted(_message.Message):
+    __slots__ = ("account_id", "user_id", "occur_time")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCUR_TIME_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    user_id: str
+    occur_time: _timestamp_pb2.Timestamp
+    def __init__(self, account_id: _Optional[str] = ..., user_id: _Optional[str] = ..., occur_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
