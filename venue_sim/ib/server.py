@@ -193,7 +193,9 @@ class IbSimulator:
         victims = [s for s in self._sessions if not s.closed and (account is None or account in s.subscribed)]
         for session in victims:
             session.close()
-        await asyncio.sleep(0)
+        for session in victims:
+            with contextlib.suppress(Exception):
+                await session.writer.wait_closed()
         return len(victims)
 
     # --- dispatch -----------------------------------------------------------------------------
