@@ -151,7 +151,7 @@ def test_credentials_map_onto_account_address_and_client_id():
 
 async def test_a_second_connection_with_the_same_client_id_is_a_platform_error(harness: VenueHarness):
     twin = IbVenue(host="127.0.0.1", port=harness.venue.port, client_id=harness.venue.client_id, account=ACCOUNT,
-                   timeout_s=2)
+                   timeout_s=0.5)
     try:
         with pytest.raises(VenueError) as err:
             await twin.connect()

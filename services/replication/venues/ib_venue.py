@@ -37,7 +37,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from ib_async import IB, ExecutionFilter, Future, LimitOrder, MarketOrder
+from ib_async import IB, ExecutionFilter, Future, LimitOrder, MarketOrder, StartupFetch
 from ib_async import Fill as IbFill
 from ib_async import Trade as IbTrade
 
@@ -166,8 +166,11 @@ class IbVenue:
             self._connect_error = None
             try:
                 if not self.ib.isConnected():
+                    # No account here: ib_async would wait for updates of an account the login may
+                    # not manage; ours is checked, then subscribed, below.
                     await self.ib.connectAsync(self.host, self.port, self.client_id, timeout=self.timeout_s,
-                                               account=self.account_code)
+                                               fetchFields=StartupFetch.POSITIONS | StartupFetch.ORDERS_OPEN
+                                               | StartupFetch.ORDERS_COMPLETE | StartupFetch.EXECUTIONS)
             except Exception as exc:  # noqa: BLE001 - nothing was sent: NETWORK unless TWS said otherwise
                 error = self.classify(self._connect_error) if self._connect_error else VenueError(
                     ErrorKind.NETWORK, f"cannot connect to TWS/Gateway at {self.host}:{self.port}: "
@@ -177,6 +180,7 @@ class IbVenue:
                 self.ib.disconnect()
                 raise VenueError(ErrorKind.AUTH, f"account {self.account_code} is not managed by the TWS/Gateway login "
                                                  f"at {self.host}:{self.port}")
+            await self._ask(self.ib.reqAccountUpdatesAsync, self.account_code)  # account and portfolio updates
             self._generation += 1
             if not self._instruments:
                 await self._load_instruments()
