@@ -12,6 +12,7 @@ from services.kit.config import Settings
 from services.replication.store import VenueAccountRow
 from services.replication.venues.base import ErrorKind, Venue, VenueError
 from services.replication.venues.ccxt_venue import CcxtVenue
+from services.replication.venues.ib_venue import ib_venue_from_credential
 
 MARKET_TYPES = {trading_pb2.MARKET_TYPE_SPOT: "spot", trading_pb2.MARKET_TYPE_PERPETUAL: "swap",
                 trading_pb2.MARKET_TYPE_FUTURE: "future"}
@@ -34,10 +35,18 @@ class VenuePool:
         return self._venues[account.account_id]
 
     async def _open(self, account: VenueAccountRow) -> Venue:
-        if account.venue_kind != trading_pb2.VENUE_KIND_CCXT:
+        if account.venue_kind not in (trading_pb2.VENUE_KIND_CCXT, trading_pb2.VENUE_KIND_IB):
             raise VenueError(ErrorKind.PLATFORM, f"no adapter yet for venue kind {account.venue_kind}")
         credential = await self.compliance.FetchCredential(compliance_pb.FetchCredentialRequest(
             credential_id=account.credential_id, user_id=account.user_id), timeout=10)
+        if account.venue_kind == trading_pb2.VENUE_KIND_IB:
+            # api_key: the IB account code; api_secret: the TWS/Gateway API "host:port" (VENUE_URLS of
+            # the venue id, e.g. the simulator's, overrides it as for ccxt); passphrase: an API client id.
+            venue: Venue = ib_venue_from_credential(
+                account_code=credential.api_key, client_id=credential.passphrase, account_id=account.account_id,
+                address=self.settings.venue_urls.get(account.venue_id) or credential.api_secret)
+            await venue.connect()
+            return venue
         config: dict = {"enableRateLimit": self.settings.venue_rate_limit}
         base_url = self.settings.venue_urls.get(account.venue_id)
         if base_url:

@@ -142,10 +142,10 @@ def test_credentials_map_onto_account_address_and_client_id():
     venue = ib_venue_from_credential(account_code="U1234567", address="10.0.0.5:4001", client_id="42",
                                      account_id="acct-1")
     assert (venue.account_code, venue.host, venue.port, venue.client_id) == ("U1234567", "10.0.0.5", 4001, 42)
-    derived = ib_venue_from_credential(account_code="U1", address="", client_id="", account_id="acct-1",
-                                       default_address="tws://127.0.0.1:4002")
+    derived = ib_venue_from_credential(account_code="U1", address="tws://127.0.0.1:4002", client_id="",
+                                       account_id="acct-1")
     again = ib_venue_from_credential(account_code="U1", address="", client_id="", account_id="acct-1")
-    assert (derived.host, derived.port) == ("127.0.0.1", 4002)
+    assert (derived.host, derived.port, again.port) == ("127.0.0.1", 4002, 7497)
     assert derived.client_id == again.client_id >= 100  # stable per venue account
 
 

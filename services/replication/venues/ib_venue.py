@@ -562,16 +562,14 @@ def client_id_for(account_id: str) -> int:
     return 100 + zlib.crc32(account_id.encode()) % 900_000
 
 
-def ib_venue_from_credential(*, account_code: str, address: str, client_id: str, account_id: str,
-                             default_address: str = "127.0.0.1:7497") -> IbVenue:
-    """An IbVenue from the vault's credential fields (see VenuePool._open):
+def ib_venue_from_credential(*, account_code: str, address: str, client_id: str, account_id: str) -> IbVenue:
+    """An IbVenue from the vault's credential fields (see VenuePool._open). TWS has no API key:
+    what a connection needs is where the gateway listens, which account, and an API client id.
 
-    api_key → account_code: the IB account code ("U1234567"), what the login must manage.
-    passphrase → address: "host:port" of the TWS / IB Gateway API socket (else default_address,
-        e.g. the simulator's from VENUE_URLS["ib"]).
-    api_secret → client_id: the API client id, when the user reserved one; else a stable id
+    api_key → account_code: the IB account code ("U1234567"), which the login must manage.
+    api_secret → address: "host:port" of the TWS / IB Gateway API socket ("tws://" optional).
+    passphrase → client_id: the API client id, when the user reserved one; else a stable id
         derived from the venue account (TWS refuses two connections with one id: error 326)."""
-    target = (address or default_address).removeprefix("tws://")
-    host, _, port = target.rpartition(":")
+    host, _, port = (address or "127.0.0.1:7497").removeprefix("tws://").rpartition(":")
     return IbVenue(host=host or "127.0.0.1", port=int(port or 7497), account=account_code,
                    client_id=int(client_id) if client_id.strip().isdigit() else client_id_for(account_id))
