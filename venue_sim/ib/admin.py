@@ -23,6 +23,7 @@ from aiohttp import web
 
 from venue_sim.admin import loopback_only
 from venue_sim.ib.faults import KINDS
+from venue_sim.ib.protocol import fmt
 
 if TYPE_CHECKING:
     from venue_sim.ib.server import IbSimulator
@@ -31,16 +32,16 @@ if TYPE_CHECKING:
 def _order_json(o) -> dict:
     return {"orderId": o.order_id, "clientId": o.client_id, "permId": o.perm_id, "account": o.account,
             "symbol": o.contract.symbol, "localSymbol": o.contract.local_symbol, "action": o.action,
-            "totalQuantity": str(o.quantity), "orderType": o.order_type,
-            "lmtPrice": str(o.limit) if o.limit is not None else None, "tif": o.tif, "orderRef": o.order_ref,
-            "status": o.status, "filled": str(o.filled), "avgFillPrice": str(o.avg_price), "time": o.at}
+            "totalQuantity": fmt(o.quantity), "orderType": o.order_type,
+            "lmtPrice": fmt(o.limit) if o.limit is not None else None, "tif": o.tif, "orderRef": o.order_ref,
+            "status": o.status, "filled": fmt(o.filled), "avgFillPrice": fmt(o.avg_price), "time": o.at}
 
 
 def _execution_json(e) -> dict:
     return {"execId": e.exec_id, "permId": e.order.perm_id, "orderId": e.order.order_id,
             "orderRef": e.order.order_ref, "symbol": e.order.contract.symbol,
-            "side": "BOT" if e.order.action == "BUY" else "SLD", "shares": str(e.shares), "price": str(e.price),
-            "commission": str(e.commission), "time": e.at}
+            "side": "BOT" if e.order.action == "BUY" else "SLD", "shares": fmt(e.shares), "price": fmt(e.price),
+            "commission": fmt(e.commission), "time": e.at}
 
 
 def admin_app(sim: IbSimulator) -> web.Application:
@@ -67,10 +68,10 @@ def admin_app(sim: IbSimulator) -> web.Application:
         if data["account"] in sim.book.accounts:
             return web.json_response({"error": f"account {data['account']!r} exists"}, status=409)
         acct = sim.create_account(data["account"], str(data.get("cash", "1000000")))
-        return web.json_response({"account": acct.code, "cash": str(acct.cash)})
+        return web.json_response({"account": acct.code, "cash": fmt(acct.cash)})
 
     async def list_accounts(request):
-        return web.json_response([{"account": a.code, "cash": str(a.cash)} for a in sim.book.accounts.values()])
+        return web.json_response([{"account": a.code, "cash": fmt(a.cash)} for a in sim.book.accounts.values()])
 
     async def orders(request):
         acct = account(request)
@@ -83,15 +84,15 @@ def admin_app(sim: IbSimulator) -> web.Application:
 
     async def positions(request):
         acct = account(request)
-        return web.json_response([{"symbol": s, "position": str(r.quantity), "avgPrice": str(r.avg_price)}
+        return web.json_response([{"symbol": s, "position": fmt(r.quantity), "avgPrice": fmt(r.avg_price)}
                                   for s, r in acct.positions.items() if r.quantity])
 
     async def summary(request):
         acct = account(request)
-        return web.json_response({k: str(v) for k, v in sim.book.summary(acct).items()})
+        return web.json_response({k: fmt(v) for k, v in sim.book.summary(acct).items()})
 
     async def prices(request):
-        return web.json_response({s: str(sim.book.price(s)) for s in sim.book.contracts})
+        return web.json_response({s: fmt(sim.book.price(s)) for s in sim.book.contracts})
 
     async def set_price(request):
         data = await body(request)

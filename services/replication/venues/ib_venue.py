@@ -60,7 +60,8 @@ RATE_LIMIT_CODES = frozenset({100})  # "Max rate of messages per second has been
 UNKNOWN_CODES = frozenset({322, 1100, 1300, 2110})  # server error / TWS lost IB's servers: outcome unknown
 NETWORK_CODES = frozenset({502, 504, 1101})  # couldn't connect / not connected: nothing was sent
 PLATFORM_CODES = frozenset({326, 501, 503, 505, 506, 507})  # client id in use, version, bad message
-CANCELED_OK = frozenset({0, 202})  # 202 "Order Canceled" is how TWS confirms a cancel
+CANCELED_OK = frozenset({0, 202})
+SUMMARY_TAGS = "NetLiquidation,TotalCashValue,AvailableFunds,InitMarginReq"  # 202 "Order Canceled" is how TWS confirms a cancel
 
 
 class IbError(Exception):
@@ -243,7 +244,14 @@ class IbVenue:
 
     async def account(self) -> AccountSnapshot:
         await self._ensure_connected()
-        await self._ask(self.ib.reqAccountSummaryAsync)
+        # An account summary is a subscription at TWS (two at most at a time): ask, then cancel.
+        req_id = self.ib.client.getReqId()
+        answered = self.ib.wrapper.startReq(req_id)
+        try:
+            await self._ask(lambda: (self.ib.client.reqAccountSummary(req_id, "All", SUMMARY_TAGS), answered)[1])
+        finally:
+            with contextlib.suppress(ConnectionError):
+                self.ib.client.cancelAccountSummary(req_id)
         values = {v.tag: _dec(v.value) for v in self.ib.wrapper.acctSummary.values()
                   if v.account == self.account_code and v.currency in ("USD", "BASE")}
         free, used = values.get("AvailableFunds", ZERO), values.get("InitMarginReq", ZERO)
@@ -444,10 +452,14 @@ class IbVenue:
 
     def _fill(self, fill: IbFill) -> Fill:
         e, report = fill.execution, fill.commissionReport
+        # IB stamps executions to the second; ib_async stamps a live one with its arrival time.
+        # The arrival time is the finer one while it lies within the execution's second.
+        executed, arrived = _utc(e.time), _utc(fill.time)
+        stamp = arrived if 0 <= (arrived - executed).total_seconds() < 1 else executed
         return Fill(venue_trade_id=e.execId, venue_order_id=str(e.permId), client_order_id=e.orderRef,
                     symbol=fill.contract.symbol, side="buy" if e.side == "BOT" else "sell",
                     quantity=_dec(e.shares), price=_dec(e.price), fee=_dec(report.commission),
-                    fee_currency=report.currency or "USD", timestamp=_utc(e.time))
+                    fee_currency=report.currency or "USD", timestamp=stamp)
 
     # --- streams -------------------------------------------------------------------------------
     def add_stream_listener(self, name: str, listener: Callable[[str, bool], None]) -> None:
