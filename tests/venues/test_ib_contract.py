@@ -6,10 +6,12 @@ from decimal import Decimal
 import aiohttp
 import pytest
 import pytest_asyncio
+from ib_async import MarketOrder
 
+from services.kit.testing import eventually
 from services.replication.venues.base import ErrorKind, OrderRequest, VenueError
-from services.replication.venues.ib_venue import IbVenue, classify, ib_venue_from_credential
-from tests.venues.contract import Fault, VenueContract, VenueHarness, new_cid
+from services.replication.venues.ib_venue import IbError, IbVenue, classify, ib_venue_from_credential
+from tests.venues.contract import Collector, Fault, VenueContract, VenueHarness, new_cid
 from venue_sim.ib import IbSimulator
 
 ACCOUNT = "DU1000001"
@@ -109,8 +111,6 @@ async def test_the_client_order_id_travels_as_order_ref_and_the_venue_id_is_the_
 
 async def test_a_reused_order_id_is_refused_with_ib_error_103(harness: VenueHarness):
     """IB's rule, checked by the simulator: an API client's order ids only increase."""
-    from ib_async import MarketOrder
-
     ib = harness.venue.ib
     contract = harness.venue._contracts["ES"]  # noqa: SLF001
     first = ib.placeOrder(contract, MarketOrder("BUY", 1, account=ACCOUNT, orderRef=new_cid()))
@@ -119,15 +119,11 @@ async def test_a_reused_order_id_is_refused_with_ib_error_103(harness: VenueHarn
     errors = []
     ib.errorEvent += lambda req_id, code, msg, contract: errors.append((req_id, code))
     ib.client.placeOrder(first.order.orderId, contract, again)
-    from services.kit.testing import eventually
-
     await eventually(lambda: (first.order.orderId, 103) in errors, message="error 103")
     assert await harness.orders_at_venue(again.orderRef) == 0
 
 
 def test_ib_error_codes_are_classified():
-    from services.replication.venues.ib_venue import IbError
-
     assert classify(IbError(100, "Max rate")).kind == ErrorKind.RATE_LIMIT
     assert classify(IbError(201, "Order rejected"), order_sent=True).kind == ErrorKind.REJECTED
     assert classify(IbError(322, "Error processing request"), order_sent=True).kind == ErrorKind.UNKNOWN_OUTCOME
@@ -158,3 +154,17 @@ async def test_a_second_connection_with_the_same_client_id_is_a_platform_error(h
         assert err.value.kind == ErrorKind.PLATFORM and err.value.venue_code == "326"
     finally:
         await twin.close()
+
+
+async def test_a_fill_hidden_by_lost_connectivity_is_recovered_when_tws_is_back(harness: VenueHarness):
+    """Error 1100 (TWS lost IB's servers) swallows the order's messages; on 1102 (restored) the
+    fill stream asks TWS for the executions since, so the fill is not lost."""
+    fills = Collector(harness.venue.fills())
+    await eventually(harness.stream_subscribed, message="fill stream subscribed")
+    await harness.inject(Fault.UNKNOWN_AFTER_ACCEPT, operation="place")
+    cid = new_cid()
+    with pytest.raises(VenueError):
+        await harness.venue.place_order(OrderRequest(cid, "ES", "sell", Decimal(1)))
+    [fill] = await eventually(lambda: fills.where(lambda f: f.client_order_id == cid), message="recovered fill")
+    assert (fill.side, fill.quantity, fill.price) == ("sell", 1, harness.price())
+    await fills.stop()

@@ -104,6 +104,10 @@ def _dec(value: float | str | None) -> Decimal:
     return Decimal(str(value))
 
 
+def _today() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d")
+
+
 def _utc(at: datetime) -> datetime:
     return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
 
@@ -148,6 +152,7 @@ class IbVenue:
         self._waiters: set[asyncio.Future] = set()  # order acks waiting on this connection
         self._stream_listeners: dict[str, Callable[[str, bool], None]] = {}
         self._connect_error: IbError | None = None
+        self._loaded_on = ""  # the UTC day the front months were chosen
 
     # --- connection ----------------------------------------------------------------------------
     def classify(self, exc: BaseException, *, order_sent: bool = False) -> VenueError:
@@ -156,13 +161,17 @@ class IbVenue:
     async def connect(self) -> None:
         await self._ensure_connected()
 
+    def _ready(self) -> bool:
+        """Connected, with the front months of today (a contract past its last trading day rolls)."""
+        return self.ib.isConnected() and bool(self._instruments) and self._loaded_on == _today()
+
     async def _ensure_connected(self) -> None:
-        if self.ib.isConnected() and self._instruments:
+        if self._ready():
             return
         async with self._connect_lock:
             if self._closed:
                 raise VenueError(ErrorKind.PLATFORM, "the venue connection is closed")
-            if self.ib.isConnected() and self._instruments:
+            if self._ready():
                 return
             self._connect_error = None
             try:
@@ -183,11 +192,11 @@ class IbVenue:
                                                  f"at {self.host}:{self.port}")
             await self._ask(self.ib.reqAccountUpdatesAsync, self.account_code)  # account and portfolio updates
             self._generation += 1
-            if not self._instruments:
+            if not self._instruments or self._loaded_on != _today():
                 await self._load_instruments()
 
     async def _load_instruments(self) -> None:
-        today = datetime.now(UTC).strftime("%Y%m%d")
+        today = _today()
         details = await asyncio.gather(*[self._ask(self.ib.reqContractDetailsAsync,
             Future(symbol=s, exchange=self.exchange, currency="USD")) for s in self.symbols])
         for symbol, found in zip(self.symbols, details):
@@ -203,6 +212,7 @@ class IbVenue:
                 symbol=symbol, venue_symbol=c.localSymbol, base=symbol, quote=c.currency or "USD",
                 tick_size=_dec(d.minTick), lot_size=Decimal(1), min_quantity=Decimal(1), min_notional=ZERO,
                 contract_size=Decimal(c.multiplier or 1), market_type="future")
+        self._loaded_on = today
 
     async def close(self) -> None:
         self._closed = True
@@ -491,18 +501,31 @@ class IbVenue:
         queue: asyncio.Queue = asyncio.Queue()
         handled: set[int] = set()
 
+        lost_at: list[float] = []
+
         def on_down() -> None:
             queue.put_nowait(("down", self._generation, time.time()))
 
+        def on_error(req_id: int, code: int, message: str, contract) -> None:
+            if code in (1100, 1300):
+                lost_at.append(time.time())
+            elif code in (1101, 1102) and lost_at:  # TWS is back with IB: ask for what passed meanwhile
+                queue.put_nowait(("resync", lost_at.pop(0)))
+
         unsubscribe = subscribe(queue)
         self.ib.disconnectedEvent += on_down
+        self.ib.errorEvent += on_error
         try:
             if not self.ib.isConnected():
                 await self._reconnect(what)
             while not self._closed:
                 item = await queue.get()
-                if not (isinstance(item, tuple) and item and item[0] == "down"):
+                if not (isinstance(item, tuple) and item and item[0] in ("down", "resync")):
                     yield item
+                    continue
+                if item[0] == "resync":
+                    for recovered in await recover(item[1] - 2.0):
+                        yield recovered
                     continue
                 _, generation, at = item
                 if self._closed:
@@ -520,6 +543,7 @@ class IbVenue:
         finally:
             unsubscribe()
             self.ib.disconnectedEvent -= on_down
+            self.ib.errorEvent -= on_error
 
     async def fills(self) -> AsyncIterator[Fill]:
         seen = _Seen()
