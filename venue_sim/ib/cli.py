@@ -29,13 +29,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--admin-port", type=int, default=0, help="admin HTTP port; 0 picks a free one")
     parser.add_argument("--seed", type=int, default=0, help="seed of the price random walk")
     parser.add_argument("--tick", type=float, default=1.0, help="seconds between price steps; 0 for none")
+    parser.add_argument("--master-client-id", type=int, default=None,
+                        help="TWS' Master API client ID: this client is told of every client's orders")
     parser.add_argument("--account", action="append", default=[], type=_account, metavar="CODE[:CASH]",
                         help="create a funded account (repeatable)")
     args = parser.parse_args(argv)
 
     async def run() -> None:
         sim = await IbSimulator(seed=args.seed, host=args.host, port=args.port, admin_port=args.admin_port,
-                                tick_interval=args.tick or None).start()
+                                tick_interval=args.tick or None,
+                                master_client_id=args.master_client_id).start()
         for code, cash in args.account or [("DU0000001", "1000000")]:
             sim.create_account(code, cash)
         print(json.dumps({"port": sim.port, "admin_url": sim.admin_url, "accounts": list(sim.book.accounts)}),

@@ -8,8 +8,8 @@ really happened.
 
 One simulated login manages every account created on it (as an advisor or multi-account login
 does): managedAccounts lists them, and an order names its account (error 436 when it does not
-and there are several). Order events go to the API client (clientId) that placed the order, and
-to clientId 0. IB's order-id rule holds per clientId: each new id must exceed every id that
+and there are several). Order events go to the API client (clientId) that placed the order, to
+clientId 0, and to the "Master API client ID" when one is configured (master_client_id). IB's order-id rule holds per clientId: each new id must exceed every id that
 client used before (error 103 "Duplicate order id" otherwise), and nextValidId says where to
 start, across reconnects."""
 
@@ -104,11 +104,12 @@ class Session:
 
 class IbSimulator:
     def __init__(self, *, seed: int = 0, host: str = "127.0.0.1", port: int = 0, admin_port: int = 0,
-                 tick_interval: float | None = None) -> None:
+                 tick_interval: float | None = None, master_client_id: int | None = None) -> None:
         self.book = IbBook(seed)
         self.faults = IbFaults()
         self.host, self._port, self._admin_port = host, port, admin_port
         self.tick_interval = tick_interval
+        self.master_client_id = master_client_id  # TWS' "Master API client ID": told of every client's orders
         self._sessions: set[Session] = set()
         self._server: asyncio.base_events.Server | None = None
         self._admin: web.AppRunner | None = None
@@ -304,7 +305,8 @@ class IbSimulator:
         self._report_fills(fills)
 
     def _owners(self, order: SimOrder) -> list[Session]:
-        return [s for s in self._sessions if not s.closed and s.client_id in (order.client_id, 0)]
+        return [s for s in self._sessions if not s.closed
+                and s.client_id in (order.client_id, 0, self.master_client_id)]
 
     def _notify(self, order: SimOrder, *messages: bytes) -> None:
         for session in self._owners(order):
