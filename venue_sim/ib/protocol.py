@@ -99,7 +99,7 @@ def contract_details(req_id: int, c) -> bytes:
         "ACTIVETIM,AD,ADJUST,ALERT,ALLOC,DAY,GTC,IOC,LIT,LMT,MIT,MKT,STP,STPLMT,TRAIL", c.exchange, 1,
         c.under_con_id, c.long_name, "", c.expiry[:6], "", "", "", "US/Central",
         c.trading_hours, c.trading_hours, "", "", 0,  # evRule, evMultiplier, numSecIds
-        1, c.symbol, "IND", "67", c.expiry, "",  # aggGroup, underSymbol, underSecType, marketRuleIds, realExpiry, stockType
+        1, c.symbol, "IND", "67", c.expiry, "",  # aggGroup, underSymbol/SecType, marketRuleIds, expiry, stockType
         1, 1, 1)  # minSize, sizeIncrement, suggestedSizeIncrement
 
 

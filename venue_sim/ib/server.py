@@ -9,9 +9,10 @@ really happened.
 One simulated login manages every account created on it (as an advisor or multi-account login
 does): managedAccounts lists them, and an order names its account (error 436 when it does not
 and there are several). Order events go to the API client (clientId) that placed the order, to
-clientId 0, and to the "Master API client ID" when one is configured (master_client_id). IB's order-id rule holds per clientId: each new id must exceed every id that
-client used before (error 103 "Duplicate order id" otherwise), and nextValidId says where to
-start, across reconnects."""
+clientId 0, and to the "Master API client ID" when one is configured (master_client_id). IB's
+order-id rule holds per clientId: each new id must exceed every id that client used before
+(error 103 "Duplicate order id" otherwise), and nextValidId says where to start, across
+reconnects."""
 
 from __future__ import annotations
 
@@ -249,7 +250,9 @@ class IbSimulator:
         if sec_type not in ("", "FUT") or exchange not in ("", "CME", "GLOBEX", "SMART"):
             return None
         c = self.book.contract(symbol, int(con_id or 0), local_symbol)
-        if c is None or (expiry and not c.expiry.startswith(expiry)) or (local_symbol and c.local_symbol != local_symbol):
+        if c is None or (expiry and not c.expiry.startswith(expiry)):
+            return None
+        if local_symbol and c.local_symbol != local_symbol:
             return None
         return c
 

@@ -55,13 +55,13 @@ PENDING = frozenset({"PendingSubmit", "ApiPending"})
 STATUS = {"Filled": "closed", "Cancelled": "canceled", "ApiCancelled": "canceled", "Inactive": "rejected"}
 
 # IB error codes by what they mean for the caller (TWS API message codes). Anything else an order
-# gets is a refusal of that order (REJECTED); anything else a request gets is PLATFORM.
+# or request gets is a refusal of it (REJECTED: 103, 110, 200, 201, 321, 434, 436, 10148, ...).
 RATE_LIMIT_CODES = frozenset({100})  # "Max rate of messages per second has been exceeded"
 UNKNOWN_CODES = frozenset({322, 1100, 1300, 2110})  # server error / TWS lost IB's servers: outcome unknown
-NETWORK_CODES = frozenset({502, 504, 1101})  # couldn't connect / not connected: nothing was sent
+NETWORK_CODES = frozenset({502, 504})  # couldn't connect / not connected: nothing was sent
 PLATFORM_CODES = frozenset({326, 501, 503, 505, 506, 507})  # client id in use, version, bad message
-CANCELED_OK = frozenset({0, 202})
-SUMMARY_TAGS = "NetLiquidation,TotalCashValue,AvailableFunds,InitMarginReq"  # 202 "Order Canceled" is how TWS confirms a cancel
+CANCELED_OK = frozenset({0, 202})  # 202 "Order Canceled" is how TWS confirms a cancel
+SUMMARY_TAGS = "NetLiquidation,TotalCashValue,AvailableFunds,InitMarginReq"
 
 
 class IbError(Exception):
@@ -360,7 +360,8 @@ class IbVenue:
                 try:
                     return await self._send(order, ib_order)
                 except VenueError as err:
-                    if attempt or not isinstance(err.__cause__, ConnectionError) or not await self._never_arrived(order):
+                    lost = isinstance(err.__cause__, ConnectionError)
+                    if attempt or not lost or not await self._never_arrived(order):
                         raise
                     log.warning("IB: the connection closed before TWS took order %s; sending it again",
                                 order.client_order_id)
@@ -605,7 +606,9 @@ def ib_venue_from_credential(*, account_code: str, address: str, client_id: str,
     api_key → account_code: the IB account code ("U1234567"), which the login must manage.
     api_secret → address: "host:port" of the TWS / IB Gateway API socket ("tws://" optional).
     passphrase → client_id: the API client id, when the user reserved one; else a stable id
-        derived from the venue account (TWS refuses two connections with one id: error 326)."""
+        derived from the venue account (TWS refuses two connections with one id: error 326).
+        A watched master account wants the gateway's "Master API client ID" here: TWS tells that
+        client of every client's orders and executions (and client 0 of manual TWS orders)."""
     host, _, port = (address or "127.0.0.1:7497").removeprefix("tws://").rpartition(":")
     return IbVenue(host=host or "127.0.0.1", port=int(port or 7497), account=account_code,
                    client_id=int(client_id) if client_id.strip().isdigit() else client_id_for(account_id))
