@@ -1,6 +1,7 @@
 """IbVenue passes the venue contract through unmodified ib_async against the TWS-protocol
 simulator (venue_sim.ib) on loopback, trading CME E-mini S&P 500 futures (ES)."""
 
+import asyncio
 from decimal import Decimal
 
 import aiohttp
@@ -168,3 +169,13 @@ async def test_a_fill_hidden_by_lost_connectivity_is_recovered_when_tws_is_back(
     [fill] = await eventually(lambda: fills.where(lambda f: f.client_order_id == cid), message="recovered fill")
     assert (fill.side, fill.quantity, fill.price) == ("sell", 1, harness.price())
     await fills.stop()
+
+
+async def test_streams_end_when_the_venue_is_closed_even_while_disconnected(harness: VenueHarness):
+    fills = harness.venue.fills()
+    pending = asyncio.ensure_future(fills.__anext__())
+    await eventually(lambda: harness.venue._queues, message="the stream runs")  # noqa: SLF001
+    await harness.stop_venue()  # TWS gone: the stream keeps trying to reconnect
+    await harness.venue.close()
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(pending, 5)

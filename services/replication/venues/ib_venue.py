@@ -145,6 +145,7 @@ class IbVenue:
         self._connect_lock = asyncio.Lock()
         self._query_lock = asyncio.Lock()  # ib_async keys open/completed orders and positions by name
         self._closed = False
+        self._closing = asyncio.Event()
         self._generation = 0  # counts successful connects
         self._instruments: dict[str, Instrument] = {}
         self._contracts: dict[str, Future] = {}
@@ -153,6 +154,7 @@ class IbVenue:
         self._stream_listeners: dict[str, Callable[[str, bool], None]] = {}
         self._connect_error: IbError | None = None
         self._loaded_on = ""  # the UTC day the front months were chosen
+        self._queues: set[asyncio.Queue] = set()  # of the running streams
 
     # --- connection ----------------------------------------------------------------------------
     def classify(self, exc: BaseException, *, order_sent: bool = False) -> VenueError:
@@ -216,6 +218,9 @@ class IbVenue:
 
     async def close(self) -> None:
         self._closed = True
+        self._closing.set()
+        for queue in list(self._queues):  # streams end, even while the connection is down
+            queue.put_nowait(("closed",))
         self.ib.disconnect()
 
     def _on_error(self, req_id: int, code: int, message: str, contract) -> None:
@@ -493,7 +498,8 @@ class IbVenue:
                 delay = STREAM_BACKOFF_S[min(failures, len(STREAM_BACKOFF_S) - 1)]
                 failures += 1
                 log.warning("IB %s stream: reconnect failed (%s); again in %.2fs", what, err, delay)
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), delay)
 
     async def _events(self, what: str, subscribe: Callable[[asyncio.Queue], Callable[[], None]],
                       recover: Callable[[float], object]) -> AsyncIterator[object]:
@@ -516,14 +522,17 @@ class IbVenue:
         unsubscribe = subscribe(queue)
         self.ib.disconnectedEvent += on_down
         self.ib.errorEvent += on_error
+        self._queues.add(queue)
         try:
             if not self.ib.isConnected():
                 await self._reconnect(what)
             while not self._closed:
                 item = await queue.get()
-                if not (isinstance(item, tuple) and item and item[0] in ("down", "resync")):
+                if not (isinstance(item, tuple) and item and item[0] in ("down", "resync", "closed")):
                     yield item
                     continue
+                if item[0] == "closed":
+                    return
                 if item[0] == "resync":
                     for recovered in await recover(item[1] - 2.0):
                         yield recovered
@@ -540,8 +549,10 @@ class IbVenue:
                 handled.update(range(generation, self._generation))
                 for recovered in await recover(at - 2.0):  # execution times have one-second resolution
                     yield recovered
-                self._stream_state(what, up=True)
+                if not self._closed:
+                    self._stream_state(what, up=True)
         finally:
+            self._queues.discard(queue)
             unsubscribe()
             self.ib.disconnectedEvent -= on_down
             self.ib.errorEvent -= on_error
