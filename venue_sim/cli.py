@@ -2,7 +2,7 @@
 
 Prints the base URL alone on the first line of stdout (scripts read it); the rest goes to
 stderr. --account NAME[:ASSET=AMOUNT,...] creates funded accounts and prints their keys as
-JSON lines."""
+JSON lines. `copytrade sim ib ...` runs the Interactive Brokers simulator instead (venue_sim.ib.cli)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ def _account(spec: str) -> tuple[str, dict[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["ib"]:  # `copytrade sim ib ...`: the Interactive Brokers (TWS API) simulator
+        from venue_sim.ib.cli import main as ib_main
+
+        return ib_main(argv[1:])
     parser = argparse.ArgumentParser(prog="copytrade sim",
                                      description="A loopback venue speaking Binance's spot and USDⓈ-M futures protocol.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

@@ -13,6 +13,7 @@ from services.replication.store import VenueAccountRow
 from services.replication.venues import ninjatrader_venue, rithmic_venue
 from services.replication.venues.base import ErrorKind, Venue, VenueError
 from services.replication.venues.ccxt_venue import CcxtVenue
+from services.replication.venues.ib_venue import ib_venue_from_credential
 
 MARKET_TYPES = {trading_pb2.MARKET_TYPE_SPOT: "spot", trading_pb2.MARKET_TYPE_PERPETUAL: "swap",
                 trading_pb2.MARKET_TYPE_FUTURE: "future"}
@@ -21,7 +22,8 @@ MARKET_TYPES = {trading_pb2.MARKET_TYPE_SPOT: "spot", trading_pb2.MARKET_TYPE_PE
 # from_credential(api_key=, api_secret=, passphrase=, venue_url=), which documents the field mapping.
 OPENERS = {trading_pb2.VENUE_KIND_CCXT: CcxtVenue,
            trading_pb2.VENUE_KIND_NINJATRADER: ninjatrader_venue.from_credential,
-           trading_pb2.VENUE_KIND_RITHMIC: rithmic_venue.from_credential}
+           trading_pb2.VENUE_KIND_RITHMIC: rithmic_venue.from_credential,
+           trading_pb2.VENUE_KIND_IB: ib_venue_from_credential}  # opened with the account id (below)
 
 
 class VenuePool:
@@ -46,6 +48,14 @@ class VenuePool:
         credential = await self.compliance.FetchCredential(compliance_pb.FetchCredentialRequest(
             credential_id=account.credential_id, user_id=account.user_id), timeout=10)
         base_url = self.settings.venue_urls.get(account.venue_id)
+        if account.venue_kind == trading_pb2.VENUE_KIND_IB:
+            # api_key: the IB account code; api_secret: the TWS/Gateway API "host:port" (VENUE_URLS of
+            # the venue id, e.g. the simulator's, overrides it as for ccxt); passphrase: an API client id.
+            venue: Venue = ib_venue_from_credential(
+                account_code=credential.api_key, client_id=credential.passphrase, account_id=account.account_id,
+                address=base_url or credential.api_secret)
+            await venue.connect()
+            return venue
         if account.venue_kind != trading_pb2.VENUE_KIND_CCXT:
             # Each adapter's from_credential says how the vault's fields map to its settings.
             venue = OPENERS[account.venue_kind](api_key=credential.api_key, api_secret=credential.api_secret,
