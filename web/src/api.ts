@@ -159,6 +159,7 @@ export interface CopySettings {
   allocatedCapital?: string;
   symbolMap?: SymbolMapping[];
   reverse?: boolean;
+  mirrorRestingOrders?: boolean;
   allowedSymbols?: string[];
   deniedSymbols?: string[];
   maxSlippage?: string;
@@ -203,6 +204,8 @@ export interface FollowerOrder {
   configId?: string;
   followerId?: string;
   masterFillId?: string;
+  masterOrderId?: string; // set on a mirrored resting order
+  cancelReason?: string;
   symbol?: string;
   side?: string;
   quantity?: string;
@@ -227,6 +230,7 @@ export interface CopyEvent {
   filled?: { order: FollowerOrder; quantity?: string; price?: string; executeTime?: string };
   refused?: { order: FollowerOrder; refusal?: Refusal };
   failed?: { order: FollowerOrder; errorKind?: string; errorMessage?: string; willRetry?: boolean };
+  canceled?: { order: FollowerOrder; reason?: string };
 }
 
 export interface RiskLimits {

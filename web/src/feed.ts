@@ -4,11 +4,11 @@ import { copyLatencyMs, enumLabel } from "./format";
 
 export interface FeedRow {
   id: string;
-  kind: "copied" | "filled" | "refused" | "failed";
+  kind: "copied" | "filled" | "refused" | "failed" | "canceled";
   time: string;
   order: FollowerOrder;
   latencyMs: number | null;
-  reason: string; // empty unless refused or failed
+  reason: string; // empty unless refused, failed or canceled
 }
 
 export function eventRow(event: CopyEvent): FeedRow | null {
@@ -29,6 +29,11 @@ export function eventRow(event: CopyEvent): FeedRow | null {
       latencyMs: null,
       reason: `${f.errorKind ?? "error"}: ${f.errorMessage ?? ""}${f.willRetry ? " (will retry)" : ""}`,
     };
+  }
+  if (event.canceled) {
+    // A resting copy canceled: the master canceled or amended its order, the session stopped, trading halted.
+    const c = event.canceled;
+    return { id: event.eventId, kind: "canceled", time, order: c.order, latencyMs: null, reason: c.reason || c.order.cancelReason || "canceled" };
   }
   return null;
 }

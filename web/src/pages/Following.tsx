@@ -44,7 +44,7 @@ function SettingsForm({ session, onSaved }: { session: CopySession; onSaved: () 
       deniedSymbols: list(denied),
     };
     const mode = SIZING_MODES.find((m) => m.mode === body.sizingMode);
-    const mask = ["sizingMode", ...(mode?.field ? [mode.field] : []), "symbolMap", "allowedSymbols", "deniedSymbols", "maxSlippage", "feedOutagePolicy", "reverse"];
+    const mask = ["sizingMode", ...(mode?.field ? [mode.field] : []), "symbolMap", "allowedSymbols", "deniedSymbols", "maxSlippage", "feedOutagePolicy", "reverse", "mirrorRestingOrders"];
     const done = await action.run(() => patch(`/v1/copy-sessions/${encodeURIComponent(id)}/settings?updateMask=${mask.join(",")}`, body));
     if (done) {
       setSaved(true);
@@ -84,6 +84,10 @@ function SettingsForm({ session, onSaved }: { session: CopySession; onSaved: () 
       <label className="check">
         <input type="checkbox" checked={!!settings.reverse} onChange={(e) => setSettings({ ...settings, reverse: e.target.checked })} />
         Reverse (sell when the master buys)
+      </label>
+      <label className="check">
+        <input type="checkbox" checked={!!settings.mirrorRestingOrders} onChange={(e) => setSettings({ ...settings, mirrorRestingOrders: e.target.checked })} />
+        Mirror resting limit orders (with their amendments and cancels) instead of copying fills at market
       </label>
       <div className="actions">
         <button type="submit" disabled={action.busy}>

@@ -18,6 +18,12 @@ describe("the copy feed", () => {
     expect(row.reason).toBe("TRADING_HALTED: trading is halted");
     expect(row.latencyMs).toBeNull();
   });
+
+  it("shows a canceled resting copy with why it was canceled", () => {
+    const row = eventRow({ eventId: "e3", canceled: { order: { ...order, masterOrderId: "acc:42" }, reason: "the master canceled its order" } })!;
+    expect(row.kind).toBe("canceled");
+    expect(row.reason).toBe("the master canceled its order");
+  });
 });
 
 describe("follower settings and PnL", () => {
