@@ -41,10 +41,10 @@ class VenuePool:
         config: dict = {"enableRateLimit": self.settings.venue_rate_limit}
         base_url = self.settings.venue_urls.get(account.venue_id)
         if base_url:
-            from venue_sim.ccxt_config import ccxt_config  # URLs of the Binance-protocol simulator
+            from venue_sim.ccxt_config import ccxt_config  # URLs of the simulator speaking this venue's dialect
 
             config = ccxt_config(base_url, rate_limit=self.settings.venue_rate_limit,
-                                 market=MARKET_TYPES.get(account.market_type, "spot"))
+                                 market=MARKET_TYPES.get(account.market_type, "spot"), exchange=account.venue_id)
         venue = CcxtVenue(account.venue_id, api_key=credential.api_key, secret=credential.api_secret,
                           password=credential.passphrase, market_type=MARKET_TYPES.get(account.market_type, "spot"),
                           config=config)

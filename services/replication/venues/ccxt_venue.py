@@ -10,6 +10,7 @@ import asyncio
 import contextvars
 import email.utils
 import logging
+import math
 import re
 import time
 from collections import OrderedDict
@@ -38,7 +39,8 @@ BACKFILL_AFTER_S = (0.25, 1.0, 3.0)
 # After a reconnect, how long the new subscription may take to prove itself before the stream
 # is reported back up (a subscription refused right away means still down).
 STREAM_UP_CHECK_S = 0.5
-SEEN_TRADES = 20_000  # trade ids remembered to deliver each fill once
+SEEN_TRADES = 20_000
+IP_BAN_RETRY_S = 600.0  # how long an IP ban (bybit's 403) lasts when the venue does not say  # trade ids remembered to deliver each fill once
 MARKET_TYPES = {"spot": "spot", "swap": "swap", "perpetual": "swap", "future": "future"}
 
 # Venue constants as data. How each exchange's fetchMarkets option names the market type, so
@@ -50,7 +52,12 @@ FETCH_MARKETS_TYPE = {"binance": {"swap": "linear", "future": "linear"}, "bybit"
 EXCHANGE_OPTIONS = {
     "binance": {"fetchCurrencies": False, "fetchMargins": False, "createOrder": {"quoteOrderQty": False}},
     "binanceusdm": {"fetchCurrencies": False, "fetchMargins": False},
+    # bybit's unified account keeps the last 500 orders of any state queryable; ccxt wants that acknowledged.
+    "bybit": {"fetchOrder": {"acknowledged": True}},
 }
+# The parameter naming an order by its client order id in ccxt's cancel/fetch calls, where it is
+# not ccxt's own `clientOrderId`.
+CLIENT_ID_PARAM = {"bybit": "orderLinkId"}
 
 # (HTTP status, headers) of the last REST answer in this task: ccxt exceptions carry neither,
 # and exchange.last_response_headers is shared by every concurrent request of the instance.
@@ -71,12 +78,18 @@ def _deep_merge(base: dict, override: dict) -> dict:
 
 
 def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
-    """Retry-After in seconds: delta-seconds, or an HTTP date."""
+    """Retry-After in seconds: delta-seconds, or an HTTP date; else Bybit's
+    X-Bapi-Limit-Reset-Timestamp (epoch ms), rounded up to whole seconds."""
     if not headers:
         return None
     raw = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     if raw is None:
-        return None
+        reset = next((v for k, v in headers.items() if k.lower() == "x-bapi-limit-reset-timestamp"), None)
+        try:
+            wait = int(reset) / 1000 - (time.time() if now is None else now)
+        except (TypeError, ValueError):
+            return None
+        return float(max(0, math.ceil(wait)))
     raw = raw.strip()
     try:
         return max(0.0, float(raw))
@@ -128,7 +141,10 @@ def classify(exc: BaseException, *, order_sent: bool = False, status: int | None
         return VenueError(kind, message, retry_after, code)
 
     if isinstance(exc, (ccxt_errors.DDoSProtection, ccxt_errors.RateLimitExceeded)):
-        return err(ErrorKind.RATE_LIMIT, parse_retry_after(headers))  # 429/418: refused, not executed
+        retry_after = parse_retry_after(headers)
+        if retry_after is None and status == 403:  # bybit's IP ban: a bare 403, for 10 minutes at least
+            retry_after = IP_BAN_RETRY_S
+        return err(ErrorKind.RATE_LIMIT, retry_after)  # 429/418/10006/403: refused, not executed
     if isinstance(exc, ccxt_errors.InvalidNonce):
         return err(ErrorKind.PLATFORM)  # clock skew (-1021): refused before execution
     if isinstance(exc, (ccxt_errors.RequestTimeout, asyncio.TimeoutError, TimeoutError)):
@@ -216,7 +232,7 @@ class CcxtVenue:
         if rate_limit is not None:
             params["enableRateLimit"] = rate_limit
         self.exchange = cls(params)
-        if exchange_id not in EXCHANGE_OPTIONS:
+        if "fetchCurrencies" not in EXCHANGE_OPTIONS.get(exchange_id, {}):
             # Currencies are not needed to trade, and fetching them costs requests (signed ones).
             self.exchange.has = {**self.exchange.has, "fetchCurrencies": False}
         self._record_responses()
@@ -410,18 +426,39 @@ class CcxtVenue:
                                format(fitted.quantity, "f"), price, params, order_sent=True)
         return self._order_state(raw, order)
 
+    def _by_client_id(self, client_order_id: str) -> dict:
+        return {CLIENT_ID_PARAM.get(self.exchange_id, "clientOrderId"): client_order_id}
+
     async def cancel_order(self, client_order_id: str, symbol: str) -> OrderState:
-        raw = await self._call(self.exchange.cancel_order, None, symbol, {"clientOrderId": client_order_id})
+        raw = await self._call(self.exchange.cancel_order, None, symbol, self._by_client_id(client_order_id))
+        if raw.get("status") is None:  # only acknowledged (bybit answers ids alone): ask for the state
+            fetched = await self.fetch_order(client_order_id, symbol)
+            if fetched is not None:
+                return fetched
         return self._order_state(raw, None, client_order_id, symbol)
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderState | None:
         try:
-            raw = await self._call(self.exchange.fetch_order, None, symbol, {"clientOrderId": client_order_id})
+            if self.exchange_id == "bybit":
+                raw = await self._call(self._fetch_bybit_order, client_order_id, symbol)
+            else:
+                raw = await self._call(self.exchange.fetch_order, None, symbol, self._by_client_id(client_order_id))
         except VenueError as err:
             if isinstance(err.__cause__, ccxt_errors.OrderNotFound):
                 return None
             raise
+        if raw is None:
+            return None
         return self._order_state(raw, None, client_order_id, symbol)
+
+    async def _fetch_bybit_order(self, client_order_id: str, symbol: str) -> dict | None:
+        """ccxt's bybit fetchOrder always sends an orderId (None when asked by orderLinkId), so
+        ask /v5/order/realtime by orderLinkId through ccxt's implicit API and parse its answer."""
+        market = self.exchange.market(symbol)
+        response = await self.exchange.privateGetV5OrderRealtime(
+            {"category": "spot" if market["spot"] else "linear", "symbol": market["id"], "orderLinkId": client_order_id})
+        rows = ((response or {}).get("result") or {}).get("list") or []
+        return self.exchange.parse_order(rows[0], market) if rows else None
 
     @staticmethod
     def _order_state(raw: dict, request: OrderRequest | None, client_order_id: str = "",
@@ -520,6 +557,7 @@ class CcxtVenue:
                     log.warning("%s fill backfill for %s failed: %s", self.exchange_id, symbol, err)
             trades = [t for t in trades if f"{t.get('symbol')}:{t['id']}" not in seen]
             for trade in trades:  # REST trades do not carry the client order id; the order does
+                trade["clientOrderId"] = trade.get("clientOrderId") or (trade.get("info") or {}).get("orderLinkId")
                 if not trade.get("clientOrderId") and trade.get("order"):
                     try:
                         order = await self._call(self.exchange.fetch_order, trade["order"], trade["symbol"])
@@ -540,7 +578,8 @@ class CcxtVenue:
         fee = trade.get("fee") or {}
         info = trade.get("info") or {}
         info_order = info.get("o") if isinstance(info.get("o"), dict) else {}
-        client_order_id = trade.get("clientOrderId") or info.get("c") or info_order.get("c") or ""
+        client_order_id = (trade.get("clientOrderId") or info.get("c") or info_order.get("c")
+                           or info.get("orderLinkId") or "")
         return Fill(
             venue_trade_id=str(trade["id"]), venue_order_id=str(trade.get("order") or ""),
             client_order_id=str(client_order_id), symbol=trade["symbol"], side=trade["side"],
