@@ -24,7 +24,7 @@ from copytrade.type.v1 import trading_pb2
 from services.kit import metrics
 from services.kit.bus import Bus, Delivery
 from services.kit.db import Database, aware
-from services.replication import copy_settings, recovery, sizing
+from services.replication import copy_settings, recovery, sizing, symbol_map
 from services.replication.client_order_id import client_order_id
 from services.replication.orders import order_to_proto
 from services.replication.error_book import Attempt, ErrorBook
@@ -97,10 +97,12 @@ class Copier:
                 return await self._placed(row, state.venue_order_id, state.filled_quantity, state.average_price,
                                           state.status)
         settings = copy_settings.validate(copy_settings.from_json(session.settings))
+        settings = await symbol_map.resolve(settings, fill.symbol, venue, lambda: self._master_venue(fill, account))
         trade = sizing.MasterTrade(fill.symbol, SIDE_NAMES[fill.side], Decimal(fill.quantity), Decimal(fill.price))
         routed = sizing.route(settings, trade)
         if isinstance(routed, sizing.Sized):
             return await self._refuse(row, routed.reason, routed.message, routed.metadata)
+        price = trade.price / routed[1]  # the master's price per follower unit
         try:
             instrument = await venue.instrument(routed[0])
             equity = (await venue.account()).equity if settings.mode in ("EQUITY_PROPORTIONAL", "RISK_PERCENT") \
@@ -127,8 +129,8 @@ class Copier:
         if session.state == pb.SESSION_STATE_FROZEN:  # recorded sized, so a resync makes it up
             return await self._refuse(row, "SESSION_FROZEN", f"copying is frozen: {session.state_reason}", {})
         attempt = await self.send(
-            row, session, venue, instrument, reservation_id=cid, expected_price=Decimal(fill.price),
-            reference_price=Decimal(fill.price), equity=equity, master_fill_time=fill.execute_time,
+            row, session, venue, instrument, reservation_id=cid, expected_price=price,
+            reference_price=price, equity=equity, master_fill_time=fill.execute_time,
             # A pure close on a derivatives venue must never open the other way.
             reduce_only=sized.closing == sized.quantity and not spot)
         if attempt.outcome == "failed":
@@ -173,12 +175,15 @@ class Copier:
                 await self._refuse(row, "COPY_STALE", reason, {})
                 return Attempt("stale", reason=reason)
             instrument = await venue.instrument(row.symbol)
+            settings = await symbol_map.resolve(copy_settings.validate(copy_settings.from_json(session.settings)),
+                                                fill.symbol, venue, lambda: self._master_venue(fill, account))
+            ratio = settings.symbol_map.get(fill.symbol, (row.symbol, Decimal(1)))[1]
         except VenueError as exc:
             return Attempt("failed", error=exc)
         except grpc.aio.AioRpcError as exc:
             return Attempt("failed", error=_as_venue_error(exc, "cannot reach the follower's venue"))
         return await self.send(row, session, venue, instrument, reservation_id=f"{row.order_id}:{attempt_number}",
-                                expected_price=price_now, reference_price=Decimal(fill.price), equity=Decimal(0),
+                                expected_price=price_now, reference_price=Decimal(fill.price) / ratio, equity=Decimal(0),
                                 master_fill_time=fill.execute_time, reduce_only=False)
 
     async def send(self, row: FollowerOrderRow, session: CopySessionRow, venue, instrument, *, reservation_id: str,
@@ -218,6 +223,18 @@ class Copier:
             return Attempt("failed", error=exc)
         await self._placed(row, state.venue_order_id, state.filled_quantity, state.average_price, state.status)
         return Attempt("placed")
+
+    async def _master_venue(self, fill: events.MasterFill, follower: VenueAccountRow):
+        """The master's venue when it is another venue or market than the follower's (its markets
+        decide the symbol mapping), else None."""
+        async with self.db.session() as db_session:
+            master = await db_session.get(VenueAccountRow, fill.master_account_id)
+        if master is None or (master.venue_id, master.market_type) == (follower.venue_id, follower.market_type):
+            return None
+        try:
+            return await self.pool.get(master)
+        except (VenueError, grpc.aio.AioRpcError):
+            return None
 
     async def _give_up_for_now(self, row: FollowerOrderRow, account: VenueAccountRow, error: VenueError) -> None:
         """A copy that could not be sent at all: failed, and handed to the retry processor."""

@@ -483,8 +483,31 @@ class CcxtVenue:
         """Batches from a ccxt.pro watch method until close(), reconnecting with backoff. After a
         reconnect, `backfill(since)` (REST) recovers what happened while the stream was down."""
         failures, down_since = 0, None
+        # ccxt.pro resolves a watch only if one is waiting when the message comes; a message that
+        # arrives while none waits stays in its cache until the *next* message. So a pump keeps a
+        # watch waiting at all times and queues what it hears, however long a batch takes to be
+        # handled downstream; a failure goes through the queue too, and ends that pump.
+        queue: asyncio.Queue = asyncio.Queue()
+        pump: asyncio.Task | None = None
+
+        async def run_pump() -> None:
+            while True:
+                try:
+                    queue.put_nowait(await watch())
+                except Exception as exc:  # noqa: BLE001 - handed on: the consumer reconnects
+                    queue.put_nowait(exc)
+                    return
+
+        async def next_batch() -> list:
+            item = await queue.get()
+            if isinstance(item, Exception):
+                raise item
+            return item
+
         while not self._closed.is_set():
-            pending = asyncio.ensure_future(watch())
+            if pump is None or pump.done():
+                pump = asyncio.ensure_future(run_pump())
+            pending = asyncio.ensure_future(next_batch())
             try:
                 if down_since is not None and backfill is not None:
                     # Give the new subscription a moment, then ask REST for the gap: what trades
@@ -526,7 +549,15 @@ class CcxtVenue:
             finally:
                 if not pending.done():  # cancelled, or the consumer stopped iterating
                     pending.cancel()
-            yield batch
+                    if pump is not None:
+                        pump.cancel()
+            try:
+                yield batch
+            except BaseException:  # the consumer stopped iterating: stop listening too
+                pump.cancel()
+                raise
+        if pump is not None:
+            pump.cancel()
 
     def add_stream_listener(self, name: str, listener: Callable[[str, bool], None]) -> None:
         self._stream_listeners[name] = listener
