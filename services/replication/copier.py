@@ -24,7 +24,7 @@ from copytrade.type.v1 import trading_pb2
 from services.kit import metrics
 from services.kit.bus import Bus, Delivery
 from services.kit.db import Database, aware
-from services.replication import copy_settings, recovery, sizing, symbol_map
+from services.replication import budget, copy_settings, recovery, sizing, symbol_map
 from services.replication.client_order_id import client_order_id
 from services.replication.orders import order_to_proto
 from services.replication.error_book import Attempt, ErrorBook
@@ -212,15 +212,18 @@ class Copier:
         row.send_time, row.reservation_id, row.status = datetime.now(UTC), reservation_id, S.FOLLOWER_ORDER_STATUS_PENDING
         await self._save(row)  # PENDING before sending: a crash from here on is resolved by asking
         try:
-            state = await venue.place_order(OrderRequest(row.order_id, row.symbol, SIDE_NAMES[row.side], row.quantity,
-                                                         reduce_only=reduce_only))
+            with budget.measure() as waited:  # the venue's request budget may hold the order back
+                state = await venue.place_order(OrderRequest(row.order_id, row.symbol, SIDE_NAMES[row.side],
+                                                             row.quantity, reduce_only=reduce_only))
         except VenueError as exc:
+            row.budget_delay_ms = round(waited[0] * 1000)
             unknown = exc.kind == ErrorKind.UNKNOWN_OUTCOME
             if not unknown:  # surely not executed: give the exposure back
                 await self.risk.ReleaseReservation(risk_pb.ReleaseReservationRequest(
                     reservation_id=reservation_id, reason=exc.kind.value), timeout=5)
             await self._fail(row, exc.kind.value, exc.message, unknown=unknown)
             return Attempt("failed", error=exc)
+        row.budget_delay_ms = round(waited[0] * 1000)
         await self._placed(row, state.venue_order_id, state.filled_quantity, state.average_price, state.status)
         return Attempt("placed")
 

@@ -100,6 +100,8 @@ class FollowerOrderRow(ReplicationBase):
     worker: Mapped[str] = mapped_column(String(128), default="")
     # The risk reservation of the attempt that was sent (each retry reserves anew).
     reservation_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # How long placing it waited for the venue's request budget (services/replication/budget.py).
+    budget_delay_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ErrorEventRow(ReplicationBase):

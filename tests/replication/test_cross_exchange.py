@@ -97,6 +97,9 @@ async def test_binance_master_is_copied_to_bybit_and_bybit_master_to_binance(mes
     assert at_venue(bybit, auto) == [("BTCUSDT", "BUY", Decimal("0.01")), ("PEPEUSDT", "BUY", Decimal(1_000_000))]
     assert at_venue(bybit, manual) == [("ETHUSDT", "BUY", Decimal("0.2")), ("PEPEUSDT", "BUY", Decimal(1_000_000))]
     assert all(o.status == "FILLED" for o in bybit.futures_orders(auto))
+    # Each copy says how long the venue's request budget held it back (none here: no burst).
+    recorded = (await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(), metadata=token_for(auto))).orders
+    assert len(recorded) == 2 and all(o.HasField("budget_delay") for o in recorded)
 
     # And the other way: a Bybit linear master, a Binance perpetuals follower.
     bb_master, bb_master_sim, bb_master_account = await enrol(sims, compliance, replication, token_for, "bybit",

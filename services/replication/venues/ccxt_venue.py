@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import email.utils
+import functools
 import logging
 import math
 import re
+import ssl
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -63,6 +65,11 @@ CLIENT_ID_PARAM = {"bybit": "orderLinkId"}
 # and exchange.last_response_headers is shared by every concurrent request of the instance.
 _last_response: contextvars.ContextVar[tuple[int, Mapping[str, str]] | None] = contextvars.ContextVar(
     "ccxt_last_response", default=None)
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_ssl_context(cafile: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=cafile)
 
 
 def _dec(value, default: Decimal = ZERO) -> Decimal:
@@ -232,6 +239,10 @@ class CcxtVenue:
         if rate_limit is not None:
             params["enableRateLimit"] = rate_limit
         self.exchange = cls(params)
+        if self.exchange.verify and self.exchange.ssl_context is None:
+            # ccxt builds a CA store per instance on its first request (tens of ms of blocking CPU
+            # each): with hundreds of follower accounts that stalls the loop; one store serves all.
+            self.exchange.ssl_context = _shared_ssl_context(self.exchange.cafile)
         if "fetchCurrencies" not in EXCHANGE_OPTIONS.get(exchange_id, {}):
             # Currencies are not needed to trade, and fetching them costs requests (signed ones).
             self.exchange.has = {**self.exchange.has, "fetchCurrencies": False}
@@ -242,6 +253,19 @@ class CcxtVenue:
         self._closed = asyncio.Event()
         self._stream_listeners: dict[str, Callable[[str, bool], None]] = {}
         self._background: set[asyncio.Task] = set()
+        self.budget = None  # see use_budget
+
+    def use_budget(self, budget) -> None:
+        """Send every REST request through `budget.request()` and every order through
+        `budget.order()` (services.replication.budget.KeyBudget) instead of ccxt's own
+        per-instance rate limiter, and tell it of refusals the venue still sends."""
+        self.budget = budget
+
+        async def throttle(cost=None) -> None:
+            await budget.request()
+
+        self.exchange.throttle = throttle
+        self.exchange.enableRateLimit = True
 
     def _record_responses(self) -> None:
         original = self.exchange.on_rest_response
@@ -263,6 +287,10 @@ class CcxtVenue:
             return await method(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - every failure is classified
             error = self.classify(exc, order_sent=order_sent)
+            if error.kind == ErrorKind.RATE_LIMIT and self.budget is not None:
+                status = (_last_response.get() or (None, None))[0]
+                # 10006 (HTTP 200) is one key's limit; a 429/418/403 is the whole venue's.
+                self.budget.penalize(error.retry_after or 1.0, whole_venue=status != 200)
             if isinstance(exc, ccxt_errors.InvalidNonce):
                 self._spawn(self._resync_clock())
             raise error from exc
@@ -420,6 +448,8 @@ class CcxtVenue:
         if order.reduce_only:
             params["reduceOnly"] = True
         self._symbols.add(order.symbol)
+        if self.budget is not None:
+            await self.budget.order()
         # Decimal strings, not floats (0.29 as a float may truncate to the lot below), and no price
         # on a market order (binance would turn it into quoteOrderQty).
         raw = await self._call(self.exchange.create_order, order.symbol, order.order_type, order.side,
