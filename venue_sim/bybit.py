@@ -278,7 +278,7 @@ class BybitApi:
 
     # --- market data -----------------------------------------------------------------------
     async def time(self, key, params) -> dict:
-        now = time.time_ns()
+        now = int(self.exchange.clock() * 1_000_000) * 1000  # the venue's clock, in ns
         return {"timeSecond": str(now // 1_000_000_000), "timeNano": str(now)}
 
     async def instruments(self, key, params) -> dict:
