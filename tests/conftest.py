@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -136,29 +136,37 @@ async def start_service(make_settings) -> AsyncIterator:
 class CopyMesh:
     """The copy path's services in the test, and the venue simulator they trade on."""
 
-    sim: object  # venue_sim.Simulator
+    sim: object  # venue_sim.Simulator (the binance one when there are several)
     compliance: StartedService
     risk: StartedService
     replication: StartedService
+    sims: dict = field(default_factory=dict)  # ccxt id -> the simulator speaking that venue's dialect
 
 
 @pytest_asyncio.fixture
 async def copy_mesh(start_service) -> AsyncIterator:
     """`await copy_mesh(seed, **replication_settings)`: a simulator, then compliance, risk and
-    replication (trading on the simulator) as real servers."""
+    replication (trading on the simulator) as real servers. venues=("binance", "bybit") starts
+    one simulator per venue, each speaking that venue's dialect (symbols: per venue, optional)."""
     from venue_sim import Simulator
 
     sims = []
 
-    async def start(seed: int, **replication_settings) -> CopyMesh:
-        sim = await Simulator(seed=seed).start()
-        sims.append(sim)
+    async def start(seed: int, *, venues: tuple[str, ...] = ("binance",), symbols: dict | None = None,
+                    **replication_settings) -> CopyMesh:
+        started = {}
+        for venue in venues:
+            extra = {"symbols": symbols[venue]} if symbols and venue in symbols else {}
+            started[venue] = await Simulator(seed=seed, dialect=venue, **extra).start()
+            sims.append(started[venue])
         compliance = await start_service("compliance")
         risk = await start_service("risk")
         addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
-        replication = await start_service("replication", addresses=addresses, venue_urls={"binance": sim.url},
+        replication = await start_service("replication", addresses=addresses,
+                                          venue_urls={venue: sim.url for venue, sim in started.items()},
                                           venue_rate_limit=False, **replication_settings)
-        return CopyMesh(sim, compliance, risk, replication)
+        return CopyMesh(started.get("binance") or next(iter(started.values())), compliance, risk, replication,
+                        started)
 
     yield start
     for sim in sims:

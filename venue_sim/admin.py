@@ -19,6 +19,9 @@ Tests, demos and benchmarks drive the venue with it and ask it what really happe
     DELETE /_sim/faults          DELETE /_sim/faults/{id}
     GET    /_sim/streams         POST /_sim/streams/drop {account?}
     GET    /_sim/requests        ?account= &endpoint= &limit=
+    GET    /_sim/rate-limits     the bybit dialect's limits, overrides and refusal counts
+    POST   /_sim/rate-limits     {account, endpoint, per_second, category?} | {ip_limit?, ip_window_s?,
+                                 ip_ban_s?, enabled?, lift_bans?}
     GET    /_sim/health
 """
 
@@ -84,6 +87,7 @@ class AdminApi:
             web.get("/_sim/streams", self.streams), web.post("/_sim/streams/drop", self.drop_streams),
             web.post("/_sim/streams/hold", self.hold_streams),
             web.get("/_sim/requests", self.requests),
+            web.get("/_sim/rate-limits", self.rate_limits), web.post("/_sim/rate-limits", self.set_rate_limits),
         ]
 
     def _account(self, request: web.Request):
@@ -142,7 +146,7 @@ class AdminApi:
         cid, status = request.query.get("clientOrderId"), request.query.get("status")
         if market == "spot":
             rows = [wire.order_json(o) for o in self.sim.orders(account.name, cid)]
-        elif market == "futures":
+        elif market in ("futures", "linear"):
             rows = [wire.futures_order_json(o) for o in self.sim.futures_orders(account.name, cid)]
         else:
             raise ValueError("market is spot or futures")
@@ -219,3 +223,18 @@ class AdminApi:
         rows = [{"time": t, "endpoint": e, "account": a} for t, e, a in self.sim.request_log
                 if account in (None, a) and endpoint in (None, e)]
         return web.json_response(rows[-limit:])
+
+    async def rate_limits(self, request):
+        return web.json_response(self.sim.rate_limits.to_json())
+
+    async def set_rate_limits(self, request):
+        body = await self._body(request)
+        limits = self.sim.rate_limits
+        if "endpoint" in body:
+            limits.set_limit(body["account"], body["endpoint"], int(body["per_second"]), body.get("category"))
+        for name in ("ip_limit", "ip_window_s", "ip_ban_s", "enabled"):
+            if name in body:
+                setattr(limits, name, type(getattr(limits, name))(body[name]))
+        if body.get("lift_bans"):
+            limits.lift_bans()
+        return web.json_response(limits.to_json())

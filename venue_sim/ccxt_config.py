@@ -8,11 +8,11 @@ from urllib.parse import urlsplit
 MARKET_TYPES = {"spot": "spot", "swap": "linear", "linear": "linear", "perpetual": "linear", "future": "linear"}
 
 
-@functools.lru_cache(maxsize=1)
-def _binance_api_urls() -> dict:
+@functools.lru_cache(maxsize=4)
+def _api_urls(exchange: str) -> dict:
     import ccxt.pro  # imported late: ccxt is heavy and the simulator itself does not need it
 
-    return ccxt.pro.binance().urls["api"]
+    return getattr(ccxt.pro, exchange)().urls["api"]
 
 
 def _rebase(url: str, http: str, ws: str) -> str:
@@ -21,26 +21,44 @@ def _rebase(url: str, http: str, ws: str) -> str:
     return (ws if parts.scheme in ("ws", "wss") else http) + parts.path
 
 
-def ccxt_urls(base_url: str) -> dict:
-    """Every one of ccxt's binance `urls['api']` entries (REST, `ws` and `ws-api`) moved onto the
-    simulator, path kept. Nothing is left pointing at binance.com, so a call the simulator does
-    not serve fails on loopback (404) instead of going out."""
+def ccxt_urls(base_url: str, exchange: str = "binance") -> dict:
+    """Every one of ccxt's `urls['api']` entries for that exchange (REST, `ws`, `ws-api`) moved
+    onto the simulator, path kept ("https://api.{hostname}" becomes the simulator's root).
+    Nothing is left pointing at the real venue, so a call the simulator does not serve fails
+    on loopback (404) instead of going out."""
     http = base_url.rstrip("/")
     ws = "ws://" + http.split("://", 1)[1]
 
     def move(value):
         return {k: move(v) for k, v in value.items()} if isinstance(value, dict) else _rebase(value, http, ws)
 
-    return move(_binance_api_urls())
+    return move(_api_urls(exchange))
 
 
-def ccxt_config(base_url: str, *, rate_limit: bool = True, market: str = "spot") -> dict:
-    """Constructor config for ccxt.binance / ccxt.pro.binance against the simulator: the URLs
-    and the options that keep load_markets to one request. market: "spot" or "swap"
-    (USDⓈ-M perpetuals; "linear"/"perpetual" also accepted)."""
+def ccxt_config(base_url: str, *, rate_limit: bool = True, market: str = "spot", exchange: str = "binance") -> dict:
+    """Constructor config for ccxt (and ccxt.pro) `exchange` against the simulator speaking its
+    dialect: the URLs and the options that keep load_markets small. market: "spot" or "swap"
+    (USDⓈ-M / linear perpetuals; "linear"/"perpetual" also accepted). exchange: "binance" or
+    "bybit"."""
     if market not in MARKET_TYPES:
         raise ValueError(f"market is one of {', '.join(MARKET_TYPES)}")
     kind = MARKET_TYPES[market]
+    if exchange == "bybit":
+        return {
+            "urls": {"api": ccxt_urls(base_url, "bybit")},
+            "enableRateLimit": rate_limit,
+            "timeout_on_exit": 0,
+            "options": {
+                "fetchMarkets": {"types": [kind]},  # instruments-info of the market traded only
+                "defaultType": "spot" if kind == "spot" else "swap",
+                "defaultSubType": "linear",
+                # ccxt refuses fetchOrder on a unified account unless told it knows the limits
+                # (Bybit keeps the last 500 orders of any state queryable there).
+                "fetchOrder": {"acknowledged": True},
+            },
+        }
+    if exchange != "binance":
+        raise ValueError("the simulator speaks binance and bybit")
     return {
         "urls": {"api": ccxt_urls(base_url)},
         "enableRateLimit": rate_limit,

@@ -28,22 +28,27 @@ def main(argv: list[str] | None = None) -> int:
 
         return ib_main(argv[1:])
     parser = argparse.ArgumentParser(prog="copytrade sim",
-                                     description="A loopback venue speaking Binance's spot and USDⓈ-M futures protocol.")
+                                     description="A loopback venue speaking Binance's spot and USDⓈ-M futures "
+                                                 "protocol, or Bybit's v5 (spot and linear).")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the price random walk")
+    parser.add_argument("--dialect", choices=("binance", "bybit"), default="binance",
+                        help="the venue's protocol (default binance)")
     parser.add_argument("--tick", type=float, default=1.0, help="seconds between price steps; 0 for none")
     parser.add_argument("--account", action="append", default=[], type=_account, metavar="NAME[:ASSET=AMT,...]",
                         help="create a funded account (USDT also funds its futures wallet); repeatable")
     args = parser.parse_args(argv)
 
     async def run() -> None:
-        sim = await Simulator(seed=args.seed, host=args.host, port=args.port, tick_interval=args.tick or None).start()
+        sim = await Simulator(seed=args.seed, host=args.host, port=args.port, tick_interval=args.tick or None,
+                              dialect=args.dialect).start()
         print(sim.url, flush=True)
         for name, balances in args.account:
             account = sim.create_account(name, balances, futures_wallet=balances.get("USDT"))
             print(json.dumps({"account": name, "api_key": account.api_key, "secret": account.secret}), flush=True)
-        print(f"venue simulator (binance spot + USDⓈ-M futures) on {sim.url}; admin API under {sim.url}/_sim/",
+        protocol = "bybit v5 spot + linear" if args.dialect == "bybit" else "binance spot + USDⓈ-M futures"
+        print(f"venue simulator ({protocol}) on {sim.url}; admin API under {sim.url}/_sim/",
               file=sys.stderr, flush=True)
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

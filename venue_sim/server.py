@@ -23,6 +23,9 @@ from aiohttp import web
 
 from venue_sim.admin import AdminApi, loopback_only
 from venue_sim.auth import Authenticator
+from venue_sim.bybit import BybitApi
+from venue_sim.bybit_limits import RateLimits
+from venue_sim.bybit_userdata import BybitUserData
 from venue_sim.book import DEFAULT_SYMBOLS, Account, BinanceError, Exchange, Order, Symbol, Trade
 from venue_sim.endpoints import Endpoint
 from venue_sim.faults import Fault, Faults
@@ -32,19 +35,27 @@ from venue_sim.spot import SpotApi
 from venue_sim.userdata import UserData
 
 log = logging.getLogger("venue_sim")
+DIALECTS = ("binance", "bybit")
 
 
 class Simulator:
     def __init__(self, seed: int = 0, host: str = "127.0.0.1", port: int = 0, tick_interval: float | None = None,
                  *, symbols: tuple[Symbol, ...] = DEFAULT_SYMBOLS, client_id_scope: str = "known",
-                 listen_key_ttl_s: float = 3600.0, id_base: int = 0) -> None:
+                 listen_key_ttl_s: float = 3600.0, id_base: int = 0, dialect: str = "binance") -> None:
         """tick_interval: seconds between random-walk price steps (None: prices move only when
-        told, which keeps tests deterministic). id_base: added to every order and trade id."""
+        told, which keeps tests deterministic). id_base: added to every order and trade id.
+        dialect: the venue's protocol, "binance" (spot /api/v3 + USDⓈ-M /fapi) or "bybit" (v5,
+        spot + linear, with Bybit's request limits in rate_limits)."""
+        if dialect not in DIALECTS:
+            raise ValueError(f"dialect is one of {', '.join(DIALECTS)}")
+        self.dialect = dialect
         self.exchange = Exchange(seed=seed, symbols=symbols, client_id_scope=client_id_scope, id_base=id_base)
         self.perps = Perpetuals(self.exchange)
         self.auth = Authenticator(self.exchange)
         self.faults = Faults()
-        self.userdata = UserData(self.exchange, self.perps, self.auth, listen_key_ttl_s)
+        self.rate_limits = RateLimits()  # enforced by the bybit dialect
+        self.userdata = (BybitUserData(self.exchange, self.perps) if dialect == "bybit" else
+                         UserData(self.exchange, self.perps, self.auth, listen_key_ttl_s))
         self.host, self.port = host, port
         self.tick_interval = tick_interval
         self.request_log: deque[tuple[float, str, str | None]] = deque(maxlen=100_000)
@@ -72,8 +83,11 @@ class Simulator:
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> Simulator:
         app = web.Application(middlewares=[loopback_only], client_max_size=1024**2)
-        endpoints = [*SpotApi(self.exchange).endpoints(), *FuturesApi(self.exchange, self.perps).endpoints()]
-        app.add_routes([web.route(e.method, e.path, self._handler(e)) for e in endpoints])
+        if self.dialect == "bybit":
+            app.add_routes(BybitApi(self).routes())
+        else:
+            endpoints = [*SpotApi(self.exchange).endpoints(), *FuturesApi(self.exchange, self.perps).endpoints()]
+            app.add_routes([web.route(e.method, e.path, self._handler(e)) for e in endpoints])
         app.add_routes(self.userdata.routes())
         app.add_routes(AdminApi(self).routes())
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)

@@ -24,7 +24,7 @@ from copytrade.type.v1 import trading_pb2
 from services.kit import metrics, tracing
 from services.kit.bus import Bus, Delivery
 from services.kit.db import Database, aware
-from services.replication import copy_settings, recovery, sizing
+from services.replication import budget, copy_settings, recovery, sizing, symbol_map
 from services.replication.client_order_id import client_order_id
 from services.replication.orders import order_to_proto
 from services.replication.error_book import Attempt, ErrorBook
@@ -104,9 +104,9 @@ class Copier:
         if mirrors_resting_orders(session) and await self.resting_copy_covers(session, fill):
             return  # the follower's resting copy of that master order fills at its own venue
         try:
-            sized, instrument, equity = await self.size(session, account, venue, trade,
-                                                        master_equity=Decimal(fill.master_equity or 0),
-                                                        position_before=Decimal(fill.position_before or 0))
+            sized, instrument, equity, price = await self.size(
+                session, account, venue, trade, master_account_id=fill.master_account_id,
+                master_equity=Decimal(fill.master_equity or 0), position_before=Decimal(fill.position_before or 0))
         except VenueError as exc:
             return await self._give_up_for_now(row, account, exc)
         if sized.refused:
@@ -116,8 +116,8 @@ class Copier:
         if session.state == pb.SESSION_STATE_FROZEN:  # recorded sized, so a resync makes it up
             return await self.refuse(row, "SESSION_FROZEN", f"copying is frozen: {session.state_reason}", {})
         attempt = await self.send(
-            row, session, venue, instrument, reservation_id=cid, expected_price=Decimal(fill.price),
-            reference_price=Decimal(fill.price), equity=equity, master_fill_time=fill.execute_time,
+            row, session, venue, instrument, reservation_id=cid, expected_price=price,
+            reference_price=price, equity=equity, master_fill_time=fill.execute_time,
             # A pure close on a derivatives venue must never open the other way.
             reduce_only=sized.closing == sized.quantity and not spot)
         if attempt.outcome == "failed":
@@ -131,15 +131,20 @@ class Copier:
         return self._follower_locks.setdefault(follower_account_id, asyncio.Lock())
 
     async def size(self, session: CopySessionRow, account: VenueAccountRow, venue, trade: sizing.MasterTrade, *,
-                   master_equity: Decimal, position_before: Decimal
-                   ) -> tuple[sizing.Sized, Instrument | None, Decimal]:
+                   master_account_id: str, master_equity: Decimal, position_before: Decimal
+                   ) -> tuple[sizing.Sized, Instrument | None, Decimal, Decimal]:
         """The follower's order for a master trade, by the session's settings: (sized, the
-        follower's instrument, the follower's equity when the mode needs it). sized may be a
-        refusal with its reason. Raises VenueError when the follower's venue cannot tell."""
+        follower's instrument, the follower's equity when the mode needs it, the master's price
+        per follower unit). sized may be a refusal with its reason. The symbol map is the
+        follower's, else found from the markets both venues publish. Raises VenueError when the
+        follower's venue cannot tell."""
         settings = copy_settings.validate(copy_settings.from_json(session.settings))
+        settings = await symbol_map.resolve(settings, trade.symbol, venue,
+                                            lambda: self._master_venue(master_account_id, account))
         routed = sizing.route(settings, trade)
         if isinstance(routed, sizing.Sized):
-            return routed, None, Decimal(0)
+            return routed, None, Decimal(0), trade.price
+        price = trade.price / routed[1]  # the master's price per follower unit
         instrument = await venue.instrument(routed[0])
         equity = (await venue.account()).equity if settings.mode in ("EQUITY_PROPORTIONAL", "RISK_PERCENT") \
             else Decimal(0)
@@ -153,7 +158,7 @@ class Copier:
         if not sized.refused and sized.closing > 0 and sized.side == "sell" and spot:
             holding = (await venue.account()).balances.get(instrument.base)
             sized = sizing.within_holdings(sized, holding.free if holding else Decimal(0), instrument.lot_size)
-        return sized, instrument, equity
+        return sized, instrument, equity, price
 
     async def resting_copy_covers(self, session: CopySessionRow, fill: events.MasterFill) -> bool:
         """Whether this session mirrors the master order the fill belongs to with a resting copy
@@ -205,12 +210,15 @@ class Copier:
                 await self.refuse(row, "COPY_STALE", reason, {})
                 return Attempt("stale", reason=reason)
             instrument = await venue.instrument(row.symbol)
+            settings = await symbol_map.resolve(copy_settings.validate(copy_settings.from_json(session.settings)),
+                                                fill.symbol, venue, lambda: self._master_venue(fill.master_account_id, account))
+            ratio = settings.symbol_map.get(fill.symbol, (row.symbol, Decimal(1)))[1]
         except VenueError as exc:
             return Attempt("failed", error=exc)
         except grpc.aio.AioRpcError as exc:
             return Attempt("failed", error=_as_venue_error(exc, "cannot reach the follower's venue"))
         return await self.send(row, session, venue, instrument, reservation_id=f"{row.order_id}:{attempt_number}",
-                                expected_price=price_now, reference_price=Decimal(fill.price), equity=Decimal(0),
+                                expected_price=price_now, reference_price=Decimal(fill.price) / ratio, equity=Decimal(0),
                                 master_fill_time=fill.execute_time, reduce_only=False)
 
     async def send(self, row: FollowerOrderRow, session: CopySessionRow, venue, instrument, *, reservation_id: str,
@@ -241,18 +249,33 @@ class Copier:
         await self._save(row)  # PENDING before sending: a crash from here on is resolved by asking
         try:
             limit = row.order_type == trading_pb2.ORDER_TYPE_LIMIT
-            state = await venue.place_order(OrderRequest(
-                row.order_id, row.symbol, SIDE_NAMES[row.side], row.quantity, reduce_only=reduce_only,
-                order_type="limit" if limit else "market", price=row.limit_price if limit else None))
+            with budget.measure() as waited:  # the venue's request budget may hold the order back
+                state = await venue.place_order(OrderRequest(
+                    row.order_id, row.symbol, SIDE_NAMES[row.side], row.quantity, reduce_only=reduce_only,
+                    order_type="limit" if limit else "market", price=row.limit_price if limit else None))
         except VenueError as exc:
+            row.budget_delay_ms = round(waited[0] * 1000)
             unknown = exc.kind == ErrorKind.UNKNOWN_OUTCOME
             if not unknown:  # surely not executed: give the exposure back
                 await self.risk.ReleaseReservation(risk_pb.ReleaseReservationRequest(
                     reservation_id=reservation_id, reason=exc.kind.value), timeout=5)
             await self.fail(row, exc.kind.value, exc.message, unknown=unknown)
             return Attempt("failed", error=exc)
+        row.budget_delay_ms = round(waited[0] * 1000)
         await self._placed(row, state.venue_order_id, state.filled_quantity, state.average_price, state.status)
         return Attempt("placed")
+
+    async def _master_venue(self, master_account_id: str, follower: VenueAccountRow):
+        """The master's venue when it is another venue or market than the follower's (its markets
+        decide the symbol mapping), else None."""
+        async with self.db.session() as db_session:
+            master = await db_session.get(VenueAccountRow, master_account_id)
+        if master is None or (master.venue_id, master.market_type) == (follower.venue_id, follower.market_type):
+            return None
+        try:
+            return await self.pool.get(master)
+        except (VenueError, grpc.aio.AioRpcError):
+            return None
 
     async def _give_up_for_now(self, row: FollowerOrderRow, account: VenueAccountRow, error: VenueError) -> None:
         """A copy that could not be sent at all: failed, and handed to the retry processor."""

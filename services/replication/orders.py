@@ -18,6 +18,8 @@ def order_to_proto(row: FollowerOrderRow) -> events.FollowerOrder:
         average_fill_price=str(row.average_fill_price) if row.average_fill_price is not None else "",
         status=row.status, venue_order_id=row.venue_order_id, error_kind=row.error_kind,
         error_message=row.error_message)
+    if row.budget_delay_ms is not None:
+        order.budget_delay.FromMilliseconds(row.budget_delay_ms)
     if row.refusal:
         order.refusal.CopyFrom(trading_pb2.Refusal(**row.refusal))
     for field in ("master_fill_time", "receive_time", "risk_decide_time", "send_time", "ack_time"):

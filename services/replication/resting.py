@@ -118,17 +118,16 @@ class RestingCopies:
                     await self.apply(cid, state)
                     return self.track(account)
             trade = sizing.MasterTrade(change.symbol, SIDE_NAMES[change.side], remaining, Decimal(change.price))
-            sized, instrument, equity = await copier.size(
-                session, account, venue, trade, master_equity=Decimal(change.master_equity or 0),
-                position_before=Decimal(change.position or 0))
+            sized, instrument, equity, price = await copier.size(
+                session, account, venue, trade, master_account_id=change.master_account_id,
+                master_equity=Decimal(change.master_equity or 0), position_before=Decimal(change.position or 0))
         except (VenueError, grpc.aio.AioRpcError) as exc:
             error = exc if isinstance(exc, VenueError) else None
             return await copier.fail(row, error.kind.value if error else "PLATFORM",
                                       error.message if error else "cannot open the follower's venue")
         if sized.refused:
             return await copier.refuse(row, sized.reason, sized.message, sized.metadata)
-        price = Decimal(change.price)
-        # The master's limit, on the follower's tick; the reversed side never gets here.
+        # The master's limit (per follower unit), on the follower's tick; a reversed side never gets here.
         row.symbol, row.side, row.quantity = sized.symbol, SIDE_VALUES[sized.side], sized.quantity
         row.limit_price = instrument.round_price(price)
         spot = account.market_type == trading_pb2.MARKET_TYPE_SPOT

@@ -144,9 +144,10 @@ def size(settings: Settings, trade: MasterTrade, instrument: Instrument, *, foll
     if quantity < instrument.min_quantity:
         return _refuse("BELOW_MIN_QUANTITY", f"{quantity} is below the venue's minimum of {instrument.min_quantity}",
                        quantity=quantity, min_quantity=instrument.min_quantity)
-    if quantity * price < instrument.min_notional:
-        return _refuse("BELOW_MIN_NOTIONAL", f"{quantity * price:.2f} is below the venue's minimum order value of "
-                       f"{instrument.min_notional}", notional=(quantity * price).quantize(Decimal("0.01")),
+    notional = quantity * price / ratio  # the master's price is per master unit
+    if notional < instrument.min_notional:
+        return _refuse("BELOW_MIN_NOTIONAL", f"{notional:.2f} is below the venue's minimum order value of "
+                       f"{instrument.min_notional}", notional=notional.quantize(Decimal("0.01")),
                        min_notional=instrument.min_notional)
     return Sized(symbol=symbol, side=side, quantity=quantity, closing=closing)
 

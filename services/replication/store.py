@@ -128,6 +128,8 @@ class FollowerOrderRow(ReplicationBase):
     # Set on a resting copy: the master order it mirrors (<account>:<venue order id>).
     master_order_id: Mapped[str | None] = mapped_column(String(160), nullable=True)
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    # How long placing it waited for the venue's request budget (services/replication/budget.py).
+    budget_delay_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ErrorEventRow(ReplicationBase):

@@ -9,6 +9,7 @@ from copytrade.compliance.v1 import compliance_internal_service_pb2 as complianc
 from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
 from copytrade.type.v1 import trading_pb2
 from services.kit.config import Settings
+from services.replication.budget import Budgets
 from services.replication.store import VenueAccountRow
 from services.replication.venues import ninjatrader_venue, rithmic_venue
 from services.replication.venues.base import ErrorKind, Venue, VenueError
@@ -32,6 +33,7 @@ class VenuePool:
         self.compliance = compliance
         self._venues: dict[str, Venue] = {}
         self._opening: dict[str, asyncio.Lock] = {}
+        self.budgets = Budgets()  # every venue's request budget, shared by this process's accounts
 
     async def get(self, account: VenueAccountRow) -> Venue:
         venue = self._venues.get(account.account_id)
@@ -64,13 +66,16 @@ class VenuePool:
             return venue
         config: dict = {"enableRateLimit": self.settings.venue_rate_limit}
         if base_url:
-            from venue_sim.ccxt_config import ccxt_config  # URLs of the Binance-protocol simulator
+            from venue_sim.ccxt_config import ccxt_config  # URLs of the simulator speaking this venue's dialect
 
             config = ccxt_config(base_url, rate_limit=self.settings.venue_rate_limit,
-                                 market=MARKET_TYPES.get(account.market_type, "spot"))
+                                 market=MARKET_TYPES.get(account.market_type, "spot"), exchange=account.venue_id)
+        market = MARKET_TYPES.get(account.market_type, "spot")
         venue = CcxtVenue(account.venue_id, api_key=credential.api_key, secret=credential.api_secret,
-                          password=credential.passphrase, market_type=MARKET_TYPES.get(account.market_type, "spot"),
-                          config=config)
+                          password=credential.passphrase, market_type=market, config=config)
+        key_budget = self.budgets.for_key(account.venue_id, account.account_id, market)
+        if self.settings.venue_rate_limit and key_budget is not None:  # one budget per venue, not per client
+            venue.use_budget(key_budget)
         await venue.connect()
         return venue
 

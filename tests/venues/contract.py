@@ -224,6 +224,30 @@ class VenueContract:
         assert fill.price > 0 and fill.fee >= 0 and fill.timestamp.tzinfo == UTC
         await fills.stop()
 
+    async def test_fills_that_come_while_one_is_being_handled_are_not_held_back(self, harness: VenueHarness):
+        """A consumer busy with one fill (storing it, publishing it) must not make the next ones
+        wait for some later message: each arrives on its own."""
+        received: list[str] = []
+        busy = asyncio.Event()
+
+        async def slow_consumer() -> None:
+            async for fill in harness.venue.fills():
+                received.append(fill.client_order_id)
+                await busy.wait()  # still handling the first fill while the others come
+
+        consumer = asyncio.ensure_future(slow_consumer())
+        await eventually(harness.stream_subscribed, message="fill stream subscribed")
+        cids = [new_cid() for _ in range(3)]
+        await harness.venue.place_order(OrderRequest(cids[0], harness.symbol, "buy", harness.quantity))
+        await eventually(lambda: received == cids[:1], message="the first fill taken")
+        for cid in cids[1:]:
+            await harness.venue.place_order(OrderRequest(cid, harness.symbol, "buy", harness.quantity))
+            assert await harness.orders_at_venue(cid) == 1
+        busy.set()
+        await eventually(lambda: set(received) == set(cids), timeout=3, message="the later fills, unprompted")
+        consumer.cancel()
+        await asyncio.gather(consumer, return_exceptions=True)
+
     async def test_order_updates_stream_new_and_canceled(self, harness: VenueHarness):
         updates = Collector(harness.venue.order_updates())
         await eventually(harness.stream_subscribed, message="order stream subscribed")

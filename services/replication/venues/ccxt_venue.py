@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import email.utils
+import functools
 import logging
+import math
 import re
+import ssl
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -40,7 +43,8 @@ BACKFILL_AFTER_S = (0.25, 1.0, 3.0)
 # After a reconnect, how long the new subscription may take to prove itself before the stream
 # is reported back up (a subscription refused right away means still down).
 STREAM_UP_CHECK_S = 0.5
-SEEN_TRADES = 20_000  # trade ids remembered to deliver each fill once
+SEEN_TRADES = 20_000
+IP_BAN_RETRY_S = 600.0  # how long an IP ban (bybit's 403) lasts when the venue does not say  # trade ids remembered to deliver each fill once
 MARKET_TYPES = {"spot": "spot", "swap": "swap", "perpetual": "swap", "future": "future"}
 
 # Venue constants as data. How each exchange's fetchMarkets option names the market type, so
@@ -52,12 +56,22 @@ FETCH_MARKETS_TYPE = {"binance": {"swap": "linear", "future": "linear"}, "bybit"
 EXCHANGE_OPTIONS = {
     "binance": {"fetchCurrencies": False, "fetchMargins": False, "createOrder": {"quoteOrderQty": False}},
     "binanceusdm": {"fetchCurrencies": False, "fetchMargins": False},
+    # bybit's unified account keeps the last 500 orders of any state queryable; ccxt wants that acknowledged.
+    "bybit": {"fetchOrder": {"acknowledged": True}},
 }
+# The parameter naming an order by its client order id in ccxt's cancel/fetch calls, where it is
+# not ccxt's own `clientOrderId`.
+CLIENT_ID_PARAM = {"bybit": "orderLinkId"}
 
 # (HTTP status, headers) of the last REST answer in this task: ccxt exceptions carry neither,
 # and exchange.last_response_headers is shared by every concurrent request of the instance.
 _last_response: contextvars.ContextVar[tuple[int, Mapping[str, str]] | None] = contextvars.ContextVar(
     "ccxt_last_response", default=None)
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_ssl_context(cafile: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=cafile)
 
 
 def _dec(value, default: Decimal = ZERO) -> Decimal:
@@ -73,12 +87,18 @@ def _deep_merge(base: dict, override: dict) -> dict:
 
 
 def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
-    """Retry-After in seconds: delta-seconds, or an HTTP date."""
+    """Retry-After in seconds: delta-seconds, or an HTTP date; else Bybit's
+    X-Bapi-Limit-Reset-Timestamp (epoch ms), rounded up to whole seconds."""
     if not headers:
         return None
     raw = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     if raw is None:
-        return None
+        reset = next((v for k, v in headers.items() if k.lower() == "x-bapi-limit-reset-timestamp"), None)
+        try:
+            wait = int(reset) / 1000 - (time.time() if now is None else now)
+        except (TypeError, ValueError):
+            return None
+        return float(max(0, math.ceil(wait)))
     raw = raw.strip()
     try:
         return max(0.0, float(raw))
@@ -130,7 +150,10 @@ def classify(exc: BaseException, *, order_sent: bool = False, status: int | None
         return VenueError(kind, message, retry_after, code)
 
     if isinstance(exc, (ccxt_errors.DDoSProtection, ccxt_errors.RateLimitExceeded)):
-        return err(ErrorKind.RATE_LIMIT, parse_retry_after(headers))  # 429/418: refused, not executed
+        retry_after = parse_retry_after(headers)
+        if retry_after is None and status == 403:  # bybit's IP ban: a bare 403, for 10 minutes at least
+            retry_after = IP_BAN_RETRY_S
+        return err(ErrorKind.RATE_LIMIT, retry_after)  # 429/418/10006/403: refused, not executed
     if isinstance(exc, ccxt_errors.InvalidNonce):
         return err(ErrorKind.PLATFORM)  # clock skew (-1021): refused before execution
     if isinstance(exc, (ccxt_errors.RequestTimeout, asyncio.TimeoutError, TimeoutError)):
@@ -218,7 +241,11 @@ class CcxtVenue:
         if rate_limit is not None:
             params["enableRateLimit"] = rate_limit
         self.exchange = cls(params)
-        if exchange_id not in EXCHANGE_OPTIONS:
+        if self.exchange.verify and self.exchange.ssl_context is None:
+            # ccxt builds a CA store per instance on its first request (tens of ms of blocking CPU
+            # each): with hundreds of follower accounts that stalls the loop; one store serves all.
+            self.exchange.ssl_context = _shared_ssl_context(self.exchange.cafile)
+        if "fetchCurrencies" not in EXCHANGE_OPTIONS.get(exchange_id, {}):
             # Currencies are not needed to trade, and fetching them costs requests (signed ones).
             self.exchange.has = {**self.exchange.has, "fetchCurrencies": False}
         self._record_responses()
@@ -228,6 +255,19 @@ class CcxtVenue:
         self._closed = asyncio.Event()
         self._stream_listeners: dict[str, Callable[[str, bool], None]] = {}
         self._background: set[asyncio.Task] = set()
+        self.budget = None  # see use_budget
+
+    def use_budget(self, budget) -> None:
+        """Send every REST request through `budget.request()` and every order through
+        `budget.order()` (services.replication.budget.KeyBudget) instead of ccxt's own
+        per-instance rate limiter, and tell it of refusals the venue still sends."""
+        self.budget = budget
+
+        async def throttle(cost=None) -> None:
+            await budget.request()
+
+        self.exchange.throttle = throttle
+        self.exchange.enableRateLimit = True
 
     def _record_responses(self) -> None:
         original = self.exchange.on_rest_response
@@ -254,6 +294,10 @@ class CcxtVenue:
             except Exception as exc:  # noqa: BLE001 - every failure is classified
                 error = self.classify(exc, order_sent=order_sent)
                 tracing.fail(span, error.kind.value)
+                if error.kind == ErrorKind.RATE_LIMIT and self.budget is not None:
+                    status = (_last_response.get() or (None, None))[0]
+                    # 10006 (HTTP 200) is one key's limit; a 429/418/403 is the whole venue's.
+                    self.budget.penalize(error.retry_after or 1.0, whole_venue=status != 200)
                 if isinstance(exc, ccxt_errors.InvalidNonce):
                     self._spawn(self._resync_clock())
                 raise error from exc
@@ -411,24 +455,47 @@ class CcxtVenue:
         if order.reduce_only:
             params["reduceOnly"] = True
         self._symbols.add(order.symbol)
+        if self.budget is not None:
+            await self.budget.order()
         # Decimal strings, not floats (0.29 as a float may truncate to the lot below), and no price
         # on a market order (binance would turn it into quoteOrderQty).
         raw = await self._call(self.exchange.create_order, order.symbol, order.order_type, order.side,
                                format(fitted.quantity, "f"), price, params, order_sent=True)
         return self._order_state(raw, order)
 
+    def _by_client_id(self, client_order_id: str) -> dict:
+        return {CLIENT_ID_PARAM.get(self.exchange_id, "clientOrderId"): client_order_id}
+
     async def cancel_order(self, client_order_id: str, symbol: str) -> OrderState:
-        raw = await self._call(self.exchange.cancel_order, None, symbol, {"clientOrderId": client_order_id})
+        raw = await self._call(self.exchange.cancel_order, None, symbol, self._by_client_id(client_order_id))
+        if raw.get("status") is None:  # only acknowledged (bybit answers ids alone): ask for the state
+            fetched = await self.fetch_order(client_order_id, symbol)
+            if fetched is not None:
+                return fetched
         return self._order_state(raw, None, client_order_id, symbol)
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderState | None:
         try:
-            raw = await self._call(self.exchange.fetch_order, None, symbol, {"clientOrderId": client_order_id})
+            if self.exchange_id == "bybit":
+                raw = await self._call(self._fetch_bybit_order, client_order_id, symbol)
+            else:
+                raw = await self._call(self.exchange.fetch_order, None, symbol, self._by_client_id(client_order_id))
         except VenueError as err:
             if isinstance(err.__cause__, ccxt_errors.OrderNotFound):
                 return None
             raise
+        if raw is None:
+            return None
         return self._order_state(raw, None, client_order_id, symbol)
+
+    async def _fetch_bybit_order(self, client_order_id: str, symbol: str) -> dict | None:
+        """ccxt's bybit fetchOrder always sends an orderId (None when asked by orderLinkId), so
+        ask /v5/order/realtime by orderLinkId through ccxt's implicit API and parse its answer."""
+        market = self.exchange.market(symbol)
+        response = await self.exchange.privateGetV5OrderRealtime(
+            {"category": "spot" if market["spot"] else "linear", "symbol": market["id"], "orderLinkId": client_order_id})
+        rows = ((response or {}).get("result") or {}).get("list") or []
+        return self.exchange.parse_order(rows[0], market) if rows else None
 
     @staticmethod
     def _order_state(raw: dict, request: OrderRequest | None, client_order_id: str = "",
@@ -453,8 +520,31 @@ class CcxtVenue:
         """Batches from a ccxt.pro watch method until close(), reconnecting with backoff. After a
         reconnect, `backfill(since)` (REST) recovers what happened while the stream was down."""
         failures, down_since = 0, None
+        # ccxt.pro resolves a watch only if one is waiting when the message comes; a message that
+        # arrives while none waits stays in its cache until the *next* message. So a pump keeps a
+        # watch waiting at all times and queues what it hears, however long a batch takes to be
+        # handled downstream; a failure goes through the queue too, and ends that pump.
+        queue: asyncio.Queue = asyncio.Queue()
+        pump: asyncio.Task | None = None
+
+        async def run_pump() -> None:
+            while True:
+                try:
+                    queue.put_nowait(await watch())
+                except Exception as exc:  # noqa: BLE001 - handed on: the consumer reconnects
+                    queue.put_nowait(exc)
+                    return
+
+        async def next_batch() -> list:
+            item = await queue.get()
+            if isinstance(item, Exception):
+                raise item
+            return item
+
         while not self._closed.is_set():
-            pending = asyncio.ensure_future(watch())
+            if pump is None or pump.done():
+                pump = asyncio.ensure_future(run_pump())
+            pending = asyncio.ensure_future(next_batch())
             try:
                 if down_since is not None and backfill is not None:
                     # Give the new subscription a moment, then ask REST for the gap: what trades
@@ -496,7 +586,15 @@ class CcxtVenue:
             finally:
                 if not pending.done():  # cancelled, or the consumer stopped iterating
                     pending.cancel()
-            yield batch
+                    if pump is not None:
+                        pump.cancel()
+            try:
+                yield batch
+            except BaseException:  # the consumer stopped iterating: stop listening too
+                pump.cancel()
+                raise
+        if pump is not None:
+            pump.cancel()
 
     def add_stream_listener(self, name: str, listener: Callable[[str, bool], None]) -> None:
         self._stream_listeners[name] = listener
@@ -527,6 +625,7 @@ class CcxtVenue:
                     log.warning("%s fill backfill for %s failed: %s", self.exchange_id, symbol, err)
             trades = [t for t in trades if f"{t.get('symbol')}:{t['id']}" not in seen]
             for trade in trades:  # REST trades do not carry the client order id; the order does
+                trade["clientOrderId"] = trade.get("clientOrderId") or (trade.get("info") or {}).get("orderLinkId")
                 if not trade.get("clientOrderId") and trade.get("order"):
                     try:
                         order = await self._call(self.exchange.fetch_order, trade["order"], trade["symbol"])
@@ -547,7 +646,8 @@ class CcxtVenue:
         fee = trade.get("fee") or {}
         info = trade.get("info") or {}
         info_order = info.get("o") if isinstance(info.get("o"), dict) else {}
-        client_order_id = trade.get("clientOrderId") or info.get("c") or info_order.get("c") or ""
+        client_order_id = (trade.get("clientOrderId") or info.get("c") or info_order.get("c")
+                           or info.get("orderLinkId") or "")
         return Fill(
             venue_trade_id=str(trade["id"]), venue_order_id=str(trade.get("order") or ""),
             client_order_id=str(client_order_id), symbol=trade["symbol"], side=trade["side"],
