@@ -12,6 +12,9 @@ from copytrade.compliance.v1 import compliance_service_pb2 as comp
 from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+from copytrade.risk.v1 import risk_service_pb2 as risk_pb
+from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
+from google.protobuf import field_mask_pb2
 from copytrade.type.v1 import trading_pb2
 from services.kit.testing import eventually
 from services.replication.venues.base import OrderRequest
@@ -30,7 +33,8 @@ async def ib_mesh(start_service):
     risk = await start_service("risk")
     addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
     replication = await start_service("replication", addresses=addresses, venue_urls={"ib": f"127.0.0.1:{sim.port}"})
-    yield sim, ComplianceServiceStub(compliance.channel), ReplicationServiceStub(replication.channel)
+    yield sim, ComplianceServiceStub(compliance.channel), ReplicationServiceStub(replication.channel), \
+        RiskServiceStub(risk.channel)
     await sim.stop()
 
 
@@ -50,11 +54,19 @@ async def enrol_ib(sim, compliance, replication, token_for, name, role, *, watch
     return user, code, account
 
 
+async def allow_futures(risk, token_for, user) -> None:
+    """The default position cap (5,000) is below one MES contract (5 × 5,000): futures followers set their own."""
+    await risk.UpdateRiskLimits(risk_pb.UpdateRiskLimitsRequest(
+        user_id=user, limits=risk_pb.RiskLimits(max_position_size="100000"),
+        update_mask=field_mask_pb2.FieldMask(paths=["max_position_size"])), metadata=token_for(user))
+
+
 async def test_an_es_master_fill_is_copied_to_an_ib_follower_as_mes(ib_mesh, token_for):
-    sim, compliance, replication = ib_mesh
+    sim, compliance, replication, risk = ib_mesh
     master, _, master_account = await enrol_ib(sim, compliance, replication, token_for, "m", rep.ACCOUNT_ROLE_MASTER)
     follower, code, account = await enrol_ib(sim, compliance, replication, token_for, "f",
                                              rep.ACCOUNT_ROLE_FOLLOWER)
+    await allow_futures(risk, token_for, follower)
     await replication.StartCopySession(rep.StartCopySessionRequest(
         follower_account_id=account.account_id, master_account_id=master_account.account_id,
         settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1",
@@ -72,12 +84,13 @@ async def test_an_es_master_fill_is_copied_to_an_ib_follower_as_mes(ib_mesh, tok
 async def test_a_watched_ib_master_trading_from_its_own_api_client_is_copied(ib_mesh, token_for):
     """The master trades ES through their own API client; replication watches the account as the
     gateway's Master API client ID (the vault's client id), sees the execution live and copies it."""
-    sim, compliance, replication = ib_mesh
+    sim, compliance, replication, risk = ib_mesh
     master, master_code, master_account = await enrol_ib(sim, compliance, replication, token_for, "m",
                                                          rep.ACCOUNT_ROLE_MASTER, watch=True,
                                                          client_id=str(MASTER_CLIENT_ID))
     follower, code, account = await enrol_ib(sim, compliance, replication, token_for, "f",
                                              rep.ACCOUNT_ROLE_FOLLOWER)
+    await allow_futures(risk, token_for, follower)
     await replication.StartCopySession(rep.StartCopySessionRequest(
         follower_account_id=account.account_id, master_account_id=master_account.account_id,
         settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1",
