@@ -54,6 +54,7 @@ class Copier:
         self.market = MarketData()
         self._venue_ids: dict[str, str] = {}  # follower account → venue id, for metrics labels
         self._follower_locks: dict[str, asyncio.Lock] = {}
+        self._accounts: dict[str, VenueAccountRow] = {}  # master accounts, for their venue and market
 
     async def handle(self, delivery: Delivery) -> None:
         fill: events.MasterFill = delivery.event
@@ -268,8 +269,12 @@ class Copier:
     async def _master_venue(self, master_account_id: str, follower: VenueAccountRow):
         """The master's venue when it is another venue or market than the follower's (its markets
         decide the symbol mapping), else None."""
-        async with self.db.session() as db_session:
-            master = await db_session.get(VenueAccountRow, master_account_id)
+        master = self._accounts.get(master_account_id)
+        if master is None:  # an account's venue and market never change: read once
+            async with self.db.session() as db_session:
+                master = await db_session.get(VenueAccountRow, master_account_id)
+            if master is not None:
+                self._accounts[master_account_id] = master
         if master is None or (master.venue_id, master.market_type) == (follower.venue_id, follower.market_type):
             return None
         try:
@@ -309,14 +314,19 @@ class Copier:
         await self._save(row)
         # A resting copy's exposure is committed when it is done (the resting module follows it).
         resting = row.order_type == trading_pb2.ORDER_TYPE_LIMIT and row.status in RESTING
-        if filled > 0 and not resting:
-            await self.risk.CommitReservation(risk_pb.CommitReservationRequest(
-                reservation_id=row.reservation_id or row.order_id, filled_quantity=str(filled), fill_price=str(price or 0)), timeout=5)
         order = order_to_proto(row)
-        await self.publish("placed", row, events.FollowerOrderPlaced(order=order))
-        if filled > 0:
-            await self.publish("filled", row, events.FollowerOrderFilled(
-                order=order, quantity=str(filled), price=str(price or 0)))
+
+        async def announce() -> None:  # placed, then filled: in that order on the bus
+            await self.publish("placed", row, events.FollowerOrderPlaced(order=order))
+            if filled > 0:
+                await self.publish("filled", row, events.FollowerOrderFilled(
+                    order=order, quantity=str(filled), price=str(price or 0)))
+        steps = [announce()]
+        if filled > 0 and not resting:
+            steps.append(self.risk.CommitReservation(risk_pb.CommitReservationRequest(
+                reservation_id=row.reservation_id or row.order_id, filled_quantity=str(filled),
+                fill_price=str(price or 0)), timeout=5))
+        await asyncio.gather(*steps)  # risk and the bus are told at once
 
     async def refuse(self, row: FollowerOrderRow, reason: str, message: str, metadata: dict, *,
                       domain: str = sizing.DOMAIN) -> None:
@@ -340,8 +350,11 @@ class Copier:
                             attempt=row.reservation_id or "")
 
     async def _save(self, row: FollowerOrderRow) -> None:
+        # add, not merge: a new row is one INSERT, a loaded or saved one an UPDATE of what changed —
+        # merge would read the row back first. A second worker inserting the same copy fails here
+        # (the fill is redelivered and finds the first one's record), instead of overwriting it.
         async with self.db.session() as session:
-            await session.merge(row)
+            session.add(row)
 
     async def publish(self, verb: str, row: FollowerOrderRow, event, *, attempt: str = "") -> None:
         msg_id = f"{row.order_id}:{verb}" + (f":{attempt}" if attempt else "")  # each failed attempt is news
