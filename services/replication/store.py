@@ -53,11 +53,15 @@ class CopySessionRow(ReplicationBase):
 
 class MasterFillRow(ReplicationBase):
     __tablename__ = "master_fills"
+    __table_args__ = (Index("ix_master_fills_unpublished", "published", "record_time"),)
 
     fill_id: Mapped[str] = mapped_column(String(160), primary_key=True)  # <account>:<venue trade id>
     master_account_id: Mapped[str] = mapped_column(String(64), index=True)
     payload: Mapped[bytes] = mapped_column(LargeBinary)  # the MasterFill event as published
     execute_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The outbox: stored first, then published until JetStream acknowledges it (fills.FillOutbox).
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    record_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class MasterPositionRow(ReplicationBase):
