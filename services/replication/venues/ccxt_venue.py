@@ -38,6 +38,9 @@ BACKFILL_AFTER_S = (0.25, 1.0, 3.0)
 # After a reconnect, how long the new subscription may take to prove itself before the stream
 # is reported back up (a subscription refused right away means still down).
 STREAM_UP_CHECK_S = 0.5
+# How often a waiting fill stream looks into ccxt's cache for trades no message woke it for.
+PEEK_S = 0.05
+PEEK_TRADES = 100  # the newest trades of the cache: stragglers are always at its end
 SEEN_TRADES = 20_000  # trade ids remembered to deliver each fill once
 MARKET_TYPES = {"spot": "spot", "swap": "swap", "perpetual": "swap", "future": "future"}
 
@@ -442,13 +445,30 @@ class CcxtVenue:
 
     # --- streams ---------------------------------------------------------------------------
     async def _watch(self, watch: Callable[[], Awaitable[list]], what: str,
-                     backfill: Callable[[float], Awaitable[list]] | None = None) -> AsyncIterator[list]:
+                     backfill: Callable[[float], Awaitable[list]] | None = None,
+                     peek: Callable[[], list] | None = None) -> AsyncIterator[list]:
         """Batches from a ccxt.pro watch method until close(), reconnecting with backoff. After a
-        reconnect, `backfill(since)` (REST) recovers what happened while the stream was down."""
+        reconnect, `backfill(since)` (REST) recovers what happened while the stream was down.
+
+        ccxt.pro wakes a watcher only for a message that arrives while a watch call is waiting:
+        what arrives while the consumer is busy with the previous batch sits in ccxt's cache
+        until the *next* message. `peek()` returns such items from the cache (not yet
+        delivered); they are handed out at once and while waiting, so the last fills of a burst
+        do not wait for the master's next trade."""
         failures, down_since = 0, None
         while not self._closed.is_set():
+            if peek is not None and down_since is None:
+                early = peek()
+                if early:
+                    yield early
+                    continue
             pending = asyncio.ensure_future(watch())
             try:
+                while peek is not None and down_since is None and not pending.done():
+                    await asyncio.wait({pending}, timeout=PEEK_S)
+                    early = [] if pending.done() else peek()
+                    if early:
+                        yield early
                 if down_since is not None and backfill is not None:
                     # Give the new subscription a moment, then ask REST for the gap: what trades
                     # after the subscription is live is on the stream, what traded before is in
@@ -528,7 +548,11 @@ class CcxtVenue:
                         pass
             return sorted(trades, key=lambda t: t.get("timestamp") or 0)
 
-        async for trades in self._watch(self.exchange.watch_my_trades, "fill", backfill):
+        def peek() -> list[dict]:  # trades in ccxt's cache that no watch call has returned yet
+            cached = getattr(self.exchange, "myTrades", None) or []
+            return [t for t in cached[-PEEK_TRADES:] if f"{t.get('symbol')}:{t['id']}" not in seen]
+
+        async for trades in self._watch(self.exchange.watch_my_trades, "fill", backfill, peek):
             for trade in trades:
                 if not seen.add(f"{trade.get('symbol')}:{trade['id']}"):
                     continue  # delivered already (ccxt's cache, or the backfill overlapping the stream)
