@@ -50,10 +50,24 @@ BALANCES = {"USDT": "1000000000", "BTC": "100"}
 MASTER_QTY = Decimal("0.01")
 
 
-def free_base() -> int:
+def free_base(size: int = 16) -> int:
+    """A port block B..B+15 (the mesh's scheme) that is free now."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + size < 65000 and all(_free(base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no free block of ports")
+
+
+def _free(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1] // 10 * 10 % 50000 + 10000
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def pct(values: list[float], q: float) -> float:
@@ -333,10 +347,10 @@ async def run_sustained(copying: Copying, rates: list[float], step_s: float) -> 
 
 
 async def start_stack(data_dir: Path, postgres: str, extra_env: dict[str, str] | None = None,
-                      port_base: int | None = None):
+                      port_base: int | None = None, **simulator):
     """The simulator, then nats-server and compliance, risk and replication, each its own
     process, on the given PostgreSQL (or SQLite files when postgres is empty)."""
-    sim = await Simulator(seed=1).start()
+    sim = await Simulator(seed=1, **simulator).start()
     env = service_env(sim.url, **(extra_env or {}))
     if postgres:
         env["DATABASE_URL"] = postgres

@@ -33,7 +33,10 @@ def postgres_bin_dir() -> Path | None:
 
 
 class PrivatePostgres:
-    def __init__(self, parent: Path | None = None, port: int | None = None) -> None:
+    def __init__(self, parent: Path | None = None, port: int | None = None, *, fsync: bool = False) -> None:
+        """fsync=False (tests): a restart, not a power cut, is what they survive, on a shared
+        machine; a benchmark wants fsync=True, the commit cost production pays."""
+        self.fsync = fsync
         bin_dir = postgres_bin_dir()
         if bin_dir is None:
             raise FileNotFoundError("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
@@ -63,10 +66,10 @@ class PrivatePostgres:
             raise RuntimeError(f"{args[0]} failed ({process.returncode}): {out.decode(errors='replace')[-2000:]}")
 
     def _options(self) -> str:
-        # Loopback only, the socket in our own directory; no fsync: a restart (not a power cut)
-        # is what is tested, and the machine is shared.
+        # Loopback only, the socket in our own directory.
+        durability = "" if self.fsync else "-c fsync=off -c full_page_writes=off "
         return (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
-                "-c fsync=off -c synchronous_commit=on -c full_page_writes=off -c max_connections=300")
+                f"{durability}-c max_connections=300")
 
     async def start(self) -> "PrivatePostgres":
         if not (self.data / "PG_VERSION").exists():

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bench.bench_replication import Copying, check_copies, set_up_copying, start_stack
+from bench.bench_replication import Copying, check_copies, free_base, set_up_copying, start_stack
 from services.kit.pgd import PrivatePostgres, postgres_bin_dir
 from services.kit.testing import eventually
-from tests.test_mesh import free_port_block
 
 pytestmark = pytest.mark.reliability
 
@@ -30,9 +29,11 @@ async def stack(tmp_path: Path):
     started = []
 
     async def start(postgres: str = "") -> tuple:
-        # A short ack wait: a fill whose ack NATS never received comes back within seconds.
+        # A short ack wait: a fill whose ack NATS never received comes back within seconds. The
+        # venue refuses a client order id only while its order is open (Binance's rule), so a
+        # copy sent twice would show as two orders.
         sim, mesh, endpoints, secret = await start_stack(tmp_path / "mesh", postgres, {"FILL_ACK_WAIT_S": "3"},
-                                                         port_base=free_port_block())
+                                                         client_id_scope="open")
         started.append((sim, mesh))
         copying = await set_up_copying(sim, endpoints, secret, FOLLOWERS)
         started[-1] += (copying,)
