@@ -88,6 +88,8 @@ def print_table(results: dict) -> None:
         print(f"{'1x' + str(run['followers']):<12} {run['orders']:>7} {lat['p50']:>9.2f} {lat['p99']:>9.2f} "
               f"{lat['max']:>9.2f} {last['p99']:>13.2f} {run['follower_orders_per_s']:>9.1f} "
               f"{ratio(lat['p50'], one['p50']):>10} {ratio(lat['p99'], one['p99']):>10}")
+    for failed in results.get("failed", []):
+        print(f"{'1x' + str(failed['followers']):<12} did not finish: {failed['error']}")
     sustained = results["sustained"]
     print(f"\nsustained 1x{sustained['followers']}: max {sustained['max_sustained_orders_per_s']} follower orders/s "
           f"sustained; backlog grew at {sustained['saturated_at_fills_per_s'] or '(not reached)'} fills/s")
@@ -173,10 +175,22 @@ async def main() -> int:
                     print(f"1x{n}: enrolling {n} followers ...", flush=True)
                     copying = await set_up_copying(sim, endpoints, secret, n, prefix=f"s{n}-")
                     print(f"1x{n}: {fills} master fills ...", flush=True)
-                    run = await run_latency(copying, fills, gap_s=0.05 if args.quick else 0.1,
-                                            warmup=2 if args.quick else 5)
-                    await copying.close()
+                    try:
+                        run = await run_latency(copying, fills, gap_s=0.05 if args.quick else 0.1,
+                                                warmup=2 if args.quick else 5)
+                    except TimeoutError as exc:  # recorded; the other scales still run
+                        print(f"1x{n}: gave up: {exc}", flush=True)
+                        results.setdefault("failed", []).append({"followers": n, "error": str(exc)})
+                        if args.quick:
+                            raise
+                        continue
+                    finally:
+                        await copying.close()
                     results["latency"].append(run)
+                    (args.out / "partial.json").write_text(json.dumps(results, indent=1))  # if a later part fails
+                    lat = run["fill_to_follower_ack_ms"]
+                    print(f"1x{n}: p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms, "
+                          f"{run['follower_orders_per_s']} orders/s", flush=True)
                 n_sustained = 3 if args.quick else 10
                 print(f"sustained 1x{n_sustained} ...", flush=True)
                 copying = await set_up_copying(sim, endpoints, secret, n_sustained, prefix="sustained-")
