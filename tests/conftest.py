@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -171,3 +172,36 @@ async def copy_mesh(start_service) -> AsyncIterator:
     yield start
     for sim in sims:
         await sim.stop()
+
+
+# --- the reliability suite's figures (pytest -m reliability), printed at the end of the run ---
+
+RELIABILITY_ROWS: list[dict] = []
+RELIABILITY_COLUMNS = ("scenario", "runs", "fills", "orders", "duplicates", "missing", "outage_s", "recovery_s")
+
+
+@pytest.fixture
+def reliability_report(request):
+    """`reliability_report(scenario=..., runs=..., fills=..., orders=..., duplicates=0, missing=0,
+    outage_s=..., recovery_s=...)`: one row of the summary table printed after the run (and
+    written as JSON to $COPYTRADE_RELIABILITY_JSON when set)."""
+
+    def record(**figures) -> None:
+        RELIABILITY_ROWS.append({"test": request.node.nodeid, **figures})
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not RELIABILITY_ROWS:
+        return
+    terminalreporter.section("reliability summary")
+    widths = {c: max(len(c), *(len(str(r.get(c, "-"))) for r in RELIABILITY_ROWS)) for c in RELIABILITY_COLUMNS}
+    terminalreporter.write_line("  ".join(c.ljust(widths[c]) for c in RELIABILITY_COLUMNS))
+    for row in RELIABILITY_ROWS:
+        terminalreporter.write_line("  ".join(str(row.get(c, "-")).ljust(widths[c]) for c in RELIABILITY_COLUMNS))
+    terminalreporter.write_line("orders: follower orders checked at the simulator by client order id; "
+                                "outage_s: server away (or worker dead); recovery_s: back until every copy is in")
+    target = os.environ.get("COPYTRADE_RELIABILITY_JSON")
+    if target:
+        Path(target).write_text(json.dumps(RELIABILITY_ROWS, indent=2))

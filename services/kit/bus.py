@@ -161,9 +161,20 @@ class Bus:
             log.exception("%s: handler failed for %s (delivery %d); will be redelivered",
                           self.name, delivery.msg_id, delivery.num_delivered)
             tracing.fail(description="handler failed; redelivered")
-            await msg.nak(delay=min(30.0, 0.5 * delivery.num_delivered))
+            await self._settle(msg.nak(delay=min(30.0, 0.5 * delivery.num_delivered)), delivery)
             return
-        await msg.ack()
+        await self._settle(msg.ack(), delivery)
+
+    async def _settle(self, ack: Awaitable[None], delivery: Delivery) -> None:
+        """Ack or nak; with NATS away (restarting) neither arrives, and JetStream redelivers the
+        message after the ack wait to a handler that recognises it: nothing to do but go on."""
+        try:
+            await ack
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            log.warning("%s: could not settle %s with JetStream (%s); it will be redelivered",
+                        self.name, delivery.msg_id, exc)
 
     async def subscribe(self, subject: str, callback: Callable[[str, Message], Awaitable[None]]):
         """A plain (non-durable) subscription, for live feeds: sees what is published from now on."""

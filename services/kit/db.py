@@ -6,16 +6,20 @@ by accident), and Alembic migrations with a history per service.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
 from decimal import Decimal
 
 from sqlalchemy import String, TypeDecorator, event, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -38,6 +42,35 @@ class DecimalText(TypeDecorator):
 def aware(moment: datetime | None) -> datetime | None:
     """A stored time as UTC-aware: SQLite hands datetimes back without their zone."""
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+log = logging.getLogger("copytrade.db")
+T = TypeVar("T")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """The database is away (restarting, unreachable, a connection cut), not a wrong statement:
+    the same work succeeds once it is back."""
+    return isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+async def retry_transient(work: Callable[[], Awaitable[T]], what: str, *, first_delay_s: float = 0.05,
+                             max_delay_s: float = 1.0) -> T:
+    """Run `work` (a whole transaction) until it gets through the database's absence: for work
+    that holds something nobody else will hand over again, such as a fill read off a venue's
+    stream. The pool's pre-ping replaces the dead connections once the database is back."""
+    delay = first_delay_s
+    while True:
+        try:
+            return await work()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("%s: database unavailable (%s); retrying in %.2fs", what,
+                        str(exc).splitlines()[0][:200], delay)
+        await asyncio.sleep(delay)
+        delay = min(max_delay_s, delay * 2)
 
 
 class Base(DeclarativeBase):

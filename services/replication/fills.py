@@ -1,23 +1,25 @@
 """Master fills in: stored once (idempotent by venue trade id) and published to JetStream with
-Nats-Msg-Id = fill id, from the signal API or from a watcher on the master's own fill stream."""
+Nats-Msg-Id = fill id, from the signal API or from a watcher on the master's own fill stream.
+The table is the outbox: a stored fill is published until JetStream acknowledges it, so a NATS
+restart (or a crash between the store and the publish) loses none."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from opentelemetry.trace import SpanKind
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.type.v1 import trading_pb2
 from services.kit import tracing
 from services.kit.bus import Bus
-from services.kit.db import Database
+from services.kit.db import Database, retry_transient
 from services.replication.store import MasterFillRow, MasterOrderRow, MasterPositionRow, VenueAccountRow
 from services.replication.venue_pool import VenuePool
 from services.replication.venues.base import Fill, OrderState
@@ -102,11 +104,10 @@ def master_fill(account: VenueAccountRow, fill: Fill) -> events.MasterFill:
     return event
 
 
-async def record_and_publish(db: Database, bus: Bus, event: events.MasterFill) -> tuple[events.MasterFill, bool]:
+async def record(db: Database, event: events.MasterFill) -> tuple[events.MasterFill, bool, bool]:
     """Store the fill unless it is known, moving the master's position in the same transaction
-    (the fill carries the position before it), then publish (a republish is a no-op at
-    JetStream). Publishing after a crash between store and publish is safe for the same reason."""
-    created = True
+    (the fill carries the position before it). Returns the fill as stored, whether this call
+    stored it, and whether JetStream already has it."""
     try:
         async with db.session() as session:
             await db.serialise(session, f"master-position:{event.master_account_id}:{event.symbol}")
@@ -119,25 +120,133 @@ async def record_and_publish(db: Database, bus: Bus, event: events.MasterFill) -
             session.add(MasterFillRow(fill_id=event.fill_id, master_account_id=event.master_account_id,
                                       payload=event.SerializeToString(),
                                       execute_time=event.execute_time.ToDatetime(tzinfo=UTC),
+                                      published=False, record_time=datetime.now(UTC),
                                       venue_order_id=event.venue_order_id or None, quantity=quantity))
             await session.merge(MasterPositionRow(master_account_id=key[0], symbol=key[1], quantity=after,
                                                   update_time=datetime.now(UTC)))
+        return event, True, False
     except IntegrityError:
-        created = False
         async with db.session() as session:
             row = await session.get(MasterFillRow, event.fill_id)
-        event = events.MasterFill.FromString(row.payload)
-    await bus.publish(fill_subject(event.master_account_id), event, msg_id=event.fill_id)
+        return events.MasterFill.FromString(row.payload), False, row.published
+
+
+async def record_and_publish(db: Database, outbox: "FillOutbox", event: events.MasterFill
+                             ) -> tuple[events.MasterFill, bool]:
+    """Store, then hand to the outbox, which publishes it now or, if NATS is away, as soon as it
+    is back: a stored fill is a fill that will be copied."""
+    event, created, published = await record(db, event)
+    if not published:
+        await outbox.publish(event)
     return event, created
+
+
+class FillOutbox:
+    """Master fills are stored before they are published (master_fills.published is the outbox
+    flag). A fill goes out at once when NATS is there; otherwise, and whenever a publish was not
+    acknowledged, the sweeper publishes what is stored and unpublished, in the order it was
+    stored, until JetStream has it. A fill stored by a replica that died before publishing is
+    swept too, once it is `orphan_after_s` old. Nats-Msg-Id = fill id makes any overlap a no-op.
+    """
+
+    def __init__(self, db: Database, bus: Bus, *, poll_s: float = 0.5, orphan_after_s: float = 5.0,
+                 publish_timeout_s: float = 2.0, batch: int = 500) -> None:
+        self.db, self.bus = db, bus
+        self.poll_s, self.orphan_after_s, self.publish_timeout_s, self.batch = (
+            poll_s, orphan_after_s, publish_timeout_s, batch)
+        self._acked: set[str] = set()  # acknowledged by JetStream, not yet marked in the table
+        self._behind = False  # fills wait in the table: new ones queue behind them (order kept)
+        self._deferred = 0  # fills handed to the sweeper, to know when it has caught up
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.republished = 0  # fills the sweeper published (for tests and metrics)
+
+    def start(self) -> "FillOutbox":
+        self._task = asyncio.create_task(self._run(), name="fill-outbox")
+        return self
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        try:
+            await self._mark_acked()
+        except Exception:  # noqa: BLE001 - left unpublished: the next start republishes (a no-op)
+            pass
+
+    async def publish(self, event: events.MasterFill) -> None:
+        if not self._behind and self.bus.nc.is_connected:
+            try:
+                await self.bus.publish(fill_subject(event.master_account_id), event, msg_id=event.fill_id,
+                                       timeout=self.publish_timeout_s)
+                self._acked.add(event.fill_id)
+                return
+            except Exception as exc:  # noqa: BLE001 - NATS went away mid-publish: stored, so swept
+                log.warning("fill %s not acknowledged by JetStream (%s); the outbox publishes it",
+                            event.fill_id, exc)
+        self._behind = True
+        self._deferred += 1
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the database or NATS away: next round
+                log.warning("fill outbox: sweep failed (%s); retrying", exc)
+                await asyncio.sleep(self.poll_s)
+
+    async def sweep(self) -> None:
+        """Mark what was acknowledged, then publish what is stored and not yet published."""
+        await self._mark_acked()
+        while True:
+            deferred = self._deferred
+            query = select(MasterFillRow.fill_id, MasterFillRow.payload).where(
+                MasterFillRow.published.is_(False))
+            if not self._behind:  # only another replica's (or a previous run's) leftovers
+                query = query.where(MasterFillRow.record_time < datetime.now(UTC) - timedelta(
+                    seconds=self.orphan_after_s))
+            async with self.db.session() as session:
+                rows = (await session.execute(query.order_by(MasterFillRow.record_time, MasterFillRow.fill_id)
+                                              .limit(self.batch))).all()
+            rows = [r for r in rows if r.fill_id not in self._acked]
+            if not rows and deferred == self._deferred:
+                self._behind = False  # caught up: new fills go straight out again
+                return
+            if not self.bus.nc.is_connected:
+                return  # the next round, once NATS is back
+            for fill_id, payload in rows:
+                event = events.MasterFill.FromString(payload)
+                await self.bus.publish(fill_subject(event.master_account_id), event, msg_id=fill_id,
+                                       timeout=self.publish_timeout_s)
+                self._acked.add(fill_id)
+                self.republished += 1
+            await self._mark_acked()
+
+    async def _mark_acked(self) -> None:
+        if not self._acked:
+            return
+        done = list(self._acked)
+        async with self.db.session() as session:
+            await session.execute(update(MasterFillRow).where(MasterFillRow.fill_id.in_(done))
+                                  .values(published=True))
+        self._acked.difference_update(done)
 
 
 class MasterWatchers:
     """A task per watched master account, following the venue's own fill stream."""
 
-    def __init__(self, db: Database, bus: Bus, pool: VenuePool, rescan_s: float = 1.0,
+    def __init__(self, db: Database, outbox: FillOutbox, pool: VenuePool, rescan_s: float = 1.0,
                  equity_refresh_s: float = 5.0,
                  on_stream: Callable[[str], Callable[[str, bool], None]] | None = None) -> None:
-        self.db, self.bus, self.pool, self.rescan_s = db, bus, pool, rescan_s
+        self.db, self.outbox, self.pool, self.rescan_s = db, outbox, pool, rescan_s
         self.equity_refresh_s = equity_refresh_s
         self.on_stream = on_stream  # master account id → its stream listener (feed outages)
         self._tasks: dict[str, asyncio.Task] = {}
@@ -176,9 +285,12 @@ class MasterWatchers:
                 event = master_fill(account, fill)
                 if equity:
                     event.master_equity = str(equity[0])
+                # The stream will not hand this fill over again: hold it until the database
+                # takes it (a restart of the database costs time, not the fill).
                 with tracing.span("master fill", kind=SpanKind.CONSUMER,  # where a watched fill's trace starts
                                   attributes={"copytrade.master_account_id": account.account_id}):
-                    await record_and_publish(self.db, self.bus, event)
+                    await retry_transient(lambda: record_and_publish(self.db, self.outbox, event),
+                                          f"recording master fill {event.fill_id}")
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the scanner starts a new watcher
@@ -193,13 +305,14 @@ class MasterWatchers:
         while True:
             try:
                 async for state in venue.order_updates():
-                    await record_order_change(self.db, self.bus, account, state, equity[0] if equity else None)
+                    await record_order_change(self.db, self.outbox.bus, account, state, equity[0] if equity else None)
                 return  # the venue was closed
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - a database or bus hiccup: follow on
                 log.exception("following orders of master account %s failed", account.account_id)
                 await asyncio.sleep(1.0)
+
 
     async def _follow_equity(self, venue, account: VenueAccountRow, equity: list[Decimal]) -> None:
         # Off the fill path: a fill never waits for a balance request.

@@ -20,7 +20,7 @@ from services.kit.periodic import Periodic
 from services.kit.server import Registration, RunningService, start_grpc_server
 from services.replication.copier import Copier
 from services.replication.error_book import ErrorBook
-from services.replication.fills import MasterWatchers
+from services.replication.fills import FillOutbox, MasterWatchers
 from services.replication.outage import FeedOutages
 from services.replication.reconcile import Reconciler
 from services.replication.resting import RestingCopies
@@ -74,7 +74,8 @@ async def create_server(settings: Settings) -> RunningService:
     lag = Periodic("consumer-lag", 5.0, lambda: _record_consumer_lag(bus)).start()
     outages = FeedOutages(db, bus, reconciler, grace_s=settings.feed_outage_grace_s,
                           settle_s=min(2.0, settings.feed_outage_grace_s))
-    watchers = MasterWatchers(db, bus, pool, on_stream=outages.listener)
+    outbox = FillOutbox(db, bus).start()  # also publishes what a previous run stored and did not
+    watchers = MasterWatchers(db, outbox, pool, on_stream=outages.listener)
     snapshots = EquitySnapshots(db, pool, RiskServiceStub(risk_channel), settings.snapshot_interval_s)
     snapshots.start()
     watchers.start()
@@ -86,16 +87,16 @@ async def create_server(settings: Settings) -> RunningService:
     registrations = [
         Registration(replication_service_pb2.DESCRIPTOR.services_by_name["ReplicationService"].full_name,
                      replication_service_pb2_grpc.add_ReplicationServiceServicer_to_server,
-                     ReplicationServicer(db, bus, ComplianceServiceStub(compliance_channel), compliance_internal)),
+                     ReplicationServicer(db, bus, outbox, ComplianceServiceStub(compliance_channel), compliance_internal)),
         Registration(error_recovery_service_pb2.DESCRIPTOR.services_by_name["ErrorRecoveryService"].full_name,
                      error_recovery_service_pb2_grpc.add_ErrorRecoveryServiceServicer_to_server,
                      ErrorRecoveryServicer(db, book, processor, reconciler, compliance_internal)),
     ]
     running = await start_grpc_server(settings, registrations, cleanups=[
-        watchers.stop, resting.stop, snapshots.stop, outages.stop, processor.stop, stop_periodic, bus.close, pool.close, risk_channel.close,
-        compliance_channel.close, db.close])
+        watchers.stop, outbox.stop, resting.stop, snapshots.stop, outages.stop, processor.stop, stop_periodic,
+        bus.close, pool.close, risk_channel.close, compliance_channel.close, db.close])
     running.components = {"retries": processor, "errors": book, "reconciler": reconciler,  # for tests
-                          "snapshots": snapshots, "resting": resting, "pool": pool}
+                          "snapshots": snapshots, "resting": resting, "pool": pool, "outbox": outbox}
     return running
 
 

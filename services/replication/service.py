@@ -22,7 +22,7 @@ from services.kit.bus import Bus
 from services.kit.db import Database
 from services.replication import copy_settings, sessions
 from services.replication.accounts import DOMAIN, validate_new_account
-from services.replication.fills import record_and_publish
+from services.replication.fills import FillOutbox, record_and_publish
 from services.replication.orders import order_to_proto
 from services.replication.error_book import OPEN as OPEN_ERRORS
 from services.replication.store import CopySessionRow, ErrorEventRow, FollowerOrderRow, MasterFillRow, VenueAccountRow
@@ -52,10 +52,11 @@ def account_to_proto(row: VenueAccountRow) -> pb.VenueAccount:
 
 
 class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
-    def __init__(self, db: Database, bus: Bus, compliance: ComplianceServiceStub,
+    def __init__(self, db: Database, bus: Bus, outbox: FillOutbox, compliance: ComplianceServiceStub,
                  audit_trail: ComplianceInternalServiceStub | None = None) -> None:
         self.db = db
         self.bus = bus
+        self.outbox = outbox
         self.compliance = compliance
         self.audit = audit_trail
 
@@ -215,7 +216,7 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
         else:
             fill.execute_time.FromDatetime(now)
         fill.receive_time.FromDatetime(now)
-        stored, created = await record_and_publish(self.db, self.bus, fill)
+        stored, created = await record_and_publish(self.db, self.outbox, fill)
         return pb.SubmitMasterFillResponse(fill=stored, created=created)
 
     async def ListFollowerOrders(self, request, context) -> pb.ListFollowerOrdersResponse:

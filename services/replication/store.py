@@ -53,7 +53,8 @@ class CopySessionRow(ReplicationBase):
 
 class MasterFillRow(ReplicationBase):
     __tablename__ = "master_fills"
-    __table_args__ = (Index("ix_master_fills_order", "master_account_id", "venue_order_id"),)
+    __table_args__ = (Index("ix_master_fills_order", "master_account_id", "venue_order_id"),
+                      Index("ix_master_fills_unpublished", "published", "record_time"))
 
     fill_id: Mapped[str] = mapped_column(String(160), primary_key=True)  # <account>:<venue trade id>
     master_account_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -62,6 +63,9 @@ class MasterFillRow(ReplicationBase):
     # Which master order it filled, and how much: what of a resting order is already filled.
     venue_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     quantity: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    # The outbox: stored first, then published until JetStream acknowledges it (fills.FillOutbox).
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    record_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class MasterPositionRow(ReplicationBase):

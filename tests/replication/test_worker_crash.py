@@ -8,7 +8,11 @@ import os
 import signal
 import subprocess
 import sys
+import random
+import time
 import uuid
+from collections import Counter
+from contextlib import asynccontextmanager
 from decimal import Decimal
 
 import grpc
@@ -20,7 +24,11 @@ from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServic
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+from copytrade.risk.v1 import risk_service_pb2 as risk_pb
+from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from copytrade.type.v1 import trading_pb2
+from google.protobuf import field_mask_pb2
+from services.replication.client_order_id import client_order_id
 from services.kit.natsd import NatsServer, free_port
 from services.kit.testing import eventually
 from services.launcher import wait_serving
@@ -29,6 +37,9 @@ from tests.replication.test_copy_flow import SPOT, verify
 from venue_sim import Simulator
 
 FOLLOWERS = 3
+# The random-kill loop: rounds (one kill each) and fills per round; COPYTRADE_KILL_SEED replays a run.
+KILL_ROUNDS = int(os.environ.get("COPYTRADE_KILL_ROUNDS", "3"))
+FILLS_PER_ROUND = 3
 
 
 @pytest_asyncio.fixture
@@ -40,12 +51,11 @@ async def own_nats(tmp_path):
     await nats.stop()
 
 
-@pytest_asyncio.fixture
-async def crashable(own_nats, start_service, tmp_path):
+@asynccontextmanager
+async def crashable_replication(nats, start_service, tmp_path, **simulator):
     """Compliance and risk in the test; replication as a process that can be killed and started
     again on the same data and nats-server."""
-    nats = own_nats
-    sim = await Simulator(seed=11).start()
+    sim = await Simulator(seed=11, **simulator).start()
     compliance = await start_service("compliance", nats_url=nats.url)
     risk = await start_service("risk", nats_url=nats.url)
     port = free_port()
@@ -64,27 +74,35 @@ async def crashable(own_nats, start_service, tmp_path):
 
     await start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    yield sim, ComplianceServiceStub(compliance.channel), ReplicationServiceStub(channel), start, processes
-    await channel.close()
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:  # a loaded machine: do not leave it behind
-                process.kill()
-                process.wait(timeout=10)
-    await sim.stop()
+    try:
+        yield (sim, ComplianceServiceStub(compliance.channel), ReplicationServiceStub(channel), start, processes,
+               RiskServiceStub(risk.channel))
+    finally:
+        await channel.close()
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:  # a loaded machine: do not leave it behind
+                    process.kill()
+                    process.wait(timeout=10)
+        await sim.stop()
 
 
-@pytest.mark.parametrize("fault", ["latency_after_accept", "latency"])
-async def test_a_worker_killed_mid_copy_leaves_exactly_one_order_per_follower(crashable, token_for, fault):
-    sim, compliance, replication, start, processes = crashable
+@pytest_asyncio.fixture
+async def crashable(own_nats, start_service, tmp_path):
+    async with crashable_replication(own_nats, start_service, tmp_path) as parts:
+        yield parts
+
+
+async def copied_by(sim, compliance, replication, token_for, followers: int, fixed_quantity: str = "0.002"):
+    """A signal-only master account and `followers` followers copying it; their user ids."""
     master = f"m-{uuid.uuid4().hex[:6]}"
     master_account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
         role=rep.ACCOUNT_ROLE_MASTER, venue=SPOT, credential_id="signal-only"), metadata=token_for(master))).account
-    followers = []
-    for i in range(FOLLOWERS):
+    users = []
+    for i in range(followers):
         user = f"f{i}-{uuid.uuid4().hex[:6]}"
         await verify(compliance, token_for, user)
         account = sim.create_account(user, {"USDT": "100000"})
@@ -95,9 +113,17 @@ async def test_a_worker_killed_mid_copy_leaves_exactly_one_order_per_follower(cr
             metadata=token_for(user))).account
         await replication.StartCopySession(rep.StartCopySessionRequest(
             follower_account_id=venue_account.account_id, master_account_id=master_account.account_id,
-            settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_FIXED_QUANTITY, fixed_quantity="0.002")),
+            settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_FIXED_QUANTITY, fixed_quantity=fixed_quantity)),
             metadata=token_for(user))
-        followers.append(user)
+        users.append((user, venue_account.account_id))
+    return master, master_account, users
+
+
+@pytest.mark.parametrize("fault", ["latency_after_accept", "latency"])
+async def test_a_worker_killed_mid_copy_leaves_exactly_one_order_per_follower(crashable, token_for, fault):
+    sim, compliance, replication, start, processes, _ = crashable
+    master, master_account, users = await copied_by(sim, compliance, replication, token_for, FOLLOWERS)
+    followers = [user for user, _ in users]
     # The first follower's order is held at the venue long enough to kill the worker holding it.
     held = sim.inject(kind=fault, account=followers[0], latency_ms=20_000)
 
@@ -126,3 +152,64 @@ async def test_a_worker_killed_mid_copy_leaves_exactly_one_order_per_follower(cr
     await eventually(all_recorded, timeout=30, message="each copy recorded once, filled")
     for user in followers:  # and still one each at the venue
         assert len(sim.orders(user)) == 1
+
+
+@pytest.mark.reliability
+async def test_workers_killed_at_random_points_leave_exactly_one_order_per_fill_and_follower(
+        own_nats, start_service, tmp_path, token_for, reliability_report):
+    """KILL_ROUNDS bursts of fills; in each the worker is SIGKILLed once a random number of that
+    burst's copies has reached the venue (sometimes with a copy's answer held back by the venue,
+    so it dies not knowing), and a new one is started. The venue follows Binance's own rule (a
+    client order id is refused only while its order is open), so only the copier's asking
+    before sending keeps a second order out."""
+    seed = int(os.environ.get("COPYTRADE_KILL_SEED") or random.randrange(1 << 30))
+    rng = random.Random(seed)
+    async with crashable_replication(own_nats, start_service, tmp_path, client_id_scope="open") as parts:
+        sim, compliance, replication, start, processes, risk = parts
+        master, master_account, users = await copied_by(sim, compliance, replication, token_for, FOLLOWERS)
+        for user, _ in users:  # copies delayed by a crash are still wanted here
+            await risk.UpdateRiskLimits(risk_pb.UpdateRiskLimitsRequest(
+                user_id=user, limits=risk_pb.RiskLimits(circuit_breaker_enabled=False, max_orders_per_minute=10_000),
+                update_mask=field_mask_pb2.FieldMask(paths=["circuit_breaker_enabled", "max_orders_per_minute"])),
+                metadata=token_for(user, "operator"))
+
+        def at_venue() -> int:
+            return sum(len(sim.orders(user)) for user, _ in users)
+
+        fills: list[str] = []
+        recovery_s: list[float] = []
+        for round_no in range(KILL_ROUNDS):
+            held = rng.random() < 0.5
+            if held:  # executed at the venue, the answer held back past the kill
+                sim.inject(kind="latency_after_accept", account=rng.choice(users)[0], latency_ms=3_000)
+            before = at_venue()
+            for j in range(FILLS_PER_ROUND):
+                reply = await replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
+                    master_account_id=master_account.account_id, venue_trade_id=f"T{round_no}-{j}",
+                    symbol="BTC/USDT", side=trading_pb2.SIDE_BUY, quantity="0.01", price="64000"),
+                    metadata=token_for(master))
+                fills.append(reply.fill.fill_id)
+            kill_after = rng.randrange(FOLLOWERS * FILLS_PER_ROUND)  # copies of this burst at the venue
+            await eventually(lambda: at_venue() - before >= kill_after, timeout=30,
+                             message=f"round {round_no}: {kill_after} copies at the venue")
+            processes[-1].send_signal(signal.SIGKILL)
+            processes[-1].wait(timeout=10)
+            killed = time.monotonic()
+            await start()
+            await eventually(lambda: at_venue() >= len(fills) * FOLLOWERS, timeout=60,
+                             message=f"round {round_no} (seed {seed}): every copy at the venue")
+            recovery_s.append(time.monotonic() - killed)
+        sim.clear_faults()
+
+        duplicates = missing = 0
+        for user, account_id in users:
+            counts = Counter(o.client_order_id for o in sim.orders(user))
+            expected = {client_order_id(fill_id, account_id) for fill_id in fills}
+            missing += len(expected - set(counts))
+            duplicates += sum(n - 1 for n in counts.values())
+            assert set(counts) == expected, f"seed {seed}: {user} has copies of other fills or lacks some"
+        assert (duplicates, missing) == (0, 0), f"seed {seed}"
+        reliability_report(scenario=f"replication worker kill -9 at random points (seed {seed})", runs=KILL_ROUNDS,
+                           fills=len(fills), orders=sum(len(sim.orders(u)) for u, _ in users), duplicates=duplicates,
+                           missing=missing, outage_s="-",
+                           recovery_s=f"{min(recovery_s):.1f}..{max(recovery_s):.1f}")
