@@ -57,7 +57,7 @@ def order_change(previous: MasterOrderRow | None, state: OrderState) -> int | No
 async def record_order_change(db: Database, bus: Bus, account: VenueAccountRow, state: OrderState,
                               master_equity: Decimal | None = None) -> events.MasterOrderChanged | None:
     """Store the master order as now seen and, when it opened, changed or was canceled, publish
-    that change once (Nats-Msg-Id = change id; a republish after a crash is a no-op)."""
+    that change (Nats-Msg-Id = change id: a republish after a crash is a no-op)."""
     key = f"{account.account_id}:{state.venue_order_id}"
     async with db.session() as session:
         await db.serialise(session, f"master-order:{key}")
@@ -87,7 +87,9 @@ async def record_order_change(db: Database, bus: Bus, account: VenueAccountRow, 
             position=str(position.quantity if position else Decimal(0)),
             master_equity=str(master_equity) if master_equity is not None else "")
         event.change_time.FromDatetime(now)
-    await bus.publish(order_subject(account.account_id), event, msg_id=event.change_id)
+        # Published before the change is committed: if NATS is away the change is not stored
+        # either, so the next update of the order finds it again (same change id: no double).
+        await bus.publish(order_subject(account.account_id), event, msg_id=event.change_id)
     return event
 
 
