@@ -149,12 +149,16 @@ class Copier:
         instrument = await venue.instrument(routed[0])
         equity = (await venue.account()).equity if settings.mode in ("EQUITY_PROPORTIONAL", "RISK_PERCENT") \
             else Decimal(0)
+        quoted = None  # a notional buys the follower's instrument at its own price (risk values it so too)
+        if settings.mode == "FIXED_NOTIONAL" and routed[0] != trade.symbol:
+            quoted = price = await venue.price(instrument.symbol)
         follower_position = Decimal(0)
         if sizing.closing_fraction(position_before, trade.side, trade.quantity)[0] > 0:
             follower_position = await self._copied_position(session.config_id, instrument.symbol)
         with tracing.span("copy sizing"):
             sized = sizing.size(settings, trade, instrument, follower_equity=equity, master_equity=master_equity,
-                                position_before=position_before, follower_position=follower_position)
+                                position_before=position_before, follower_position=follower_position,
+                                follower_price=quoted)
         spot = account.market_type == trading_pb2.MARKET_TYPE_SPOT
         if not sized.refused and sized.closing > 0 and sized.side == "sell" and spot:
             holding = (await venue.account()).balances.get(instrument.base)
