@@ -24,7 +24,7 @@ from copytrade.type.v1 import trading_pb2
 from services.kit import metrics, tracing
 from services.kit.bus import Bus, Delivery
 from services.kit.db import Database, aware
-from services.replication import budget, copy_settings, recovery, sizing, symbol_map
+from services.replication import budget, copy_settings, recovery, sizing, symbol_map, trading_hours
 from services.replication.client_order_id import client_order_id
 from services.replication.orders import order_to_proto
 from services.replication.error_book import Attempt, ErrorBook
@@ -52,6 +52,7 @@ class Copier:
     def __init__(self, db: Database, bus: Bus, pool: VenuePool, risk: RiskServiceStub, error_book: ErrorBook) -> None:
         self.db, self.bus, self.pool, self.risk, self.error_book = db, bus, pool, risk, error_book
         self.market = MarketData()
+        self.clock = lambda: datetime.now(UTC)  # what the trading-hours check reads (tests pin it)
         self._venue_ids: dict[str, str] = {}  # follower account → venue id, for metrics labels
         self._follower_locks: dict[str, asyncio.Lock] = {}
         self._accounts: dict[str, VenueAccountRow] = {}  # master accounts, for their venue and market
@@ -114,6 +115,8 @@ class Copier:
             return await self.refuse(row, sized.reason, sized.message, sized.metadata)
         spot = account.market_type == trading_pb2.MARKET_TYPE_SPOT
         row.symbol, row.side, row.quantity = sized.symbol, SIDE_VALUES[sized.side], sized.quantity
+        if not trading_hours.is_open(sized.symbol, now := self.clock()):  # before risk reserves anything
+            return await self.refuse(row, "MARKET_CLOSED", *trading_hours.closed(sized.symbol, now))
         if session.state == pb.SESSION_STATE_FROZEN:  # recorded sized, so a resync makes it up
             return await self.refuse(row, "SESSION_FROZEN", f"copying is frozen: {session.state_reason}", {})
         attempt = await self.send(

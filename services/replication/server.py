@@ -95,7 +95,7 @@ async def create_server(settings: Settings) -> RunningService:
         watchers.stop, resting.stop, snapshots.stop, outages.stop, processor.stop, stop_periodic, bus.close, pool.close, risk_channel.close,
         compliance_channel.close, db.close])
     running.components = {"retries": processor, "errors": book, "reconciler": reconciler,  # for tests
-                          "snapshots": snapshots, "resting": resting, "pool": pool}
+                          "snapshots": snapshots, "resting": resting, "pool": pool, "copier": copier}
     return running
 
 

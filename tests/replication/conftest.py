@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest_asyncio
 from google.protobuf import field_mask_pb2
@@ -18,6 +19,7 @@ from copytrade.risk.v1 import risk_service_pb2 as risk_pb
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from copytrade.type.v1 import trading_pb2
 from services.kit.testing import eventually
+from services.replication.copier import Copier
 from services.replication.venues.base import OrderRequest
 from services.replication.venues.rithmic_venue import RithmicVenue
 from tests.replication.test_copy_flow import verify
@@ -29,11 +31,17 @@ NINJATRADER = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_NINJATRADER, id="nin
 IB = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_IB, id="ib", market_type=trading_pb2.MARKET_TYPE_FUTURE)
 
 
+# Futures trade only in their sessions: copies in these tests happen on a Wednesday at 09:00
+# Central, whatever day the tests run. A test about trading hours sets copier.clock itself.
+IN_SESSION = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+
+
 @dataclass
 class Stubs:
     compliance: ComplianceServiceStub
     risk: RiskServiceStub
     replication: ReplicationServiceStub
+    copier: Copier
 
 
 @pytest_asyncio.fixture
@@ -47,8 +55,10 @@ async def services_on(start_service):
         addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
         replication = await start_service("replication", addresses=addresses, venue_rate_limit=False,
                                           venue_urls=venue_urls)
+        copier = replication.running.components["copier"]
+        copier.clock = lambda: IN_SESSION
         return Stubs(ComplianceServiceStub(compliance.channel), RiskServiceStub(risk.channel),
-                     ReplicationServiceStub(replication.channel))
+                     ReplicationServiceStub(replication.channel), copier)
 
     return start
 

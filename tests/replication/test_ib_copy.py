@@ -3,10 +3,12 @@ IB venue from its vault credential (account code, TWS address) through VenuePool
 master's ES fill onto MES through the symbol map, and places it over the TWS API with ib_async
 on the IB simulator. Verified by asking the simulator."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest_asyncio
 
+from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.type.v1 import trading_pb2
 from services.kit.testing import eventually
@@ -24,12 +26,12 @@ ES_AS_MES = rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier=
 async def ib_mesh(services_on):
     sim = await IbSimulator(seed=3, master_client_id=MASTER_CLIENT_ID).start()
     stubs = await services_on({"ib": f"127.0.0.1:{sim.port}"})
-    yield sim, stubs.compliance, stubs.replication, stubs.risk
+    yield sim, stubs.compliance, stubs.replication, stubs.risk, stubs.copier
     await sim.stop()
 
 
 async def test_an_es_master_fill_is_copied_to_an_ib_follower_as_mes(ib_mesh, token_for):
-    sim, compliance, replication, risk = ib_mesh
+    sim, compliance, replication, risk, _ = ib_mesh
     master, _, master_account = await enrol_ib(sim, compliance, replication, token_for, "m", rep.ACCOUNT_ROLE_MASTER)
     follower, code, account = await enrol_ib(sim, compliance, replication, token_for, "f",
                                              rep.ACCOUNT_ROLE_FOLLOWER)
@@ -47,7 +49,7 @@ async def test_an_es_master_fill_is_copied_to_an_ib_follower_as_mes(ib_mesh, tok
 async def test_a_watched_ib_master_trading_from_its_own_api_client_is_copied(ib_mesh, token_for):
     """The master trades ES through their own API client; replication watches the account as the
     gateway's Master API client ID (the vault's client id), sees the execution live and copies it."""
-    sim, compliance, replication, risk = ib_mesh
+    sim, compliance, replication, risk, _ = ib_mesh
     master, master_code, master_account = await enrol_ib(sim, compliance, replication, token_for, "m",
                                                          rep.ACCOUNT_ROLE_MASTER, watch=True,
                                                          client_id=str(MASTER_CLIENT_ID))
@@ -63,3 +65,41 @@ async def test_a_watched_ib_master_trading_from_its_own_api_client_is_copied(ib_
         await master_venue.close()
     orders = await eventually(lambda: sim.orders(code), message="the MES copy at the IB simulator")
     assert [(o.contract.symbol, o.action, o.quantity) for o in orders] == [("MES", "SELL", Decimal(1))]
+
+
+async def test_a_copy_outside_the_follower_instruments_trading_hours_is_refused_with_the_reason(ib_mesh, token_for):
+    """CME equity-index futures trade Sunday 17:00 to Friday 16:00 Central: a master fill on a
+    Saturday is refused by replication before risk is asked, never reaches the IB follower, and
+    says when MES reopens."""
+    sim, compliance, replication, risk, copier = ib_mesh
+    master, _, master_account = await enrol_ib(sim, compliance, replication, token_for, "m", rep.ACCOUNT_ROLE_MASTER)
+    follower, code, account = await enrol_ib(sim, compliance, replication, token_for, "f",
+                                             rep.ACCOUNT_ROLE_FOLLOWER)
+    await follow(replication, token_for, follower, account, master_account, ES_AS_MES)
+    await raise_position_cap(risk, token_for, follower)
+
+    async def copy_of(trade_id: str):
+        await replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
+            master_account_id=master_account.account_id, venue_trade_id=trade_id, symbol="ES",
+            side=trading_pb2.SIDE_BUY, quantity="1", price="5000"), metadata=token_for(master))
+
+        async def settled():
+            orders = (await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(),
+                                                           metadata=token_for(follower))).orders
+            done = [o for o in orders if o.status not in (events.FOLLOWER_ORDER_STATUS_UNSPECIFIED,
+                                                          events.FOLLOWER_ORDER_STATUS_PENDING)]
+            return len(done) == len(orders) and orders
+        return await eventually(settled, message=f"the copy of {trade_id} settled")
+
+    copier.clock = lambda: datetime(2026, 12, 5, 15, 0, tzinfo=UTC)  # Saturday, 09:00 Central
+    [refused] = await copy_of("T-saturday")
+    assert refused.status == events.FOLLOWER_ORDER_STATUS_REFUSED
+    assert (refused.refusal.reason, refused.refusal.domain) == ("MARKET_CLOSED", "replication.copytrade")
+    assert "MES is outside its trading hours" in refused.refusal.message
+    assert refused.refusal.metadata["opens"] == "2026-12-06T23:00:00+00:00"  # Sunday 17:00 Central
+    assert sim.orders(code) == []  # nothing reached IB
+
+    copier.clock = lambda: datetime(2026, 12, 6, 23, 0, tzinfo=UTC)  # Sunday 17:00 Central: open
+    await copy_of("T-sunday-open")
+    orders = await eventually(lambda: sim.orders(code), message="the in-session copy at the IB simulator")
+    assert [(o.contract.symbol, o.action, o.quantity) for o in orders] == [("MES", "BUY", Decimal(1))]
