@@ -24,7 +24,7 @@ from copytrade.type.v1 import trading_pb2
 from services.kit import metrics, tracing
 from services.kit.bus import Bus, Delivery
 from services.kit.db import Database, aware
-from services.replication import budget, copy_settings, recovery, sizing, symbol_map
+from services.replication import budget, copy_settings, recovery, sizing, symbol_map, trading_hours
 from services.replication.client_order_id import client_order_id
 from services.replication.orders import order_to_proto
 from services.replication.error_book import Attempt, ErrorBook
@@ -52,6 +52,7 @@ class Copier:
     def __init__(self, db: Database, bus: Bus, pool: VenuePool, risk: RiskServiceStub, error_book: ErrorBook) -> None:
         self.db, self.bus, self.pool, self.risk, self.error_book = db, bus, pool, risk, error_book
         self.market = MarketData()
+        self.clock = lambda: datetime.now(UTC)  # what the trading-hours check reads (tests pin it)
         self._venue_ids: dict[str, str] = {}  # follower account → venue id, for metrics labels
         self._follower_locks: dict[str, asyncio.Lock] = {}
         self._accounts: dict[str, VenueAccountRow] = {}  # master accounts, for their venue and market
@@ -114,6 +115,8 @@ class Copier:
             return await self.refuse(row, sized.reason, sized.message, sized.metadata)
         spot = account.market_type == trading_pb2.MARKET_TYPE_SPOT
         row.symbol, row.side, row.quantity = sized.symbol, SIDE_VALUES[sized.side], sized.quantity
+        if not trading_hours.is_open(sized.symbol, now := self.clock()):  # before risk reserves anything
+            return await self.refuse(row, "MARKET_CLOSED", *trading_hours.closed(sized.symbol, now))
         if session.state == pb.SESSION_STATE_FROZEN:  # recorded sized, so a resync makes it up
             return await self.refuse(row, "SESSION_FROZEN", f"copying is frozen: {session.state_reason}", {})
         attempt = await self.send(
@@ -149,12 +152,16 @@ class Copier:
         instrument = await venue.instrument(routed[0])
         equity = (await venue.account()).equity if settings.mode in ("EQUITY_PROPORTIONAL", "RISK_PERCENT") \
             else Decimal(0)
+        quoted = None  # a notional buys the follower's instrument at its own price (risk values it so too)
+        if settings.mode == "FIXED_NOTIONAL" and routed[0] != trade.symbol:
+            quoted = price = await venue.price(instrument.symbol)
         follower_position = Decimal(0)
         if sizing.closing_fraction(position_before, trade.side, trade.quantity)[0] > 0:
             follower_position = await self._copied_position(session.config_id, instrument.symbol)
         with tracing.span("copy sizing"):
             sized = sizing.size(settings, trade, instrument, follower_equity=equity, master_equity=master_equity,
-                                position_before=position_before, follower_position=follower_position)
+                                position_before=position_before, follower_position=follower_position,
+                                follower_price=quoted)
         spot = account.market_type == trading_pb2.MARKET_TYPE_SPOT
         if not sized.refused and sized.closing > 0 and sized.side == "sell" and spot:
             holding = (await venue.account()).balances.get(instrument.base)

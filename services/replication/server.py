@@ -96,7 +96,8 @@ async def create_server(settings: Settings) -> RunningService:
         watchers.stop, outbox.stop, resting.stop, snapshots.stop, outages.stop, processor.stop, stop_periodic,
         bus.close, pool.close, risk_channel.close, compliance_channel.close, db.close])
     running.components = {"retries": processor, "errors": book, "reconciler": reconciler,  # for tests
-                          "snapshots": snapshots, "resting": resting, "pool": pool, "outbox": outbox}
+                          "snapshots": snapshots, "resting": resting, "pool": pool, "outbox": outbox,
+                          "copier": copier}
     return running
 
 

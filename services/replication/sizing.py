@@ -108,9 +108,12 @@ def close_quantity(fraction: Decimal, held: Decimal, lot_size: Decimal) -> Decim
 
 def size(settings: Settings, trade: MasterTrade, instrument: Instrument, *, follower_equity: Decimal = ZERO,
          master_equity: Decimal = ZERO, price: Decimal | None = None, position_before: Decimal = ZERO,
-         follower_position: Decimal = ZERO) -> Sized:
+         follower_position: Decimal = ZERO, follower_price: Decimal | None = None) -> Sized:
     """`position_before` is the master's signed position before the fill; `follower_position` the
-    follower's signed position built by this session's copies, in follower units."""
+    follower's signed position built by this session's copies, in follower units. `follower_price`
+    is the follower instrument's own price, when the master's says nothing about it (a symbol map
+    onto another underlying: ES → BTC/USDT:USDT): a fixed notional then buys
+    notional / (follower_price x contract size) follower contracts, the ratio not applied."""
     routed = route(settings, trade)
     if isinstance(routed, Sized):
         return routed
@@ -128,11 +131,14 @@ def size(settings: Settings, trade: MasterTrade, instrument: Instrument, *, foll
     quantity = ZERO
     if opening > 0:
         opened = MasterTrade(trade.symbol, trade.side, opening, trade.price)
-        raw = raw_quantity(settings, opened, follower_equity=follower_equity, master_equity=master_equity, price=price)
+        raw = raw_quantity(settings, opened, follower_equity=follower_equity, master_equity=master_equity,
+                           price=follower_price or price)
         if isinstance(raw, Sized):
             if closing <= 0:
                 return raw
         else:
+            if follower_price and settings.mode == "FIXED_NOTIONAL":  # already in follower units
+                raw, ratio = raw / instrument.contract_size, Decimal(1)
             quantity = (raw * ratio / instrument.lot_size).to_integral_value(rounding=ROUND_DOWN) * instrument.lot_size
     quantity += closing
     if quantity <= 0:
@@ -145,6 +151,8 @@ def size(settings: Settings, trade: MasterTrade, instrument: Instrument, *, foll
         return _refuse("BELOW_MIN_QUANTITY", f"{quantity} is below the venue's minimum of {instrument.min_quantity}",
                        quantity=quantity, min_quantity=instrument.min_quantity)
     notional = quantity * price / ratio  # the master's price is per master unit
+    if follower_price:
+        notional = quantity * follower_price * instrument.contract_size
     if notional < instrument.min_notional:
         return _refuse("BELOW_MIN_NOTIONAL", f"{notional:.2f} is below the venue's minimum order value of "
                        f"{instrument.min_notional}", notional=notional.quantize(Decimal("0.01")),

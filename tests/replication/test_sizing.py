@@ -110,3 +110,18 @@ def test_a_proportional_close_never_closes_more_than_the_follower_holds(before, 
     if not result.refused:
         assert result.closing == result.quantity <= held
         assert result.quantity % BTC.lot_size == 0 or result.quantity == held
+
+
+def test_a_fixed_notional_buys_the_follower_instrument_at_its_own_price_and_contract_size():
+    """Mapped onto another instrument, the notional is spent at that instrument's price (which
+    the copier asks the follower's venue for) and per contract: no master contracts to convert."""
+    es = sizing.MasterTrade("ES", "sell", Decimal(2), Decimal(5000))
+    to_btc = sizing.Settings(mode="FIXED_NOTIONAL", fixed_notional=Decimal(3200),
+                             symbol_map={"ES": ("BTC/USDT:USDT", Decimal(1))})
+    btc = sizing.size(to_btc, es, BTC, follower_price=Decimal(64000))
+    assert (btc.symbol, btc.side, btc.quantity) == ("BTC/USDT:USDT", "sell", Decimal("0.05"))
+    mes = Instrument("MES", "MESZ6", "MES", "USD", Decimal("0.25"), Decimal(1), Decimal(1), Decimal(0),
+                     contract_size=Decimal(5))
+    to_mes = sizing.Settings(mode="FIXED_NOTIONAL", fixed_notional=Decimal(250_000),
+                             symbol_map={"ES": ("MES", Decimal(10))})
+    assert sizing.size(to_mes, es, mes, follower_price=Decimal(5000)).quantity == 10  # 250,000 / (5,000 x 5)
