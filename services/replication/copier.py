@@ -148,8 +148,12 @@ class Copier:
         routed = sizing.route(settings, trade)
         if isinstance(routed, sizing.Sized):
             return routed, None, Decimal(0), trade.price
-        price = trade.price / routed[1]  # the master's price per follower unit
         instrument = await venue.instrument(routed[0])
+        # The master's price per follower unit, in the follower instrument's quoting: one master unit
+        # is worth price × its contract size, and is `ratio` follower units (ES 5,000 → MES 5,000).
+        master_size = instrument.contract_size if routed[0] == trade.symbol else \
+            await self._master_contract_size(trade.symbol, master_account_id, account, venue)
+        price = trade.price * master_size / (routed[1] * instrument.contract_size)
         equity = (await venue.account()).equity if settings.mode in ("EQUITY_PROPORTIONAL", "RISK_PERCENT") \
             else Decimal(0)
         quoted = None  # a notional buys the follower's instrument at its own price (risk values it so too)
@@ -272,6 +276,16 @@ class Copier:
         row.budget_delay_ms = round(waited[0] * 1000)
         await self._placed(row, state.venue_order_id, state.filled_quantity, state.average_price, state.status)
         return Attempt("placed")
+
+    async def _master_contract_size(self, symbol: str, master_account_id: str, follower: VenueAccountRow,
+                                    follower_venue) -> Decimal:
+        """The master instrument's contract size, from the master's venue (or the follower's, when
+        both trade on one); 1 when neither can tell."""
+        venue = await self._master_venue(master_account_id, follower) or follower_venue
+        try:
+            return (await venue.instrument(symbol)).contract_size
+        except VenueError:
+            return Decimal(1)
 
     async def _master_venue(self, master_account_id: str, follower: VenueAccountRow):
         """The master's venue when it is another venue or market than the follower's (its markets

@@ -47,6 +47,13 @@ async def test_a_rithmic_es_master_is_copied_to_ib_as_mes_and_to_binance_perpetu
         sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1",
         symbol_map=[rep.SymbolMapping(master_symbol="ES", follower_symbol="MES", contract_ratio=str(ratio))]))
     await raise_position_cap(risk, token_for, ib_user)  # 20 MES at 5,000 x 5 is 500,000 of exposure
+    # A second IB follower may hold 300,000: risk values each MES at 25,000, so 12 of the 20 go out.
+    capped_ib_user, capped_ib_code, capped_ib_account = await enrol_ib(ib, compliance, replication, token_for,
+                                                                       "ib-capped", rep.ACCOUNT_ROLE_FOLLOWER)
+    await follow(replication, token_for, capped_ib_user, capped_ib_account, master_account, rep.CopySettings(
+        sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1",
+        symbol_map=[rep.SymbolMapping(master_symbol="ES", follower_symbol="MES", contract_ratio=str(ratio))]))
+    await raise_position_cap(risk, token_for, capped_ib_user, "300000")
 
     # Binance: a fixed notional of USDT in BTC perpetuals, bought at BTC's price (not ES's).
     btc = binance.exchange.prices["BTCUSDT"]
@@ -70,6 +77,8 @@ async def test_a_rithmic_es_master_is_copied_to_ib_as_mes_and_to_binance_perpetu
         ("MES", "SELL", Decimal(20), "Filled")]
     # 2 ES x 50 = 20 MES x 5: the follower holds the master's exposure per index point.
     assert ib_orders[0].quantity * ib_orders[0].contract.multiplier == 2 * FUTURES["ES"].multiplier
+    capped = await eventually(lambda: ib.orders(capped_ib_code), message="the capped MES copy", timeout=15)
+    assert [(o.contract.symbol, o.action, o.quantity) for o in capped] == [("MES", "SELL", Decimal(12))]
     perp_orders, capped_orders = [await eventually(lambda user=user: binance.futures_orders(user), timeout=15,
                                                    message="the BTC perpetual copy at the Binance simulator")
                                   for user in perp_users]
