@@ -48,6 +48,9 @@ class Delivery:
     msg_id: str
     num_delivered: int
     stream_sequence: int
+    # Tells JetStream the handler is still at it (restarts the ack wait), for a handler that
+    # holds a message on purpose.
+    working: Callable[[], Awaitable[None]] | None = None
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
@@ -148,7 +151,7 @@ class Bus:
         try:
             meta = msg.metadata
             delivery = Delivery(msg.subject, decode(msg), (msg.headers or {}).get(MSG_ID_HEADER, ""),
-                                meta.num_delivered, meta.sequence.stream)
+                                meta.num_delivered, meta.sequence.stream, working=msg.in_progress)
         except Exception:
             log.exception("%s: undecodable event on %s; terminated", self.name, msg.subject)
             await msg.term()  # a poison message would otherwise be redelivered forever

@@ -46,6 +46,7 @@ RESTING = {S.FOLLOWER_ORDER_STATUS_PENDING, S.FOLLOWER_ORDER_STATUS_UNKNOWN, S.F
 SIDE_NAMES = {trading_pb2.SIDE_BUY: "buy", trading_pb2.SIDE_SELL: "sell"}
 SIDE_VALUES = {v: k for k, v in SIDE_NAMES.items()}
 DECISIONS = {risk_pb.DECISION_APPROVED, risk_pb.DECISION_REDUCED}
+HOLD_S = 60.0  # how long a fill whose copying fails is retried in place before JetStream has it back
 
 
 class Copier:
@@ -58,6 +59,29 @@ class Copier:
         self._accounts: dict[str, VenueAccountRow] = {}  # master accounts, for their venue and market
 
     async def handle(self, delivery: Delivery) -> None:
+        """Copy one master fill to every session, before the next fill. A failure here is the
+        database or risk being away (venue failures are recorded and retried per copy): it is
+        retried in place, not handed back to JetStream at once, which would let the next fill
+        (a close after this open) overtake it. Only past HOLD_S does the fill go back."""
+        loop = asyncio.get_running_loop()
+        deadline, delay = loop.time() + HOLD_S, 0.1
+        while True:
+            try:
+                return await self._handle(delivery)
+            except Exception as exc:  # noqa: BLE001 - re-raised past the deadline
+                if loop.time() + delay > deadline:
+                    raise
+                log.warning("copying fill %s failed (%s: %s); trying again in %.1fs", delivery.msg_id,
+                            type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "", delay)
+                await asyncio.sleep(delay)
+                delay = min(2.0, delay * 2)
+                if delivery.working is not None:
+                    try:
+                        await delivery.working()  # still ours: JetStream waits instead of redelivering
+                    except Exception:  # noqa: BLE001 - NATS away too: it may redeliver; copies are idempotent
+                        pass
+
+    async def _handle(self, delivery: Delivery) -> None:
         fill: events.MasterFill = delivery.event
         received = datetime.now(UTC)
         async with self.db.session() as session:

@@ -68,7 +68,7 @@ async def burst_around(copying: Copying, stop, start, mesh) -> dict:
         check = await eventually(lambda: (c := check_copies(copying)).found == c.expected and c, timeout=90,
                                  interval=0.1, message="every master fill copied to every follower")
     except AssertionError as exc:
-        logs = "\n".join(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+        logs = "\n".join(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-400:])
                          for log in sorted((mesh.data_dir / "logs").glob("*.log")))
         raise AssertionError(f"{exc}: {check_copies(copying)}\n{logs}") from None
     caught_up = time.monotonic()

@@ -43,8 +43,11 @@ BACKFILL_AFTER_S = (0.25, 1.0, 3.0)
 # After a reconnect, how long the new subscription may take to prove itself before the stream
 # is reported back up (a subscription refused right away means still down).
 STREAM_UP_CHECK_S = 0.5
-SEEN_TRADES = 20_000
-IP_BAN_RETRY_S = 600.0  # how long an IP ban (bybit's 403) lasts when the venue does not say  # trade ids remembered to deliver each fill once
+# How often a waiting fill stream looks into ccxt's cache for trades no watch handed out.
+PEEK_S = 0.05
+PEEK_TRADES = 100  # the newest trades of the cache: stragglers are at its end
+SEEN_TRADES = 20_000  # trade ids remembered to deliver each fill once
+IP_BAN_RETRY_S = 600.0  # how long an IP ban (bybit's 403) lasts when the venue does not say
 MARKET_TYPES = {"spot": "spot", "swap": "swap", "perpetual": "swap", "future": "future"}
 
 # Venue constants as data. How each exchange's fetchMarkets option names the market type, so
@@ -516,9 +519,12 @@ class CcxtVenue:
 
     # --- streams ---------------------------------------------------------------------------
     async def _watch(self, watch: Callable[[], Awaitable[list]], what: str,
-                     backfill: Callable[[float], Awaitable[list]] | None = None) -> AsyncIterator[list]:
+                     backfill: Callable[[float], Awaitable[list]] | None = None,
+                     peek: Callable[[], list] | None = None) -> AsyncIterator[list]:
         """Batches from a ccxt.pro watch method until close(), reconnecting with backoff. After a
-        reconnect, `backfill(since)` (REST) recovers what happened while the stream was down."""
+        reconnect, `backfill(since)` (REST) recovers what happened while the stream was down.
+        `peek()` returns items in ccxt's cache that no watch has handed out yet: looked at while
+        waiting, for a message that came between one watch resolving and the next being armed."""
         failures, down_since = 0, None
         # ccxt.pro resolves a watch only if one is waiting when the message comes; a message that
         # arrives while none waits stays in its cache until the *next* message. So a pump keeps a
@@ -566,6 +572,11 @@ class CcxtVenue:
                         await pending  # still down: to the handler below
                     self._stream_state(what, up=True)  # back, and what it missed recovered
                 down_since = None
+                while peek is not None and not pending.done():
+                    await asyncio.wait({pending}, timeout=PEEK_S)
+                    early = [] if pending.done() else peek()
+                    if early:
+                        yield early
                 batch = await pending
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - the stream reconnects by itself
@@ -634,7 +645,11 @@ class CcxtVenue:
                         pass
             return sorted(trades, key=lambda t: t.get("timestamp") or 0)
 
-        async for trades in self._watch(self.exchange.watch_my_trades, "fill", backfill):
+        def peek() -> list[dict]:  # trades in ccxt's cache that no watch call has returned yet
+            cached = getattr(self.exchange, "myTrades", None) or []
+            return [t for t in cached[-PEEK_TRADES:] if f"{t.get('symbol')}:{t['id']}" not in seen]
+
+        async for trades in self._watch(self.exchange.watch_my_trades, "fill", backfill, peek):
             for trade in trades:
                 if not seen.add(f"{trade.get('symbol')}:{trade['id']}"):
                     continue  # delivered already (ccxt's cache, or the backfill overlapping the stream)
