@@ -192,6 +192,10 @@ class Bus:
         await self.nc.flush()  # the server has the interest now: nothing published after this is missed
         return subscription
 
+    @property
+    def closing(self) -> bool:
+        return self._stopping.is_set()
+
     async def close(self) -> None:
         self._stopping.set()
         for task in self._tasks:

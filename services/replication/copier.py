@@ -69,7 +69,9 @@ class Copier:
             try:
                 return await self._handle(delivery)
             except Exception as exc:  # noqa: BLE001 - re-raised past the deadline
-                if loop.time() + delay > deadline:
+                task = asyncio.current_task()
+                # Shutting down: a call cut short by it (a closed channel) is no reason to hold on.
+                if loop.time() + delay > deadline or self.bus.closing or (task is not None and task.cancelling()):
                     raise
                 log.warning("copying fill %s failed (%s: %s); trying again in %.1fs", delivery.msg_id,
                             type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "", delay)

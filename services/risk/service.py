@@ -150,10 +150,10 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
     async def GetTradingState(self, request: pb.GetTradingStateRequest, context) -> pb.GetTradingStateResponse:
         self._authorise_scope(request.scope) if request.scope.user_id else auth.require_caller()
         key = scope_key(request.scope.user_id, request.scope.master_id)
-        async with self.db.session() as session:
+        async with self.db.session() as session:  # one read: the state and what it makes effective agree
             effective = await self.book.effective_state(session, request.scope.user_id, request.scope.master_id)
-        return pb.GetTradingStateResponse(state=_state_info(request.scope, await self.book.get_state(key)),
-                                          effective_state=STATES[effective])
+            row = await session.get(TradingStateRow, key)
+        return pb.GetTradingStateResponse(state=_state_info(request.scope, row), effective_state=STATES[effective])
 
     async def SetTradingState(self, request: pb.SetTradingStateRequest, context) -> pb.SetTradingStateResponse:
         caller = self._authorise_scope(request.scope)

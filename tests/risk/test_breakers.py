@@ -130,9 +130,12 @@ async def test_copy_events_trip_the_venue_failure_and_latency_breakers(start_ser
     async def tripped():
         return (await breakers_of(risk, token_for, user))[kind].tripped
     await eventually(tripped, message=f"{kind} tripped")
-    state = await risk.GetTradingState(pb.GetTradingStateRequest(scope=pb.TradingScope(user_id=user)),
-                                       metadata=token_for(user))
-    assert state.effective_state == trading_pb2.TRADING_STATE_REDUCING
+
+    async def reducing():  # the breaker is recorded first, then the state it sets
+        state = await risk.GetTradingState(pb.GetTradingStateRequest(scope=pb.TradingScope(user_id=user)),
+                                           metadata=token_for(user))
+        return state.effective_state == trading_pb2.TRADING_STATE_REDUCING and state
+    state = await eventually(reducing, message="trading reduce-only")
     assert kind.split("_")[0].lower() in state.state.reason
     await bus.close()
 
