@@ -7,6 +7,7 @@ passes the contract suite in tests/venues/contract.py."""
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -156,6 +157,17 @@ class AccountSnapshot:
     balances: dict[str, Balance] = field(default_factory=dict)
     equity: Decimal = ZERO  # everything valued in `currency`
     currency: str = "USDT"
+
+
+def tell_stream_listeners(listeners: dict[str, Callable[[str, bool], None]], streams: list[str], up: bool) -> None:
+    """Call every listener (see Venue.add_stream_listener) for each of the streams; a listener's
+    failure is logged, never the stream's."""
+    for stream in streams:
+        for listener in list(listeners.values()):
+            try:
+                listener(stream, up)
+            except Exception:  # noqa: BLE001 - a listener's trouble is not the stream's
+                logging.getLogger("copytrade.venue").exception("stream listener failed")
 
 
 @runtime_checkable

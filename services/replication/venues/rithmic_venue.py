@@ -50,6 +50,7 @@ from async_rithmic.protocol_buffers import exchange_order_notification_pb2
 from services.replication.venues import cme
 from services.replication.venues.base import (
     ZERO, AccountSnapshot, Balance, ErrorKind, Fill, Instrument, OrderRequest, OrderState, Position, VenueError,
+    tell_stream_listeners,
 )
 
 log = logging.getLogger("copytrade.venue.rithmic")
@@ -510,12 +511,7 @@ class RithmicVenue:
 
     def _stream_state(self, up: bool) -> None:
         streams = (["fill"] if self._fill_queues else []) + (["order"] if self._order_queues else [])
-        for stream in streams:
-            for listener in list(self._listeners.values()):
-                try:
-                    listener(stream, up)
-                except Exception:  # noqa: BLE001 - a listener's trouble is not the stream's
-                    log.exception("stream listener failed")
+        tell_stream_listeners(self._listeners, streams, up)
 
     def add_stream_listener(self, name: str, listener: Callable[[str, bool], None]) -> None:
         self._listeners[name] = listener
