@@ -32,7 +32,6 @@ import logging
 import math
 import time
 import zlib
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -43,7 +42,7 @@ from ib_async import Trade as IbTrade
 
 from services.replication.venues.base import (
     ZERO, AccountSnapshot, Balance, ErrorKind, Fill, Instrument, OrderRequest, OrderState, Position,
-    RoundedQuantity, VenueError,
+    RoundedQuantity, SeenIds, VenueError,
 )
 
 log = logging.getLogger("copytrade.venue.ib")
@@ -110,19 +109,6 @@ def _today() -> str:
 
 def _utc(at: datetime) -> datetime:
     return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
-
-
-class _Seen:
-    def __init__(self, size: int = SEEN_EXECUTIONS) -> None:
-        self.size, self._ids = size, OrderedDict()
-
-    def add(self, key: str) -> bool:
-        if key in self._ids:
-            return False
-        self._ids[key] = None
-        if len(self._ids) > self.size:
-            self._ids.popitem(last=False)
-        return True
 
 
 class IbVenue:
@@ -558,7 +544,7 @@ class IbVenue:
             self.ib.errorEvent -= on_error
 
     async def fills(self) -> AsyncIterator[Fill]:
-        seen = _Seen()
+        seen = SeenIds(SEEN_EXECUTIONS)
 
         def subscribe(queue: asyncio.Queue) -> Callable[[], None]:
             def on_report(trade, fill, report) -> None:  # execDetails, then its commission report
