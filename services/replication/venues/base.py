@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -158,25 +157,6 @@ class AccountSnapshot:
     balances: dict[str, Balance] = field(default_factory=dict)
     equity: Decimal = ZERO  # everything valued in `currency`
     currency: str = "USDT"
-
-
-class SeenIds:
-    """The last `size` ids (trade or execution ids): each fill is delivered once, memory stays bounded."""
-
-    def __init__(self, size: int = 20_000) -> None:
-        self.size, self._ids = size, OrderedDict()
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._ids
-
-    def add(self, key: str) -> bool:
-        """False when the id was seen already."""
-        if key in self._ids:
-            return False
-        self._ids[key] = None
-        if len(self._ids) > self.size:
-            self._ids.popitem(last=False)
-        return True
 
 
 def tell_stream_listeners(listeners: dict[str, Callable[[str, bool], None]], streams: list[str], up: bool) -> None:

@@ -15,6 +15,7 @@ import math
 import re
 import ssl
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -29,7 +30,7 @@ from opentelemetry.trace import SpanKind
 from services.kit import tracing
 from services.replication.venues.base import (
     ZERO, AccountSnapshot, Balance, ErrorKind, Fill, Instrument, OrderRequest, OrderState, Position,
-    RoundedQuantity, SeenIds, VenueError,
+    RoundedQuantity, VenueError,
 )
 
 log = logging.getLogger("copytrade.venue.ccxt")
@@ -191,6 +192,24 @@ def _by_status(exc: BaseException, status: int, order_sent: bool, err) -> VenueE
     if status == 400 or status == 422:
         return err(ErrorKind.REJECTED)
     return err(ErrorKind.PLATFORM)  # 403 (WAF), 404/405/410 (wrong URL), 409, 451
+
+
+class _Seen:
+    """The last N trade ids: each fill is delivered once, memory stays bounded."""
+
+    def __init__(self, size: int = SEEN_TRADES) -> None:
+        self.size, self._ids = size, OrderedDict()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._ids
+
+    def add(self, key: str) -> bool:
+        if key in self._ids:
+            return False
+        self._ids[key] = None
+        if len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+        return True
 
 
 class CcxtVenue:
@@ -604,7 +623,7 @@ class CcxtVenue:
                 yield self._order_state(raw, None, raw.get("clientOrderId") or "", raw.get("symbol") or "")
 
     async def fills(self) -> AsyncIterator[Fill]:
-        seen = SeenIds(SEEN_TRADES)
+        seen = _Seen()
         started = time.time()
 
         async def backfill(since: float) -> list[dict]:

@@ -32,6 +32,7 @@ import logging
 import math
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -42,7 +43,7 @@ from ib_async import Trade as IbTrade
 
 from services.replication.venues.base import (
     ZERO, AccountSnapshot, Balance, ErrorKind, Fill, Instrument, OrderRequest, OrderState, Position,
-    RoundedQuantity, SeenIds, VenueError,
+    RoundedQuantity, VenueError,
 )
 
 log = logging.getLogger("copytrade.venue.ib")
@@ -109,6 +110,19 @@ def _today() -> str:
 
 def _utc(at: datetime) -> datetime:
     return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+class _Seen:
+    def __init__(self, size: int = SEEN_EXECUTIONS) -> None:
+        self.size, self._ids = size, OrderedDict()
+
+    def add(self, key: str) -> bool:
+        if key in self._ids:
+            return False
+        self._ids[key] = None
+        if len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+        return True
 
 
 class IbVenue:
@@ -544,7 +558,7 @@ class IbVenue:
             self.ib.errorEvent -= on_error
 
     async def fills(self) -> AsyncIterator[Fill]:
-        seen = SeenIds(SEEN_EXECUTIONS)
+        seen = _Seen()
 
         def subscribe(queue: asyncio.Queue) -> Callable[[], None]:
             def on_report(trade, fill, report) -> None:  # execDetails, then its commission report

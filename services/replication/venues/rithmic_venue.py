@@ -35,6 +35,7 @@ import asyncio
 import logging
 import ssl
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -49,7 +50,7 @@ from async_rithmic.protocol_buffers import exchange_order_notification_pb2
 from services.replication.venues import cme
 from services.replication.venues.base import (
     ZERO, AccountSnapshot, Balance, ErrorKind, Fill, Instrument, OrderRequest, OrderState, Position, VenueError,
-    SeenIds, tell_stream_listeners,
+    tell_stream_listeners,
 )
 
 log = logging.getLogger("copytrade.venue.rithmic")
@@ -94,7 +95,7 @@ class RithmicVenue:
         self._latest: dict[str, OrderState] = {}  # user_tag -> last notified state
         self._tags: dict[str, str] = {}  # basket_id -> user_tag
         self._used_tags: set[str] = set()  # user tags of the account's orders (today's, and ours)
-        self._seen = SeenIds(SEEN_FILLS)
+        self._seen: OrderedDict[str, None] = OrderedDict()
         self._fill_queues: set[asyncio.Queue] = set()
         self._order_queues: set[asyncio.Queue] = set()
         self._listeners: dict[str, Callable[[str, bool], None]] = {}
@@ -471,8 +472,11 @@ class RithmicVenue:
                                _dec(n.fill_price), ZERO, "USD", self._stamp(n.ssboe, n.usecs)))
 
     def _deliver(self, fill: Fill) -> None:
-        if not self._seen.add(fill.venue_trade_id):
+        if fill.venue_trade_id in self._seen:
             return
+        self._seen[fill.venue_trade_id] = None
+        if len(self._seen) > SEEN_FILLS:
+            self._seen.popitem(last=False)
         for queue in list(self._fill_queues):
             queue.put_nowait(fill)
 
