@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import grpc
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as pb
@@ -46,6 +46,7 @@ RESTING = {S.FOLLOWER_ORDER_STATUS_PENDING, S.FOLLOWER_ORDER_STATUS_UNKNOWN, S.F
 SIDE_NAMES = {trading_pb2.SIDE_BUY: "buy", trading_pb2.SIDE_SELL: "sell"}
 SIDE_VALUES = {v: k for k, v in SIDE_NAMES.items()}
 DECISIONS = {risk_pb.DECISION_APPROVED, risk_pb.DECISION_REDUCED}
+OVERTAKEN_LIMIT = 100  # earlier uncopied fills a fill copies first (bounded: one fill's work stays small)
 HOLD_S = 60.0  # how long a fill whose copying fails is retried in place before JetStream has it back
 
 
@@ -85,17 +86,41 @@ class Copier:
 
     async def _handle(self, delivery: Delivery) -> None:
         fill: events.MasterFill = delivery.event
+        async with self.db.session() as lock:
+            # One master's fills are copied one at a time across replicas (on PostgreSQL; SQLite
+            # runs one process), so the check for fills overtaken below sees none in the works.
+            await self.db.serialise(lock, f"copying-master:{fill.master_account_id}")
+            await self._copy_in_order(fill)
+
+    async def _copy_in_order(self, fill: events.MasterFill) -> None:
         received = datetime.now(UTC)
         async with self.db.session() as session:
             sessions = (await session.execute(select(CopySessionRow).where(
                 CopySessionRow.master_account_id == fill.master_account_id,
                 CopySessionRow.state.in_([pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED,
                                           pb.SESSION_STATE_FROZEN])))).scalars().all()
+            # JetStream does not keep order across a redelivery: a fill lost in flight when NATS
+            # restarted comes back after its ack wait, behind later fills. Earlier fills of this
+            # master not yet copied are copied first, so a close never overtakes its open.
+            stored_at = select(MasterFillRow.record_time).where(
+                MasterFillRow.fill_id == fill.fill_id).scalar_subquery()
+            overtaken = (await session.execute(select(MasterFillRow.payload).where(
+                MasterFillRow.master_account_id == fill.master_account_id, MasterFillRow.handled.is_(False),
+                MasterFillRow.record_time < stored_at).order_by(MasterFillRow.record_time, MasterFillRow.fill_id)
+                .limit(OVERTAKEN_LIMIT))).scalars().all()
+        for earlier in overtaken:
+            await self._copy_fill(events.MasterFill.FromString(earlier), sessions, received)
+        await self._copy_fill(fill, sessions, received)
+
+    async def _copy_fill(self, fill: events.MasterFill, sessions: list[CopySessionRow], received: datetime) -> None:
         results = await asyncio.gather(*(self._copy_locked(fill, s, received) for s in sessions),
                                        return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
-            raise failures[0]  # redelivered; copies already made are skipped by their id
+            raise failures[0]  # tried again; copies already made are skipped by their id
+        async with self.db.session() as session:
+            await session.execute(update(MasterFillRow).where(MasterFillRow.fill_id == fill.fill_id)
+                                  .values(handled=True))
 
     async def _copy_locked(self, fill: events.MasterFill, session: CopySessionRow, received: datetime) -> None:
         # One follower's copies are made one at a time, in the order the fills arrive.

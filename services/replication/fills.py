@@ -122,7 +122,7 @@ async def record(db: Database, event: events.MasterFill) -> tuple[events.MasterF
             session.add(MasterFillRow(fill_id=event.fill_id, master_account_id=event.master_account_id,
                                       payload=event.SerializeToString(),
                                       execute_time=event.execute_time.ToDatetime(tzinfo=UTC),
-                                      published=False, record_time=datetime.now(UTC),
+                                      published=False, handled=False, record_time=datetime.now(UTC),
                                       venue_order_id=event.venue_order_id or None, quantity=quantity))
             await session.merge(MasterPositionRow(master_account_id=key[0], symbol=key[1], quantity=after,
                                                   update_time=datetime.now(UTC)))

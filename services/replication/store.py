@@ -54,7 +54,8 @@ class CopySessionRow(ReplicationBase):
 class MasterFillRow(ReplicationBase):
     __tablename__ = "master_fills"
     __table_args__ = (Index("ix_master_fills_order", "master_account_id", "venue_order_id"),
-                      Index("ix_master_fills_unpublished", "published", "record_time"))
+                      Index("ix_master_fills_unpublished", "published", "record_time"),
+                      Index("ix_master_fills_unhandled", "master_account_id", "handled", "record_time"))
 
     fill_id: Mapped[str] = mapped_column(String(160), primary_key=True)  # <account>:<venue trade id>
     master_account_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -66,6 +67,10 @@ class MasterFillRow(ReplicationBase):
     # The outbox: stored first, then published until JetStream acknowledges it (fills.FillOutbox).
     published: Mapped[bool] = mapped_column(Boolean, default=False)
     record_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Copied to every session (or refused, or handed to retries): a fill JetStream redelivers after
+    # a later one is copied before it by that later one (Copier._handle), so a close never
+    # overtakes its open.
+    handled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class MasterPositionRow(ReplicationBase):

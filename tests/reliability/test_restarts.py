@@ -6,6 +6,7 @@ derived from the fill), none missing, none twice."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -47,6 +48,27 @@ async def stack(tmp_path: Path):
         await sim.stop()
 
 
+def missing_copies(copying: Copying, mesh) -> str:
+    """For a failure: each master trade lacking a copy, with what replication's SQLite database
+    says of its fill and copies (PostgreSQL runs say only which are missing)."""
+    have = {o.client_order_id for name in copying.followers for o in copying.sim.orders(name)}
+    lines = []
+    db = mesh.data_dir / "replication.db"
+    for trade in copying.master_trades():
+        lost = {n: cid for n, cid in copying.expected_ids(trade).items() if cid not in have}
+        if not lost:
+            continue
+        fill_id = f"{copying.master_account_id}:{trade.trade_id}"
+        lines.append(f"missing copies of {fill_id} ({trade.side}) at {sorted(lost)}")
+        if db.exists():
+            with sqlite3.connect(db) as conn:
+                lines.append(f"  master_fills: {conn.execute('select published, record_time from master_fills where fill_id = ?', (fill_id,)).fetchall()}")
+                for row in conn.execute("select follower_account_id, status, refusal, error_kind, error_message "
+                                        "from follower_orders where master_fill_id = ?", (fill_id,)):
+                    lines.append(f"  follower_orders: {row}")
+    return "\n".join(lines)
+
+
 async def burst_around(copying: Copying, stop, start, mesh) -> dict:
     """BEFORE trades, the server stopped, DURING trades, the server started, AFTER trades; then
     wait for every copy. Returns what was measured."""
@@ -70,7 +92,7 @@ async def burst_around(copying: Copying, stop, start, mesh) -> dict:
     except AssertionError as exc:
         logs = "\n".join(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-400:])
                          for log in sorted((mesh.data_dir / "logs").glob("*.log")))
-        raise AssertionError(f"{exc}: {check_copies(copying)}\n{logs}") from None
+        raise AssertionError(f"{exc}: {check_copies(copying)}\n{missing_copies(copying, mesh)}\n{logs}") from None
     caught_up = time.monotonic()
     assert not mesh.dead(), f"service(s) died instead of reconnecting: {mesh.dead()}"
     return {"fills": check.fills, "orders": check.found, "check": check, "outage_s": round(back - down, 2),

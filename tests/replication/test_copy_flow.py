@@ -21,6 +21,7 @@ from copytrade.type.v1 import trading_pb2
 from services.kit.bus import Bus
 from services.kit.errors import error_info
 from services.kit.testing import eventually
+from services.replication import fills
 from services.replication.venues.base import OrderRequest
 from services.replication.venues.ccxt_venue import CcxtVenue
 from venue_sim import ccxt_config
@@ -279,6 +280,53 @@ async def test_master_closes_are_mirrored_proportionally_and_a_flip_reverses_the
         master_account_id=master_account.account_id, venue_trade_id="T-3", symbol="BTC/USDT",
         side=trading_pb2.SIDE_SELL, quantity="0.03", price="64000"), metadata=token_for(master))).fill
     assert Decimal(fill.position_before) == Decimal("0.01")  # the stored fill, with the position it met
+
+
+async def test_a_fill_jetstream_hands_over_after_a_later_one_is_still_copied_first(copy_mesh, nats_server,
+                                                                                     token_for):
+    """An open stored by replication whose publish was lost in flight (NATS restarting) reaches
+    the workers only after the close that follows it — JetStream redelivers after the ack wait.
+    The close copies the open first, so the follower opens and closes instead of finding
+    nothing to close; the open's late delivery then changes nothing."""
+    started = await copy_mesh(seed=5)
+    sim = started.sim
+    compliance = ComplianceServiceStub(started.compliance.channel)
+    replication = ReplicationServiceStub(started.replication.channel)
+    copier = started.replication.running.components["copier"]
+    master, _, master_account = await enrol(sim, compliance, replication, token_for, "m", rep.ACCOUNT_ROLE_MASTER, {})
+    follower, _, account = await enrol(sim, compliance, replication, token_for, "f", rep.ACCOUNT_ROLE_FOLLOWER,
+                                       {"USDT": "50000"})
+    await replication.StartCopySession(rep.StartCopySessionRequest(
+        follower_account_id=account.account_id, master_account_id=master_account.account_id,
+        settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1")), metadata=token_for(follower))
+
+    opened = events.MasterFill(fill_id=f"{master_account.account_id}:T-1", master_account_id=master_account.account_id,
+                               master_id=master, venue=SPOT, venue_trade_id="T-1", symbol="BTC/USDT",
+                               side=trading_pb2.SIDE_BUY, quantity="0.02", price="64000")
+    opened.execute_time.GetCurrentTime()
+    opened, created, _ = await fills.record(copier.db, opened)  # stored; on no stream yet
+    assert created
+    await replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
+        master_account_id=master_account.account_id, venue_trade_id="T-2", symbol="BTC/USDT",
+        side=trading_pb2.SIDE_SELL, quantity="0.02", price="64000"), metadata=token_for(master))
+    await eventually(lambda: len(venue_orders(sim, follower)) == 2, message="the open and the close copied")
+    (_, first_side, first_qty), (_, second_side, _) = venue_orders(sim, follower)
+    assert (first_side, first_qty, second_side) == ("BUY", Decimal("0.02"), "SELL")
+
+    bus = await Bus.connect(nats_server.url, "test-late-delivery")
+    try:
+        await bus.publish(fills.fill_subject(master_account.account_id), opened, msg_id=opened.fill_id)
+    finally:
+        await bus.close()
+    # The next fill is copied after the late delivery (one worker takes the stream in order).
+    await replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
+        master_account_id=master_account.account_id, venue_trade_id="T-3", symbol="BTC/USDT",
+        side=trading_pb2.SIDE_BUY, quantity="0.01", price="64000"), metadata=token_for(master))
+    await eventually(lambda: len(venue_orders(sim, follower)) >= 3, message="the next fill copied")
+    assert [(side, qty) for _, side, qty in venue_orders(sim, follower)][::2] == [
+        ("BUY", Decimal("0.02")), ("BUY", Decimal("0.01"))]  # the open once, then the next fill
+    orders = (await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(), metadata=token_for(follower))).orders
+    assert sorted(events.FollowerOrderStatus.Name(o.status) for o in orders) == ["FOLLOWER_ORDER_STATUS_FILLED"] * 3
 
 
 async def test_settings_change_by_mask_orders_and_fills_read_back_and_accounts_delete_when_free(mesh, token_for):
