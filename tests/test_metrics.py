@@ -44,7 +44,9 @@ async def test_a_copy_and_a_refusal_move_the_metrics(observed, token_for):
         user, _, account = await enrol(sim, compliance, replication, token_for, name, rep.ACCOUNT_ROLE_FOLLOWER,
                                        {"USDT": "50000"})
         if name == "limited":  # the venue answers its next request with 429: a retry in 10 minutes
-            sim.inject(kind="rate_limit", account=user, retry_after=600)
+            # -1015, this account's order count: the other followers' orders do not wait for it.
+            sim.inject(kind="rate_limit", account=user, code=-1015, retry_after=600,
+                       msg="Too many new orders; current limit is 50 orders per 10 SECOND.")
         await replication.StartCopySession(rep.StartCopySessionRequest(
             follower_account_id=account.account_id, master_account_id=master_account.account_id, settings=settings),
             metadata=token_for(user))

@@ -91,6 +91,33 @@ async def test_a_refusal_pauses_the_budget_for_as_long_as_the_venue_says():
         await sim.stop()
 
 
+async def test_binance_pauses_one_account_for_too_many_new_orders_and_everyone_for_request_weight():
+    sim = await Simulator(seed=23).start()
+    account = sim.create_account("solo", {"USDT": "50000"})
+    budgets = Budgets()
+    venue = CcxtVenue("binance", api_key=account.api_key, secret=account.secret, market_type="spot",
+                      config=ccxt_config(sim.url))
+    key = budgets.for_key("binance", "solo", "spot")
+    venue.use_budget(key)
+    try:
+        await venue.connect()
+        # -1015: this account's order count; its next orders wait, the venue's other traffic does not.
+        sim.inject(kind="rate_limit", account="solo", endpoint="POST /api/v3/order", code=-1015,
+                   msg="Too many new orders; current limit is 50 orders per 10 SECOND.", retry_after=3)
+        with pytest.raises(VenueError) as err:
+            await venue.place_order(OrderRequest("r-1", "BTC/USDT", "buy", Decimal("0.001")))
+        assert err.value.kind == ErrorKind.RATE_LIMIT and err.value.retry_after == 3
+        assert key.orders.paused_until - key.orders.clock() > 2 and key.venue.paused_until < key.venue.clock()
+        # -1003: the address's request weight; every request to the venue waits.
+        sim.inject(kind="rate_limit", account="solo", endpoint="POST /api/v3/order", retry_after=3)
+        with pytest.raises(VenueError):
+            await venue.place_order(OrderRequest("r-2", "BTC/USDT", "buy", Decimal("0.001")))
+        assert key.venue.paused_until - key.venue.clock() > 2
+    finally:
+        await venue.close()
+        await sim.stop()
+
+
 async def test_waiters_are_served_in_arrival_order():
     bucket = TokenBucket(rate=1000, capacity=1)
     served: list[int] = []

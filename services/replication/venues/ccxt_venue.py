@@ -68,6 +68,7 @@ CLIENT_ID_PARAM = {"bybit": "orderLinkId"}
 
 # (HTTP status, headers) of the last REST answer in this task: ccxt exceptions carry neither,
 # and exchange.last_response_headers is shared by every concurrent request of the instance.
+ACCOUNT_ORDER_LIMIT = re.compile(r'"code"\s*:\s*-1015\b')  # Binance: the account's new-order count
 _last_response: contextvars.ContextVar[tuple[int, Mapping[str, str]] | None] = contextvars.ContextVar(
     "ccxt_last_response", default=None)
 
@@ -299,8 +300,10 @@ class CcxtVenue:
                 tracing.fail(span, error.kind.value)
                 if error.kind == ErrorKind.RATE_LIMIT and self.budget is not None:
                     status = (_last_response.get() or (None, None))[0]
-                    # 10006 (HTTP 200) is one key's limit; a 429/418/403 is the whole venue's.
-                    self.budget.penalize(error.retry_after or 1.0, whole_venue=status != 200)
+                    # Bybit's 10006 (HTTP 200) and Binance's -1015 (too many new orders) are one
+                    # account's order limit; any other 429/418/403 is the whole venue's (the IP's).
+                    per_key = status == 200 or ACCOUNT_ORDER_LIMIT.search(str(exc)) is not None
+                    self.budget.penalize(error.retry_after or 1.0, whole_venue=not per_key)
                 if isinstance(exc, ccxt_errors.InvalidNonce):
                     self._spawn(self._resync_clock())
                 raise error from exc
