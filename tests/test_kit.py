@@ -115,6 +115,8 @@ async def test_replicas_sharing_a_durable_split_the_work_and_see_each_event_once
         assert sorted(seen["a"] + seen["b"]) == sorted(ids)  # each once, none lost
         assert seen["a"] and seen["b"]  # both replicas did work
     finally:
+        # Off the shared stream: replication workers of later tests would wade through them first.
+        await publisher.js.purge_stream("FILLS", subject=subject)
         for bus in (*replicas, publisher):
             await bus.close()
 

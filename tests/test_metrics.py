@@ -63,7 +63,9 @@ async def test_a_copy_and_a_refusal_move_the_metrics(observed, token_for):
         limited = value(after, "copytrade_venue_errors_total", venue="binance", kind="RATE_LIMIT") - \
             value(before, "copytrade_venue_errors_total", venue="binance", kind="RATE_LIMIT")
         pending = value(after, "copytrade_retries_pending", error_type="RATE_LIMIT")
-        return after if acked >= 1 and refused >= 1 and limited >= 1 and pending >= 1 else None
+        assert acked >= 1 and refused >= 1 and limited >= 1 and pending >= 1, \
+            f"acknowledged {acked}, refused {refused}, rate-limited {limited}, retries pending {pending}"
+        return after
     after = await eventually(moved, message="latency, refusal, venue-error and retry metrics moved")
     # Each stage's latency is recorded, in order along the path.
     stages = [value(after, "copytrade_copy_stage_seconds_sum", venue="binance", stage=s) -

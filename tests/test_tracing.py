@@ -109,9 +109,10 @@ async def test_a_rest_signal_is_one_trace_through_gateway_replication_risk_and_v
     # The master fill travels on JetStream with the trace in its headers.
     assert fill_msg.headers["traceparent"].split("-")[1] == trace_id
 
-    def copy_finished():  # the worker's copy span ends last, once the copy is recorded and announced
+    def copy_finished():  # the copy workers' span for the fill ends once its copies are recorded
         ours = [s for s in spans.get_finished_spans() if format(s.context.trace_id, "032x") == trace_id]
-        return ours if {"venue create_order", "copy"} <= {s.name for s in ours} else None
+        return ours if any(s.name == "process fills" and s.attributes["messaging.consumer.group.name"] == "replication"
+                           for s in ours) else None
     ours = await eventually(copy_finished, message="the copy's spans in the caller's trace")
     by_id = {s.context.span_id: s for s in ours}
     named = {(s.name, s.kind) for s in ours}

@@ -104,23 +104,28 @@ class Copier:
             # master not yet copied are copied first, so a close never overtakes its open.
             stored_at = select(MasterFillRow.record_time).where(
                 MasterFillRow.fill_id == fill.fill_id).scalar_subquery()
-            overtaken = (await session.execute(select(MasterFillRow.payload).where(
+            uncopied = (await session.execute(select(MasterFillRow.fill_id, MasterFillRow.payload).where(
                 MasterFillRow.master_account_id == fill.master_account_id, MasterFillRow.handled.is_(False),
-                MasterFillRow.record_time < stored_at).order_by(MasterFillRow.record_time, MasterFillRow.fill_id)
-                .limit(OVERTAKEN_LIMIT))).scalars().all()
-        for earlier in overtaken:
-            await self._copy_fill(events.MasterFill.FromString(earlier), sessions, received)
-        await self._copy_fill(fill, sessions, received)
+                MasterFillRow.record_time <= stored_at).order_by(MasterFillRow.record_time, MasterFillRow.fill_id)
+                .limit(OVERTAKEN_LIMIT))).all()
+        for fill_id, payload in uncopied:
+            if fill_id != fill.fill_id:
+                await self._copy_fill(events.MasterFill.FromString(payload), sessions, received, mark=True)
+        # Only a fill stored here and not yet marked needs marking (a redelivery, or a fill
+        # another deployment stored, does not).
+        await self._copy_fill(fill, sessions, received, mark=any(fill_id == fill.fill_id for fill_id, _ in uncopied))
 
-    async def _copy_fill(self, fill: events.MasterFill, sessions: list[CopySessionRow], received: datetime) -> None:
+    async def _copy_fill(self, fill: events.MasterFill, sessions: list[CopySessionRow], received: datetime, *,
+                         mark: bool) -> None:
         results = await asyncio.gather(*(self._copy_locked(fill, s, received) for s in sessions),
                                        return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             raise failures[0]  # tried again; copies already made are skipped by their id
-        async with self.db.session() as session:
-            await session.execute(update(MasterFillRow).where(MasterFillRow.fill_id == fill.fill_id)
-                                  .values(handled=True))
+        if mark:
+            async with self.db.session() as session:
+                await session.execute(update(MasterFillRow).where(MasterFillRow.fill_id == fill.fill_id)
+                                      .values(handled=True))
 
     async def _copy_locked(self, fill: events.MasterFill, session: CopySessionRow, received: datetime) -> None:
         # One follower's copies are made one at a time, in the order the fills arrive.
