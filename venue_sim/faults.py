@@ -6,6 +6,7 @@ the request (the order exists) but the caller hears an error, or nothing at all.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from venue_sim.book import BinanceError
@@ -60,12 +61,17 @@ class FaultPlan:
     disconnect: bool = False  # execute, then drop the connection
 
 
-class Faults:
-    def __init__(self) -> None:
-        self.items: list[Fault] = []
+class FaultBook:
+    """Faults waiting for requests, each simulator with its own kind of fault (`fault_type`):
+    added, removed, and struck by the requests they match."""
 
-    def add(self, **spec) -> Fault:
-        fault = Fault(**spec)
+    fault_type: type = Fault
+
+    def __init__(self) -> None:
+        self.items: list = []
+
+    def add(self, **spec):
+        fault = self.fault_type(**spec)
         self.items.append(fault)
         return fault
 
@@ -74,17 +80,26 @@ class Faults:
         self.items = [] if fault_id is None else [f for f in self.items if f.id != fault_id]
         return before - len(self.items)
 
-    def plan(self, endpoint: str, account: str | None) -> FaultPlan:
-        """Consume the faults matching this request (oldest first) and say what they do."""
-        plan = FaultPlan()
+    def strike(self, matches: Callable[[object], bool]) -> list:
+        """The faults a request matches, oldest first, each counted; one used up is gone."""
+        struck = []
         for fault in list(self.items):
-            if not fault.matches(endpoint, account):
+            if not matches(fault):
                 continue
             fault.hits += 1
             if fault.count > 0:
                 fault.count -= 1
                 if fault.count == 0:
                     self.items.remove(fault)
+            struck.append(fault)
+        return struck
+
+
+class Faults(FaultBook):
+    def plan(self, endpoint: str, account: str | None) -> FaultPlan:
+        """Consume the faults matching this request (oldest first) and say what they do."""
+        plan = FaultPlan()
+        for fault in self.strike(lambda f: f.matches(endpoint, account)):
             if fault.kind == "latency":
                 plan.latency_s += fault.latency_ms / 1000
             elif fault.kind == "latency_after_accept":

@@ -20,6 +20,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import asdict, dataclass, field
 
+from venue_sim.faults import FaultBook
+
 KINDS = ("latency", "error_after_accept", "unknown_after_accept", "disconnect_after_accept", "pacing", "reject")
 OPERATIONS = ("place", "cancel", "query", "*")
 _ids = itertools.count(1)
@@ -56,30 +58,12 @@ class FaultPlan:
     after: str | None = None  # "error" | "unknown" | "disconnect": execute, then this
 
 
-class IbFaults:
-    def __init__(self) -> None:
-        self.items: list[Fault] = []
-
-    def add(self, **spec) -> Fault:
-        fault = Fault(**spec)
-        self.items.append(fault)
-        return fault
-
-    def remove(self, fault_id: int | None = None) -> int:
-        before = len(self.items)
-        self.items = [] if fault_id is None else [f for f in self.items if f.id != fault_id]
-        return before - len(self.items)
+class IbFaults(FaultBook):
+    fault_type = Fault
 
     def plan(self, operation: str, account: str | None) -> FaultPlan:
         plan = FaultPlan()
-        for fault in list(self.items):
-            if fault.operation not in ("*", operation) or fault.account not in ("*", account):
-                continue
-            fault.hits += 1
-            if fault.count > 0:
-                fault.count -= 1
-                if fault.count == 0:
-                    self.items.remove(fault)
+        for fault in self.strike(lambda f: f.operation in ("*", operation) and f.account in ("*", account)):
             if fault.kind == "latency":
                 plan.latency_s += fault.latency_ms / 1000
             elif fault.kind == "pacing":
