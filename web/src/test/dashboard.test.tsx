@@ -1,4 +1,4 @@
-import { act, cleanup, render, screen, within } from "@testing-library/react";
+import { act, cleanup, render, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "../App";
 import { USER_KEY } from "../session";
@@ -26,11 +26,20 @@ class FakeEventSource {
   }
 }
 
+/** The feed the page opened. React opens it in an effect that may run just after the first paint. */
+async function openedFeed(): Promise<FakeEventSource> {
+  return waitFor(() => {
+    expect(FakeEventSource.last).not.toBeNull();
+    return FakeEventSource.last!;
+  });
+}
+
 const ALICE = { userId: "usr_alice", email: "alice@demo.example.com", roles: ["ROLE_FOLLOWER"] };
 const SESSION = { configId: "cs_1", masterId: "usr_master", state: "SESSION_STATE_ACTIVE" };
 const order = { orderId: "o1", configId: "cs_1", symbol: "BTC/USDT", side: "SIDE_BUY", quantity: "0.001", masterFillTime: "2026-01-01T00:00:00.000Z", ackTime: "2026-01-01T00:00:00.080Z" };
 
 beforeEach(() => {
+  FakeEventSource.last = null;
   window.localStorage.setItem(USER_KEY, JSON.stringify(ALICE));
   window.history.pushState(null, "", "/dashboard");
   vi.stubGlobal("EventSource", FakeEventSource);
@@ -52,7 +61,7 @@ describe("the live dashboard", () => {
     render(<App />);
     expect(await screen.findByText(/No copies yet/)).toBeInTheDocument();
     expect(await screen.findByText("halted · kill switch on")).toBeInTheDocument();
-    const source = FakeEventSource.last!;
+    const source = await openedFeed();
     expect(source.url).toBe("/v1/copy-events:stream");
     act(() => {
       source.onopen?.();
@@ -75,7 +84,7 @@ describe("the live dashboard", () => {
   it("says so in words when the feed stops", async () => {
     render(<App />);
     await screen.findByText(/No copies yet/);
-    const source = FakeEventSource.last!;
+    const source = await openedFeed();
     act(() => {
       source.readyState = FakeEventSource.CLOSED;
       source.listeners.error?.forEach((f) => f({}));
