@@ -177,7 +177,8 @@ async def main() -> int:
                     print(f"1x{n}: {fills} master fills ...", flush=True)
                     try:
                         run = await run_latency(copying, fills, gap_s=0.05 if args.quick else 0.1,
-                                                warmup=2 if args.quick else 5)
+                                                warmup=2 if args.quick else 5,
+                                                metrics_url=endpoints["metrics_replication"])
                     except TimeoutError as exc:  # recorded; the other scales still run
                         print(f"1x{n}: gave up: {exc}", flush=True)
                         results.setdefault("failed", []).append({"followers": n, "error": str(exc)})
@@ -190,7 +191,8 @@ async def main() -> int:
                     (args.out / "partial.json").write_text(json.dumps(results, indent=1))  # if a later part fails
                     lat = run["fill_to_follower_ack_ms"]
                     print(f"1x{n}: p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms, "
-                          f"{run['follower_orders_per_s']} orders/s", flush=True)
+                          f"{run['follower_orders_per_s']} orders/s; mean ms from the master's fill to each stage: "
+                          + ", ".join(f"{k} {v}" for k, v in run["fill_to_stage_mean_ms"].items()), flush=True)
                 n_sustained = 3 if args.quick else 10
                 print(f"sustained 1x{n_sustained} ...", flush=True)
                 copying = await set_up_copying(sim, endpoints, secret, n_sustained, prefix="sustained-")

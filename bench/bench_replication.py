@@ -28,7 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere in the checkout
 
+import aiohttp  # noqa: E402
 import grpc  # noqa: E402
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 from google.protobuf import field_mask_pb2  # noqa: E402
 
 from copytrade.compliance.v1 import compliance_service_pb2 as comp  # noqa: E402
@@ -78,6 +80,37 @@ def pct(values: list[float], q: float) -> float:
 def latency_figures(ms: list[float]) -> dict:
     return {"p50": round(pct(ms, 0.5), 3), "p99": round(pct(ms, 0.99), 3),
             "max": round(max(ms), 3) if ms else float("nan"), "n": len(ms)}
+
+
+STAGES = ("received", "risk_decided", "sent", "acknowledged")
+
+
+async def copy_stage_totals(metrics_url: str) -> dict[str, tuple[float, float]]:
+    """Replication's own clock of each copy, read from its /metrics: per stage (received by a
+    worker, risk decided, sent, acknowledged), the sum of seconds since the master's fill and
+    the count of copies."""
+    async with aiohttp.ClientSession() as http, http.get(metrics_url) as reply:
+        text = await reply.text()
+    totals = {stage: [0.0, 0.0] for stage in STAGES}
+    for family in text_string_to_metric_families(text):
+        if family.name != "copytrade_copy_stage_seconds":
+            continue
+        for sample in family.samples:
+            stage = sample.labels.get("stage")
+            if stage in totals and sample.name.endswith("_sum"):
+                totals[stage][0] += sample.value
+            elif stage in totals and sample.name.endswith("_count"):
+                totals[stage][1] += sample.value
+    return {stage: (total, count) for stage, (total, count) in totals.items()}
+
+
+def stage_means_ms(before: dict, after: dict) -> dict[str, float]:
+    """Mean milliseconds from the master's fill to each stage, over the copies between two reads."""
+    out = {}
+    for stage in STAGES:
+        total, count = after[stage][0] - before[stage][0], after[stage][1] - before[stage][1]
+        out[stage] = round(total / count * 1000, 2) if count else float("nan")
+    return out
 
 
 def service_env(sim_url: str, **extra: str) -> dict[str, str]:
@@ -265,8 +298,11 @@ class Arrivals:
 
 # --- the scenarios -------------------------------------------------------------------------
 
-async def run_latency(copying: Copying, n_fills: int, gap_s: float, warmup: int = 5) -> dict:
-    """Fills one after another, each waited for at every follower: latency on an idle mesh."""
+async def run_latency(copying: Copying, n_fills: int, gap_s: float, warmup: int = 5,
+                      metrics_url: str = "") -> dict:
+    """Fills one after another, each waited for at every follower: latency on an idle mesh.
+    With replication's metrics_url, also where the time goes: the mean from the master's fill
+    to each stage of a copy, by replication's clock."""
     arrivals = Arrivals(copying)
     n_followers = len(copying.followers)
     timeout = 30 + n_followers / 20
@@ -276,6 +312,7 @@ async def run_latency(copying: Copying, n_fills: int, gap_s: float, warmup: int 
             await arrivals.wait_for((i + 1) * n_followers, timeout)
         arrivals.latencies_ms.clear()
         arrivals.per_trade.clear()
+        stages_before = await copy_stage_totals(metrics_url) if metrics_url else None
         started = time.perf_counter()
         for i in range(n_fills):
             await copying.trade(warmup + i)
@@ -283,6 +320,7 @@ async def run_latency(copying: Copying, n_fills: int, gap_s: float, warmup: int 
             if gap_s:
                 await asyncio.sleep(gap_s)
         elapsed = time.perf_counter() - started - n_fills * gap_s
+        stages = stage_means_ms(stages_before, await copy_stage_totals(metrics_url)) if metrics_url else {}
     finally:
         arrivals.close()
     last_ack = [max(v) for v in arrivals.per_trade.values() if v]
@@ -292,6 +330,7 @@ async def run_latency(copying: Copying, n_fills: int, gap_s: float, warmup: int 
         "fill_to_follower_ack_ms": latency_figures(arrivals.latencies_ms),
         "last_follower_ack_ms": latency_figures(last_ack),
         "follower_orders_per_s": round(len(arrivals.latencies_ms) / elapsed, 1),
+        "fill_to_stage_mean_ms": stages,
         "latencies_ms": [round(x, 3) for x in arrivals.latencies_ms],
     }
 
