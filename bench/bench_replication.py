@@ -419,7 +419,8 @@ async def main() -> None:
         sim, mesh, endpoints, secret = await start_stack(data_dir, args.postgres)
         try:
             copying = await set_up_copying(sim, endpoints, secret, args.followers)
-            figures = await run_latency(copying, args.fills, args.gap_ms / 1000)
+            figures = await run_latency(copying, args.fills, args.gap_ms / 1000,
+                                        metrics_url=endpoints["metrics_replication"])
             await copying.close()
         finally:
             await mesh.stop()

@@ -108,17 +108,31 @@ class Copier:
                 MasterFillRow.master_account_id == fill.master_account_id, MasterFillRow.handled.is_(False),
                 MasterFillRow.record_time <= stored_at).order_by(MasterFillRow.record_time, MasterFillRow.fill_id)
                 .limit(OVERTAKEN_LIMIT))).all()
+            # The followers' accounts, read once for the fill rather than once per copy.
+            accounts = {account.account_id: account for account in (await session.execute(
+                select(VenueAccountRow).where(VenueAccountRow.account_id.in_(
+                    {s.follower_account_id for s in sessions})))).scalars()} if sessions else {}
         for fill_id, payload in uncopied:
             if fill_id != fill.fill_id:
-                await self._copy_fill(events.MasterFill.FromString(payload), sessions, received, mark=True)
+                await self._copy_fill(events.MasterFill.FromString(payload), sessions, accounts, received, mark=True)
         # Only a fill stored here and not yet marked needs marking (a redelivery, or a fill
         # another deployment stored, does not).
-        await self._copy_fill(fill, sessions, received, mark=any(fill_id == fill.fill_id for fill_id, _ in uncopied))
+        await self._copy_fill(fill, sessions, accounts, received,
+                              mark=any(fill_id == fill.fill_id for fill_id, _ in uncopied))
 
-    async def _copy_fill(self, fill: events.MasterFill, sessions: list[CopySessionRow], received: datetime, *,
-                         mark: bool) -> None:
-        results = await asyncio.gather(*(self._copy_locked(fill, s, received) for s in sessions),
-                                       return_exceptions=True)
+    async def _copy_fill(self, fill: events.MasterFill, sessions: list[CopySessionRow],
+                         accounts: dict[str, VenueAccountRow], received: datetime, *, mark: bool) -> None:
+        # Copies made before (a redelivery, a fill copied first by a later one), in one read. A
+        # second worker copying the same fill meanwhile is stopped by the copy's primary key.
+        ids = {s.config_id: client_order_id(fill.fill_id, s.follower_account_id) for s in sessions}
+        existing: dict[str, FollowerOrderRow] = {}
+        if sessions:
+            async with self.db.session() as db_session:
+                existing = {row.order_id: row for row in (await db_session.execute(
+                    select(FollowerOrderRow).where(FollowerOrderRow.order_id.in_(ids.values())))).scalars()}
+        results = await asyncio.gather(*(
+            self._copy_locked(fill, s, accounts.get(s.follower_account_id), existing.get(ids[s.config_id]), received)
+            for s in sessions), return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
             raise failures[0]  # tried again; copies already made are skipped by their id
@@ -127,26 +141,29 @@ class Copier:
                 await session.execute(update(MasterFillRow).where(MasterFillRow.fill_id == fill.fill_id)
                                       .values(handled=True))
 
-    async def _copy_locked(self, fill: events.MasterFill, session: CopySessionRow, received: datetime) -> None:
+    async def _copy_locked(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
+                           existing: FollowerOrderRow | None, received: datetime) -> None:
         # One follower's copies are made one at a time, in the order the fills arrive.
         async with self.follower_lock(session.follower_account_id):
             with tracing.span("copy", attributes={"copytrade.config_id": session.config_id}):
-                await self.copy(fill, session, received)
+                await self.copy(fill, session, account, existing, received)
 
-    async def copy(self, fill: events.MasterFill, session: CopySessionRow, received: datetime) -> None:
+    async def copy(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
+                   existing: FollowerOrderRow | None, received: datetime) -> None:
+        """Copy fill for one session to its follower account, given the copy made before, if any."""
         cid = client_order_id(fill.fill_id, session.follower_account_id)
-        async with self.db.session() as db_session:
-            existing = await db_session.get(FollowerOrderRow, cid)
-            account = await db_session.get(VenueAccountRow, session.follower_account_id)
         if existing is not None and existing.status in HANDED_OVER:
             return
-        self._venue_ids[session.follower_account_id] = account.venue_id
+        if account is not None:
+            self._venue_ids[session.follower_account_id] = account.venue_id
         row = existing or FollowerOrderRow(
             order_id=cid, config_id=session.config_id, follower_id=session.follower_id,
             follower_account_id=session.follower_account_id, master_fill_id=fill.fill_id, symbol=fill.symbol,
             side=fill.side, quantity=Decimal(0), filled_quantity=Decimal(0), average_fill_price=None,
             status=S.FOLLOWER_ORDER_STATUS_PENDING, venue_order_id="", refusal=None, error_kind="", error_message="",
             master_fill_time=fill.execute_time.ToDatetime(tzinfo=UTC), receive_time=received, worker=WORKER)
+        if account is None:  # cannot happen while the session uses it (deletion is refused); said if it does
+            return await self.refuse(row, "ACCOUNT_NOT_FOUND", "the follower's venue account no longer exists", {})
         if session.state == pb.SESSION_STATE_PAUSED:
             return await self.refuse(row, "SESSION_PAUSED", "copying is paused for this session", {})
         try:
