@@ -5,6 +5,7 @@ advisory lock across replicas, so concurrent checks can never jointly exceed a l
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -89,9 +90,13 @@ class ReservationBook:
         return checks.Book(positions=positions, prices=prices, equity=equity, orders_last_minute=recent,
                            returns=returns or {})
 
-    async def commit(self, reservation_id: str, filled: Decimal, price: Decimal) -> ReservationRow | None:
+    async def commit(self, reservation_id: str, filled: Decimal, price: Decimal,
+                     check: Callable[[ReservationRow | None], None] = lambda row: None) -> ReservationRow | None:
+        """Count the reservation's fill into its user's position. `check` may refuse the row
+        (raising) before anything changes."""
         async with self.db.session() as session:
             row = await session.get(ReservationRow, reservation_id, with_for_update=True)
+            check(row)
             # A fill counts even when its reservation was released or ran out meanwhile (an order
             # whose outcome was unknown, found later): the exposure is real.
             if row is None or row.status == "COMMITTED":
@@ -108,9 +113,11 @@ class ReservationBook:
             row.status = "COMMITTED"
             return row
 
-    async def release(self, reservation_id: str) -> ReservationRow | None:
+    async def release(self, reservation_id: str,
+                      check: Callable[[ReservationRow | None], None] = lambda row: None) -> ReservationRow | None:
         async with self.db.session() as session:
             row = await session.get(ReservationRow, reservation_id, with_for_update=True)
+            check(row)
             if row is not None and row.status == "OPEN":
                 row.status = "RELEASED"
             return row

@@ -128,23 +128,27 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
         return trading_pb2.Refusal(reason=decision.reason, domain=risk_limits.DOMAIN, message=decision.message,
                                    metadata=decision.metadata)
 
-    async def _owned_reservation(self, reservation_id: str) -> None:
-        async with self.db.session() as session:
-            row = await session.get(ReservationRow, reservation_id)
-        if row is None or not auth.require_caller().may_act_for(row.user_id):
-            raise errors.not_found("RESERVATION_NOT_FOUND", "no such reservation", domain=risk_limits.DOMAIN,
-                                   reservation_id=reservation_id)
+    @staticmethod
+    def _owned(reservation_id: str):
+        """The check a reservation passes before it changes, in the same transaction: the caller
+        acts for its user (else it is not found, as if it did not exist)."""
+        caller = auth.require_caller()
+
+        def check(row: ReservationRow | None) -> None:
+            if row is None or not caller.may_act_for(row.user_id):
+                raise errors.not_found("RESERVATION_NOT_FOUND", "no such reservation", domain=risk_limits.DOMAIN,
+                                       reservation_id=reservation_id)
+        return check
 
     async def CommitReservation(self, request: pb.CommitReservationRequest, context) -> pb.CommitReservationResponse:
-        await self._owned_reservation(request.reservation_id)
+        owned = self._owned(request.reservation_id)
         filled = _decimal("filled_quantity", request.filled_quantity, positive=False)
         price = _decimal("fill_price", request.fill_price)
-        await self.book.commit(request.reservation_id, filled, price)
+        await self.book.commit(request.reservation_id, filled, price, check=owned)
         return pb.CommitReservationResponse(reservation_id=request.reservation_id)
 
     async def ReleaseReservation(self, request: pb.ReleaseReservationRequest, context) -> pb.ReleaseReservationResponse:
-        await self._owned_reservation(request.reservation_id)
-        await self.book.release(request.reservation_id)
+        await self.book.release(request.reservation_id, check=self._owned(request.reservation_id))
         return pb.ReleaseReservationResponse(reservation_id=request.reservation_id)
 
     async def GetTradingState(self, request: pb.GetTradingStateRequest, context) -> pb.GetTradingStateResponse:
