@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from alembic.config import Config
 from decimal import Decimal
 
 from sqlalchemy import String, TypeDecorator, event, text
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -96,10 +97,15 @@ class Database:
         self.migrations = migrations
         self.is_postgres = self.url.startswith("postgresql")
         if self.is_postgres:
+            # Last in, first out, so a busy service keeps reusing its warm connections; a
+            # connection is pinged only after sitting idle (see _ping_if_idle).
             self.engine: AsyncEngine = create_async_engine(
-                self.url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                self.url, pool_size=10, max_overflow=20, pool_use_lifo=True,
                 connect_args={"options": f"-csearch_path={self.schema}"},
             )
+            event.listen(self.engine.sync_engine, "connect", _note_use)
+            event.listen(self.engine.sync_engine, "checkin", _note_use)
+            event.listen(self.engine.sync_engine, "checkout", _ping_if_idle(self.engine.dialect))
         else:
             # One connection: SQLite has one writer, and concurrent transactions on several
             # connections wait in its busy handler, which sleeps in steps of up to 100 ms.
@@ -142,6 +148,29 @@ class Database:
 
 def _lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+PING_AFTER_IDLE_S = 2.0
+
+
+def _note_use(_dbapi_conn, record) -> None:
+    record.info["last_use"] = time.monotonic()
+
+
+def _ping_if_idle(dialect):
+    """Before a connection that sat idle is handed out, check the server still has it (a restart
+    or an idle timeout drops connections); the pool then replaces it. A connection used moments
+    ago is not checked: pinging at every checkout cost a round trip per transaction on the copy
+    path. After a PostgreSQL restart the first statement that fails invalidates the whole pool."""
+
+    def on_checkout(dbapi_conn, record, _proxy) -> None:
+        if time.monotonic() - record.info.get("last_use", 0.0) < PING_AFTER_IDLE_S:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)  # what pool_pre_ping runs
+        except Exception as exc:
+            raise DisconnectionError(f"connection lost while idle: {exc}") from exc
+    return on_checkout
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
