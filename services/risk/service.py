@@ -129,22 +129,29 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
                                    metadata=decision.metadata)
 
     @staticmethod
-    def _owned(reservation_id: str):
+    def _owned(reservation_id: str, invalid: errors.DomainError | None = None):
         """The check a reservation passes before it changes, in the same transaction: the caller
-        acts for its user (else it is not found, as if it did not exist)."""
+        acts for its user (else it is not found, as if it did not exist). Only then is the
+        request's own fault (`invalid`) told: a stranger learns nothing from a bad request."""
         caller = auth.require_caller()
 
         def check(row: ReservationRow | None) -> None:
             if row is None or not caller.may_act_for(row.user_id):
                 raise errors.not_found("RESERVATION_NOT_FOUND", "no such reservation", domain=risk_limits.DOMAIN,
                                        reservation_id=reservation_id)
+            if invalid is not None:
+                raise invalid
         return check
 
     async def CommitReservation(self, request: pb.CommitReservationRequest, context) -> pb.CommitReservationResponse:
-        owned = self._owned(request.reservation_id)
-        filled = _decimal("filled_quantity", request.filled_quantity, positive=False)
-        price = _decimal("fill_price", request.fill_price)
-        await self.book.commit(request.reservation_id, filled, price, check=owned)
+        filled = price = Decimal(0)
+        invalid = None
+        try:
+            filled = _decimal("filled_quantity", request.filled_quantity, positive=False)
+            price = _decimal("fill_price", request.fill_price)
+        except errors.DomainError as exc:
+            invalid = exc
+        await self.book.commit(request.reservation_id, filled, price, check=self._owned(request.reservation_id, invalid))
         return pb.CommitReservationResponse(reservation_id=request.reservation_id)
 
     async def ReleaseReservation(self, request: pb.ReleaseReservationRequest, context) -> pb.ReleaseReservationResponse:

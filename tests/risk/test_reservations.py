@@ -48,6 +48,37 @@ async def test_a_retried_reservation_gets_the_same_answer_and_release_frees_room
     assert freed.decision == pb.DECISION_APPROVED
 
 
+async def test_only_the_reservations_owner_may_release_or_commit_it(start_service, token_for, service_metadata):
+    risk = RiskServiceStub((await start_service("risk")).channel)
+    user, intruder = f"u_{uuid.uuid4().hex[:8]}", f"u_{uuid.uuid4().hex[:8]}"
+    held = await risk.ReserveOrder(pb.ReserveOrderRequest(reservation_id=f"{user}-r", intent=intent(user, "5")),
+                                   metadata=service_metadata)
+    assert held.decision == pb.DECISION_APPROVED
+    for call in (risk.ReleaseReservation(pb.ReleaseReservationRequest(reservation_id=f"{user}-r"),
+                                         metadata=token_for(intruder)),
+                 risk.CommitReservation(pb.CommitReservationRequest(reservation_id=f"{user}-r", filled_quantity="5",
+                                                                    fill_price="1000"), metadata=token_for(intruder)),
+                 # A stranger's malformed request says no more than a well-formed one.
+                 risk.CommitReservation(pb.CommitReservationRequest(reservation_id=f"{user}-r", filled_quantity="x"),
+                                        metadata=token_for(intruder))):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND and "no such reservation" in err.value.details()
+    # Still held: the limit is as full as before, so nothing was released.
+    full = await risk.ReserveOrder(pb.ReserveOrderRequest(reservation_id=f"{user}-r2", intent=intent(user, "1")),
+                                   metadata=service_metadata)
+    assert full.decision == pb.DECISION_DENIED and full.refusal.reason == "POSITION_LIMIT_EXCEEDED"
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await risk.CommitReservation(pb.CommitReservationRequest(reservation_id=f"{user}-r", filled_quantity="x"),
+                                     metadata=token_for(user))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "filled_quantity" in err.value.details()
+    # Its owner may.
+    await risk.ReleaseReservation(pb.ReleaseReservationRequest(reservation_id=f"{user}-r"), metadata=token_for(user))
+    freed = await risk.ReserveOrder(pb.ReserveOrderRequest(reservation_id=f"{user}-r3", intent=intent(user, "1")),
+                                    metadata=service_metadata)
+    assert freed.decision == pb.DECISION_APPROVED
+
+
 async def test_kill_switch_halts_new_exposure_until_reset(start_service, token_for, service_metadata):
     risk = RiskServiceStub((await start_service("risk")).channel)
     user = f"u_{uuid.uuid4().hex[:8]}"
