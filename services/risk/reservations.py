@@ -91,7 +91,7 @@ class ReservationBook:
                            returns=returns or {})
 
     async def commit(self, reservation_id: str, filled: Decimal, price: Decimal,
-                     check: Callable[[ReservationRow | None], None] = lambda row: None) -> ReservationRow | None:
+                     check: Callable[[ReservationRow | None], None]) -> ReservationRow | None:
         """Count the reservation's fill into its user's position. `check` may refuse the row
         (raising) before anything changes."""
         async with self.db.session() as session:
@@ -114,7 +114,8 @@ class ReservationBook:
             return row
 
     async def release(self, reservation_id: str,
-                      check: Callable[[ReservationRow | None], None] = lambda row: None) -> ReservationRow | None:
+                      check: Callable[[ReservationRow | None], None]) -> ReservationRow | None:
+        """Give the reservation's exposure back. `check` may refuse the row (raising) first."""
         async with self.db.session() as session:
             row = await session.get(ReservationRow, reservation_id, with_for_update=True)
             check(row)
