@@ -69,22 +69,12 @@ async def _newest_first(session, query, requested_size: int, page_token: str) ->
     """One page of audit records, newest first, keyed by sequence number (kit.paging's keyset
     compares its key as text, which PostgreSQL refuses for an integer column)."""
     size = paging.page_size(requested_size)
-    after = paging.decode_token(page_token)
-    if after is not None and (len(after) != 1 or not isinstance(after[0], int) or isinstance(after[0], bool)):
-        raise errors.invalid_argument("INVALID_PAGE_TOKEN", "page_token is not one this service issued",
-                                      field="page_token")
+    after = paging.decode_token(page_token, (int,))
     if after:
         query = query.where(AuditRow.sequence < after[0])
     rows = (await session.execute(query.order_by(AuditRow.sequence.desc()).limit(size + 1))).scalars().all()
     token = paging.encode_token([rows[size - 1].sequence]) if len(rows) > size else ""
     return list(rows[:size]), token
-
-
-def _text_token(token: str) -> None:
-    after = paging.decode_token(token)
-    if after is not None and (len(after) != 1 or not isinstance(after[0], str)):
-        raise errors.invalid_argument("INVALID_PAGE_TOKEN", "page_token is not one this service issued",
-                                      field="page_token")
 
 
 class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
@@ -420,7 +410,6 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
 
     async def ListComplianceAlerts(self, request: pb.ListComplianceAlertsRequest, context):
         auth.require_role(auth.ROLE_OPERATOR)
-        _text_token(request.page_token)
         query = select(AlertRow)
         if request.user_id:
             query = query.where(AlertRow.user_id == request.user_id)
