@@ -141,13 +141,16 @@ def check_row(table, values: dict) -> None:
 
 
 def check_flush(session, _flush_context, _instances) -> None:
-    """before_flush: every row about to be written fits its columns (see check_row)."""
-    for row in (*session.new, *session.dirty):
-        state = inspect(row, raiseerr=False)
-        if state is None:
-            continue
-        loaded = state.dict  # what is set, without loading anything
-        check_row(state.mapper.local_table, {attr.key: loaded.get(attr.key) for attr in state.mapper.column_attrs})
+    """before_flush: every row about to be written fits its columns (see check_row): a new row
+    whole, a changed row in what changed (what it held before is not this write's to refuse)."""
+    for rows, changed_only in ((session.new, False), (session.dirty, True)):
+        for row in rows:
+            state = inspect(row, raiseerr=False)
+            if state is None:
+                continue
+            loaded = state.dict  # what is set, without loading anything
+            keys = state.committed_state.keys() if changed_only else (a.key for a in state.mapper.column_attrs)
+            check_row(state.mapper.local_table, {key: loaded.get(key) for key in keys})
 
 
 # --- events -------------------------------------------------------------------------------------
