@@ -1,57 +1,106 @@
-"""The audit trail: append-only and tamper-evident.
+"""The audit trail: append-only, tamper-evident, and checked against signed checkpoints kept
+outside the compliance database.
 
-Every record carries a sequence number (1, 2, 3, ... with no gaps) and the SHA-256 of a
-canonical encoding of its own content together with the previous record's hash, so that
-editing a record breaks its hash, removing one leaves a gap (or, if later records are
-renumbered, records whose hashes only fit their old numbers), and moving one makes it fit a
-number other than its own. `ChainWalker` finds the first such record.
+Every record carries a sequence number (1, 2, 3, ..., never handed out twice) and the
+HMAC-SHA256, under the chain's key (keyring.py), of a canonical encoding of its content together
+with the previous record's MAC. So:
+- editing a record breaks its MAC, and computing a new one needs the key, which the database
+  does not hold: a forged record re-signed with plain SHA-256 still fails;
+- removing one leaves a gap (or, if later records are renumbered, records whose MACs only fit
+  their old numbers), and moving one makes it fit a number other than its own;
+- removing the newest ones leaves the head (`audit_head`, which hands out the numbers) beyond
+  the last record;
+- and whoever holds the key as well — forging a record and re-signing all after it, or cutting
+  off the end and moving the head back — no longer matches the signed checkpoints of the head
+  kept on a JetStream stream nobody can delete from or purge (checkpoints.py).
+`ChainWalker` finds the first such record. Records written before the chain had a key (below
+`ChainKey.keyed_from`) keep their SHA-256 links; the first keyed record's MAC covers the last of
+them, so they cannot be rewritten without breaking it.
 
-The top half of this module is pure (hashing and verification); `AuditTrail` at the bottom
-appends to the table, one writer at a time across every replica, and announces each record on
-NATS after its transaction commits.
+The top half of this module is pure (MACs and verification); `AuditTrail` at the bottom appends
+to the table, one writer at a time across every replica (a batch of entries under one lock of
+the head row, one look-up of known event ids and one multi-row insert), announces each record
+on NATS after its transaction commits, signs checkpoints and verifies.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import hmac
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from google.protobuf.message import Message
-from sqlalchemy import select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from copytrade.compliance.v1 import compliance_events_pb2 as events_pb
 from copytrade.compliance.v1 import compliance_service_pb2 as pb
-from services.compliance.store import AuditRow
+from services.compliance.store import AuditHeadRow, AuditRow
 from services.kit.db import Database, aware
 
 log = logging.getLogger("copytrade.compliance.audit")
 
 GENESIS_HASH = "0" * 64  # what the first record's previous_hash is
-AUDIT_LOCK = "compliance.audit"
+CHAIN = "main"  # the head row's key
 RECORDED_SUBJECT = "compliance.audit.recorded"
+RECORD_CONTEXT = b"copytrade.audit.record.v1\n"  # domain separation: a record MAC is never a checkpoint's
+CHECKPOINT_CONTEXT = b"copytrade.audit.checkpoint.v1\n"
+INSERT_ROWS = 1000  # rows per INSERT statement (10 parameters each, within every database's limit)
+LOOKUP_IDS = 1000  # event ids per look-up
+VERIFY_PAGE = 2000
 
 # VerifyAuditChain's `problem` values.
 HASH_MISMATCH = "hash mismatch"  # the record's content was changed after it was written
 GAP = "gap"  # a record is missing
 REORDERED = "reordered"  # a record sits at a position other than the one it was written at
 BROKEN_LINK = "broken link"  # a self-consistent record that does not follow its predecessor
+TRUNCATED = "truncated"  # records were removed from the end of the chain
+REWRITTEN = "rewritten"  # the chain no longer matches a signed checkpoint: edited and re-signed
+UNVERIFIABLE_CHECKPOINT = "unverifiable checkpoint"  # a checkpoint this chain's key did not sign
 
 # How far from its position a record's original sequence number is searched for when its hash
-# does not fit where it is (a few thousand SHA-256 computations, only on the failure path).
+# does not fit where it is (a few thousand HMAC computations, only on the failure path).
 MOVE_SEARCH = 1000
 
 _SECRET_KEY = re.compile(r"secret|password|passphrase|token|api_?key|private|document_number", re.IGNORECASE)
 REDACTED = "[redacted]"
 
 
-# --- pure: canonical form, hashing, verification ------------------------------------------------
+# --- pure: canonical form, MACs, verification ---------------------------------------------------
+@dataclass(frozen=True)
+class ChainKey:
+    """The chain's HMAC key and the first sequence it signs (earlier records: plain SHA-256)."""
+
+    key_id: str
+    secret: bytes = field(repr=False)
+    keyed_from: int = 1
+
+    def to_bytes(self) -> bytes:
+        return json.dumps({"id": self.key_id, "key": self.secret.hex(), "from": self.keyed_from}).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "ChainKey":
+        fields_ = json.loads(data)
+        return cls(fields_["id"], bytes.fromhex(fields_["key"]), int(fields_["from"]))
+
+    def mac(self, sequence: int, encoded: bytes) -> str:
+        if sequence < self.keyed_from:
+            return hashlib.sha256(encoded).hexdigest()
+        return hmac.new(self.secret, RECORD_CONTEXT + encoded, hashlib.sha256).hexdigest()
+
+    def sign_checkpoint(self, chain: str, sequence: int, head_hash: str, sign_time: datetime) -> str:
+        encoded = json.dumps([chain, sequence, head_hash, canonical_time(sign_time), self.key_id],
+                             ensure_ascii=True, separators=(",", ":")).encode()
+        return hmac.new(self.secret, CHECKPOINT_CONTEXT + encoded, hashlib.sha256).hexdigest()
+
+
 @dataclass(frozen=True)
 class Entry:
     """What to append: the chain supplies the sequence, time and hashes."""
@@ -83,19 +132,28 @@ def canonical_time(moment: datetime) -> str:
     return aware(moment).astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def record_hash(sequence: int, occur_time: datetime, actor: str, action: str, resource: str,
+def record_hash(key: ChainKey, sequence: int, occur_time: datetime, actor: str, action: str, resource: str,
                 subject_user_id: str, details_json: str, previous_hash: str) -> str:
-    """Hex SHA-256 of the record's canonical encoding: a JSON array (ASCII, no spaces) of every
-    field in a fixed order, so the same record hashes the same on every database and platform."""
+    """The record's MAC over its canonical encoding: a JSON array (ASCII, no spaces) of every
+    field in a fixed order, so the same record signs the same on every database and platform."""
     encoded = json.dumps([sequence, canonical_time(occur_time), actor, action, resource, subject_user_id,
                           details_json, previous_hash], ensure_ascii=True, separators=(",", ":"))
-    return hashlib.sha256(encoded.encode()).hexdigest()
+    return key.mac(sequence, encoded.encode())
 
 
-def hash_of(row: AuditRow, sequence: int | None = None) -> str:
-    """The hash `row` should carry (at `sequence`, when asking whether it was written elsewhere)."""
-    return record_hash(row.sequence if sequence is None else sequence, row.occur_time, row.actor, row.action,
+def hash_of(row: AuditRow, key: ChainKey, sequence: int | None = None) -> str:
+    """The MAC `row` should carry (at `sequence`, when asking whether it was written elsewhere)."""
+    return record_hash(key, row.sequence if sequence is None else sequence, row.occur_time, row.actor, row.action,
                        row.resource, row.subject_user_id, row.details_json, row.previous_hash)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement that the chain's record `sequence` carried `hash` at `sign_time`."""
+
+    sequence: int
+    hash: str
+    sign_time: datetime
 
 
 @dataclass(frozen=True)
@@ -122,21 +180,26 @@ class Break:
 
 
 class ChainWalker:
-    """Feed records in sequence order; the first break is returned (and nothing after it is
-    meaningful). Memory stays constant, so the walk can page through any number of records."""
+    """Feed records in sequence order, then `finish` with the head; the first break is returned
+    (and nothing after it is meaningful). Memory stays constant (but for the checkpoints), so
+    the walk can page through any number of records."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: ChainKey, checkpoints: Sequence[Checkpoint] = ()) -> None:
+        self.key = key
         self.expected = 1
         self.previous_hash = GENESIS_HASH
         self.checked = 0
+        self.checkpoints = sorted(checkpoints, key=lambda c: (c.sequence, c.sign_time))
+        self._next_checkpoint = 0
+        self._matched = 0  # the newest sequence a checkpoint vouched for
 
     def feed(self, row: AuditRow) -> Break | None:
         position = self.expected
         self.checked += 1
         if row.sequence != position:
             return Break(position, GAP, f"record {position} is missing (the next record is {row.sequence})")
-        if hash_of(row) != row.hash:
-            written_at = next((s for s in _around(position) if hash_of(row, s) == row.hash), 0)
+        if hash_of(row, self.key) != row.hash:
+            written_at = next((s for s in _around(position) if hash_of(row, self.key, s) == row.hash), 0)
             if not written_at:
                 return Break(position, HASH_MISMATCH,
                              f"record {position} does not match its hash: it was changed after it was written")
@@ -144,6 +207,16 @@ class ChainWalker:
         if row.previous_hash != self.previous_hash:
             return Break(position, BROKEN_LINK, f"record {position} does not follow record {position - 1}: "
                                                 f"a record before it was replaced")
+        while self._next_checkpoint < len(self.checkpoints) and \
+                self.checkpoints[self._next_checkpoint].sequence <= position:
+            signed = self.checkpoints[self._next_checkpoint]
+            self._next_checkpoint += 1
+            if signed.sequence == position and signed.hash != row.hash:
+                return Break(self._matched + 1, REWRITTEN,
+                             f"record {position} is not what the checkpoint signed at {canonical_time(signed.sign_time)} "
+                             f"says: a record from {self._matched + 1} to {position} was changed and the chain "
+                             f"re-signed after it")
+            self._matched = max(self._matched, signed.sequence)
         self.expected += 1
         self.previous_hash = row.hash
         return None
@@ -154,6 +227,21 @@ class ChainWalker:
             found = self.feed(row)
             if found is not None:
                 return found
+        return None
+
+    def finish(self, head_sequence: int, head_hash: str, newest_record: int) -> Break | None:
+        """After the last record up to the head: does the chain end where its head and its
+        checkpoints say it does?"""
+        last = self.expected - 1
+        signed_end = self.checkpoints[-1].sequence if self.checkpoints else 0
+        end = max(head_sequence, signed_end)
+        if end > last:
+            return Break(last + 1, TRUNCATED, f"records {last + 1} to {end} were removed from the end of the chain")
+        if newest_record > head_sequence:
+            return Break(head_sequence + 1, BROKEN_LINK, f"records after the chain's head ({head_sequence}) were "
+                                                         f"not appended by compliance")
+        if last and head_hash != self.previous_hash:
+            return Break(last, BROKEN_LINK, f"the chain's head does not match record {last}")
         return None
 
 
@@ -170,6 +258,12 @@ def to_proto(row: AuditRow) -> pb.AuditEvent:
                           previous_hash=row.previous_hash)
     event.occur_time.FromDatetime(aware(row.occur_time))
     return event
+
+
+def _text(value: str, width: int) -> str:
+    """A field as the trail keeps it: cut to its column, NUL (which PostgreSQL cannot hold)
+    replaced, since a record of what happened is never refused for its wording."""
+    return value.replace("\x00", "\ufffd")[:width]
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -193,22 +287,30 @@ class AuditedTransaction:
         self.announcements.append((subject, event, msg_id))
 
 
+@dataclass(frozen=True)
+class Verification:
+    found: Break | None
+    records_checked: int
+    checkpoints_checked: int
+
+
 class AuditTrail:
-    def __init__(self, db: Database, publish: Publish) -> None:
+    def __init__(self, db: Database, publish: Publish, key: ChainKey) -> None:
         self.db = db
         self.publish = publish
+        self.key = key
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AuditedTransaction]:
         async with self.db.session() as session:
             tx = AuditedTransaction(session)
             yield tx
-            for entry in tx.entries:  # the lock is taken here, at the end, and held only to commit
-                row, created = await self.append(session, entry)
-                tx.rows.append(row)
-                if created:
-                    tx.announce(RECORDED_SUBJECT, events_pb.AuditEventRecorded(event=to_proto(row)),
-                                f"audit:{row.sequence}:{row.hash[:16]}")
+            if tx.entries:  # the lock is taken here, at the end, and held only to commit
+                for row, created in await self.append(session, tx.entries):
+                    tx.rows.append(row)
+                    if created:
+                        tx.announce(RECORDED_SUBJECT, events_pb.AuditEventRecorded(event=to_proto(row)),
+                                    f"audit:{row.sequence}:{row.hash[:16]}")
         for subject, event, msg_id in tx.announcements:
             await self.publish(subject, event, msg_id)
 
@@ -220,23 +322,75 @@ class AuditTrail:
     async def seen(self, session: AsyncSession, event_id: str) -> bool:
         return await session.scalar(select(AuditRow.sequence).where(AuditRow.event_id == event_id)) is not None
 
-    async def append(self, session: AsyncSession, entry: Entry) -> tuple[AuditRow, bool]:
-        """Add `entry` at the end of the chain inside `session`'s transaction; with an event id
-        already in the chain, the earlier record instead (and False)."""
-        await self.db.serialise(session, AUDIT_LOCK)  # one appender at a time, across replicas
-        if entry.event_id:
-            existing = (await session.execute(select(AuditRow).where(AuditRow.event_id == entry.event_id))
-                        ).scalar_one_or_none()
-            if existing is not None:
-                return existing, False
-        last = (await session.execute(select(AuditRow.sequence, AuditRow.hash)
-                                      .order_by(AuditRow.sequence.desc()).limit(1))).first()
-        sequence, previous = (last.sequence + 1, last.hash) if last else (1, GENESIS_HASH)
-        row = AuditRow(sequence=sequence, occur_time=datetime.now(UTC), actor=entry.actor[:128],
-                       action=entry.action[:64], resource=entry.resource[:256],
-                       subject_user_id=entry.subject_user_id[:64], details_json=canonical_details(entry.details),
-                       previous_hash=previous, event_id=entry.event_id)
-        row.hash = hash_of(row)
-        session.add(row)
-        await session.flush()
-        return row, True
+    async def append(self, session: AsyncSession, entries: Sequence[Entry]) -> list[tuple[AuditRow, bool]]:
+        """Add `entries` at the end of the chain inside `session`'s transaction, in order: one
+        lock of the head (which serialises appenders across replicas), one look-up of the event
+        ids already in the chain, one multi-row insert. An entry whose event id is already in the
+        chain (or earlier in `entries`) gets the earlier record instead, and False."""
+        head = (await session.execute(select(AuditHeadRow).where(AuditHeadRow.chain == CHAIN)
+                                      .with_for_update())).scalar_one()
+        ids = list({e.event_id for e in entries if e.event_id})
+        known: dict[str, AuditRow] = {}
+        for start in range(0, len(ids), LOOKUP_IDS):
+            known.update((r.event_id, r) for r in (await session.execute(
+                select(AuditRow).where(AuditRow.event_id.in_(ids[start:start + LOOKUP_IDS])))).scalars())
+        sequence, previous = head.sequence, head.hash
+        now = datetime.now(UTC)
+        result: list[tuple[AuditRow, bool]] = []
+        fresh: list[dict] = []
+        for entry in entries:
+            if entry.event_id and entry.event_id in known:
+                result.append((known[entry.event_id], False))
+                continue
+            sequence += 1
+            row = AuditRow(sequence=sequence, occur_time=now, actor=_text(entry.actor, 128),
+                           action=_text(entry.action, 64), resource=_text(entry.resource, 256),
+                           subject_user_id=_text(entry.subject_user_id, 64),
+                           details_json=canonical_details(entry.details), previous_hash=previous,
+                           event_id=_text(entry.event_id, 200) if entry.event_id else None)
+            row.hash = previous = hash_of(row, self.key)
+            if row.event_id:
+                known[row.event_id] = row
+            result.append((row, True))
+            fresh.append({c: getattr(row, c) for c in _COLUMNS})
+        for start in range(0, len(fresh), INSERT_ROWS):
+            await session.execute(insert(AuditRow).values(fresh[start:start + INSERT_ROWS]))
+        if fresh:
+            await session.execute(update(AuditHeadRow).where(AuditHeadRow.chain == CHAIN)
+                                  .values(sequence=sequence, hash=previous))
+        return result
+
+    async def head(self) -> tuple[int, str]:
+        async with self.db.session() as session:
+            row = await session.get(AuditHeadRow, CHAIN)
+        return row.sequence, row.hash
+
+    async def verify(self, checkpoints: Sequence[Checkpoint]) -> Verification:
+        """Walk the chain as it stood when the walk began (a page per transaction, so appends
+        carry on meanwhile) against its head and `checkpoints` (read before the head, so each
+        names a record the walk reaches)."""
+        async with self.db.session() as session:
+            head_sequence, head_hash, newest = (await session.execute(select(
+                select(AuditHeadRow.sequence).where(AuditHeadRow.chain == CHAIN).scalar_subquery(),
+                select(AuditHeadRow.hash).where(AuditHeadRow.chain == CHAIN).scalar_subquery(),
+                select(func.max(AuditRow.sequence)).scalar_subquery()))).one()
+        walker, found, after = ChainWalker(self.key, checkpoints), None, 0
+        while found is None:
+            async with self.db.session() as session:
+                rows = (await session.execute(select(AuditRow).where(
+                    AuditRow.sequence > after, AuditRow.sequence <= head_sequence)
+                    .order_by(AuditRow.sequence).limit(VERIFY_PAGE))).scalars().all()
+                found = await asyncio.to_thread(walker.walk, rows)  # MACs over a page are CPU work
+                if found is not None and found.written_at:
+                    found = found.settle(await session.scalar(
+                        select(AuditRow.sequence).where(AuditRow.hash == found.follows_hash).limit(1)) is not None)
+            if len(rows) < VERIFY_PAGE:
+                break
+            after = rows[-1].sequence
+        if found is None:
+            found = walker.finish(head_sequence, head_hash, newest or 0)
+        return Verification(found, walker.checked, len(checkpoints))
+
+
+_COLUMNS = ("sequence", "occur_time", "actor", "action", "resource", "subject_user_id", "details_json",
+            "previous_hash", "hash", "event_id")

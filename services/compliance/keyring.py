@@ -10,6 +10,11 @@ changing MASTER_KEY retires the old data key all the same.
 
 Everything that encrypts takes the vault lock in its transaction (`writer`), so a rotation
 never misses a secret written while it runs, and nothing is written under a key it retired.
+
+The keyring also holds the audit chain's HMAC key (`audit_key`): random, made once at the first
+start, sealed by the vault in `audit_keys` and re-sealed by every rotation like a secret, so the
+chain keeps verifying after MASTER_KEY changes. Whoever can read the database alone cannot
+re-sign a record.
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.compliance import identity
-from services.compliance.store import CredentialRow, KycRow, VaultKeyRow
+from services.compliance import audit, identity
+from services.compliance.store import AuditHeadRow, AuditKeyRow, CredentialRow, KycRow, VaultKeyRow
 from services.compliance.vault import InvalidToken, Secret, Vault, derive_key, new_salt
 from services.kit import errors
 from services.kit.db import Database
@@ -41,6 +46,7 @@ class Keyring:
         self.db = db
         self.masters = [master_key] + ([previous_master_key] if previous_master_key not in ("", master_key) else [])
         self.vault: Vault | None = None
+        self.audit_key: audit.ChainKey | None = None
 
     async def open(self) -> Vault:
         async with self.db.session() as session:
@@ -50,7 +56,26 @@ class Keyring:
                 rows = [VaultKeyRow(key_id=_key_id(), salt=new_salt(), create_time=datetime.now(UTC))]
                 session.add(rows[0])
         self.vault = await self._derive(rows)
+        self.audit_key = await self._open_audit_key()
         return self.vault
+
+    async def _open_audit_key(self) -> audit.ChainKey:
+        async with self.db.session() as session:
+            await self.db.serialise(session, VAULT_LOCK)  # replicas starting together make one key
+            row = await session.scalar(select(AuditKeyRow).order_by(AuditKeyRow.create_time).limit(1))
+            if row is None:
+                # It signs from the next record on; the chain's head row is locked meanwhile, so no
+                # record lands between reading the head and the key taking effect.
+                head = await session.get(AuditHeadRow, audit.CHAIN, with_for_update=True)
+                key = audit.ChainKey(_key_id(), os.urandom(32), head.sequence + 1)
+                session.add(AuditKeyRow(key_id=key.key_id, sealed=self.vault.seal(key.to_bytes()),
+                                        create_time=datetime.now(UTC)))
+                return key
+        try:
+            return audit.ChainKey.from_bytes(self.vault.unseal(row.sealed))
+        except InvalidToken:
+            raise RuntimeError("the audit chain's key cannot be opened with MASTER_KEY (or MASTER_KEY_PREVIOUS)"
+                               ) from None
 
     async def lock(self, session: AsyncSession) -> None:
         """Hold the vault lock until `session`'s transaction ends (for deleting secrets, so a
@@ -89,7 +114,8 @@ class Keyring:
         rotator = Vault([(key_id, fresh), *held.keys])
         credentials = (await session.execute(select(CredentialRow.credential_id, CredentialRow.ciphertext))).all()
         documents = (await session.execute(select(KycRow.user_id, KycRow.document_number))).all()
-        rotated, unreadable = await asyncio.to_thread(_reencrypt, rotator, [*credentials, *documents])
+        audit_keys = (await session.execute(select(AuditKeyRow.key_id, AuditKeyRow.sealed))).all()
+        rotated, unreadable = await asyncio.to_thread(_reencrypt, rotator, [*credentials, *documents, *audit_keys])
         if unreadable:
             raise errors.failed_precondition(
                 "VAULT_KEY_MISSING", f"{unreadable} stored secrets cannot be decrypted with MASTER_KEY or "
@@ -101,9 +127,13 @@ class Keyring:
             offset = len(credentials)
             await session.execute(update(KycRow), [
                 {"user_id": uid, "document_number": rotated[offset + i]} for i, (uid, _) in enumerate(documents)])
+        if audit_keys:
+            offset = len(credentials) + len(documents)
+            await session.execute(update(AuditKeyRow), [
+                {"key_id": kid, "sealed": rotated[offset + i]} for i, (kid, _) in enumerate(audit_keys)])
         await session.execute(delete(VaultKeyRow))
         session.add(VaultKeyRow(key_id=key_id, salt=salt, create_time=datetime.now(UTC)))
-        return len(rotated), Vault([(key_id, fresh)])
+        return len(credentials) + len(documents), Vault([(key_id, fresh)])
 
     def install(self, vault: Vault) -> None:
         self.vault = vault

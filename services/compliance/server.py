@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from copytrade.compliance.v1 import (
@@ -11,6 +12,7 @@ from copytrade.compliance.v1 import (
     compliance_service_pb2_grpc,
 )
 from services.compliance.audit import AuditTrail
+from services.compliance.checkpoints import CheckpointLog
 from services.compliance.events import Intake, Publisher
 from services.compliance.keyring import Keyring, previous_master_key
 from services.compliance.monitor import Monitor
@@ -18,9 +20,11 @@ from services.compliance.service import ComplianceInternalServicer, ComplianceSe
 from services.kit.bus import Bus
 from services.kit.config import Settings
 from services.kit.db import Database
+from services.kit.periodic import Periodic
 from services.kit.server import Registration, RunningService, start_grpc_server
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger("copytrade.compliance")
 
 
 async def create_server(settings: Settings) -> RunningService:
@@ -30,18 +34,34 @@ async def create_server(settings: Settings) -> RunningService:
     await keyring.open()
     bus = await Bus.connect(settings.nats_url, "compliance")
     publisher = Publisher(bus)
-    trail = AuditTrail(db, publisher)
+    trail = AuditTrail(db, publisher, keyring.audit_key)
+    checkpoints = CheckpointLog(bus, settings.service, keyring.audit_key)
+    await checkpoints.ensure_stream()
+    signer = Periodic("audit-checkpoints", settings.audit_checkpoint_interval_s,
+                      lambda: sign_head(trail, checkpoints), first_delay_s=settings.audit_checkpoint_interval_s).start()
     monitor = Monitor()
     await Intake(trail, monitor).start(bus)
     registrations = [
         Registration(compliance_service_pb2.DESCRIPTOR.services_by_name["ComplianceService"].full_name,
                      compliance_service_pb2_grpc.add_ComplianceServiceServicer_to_server,
-                     ComplianceServicer(db, settings, keyring, trail, monitor)),
+                     ComplianceServicer(db, settings, keyring, trail, monitor, checkpoints=checkpoints)),
         Registration(
             compliance_internal_service_pb2.DESCRIPTOR.services_by_name["ComplianceInternalService"].full_name,
             compliance_internal_service_pb2_grpc.add_ComplianceInternalServiceServicer_to_server,
             ComplianceInternalServicer(db, keyring, trail)),
     ]
-    # Cleanups run last to first: queued announcements go out, then the consumers stop, then
-    # the database closes.
-    return await start_grpc_server(settings, registrations, cleanups=[db.close, bus.close, publisher.close])
+    async def last_checkpoint() -> None:
+        await signer.stop()
+        try:
+            await sign_head(trail, checkpoints)
+        except Exception as exc:  # noqa: BLE001 - NATS or the database away: the next start signs
+            log.warning("no audit checkpoint at shutdown: %s", exc)
+
+    # Cleanups run last to first: the head is signed, queued announcements go out, then the
+    # consumers stop, then the database closes.
+    return await start_grpc_server(settings, registrations,
+                                   cleanups=[db.close, bus.close, publisher.close, last_checkpoint])
+
+
+async def sign_head(trail: AuditTrail, checkpoints: CheckpointLog) -> None:
+    await checkpoints.sign(*await trail.head())

@@ -21,6 +21,7 @@ from copytrade.compliance.v1 import compliance_service_pb2_grpc as pb_grpc
 from copytrade.type.v1 import trading_pb2
 from services.compliance import anomaly, audit, eligibility, identity, privacy, reports
 from services.compliance.audit import AuditTrail, Entry
+from services.compliance.checkpoints import CheckpointLog
 from services.compliance.keyring import Keyring
 from services.compliance.monitor import Monitor, alert_to_proto, subject_token
 from services.compliance.store import AlertRow, AuditRow, ConsentRow, CredentialRow, KycRow, TradeRow, UserRow
@@ -29,7 +30,6 @@ from services.kit import auth, errors, paging
 from services.kit.config import Settings
 from services.kit.db import Database
 
-VERIFY_PAGE = 2000
 _ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
 _ACTION_PREFIX = re.compile(r"[a-z0-9_.]{1,64}")
 MAX_DETAILS_JSON = 16 * 1024
@@ -69,10 +69,7 @@ async def _newest_first(session, query, requested_size: int, page_token: str) ->
     """One page of audit records, newest first, keyed by sequence number (kit.paging's keyset
     compares its key as text, which PostgreSQL refuses for an integer column)."""
     size = paging.page_size(requested_size)
-    after = paging.decode_token(page_token)
-    if after is not None and (len(after) != 1 or not isinstance(after[0], int) or isinstance(after[0], bool)):
-        raise errors.invalid_argument("INVALID_PAGE_TOKEN", "page_token is not one this service issued",
-                                      field="page_token")
+    after = paging.decode_token(page_token, (int,))
     if after:
         query = query.where(AuditRow.sequence < after[0])
     rows = (await session.execute(query.order_by(AuditRow.sequence.desc()).limit(size + 1))).scalars().all()
@@ -80,17 +77,11 @@ async def _newest_first(session, query, requested_size: int, page_token: str) ->
     return list(rows[:size]), token
 
 
-def _text_token(token: str) -> None:
-    after = paging.decode_token(token)
-    if after is not None and (len(after) != 1 or not isinstance(after[0], str)):
-        raise errors.invalid_argument("INVALID_PAGE_TOKEN", "page_token is not one this service issued",
-                                      field="page_token")
-
-
 class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
     def __init__(self, db: Database, settings: Settings, keyring: Keyring, trail: AuditTrail, monitor: Monitor,
-                 trusted_proxies: list | None = None) -> None:
+                 trusted_proxies: list | None = None, *, checkpoints: CheckpointLog) -> None:
         self.db = db
+        self.checkpoints = checkpoints
         self.settings = settings
         self.keyring = keyring
         self.audit = trail
@@ -374,23 +365,21 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
 
     async def VerifyAuditChain(self, request: pb.VerifyAuditChainRequest, context):
         caller = auth.require_role(auth.ROLE_OPERATOR)
-        walker, found, after = audit.ChainWalker(), None, 0
-        while found is None:  # a page per transaction, so appends carry on during a long walk
-            async with self.db.session() as session:
-                rows = (await session.execute(select(AuditRow).where(AuditRow.sequence > after)
-                                              .order_by(AuditRow.sequence).limit(VERIFY_PAGE))).scalars().all()
-                found = await asyncio.to_thread(walker.walk, rows)  # hashing a page is CPU work
-                if found is not None and found.written_at:
-                    found = found.settle(await session.scalar(
-                        select(AuditRow.sequence).where(AuditRow.hash == found.follows_hash).limit(1)) is not None)
-            if len(rows) < VERIFY_PAGE:
-                break
-            after = rows[-1].sequence
-        result = pb.VerifyAuditChainResponse(intact=found is None, records_checked=walker.checked)
+        signed, unverifiable = await self.checkpoints.read_all()  # before the head: each names a walked record
+        checked = await self.audit.verify(signed)
+        found = checked.found
+        if found is None and unverifiable:
+            found = audit.Break(min(unverifiable), audit.UNVERIFIABLE_CHECKPOINT,
+                                f"{len(unverifiable)} checkpoints (the first for record {min(unverifiable)}) are not "
+                                "signed by this chain's key: the key was replaced, or someone else published them")
+        result = pb.VerifyAuditChainResponse(intact=found is None, records_checked=checked.records_checked,
+                                             checkpoints_checked=checked.checkpoints_checked)
         if found is not None:
             result.first_bad_sequence, result.problem = found.sequence, found.problem
+            result.explanation = found.explanation
         await self.audit.record(Entry(caller.subject, "audit.verified", "audit-trail", "", {
             "intact": result.intact, "records_checked": result.records_checked,
+            "checkpoints_checked": result.checkpoints_checked,
             **({"first_bad_sequence": found.sequence, "problem": found.problem, "explanation": found.explanation}
                if found else {})}))
         return result
@@ -421,7 +410,6 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
 
     async def ListComplianceAlerts(self, request: pb.ListComplianceAlertsRequest, context):
         auth.require_role(auth.ROLE_OPERATOR)
-        _text_token(request.page_token)
         query = select(AlertRow)
         if request.user_id:
             query = query.where(AlertRow.user_id == request.user_id)

@@ -78,7 +78,7 @@ class ConsentRow(ComplianceBase):
 
 
 class AuditRow(ComplianceBase):
-    """One link of the append-only, hash-chained audit trail (see audit.py). Never updated."""
+    """One link of the append-only, HMAC-chained audit trail (see audit.py). Never updated."""
 
     __tablename__ = "audit_events"
 
@@ -93,6 +93,30 @@ class AuditRow(ComplianceBase):
     hash: Mapped[str] = mapped_column(String(64))
     # What the record came from (a NATS message id, a caller's event id): a redelivery finds it.
     event_id: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+
+
+class AuditHeadRow(ComplianceBase):
+    """The chain's newest link, kept apart from the records: appenders lock this row, and take
+    the next sequence number from it, so a number is never handed out twice even when records
+    are deleted (verification then finds the records missing from the end)."""
+
+    __tablename__ = "audit_head"
+
+    chain: Mapped[str] = mapped_column(String(16), primary_key=True)  # "main"
+    sequence: Mapped[int] = mapped_column(BigInteger)  # 0: no record yet
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditKeyRow(ComplianceBase):
+    """The audit chain's HMAC key, sealed by the vault together with the first sequence it signs
+    (records before it are the unkeyed SHA-256 chain written before keys existed). Rotating the
+    vault re-seals it, so the chain verifies across MASTER_KEY changes."""
+
+    __tablename__ = "audit_keys"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class TradeRow(ComplianceBase):

@@ -65,6 +65,13 @@ class Vault:
         data = json.loads(self._fernet.decrypt(token))
         return Secret(data["k"], data["s"], data.get("p", ""))
 
+    def seal(self, data: bytes) -> bytes:
+        """Other key material (the audit chain's key), encrypted and authenticated like a secret."""
+        return self._fernet.encrypt(data)
+
+    def unseal(self, token: bytes) -> bytes:
+        return self._fernet.decrypt(token)
+
     def reencrypt(self, token: bytes) -> bytes:
         """`token` under the newest key (MultiFernet.rotate); InvalidToken if no key opens it."""
         return self._fernet.rotate(token)

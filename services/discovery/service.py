@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import grpc
 from sqlalchemy import func, select
@@ -22,8 +22,12 @@ from services.risk import limits as risk_limits
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
 from copytrade.type.v1 import trading_pb2
-from services.kit import audit, auth, errors, paging
+from services.kit import audit, auth, errors, paging, validation
 from services.kit.db import Database, aware
+
+CAPITAL = validation.Bound(Decimal(0), validation.MONEY.high, low_open=True)  # a preview's starting capital
+DEFAULT_FEE_RATE = Decimal("0.001")
+MAX_LATENCY_MS = 3_600_000
 
 
 def profile_to_proto(row: MasterProfileRow) -> pb.MasterProfile:
@@ -83,11 +87,10 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
 
     @staticmethod
     def _ranking_token(token: str) -> tuple[str, int]:
-        key = paging.decode_token(token)
-        if len(key) != 2 or not isinstance(key[0], str) or not isinstance(key[1], int) or key[1] < 0:
-            raise errors.invalid_argument("INVALID_PAGE_TOKEN", "page_token is not one this service issued",
-                                          field="page_token")
-        return key[0], key[1]
+        ranking_id, start = paging.decode_token(token, (str, int))
+        if start < 0:
+            raise paging.invalid_token()
+        return ranking_id, start
 
     async def _candidates(self, request: pb.ListMasterTradersRequest) -> list[MasterProfileRow]:
         query = select(MasterProfileRow).where(MasterProfileRow.public.is_(True))
@@ -125,10 +128,12 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
 
     async def PreviewCopy(self, request: pb.PreviewCopyRequest, context) -> pb.PreviewCopyResponse:
         row = await self._public_profile(request.trader_id)
-        capital = _positive(request.capital, "capital")
-        fee_rate = _positive(request.fee_rate or "0.001", "fee_rate", allow_zero=True)
-        if request.latency_ms < 0:
-            raise errors.invalid_argument("INVALID_PREVIEW", "latency_ms must not be negative",
+        capital = validation.parse_decimal(request.capital, "capital", CAPITAL, reason="INVALID_PREVIEW",
+                                           domain=profiles.DOMAIN)
+        fee_rate = validation.parse_decimal(request.fee_rate, "fee_rate", validation.FRACTION, reason="INVALID_PREVIEW",
+                                            domain=profiles.DOMAIN, default=DEFAULT_FEE_RATE)
+        if not 0 <= request.latency_ms <= MAX_LATENCY_MS:
+            raise errors.invalid_argument("INVALID_PREVIEW", f"latency_ms must be from 0 to {MAX_LATENCY_MS}",
                                           domain=profiles.DOMAIN, field="latency_ms")
         settings = copy_settings.validate(request.settings)  # the live copy path's own checks
         limits = risk_limits.validated(risk_limits.platform_defaults(),
@@ -265,14 +270,3 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
         all_time = await self.analytics.stats_of([row.trader_id], "ALL_TIME")
         return pb.GetMasterProfileResponse(profile=self._with_stats(
             row, window, known.get(row.trader_id), all_time.get(row.trader_id)))
-
-
-def _positive(raw: str, field: str, *, allow_zero: bool = False) -> Decimal:
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        value = Decimal(-1)
-    if not value.is_finite() or value < 0 or (value == 0 and not allow_zero):
-        raise errors.invalid_argument("INVALID_PREVIEW", f"{field} must be a {'' if allow_zero else 'positive '}"
-                                      "decimal", domain=profiles.DOMAIN, field=field)
-    return value

@@ -18,6 +18,9 @@ _INTS = {FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_INT64, FieldDescriptor
          FieldDescriptor.TYPE_FIXED32, FieldDescriptor.TYPE_FIXED64}
 
 
+MAX_DEPTH = 32  # JSON objects and arrays within each other
+
+
 class TranscodeError(Exception):
     def __init__(self, message: str, field: str = "") -> None:
         super().__init__(message)
@@ -66,14 +69,39 @@ def _scalar(field: FieldDescriptor, raw: str, path: str) -> Any:
     return raw  # strings, enums by name, well-known types in their JSON string form
 
 
+def parse_body(body: bytes) -> Any:
+    """The JSON body, nested at most MAX_DEPTH deep (no request of ours nests past a handful; a
+    deeper one would only exhaust the parser's and protobuf's recursion)."""
+    try:
+        parsed = json.loads(body or b"{}")
+    except RecursionError:
+        raise TranscodeError(f"the body nests deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        raise TranscodeError(f"the body is not valid JSON: {exc}") from None
+    # Fewer brackets than the bound cannot nest past it: most bodies are not walked at all.
+    if body and body.count(b"[") + body.count(b"{") > MAX_DEPTH and _deeper_than(parsed, MAX_DEPTH):
+        raise TranscodeError(f"the body nests deeper than {MAX_DEPTH} levels")
+    return parsed
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
 def build_request(route: Route, variables: dict[str, str], query: list[tuple[str, str]], body: bytes) -> Message:
     request = route.request_class()()
     data: dict = {}
     if route.body:
-        try:
-            parsed = json.loads(body or b"{}")
-        except ValueError as exc:
-            raise TranscodeError(f"the body is not valid JSON: {exc}") from None
+        parsed = parse_body(body)
         if route.body == "*":
             if not isinstance(parsed, dict):
                 raise TranscodeError("the body must be a JSON object")

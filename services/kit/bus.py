@@ -28,6 +28,7 @@ log = logging.getLogger("copytrade.bus")
 TYPE_HEADER = "Ct-Type"
 MSG_ID_HEADER = "Nats-Msg-Id"
 DUPLICATE_WINDOW_S = 120.0  # JetStream's default; a republish within it is dropped
+HEADER_ROOM = 1024  # bytes of a message's headers, at most
 
 # Every stream of the mesh: one per context. Creating them is idempotent.
 STREAMS: dict[str, list[str]] = {
@@ -191,6 +192,12 @@ class Bus:
         subscription = await self.nc.subscribe(subject, cb=on_msg)
         await self.nc.flush()  # the server has the interest now: nothing published after this is missed
         return subscription
+
+    @property
+    def max_payload(self) -> int:
+        """The largest event the server takes, less room for our headers (message id, type,
+        trace context)."""
+        return self.nc.max_payload - HEADER_ROOM
 
     @property
     def closing(self) -> bool:

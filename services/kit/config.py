@@ -68,6 +68,9 @@ class Settings:
     snapshot_interval_s: float = 60.0
     # OpenTelemetry traces: none (off), otlp (to OTEL_EXPORTER_OTLP_ENDPOINT) or console.
     otel_exporter: str = "none"
+    # How often compliance signs a checkpoint of the audit chain's head while it grows (0: only
+    # at shutdown): the most recent records a truncation could remove unseen by the checkpoints.
+    audit_checkpoint_interval_s: float = 60.0
 
     @classmethod
     def from_env(cls, service: str, env: dict[str, str] | None = None) -> "Settings":
@@ -102,6 +105,8 @@ class Settings:
             feed_outage_grace_s=float(env.get("FEED_OUTAGE_GRACE_S", cls.feed_outage_grace_s)),
             snapshot_interval_s=float(env.get("SNAPSHOT_INTERVAL_S", cls.snapshot_interval_s)),
             otel_exporter=env.get("OTEL_TRACES_EXPORTER", cls.otel_exporter).lower(),
+            audit_checkpoint_interval_s=float(env.get("AUDIT_CHECKPOINT_INTERVAL_S",
+                                                      cls.audit_checkpoint_interval_s)),
         )
 
     @property

@@ -22,8 +22,9 @@ from decimal import Decimal
 from sqlalchemy import String, TypeDecorator, event, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
+from services.kit import validation
 from services.kit.config import Settings
 
 
@@ -74,6 +75,14 @@ async def retry_transient(work: Callable[[], Awaitable[T]], what: str, *, first_
         delay = min(max_delay_s, delay * 2)
 
 
+class CheckedSession(Session):
+    """A session whose rows are checked against their columns before each flush (text that fits,
+    no NUL), so SQLite and PostgreSQL refuse the same values, as INVALID_ARGUMENT."""
+
+
+event.listen(CheckedSession, "before_flush", validation.check_flush)
+
+
 class Base(DeclarativeBase):
     """Each service declares its own subclass so its tables live in its own metadata."""
 
@@ -111,7 +120,7 @@ class Database:
             # connections wait in its busy handler, which sleeps in steps of up to 100 ms.
             self.engine = create_async_engine(self.url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, sync_session_class=CheckedSession)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from services.kit import auth, errors, logs, metrics, tracing
+from services.kit import auth, errors, logs, metrics, tracing, validation
 from services.kit.config import Settings
 
 log = logging.getLogger("copytrade.rpc")
@@ -31,6 +31,13 @@ _INFRA_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 _SERVER_ERRORS = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNIMPLEMENTED,
                   grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DATA_LOSS}
 _NO_SPAN = contextlib.nullcontext()
+
+
+def _screen(request) -> None:
+    """What any service refuses from users before its own code runs: text with NUL, which
+    PostgreSQL cannot hold (the mesh's own calls carry what was screened where it came in)."""
+    if not auth.current().is_service:
+        validation.reject_nul(request)
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,7 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
                 with self._span(method, metadata):
                     rid, token, started = await self._enter(method, metadata, context)
                     try:
+                        _screen(request)
                         response = await inner(request, context)
                         self._log(method, rid, "OK", started)
                         return response
@@ -81,6 +89,7 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
                 with self._span(method, metadata):
                     rid, token, started = await self._enter(method, metadata, context)
                     try:
+                        _screen(request)
                         async for response in inner_stream(request, context):
                             yield response
                         self._log(method, rid, "OK", started)

@@ -3,12 +3,12 @@ sends."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from google.protobuf import json_format
 
 from copytrade.replication.v1 import replication_service_pb2 as pb
-from services.kit import errors
+from services.kit import errors, validation
 from services.replication import sizing
 
 MODES = {pb.SIZING_MODE_FIXED_QUANTITY: "FIXED_QUANTITY", pb.SIZING_MODE_MULTIPLIER: "MULTIPLIER",
@@ -19,17 +19,29 @@ REQUIRED = {"FIXED_QUANTITY": "fixed_quantity", "MULTIPLIER": "multiplier", "FIX
             "RISK_PERCENT": "risk_percent"}
 
 
-def _decimal(field: str, raw: str, default: Decimal) -> Decimal:
-    if not raw:
-        return default
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        value = Decimal(-1)
-    if not value.is_finite() or value < 0:
-        raise errors.invalid_argument("INVALID_SETTINGS", f"settings.{field} must be a decimal >= 0",
+# Each decimal parameter's bound (services.kit.validation; documented in CopySettings) and default.
+DECIMALS = {"fixed_quantity": (validation.LOT, Decimal(0)), "multiplier": (validation.MULTIPLIER, Decimal(1)),
+            "fixed_notional": (validation.MONEY, Decimal(0)), "risk_percent": (validation.FRACTION, Decimal(0)),
+            "stop_distance": (validation.LOT, Decimal(0)), "max_slippage": (validation.FRACTION, Decimal(0)),
+            "allocated_capital": (validation.MONEY, Decimal(0))}
+MAX_SYMBOLS = 200  # entries in symbol_map, allowed_symbols and denied_symbols, each
+MAX_SYMBOL_CHARS = 64
+
+
+def _decimal(field: str, raw: str, bound: validation.Bound, default: Decimal) -> Decimal:
+    return validation.parse_decimal(raw, f"settings.{field}", bound, reason="INVALID_SETTINGS", domain=sizing.DOMAIN,
+                                    default=default)
+
+
+def _symbols(field: str, symbols) -> None:
+    if len(symbols) > MAX_SYMBOLS:
+        raise errors.invalid_argument("INVALID_SETTINGS", f"settings.{field} has more than {MAX_SYMBOLS} entries",
                                       domain=sizing.DOMAIN, field=f"settings.{field}")
-    return value
+    for i, symbol in enumerate(symbols):
+        if len(symbol) > MAX_SYMBOL_CHARS:
+            raise errors.invalid_argument("INVALID_SETTINGS", f"settings.{field}[{i}] is longer than "
+                                          f"{MAX_SYMBOL_CHARS} characters", domain=sizing.DOMAIN,
+                                          field=f"settings.{field}[{i}]")
 
 
 def validate(settings: pb.CopySettings) -> sizing.Settings:
@@ -37,26 +49,30 @@ def validate(settings: pb.CopySettings) -> sizing.Settings:
     if mode is None:
         raise errors.invalid_argument("INVALID_SETTINGS", "settings.sizing_mode is required",
                                       domain=sizing.DOMAIN, field="settings.sizing_mode")
-    values = {name: _decimal(name, getattr(settings, name), default)
-              for name, default in (("fixed_quantity", Decimal(0)), ("multiplier", Decimal(1)),
-                                    ("fixed_notional", Decimal(0)), ("risk_percent", Decimal(0)),
-                                    ("stop_distance", Decimal(0)), ("max_slippage", Decimal(0)))}
+    values = {name: _decimal(name, getattr(settings, name), bound, default)
+              for name, (bound, default) in DECIMALS.items()}
     needed = REQUIRED.get(mode)
     if needed and values[needed] <= 0:
         raise errors.invalid_argument("INVALID_SETTINGS", f"sizing mode {mode} needs settings.{needed} > 0",
                                       domain=sizing.DOMAIN, field=f"settings.{needed}")
-    if mode == "RISK_PERCENT" and (values["stop_distance"] <= 0 or values["risk_percent"] > 1):
+    if mode == "RISK_PERCENT" and values["stop_distance"] <= 0:
         raise errors.invalid_argument("INVALID_SETTINGS", "RISK_PERCENT needs a stop_distance > 0 and "
                                       "risk_percent as a fraction <= 1", domain=sizing.DOMAIN,
                                       field="settings.stop_distance")
+    _symbols("allowed_symbols", settings.allowed_symbols)
+    _symbols("denied_symbols", settings.denied_symbols)
+    if len(settings.symbol_map) > MAX_SYMBOLS:
+        raise errors.invalid_argument("INVALID_SETTINGS", f"settings.symbol_map has more than {MAX_SYMBOLS} entries",
+                                      domain=sizing.DOMAIN, field="settings.symbol_map")
     symbol_map = {}
     for i, mapping in enumerate(settings.symbol_map):
         if not mapping.master_symbol or not mapping.follower_symbol:
             raise errors.invalid_argument("INVALID_SETTINGS", "symbol_map entries need both symbols",
                                           domain=sizing.DOMAIN, field=f"settings.symbol_map[{i}]")
+        _symbols(f"symbol_map[{i}]", [mapping.master_symbol, mapping.follower_symbol])
         symbol_map[mapping.master_symbol] = (mapping.follower_symbol,
                                              _decimal(f"symbol_map[{i}].contract_ratio", mapping.contract_ratio,
-                                                      Decimal(1)))
+                                                      validation.RATIO, Decimal(1)))
     return sizing.Settings(
         mode=mode, fixed_quantity=values["fixed_quantity"], multiplier=values["multiplier"],
         fixed_notional=values["fixed_notional"], risk_percent=values["risk_percent"],

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from sqlalchemy import or_, select
 
 import asyncio
-from decimal import Decimal, InvalidOperation
 
 from copytrade.compliance.v1 import compliance_service_pb2 as compliance_pb
 from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
@@ -17,7 +16,7 @@ from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as pb
 from copytrade.replication.v1 import replication_service_pb2_grpc as pb_grpc
 from copytrade.type.v1 import trading_pb2
-from services.kit import audit, auth, errors, paging
+from services.kit import audit, auth, errors, paging, validation
 from services.kit.bus import Bus
 from services.kit.db import Database
 from services.replication import copy_settings, sessions
@@ -191,14 +190,8 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
         if account.role != pb.ACCOUNT_ROLE_MASTER:
             raise errors.invalid_argument("NOT_A_MASTER_ACCOUNT", "fills are submitted for master accounts",
                                           domain=DOMAIN, field="master_account_id")
-        for field in ("quantity", "price"):
-            try:
-                ok = Decimal(getattr(request, field)) > 0
-            except InvalidOperation:
-                ok = False
-            if not ok:
-                raise errors.invalid_argument("INVALID_FILL", f"{field} must be a positive decimal", domain=DOMAIN,
-                                              field=field)
+        for field, bound in (("quantity", validation.QUANTITY), ("price", validation.PRICE)):
+            validation.parse_decimal(getattr(request, field), field, bound, reason="INVALID_FILL", domain=DOMAIN)
         if not request.venue_trade_id or not request.symbol or request.side not in (trading_pb2.SIDE_BUY,
                                                                                     trading_pb2.SIDE_SELL):
             raise errors.invalid_argument("INVALID_FILL", "venue_trade_id, symbol and side are required",

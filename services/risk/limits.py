@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from copytrade.risk.v1 import risk_service_pb2 as pb
-from services.kit import errors
+from services.kit import errors, validation
 
 DOMAIN = "risk.copytrade"
 
@@ -33,8 +33,15 @@ class RiskLimits:
 
 
 FIELD_TYPES = {f.name: f.type for f in fields(RiskLimits)}
-# Limits that are fractions of equity or correlations: must lie in [0, 1].
-FRACTIONS = {"max_drawdown", "correlation_limit", "emergency_stop_loss", "max_slippage"}
+# Each decimal limit's bound (documented in RiskLimits): money, a leverage, fractions of equity
+# or correlations in [0, 1], an annualised volatility.
+DECIMAL_BOUNDS = {"max_daily_loss": validation.MONEY, "max_position_size": validation.MONEY,
+                  "max_leverage": validation.LEVERAGE, "max_drawdown": validation.FRACTION,
+                  "correlation_limit": validation.FRACTION, "emergency_stop_loss": validation.FRACTION,
+                  "max_slippage": validation.FRACTION, "volatility_limit": validation.VOLATILITY}
+INT32_MAX = 2 ** 31 - 1
+INT_BOUNDS = {"max_latency_ms": INT32_MAX, "max_orders_per_minute": INT32_MAX}  # what the contract's int32 holds
+MAX_TIMEZONE_CHARS = 64
 
 
 def platform_defaults(env: dict[str, str] | None = None) -> RiskLimits:
@@ -66,7 +73,8 @@ def validated(base: RiskLimits, changes: dict[str, object]) -> RiskLimits:
 
 def _parse(name: str, kind: str, raw: object) -> object:
     def bad(why: str) -> errors.DomainError:
-        return errors.invalid_argument("INVALID_LIMIT", f"{name}: {why}", domain=DOMAIN, field=name, value=raw)
+        shown = raw if len(str(raw)) <= 64 else f"{str(raw)[:64]}…"  # never echo a megabyte back
+        return errors.invalid_argument("INVALID_LIMIT", f"{name}: {why}", domain=DOMAIN, field=name, value=shown)
 
     if kind == "bool":
         if isinstance(raw, bool):
@@ -78,28 +86,25 @@ def _parse(name: str, kind: str, raw: object) -> object:
             return False
         raise bad("expected true or false")
     if kind == "int":
+        text = str(raw).strip()
         try:
-            value = int(str(raw))
+            value = int(text) if len(text) <= 20 else None
         except ValueError:
-            raise bad("expected a whole number") from None
-        if value <= 0:
-            raise bad("must be greater than 0")
+            value = None
+        if value is None:
+            raise bad("expected a whole number")
+        if not 0 < value <= INT_BOUNDS[name]:
+            raise bad(f"must be greater than 0 and at most {INT_BOUNDS[name]}")
         return value
     if kind == "str":
         try:
+            if len(str(raw)) > MAX_TIMEZONE_CHARS:
+                raise ValueError(raw)
             ZoneInfo(str(raw))
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise bad("expected an IANA time zone such as UTC or Europe/London") from None
         return str(raw)
-    try:
-        value = Decimal(str(raw).strip())
-    except InvalidOperation:
-        raise bad("expected a decimal number") from None
-    if not value.is_finite() or value < 0:
-        raise bad("must be a finite number >= 0")
-    if name in FRACTIONS and value > 1:
-        raise bad("is a fraction and must be between 0 and 1")
-    return value
+    return validation.parse_decimal(str(raw), name, DECIMAL_BOUNDS[name], reason="INVALID_LIMIT", domain=DOMAIN)
 
 
 def to_proto(limits: RiskLimits) -> pb.RiskLimits:
@@ -125,5 +130,21 @@ def to_row(limits: RiskLimits) -> dict[str, str]:
     return {name: str(getattr(limits, name)) for name in FIELD_TYPES}
 
 
-def from_row(row: dict[str, str]) -> RiskLimits:
-    return validated(RiskLimits(), {k: v for k, v in row.items() if k in FIELD_TYPES})
+def stored(base: RiskLimits, row: dict[str, str]) -> RiskLimits:
+    """Limits as stored over `base`. A value stored before the bounds existed (finite, >= 0, but
+    past today's maximum) reads as that maximum: it meant "no limit", and must not make every
+    later decision for its user fail."""
+    values: dict[str, object] = {}
+    for name, raw in row.items():
+        if name in DECIMAL_BOUNDS:
+            try:
+                value = Decimal(str(raw))
+            except InvalidOperation:
+                continue
+            bound = DECIMAL_BOUNDS[name]
+            values[name] = max(bound.low, min(bound.high, value)) if value.is_finite() else bound.high
+        elif name in INT_BOUNDS:
+            values[name] = min(int(raw), INT_BOUNDS[name]) if str(raw).isdigit() and len(str(raw)) <= 20 else raw
+        elif name in FIELD_TYPES:
+            values[name] = raw
+    return validated(base, values)

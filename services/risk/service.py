@@ -7,13 +7,13 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from copytrade.risk.v1 import risk_events_pb2 as risk_events
 from copytrade.risk.v1 import risk_service_pb2 as pb
 from copytrade.risk.v1 import risk_service_pb2_grpc as pb_grpc
 from copytrade.type.v1 import trading_pb2
-from services.kit import auth, errors
+from services.kit import auth, errors, validation
 from services.kit.bus import Bus
 from services.kit.db import Database
 from services.risk import checks
@@ -29,15 +29,10 @@ STATES = {checks.ACTIVE: trading_pb2.TRADING_STATE_ACTIVE, checks.REDUCING: trad
 STATE_NAMES = {v: k for k, v in STATES.items()}
 
 
-def _decimal(name: str, raw: str, *, positive: bool = True, required: bool = True) -> Decimal:
-    try:
-        value = Decimal(raw) if raw or required else Decimal(0)
-    except InvalidOperation:
-        value = None
-    if value is None or not value.is_finite() or (positive and value <= 0) or value < 0:
-        raise errors.invalid_argument("INVALID_ORDER", f"{name} must be a {'positive ' if positive else ''}decimal",
-                                      domain=risk_limits.DOMAIN, field=name)
-    return value
+def _decimal(name: str, raw: str, bound: validation.Bound, *, required: bool = True,
+             reason: str = "INVALID_ORDER") -> Decimal:
+    return validation.parse_decimal(raw, name, bound, reason=reason, domain=risk_limits.DOMAIN,
+                                    default=None if required else Decimal(0))
 
 
 def _state_info(scope: pb.TradingScope, row: TradingStateRow | None) -> pb.TradingStateInfo:
@@ -74,13 +69,13 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
         if intent.side not in (trading_pb2.SIDE_BUY, trading_pb2.SIDE_SELL):
             raise errors.invalid_argument("INVALID_ORDER", "side must be SIDE_BUY or SIDE_SELL",
                                           domain=risk_limits.DOMAIN, field="intent.side")
-        quantity = _decimal("intent.quantity", intent.quantity)
-        price = _decimal("intent.expected_price", intent.expected_price)
-        reference = _decimal("intent.reference_price", intent.reference_price, positive=False, required=False)
-        lot = _decimal("intent.instrument.lot_size", intent.instrument.lot_size, positive=False, required=False)
-        equity = _decimal("intent.equity", intent.equity, positive=False, required=False)
+        quantity = _decimal("intent.quantity", intent.quantity, validation.QUANTITY)
+        price = _decimal("intent.expected_price", intent.expected_price, validation.PRICE)
+        reference = _decimal("intent.reference_price", intent.reference_price, validation.LOT, required=False)
+        lot = _decimal("intent.instrument.lot_size", intent.instrument.lot_size, validation.LOT, required=False)
+        equity = _decimal("intent.equity", intent.equity, validation.MONEY, required=False)
         # Limits are in money: a futures contract (ES: 50 × the index) is worth its size × the price.
-        contract = (_decimal("intent.instrument.contract_size", intent.instrument.contract_size)
+        contract = (_decimal("intent.instrument.contract_size", intent.instrument.contract_size, validation.RATIO)
                     if intent.instrument.contract_size else Decimal(1))
         order = checks.Order(intent.instrument.symbol, quantity if intent.side == trading_pb2.SIDE_BUY else -quantity,
                              price * contract, reference * contract, lot, contract_size=contract)
@@ -147,8 +142,8 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
         filled = price = Decimal(0)
         invalid = None
         try:
-            filled = _decimal("filled_quantity", request.filled_quantity, positive=False)
-            price = _decimal("fill_price", request.fill_price)
+            filled = _decimal("filled_quantity", request.filled_quantity, validation.LOT)
+            price = _decimal("fill_price", request.fill_price, validation.PRICE)
         except errors.DomainError as exc:
             invalid = exc
         await self.book.commit(request.reservation_id, filled, price, check=self._owned(request.reservation_id, invalid))
@@ -195,13 +190,9 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
 
     async def RecordAccountSnapshot(self, request: pb.RecordAccountSnapshotRequest, context):
         auth.require_user(request.user_id)
-        equity = _decimal("equity", request.equity, positive=False)
+        equity = _decimal("equity", request.equity, validation.MONEY, reason="INVALID_SNAPSHOT")
         for name in ("realized_pnl", "unrealized_pnl"):  # signed; carried in equity, checked for form
-            try:
-                Decimal(getattr(request, name) or "0")
-            except InvalidOperation:
-                raise errors.invalid_argument("INVALID_SNAPSHOT", f"{name} must be a decimal",
-                                              domain=risk_limits.DOMAIN, field=name) from None
+            _decimal(name, getattr(request, name), validation.SIGNED_MONEY, required=False, reason="INVALID_SNAPSHOT")
         at = request.snapshot_time.ToDatetime(tzinfo=UTC) if request.HasField("snapshot_time") else datetime.now(UTC)
         state = await self.monitor.record_snapshot(request.user_id, equity, at)
         return pb.RecordAccountSnapshotResponse(state=STATES[state])
@@ -219,7 +210,7 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
             return cached[0], cached[1]
         async with self.db.session() as session:
             row = await session.get(RiskLimitsRow, user_id)
-        limits = self.defaults if row is None else risk_limits.validated(self.defaults, row.limits)
+        limits = self.defaults if row is None else risk_limits.stored(self.defaults, row.limits)
         if len(self._limits_cache) > 100_000:
             self._limits_cache.clear()
         self._limits_cache[user_id] = (limits, row, time.monotonic())
@@ -242,10 +233,18 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
         now = datetime.now(UTC)
         async with self.db.session() as session:
             row = await session.get(RiskLimitsRow, request.user_id, with_for_update=True)
-            current = risk_limits.validated(self.defaults, row.limits) if row else self.defaults
+            current = risk_limits.stored(self.defaults, row.limits) if row else self.defaults
             updated = risk_limits.validated(current, changes)
             stored = {k: v for k, v in risk_limits.to_row(updated).items()
                       if v != risk_limits.to_row(self.defaults)[k]}
+            response = pb.UpdateRiskLimitsResponse(limits=risk_limits.to_proto(updated))
+            response.update_time.FromDatetime(now)
+            changed = risk_events.RiskLimitsChanged(event_id=uuid.uuid4().hex, user_id=request.user_id,
+                                                    limits=response.limits, changed_by=caller.subject)
+            changed.occur_time.FromDatetime(now)
+            # Other replicas learn of the change from this event: one too big to publish is
+            # refused before the change commits.
+            validation.check_event_size(changed, self.bus.max_payload, domain=risk_limits.DOMAIN)
             if row is None:
                 row = RiskLimitsRow(user_id=request.user_id, limits=stored, updated_by=caller.subject,
                                     update_time=now)
@@ -253,10 +252,5 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
             else:
                 row.limits, row.updated_by, row.update_time = stored, caller.subject, now
         self._limits_cache.pop(request.user_id, None)
-        response = pb.UpdateRiskLimitsResponse(limits=risk_limits.to_proto(updated))
-        response.update_time.FromDatetime(now)
-        changed = risk_events.RiskLimitsChanged(event_id=uuid.uuid4().hex, user_id=request.user_id,
-                                                limits=response.limits, changed_by=caller.subject)
-        changed.occur_time.FromDatetime(now)
         await self.bus.publish(f"risk.limits.changed.{request.user_id}", changed, msg_id=changed.event_id)
         return response

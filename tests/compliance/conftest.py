@@ -42,6 +42,18 @@ class Compliance:
         finally:
             await db.close()
 
+    async def audit_key(self):
+        """The audit chain's key, as someone holding MASTER_KEY and the database could open it."""
+        from services.compliance.keyring import Keyring
+
+        db = Database(self.settings)
+        try:
+            keyring = Keyring(db, self.settings.master_key)
+            await keyring.open()
+            return keyring.audit_key
+        finally:
+            await db.close()
+
     async def stop(self) -> None:
         if not self.stopped:
             self.stopped = True

@@ -167,7 +167,7 @@ async def test_a_redelivered_event_is_recorded_once(start_compliance, backend, o
     from services.kit.bus import Delivery
 
     svc = await start_compliance()
-    trail = audit.AuditTrail(_database(svc), _no_publish)
+    trail = audit.AuditTrail(_database(svc), _no_publish, await svc.audit_key())
     intake = Intake(trail, Monitor())
     follower = f"f-{uuid.uuid4().hex[:8]}"
     order = rep_events.FollowerOrder(order_id=f"ord-{uuid.uuid4().hex[:8]}", follower_id=follower, symbol="ETH/USDT",
@@ -224,20 +224,23 @@ async def test_services_record_system_decisions_once_and_never_a_secret(start_co
 
 
 # --- the chain walker, over any chain and any single tampering --------------------------------
+KEY = audit.ChainKey("k1", b"k" * 32)
+
+
 def _chain(length: int) -> list[AuditRow]:
     rows, previous = [], audit.GENESIS_HASH
     for seq in range(1, length + 1):
         row = AuditRow(sequence=seq, occur_time=datetime(2026, 1, 1, 0, 0, seq % 60, seq, tzinfo=UTC),
                        actor=f"u{seq % 3}", action="copy.placed", resource=f"order:{seq}", subject_user_id="u",
                        details_json=audit.canonical_details({"n": seq}), previous_hash=previous)
-        row.hash = audit.hash_of(row)
+        row.hash = audit.hash_of(row, KEY)
         rows.append(row)
         previous = row.hash
     return rows
 
 
 def _walk(rows: list[AuditRow]):
-    walker = audit.ChainWalker()
+    walker = audit.ChainWalker(KEY)
     hashes = {r.hash for r in rows}
     for row in rows:
         found = walker.feed(row)

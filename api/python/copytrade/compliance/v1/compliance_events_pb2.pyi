@@ -1,4 +1,7 @@
+import datetime
+
 from copytrade.compliance.v1 import compliance_service_pb2 as _compliance_service_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Mapping as _Mapping
@@ -17,6 +20,22 @@ class ComplianceAlertRaised(_message.Message):
     ALERT_FIELD_NUMBER: _ClassVar[int]
     alert: _compliance_service_pb2.ComplianceAlert
     def __init__(self, alert: _Optional[_Union[_compliance_service_pb2.ComplianceAlert, _Mapping]] = ...) -> None: ...
+
+class AuditCheckpoint(_message.Message):
+    __slots__ = ("chain", "sequence", "hash", "sign_time", "key_id", "signature")
+    CHAIN_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    SIGN_TIME_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    chain: str
+    sequence: int
+    hash: str
+    sign_time: _timestamp_pb2.Timestamp
+    key_id: str
+    signature: str
+    def __init__(self, chain: _Optional[str] = ..., sequence: _Optional[int] = ..., hash: _Optional[str] = ..., sign_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., key_id: _Optional[str] = ..., signature: _Optional[str] = ...) -> None: ...
 
 class KycDecided(_message.Message):
     __slots__ = ("kyc",)

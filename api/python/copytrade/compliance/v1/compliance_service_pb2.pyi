@@ -397,16 +397,20 @@ class VerifyAuditChainRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class VerifyAuditChainResponse(_message.Message):
-    __slots__ = ("intact", "records_checked", "first_bad_sequence", "problem")
+    __slots__ = ("intact", "records_checked", "first_bad_sequence", "problem", "checkpoints_checked", "explanation")
     INTACT_FIELD_NUMBER: _ClassVar[int]
     RECORDS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     FIRST_BAD_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINTS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     intact: bool
     records_checked: int
     first_bad_sequence: int
     problem: str
-    def __init__(self, intact: _Optional[bool] = ..., records_checked: _Optional[int] = ..., first_bad_sequence: _Optional[int] = ..., problem: _Optional[str] = ...) -> None: ...
+    checkpoints_checked: int
+    explanation: str
+    def __init__(self, intact: _Optional[bool] = ..., records_checked: _Optional[int] = ..., first_bad_sequence: _Optional[int] = ..., problem: _Optional[str] = ..., checkpoints_checked: _Optional[int] = ..., explanation: _Optional[str] = ...) -> None: ...
 
 class ExportTradeReportRequest(_message.Message):
     __slots__ = ("user_id", "start_time", "end_time", "format")

@@ -264,7 +264,9 @@ class ComplianceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def VerifyAuditChain(self, request, context):
-        """Walks the hash chain and reports the first record that was edited, removed or reordered.
+        """Walks the audit chain and reports the first record that was edited, removed, reordered or
+        rewritten, or records removed from its end: each record's HMAC, its link to the one before,
+        the chain's head and every signed checkpoint of the head kept outside compliance's database.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
