@@ -44,8 +44,8 @@ from pathlib import Path
 
 from services.replication.venues import cme
 from services.replication.venues.base import (
-    ZERO, AccountSnapshot, Balance, ErrorKind, Fill, Instrument, OrderRequest, OrderState, Position, VenueError,
-    tell_stream_listeners,
+    ZERO, AccountSnapshot, Balance, ErrorKind, Fill, FillCursor, Instrument, OrderRequest, OrderState, Position,
+    VenueError, tell_stream_listeners,
 )
 
 log = logging.getLogger("copytrade.venue.ninjatrader")
@@ -428,7 +428,9 @@ class NinjaTraderVenue:
         finally:
             queues.discard(queue)
 
-    def fills(self) -> AsyncIterator[Fill]:
+    def fills(self, since: FillCursor | None = None) -> AsyncIterator[Fill]:
+        """NT8's file interface keeps no history a cursor could resume from (it reports only the
+        orders this adapter placed, while it runs): `since` changes nothing."""
         return self._stream(self._fill_queues)
 
     def order_updates(self) -> AsyncIterator[OrderState]:
