@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -226,15 +227,17 @@ class Reconciler:
                                  only_from=(rep.SESSION_STATE_ACTIVE,))
         return result.resolution
 
-    async def run_all(self) -> int:
-        """Reconcile every active session that has copies, by its own policy; returns how many."""
+    async def run_all(self, owns: Callable[[str], bool] | None = None) -> int:
+        """Reconcile every active session that has copies, by its own policy; returns how many.
+        owns(master account id): only the sessions of masters this replica owns (one replica
+        reconciles each session)."""
         async with self.db.session() as db_session:
             sessions = (await db_session.execute(select(CopySessionRow).where(
                 CopySessionRow.state == rep.SESSION_STATE_ACTIVE))).scalars().all()
             active = set((await db_session.execute(select(FollowerOrderRow.config_id).distinct())).scalars().all())
         done = 0
         for session in sessions:
-            if session.config_id not in active:
+            if session.config_id not in active or (owns is not None and not owns(session.master_account_id)):
                 continue
             try:
                 await self.reconcile(session)
