@@ -12,13 +12,18 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from bench.bench_replication import check_copies, set_up_copying, start_stack
+from services.kit.bus import Bus
+from services.kit.leases import Leases
+from services.kit.natsd import free_port
 from services.kit.testing import eventually
+from services.replication.ownership import BUCKET, shard_of
 from services.launcher import wait_serving
 from tests.reliability.test_restarts import missing_copies
 
@@ -109,3 +114,75 @@ async def test_replication_killed_and_kept_down_while_the_master_trades_misses_n
                        fills=check.fills, orders=check.found, duplicates=check.duplicates, missing=check.missing,
                        outage_s=f"{DOWN_S:.1f}", recovery_s=f"{min(recovery):.1f}..{max(recovery):.1f} (of which "
                                                            f"starting {min(starting):.1f}..{max(starting):.1f})")
+
+
+@pytest_asyncio.fixture
+async def two_replicas(tmp_path: Path, postgres_url):
+    """The stack on PostgreSQL with a second replication replica beside the launcher's."""
+    sim, mesh, endpoints, secret = await start_stack(tmp_path / "mesh", postgres_url, {"FILL_ACK_WAIT_S": "3"},
+                                                     client_id_scope="open")
+    copying = None
+    second = mesh.address("replication").rsplit(":", 1)[0] + f":{free_port()}"
+    try:
+        with open(mesh.data_dir / "logs" / "replication-2.log", "ab") as log_file:
+            mesh.processes["replication-2"] = subprocess.Popen(
+                [sys.executable, "-m", "services.replication"],
+                env={**mesh.environment(), "LISTEN_ADDR": second}, stdout=log_file, stderr=subprocess.STDOUT)
+        await serving(second)
+        copying = await set_up_copying(sim, endpoints, secret, FOLLOWERS, prefix=f"r{uuid.uuid4().hex[:4]}-")
+        yield mesh, copying
+    finally:
+        if copying:
+            await copying.close()
+        await mesh.stop()
+        await sim.stop()
+
+
+async def shard_holder(nats_url: str, account_id: str) -> str | None:
+    bus = await Bus.connect(nats_url, "test-lease-reader", ensure_streams=False)
+    try:
+        return await (await Leases(bus, BUCKET, "reader").open()).holder_of(shard_of(account_id))
+    finally:
+        await bus.close()
+
+
+async def test_the_replica_watching_a_master_killed_another_takes_over_and_misses_no_fill(two_replicas,
+                                                                                          reliability_report):
+    mesh, copying = two_replicas
+    holder = await eventually(lambda: shard_holder(mesh.nats.url, copying.master_account_id),
+                              message="a replica holds the master's shard")
+    pid = int(holder.split(":")[2])
+    [(owner, process)] = [(name, p) for name, p in mesh.processes.items() if p.pid == pid]
+    n = 0
+    for _ in range(BEFORE):
+        await copying.trade(n)
+        n += 1
+    process.send_signal(signal.SIGKILL)
+    await asyncio.to_thread(process.wait, 10)
+    killed = time.monotonic()
+    for i in range(DURING):  # the master trades on while nobody watches it
+        await copying.trade(n)
+        n += 1
+        await asyncio.sleep(0.3)
+
+    async def taken_over():
+        now = await shard_holder(mesh.nats.url, copying.master_account_id)
+        return now is not None and now != holder and now
+    survivor = await eventually(taken_over, timeout=30, interval=0.2, message="the other replica took the shard")
+    takeover_s = time.monotonic() - killed
+    assert int(survivor.split(":")[2]) in {p.pid for name, p in mesh.processes.items() if name != owner}
+    for _ in range(AFTER):
+        await copying.trade(n)
+        n += 1
+    try:
+        await eventually(lambda: (c := check_copies(copying)).found == c.expected, timeout=90, interval=0.2,
+                         message="every master trade copied to every follower")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {check_copies(copying)}") from None
+    recovered_s = time.monotonic() - killed
+    check = check_copies(copying)
+    assert check.fills == BEFORE + DURING + AFTER and check.exact, check.details
+    assert takeover_s <= 6.0 + 4.0  # the lease TTL, and a few seconds
+    reliability_report(scenario="the replica watching the master kill -9; the other takes over", runs=1,
+                       fills=check.fills, orders=check.found, duplicates=check.duplicates, missing=check.missing,
+                       outage_s=f"{takeover_s:.1f} (takeover)", recovery_s=f"{recovered_s:.1f}")
