@@ -8,10 +8,13 @@ from decimal import Decimal
 
 import pytest_asyncio
 
+from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as rep
+from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
 from copytrade.type.v1 import trading_pb2
 from services.kit.testing import eventually
+from services.replication.store import VenueAccountRow
 from services.replication.venues.base import OrderRequest
 from services.replication.venues.ib_venue import IbVenue
 from tests.replication.conftest import enrol_ib, follow, raise_position_cap
@@ -103,3 +106,32 @@ async def test_a_copy_outside_the_follower_instruments_trading_hours_is_refused_
     await copy_of("T-sunday-open")
     orders = await eventually(lambda: sim.orders(code), message="the in-session copy at the IB simulator")
     assert [(o.contract.symbol, o.action, o.quantity) for o in orders] == [("MES", "BUY", Decimal(1))]
+
+
+async def test_two_replicas_connect_one_ib_account_with_client_ids_of_their_own(start_service, token_for):
+    """TWS refuses a second connection with a client id already connected (error 326): every
+    replica copying to an IB follower connects it, so each derives the id from its replica slot."""
+    sim = await IbSimulator(seed=5).start()
+    try:
+        compliance = await start_service("compliance")
+        risk = await start_service("risk")
+        addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
+        replicas = [await start_service("replication", addresses=addresses, venue_rate_limit=False,
+                                        venue_urls={"ib": f"127.0.0.1:{sim.port}"}) for _ in range(2)]
+        slots = {r.running.components["ownership"].slot for r in replicas}
+        assert len(slots) == 2  # one slot each
+        _, code, account = await enrol_ib(sim, ComplianceServiceStub(compliance.channel),
+                                          ReplicationServiceStub(replicas[0].channel), token_for, "f",
+                                          rep.ACCOUNT_ROLE_FOLLOWER)
+        opened = []
+        for replica in replicas:
+            db = replica.running.components["copier"].db
+            async with db.session() as session:
+                row = await session.get(VenueAccountRow, account.account_id)
+            venue = await replica.running.components["pool"].get(row)  # what a copy to it does first
+            opened.append(await venue.account())
+        assert all(snapshot.equity > 0 for snapshot in opened)
+        sessions = [s["clientId"] for s in sim.sessions() if code in s["accounts"]]
+        assert len(sessions) == len(set(sessions)) == 2  # both connected, each with its own id
+    finally:
+        await sim.stop()
