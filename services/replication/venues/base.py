@@ -248,6 +248,11 @@ class Venue(Protocol):
         empty): the whole history since then, paged through as the venue pages it."""
         ...
 
+    def history_start(self) -> datetime | None:
+        """The oldest trade time trades() can still see (None: the whole history). Before it,
+        an account's position has to come from positions()."""
+        ...
+
     async def place_order(self, order: OrderRequest) -> OrderState:
         """Send an order under the caller's client order id. A repeated id never makes a
         second order (REJECTED); on UNKNOWN_OUTCOME ask fetch_order before sending again."""

@@ -547,6 +547,9 @@ class CcxtVenue:
         raw = await self._history_pages(symbol, since, None)
         return [self._fill(t) for t in raw if t.get("symbol") == symbol]
 
+    def history_start(self) -> datetime | None:
+        return None  # paged back as far as asked
+
     @property
     def _paging(self) -> str:
         return HISTORY_PAGING.get(self.exchange_id, "since")

@@ -133,14 +133,17 @@ class IbVenue:
     host/port: the API socket of TWS or IB Gateway; client_id: this connection's API client id
     (unique per gateway); account: the IB account code ("U1234567", "DU1234567" for paper).
     timeout_s bounds every request. pacing_backoff_s is what a pacing refusal (error 100) asks
-    the caller to wait: IB paces API messages per second and names no delay of its own."""
+    the caller to wait: IB paces API messages per second and names no delay of its own.
+    trade_log_days: how many days of executions TWS gives reqExecutions (its Trade Log setting:
+    1, today's, by default; up to 7; IB Gateway only 1)."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 7497, client_id: int = 1, account: str,
                  timeout_s: float = 10.0, symbols: tuple[str, ...] = DEFAULT_SYMBOLS, exchange: str = "CME",
-                 pacing_backoff_s: float = 1.0) -> None:
+                 pacing_backoff_s: float = 1.0, trade_log_days: int = 1) -> None:
         self.host, self.port, self.client_id, self.account_code = host, int(port), int(client_id), account
         self.timeout_s, self.symbols, self.exchange = timeout_s, tuple(symbols), exchange
         self.pacing_backoff_s = pacing_backoff_s
+        self.trade_log_days = trade_log_days  # what TWS's Trade Log shows reqExecutions: 1 (today) to 7 days
         self.ib = IB()
         self.ib.errorEvent += self._on_error
         self.ib.disconnectedEvent += self._on_disconnected
@@ -306,6 +309,12 @@ class IbVenue:
             self._contracts[symbol], "", f"{days} D", "1 hour", "TRADES", False, 2, timeout=self.timeout_s)
         closes = [float(b.close) for b in bars][-(periods + 1):]
         return [b / a - 1 for a, b in zip(closes, closes[1:]) if a > 0]
+
+    def history_start(self) -> datetime | None:
+        """reqExecutions answers with the executions since midnight (the gateway's time zone; UTC
+        assumed), or of up to 7 days when TWS's Trade Log is set to show them (`trade_log_days`)."""
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return today - timedelta(days=self.trade_log_days - 1)
 
     async def trades(self, symbol: str, since: datetime) -> list[Fill]:
         await self.instrument(symbol)

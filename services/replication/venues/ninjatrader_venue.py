@@ -112,6 +112,7 @@ class NinjaTraderVenue:
         self._connected: bool | None = None
         self._watcher: asyncio.Task | None = None
         self._serial = 0
+        self._started = datetime.now(UTC)
 
     # --- failures --------------------------------------------------------------------------
     def classify(self, exc: BaseException, *, order_sent: bool = False) -> VenueError:
@@ -215,6 +216,9 @@ class NinjaTraderVenue:
     async def recent_returns(self, symbol: str, periods: int = 48) -> list[float]:
         await self.instrument(symbol)
         return []  # no price history through the file interface
+
+    def history_start(self) -> datetime | None:
+        return self._started  # trades() knows only the orders this adapter placed since it started
 
     async def trades(self, symbol: str, since: datetime) -> list[Fill]:
         self._scan()

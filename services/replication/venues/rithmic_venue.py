@@ -330,6 +330,9 @@ class RithmicVenue:
         fills = await self._fill_history(since)
         return [f for f in fills if f.symbol == instrument.symbol]
 
+    def history_start(self) -> datetime | None:
+        return None  # the fill history (3512) answers for any time range asked
+
     async def _fill_history(self, since: datetime) -> list[Fill]:
         rows = await self._call("order", self._plant("order").get_fill_history, start_time=since,
                                 end_time=datetime.now(UTC) + timedelta(hours=1), account_id=self.account_id)
