@@ -1,7 +1,8 @@
 """A master's fill stream held down by the venue for longer than the default grace (5 s) while the
 master keeps trading, then released, and the master trades on. Each follower's outage policy
 applies (FREEZE and FLATTEN freeze, FLATTEN also closes), and the stream is subscribed again:
-every fill made during and after the outage reaches the follower who copies through it, once."""
+every fill made during the outage (read from the venue's history meanwhile) and after it reaches
+the follower who copies through it, once; the frozen ones get none of them."""
 
 import time
 from collections import Counter
@@ -73,14 +74,18 @@ async def test_a_stream_held_down_past_the_default_grace_applies_the_policies_an
 
         down = time.monotonic()
         await sim.hold_streams_down(master)
-        for _ in range(DURING):
-            await trade()
 
         async def applied():
             return (await state("freeze") == rep.SESSION_STATE_FROZEN
                     and await state("flatten") == rep.SESSION_STATE_FROZEN)
         await eventually(applied, timeout=DEFAULT_GRACE_S + 15, interval=0.2, message="outage policies applied")
         assert time.monotonic() - down >= DEFAULT_GRACE_S - 0.5  # not before the grace was up
+        for _ in range(DURING):  # still down: only the venue's history has these
+            await trade()
+        # Read from the history while the venue still refuses the stream, and copied to RESYNC.
+        await eventually(lambda: len(orders("resync")) == BEFORE + DURING, timeout=20,
+                         message="fills made during the outage copied while it lasts")
+        assert sim.userdata.held_down == {master}
         await sim.hold_streams_down(master, down=False)
         back = time.monotonic()
         await eventually(lambda: sim.stream_subscribed(master), timeout=20, message="stream subscribed again")

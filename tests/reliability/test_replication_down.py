@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from services.kit.leases import Leases
 from services.kit.natsd import free_port
 from services.kit.testing import eventually
 from services.replication.ownership import BUCKET, shard_of
-from services.launcher import wait_serving
+from services.launcher import _listening, wait_serving
 from tests.reliability.test_restarts import missing_copies
 
 pytestmark = pytest.mark.reliability
@@ -35,13 +36,15 @@ BEFORE, DURING, AFTER = 6, 8, 6  # master trades per round: before the kill, whi
 DOWN_S = 4.0  # how long replication stays down, the master trading meanwhile
 
 
-def restart(mesh, name: str) -> subprocess.Popen:
-    """Start one service again as Mesh.start does: same environment, address and log."""
+def start_replica(mesh, name: str = "replication", address: str | None = None) -> subprocess.Popen:
+    """Start a replication process as Mesh.start does: same environment and log; the launcher's
+    address unless told another (a second replica)."""
+    env = {**mesh.environment(), "LISTEN_ADDR": address or mesh.address("replication")}
+    if address is None:
+        env["METRICS_ADDR"] = mesh.metrics_address("replication")
     with open(mesh.data_dir / "logs" / f"{name}.log", "ab") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"],
-            env={**mesh.environment(), "LISTEN_ADDR": mesh.address(name), "METRICS_ADDR": mesh.metrics_address(name)},
-            stdout=log_file, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([sys.executable, "-m", "services.replication"], env=env, stdout=log_file,
+                                   stderr=subprocess.STDOUT)
     mesh.processes[name] = process
     return process
 
@@ -49,35 +52,37 @@ def restart(mesh, name: str) -> subprocess.Popen:
 async def serving(address: str) -> None:
     """Listening, then healthy (a gRPC channel that met a refused port first would wait out its
     reconnect backoff, seconds after the service is up)."""
-    host, port = address.rsplit(":", 1)
-
-    async def listening() -> bool:
-        try:
-            _, writer = await asyncio.open_connection(host, int(port))
-        except OSError:
-            return False
-        writer.close()
-        return True
-    await eventually(listening, timeout=60, interval=0.05, message=f"{address} listening")
+    await eventually(lambda: _listening(address), timeout=60, interval=0.05, message=f"{address} listening")
     await wait_serving(address, 60)
 
 
-@pytest_asyncio.fixture
-async def stack(tmp_path: Path):
-    # The venue refuses a client order id only while its order is open (Binance's rule), so a
-    # copy sent twice would show as two orders. A short ack wait: a fill the killed worker held
-    # comes back within seconds.
-    sim, mesh, endpoints, secret = await start_stack(tmp_path / "mesh", "", {"FILL_ACK_WAIT_S": "3"},
+@asynccontextmanager
+async def copying_stack(tmp_path: Path, postgres: str = "", *, second_replica: bool = False):
+    """The simulator and the services as processes, a master copied by FOLLOWERS followers; with
+    second_replica, another replication process beside the launcher's. The venue refuses a client
+    order id only while its order is open (Binance's rule), so a copy sent twice would show as two
+    orders. A short ack wait: a fill the killed worker held comes back within seconds."""
+    sim, mesh, endpoints, secret = await start_stack(tmp_path / "mesh", postgres, {"FILL_ACK_WAIT_S": "3"},
                                                      client_id_scope="open")
     copying = None
     try:
-        copying = await set_up_copying(sim, endpoints, secret, FOLLOWERS)
+        if second_replica:
+            address = mesh.address("replication").rsplit(":", 1)[0] + f":{free_port()}"
+            start_replica(mesh, "replication-2", address)
+            await serving(address)
+        copying = await set_up_copying(sim, endpoints, secret, FOLLOWERS, prefix=f"r{uuid.uuid4().hex[:4]}-")
         yield mesh, copying
     finally:
         if copying:
             await copying.close()
         await mesh.stop()
         await sim.stop()
+
+
+@pytest_asyncio.fixture
+async def stack(tmp_path: Path):
+    async with copying_stack(tmp_path) as parts:
+        yield parts
 
 
 async def test_replication_killed_and_kept_down_while_the_master_trades_misses_no_fill(stack, reliability_report):
@@ -94,7 +99,7 @@ async def test_replication_killed_and_kept_down_while_the_master_trades_misses_n
             await copying.trade(n)
             n += 1
             await asyncio.sleep(max(0.0, (deadline - time.monotonic()) / (DURING - i)))
-        restart(mesh, "replication")
+        start_replica(mesh)
         back = time.monotonic()
         await serving(mesh.address("replication"))
         starting.append(time.monotonic() - back)
@@ -118,24 +123,8 @@ async def test_replication_killed_and_kept_down_while_the_master_trades_misses_n
 
 @pytest_asyncio.fixture
 async def two_replicas(tmp_path: Path, postgres_url):
-    """The stack on PostgreSQL with a second replication replica beside the launcher's."""
-    sim, mesh, endpoints, secret = await start_stack(tmp_path / "mesh", postgres_url, {"FILL_ACK_WAIT_S": "3"},
-                                                     client_id_scope="open")
-    copying = None
-    second = mesh.address("replication").rsplit(":", 1)[0] + f":{free_port()}"
-    try:
-        with open(mesh.data_dir / "logs" / "replication-2.log", "ab") as log_file:
-            mesh.processes["replication-2"] = subprocess.Popen(
-                [sys.executable, "-m", "services.replication"],
-                env={**mesh.environment(), "LISTEN_ADDR": second}, stdout=log_file, stderr=subprocess.STDOUT)
-        await serving(second)
-        copying = await set_up_copying(sim, endpoints, secret, FOLLOWERS, prefix=f"r{uuid.uuid4().hex[:4]}-")
-        yield mesh, copying
-    finally:
-        if copying:
-            await copying.close()
-        await mesh.stop()
-        await sim.stop()
+    async with copying_stack(tmp_path, postgres_url, second_replica=True) as parts:
+        yield parts
 
 
 async def shard_holder(nats_url: str, account_id: str) -> str | None:
