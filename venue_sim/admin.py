@@ -18,6 +18,8 @@ Tests, demos and benchmarks drive the venue with it and ask it what really happe
     GET    /_sim/faults          POST /_sim/faults {kind, endpoint?, account?, count?, ...}
     DELETE /_sim/faults          DELETE /_sim/faults/{id}
     GET    /_sim/streams         POST /_sim/streams/drop {account?}
+    POST   /_sim/streams/hold    {account, down?}          refused until released (down: false)
+    POST   /_sim/streams/mute    {account}                 open but quiet until subscribed again
     GET    /_sim/requests        ?account= &endpoint= &limit=
     GET    /_sim/rate-limits     the bybit dialect's limits, overrides and refusal counts
     POST   /_sim/rate-limits     {account, endpoint, per_second, category?} | {ip_limit?, ip_window_s?,
@@ -86,6 +88,7 @@ class AdminApi:
             web.delete("/_sim/faults", self.clear_faults), web.delete("/_sim/faults/{id}", self.clear_faults),
             web.get("/_sim/streams", self.streams), web.post("/_sim/streams/drop", self.drop_streams),
             web.post("/_sim/streams/hold", self.hold_streams),
+            web.post("/_sim/streams/mute", self.mute_streams),
             web.get("/_sim/requests", self.requests),
             web.get("/_sim/rate-limits", self.rate_limits), web.post("/_sim/rate-limits", self.set_rate_limits),
         ]
@@ -216,6 +219,12 @@ class AdminApi:
             return web.json_response({"error": "account is required"}, status=400)
         await self.sim.hold_streams_down(body["account"], bool(body.get("down", True)))
         return web.json_response({"account": body["account"], "down": bool(body.get("down", True))})
+
+    async def mute_streams(self, request):
+        body = await self._body(request)
+        if not body.get("account"):
+            return web.json_response({"error": "account is required"}, status=400)
+        return web.json_response({"account": body["account"], "muted": self.sim.mute_streams(body["account"])})
 
     async def requests(self, request):
         account, endpoint = request.query.get("account"), request.query.get("endpoint")

@@ -204,7 +204,8 @@ class BybitApi:
         if key is None:
             raise BybitError(10003, "API key is invalid.")
         recv_window = request.headers.get("X-BAPI-RECV-WINDOW") or str(DEFAULT_RECV_WINDOW_MS)
-        payload = request.query_string if request.method == "GET" else body
+        # Signed as sent: the raw query (a cursor such as "5004%3A3" stays encoded).
+        payload = request.rel_url.raw_query_string if request.method == "GET" else body
         origin = timestamp + api_key + recv_window + payload
         expected = hmac.new(key.secret.encode(), origin.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, signature.lower()):
@@ -564,7 +565,22 @@ class BybitApi:
                 and order_number in (None, t.order_id) and link_id in (None, t.client_order_id)]
         if params.get("execType") not in (None, "", "Trade"):
             rows = []
-        rows = sorted(rows, key=lambda t: t.trade_id, reverse=True)[:self._limit(params, 50, 100)]
-        return {"category": category, "nextPageCursor": "",
+        if end - start > 7 * 86_400_000:
+            raise BybitError(10001, "The time range between startTime and endTime cannot exceed 7 days.")
+        # Pages of `limit`, newest first; nextPageCursor (opaque, as Bybit's) names where the next begins.
+        limit, offset = self._limit(params, 50, 100), self._page_offset(params.get("cursor"))
+        rows = sorted(rows, key=lambda t: t.trade_id, reverse=True)
+        page = rows[offset:offset + limit]
+        more = offset + limit < len(rows)
+        return {"category": category, "nextPageCursor": f"{page[-1].trade_id}%3A{offset + limit}" if more else "",
                 "list": [bw.execution_json(orders[t.order_id], t, category=category,
-                                           mark=self.exchange.prices.get(t.symbol, ZERO)) for t in rows]}
+                                           mark=self.exchange.prices.get(t.symbol, ZERO)) for t in page]}
+
+    @staticmethod
+    def _page_offset(cursor: str | None) -> int:
+        if not cursor:
+            return 0
+        try:
+            return max(0, int(cursor.replace("%3A", ":").rsplit(":", 1)[1]))
+        except (IndexError, ValueError):
+            raise BybitError(10001, "Invalid cursor.") from None

@@ -125,7 +125,7 @@ class BybitUserData:
         return None
 
     def on_event(self, category: str, account: Account, order: Order, trade: Trade | None, kind: str) -> None:
-        sockets = [s for k in account.keys for s in self.by_key.get(k, ())]
+        sockets = [s for k in account.keys for s in self.by_key.get(k, ()) if not s.muted]
         if not sockets:
             return
         now = self.exchange.now_ms()
@@ -142,6 +142,14 @@ class BybitUserData:
             for topic, message in messages:
                 if topic in socket.topics:
                     socket.send(message)
+
+    def mute(self, account: str) -> int:
+        """See UserData.mute: the account's current sockets stay open and deliver nothing more."""
+        keys = set(self.exchange.accounts[account].keys)
+        victims = [s for s in self._sockets if s.api_key in keys]
+        for socket in victims:
+            socket.muted = True
+        return len(victims)
 
     async def drop(self, account: str | None = None) -> int:
         keys = None if account is None else set(self.exchange.accounts[account].keys)

@@ -228,6 +228,11 @@ class Simulator:
         """Close the user-data sockets (all, or one account's); clients must reconnect."""
         return await self.userdata.drop(name)
 
+    def mute_streams(self, name: str) -> int:
+        """One account's user-data streams die quietly: the sockets stay open and answer pings,
+        but deliver no more events until the client subscribes again. Returns how many."""
+        return self.userdata.mute(name)
+
     async def hold_streams_down(self, name: str, down: bool = True) -> None:
         """An outage of one account's user-data streams: closed, and refused until released."""
         if down:

@@ -37,6 +37,8 @@ class Socket:
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
     subscriptions: dict[int, str] = field(default_factory=dict)  # spot: subscriptionId -> API key
     task: asyncio.Task | None = None
+    # Quietly dead (see UserData.mute): open, answering pings and requests, delivering no event.
+    muted: bool = False
 
     def send(self, message: dict) -> None:
         self.queue.put_nowait(message)
@@ -129,7 +131,7 @@ class UserData:
 
     def on_spot_event(self, account: Account, order: Order, trade: Trade | None, execution_type: str) -> None:
         targets = [(s, sid) for key in account.keys for s in self.spot.get(key, ())
-                   for sid, k in s.subscriptions.items() if k == key]
+                   for sid, k in s.subscriptions.items() if k == key and not s.muted]
         if not targets:
             return
         report = wire.execution_report(self.exchange, order, trade, execution_type)
@@ -178,7 +180,7 @@ class UserData:
         return socket.ws
 
     def on_futures_event(self, account: Account, order: PerpOrder, trade: Trade | None, execution_type: str) -> None:
-        sockets = [s for key in account.keys for s in self.futures.get(key, ())]
+        sockets = [s for key in account.keys for s in self.futures.get(key, ()) if not s.muted]
         if not sockets:
             return
         events = [wire.order_trade_update(self.exchange, order, trade, execution_type)]
@@ -214,6 +216,17 @@ class UserData:
                    if keys is None or key in keys for s in sockets}
         for socket in victims:
             await socket.ws.close(code=1001, message=b"stream restarted")
+        return len(victims)
+
+    def mute(self, account: str) -> int:
+        """The account's current user-data sockets go quiet: still open, still answering pings and
+        requests, but delivering no more events (a subscription the venue lost without saying).
+        A new subscription delivers again. Returns how many went quiet."""
+        keys = set(self.exchange.accounts[account].keys)
+        victims = {s for streams in (self.spot, self.futures) for key, sockets in streams.items()
+                   if key in keys for s in sockets}
+        for socket in victims:
+            socket.muted = True
         return len(victims)
 
     async def close_all(self) -> None:

@@ -66,6 +66,9 @@ class Settings:
     feed_outage_grace_s: float = 5.0
     # How often followers' equity is read from their venues for risk's loss breakers (0: never).
     snapshot_interval_s: float = 60.0
+    # How long a replica's lease on its background jobs outlives it (replication's ownership):
+    # the longest a dead replica's master watchers stay unwatched before another takes over.
+    lease_ttl_s: float = 6.0
     # OpenTelemetry traces: none (off), otlp (to OTEL_EXPORTER_OTLP_ENDPOINT) or console.
     otel_exporter: str = "none"
     # How often compliance signs a checkpoint of the audit chain's head while it grows (0: only
@@ -104,6 +107,7 @@ class Settings:
             reconcile_interval_s=float(env.get("RECONCILE_INTERVAL_S", cls.reconcile_interval_s)),
             feed_outage_grace_s=float(env.get("FEED_OUTAGE_GRACE_S", cls.feed_outage_grace_s)),
             snapshot_interval_s=float(env.get("SNAPSHOT_INTERVAL_S", cls.snapshot_interval_s)),
+            lease_ttl_s=float(env.get("LEASE_TTL_S", cls.lease_ttl_s)),
             otel_exporter=env.get("OTEL_TRACES_EXPORTER", cls.otel_exporter).lower(),
             audit_checkpoint_interval_s=float(env.get("AUDIT_CHECKPOINT_INTERVAL_S",
                                                       cls.audit_checkpoint_interval_s)),

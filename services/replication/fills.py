@@ -6,23 +6,25 @@ restart (or a crash between the store and the publish) loses none."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from opentelemetry.trace import SpanKind
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.type.v1 import trading_pb2
 from services.kit import tracing
 from services.kit.bus import Bus
-from services.kit.db import Database, retry_transient
-from services.replication.store import MasterFillRow, MasterOrderRow, MasterPositionRow, VenueAccountRow
+from services.kit.db import Database, aware, retry_transient
+from services.replication.store import (MasterFeedRow, MasterFillRow, MasterOrderRow, MasterPositionRow,
+                                        VenueAccountRow)
 from services.replication.venue_pool import VenuePool
-from services.replication.venues.base import Fill, OrderState
+from services.replication.venues.base import Fill, FillCursor, OrderState
 
 log = logging.getLogger("copytrade.replication.fills")
 SIDES = {"buy": trading_pb2.SIDE_BUY, "sell": trading_pb2.SIDE_SELL}
@@ -100,7 +102,8 @@ def master_fill(account: VenueAccountRow, fill: Fill) -> events.MasterFill:
         venue=trading_pb2.Venue(kind=account.venue_kind, id=account.venue_id, market_type=account.market_type),
         venue_trade_id=fill.venue_trade_id, venue_order_id=fill.venue_order_id, client_order_id=fill.client_order_id,
         symbol=fill.symbol, side=SIDES[fill.side], quantity=str(fill.quantity), price=str(fill.price),
-        fee=str(fill.fee), fee_currency=fill.fee_currency, order_type=trading_pb2.ORDER_TYPE_MARKET)
+        fee=str(fill.fee), fee_currency=fill.fee_currency, order_type=trading_pb2.ORDER_TYPE_MARKET,
+        backfilled=fill.backfilled)
     event.execute_time.FromDatetime(fill.timestamp)
     event.receive_time.FromDatetime(datetime.now(UTC))
     return event
@@ -242,20 +245,85 @@ class FillOutbox:
         self._acked.difference_update(done)
 
 
+def cursor_to_json(cursor: FillCursor) -> dict:
+    return {symbol: [trade_id, at.isoformat()] for symbol, (trade_id, at) in cursor.last.items()}
+
+
+def cursor_from_json(start: datetime, raw: dict | None) -> FillCursor:
+    return FillCursor(start=start, last={symbol: (str(trade_id), aware(datetime.fromisoformat(at)))
+                                         for symbol, (trade_id, at) in (raw or {}).items()})
+
+
+async def load_cursor(db: Database, account: VenueAccountRow) -> FillCursor:
+    """Where the account's fill history resumes: its feed's cursor from when it was created; an
+    account watched before feeds had cursors resumes from its newest recorded fill."""
+    async with db.session() as session:
+        row = await session.get(MasterFeedRow, account.account_id)
+        start = aware(account.create_time)
+        if row is None:
+            newest = (await session.execute(select(func.max(MasterFillRow.execute_time)).where(
+                MasterFillRow.master_account_id == account.account_id))).scalar()
+            start = max(start, aware(newest)) if newest is not None else start
+    return cursor_from_json(start, row.cursor if row else None)
+
+
+async def update_feed(db: Database, account_id: str, change: Callable[[MasterFeedRow], None], *,
+                      create: bool = True) -> None:
+    """Change the account's master_feeds row (made first when missing, if `create`)."""
+    for attempt in range(2):
+        try:
+            async with db.session() as session:
+                row = await session.get(MasterFeedRow, account_id)
+                if row is None:
+                    if not create:
+                        return
+                    row = MasterFeedRow(master_account_id=account_id, cursor={}, stream_lost_time=None)
+                    session.add(row)
+                change(row)
+                row.update_time = datetime.now(UTC)
+            return
+        except IntegrityError:  # made meanwhile by the other writer (the cursor, the outage record)
+            if attempt:
+                raise
+
+
+async def save_cursor(db: Database, account_id: str, cursor: FillCursor) -> None:
+    def change(row: MasterFeedRow) -> None:
+        row.cursor = cursor_to_json(cursor)
+    await update_feed(db, account_id, change)
+
+
 class MasterWatchers:
-    """A task per watched master account, following the venue's own fill stream."""
+    """A task per watched master account this replica owns (`owns`, by lease: one replica per
+    account), following the venue's own fill stream. A watcher that starts reads the venue's
+    history from the account's cursor first (the venue adapter does, before trusting the
+    stream); the cursor moves on with each fill recorded and is written behind, at most
+    `cursor_flush_s` later (a cursor that lags only reads a fill again, which is dropped)."""
 
     def __init__(self, db: Database, outbox: FillOutbox, pool: VenuePool, rescan_s: float = 1.0,
                  equity_refresh_s: float = 5.0,
-                 on_stream: Callable[[str], Callable[[str, bool], None]] | None = None) -> None:
+                 on_stream: Callable[[str], Callable[[str, bool], None]] | None = None,
+                 owns: Callable[[str], bool] | None = None, on_stop: Callable[[str], object] | None = None,
+                 cursor_flush_s: float = 0.5) -> None:
         self.db, self.outbox, self.pool, self.rescan_s = db, outbox, pool, rescan_s
-        self.equity_refresh_s = equity_refresh_s
+        self.equity_refresh_s, self.cursor_flush_s = equity_refresh_s, cursor_flush_s
         self.on_stream = on_stream  # master account id → its stream listener (feed outages)
+        self.owns = owns or (lambda account_id: True)
+        self.on_stop = on_stop  # a watcher stopped here (another replica may take it)
         self._tasks: dict[str, asyncio.Task] = {}
         self._scanner: asyncio.Task | None = None
+        self._wake = asyncio.Event()
 
     def start(self) -> None:
         self._scanner = asyncio.create_task(self._scan_forever())
+
+    def wake(self) -> None:
+        """Look again now (ownership changed)."""
+        self._wake.set()
+
+    @property
+    def watching(self) -> set[str]:
+        return {account_id for account_id, task in self._tasks.items() if not task.done()}
 
     async def _scan_forever(self) -> None:
         while True:
@@ -263,27 +331,44 @@ class MasterWatchers:
                 async with self.db.session() as session:
                     accounts = (await session.execute(select(VenueAccountRow).where(
                         VenueAccountRow.watch_fills.is_(True)))).scalars().all()
-                for account in accounts:
+                mine = [a for a in accounts if self.owns(a.account_id)]
+                for account in mine:
                     task = self._tasks.get(account.account_id)
                     if task is None or task.done():
                         self._tasks[account.account_id] = asyncio.create_task(self._watch(account))
-                for gone in set(self._tasks) - {a.account_id for a in accounts}:  # deleted, or no longer watched
-                    self._tasks.pop(gone).cancel()
+                for gone in set(self._tasks) - {a.account_id for a in mine}:  # deleted, unwatched, or not ours
+                    await self._stop_watching(gone)
             except Exception:  # noqa: BLE001 - keep scanning; the database may be restarting
                 log.exception("scanning master accounts failed")
-            await asyncio.sleep(self.rescan_s)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.rescan_s)
+
+    async def _stop_watching(self, account_id: str) -> None:
+        task = self._tasks.pop(account_id)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        if self.on_stop is not None:
+            self.on_stop(account_id)
+        # The connection goes too: the replica taking over may need the same API client (IB).
+        await self.pool.evict(account_id)
 
     async def _watch(self, account: VenueAccountRow) -> None:
         equity: list[Decimal] = []  # the latest reading, for equity-proportional followers
-        refresher = orders = None
+        refresher = orders = flusher = None
         try:
             venue = await self.pool.get(account)
             if self.on_stream:
                 venue.add_stream_listener("outages", self.on_stream(account.account_id))
+            cursor = await retry_transient(lambda: load_cursor(self.db, account),
+                                           f"reading the fill cursor of {account.account_id}")
+            feed = _Feed(cursor)
+            log.info("watching master account %s from %s", account.account_id, cursor.since().isoformat())
+            flusher = asyncio.create_task(self._flush_cursor(account.account_id, feed))
             await self._read_equity(venue, account, equity)
             refresher = asyncio.create_task(self._follow_equity(venue, account, equity))
             orders = asyncio.create_task(self._follow_orders(venue, account, equity))
-            async for fill in venue.fills():
+            async for fill in venue.fills(since=cursor):
                 event = master_fill(account, fill)
                 if equity:
                     event.master_equity = str(equity[0])
@@ -293,14 +378,41 @@ class MasterWatchers:
                                   attributes={"copytrade.master_account_id": account.account_id}):
                     await retry_transient(lambda: record_and_publish(self.db, self.outbox, event),
                                           f"recording master fill {event.fill_id}")
+                feed.advance(fill)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the scanner starts a new watcher
             log.exception("watcher for master account %s stopped", account.account_id)
         finally:
-            for task in (refresher, orders):
+            for task in (refresher, orders, flusher):
                 if task:
                     task.cancel()
+            if flusher is not None:
+                await asyncio.gather(flusher, return_exceptions=True)
+                with contextlib.suppress(Exception):  # what was recorded last; else read again next time
+                    await asyncio.shield(self._save(account.account_id, feed))
+
+    async def _flush_cursor(self, account_id: str, feed: "_Feed") -> None:
+        while True:
+            await feed.changed.wait()
+            await asyncio.sleep(self.cursor_flush_s)  # one write for a burst of fills
+            try:
+                await self._save(account_id, feed)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the database away: the next fill tries again
+                log.warning("fill cursor of %s not saved (%s)", account_id, exc)
+
+    async def _save(self, account_id: str, feed: "_Feed") -> None:
+        if not feed.changed.is_set():
+            return
+        feed.changed.clear()
+        cursor = feed.cursor
+        try:
+            await save_cursor(self.db, account_id, cursor)
+        except BaseException:
+            feed.changed.set()
+            raise
 
     async def _follow_orders(self, venue, account: VenueAccountRow, equity: list[Decimal]) -> None:
         """The master's resting orders, for followers who mirror them."""
@@ -334,3 +446,17 @@ class MasterWatchers:
             if task:
                 task.cancel()
         await asyncio.gather(*(t for t in [self._scanner, *self._tasks.values()] if t), return_exceptions=True)
+
+
+class _Feed:
+    """A watcher's cursor as fills are recorded, and whether it moved since it was last saved."""
+
+    def __init__(self, cursor: FillCursor) -> None:
+        self.cursor = cursor
+        self.changed = asyncio.Event()
+
+    def advance(self, fill: Fill) -> None:
+        moved = self.cursor.after(fill)
+        if moved is not self.cursor:
+            self.cursor = moved
+            self.changed.set()

@@ -4,7 +4,10 @@ For one copy session and instrument:
 - target: the sum of what each copy of a master fill was sized to (refusals by the follower's
   own filters excluded; risk refusals included, and reported as such);
 - position: the follower's trades at the venue since the session started, ours (matched by
-  venue order id) and anyone else's (a manual trade on the follower account);
+  venue order id) and anyone else's (a manual trade on the follower account), read through the
+  venue's whole history (paged); where that history does not reach back to the session's start
+  (IB's reqExecutions shows today's executions, NinjaTrader's files this process's orders),
+  the account's position as the venue's position endpoint reports it;
 - the difference, explained by cause: manual trades, missed copies (failed or unknown),
   partial fills, risk refusals.
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -68,9 +72,12 @@ class Drift:
         return self.target - self.position + self.refused_by_risk
 
 
-def measure(symbol: str, orders: list[FollowerOrderRow], trades: list[Fill], our_venue_ids: set[str]) -> Drift:
+def measure(symbol: str, orders: list[FollowerOrderRow], trades: list[Fill], our_venue_ids: set[str],
+            position: Decimal | None = None) -> Drift:
     """Pure: the drift of one instrument from the session's follower orders and the account's
-    venue trades since the session started."""
+    venue trades since the session started. position: the account's position from the venue's
+    position endpoint, when its trade history does not reach back to the session's start (the
+    trades then are the part it does show)."""
     drift = Drift(symbol)
     add = (lambda cause, amount: drift.causes.__setitem__(cause, drift.causes.get(cause, ZERO) + amount)
            if amount else None)
@@ -103,6 +110,8 @@ def measure(symbol: str, orders: list[FollowerOrderRow], trades: list[Fill], our
         elif trade.venue_order_id not in our_venue_ids:  # not any session's copy: a person traded
             drift.position += amount
             add(pb.DISCREPANCY_CAUSE_MANUAL_TRADE, amount)
+    if position is not None:
+        drift.position = position
     explained = sum(drift.causes.values(), ZERO) + corrected
     # What the parts leave unexplained (a fill our books missed, trades before the session).
     add(pb.DISCREPANCY_CAUSE_UNKNOWN, drift.position - drift.target - explained)
@@ -138,10 +147,17 @@ class Reconciler:
                 FollowerOrderRow.follower_account_id == session.follower_account_id))).scalars().all())
         symbols = sorted({symbol} if symbol else {o.symbol for o in orders if o.quantity > 0})
         venue = await self.pool.get(account)
+        started = aware(session.create_time)
+        shown_from = venue.history_start()
+        held = None
+        if shown_from is not None and shown_from > started:  # the history does not go back that far
+            held = {p.symbol: p.quantity for p in await venue.positions()}
+            started = shown_from
         drifts = []
         for name in symbols:
-            trades = await venue.trades(name, aware(session.create_time))
-            drifts.append(measure(name, [o for o in orders if o.symbol == name], trades, our_ids))
+            trades = await venue.trades(name, started)
+            drifts.append(measure(name, [o for o in orders if o.symbol == name], trades, our_ids,
+                                  position=held.get(name, ZERO) if held is not None else None))
         policy = copy_settings.from_json(session.settings).drift_policy
         if force_resync or flatten:
             policy = rep.DRIFT_POLICY_RESYNC if force_resync else rep.DRIFT_POLICY_FLATTEN
@@ -226,15 +242,17 @@ class Reconciler:
                                  only_from=(rep.SESSION_STATE_ACTIVE,))
         return result.resolution
 
-    async def run_all(self) -> int:
-        """Reconcile every active session that has copies, by its own policy; returns how many."""
+    async def run_all(self, owns: Callable[[str], bool] | None = None) -> int:
+        """Reconcile every active session that has copies, by its own policy; returns how many.
+        owns(master account id): only the sessions of masters this replica owns (one replica
+        reconciles each session)."""
         async with self.db.session() as db_session:
             sessions = (await db_session.execute(select(CopySessionRow).where(
                 CopySessionRow.state == rep.SESSION_STATE_ACTIVE))).scalars().all()
             active = set((await db_session.execute(select(FollowerOrderRow.config_id).distinct())).scalars().all())
         done = 0
         for session in sessions:
-            if session.config_id not in active:
+            if session.config_id not in active or (owns is not None and not owns(session.master_account_id)):
                 continue
             try:
                 await self.reconcile(session)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from pathlib import Path
 
 from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
@@ -16,12 +19,14 @@ from services.kit.clients import channel
 from services.kit.config import Settings
 from services.kit import metrics
 from services.kit.db import Database
+from services.kit.leases import Leases
 from services.kit.periodic import Periodic
 from services.kit.server import Registration, RunningService, start_grpc_server
 from services.replication.copier import Copier
 from services.replication.error_book import ErrorBook
 from services.replication.fills import FillOutbox, MasterWatchers
 from services.replication.outage import FeedOutages
+from services.replication.ownership import BUCKET, Ownership
 from services.replication.reconcile import Reconciler
 from services.replication.resting import RestingCopies
 from services.replication.recovery import Schedules
@@ -46,13 +51,18 @@ async def create_server(settings: Settings) -> RunningService:
     bus = await Bus.connect(settings.nats_url, "replication")
     risk_channel, compliance_channel = channel(settings, "risk"), channel(settings, "compliance")
     compliance_internal = ComplianceInternalServiceStub(compliance_channel)
+    # One owner per background job (watchers, outage policies, reconciliation, snapshots): shards
+    # of accounts leased across replicas; a replica slot keeps IB client ids apart.
+    holder = f"replication:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    owner = await Ownership(await Leases(bus, BUCKET, holder, settings.lease_ttl_s).open()).start()
     pool = VenuePool(settings, compliance_internal)
+    pool.replica_slot = owner.slot
     book = ErrorBook(db, bus, Schedules.parse(settings.retry_schedules))
     copier = Copier(db, bus, pool, RiskServiceStub(risk_channel), book)
     reconciler = Reconciler(db, bus, pool, copier)
     # Before new copies go out, followers are brought in line with what their copies imply.
     try:
-        await asyncio.wait_for(reconciler.run_all(), STARTUP_RECONCILE_TIMEOUT_S)
+        await asyncio.wait_for(reconciler.run_all(owner.owns), STARTUP_RECONCILE_TIMEOUT_S)
     except TimeoutError:
         log.warning("start-up reconciliation did not finish in %.0fs; copying anyway", STARTUP_RECONCILE_TIMEOUT_S)
     await bus.consume("FILLS", WORKERS_DURABLE, "fills.master.filled.>", copier.handle, batch=16,
@@ -69,20 +79,27 @@ async def create_server(settings: Settings) -> RunningService:
     await bus.subscribe("copies.account.deleted.*", forget_account)
     processor = RetryProcessor(book, copier, settings.retry_poll_s)
     processor.start()
-    periodic = Periodic("reconciliation", settings.reconcile_interval_s, reconciler.run_all,
+    periodic = Periodic("reconciliation", settings.reconcile_interval_s, lambda: reconciler.run_all(owner.owns),
                         first_delay_s=settings.reconcile_interval_s).start()
     lag = Periodic("consumer-lag", 5.0, lambda: _record_consumer_lag(bus)).start()
     outages = FeedOutages(db, bus, reconciler, grace_s=settings.feed_outage_grace_s,
-                          settle_s=min(2.0, settings.feed_outage_grace_s))
+                          settle_s=min(2.0, settings.feed_outage_grace_s), owns=owner.owns)
     outbox = FillOutbox(db, bus).start()  # also publishes what a previous run stored and did not
-    watchers = MasterWatchers(db, outbox, pool, on_stream=outages.listener)
-    snapshots = EquitySnapshots(db, pool, RiskServiceStub(risk_channel), settings.snapshot_interval_s)
+    watchers = MasterWatchers(db, outbox, pool, on_stream=outages.listener, owns=owner.owns,
+                              on_stop=outages.forget)
+    owner.on_change(watchers.wake)
+    snapshots = EquitySnapshots(db, pool, RiskServiceStub(risk_channel), settings.snapshot_interval_s,
+                                owns=owner.owns)
     snapshots.start()
     watchers.start()
 
     async def stop_periodic() -> None:
         await periodic.stop()
         await lag.stop()
+
+    async def stop_owned_jobs() -> None:  # (cleanups run last first: this before bus.close)
+        await watchers.stop()
+        await owner.stop()  # the shards are released: another replica takes them at once
 
     registrations = [
         Registration(replication_service_pb2.DESCRIPTOR.services_by_name["ReplicationService"].full_name,
@@ -93,11 +110,11 @@ async def create_server(settings: Settings) -> RunningService:
                      ErrorRecoveryServicer(db, book, processor, reconciler, compliance_internal)),
     ]
     running = await start_grpc_server(settings, registrations, cleanups=[
-        watchers.stop, outbox.stop, resting.stop, snapshots.stop, outages.stop, processor.stop, stop_periodic,
-        bus.close, pool.close, risk_channel.close, compliance_channel.close, db.close])
+        outbox.stop, resting.stop, snapshots.stop, outages.stop, processor.stop, stop_periodic,
+        bus.close, stop_owned_jobs, pool.close, risk_channel.close, compliance_channel.close, db.close])
     running.components = {"retries": processor, "errors": book, "reconciler": reconciler,  # for tests
                           "snapshots": snapshots, "resting": resting, "pool": pool, "outbox": outbox,
-                          "copier": copier}
+                          "copier": copier, "watchers": watchers, "ownership": owner, "outages": outages}
     return running
 
 

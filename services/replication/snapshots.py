@@ -1,10 +1,12 @@
 """Followers' account equity, read from their venues every SNAPSHOT_INTERVAL_S and reported to
 risk (RecordAccountSnapshot), so the daily-loss, drawdown and emergency-stop breakers see what
-the venue sees. One follower's venue being away never stops the others'."""
+the venue sees. One follower's venue being away never stops the others'. With several
+replicas, each account is snapshotted by the one owning its shard (ownership.py)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import grpc
@@ -24,8 +26,12 @@ LIVE = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZE
 
 
 class EquitySnapshots:
-    def __init__(self, db: Database, pool: VenuePool, risk: RiskServiceStub, interval_s: float) -> None:
+    def __init__(self, db: Database, pool: VenuePool, risk: RiskServiceStub, interval_s: float,
+                 owns: Callable[[str], bool] | None = None) -> None:
+        """owns(follower account id): snapshot only the accounts this replica owns (one replica
+        snapshots each account)."""
         self.db, self.pool, self.risk = db, pool, risk
+        self.owns = owns or (lambda account_id: True)
         self._periodic = Periodic("equity-snapshots", interval_s, self.take)
 
     def start(self) -> None:
@@ -41,6 +47,8 @@ class EquitySnapshots:
                 select(CopySessionRow.follower_account_id).where(CopySessionRow.state.in_(LIVE)))))).scalars().all()
         sent = 0
         for account in accounts:
+            if not self.owns(account.account_id):
+                continue
             try:
                 venue = await self.pool.get(account)
                 snapshot = await venue.account()

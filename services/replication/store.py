@@ -85,6 +85,21 @@ class MasterPositionRow(ReplicationBase):
     update_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class MasterFeedRow(ReplicationBase):
+    """A watched master account's fill feed. The cursor is the newest fill recorded from the
+    venue, per symbol: a watcher that starts (process start, reconnect, lease takeover) reads the
+    venue's trade history from it before it trusts the stream. stream_lost_time: the followers'
+    outage policies were applied at this time and the stream has not been back since (so the
+    replica that takes the watcher over knows to do what a return of the stream does)."""
+
+    __tablename__ = "master_feeds"
+
+    master_account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cursor: Mapped[dict] = mapped_column(JSON)  # symbol ("" venue-wide) -> [venue trade id, ISO time]
+    stream_lost_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    update_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class MasterOrderRow(ReplicationBase):
     """A master's resting limit order as last seen on its order stream: the base for telling an
     opening from an amendment, and each change's version."""

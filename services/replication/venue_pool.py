@@ -34,6 +34,7 @@ class VenuePool:
         self._venues: dict[str, Venue] = {}
         self._opening: dict[str, asyncio.Lock] = {}
         self.budgets = Budgets()  # every venue's request budget, shared by this process's accounts
+        self.replica_slot = 0  # this replica's slot (ownership.Ownership): IB client ids differ per replica
 
     async def get(self, account: VenueAccountRow) -> Venue:
         venue = self._venues.get(account.account_id)
@@ -55,7 +56,7 @@ class VenuePool:
             # the venue id, e.g. the simulator's, overrides it as for ccxt); passphrase: an API client id.
             venue: Venue = ib_venue_from_credential(
                 account_code=credential.api_key, client_id=credential.passphrase, account_id=account.account_id,
-                address=base_url or credential.api_secret)
+                address=base_url or credential.api_secret, replica_slot=self.replica_slot)
             await venue.connect()
             return venue
         if account.venue_kind != trading_pb2.VENUE_KIND_CCXT:

@@ -14,6 +14,7 @@ from google.protobuf import field_mask_pb2
 from copytrade.compliance.v1 import compliance_service_pb2 as comp
 from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
 from copytrade.replication.v1 import replication_service_pb2 as rep
+from copytrade.replication.v1.error_recovery_service_pb2_grpc import ErrorRecoveryServiceStub
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
 from copytrade.risk.v1 import risk_service_pb2 as risk_pb
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
@@ -42,6 +43,7 @@ class Stubs:
     risk: RiskServiceStub
     replication: ReplicationServiceStub
     copier: Copier
+    recovery: ErrorRecoveryServiceStub | None = None
 
 
 @pytest_asyncio.fixture
@@ -58,7 +60,7 @@ async def services_on(start_service):
         copier = replication.running.components["copier"]
         copier.clock = lambda: IN_SESSION
         return Stubs(ComplianceServiceStub(compliance.channel), RiskServiceStub(risk.channel),
-                     ReplicationServiceStub(replication.channel), copier)
+                     ReplicationServiceStub(replication.channel), copier, ErrorRecoveryServiceStub(replication.channel))
 
     return start
 

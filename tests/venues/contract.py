@@ -19,7 +19,7 @@ import pytest
 
 from services.kit.testing import eventually
 from services.replication.venues.base import (
-    ErrorKind, Fill, Instrument, OrderRequest, OrderState, Venue, VenueError,
+    ErrorKind, Fill, FillCursor, Instrument, OrderRequest, OrderState, Venue, VenueError,
 )
 
 
@@ -48,6 +48,7 @@ class VenueHarness:
     stop_venue: Callable[[], Awaitable[None]]
     drop_streams: Callable[[], Awaitable[None]]  # the venue closes the account's user-data streams
     stream_subscribed: Callable[[], bool]  # the venue has a live user-data stream for the account
+    has_history: bool = True  # the venue keeps the account's trade history (fills() can resume from a cursor)
 
 
 def new_cid() -> str:
@@ -280,6 +281,39 @@ class VenueContract:
         assert len(trade_ids) == len(set(trade_ids)) == 3  # each fill once
         await eventually(lambda: states == [("fill", False), ("fill", True)], message="lost, then back, reported")
         await fills.stop()
+
+    async def test_a_fill_stream_started_from_a_cursor_first_delivers_what_traded_after_it(self, harness):
+        """What a watcher that starts (after a restart, a takeover) relies on: the fills made
+        while nothing watched, after the last one taken in, then the live ones; each once."""
+        if not harness.has_history:
+            pytest.skip("this venue keeps no trade history a cursor could resume from")
+        start = datetime.now(UTC) - timedelta(seconds=5)
+        taken = await harness.venue.place_order(OrderRequest(new_cid(), harness.symbol, "buy", harness.quantity))
+
+        async def the_taken_fill() -> Fill | None:
+            return next((f for f in await harness.venue.trades(harness.symbol, start)
+                         if f.venue_order_id == taken.venue_order_id), None)
+        newest = await eventually(the_taken_fill, message="the fill taken in, in the venue's history")
+        cursor = FillCursor(start=start, last={harness.symbol: (newest.venue_trade_id, newest.timestamp)})
+        missed = [new_cid(), new_cid()]  # traded while nothing watched
+        for cid in missed:
+            await harness.venue.place_order(OrderRequest(cid, harness.symbol, "buy", harness.quantity))
+        watcher = await harness.make_venue()  # a watcher starting afresh, as after a restart
+        fills = Collector(watcher.fills(since=cursor))
+        try:
+            await eventually(lambda: len(fills.where(lambda f: f.client_order_id in missed)) == 2,
+                             message="the missed fills, from the history")
+            await eventually(harness.stream_subscribed, message="then the stream")
+            live = new_cid()  # (placed by the watching client: IB tells only it, and the master client, live)
+            await watcher.place_order(OrderRequest(live, harness.symbol, "buy", harness.quantity))
+            await eventually(lambda: fills.where(lambda f: f.client_order_id == live), message="the live fill")
+            delivered = fills.where(lambda f: True)
+            assert [f.client_order_id for f in delivered] == [*missed, live], delivered  # in order, each once
+            assert [f.backfilled for f in delivered] == [True, True, False], delivered
+            assert newest.venue_trade_id not in {f.venue_trade_id for f in delivered}
+        finally:
+            await fills.stop()
+            await watcher.close()
 
     # --- failures ---------------------------------------------------------------------------
     @pytest.mark.parametrize("fault,kind,exists", [

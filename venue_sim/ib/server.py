@@ -22,6 +22,7 @@ import logging
 import re
 import struct
 import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from aiohttp import web
@@ -105,7 +106,14 @@ class Session:
 
 class IbSimulator:
     def __init__(self, *, seed: int = 0, host: str = "127.0.0.1", port: int = 0, admin_port: int = 0,
-                 tick_interval: float | None = None, master_client_id: int | None = None) -> None:
+                 tick_interval: float | None = None, master_client_id: int | None = None,
+                 trade_log_days: int = 1) -> None:
+        """trade_log_days: how many days of executions TWS hands to reqExecutions — since
+        midnight (UTC here) by default, up to 7 when its Trade Log is set to show more days, as
+        TWS's; IB Gateway cannot change it."""
+        if not 1 <= trade_log_days <= 7:
+            raise ValueError("TWS shows 1 to 7 days of executions")
+        self.trade_log_days = trade_log_days
         self.book = IbBook(seed)
         self.faults = IbFaults()
         self.host, self._port, self._admin_port = host, port, admin_port
@@ -182,6 +190,19 @@ class IbSimulator:
     def executions(self, account: str, order_ref: str | None = None) -> list[Execution]:
         return [e for e in self.book.executions
                 if e.order.account == account and order_ref in (None, e.order.order_ref)]
+
+    def trade_log_start(self, now: float | None = None) -> float:
+        """The oldest execution time reqExecutions answers with (midnight UTC, trade_log_days - 1 ago)."""
+        today = datetime.fromtimestamp(now or time.time(), UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return (today - timedelta(days=self.trade_log_days - 1)).timestamp()
+
+    def age_executions(self, account: str, seconds: float) -> int:
+        """Make the account's executions so far `seconds` older, as if they had happened earlier
+        (e.g. yesterday, beyond what reqExecutions shows). Returns how many."""
+        aged = [e for e in self.book.executions if e.order.account == account]
+        for e in aged:
+            e.at -= seconds
+        return len(aged)
 
     def stream_subscribed(self, account: str) -> bool:
         """A live API client gets this account's order and account updates."""
@@ -372,7 +393,9 @@ class IbSimulator:
     async def _executions(self, s: Session, f: list[str]) -> None:
         req_id, client_id, account, since, symbol = int(f[2]), int(f[3] or 0), f[4], f[5], f[6]
         side = {"BUY": "BOT", "SELL": "SLD"}.get(f[9].upper(), f[9].upper()) if len(f) > 9 else ""
-        for e in self.book.executions_since(account, p.parse_ib_time(since), symbol.upper(), side):
+        asked = p.parse_ib_time(since)
+        window = self.trade_log_start()  # nothing older than the trade log, whatever the filter asks
+        for e in self.book.executions_since(account, max(asked or window, window), symbol.upper(), side):
             if client_id in (0, e.order.client_id):
                 s.send(p.exec_details(req_id, e), p.commission_report(e))
         s.send(p.exec_details_end(req_id))

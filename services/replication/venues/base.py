@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Protocol, runtime_checkable
@@ -130,6 +130,47 @@ class Fill:
     fee: Decimal
     fee_currency: str
     timestamp: datetime  # UTC, the venue's trade time
+    backfilled: bool = False  # read from the venue's trade history, not its live stream
+
+
+@dataclass(frozen=True)
+class FillCursor:
+    """Where a venue account's fill history resumes: the newest fill taken in, per symbol (a venue
+    that numbers trades per symbol, like Binance, resumes each symbol from its own id), and since
+    when fills are wanted at all.
+
+    It may lag behind what was taken in (a fill read twice is dropped by its trade id), never run
+    ahead of it."""
+
+    start: datetime  # UTC: nothing before this is wanted (when watching the account began)
+    last: Mapping[str, tuple[str, datetime]] = field(default_factory=dict)  # symbol -> (trade id, trade time)
+
+    def since(self, symbol: str | None = None) -> datetime:
+        """The time to read from: the symbol's newest fill, or (None) the newest of any symbol,
+        for a venue that lists every symbol's trades at once; start when there is none."""
+        if symbol is not None:
+            entry = self.last.get(symbol)
+            return max(self.start, entry[1]) if entry else self.start
+        return max([self.start, *(t for _, t in self.last.values())])
+
+    def trade_id(self, symbol: str) -> str | None:
+        entry = self.last.get(symbol)
+        return entry[0] if entry else None
+
+    def covers(self, symbol: str, trade_id: str, at: datetime) -> bool:
+        """Whether a trade is one the cursor says was taken in already (or was never wanted): the
+        newest fill itself, anything older than it in its symbol, anything before start."""
+        if at < self.start:
+            return True
+        entry = self.last.get(symbol)
+        return entry is not None and (trade_id == entry[0] or at < entry[1])
+
+    def after(self, fill: Fill) -> "FillCursor":
+        """This cursor moved on to `fill`, never back in time."""
+        current = self.last.get(fill.symbol)
+        if current is not None and current[1] > fill.timestamp:
+            return self
+        return replace(self, last={**self.last, fill.symbol: (fill.venue_trade_id, fill.timestamp)})
 
 
 @dataclass(frozen=True)
@@ -203,7 +244,13 @@ class Venue(Protocol):
         ...
 
     async def trades(self, symbol: str, since: datetime) -> list[Fill]:
-        """Own trades in symbol since a time, oldest first (venue order ids; client ids may be empty)."""
+        """Own trades in symbol since a time, oldest first (venue order ids; client ids may be
+        empty): the whole history since then, paged through as the venue pages it."""
+        ...
+
+    def history_start(self) -> datetime | None:
+        """The oldest trade time trades() can still see (None: the whole history). Before it,
+        an account's position has to come from positions()."""
         ...
 
     async def place_order(self, order: OrderRequest) -> OrderState:
@@ -217,8 +264,12 @@ class Venue(Protocol):
         """None when the venue has no order with this client order id."""
         ...
 
-    def fills(self) -> AsyncIterator[Fill]:
-        """Own fills as they happen, each once; reconnects by itself and never ends until close()."""
+    def fills(self, since: FillCursor | None = None) -> AsyncIterator[Fill]:
+        """Own fills as they happen, each once; reconnects by itself and never ends until close().
+        With `since`: first every fill after the cursor, from the venue's trade history (paging
+        until caught up, marked `backfilled`), then the live stream; after each reconnect the
+        history again from the last fill delivered. The fill stream is reported up (see
+        add_stream_listener) only once the venue has shown it delivers."""
         ...
 
     def order_updates(self) -> AsyncIterator[OrderState]:

@@ -17,7 +17,7 @@ import ssl
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import aiohttp
@@ -29,20 +29,31 @@ from opentelemetry.trace import SpanKind
 
 from services.kit import tracing
 from services.replication.venues.base import (
-    ZERO, AccountSnapshot, Balance, ErrorKind, Fill, Instrument, OrderRequest, OrderState, Position,
-    RoundedQuantity, VenueError,
+    ZERO, AccountSnapshot, Balance, ErrorKind, Fill, FillCursor, Instrument, OrderRequest, OrderState, Position,
+    RoundedQuantity, VenueError, tell_stream_listeners,
 )
 
 log = logging.getLogger("copytrade.venue.ccxt")
 
 STREAM_BACKOFF_S = (0.05, 0.25, 1.0, 2.0, 5.0)
-# After a reconnect, fills missed while the stream was down are fetched over REST at these
-# delays (while the new subscription stays quiet): early for speed, later to cover a
-# subscription that took longer to go live than the first fetch.
-BACKFILL_AFTER_S = (0.25, 1.0, 3.0)
-# After a reconnect, how long the new subscription may take to prove itself before the stream
-# is reported back up (a subscription refused right away means still down).
+# After (re)subscribing: how long the venue may take to confirm the subscription, and how long
+# the new socket must stay up, before the stream counts as live (a refusal comes at once).
+PROVE_S = 5.0
 STREAM_UP_CHECK_S = 0.5
+# How often a live fill stream is checked against the venue's REST trade history, and how long a
+# trade may take to arrive on the stream before its absence means the stream stopped delivering.
+LIVENESS_CHECK_S = 15.0
+STREAM_LAG_S = 2.0
+# Trade history paging, the venue's own: Binance numbers trades per symbol and pages with fromId;
+# Bybit lists every symbol of a category, newest first, by nextPageCursor in windows of <= 7 days;
+# any other venue by time. Rows per page: the venue's maximum.
+HISTORY_PAGING = {"binance": "from_id", "binanceusdm": "from_id", "bybit": "cursor"}
+HISTORY_LIMITS = {"binance": 1000, "binanceusdm": 1000, "bybit": 100}
+HISTORY_WINDOW_MS = 7 * 86_400_000
+HISTORY_OVERLAP = timedelta(seconds=1)  # read back from the cursor a little: repeats are dropped by id
+MAX_PAGES = 1000
+# Venues whose spot user-data subscription is confirmed by an answer ccxt waits for.
+CONFIRMED_SUBSCRIBE = {"binance"}
 # How often a waiting fill stream looks into ccxt's cache for trades no watch handed out.
 PEEK_S = 0.05
 PEEK_TRADES = 100  # the newest trades of the cache: stragglers are at its end
@@ -195,6 +206,15 @@ def _by_status(exc: BaseException, status: int, order_sent: bool, err) -> VenueE
     return err(ErrorKind.PLATFORM)  # 403 (WAF), 404/405/410 (wrong URL), 409, 451
 
 
+def _consume_exception(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+class StreamStalled(Exception):
+    """A subscription the venue did not confirm, or a live stream that stopped delivering."""
+
+
 class _Seen:
     """The last N trade ids: each fill is delivered once, memory stays bounded."""
 
@@ -218,12 +238,15 @@ class CcxtVenue:
 
     exchange_id: a ccxt id ("binance", "bybit", "okx", ...). market_type: "spot" or "swap"
     (perpetuals). rate_limit: ccxt's rate limiter (on unless turned off here or in config).
-    watch_symbols: symbols whose fills are fetched over REST after a stream reconnects
-    (symbols this venue traded or saw fills in are added as they occur)."""
+    watch_symbols: symbols whose fills are read from the trade history after a stream reconnects
+    (symbols this venue traded or saw fills in are added as they occur, and those the account
+    holds are looked at too). liveness_check_s: how often a live fill stream is compared with
+    the venue's trade history (one request per traded symbol; Bybit: one in all)."""
 
     def __init__(self, exchange_id: str, *, api_key: str, secret: str, password: str = "",
                  market_type: str = "spot", config: dict | None = None, rate_limit: bool | None = None,
-                 quote_currency: str = "USDT", watch_symbols: tuple[str, ...] = ()) -> None:
+                 quote_currency: str = "USDT", watch_symbols: tuple[str, ...] = (),
+                 liveness_check_s: float = LIVENESS_CHECK_S) -> None:
         if market_type not in MARKET_TYPES:
             raise ValueError(f"market_type is one of {', '.join(MARKET_TYPES)}")
         cls = getattr(ccxt_pro, exchange_id, None) or getattr(ccxt_async, exchange_id, None)
@@ -256,6 +279,8 @@ class CcxtVenue:
         self.quote_currency = quote_currency
         self._instruments: dict[str, Instrument] = {}
         self._symbols: set[str] = set(watch_symbols)
+        self.liveness_check_s = liveness_check_s
+        self.history_page_size = HISTORY_LIMITS.get(exchange_id, 500)  # rows per history request
         self._closed = asyncio.Event()
         self._stream_listeners: dict[str, Callable[[str, bool], None]] = {}
         self._background: set[asyncio.Task] = set()
@@ -429,10 +454,6 @@ class CcxtVenue:
         closes = [float(c[4]) for c in candles if c[4]]
         return [b / a - 1 for a, b in zip(closes, closes[1:]) if a > 0]
 
-    async def trades(self, symbol: str, since: datetime) -> list[Fill]:
-        raw = await self._call(self.exchange.fetch_my_trades, symbol, int(since.timestamp() * 1000))
-        return [self._fill(t) for t in sorted(raw, key=lambda t: t.get("timestamp") or 0)]
-
     # --- orders ----------------------------------------------------------------------------
     async def place_order(self, order: OrderRequest) -> OrderState:
         """The quantity is rounded down to the lot size; below the venue's minimums the order is
@@ -520,15 +541,121 @@ class CcxtVenue:
             timestamp=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else None,
             order_type=raw.get("type"), price=_dec(raw["price"]) if raw.get("price") else None)
 
+    # --- history ---------------------------------------------------------------------------
+    async def trades(self, symbol: str, since: datetime) -> list[Fill]:
+        """Every own trade in symbol since a time, oldest first, paged as the venue pages."""
+        raw = await self._history_pages(symbol, since, None)
+        return [self._fill(t) for t in raw if t.get("symbol") == symbol]
+
+    def history_start(self) -> datetime | None:
+        return None  # paged back as far as asked
+
+    @property
+    def _paging(self) -> str:
+        return HISTORY_PAGING.get(self.exchange_id, "since")
+
+    async def _history_pages(self, symbol: str | None, since: datetime, after_id: str | None) -> list[dict]:
+        """Own trades (raw ccxt) after `after_id`, or from `since`, oldest first: every page.
+        Binance pages with fromId (trade ids ascend per symbol), Bybit with nextPageCursor inside
+        windows of at most 7 days, any other venue by time."""
+        limit = self.history_page_size
+        now_ms = int(time.time() * 1000) + 60_000
+        since_ms = int(since.timestamp() * 1000)
+        rows: list[dict] = []
+        if self._paging == "from_id":
+            params = {"fromId": int(after_id) + 1} if after_id and after_id.isdigit() else {}
+            while True:
+                by_id = bool(params)
+                page = await self._call(self.exchange.fetch_my_trades, symbol, None if by_id else since_ms, limit,
+                                        dict(params))
+                rows += page
+                if page:
+                    params = {"fromId": max(int(t["id"]) for t in page) + 1}
+                if by_id and len(page) < limit:
+                    break  # caught up (pages by id are not windowed)
+                if not page:
+                    if by_id or since_ms + HISTORY_WINDOW_MS >= now_ms:
+                        break
+                    since_ms += HISTORY_WINDOW_MS  # a quiet week of a windowed history (USDⓈ-M): the next
+        elif self._paging == "cursor":
+            while since_ms <= now_ms:
+                until = min(since_ms + HISTORY_WINDOW_MS - 1, now_ms)
+                page_cursor = None
+                for _ in range(MAX_PAGES):
+                    params = {"until": until, **({"cursor": page_cursor} if page_cursor else {})}
+                    page = await self._call(self.exchange.fetch_my_trades, symbol, since_ms, limit, params)
+                    rows += page
+                    page_cursor = next((t["info"]["nextPageCursor"] for t in page
+                                        if (t.get("info") or {}).get("nextPageCursor")), None)
+                    if not page or not page_cursor:
+                        break
+                since_ms = until + 1
+        else:
+            for _ in range(MAX_PAGES):
+                page = await self._call(self.exchange.fetch_my_trades, symbol, since_ms, limit)
+                rows += page
+                newest = max((t.get("timestamp") or 0 for t in page), default=0)
+                if len(page) < limit or newest <= since_ms:
+                    break
+                since_ms = newest  # overlapping by one millisecond: repeats are dropped by id
+        unique = {f"{t.get('symbol')}:{t['id']}": t for t in rows}
+        return sorted(unique.values(), key=lambda t: (t.get("timestamp") or 0, str(t["id"])))
+
+    async def _held_symbols(self) -> set[str]:
+        """Symbols the account holds now (spot balances of base assets, open positions): where a
+        trade may have happened that nothing recorded yet."""
+        try:
+            if self.market_type == "spot":
+                return {p.symbol for p in await self.positions() if p.symbol in self._instruments}
+            return {p.symbol for p in await self.positions()}
+        except VenueError as err:
+            log.warning("%s: holdings unreadable for the fill history (%s)", self.exchange_id, err)
+            return set()
+
+    async def _missed(self, cursor: FillCursor, seen: "_Seen", *, discover: bool) -> list[dict]:
+        """Trades after the cursor that were not delivered yet, oldest first. discover: also look
+        at symbols the account holds (after an outage), not only the ones known to be traded."""
+        if self._paging == "cursor":  # the venue lists every symbol at once
+            symbols: list[str | None] = [None]
+        else:
+            known = {s for s in cursor.last if s} | self._symbols
+            symbols = sorted(known | (await self._held_symbols() if discover else set()))
+        trades: list[dict] = []
+        for symbol in symbols:
+            try:
+                trades += await self._history_pages(symbol, cursor.since(symbol) - HISTORY_OVERLAP,
+                                                    cursor.trade_id(symbol) if symbol is not None else None)
+            except VenueError as err:
+                log.warning("%s fill history for %s failed: %s", self.exchange_id, symbol or "every symbol", err)
+                raise
+        trades = [t for t in trades if f"{t.get('symbol')}:{t['id']}" not in seen and not cursor.covers(
+            t.get("symbol") or "", str(t["id"]), datetime.fromtimestamp((t.get("timestamp") or 0) / 1000, UTC))]
+        for trade in trades:  # REST trades do not carry the client order id; the order does
+            trade["clientOrderId"] = trade.get("clientOrderId") or (trade.get("info") or {}).get("orderLinkId")
+            if not trade.get("clientOrderId") and trade.get("order"):
+                try:
+                    order = await self._call(self.exchange.fetch_order, trade["order"], trade["symbol"])
+                    trade["clientOrderId"] = order.get("clientOrderId")
+                except VenueError:
+                    pass
+        return sorted(trades, key=lambda t: (t.get("timestamp") or 0, str(t["id"])))
+
     # --- streams ---------------------------------------------------------------------------
-    async def _watch(self, watch: Callable[[], Awaitable[list]], what: str,
-                     backfill: Callable[[float], Awaitable[list]] | None = None,
-                     peek: Callable[[], list] | None = None) -> AsyncIterator[list]:
-        """Batches from a ccxt.pro watch method until close(), reconnecting with backoff. After a
-        reconnect, `backfill(since)` (REST) recovers what happened while the stream was down.
-        `peek()` returns items in ccxt's cache that no watch has handed out yet: looked at while
-        waiting, for a message that came between one watch resolving and the next being armed."""
-        failures, down_since = 0, None
+    async def _watch(self, watch: Callable[[], Awaitable[list]], what: str, *,
+                     backfill: Callable[[], Awaitable[list]] | None = None,
+                     peek: Callable[[], list] | None = None,
+                     check: Callable[[], Awaitable[list]] | None = None) -> AsyncIterator[tuple[list, bool]]:
+        """Batches from a ccxt.pro watch method until close(), as (items, recovered): recovered
+        items came from REST, not the stream.
+
+        The stream is reported up only once the venue has confirmed the subscription (see
+        _prove); then `backfill()` (REST) recovers what happened before it was live. While it
+        runs, `check()` (REST) every `liveness_check_s` finds trades it should have delivered and
+        did not: those are handed on and the stream is subscribed afresh, as after any failure
+        (with backoff). `peek()` returns items in ccxt's cache no watch has handed out yet:
+        looked at while waiting, for a message that came between one watch resolving and the
+        next being armed."""
+        failures, reported, proven_at, poll = 0, None, 0.0, False
         # ccxt.pro resolves a watch only if one is waiting when the message comes; a message that
         # arrives while none waits stays in its cache until the *next* message. So a pump keeps a
         # watch waiting at all times and queues what it hears, however long a batch takes to be
@@ -540,6 +667,11 @@ class CcxtVenue:
             while True:
                 try:
                     queue.put_nowait(await watch())
+                except asyncio.CancelledError:
+                    if asyncio.current_task().cancelling():
+                        raise  # stopped by us
+                    queue.put_nowait(ccxt_errors.NetworkError(f"{what} stream reset"))  # ccxt closed its socket
+                    return
                 except Exception as exc:  # noqa: BLE001 - handed on: the consumer reconnects
                     queue.put_nowait(exc)
                     return
@@ -551,51 +683,71 @@ class CcxtVenue:
             return item
 
         while not self._closed.is_set():
+            if poll:  # the stream is down, the history is not: what traded meanwhile comes from it
+                poll = False
+                try:
+                    missed = await backfill()
+                except Exception as exc:  # noqa: BLE001 - REST away too: the next round
+                    log.warning("%s %s history unavailable while the stream is down: %s", self.exchange_id, what, exc)
+                    missed = []
+                if missed:
+                    yield missed, True
             if pump is None or pump.done():
                 pump = asyncio.ensure_future(run_pump())
             pending = asyncio.ensure_future(next_batch())
+            pending.add_done_callback(_consume_exception)  # a failure after we stopped waiting is no news
             try:
-                if down_since is not None and backfill is not None:
-                    # Give the new subscription a moment, then ask REST for the gap: what trades
-                    # after the subscription is live is on the stream, what traded before is in
-                    # the answer (repeats are dropped by the caller).
-                    waited = 0.0
-                    for at in BACKFILL_AFTER_S:
-                        await asyncio.wait({pending}, timeout=at - waited)
-                        waited = at
-                        missed = await backfill(down_since)
+                if not proven_at:
+                    await self._prove(what, pending)
+                    if backfill is not None:
+                        missed = await backfill()
                         if missed:
-                            yield missed
-                        if pending.done():
-                            break
-                if down_since is not None:
-                    if not pending.done():
-                        await asyncio.wait({pending}, timeout=STREAM_UP_CHECK_S)
-                    if pending.done() and pending.exception() is not None:
-                        await pending  # still down: to the handler below
-                    self._stream_state(what, up=True)  # back, and what it missed recovered
-                down_since = None
-                while peek is not None and not pending.done():
-                    await asyncio.wait({pending}, timeout=PEEK_S)
-                    early = [] if pending.done() else peek()
+                            log.info("%s %s stream: %d recovered from the trade history", self.exchange_id, what,
+                                     len(missed))
+                            yield missed, True
+                    proven_at, failures = time.time(), 0
+                    last_check = time.monotonic() - self.liveness_check_s + STREAM_LAG_S  # one early look
+                    log.info("%s %s stream live", self.exchange_id, what)
+                    if reported is False:  # a stream that never went down is not reported back
+                        reported = True
+                        self._stream_state(what, up=True)  # live, and what it missed recovered
+                while not pending.done():
+                    await asyncio.wait({pending}, timeout=PEEK_S if peek is not None else self.liveness_check_s)
+                    if pending.done():
+                        break
+                    early = peek() if peek is not None else []
                     if early:
-                        yield early
+                        yield early, False
+                    if check is not None and time.monotonic() - last_check >= self.liveness_check_s:
+                        last_check = time.monotonic()
+                        missed = await check()
+                        if missed:
+                            yield missed, True
+                        if any((t.get("timestamp") or 0) >= proven_at * 1000 for t in missed):
+                            raise StreamStalled(f"{what} stream is live but did not deliver {len(missed)} trade(s)")
                 batch = await pending
-                failures = 0
             except Exception as exc:  # noqa: BLE001 - the stream reconnects by itself
                 if self._closed.is_set():
                     return
-                if down_since is None:
+                if reported is not False:
+                    reported = False
                     self._stream_state(what, up=False)
-                down_since = down_since or time.time() - 1.0
+                proven_at = 0.0
+                if not pending.done():
+                    pending.cancel()
+                if pump is not None:
+                    pump.cancel()
+                    pump = None
+                await self._reset_streams()
                 delay = STREAM_BACKOFF_S[min(failures, len(STREAM_BACKOFF_S) - 1)]
                 failures += 1
-                log.warning("%s %s stream lost (%s: %s); reconnecting in %.2fs", self.exchange_id, what,
+                log.warning("%s %s stream lost (%s: %s); subscribing again in %.2fs", self.exchange_id, what,
                             type(exc).__name__, str(exc)[:200], delay)
                 try:
                     await asyncio.wait_for(self._closed.wait(), delay)
                 except TimeoutError:
                     pass
+                poll = backfill is not None and not self._closed.is_set()
                 continue
             finally:
                 if not pending.done():  # cancelled, or the consumer stopped iterating
@@ -603,64 +755,110 @@ class CcxtVenue:
                     if pump is not None:
                         pump.cancel()
             try:
-                yield batch
+                yield batch, False
             except BaseException:  # the consumer stopped iterating: stop listening too
                 pump.cancel()
                 raise
         if pump is not None:
             pump.cancel()
 
+    async def _prove(self, what: str, pending: asyncio.Future) -> None:
+        """Return once the venue has confirmed the new subscription; raise while it has not (the
+        stream stays down). Binance spot: its WebSocket API answered userDataStream.subscribe;
+        every venue: the private socket is open and the watch has not failed for a moment."""
+        if self.exchange_id in CONFIRMED_SUBSCRIBE and self.market_type == "spot":
+            try:
+                await asyncio.wait_for(self.exchange.authenticate({"type": "spot"}), PROVE_S)
+            except (TimeoutError, asyncio.TimeoutError):
+                raise StreamStalled(f"{what} subscription not confirmed within {PROVE_S}s") from None
+        deadline = time.monotonic() + PROVE_S
+        await asyncio.wait({pending}, timeout=STREAM_UP_CHECK_S)
+        while not pending.done() and not self._streams_open():
+            if time.monotonic() > deadline:
+                raise StreamStalled(f"{what} stream has no open connection after {PROVE_S}s")
+            await asyncio.wait({pending}, timeout=PEEK_S)
+        if pending.done() and pending.exception() is not None:
+            raise pending.exception()
+
+    def _streams_open(self) -> bool:
+        for client in list((getattr(self.exchange, "clients", None) or {}).values()):
+            connected = getattr(client, "connected", None)
+            if (connected is not None and connected.done() and not connected.cancelled()
+                    and connected.exception() is None and not client.closed()):
+                return True
+        return False
+
+    async def _reset_streams(self) -> None:
+        """Drop ccxt.pro's WebSocket clients and their pending futures, so the next watch connects
+        and subscribes afresh (and futures streams ask for a new listenKey). A subscription that
+        failed half-way can leave ccxt waiting forever for its confirmation: ccxt 4.5.90's
+        binance, given an error answer to userDataStream.subscribe, never settles the
+        authentication future the next attempt waits on."""
+        clients = getattr(self.exchange, "clients", None) or {}
+        for url, client in list(clients.items()):
+            if url == "authenticationFlights":
+                continue
+            clients.pop(url, None)
+            try:
+                await client.close()
+            except Exception:  # noqa: BLE001 - already broken
+                pass
+        for market in ("linear", "inverse", "future", "delivery", "spot"):
+            options = self.exchange.options.get(market)
+            if isinstance(options, dict) and "lastAuthenticatedTime" in options:
+                options["lastAuthenticatedTime"] = 0
+
     def add_stream_listener(self, name: str, listener: Callable[[str, bool], None]) -> None:
         self._stream_listeners[name] = listener
 
     def _stream_state(self, what: str, *, up: bool) -> None:
-        for listener in list(self._stream_listeners.values()):
-            try:
-                listener(what, up)
-            except Exception:  # noqa: BLE001 - a listener's trouble is not the stream's
-                log.exception("stream listener failed")
+        tell_stream_listeners(self._stream_listeners, [what], up)
 
     async def order_updates(self) -> AsyncIterator[OrderState]:
-        async for orders in self._watch(self.exchange.watch_orders, "order"):
+        async for orders, _ in self._watch(self.exchange.watch_orders, "order"):
             for raw in orders:
                 yield self._order_state(raw, None, raw.get("clientOrderId") or "", raw.get("symbol") or "")
 
-    async def fills(self) -> AsyncIterator[Fill]:
+    async def fills(self, since: FillCursor | None = None) -> AsyncIterator[Fill]:
         seen = _Seen()
-        started = time.time()
+        # Without a cursor, nothing before the first subscription is wanted (a second's slack for
+        # the clocks); with one, everything after it.
+        state = {"cursor": since or FillCursor(start=datetime.fromtimestamp(time.time() - 1.0, UTC))}
+        outage = [since is not None]  # whether there is anything to recover yet
 
-        async def backfill(since: float) -> list[dict]:
-            trades: list[dict] = []
-            for symbol in sorted(self._symbols):
-                try:
-                    trades += await self._call(self.exchange.fetch_my_trades, symbol,
-                                               int(max(since, started) * 1000) - 1000)
-                except VenueError as err:
-                    log.warning("%s fill backfill for %s failed: %s", self.exchange_id, symbol, err)
-            trades = [t for t in trades if f"{t.get('symbol')}:{t['id']}" not in seen]
-            for trade in trades:  # REST trades do not carry the client order id; the order does
-                trade["clientOrderId"] = trade.get("clientOrderId") or (trade.get("info") or {}).get("orderLinkId")
-                if not trade.get("clientOrderId") and trade.get("order"):
-                    try:
-                        order = await self._call(self.exchange.fetch_order, trade["order"], trade["symbol"])
-                        trade["clientOrderId"] = order.get("clientOrderId")
-                    except VenueError:
-                        pass
-            return sorted(trades, key=lambda t: t.get("timestamp") or 0)
+        async def backfill() -> list[dict]:
+            if not outage[0]:  # the first subscription, and nothing before it wanted
+                outage[0] = True  # every later backfill follows an outage
+                return []
+            return await self._missed(state["cursor"], seen, discover=True)
+
+        async def check() -> list[dict]:
+            lag_ms = (time.time() - STREAM_LAG_S) * 1000
+            try:
+                missed = await self._missed(state["cursor"], seen, discover=False)
+            except VenueError:
+                return []  # REST unavailable says nothing about the stream: look again later
+            # What is in ccxt's cache came on the stream (and is on its way here): not missed.
+            heard = {f"{t.get('symbol')}:{t['id']}" for t in getattr(self.exchange, "myTrades", None) or []}
+            return [t for t in missed if (t.get("timestamp") or 0) <= lag_ms
+                    and f"{t.get('symbol')}:{t['id']}" not in heard]
 
         def peek() -> list[dict]:  # trades in ccxt's cache that no watch call has returned yet
             cached = getattr(self.exchange, "myTrades", None) or []
             return [t for t in cached[-PEEK_TRADES:] if f"{t.get('symbol')}:{t['id']}" not in seen]
 
-        async for trades in self._watch(self.exchange.watch_my_trades, "fill", backfill, peek):
-            for trade in trades:
+        async for trades, recovered in self._watch(self.exchange.watch_my_trades, "fill", backfill=backfill,
+                                                   peek=peek, check=check):
+            for trade in sorted(trades, key=lambda t: (t.get("timestamp") or 0, str(t["id"]))):
                 if not seen.add(f"{trade.get('symbol')}:{trade['id']}"):
-                    continue  # delivered already (ccxt's cache, or the backfill overlapping the stream)
+                    continue  # delivered already (ccxt's cache, or the history overlapping the stream)
                 self._symbols.add(trade["symbol"])
-                yield self._fill(trade)
+                fill = self._fill(trade, backfilled=recovered)
+                state["cursor"] = state["cursor"].after(fill)
+                yield fill
 
     @staticmethod
-    def _fill(trade: dict) -> Fill:
+    def _fill(trade: dict, *, backfilled: bool = False) -> Fill:
         fee = trade.get("fee") or {}
         info = trade.get("info") or {}
         info_order = info.get("o") if isinstance(info.get("o"), dict) else {}
@@ -671,5 +869,5 @@ class CcxtVenue:
             client_order_id=str(client_order_id), symbol=trade["symbol"], side=trade["side"],
             quantity=_dec(trade["amount"]), price=_dec(trade["price"]), fee=_dec(fee.get("cost")),
             fee_currency=fee.get("currency") or "",
-            timestamp=datetime.fromtimestamp(trade["timestamp"] / 1000, UTC))
+            timestamp=datetime.fromtimestamp(trade["timestamp"] / 1000, UTC), backfilled=backfilled)
 

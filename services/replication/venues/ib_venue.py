@@ -34,7 +34,8 @@ import time
 import zlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from ib_async import IB, ExecutionFilter, Future, LimitOrder, MarketOrder, StartupFetch
@@ -42,7 +43,7 @@ from ib_async import Fill as IbFill
 from ib_async import Trade as IbTrade
 
 from services.replication.venues.base import (
-    ZERO, AccountSnapshot, Balance, ErrorKind, Fill, Instrument, OrderRequest, OrderState, Position,
+    ZERO, AccountSnapshot, Balance, ErrorKind, Fill, FillCursor, Instrument, OrderRequest, OrderState, Position,
     RoundedQuantity, VenueError,
 )
 
@@ -51,6 +52,7 @@ log = logging.getLogger("copytrade.venue.ib")
 DEFAULT_SYMBOLS = ("ES", "MES", "NQ", "MNQ")
 STREAM_BACKOFF_S = (0.05, 0.25, 1.0, 2.0, 5.0)
 SEEN_EXECUTIONS = 20_000
+SECOND = timedelta(seconds=1)
 PENDING = frozenset({"PendingSubmit", "ApiPending"})
 STATUS = {"Filled": "closed", "Cancelled": "canceled", "ApiCancelled": "canceled", "Inactive": "rejected"}
 
@@ -131,14 +133,17 @@ class IbVenue:
     host/port: the API socket of TWS or IB Gateway; client_id: this connection's API client id
     (unique per gateway); account: the IB account code ("U1234567", "DU1234567" for paper).
     timeout_s bounds every request. pacing_backoff_s is what a pacing refusal (error 100) asks
-    the caller to wait: IB paces API messages per second and names no delay of its own."""
+    the caller to wait: IB paces API messages per second and names no delay of its own.
+    trade_log_days: how many days of executions TWS gives reqExecutions (its Trade Log setting:
+    1, today's, by default; up to 7; IB Gateway only 1)."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 7497, client_id: int = 1, account: str,
                  timeout_s: float = 10.0, symbols: tuple[str, ...] = DEFAULT_SYMBOLS, exchange: str = "CME",
-                 pacing_backoff_s: float = 1.0) -> None:
+                 pacing_backoff_s: float = 1.0, trade_log_days: int = 1) -> None:
         self.host, self.port, self.client_id, self.account_code = host, int(port), int(client_id), account
         self.timeout_s, self.symbols, self.exchange = timeout_s, tuple(symbols), exchange
         self.pacing_backoff_s = pacing_backoff_s
+        self.trade_log_days = trade_log_days  # what TWS's Trade Log shows reqExecutions: 1 (today) to 7 days
         self.ib = IB()
         self.ib.errorEvent += self._on_error
         self.ib.disconnectedEvent += self._on_disconnected
@@ -304,6 +309,12 @@ class IbVenue:
             self._contracts[symbol], "", f"{days} D", "1 hour", "TRADES", False, 2, timeout=self.timeout_s)
         closes = [float(b.close) for b in bars][-(periods + 1):]
         return [b / a - 1 for a, b in zip(closes, closes[1:]) if a > 0]
+
+    def history_start(self) -> datetime | None:
+        """reqExecutions answers with the executions since midnight (the gateway's time zone; UTC
+        assumed), or of up to 7 days when TWS's Trade Log is set to show them (`trade_log_days`)."""
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return today - timedelta(days=self.trade_log_days - 1)
 
     async def trades(self, symbol: str, since: datetime) -> list[Fill]:
         await self.instrument(symbol)
@@ -502,9 +513,10 @@ class IbVenue:
                     await asyncio.wait_for(self._closing.wait(), delay)
 
     async def _events(self, what: str, subscribe: Callable[[asyncio.Queue], Callable[[], None]],
-                      recover: Callable[[float], object]) -> AsyncIterator[object]:
+                      recover: Callable[[float], object], since: float | None = None) -> AsyncIterator[object]:
         """Items the event handlers queue, until close(). When the connection drops: report the
-        stream down, reconnect, queue what `recover(since)` finds, report it up."""
+        stream down, reconnect, queue what `recover(since)` finds, report it up. since: first
+        what `recover(since)` finds, once subscribed (what arrives live meanwhile follows it)."""
         queue: asyncio.Queue = asyncio.Queue()
         handled: set[int] = set()
 
@@ -526,6 +538,9 @@ class IbVenue:
         try:
             if not self.ib.isConnected():
                 await self._reconnect(what)
+            if since is not None:
+                for recovered in await recover(since):
+                    yield recovered
             while not self._closed:
                 item = await queue.get()
                 if not (isinstance(item, tuple) and item and item[0] in ("down", "resync", "closed")):
@@ -557,7 +572,10 @@ class IbVenue:
             self.ib.disconnectedEvent -= on_down
             self.ib.errorEvent -= on_error
 
-    async def fills(self) -> AsyncIterator[Fill]:
+    async def fills(self, since: FillCursor | None = None) -> AsyncIterator[Fill]:
+        """Executions as TWS reports them; with `since`, first the executions after the cursor
+        (reqExecutions: TWS keeps those of its trade log, today's unless it is set to show up to
+        7 days), marked backfilled."""
         seen = _Seen()
 
         def subscribe(queue: asyncio.Queue) -> Callable[[], None]:
@@ -567,20 +585,26 @@ class IbVenue:
             self.ib.commissionReportEvent += on_report
             return lambda: self.ib.commissionReportEvent.disconnect(on_report)
 
-        async def recover(since: float) -> list[Fill]:
+        def taken(fill: Fill) -> bool:  # TWS stamps executions to the second: older only if that whole second is
+            return since is not None and since.covers(fill.symbol, fill.venue_trade_id,
+                                                      fill.timestamp.replace(microsecond=0) + SECOND)
+
+        async def recover(at: float) -> list[Fill]:
             for _ in range(3):
                 try:
-                    return await self._executions(since)
+                    return [replace(f, backfilled=True) for f in await self._executions(at) if not taken(f)]
                 except VenueError as err:
                     log.warning("IB fill recovery failed: %s", err)
                     await self._reconnect("fill")
             return []
 
-        async for item in self._events("fill", subscribe, recover):
+        initial = since.since().timestamp() - 2.0 if since is not None else None  # IB stamps to the second
+        async for item in self._events("fill", subscribe, recover, initial):
             fill = item if isinstance(item, Fill) else self._fill(item)
             if isinstance(item, IbFill) and item.execution.acctNumber != self.account_code:
                 continue
-            if seen.add(fill.venue_trade_id):
+            # ib_async also reports executions TWS sends in answer to reqExecutions as they come.
+            if not taken(fill) and seen.add(fill.venue_trade_id):
                 yield fill
 
     async def order_updates(self) -> AsyncIterator[OrderState]:
@@ -604,22 +628,30 @@ class IbVenue:
             yield state
 
 
-def client_id_for(account_id: str) -> int:
-    """A stable API client id per venue account (TWS needs one per connection; 0 and 1..99 are
-    left to people and tools)."""
-    return 100 + zlib.crc32(account_id.encode()) % 900_000
+REPLICA_SLOTS = 64  # replication replicas that may connect one account at once (ownership.SLOTS)
 
 
-def ib_venue_from_credential(*, account_code: str, address: str, client_id: str, account_id: str) -> IbVenue:
+def client_id_for(account_id: str, replica_slot: int = 0) -> int:
+    """A stable API client id per venue account and replica (TWS refuses a second connection
+    with a client id in use: error 326; 0 and 1..99 are left to people and tools)."""
+    if not 0 <= replica_slot < REPLICA_SLOTS:
+        raise ValueError(f"replica_slot is in [0, {REPLICA_SLOTS})")
+    return 100 + (zlib.crc32(account_id.encode()) % 33_000_000) * REPLICA_SLOTS + replica_slot
+
+
+def ib_venue_from_credential(*, account_code: str, address: str, client_id: str, account_id: str,
+                             replica_slot: int = 0) -> IbVenue:
     """An IbVenue from the vault's credential fields (see VenuePool._open). TWS has no API key:
     what a connection needs is where the gateway listens, which account, and an API client id.
 
     api_key → account_code: the IB account code ("U1234567"), which the login must manage.
     api_secret → address: "host:port" of the TWS / IB Gateway API socket ("tws://" optional).
     passphrase → client_id: the API client id, when the user reserved one; else a stable id
-        derived from the venue account (TWS refuses two connections with one id: error 326).
+        derived from the venue account and this replica's slot (TWS refuses two connections with
+        one id: error 326). A reserved id is one connection: only one replica can use it, so
+        reserve one for a watched master (one replica watches it at a time), not a follower.
         A watched master account wants the gateway's "Master API client ID" here: TWS tells that
         client of every client's orders and executions (and client 0 of manual TWS orders)."""
     host, _, port = (address or "127.0.0.1:7497").removeprefix("tws://").rpartition(":")
     return IbVenue(host=host or "127.0.0.1", port=int(port or 7497), account=account_code,
-                   client_id=int(client_id) if client_id.strip().isdigit() else client_id_for(account_id))
+                   client_id=int(client_id) if client_id.strip().isdigit() else client_id_for(account_id, replica_slot))

@@ -44,8 +44,8 @@ from pathlib import Path
 
 from services.replication.venues import cme
 from services.replication.venues.base import (
-    ZERO, AccountSnapshot, Balance, ErrorKind, Fill, Instrument, OrderRequest, OrderState, Position, VenueError,
-    tell_stream_listeners,
+    ZERO, AccountSnapshot, Balance, ErrorKind, Fill, FillCursor, Instrument, OrderRequest, OrderState, Position,
+    VenueError, tell_stream_listeners,
 )
 
 log = logging.getLogger("copytrade.venue.ninjatrader")
@@ -112,6 +112,7 @@ class NinjaTraderVenue:
         self._connected: bool | None = None
         self._watcher: asyncio.Task | None = None
         self._serial = 0
+        self._started = datetime.now(UTC)
 
     # --- failures --------------------------------------------------------------------------
     def classify(self, exc: BaseException, *, order_sent: bool = False) -> VenueError:
@@ -215,6 +216,9 @@ class NinjaTraderVenue:
     async def recent_returns(self, symbol: str, periods: int = 48) -> list[float]:
         await self.instrument(symbol)
         return []  # no price history through the file interface
+
+    def history_start(self) -> datetime | None:
+        return self._started  # trades() knows only the orders this adapter placed since it started
 
     async def trades(self, symbol: str, since: datetime) -> list[Fill]:
         self._scan()
@@ -428,7 +432,9 @@ class NinjaTraderVenue:
         finally:
             queues.discard(queue)
 
-    def fills(self) -> AsyncIterator[Fill]:
+    def fills(self, since: FillCursor | None = None) -> AsyncIterator[Fill]:
+        """NT8's file interface keeps no history a cursor could resume from (it reports only the
+        orders this adapter placed, while it runs): `since` changes nothing."""
         return self._stream(self._fill_queues)
 
     def order_updates(self) -> AsyncIterator[OrderState]:

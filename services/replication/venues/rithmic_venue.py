@@ -37,6 +37,7 @@ import ssl
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from urllib.parse import urlsplit
@@ -49,8 +50,8 @@ from async_rithmic.protocol_buffers import exchange_order_notification_pb2
 
 from services.replication.venues import cme
 from services.replication.venues.base import (
-    ZERO, AccountSnapshot, Balance, ErrorKind, Fill, Instrument, OrderRequest, OrderState, Position, VenueError,
-    tell_stream_listeners,
+    ZERO, AccountSnapshot, Balance, ErrorKind, Fill, FillCursor, Instrument, OrderRequest, OrderState, Position,
+    VenueError, tell_stream_listeners,
 )
 
 log = logging.getLogger("copytrade.venue.rithmic")
@@ -329,6 +330,9 @@ class RithmicVenue:
         fills = await self._fill_history(since)
         return [f for f in fills if f.symbol == instrument.symbol]
 
+    def history_start(self) -> datetime | None:
+        return None  # the fill history (3512) answers for any time range asked
+
     async def _fill_history(self, since: datetime) -> list[Fill]:
         rows = await self._call("order", self._plant("order").get_fill_history, start_time=since,
                                 end_time=datetime.now(UTC) + timedelta(hours=1), account_id=self.account_id)
@@ -471,12 +475,18 @@ class RithmicVenue:
             self._deliver(Fill(n.fill_id, n.basket_id, n.user_tag, state.symbol, state.side, Decimal(n.fill_size),
                                _dec(n.fill_price), ZERO, "USD", self._stamp(n.ssboe, n.usecs)))
 
-    def _deliver(self, fill: Fill) -> None:
-        if fill.venue_trade_id in self._seen:
-            return
-        self._seen[fill.venue_trade_id] = None
+    def _remember(self, fill_id: str) -> bool:
+        """False when the fill was delivered already."""
+        if fill_id in self._seen:
+            return False
+        self._seen[fill_id] = None
         if len(self._seen) > SEEN_FILLS:
             self._seen.popitem(last=False)
+        return True
+
+    def _deliver(self, fill: Fill) -> None:
+        if not self._fill_queues or not self._remember(fill.venue_trade_id):
+            return  # nobody listening (the history hands it over later), or delivered already
         for queue in list(self._fill_queues):
             queue.put_nowait(fill)
 
@@ -505,7 +515,7 @@ class RithmicVenue:
         else:
             return
         for fill in missed:
-            self._deliver(fill)
+            self._deliver(replace(fill, backfilled=True))
         self._streams_down_since = None
         self._stream_state(True)
 
@@ -527,8 +537,37 @@ class RithmicVenue:
         finally:
             queues.discard(queue)
 
-    def fills(self) -> AsyncIterator[Fill]:
-        return self._stream(self._fill_queues)
+    async def fills(self, since: FillCursor | None = None) -> AsyncIterator[Fill]:
+        """Fill notifications of the order plant; with `since`, first the fill history (3512)
+        from the cursor, once the notifications are subscribed (so nothing falls between)."""
+        queue: asyncio.Queue = asyncio.Queue()
+        self._fill_queues.add(queue)
+        try:
+            if self.client is None:
+                await self.connect()
+            if since is not None:
+                for attempt in range(5):
+                    try:
+                        missed = await self._fill_history(since.since() - timedelta(seconds=1))
+                        break
+                    except VenueError as err:
+                        if attempt == 4:
+                            raise
+                        log.warning("rithmic fill history failed (%s), retrying", err)
+                        await asyncio.sleep(0.2 * (attempt + 1))
+                # What came live while the history was read stays in time order with it.
+                live = [queue.get_nowait() for _ in range(queue.qsize())]
+                recovered = []
+                for fill in missed:
+                    if not since.covers(fill.symbol, fill.venue_trade_id, fill.timestamp) and \
+                            self._remember(fill.venue_trade_id):
+                        recovered.append(replace(fill, backfilled=True))
+                for fill in sorted(recovered + live, key=lambda f: f.timestamp):
+                    yield fill
+            while True:
+                yield await queue.get()
+        finally:
+            self._fill_queues.discard(queue)
 
     def order_updates(self) -> AsyncIterator[OrderState]:
         return self._stream(self._order_queues)

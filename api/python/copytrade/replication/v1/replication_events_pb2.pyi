@@ -44,7 +44,7 @@ MASTER_ORDER_CHANGE_AMENDED: MasterOrderChange
 MASTER_ORDER_CHANGE_CANCELED: MasterOrderChange
 
 class MasterFill(_message.Message):
-    __slots__ = ("fill_id", "master_account_id", "master_id", "venue", "venue_trade_id", "venue_order_id", "client_order_id", "symbol", "side", "quantity", "price", "fee", "fee_currency", "order_type", "position_before", "master_equity", "execute_time", "receive_time")
+    __slots__ = ("fill_id", "master_account_id", "master_id", "venue", "venue_trade_id", "venue_order_id", "client_order_id", "symbol", "side", "quantity", "price", "fee", "fee_currency", "order_type", "position_before", "master_equity", "execute_time", "receive_time", "backfilled")
     FILL_ID_FIELD_NUMBER: _ClassVar[int]
     MASTER_ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     MASTER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +63,7 @@ class MasterFill(_message.Message):
     MASTER_EQUITY_FIELD_NUMBER: _ClassVar[int]
     EXECUTE_TIME_FIELD_NUMBER: _ClassVar[int]
     RECEIVE_TIME_FIELD_NUMBER: _ClassVar[int]
+    BACKFILLED_FIELD_NUMBER: _ClassVar[int]
     fill_id: str
     master_account_id: str
     master_id: str
@@ -81,7 +82,8 @@ class MasterFill(_message.Message):
     master_equity: str
     execute_time: _timestamp_pb2.Timestamp
     receive_time: _timestamp_pb2.Timestamp
-    def __init__(self, fill_id: _Optional[str] = ..., master_account_id: _Optional[str] = ..., master_id: _Optional[str] = ..., venue: _Optional[_Union[_trading_pb2.Venue, _Mapping]] = ..., venue_trade_id: _Optional[str] = ..., venue_order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., fee: _Optional[str] = ..., fee_currency: _Optional[str] = ..., order_type: _Optional[_Union[_trading_pb2.OrderType, str]] = ..., position_before: _Optional[str] = ..., master_equity: _Optional[str] = ..., execute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receive_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    backfilled: bool
+    def __init__(self, fill_id: _Optional[str] = ..., master_account_id: _Optional[str] = ..., master_id: _Optional[str] = ..., venue: _Optional[_Union[_trading_pb2.Venue, _Mapping]] = ..., venue_trade_id: _Optional[str] = ..., venue_order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., fee: _Optional[str] = ..., fee_currency: _Optional[str] = ..., order_type: _Optional[_Union[_trading_pb2.OrderType, str]] = ..., position_before: _Optional[str] = ..., master_equity: _Optional[str] = ..., execute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receive_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., backfilled: _Optional[bool] = ...) -> None: ...
 
 class FollowerOrder(_message.Message):
     __slots__ = ("order_id", "client_order_id", "config_id", "follower_id", "follower_account_id", "master_fill_id", "symbol", "side", "order_type", "quantity", "price", "filled_quantity", "average_fill_price", "status", "venue_order_id", "refusal", "error_kind", "error_message", "master_fill_time", "receive_time", "risk_decide_time", "send_time", "ack_time", "master_order_id", "cancel_reason", "budget_delay")
