@@ -134,6 +134,7 @@ class Account:
     by_client_id: dict[str, int] = field(default_factory=dict)  # the latest order with that id
     trades: list[Trade] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # every API key of the account
+    passphrase: str = ""  # the first key's (OKX and KuCoin sign with one)
 
 
 @dataclass
@@ -142,6 +143,7 @@ class ApiKey:
     secret: str
     account: Account
     can_trade: bool = True
+    passphrase: str = ""  # chosen with the key on OKX and KuCoin; the Binance and Bybit dialects ignore it
 
 
 Listener = Callable[[Account, Order, "Trade | None", str], None]
@@ -189,20 +191,21 @@ class Exchange:
 
     # --- accounts and keys -----------------------------------------------------------------
     def create_account(self, name: str, balances: dict[str, str] | None = None, *, api_key: str | None = None,
-                       secret: str | None = None) -> Account:
+                       secret: str | None = None, passphrase: str | None = None) -> Account:
         if name in self.accounts:
             raise ValueError(f"account {name!r} exists")
         account = Account(name=name, api_key="", secret="")
         self.accounts[name] = account
-        key = self.add_key(account, api_key=api_key, secret=secret)
-        account.api_key, account.secret = key.key, key.secret
+        key = self.add_key(account, api_key=api_key, secret=secret, passphrase=passphrase)
+        account.api_key, account.secret, account.passphrase = key.key, key.secret, key.passphrase
         for asset, amount in (balances or {}).items():
             self.fund(account, asset, Decimal(str(amount)))
         return account
 
     def add_key(self, account: Account, *, api_key: str | None = None, secret: str | None = None,
-                can_trade: bool = True) -> ApiKey:
-        key = ApiKey(api_key or secrets.token_hex(32), secret or secrets.token_hex(32), account, can_trade)
+                can_trade: bool = True, passphrase: str | None = None) -> ApiKey:
+        key = ApiKey(api_key or secrets.token_hex(32), secret or secrets.token_hex(32), account, can_trade,
+                     passphrase or secrets.token_hex(8))
         if not KEY_FORMAT.match(key.key):
             raise ValueError("an API key is 16 to 128 letters and digits")
         if key.key in self.keys:

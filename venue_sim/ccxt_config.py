@@ -6,6 +6,11 @@ import functools
 from urllib.parse import urlsplit
 
 MARKET_TYPES = {"spot": "spot", "swap": "linear", "linear": "linear", "perpetual": "linear", "future": "linear"}
+# The ccxt options of a dialect with a module of its own, by market ("spot" or "swap"): the
+# market type traded, and load_markets kept to that market's instruments.
+DIALECT_OPTIONS = {
+    "okx": lambda market: {"fetchMarkets": {"types": [market]}, "defaultType": market},
+}
 
 
 @functools.lru_cache(maxsize=4)
@@ -38,11 +43,14 @@ def ccxt_urls(base_url: str, exchange: str = "binance") -> dict:
 def ccxt_config(base_url: str, *, rate_limit: bool = True, market: str = "spot", exchange: str = "binance") -> dict:
     """Constructor config for ccxt (and ccxt.pro) `exchange` against the simulator speaking its
     dialect: the URLs and the options that keep load_markets small. market: "spot" or "swap"
-    (USDⓈ-M / linear perpetuals; "linear"/"perpetual" also accepted). exchange: "binance" or
-    "bybit"."""
+    (USDⓈ-M / linear perpetuals; "linear"/"perpetual" also accepted). exchange: "binance",
+    "bybit", or one of DIALECT_OPTIONS."""
     if market not in MARKET_TYPES:
         raise ValueError(f"market is one of {', '.join(MARKET_TYPES)}")
     kind = MARKET_TYPES[market]
+    if exchange in DIALECT_OPTIONS:
+        return {"urls": {"api": ccxt_urls(base_url, exchange)}, "enableRateLimit": rate_limit, "timeout_on_exit": 0,
+                "options": DIALECT_OPTIONS[exchange]("spot" if kind == "spot" else "swap")}
     if exchange == "bybit":
         return {
             "urls": {"api": ccxt_urls(base_url, "bybit")},
@@ -58,7 +66,7 @@ def ccxt_config(base_url: str, *, rate_limit: bool = True, market: str = "spot",
             },
         }
     if exchange != "binance":
-        raise ValueError("the simulator speaks binance and bybit")
+        raise ValueError(f"the simulator speaks binance, bybit and {', '.join(DIALECT_OPTIONS)}")
     return {
         "urls": {"api": ccxt_urls(base_url)},
         "enableRateLimit": rate_limit,
