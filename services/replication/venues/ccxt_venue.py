@@ -73,8 +73,8 @@ ANSWERED_REFUSAL = {"okx": re.compile(r'"sCode"\s*:\s*"(?!0")\d+"')}
 # negative when charged (ccxt negates the REST fills' fee, not the stream's).
 STREAM_FEE_NEGATED = {"okx": "fillFee"}
 # Where a trade's client order id is in the venue's own fields, when ccxt leaves it out:
-# Binance's stream (c, o.c), Bybit's orderLinkId, OKX's clOrdId.
-CLIENT_ID_FIELDS = ("c", "orderLinkId", "clOrdId")
+# Binance's stream (c, o.c), Bybit's orderLinkId, OKX's clOrdId, KuCoin's clientOid.
+CLIENT_ID_FIELDS = ("c", "orderLinkId", "clOrdId", "clientOid")
 
 # (HTTP status, headers) of the last REST answer in this task: ccxt exceptions carry neither,
 # and exchange.last_response_headers is shared by every concurrent request of the instance.
@@ -102,10 +102,17 @@ def _deep_merge(base: dict, override: dict) -> dict:
 
 def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
     """Retry-After in seconds: delta-seconds, or an HTTP date; else Bybit's
-    X-Bapi-Limit-Reset-Timestamp (epoch ms), rounded up to whole seconds."""
+    X-Bapi-Limit-Reset-Timestamp (epoch ms) or KuCoin's gw-ratelimit-reset (ms to wait),
+    rounded up to whole seconds."""
     if not headers:
         return None
     raw = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    countdown = next((v for k, v in headers.items() if k.lower() == "gw-ratelimit-reset"), None)
+    if raw is None and countdown is not None:
+        try:
+            return float(max(0, math.ceil(int(countdown) / 1000)))
+        except ValueError:
+            return None
     if raw is None:
         reset = next((v for k, v in headers.items() if k.lower() == "x-bapi-limit-reset-timestamp"), None)
         try:
@@ -487,9 +494,12 @@ class CcxtVenue:
         if self.budget is not None:
             await self.budget.order()
         # Decimal strings, not floats (0.29 as a float may truncate to the lot below), and no price
-        # on a market order (binance would turn it into quoteOrderQty).
-        raw = await self._call(self.exchange.create_order, order.symbol, order.order_type, order.side,
-                               format(fitted.quantity, "f"), price, params, order_sent=True)
+        # on a market order (binance would turn it into quoteOrderQty). A whole quantity goes as an
+        # int, as exact: ccxt's kucoin compares a contract order's amount with 1 before sending.
+        amount = int(fitted.quantity) if fitted.quantity == fitted.quantity.to_integral_value() else \
+            format(fitted.quantity, "f")
+        raw = await self._call(self.exchange.create_order, order.symbol, order.order_type, order.side, amount, price,
+                               params, order_sent=True)
         return self._order_state(raw, order)
 
     def _by_client_id(self, client_order_id: str) -> dict:
