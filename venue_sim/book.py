@@ -174,6 +174,7 @@ class Exchange:
         self.fee_rate = fee_rate
         self.clock = clock
         self.client_id_scope = client_id_scope
+        self.client_id_format = CLIENT_ID_FORMAT  # Binance's rule; a dialect with a longer one sets its own
         self.accounts: dict[str, Account] = {}  # by name
         self.keys: dict[str, ApiKey] = {}  # by API key
         self.listeners: list[Listener] = []
@@ -271,7 +272,7 @@ class Exchange:
         if type not in ("MARKET", "LIMIT"):
             raise BinanceError(400, -1116, "Invalid orderType.")
         client_order_id = client_order_id or f"sim-{secrets.token_hex(8)}"
-        if not CLIENT_ID_FORMAT.match(client_order_id):
+        if not self.client_id_format.match(client_order_id):
             raise BinanceError(400, -1100, "Illegal characters found in parameter 'newClientOrderId'; legal "
                                            "range is '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
         # Binance refuses a newClientOrderId in use with -2010: never a second order.

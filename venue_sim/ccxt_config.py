@@ -10,7 +10,10 @@ MARKET_TYPES = {"spot": "spot", "swap": "linear", "linear": "linear", "perpetual
 # market type traded, and load_markets kept to that market's instruments.
 DIALECT_OPTIONS = {
     "okx": lambda market: {"fetchMarkets": {"types": [market]}, "defaultType": market},
+    "kucoin": lambda market: {"fetchMarkets": {"types": [market], "fetchTickersFees": False}, "defaultType": market},
 }
+# A venue's second API host, served by the simulator under this path on the same port.
+HOST_PATHS = {"api-futures.kucoin.com": "/api-futures"}
 
 
 @functools.lru_cache(maxsize=4)
@@ -23,7 +26,7 @@ def _api_urls(exchange: str) -> dict:
 def _rebase(url: str, http: str, ws: str) -> str:
     """Same path, the simulator's host: https://fapi.binance.com/fapi/v1 -> http://127.0.0.1:P/fapi/v1."""
     parts = urlsplit(url)
-    return (ws if parts.scheme in ("ws", "wss") else http) + parts.path
+    return (ws if parts.scheme in ("ws", "wss") else http) + HOST_PATHS.get(parts.hostname or "", "") + parts.path
 
 
 def ccxt_urls(base_url: str, exchange: str = "binance") -> dict:

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from aiohttp import web
 
-from venue_sim import okx_wire
+from venue_sim import kucoin_wire, okx_wire
 from venue_sim.admin import AdminApi, loopback_only
 from venue_sim.auth import Authenticator
 from venue_sim.bybit import BybitApi
@@ -31,6 +31,8 @@ from venue_sim.book import DEFAULT_SYMBOLS, Account, BinanceError, Exchange, Ord
 from venue_sim.endpoints import Endpoint
 from venue_sim.faults import Fault, Faults
 from venue_sim.futures import FuturesApi
+from venue_sim.kucoin import KucoinApi
+from venue_sim.kucoin_userdata import KucoinUserData
 from venue_sim.okx import OkxApi
 from venue_sim.okx_userdata import OkxUserData
 from venue_sim.perp_book import PerpOrder, Perpetuals
@@ -42,6 +44,7 @@ log = logging.getLogger("venue_sim")
 # Simulator) and the venue's own spot rules, used when no symbols are given.
 DIALECT_APIS = {
     "okx": (OkxApi, OkxUserData, okx_wire.SYMBOLS),
+    "kucoin": (KucoinApi, KucoinUserData, kucoin_wire.SYMBOLS),
 }
 DIALECTS = ("binance", "bybit", *DIALECT_APIS)
 
@@ -53,7 +56,8 @@ class Simulator:
         """tick_interval: seconds between random-walk price steps (None: prices move only when
         told, which keeps tests deterministic). id_base: added to every order and trade id.
         dialect: the venue's protocol, "binance" (spot /api/v3 + USDⓈ-M /fapi), "bybit" (v5,
-        spot + linear, with Bybit's request limits in rate_limits) or "okx" (v5, spot + SWAP).
+        spot + linear, with Bybit's request limits in rate_limits), "okx" (v5, spot + SWAP) or
+        "kucoin" (the spot HF API, and the futures API under kucoin.FUTURES_PREFIX).
         symbols: the books' symbols (default: the dialect's own spot rules, else Binance's)."""
         if dialect not in DIALECTS:
             raise ValueError(f"dialect is one of {', '.join(DIALECTS)}")
