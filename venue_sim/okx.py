@@ -336,7 +336,7 @@ class OkxApi:
 
     # --- account ---------------------------------------------------------------------------
     def uid(self, key: ApiKey) -> str:
-        return str(400_000_000_000 + list(self.exchange.accounts).index(key.account.name))
+        return ow.uid(self.exchange, key.account)
 
     async def currencies(self, key: ApiKey, params) -> list:
         coins = sorted({s.base for s in self.exchange.symbols.values()} | {s.quote for s in self.exchange.symbols.values()})

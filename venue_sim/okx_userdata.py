@@ -153,7 +153,7 @@ class OkxUserData:
             return
         trades = account.trades if not isinstance(order, PerpOrder) else self.perps.book(account).trades
         row = ow.ws_order(self.exchange, order, trades, trade)
-        uid = str(400_000_000_000 + list(self.exchange.accounts).index(account.name))
+        uid = ow.uid(self.exchange, account)
         for socket in sockets:
             for arg in socket.channels:
                 if arg.get("channel") == "orders" and arg.get("instType") in ("ANY", inst_type) and \

@@ -52,6 +52,11 @@ def swap(sym: Symbol) -> Swap:
     return SWAPS.get(sym.name) or Swap(Decimal(1), sym.step_size, sym.min_qty, 50)
 
 
+def uid(exchange: Exchange, account: Account) -> str:
+    """The account's OKX user id (a long number, stable for the simulator's life)."""
+    return str(400_000_000_000 + list(exchange.accounts).index(account.name))
+
+
 def envelope(data: list, *, code: str = "0", msg: str = "") -> dict:
     return {"code": code, "msg": msg, "data": data}
 

@@ -17,71 +17,23 @@ import ccxt.pro
 import pytest
 import pytest_asyncio
 
-from tests.venues.contract import Fault, VenueContract, VenueHarness
-from services.replication.venues.ccxt_venue import CcxtVenue
+from tests.venues.contract import VenueContract
+from tests.venues.dialect_harness import DialectMarket, dialect_harness
 from venue_sim import Simulator, ccxt_config
 from venue_sim.kucoin import FUTURES_PREFIX
 
-MARKETS = {"spot": {"symbol": "BTC/USDT", "orders": "spot", "quantity": "0.01", "unaffordable": "1000",
-                    "place": "POST /api/v1/hf/orders", "query": "GET /api/v1/hf/orders/client-order/{clientOid}"},
-           "swap": {"symbol": "BTC/USDT:USDT", "orders": "futures", "quantity": "10", "unaffordable": "100000",
-                    "place": f"POST {FUTURES_PREFIX}/api/v1/orders",
-                    "query": f"GET {FUTURES_PREFIX}/api/v1/orders/byClientOid"}}
-FAULT_KINDS = {Fault.ERROR_AFTER_ACCEPT: "http_5xx_after_accept", Fault.UNKNOWN_AFTER_ACCEPT: "unknown_after_accept",
-               Fault.DISCONNECT_AFTER_ACCEPT: "disconnect_after_accept", Fault.RATE_LIMIT: "rate_limit",
-               Fault.REJECT: "reject", Fault.LATENCY: "latency"}
+MARKETS = {"spot": DialectMarket("BTC/USDT", "spot", "0.01", "1000", "POST /api/v1/hf/orders",
+                                 "GET /api/v1/hf/orders/client-order/{clientOid}",
+                                 {"code": 200004, "msg": "Balance insufficient!"}),
+           "swap": DialectMarket("BTC/USDT:USDT", "futures", "10", "100000", f"POST {FUTURES_PREFIX}/api/v1/orders",
+                                 f"GET {FUTURES_PREFIX}/api/v1/orders/byClientOid",
+                                 {"code": 300003, "msg": "Balance not enough"})}
 
 
 @pytest_asyncio.fixture(params=list(MARKETS))
 async def harness(request):
-    market = MARKETS[request.param]
-    sim = await Simulator(seed=7, dialect="kucoin").start()
-    account = sim.create_account("trader", {"USDT": "1000000", "BTC": "10"}, futures_wallet="1000000")
-    venues: list[CcxtVenue] = []
-    admin = aiohttp.ClientSession(base_url=sim.url)
-
-    async def make_venue(*, bad_credentials: bool = False, timeout_s: float | None = None) -> CcxtVenue:
-        config = ccxt_config(sim.url, rate_limit=False, market=request.param, exchange="kucoin")
-        if timeout_s is not None:
-            config["timeout"] = int(timeout_s * 1000)
-        venue = CcxtVenue("kucoin", api_key=account.api_key, secret="0" * 64 if bad_credentials else account.secret,
-                          password=account.passphrase, market_type=request.param, config=config)
-        venues.append(venue)
-        await venue.connect()
-        return venue
-
-    async def set_price(price: Decimal) -> None:
-        async with admin.post("/_sim/prices", json={"symbol": "BTCUSDT", "price": str(price)}) as response:
-            assert response.status == 200
-
-    async def orders_at_venue(client_order_id: str) -> int:
-        async with admin.get("/_sim/accounts/trader/orders",
-                             params={"market": market["orders"], "clientOrderId": client_order_id}) as response:
-            return len(await response.json())
-
-    async def trade_time(client_order_id: str) -> float:
-        trades = [t for t in sim.trades("trader", market["orders"]) if t.client_order_id == client_order_id]
-        return trades[0].at
-
-    async def inject(fault: Fault, *, operation: str, retry_after: int = 1, latency_ms: int = 0) -> None:
-        reject = {"code": 200004, "msg": "Balance insufficient!"} if request.param == "spot" else \
-            {"code": 300003, "msg": "Balance not enough"}
-        sim.inject(kind=FAULT_KINDS[fault], account="trader", endpoint=market[operation], retry_after=retry_after,
-                   latency_ms=latency_ms, **(reject if fault == Fault.REJECT else {}))
-
-    async def drop_streams() -> None:
-        assert await sim.drop_streams("trader") >= 1
-
-    yield VenueHarness(
-        venue=await make_venue(), symbol=market["symbol"], quantity=Decimal(market["quantity"]),
-        unaffordable_quantity=Decimal(market["unaffordable"]), derivatives=request.param == "swap",
-        price=lambda: sim.price("BTCUSDT"), set_price=set_price, orders_at_venue=orders_at_venue,
-        trade_time=trade_time, inject=inject, make_venue=make_venue, stop_venue=sim.stop,
-        drop_streams=drop_streams, stream_subscribed=lambda: sim.stream_subscribed("trader"))
-    for venue in venues:
-        await venue.close()
-    await admin.close()
-    await sim.stop()
+    async with dialect_harness("kucoin", request.param, MARKETS[request.param]) as started:
+        yield started
 
 
 class TestCcxtKucoinOnSimulator(VenueContract):

@@ -19,68 +19,22 @@ import pytest_asyncio
 
 from services.replication.venues.base import ErrorKind, OrderRequest
 from services.replication.venues.ccxt_venue import CcxtVenue
-from tests.venues.contract import Fault, VenueContract, VenueHarness, new_cid
+from tests.venues.contract import VenueContract, new_cid
+from tests.venues.dialect_harness import DialectMarket, dialect_harness
 from venue_sim import Simulator, ccxt_config
 
-MARKETS = {"spot": {"symbol": "BTC/USDT", "orders": "spot", "quantity": "0.01", "unaffordable": "1000"},
-           "swap": {"symbol": "BTC/USDT:USDT", "orders": "futures", "quantity": "1", "unaffordable": "100000"}}
-FAULT_KINDS = {Fault.ERROR_AFTER_ACCEPT: "http_5xx_after_accept", Fault.UNKNOWN_AFTER_ACCEPT: "unknown_after_accept",
-               Fault.DISCONNECT_AFTER_ACCEPT: "disconnect_after_accept", Fault.RATE_LIMIT: "rate_limit",
-               Fault.REJECT: "reject", Fault.LATENCY: "latency"}
 # ccxt's okx places every order through batch-orders (a list of one), its lower-limited endpoint.
-ENDPOINTS = {"place": "POST /api/v5/trade/batch-orders", "query": "GET /api/v5/trade/order"}
+INSUFFICIENT = {"code": 51008, "msg": "Order failed. Insufficient USDT balance in account."}
+MARKETS = {"spot": DialectMarket("BTC/USDT", "spot", "0.01", "1000", "POST /api/v5/trade/batch-orders",
+                                 "GET /api/v5/trade/order", INSUFFICIENT),
+           "swap": DialectMarket("BTC/USDT:USDT", "futures", "1", "100000", "POST /api/v5/trade/batch-orders",
+                                 "GET /api/v5/trade/order", INSUFFICIENT)}
 
 
 @pytest_asyncio.fixture(params=list(MARKETS))
 async def harness(request):
-    market = MARKETS[request.param]
-    sim = await Simulator(seed=7, dialect="okx").start()
-    account = sim.create_account("trader", {"USDT": "1000000", "BTC": "10"}, futures_wallet="1000000")
-    venues: list[CcxtVenue] = []
-    admin = aiohttp.ClientSession(base_url=sim.url)
-
-    async def make_venue(*, bad_credentials: bool = False, timeout_s: float | None = None) -> CcxtVenue:
-        config = ccxt_config(sim.url, rate_limit=False, market=request.param, exchange="okx")
-        if timeout_s is not None:
-            config["timeout"] = int(timeout_s * 1000)
-        venue = CcxtVenue("okx", api_key=account.api_key, secret="0" * 64 if bad_credentials else account.secret,
-                          password=account.passphrase, market_type=request.param, config=config)
-        venues.append(venue)
-        await venue.connect()
-        return venue
-
-    async def set_price(price: Decimal) -> None:
-        async with admin.post("/_sim/prices", json={"symbol": "BTCUSDT", "price": str(price)}) as response:
-            assert response.status == 200
-
-    async def orders_at_venue(client_order_id: str) -> int:
-        async with admin.get("/_sim/accounts/trader/orders",
-                             params={"market": market["orders"], "clientOrderId": client_order_id}) as response:
-            return len(await response.json())
-
-    async def trade_time(client_order_id: str) -> float:
-        trades = [t for t in sim.trades("trader", market["orders"]) if t.client_order_id == client_order_id]
-        return trades[0].at
-
-    async def inject(fault: Fault, *, operation: str, retry_after: int = 1, latency_ms: int = 0) -> None:
-        reject = {"code": 51008, "msg": "Order failed. Insufficient USDT balance in account."}
-        sim.inject(kind=FAULT_KINDS[fault], account="trader", endpoint=ENDPOINTS[operation], retry_after=retry_after,
-                   latency_ms=latency_ms, **(reject if fault == Fault.REJECT else {}))
-
-    async def drop_streams() -> None:
-        assert await sim.drop_streams("trader") >= 1
-
-    yield VenueHarness(
-        venue=await make_venue(), symbol=market["symbol"], quantity=Decimal(market["quantity"]),
-        unaffordable_quantity=Decimal(market["unaffordable"]), derivatives=request.param == "swap",
-        price=lambda: sim.price("BTCUSDT"), set_price=set_price, orders_at_venue=orders_at_venue,
-        trade_time=trade_time, inject=inject, make_venue=make_venue, stop_venue=sim.stop,
-        drop_streams=drop_streams, stream_subscribed=lambda: sim.stream_subscribed("trader"),
-        says_when_to_retry=False)
-    for venue in venues:
-        await venue.close()
-    await admin.close()
-    await sim.stop()
+    async with dialect_harness("okx", request.param, MARKETS[request.param], says_when_to_retry=False) as started:
+        yield started
 
 
 class TestCcxtOkxOnSimulator(VenueContract):
