@@ -19,7 +19,6 @@ The books are the Binance dialect's; their refusals are translated into KuCoin's
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -36,6 +35,7 @@ from aiohttp import web
 from venue_sim import kucoin_wire as kw
 from venue_sim.book import ApiKey, BinanceError, Symbol, is_multiple
 from venue_sim.endpoints import INTERVALS_MS
+from venue_sim.faults import Injected
 from venue_sim.wire import fx, klines
 
 if TYPE_CHECKING:
@@ -159,20 +159,13 @@ class KucoinApi:
                 if key is not None and route.trade and not key.can_trade:
                     raise KucoinError("400007", "Access denied, require more permission.", 401)
                 self.sim.request_log.append((time.time(), name, account))
-                plan = self.sim.faults.plan(name, account)
-                if plan.latency_s:
-                    await asyncio.sleep(plan.latency_s)
-                if plan.refuse:
-                    raise self._fault(plan.refuse)
-                result = await route.handler(key, params, request)
-                if plan.latency_after_s:
-                    await asyncio.sleep(plan.latency_after_s)
-                if plan.disconnect:
+                result = await self.sim.faults.plan(name, account).run(lambda: route.handler(key, params, request))
+                return web.json_response(kw.envelope(result))
+            except Injected as fault:
+                if fault.error is None:  # done, but the caller never hears: the connection just drops
                     request.transport.close()
                     return web.Response(status=500)
-                if plan.after:
-                    raise self._fault(plan.after)
-                return web.json_response(kw.envelope(result))
+                return self._answer(self._fault(fault.error))
             except BinanceError as err:
                 return self._answer(kucoin_error(err, route.futures))
             except KucoinError as err:

@@ -12,18 +12,17 @@ error message ("token is invalid") and the socket closes. Tokens live 24 hours."
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from venue_sim import kucoin_wire as kw
 from venue_sim.book import Account, ApiKey, Order, Trade
 from venue_sim.perp_book import PerpOrder
-from venue_sim.userdata import Socket
+from venue_sim.private_streams import KeyedSocket, PrivateStreams
 
 if TYPE_CHECKING:
     from venue_sim.server import Simulator
@@ -41,20 +40,16 @@ class Token:
 
 
 @dataclass(eq=False)
-class PrivateSocket(Socket):
-    api_key: str = ""
+class PrivateSocket(KeyedSocket):
     futures: bool = False
     topics: set[str] = field(default_factory=set)
 
 
-class KucoinUserData:
+class KucoinUserData(PrivateStreams):
     def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-        self.exchange, self.perps = sim.exchange, sim.perps
+        super().__init__(sim.exchange)
+        self.perps = sim.perps
         self.tokens: dict[str, Token] = {}
-        self.by_key: dict[str, list[PrivateSocket]] = {}
-        self.held_down: set[str] = set()
-        self._sockets: set[PrivateSocket] = set()
         self.exchange.listeners.append(self.on_event)
         self.perps.listeners.append(self.on_event)
 
@@ -91,25 +86,10 @@ class KucoinUserData:
                                               "data": "token is invalid"}))
                 await ws.close()
                 return ws
-            socket = PrivateSocket(ws, api_key=key.key, futures=futures)
-            socket.task = asyncio.create_task(socket.pump())
-            self._sockets.add(socket)
-            self.by_key.setdefault(key.key, []).append(socket)
+            socket = PrivateSocket(ws, futures=futures)
+            self.bind(socket, key.key)
             socket.send({"id": connect_id, "type": "welcome"})
-            try:
-                async for msg in ws:
-                    if msg.type == WSMsgType.TEXT:
-                        reply = self._request(socket, msg.data)
-                        if reply is not None:
-                            socket.send(reply)
-            finally:
-                if socket in self.by_key.get(key.key, []):
-                    self.by_key[key.key].remove(socket)
-                    if not self.by_key[key.key]:
-                        del self.by_key[key.key]
-                socket.send(None)
-                await socket.task
-                self._sockets.discard(socket)
+            await self.serve(ws, socket, self._request)
             return ws
 
         return handle
@@ -133,7 +113,7 @@ class KucoinUserData:
     def on_event(self, account: Account, order: Order, trade: Trade | None, kind: str) -> None:
         futures = isinstance(order, PerpOrder)
         topic = "/contractMarket/tradeOrders" if futures else "/spotMarket/tradeOrders"
-        sockets = [s for k in account.keys for s in self.by_key.get(k, ()) if s.futures == futures and topic in s.topics]
+        sockets = [s for s in self.of(account) if s.futures == futures and topic in s.topics]
         if not sockets:
             return
         changes = [kw.order_change(self.exchange, order, trade, kind)]
@@ -146,17 +126,6 @@ class KucoinUserData:
                        "userId": account.name, "data": data}
             for socket in sockets:
                 socket.send(message)
-
-    async def drop(self, account: str | None = None) -> int:
-        keys = None if account is None else set(self.exchange.accounts[account].keys)
-        victims = [s for s in self._sockets if keys is None or s.api_key in keys]
-        for socket in victims:
-            await socket.ws.close(code=1001, message=b"stream restarted")
-        return len(victims)
-
-    async def close_all(self) -> None:
-        for socket in list(self._sockets):
-            await socket.ws.close(code=1001, message=b"venue shutting down")
 
     def expire(self) -> None:
         now = self.exchange.clock()

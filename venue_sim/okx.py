@@ -18,7 +18,6 @@ The books are the Binance dialect's (book.Exchange, perp_book.Perpetuals); their
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -36,6 +35,7 @@ from aiohttp import web
 from venue_sim import okx_wire as ow
 from venue_sim.book import ApiKey, BinanceError, Symbol, is_multiple
 from venue_sim.endpoints import INTERVALS_MS
+from venue_sim.faults import Injected
 from venue_sim.wire import fx, klines
 
 if TYPE_CHECKING:
@@ -147,22 +147,15 @@ class OkxApi:
                 if key is not None and route.trade and not key.can_trade:
                     raise OkxError("50120", "API key doesn't have permission to trade.", 401)
                 self.sim.request_log.append((time.time(), name, account))
-                plan = self.sim.faults.plan(name, account)
-                if plan.latency_s:
-                    await asyncio.sleep(plan.latency_s)
-                if plan.refuse:
-                    return self._fault(plan.refuse, route)
-                result = await route.handler(key, params)
-                if plan.latency_after_s:
-                    await asyncio.sleep(plan.latency_after_s)
-                if plan.disconnect:
-                    request.transport.close()
-                    return web.Response(status=500)
-                if plan.after:
-                    return self._fault(plan.after, route)
+                result = await self.sim.faults.plan(name, account).run(lambda: route.handler(key, params))
                 if isinstance(result, web.StreamResponse):
                     return result
                 return web.json_response(ow.envelope(result))
+            except Injected as fault:
+                if fault.error is None:  # done, but the caller never hears: the connection just drops
+                    request.transport.close()
+                    return web.Response(status=500)
+                return self._fault(fault.error, route)
             except OrderRefused as err:  # a single-order endpoint (cancel) refused
                 return web.json_response(self._operations([{"clOrdId": "", "ordId": "", "sCode": err.code,
                                                             "sMsg": err.msg, "ts": str(self.exchange.now_ms())}]))

@@ -11,7 +11,6 @@ the text "ping", answered "pong" (OKX closes a connection silent for 30 s)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -20,12 +19,12 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from venue_sim import okx_wire as ow
 from venue_sim.book import Account, Order, Trade
 from venue_sim.perp_book import PerpOrder
-from venue_sim.userdata import Socket
+from venue_sim.private_streams import KeyedSocket, PrivateStreams
 
 if TYPE_CHECKING:
     from venue_sim.server import Simulator
@@ -35,19 +34,15 @@ LOGIN_WINDOW_S = 30
 
 
 @dataclass(eq=False)
-class PrivateSocket(Socket):
+class PrivateSocket(KeyedSocket):
     conn_id: str = field(default_factory=lambda: secrets.token_hex(4))
-    api_key: str | None = None  # once logged in
     channels: list[dict] = field(default_factory=list)  # the subscribed args
 
 
-class OkxUserData:
+class OkxUserData(PrivateStreams):
     def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-        self.exchange, self.perps = sim.exchange, sim.perps
-        self.by_key: dict[str, list[PrivateSocket]] = {}  # API key -> logged-in sockets
-        self.held_down: set[str] = set()
-        self._sockets: set[PrivateSocket] = set()
+        super().__init__(sim.exchange)
+        self.perps = sim.perps
         self.exchange.listeners.append(lambda *event: self.on_event("SPOT", *event))
         self.perps.listeners.append(lambda *event: self.on_event("SWAP", *event))
 
@@ -67,33 +62,15 @@ class OkxUserData:
     async def private(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        socket = PrivateSocket(ws)
-        socket.task = asyncio.create_task(socket.pump())
-        self._sockets.add(socket)
-        try:
-            async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    continue
-                if msg.data == "ping":
-                    await ws.send_str("pong")
-                    continue
-                reply = self._request(socket, msg.data)
-                if reply is not None:
-                    socket.send(reply)
-        finally:
-            if socket.api_key and socket in self.by_key.get(socket.api_key, []):
-                self.by_key[socket.api_key].remove(socket)
-                if not self.by_key[socket.api_key]:
-                    del self.by_key[socket.api_key]
-            socket.send(None)
-            await socket.task
-            self._sockets.discard(socket)
+        await self.serve(ws, PrivateSocket(ws), self._request)
         return ws
 
     def _error(self, socket: PrivateSocket, code: str, msg: str) -> dict:
         return {"event": "error", "code": code, "msg": msg, "connId": socket.conn_id}
 
-    def _request(self, socket: PrivateSocket, raw: str) -> dict | None:
+    def _request(self, socket: PrivateSocket, raw: str) -> dict | str | None:
+        if raw == "ping":
+            return "pong"
         try:
             message = json.loads(raw)
             op, args = message.get("op"), message.get("args") or []
@@ -142,13 +119,11 @@ class OkxUserData:
             return "60009", "Login failed."
         if key.account.name in self.held_down:
             return "60009", "Login failed."
-        if socket.api_key is None:
-            socket.api_key = key.key
-            self.by_key.setdefault(key.key, []).append(socket)
+        self.bind(socket, key.key)
         return None
 
     def on_event(self, inst_type: str, account: Account, order: Order, trade: Trade | None, kind: str) -> None:
-        sockets = [s for k in account.keys for s in self.by_key.get(k, ())]
+        sockets = self.of(account)
         if not sockets:
             return
         trades = account.trades if not isinstance(order, PerpOrder) else self.perps.book(account).trades
@@ -159,17 +134,3 @@ class OkxUserData:
                 if arg.get("channel") == "orders" and arg.get("instType") in ("ANY", inst_type) and \
                         arg.get("instId") in (None, row["instId"]):
                     socket.send({"arg": {**arg, "uid": uid}, "data": [row]})
-
-    async def drop(self, account: str | None = None) -> int:
-        keys = None if account is None else set(self.exchange.accounts[account].keys)
-        victims = [s for s in self._sockets if keys is None or s.api_key in keys]
-        for socket in victims:
-            await socket.ws.close(code=1001, message=b"stream restarted")
-        return len(victims)
-
-    async def close_all(self) -> None:
-        for socket in list(self._sockets):
-            await socket.ws.close(code=1001, message=b"venue shutting down")
-
-    def expire(self) -> None:
-        """Nothing expires on OKX's private stream (kept for the Simulator's housekeeping)."""
