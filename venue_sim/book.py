@@ -134,6 +134,7 @@ class Account:
     by_client_id: dict[str, int] = field(default_factory=dict)  # the latest order with that id
     trades: list[Trade] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # every API key of the account
+    passphrase: str = ""  # the first key's (OKX and KuCoin sign with one)
 
 
 @dataclass
@@ -142,6 +143,7 @@ class ApiKey:
     secret: str
     account: Account
     can_trade: bool = True
+    passphrase: str = ""  # chosen with the key on OKX and KuCoin; the Binance and Bybit dialects ignore it
 
 
 Listener = Callable[[Account, Order, "Trade | None", str], None]
@@ -172,6 +174,7 @@ class Exchange:
         self.fee_rate = fee_rate
         self.clock = clock
         self.client_id_scope = client_id_scope
+        self.client_id_format = CLIENT_ID_FORMAT  # Binance's rule; a dialect with a longer one sets its own
         self.accounts: dict[str, Account] = {}  # by name
         self.keys: dict[str, ApiKey] = {}  # by API key
         self.listeners: list[Listener] = []
@@ -189,20 +192,21 @@ class Exchange:
 
     # --- accounts and keys -----------------------------------------------------------------
     def create_account(self, name: str, balances: dict[str, str] | None = None, *, api_key: str | None = None,
-                       secret: str | None = None) -> Account:
+                       secret: str | None = None, passphrase: str | None = None) -> Account:
         if name in self.accounts:
             raise ValueError(f"account {name!r} exists")
         account = Account(name=name, api_key="", secret="")
         self.accounts[name] = account
-        key = self.add_key(account, api_key=api_key, secret=secret)
-        account.api_key, account.secret = key.key, key.secret
+        key = self.add_key(account, api_key=api_key, secret=secret, passphrase=passphrase)
+        account.api_key, account.secret, account.passphrase = key.key, key.secret, key.passphrase
         for asset, amount in (balances or {}).items():
             self.fund(account, asset, Decimal(str(amount)))
         return account
 
     def add_key(self, account: Account, *, api_key: str | None = None, secret: str | None = None,
-                can_trade: bool = True) -> ApiKey:
-        key = ApiKey(api_key or secrets.token_hex(32), secret or secrets.token_hex(32), account, can_trade)
+                can_trade: bool = True, passphrase: str | None = None) -> ApiKey:
+        key = ApiKey(api_key or secrets.token_hex(32), secret or secrets.token_hex(32), account, can_trade,
+                     passphrase or secrets.token_hex(8))
         if not KEY_FORMAT.match(key.key):
             raise ValueError("an API key is 16 to 128 letters and digits")
         if key.key in self.keys:
@@ -268,7 +272,7 @@ class Exchange:
         if type not in ("MARKET", "LIMIT"):
             raise BinanceError(400, -1116, "Invalid orderType.")
         client_order_id = client_order_id or f"sim-{secrets.token_hex(8)}"
-        if not CLIENT_ID_FORMAT.match(client_order_id):
+        if not self.client_id_format.match(client_order_id):
             raise BinanceError(400, -1100, "Illegal characters found in parameter 'newClientOrderId'; legal "
                                            "range is '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
         # Binance refuses a newClientOrderId in use with -2010: never a second order.

@@ -6,6 +6,14 @@ import functools
 from urllib.parse import urlsplit
 
 MARKET_TYPES = {"spot": "spot", "swap": "linear", "linear": "linear", "perpetual": "linear", "future": "linear"}
+# The ccxt options of a dialect with a module of its own, by market ("spot" or "swap"): the
+# market type traded, and load_markets kept to that market's instruments.
+DIALECT_OPTIONS = {
+    "okx": lambda market: {"fetchMarkets": {"types": [market]}, "defaultType": market},
+    "kucoin": lambda market: {"fetchMarkets": {"types": [market], "fetchTickersFees": False}, "defaultType": market},
+}
+# A venue's second API host, served by the simulator under this path on the same port.
+HOST_PATHS = {"api-futures.kucoin.com": "/api-futures"}
 
 
 @functools.lru_cache(maxsize=4)
@@ -18,7 +26,7 @@ def _api_urls(exchange: str) -> dict:
 def _rebase(url: str, http: str, ws: str) -> str:
     """Same path, the simulator's host: https://fapi.binance.com/fapi/v1 -> http://127.0.0.1:P/fapi/v1."""
     parts = urlsplit(url)
-    return (ws if parts.scheme in ("ws", "wss") else http) + parts.path
+    return (ws if parts.scheme in ("ws", "wss") else http) + HOST_PATHS.get(parts.hostname or "", "") + parts.path
 
 
 def ccxt_urls(base_url: str, exchange: str = "binance") -> dict:
@@ -38,11 +46,14 @@ def ccxt_urls(base_url: str, exchange: str = "binance") -> dict:
 def ccxt_config(base_url: str, *, rate_limit: bool = True, market: str = "spot", exchange: str = "binance") -> dict:
     """Constructor config for ccxt (and ccxt.pro) `exchange` against the simulator speaking its
     dialect: the URLs and the options that keep load_markets small. market: "spot" or "swap"
-    (USDⓈ-M / linear perpetuals; "linear"/"perpetual" also accepted). exchange: "binance" or
-    "bybit"."""
+    (USDⓈ-M / linear perpetuals; "linear"/"perpetual" also accepted). exchange: "binance",
+    "bybit", or one of DIALECT_OPTIONS."""
     if market not in MARKET_TYPES:
         raise ValueError(f"market is one of {', '.join(MARKET_TYPES)}")
     kind = MARKET_TYPES[market]
+    if exchange in DIALECT_OPTIONS:
+        return {"urls": {"api": ccxt_urls(base_url, exchange)}, "enableRateLimit": rate_limit, "timeout_on_exit": 0,
+                "options": DIALECT_OPTIONS[exchange]("spot" if kind == "spot" else "swap")}
     if exchange == "bybit":
         return {
             "urls": {"api": ccxt_urls(base_url, "bybit")},
@@ -58,7 +69,7 @@ def ccxt_config(base_url: str, *, rate_limit: bool = True, market: str = "spot",
             },
         }
     if exchange != "binance":
-        raise ValueError("the simulator speaks binance and bybit")
+        raise ValueError(f"the simulator speaks binance, bybit and {', '.join(DIALECT_OPTIONS)}")
     return {
         "urls": {"api": ccxt_urls(base_url)},
         "enableRateLimit": rate_limit,

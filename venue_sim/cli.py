@@ -12,7 +12,7 @@ import json
 import signal
 import sys
 
-from venue_sim.server import Simulator
+from venue_sim.server import DIALECTS, Simulator
 
 
 def _account(spec: str) -> tuple[str, dict[str, str]]:
@@ -29,11 +29,12 @@ def main(argv: list[str] | None = None) -> int:
         return ib_main(argv[1:])
     parser = argparse.ArgumentParser(prog="copytrade sim",
                                      description="A loopback venue speaking Binance's spot and USDⓈ-M futures "
-                                                 "protocol, or Bybit's v5 (spot and linear).")
+                                                 "protocol, Bybit's v5 (spot and linear), OKX's v5 (spot and "
+                                                 "SWAP) or KuCoin's (spot HF and futures).")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the price random walk")
-    parser.add_argument("--dialect", choices=("binance", "bybit"), default="binance",
+    parser.add_argument("--dialect", choices=DIALECTS, default="binance",
                         help="the venue's protocol (default binance)")
     parser.add_argument("--tick", type=float, default=1.0, help="seconds between price steps; 0 for none")
     parser.add_argument("--account", action="append", default=[], type=_account, metavar="NAME[:ASSET=AMT,...]",
@@ -46,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         print(sim.url, flush=True)
         for name, balances in args.account:
             account = sim.create_account(name, balances, futures_wallet=balances.get("USDT"))
-            print(json.dumps({"account": name, "api_key": account.api_key, "secret": account.secret}), flush=True)
-        protocol = "bybit v5 spot + linear" if args.dialect == "bybit" else "binance spot + USDⓈ-M futures"
+            print(json.dumps({"account": name, "api_key": account.api_key, "secret": account.secret,
+                              "passphrase": account.passphrase}), flush=True)
+        protocol = {"bybit": "bybit v5 spot + linear", "okx": "okx v5 spot + SWAP",
+                    "kucoin": "kucoin spot HF + futures"}.get(args.dialect, "binance spot + USDⓈ-M futures")
         print(f"venue simulator ({protocol}) on {sim.url}; admin API under {sim.url}/_sim/",
               file=sys.stderr, flush=True)
         stop = asyncio.Event()

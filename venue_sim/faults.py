@@ -5,8 +5,9 @@ the request (the order exists) but the caller hears an error, or nothing at all.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 
 from venue_sim.book import BinanceError
@@ -50,6 +51,15 @@ class Fault:
         return asdict(self)
 
 
+class Injected(Exception):  # noqa: N818 - what struck, not an error of the simulator's
+    """A fault struck the request: answer `error` (instead of doing it, or after), or with no
+    error drop the connection unanswered (it was done)."""
+
+    def __init__(self, error: BinanceError | None) -> None:
+        super().__init__(error.msg if error else "dropped")
+        self.error = error
+
+
 @dataclass
 class FaultPlan:
     """What the matching faults do to one request."""
@@ -59,6 +69,20 @@ class FaultPlan:
     refuse: BinanceError | None = None  # answer this instead of executing
     after: BinanceError | None = None  # execute, then answer this
     disconnect: bool = False  # execute, then drop the connection
+
+    async def run(self, action: Callable[[], Awaitable]):
+        """The request's action under the plan: held, refused, done and answered late, or done
+        and then answered otherwise (Injected)."""
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        if self.refuse:
+            raise Injected(self.refuse)
+        result = await action()
+        if self.latency_after_s:
+            await asyncio.sleep(self.latency_after_s)
+        if self.disconnect or self.after:
+            raise Injected(self.after if not self.disconnect else None)
+        return result
 
 
 class FaultBook:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from venue_sim.book import (
-    CLIENT_ID_FORMAT, ZERO, Account, BinanceError, Exchange, Order, Trade, bad_param, is_multiple, mandatory,
+    ZERO, Account, BinanceError, Exchange, Order, Trade, bad_param, is_multiple, mandatory,
 )
 
 TAKER_FEE = Decimal("0.0004")
@@ -160,7 +160,7 @@ class Perpetuals:
             raise BinanceError(400, -1106, "Parameter 'reduceOnly' sent when not required.")
         reduce_only = bool(reduce_only)
         client_order_id = client_order_id or f"sim-{secrets.token_hex(8)}"
-        if not CLIENT_ID_FORMAT.match(client_order_id):
+        if not self.exchange.client_id_format.match(client_order_id):
             raise BinanceError(400, -4015, "Client order id is not valid.")
         self.exchange.check_client_id(book.by_client_id, book.orders, client_order_id,
                                       BinanceError(400, -4116, "ClientOrderId is duplicated."))

@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from aiohttp import web
 
+from venue_sim import kucoin_wire, okx_wire
 from venue_sim.admin import AdminApi, loopback_only
 from venue_sim.auth import Authenticator
 from venue_sim.bybit import BybitApi
@@ -30,32 +31,46 @@ from venue_sim.book import DEFAULT_SYMBOLS, Account, BinanceError, Exchange, Ord
 from venue_sim.endpoints import Endpoint
 from venue_sim.faults import Fault, Faults
 from venue_sim.futures import FuturesApi
+from venue_sim.kucoin import KucoinApi
+from venue_sim.kucoin_userdata import KucoinUserData
+from venue_sim.okx import OkxApi
+from venue_sim.okx_userdata import OkxUserData
 from venue_sim.perp_book import PerpOrder, Perpetuals
 from venue_sim.spot import SpotApi
 from venue_sim.userdata import UserData
 
 log = logging.getLogger("venue_sim")
-DIALECTS = ("binance", "bybit")
+# A dialect of its own module: its REST API and its private stream (each built from the
+# Simulator) and the venue's own spot rules, used when no symbols are given.
+DIALECT_APIS = {
+    "okx": (OkxApi, OkxUserData, okx_wire.SYMBOLS),
+    "kucoin": (KucoinApi, KucoinUserData, kucoin_wire.SYMBOLS),
+}
+DIALECTS = ("binance", "bybit", *DIALECT_APIS)
 
 
 class Simulator:
     def __init__(self, seed: int = 0, host: str = "127.0.0.1", port: int = 0, tick_interval: float | None = None,
-                 *, symbols: tuple[Symbol, ...] = DEFAULT_SYMBOLS, client_id_scope: str = "known",
+                 *, symbols: tuple[Symbol, ...] | None = None, client_id_scope: str = "known",
                  listen_key_ttl_s: float = 3600.0, id_base: int = 0, dialect: str = "binance") -> None:
         """tick_interval: seconds between random-walk price steps (None: prices move only when
         told, which keeps tests deterministic). id_base: added to every order and trade id.
-        dialect: the venue's protocol, "binance" (spot /api/v3 + USDⓈ-M /fapi) or "bybit" (v5,
-        spot + linear, with Bybit's request limits in rate_limits)."""
+        dialect: the venue's protocol, "binance" (spot /api/v3 + USDⓈ-M /fapi), "bybit" (v5,
+        spot + linear, with Bybit's request limits in rate_limits), "okx" (v5, spot + SWAP) or
+        "kucoin" (the spot HF API, and the futures API under kucoin.FUTURES_PREFIX).
+        symbols: the books' symbols (default: the dialect's own spot rules, else Binance's)."""
         if dialect not in DIALECTS:
             raise ValueError(f"dialect is one of {', '.join(DIALECTS)}")
         self.dialect = dialect
+        api = DIALECT_APIS.get(dialect)
+        symbols = symbols or (api[2] if api else DEFAULT_SYMBOLS)
         self.exchange = Exchange(seed=seed, symbols=symbols, client_id_scope=client_id_scope, id_base=id_base)
         self.perps = Perpetuals(self.exchange)
         self.auth = Authenticator(self.exchange)
         self.faults = Faults()
         self.rate_limits = RateLimits()  # enforced by the bybit dialect
         self.userdata = (BybitUserData(self.exchange, self.perps) if dialect == "bybit" else
-                         UserData(self.exchange, self.perps, self.auth, listen_key_ttl_s))
+                         api[1](self) if api else UserData(self.exchange, self.perps, self.auth, listen_key_ttl_s))
         self.host, self.port = host, port
         self.tick_interval = tick_interval
         self.request_log: deque[tuple[float, str, str | None]] = deque(maxlen=100_000)
@@ -85,6 +100,8 @@ class Simulator:
         app = web.Application(middlewares=[loopback_only], client_max_size=1024**2)
         if self.dialect == "bybit":
             app.add_routes(BybitApi(self).routes())
+        elif self.dialect in DIALECT_APIS:
+            app.add_routes(DIALECT_APIS[self.dialect][0](self).routes())
         else:
             endpoints = [*SpotApi(self.exchange).endpoints(), *FuturesApi(self.exchange, self.perps).endpoints()]
             app.add_routes([web.route(e.method, e.path, self._handler(e)) for e in endpoints])
@@ -156,10 +173,11 @@ class Simulator:
     # --- in-process admin (the HTTP admin API calls these) ---------------------------------
     def create_account(self, name: str, balances: dict[str, str] | None = None, *,
                        futures_wallet: str | Decimal | None = None, api_key: str | None = None,
-                       secret: str | None = None) -> Account:
-        """A venue account with one API key (account.api_key / account.secret), spot balances
-        and optionally a USDT futures wallet."""
-        account = self.exchange.create_account(name, balances, api_key=api_key, secret=secret)
+                       secret: str | None = None, passphrase: str | None = None) -> Account:
+        """A venue account with one API key (account.api_key / account.secret, and the
+        account.passphrase OKX and KuCoin keys carry), spot balances and optionally a USDT
+        futures wallet."""
+        account = self.exchange.create_account(name, balances, api_key=api_key, secret=secret, passphrase=passphrase)
         if futures_wallet is not None:
             self.perps.fund(account, Decimal(str(futures_wallet)))
         return account

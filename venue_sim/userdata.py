@@ -31,7 +31,8 @@ LISTEN_KEY_TTL_S = 3600.0
 
 @dataclass(eq=False)
 class Socket:
-    """One client connection; events are queued so they leave in order, never blocking the venue."""
+    """One client connection; events are queued so they leave in order, never blocking the venue.
+    A message is JSON, or a text frame as it is (OKX's "pong")."""
 
     ws: web.WebSocketResponse
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
@@ -40,7 +41,7 @@ class Socket:
     # Quietly dead (see UserData.mute): open, answering pings and requests, delivering no event.
     muted: bool = False
 
-    def send(self, message: dict) -> None:
+    def send(self, message: dict | str | None) -> None:
         self.queue.put_nowait(message)
 
     async def pump(self) -> None:
@@ -48,7 +49,7 @@ class Socket:
             if self.ws.closed:
                 return
             try:
-                await self.ws.send_str(json.dumps(message))
+                await self.ws.send_str(message if isinstance(message, str) else json.dumps(message))
             except ConnectionError:
                 return
 

@@ -11,6 +11,18 @@ from services.kit import errors
 DOMAIN = "replication.copytrade"
 _VENUE_ID = re.compile(r"^[a-z0-9_]{2,32}$")
 
+# The venues the platform trades on, by kind: each has an adapter and passes the venue contract
+# against its simulator (tests/venues). A ccxt venue is named by its ccxt id. IB, Rithmic and
+# NinjaTrader connect through a gateway; "<id>_<n>" names another gateway of that venue (its own
+# VENUE_URLS entry).
+SUPPORTED_VENUES: dict[int, tuple[str, ...]] = {
+    trading_pb2.VENUE_KIND_CCXT: ("binance", "bybit", "kucoin", "okx"),
+    trading_pb2.VENUE_KIND_IB: ("ib",),
+    trading_pb2.VENUE_KIND_RITHMIC: ("rithmic",),
+    trading_pb2.VENUE_KIND_NINJATRADER: ("ninjatrader",),
+}
+_GATEWAY_SUFFIX = re.compile(r"_\d{1,3}$")
+
 
 def validate_new_account(request: pb.CreateVenueAccountRequest) -> None:
     def bad(field: str, message: str) -> errors.DomainError:
@@ -23,6 +35,13 @@ def validate_new_account(request: pb.CreateVenueAccountRequest) -> None:
         raise bad("venue.kind", "venue.kind is required")
     if not _VENUE_ID.match(venue.id):
         raise bad("venue.id", "venue.id must be a venue id such as 'binance' (lower case letters, digits, _)")
+    supported = SUPPORTED_VENUES.get(venue.kind, ())
+    named = _GATEWAY_SUFFIX.sub("", venue.id) if venue.kind != trading_pb2.VENUE_KIND_CCXT else venue.id
+    if named not in supported:
+        kind = trading_pb2.VenueKind.Name(venue.kind)
+        raise errors.invalid_argument(
+            "UNSUPPORTED_VENUE", f"venue.id {venue.id!r} is not a venue of kind {kind} the platform supports: "
+            f"{', '.join(supported) or 'none'}", domain=DOMAIN, field="venue.id", supported=",".join(supported))
     if venue.market_type == trading_pb2.MARKET_TYPE_UNSPECIFIED or venue.market_type not in trading_pb2.MarketType.values():
         raise bad("venue.market_type", "venue.market_type is required")
     if not request.credential_id:

@@ -224,8 +224,9 @@ class Copier:
         instrument = await venue.instrument(routed[0])
         # The master's price per follower unit, in the follower instrument's quoting: one master unit
         # is worth price × its contract size, and is `ratio` follower units (ES 5,000 → MES 5,000).
-        master_size = instrument.contract_size if routed[0] == trade.symbol else \
-            await self._master_contract_size(trade.symbol, master_account_id, account, venue)
+        # The master's own contract size, even under the same symbol: BTC/USDT:USDT is 0.01 BTC on
+        # OKX, 0.001 on KuCoin, 1 on Binance.
+        master_size = await self._master_contract_size(trade.symbol, master_account_id, account, venue)
         price = trade.price * master_size / (routed[1] * instrument.contract_size)
         equity = (await venue.account()).equity if settings.mode in ("EQUITY_PROPORTIONAL", "RISK_PERCENT") \
             else Decimal(0)

@@ -1,8 +1,10 @@
 """Cross-exchange copying through the mesh: a master on Binance USDⓈ-M perpetuals copied to
-followers on Bybit linear perpetuals, and a master on Bybit copied to Binance. Each venue is its
-own simulator speaking its own protocol; the symbol mapping and quantity conversion come from the
-markets both publish (Binance's 1000PEPE contract is 1000 of Bybit's PEPE), and a manual map in
-the copy settings wins. Verified by asking the simulators what reached them."""
+followers on Bybit linear perpetuals, and a master on Bybit copied to Binance; a master on OKX
+perpetuals copied to KuCoin and Binance. Each venue is its own simulator speaking its own
+protocol; the symbol mapping and quantity conversion come from the markets each publishes
+(Binance's 1000PEPE contract is 1000 of Bybit's PEPE; an OKX BTC contract is 0.01 BTC, a KuCoin
+one 0.001), and a manual map in the copy settings wins. Verified by asking the simulators what
+reached them."""
 
 import uuid
 from decimal import Decimal
@@ -37,14 +39,16 @@ async def mesh(copy_mesh):
 
 
 async def enrol(sims, compliance, replication, token_for, venue_id, name, role, *, watch=False):
-    """A verified user with a funded perpetuals account on that venue's simulator, keys in the vault."""
+    """A verified user with a funded perpetuals account on that venue's simulator, keys (and the
+    passphrase OKX and KuCoin keys have) in the vault."""
     user = f"{name}-{uuid.uuid4().hex[:6]}"
     await verify(compliance, token_for, user)
     sim_account = sims[venue_id].create_account(user, {"USDT": "100000"}, futures_wallet="100000")
     venue = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id=venue_id,
                               market_type=trading_pb2.MARKET_TYPE_PERPETUAL)
     credential = (await compliance.StoreCredential(comp.StoreCredentialRequest(
-        venue=venue, api_key=sim_account.api_key, api_secret=sim_account.secret), metadata=token_for(user))).credential
+        venue=venue, api_key=sim_account.api_key, api_secret=sim_account.secret, passphrase=sim_account.passphrase),
+        metadata=token_for(user))).credential
     account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
         role=role, venue=venue, credential_id=credential.credential_id, watch_fills=watch),
         metadata=token_for(user))).account
@@ -63,7 +67,8 @@ def at_venue(sim, user):
 
 
 async def trade(sim, venue_id, sim_account, orders):
-    venue = CcxtVenue(venue_id, api_key=sim_account.api_key, secret=sim_account.secret, market_type="swap",
+    venue = CcxtVenue(venue_id, api_key=sim_account.api_key, secret=sim_account.secret,
+                      password=sim_account.passphrase, market_type="swap",
                       config=ccxt_config(sim.url, rate_limit=False, market="swap", exchange=venue_id))
     await venue.connect()
     try:
@@ -111,3 +116,50 @@ async def test_binance_master_is_copied_to_bybit_and_bybit_master_to_binance(mes
     await trade(bybit, "bybit", bb_master_sim, [("PEPE/USDT:USDT", "2000000"), ("SOL/USDT:USDT", "1.5")])
     await eventually(lambda: len(at_venue(binance, back)) == 2, message="copies at binance", timeout=15)
     assert at_venue(binance, back) == [("1000PEPEUSDT", "BUY", Decimal(2000)), ("SOLUSDT", "BUY", Decimal("1.5"))]
+
+
+@pytest_asyncio.fixture
+async def okx_mesh(copy_mesh):
+    started = await copy_mesh(seed=13, venues=("okx", "kucoin", "binance"))
+    yield started.sims, ComplianceServiceStub(started.compliance.channel), \
+        ReplicationServiceStub(started.replication.channel)
+
+
+def contracts_at(sim, user):
+    """(symbol, side, coins) of every perpetual order the venue holds for the account, filled."""
+    return sorted((o.symbol, o.side, o.orig_qty) for o in sim.futures_orders(user) if o.status == "FILLED")
+
+
+async def test_an_okx_master_is_copied_to_kucoin_and_binance_followers(okx_mesh, token_for):
+    sims, compliance, replication = okx_mesh
+    okx, kucoin, binance = sims["okx"], sims["kucoin"], sims["binance"]
+    multiplier = rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1")
+    master, master_sim, master_account = await enrol(sims, compliance, replication, token_for, "okx",
+                                                     "okx-master", rep.ACCOUNT_ROLE_MASTER, watch=True)
+    followers = {}
+    for venue_id in ("kucoin", "binance"):
+        user, _, account = await enrol(sims, compliance, replication, token_for, venue_id, f"{venue_id}-f",
+                                       rep.ACCOUNT_ROLE_FOLLOWER)
+        await follow(replication, token_for, user, account, master_account, multiplier)
+        followers[venue_id] = user
+    # Replication watches the master on OKX's private stream (login, then the orders channel).
+    await eventually(lambda: okx.stream_subscribed(master), message="okx master watched")
+    # 2 OKX contracts of BTC (0.01 each) and 3 of ETH (0.1 each).
+    await trade(okx, "okx", master_sim, [("BTC/USDT:USDT", "2"), ("ETH/USDT:USDT", "3")])
+
+    def copied():
+        return len(contracts_at(kucoin, followers["kucoin"])) == 2 and \
+            len(contracts_at(binance, followers["binance"])) == 2
+    await eventually(copied, message="copies at kucoin and binance", timeout=15)
+    # The same coins everywhere: 0.02 BTC and 0.3 ETH (on KuCoin, 20 XBTUSDTM and 30 ETHUSDTM contracts),
+    # valued by risk at what they are worth (1,280 and 960 USDT, within the default 5,000 position limit).
+    expected = [("BTCUSDT", "BUY", Decimal("0.02")), ("ETHUSDT", "BUY", Decimal("0.3"))]
+    assert contracts_at(kucoin, followers["kucoin"]) == expected
+    assert contracts_at(binance, followers["binance"]) == expected
+    assert len(kucoin.futures_orders(followers["kucoin"])) == len(binance.futures_orders(followers["binance"])) == 2
+    for user in followers.values():
+        recorded = (await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(),
+                                                         metadata=token_for(user))).orders
+        assert sorted(Decimal(o.quantity) for o in recorded) == (
+            [Decimal(20), Decimal(30)] if user == followers["kucoin"] else [Decimal("0.02"), Decimal("0.3")])
+

@@ -76,6 +76,16 @@ EXCHANGE_OPTIONS = {
 # The parameter naming an order by its client order id in ccxt's cancel/fetch calls, where it is
 # not ccxt's own `clientOrderId`.
 CLIENT_ID_PARAM = {"bybit": "orderLinkId"}
+# Answers that are the venue's definite "no" although ccxt has no class for their code (so they
+# would read as an unknown outcome): OKX's per-order sCode under code "1"/"2" (51169, nothing to
+# reduce, is one ccxt does not map).
+ANSWERED_REFUSAL = {"okx": re.compile(r'"sCode"\s*:\s*"(?!0")\d+"')}
+# Fill fields of a user-data stream ccxt.pro passes on with the venue's sign: OKX's fillFee is
+# negative when charged (ccxt negates the REST fills' fee, not the stream's).
+STREAM_FEE_NEGATED = {"okx": "fillFee"}
+# Where a trade's client order id is in the venue's own fields, when ccxt leaves it out:
+# Binance's stream (c, o.c), Bybit's orderLinkId, OKX's clOrdId, KuCoin's clientOid.
+CLIENT_ID_FIELDS = ("c", "orderLinkId", "clOrdId", "clientOid")
 
 # (HTTP status, headers) of the last REST answer in this task: ccxt exceptions carry neither,
 # and exchange.last_response_headers is shared by every concurrent request of the instance.
@@ -103,10 +113,17 @@ def _deep_merge(base: dict, override: dict) -> dict:
 
 def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
     """Retry-After in seconds: delta-seconds, or an HTTP date; else Bybit's
-    X-Bapi-Limit-Reset-Timestamp (epoch ms), rounded up to whole seconds."""
+    X-Bapi-Limit-Reset-Timestamp (epoch ms) or KuCoin's gw-ratelimit-reset (ms to wait),
+    rounded up to whole seconds."""
     if not headers:
         return None
     raw = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    countdown = next((v for k, v in headers.items() if k.lower() == "gw-ratelimit-reset"), None)
+    if raw is None and countdown is not None:
+        try:
+            return float(max(0, math.ceil(int(countdown) / 1000)))
+        except ValueError:
+            return None
     if raw is None:
         reset = next((v for k, v in headers.items() if k.lower() == "x-bapi-limit-reset-timestamp"), None)
         try:
@@ -127,9 +144,18 @@ def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = Non
 
 
 def _venue_code(exc: BaseException) -> str | None:
-    """The venue's error code from ccxt's message ('binance {"code":-2010,"msg":...}')."""
-    match = re.search(r'"code"\s*:\s*"?(-?\w+)"?', str(exc))
+    """The venue's error code from ccxt's message ('binance {"code":-2010,"msg":...}'); for an
+    order OKX refused, the order's own sCode rather than the envelope's "1"."""
+    text = str(exc)
+    match = re.search(r'"sCode"\s*:\s*"(?!0")(\w+)"', text) or re.search(r'"code"\s*:\s*"?(-?\w+)"?', text)
     return match.group(1) if match else None
+
+
+def _client_id_in(info: dict) -> str:
+    """A trade's client order id from the venue's own fields (CLIENT_ID_FIELDS; Binance's
+    futures stream nests it in "o"), or ""."""
+    nested = info.get("o") if isinstance(info.get("o"), dict) else {}
+    return next((str(v) for f in CLIENT_ID_FIELDS for v in (info.get(f), nested.get(f)) if v), "")
 
 
 def _never_sent(exc: BaseException) -> bool:
@@ -348,9 +374,13 @@ class CcxtVenue:
     def _market_specific(self, exc: BaseException) -> BaseException:
         """ccxt picks some exchanges' per-market error tables by hostname (binance futures'
         -2019 "Margin is insufficient", -4116 duplicate id, ...), so behind any other URL (a
-        simulator, a proxy) those arrive as a bare ExchangeError. Apply the market's table."""
+        simulator, a proxy) those arrive as a bare ExchangeError. Apply the market's table, and
+        read a venue's answered refusal (ANSWERED_REFUSAL) as one."""
         if type(exc) is not ccxt_errors.ExchangeError:
             return exc
+        refusal = ANSWERED_REFUSAL.get(self.exchange_id)
+        if refusal is not None and refusal.search(str(exc)):
+            return ccxt_errors.InvalidOrder(str(exc))
         code = _venue_code(exc)
         kind = {"swap": "linear", "future": "linear"}.get(self.market_type, self.market_type)
         table = ((self.exchange.exceptions or {}).get(kind) or {}).get("exact", {})
@@ -485,9 +515,12 @@ class CcxtVenue:
         if self.budget is not None:
             await self.budget.order()
         # Decimal strings, not floats (0.29 as a float may truncate to the lot below), and no price
-        # on a market order (binance would turn it into quoteOrderQty).
-        raw = await self._call(self.exchange.create_order, order.symbol, order.order_type, order.side,
-                               format(fitted.quantity, "f"), price, params, order_sent=True)
+        # on a market order (binance would turn it into quoteOrderQty). A whole quantity goes as an
+        # int, as exact: ccxt's kucoin compares a contract order's amount with 1 before sending.
+        amount = int(fitted.quantity) if fitted.quantity == fitted.quantity.to_integral_value() else \
+            format(fitted.quantity, "f")
+        raw = await self._call(self.exchange.create_order, order.symbol, order.order_type, order.side, amount, price,
+                               params, order_sent=True)
         return self._order_state(raw, order)
 
     def _by_client_id(self, client_order_id: str) -> dict:
@@ -631,7 +664,7 @@ class CcxtVenue:
         trades = [t for t in trades if f"{t.get('symbol')}:{t['id']}" not in seen and not cursor.covers(
             t.get("symbol") or "", str(t["id"]), datetime.fromtimestamp((t.get("timestamp") or 0) / 1000, UTC))]
         for trade in trades:  # REST trades do not carry the client order id; the order does
-            trade["clientOrderId"] = trade.get("clientOrderId") or (trade.get("info") or {}).get("orderLinkId")
+            trade["clientOrderId"] = trade.get("clientOrderId") or _client_id_in(trade.get("info") or {})
             if not trade.get("clientOrderId") and trade.get("order"):
                 try:
                     order = await self._call(self.exchange.fetch_order, trade["order"], trade["symbol"])
@@ -857,17 +890,16 @@ class CcxtVenue:
                 state["cursor"] = state["cursor"].after(fill)
                 yield fill
 
-    @staticmethod
-    def _fill(trade: dict, *, backfilled: bool = False) -> Fill:
+    def _fill(self, trade: dict, *, backfilled: bool = False) -> Fill:
         fee = trade.get("fee") or {}
         info = trade.get("info") or {}
-        info_order = info.get("o") if isinstance(info.get("o"), dict) else {}
-        client_order_id = (trade.get("clientOrderId") or info.get("c") or info_order.get("c")
-                           or info.get("orderLinkId") or "")
+        cost = _dec(fee.get("cost"))
+        if STREAM_FEE_NEGATED.get(self.exchange_id) in info:  # the stream's raw sign: negative is charged
+            cost = -cost
         return Fill(
             venue_trade_id=str(trade["id"]), venue_order_id=str(trade.get("order") or ""),
-            client_order_id=str(client_order_id), symbol=trade["symbol"], side=trade["side"],
-            quantity=_dec(trade["amount"]), price=_dec(trade["price"]), fee=_dec(fee.get("cost")),
+            client_order_id=str(trade.get("clientOrderId") or _client_id_in(info)), symbol=trade["symbol"],
+            side=trade["side"], quantity=_dec(trade["amount"]), price=_dec(trade["price"]), fee=cost,
             fee_currency=fee.get("currency") or "",
             timestamp=datetime.fromtimestamp(trade["timestamp"] / 1000, UTC), backfilled=backfilled)
 
