@@ -1,7 +1,9 @@
 """A loopback venue that speaks Binance's own wire protocol — spot REST, USDⓈ-M futures REST,
 the WebSocket API user-data stream, listenKey streams, HMAC signatures — or, with
 dialect="bybit", Bybit's v5 (spot and linear REST, its signing, retCodes and request limits, the
-private WebSocket), so unmodified ccxt and ccxt.pro trade against it with only their URLs changed. Deterministic under a seed,
+private WebSocket), with dialect="coinbase" Coinbase Advanced Trade (spot; ES256 JWTs, the `user`
+channel) and with dialect="kraken" Kraken spot (API-Sign over a nonce, WebSocket v2 `executions`),
+so unmodified ccxt and ccxt.pro trade against it with only their URLs changed. Deterministic under a seed,
 inspectable through an admin API, and able to inject faults.
 
     sim = await Simulator(seed=1).start()          # http://127.0.0.1:<port>
@@ -10,7 +12,8 @@ inspectable through an admin API, and able to inject faults.
 
 Modules, one per role: book (prices, accounts, spot matching), perp_book (perpetuals),
 auth, spot and futures (REST), userdata (WebSockets), faults, admin, wire (JSON shapes),
-server (the Simulator), ccxt_config, cli; bybit, bybit_wire, bybit_limits, bybit_userdata.
+server (the Simulator), ccxt_config, cli; bybit, bybit_wire, bybit_limits, bybit_userdata;
+coinbase, coinbase_wire, coinbase_userdata; kraken, kraken_wire, kraken_userdata.
 """
 
 from venue_sim.ccxt_config import ccxt_config, ccxt_urls

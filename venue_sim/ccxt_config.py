@@ -5,6 +5,12 @@ from __future__ import annotations
 import functools
 from urllib.parse import urlsplit
 
+# Options per spot-only dialect, beside its URLs.
+SPOT_OPTIONS = {
+    # Advanced Trade's brokerage accounts (api/v3), not the Coinbase app's v2 wallets.
+    "coinbase": {"fetchBalance": "v3PrivateGetBrokerageAccounts"},
+    "kraken": {},
+}
 MARKET_TYPES = {"spot": "spot", "swap": "linear", "linear": "linear", "perpetual": "linear", "future": "linear"}
 
 
@@ -38,8 +44,8 @@ def ccxt_urls(base_url: str, exchange: str = "binance") -> dict:
 def ccxt_config(base_url: str, *, rate_limit: bool = True, market: str = "spot", exchange: str = "binance") -> dict:
     """Constructor config for ccxt (and ccxt.pro) `exchange` against the simulator speaking its
     dialect: the URLs and the options that keep load_markets small. market: "spot" or "swap"
-    (USDⓈ-M / linear perpetuals; "linear"/"perpetual" also accepted). exchange: "binance" or
-    "bybit"."""
+    (USDⓈ-M / linear perpetuals; "linear"/"perpetual" also accepted). exchange: "binance",
+    "bybit", "coinbase" or "kraken" (spot)."""
     if market not in MARKET_TYPES:
         raise ValueError(f"market is one of {', '.join(MARKET_TYPES)}")
     kind = MARKET_TYPES[market]
@@ -57,8 +63,13 @@ def ccxt_config(base_url: str, *, rate_limit: bool = True, market: str = "spot",
                 "fetchOrder": {"acknowledged": True},
             },
         }
+    if exchange in SPOT_OPTIONS:
+        if kind != "spot":
+            raise ValueError(f"the simulator's {exchange} dialect is spot only")
+        return {"urls": {"api": ccxt_urls(base_url, exchange)}, "enableRateLimit": rate_limit, "timeout_on_exit": 0,
+                "options": {"defaultType": "spot", **SPOT_OPTIONS[exchange]}}
     if exchange != "binance":
-        raise ValueError("the simulator speaks binance and bybit")
+        raise ValueError("the simulator speaks binance, bybit, coinbase and kraken")
     return {
         "urls": {"api": ccxt_urls(base_url)},
         "enableRateLimit": rate_limit,

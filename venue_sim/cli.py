@@ -12,7 +12,10 @@ import json
 import signal
 import sys
 
-from venue_sim.server import Simulator
+from venue_sim.server import DIALECTS, Simulator
+
+PROTOCOLS = {"binance": "binance spot + USDⓈ-M futures", "bybit": "bybit v5 spot + linear",
+             "coinbase": "coinbase advanced trade spot", "kraken": "kraken spot"}
 
 
 def _account(spec: str) -> tuple[str, dict[str, str]]:
@@ -29,11 +32,12 @@ def main(argv: list[str] | None = None) -> int:
         return ib_main(argv[1:])
     parser = argparse.ArgumentParser(prog="copytrade sim",
                                      description="A loopback venue speaking Binance's spot and USDⓈ-M futures "
-                                                 "protocol, or Bybit's v5 (spot and linear).")
+                                                 "protocol, or Bybit's v5 (spot and linear), Coinbase Advanced "
+                                                 "Trade or Kraken (spot).")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the price random walk")
-    parser.add_argument("--dialect", choices=("binance", "bybit"), default="binance",
+    parser.add_argument("--dialect", choices=DIALECTS, default="binance",
                         help="the venue's protocol (default binance)")
     parser.add_argument("--tick", type=float, default=1.0, help="seconds between price steps; 0 for none")
     parser.add_argument("--account", action="append", default=[], type=_account, metavar="NAME[:ASSET=AMT,...]",
@@ -47,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, balances in args.account:
             account = sim.create_account(name, balances, futures_wallet=balances.get("USDT"))
             print(json.dumps({"account": name, "api_key": account.api_key, "secret": account.secret}), flush=True)
-        protocol = "bybit v5 spot + linear" if args.dialect == "bybit" else "binance spot + USDⓈ-M futures"
+        protocol = PROTOCOLS[args.dialect]
         print(f"venue simulator ({protocol}) on {sim.url}; admin API under {sim.url}/_sim/",
               file=sys.stderr, flush=True)
         stop = asyncio.Event()

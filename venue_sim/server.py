@@ -27,6 +27,9 @@ from venue_sim.bybit import BybitApi
 from venue_sim.bybit_limits import RateLimits
 from venue_sim.bybit_userdata import BybitUserData
 from venue_sim.book import DEFAULT_SYMBOLS, Account, BinanceError, Exchange, Order, Symbol, Trade
+from venue_sim import coinbase, kraken
+from venue_sim.coinbase_userdata import CoinbaseUserData
+from venue_sim.kraken_userdata import KrakenUserData
 from venue_sim.endpoints import Endpoint
 from venue_sim.faults import Fault, Faults
 from venue_sim.futures import FuturesApi
@@ -35,7 +38,13 @@ from venue_sim.spot import SpotApi
 from venue_sim.userdata import UserData
 
 log = logging.getLogger("venue_sim")
-DIALECTS = ("binance", "bybit")
+DIALECTS = ("binance", "bybit", "coinbase", "kraken")
+# Per dialect other than binance's: its REST API, its private stream, and the rules its book
+# keeps (Exchange keyword arguments: fees, API key formats).
+REST_APIS = {"bybit": BybitApi, "coinbase": coinbase.CoinbaseApi, "kraken": kraken.KrakenApi}
+USER_DATA = {"bybit": lambda sim: BybitUserData(sim.exchange, sim.perps), "coinbase": CoinbaseUserData,
+             "kraken": KrakenUserData}
+VENUE_RULES = {"coinbase": coinbase.VENUE_RULES, "kraken": kraken.VENUE_RULES}
 
 
 class Simulator:
@@ -44,17 +53,19 @@ class Simulator:
                  listen_key_ttl_s: float = 3600.0, id_base: int = 0, dialect: str = "binance") -> None:
         """tick_interval: seconds between random-walk price steps (None: prices move only when
         told, which keeps tests deterministic). id_base: added to every order and trade id.
-        dialect: the venue's protocol, "binance" (spot /api/v3 + USDⓈ-M /fapi) or "bybit" (v5,
-        spot + linear, with Bybit's request limits in rate_limits)."""
+        dialect: the venue's protocol, "binance" (spot /api/v3 + USDⓈ-M /fapi), "bybit" (v5,
+        spot + linear, with Bybit's request limits in rate_limits), "coinbase" (Advanced Trade,
+        spot) or "kraken" (spot)."""
         if dialect not in DIALECTS:
             raise ValueError(f"dialect is one of {', '.join(DIALECTS)}")
         self.dialect = dialect
-        self.exchange = Exchange(seed=seed, symbols=symbols, client_id_scope=client_id_scope, id_base=id_base)
+        self.exchange = Exchange(seed=seed, symbols=symbols, client_id_scope=client_id_scope, id_base=id_base,
+                                 **VENUE_RULES.get(dialect, {}))
         self.perps = Perpetuals(self.exchange)
         self.auth = Authenticator(self.exchange)
         self.faults = Faults()
         self.rate_limits = RateLimits()  # enforced by the bybit dialect
-        self.userdata = (BybitUserData(self.exchange, self.perps) if dialect == "bybit" else
+        self.userdata = (USER_DATA[dialect](self) if dialect in USER_DATA else
                          UserData(self.exchange, self.perps, self.auth, listen_key_ttl_s))
         self.host, self.port = host, port
         self.tick_interval = tick_interval
@@ -83,8 +94,8 @@ class Simulator:
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> Simulator:
         app = web.Application(middlewares=[loopback_only], client_max_size=1024**2)
-        if self.dialect == "bybit":
-            app.add_routes(BybitApi(self).routes())
+        if self.dialect in REST_APIS:
+            app.add_routes(REST_APIS[self.dialect](self).routes())
         else:
             endpoints = [*SpotApi(self.exchange).endpoints(), *FuturesApi(self.exchange, self.perps).endpoints()]
             app.add_routes([web.route(e.method, e.path, self._handler(e)) for e in endpoints])
