@@ -164,12 +164,13 @@ class Exchange:
 
     fee_in_quote: a buy pays its fee in the quote currency (Coinbase, Kraken) rather than in the
     base asset bought (Binance, Bybit). key_format and new_credentials: what this venue's API
-    keys look like, and how it issues a new (key, secret)."""
+    keys look like, and how it issues a new (key, secret). client_id_format: the client order
+    ids it takes (Binance's by default; a dialect with rules of its own checks them itself)."""
 
     def __init__(self, seed: int = 0, symbols: tuple[Symbol, ...] = DEFAULT_SYMBOLS,
                  fee_rate: Decimal = Decimal("0.001"), clock: Callable[[], float] = time.time,
                  client_id_scope: str = "known", id_base: int = 0, *, fee_in_quote: bool = False,
-                 key_format: re.Pattern = KEY_FORMAT,
+                 key_format: re.Pattern = KEY_FORMAT, client_id_format: re.Pattern = CLIENT_ID_FORMAT,
                  new_credentials: Callable[[], tuple[str, str]] = hex_credentials) -> None:
         if client_id_scope not in ("known", "open"):
             raise ValueError("client_id_scope is 'known' or 'open'")
@@ -183,6 +184,7 @@ class Exchange:
         self.fee_rate = fee_rate
         self.fee_in_quote = fee_in_quote
         self.key_format, self.new_credentials = key_format, new_credentials
+        self.client_id_format = client_id_format
         self.clock = clock
         self.client_id_scope = client_id_scope
         self.accounts: dict[str, Account] = {}  # by name
@@ -282,7 +284,7 @@ class Exchange:
         if type not in ("MARKET", "LIMIT"):
             raise BinanceError(400, -1116, "Invalid orderType.")
         client_order_id = client_order_id or f"sim-{secrets.token_hex(8)}"
-        if not CLIENT_ID_FORMAT.match(client_order_id):
+        if not self.client_id_format.match(client_order_id):
             raise BinanceError(400, -1100, "Illegal characters found in parameter 'newClientOrderId'; legal "
                                            "range is '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
         # Binance refuses a newClientOrderId in use with -2010: never a second order.

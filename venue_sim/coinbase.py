@@ -22,6 +22,8 @@ no lookup by client_order_id (Get Order's parameter is deprecated, List Orders h
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import functools
 import json
 import re
@@ -33,10 +35,10 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
-import jwt
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, utils
 
 from venue_sim import coinbase_wire as cw
 from venue_sim.book import ZERO, ApiKey, BinanceError, Order, is_multiple
@@ -61,8 +63,10 @@ def new_credentials() -> tuple[str, str]:
     return name, pem
 
 
-# What the book keeps for this venue: fees in the quote currency, CDP keys.
-VENUE_RULES = {"fee_in_quote": True, "key_format": KEY_NAME, "new_credentials": new_credentials}
+# What the book keeps for this venue: fees in the quote currency, CDP keys, any client order id
+# of printable characters (its length is checked here).
+VENUE_RULES = {"fee_in_quote": True, "key_format": KEY_NAME, "new_credentials": new_credentials,
+               "client_id_format": re.compile(r"^[\x20-\x7e]+$")}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -74,17 +78,23 @@ class Unauthorized(Exception):
     pass
 
 
+def _b64url(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
 def verify_jwt(keys: dict[str, ApiKey], token: str, *, uri: str | None, now: float) -> ApiKey:
-    """The key a Coinbase JWT was signed with, checked: ES256, kid = sub = a known key name, the
-    issuer, nbf/exp (a lifetime of two minutes at most) and, for REST, the uri claim."""
+    """The key a Coinbase JWT was signed with, checked: ES256 (r || s) by that key, kid = sub = a
+    known key name, the issuer, nbf/exp (a lifetime of two minutes at most) and, for REST, the
+    uri claim."""
     try:
-        header = jwt.get_unverified_header(token)
+        head, body, signature = token.split(".")
+        header, claims, raw = json.loads(_b64url(head)), json.loads(_b64url(body)), _b64url(signature)
         key = keys.get(header.get("kid") or "")
-        if key is None or header.get("alg") != "ES256":
+        if key is None or header.get("alg") != "ES256" or len(raw) != 64:
             raise Unauthorized("unknown key or algorithm")
-        claims = jwt.decode(token, _public_key(key.secret), algorithms=["ES256"],
-                            options={"verify_aud": False, "verify_exp": False, "verify_nbf": False})
-    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        der = utils.encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+        _public_key(key.secret).verify(der, f"{head}.{body}".encode(), ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError, TypeError, AttributeError, binascii.Error) as exc:
         raise Unauthorized(str(exc)) from None
     nbf, exp = claims.get("nbf"), claims.get("exp")
     if claims.get("sub") != key.key or claims.get("iss") not in JWT_ISSUERS:
@@ -241,9 +251,8 @@ class CoinbaseApi:
     @staticmethod
     def _fault(err: BinanceError, route: Route) -> Exception:
         """An injected fault (faults.py speaks Binance) as Coinbase shows it."""
-        if err.status in (429, 418) or err.code == -1003:
-            return CoinbaseError(429, {"errors": [{"id": "rate_limit_exceeded", "message": "Too many requests"}]},
-                                 headers=err.headers)
+        if err.status in (429, 418) or err.code == -1003:  # Coinbase documents no Retry-After
+            return CoinbaseError(429, {"errors": [{"id": "rate_limit_exceeded", "message": "Too many requests"}]})
         if err.code == -1007:  # the gateway gave up waiting for the engine
             return CoinbaseError(504, text="upstream request timeout")
         if err.status >= 500:

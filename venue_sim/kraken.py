@@ -56,8 +56,10 @@ def new_credentials() -> tuple[str, str]:
     return "".join(secrets.choice(alphabet) for _ in range(56)), base64.b64encode(secrets.token_bytes(64)).decode()
 
 
-# What the book keeps for this venue: fees in the quote currency, Kraken's key format.
-VENUE_RULES = {"fee_in_quote": True, "key_format": API_KEY, "new_credentials": new_credentials}
+# What the book keeps for this venue: fees in the quote currency, Kraken's key format and
+# cl_ord_id formats.
+VENUE_RULES = {"fee_in_quote": True, "key_format": API_KEY, "new_credentials": new_credentials,
+               "client_id_format": CL_ORD_ID}
 
 
 class KrakenError(Exception):
@@ -349,7 +351,7 @@ class KrakenApi:
                                        f"{order_type.lower()}"}}
         if params.get("reduce_only") in ("true", True):
             raise invalid("reduce_only")  # margin only
-        cid = cl_ord_id or f"sim-{secrets.token_hex(8)}"
+        cid = cl_ord_id or f"sim-{secrets.token_hex(7)}"  # none given: the book wants one (18 characters)
         with self.userdata.tagging(ref, post_only):  # known before the order's first event is streamed
             order, _ = self.exchange.place_order(key.account, symbol=sym.name, side=side, type=order_type,
                                                  quantity=volume, quote_qty=quote_qty, price=price,
