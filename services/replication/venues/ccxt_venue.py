@@ -89,6 +89,9 @@ RECOVERY_SCAN_PAGES = 20  # of 250 orders each
 # these parameters buy the base quantity itself (coinbase: market_market_ioc.base_size).
 MARKET_BUY_BASE_SIZE = {"coinbase": lambda size: {"createMarketBuyOrderRequiresPrice": False,
                                                   "order_configuration": {"market_market_ioc": {"base_size": size}}}}
+# Venues whose createOrder answer acknowledges only (ids: no status, no fills): a market order's
+# state is asked for at once by its venue id, so the copy records what it filled.
+ACK_ONLY = {"bybit", "coinbase", "kraken"}
 # Venues that cancel by their own order id only: the order is found by client order id first.
 CANCEL_BY_VENUE_ID = {"coinbase"}
 # Venues whose ccxt.pro stream carries orders but no fills (coinbase's user channel): a fill is
@@ -520,7 +523,15 @@ class CcxtVenue:
         # on a market order (binance would turn it into quoteOrderQty).
         raw = await self._call(self.exchange.create_order, order.symbol, order.order_type, order.side,
                                format(fitted.quantity, "f"), price, params, order_sent=True)
-        return self._order_state(raw, order)
+        state = self._order_state(raw, order)
+        if not limit and self.exchange_id in ACK_ONLY and raw.get("status") is None and state.venue_order_id:
+            try:
+                state = self._order_state(await self._call(self.exchange.fetch_order, state.venue_order_id,
+                                                           order.symbol), order)
+            except VenueError as err:  # the order stands; what it filled is learnt later
+                log.warning("%s: state of order %s unknown after placing: %s", self.exchange_id,
+                            state.venue_order_id, err)
+        return state
 
     def _by_client_id(self, venue_client_id: str) -> dict:
         return {CLIENT_ID_PARAM.get(self.exchange_id, "clientOrderId"): venue_client_id}
