@@ -14,7 +14,7 @@ SPOT_OPTIONS = {
 MARKET_TYPES = {"spot": "spot", "swap": "linear", "linear": "linear", "perpetual": "linear", "future": "linear"}
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=16)  # one per exchange dialect
 def _api_urls(exchange: str) -> dict:
     import ccxt.pro  # imported late: ccxt is heavy and the simulator itself does not need it
 
