@@ -2,7 +2,9 @@
 the WebSocket API user-data stream, listenKey streams, HMAC signatures — or, with
 dialect="bybit", Bybit's v5 (spot and linear REST, its signing, retCodes and request limits, the
 private WebSocket); dialect="okx", OKX's v5 (spot and SWAP, passphrase signing, the private
-orders channel); dialect="kucoin", KuCoin's spot HF and futures APIs (bullet-private streams) —
+orders channel); dialect="kucoin", KuCoin's spot HF and futures APIs (bullet-private streams);
+dialect="coinbase", Coinbase Advanced Trade (spot; ES256 JWTs, the `user` channel); and
+dialect="kraken", Kraken spot (API-Sign over a nonce, WebSocket v2 `executions`) —
 so unmodified ccxt and ccxt.pro trade against it with only their URLs changed. Deterministic under a seed,
 inspectable through an admin API, and able to inject faults.
 
@@ -13,7 +15,8 @@ inspectable through an admin API, and able to inject faults.
 Modules, one per role: book (prices, accounts, spot matching), perp_book (perpetuals),
 auth, spot and futures (REST), userdata (WebSockets), faults, admin, wire (JSON shapes),
 server (the Simulator), ccxt_config, cli; bybit, bybit_wire, bybit_limits, bybit_userdata;
-okx, okx_wire, okx_userdata; kucoin, kucoin_wire, kucoin_userdata.
+okx, okx_wire, okx_userdata; kucoin, kucoin_wire, kucoin_userdata; coinbase, coinbase_wire,
+coinbase_userdata; kraken, kraken_wire, kraken_userdata.
 """
 
 from venue_sim.ccxt_config import ccxt_config, ccxt_urls

@@ -146,6 +146,11 @@ class ApiKey:
     passphrase: str = ""  # chosen with the key on OKX and KuCoin; the Binance and Bybit dialects ignore it
 
 
+def hex_credentials() -> tuple[str, str]:
+    """A new (API key, secret) as Binance and Bybit issue them: two random hex strings."""
+    return secrets.token_hex(32), secrets.token_hex(32)
+
+
 Listener = Callable[[Account, Order, "Trade | None", str], None]
 
 
@@ -157,11 +162,18 @@ class Exchange:
     while that order is open, which is what Binance documents ("unique among open orders").
 
     id_base is added to every order and trade id: a venue restarted under clients that keep
-    the ids they saw (the demo on a kept data directory) must not hand the same ones out again."""
+    the ids they saw (the demo on a kept data directory) must not hand the same ones out again.
+
+    fee_in_quote: a buy pays its fee in the quote currency (Coinbase, Kraken) rather than in the
+    base asset bought (Binance, Bybit). key_format and new_credentials: what this venue's API
+    keys look like, and how it issues a new (key, secret). client_id_format: the client order
+    ids it takes (Binance's by default; a dialect with rules of its own checks them itself)."""
 
     def __init__(self, seed: int = 0, symbols: tuple[Symbol, ...] = DEFAULT_SYMBOLS,
                  fee_rate: Decimal = Decimal("0.001"), clock: Callable[[], float] = time.time,
-                 client_id_scope: str = "known", id_base: int = 0) -> None:
+                 client_id_scope: str = "known", id_base: int = 0, *, fee_in_quote: bool = False,
+                 key_format: re.Pattern = KEY_FORMAT, client_id_format: re.Pattern = CLIENT_ID_FORMAT,
+                 new_credentials: Callable[[], tuple[str, str]] = hex_credentials) -> None:
         if client_id_scope not in ("known", "open"):
             raise ValueError("client_id_scope is 'known' or 'open'")
         self.seed = seed
@@ -172,9 +184,11 @@ class Exchange:
         self.price_paths: dict[str, list[Decimal]] = {}
         self.slippage = ZERO  # fraction of the price a market order pays away
         self.fee_rate = fee_rate
+        self.fee_in_quote = fee_in_quote
+        self.key_format, self.new_credentials = key_format, new_credentials
+        self.client_id_format = client_id_format
         self.clock = clock
         self.client_id_scope = client_id_scope
-        self.client_id_format = CLIENT_ID_FORMAT  # Binance's rule; a dialect with a longer one sets its own
         self.accounts: dict[str, Account] = {}  # by name
         self.keys: dict[str, ApiKey] = {}  # by API key
         self.listeners: list[Listener] = []
@@ -205,10 +219,10 @@ class Exchange:
 
     def add_key(self, account: Account, *, api_key: str | None = None, secret: str | None = None,
                 can_trade: bool = True, passphrase: str | None = None) -> ApiKey:
-        key = ApiKey(api_key or secrets.token_hex(32), secret or secrets.token_hex(32), account, can_trade,
-                     passphrase or secrets.token_hex(8))
-        if not KEY_FORMAT.match(key.key):
-            raise ValueError("an API key is 16 to 128 letters and digits")
+        new_key, new_secret = self.new_credentials()
+        key = ApiKey(api_key or new_key, secret or new_secret, account, can_trade, passphrase or secrets.token_hex(8))
+        if not self.key_format.match(key.key):
+            raise ValueError(f"this venue's API keys match {self.key_format.pattern}")
         if key.key in self.keys:
             raise ValueError("API key in use")
         self.keys[key.key] = key
@@ -310,6 +324,8 @@ class Exchange:
         if side == "BUY":
             reserve_asset = sym.quote
             reserve = quantity * (market_price * (1 + self.slippage) if type == "MARKET" else limit_price)
+            if self.fee_in_quote:
+                reserve *= 1 + self.fee_rate
         else:
             reserve_asset, reserve = sym.base, quantity
         if account.balances.get(reserve_asset, ZERO) < reserve:
@@ -387,7 +403,11 @@ class Exchange:
         notional = qty * price
         share = order.reserved * qty / order.remaining  # the reservation this part of the order held
         order.reserved -= share
-        if order.side == "BUY":
+        if order.side == "BUY" and self.fee_in_quote:
+            fee, fee_asset = notional * self.fee_rate, sym.quote
+            self._unlock(account, sym.quote, share, share - notional - fee)  # the fee was locked too
+            account.balances[sym.base] = account.balances.get(sym.base, ZERO) + qty
+        elif order.side == "BUY":
             self._unlock(account, sym.quote, share, share - notional)  # paid at most what was locked
             fee, fee_asset = qty * self.fee_rate, sym.base
             account.balances[sym.base] = account.balances.get(sym.base, ZERO) + qty - fee

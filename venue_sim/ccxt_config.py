@@ -5,6 +5,12 @@ from __future__ import annotations
 import functools
 from urllib.parse import urlsplit
 
+# Options per spot-only dialect, beside its URLs.
+SPOT_OPTIONS = {
+    # Advanced Trade's brokerage accounts (api/v3), not the Coinbase app's v2 wallets.
+    "coinbase": {"fetchBalance": "v3PrivateGetBrokerageAccounts"},
+    "kraken": {},
+}
 MARKET_TYPES = {"spot": "spot", "swap": "linear", "linear": "linear", "perpetual": "linear", "future": "linear"}
 # The ccxt options of a dialect with a module of its own, by market ("spot" or "swap"): the
 # market type traded, and load_markets kept to that market's instruments.
@@ -16,7 +22,7 @@ DIALECT_OPTIONS = {
 HOST_PATHS = {"api-futures.kucoin.com": "/api-futures"}
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=16)  # one per exchange dialect
 def _api_urls(exchange: str) -> dict:
     import ccxt.pro  # imported late: ccxt is heavy and the simulator itself does not need it
 
@@ -47,7 +53,7 @@ def ccxt_config(base_url: str, *, rate_limit: bool = True, market: str = "spot",
     """Constructor config for ccxt (and ccxt.pro) `exchange` against the simulator speaking its
     dialect: the URLs and the options that keep load_markets small. market: "spot" or "swap"
     (USDⓈ-M / linear perpetuals; "linear"/"perpetual" also accepted). exchange: "binance",
-    "bybit", or one of DIALECT_OPTIONS."""
+    "bybit", one of DIALECT_OPTIONS (okx, kucoin) or of SPOT_OPTIONS (coinbase, kraken: spot only)."""
     if market not in MARKET_TYPES:
         raise ValueError(f"market is one of {', '.join(MARKET_TYPES)}")
     kind = MARKET_TYPES[market]
@@ -68,8 +74,14 @@ def ccxt_config(base_url: str, *, rate_limit: bool = True, market: str = "spot",
                 "fetchOrder": {"acknowledged": True},
             },
         }
+    if exchange in SPOT_OPTIONS:
+        if kind != "spot":
+            raise ValueError(f"the simulator's {exchange} dialect is spot only")
+        return {"urls": {"api": ccxt_urls(base_url, exchange)}, "enableRateLimit": rate_limit, "timeout_on_exit": 0,
+                "options": {"defaultType": "spot", **SPOT_OPTIONS[exchange]}}
     if exchange != "binance":
-        raise ValueError(f"the simulator speaks binance, bybit and {', '.join(DIALECT_OPTIONS)}")
+        raise ValueError(f"the simulator speaks binance, bybit, {', '.join(DIALECT_OPTIONS)} and "
+                         f"{', '.join(SPOT_OPTIONS)}")
     return {
         "urls": {"api": ccxt_urls(base_url)},
         "enableRateLimit": rate_limit,

@@ -14,6 +14,10 @@ import sys
 
 from venue_sim.server import DIALECTS, Simulator
 
+PROTOCOLS = {"binance": "binance spot + USDⓈ-M futures", "bybit": "bybit v5 spot + linear",
+             "okx": "okx v5 spot + SWAP", "kucoin": "kucoin spot HF + futures",
+             "coinbase": "coinbase advanced trade spot", "kraken": "kraken spot"}
+
 
 def _account(spec: str) -> tuple[str, dict[str, str]]:
     name, _, funds = spec.partition(":")
@@ -30,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="copytrade sim",
                                      description="A loopback venue speaking Binance's spot and USDⓈ-M futures "
                                                  "protocol, Bybit's v5 (spot and linear), OKX's v5 (spot and "
-                                                 "SWAP) or KuCoin's (spot HF and futures).")
+                                                 "SWAP), KuCoin's (spot HF and futures), Coinbase Advanced "
+                                                 "Trade or Kraken (spot).")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the price random walk")
@@ -49,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             account = sim.create_account(name, balances, futures_wallet=balances.get("USDT"))
             print(json.dumps({"account": name, "api_key": account.api_key, "secret": account.secret,
                               "passphrase": account.passphrase}), flush=True)
-        protocol = {"bybit": "bybit v5 spot + linear", "okx": "okx v5 spot + SWAP",
-                    "kucoin": "kucoin spot HF + futures"}.get(args.dialect, "binance spot + USDⓈ-M futures")
+        protocol = PROTOCOLS[args.dialect]
         print(f"venue simulator ({protocol}) on {sim.url}; admin API under {sim.url}/_sim/",
               file=sys.stderr, flush=True)
         stop = asyncio.Event()

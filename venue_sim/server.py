@@ -28,6 +28,9 @@ from venue_sim.bybit import BybitApi
 from venue_sim.bybit_limits import RateLimits
 from venue_sim.bybit_userdata import BybitUserData
 from venue_sim.book import DEFAULT_SYMBOLS, Account, BinanceError, Exchange, Order, Symbol, Trade
+from venue_sim import coinbase, kraken
+from venue_sim.coinbase_userdata import CoinbaseUserData
+from venue_sim.kraken_userdata import KrakenUserData
 from venue_sim.endpoints import Endpoint
 from venue_sim.faults import Fault, Faults
 from venue_sim.futures import FuturesApi
@@ -40,13 +43,17 @@ from venue_sim.spot import SpotApi
 from venue_sim.userdata import UserData
 
 log = logging.getLogger("venue_sim")
-# A dialect of its own module: its REST API and its private stream (each built from the
-# Simulator) and the venue's own spot rules, used when no symbols are given.
+# Per dialect other than binance's: its REST API and its private stream (each built from the
+# Simulator), its own spot rules (None: Binance's symbols), and what its book keeps differently
+# (Exchange keyword arguments: fees, API key and client order id formats).
 DIALECT_APIS = {
-    "okx": (OkxApi, OkxUserData, okx_wire.SYMBOLS),
-    "kucoin": (KucoinApi, KucoinUserData, kucoin_wire.SYMBOLS),
+    "bybit": (BybitApi, lambda sim: BybitUserData(sim.exchange, sim.perps), None, {}),
+    "okx": (OkxApi, OkxUserData, okx_wire.SYMBOLS, {}),
+    "kucoin": (KucoinApi, KucoinUserData, kucoin_wire.SYMBOLS, {}),
+    "coinbase": (coinbase.CoinbaseApi, CoinbaseUserData, None, coinbase.VENUE_RULES),
+    "kraken": (kraken.KrakenApi, KrakenUserData, None, kraken.VENUE_RULES),
 }
-DIALECTS = ("binance", "bybit", *DIALECT_APIS)
+DIALECTS = ("binance", *DIALECT_APIS)
 
 
 class Simulator:
@@ -56,21 +63,22 @@ class Simulator:
         """tick_interval: seconds between random-walk price steps (None: prices move only when
         told, which keeps tests deterministic). id_base: added to every order and trade id.
         dialect: the venue's protocol, "binance" (spot /api/v3 + USDⓈ-M /fapi), "bybit" (v5,
-        spot + linear, with Bybit's request limits in rate_limits), "okx" (v5, spot + SWAP) or
-        "kucoin" (the spot HF API, and the futures API under kucoin.FUTURES_PREFIX).
+        spot + linear, with Bybit's request limits in rate_limits), "okx" (v5, spot + SWAP),
+        "kucoin" (the spot HF API, and the futures API under kucoin.FUTURES_PREFIX), "coinbase"
+        (Advanced Trade, spot) or "kraken" (spot).
         symbols: the books' symbols (default: the dialect's own spot rules, else Binance's)."""
         if dialect not in DIALECTS:
             raise ValueError(f"dialect is one of {', '.join(DIALECTS)}")
         self.dialect = dialect
         api = DIALECT_APIS.get(dialect)
-        symbols = symbols or (api[2] if api else DEFAULT_SYMBOLS)
-        self.exchange = Exchange(seed=seed, symbols=symbols, client_id_scope=client_id_scope, id_base=id_base)
+        symbols = symbols or (api[2] if api and api[2] else DEFAULT_SYMBOLS)
+        self.exchange = Exchange(seed=seed, symbols=symbols, client_id_scope=client_id_scope, id_base=id_base,
+                                 **(api[3] if api else {}))
         self.perps = Perpetuals(self.exchange)
         self.auth = Authenticator(self.exchange)
         self.faults = Faults()
         self.rate_limits = RateLimits()  # enforced by the bybit dialect
-        self.userdata = (BybitUserData(self.exchange, self.perps) if dialect == "bybit" else
-                         api[1](self) if api else UserData(self.exchange, self.perps, self.auth, listen_key_ttl_s))
+        self.userdata = api[1](self) if api else UserData(self.exchange, self.perps, self.auth, listen_key_ttl_s)
         self.host, self.port = host, port
         self.tick_interval = tick_interval
         self.request_log: deque[tuple[float, str, str | None]] = deque(maxlen=100_000)
@@ -98,9 +106,7 @@ class Simulator:
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> Simulator:
         app = web.Application(middlewares=[loopback_only], client_max_size=1024**2)
-        if self.dialect == "bybit":
-            app.add_routes(BybitApi(self).routes())
-        elif self.dialect in DIALECT_APIS:
+        if self.dialect in DIALECT_APIS:
             app.add_routes(DIALECT_APIS[self.dialect][0](self).routes())
         else:
             endpoints = [*SpotApi(self.exchange).endpoints(), *FuturesApi(self.exchange, self.perps).endpoints()]

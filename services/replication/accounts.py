@@ -16,7 +16,7 @@ _VENUE_ID = re.compile(r"^[a-z0-9_]{2,32}$")
 # NinjaTrader connect through a gateway; "<id>_<n>" names another gateway of that venue (its own
 # VENUE_URLS entry).
 SUPPORTED_VENUES: dict[int, tuple[str, ...]] = {
-    trading_pb2.VENUE_KIND_CCXT: ("binance", "bybit", "kucoin", "okx"),
+    trading_pb2.VENUE_KIND_CCXT: ("binance", "bybit", "coinbase", "kraken", "kucoin", "okx"),
     trading_pb2.VENUE_KIND_IB: ("ib",),
     trading_pb2.VENUE_KIND_RITHMIC: ("rithmic",),
     trading_pb2.VENUE_KIND_NINJATRADER: ("ninjatrader",),

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import email.utils
 import functools
+import hashlib
 import logging
 import math
 import re
 import ssl
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -72,20 +75,53 @@ EXCHANGE_OPTIONS = {
     "binanceusdm": {"fetchCurrencies": False, "fetchMargins": False},
     # bybit's unified account keeps the last 500 orders of any state queryable; ccxt wants that acknowledged.
     "bybit": {"fetchOrder": {"acknowledged": True}},
+    # Advanced Trade's brokerage accounts (api/v3), not the Coinbase app's v2 wallets.
+    "coinbase": {"fetchBalance": "v3PrivateGetBrokerageAccounts"},
 }
 # The parameter naming an order by its client order id in ccxt's cancel/fetch calls, where it is
 # not ccxt's own `clientOrderId`.
 CLIENT_ID_PARAM = {"bybit": "orderLinkId"}
-# Answers that are the venue's definite "no" although ccxt has no class for their code (so they
-# would read as an unknown outcome): OKX's per-order sCode under code "1"/"2" (51169, nothing to
-# reduce, is one ccxt does not map).
-ANSWERED_REFUSAL = {"okx": re.compile(r'"sCode"\s*:\s*"(?!0")\d+"')}
 # Fill fields of a user-data stream ccxt.pro passes on with the venue's sign: OKX's fillFee is
 # negative when charged (ccxt negates the REST fills' fee, not the stream's).
 STREAM_FEE_NEGATED = {"okx": "fillFee"}
 # Where a trade's client order id is in the venue's own fields, when ccxt leaves it out:
-# Binance's stream (c, o.c), Bybit's orderLinkId, OKX's clOrdId, KuCoin's clientOid.
-CLIENT_ID_FIELDS = ("c", "orderLinkId", "clOrdId", "clientOid")
+# Binance's stream (c, o.c), Bybit's orderLinkId, OKX's clOrdId, KuCoin's clientOid, Kraken's cl_ord_id.
+CLIENT_ID_FIELDS = ("c", "orderLinkId", "clOrdId", "clientOid", "cl_ord_id")
+# The createOrder parameter carrying our client order id, where ccxt drops its own `clientOrderId`
+# (ccxt's coinbase sends "ccxt-<uuid>" unless `client_order_id` is given).
+CREATE_CLIENT_ID_PARAM = {"coinbase": "client_order_id"}
+# Client order ids a venue takes as they are; others go as the UUID their SHA-256 names (Kraken's
+# cl_ord_id is a UUID or at most 18 characters; ours are 28).
+CLIENT_ID_FORMAT = {"kraken": re.compile(r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                                         r"[0-9a-fA-F]{12}|[0-9a-fA-F]{32}|[\x21-\x7e]{1,18})$")}
+# How an order is found by its client order id after an unknown outcome (README, "Recovery by
+# venue"). Unlisted: ccxt's fetchOrder takes the id (binance origClientOrderId).
+#   bybit:    /v5/order/realtime by orderLinkId (ccxt's fetchOrder insists on an orderId)
+#   kraken:   OpenOrders, then ClosedOrders, filtered by cl_ord_id at the venue (QueryOrders wants a txid)
+#   coinbase: no lookup by client_order_id exists; the product's recent orders are listed and matched
+RECOVERY = {"bybit": "_fetch_bybit_order", "kraken": "_find_kraken_order", "coinbase": "_scan_coinbase_orders"}
+RECOVERY_SCAN_S = 7 * 86_400  # coinbase: how far back the orders are listed
+RECOVERY_SCAN_PAGES = 20  # of 250 orders each
+# Venues whose ccxt spends a quote amount on a market buy (and wants a price to work it out):
+# these parameters buy the base quantity itself (coinbase: market_market_ioc.base_size).
+MARKET_BUY_BASE_SIZE = {"coinbase": lambda size: {"createMarketBuyOrderRequiresPrice": False,
+                                                  "order_configuration": {"market_market_ioc": {"base_size": size}}}}
+# Venues whose createOrder answer acknowledges only (ids: no status, no fills): a market order's
+# state is asked for at once by its venue id, so the copy records what it filled.
+ACK_ONLY = {"bybit", "coinbase", "kraken"}
+# Venues that cancel by their own order id only: the order is found by client order id first.
+CANCEL_BY_VENUE_ID = {"coinbase"}
+# Venues whose ccxt.pro stream carries orders but no fills (coinbase's user channel): a fill is
+# an order's filled quantity growing, and its trades are read over REST.
+FILLS_FROM_ORDERS = {"coinbase"}
+# Answers that are the venue's definite "no" although ccxt has no class for their code (so they
+# would read as an unknown outcome), given with HTTP 200: OKX's per-order sCode under code "1"/"2"
+# (51169, nothing to reduce, is one ccxt does not map), coinbase's `success: false`, kraken's EOrder.
+REFUSALS = {"okx": re.compile(r'"sCode"\s*:\s*"(?!0")\d+"'), "coinbase": re.compile(r'"success"\s*:\s*false'),
+            "kraken": re.compile(r'\bEOrder:')}
+# A stream's fills from before it started are history, not news (kraken's snapshot replays the last
+# 50 fills on every subscription); this much earlier is still taken, for clocks apart.
+STREAM_START_GRACE_S = 2.0
 
 # (HTTP status, headers) of the last REST answer in this task: ccxt exceptions carry neither,
 # and exchange.last_response_headers is shared by every concurrent request of the instance.
@@ -141,6 +177,15 @@ def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = Non
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def venue_client_order_id(exchange_id: str, client_order_id: str) -> str:
+    """Our client order id as the venue takes it: itself, or (where the venue's format has no room
+    for it) the UUID its SHA-256 names, so the same copy always carries the same venue id."""
+    fmt = CLIENT_ID_FORMAT.get(exchange_id)
+    if fmt is None or fmt.match(client_order_id):
+        return client_order_id
+    return str(uuid.UUID(bytes=hashlib.sha256(client_order_id.encode()).digest()[:16]))
 
 
 def _venue_code(exc: BaseException) -> str | None:
@@ -310,6 +355,9 @@ class CcxtVenue:
         self._closed = asyncio.Event()
         self._stream_listeners: dict[str, Callable[[str, bool], None]] = {}
         self._background: set[asyncio.Task] = set()
+        self._our_ids: OrderedDict[str, str] = OrderedDict()  # venue client order id -> ours, where they differ
+        self._filled: OrderedDict[str, Decimal] = OrderedDict()  # FILLS_FROM_ORDERS: venue order id -> filled
+        self._orders_seen: OrderedDict[str, OrderState] = OrderedDict()  # order_updates: the last state by venue id
         self.budget = None  # see use_budget
 
     def use_budget(self, budget) -> None:
@@ -375,10 +423,10 @@ class CcxtVenue:
         """ccxt picks some exchanges' per-market error tables by hostname (binance futures'
         -2019 "Margin is insufficient", -4116 duplicate id, ...), so behind any other URL (a
         simulator, a proxy) those arrive as a bare ExchangeError. Apply the market's table, and
-        read a venue's answered refusal (ANSWERED_REFUSAL) as one."""
+        read a venue's answered refusal (REFUSALS) as one."""
         if type(exc) is not ccxt_errors.ExchangeError:
             return exc
-        refusal = ANSWERED_REFUSAL.get(self.exchange_id)
+        refusal = REFUSALS.get(self.exchange_id)
         if refusal is not None and refusal.search(str(exc)):
             return ccxt_errors.InvalidOrder(str(exc))
         code = _venue_code(exc)
@@ -501,8 +549,11 @@ class CcxtVenue:
             raise VenueError(ErrorKind.REJECTED, f"{order.quantity} rounds to {fitted.quantity} at a lot size of "
                              f"{instrument.lot_size}: below the venue's minimum quantity {instrument.min_quantity} "
                              f"or order value {instrument.min_notional}")
-        params: dict = {"clientOrderId": order.client_order_id}
+        params: dict = {CREATE_CLIENT_ID_PARAM.get(self.exchange_id, "clientOrderId"): self._venue_cid(
+            order.client_order_id)}
         price = None
+        if not limit and order.side == "buy" and self.market_type == "spot" and self.exchange_id in MARKET_BUY_BASE_SIZE:
+            params.update(MARKET_BUY_BASE_SIZE[self.exchange_id](format(fitted.quantity, "f")))
         if limit:
             params["timeInForce"] = order.time_in_force
             # Never worse than asked: a buy's price rounds down to the tick, a sell's up.
@@ -521,13 +572,41 @@ class CcxtVenue:
             format(fitted.quantity, "f")
         raw = await self._call(self.exchange.create_order, order.symbol, order.order_type, order.side, amount, price,
                                params, order_sent=True)
-        return self._order_state(raw, order)
+        state = self._order_state(raw, order)
+        if not limit and self.exchange_id in ACK_ONLY and raw.get("status") is None and state.venue_order_id:
+            try:
+                state = self._order_state(await self._call(self.exchange.fetch_order, state.venue_order_id,
+                                                           order.symbol), order)
+            except VenueError as err:  # the order stands; what it filled is learnt later
+                log.warning("%s: state of order %s unknown after placing: %s", self.exchange_id,
+                            state.venue_order_id, err)
+        return state
 
-    def _by_client_id(self, client_order_id: str) -> dict:
-        return {CLIENT_ID_PARAM.get(self.exchange_id, "clientOrderId"): client_order_id}
+    def _by_client_id(self, venue_client_id: str) -> dict:
+        return {CLIENT_ID_PARAM.get(self.exchange_id, "clientOrderId"): venue_client_id}
+
+    def _venue_cid(self, client_order_id: str) -> str:
+        """Our client order id as this venue holds it (and remember the way back)."""
+        venue_id = venue_client_order_id(self.exchange_id, client_order_id)
+        if venue_id != client_order_id:
+            self._our_ids[venue_id] = client_order_id
+            self._our_ids.move_to_end(venue_id)
+            if len(self._our_ids) > SEEN_TRADES:
+                self._our_ids.popitem(last=False)
+        return venue_id
+
+    def _our_cid(self, venue_id: str | None) -> str:
+        return self._our_ids.get(venue_id, venue_id) if venue_id else ""
 
     async def cancel_order(self, client_order_id: str, symbol: str) -> OrderState:
-        raw = await self._call(self.exchange.cancel_order, None, symbol, self._by_client_id(client_order_id))
+        venue_id = self._venue_cid(client_order_id)
+        if self.exchange_id in CANCEL_BY_VENUE_ID:
+            found = await self._call(getattr(self, RECOVERY[self.exchange_id]), venue_id, symbol)
+            if found is None:
+                raise VenueError(ErrorKind.REJECTED, f"{self.exchange_id} has no order {client_order_id} on {symbol}")
+            raw = await self._call(self.exchange.cancel_order, found["id"], symbol)
+        else:
+            raw = await self._call(self.exchange.cancel_order, None, symbol, self._by_client_id(venue_id))
         if raw.get("status") is None:  # only acknowledged (bybit answers ids alone): ask for the state
             fetched = await self.fetch_order(client_order_id, symbol)
             if fetched is not None:
@@ -535,11 +614,14 @@ class CcxtVenue:
         return self._order_state(raw, None, client_order_id, symbol)
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> OrderState | None:
+        """The order with this client order id, found by the venue's own means (RECOVERY), or None."""
+        venue_id = self._venue_cid(client_order_id)
+        lookup = RECOVERY.get(self.exchange_id)
         try:
-            if self.exchange_id == "bybit":
-                raw = await self._call(self._fetch_bybit_order, client_order_id, symbol)
+            if lookup is not None:
+                raw = await self._call(getattr(self, lookup), venue_id, symbol)
             else:
-                raw = await self._call(self.exchange.fetch_order, None, symbol, self._by_client_id(client_order_id))
+                raw = await self._call(self.exchange.fetch_order, None, symbol, self._by_client_id(venue_id))
         except VenueError as err:
             if isinstance(err.__cause__, ccxt_errors.OrderNotFound):
                 return None
@@ -547,6 +629,33 @@ class CcxtVenue:
         if raw is None:
             return None
         return self._order_state(raw, None, client_order_id, symbol)
+
+    async def _find_kraken_order(self, venue_client_id: str, symbol: str) -> dict | None:
+        """Kraken's QueryOrders wants its own txid, so ccxt's fetchOrder cannot ask by cl_ord_id
+        (it sends the id as a userref); OpenOrders and ClosedOrders filter by cl_ord_id. Kraken
+        keeps a cl_ord_id unique among open orders only: the latest closed one is the one."""
+        for fetch in (self.exchange.fetch_open_orders, self.exchange.fetch_closed_orders):
+            rows = await fetch(symbol, None, None, {"clientOrderId": venue_client_id})
+            if rows:
+                return sorted(rows, key=lambda o: o.get("timestamp") or 0)[-1]
+        return None
+
+    async def _scan_coinbase_orders(self, venue_client_id: str, symbol: str) -> dict | None:
+        """Coinbase has no lookup by client_order_id (Get Order's parameter is deprecated; List
+        Orders has no such filter): list the product's orders of the last RECOVERY_SCAN_S, newest
+        first, and match it here."""
+        market = self.exchange.market(symbol)
+        since = self.exchange.milliseconds() - RECOVERY_SCAN_S * 1000
+        request = {"product_ids": [market["id"]], "limit": 250, "start_date": self.exchange.iso8601(since)}
+        for _ in range(RECOVERY_SCAN_PAGES):
+            response = await self.exchange.v3PrivateGetBrokerageOrdersHistoricalBatch(dict(request))
+            for row in (response or {}).get("orders") or []:
+                if row.get("client_order_id") == venue_client_id:
+                    return self.exchange.parse_order(row, market)
+            if not response.get("has_next") or not response.get("cursor"):
+                return None
+            request["cursor"] = response["cursor"]
+        return None
 
     async def _fetch_bybit_order(self, client_order_id: str, symbol: str) -> dict | None:
         """ccxt's bybit fetchOrder always sends an orderId (None when asked by orderLinkId), so
@@ -557,17 +666,20 @@ class CcxtVenue:
         rows = ((response or {}).get("result") or {}).get("list") or []
         return self.exchange.parse_order(rows[0], market) if rows else None
 
-    @staticmethod
-    def _order_state(raw: dict, request: OrderRequest | None, client_order_id: str = "",
+    def _order_state(self, raw: dict, request: OrderRequest | None, client_order_id: str = "",
                      symbol: str = "") -> OrderState:
         stamp = raw.get("lastUpdateTimestamp") or raw.get("timestamp")
         amount = raw.get("amount")
+        info = raw.get("info") if isinstance(raw.get("info"), dict) else {}
+        # kraken's stream: ccxt reads the userref as the client id; the cl_ord_id is in info
+        venue_id = info.get("cl_ord_id") or raw.get("clientOrderId")
+        filled = raw.get("filled") if raw.get("filled") is not None else info.get("cum_qty")
         return OrderState(
-            client_order_id=raw.get("clientOrderId") or (request.client_order_id if request else client_order_id),
+            client_order_id=self._our_cid(venue_id) or (request.client_order_id if request else client_order_id),
             venue_order_id=str(raw.get("id")), symbol=raw.get("symbol") or (request.symbol if request else symbol),
             side=raw.get("side") or (request.side if request else ""),
             quantity=_dec(amount) if amount is not None else (request.quantity if request else ZERO),
-            filled_quantity=_dec(raw.get("filled")),
+            filled_quantity=_dec(filled),
             average_price=_dec(raw["average"]) if raw.get("average") else None,
             # ccxt leaves status None when the venue only acknowledged: the order stands, state unknown yet
             status=raw.get("status") or "open",
@@ -850,7 +962,46 @@ class CcxtVenue:
     async def order_updates(self) -> AsyncIterator[OrderState]:
         async for orders, _ in self._watch(self.exchange.watch_orders, "order"):
             for raw in orders:
-                yield self._order_state(raw, None, raw.get("clientOrderId") or "", raw.get("symbol") or "")
+                yield self._merged(self._order_state(raw, None, raw.get("clientOrderId") or "", raw.get("symbol") or ""))
+
+    def _merged(self, state: OrderState) -> OrderState:
+        """Fill in what an update leaves out from the order's earlier ones (kraken streams a cancel
+        with the order's ids and totals only: no symbol, side, price or size)."""
+        before = self._orders_seen.get(state.venue_order_id)
+        if before is not None:
+            state = dataclasses.replace(
+                state, client_order_id=state.client_order_id or before.client_order_id,
+                symbol=state.symbol or before.symbol, side=state.side or before.side,
+                quantity=state.quantity or before.quantity, order_type=state.order_type or before.order_type,
+                price=state.price if state.price is not None else before.price)
+        self._orders_seen[state.venue_order_id] = state
+        self._orders_seen.move_to_end(state.venue_order_id)
+        if len(self._orders_seen) > SEEN_TRADES:
+            self._orders_seen.popitem(last=False)
+        return state
+
+    async def _order_fills(self) -> list[dict]:
+        """(FILLS_FROM_ORDERS) The next fills, read off the order stream: every order in ccxt's
+        cache whose filled quantity grew since last looked at has its trades fetched over REST.
+        The whole cache is looked at before waiting, not only what a watch returned: updates that
+        came while the last fills were being fetched are in it already."""
+        while True:
+            grown = [o for o in list(self.exchange.orders or []) if o.get("id") and o.get("symbol")
+                     and _dec(o.get("filled")) > self._filled.get(o["id"], ZERO)]
+            if not grown:
+                await self.exchange.watch_orders()
+                continue
+            trades: list[dict] = []
+            for order in grown:
+                for trade in await self._call(self.exchange.fetch_my_trades, order["symbol"], None, None,
+                                              {"order_ids": [order["id"]]}):
+                    trade["clientOrderId"] = order.get("clientOrderId")
+                    trades.append(trade)
+                self._filled[order["id"]] = _dec(order.get("filled"))
+                if len(self._filled) > SEEN_TRADES:
+                    self._filled.popitem(last=False)
+            if trades:
+                return sorted(trades, key=lambda t: t.get("timestamp") or 0)
 
     async def fills(self, since: FillCursor | None = None) -> AsyncIterator[Fill]:
         seen = _Seen()
@@ -880,11 +1031,20 @@ class CcxtVenue:
             cached = getattr(self.exchange, "myTrades", None) or []
             return [t for t in cached[-PEEK_TRADES:] if f"{t.get('symbol')}:{t['id']}" not in seen]
 
-        async for trades, recovered in self._watch(self.exchange.watch_my_trades, "fill", backfill=backfill,
-                                                   peek=peek, check=check):
-            for trade in sorted(trades, key=lambda t: (t.get("timestamp") or 0, str(t["id"]))):
+        from_orders = self.exchange_id in FILLS_FROM_ORDERS
+        watch = self._order_fills if from_orders else self.exchange.watch_my_trades
+        # A stream's snapshot of earlier fills (kraken replays the last 50 on every subscription) is
+        # history, not news: without a cursor, only what came after the stream began is taken.
+        history = (state["cursor"].start.timestamp() - STREAM_START_GRACE_S) * 1000 if since is None else 0
+        async for trades, recovered in self._watch(watch, "fill", backfill=backfill,
+                                                   peek=None if from_orders else peek, check=check):
+            for trade in sorted(trades, key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
+                if trade.get("id") is None:  # not a trade (kraken's snapshot also lists orders)
+                    continue
                 if not seen.add(f"{trade.get('symbol')}:{trade['id']}"):
                     continue  # delivered already (ccxt's cache, or the history overlapping the stream)
+                if not recovered and (trade.get("timestamp") or 0) < history:
+                    continue  # before this stream began: a snapshot's history, not a new fill
                 self._symbols.add(trade["symbol"])
                 fill = self._fill(trade, backfilled=recovered)
                 state["cursor"] = state["cursor"].after(fill)
@@ -898,8 +1058,9 @@ class CcxtVenue:
             cost = -cost
         return Fill(
             venue_trade_id=str(trade["id"]), venue_order_id=str(trade.get("order") or ""),
-            client_order_id=str(trade.get("clientOrderId") or _client_id_in(info)), symbol=trade["symbol"],
-            side=trade["side"], quantity=_dec(trade["amount"]), price=_dec(trade["price"]), fee=cost,
+            client_order_id=self._our_cid(str(trade.get("clientOrderId") or _client_id_in(info))),
+            symbol=trade["symbol"], side=trade["side"], quantity=_dec(trade["amount"]), price=_dec(trade["price"]),
+            fee=cost,
             fee_currency=fee.get("currency") or "",
             timestamp=datetime.fromtimestamp(trade["timestamp"] / 1000, UTC), backfilled=backfilled)
 
