@@ -163,9 +163,10 @@ class IbBook:
         self._perm_ids = itertools.count(1_100_000_001)
         self._exec_seq = itertools.count(1)
         self._random = random.Random(seed)
-        # What happened, in order, for the server to tell: ("fill", Execution) or ("status", SimOrder)
-        # for a status changed without a fill (a child started working, an OCA sibling canceled).
-        self.events: list[tuple[str, object]] = []
+        # What happened, in order, for the server to tell: ("fill", Execution, "Filled") or
+        # ("status", SimOrder, its status then) for a status reached without a fill (an order
+        # placed or transmitted, a child started working, an OCA sibling canceled).
+        self.events: list[tuple[str, object, str]] = []
 
     # --- reference data and prices ------------------------------------------------------
     def contract(self, symbol: str = "", con_id: int = 0, local_symbol: str = "") -> FutureContract | None:
@@ -253,6 +254,7 @@ class IbBook:
             raise Rejected(434, "The order size cannot be zero.")
         self._check_prices(order.contract, order_type, limit, aux)
         order.quantity, order.limit, order.aux = quantity, limit, aux
+        self._status(order)
         return self._work(order)
 
     @staticmethod
@@ -315,12 +317,16 @@ class IbBook:
         for held in self._family(order):  # the held parent and children this order transmits
             if held is not order and held.status == "held":
                 held.status = "Submitted" if not held.parent_id else "PreSubmitted"
-                self.events.append(("status", held))
+                self._status(held)
                 fills += self._work(held)
         if parent is not None and (parent.is_open or parent.status == "held"):
             order.status = "PreSubmitted"  # works once the parent has filled
+        self._status(order)
         fills += self._work(order)
         return order, fills
+
+    def _status(self, order: SimOrder) -> None:
+        self.events.append(("status", order, "PreSubmitted" if order.status == "held" else order.status))
 
     def _family(self, order: SimOrder) -> list[SimOrder]:
         """The order's bracket: its root parent and every child of it, parents first."""
@@ -349,6 +355,7 @@ class IbBook:
             return self._execute(order, order.limit)  # marketable limit: at its limit (no price improvement)
         if order.tif in ("IOC", "FOK"):
             self.cancel(order)
+            self._status(order)
         return []
 
     def cancel(self, order: SimOrder) -> None:
@@ -357,7 +364,7 @@ class IbBook:
         for child in [o for o in self.orders if o.parent_id == order.order_id and o.client_id == order.client_id
                       and o.is_open]:
             child.status, child.done_at = "Cancelled", order.done_at
-            self.events.append(("status", child))
+            self._status(child)
 
     def _after_fill(self, order: SimOrder) -> list[Execution]:
         """A filled parent's children start working; a filled order cancels the rest of its OCA
@@ -367,11 +374,11 @@ class IbBook:
             sibling = (order.parent_id and other.parent_id == order.parent_id and other.client_id == order.client_id)
             if (order.oca_group and other.oca_group == order.oca_group) or sibling:
                 other.status, other.done_at = "Cancelled", time.time()
-                self.events.append(("status", other))
+                self._status(other)
         for child in [o for o in self.orders if o.parent_id == order.order_id and o.client_id == order.client_id
                       and o.status == "PreSubmitted"]:
             child.status = "Submitted"
-            self.events.append(("status", child))
+            self._status(child)
             fills += self._work(child)
         return fills
 
@@ -412,7 +419,7 @@ class IbBook:
         execution = Execution(f"0000e0d5.{int(now):08x}.{seq:02d}.01", order, now, shares, price, order.filled,
                               order.avg_price, commission, realized)
         self.executions.append(execution)
-        self.events.append(("fill", execution))
+        self.events.append(("fill", execution, "Filled"))
         return execution
 
     def executions_since(self, account: str | None = None, since: float | None = None,

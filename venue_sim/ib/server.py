@@ -273,8 +273,6 @@ class IbSimulator:
             except Rejected as err:
                 s.send(p.error(order_id, err.code, err.message))
                 return
-            self._notify(existing, p.open_order(existing, p.ib_status(existing)),
-                         p.order_status(existing, p.ib_status(existing)))
             self._flush()
             return
         plan = self.faults.plan("place", account or None)
@@ -321,12 +319,7 @@ class IbSimulator:
             return
         if order.status == "held":
             return  # TWS holds it: nothing reaches anyone until an order transmits it
-        placed = "PreSubmitted" if order.status == "PreSubmitted" else "Submitted"
-        self._notify(order, p.open_order(order, placed), p.order_status(order, placed))
-        if order.status == "Cancelled":  # IOC / FOK that could not fill
-            self._notify(order, p.order_status(order, "Cancelled"), p.error(order.order_id, 202,
-                                                                            "Order Canceled - reason:"))
-        self._flush()
+        self._flush()  # the order (and what it transmitted) accepted, then what followed
 
     def _owners(self, order: SimOrder) -> list[Session]:
         return [s for s in self._sessions if not s.closed
@@ -342,7 +335,7 @@ class IbSimulator:
     def _flush(self) -> None:
         """Tell what the book did, in order: each execution, each status changed without one."""
         events, self.book.events = self.book.events, []
-        for kind, item in events:
+        for kind, item, status in events:
             if kind == "fill":
                 o = item.order
                 self._notify(o, p.exec_details(-1, item), p.order_status(o, "Filled", item.price),
@@ -350,7 +343,6 @@ class IbSimulator:
                 self._push_portfolio(o.account, o.contract)
                 continue
             o = item
-            status = p.ib_status(o)
             messages = [p.open_order(o, status), p.order_status(o, status)]
             if status == "Cancelled":
                 messages.append(p.error(o.order_id, 202, "Order Canceled - reason:"))
