@@ -87,6 +87,11 @@ def needs(harness: VenueHarness, order: OrderRequest) -> None:
         pytest.skip(f"this venue does not take {order.order_type} orders like this one")
 
 
+def needs_group(harness: VenueHarness, orders: list[OrderRequest]) -> None:
+    if not harness.venue.supports_group(orders):
+        pytest.skip("this venue does not take these orders linked together")
+
+
 async def filled(harness: VenueHarness, cid: str) -> OrderState:
     return await eventually(lambda: _when(harness.venue.fetch_order(cid, harness.symbol),
                                           lambda s: s.status == "closed"), message=f"{cid} filled")
@@ -294,8 +299,7 @@ class VenueContract:
                                oco_group=group),
                   OrderRequest(stop, harness.symbol, "sell", harness.quantity, "stop_market",
                                trigger_price=await below(harness, "0.98"), oco_group=group)]
-        for order in orders:
-            needs(harness, order)
+        needs_group(harness, orders)
         states = await harness.venue.place_orders(orders)
         assert [s.status for s in states] == ["open", "open"]
         await harness.set_price(await below(harness, "1.03"))
@@ -315,8 +319,7 @@ class VenueContract:
                   OrderRequest(stop, harness.symbol, "sell", harness.quantity, "stop_market",
                                trigger_price=await below(harness, "0.97"), oco_group=group,
                                parent_client_order_id=parent)]
-        for order in orders:
-            needs(harness, order)
+        needs_group(harness, orders)
         await harness.venue.place_orders(orders)
         await harness.set_price(await below(harness, "1.025"))  # past the take-profit: the parent has not filled
         assert (await harness.venue.fetch_order(profit, harness.symbol)).filled_quantity == 0

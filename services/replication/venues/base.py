@@ -285,14 +285,18 @@ class Venue(Protocol):
     async def place_orders(self, orders: list[OrderRequest]) -> list[OrderState]:
         """Orders that belong together — an OCO pair (one oco_group), a bracket's parent and its
         children — sent as the venue takes them: in one request where it has one (Binance
-        spot's order list), else one after another, parents first. Stop and take-profit
-        types, OCO groups and parents are those the venue supports; any other is REJECTED
-        unsent (see supports())."""
+        spot's order list), else one after another, parents first. REJECTED unsent when
+        supports_group() says no."""
         ...
 
     def supports(self, order: OrderRequest) -> bool:
-        """Whether this venue takes this order as asked (its type, close_position, oco_group,
-        parent): the caller otherwise emulates (a group's fill cancels the rest itself)."""
+        """Whether place_order takes this order as asked (its type, close_position, an oco_group
+        the venue links order by order, a parent): the caller otherwise adapts or emulates (a
+        group's fill cancels the rest)."""
+        ...
+
+    def supports_group(self, orders: list[OrderRequest]) -> bool:
+        """Whether place_orders takes these orders together, linked as asked."""
         ...
 
     async def cancel_order(self, client_order_id: str, symbol: str) -> OrderState: ...

@@ -16,6 +16,7 @@ import re
 import ssl
 import time
 from collections import OrderedDict
+from dataclasses import replace
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -454,25 +455,32 @@ class CcxtVenue:
 
     def supports(self, order: OrderRequest) -> bool:
         """Stop and take-profit types on Binance and Bybit; close_position on Binance futures
-        (closePosition) and Bybit perpetuals (reduce-only); OCO groups on Binance spot (its
-        order list); no bracket parents."""
-        if order.parent_client_order_id:
+        (closePosition) and Bybit perpetuals (reduce-only); no OCO leg on its own (Binance
+        spot's order list goes whole, through place_orders), no bracket parents."""
+        if order.parent_client_order_id or order.oco_group:
             return False
         if order.triggered and self.exchange_id not in TRIGGER_VENUES:
             return False
         if order.close_position and (self.market_type == "spot" or self.exchange_id not in TRIGGER_VENUES):
             return False
-        if order.oco_group and not (self.exchange_id == "binance" and self.market_type == "spot"):
-            return False
         return True
+
+    def supports_group(self, orders: list[OrderRequest]) -> bool:
+        """Binance spot's OCO order list: two orders of one group, a stop and a limit or
+        take-profit, one symbol, side and quantity."""
+        if not (self.exchange_id == "binance" and self.market_type == "spot") or len(orders) != 2:
+            return False
+        first, second = orders
+        plain = [replace(o, oco_group="") for o in orders]
+        return (bool(first.oco_group) and first.oco_group == second.oco_group and all(map(self.supports, plain))
+                and (first.symbol, first.side, first.quantity) == (second.symbol, second.side, second.quantity)
+                and first.order_type.startswith("stop") != second.order_type.startswith("stop"))
 
     async def place_order(self, order: OrderRequest) -> OrderState:
         """The quantity is rounded down to the lot size; below the venue's minimums the order is
         REJECTED here, unsent. A limit price is rounded to the tick in the caller's favour, a
         trigger price to the nearest tick."""
         check_request(order)
-        if order.oco_group and self.supports(order):
-            raise VenueError(ErrorKind.REJECTED, "an OCO leg goes out with its sibling: use place_orders")
         instrument, params, price, quantity = await self._prepare(order)
         self._symbols.add(order.symbol)
         if self.budget is not None:
@@ -484,11 +492,11 @@ class CcxtVenue:
                                order_sent=True)
         return self._order_state(raw, order)
 
-    async def _prepare(self, order: OrderRequest) -> tuple[Instrument, dict, str | None, str]:
+    async def _prepare(self, order: OrderRequest, *, in_group: bool = False) -> tuple[Instrument, dict, str | None, str]:
         """Check an order against the market and build ccxt's arguments: (instrument, params,
         limit price, quantity)."""
         instrument = await self.instrument(order.symbol)
-        if not self.supports(order):
+        if not self.supports(replace(order, oco_group="") if in_group else order):
             raise VenueError(ErrorKind.REJECTED, f"{self.exchange_id} {self.market_type} does not take this "
                              f"{order.order_type} order" + (" (OCO)" if order.oco_group else "")
                              + (" (close position)" if order.close_position else ""))
@@ -536,25 +544,21 @@ class CcxtVenue:
     async def place_orders(self, orders: list[OrderRequest]) -> list[OrderState]:
         """An OCO pair on Binance spot goes out as one order list (POST /api/v3/orderList/oco);
         anything else one order after another."""
-        groups = {o.oco_group for o in orders if o.oco_group}
-        if not groups or not (self.exchange_id == "binance" and self.market_type == "spot"):
+        if not any(o.oco_group or o.parent_client_order_id for o in orders):
             return await place_in_turn(self, orders)
-        if len(groups) != 1 or len(orders) != 2 or not all(o.oco_group for o in orders):
-            raise VenueError(ErrorKind.REJECTED, "a Binance order list is two orders of one OCO group")
+        if not self.supports_group(orders):
+            raise VenueError(ErrorKind.REJECTED, f"{self.exchange_id} {self.market_type} takes no such group "
+                                                 "(Binance spot: an OCO of a stop and a limit or take-profit)")
         return await self._place_oco(orders)
 
     async def _place_oco(self, orders: list[OrderRequest]) -> list[OrderState]:
         first, second = orders
         for order in orders:
             check_request(order)
-        if (first.symbol, first.side, first.quantity) != (second.symbol, second.side, second.quantity):
-            raise VenueError(ErrorKind.REJECTED, "the legs of an OCO share symbol, side and quantity")
-        prepared = [await self._prepare(o) for o in orders]
+        prepared = [await self._prepare(o, in_group=True) for o in orders]
         market = self.exchange.market(first.symbol)
         # A sell takes profit above and stops below; a buy stops above and takes profit below.
         stops = [o.order_type.startswith("stop") for o in orders]
-        if stops[0] == stops[1]:
-            raise VenueError(ErrorKind.REJECTED, "an OCO pairs a stop with a limit or take-profit")
         request = {"symbol": market["id"], "side": first.side.upper(), "quantity": prepared[0][3],
                    "listClientOrderId": first.oco_group, "newOrderRespType": "FULL"}
         for order, is_stop, (_, params, price, _) in zip(orders, stops, prepared):

@@ -336,6 +336,9 @@ class IbVenue:
         close-position flag (the caller sizes a protective order to the position)."""
         return not order.close_position
 
+    def supports_group(self, orders: list[OrderRequest]) -> bool:
+        return all(map(self.supports, orders))
+
     async def place_order(self, order: OrderRequest) -> OrderState:
         """Whole contracts (rounded down; below one contract REJECTED unsent); a limit price is
         rounded to the tick in the caller's favour, a trigger price to the nearest tick."""

@@ -230,6 +230,9 @@ class NinjaTraderVenue:
         return order.order_type in ATI_TYPES and not (order.parent_client_order_id or order.close_position) and (
             not order.oco_group or bool(SAFE_ID.match(order.oco_group)))
 
+    def supports_group(self, orders: list[OrderRequest]) -> bool:
+        return all(map(self.supports, orders))
+
     async def place_orders(self, orders: list[OrderRequest]) -> list[OrderState]:
         return await place_in_turn(self, orders)  # NT8 links an OCO group by its id, order by order
 

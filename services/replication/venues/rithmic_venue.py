@@ -366,6 +366,9 @@ class RithmicVenue:
         return order.order_type in PRICE_TYPES and not (
             order.oco_group or order.parent_client_order_id or order.close_position)
 
+    def supports_group(self, orders: list[OrderRequest]) -> bool:
+        return all(map(self.supports, orders))
+
     async def place_orders(self, orders: list[OrderRequest]) -> list[OrderState]:
         return await place_in_turn(self, orders)
 
