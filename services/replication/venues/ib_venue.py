@@ -359,10 +359,11 @@ class IbVenue:
         quantity = fitted.quantity
         if order.parent_client_order_id and not parent_id:
             parent = self._trade_by_ref(order.parent_client_order_id)
-            if parent is None or parent.orderStatus.status in STATUS:
+            if parent is None or STATUS.get(parent.orderStatus.status) in ("canceled", "rejected"):
                 raise VenueError(ErrorKind.REJECTED, f"no working parent order {order.parent_client_order_id}")
-            parent_id = parent.order.orderId
-        if order.reduce_only and not parent_id:  # a child reduces what its parent's fill opens
+            # A child of a parent that has filled works at once: it goes out on its own.
+            parent_id = 0 if parent.orderStatus.status == "Filled" else parent.order.orderId
+        if order.reduce_only and not parent_id:  # a working child reduces what its parent's fill opens
             held = next((p.quantity for p in await self.positions() if p.symbol == order.symbol), ZERO)
             reducible = -held if order.side == "buy" else held
             if reducible <= 0:
@@ -663,8 +664,14 @@ class IbVenue:
                 if trade.order.account in ("", self.account_code) and trade.order.orderRef:
                     queue.put_nowait(self._state(trade))
 
+            # A modification (a new price, trigger or size) comes as an openOrder with no change of status.
             self.ib.orderStatusEvent += on_status
-            return lambda: self.ib.orderStatusEvent.disconnect(on_status)
+            self.ib.openOrderEvent += on_status
+
+            def unsubscribe() -> None:
+                self.ib.orderStatusEvent.disconnect(on_status)
+                self.ib.openOrderEvent.disconnect(on_status)
+            return unsubscribe
 
         async def recover(since: float) -> list[OrderState]:
             with contextlib.suppress(VenueError):
