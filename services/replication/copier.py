@@ -24,7 +24,7 @@ from copytrade.type.v1 import trading_pb2
 from services.kit import metrics, tracing
 from services.kit.bus import Bus, Delivery
 from services.kit.db import Database, aware
-from services.replication import budget, copy_settings, recovery, sizing, symbol_map, trading_hours
+from services.replication import budget, copy_settings, master_stops, recovery, sizing, symbol_map, trading_hours
 from services.replication.client_order_id import client_order_id
 from services.replication.orders import order_request, order_to_proto
 from services.replication.error_book import Attempt, ErrorBook
@@ -235,10 +235,12 @@ class Copier:
         follower_position = Decimal(0)
         if sizing.closing_fraction(position_before, trade.side, trade.quantity)[0] > 0:
             follower_position = await self._copied_position(session.config_id, instrument.symbol)
+        master_stop = await master_stops.protecting_stop(self.db, master_account_id, trade.symbol, trade.side) \
+            if settings.mode == "RISK_PERCENT" else None  # risk is measured to the master's own stop when it has one
         with tracing.span("copy sizing"):
             sized = sizing.size(settings, trade, instrument, follower_equity=equity, master_equity=master_equity,
                                 position_before=position_before, follower_position=follower_position,
-                                follower_price=quoted)
+                                follower_price=quoted, master_stop=master_stop)
         spot = account.market_type == trading_pb2.MARKET_TYPE_SPOT
         if not sized.refused and sized.closing > 0 and sized.side == "sell" and spot:
             holding = (await venue.account()).balances.get(instrument.base)

@@ -210,3 +210,77 @@ async def test_an_ib_bracket_is_mirrored_as_a_bracket_its_stop_amended_and_fired
         assert sim.book.accounts[master_code].positions["ES"].quantity == 0
     finally:
         await master_venue.close()
+
+
+# --- the follower's own protective orders, and risk measured to the master's stop ----------------
+async def start(replication, token_for, user, account, master_account, settings):
+    return (await replication.StartCopySession(rep.StartCopySessionRequest(
+        follower_account_id=account.account_id, master_account_id=master_account.account_id, settings=settings),
+        metadata=token_for(user))).session
+
+
+@pytest_asyncio.fixture
+async def futures(mesh, token_for):  # noqa: F811 - the fixture imported above
+    sim, compliance, risk, replication, bus = mesh
+    master, master_sim, master_account = await enrol(sim, compliance, replication, token_for, "master",
+                                                     rep.ACCOUNT_ROLE_MASTER, {}, watch=True,
+                                                     futures_wallet="100000")
+    await eventually(lambda: sim.stream_subscribed(master, "futures"), message="master stream watched")
+    exchange = ccxt.binance({"apiKey": master_sim.api_key, "secret": master_sim.secret,
+                             **ccxt_config(sim.url, rate_limit=False, market="swap")})
+    await exchange.load_markets()
+
+    async def follower(name: str, settings: rep.CopySettings):
+        user, _, account = await enrol(sim, compliance, replication, token_for, name, rep.ACCOUNT_ROLE_FOLLOWER, {},
+                                       futures_wallet="50000")
+        return user, await start(replication, token_for, user, account, master_account, settings)
+    yield sim, risk, exchange, follower
+    await exchange.close()
+
+
+async def test_a_follower_s_own_stop_loss_and_take_profit_go_out_once_its_copy_fills(futures):
+    sim, _, exchange, follower = futures
+    user, _ = await follower("protected", rep.CopySettings(
+        sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="2", mirror_resting_orders=True,
+        protective_stop_loss=rep.ProtectiveLevel(fraction="0.01"),
+        protective_take_profit=rep.ProtectiveLevel(price="64500")))
+    await exchange.create_order(SYMBOL, "limit", "buy", 0.01, 63500)
+    await eventually(lambda: [(o.type, o.price, o.status) for o in sim.futures_orders(user)] ==
+                     [("LIMIT", Decimal("63500"), "NEW")], message="the resting copy")
+    assert algos(sim, user) == []  # nothing to protect before the copy has filled
+    sim.set_price(VENUE_SYMBOL, "63400")
+    # 1% under the copy's fill price, and the price the follower chose, both reduce-only.
+    await eventually(lambda: sorted(algos(sim, user, "NEW")) == [
+        ("STOP_MARKET", "SELL", Decimal("0.020"), Decimal("62865.0"), True, False),
+        ("TAKE_PROFIT_MARKET", "SELL", Decimal("0.020"), Decimal("64500"), True, False)],
+        message="the follower's protective orders")
+    sim.set_price(VENUE_SYMBOL, "64600")
+    await eventually(lambda: position(sim, user) == 0, message="the take-profit closed the follower's position")
+    await eventually(lambda: sorted(algo_statuses(sim, user)) == [
+        ("STOP_MARKET", Decimal("62865.0"), "CANCELED"), ("TAKE_PROFIT_MARKET", Decimal("64500"), "FINISHED")],
+        message="its stop-loss canceled with it (Binance links no such pair: replication does)")
+
+
+async def test_risk_percent_sizing_measures_to_the_master_s_stop_once_there_is_one(futures, token_for):
+    sim, risk, exchange, follower = futures
+    user, _ = await follower("risky", rep.CopySettings(
+        sizing_mode=rep.SIZING_MODE_RISK_PERCENT, risk_percent="0.001", stop_distance="2000"))
+    watcher, _ = await follower("watcher", rep.CopySettings(
+        sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1", mirror_stop_orders=True))
+    await raise_position_cap(risk, token_for, user)
+    await exchange.create_order(SYMBOL, "market", "buy", 0.01)
+    # No stop of the master's yet: 0.1% of 50,000 at risk over the 2,000 the follower typed.
+    await eventually(lambda: market_orders(sim, user) == [("MARKET", "BUY", Decimal("0.025"))],
+                     message="sized to the follower's stop distance")
+    await exchange.create_order(SYMBOL, "market", "sell", 0.01, None, {"stopLossPrice": 63500, "reduceOnly": True})
+    await eventually(lambda: algos(sim, watcher, "NEW"), message="the master's stop seen (mirrored to another follower)")
+    book = sim.perps.book(sim.exchange.accounts[user])
+    equity = sim.perps.available(book) + sim.perps.position_margin(book)  # wallet and unrealised PnL
+    await exchange.create_order(SYMBOL, "market", "buy", 0.01)
+    # Now over the master's own stop: 500 below the price.
+    lot = sim.exchange.symbols[VENUE_SYMBOL].step_size
+    expected = (equity * Decimal("0.001") / 500).quantize(lot, rounding="ROUND_DOWN")
+    await eventually(lambda: market_orders(sim, user) == [("MARKET", "BUY", Decimal("0.025")),
+                                                          ("MARKET", "BUY", expected)],
+                     message="sized to the master's stop")
+    assert expected > Decimal("0.09")
