@@ -23,10 +23,12 @@ from copytrade.type.v1 import trading_pb2
 from services.kit.testing import eventually
 from services.replication.venues.base import OrderRequest
 from services.replication.venues.ib_venue import IbVenue
-from tests.replication.conftest import enrol_ib, follow, raise_position_cap
+from tests.replication.conftest import RITHMIC, enrol_ib, follow, raise_position_cap
+from tests.replication.conftest import enrol as enrol_venue
 from tests.replication.test_copy_flow import enrol, mesh  # noqa: F401 - the mesh fixture
 from venue_sim import ccxt_config
 from venue_sim.ib import IbSimulator
+from venue_sim.rithmic import RithmicSim
 
 SYMBOL, VENUE_SYMBOL = "BTC/USDT:USDT", "BTCUSDT"
 MASTER_CLIENT_ID = 77
@@ -284,3 +286,60 @@ async def test_risk_percent_sizing_measures_to_the_master_s_stop_once_there_is_o
                                                           ("MARKET", "BUY", expected)],
                      message="sized to the master's stop")
     assert expected > Decimal("0.09")
+
+
+async def test_a_bracket_for_a_venue_without_brackets_waits_for_its_entry_then_is_one_cancels_other(
+        services_on, token_for):
+    """An IB master's bracket copied to a Rithmic follower: Rithmic takes no child order, so the
+    take-profit and stop-loss go out once the entry copy has filled, and the first to fill
+    cancels the other."""
+    ib = await IbSimulator(seed=3, master_client_id=MASTER_CLIENT_ID).start()
+    rithmic = await RithmicSim(user="f", password="f-pw", account_id="F-1", balance="500000",
+                               prices={"ES": "5000"}).start()
+    stubs = await services_on({"ib": f"127.0.0.1:{ib.port}", "rithmic": rithmic.url})
+    compliance, replication, risk = stubs.compliance, stubs.replication, stubs.risk
+    master_venue = None
+    try:
+        master, master_code, master_account = await enrol_ib(ib, compliance, replication, token_for, "m",
+                                                             rep.ACCOUNT_ROLE_MASTER, watch=True,
+                                                             client_id=str(MASTER_CLIENT_ID))
+        follower, account = await enrol_venue(compliance, replication, token_for, "f", rep.ACCOUNT_ROLE_FOLLOWER,
+                                              RITHMIC, "f", "f-pw", f"{rithmic.system_name}|F-1")
+        await follow(replication, token_for, follower, account, master_account, rep.CopySettings(
+            sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1", mirror_resting_orders=True,
+            mirror_stop_orders=True))
+        await raise_position_cap(risk, token_for, follower)
+        await eventually(lambda: ib.stream_subscribed(master_code), message="the master account watched")
+        master_venue = IbVenue(host="127.0.0.1", port=ib.port, client_id=5, account=master_code)
+        await master_venue.place_orders([
+            OrderRequest("m-entry", "ES", "buy", Decimal(1), "limit", Decimal("4990")),
+            OrderRequest("m-tp", "ES", "sell", Decimal(1), "limit", Decimal("5010"), oco_group="m-bracket",
+                         parent_client_order_id="m-entry"),
+            OrderRequest("m-sl", "ES", "sell", Decimal(1), "stop_market", trigger_price=Decimal("4980"),
+                         oco_group="m-bracket", parent_client_order_id="m-entry")])
+
+        def at_rithmic():
+            return [(o.side, o.price_type, o.price, o.trigger_price, o.status, o.completion)
+                    for o in rithmic.orders.values()]
+        await eventually(lambda: at_rithmic() == [(1, 1, 4990.0, 0.0, "open", "")], message="only the entry, for now")
+        for sim in (ib, rithmic):
+            await _set(sim, "4990")
+        await eventually(lambda: at_rithmic()[1:] == [(2, 1, 5010.0, 0.0, "open", ""), (2, 4, 0.0, 4980.0, "open", "")],
+                         message="the children once the entry copy filled")
+        assert rithmic.position("ES") == 1
+        for sim in (ib, rithmic):
+            await _set(sim, "4979")
+        await eventually(lambda: [(o[4], o[5]) for o in at_rithmic()] == [
+            ("complete", "Fill"), ("complete", "Cancel"), ("complete", "Fill")], message="stop filled, TP canceled")
+        assert rithmic.position("ES") == 0
+    finally:
+        if master_venue is not None:
+            await master_venue.close()
+        await rithmic.stop()
+        await ib.stop()
+
+
+async def _set(sim, price: str) -> None:
+    result = sim.set_price("ES", Decimal(price))
+    if result is not None:
+        await result
