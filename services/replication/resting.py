@@ -3,7 +3,8 @@ on each follower's venue (for sessions with mirror_resting_orders), and a master
 stop-limit or take-profit order as the same type (for sessions with mirror_stop_orders); their
 amendments become a cancel and a new copy, their cancels cancel the copies; and each copy is
 followed at the venue until it is done, so its fills reach the feed and risk. Trading halted
-(kill switch, breaker) or a session stopped cancels the copies it concerns.
+(kill switch, breaker) cancels the copies it concerns, but for those that protect a position (a
+halt adds no exposure and takes away no stop-loss); a session stopped cancels them all.
 
 Stops that protect the master's position (they close it) are carried only while the follower's
 risk limits say so (stop_loss_enabled / take_profit_enabled), are sized to the follower's
@@ -316,7 +317,17 @@ class RestingCopies:
         state = trading_pb2.TradingState.Name(event.state).removeprefix("TRADING_STATE_").lower()
         reason = f"trading is {state}" + (f": {event.reason}" if event.reason else "")
         for row in await self._live_copies(*conditions):
-            await self.cancel(row, reason)
+            if not await self._protects(row):  # a halt adds no exposure, and takes away no stop-loss
+                await self.cancel(row, reason)
+
+    async def _protects(self, row: FollowerOrderRow) -> bool:
+        """A stop, take-profit or bracket child that closes what the session's copies hold."""
+        if row.close_position:
+            return True
+        if row.order_type not in TRIGGERED_TYPES and row.parent_order_id is None:
+            return False
+        held = await self.copier._copied_position(row.config_id, row.symbol)  # noqa: SLF001 - one query, kept there
+        return held != 0 and (held > 0) == (row.side == T.SIDE_SELL)
 
     async def on_session_changed(self, delivery: Delivery) -> None:
         event: events.CopySessionChanged = delivery.event
@@ -412,8 +423,7 @@ class RestingCopies:
         if row.status == S.FOLLOWER_ORDER_STATUS_CANCELED:
             await copier.publish("canceled", row, events.FollowerOrderCanceled(order=order_to_proto(row),
                                                                                  reason=row.cancel_reason))
-        if row.status == S.FOLLOWER_ORDER_STATUS_FILLED and row.order_type == T.ORDER_TYPE_LIMIT and \
-                row.parent_order_id is None:
+        if row.status == S.FOLLOWER_ORDER_STATUS_FILLED and row.parent_order_id is None:
             # Off this call: what follows takes the follower's lock, which this call may be under.
             self._spawn(self._after_entry_filled(row))
 
@@ -423,7 +433,7 @@ class RestingCopies:
         task.add_done_callback(self._background.discard)
 
     async def _after_entry_filled(self, row: FollowerOrderRow) -> None:
-        """A resting limit copy filled: the bracket children waiting here for it go out, and an
+        """A resting copy filled: the bracket children waiting here for it go out, and an
         opening copy gets the follower's own protective orders."""
         try:
             await self._release_children(row)
@@ -441,7 +451,7 @@ class RestingCopies:
                 MasterOrderRow.parent_order_id == row.master_order_id, MasterOrderRow.open.is_(True)))).scalars().all()
             positions = {c.master_order_id: await db_session.get(MasterPositionRow, (c.master_account_id, c.symbol))
                          for c in children}
-        if session is None or not children or not session.settings.get("mirror_stop_orders"):
+        if session is None:
             return
         for child in children:
             change = events.MasterOrderChanged(
@@ -456,6 +466,8 @@ class RestingCopies:
                 oco_group=child.oco_group or "", parent_master_order_id=child.parent_order_id or "",
                 reduce_only=child.reduce_only, close_position=child.close_position)
             change.change_time.FromDatetime(datetime.now(UTC))
+            if not mirrors(session, change):
+                continue
             async with self.copier.follower_lock(session.follower_account_id):
                 await self._place_copy(change, session, datetime.now(UTC))
 

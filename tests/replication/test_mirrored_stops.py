@@ -343,3 +343,21 @@ async def _set(sim, price: str) -> None:
     result = sim.set_price("ES", Decimal(price))
     if result is not None:
         await result
+
+
+async def test_a_halt_cancels_resting_entries_but_leaves_the_stops_that_protect_a_position(futures, token_for):
+    sim, risk, exchange, follower = futures
+    user, _ = await follower("halted", rep.CopySettings(
+        sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1", mirror_resting_orders=True, mirror_stop_orders=True))
+    await exchange.create_order(SYMBOL, "market", "buy", 0.01)
+    await eventually(lambda: position(sim, user) == Decimal("0.01"), message="the opening copied")
+    await exchange.create_order(SYMBOL, "market", "sell", 0.01, None, {"stopLossPrice": 63000, "reduceOnly": True})
+    await exchange.create_order(SYMBOL, "limit", "buy", 0.01, 62000)
+    await eventually(lambda: algos(sim, user, "NEW") and [o.status for o in sim.futures_orders(user)
+                                                          if o.type == "LIMIT"] == ["NEW"],
+                     message="the stop and the resting entry mirrored")
+    await risk.ActivateKillSwitch(risk_pb.ActivateKillSwitchRequest(
+        scope=risk_pb.TradingScope(user_id=user), reason="stepping away"), metadata=token_for(user))
+    await eventually(lambda: [o.status for o in sim.futures_orders(user) if o.type == "LIMIT"] == ["CANCELED"],
+                     message="the resting entry canceled by the halt")
+    assert [status for *_, status in algo_statuses(sim, user)] == ["NEW"]  # the stop-loss still guards the position
