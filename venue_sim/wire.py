@@ -296,7 +296,8 @@ def order_trade_update(exchange: Exchange, order: PerpOrder, trade: Trade | None
         "n": fx(trade.commission if trade else ZERO), "T": trade.time_ms if trade else order.update_ms,
         "t": trade.trade_id if trade else 0, "b": "0", "a": "0", "m": trade.is_maker if trade else False,
         "R": order.reduce_only, "wt": "CONTRACT_PRICE", "ot": order.orig_type or order.type,
-        "ps": order.position_side, "cp": order.close_position, "rp": fx(trade.realized_pnl if trade else ZERO), "pP": False, "si": 0, "ss": 0,
+        "ps": order.position_side, "cp": order.close_position, "rp": fx(trade.realized_pnl if trade else ZERO),
+        "pP": False, "si": 0, "ss": 0,
         "V": "NONE", "pm": "NONE", "gtd": 0}}
 
 

@@ -47,7 +47,7 @@ from services.replication.orders import ORDER_TYPE_NAMES, ORDER_TYPE_VALUES, ord
 from services.replication.protective import protective_orders
 from services.replication.store import (CopySessionRow, FollowerOrderRow, MasterFillRow, MasterOrderRow,
                                         MasterPositionRow, VenueAccountRow)
-from services.replication.venues.base import LIMIT_TYPES, Fill, OrderRequest, OrderState, VenueError
+from services.replication.venues.base import LIMIT_TYPES, Fill, Instrument, OrderRequest, OrderState, VenueError
 
 log = logging.getLogger("copytrade.replication.resting")
 LIVE_SESSION_STATES = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZEN)
@@ -252,7 +252,7 @@ class RestingCopies:
         return (copies[0] if copies else None), master_parent
 
     async def _child_size(self, venue, change: events.MasterOrderChanged, parent: FollowerOrderRow,
-                          master_parent: MasterOrderRow | None) -> tuple[sizing.Sized, object, Decimal, Decimal]:
+                          master_parent: MasterOrderRow | None) -> tuple[sizing.Sized, Instrument, Decimal, Decimal]:
         """A bracket child closes what its parent copy opens: the same share of it as the master's
         child is of the master's parent, priced as the parent copy was (per follower unit)."""
         instrument = await venue.instrument(parent.symbol)
@@ -480,7 +480,8 @@ class RestingCopies:
             session = await db_session.get(CopySessionRow, row.config_id)
             account = await db_session.get(VenueAccountRow, row.follower_account_id)
         settings = copy_settings.protective(copy_settings.from_json(session.settings)) if session else None
-        if not settings or row.filled_quantity <= 0 or not row.average_fill_price or session.state != pb.SESSION_STATE_ACTIVE:
+        if not settings or row.filled_quantity <= 0 or not row.average_fill_price or \
+                session.state != pb.SESSION_STATE_ACTIVE:
             return
         held = await self.copier._copied_position(row.config_id, row.symbol)  # noqa: SLF001 - one query, kept there
         if (held > 0) != (row.side == T.SIDE_BUY) or held == 0:
@@ -509,8 +510,9 @@ class RestingCopies:
             order_type=ORDER_TYPE_VALUES[request.order_type], trigger_price=request.trigger_price,
             oco_group=request.oco_group or None, parent_order_id=entry.order_id, cancel_reason="")
         if not self._adapt(row, venue, request.reduce_only):
-            return await self.copier.refuse(row, "ORDER_TYPE_NOT_SUPPORTED", f"the follower's venue takes no "
-                                            f"{request.order_type.replace('_', ' ')} order", {"venue": account.venue_id})
+            what = request.order_type.replace("_", " ")
+            return await self.copier.refuse(row, "ORDER_TYPE_NOT_SUPPORTED", f"the follower's venue takes no {what} "
+                                            "order", {"venue": account.venue_id})
         await self.copier.send(row, session, venue, instrument, reservation_id=row.order_id,
                                expected_price=row.limit_price or row.trigger_price,
                                reference_price=row.limit_price or row.trigger_price, equity=Decimal(0),

@@ -51,7 +51,8 @@ async def scene(mesh, token_for):  # noqa: F811 - the fixture imported above
         followers[name] = (user, session)
     await risk.UpdateRiskLimits(risk_pb.UpdateRiskLimitsRequest(
         user_id=followers["no-stops"][0], limits=risk_pb.RiskLimits(stop_loss_enabled=False),
-        update_mask=field_mask_pb2.FieldMask(paths=["stop_loss_enabled"])), metadata=token_for(followers["no-stops"][0]))
+        update_mask=field_mask_pb2.FieldMask(paths=["stop_loss_enabled"])),
+        metadata=token_for(followers["no-stops"][0]))
     feed: list = []
 
     async def on_event(subject, event):
@@ -147,8 +148,9 @@ async def test_a_take_profit_and_stop_loss_pair_one_fills_the_other_is_gone(scen
         message="the stop-loss gone with the position")
     sim.set_price(VENUE_SYMBOL, "62000")  # through the old stop: nothing more happens
     assert position(sim, follower) == 0 and market_orders(sim, follower) == [("MARKET", "BUY", Decimal("0.020"))]
-    await eventually(lambda: any(isinstance(e, events.FollowerOrderCanceled) and e.order.trigger_price and Decimal(e.order.trigger_price) == 63000
-                                 for e in feed), message="the stop-loss copy's end on the feed")
+    await eventually(lambda: any(isinstance(e, events.FollowerOrderCanceled) and e.order.trigger_price
+                                 and Decimal(e.order.trigger_price) == 63000 for e in feed),
+                     message="the stop-loss copy's end on the feed")
 
 
 # --- IB brackets -----------------------------------------------------------------------------
@@ -206,7 +208,8 @@ async def test_an_ib_bracket_is_mirrored_as_a_bracket_its_stop_amended_and_fired
         assert sim.book.accounts[code].positions["ES"].quantity == 2
         sim.set_price("ES", Decimal("4984"))  # through the stop
         await eventually(lambda: [o.status for o in sim.orders(code)] ==
-                         ["Filled", "Cancelled", "Cancelled", "Filled"], message="the stop fired, the take-profit canceled")
+                         ["Filled", "Cancelled", "Cancelled", "Filled"],
+                         message="the stop fired, the take-profit canceled")
         assert sim.book.accounts[code].positions["ES"].quantity == 0
         assert [o.order_type for o in sim.orders(code)] == ["LMT", "LMT", "STP", "STP"]  # nothing copied at market
         assert sim.book.accounts[master_code].positions["ES"].quantity == 0
@@ -275,7 +278,8 @@ async def test_risk_percent_sizing_measures_to_the_master_s_stop_once_there_is_o
     await eventually(lambda: market_orders(sim, user) == [("MARKET", "BUY", Decimal("0.025"))],
                      message="sized to the follower's stop distance")
     await exchange.create_order(SYMBOL, "market", "sell", 0.01, None, {"stopLossPrice": 63500, "reduceOnly": True})
-    await eventually(lambda: algos(sim, watcher, "NEW"), message="the master's stop seen (mirrored to another follower)")
+    await eventually(lambda: algos(sim, watcher, "NEW"),
+                     message="the master's stop seen (mirrored to another follower)")
     book = sim.perps.book(sim.exchange.accounts[user])
     equity = sim.perps.available(book) + sim.perps.position_margin(book)  # wallet and unrealised PnL
     await exchange.create_order(SYMBOL, "market", "buy", 0.01)

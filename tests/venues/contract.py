@@ -351,7 +351,8 @@ class VenueContract:
     async def test_an_order_the_venue_cannot_take_is_refused_unsent(self, harness: VenueHarness):
         cid = new_cid()
         for order in (OrderRequest(cid, harness.symbol, "sell", harness.quantity, "stop_market"),  # no trigger
-                      OrderRequest(cid, harness.symbol, "sell", harness.quantity, "trailing", trigger_price=Decimal(1))):
+                      OrderRequest(cid, harness.symbol, "sell", harness.quantity, "trailing",
+                                   trigger_price=Decimal(1))):
             with pytest.raises(VenueError) as err:
                 await harness.venue.place_order(order)
             assert err.value.kind == ErrorKind.REJECTED

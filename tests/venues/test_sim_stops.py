@@ -123,8 +123,8 @@ async def test_close_position_orders_expire_with_the_position_and_refusals_are_b
     status, body, _ = await client.call("POST", "/fapi/v1/algoOrder", {**base, "quantity": "0.010",
                                                                        "type": "STOP_MARKET", "triggerPrice": "65000"})
     assert (status, body["code"]) == (400, -2021)  # a sell stop above the price would trigger at once
-    status, body, _ = await client.call("POST", "/fapi/v1/algoOrder", {**base, "quantity": "0.010", "type": "STOP",
-                                                                       "triggerPrice": "63000", "closePosition": "true"})
+    status, body, _ = await client.call("POST", "/fapi/v1/algoOrder", {
+        **base, "quantity": "0.010", "type": "STOP", "triggerPrice": "63000", "closePosition": "true"})
     assert (status, body["code"]) == (400, -4136)  # closePosition only on the *_MARKET types
     await client.call("POST", "/fapi/v1/order", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
                                                  "quantity": "0.010"})

@@ -125,7 +125,8 @@ def open_order(o, status: str) -> bytes:
                     o.tif, o.oca_group, o.account, "", 0, o.order_ref, o.client_id, o.perm_id, 0, 0, 0, "", "",
                     "", "", ""]  # outsideRth, hidden, discretionaryAmt, goodAfterTime, sharesAllocation, fa*
     fields += ["", "", "", "", "", 0, "", -1, 0, "", "", "", "", "",  # modelCode .. stockRangeUpper
-               "", 0, 0, 0, "", o.oca_type, 0, 0, "", o.parent_id, 0, "", 0, "", ""]  # displaySize .. deltaNeutralAuxPrice
+               "", 0, 0, 0, "", o.oca_type, 0, 0, "", o.parent_id,  # displaySize .. parentId
+               0, "", 0, "", ""]  # triggerMethod .. deltaNeutralAuxPrice
     fields += [0, 0, "", "", "", "", "",  # continuousUpdate .. comboLegsDescrip
                0, 0, 0,  # combo legs, order combo legs, smart combo routing params
                "", "", "",  # scaleInitLevelSize, scaleSubsLevelSize, scalePriceIncrement

@@ -492,7 +492,8 @@ class CcxtVenue:
                                order_sent=True)
         return self._order_state(raw, order)
 
-    async def _prepare(self, order: OrderRequest, *, in_group: bool = False) -> tuple[Instrument, dict, str | None, str]:
+    async def _prepare(self, order: OrderRequest, *, in_group: bool = False
+                       ) -> tuple[Instrument, dict, str | None, str]:
         """Check an order against the market and build ccxt's arguments: (instrument, params,
         limit price, quantity)."""
         instrument = await self.instrument(order.symbol)
