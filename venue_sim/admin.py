@@ -8,6 +8,7 @@ Tests, demos and benchmarks drive the venue with it and ask it what really happe
     GET    /_sim/accounts/{name}/balances      spot balances
     GET    /_sim/accounts/{name}/futures/account
     GET    /_sim/accounts/{name}/orders        ?market=spot|futures &clientOrderId= &status=
+                                               (futures: conditional orders too, as the Algo Service shows them)
     GET    /_sim/accounts/{name}/futures/orders
     GET    /_sim/accounts/{name}/positions     (also .../futures/positions)
     GET    /_sim/accounts/{name}/trades        ?market=spot|futures
@@ -154,7 +155,9 @@ class AdminApi:
         if market == "spot":
             rows = [wire.order_json(o) for o in self.sim.orders(account.name, cid)]
         elif market in ("futures", "linear"):
-            rows = [wire.futures_order_json(o) for o in self.sim.futures_orders(account.name, cid)]
+            # A triggered conditional order's own order is not another order that arrived.
+            rows = [wire.futures_order_json(o) for o in self.sim.futures_orders(account.name, cid) if o.algo_id is None]
+            rows += [{**wire.algo_json(a), "status": a.status} for a in self.sim.algo_orders(account.name, cid)]
         else:
             raise ValueError("market is spot or futures")
         return web.json_response([{**r, "market": market} for r in rows if status in (None, r["status"])])

@@ -95,6 +95,10 @@ class Order:
     created_at: float = 0.0  # the venue clock in seconds, full precision (latency measurements)
     orig_quote_qty: Decimal = ZERO
     reserved: Decimal = ZERO  # what is still locked for the unfilled rest (quote for a buy, base for a sell)
+    stop_price: Decimal = ZERO  # the stop and take-profit types: the last price that triggers it
+    working: bool = True  # on the book (a stop is not until it triggers)
+    working_ms: int = 0  # when it started working
+    order_list_id: int = -1  # an OCO's legs share one
 
     @property
     def is_open(self) -> bool:
@@ -135,6 +139,21 @@ class Account:
     trades: list[Trade] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # every API key of the account
     passphrase: str = ""  # the first key's (OKX and KuCoin sign with one)
+    order_lists: dict[int, "OrderList"] = field(default_factory=dict)
+
+
+@dataclass
+class OrderList:
+    """An OCO: two orders on one quantity; the first to trigger or fill expires the other, and
+    canceling either cancels both."""
+
+    order_list_id: int
+    list_client_order_id: str
+    symbol: str
+    order_ids: list[int]
+    status: str = "EXECUTING"  # EXECUTING | ALL_DONE
+    list_status_type: str = "EXEC_STARTED"  # EXEC_STARTED | ALL_DONE
+    time_ms: int = 0
 
 
 @dataclass
@@ -152,6 +171,18 @@ def hex_credentials() -> tuple[str, str]:
 
 
 Listener = Callable[[Account, Order, "Trade | None", str], None]
+
+# Spot order types, and how the stop and take-profit ones work once triggered.
+SPOT_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
+STOP_TYPES = frozenset({"STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"})
+PRICED_TYPES = frozenset({"LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
+
+
+def stop_triggers(order_type: str, side: str, stop_price: Decimal, last: Decimal) -> bool:
+    """Binance's rule for every venue type with a stop price: a stop (STOP_LOSS*, STOP*) buys
+    once the price rises to it and sells once it falls to it; a take-profit the other way."""
+    against = not order_type.startswith("TAKE_PROFIT")
+    return last >= stop_price if (side == "BUY") == against else last <= stop_price
 
 
 class Exchange:
@@ -197,6 +228,9 @@ class Exchange:
         self._order_ids = itertools.count(id_base + 1000)
         self._trade_ids = itertools.count(id_base + 5000)
         self._resting: dict[int, tuple[Account, Order]] = {}  # open limit orders, by order id
+        self._stops: dict[int, tuple[Account, Order]] = {}  # stops not yet triggered, by order id
+        self._list_ids = itertools.count(id_base + 100)
+        self.list_listeners: list[Callable[[Account, OrderList], None]] = []
         now = self.now_ms()
         for name, price in self.prices.items():
             self.history[name].append((now, price))
@@ -265,6 +299,7 @@ class Exchange:
     def _move(self, symbol: str, price: Decimal) -> None:
         self.prices[symbol] = price
         self.history[symbol].append((self.now_ms(), price))
+        self._trigger_stops(symbol)
         self._match_resting(symbol)
         for hook in self.price_hooks:
             hook(symbol)
@@ -278,12 +313,28 @@ class Exchange:
 
     def place_order(self, account: Account, *, symbol: str, side: str, type: str, quantity: Decimal | None,
                     quote_qty: Decimal | None, price: Decimal | None, time_in_force: str | None,
-                    client_order_id: str | None) -> tuple[Order, list[Trade]]:
+                    client_order_id: str | None, stop_price: Decimal | None = None) -> tuple[Order, list[Trade]]:
+        order = self._new_order(account, symbol=symbol, side=side, type=type, quantity=quantity,
+                                quote_qty=quote_qty, price=price, time_in_force=time_in_force,
+                                client_order_id=client_order_id, stop_price=stop_price)
+        reserve_asset, reserve = self._reservation(order)
+        if account.balances.get(reserve_asset, ZERO) < reserve:
+            raise BinanceError(400, -2010, "Account has insufficient balance for requested action.")
+        self._lock(account, order, reserve_asset, reserve)
+        self._add(account, order)
+        self._emit(account, order, None, "NEW")
+        return order, self._start(account, order)
+
+    def _new_order(self, account: Account, *, symbol: str, side: str, type: str, quantity: Decimal | None,
+                   quote_qty: Decimal | None, price: Decimal | None, time_in_force: str | None,
+                   client_order_id: str | None, stop_price: Decimal | None, order_list_id: int = -1,
+                   taken: set[str] = frozenset()) -> Order:
+        """Validate one order as Binance does and build it (nothing is locked or booked yet)."""
         sym = self.symbol(symbol)
         if side not in ("BUY", "SELL"):
             raise BinanceError(400, -1100, "Illegal characters found in parameter 'side'; legal range is "
                                            "'BUY, SELL'.")
-        if type not in ("MARKET", "LIMIT"):
+        if type not in SPOT_TYPES:
             raise BinanceError(400, -1116, "Invalid orderType.")
         client_order_id = client_order_id or f"sim-{secrets.token_hex(8)}"
         if not self.client_id_format.match(client_order_id):
@@ -292,6 +343,8 @@ class Exchange:
         # Binance refuses a newClientOrderId in use with -2010: never a second order.
         self.check_client_id(account.by_client_id, account.orders, client_order_id,
                              BinanceError(400, -2010, "Duplicate order sent."))
+        if client_order_id in taken:
+            raise BinanceError(400, -2010, "Duplicate order sent.")
         market_price = self.prices[sym.name]
         if type == "MARKET":
             if price is not None or time_in_force:
@@ -308,55 +361,183 @@ class Exchange:
                 raise BinanceError(400, -1106, "Parameter 'quoteOrderQty' sent when not required.")
             if quantity is None:
                 raise mandatory("quantity")
-            if price is None:
-                raise mandatory("price")
-            if time_in_force not in ("GTC", "IOC", "FOK"):
-                raise mandatory("timeInForce")
-            if price <= 0 or not is_multiple(price, sym.tick_size):
+            if type in PRICED_TYPES:
+                if price is None:
+                    raise mandatory("price")
+                if price <= 0 or not is_multiple(price, sym.tick_size):
+                    raise BinanceError(400, -1013, "Filter failure: PRICE_FILTER")
+            elif price is not None:
+                raise BinanceError(400, -1106, "Parameter 'price' sent when not required.")
+            if type in ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"):
+                if time_in_force not in ("GTC", "IOC", "FOK"):
+                    raise mandatory("timeInForce")
+            elif time_in_force:
+                raise BinanceError(400, -1106, "Parameter 'timeInForce' sent when not required.")
+            tif, limit_price = time_in_force or "GTC", price or ZERO
+        if type in STOP_TYPES:
+            if stop_price is None:
+                raise mandatory("stopPrice")
+            if stop_price <= 0 or not is_multiple(stop_price, sym.tick_size):
                 raise BinanceError(400, -1013, "Filter failure: PRICE_FILTER")
-            tif, limit_price = time_in_force, price
+            if stop_triggers(type, side, stop_price, market_price):
+                raise BinanceError(400, -2010, "Stop price would trigger immediately.")
+        elif stop_price is not None:
+            raise BinanceError(400, -1106, "Parameter 'stopPrice' sent when not required.")
+        if type == "LIMIT_MAKER" and self._crosses(side, limit_price, market_price):
+            raise BinanceError(400, -2010, "Order would immediately match and take.")
         if quantity < sym.min_qty or quantity > sym.max_qty or not is_multiple(quantity, sym.step_size):
             raise BinanceError(400, -1013, "Filter failure: LOT_SIZE")
-        reference = market_price if type == "MARKET" else limit_price
+        reference = limit_price or stop_price or market_price
         if quantity * reference < sym.min_notional:
             raise BinanceError(400, -1013, "Filter failure: NOTIONAL")
-        # What to lock: a buy locks quote at the worst price it may pay, a sell locks the base.
-        if side == "BUY":
-            reserve_asset = sym.quote
-            reserve = quantity * (market_price * (1 + self.slippage) if type == "MARKET" else limit_price)
-            if self.fee_in_quote:
-                reserve *= 1 + self.fee_rate
-        else:
-            reserve_asset, reserve = sym.base, quantity
-        if account.balances.get(reserve_asset, ZERO) < reserve:
-            raise BinanceError(400, -2010, "Account has insufficient balance for requested action.")
-        account.balances[reserve_asset] -= reserve
-        account.locked[reserve_asset] = account.locked.get(reserve_asset, ZERO) + reserve
         now = self.now_ms()
-        order = Order(next(self._order_ids), client_order_id, sym.name, side, type, tif, limit_price, quantity,
-                      time_ms=now, update_ms=now, created_at=self.clock(), orig_quote_qty=quote_qty or ZERO,
-                      reserved=reserve)
+        stop = type in STOP_TYPES
+        return Order(next(self._order_ids), client_order_id, sym.name, side, type, tif, limit_price, quantity,
+                     time_ms=now, update_ms=now, created_at=self.clock(), orig_quote_qty=quote_qty or ZERO,
+                     stop_price=stop_price or ZERO, working=not stop, working_ms=0 if stop else now,
+                     order_list_id=order_list_id)
+
+    def _reservation(self, order: Order) -> tuple[str, Decimal]:
+        """What to lock: a buy locks quote at the worst price it may pay (a stop's trigger, plus
+        slippage, when it fires at market), a sell locks the base."""
+        sym = self.symbols[order.symbol]
+        if order.side == "SELL":
+            return sym.base, order.orig_qty
+        fee = 1 + self.fee_rate if self.fee_in_quote else 1  # a fee paid in the quote is locked too
+        if order.price:
+            return sym.quote, order.orig_qty * order.price * fee
+        reference = order.stop_price or self.prices[sym.name]
+        return sym.quote, order.orig_qty * reference * (1 + self.slippage) * fee
+
+    @staticmethod
+    def _lock(account: Account, order: Order, asset: str, amount: Decimal) -> None:
+        account.balances[asset] -= amount
+        account.locked[asset] = account.locked.get(asset, ZERO) + amount
+        order.reserved = amount
+
+    def _add(self, account: Account, order: Order) -> None:
         account.orders[order.order_id] = order
-        account.by_client_id[client_order_id] = order.order_id
-        self._emit(account, order, None, "NEW")
-        trades: list[Trade] = []
-        if type == "MARKET":
-            trades.append(self._fill(account, order, order.orig_qty, self._market_fill_price(sym, side),
-                                     is_maker=False))
-        elif self._crosses(side, limit_price, market_price):
+        account.by_client_id[order.client_order_id] = order.order_id
+
+    def _start(self, account: Account, order: Order) -> list[Trade]:
+        """A new (or just triggered) order works: fill what crosses, rest the rest."""
+        sym = self.symbols[order.symbol]
+        market_price = self.prices[sym.name]
+        if not order.working:
+            self._stops[order.order_id] = (account, order)
+            return []
+        if order.type in ("MARKET", "STOP_LOSS", "TAKE_PROFIT"):
+            return [self._fill(account, order, order.orig_qty, self._market_fill_price(sym, order.side),
+                               is_maker=False)]
+        if self._crosses(order.side, order.price, market_price):
             # Marketable limit: fills at once at the (better) market price, as a taker.
-            trades.append(self._fill(account, order, order.orig_qty, market_price, is_maker=False))
-        elif tif in ("IOC", "FOK"):
+            return [self._fill(account, order, order.remaining, market_price, is_maker=False)]
+        if order.time_in_force in ("IOC", "FOK"):
             self._close(account, order, "EXPIRED")
         else:
             self._resting[order.order_id] = (account, order)
-        return order, trades
+        return []
+
+    # --- order lists (OCO) -----------------------------------------------------------------
+    def place_oco(self, account: Account, *, symbol: str, side: str, quantity: Decimal | None,
+                  legs: dict[str, dict], list_client_order_id: str | None) -> tuple[OrderList, list[Order]]:
+        """POST /api/v3/orderList/oco: `legs` = {"above": {...}, "below": {...}}, each with type,
+        price, stop_price, time_in_force, client_order_id. A sell takes profit above and stops
+        below; a buy stops above and takes profit below. One quantity is locked for both."""
+        sym = self.symbol(symbol)
+        if quantity is None:
+            raise mandatory("quantity")
+        allowed = {"SELL": ({"LIMIT_MAKER", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"}, {"STOP_LOSS", "STOP_LOSS_LIMIT"}),
+                   "BUY": ({"STOP_LOSS", "STOP_LOSS_LIMIT"}, {"LIMIT_MAKER", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"})}
+        if side not in allowed:
+            raise BinanceError(400, -1100, "Illegal characters found in parameter 'side'; legal range is "
+                                           "'BUY, SELL'.")
+        list_client_order_id = list_client_order_id or f"sim-{secrets.token_hex(8)}"
+        if any(ol.list_client_order_id == list_client_order_id and ol.status == "EXECUTING"
+               for ol in account.order_lists.values()):
+            raise BinanceError(400, -1158, "Order list client order id is already used.")
+        list_id = next(self._list_ids)
+        orders, taken = [], set()
+        for name, kinds in zip(("above", "below"), allowed[side]):
+            leg = legs[name]
+            if leg.get("type") not in kinds:
+                raise BinanceError(400, -1102, f"Mandatory parameter '{name}Type' was not sent, was empty/null, "
+                                               f"or malformed.")
+            order = self._new_order(account, symbol=sym.name, side=side, type=leg["type"], quantity=quantity,
+                                    quote_qty=None, price=leg.get("price"), time_in_force=leg.get("time_in_force"),
+                                    client_order_id=leg.get("client_order_id"), stop_price=leg.get("stop_price"),
+                                    order_list_id=list_id, taken=taken)
+            taken.add(order.client_order_id)
+            orders.append(order)
+        above, below = orders
+        if (above.price or above.stop_price) <= (below.price or below.stop_price):
+            raise BinanceError(400, -2010, "The relationship of the prices for the orders is not correct.")
+        reservations = [self._reservation(o) for o in orders]
+        asset, reserve = reservations[0][0], max(r for _, r in reservations)
+        if account.balances.get(asset, ZERO) < reserve:
+            raise BinanceError(400, -2010, "Account has insufficient balance for requested action.")
+        self._lock(account, orders[0], asset, reserve)  # held by the first leg, handed on to the one that works
+        order_list = OrderList(list_id, list_client_order_id, sym.name, [o.order_id for o in orders],
+                               time_ms=self.now_ms())
+        account.order_lists[list_id] = order_list
+        for order in orders:
+            self._add(account, order)
+        for order in orders:
+            self._emit(account, order, None, "NEW")
+        self._emit_list(account, order_list)
+        for order in orders:
+            if order.is_open:
+                self._start(account, order)
+        return order_list, orders
+
+    def find_order_list(self, account: Account, order_list_id: int | None, list_client_id: str | None) -> OrderList:
+        for order_list in account.order_lists.values():
+            if order_list.order_list_id == order_list_id or (
+                    list_client_id and order_list.list_client_order_id == list_client_id):
+                return order_list
+        raise BinanceError(400, -2011, "Order list does not exist.")
+
+    def cancel_order_list(self, account: Account, order_list: OrderList) -> list[Order]:
+        if order_list.status != "EXECUTING":
+            raise BinanceError(400, -2011, "Unknown order sent.")
+        orders = [account.orders[i] for i in order_list.order_ids]
+        for order in orders:
+            if order.is_open:
+                self._close(account, order, "CANCELED")
+        return orders
+
+    def _siblings(self, account: Account, order: Order) -> list[Order]:
+        if order.order_list_id < 0:
+            return []
+        order_list = account.order_lists[order.order_list_id]
+        return [account.orders[i] for i in order_list.order_ids if i != order.order_id and account.orders[i].is_open]
+
+    def _take_over(self, account: Account, order: Order) -> None:
+        """An OCO leg triggered or fills: it takes the list's reservation and the others expire."""
+        for sibling in self._siblings(account, order):
+            order.reserved, sibling.reserved = order.reserved + sibling.reserved, ZERO
+            self._close(account, sibling, "EXPIRED")
+
+    def _list_done(self, account: Account, order: Order) -> None:
+        if order.order_list_id < 0 or order.is_open:
+            return
+        order_list = account.order_lists[order.order_list_id]
+        if order_list.status == "EXECUTING" and not any(account.orders[i].is_open for i in order_list.order_ids):
+            order_list.status, order_list.list_status_type = "ALL_DONE", "ALL_DONE"
+            self._emit_list(account, order_list)
+
+    def _emit_list(self, account: Account, order_list: OrderList) -> None:
+        for listener in list(self.list_listeners):
+            listener(account, order_list)
 
     def cancel_order(self, account: Account, symbol: str, order_id: int | None, client_id: str | None) -> Order:
         order = self.find_order(account, symbol, order_id, client_id)
         if not order.is_open:
             raise BinanceError(400, -2011, "Unknown order sent.")
-        self._close(account, order, "CANCELED")
+        if order.order_list_id >= 0:  # canceling a leg cancels the whole list
+            self.cancel_order_list(account, account.order_lists[order.order_list_id])
+        else:
+            self._close(account, order, "CANCELED")
         return order
 
     def find_order(self, account: Account, symbol: str, order_id: int | None, client_id: str | None) -> Order:
@@ -391,7 +572,9 @@ class Exchange:
         order.reserved = ZERO
         order.status, order.update_ms = status, self.now_ms()
         self._resting.pop(order.order_id, None)
+        self._stops.pop(order.order_id, None)
         self._emit(account, order, None, status)
+        self._list_done(account, order)
 
     @staticmethod
     def _unlock(account: Account, asset: str, amount: Decimal, back_to_free: Decimal) -> None:
@@ -400,6 +583,7 @@ class Exchange:
 
     def _fill(self, account: Account, order: Order, qty: Decimal, price: Decimal, *, is_maker: bool) -> Trade:
         sym = self.symbols[order.symbol]
+        self._take_over(account, order)
         notional = qty * price
         share = order.reserved * qty / order.remaining  # the reservation this part of the order held
         order.reserved -= share
@@ -426,7 +610,23 @@ class Exchange:
                       price, qty, fee, fee_asset, now, is_maker, at=self.clock())
         account.trades.append(trade)
         self._emit(account, order, trade, "TRADE")
+        self._list_done(account, order)
         return trade
+
+    def _trigger_stops(self, symbol: str) -> None:
+        """Stops the last price reached start working: at market, or as a limit order at their
+        price. A triggered OCO leg expires its sibling."""
+        market = self.prices[symbol]
+        for account, order in list(self._stops.values()):
+            if order.symbol != symbol or not order.is_open or order.working:
+                continue
+            if stop_triggers(order.type, order.side, order.stop_price, market):
+                self._stops.pop(order.order_id, None)
+                self._take_over(account, order)
+                order.working, order.working_ms = True, self.now_ms()
+                order.update_ms = order.working_ms
+                self._emit(account, order, None, "NEW")  # on the book now ("w": true)
+                self._start(account, order)
 
     def _match_resting(self, symbol: str) -> None:
         market = self.prices[symbol]

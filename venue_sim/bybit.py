@@ -20,7 +20,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -419,15 +419,29 @@ class BybitApi:
         if price is not None and not is_multiple(price, sym.tick_size):
             raise BybitError(170134, "Order price has too many decimals.") if category == "spot" else \
                 params_error("params error: price invalid")
+        trigger = self._decimal(params, "triggerPrice")
+        if trigger is not None and (trigger <= 0 or not is_multiple(trigger, sym.tick_size)):
+            raise params_error("params error: triggerPrice invalid")
         if category == "spot":
-            order = self._spot_order(key, sym, side, order_type, qty, price, tif, link_id, params)
+            order = self._spot_order(key, sym, side, order_type, qty, price, tif, link_id, params, trigger)
         else:
-            order = self._linear_order(key, sym, side, order_type, qty, price, tif, link_id, params)
+            order = self._linear_order(key, sym, side, order_type, qty, price, tif, link_id, params, trigger)
         return {"orderId": bw.order_id(order), "orderLinkId": order.client_order_id}
 
-    def _spot_order(self, key, sym, side, order_type, qty, price, tif, link_id, params):
+    def _spot_order(self, key, sym, side, order_type, qty, price, tif, link_id, params, trigger):
         if params.get("reduceOnly") in (True, "true"):
             raise params_error("params error: reduceOnly is not supported for spot")
+        order_filter = params.get("orderFilter") or "Order"
+        if order_filter not in ("Order", "StopOrder", "tpslOrder"):
+            raise BybitError(170202, "Invalid orderFilter parameter.")
+        if (trigger is None) != (order_filter == "Order"):
+            raise params_error("params error: triggerPrice goes with orderFilter StopOrder or tpslOrder")
+        stop_type = None
+        if trigger is not None:
+            # Bybit spot finds the direction from the price now: a trigger above fires on a rise.
+            rises = trigger > self.exchange.prices[sym.name]
+            stop_type = ("STOP_LOSS" if rises == (side == "BUY") else "TAKE_PROFIT") + (
+                "_LIMIT" if order_type == "LIMIT" else "")
         quote_qty = None
         if order_type == "MARKET":
             unit = params.get("marketUnit") or ("quoteCoin" if side == "BUY" else "baseCoin")
@@ -450,12 +464,15 @@ class BybitApi:
             if self.exchange._crosses(side, price, self.exchange.prices[sym.name]):
                 raise BybitError(170218, "The LIMIT-MAKER order is rejected due to it would take liquidity.")
             tif = "GTC"
+        if stop_type is not None and quote_qty is not None:
+            qty, quote_qty = (quote_qty / trigger).quantize(sym.step_size, rounding=ROUND_DOWN), None
         order, _ = self.exchange.place_order(
-            key.account, symbol=sym.name, side=side, type=order_type, quantity=qty, quote_qty=quote_qty, price=price,
-            time_in_force=tif if order_type == "LIMIT" else None, client_order_id=link_id)
+            key.account, symbol=sym.name, side=side, type=stop_type or order_type, quantity=qty, quote_qty=quote_qty,
+            price=price, time_in_force=tif if order_type == "LIMIT" else None, client_order_id=link_id,
+            stop_price=trigger)
         return order
 
-    def _linear_order(self, key, sym, side, order_type, qty, price, tif, link_id, params):
+    def _linear_order(self, key, sym, side, order_type, qty, price, tif, link_id, params, trigger):
         if not is_multiple(qty, sym.step_size):
             raise params_error("params error: qty invalid, the qty step is " + bw.fx(sym.step_size))
         if qty < sym.min_qty:
@@ -468,11 +485,33 @@ class BybitApi:
         position_side = {v: k for k, v in bw.POSITION_IDX.items()}[idx]
         reduce_only = params.get("reduceOnly") in (True, "true")
         book = self.perps.book(key.account)
-        return self.perps.place_order(
-            key.account, symbol=sym.name, side=side, type=order_type, quantity=qty, price=price,
-            time_in_force=("GTX" if tif == "PostOnly" else tif) if order_type == "LIMIT" else None,
-            client_order_id=link_id, reduce_only=reduce_only if not book.dual_side else None,
-            position_side=position_side)
+        direction = self._int(params, "triggerDirection", 0)
+        if trigger is not None and direction not in (1, 2):
+            raise params_error("params error: triggerDirection invalid")
+        take_profit, stop_loss = self._decimal(params, "takeProfit"), self._decimal(params, "stopLoss")
+        for value in (take_profit, stop_loss):
+            if value is not None and (value <= 0 or not is_multiple(value, sym.tick_size)):
+                raise params_error("params error: takeProfit / stopLoss invalid")
+        market = self.exchange.prices[sym.name]
+        long = side == "BUY"
+        if take_profit is not None and (take_profit <= market) == long:
+            raise BybitError(10001, "TakeProfit:%s set for Buy position should be higher than base_price" % bw.fx(
+                take_profit) if long else "TakeProfit set for Sell position should be lower than base_price")
+        if stop_loss is not None and (stop_loss >= market) == long:
+            raise BybitError(10001, "StopLoss set for Buy position should be lower than base_price" if long
+                             else "StopLoss set for Sell position should be higher than base_price")
+        try:
+            return self.perps.place_order(
+                key.account, symbol=sym.name, side=side, type=order_type, quantity=qty, price=price,
+                time_in_force=("GTX" if tif == "PostOnly" else tif) if order_type == "LIMIT" else None,
+                client_order_id=link_id, reduce_only=reduce_only if not book.dual_side else None,
+                position_side=position_side, trigger_price=trigger, trigger_direction=direction,
+                take_profit=take_profit, stop_loss=stop_loss)
+        except BinanceError as err:
+            if err.code == -2021:  # Bybit: the trigger must lie the way its direction says
+                raise BybitError(110093, "TriggerPrice for the direction is invalid: expect it to be "
+                                 + ("higher" if direction == 1 else "lower") + " than the last price") from None
+            raise
 
     def _find(self, key: ApiKey, category: str, params: dict):
         """The order named by orderId or orderLinkId, or None."""

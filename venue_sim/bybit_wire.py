@@ -16,7 +16,8 @@ from venue_sim.wire import fx
 
 POSITION_IDX = {"BOTH": 0, "LONG": 1, "SHORT": 2}
 STATUS = {"NEW": "New", "PARTIALLY_FILLED": "PartiallyFilled", "FILLED": "Filled", "CANCELED": "Cancelled",
-          "EXPIRED": "Cancelled"}
+          "EXPIRED": "Cancelled", "REJECTED": "Rejected"}
+MARKET_TYPES = ("MARKET", "STOP_LOSS", "TAKE_PROFIT")  # the spot book's stop types that fire at market
 TIME_IN_FORCE = {"GTC": "GTC", "IOC": "IOC", "FOK": "FOK", "GTX": "PostOnly"}
 LINEAR_ID_NAMESPACE = 0x6279_6269_7400_0000  # "bybit": linear order/exec UUIDs start with it
 
@@ -162,7 +163,12 @@ def order_json(order: Order, trades: list[Trade], *, category: str, with_categor
     status = STATUS[order.status]
     if order.status in ("CANCELED", "EXPIRED") and executed:
         status = "PartiallyFilledCanceled"
-    market = order.type == "MARKET"
+    conditional = bool(order.stop_price)
+    if conditional and order.status == "NEW":
+        status = "Untriggered" if not order.working else "New"
+    elif conditional and order.status in ("CANCELED", "EXPIRED") and not order.working:
+        status = "Deactivated"
+    market = order.type in MARKET_TYPES
     row = {"orderId": order_id(order), "orderLinkId": order.client_order_id, "blockTradeId": "",
            "symbol": order.symbol, "price": fx(order.price), "qty": fx(order.orig_qty), "side": side(order.side),
            "isLeverage": "", "positionIdx": POSITION_IDX[getattr(order, "position_side", "BOTH")],
@@ -172,9 +178,12 @@ def order_json(order: Order, trades: list[Trade], *, category: str, with_categor
            "leavesValue": fx(order.remaining * order.price if order.is_open else ZERO),
            "cumExecQty": fx(executed), "cumExecValue": fx(value), "cumExecFee": fx(fee),
            "timeInForce": "IOC" if market else TIME_IN_FORCE.get(order.time_in_force, "GTC"),
-           "orderType": "Market" if market else "Limit", "stopOrderType": "", "orderIv": "",
-           "triggerPrice": "0", "takeProfit": "0", "stopLoss": "0", "tpTriggerBy": "", "slTriggerBy": "",
-           "triggerDirection": 0, "triggerBy": "", "lastPriceOnCreated": "", "placeType": "",
+           "orderType": "Market" if market else "Limit",
+           "stopOrderType": getattr(order, "stop_order_type", "") or ("Stop" if conditional else ""), "orderIv": "",
+           "triggerPrice": fx(order.stop_price), "takeProfit": fx(getattr(order, "take_profit", ZERO)),
+           "stopLoss": fx(getattr(order, "stop_loss", ZERO)), "tpTriggerBy": "", "slTriggerBy": "",
+           "triggerDirection": trigger_direction(order), "triggerBy": "LastPrice" if conditional else "",
+           "lastPriceOnCreated": "", "placeType": "",
            "reduceOnly": bool(getattr(order, "reduce_only", False)), "closeOnTrigger": False,
            "smpType": "None", "smpGroup": 0, "smpOrderId": "", "createdTime": str(order.time_ms),
            "updatedTime": str(order.update_ms)}
@@ -188,13 +197,25 @@ def order_json(order: Order, trades: list[Trade], *, category: str, with_categor
     return row
 
 
+def trigger_direction(order: Order) -> int:
+    """1: fires when the price rises to the trigger, 2: when it falls (0: not conditional)."""
+    if not order.stop_price:
+        return 0
+    if getattr(order, "trigger_direction", 0):
+        return order.trigger_direction
+    against = not order.type.startswith("TAKE_PROFIT")  # the spot book's types (Binance's rule)
+    return 1 if (order.side == "BUY") == against else 2
+
+
 def execution_json(order: Order, trade: Trade, *, category: str, mark: Decimal, with_category: bool = False) -> dict:
     linear = category == "linear"
     notional = trade.price * trade.qty
     fee_rate = trade.commission / (notional if linear or trade.side == "SELL" else trade.qty) if notional else ZERO
-    row = {"symbol": trade.symbol, "orderType": "Market" if order.type == "MARKET" else "Limit",
+    row = {"symbol": trade.symbol, "orderType": "Market" if order.type in MARKET_TYPES else "Limit",
            "underlyingPrice": "", "orderLinkId": trade.client_order_id, "side": side(trade.side), "indexPrice": "",
-           "orderId": order_id(order), "stopOrderType": "UNKNOWN", "leavesQty": fx(order.remaining),
+           "orderId": order_id(order),
+           "stopOrderType": getattr(order, "stop_order_type", "") or ("Stop" if order.stop_price else "UNKNOWN"),
+           "leavesQty": fx(order.remaining),
            "execTime": str(trade.time_ms), "feeCurrency": trade.commission_asset, "isMaker": trade.is_maker,
            "execFee": fx(trade.commission), "feeRate": fx(fee_rate),
            "execId": str(linear_uuid(trade.trade_id)) if linear else str(trade.trade_id), "tradeIv": "",

@@ -26,11 +26,15 @@ class FuturesApi:
                    ("GET", "/fapi/v1/order", self.query_order), ("GET", "/fapi/v1/openOrders", self.open_orders),
                    ("GET", "/fapi/v1/allOrders", self.all_orders), ("GET", "/fapi/v1/userTrades", self.user_trades),
                    ("GET", "/fapi/v1/leverageBracket", self.leverage_brackets),
+                   ("GET", "/fapi/v1/algoOrder", self.query_algo), ("GET", "/fapi/v1/openAlgoOrders", self.open_algos),
+                   ("GET", "/fapi/v1/allAlgoOrders", self.all_algos),
                    ("GET", "/fapi/v1/commissionRate", self.commission_rate)]
         trading = [("POST", "/fapi/v1/leverage", self.set_leverage), ("POST", "/fapi/v1/marginType", self.margin_type),
                    ("POST", "/fapi/v1/positionSide/dual", self.set_dual), ("POST", "/fapi/v1/order", self.new_order),
                    ("PUT", "/fapi/v1/order", self.amend_order), ("DELETE", "/fapi/v1/order", self.cancel_order),
-                   ("DELETE", "/fapi/v1/allOpenOrders", self.cancel_all)]
+                   ("DELETE", "/fapi/v1/allOpenOrders", self.cancel_all),
+                   ("POST", "/fapi/v1/algoOrder", self.new_algo), ("DELETE", "/fapi/v1/algoOrder", self.cancel_algo),
+                   ("DELETE", "/fapi/v1/algoOpenOrders", self.cancel_all_algos)]
         return [*(Endpoint("GET", p, h) for p, h in public),
                 *(Endpoint(m, p, h, signed=True) for m, p, h in signed),
                 *(Endpoint(m, p, h, signed=True, trade=True) for m, p, h in trading)]
@@ -185,3 +189,47 @@ class FuturesApi:
                 and start <= t.time_ms <= end and order_id in (None, t.order_id)]
         rows = rows[:limit] if (params.get("fromId") or params.get("startTime")) else rows[-limit:]
         return [wire.futures_trade_json(t) for t in rows]
+
+    # --- conditional orders (the Algo Service) ---------------------------------------------
+    async def new_algo(self, key: ApiKey, params) -> dict:
+        if required(params, "algoType") != "CONDITIONAL":
+            raise BinanceError(400, -1100, "Illegal characters found in parameter 'algoType'.")
+        algo = self.perps.place_algo(
+            key.account, symbol=required(params, "symbol"), side=required(params, "side"),
+            type=required(params, "type"),
+            quantity=parse_decimal("quantity", params.get("quantity"), required=False),
+            price=parse_decimal("price", params.get("price"), required=False),
+            trigger_price=parse_decimal("triggerPrice", params.get("triggerPrice"), required=False),
+            working_type=params.get("workingType"), time_in_force=params.get("timeInForce"),
+            client_algo_id=params.get("clientAlgoId"), reduce_only=bool_param(params, "reduceOnly"),
+            close_position=bool_param(params, "closePosition"), price_protect=bool_param(params, "priceProtect"),
+            position_side=params.get("positionSide"))
+        return wire.algo_json(algo)
+
+    def _algo(self, key: ApiKey, params):
+        return self.perps.find_algo(key.account, int_param(params, "algoId"), params.get("clientAlgoId") or None)
+
+    async def query_algo(self, key: ApiKey, params) -> dict:
+        return wire.algo_json(self._algo(key, params))
+
+    async def cancel_algo(self, key: ApiKey, params) -> dict:
+        algo = self._algo(key, params)
+        self.perps.cancel_algo(key.account, algo.algo_id, None)
+        return {"algoId": algo.algo_id, "clientAlgoId": algo.client_algo_id, "code": "200", "msg": "success"}
+
+    async def cancel_all_algos(self, key: ApiKey, params) -> dict:
+        symbol = self.exchange.symbol(required(params, "symbol")).name
+        for algo in self.perps.open_algos(key.account, symbol):
+            self.perps.cancel_algo(key.account, algo.algo_id, None)
+        return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+    async def open_algos(self, key: ApiKey, params) -> list:
+        symbol = self.exchange.symbol(params["symbol"]).name if params.get("symbol") else None
+        return [wire.algo_json(a) for a in self.perps.open_algos(key.account, symbol)]
+
+    async def all_algos(self, key: ApiKey, params) -> list:
+        symbol = self.exchange.symbol(required(params, "symbol")).name
+        limit = max(1, min(int_param(params, "limit", 500), 1000))
+        rows = [a for a in sorted(self.perps.book(key.account).algos.values(), key=lambda a: a.algo_id)
+                if a.symbol == symbol]
+        return [wire.algo_json(a) for a in rows[:limit]]

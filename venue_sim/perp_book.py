@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from venue_sim.book import (
-    ZERO, Account, BinanceError, Exchange, Order, Trade, bad_param, is_multiple, mandatory,
+    CLIENT_ID_FORMAT, ZERO, Account, BinanceError, Exchange, Order, Trade, bad_param, is_multiple, mandatory,
+    stop_triggers,
 )
 
 TAKER_FEE = Decimal("0.0004")
@@ -20,6 +21,10 @@ MAKER_FEE = Decimal("0.0002")
 DEFAULT_LEVERAGE = 20
 MAX_LEVERAGE = 125
 ENTRY_PRICE_STEP = Decimal("1e-8")
+# Conditional orders live in Binance's Algo Service (POST /fapi/v1/algoOrder, algoType CONDITIONAL)
+# until their trigger price is reached; then each places an order in the matching engine.
+ALGO_TYPES = ("STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT")
+WORKING_TYPES = ("CONTRACT_PRICE", "MARK_PRICE")
 
 
 @dataclass
@@ -36,6 +41,52 @@ class PerpOrder(Order):
     realized_pnl: Decimal = ZERO
     margin: Decimal = ZERO  # initial margin held for the unfilled rest of an order that adds exposure
     close_only: bool = False  # reduce-only, or a hedge-mode close: never opens or flips a position
+    algo_id: int | None = None  # placed by a triggered conditional order
+    orig_type: str = ""  # that order's type (STOP_MARKET, ...), else the order's own
+    close_position: bool = False
+    # An in-book conditional order (Bybit's): it waits, holding no margin, until the price rises
+    # (1) or falls (2) to stop_price, then works as the MARKET or LIMIT order it is.
+    trigger_direction: int = 0
+    # Take-profit / stop-loss to attach once it fills (Bybit's takeProfit / stopLoss): prices.
+    take_profit: Decimal = ZERO
+    stop_loss: Decimal = ZERO
+    tpsl_parent: int | None = None  # a take-profit / stop-loss placed by that order's fill
+    stop_order_type: str = ""  # "" | "Stop" | "TakeProfit" | "StopLoss"
+
+
+@dataclass
+class AlgoOrder:
+    """A conditional order in the Algo Service: NEW until triggered, then TRIGGERING, TRIGGERED
+    (its order is in the matching engine) and FINISHED (that order is done); or CANCELED,
+    REJECTED (its order was refused when it triggered) or EXPIRED (a close-position order
+    whose position was closed)."""
+
+    algo_id: int
+    client_algo_id: str
+    symbol: str
+    side: str
+    position_side: str
+    type: str
+    quantity: Decimal  # 0 for a close-position order
+    price: Decimal  # 0 for the *_MARKET types
+    trigger_price: Decimal
+    working_type: str
+    time_in_force: str
+    close_position: bool
+    reduce_only: bool
+    price_protect: bool
+    create_ms: int
+    update_ms: int
+    status: str = "NEW"
+    trigger_ms: int = 0
+    actual_order_id: int | None = None
+    executed_qty: Decimal = ZERO
+    avg_price: Decimal = ZERO
+    reject_reason: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("NEW", "TRIGGERING", "TRIGGERED")
 
 
 @dataclass
@@ -48,6 +99,8 @@ class PerpAccount:
     orders: dict[int, PerpOrder] = field(default_factory=dict)
     by_client_id: dict[str, int] = field(default_factory=dict)
     trades: list[Trade] = field(default_factory=list)
+    algos: dict[int, AlgoOrder] = field(default_factory=dict)
+    by_client_algo_id: dict[str, int] = field(default_factory=dict)
 
 
 Listener = Callable[[Account, PerpOrder, "Trade | None", str], None]
@@ -58,7 +111,9 @@ class Perpetuals:
         self.exchange = exchange
         self.books: dict[str, PerpAccount] = {}  # by account name
         self.listeners: list[Listener] = []
+        self.algo_listeners: list[Callable[[Account, AlgoOrder], None]] = []
         self._order_ids = itertools.count(exchange.id_base + 800_000)
+        self._algo_ids = itertools.count(exchange.id_base + 3_000_000)
         self._trade_ids = itertools.count(exchange.id_base + 900_000)
         exchange.price_hooks.append(self.match_resting)
 
@@ -138,7 +193,9 @@ class Perpetuals:
 
     def place_order(self, account: Account, *, symbol: str, side: str, type: str, quantity: Decimal | None,
                     price: Decimal | None, time_in_force: str | None, client_order_id: str | None,
-                    reduce_only: bool | None, position_side: str | None) -> PerpOrder:
+                    reduce_only: bool | None, position_side: str | None, algo: AlgoOrder | None = None,
+                    trigger_price: Decimal | None = None, trigger_direction: int = 0,
+                    take_profit: Decimal | None = None, stop_loss: Decimal | None = None) -> PerpOrder:
         sym = self.exchange.symbol(symbol)
         book = self.book(account)
         if side not in ("BUY", "SELL"):
@@ -177,7 +234,14 @@ class Perpetuals:
                                                "order will be rejected.")
         elif price is not None:
             raise bad_param("Parameter 'price' sent when not required.")
-        reference = price if type == "LIMIT" else market
+        if trigger_price is not None:
+            if trigger_direction not in (1, 2):
+                raise BinanceError(400, -1102, "triggerDirection must be 1 (rise) or 2 (fall).")
+            if trigger_price <= 0 or not is_multiple(trigger_price, sym.tick_size):
+                raise BinanceError(400, -4014, "Price not increased by tick size.")
+            if self._reached(trigger_direction, trigger_price, market):
+                raise BinanceError(400, -2021, "Order would immediately trigger.")
+        reference = price if type == "LIMIT" else (trigger_price or market)
         reducible = self._reducible(book, sym.name, side, position_side)
         # In hedge mode SELL LONG / BUY SHORT can only close: they act as reduce-only.
         close_only = reduce_only or (position_side, side) in (("LONG", "SELL"), ("SHORT", "BUY"))
@@ -186,18 +250,37 @@ class Perpetuals:
         if not close_only and quantity * reference < sym.min_notional:
             raise BinanceError(400, -4164, f"Order's notional must be no smaller than {sym.min_notional} "
                                            f"(unless you choose reduce only).")
-        adds = max(quantity - reducible, ZERO)
+        adds = max(quantity - reducible, ZERO) if trigger_price is None else ZERO  # a waiting order holds none
         margin = adds * reference / self.leverage(book, sym.name)
         if margin > self.available(book):
             raise BinanceError(400, -2019, "Margin is insufficient.")
         now = self.exchange.now_ms()
-        order = PerpOrder(next(self._order_ids), client_order_id, sym.name, side, type, time_in_force or "GTC",
+        order_id = algo.actual_order_id if algo is not None else next(self._order_ids)
+        order = PerpOrder(order_id, client_order_id, sym.name, side, type, time_in_force or "GTC",
                           price or ZERO, quantity, time_ms=now, update_ms=now, created_at=self.exchange.clock(),
                           reduce_only=reduce_only, position_side=position_side, margin=margin,
-                          close_only=close_only)
+                          close_only=close_only, algo_id=algo.algo_id if algo else None,
+                          orig_type=algo.type if algo else type,
+                          stop_price=algo.trigger_price if algo else (trigger_price or ZERO),
+                          close_position=bool(algo and algo.close_position), trigger_direction=trigger_direction,
+                          working=trigger_price is None, working_ms=now if trigger_price is None else 0,
+                          take_profit=take_profit or ZERO, stop_loss=stop_loss or ZERO,
+                          stop_order_type="Stop" if trigger_price is not None else "")
         book.orders[order.order_id] = order
         book.by_client_id[client_order_id] = order.order_id
         self._emit(account, order, None, "NEW")
+        return self._work(account, order)
+
+    @staticmethod
+    def _reached(direction: int, trigger: Decimal, market: Decimal) -> bool:
+        return market >= trigger if direction == 1 else market <= trigger
+
+    def _work(self, account: Account, order: PerpOrder) -> PerpOrder:
+        """A new (or just triggered) order: fill what crosses; a waiting conditional order waits."""
+        if not order.working:
+            return order
+        sym = self.exchange.symbols[order.symbol]
+        market, type, side = self.exchange.prices[sym.name], order.type, order.side
         if type == "MARKET":
             slip = market * self.exchange.slippage
             fill_price = (market + slip if side == "BUY" else market - slip).quantize(sym.tick_size)
@@ -207,6 +290,54 @@ class Perpetuals:
         elif order.time_in_force in ("IOC", "FOK"):
             self._close(account, order, "EXPIRED")
         return order
+
+    def _trigger_waiting(self, symbol: str) -> None:
+        """In-book conditional orders the price reached start working (Bybit: Untriggered →
+        Triggered → New); one whose margin is no longer there is rejected."""
+        market = self.exchange.prices[symbol]
+        for name, book in list(self.books.items()):
+            account = self.exchange.accounts[name]
+            for order in list(book.orders.values()):
+                if not order.is_open or order.working or order.symbol != symbol or \
+                        not self._reached(order.trigger_direction, order.stop_price, market):
+                    continue
+                reference = order.price if order.type == "LIMIT" else market
+                adds = ZERO if order.close_only else max(
+                    order.remaining - self._reducible(book, symbol, order.side, order.position_side), ZERO)
+                margin = adds * reference / self.leverage(book, symbol)
+                if margin > self.available(book):
+                    self._close(account, order, "REJECTED")
+                    continue
+                order.margin, order.working = margin, True
+                order.working_ms = order.update_ms = self.exchange.now_ms()
+                self._emit(account, order, None, "TRIGGERED")
+                self._work(account, order)
+
+    def _attach_tpsl(self, account: Account, order: PerpOrder) -> None:
+        """Bybit's takeProfit / stopLoss on an order: once it has filled, a reduce-only take-profit
+        and stop-loss on what it filled, each the other's OCO (the first to fill cancels the other)."""
+        if not (order.take_profit or order.stop_loss) or order.is_open or not order.executed_qty:
+            return
+        close = "SELL" if order.side == "BUY" else "BUY"
+        rises = close == "SELL"  # a long's take-profit is above, its stop-loss below
+        for price, kind in ((order.take_profit, "TakeProfit"), (order.stop_loss, "StopLoss")):
+            if not price:
+                continue
+            direction = 1 if (kind == "TakeProfit") == rises else 2
+            if self._reached(direction, price, self.exchange.prices[order.symbol]):
+                continue
+            leg = self.place_order(account, symbol=order.symbol, side=close, type="MARKET", quantity=order.executed_qty,
+                                   price=None, time_in_force=None, client_order_id=None,
+                                   reduce_only=None if self.book(account).dual_side else True,
+                                   position_side=order.position_side, trigger_price=price, trigger_direction=direction)
+            leg.tpsl_parent, leg.stop_order_type = order.order_id, kind
+
+    def _tpsl_done(self, account: Account, order: PerpOrder) -> None:
+        if order.tpsl_parent is None or order.is_open or not order.executed_qty:
+            return
+        for sibling in self.book(account).orders.values():
+            if sibling.tpsl_parent == order.tpsl_parent and sibling is not order and sibling.is_open:
+                self._close(account, sibling, "CANCELED")
 
     def amend_order(self, account: Account, symbol: str, order_id: int | None, client_id: str | None, *,
                     side: str, quantity: Decimal, price: Decimal) -> PerpOrder:
@@ -269,12 +400,162 @@ class Perpetuals:
         return [o for o in self.book(account).orders.values()
                 if o.is_open and (symbol is None or o.symbol == symbol)]
 
+    # --- conditional (algo) orders --------------------------------------------------------
+    def place_algo(self, account: Account, *, symbol: str, side: str, type: str, quantity: Decimal | None,
+                   price: Decimal | None, trigger_price: Decimal | None, working_type: str | None,
+                   time_in_force: str | None, client_algo_id: str | None, reduce_only: bool | None,
+                   close_position: bool | None, price_protect: bool | None, position_side: str | None) -> AlgoOrder:
+        sym = self.exchange.symbol(symbol)
+        book = self.book(account)
+        if side not in ("BUY", "SELL"):
+            raise BinanceError(400, -1100, "Illegal characters found in parameter 'side'.")
+        if type not in ALGO_TYPES:
+            raise BinanceError(400, -1116, "Invalid orderType.")
+        close_position = bool(close_position)
+        if close_position and type not in ("STOP_MARKET", "TAKE_PROFIT_MARKET"):
+            raise BinanceError(400, -4136, f"Target strategy invalid for orderType {type},closePosition true")
+        if close_position and quantity is not None:
+            raise BinanceError(400, -1106, "Parameter 'quantity' sent when not required.")
+        if close_position and reduce_only is not None:
+            raise BinanceError(400, -1106, "Parameter 'reduceOnly' sent when not required.")
+        if not close_position:
+            if quantity is None:
+                raise mandatory("quantity")
+            if quantity <= 0:
+                raise BinanceError(400, -4003, "Quantity less than or equal to zero.")
+            if not is_multiple(quantity, sym.step_size):
+                raise BinanceError(400, -1111, "Precision is over the maximum defined for this asset.")
+            if quantity < sym.min_qty or quantity > sym.max_qty:
+                raise BinanceError(400, -1013, "Filter failure: LOT_SIZE")
+        if trigger_price is None:
+            raise mandatory("triggerPrice")
+        for value in (trigger_price, price):
+            if value is not None and (value <= 0 or not is_multiple(value, sym.tick_size)):
+                raise BinanceError(400, -4014, "Price not increased by tick size.")
+        if type in ("STOP", "TAKE_PROFIT"):
+            if price is None:
+                raise mandatory("price")
+            if time_in_force not in (None, "GTC", "IOC", "FOK", "GTX"):
+                raise mandatory("timeInForce")
+        elif price is not None:
+            raise bad_param("Parameter 'price' sent when not required.")
+        working_type = working_type or "CONTRACT_PRICE"
+        if working_type not in WORKING_TYPES:
+            raise BinanceError(400, -1100, "Illegal characters found in parameter 'workingType'.")
+        position_side = position_side or "BOTH"
+        if position_side not in ("BOTH", "LONG", "SHORT") or book.dual_side == (position_side == "BOTH"):
+            raise BinanceError(400, -4061, "Order's position side does not match user's setting.")
+        client_algo_id = client_algo_id or f"sim-{secrets.token_hex(8)}"
+        if not CLIENT_ID_FORMAT.match(client_algo_id):
+            raise BinanceError(400, -4015, "Client order id is not valid.")
+        known = book.by_client_algo_id.get(client_algo_id)
+        if (known is not None and (self.exchange.client_id_scope == "known" or book.algos[known].is_open)) or \
+                client_algo_id in book.by_client_id:
+            raise BinanceError(400, -4116, "ClientOrderId is duplicated.")
+        if stop_triggers(type, side, trigger_price, self.mark(sym.name)):
+            raise BinanceError(400, -2021, "Order would immediately trigger.")
+        now = self.exchange.now_ms()
+        algo = AlgoOrder(next(self._algo_ids), client_algo_id, sym.name, side, position_side, type,
+                         quantity or ZERO, price or ZERO, trigger_price, working_type,
+                         "GTE_GTC" if close_position else (time_in_force or "GTC"), close_position,
+                         bool(reduce_only), bool(price_protect), now, now)
+        book.algos[algo.algo_id] = algo
+        book.by_client_algo_id[client_algo_id] = algo.algo_id
+        self._emit_algo(account, algo)
+        return algo
+
+    def mark(self, symbol: str) -> Decimal:
+        """The mark price (MARK_PRICE triggers): the last price, as the venue has no index of its own."""
+        return self.exchange.prices[symbol]
+
+    def find_algo(self, account: Account, algo_id: int | None, client_algo_id: str | None) -> AlgoOrder:
+        if algo_id is None and not client_algo_id:
+            raise bad_param("Either algoId or clientAlgoId must be sent.")
+        book = self.book(account)
+        if algo_id is None:
+            algo_id = book.by_client_algo_id.get(client_algo_id)
+        algo = book.algos.get(algo_id) if algo_id is not None else None
+        if algo is None or (client_algo_id and algo.client_algo_id != client_algo_id):
+            raise BinanceError(400, -2013, "Order does not exist.")
+        return algo
+
+    def cancel_algo(self, account: Account, algo_id: int | None, client_algo_id: str | None) -> AlgoOrder:
+        algo = self.find_algo(account, algo_id, client_algo_id)
+        if algo.status != "NEW":
+            raise BinanceError(400, -2011, "Unknown order sent.")
+        self._algo_status(account, algo, "CANCELED")
+        return algo
+
+    def open_algos(self, account: Account, symbol: str | None = None) -> list[AlgoOrder]:
+        return [a for a in self.book(account).algos.values()
+                if a.status == "NEW" and (symbol is None or a.symbol == symbol)]
+
+    def _trigger_algos(self, symbol: str) -> None:
+        for name, book in list(self.books.items()):
+            account = self.exchange.accounts[name]
+            for algo in list(book.algos.values()):
+                if algo.status == "NEW" and algo.symbol == symbol and \
+                        stop_triggers(algo.type, algo.side, algo.trigger_price, self.mark(symbol)):
+                    self._trigger(account, book, algo)
+
+    def _trigger(self, account: Account, book: PerpAccount, algo: AlgoOrder) -> None:
+        """Place the conditional order's order in the matching engine: at market, or as a limit
+        at its price; a close-position order closes what the position holds now."""
+        algo.trigger_ms = self.exchange.now_ms()
+        self._algo_status(account, algo, "TRIGGERING")
+        quantity = algo.quantity
+        reduce_only = algo.reduce_only or algo.close_position
+        if algo.close_position:
+            quantity = self._reducible(book, algo.symbol, algo.side, algo.position_side)
+        if quantity <= 0:
+            algo.reject_reason = "Reduce Only reject"
+            self._algo_status(account, algo, "REJECTED")
+            return
+        algo.actual_order_id = next(self._order_ids)
+        self._algo_status(account, algo, "TRIGGERED")  # its order id (ai) before that order's events
+        limit = algo.type in ("STOP", "TAKE_PROFIT")
+        try:
+            self.place_order(account, symbol=algo.symbol, side=algo.side, type="LIMIT" if limit else "MARKET",
+                             quantity=quantity, price=algo.price if limit else None,
+                             time_in_force=(algo.time_in_force if algo.time_in_force != "GTE_GTC" else "GTC")
+                             if limit else None, client_order_id=algo.client_algo_id,
+                             reduce_only=reduce_only if not book.dual_side else None,
+                             position_side=algo.position_side, algo=algo)
+        except BinanceError as err:
+            algo.actual_order_id, algo.reject_reason = None, err.msg
+            self._algo_status(account, algo, "REJECTED")
+
+    def _algo_status(self, account: Account, algo: AlgoOrder, status: str) -> None:
+        algo.status, algo.update_ms = status, self.exchange.now_ms()
+        self._emit_algo(account, algo)
+
+    def _emit_algo(self, account: Account, algo: AlgoOrder) -> None:
+        for listener in list(self.algo_listeners):
+            listener(account, algo)
+
+    def _after_order(self, account: Account, order: PerpOrder) -> None:
+        """A triggered conditional order's order is done: the conditional order is FINISHED. A
+        position closed expires the close-position orders still waiting on it."""
+        book = self.book(account)
+        if order.algo_id is not None and not order.is_open:
+            algo = book.algos.get(order.algo_id)
+            if algo is not None and algo.status == "TRIGGERED":
+                algo.executed_qty, algo.avg_price = order.executed_qty, order.average_price
+                self._algo_status(account, algo, "FINISHED")
+        if self.position(book, order.symbol, order.position_side).quantity == 0:
+            for algo in list(book.algos.values()):
+                if algo.status == "NEW" and algo.close_position and algo.symbol == order.symbol and \
+                        algo.position_side == order.position_side:
+                    self._algo_status(account, algo, "EXPIRED")
+
     def match_resting(self, symbol: str) -> None:
+        self._trigger_algos(symbol)
+        self._trigger_waiting(symbol)
         market = self.exchange.prices[symbol]
         for name, book in list(self.books.items()):
             account = self.exchange.accounts[name]
             for order in list(book.orders.values()):
-                if order.is_open and order.type == "LIMIT" and order.symbol == symbol and \
+                if order.is_open and order.working and order.type == "LIMIT" and order.symbol == symbol and \
                         self.exchange._crosses(order.side, order.price, market):
                     self._fill(account, order, order.price, is_maker=True)
 
@@ -283,6 +564,7 @@ class Perpetuals:
         order.margin = ZERO
         order.status, order.update_ms = status, self.exchange.now_ms()
         self._emit(account, order, None, status)
+        self._after_order(account, order)
 
     def _fill(self, account: Account, order: PerpOrder, price: Decimal, *, is_maker: bool) -> Trade | None:
         book = self.book(account)
@@ -324,6 +606,10 @@ class Perpetuals:
         self._emit(account, order, trade, "TRADE")
         if order.is_open and order.close_only:  # clipped to the position: the rest can never fill
             self._close(account, order, "EXPIRED")
+        else:
+            self._after_order(account, order)
+        self._attach_tpsl(account, order)
+        self._tpsl_done(account, order)
         return trade
 
     def _emit(self, account: Account, order: PerpOrder, trade: Trade | None, execution_type: str) -> None:

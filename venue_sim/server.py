@@ -240,6 +240,11 @@ class Simulator:
         orders = self.perps.book(self.exchange.accounts[name]).orders.values()
         return sorted((o for o in orders if client_order_id in (None, o.client_order_id)), key=lambda o: o.order_id)
 
+    def algo_orders(self, name: str, client_algo_id: str | None = None) -> list:
+        """Every conditional (algo) perpetual order that reached the venue for this account."""
+        algos = self.perps.book(self.exchange.accounts[name]).algos.values()
+        return sorted((a for a in algos if client_algo_id in (None, a.client_algo_id)), key=lambda a: a.algo_id)
+
     def trades(self, name: str, market: str = "spot") -> list[Trade]:
         account = self.exchange.accounts[name]
         return list(account.trades if market == "spot" else self.perps.book(account).trades)

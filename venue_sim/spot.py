@@ -27,6 +27,10 @@ class SpotApi:
             Endpoint("GET", "/api/v3/openOrders", self.open_orders, signed=True),
             Endpoint("DELETE", "/api/v3/openOrders", self.cancel_open_orders, signed=True, trade=True),
             Endpoint("GET", "/api/v3/allOrders", self.all_orders, signed=True),
+            Endpoint("POST", "/api/v3/orderList/oco", self.new_oco, signed=True, trade=True),
+            Endpoint("GET", "/api/v3/orderList", self.query_order_list, signed=True),
+            Endpoint("DELETE", "/api/v3/orderList", self.cancel_order_list, signed=True, trade=True),
+            Endpoint("GET", "/api/v3/openOrderList", self.open_order_lists, signed=True),
             Endpoint("GET", "/api/v3/myTrades", self.my_trades, signed=True),
         ]
 
@@ -114,10 +118,44 @@ class SpotApi:
             quantity=parse_decimal("quantity", params.get("quantity"), required=False),
             quote_qty=parse_decimal("quoteOrderQty", params.get("quoteOrderQty"), required=False),
             price=parse_decimal("price", params.get("price"), required=False),
-            time_in_force=params.get("timeInForce"), client_order_id=params.get("newClientOrderId"))
+            time_in_force=params.get("timeInForce"), client_order_id=params.get("newClientOrderId"),
+            stop_price=parse_decimal("stopPrice", params.get("stopPrice"), required=False))
         if respond == "ACK":
             return wire.order_ack(order)
         return wire.order_json(order, trades if respond == "FULL" else None, response=True)
+
+    async def new_oco(self, key: ApiKey, params) -> dict:
+        """POST /api/v3/orderList/oco: an above and a below leg on one quantity."""
+        legs = {}
+        for leg in ("above", "below"):
+            legs[leg] = {"type": params.get(f"{leg}Type"),
+                         "price": parse_decimal(f"{leg}Price", params.get(f"{leg}Price"), required=False),
+                         "stop_price": parse_decimal(f"{leg}StopPrice", params.get(f"{leg}StopPrice"), required=False),
+                         "time_in_force": params.get(f"{leg}TimeInForce"),
+                         "client_order_id": params.get(f"{leg}ClientOrderId")}
+        order_list, orders = self.exchange.place_oco(
+            key.account, symbol=required(params, "symbol"), side=required(params, "side"),
+            quantity=parse_decimal("quantity", params.get("quantity")), legs=legs,
+            list_client_order_id=params.get("listClientOrderId"))
+        return wire.order_list_json(order_list, orders, reports=True)
+
+    def _order_list(self, key: ApiKey, params):
+        return self.exchange.find_order_list(key.account, int_param(params, "orderListId"),
+                                             params.get("listClientOrderId") or params.get("origClientOrderId"))
+
+    async def query_order_list(self, key: ApiKey, params) -> dict:
+        order_list = self._order_list(key, params)
+        return wire.order_list_json(order_list, [key.account.orders[i] for i in order_list.order_ids])
+
+    async def cancel_order_list(self, key: ApiKey, params) -> dict:
+        self.exchange.symbol(required(params, "symbol"))
+        order_list = self._order_list(key, params)
+        orders = self.exchange.cancel_order_list(key.account, order_list)
+        return wire.order_list_json(order_list, orders, reports=True)
+
+    async def open_order_lists(self, key: ApiKey, params) -> list:
+        return [wire.order_list_json(ol, [key.account.orders[i] for i in ol.order_ids])
+                for ol in key.account.order_lists.values() if ol.status == "EXECUTING"]
 
     async def query_order(self, key: ApiKey, params) -> dict:
         return wire.order_json(self.exchange.find_order(key.account, required(params, "symbol"), *order_ref(params)))

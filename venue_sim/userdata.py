@@ -74,7 +74,9 @@ class UserData:
         self._sockets: set[Socket] = set()
         self._subscription_ids = itertools.count(0)
         exchange.listeners.append(self.on_spot_event)
+        exchange.list_listeners.append(self.on_spot_list)
         perps.listeners.append(self.on_futures_event)
+        perps.algo_listeners.append(self.on_algo_event)
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/ws-api/v3", self.ws_api), web.get("/ws/{listen_key}", self.ws_listen_key),
@@ -142,6 +144,15 @@ class UserData:
             socket.send({"subscriptionId": subscription_id, "event": report})
             socket.send({"subscriptionId": subscription_id, "event": balances})
 
+    def on_spot_list(self, account: Account, order_list) -> None:
+        """An OCO's listStatus, after its orders' executionReports (as Binance sends them)."""
+        report = wire.list_status(self.exchange, order_list, [account.orders[i] for i in order_list.order_ids])
+        for key in account.keys:
+            for socket in self.spot.get(key, ()):
+                for subscription_id, k in socket.subscriptions.items():
+                    if k == key:
+                        socket.send({"subscriptionId": subscription_id, "event": report})
+
     # --- futures: listenKey ----------------------------------------------------------------
     async def listen_key(self, request: web.Request) -> web.Response:
         """Needs only the API key, as on Binance. One key per account, extended by PUT."""
@@ -189,6 +200,13 @@ class UserData:
             events.append(wire.account_update(self.perps, self.perps.book(account), order.symbol))
         for socket in sockets:
             for event in events:
+                socket.send(event)
+
+    def on_algo_event(self, account: Account, algo) -> None:
+        """ALGO_UPDATE: a conditional order's algo status changed."""
+        event = wire.algo_update(self.exchange, algo)
+        for key in account.keys:
+            for socket in self.futures.get(key, ()):
                 socket.send(event)
 
     def expire(self) -> None:

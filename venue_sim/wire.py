@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from venue_sim.book import ZERO, Account, Exchange, Order, Symbol, Trade
-from venue_sim.perp_book import PerpAccount, PerpOrder, Perpetuals
+from venue_sim.book import SPOT_TYPES, STOP_TYPES, ZERO, Account, Exchange, Order, OrderList, Symbol, Trade
+from venue_sim.perp_book import AlgoOrder, PerpAccount, PerpOrder, Perpetuals
 
 E8 = Decimal("1e-8")
 
@@ -29,7 +29,7 @@ def symbol_info(sym: Symbol) -> dict:
         "symbol": sym.name, "status": "TRADING", "baseAsset": sym.base, "baseAssetPrecision": 8,
         "quoteAsset": sym.quote, "quotePrecision": 8, "quoteAssetPrecision": 8,
         "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
-        "orderTypes": ["LIMIT", "MARKET"], "icebergAllowed": False, "ocoAllowed": False,
+        "orderTypes": list(SPOT_TYPES), "icebergAllowed": False, "ocoAllowed": True,
         "otoAllowed": False, "quoteOrderQtyMarketAllowed": True, "allowTrailingStop": False,
         "cancelReplaceAllowed": False, "amendAllowed": False, "isSpotTradingAllowed": True,
         "isMarginTradingAllowed": False,
@@ -48,26 +48,49 @@ def symbol_info(sym: Symbol) -> dict:
 
 
 def order_ack(order: Order) -> dict:
-    return {"symbol": order.symbol, "orderId": order.order_id, "orderListId": -1,
+    return {"symbol": order.symbol, "orderId": order.order_id, "orderListId": order.order_list_id,
             "clientOrderId": order.client_order_id, "transactTime": order.time_ms}
+
+
+def order_list_json(order_list: OrderList, orders: list[Order], *, reports: bool = False) -> dict:
+    """An order list (OCO) as POST/DELETE /api/v3/orderList* (reports) and GET show it."""
+    body = {"orderListId": order_list.order_list_id, "contingencyType": "OCO",
+            "listStatusType": order_list.list_status_type, "listOrderStatus": order_list.status,
+            "listClientOrderId": order_list.list_client_order_id, "transactionTime": order_list.time_ms,
+            "symbol": order_list.symbol,
+            "orders": [{"symbol": o.symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
+                       for o in orders]}
+    if reports:
+        body["orderReports"] = [order_json(o, response=True) for o in orders]
+    return body
+
+
+def list_status(exchange: Exchange, order_list: OrderList, orders: list[Order]) -> dict:
+    """The listStatus user-data event of an order list."""
+    return {"e": "listStatus", "E": exchange.now_ms(), "s": order_list.symbol, "g": order_list.order_list_id,
+            "c": "OCO", "l": order_list.list_status_type, "L": order_list.status, "r": "NONE",
+            "C": order_list.list_client_order_id, "T": exchange.now_ms(),
+            "O": [{"s": o.symbol, "i": o.order_id, "c": o.client_order_id} for o in orders]}
 
 
 def order_json(order: Order, trades: list[Trade] | None = None, *, response: bool = False) -> dict:
     """An order as GET /api/v3/order shows it; `response` gives the POST shape (RESULT, or FULL
     when trades are passed)."""
     body = {
-        "symbol": order.symbol, "orderId": order.order_id, "orderListId": -1,
+        "symbol": order.symbol, "orderId": order.order_id, "orderListId": order.order_list_id,
         "clientOrderId": order.client_order_id, "price": d8(order.price),
         "origQty": d8(order.orig_qty), "executedQty": d8(order.executed_qty),
         "cummulativeQuoteQty": d8(order.cumulative_quote), "origQuoteOrderQty": d8(order.orig_quote_qty),
         "status": order.status, "timeInForce": order.time_in_force, "type": order.type, "side": order.side,
-        "workingTime": order.time_ms, "selfTradePreventionMode": "EXPIRE_MAKER",
+        "workingTime": order.working_ms if order.working else -1, "selfTradePreventionMode": "EXPIRE_MAKER",
     }
+    if order.type in STOP_TYPES:
+        body["stopPrice"] = d8(order.stop_price)
     if response:
         body["transactTime"] = order.time_ms
     else:
-        body.update({"stopPrice": "0.00000000", "icebergQty": "0.00000000", "time": order.time_ms,
-                     "updateTime": order.update_ms, "isWorking": True})
+        body.update({"stopPrice": d8(order.stop_price), "icebergQty": "0.00000000", "time": order.time_ms,
+                     "updateTime": order.update_ms, "isWorking": order.working})
     if trades is not None:
         body["fills"] = [{"price": d8(t.price), "qty": d8(t.qty), "commission": d8(t.commission),
                           "commissionAsset": t.commission_asset, "tradeId": t.trade_id} for t in trades]
@@ -106,15 +129,17 @@ def execution_report(exchange: Exchange, order: Order, trade: Trade | None, exec
     return {
         "e": "executionReport", "E": exchange.now_ms(), "s": order.symbol, "c": order.client_order_id,
         "S": order.side, "o": order.type, "f": order.time_in_force, "q": d8(order.orig_qty), "p": d8(order.price),
-        "P": "0.00000000", "F": "0.00000000", "g": -1, "C": order.client_order_id if execution_type == "CANCELED"
+        "P": d8(order.stop_price), "F": "0.00000000", "g": order.order_list_id,
+        "C": order.client_order_id if execution_type == "CANCELED"
         else "", "x": execution_type, "X": order.status, "r": "NONE", "i": order.order_id,
         "l": d8(trade.qty if trade else ZERO), "z": d8(order.executed_qty),
         "L": d8(trade.price if trade else ZERO), "n": d8(trade.commission if trade else ZERO),
         "N": trade.commission_asset if trade else None, "T": trade.time_ms if trade else order.update_ms,
-        "t": trade.trade_id if trade else -1, "I": order.order_id * 2 + (1 if trade else 0), "w": order.is_open,
+        "t": trade.trade_id if trade else -1, "I": order.order_id * 2 + (1 if trade else 0),
+        "w": order.is_open and order.working,
         "m": trade.is_maker if trade else False, "M": trade is not None, "O": order.time_ms,
         "Z": d8(order.cumulative_quote), "Y": d8(trade.price * trade.qty if trade else ZERO),
-        "Q": d8(order.orig_quote_qty), "W": order.time_ms, "V": "EXPIRE_MAKER",
+        "Q": d8(order.orig_quote_qty), "W": order.working_ms if order.working else -1, "V": "EXPIRE_MAKER",
     }
 
 
@@ -175,7 +200,8 @@ def futures_symbol_info(sym: Symbol) -> dict:
             {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500",
              "multiplierDecimal": "4"},
         ],
-        "orderTypes": ["LIMIT", "MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+        "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
+                       "TRAILING_STOP_MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
     }
 
 
@@ -188,9 +214,10 @@ def futures_order_json(order: PerpOrder, *, as_accepted: bool = False) -> dict:
         "clientOrderId": order.client_order_id, "price": fx(order.price), "avgPrice": fx(average),
         "origQty": fx(order.orig_qty), "executedQty": fx(executed), "cumQty": fx(executed),
         "cumQuote": fx(quote), "timeInForce": order.time_in_force, "type": order.type,
-        "reduceOnly": order.reduce_only, "closePosition": False, "side": order.side,
-        "positionSide": order.position_side, "stopPrice": "0", "workingType": "CONTRACT_PRICE",
-        "priceProtect": False, "origType": order.type, "priceMatch": "NONE", "selfTradePreventionMode": "NONE",
+        "reduceOnly": order.reduce_only, "closePosition": order.close_position, "side": order.side,
+        "positionSide": order.position_side, "stopPrice": fx(order.stop_price), "workingType": "CONTRACT_PRICE",
+        "priceProtect": False, "origType": order.orig_type or order.type, "priceMatch": "NONE",
+        "selfTradePreventionMode": "NONE",
         "goodTillDate": 0, "time": order.time_ms, "updateTime": order.time_ms if as_accepted else order.update_ms,
     }
 
@@ -263,13 +290,14 @@ def futures_balance_json(perps: Perpetuals, book: PerpAccount) -> list[dict]:
 def order_trade_update(exchange: Exchange, order: PerpOrder, trade: Trade | None, execution_type: str) -> dict:
     return {"e": "ORDER_TRADE_UPDATE", "E": exchange.now_ms(), "T": order.update_ms, "o": {
         "s": order.symbol, "c": order.client_order_id, "S": order.side, "o": order.type, "f": order.time_in_force,
-        "q": fx(order.orig_qty), "p": fx(order.price), "ap": fx(order.average_price), "sp": "0",
+        "q": fx(order.orig_qty), "p": fx(order.price), "ap": fx(order.average_price), "sp": fx(order.stop_price),
         "x": execution_type, "X": order.status, "i": order.order_id, "l": fx(trade.qty if trade else ZERO),
         "z": fx(order.executed_qty), "L": fx(trade.price if trade else ZERO), "N": "USDT",
         "n": fx(trade.commission if trade else ZERO), "T": trade.time_ms if trade else order.update_ms,
         "t": trade.trade_id if trade else 0, "b": "0", "a": "0", "m": trade.is_maker if trade else False,
-        "R": order.reduce_only, "wt": "CONTRACT_PRICE", "ot": order.type, "ps": order.position_side,
-        "cp": False, "rp": fx(trade.realized_pnl if trade else ZERO), "pP": False, "si": 0, "ss": 0,
+        "R": order.reduce_only, "wt": "CONTRACT_PRICE", "ot": order.orig_type or order.type,
+        "ps": order.position_side, "cp": order.close_position, "rp": fx(trade.realized_pnl if trade else ZERO),
+        "pP": False, "si": 0, "ss": 0,
         "V": "NONE", "pm": "NONE", "gtd": 0}}
 
 
@@ -280,3 +308,36 @@ def account_update(perps: Perpetuals, book: PerpAccount, symbol: str) -> dict:
         "P": [{"s": p["symbol"], "pa": p["positionAmt"], "ep": p["entryPrice"], "bep": p["breakEvenPrice"],
                "cr": "0", "up": p["unRealizedProfit"], "mt": p["marginType"], "iw": "0", "ps": p["positionSide"]}
               for p in rows]}}
+
+
+def algo_json(algo: AlgoOrder) -> dict:
+    """A conditional order as POST/GET /fapi/v1/algoOrder show it (the actual order's id, fill
+    and average once it triggered)."""
+    body = {
+        "algoId": algo.algo_id, "clientAlgoId": algo.client_algo_id, "algoType": "CONDITIONAL",
+        "orderType": algo.type, "symbol": algo.symbol, "side": algo.side, "positionSide": algo.position_side,
+        "timeInForce": algo.time_in_force, "quantity": fx(algo.quantity), "algoStatus": algo.status,
+        "triggerPrice": fx(algo.trigger_price), "price": fx(algo.price), "icebergQuantity": None,
+        "selfTradePreventionMode": "EXPIRE_MAKER", "workingType": algo.working_type, "priceMatch": "NONE",
+        "closePosition": algo.close_position, "priceProtect": algo.price_protect, "reduceOnly": algo.reduce_only,
+        "createTime": algo.create_ms, "updateTime": algo.update_ms, "triggerTime": algo.trigger_ms,
+        "goodTillDate": 0,
+    }
+    if algo.actual_order_id is not None:
+        body.update({"actualOrderId": str(algo.actual_order_id), "executedQty": fx(algo.executed_qty),
+                     "avgPrice": fx(algo.avg_price)})
+    return body
+
+
+def algo_update(exchange: Exchange, algo: AlgoOrder) -> dict:
+    """The ALGO_UPDATE user-data event."""
+    triggered = algo.actual_order_id is not None
+    return {"e": "ALGO_UPDATE", "T": exchange.now_ms(), "E": exchange.now_ms(), "o": {
+        "caid": algo.client_algo_id, "aid": algo.algo_id, "at": "CONDITIONAL", "o": algo.type, "s": algo.symbol,
+        "S": algo.side, "ps": algo.position_side, "f": algo.time_in_force, "q": fx(algo.quantity),
+        "X": algo.status, "ai": str(algo.actual_order_id) if triggered else "",
+        "ap": fx(algo.avg_price) if triggered else "0.00000", "aq": fx(algo.executed_qty) if triggered else "0.00000",
+        "act": ("LIMIT" if algo.type in ("STOP", "TAKE_PROFIT") else "MARKET") if triggered else "0",
+        "tp": fx(algo.trigger_price), "p": fx(algo.price), "V": "EXPIRE_MAKER", "wt": algo.working_type,
+        "pm": "NONE", "cp": algo.close_position, "pP": algo.price_protect, "R": algo.reduce_only,
+        "tt": algo.trigger_ms, "gtd": 0, "rm": algo.reject_reason}}

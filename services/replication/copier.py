@@ -24,15 +24,15 @@ from copytrade.type.v1 import trading_pb2
 from services.kit import metrics, tracing
 from services.kit.bus import Bus, Delivery
 from services.kit.db import Database, aware
-from services.replication import budget, copy_settings, recovery, sizing, symbol_map, trading_hours
+from services.replication import budget, copy_settings, master_stops, recovery, sizing, symbol_map, trading_hours
 from services.replication.client_order_id import client_order_id
-from services.replication.orders import order_to_proto
+from services.replication.orders import order_request, order_to_proto
 from services.replication.error_book import Attempt, ErrorBook
 from services.replication.market_data import PERIODS_PER_YEAR, MarketData
 from services.replication.store import (CopySessionRow, FollowerOrderRow, MasterFillRow, MasterPositionRow,
                                         VenueAccountRow)
 from services.replication.venue_pool import VenuePool
-from services.replication.venues.base import ErrorKind, Instrument, OrderRequest, VenueError
+from services.replication.venues.base import ErrorKind, Instrument, VenueError
 
 log = logging.getLogger("copytrade.replication.copier")
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -236,10 +236,12 @@ class Copier:
         follower_position = Decimal(0)
         if sizing.closing_fraction(position_before, trade.side, trade.quantity)[0] > 0:
             follower_position = await self._copied_position(session.config_id, instrument.symbol)
+        master_stop = await master_stops.protecting_stop(self.db, master_account_id, trade.symbol, trade.side) \
+            if settings.mode == "RISK_PERCENT" else None  # risk is measured to the master's own stop when it has one
         with tracing.span("copy sizing"):
             sized = sizing.size(settings, trade, instrument, follower_equity=equity, master_equity=master_equity,
                                 position_before=position_before, follower_position=follower_position,
-                                follower_price=quoted)
+                                follower_price=quoted, master_stop=master_stop)
         spot = account.market_type == trading_pb2.MARKET_TYPE_SPOT
         if not sized.refused and sized.closing > 0 and sized.side == "sell" and spot:
             holding = (await venue.account()).balances.get(instrument.base)
@@ -334,11 +336,8 @@ class Copier:
         row.send_time, row.reservation_id, row.status = datetime.now(UTC), reservation_id, S.FOLLOWER_ORDER_STATUS_PENDING
         await self._save(row)  # PENDING before sending: a crash from here on is resolved by asking
         try:
-            limit = row.order_type == trading_pb2.ORDER_TYPE_LIMIT
             with budget.measure() as waited:  # the venue's request budget may hold the order back
-                state = await venue.place_order(OrderRequest(
-                    row.order_id, row.symbol, SIDE_NAMES[row.side], row.quantity, reduce_only=reduce_only,
-                    order_type="limit" if limit else "market", price=row.limit_price if limit else None))
+                state = await venue.place_order(order_request(row, venue, reduce_only=reduce_only))
         except VenueError as exc:
             row.budget_delay_ms = round(waited[0] * 1000)
             unknown = exc.kind == ErrorKind.UNKNOWN_OUTCOME
@@ -408,7 +407,7 @@ class Copier:
         row.error_kind = row.error_message = ""
         await self._save(row)
         # A resting copy's exposure is committed when it is done (the resting module follows it).
-        resting = row.order_type == trading_pb2.ORDER_TYPE_LIMIT and row.status in RESTING
+        resting = row.order_type not in (None, trading_pb2.ORDER_TYPE_MARKET) and row.status in RESTING
         order = order_to_proto(row)
 
         async def announce() -> None:  # placed, then filled: in that order on the bus
@@ -467,7 +466,10 @@ def _as_venue_error(exc: BaseException, context: str) -> VenueError:
 
 
 def mirrors_resting_orders(session: CopySessionRow) -> bool:
-    return bool(session.settings.get("mirror_resting_orders"))  # the settings' proto JSON
+    """Whether the session mirrors any of the master's resting orders (limits, or stops and
+    take-profits): then a master fill its resting copy covers is not copied again."""
+    settings = session.settings  # the settings' proto JSON
+    return bool(settings.get("mirror_resting_orders") or settings.get("mirror_stop_orders"))
 
 
 def venue_key(venue, session: CopySessionRow) -> str:

@@ -10,6 +10,7 @@ from google.protobuf import json_format
 from copytrade.replication.v1 import replication_service_pb2 as pb
 from services.kit import errors, validation
 from services.replication import sizing
+from services.replication.protective import Level, Protective
 
 MODES = {pb.SIZING_MODE_FIXED_QUANTITY: "FIXED_QUANTITY", pb.SIZING_MODE_MULTIPLIER: "MULTIPLIER",
          pb.SIZING_MODE_EQUITY_PROPORTIONAL: "EQUITY_PROPORTIONAL", pb.SIZING_MODE_FIXED_NOTIONAL: "FIXED_NOTIONAL",
@@ -73,11 +74,31 @@ def validate(settings: pb.CopySettings) -> sizing.Settings:
         symbol_map[mapping.master_symbol] = (mapping.follower_symbol,
                                              _decimal(f"symbol_map[{i}].contract_ratio", mapping.contract_ratio,
                                                       validation.RATIO, Decimal(1)))
+    protective(settings)  # refused here, with the rest, when it is malformed
     return sizing.Settings(
         mode=mode, fixed_quantity=values["fixed_quantity"], multiplier=values["multiplier"],
         fixed_notional=values["fixed_notional"], risk_percent=values["risk_percent"],
         stop_distance=values["stop_distance"], symbol_map=symbol_map, reverse=settings.reverse,
         allowed_symbols=frozenset(settings.allowed_symbols), denied_symbols=frozenset(settings.denied_symbols))
+
+
+def protective(settings: pb.CopySettings) -> Protective:
+    """The follower's own protective stop-loss and take-profit, validated: a fraction strictly
+    between 0 and 1, or a positive price."""
+    levels = {}
+    for name in ("protective_stop_loss", "protective_take_profit"):
+        if not settings.HasField(name):
+            levels[name] = None
+            continue
+        level = getattr(settings, name)
+        which = level.WhichOneof("level")
+        value = _decimal(f"{name}.{which or 'fraction'}", getattr(level, which) if which else "", Decimal(0))
+        if which is None or value <= 0 or (which == "fraction" and value >= 1):
+            raise errors.invalid_argument(
+                "INVALID_SETTINGS", f"settings.{name} needs a fraction between 0 and 1 or a positive price",
+                domain=sizing.DOMAIN, field=f"settings.{name}")
+        levels[name] = Level(fraction=value) if which == "fraction" else Level(price=value)
+    return Protective(levels["protective_stop_loss"], levels["protective_take_profit"])
 
 
 def to_json(settings: pb.CopySettings) -> dict:

@@ -21,6 +21,7 @@ from copytrade.type.v1 import trading_pb2
 from services.kit import tracing
 from services.kit.bus import Bus
 from services.kit.db import Database, aware, retry_transient
+from services.replication.orders import ORDER_TYPE_VALUES
 from services.replication.store import (MasterFeedRow, MasterFillRow, MasterOrderRow, MasterPositionRow,
                                         VenueAccountRow)
 from services.replication.venue_pool import VenuePool
@@ -40,18 +41,22 @@ def order_subject(master_account_id: str) -> str:
 
 def order_change(previous: MasterOrderRow | None, state: OrderState) -> int | None:
     """What a master order update means for its resting copies: opened, amended, canceled, or
-    nothing (a fill, a repeat, an order that never rested). Only limit orders rest."""
-    if (state.order_type or "").lower() != "limit":
+    nothing (a fill, a repeat, an order that never rested, a stop that fired). Limit, stop,
+    stop-limit and take-profit orders rest; a triggered stop's own order (placed by its trigger,
+    as Binance's Algo Service does) is not a new one."""
+    if (state.order_type or "").lower() not in ORDER_TYPE_VALUES.keys() - {"market"}:
         return None
     if previous is None:
-        resting = state.is_open and state.filled_quantity < state.quantity
+        resting = state.is_open and not state.triggered and (
+            state.filled_quantity < state.quantity or (state.close_position and state.filled_quantity == 0))
         return events.MASTER_ORDER_CHANGE_OPENED if resting else None
     if not previous.open:
         return None
     if state.status in ("canceled", "expired", "rejected"):
         return events.MASTER_ORDER_CHANGE_CANCELED
-    if state.is_open and (state.quantity != previous.quantity or
-                          (state.price is not None and state.price != previous.price)):
+    if state.is_open and not state.triggered and (
+            state.quantity != previous.quantity or (state.price is not None and state.price != previous.price)
+            or (state.trigger_price is not None and state.trigger_price != previous.trigger_price)):
         return events.MASTER_ORDER_CHANGE_AMENDED
     return None
 
@@ -59,7 +64,9 @@ def order_change(previous: MasterOrderRow | None, state: OrderState) -> int | No
 async def record_order_change(db: Database, bus: Bus, account: VenueAccountRow, state: OrderState,
                               master_equity: Decimal | None = None) -> events.MasterOrderChanged | None:
     """Store the master order as now seen and, when it opened, changed or was canceled, publish
-    that change (Nats-Msg-Id = change id: a republish after a crash is a no-op)."""
+    that change (Nats-Msg-Id = change id: a republish after a crash is a no-op). A bracket
+    child names its parent by the parent's client order id; it is stored as the parent's
+    master order id."""
     key = f"{account.account_id}:{state.venue_order_id}"
     async with db.session() as session:
         await db.serialise(session, f"master-order:{key}")
@@ -70,10 +77,20 @@ async def record_order_change(db: Database, bus: Bus, account: VenueAccountRow, 
             return None
         if row is None:
             row = MasterOrderRow(master_order_id=key, master_account_id=account.account_id, symbol=state.symbol,
-                                 side=SIDES[state.side], version=0)
+                                 side=SIDES[state.side], version=0,
+                                 order_type=ORDER_TYPE_VALUES[(state.order_type or "limit").lower()],
+                                 client_order_id=state.client_order_id or None,
+                                 oco_group=f"{account.account_id}:{state.oco_group}" if state.oco_group else None,
+                                 reduce_only=state.reduce_only, close_position=state.close_position)
+            if state.parent_id:  # known by the client order id the venue named it by, else its venue id
+                row.parent_order_id = (await session.execute(select(MasterOrderRow.master_order_id).where(
+                    MasterOrderRow.master_account_id == account.account_id,
+                    MasterOrderRow.client_order_id == state.parent_id))).scalars().first() or \
+                    f"{account.account_id}:{state.parent_id}"
             session.add(row)
         row.quantity, row.filled_quantity = state.quantity, state.filled_quantity
-        row.price = state.price if state.price is not None else row.price
+        row.price = state.price if state.price is not None else (row.price if row.price is not None else Decimal(0))
+        row.trigger_price = state.trigger_price if state.trigger_price is not None else row.trigger_price
         row.open, row.update_time = state.is_open, now
         if change is None:
             return None
@@ -87,7 +104,10 @@ async def record_order_change(db: Database, bus: Bus, account: VenueAccountRow, 
             version=row.version, symbol=state.symbol, side=SIDES[state.side], quantity=str(state.quantity),
             price=str(row.price), filled_quantity=str(state.filled_quantity),
             position=str(position.quantity if position else Decimal(0)),
-            master_equity=str(master_equity) if master_equity is not None else "")
+            master_equity=str(master_equity) if master_equity is not None else "",
+            order_type=row.order_type, trigger_price=str(row.trigger_price) if row.trigger_price is not None else "",
+            oco_group=row.oco_group or "", parent_master_order_id=row.parent_order_id or "",
+            reduce_only=row.reduce_only, close_position=row.close_position)
         event.change_time.FromDatetime(now)
         # Published before the change is committed: if NATS is away the change is not stored
         # either, so the next update of the order finds it again (same change id: no double).

@@ -8,7 +8,7 @@ opens or flips a position is sized by the mode."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from services.replication.venues.base import Instrument
@@ -45,6 +45,10 @@ class Sized:
     side: str = ""
     quantity: Decimal = ZERO
     closing: Decimal = ZERO  # the part of quantity that closes the follower's copied position
+    # RISK_PERCENT: the stop the risk was measured to — "master" (the master's own stop order) or
+    # "follower" (the distance the follower typed) — and its distance from the price.
+    stop_source: str = ""
+    stop_distance: Decimal = ZERO
     reason: str = ""  # set when refused
     message: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
@@ -89,6 +93,16 @@ def raw_quantity(settings: Settings, trade: MasterTrade, *, follower_equity: Dec
     return _refuse("SIZING_MODE_UNKNOWN", f"unknown sizing mode {mode}")
 
 
+def risk_stop(settings: Settings, trade: MasterTrade, master_stop: Decimal | None) -> tuple[Decimal, str]:
+    """The stop distance risk-percent sizing measures the risk to, and whose it is: the
+    master's real stop when it protects what the trade opens (below a buy's price, above a
+    sell's), else the distance the follower typed."""
+    if master_stop is not None and master_stop > 0 and (master_stop < trade.price) == (trade.side == "buy") \
+            and master_stop != trade.price:
+        return abs(trade.price - master_stop), "master"
+    return settings.stop_distance, "follower"
+
+
 def closing_fraction(position_before: Decimal, side: str, quantity: Decimal) -> tuple[Decimal, Decimal]:
     """(the fraction of the master's position this fill closes, the quantity left that opens)."""
     signed = quantity if side == "buy" else -quantity
@@ -108,12 +122,30 @@ def close_quantity(fraction: Decimal, held: Decimal, lot_size: Decimal) -> Decim
 
 def size(settings: Settings, trade: MasterTrade, instrument: Instrument, *, follower_equity: Decimal = ZERO,
          master_equity: Decimal = ZERO, price: Decimal | None = None, position_before: Decimal = ZERO,
-         follower_position: Decimal = ZERO, follower_price: Decimal | None = None) -> Sized:
+         follower_position: Decimal = ZERO, follower_price: Decimal | None = None,
+         master_stop: Decimal | None = None) -> Sized:
     """`position_before` is the master's signed position before the fill; `follower_position` the
     follower's signed position built by this session's copies, in follower units. `follower_price`
     is the follower instrument's own price, when the master's says nothing about it (a symbol map
     onto another underlying: ES → BTC/USDT:USDT): a fixed notional then buys
-    notional / (follower_price x contract size) follower contracts, the ratio not applied."""
+    notional / (follower_price x contract size) follower contracts, the ratio not applied.
+    `master_stop` is the trigger of the master's stop protecting what the trade opens, if it
+    has one: risk-percent sizing then measures the risk to it (and says so)."""
+    stop_source, stop_distance = "", ZERO
+    if settings.mode == "RISK_PERCENT":
+        stop_distance, stop_source = risk_stop(settings, trade, master_stop)
+        settings = replace(settings, stop_distance=stop_distance)
+    sized = _size(settings, trade, instrument, follower_equity=follower_equity, master_equity=master_equity,
+                  price=price, position_before=position_before, follower_position=follower_position,
+                  follower_price=follower_price)
+    if stop_source and not sized.refused:
+        return replace(sized, stop_source=stop_source, stop_distance=stop_distance)
+    return sized
+
+
+def _size(settings: Settings, trade: MasterTrade, instrument: Instrument, *, follower_equity: Decimal,
+          master_equity: Decimal, price: Decimal | None, position_before: Decimal, follower_position: Decimal,
+          follower_price: Decimal | None) -> Sized:
     routed = route(settings, trade)
     if isinstance(routed, Sized):
         return routed

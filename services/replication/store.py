@@ -105,6 +105,7 @@ class MasterOrderRow(ReplicationBase):
     opening from an amendment, and each change's version."""
 
     __tablename__ = "master_orders"
+    __table_args__ = (Index("ix_master_orders_client_order", "master_account_id", "client_order_id"),)
 
     master_order_id: Mapped[str] = mapped_column(String(160), primary_key=True)  # <account>:<venue order id>
     master_account_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -116,12 +117,20 @@ class MasterOrderRow(ReplicationBase):
     open: Mapped[bool] = mapped_column(Boolean)
     version: Mapped[int] = mapped_column(Integer)
     update_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    order_type: Mapped[int] = mapped_column(Integer, default=2)  # trading_pb2.OrderType (LIMIT)
+    trigger_price: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    client_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the master's own id
+    oco_group: Mapped[str | None] = mapped_column(String(160), nullable=True)  # <account>:<venue group id>
+    parent_order_id: Mapped[str | None] = mapped_column(String(160), nullable=True)  # a bracket child's parent
+    reduce_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    close_position: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class FollowerOrderRow(ReplicationBase):
     __tablename__ = "follower_orders"
     __table_args__ = (Index("ix_follower_orders_config_symbol", "config_id", "symbol"),
-                      Index("ix_follower_orders_master_order", "config_id", "master_order_id"))
+                      Index("ix_follower_orders_master_order", "config_id", "master_order_id"),
+                      Index("ix_follower_orders_oco_group", "config_id", "oco_group"))
 
     order_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # = the client order id
     config_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -154,6 +163,12 @@ class FollowerOrderRow(ReplicationBase):
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
     # How long placing it waited for the venue's request budget (services/replication/budget.py).
     budget_delay_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # A stop or take-profit copy: its trigger; copies of one OCO group cancel each other; a bracket
+    # child's or protective order's parent copy (its order_id); closes the whole position.
+    trigger_price: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    oco_group: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    parent_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    close_position: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ErrorEventRow(ReplicationBase):

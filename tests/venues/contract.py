@@ -86,6 +86,21 @@ async def below(harness: VenueHarness, fraction: str) -> Decimal:
     return instrument.round_price(harness.price() * Decimal(fraction))
 
 
+def needs(harness: VenueHarness, order: OrderRequest) -> None:
+    if not harness.venue.supports(order):
+        pytest.skip(f"this venue does not take {order.order_type} orders like this one")
+
+
+def needs_group(harness: VenueHarness, orders: list[OrderRequest]) -> None:
+    if not harness.venue.supports_group(orders):
+        pytest.skip("this venue does not take these orders linked together")
+
+
+async def filled(harness: VenueHarness, cid: str) -> OrderState:
+    return await eventually(lambda: _when(harness.venue.fetch_order(cid, harness.symbol),
+                                          lambda s: s.status == "closed"), message=f"{cid} filled")
+
+
 class VenueContract:
     # --- reference data and account ----------------------------------------------------------
     async def test_instrument_describes_the_market(self, harness: VenueHarness):
@@ -216,6 +231,138 @@ class VenueContract:
             await harness.venue.place_order(OrderRequest(cid, harness.symbol, "buy", harness.quantity,
                                                          reduce_only=True))
         assert err.value.kind == ErrorKind.REJECTED
+        assert await harness.orders_at_venue(cid) == 0
+
+    # --- stops, take-profits, OCO and brackets ----------------------------------------------
+    async def test_a_stop_rests_until_the_price_falls_through_it_then_fills_at_market(self, harness: VenueHarness):
+        fills = Collector(harness.venue.fills())
+        await eventually(harness.stream_subscribed, message="fill stream subscribed")
+        cid, start = new_cid(), harness.price()
+        trigger = await below(harness, "0.98")
+        order = OrderRequest(cid, harness.symbol, "sell", harness.quantity, "stop_market", trigger_price=trigger)
+        needs(harness, order)
+        state = await harness.venue.place_order(order)
+        assert (state.status, state.filled_quantity, state.order_type) == ("open", 0, "stop_market")
+        assert state.trigger_price == trigger and not state.triggered
+        tick = (await harness.venue.instrument(harness.symbol)).tick_size
+        await harness.set_price(trigger + tick)  # near, not through: it keeps resting
+        resting = await harness.venue.fetch_order(cid, harness.symbol)
+        assert (resting.status, resting.filled_quantity, resting.triggered) == ("open", 0, False)
+        assert await harness.orders_at_venue(cid) == 1
+        await harness.set_price(trigger - tick)
+        fill = (await eventually(lambda: fills.where(lambda f: f.client_order_id == cid), message="stop filled"))[0]
+        assert (fill.side, fill.quantity) == ("sell", harness.quantity) and fill.price <= trigger
+        done = await filled(harness, cid)
+        assert done.filled_quantity == harness.quantity and done.order_type == "stop_market" and done.triggered
+        assert start > trigger
+        await fills.stop()
+
+    async def test_a_stop_limit_triggers_into_a_limit_order_at_its_price(self, harness: VenueHarness):
+        cid = new_cid()
+        trigger, limit = await below(harness, "1.01"), await below(harness, "1.02")
+        order = OrderRequest(cid, harness.symbol, "buy", harness.quantity, "stop_limit", limit, trigger_price=trigger)
+        needs(harness, order)
+        await harness.venue.place_order(order)
+        await harness.set_price(await below(harness, "1.015"))  # through the trigger, under the limit
+        done = await filled(harness, cid)
+        assert done.filled_quantity == harness.quantity and done.average_price <= limit
+        assert (done.order_type, done.price, done.trigger_price) == ("stop_limit", limit, trigger)
+
+    async def test_a_take_profit_fills_once_the_price_rises_to_it(self, harness: VenueHarness):
+        cid = new_cid()
+        trigger = await below(harness, "1.02")
+        order = OrderRequest(cid, harness.symbol, "sell", harness.quantity, "take_profit_market", trigger_price=trigger)
+        needs(harness, order)
+        state = await harness.venue.place_order(order)
+        assert state.status == "open" and state.order_type == "take_profit_market"
+        await harness.set_price(await below(harness, "0.99"))  # the other way: nothing
+        assert (await harness.venue.fetch_order(cid, harness.symbol)).filled_quantity == 0
+        await harness.set_price(trigger + (await harness.venue.instrument(harness.symbol)).tick_size)
+        assert (await filled(harness, cid)).filled_quantity == harness.quantity
+
+    async def test_a_canceled_stop_never_fills(self, harness: VenueHarness):
+        updates = Collector(harness.venue.order_updates())
+        await eventually(harness.stream_subscribed, message="order stream subscribed")
+        cid = new_cid()
+        trigger = await below(harness, "0.97")
+        order = OrderRequest(cid, harness.symbol, "sell", harness.quantity, "stop_market", trigger_price=trigger)
+        needs(harness, order)
+        await harness.venue.place_order(order)
+        opened = (await eventually(lambda: updates.where(lambda u: u.client_order_id == cid and u.status == "open"),
+                                   message="the stop on the order stream"))[0]
+        assert (opened.order_type, opened.trigger_price) == ("stop_market", trigger)
+        assert (await harness.venue.cancel_order(cid, harness.symbol)).status == "canceled"
+        await harness.set_price(await below(harness, "0.95"))
+        state = await harness.venue.fetch_order(cid, harness.symbol)
+        assert (state.status, state.filled_quantity) == ("canceled", 0)
+        await eventually(lambda: updates.where(lambda u: u.client_order_id == cid and u.status == "canceled"),
+                         message="canceled on the order stream")
+        await updates.stop()
+
+    async def test_an_oco_leg_that_fills_cancels_the_other(self, harness: VenueHarness):
+        group = new_cid()
+        profit, stop = new_cid(), new_cid()
+        orders = [OrderRequest(profit, harness.symbol, "sell", harness.quantity, "limit", await below(harness, "1.02"),
+                               oco_group=group),
+                  OrderRequest(stop, harness.symbol, "sell", harness.quantity, "stop_market",
+                               trigger_price=await below(harness, "0.98"), oco_group=group)]
+        needs_group(harness, orders)
+        states = await harness.venue.place_orders(orders)
+        assert [s.status for s in states] == ["open", "open"]
+        await harness.set_price(await below(harness, "1.03"))
+        assert (await filled(harness, profit)).filled_quantity == harness.quantity
+        other = await eventually(lambda: _when(harness.venue.fetch_order(stop, harness.symbol),
+                                               lambda s: s.status in ("canceled", "expired")), message="sibling gone")
+        assert other.filled_quantity == 0
+        await harness.set_price(await below(harness, "0.9"))  # through the stop: it is gone
+        assert (await harness.venue.fetch_order(stop, harness.symbol)).filled_quantity == 0
+
+    async def test_a_bracket_s_children_work_once_the_parent_fills(self, harness: VenueHarness):
+        parent, profit, stop, group = new_cid(), new_cid(), new_cid(), new_cid()
+        entry = await below(harness, "0.99")
+        orders = [OrderRequest(parent, harness.symbol, "buy", harness.quantity, "limit", entry),
+                  OrderRequest(profit, harness.symbol, "sell", harness.quantity, "limit", await below(harness, "1.02"),
+                               oco_group=group, parent_client_order_id=parent),
+                  OrderRequest(stop, harness.symbol, "sell", harness.quantity, "stop_market",
+                               trigger_price=await below(harness, "0.97"), oco_group=group,
+                               parent_client_order_id=parent)]
+        needs_group(harness, orders)
+        await harness.venue.place_orders(orders)
+        await harness.set_price(await below(harness, "1.025"))  # past the take-profit: the parent has not filled
+        assert (await harness.venue.fetch_order(profit, harness.symbol)).filled_quantity == 0
+        await harness.set_price(entry)  # the parent fills; its children start working
+        assert (await filled(harness, parent)).filled_quantity == harness.quantity
+        await harness.set_price(await below(harness, "0.96"))  # through the stop
+        assert (await filled(harness, stop)).filled_quantity == harness.quantity
+        other = await eventually(lambda: _when(harness.venue.fetch_order(profit, harness.symbol),
+                                               lambda s: s.status in ("canceled", "expired")), message="sibling gone")
+        assert other.filled_quantity == 0
+
+    async def test_a_close_position_stop_flattens_whatever_is_held(self, harness: VenueHarness):
+        if not harness.derivatives:
+            pytest.skip("spot holds no positions to close")
+        before = {p.symbol: p.quantity for p in await harness.venue.positions()}.get(harness.symbol, Decimal(0))
+        await harness.venue.place_order(OrderRequest(new_cid(), harness.symbol, "buy", harness.quantity * 2))
+        await eventually(lambda: _when(harness.venue.positions(), lambda ps: any(
+            p.symbol == harness.symbol and p.quantity == before + harness.quantity * 2 for p in ps)))
+        cid = new_cid()
+        order = OrderRequest(cid, harness.symbol, "sell", before + harness.quantity * 2, "stop_market",
+                             trigger_price=await below(harness, "0.98"), close_position=True)
+        needs(harness, order)
+        await harness.venue.place_order(order)
+        await harness.set_price(await below(harness, "0.97"))
+        await filled(harness, cid)
+        held = {p.symbol: p.quantity for p in await harness.venue.positions()}.get(harness.symbol, Decimal(0))
+        assert held == 0
+
+    async def test_an_order_the_venue_cannot_take_is_refused_unsent(self, harness: VenueHarness):
+        cid = new_cid()
+        for order in (OrderRequest(cid, harness.symbol, "sell", harness.quantity, "stop_market"),  # no trigger
+                      OrderRequest(cid, harness.symbol, "sell", harness.quantity, "trailing",
+                                   trigger_price=Decimal(1))):
+            with pytest.raises(VenueError) as err:
+                await harness.venue.place_order(order)
+            assert err.value.kind == ErrorKind.REJECTED
         assert await harness.orders_at_venue(cid) == 0
 
     # --- streams ----------------------------------------------------------------------------

@@ -33,7 +33,9 @@ def _order_json(o) -> dict:
     return {"orderId": o.order_id, "clientId": o.client_id, "permId": o.perm_id, "account": o.account,
             "symbol": o.contract.symbol, "localSymbol": o.contract.local_symbol, "action": o.action,
             "totalQuantity": fmt(o.quantity), "orderType": o.order_type,
-            "lmtPrice": fmt(o.limit) if o.limit is not None else None, "tif": o.tif, "orderRef": o.order_ref,
+            "lmtPrice": fmt(o.limit) if o.limit is not None else None,
+            "auxPrice": fmt(o.aux) if o.aux is not None else None, "parentId": o.parent_id, "ocaGroup": o.oca_group,
+            "tif": o.tif, "orderRef": o.order_ref,
             "status": o.status, "filled": fmt(o.filled), "avgFillPrice": fmt(o.avg_price), "time": o.at}
 
 

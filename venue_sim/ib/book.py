@@ -78,18 +78,29 @@ class SimOrder:
     contract: FutureContract
     action: str  # "BUY" | "SELL"
     quantity: Decimal
-    order_type: str  # "MKT" | "LMT"
+    order_type: str  # "MKT" | "LMT" | "STP" | "STP LMT" | "MIT" | "LIT"
     limit: Decimal | None
     tif: str
     order_ref: str
     at: float
-    status: str = "Submitted"  # Submitted | Filled | Cancelled
+    # Submitted (working) | PreSubmitted (a bracket child waiting for its parent to fill) |
+    # Filled | Cancelled; "held" while transmit=False holds it in TWS (it reached no one yet)
+    status: str = "Submitted"
     filled: Decimal = ZERO
     avg_price: Decimal = ZERO
     done_at: float | None = None
+    aux: Decimal | None = None  # the stop types' and if-touched types' trigger price
+    oca_group: str = ""  # orders of one group cancel each other when one fills
+    oca_type: int = 0
+    parent_id: int = 0  # a bracket child: the parent's order id (same API client)
+    triggered: bool = False  # a stop or if-touched order whose trigger was reached
 
     @property
     def is_open(self) -> bool:
+        return self.status in ("Submitted", "PreSubmitted", "held")
+
+    @property
+    def working(self) -> bool:
         return self.status == "Submitted"
 
     @property
@@ -130,6 +141,17 @@ class Rejected(Exception):
         self.code, self.message = code, message
 
 
+ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT", "MIT", "LIT")
+TRIGGERED_TYPES = ("STP", "STP LMT", "MIT", "LIT")
+
+
+def reached(order: SimOrder, price: Decimal) -> bool:
+    """IB's triggers: a stop buys once the price rises to its aux price and sells once it falls
+    to it; an if-touched order the other way."""
+    against = order.order_type.startswith("STP")
+    return price >= order.aux if (order.action == "BUY") == against else price <= order.aux
+
+
 class IbBook:
     def __init__(self, seed: int = 0, contracts: dict[str, FutureContract] | None = None) -> None:
         self.contracts = contracts or default_contracts()
@@ -141,6 +163,10 @@ class IbBook:
         self._perm_ids = itertools.count(1_100_000_001)
         self._exec_seq = itertools.count(1)
         self._random = random.Random(seed)
+        # What happened, in order, for the server to tell: ("fill", Execution, "Filled") or
+        # ("status", SimOrder, its status then) for a status reached without a fill (an order
+        # placed or transmitted, a child started working, an OCA sibling canceled).
+        self.events: list[tuple[str, object, str]] = []
 
     # --- reference data and prices ------------------------------------------------------
     def contract(self, symbol: str = "", con_id: int = 0, local_symbol: str = "") -> FutureContract | None:
@@ -159,10 +185,19 @@ class IbBook:
         if underlying not in self.prices:
             raise KeyError(f"no contract {symbol!r}")
         self.prices[underlying] = price
-        fills = []
-        for order in [o for o in self.orders if o.is_open and o.contract.underlying == underlying]:
+        fills: list[Execution] = []
+        for order in [o for o in self.orders if o.working and o.contract.underlying == underlying]:
+            if not order.working:  # canceled meanwhile (an OCA sibling filled)
+                continue
+            if order.order_type in TRIGGERED_TYPES and not order.triggered:
+                if not reached(order, price):
+                    continue
+                order.triggered = True  # a stop fires at market; a stop-limit becomes its limit order
+                if order.order_type in ("STP", "MIT"):
+                    fills += self._execute(order, price)
+                    continue
             if (order.action == "BUY" and price <= order.limit) or (order.action == "SELL" and price >= order.limit):
-                fills.append(self._execute(order, order.limit))
+                fills += self._execute(order, order.limit)
         return fills
 
     def tick(self) -> list[Execution]:
@@ -207,9 +242,38 @@ class IbBook:
                 o.order_id == order_id and o.client_id == client_id for o in self.orders):
             raise Rejected(103, "Duplicate order id")
 
+    def open_order(self, client_id: int, order_id: int) -> SimOrder | None:
+        return next((o for o in self.orders if o.order_id == order_id and o.client_id == client_id and o.is_open), None)
+
+    def modify(self, order: SimOrder, *, quantity: Decimal, order_type: str, limit: Decimal | None,
+               aux: Decimal | None) -> list[Execution]:
+        """placeOrder with the id of an open order changes it in place (price, trigger, size)."""
+        if order_type != order.order_type:
+            raise Rejected(10147, "The order type cannot be changed.")  # IB's text differs; the refusal holds
+        if quantity <= 0 or quantity != quantity.to_integral_value() or quantity < order.filled:
+            raise Rejected(434, "The order size cannot be zero.")
+        self._check_prices(order.contract, order_type, limit, aux)
+        order.quantity, order.limit, order.aux = quantity, limit, aux
+        self._status(order)
+        return self._work(order)
+
+    @staticmethod
+    def _check_prices(contract: FutureContract, order_type: str, limit: Decimal | None, aux: Decimal | None) -> None:
+        if order_type in ("LMT", "STP LMT", "LIT"):
+            if limit is None or limit <= 0:
+                raise Rejected(321, "Error validating request.-'bO' : cause - A limit order needs a limit price")
+            if limit % contract.tick:
+                raise Rejected(110, "The price does not conform to the minimum price variation for this contract.")
+        if order_type in TRIGGERED_TYPES:
+            if aux is None or aux <= 0:
+                raise Rejected(321, "Error validating request.-'bP' : cause - A stop order needs an aux price")
+            if aux % contract.tick:
+                raise Rejected(110, "The price does not conform to the minimum price variation for this contract.")
+
     def place(self, *, client_id: int, order_id: int, account: str, contract: FutureContract, action: str,
               quantity: Decimal, order_type: str, limit: Decimal | None, tif: str, order_ref: str,
-              now: float | None = None) -> tuple[SimOrder, list[Execution]]:
+              now: float | None = None, aux: Decimal | None = None, oca_group: str = "", oca_type: int = 0,
+              parent_id: int = 0, transmit: bool = True) -> tuple[SimOrder, list[Execution]]:
         self.check_order_id(client_id, order_id)
         acct = self.accounts.get(account)
         if acct is None:
@@ -220,13 +284,14 @@ class IbBook:
         if quantity <= 0 or quantity != quantity.to_integral_value():
             raise Rejected(434, "The order size cannot be zero." if quantity <= 0 else
                            "Order quantity for futures must be a whole number of contracts.")
-        if order_type not in ("MKT", "LMT"):
+        if order_type not in ORDER_TYPES:
             raise Rejected(387, f"Unsupported order type {order_type!r}")
-        if order_type == "LMT":
-            if limit is None or limit <= 0:
-                raise Rejected(321, "Error validating request.-'bO' : cause - A limit order needs a limit price")
-            if limit % contract.tick:
-                raise Rejected(110, "The price does not conform to the minimum price variation for this contract.")
+        self._check_prices(contract, order_type, limit, aux)
+        parent = None
+        if parent_id:
+            parent = self.open_order(client_id, parent_id)
+            if parent is None or parent.account != account or parent.contract.symbol != contract.symbol:
+                raise Rejected(135, f"Can't find order with id ={parent_id}")
         if tif not in ("DAY", "GTC", "IOC", "FOK", ""):
             raise Rejected(321, f"Error validating request.-'bO' : cause - Invalid time in force {tif!r}")
         signed = quantity if action == "BUY" else -quantity
@@ -242,22 +307,86 @@ class IbBook:
                                     f"THE INITIAL MARGIN [{required:.2f} USD]")
         self.next_ids[client_id] = order_id + 1
         order = SimOrder(order_id, client_id, next(self._perm_ids), account, contract, action, quantity,
-                         order_type, limit, tif or "DAY", order_ref, now or time.time())
+                         order_type, limit, tif or "DAY", order_ref, now or time.time(), aux=aux,
+                         oca_group=oca_group, oca_type=oca_type, parent_id=parent_id)
         self.orders.append(order)
-        price = self.price(contract.symbol)
-        fills = []
-        if order_type == "MKT":
-            fills.append(self._execute(order, price))
-        elif (action == "BUY" and price <= limit) or (action == "SELL" and price >= limit):
-            fills.append(self._execute(order, limit))  # marketable limit: at its limit (no price improvement)
-        elif tif in ("IOC", "FOK"):
-            self.cancel(order)
+        if not transmit:  # TWS holds it until an order that transmits (its last child) sends them all
+            order.status = "held"
+            return order, []
+        fills: list[Execution] = []
+        for held in self._family(order):  # the held parent and children this order transmits
+            if held is not order and held.status == "held":
+                held.status = "Submitted" if not held.parent_id else "PreSubmitted"
+                self._status(held)
+                fills += self._work(held)
+        if parent is not None and (parent.is_open or parent.status == "held"):
+            order.status = "PreSubmitted"  # works once the parent has filled
+        self._status(order)
+        fills += self._work(order)
         return order, fills
 
-    def cancel(self, order: SimOrder) -> None:
-        order.status, order.done_at = "Cancelled", time.time()
+    def _status(self, order: SimOrder) -> None:
+        self.events.append(("status", order, "PreSubmitted" if order.status == "held" else order.status))
 
-    def _execute(self, order: SimOrder, price: Decimal) -> Execution:
+    def _family(self, order: SimOrder) -> list[SimOrder]:
+        """The order's bracket: its root parent and every child of it, parents first."""
+        root = order
+        while root.parent_id:
+            parent = next((o for o in self.orders if o.order_id == root.parent_id and o.client_id == root.client_id),
+                          None)
+            if parent is None:
+                break
+            root = parent
+        return [root, *[o for o in self.orders if o.parent_id == root.order_id and o.client_id == root.client_id]]
+
+    def _work(self, order: SimOrder) -> list[Execution]:
+        """A working order meets the price: a market order (or a triggered stop) fills at it, a
+        marketable limit at its limit; an IOC / FOK that cannot fill is canceled."""
+        if not order.working:
+            return []
+        price = self.price(order.contract.symbol)
+        if order.order_type in TRIGGERED_TYPES and not order.triggered:
+            if not reached(order, price):
+                return []
+            order.triggered = True
+        if order.order_type in ("MKT", "STP", "MIT"):
+            return self._execute(order, price)
+        if (order.action == "BUY" and price <= order.limit) or (order.action == "SELL" and price >= order.limit):
+            return self._execute(order, order.limit)  # marketable limit: at its limit (no price improvement)
+        if order.tif in ("IOC", "FOK"):
+            self.cancel(order)
+            self._status(order)
+        return []
+
+    def cancel(self, order: SimOrder) -> None:
+        """Canceling a parent cancels its children too."""
+        order.status, order.done_at = "Cancelled", time.time()
+        for child in [o for o in self.orders if o.parent_id == order.order_id and o.client_id == order.client_id
+                      and o.is_open]:
+            child.status, child.done_at = "Cancelled", order.done_at
+            self._status(child)
+
+    def _after_fill(self, order: SimOrder) -> list[Execution]:
+        """A filled parent's children start working; a filled order cancels the rest of its OCA
+        group and its bracket siblings (IB makes a bracket's children one-cancels-all)."""
+        fills: list[Execution] = []
+        for other in [o for o in self.orders if o.is_open and o is not order and o.account == order.account]:
+            sibling = (order.parent_id and other.parent_id == order.parent_id and other.client_id == order.client_id)
+            if (order.oca_group and other.oca_group == order.oca_group) or sibling:
+                other.status, other.done_at = "Cancelled", time.time()
+                self._status(other)
+        for child in [o for o in self.orders if o.parent_id == order.order_id and o.client_id == order.client_id
+                      and o.status == "PreSubmitted"]:
+            child.status = "Submitted"
+            self._status(child)
+            fills += self._work(child)
+        return fills
+
+    def _execute(self, order: SimOrder, price: Decimal) -> list[Execution]:
+        """Fill the order whole at price; then what its fill sets off (children, OCA cancels)."""
+        return [self._execution(order, price), *self._after_fill(order)]
+
+    def _execution(self, order: SimOrder, price: Decimal) -> Execution:
         shares = order.quantity - order.filled
         now = time.time()
         order.avg_price = (order.avg_price * order.filled + price * shares) / (order.filled + shares)
@@ -290,6 +419,7 @@ class IbBook:
         execution = Execution(f"0000e0d5.{int(now):08x}.{seq:02d}.01", order, now, shares, price, order.filled,
                               order.avg_price, commission, realized)
         self.executions.append(execution)
+        self.events.append(("fill", execution, "Filled"))
         return execution
 
     def executions_since(self, account: str | None = None, since: float | None = None,

@@ -109,17 +109,24 @@ def contract_details_end(req_id: int) -> bytes:
 
 # --- orders ---------------------------------------------------------------------------------
 def _order_type_fields(o) -> list:
-    return [o.action, o.quantity, o.order_type, o.limit if o.limit is not None else "", ""]
+    return [o.action, o.quantity, o.order_type, o.limit if o.limit is not None else "",
+            o.aux if o.aux is not None else ""]
+
+
+def ib_status(o) -> str:
+    """What TWS reports: an order TWS still holds (transmit=False) is PreSubmitted to its client."""
+    return "PreSubmitted" if o.status == "held" else o.status
 
 
 def open_order(o, status: str) -> bytes:
     """OPEN_ORDER as decoder.openOrder reads it at SERVER_VERSION (no message version)."""
     c = o.contract
     fields: list = [Out.OPEN_ORDER, o.order_id, *contract_fields(c), *_order_type_fields(o),
-                    o.tif, "", o.account, "", 0, o.order_ref, o.client_id, o.perm_id, 0, 0, 0, "", "",
+                    o.tif, o.oca_group, o.account, "", 0, o.order_ref, o.client_id, o.perm_id, 0, 0, 0, "", "",
                     "", "", ""]  # outsideRth, hidden, discretionaryAmt, goodAfterTime, sharesAllocation, fa*
     fields += ["", "", "", "", "", 0, "", -1, 0, "", "", "", "", "",  # modelCode .. stockRangeUpper
-               "", 0, 0, 0, "", 0, 0, 0, "", 0, 0, "", 0, "", ""]  # displaySize .. deltaNeutralAuxPrice
+               "", 0, 0, 0, "", o.oca_type, 0, 0, "", o.parent_id,  # displaySize .. parentId
+               0, "", 0, "", ""]  # triggerMethod .. deltaNeutralAuxPrice
     fields += [0, 0, "", "", "", "", "",  # continuousUpdate .. comboLegsDescrip
                0, 0, 0,  # combo legs, order combo legs, smart combo routing params
                "", "", "",  # scaleInitLevelSize, scaleSubsLevelSize, scalePriceIncrement
@@ -139,7 +146,7 @@ def order_status(o, status: str, last_fill_price: Decimal | None = None) -> byte
     """ORDER_STATUS: orderId, status, filled, remaining, avgFillPrice, permId, parentId,
     lastFillPrice, clientId, whyHeld, mktCapPrice (no message version)."""
     return encode(Out.ORDER_STATUS, o.order_id, status, o.filled, o.quantity - o.filled,
-                  o.avg_price if o.filled else 0, o.perm_id, 0, last_fill_price or 0, o.client_id, "", 0)
+                  o.avg_price if o.filled else 0, o.perm_id, o.parent_id, last_fill_price or 0, o.client_id, "", 0)
 
 
 def open_order_end() -> bytes:
@@ -150,7 +157,7 @@ def completed_order(o, status: str, completed_time: str) -> bytes:
     """COMPLETED_ORDER as decoder.completedOrder reads it (no order id: IB gives only permId)."""
     c = o.contract
     fields: list = [Out.COMPLETED_ORDER, *contract_fields(c), *_order_type_fields(o),
-                    o.tif, "", o.account, "", 0, o.order_ref, o.perm_id, 0, 0, 0, "", "", "", ""]
+                    o.tif, o.oca_group, o.account, "", 0, o.order_ref, o.perm_id, 0, 0, 0, "", "", "", ""]
     fields += ["", "", "", "", "", 0, "", -1, "", "", "", "", "", "", 0, 0, "", 0, 0, "", 0, "", ""]
     fields += [0, 0, "", "", "",  # continuousUpdate .. comboLegsDescrip
                0, 0, 0, "", "", "", "",  # legs, order legs, params, scale*, hedgeType

@@ -282,9 +282,20 @@ class IbSimulator:
         order_id = int(f[1])
         contract = self._resolve(f[2], f[3], f[4], f[5], f[9], f[12])
         action, quantity, order_type = f[16].upper(), _dec(f[17]) or Decimal(0), f[18].upper()
-        limit, tif, account, order_ref = _dec(f[19]), f[21].upper(), f[23], f[26]
+        limit, aux, tif, oca_group, account, order_ref = _dec(f[19]), _dec(f[20]), f[21].upper(), f[22], f[23], f[26]
+        transmit, parent_id = f[27] != "0", int(f[28] or 0)
+        oca_type = int(f[46] or 0) if len(f) > 46 and f[46].lstrip("-").isdigit() else 0
         if not account and len(self.book.accounts) == 1:
             account = next(iter(self.book.accounts))
+        existing = self.book.open_order(s.client_id, order_id)
+        if existing is not None:  # the same id again: IB's modify
+            try:
+                self.book.modify(existing, quantity=quantity, order_type=order_type, limit=limit, aux=aux)
+            except Rejected as err:
+                s.send(p.error(order_id, err.code, err.message))
+                return
+            self._flush()
+            return
         plan = self.faults.plan("place", account or None)
         if plan.latency_s:
             await asyncio.sleep(plan.latency_s)
@@ -305,28 +316,31 @@ class IbSimulator:
             s.send(p.error(order_id, *plan.refuse))
             return
         try:
-            order, fills = self.book.place(client_id=s.client_id, order_id=order_id, account=account,
-                                           contract=contract, action=action, quantity=quantity,
-                                           order_type=order_type, limit=limit, tif=tif, order_ref=order_ref)
+            order, _ = self.book.place(client_id=s.client_id, order_id=order_id, account=account,
+                                       contract=contract, action=action, quantity=quantity,
+                                       order_type=order_type, limit=limit, tif=tif, order_ref=order_ref, aux=aux,
+                                       oca_group=oca_group, oca_type=oca_type, parent_id=parent_id,
+                                       transmit=transmit)
         except Rejected as err:
             s.send(p.error(order_id, err.code, err.message))
             return
         if plan.after == "disconnect":
+            self.book.events.clear()
             s.close()
             return
         if plan.after == "error":
+            self.book.events.clear()
             s.send(p.error(order_id, 322, "Error processing request.-'bB' : cause - Internal error"))
             return
         if plan.after == "unknown":
+            self.book.events.clear()
             s.send(p.error(-1, 1100, "Connectivity between IB and Trader Workstation has been lost."),
                    p.error(-1, 1102, "Connectivity between IB and Trader Workstation has been restored - "
                                      "data maintained."))
             return
-        self._notify(order, p.open_order(order, "Submitted"), p.order_status(order, "Submitted"))
-        if order.status == "Cancelled":  # IOC / FOK that could not fill
-            self._notify(order, p.order_status(order, "Cancelled"), p.error(order.order_id, 202,
-                                                                            "Order Canceled - reason:"))
-        self._report_fills(fills)
+        if order.status == "held":
+            return  # TWS holds it: nothing reaches anyone until an order transmits it
+        self._flush()  # the order (and what it transmitted) accepted, then what followed
 
     def _owners(self, order: SimOrder) -> list[Session]:
         return [s for s in self._sessions if not s.closed
@@ -337,11 +351,23 @@ class IbSimulator:
             session.send(*messages)
 
     def _report_fills(self, fills: list[Execution]) -> None:
-        for e in fills:
-            o = e.order
-            self._notify(o, p.exec_details(-1, e), p.order_status(o, o.status, e.price),
-                         p.open_order(o, o.status), p.commission_report(e))
-            self._push_portfolio(o.account, o.contract)
+        self._flush()  # the fills are in the book's events, in order with what they set off
+
+    def _flush(self) -> None:
+        """Tell what the book did, in order: each execution, each status changed without one."""
+        events, self.book.events = self.book.events, []
+        for kind, item, status in events:
+            if kind == "fill":
+                o = item.order
+                self._notify(o, p.exec_details(-1, item), p.order_status(o, "Filled", item.price),
+                             p.open_order(o, "Filled"), p.commission_report(item))
+                self._push_portfolio(o.account, o.contract)
+                continue
+            o = item
+            messages = [p.open_order(o, status), p.order_status(o, status)]
+            if status == "Cancelled":
+                messages.append(p.error(o.order_id, 202, "Order Canceled - reason:"))
+            self._notify(o, *messages)
 
     def _push_portfolio(self, account: str, contract: FutureContract) -> None:
         subscribers = [s for s in self._sessions if account in s.subscribed and not s.closed]
@@ -376,11 +402,12 @@ class IbSimulator:
             return
         self.book.cancel(order)
         self._notify(order, p.order_status(order, "Cancelled"), p.error(order_id, 202, "Order Canceled - reason:"))
+        self._flush()
 
     async def _open_orders(self, s: Session, f: list[str]) -> None:
         every_client = int(f[0]) == p.In.REQ_ALL_OPEN_ORDERS or s.client_id == 0
         for o in self.book.orders:
-            if o.is_open and (every_client or o.client_id == s.client_id):
+            if o.is_open and o.status != "held" and (every_client or o.client_id == s.client_id):
                 s.send(p.open_order(o, o.status), p.order_status(o, o.status))
         s.send(p.open_order_end())
 

@@ -30,6 +30,8 @@ from pathlib import Path
 from services.replication.venues.cme import FUTURES, ninjatrader_name
 
 log = logging.getLogger("venue_sim.ninjatrader")
+ORDER_TYPES = ("MARKET", "LIMIT", "STOPMARKET", "STOPLIMIT", "MIT")
+TRIGGERED_TYPES = ("STOPMARKET", "STOPLIMIT", "MIT")
 
 POLL_S = 0.002
 EXCHANGE = "Globex"  # NT8's exchange name for CME futures, part of the position file's name
@@ -42,9 +44,12 @@ class SimOrder:
     instrument: str
     action: str  # BUY | SELL
     quantity: int
-    order_type: str  # MARKET | LIMIT
+    order_type: str  # MARKET | LIMIT | STOPMARKET | STOPLIMIT | MIT
     limit: Decimal | None
     tif: str
+    stop: Decimal | None = None  # the stop and MIT types' trigger price
+    oco: str = ""  # orders sharing an OCO id: one filled or cancelled cancels the others
+    triggered: bool = False
     state: str = "ACCEPTED"
     filled: int = 0
     average: Decimal = Decimal(0)
@@ -116,10 +121,16 @@ class NinjaTraderSim:
         return self._prices[root]
 
     def set_price(self, root: str, price: str | Decimal) -> None:
-        """Move the last price; resting limit orders it crosses fill at their limit."""
+        """Move the last price: stop and MIT orders it reaches trigger (at market, or working at
+        their limit), resting limit orders it crosses fill at their limit."""
         self._prices[root] = Decimal(str(price))
         for order in list(self._orders.values()):
-            if order.state == "WORKING" and self.instruments.get(order.instrument) == root and self._crosses(order):
+            if self.instruments.get(order.instrument) != root or order.state not in ("ACCEPTED", "WORKING"):
+                continue
+            if order.order_type in TRIGGERED_TYPES and not order.triggered:
+                if self._reached(order):
+                    self._trigger(order)
+            elif order.state == "WORKING" and self._crosses(order):
                 self._fill(order, order.limit)
 
     def orders(self, order_id: str | None = None) -> list[SimOrder]:
@@ -188,13 +199,14 @@ class NinjaTraderSim:
             if order is not None and order.state in ("ACCEPTED", "WORKING"):
                 order.state = "CANCELLED"
                 self._write_order(order)
+                self._cancel_oco(order)
         elif command == "CLOSEPOSITION":
             self._close_position(fields[1], fields[2])
         else:
             log.warning("instruction not simulated: %s", line)
 
     def _place(self, f: list[str]) -> None:
-        account, instrument, action, qty, order_type, limit, _stop, tif, _oco, order_id = f[1:11]
+        account, instrument, action, qty, order_type, limit, stop, tif, oco, order_id = f[1:11]
         fault = self._faults.pop(0) if self._faults else None
         if order_id and order_id in self._orders:
             log.warning("order id %s used before: ignored", order_id)  # ORDER ID must be unique
@@ -202,10 +214,11 @@ class NinjaTraderSim:
         try:
             quantity = int(qty)
             limit_price = Decimal(limit) if limit else None
+            stop_price = Decimal(stop) if stop else None
         except (ValueError, ArithmeticError):
-            quantity, limit_price = 0, None
+            quantity, limit_price, stop_price = 0, None, None
         order = SimOrder(order_id, account, instrument, action.upper(), quantity, order_type.upper(), limit_price,
-                         tif.upper())
+                         tif.upper(), stop_price, oco)
         if (fault and fault.kind == "reject") or not self._acceptable(order):
             order.state = "REJECTED"
             if order_id:
@@ -229,8 +242,9 @@ class NinjaTraderSim:
     def _acceptable(self, order: SimOrder) -> bool:
         root = self.instruments.get(order.instrument)
         if order.account != self.account or root is None or order.quantity <= 0 or order.action not in (
-                "BUY", "SELL") or order.order_type not in ("MARKET", "LIMIT") or (
-                order.order_type == "LIMIT" and not order.limit):
+                "BUY", "SELL") or order.order_type not in ORDER_TYPES or (
+                order.order_type in ("LIMIT", "STOPLIMIT") and not order.limit) or (
+                order.order_type in TRIGGERED_TYPES and not order.stop):
             return False
         # Initial margin of every open position and working order after this one, against the cash.
         exposure: dict[str, int] = {name: abs(q) for name, (q, _) in self._positions.items()}
@@ -241,7 +255,13 @@ class NinjaTraderSim:
         return margin <= self.cash
 
     def _execute(self, order: SimOrder, *, write: bool = True) -> None:
-        if order.order_type == "MARKET" or self._crosses(order):
+        if order.order_type in TRIGGERED_TYPES and not order.triggered:
+            if self._reached(order):
+                self._trigger(order, write=write)
+            elif write:
+                self._write_order(order)  # ACCEPTED: held until its trigger is reached
+            return
+        if order.order_type in ("MARKET", "STOPMARKET", "MIT") or self._crosses(order):
             self._fill(order, self._prices[self.instruments[order.instrument]], write=write)
         else:
             order.state = "WORKING"
@@ -257,6 +277,25 @@ class NinjaTraderSim:
     async def _later(self, delay: float, action) -> None:
         await asyncio.sleep(delay)
         action()
+
+    def _reached(self, order: SimOrder) -> bool:
+        """A stop buys once the price rises to it and sells once it falls to it; an MIT the other way."""
+        price = self._prices[self.instruments[order.instrument]]
+        against = order.order_type.startswith("STOP")
+        return price >= order.stop if (order.action == "BUY") == against else price <= order.stop
+
+    def _trigger(self, order: SimOrder, *, write: bool = True) -> None:
+        order.triggered = True
+        self._execute(order, write=write)
+
+    def _cancel_oco(self, order: SimOrder) -> None:
+        """An OCO group: the others of it go as soon as one fills or is cancelled."""
+        if not order.oco:
+            return
+        for other in self._orders.values():
+            if other is not order and other.oco == order.oco and other.state in ("ACCEPTED", "WORKING"):
+                other.state = "CANCELLED"
+                self._write_order(other)
 
     def _crosses(self, order: SimOrder) -> bool:
         price = self._prices[self.instruments[order.instrument]]
@@ -278,6 +317,7 @@ class NinjaTraderSim:
         if write:
             self._write_order(order)
             self._write_position(order.instrument)
+        self._cancel_oco(order)
 
     def _close_position(self, account: str, instrument: str) -> None:
         if account != self.account or instrument not in self.instruments:

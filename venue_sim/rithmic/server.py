@@ -48,6 +48,15 @@ ORDER_PLANT, PNL_PLANT, TICKER_PLANT = 2, 4, 1
 New = pb.request_new_order_pb2.RequestNewOrder
 ROrder = pb.rithmic_order_notification_pb2.RithmicOrderNotification
 XOrder = pb.exchange_order_notification_pb2.ExchangeOrderNotification
+TRIGGERED_TYPES = (New.STOP_MARKET, New.STOP_LIMIT, New.MARKET_IF_TOUCHED, New.LIMIT_IF_TOUCHED)
+LIMIT_TYPES = (New.LIMIT, New.STOP_LIMIT, New.LIMIT_IF_TOUCHED)
+
+
+def reached(order: "SimOrder", price: float) -> bool:
+    """A stop buys once the price rises to its trigger and sells once it falls to it; an
+    if-touched order the other way."""
+    against = order.price_type in (New.STOP_MARKET, New.STOP_LIMIT)
+    return price >= order.trigger_price if (order.side == New.BUY) == against else price <= order.trigger_price
 
 
 @dataclass
@@ -59,10 +68,12 @@ class SimOrder:
     exchange: str
     side: int  # New.BUY | New.SELL
     quantity: int
-    price_type: int  # New.MARKET | New.LIMIT
+    price_type: int  # New.MARKET | New.LIMIT | New.STOP_MARKET | New.STOP_LIMIT | MARKET/LIMIT_IF_TOUCHED
     price: float
     duration: int
     trade_route: str
+    trigger_price: float = 0.0
+    triggered: bool = False  # a stop or if-touched order whose trigger price was reached
     status: str = "open"  # open | complete
     completion: str = ""  # "" | Fill | Cancel
     filled: int = 0
@@ -189,7 +200,13 @@ class RithmicSim:
         self._prices[symbol] = float(price)
         await self._publish_trade(symbol)
         for order in list(self.orders.values()):
-            if order.status == "open" and order.symbol == symbol and self._crosses(order):
+            if order.status != "open" or order.symbol != symbol:
+                continue
+            if order.price_type in TRIGGERED_TYPES and not order.triggered:
+                if not reached(order, self._prices[symbol]):
+                    continue
+                await self._trigger(order)
+            elif self._crosses(order):
                 await self._fill(order, order.price)
 
     def orders_with_tag(self, user_tag: str) -> list[SimOrder]:
@@ -375,7 +392,8 @@ class RithmicSim:
             return
         self._serial += 1
         order = SimOrder(f"SIM{self._serial:08d}", rq.user_tag, rq.account_id, rq.symbol, rq.exchange,
-                         rq.transaction_type, rq.quantity, rq.price_type, rq.price, rq.duration, rq.trade_route)
+                         rq.transaction_type, rq.quantity, rq.price_type, rq.price, rq.duration, rq.trade_route,
+                         trigger_price=rq.trigger_price)
         self.orders[order.basket_id] = order
         now = time.time()
         ack = self._reply(reply_cls, rq, user_tag=rq.user_tag, basket_id=order.basket_id, ssboe=int(now),
@@ -401,7 +419,8 @@ class RithmicSim:
         if rq.symbol not in self._prices or rq.exchange != "CME":
             return ("5", f"rejected: no such instrument {rq.symbol} {rq.exchange}")
         if rq.quantity <= 0 or rq.transaction_type not in (New.BUY, New.SELL) or rq.price_type not in (
-                New.MARKET, New.LIMIT) or (rq.price_type == New.LIMIT and rq.price <= 0):
+                New.MARKET, *LIMIT_TYPES, *TRIGGERED_TYPES) or (rq.price_type in LIMIT_TYPES and rq.price <= 0) or (
+                rq.price_type in TRIGGERED_TYPES and rq.trigger_price <= 0):
             return ("5", "rejected: invalid order")
         exposure = {symbol: abs(q) for symbol, (q, _) in self._positions.items()}
         for o in self.orders.values():
@@ -414,13 +433,27 @@ class RithmicSim:
         return None
 
     async def _accept(self, order: SimOrder) -> None:
+        if order.price_type in TRIGGERED_TYPES:  # held by the server until the price reaches its trigger
+            await self._notify(order, ROrder.TRIGGER_PENDING, XOrder.STATUS)
+            if reached(order, self._prices[order.symbol]):
+                await self._trigger(order)
+            return
         await self._notify(order, ROrder.OPEN, XOrder.STATUS)
         if order.price_type == New.MARKET or self._crosses(order):
             await self._fill(order, self._prices[order.symbol])
 
+    async def _trigger(self, order: SimOrder) -> None:
+        """The trigger is reached: a stop (if-touched) market order fills at the price, a limit one
+        works at its limit price."""
+        order.triggered = True
+        await self._notify(order, ROrder.OPEN, XOrder.TRIGGER)
+        if order.price_type in (New.STOP_MARKET, New.MARKET_IF_TOUCHED) or self._crosses(order):
+            await self._fill(order, self._prices[order.symbol])
+
     def _crosses(self, order: SimOrder) -> bool:
         price = self._prices[order.symbol]
-        return order.price_type == New.LIMIT and (price <= order.price if order.side == New.BUY else price >= order.price)
+        working_limit = order.price_type == New.LIMIT or (order.price_type in LIMIT_TYPES and order.triggered)
+        return working_limit and (price <= order.price if order.side == New.BUY else price >= order.price)
 
     async def _fill(self, order: SimOrder, price: float) -> None:
         now = time.time()
@@ -465,7 +498,8 @@ class RithmicSim:
             status=order.status, basket_id=order.basket_id, fcm_id=self.fcm_id, ib_id=self.ib_id, user_id=self.user,
             account_id=order.account_id, symbol=order.symbol, exchange=order.exchange, trade_exchange="CME",
             trade_route=order.trade_route, exchange_order_id=f"X{order.basket_id}", instrument_type="Future",
-            quantity=order.quantity, price=order.price, transaction_type=order.side, duration=order.duration,
+            quantity=order.quantity, price=order.price, trigger_price=order.trigger_price,
+            transaction_type=order.side, duration=order.duration,
             price_type=order.price_type, avg_fill_price=order.average, total_fill_size=order.filled,
             total_unfilled_size=0 if order.status == "complete" else order.quantity - order.filled,
             currency="USD", ssboe=int(now), usecs=int(now % 1 * 1e6))
@@ -483,6 +517,7 @@ class RithmicSim:
                          basket_id=order.basket_id, fcm_id=self.fcm_id, ib_id=self.ib_id, user_id=self.user,
                          account_id=order.account_id, symbol=order.symbol, exchange=order.exchange,
                          trade_route=order.trade_route, quantity=order.quantity, price=order.price,
+                         trigger_price=order.trigger_price,
                          transaction_type=order.side, duration=order.duration, price_type=order.price_type,
                          avg_fill_price=order.average, total_fill_size=order.filled,
                          total_unfilled_size=0 if order.status == "complete" else order.quantity - order.filled,

@@ -82,16 +82,81 @@ class Instrument:
             below_min_notional=price is not None and rounded * price * self.contract_size < self.min_notional)
 
 
+# Order types. A triggered type rests until the venue's last price reaches its trigger_price,
+# then works as a market order (*_market) or as a limit order at `price` (*_limit):
+#   stop_*        — the price moved against the order's side: a buy triggers at or above the
+#                   trigger, a sell at or below (a stop-loss, or a breakout entry);
+#   take_profit_* — the price moved its way: a buy triggers at or below, a sell at or above.
+# Venues without a take-profit type carry it as their "if touched" type (IB, Rithmic and
+# NinjaTrader MIT / LIT).
+ORDER_TYPES = ("market", "limit", "stop_market", "stop_limit", "take_profit_market", "take_profit_limit")
+TRIGGERED_TYPES = frozenset(ORDER_TYPES[2:])
+LIMIT_TYPES = frozenset({"limit", "stop_limit", "take_profit_limit"})  # those that need a limit price
+
+
+def triggers(order_type: str, side: str, trigger_price: Decimal, last_price: Decimal) -> bool:
+    """Whether a triggered order of this type and side fires at this last price."""
+    against = order_type.startswith("stop")
+    if (side == "buy") == against:
+        return last_price >= trigger_price
+    return last_price <= trigger_price
+
+
+def is_protective(order_type: str) -> str:
+    """"stop_loss" / "take_profit" for the triggered types, "" otherwise (a plain limit that
+    closes a position is a take-profit to the caller, who knows the position)."""
+    if order_type.startswith("stop"):
+        return "stop_loss"
+    return "take_profit" if order_type.startswith("take_profit") else ""
+
+
 @dataclass(frozen=True)
 class OrderRequest:
     client_order_id: str  # the caller's id: the venue refuses a second order with it
     symbol: str
     side: str  # "buy" | "sell"
     quantity: Decimal  # in the venue's amount unit (contracts for derivatives; see contract_size)
-    order_type: str = "market"  # "market" | "limit"
-    price: Decimal | None = None  # limit price
+    order_type: str = "market"  # one of ORDER_TYPES
+    price: Decimal | None = None  # limit price (the *limit types)
     time_in_force: str = "GTC"  # "GTC" | "IOC" | "FOK" (limit orders)
     reduce_only: bool = False  # derivatives: may only shrink a position
+    trigger_price: Decimal | None = None  # the triggered types: the last price that fires the order
+    # Derivatives: close whatever position the account holds when it fires (Binance's
+    # closePosition); the quantity then only sizes the order where the venue needs one.
+    close_position: bool = False
+    # Orders sharing a group id cancel each other: the first to fill (or be canceled, where the
+    # venue says so) takes the others with it (OCO / OCA). Sent together with place_orders.
+    oco_group: str = ""
+    # A bracket child: it works only once this order (sent before it) has filled (IB parentId).
+    parent_client_order_id: str = ""
+
+    @property
+    def triggered(self) -> bool:
+        return self.order_type in TRIGGERED_TYPES
+
+
+def check_request(order: OrderRequest) -> None:
+    """Raise REJECTED for a request no venue could take: an unknown type or side, a limit type
+    without a positive price, a triggered type without a positive trigger price, a close of the
+    position that is not a triggered order."""
+    problem = ""
+    if order.order_type not in ORDER_TYPES or order.side not in ("buy", "sell"):
+        problem = f"unsupported order {order.order_type} {order.side}"
+    elif order.order_type in LIMIT_TYPES and (order.price is None or order.price <= 0):
+        problem = f"a {order.order_type} order needs a positive price"
+    elif order.triggered and (order.trigger_price is None or order.trigger_price <= 0):
+        problem = f"a {order.order_type} order needs a positive trigger price"
+    elif order.close_position and not order.triggered:
+        problem = "only a stop or take-profit order closes the position"
+    if problem:
+        raise VenueError(ErrorKind.REJECTED, problem)
+
+
+async def place_in_turn(venue: "Venue", orders: list[OrderRequest]) -> list[OrderState]:
+    """place_orders for venues with no request of their own for a group: one order after
+    another, parents before their children."""
+    ordered = sorted(orders, key=lambda o: bool(o.parent_client_order_id))
+    return [await venue.place_order(order) for order in ordered]
 
 
 @dataclass(frozen=True)
@@ -107,8 +172,14 @@ class OrderState:
     average_price: Decimal | None
     status: str  # "open" | "closed" (fully filled) | "canceled" | "rejected" | "expired"
     timestamp: datetime | None = None  # UTC
-    order_type: str | None = None
+    order_type: str | None = None  # one of ORDER_TYPES, as the venue reports it
     price: Decimal | None = None  # limit price
+    trigger_price: Decimal | None = None  # triggered types
+    oco_group: str = ""  # the venue's id of the group it belongs to (OCO / OCA / order list)
+    parent_id: str = ""  # a bracket child: the parent's client order id (else its venue order id)
+    reduce_only: bool = False
+    close_position: bool = False
+    triggered: bool = False  # a triggered type that has fired (it is working, or done)
 
     @property
     def is_open(self) -> bool:
@@ -256,6 +327,23 @@ class Venue(Protocol):
     async def place_order(self, order: OrderRequest) -> OrderState:
         """Send an order under the caller's client order id. A repeated id never makes a
         second order (REJECTED); on UNKNOWN_OUTCOME ask fetch_order before sending again."""
+        ...
+
+    async def place_orders(self, orders: list[OrderRequest]) -> list[OrderState]:
+        """Orders that belong together — an OCO pair (one oco_group), a bracket's parent and its
+        children — sent as the venue takes them: in one request where it has one (Binance
+        spot's order list), else one after another, parents first. REJECTED unsent when
+        supports_group() says no."""
+        ...
+
+    def supports(self, order: OrderRequest) -> bool:
+        """Whether place_order takes this order as asked (its type, close_position, an oco_group
+        the venue links order by order, a parent): the caller otherwise adapts or emulates (a
+        group's fill cancels the rest)."""
+        ...
+
+    def supports_group(self, orders: list[OrderRequest]) -> bool:
+        """Whether place_orders takes these orders together, linked as asked."""
         ...
 
     async def cancel_order(self, client_order_id: str, symbol: str) -> OrderState: ...

@@ -19,9 +19,10 @@ import ssl
 import time
 import uuid
 from collections import OrderedDict
+from dataclasses import replace
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 import aiohttp
 import ccxt.async_support as ccxt_async
@@ -32,8 +33,8 @@ from opentelemetry.trace import SpanKind
 
 from services.kit import tracing
 from services.replication.venues.base import (
-    ZERO, AccountSnapshot, Balance, ErrorKind, Fill, FillCursor, Instrument, OrderRequest, OrderState, Position,
-    RoundedQuantity, VenueError, tell_stream_listeners,
+    LIMIT_TYPES, ZERO, AccountSnapshot, Balance, ErrorKind, Fill, FillCursor, Instrument, OrderRequest, OrderState,
+    Position, RoundedQuantity, VenueError, check_request, place_in_turn, tell_stream_listeners,
 )
 
 log = logging.getLogger("copytrade.venue.ccxt")
@@ -122,6 +123,20 @@ REFUSALS = {"okx": re.compile(r'"sCode"\s*:\s*"(?!0")\d+"'), "coinbase": re.comp
 # A stream's fills from before it started are history, not news (kraken's snapshot replays the last
 # 50 fills on every subscription); this much earlier is still taken, for clocks apart.
 STREAM_START_GRACE_S = 2.0
+# Exchanges whose stop and take-profit orders this adapter speaks (ccxt's unified trigger
+# parameters mean slightly different things per exchange).
+TRIGGER_VENUES = frozenset({"binance", "binanceusdm", "bybit"})
+# Venue order types → ours. Binance's TAKE_PROFIT is a market order on spot and a limit order on
+# futures; futures' STOP is its stop-limit.
+BINANCE_TYPES = {"MARKET": "market", "LIMIT": "limit", "LIMIT_MAKER": "limit", "STOP_LOSS": "stop_market",
+                 "STOP_LOSS_LIMIT": "stop_limit", "TAKE_PROFIT_LIMIT": "take_profit_limit",
+                 "STOP_MARKET": "stop_market", "STOP": "stop_limit", "TAKE_PROFIT_MARKET": "take_profit_market"}
+BINANCE_OCO_TYPES = {"limit": "LIMIT_MAKER", "take_profit_market": "TAKE_PROFIT",
+                     "take_profit_limit": "TAKE_PROFIT_LIMIT", "stop_market": "STOP_LOSS",
+                     "stop_limit": "STOP_LOSS_LIMIT"}
+# Binance's Algo Service statuses: a triggered conditional order is working (its order is in the
+# matching engine) until FINISHED, whatever ccxt makes of them.
+ALGO_WORKING = {"NEW", "TRIGGERING", "TRIGGERED"}
 
 # (HTTP status, headers) of the last REST answer in this task: ccxt exceptions carry neither,
 # and exchange.last_response_headers is shared by every concurrent request of the instance.
@@ -533,19 +548,79 @@ class CcxtVenue:
         return [b / a - 1 for a, b in zip(closes, closes[1:]) if a > 0]
 
     # --- orders ----------------------------------------------------------------------------
+    @property
+    def _binance_futures(self) -> bool:
+        return self.exchange_id in ("binance", "binanceusdm") and self.market_type != "spot"
+
+    def supports(self, order: OrderRequest) -> bool:
+        """Stop and take-profit types on Binance and Bybit; close_position on Binance futures
+        (closePosition) and Bybit perpetuals (reduce-only); no OCO leg on its own (Binance
+        spot's order list goes whole, through place_orders), no bracket parents."""
+        if order.parent_client_order_id or order.oco_group:
+            return False
+        if order.triggered and self.exchange_id not in TRIGGER_VENUES:
+            return False
+        if order.close_position and (self.market_type == "spot" or self.exchange_id not in TRIGGER_VENUES):
+            return False
+        return True
+
+    def supports_group(self, orders: list[OrderRequest]) -> bool:
+        """Binance spot's OCO order list: two orders of one group, a stop and a limit or
+        take-profit, one symbol, side and quantity."""
+        if not (self.exchange_id == "binance" and self.market_type == "spot") or len(orders) != 2:
+            return False
+        first, second = orders
+        plain = [replace(o, oco_group="") for o in orders]
+        return (bool(first.oco_group) and first.oco_group == second.oco_group and all(map(self.supports, plain))
+                and (first.symbol, first.side, first.quantity) == (second.symbol, second.side, second.quantity)
+                and first.order_type.startswith("stop") != second.order_type.startswith("stop"))
+
     async def place_order(self, order: OrderRequest) -> OrderState:
         """The quantity is rounded down to the lot size; below the venue's minimums the order is
-        REJECTED here, unsent. A limit price is rounded to the tick in the caller's favour."""
+        REJECTED here, unsent. A limit price is rounded to the tick in the caller's favour, a
+        trigger price to the nearest tick."""
+        check_request(order)
+        instrument, params, price, quantity = await self._prepare(order)
+        self._symbols.add(order.symbol)
+        if self.budget is not None:
+            await self.budget.order()
+        # Decimal strings, not floats (0.29 as a float may truncate to the lot below), and no price
+        # on a market order (binance would turn it into quoteOrderQty).
+        # A whole quantity goes as an int, as exact: ccxt's kucoin compares a contract order's amount
+        # with 1 before sending.
+        kind = "limit" if order.order_type in LIMIT_TYPES else "market"
+        amount = int(Decimal(quantity)) if Decimal(quantity) == Decimal(quantity).to_integral_value() else quantity
+        raw = await self._call(self.exchange.create_order, order.symbol, kind, order.side, amount, price, params,
+                               order_sent=True)
+        state = self._order_state(raw, order)
+        if order.order_type == "market" and self.exchange_id in ACK_ONLY and raw.get("status") is None \
+                and state.venue_order_id:
+            try:
+                state = self._order_state(await self._call(self.exchange.fetch_order, state.venue_order_id,
+                                                           order.symbol), order)
+            except VenueError as err:  # the order stands; what it filled is learnt later
+                log.warning("%s: state of order %s unknown after placing: %s", self.exchange_id,
+                            state.venue_order_id, err)
+        return state
+
+    async def _prepare(self, order: OrderRequest, *, in_group: bool = False
+                       ) -> tuple[Instrument, dict, str | None, str]:
+        """Check an order against the market and build ccxt's arguments: (instrument, params,
+        limit price, quantity)."""
         instrument = await self.instrument(order.symbol)
-        limit = order.order_type == "limit"
-        if order.order_type not in ("market", "limit") or order.side not in ("buy", "sell"):
-            raise VenueError(ErrorKind.REJECTED, f"unsupported order {order.order_type} {order.side}")
-        if limit and (order.price is None or order.price <= 0):
-            raise VenueError(ErrorKind.REJECTED, "a limit order needs a positive price")
+        if not self.supports(replace(order, oco_group="") if in_group else order):
+            raise VenueError(ErrorKind.REJECTED, f"{self.exchange_id} {self.market_type} does not take this "
+                             f"{order.order_type} order" + (" (OCO)" if order.oco_group else "")
+                             + (" (close position)" if order.close_position else ""))
+        limit = order.order_type in LIMIT_TYPES
         if order.reduce_only and self.market_type == "spot":
             raise VenueError(ErrorKind.REJECTED, "spot has no reduce-only orders")
-        fitted = await self.fit_quantity(order.symbol, order.quantity, order.price if limit else None)
-        if not fitted.ok:  # refuse here: the venue would, and nothing needs to be sent
+        reference = order.price if limit else order.trigger_price
+        fitted = await self.fit_quantity(order.symbol, order.quantity, reference)
+        closing = order.close_position or order.reduce_only
+        if not fitted.ok and not (closing and fitted.quantity > 0 and not fitted.below_min_quantity):
+            # refuse here: the venue would, and nothing needs to be sent (a reduce-only order may be
+            # worth less than the minimum order value)
             raise VenueError(ErrorKind.REJECTED, f"{order.quantity} rounds to {fitted.quantity} at a lot size of "
                              f"{instrument.lot_size}: below the venue's minimum quantity {instrument.min_quantity} "
                              f"or order value {instrument.min_notional}")
@@ -560,27 +635,63 @@ class CcxtVenue:
             steps = (order.price / instrument.tick_size).to_integral_value(
                 rounding=ROUND_FLOOR if order.side == "buy" else ROUND_CEILING)
             price = format(steps * instrument.tick_size, "f")
-        if order.reduce_only:
+        if order.triggered:
+            trigger = format((order.trigger_price / instrument.tick_size).to_integral_value(ROUND_HALF_UP)
+                             * instrument.tick_size, "f")
+            params.update(self._trigger_params(order, trigger))
+        if order.close_position and self._binance_futures:
+            params["closePosition"] = True  # the whole position when it fires; no quantity, no reduceOnly
+        elif order.reduce_only or order.close_position:
             params["reduceOnly"] = True
-        self._symbols.add(order.symbol)
+        return instrument, params, price, format(fitted.quantity, "f")
+
+    def _trigger_params(self, order: OrderRequest, trigger: str) -> dict:
+        stop = order.order_type.startswith("stop")
+        if self.exchange_id == "bybit":
+            if self.market_type == "spot":  # Bybit spot finds the direction itself (orderFilter StopOrder)
+                return {"triggerPrice": trigger}
+            rises = (order.side == "buy") == stop  # a buy stop, or a sell take-profit
+            return {"triggerPrice": trigger, "triggerDirection": "ascending" if rises else "descending"}
+        # Binance: ccxt picks STOP_LOSS / STOP_MARKET / STOP / ... from the market and the key;
+        # futures' conditional orders go to the Algo Service (clientAlgoId, triggerPrice).
+        return {"stopLossPrice" if stop else "takeProfitPrice": trigger}
+
+    async def place_orders(self, orders: list[OrderRequest]) -> list[OrderState]:
+        """An OCO pair on Binance spot goes out as one order list (POST /api/v3/orderList/oco);
+        anything else one order after another."""
+        if not any(o.oco_group or o.parent_client_order_id for o in orders):
+            return await place_in_turn(self, orders)
+        if not self.supports_group(orders):
+            raise VenueError(ErrorKind.REJECTED, f"{self.exchange_id} {self.market_type} takes no such group "
+                                                 "(Binance spot: an OCO of a stop and a limit or take-profit)")
+        return await self._place_oco(orders)
+
+    async def _place_oco(self, orders: list[OrderRequest]) -> list[OrderState]:
+        first, second = orders
+        for order in orders:
+            check_request(order)
+        prepared = [await self._prepare(o, in_group=True) for o in orders]
+        market = self.exchange.market(first.symbol)
+        # A sell takes profit above and stops below; a buy stops above and takes profit below.
+        stops = [o.order_type.startswith("stop") for o in orders]
+        request = {"symbol": market["id"], "side": first.side.upper(), "quantity": prepared[0][3],
+                   "listClientOrderId": first.oco_group, "newOrderRespType": "FULL"}
+        for order, is_stop, (_, params, price, _) in zip(orders, stops, prepared):
+            leg = "above" if is_stop == (order.side == "buy") else "below"
+            request[f"{leg}Type"] = BINANCE_OCO_TYPES[order.order_type]
+            request[f"{leg}ClientOrderId"] = order.client_order_id
+            if price is not None:
+                request[f"{leg}Price"] = price
+            if order.triggered:
+                request[f"{leg}StopPrice"] = params.get("stopLossPrice") or params.get("takeProfitPrice")
+            if order.order_type in ("stop_limit", "take_profit_limit"):
+                request[f"{leg}TimeInForce"] = order.time_in_force
+        self._symbols.add(first.symbol)
         if self.budget is not None:
             await self.budget.order()
-        # Decimal strings, not floats (0.29 as a float may truncate to the lot below), and no price
-        # on a market order (binance would turn it into quoteOrderQty). A whole quantity goes as an
-        # int, as exact: ccxt's kucoin compares a contract order's amount with 1 before sending.
-        amount = int(fitted.quantity) if fitted.quantity == fitted.quantity.to_integral_value() else \
-            format(fitted.quantity, "f")
-        raw = await self._call(self.exchange.create_order, order.symbol, order.order_type, order.side, amount, price,
-                               params, order_sent=True)
-        state = self._order_state(raw, order)
-        if not limit and self.exchange_id in ACK_ONLY and raw.get("status") is None and state.venue_order_id:
-            try:
-                state = self._order_state(await self._call(self.exchange.fetch_order, state.venue_order_id,
-                                                           order.symbol), order)
-            except VenueError as err:  # the order stands; what it filled is learnt later
-                log.warning("%s: state of order %s unknown after placing: %s", self.exchange_id,
-                            state.venue_order_id, err)
-        return state
+        raw = await self._call(self.exchange.privatePostOrderListOco, request, order_sent=True)
+        reports = {r.get("clientOrderId"): self.exchange.parse_order(r, market) for r in raw.get("orderReports", [])}
+        return [self._order_state(reports.get(o.client_order_id) or {}, o) for o in orders]
 
     def _by_client_id(self, venue_client_id: str) -> dict:
         return {CLIENT_ID_PARAM.get(self.exchange_id, "clientOrderId"): venue_client_id}
@@ -606,7 +717,14 @@ class CcxtVenue:
                 raise VenueError(ErrorKind.REJECTED, f"{self.exchange_id} has no order {client_order_id} on {symbol}")
             raw = await self._call(self.exchange.cancel_order, found["id"], symbol)
         else:
-            raw = await self._call(self.exchange.cancel_order, None, symbol, self._by_client_id(venue_id))
+            try:
+                raw = await self._call(self.exchange.cancel_order, None, symbol, self._by_client_id(venue_id))
+            except VenueError as err:
+                if not (self._binance_futures and isinstance(err.__cause__, ccxt_errors.OrderNotFound)):
+                    raise
+                # Not in the matching engine: a conditional order still in the Algo Service.
+                raw = await self._call(self.exchange.cancel_order, None, symbol,
+                                       {**self._by_client_id(venue_id), "trigger": True})
         if raw.get("status") is None:  # only acknowledged (bybit answers ids alone): ask for the state
             fetched = await self.fetch_order(client_order_id, symbol)
             if fetched is not None:
@@ -623,9 +741,9 @@ class CcxtVenue:
             else:
                 raw = await self._call(self.exchange.fetch_order, None, symbol, self._by_client_id(venue_id))
         except VenueError as err:
-            if isinstance(err.__cause__, ccxt_errors.OrderNotFound):
-                return None
-            raise
+            if not isinstance(err.__cause__, ccxt_errors.OrderNotFound):
+                raise
+            return await self._fetch_algo(client_order_id, symbol) if self._binance_futures else None
         if raw is None:
             return None
         return self._order_state(raw, None, client_order_id, symbol)
@@ -657,6 +775,26 @@ class CcxtVenue:
             request["cursor"] = response["cursor"]
         return None
 
+    async def _fetch_algo(self, client_order_id: str, symbol: str) -> OrderState | None:
+        """A Binance futures conditional order: in the Algo Service until it triggers; then the
+        order it placed in the matching engine tells how it filled."""
+        try:
+            raw = await self._call(self.exchange.fetch_order, None, symbol,
+                                   {**self._by_client_id(client_order_id), "trigger": True})
+        except VenueError as err:
+            if isinstance(err.__cause__, ccxt_errors.OrderNotFound):
+                return None
+            raise
+        state = self._order_state(raw, None, client_order_id, symbol)
+        actual = (raw.get("info") or {}).get("actualOrderId")
+        if actual:
+            placed = await self._call(self.exchange.fetch_order, str(actual), symbol)
+            done = self._order_state(placed, None, client_order_id, symbol)
+            return OrderState(**{**done.__dict__, "venue_order_id": state.venue_order_id,
+                                 "client_order_id": client_order_id, "order_type": state.order_type,
+                                 "trigger_price": state.trigger_price, "triggered": True})
+        return state
+
     async def _fetch_bybit_order(self, client_order_id: str, symbol: str) -> dict | None:
         """ccxt's bybit fetchOrder always sends an orderId (None when asked by orderLinkId), so
         ask /v5/order/realtime by orderLinkId through ccxt's implicit API and parse its answer."""
@@ -674,6 +812,17 @@ class CcxtVenue:
         # kraken's stream: ccxt reads the userref as the client id; the cl_ord_id is in info
         venue_id = info.get("cl_ord_id") or raw.get("clientOrderId")
         filled = raw.get("filled") if raw.get("filled") is not None else info.get("cum_qty")
+        order_type, triggered = self._type_of(raw, info, request)
+        # ccxt leaves status None when the venue only acknowledged: the order stands, state unknown yet
+        status = raw.get("status") or "open"
+        algo_status = info.get("algoStatus") or (info.get("X") if "aid" in info else None)
+        if algo_status in ALGO_WORKING:
+            status, triggered = "open", algo_status != "NEW"
+        elif algo_status == "FINISHED":  # its order is done: filled, or not
+            status = "closed" if _dec(info.get("executedQty") or info.get("aq")) > 0 else "canceled"
+        trigger = raw.get("triggerPrice") or raw.get("stopPrice") or info.get("triggerPrice") or (
+            request.trigger_price if request is not None else None)
+        group = info.get("orderListId", info.get("g"))
         return OrderState(
             client_order_id=self._our_cid(venue_id) or (request.client_order_id if request else client_order_id),
             venue_order_id=str(raw.get("id")), symbol=raw.get("symbol") or (request.symbol if request else symbol),
@@ -681,10 +830,44 @@ class CcxtVenue:
             quantity=_dec(amount) if amount is not None else (request.quantity if request else ZERO),
             filled_quantity=_dec(filled),
             average_price=_dec(raw["average"]) if raw.get("average") else None,
-            # ccxt leaves status None when the venue only acknowledged: the order stands, state unknown yet
-            status=raw.get("status") or "open",
+            status=status,
             timestamp=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else None,
-            order_type=raw.get("type"), price=_dec(raw["price"]) if raw.get("price") else None)
+            order_type=order_type, price=_dec(raw["price"]) if raw.get("price") else None,
+            trigger_price=_dec(trigger) if trigger and _dec(trigger) > 0 else None,
+            oco_group=str(group) if group not in (None, "", -1, "-1") else "",
+            reduce_only=bool(raw.get("reduceOnly")),
+            close_position=bool(info.get("closePosition", info.get("cp"))), triggered=triggered)
+
+    def _type_of(self, raw: dict, info: dict, request: OrderRequest | None) -> tuple[str | None, bool]:
+        """Our order type (base.ORDER_TYPES) from the venue's, and whether a triggered type has fired."""
+        if self.exchange_id in ("binance", "binanceusdm"):
+            venue_type = info.get("orderType") or info.get("origType") or info.get("ot") or info.get("type") \
+                or info.get("o")
+            if venue_type == "TAKE_PROFIT":
+                venue_type = "TAKE_PROFIT_LIMIT" if self.market_type != "spot" else "TAKE_PROFIT_MARKET"
+            ours = BINANCE_TYPES.get(venue_type or "")
+            if ours is None:
+                return raw.get("type") or (request.order_type if request else None), False
+            placed = info.get("type") or info.get("o")  # what the matching engine holds now
+            fired = ours not in ("market", "limit") and (
+                placed in ("MARKET", "LIMIT") or info.get("isWorking") is True or info.get("w") is True)
+            return ours, fired
+        if self.exchange_id == "bybit":
+            if "orderType" not in info and request is not None:  # acknowledged only: as asked
+                return request.order_type, False
+            trigger = _dec(info.get("triggerPrice"))
+            kind = (info.get("orderType") or raw.get("type") or "").lower()
+            if trigger <= 0:
+                return kind or None, False
+            stop_kind = info.get("stopOrderType") or ""
+            if stop_kind in ("StopLoss", "TakeProfit"):
+                stop = stop_kind == "StopLoss"
+            else:
+                rises = str(info.get("triggerDirection")) == "1"
+                stop = rises == ((raw.get("side") or info.get("side", "")).lower() == "buy")
+            fired = (info.get("orderStatus") or "") not in ("Untriggered", "Deactivated", "")
+            return f"{'stop' if stop else 'take_profit'}_{kind or 'market'}", fired
+        return raw.get("type") or (request.order_type if request else None), False
 
     # --- history ---------------------------------------------------------------------------
     async def trades(self, symbol: str, since: datetime) -> list[Fill]:
@@ -1047,8 +1230,25 @@ class CcxtVenue:
                     continue  # before this stream began: a snapshot's history, not a new fill
                 self._symbols.add(trade["symbol"])
                 fill = self._fill(trade, backfilled=recovered)
+                if self._binance_futures:
+                    fill = self._as_conditional(fill, trade)
                 state["cursor"] = state["cursor"].after(fill)
                 yield fill
+
+    def _as_conditional(self, fill: Fill, trade: dict) -> Fill:
+        """A fill of the order a Binance conditional order placed when it triggered is that
+        conditional order's (its algo id, as the order stream announced it): the order the
+        caller placed and followed."""
+        info = trade.get("info") or {}
+        if (info.get("ot") or "") not in ("STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT"):
+            return fill
+        for order in reversed(list(getattr(self.exchange, "orders", None) or [])):
+            order_info = order.get("info") or {}
+            if "aid" in order_info and (str(order_info.get("ai")) == fill.venue_order_id or (
+                    fill.client_order_id and order_info.get("caid") == fill.client_order_id)):
+                return Fill(**{**fill.__dict__, "venue_order_id": str(order_info["aid"]),
+                               "client_order_id": order_info.get("caid") or fill.client_order_id})
+        return fill
 
     def _fill(self, trade: dict, *, backfilled: bool = False) -> Fill:
         fee = trade.get("fee") or {}

@@ -36,15 +36,15 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-from ib_async import IB, ExecutionFilter, Future, LimitOrder, MarketOrder, StartupFetch
+from ib_async import IB, ExecutionFilter, Future, Order, StartupFetch
 from ib_async import Fill as IbFill
 from ib_async import Trade as IbTrade
 
 from services.replication.venues.base import (
-    ZERO, AccountSnapshot, Balance, ErrorKind, Fill, FillCursor, Instrument, OrderRequest, OrderState, Position,
-    RoundedQuantity, VenueError,
+    LIMIT_TYPES, ZERO, AccountSnapshot, Balance, ErrorKind, Fill, FillCursor, Instrument, OrderRequest, OrderState,
+    Position, RoundedQuantity, VenueError, check_request,
 )
 
 log = logging.getLogger("copytrade.venue.ib")
@@ -64,6 +64,11 @@ NETWORK_CODES = frozenset({502, 504})  # couldn't connect / not connected: nothi
 PLATFORM_CODES = frozenset({326, 501, 503, 505, 506, 507})  # client id in use, version, bad message
 CANCELED_OK = frozenset({0, 202})  # 202 "Order Canceled" is how TWS confirms a cancel
 SUMMARY_TAGS = "NetLiquidation,TotalCashValue,AvailableFunds,InitMarginReq"
+# Our order types → IB's (a take-profit is IB's "if touched" order), and back.
+IB_TYPES = {"market": "MKT", "limit": "LMT", "stop_market": "STP", "stop_limit": "STP LMT",
+            "take_profit_market": "MIT", "take_profit_limit": "LIT"}
+OUR_TYPES = {v: k for k, v in IB_TYPES.items()}
+OCA_CANCEL_WITH_BLOCK = 1  # ocaType: the others are canceled once one fills
 
 
 class IbError(Exception):
@@ -337,22 +342,39 @@ class IbVenue:
             t.order.orderRef == client_order_id and t.order.permId and t.order.account in ("", self.account_code)
             for t in self.ib.trades())
 
+    def supports(self, order: OrderRequest) -> bool:
+        """Every order type (take-profits as MIT / LIT), OCA groups and bracket parents; no
+        close-position flag (the caller sizes a protective order to the position)."""
+        return not order.close_position
+
+    def supports_group(self, orders: list[OrderRequest]) -> bool:
+        return all(map(self.supports, orders))
+
     async def place_order(self, order: OrderRequest) -> OrderState:
         """Whole contracts (rounded down; below one contract REJECTED unsent); a limit price is
-        rounded to the tick in the caller's favour."""
+        rounded to the tick in the caller's favour, a trigger price to the nearest tick."""
         await asyncio.sleep(0)  # take in what TWS sent already (a closed socket shows here, before sending)
+        ib_order = await self._ib_order(order)
+        return await self._place(order, ib_order)
+
+    async def _ib_order(self, order: OrderRequest, *, transmit: bool = True, parent_id: int = 0) -> Order:
+        """The ib_async order for a request, checked (REJECTED unsent when it cannot go)."""
+        check_request(order)
+        if not self.supports(order):
+            raise VenueError(ErrorKind.REJECTED, "IB has no close-position orders")
         instrument = await self.instrument(order.symbol)
-        limit = order.order_type == "limit"
-        if order.order_type not in ("market", "limit") or order.side not in ("buy", "sell"):
-            raise VenueError(ErrorKind.REJECTED, f"unsupported order {order.order_type} {order.side}")
-        if limit and (order.price is None or order.price <= 0):
-            raise VenueError(ErrorKind.REJECTED, "a limit order needs a positive price")
         fitted = instrument.fit_quantity(order.quantity)
         if not fitted.ok:
             raise VenueError(ErrorKind.REJECTED, f"{order.quantity} rounds to {fitted.quantity} contracts: below "
                                                  f"the minimum of {instrument.min_quantity}")
         quantity = fitted.quantity
-        if order.reduce_only:
+        if order.parent_client_order_id and not parent_id:
+            parent = self._trade_by_ref(order.parent_client_order_id)
+            if parent is None or STATUS.get(parent.orderStatus.status) in ("canceled", "rejected"):
+                raise VenueError(ErrorKind.REJECTED, f"no working parent order {order.parent_client_order_id}")
+            # A child of a parent that has filled works at once: it goes out on its own.
+            parent_id = 0 if parent.orderStatus.status == "Filled" else parent.order.orderId
+        if order.reduce_only and not parent_id:  # a working child reduces what its parent's fill opens
             held = next((p.quantity for p in await self.positions() if p.symbol == order.symbol), ZERO)
             reducible = -held if order.side == "buy" else held
             if reducible <= 0:
@@ -361,15 +383,22 @@ class IbVenue:
             quantity = min(quantity, reducible)
         if self._known(order.client_order_id):
             raise VenueError(ErrorKind.REJECTED, f"an order with client id {order.client_order_id} exists")
-        action = "BUY" if order.side == "buy" else "SELL"
-        extra = {"orderRef": order.client_order_id, "account": self.account_code}
-        if limit:
+        ib_order = Order(action="BUY" if order.side == "buy" else "SELL", totalQuantity=float(quantity),
+                         orderType=IB_TYPES[order.order_type], orderRef=order.client_order_id,
+                         account=self.account_code, transmit=transmit, parentId=parent_id,
+                         tif=order.time_in_force if order.order_type in LIMIT_TYPES else "DAY")
+        if order.order_type in LIMIT_TYPES:
             steps = (order.price / instrument.tick_size).to_integral_value(
                 rounding=ROUND_FLOOR if order.side == "buy" else ROUND_CEILING)
-            ib_order = LimitOrder(action, float(quantity), float(steps * instrument.tick_size),
-                                  tif=order.time_in_force, **extra)
-        else:
-            ib_order = MarketOrder(action, float(quantity), tif="DAY", **extra)
+            ib_order.lmtPrice = float(steps * instrument.tick_size)
+        if order.triggered:
+            steps = (order.trigger_price / instrument.tick_size).to_integral_value(ROUND_HALF_UP)
+            ib_order.auxPrice = float(steps * instrument.tick_size)
+        if order.oco_group:
+            ib_order.ocaGroup, ib_order.ocaType = order.oco_group, OCA_CANCEL_WITH_BLOCK
+        return ib_order
+
+    async def _place(self, order: OrderRequest, ib_order: Order) -> OrderState:
         self._inflight.add(order.client_order_id)
         try:
             for attempt in range(2):
@@ -384,6 +413,43 @@ class IbVenue:
             raise AssertionError("unreachable")
         finally:
             self._inflight.discard(order.client_order_id)
+
+    async def place_orders(self, orders: list[OrderRequest]) -> list[OrderState]:
+        """A bracket goes out as IB sends one: the parent and all but the last child with
+        transmit=False, the last child transmitting them all (no child works before TWS has its
+        parent). Orders without a parent in the batch go one after another."""
+        batch = {o.client_order_id for o in orders}
+        children = [o for o in orders if o.parent_client_order_id in batch]
+        if not children:
+            return [await self.place_order(o) for o in sorted(orders, key=lambda o: bool(o.parent_client_order_id))]
+        parents = [o for o in orders if o not in children]
+        await asyncio.sleep(0)
+        await self._ensure_connected()
+        sent: list[tuple[OrderRequest, IbTrade]] = []
+        ids: dict[str, int] = {}
+        try:
+            sequence = [*parents, *children]
+            for i, order in enumerate(sequence):
+                ib_order = await self._ib_order(order, transmit=i == len(sequence) - 1,
+                                                parent_id=ids.get(order.parent_client_order_id, 0))
+                self._inflight.add(order.client_order_id)
+                try:
+                    trade = self.ib.placeOrder(self._contracts[order.symbol], ib_order)
+                except ConnectionError as exc:
+                    raise VenueError(ErrorKind.UNKNOWN_OUTCOME if sent else ErrorKind.NETWORK,
+                                     f"not connected to TWS: {exc}") from exc
+                ids[order.client_order_id] = trade.order.orderId
+                sent.append((order, trade))
+            for _, trade in sent:
+                await self._settled(trade, lambda t: t.orderStatus.status not in PENDING, order_sent=True)
+            return [self._state(trade, order) for order, trade in sent]
+        finally:
+            for order in orders:
+                self._inflight.discard(order.client_order_id)
+
+    def _trade_by_ref(self, client_order_id: str) -> IbTrade | None:
+        return next((t for t in reversed(self.ib.trades()) if t.order.orderRef == client_order_id
+                     and t.order.account in ("", self.account_code)), None)
 
     async def _send(self, order: OrderRequest, ib_order) -> OrderState:
         await self._ensure_connected()
@@ -469,13 +535,22 @@ class IbVenue:
         if average is None and filled:
             average = _dec(st.avgFillPrice) or None
         stamp = trade.log[-1].time if trade.log else None
+        order_type = OUR_TYPES.get(o.orderType, "market")
+        parent = ""
+        if o.parentId:  # the parent's client order id, as the caller named it
+            parent_trade = next((t for t in self.ib.trades() if t.order.orderId == o.parentId
+                                 and t.order.clientId == o.clientId), None)
+            parent = parent_trade.order.orderRef if parent_trade is not None else str(o.parentId)
         return OrderState(
             client_order_id=o.orderRef or (request.client_order_id if request else ""),
             venue_order_id=str(o.permId or st.permId or ""), symbol=c.symbol or (request.symbol if request else ""),
             side="buy" if o.action == "BUY" else "sell", quantity=_dec(o.totalQuantity), filled_quantity=filled,
             average_price=average, status=STATUS.get(st.status, "open"),
-            timestamp=_utc(stamp) if stamp else None, order_type="limit" if o.orderType == "LMT" else "market",
-            price=_dec(o.lmtPrice) or None if o.orderType == "LMT" else None)
+            timestamp=_utc(stamp) if stamp else None, order_type=order_type,
+            price=_dec(o.lmtPrice) or None if order_type in LIMIT_TYPES else None,
+            trigger_price=_dec(o.auxPrice) or None if o.orderType in ("STP", "STP LMT", "MIT", "LIT") else None,
+            oco_group=o.ocaGroup or "", parent_id=parent,
+            triggered=o.orderType in ("STP", "STP LMT", "MIT", "LIT") and filled > 0)
 
     def _fill(self, fill: IbFill) -> Fill:
         e, report = fill.execution, fill.commissionReport
@@ -613,8 +688,14 @@ class IbVenue:
                 if trade.order.account in ("", self.account_code) and trade.order.orderRef:
                     queue.put_nowait(self._state(trade))
 
+            # A modification (a new price, trigger or size) comes as an openOrder with no change of status.
             self.ib.orderStatusEvent += on_status
-            return lambda: self.ib.orderStatusEvent.disconnect(on_status)
+            self.ib.openOrderEvent += on_status
+
+            def unsubscribe() -> None:
+                self.ib.orderStatusEvent.disconnect(on_status)
+                self.ib.openOrderEvent.disconnect(on_status)
+            return unsubscribe
 
         async def recover(since: float) -> list[OrderState]:
             with contextlib.suppress(VenueError):

@@ -39,13 +39,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
 from services.replication.venues import cme
 from services.replication.venues.base import (
-    ZERO, AccountSnapshot, Balance, ErrorKind, Fill, FillCursor, Instrument, OrderRequest, OrderState, Position,
-    VenueError, tell_stream_listeners,
+    LIMIT_TYPES, ZERO, AccountSnapshot, Balance, ErrorKind, Fill, FillCursor, Instrument, OrderRequest, OrderState,
+    Position, VenueError, check_request, place_in_turn, tell_stream_listeners,
 )
 
 log = logging.getLogger("copytrade.venue.ninjatrader")
@@ -57,7 +57,10 @@ STATUS = {"INITIALIZED": "open", "SUBMITTED": "open", "ACCEPTED": "open", "WORKI
           "REJECTED": "rejected", "UNKNOWN": "open"}
 TRANSIENT = {"INITIALIZED", "SUBMITTED", "ACCEPTED", "TRIGGERPENDING"}  # NT8 has not heard back yet
 TERMINAL = {"FILLED", "CANCELLED", "REJECTED"}
-SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # the ORDER ID names a file
+SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # the ORDER ID names a file (and so does an OCO ID)
+# Our order types → the ATI's (a take-profit at market is NT8's MIT; it has no limit-if-touched).
+ATI_TYPES = {"market": "MARKET", "limit": "LIMIT", "stop_market": "STOPMARKET", "stop_limit": "STOPLIMIT",
+             "take_profit_market": "MIT"}
 RESCAN_S = 0.25  # a full re-read even when the folder's mtime says nothing changed
 
 
@@ -225,12 +228,23 @@ class NinjaTraderVenue:
         return [f for f in self._ledger if f.symbol == symbol and f.timestamp >= since]
 
     # --- orders ----------------------------------------------------------------------------
+    def supports(self, order: OrderRequest) -> bool:
+        """Market, limit, STOPMARKET, STOPLIMIT and MIT (a take-profit at market) orders and OCO
+        ids; no limit-if-touched, bracket parent or close-position order."""
+        return order.order_type in ATI_TYPES and not (order.parent_client_order_id or order.close_position) and (
+            not order.oco_group or bool(SAFE_ID.match(order.oco_group)))
+
+    def supports_group(self, orders: list[OrderRequest]) -> bool:
+        return all(map(self.supports, orders))
+
+    async def place_orders(self, orders: list[OrderRequest]) -> list[OrderState]:
+        return await place_in_turn(self, orders)  # NT8 links an OCO group by its id, order by order
+
     async def place_order(self, order: OrderRequest) -> OrderState:
+        check_request(order)
         instrument = await self.instrument(order.symbol)
-        if order.order_type not in ("market", "limit") or order.side not in ("buy", "sell"):
-            raise VenueError(ErrorKind.REJECTED, f"unsupported order {order.order_type} {order.side}")
-        if order.order_type == "limit" and (order.price is None or order.price <= 0):
-            raise VenueError(ErrorKind.REJECTED, "a limit order needs a positive price")
+        if not self.supports(order):
+            raise VenueError(ErrorKind.REJECTED, f"NinjaTrader's ATI takes no {order.order_type} order like this")
         if not SAFE_ID.match(order.client_order_id):
             raise VenueError(ErrorKind.REJECTED, "a NinjaTrader order id is 1-64 letters, digits, '_', '-' or '.'")
         fitted = instrument.fit_quantity(order.quantity)
@@ -247,14 +261,17 @@ class NinjaTraderVenue:
             if held == 0 or (held > 0) == (order.side == "buy"):
                 raise VenueError(ErrorKind.REJECTED, f"reduce-only {order.side}: no {order.symbol} position to reduce")
             quantity = min(quantity, abs(held))
-        price = ""
-        if order.order_type == "limit":
+        price = stop = ""
+        if order.order_type in LIMIT_TYPES:
             steps = (order.price / instrument.tick_size).to_integral_value(
                 rounding=ROUND_FLOOR if order.side == "buy" else ROUND_CEILING)
             price = format(steps * instrument.tick_size, "f")
+        if order.triggered:
+            stop = format((order.trigger_price / instrument.tick_size).to_integral_value(ROUND_HALF_UP)
+                          * instrument.tick_size, "f")
         tif = "GTC" if order.time_in_force == "GTC" else "DAY"
         line = (f"PLACE;{self.account_name};{instrument.venue_symbol};{order.side.upper()};{quantity};"
-                f"{order.order_type.upper()};{price};;{tif};;{order.client_order_id};;")
+                f"{ATI_TYPES[order.order_type]};{price};{stop};{tif};{order.oco_group};{order.client_order_id};;")
         record = _Order(order, instrument.venue_symbol, quantity)
         self._orders[order.client_order_id] = record
         try:
@@ -262,7 +279,10 @@ class NinjaTraderVenue:
         except VenueError:
             del self._orders[order.client_order_id]  # NT8 never saw it
             raise
-        state = await self._await_state(order.client_order_id, lambda s: s not in TRANSIENT)
+        # A stop NT8 holds until its trigger is reached stays ACCEPTED: that is its answer.
+        settled = (lambda s: s not in ("INITIALIZED", "SUBMITTED")) if order.triggered else \
+            (lambda s: s not in TRANSIENT)
+        state = await self._await_state(order.client_order_id, settled)
         if state.status == "rejected":
             raise VenueError(ErrorKind.REJECTED, f"NinjaTrader rejected order {order.client_order_id}")
         if record.state == "UNKNOWN":
@@ -349,7 +369,9 @@ class NinjaTraderVenue:
             side=request.side if request else "", quantity=record.quantity if record else filled,
             filled_quantity=filled, average_price=average if filled else None, status=STATUS.get(state, "open"),
             timestamp=datetime.fromtimestamp(at, UTC) if at else None,
-            order_type=request.order_type if request else None, price=request.price if request else None)
+            order_type=request.order_type if request else None, price=request.price if request else None,
+            trigger_price=request.trigger_price if request else None, oco_group=request.oco_group if request else "",
+            triggered=bool(request and request.triggered and (state == "WORKING" or filled > 0)))
 
     def _observe(self, cid: str) -> OrderState | None:
         """Read one of our orders' state file; publish what changed (order update, fills)."""

@@ -39,7 +39,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from urllib.parse import urlsplit
 
 import websockets
@@ -50,8 +50,8 @@ from async_rithmic.protocol_buffers import exchange_order_notification_pb2
 
 from services.replication.venues import cme
 from services.replication.venues.base import (
-    ZERO, AccountSnapshot, Balance, ErrorKind, Fill, FillCursor, Instrument, OrderRequest, OrderState, Position,
-    VenueError, tell_stream_listeners,
+    LIMIT_TYPES, ZERO, AccountSnapshot, Balance, ErrorKind, Fill, FillCursor, Instrument, OrderRequest, OrderState,
+    Position, VenueError, check_request, place_in_turn, tell_stream_listeners,
 )
 
 log = logging.getLogger("copytrade.venue.rithmic")
@@ -62,6 +62,11 @@ PLANTS = [SysInfraType.TICKER_PLANT, SysInfraType.ORDER_PLANT, SysInfraType.PNL_
 WATCH_S = 0.02  # how often the plants' connections are checked
 SEEN_FILLS = 20_000
 DURATIONS = {"GTC": OrderDuration.GTC, "IOC": OrderDuration.IOC, "FOK": OrderDuration.FOK}
+# Our order types → R|Protocol's price types, and back. Its if-touched types have no name in the
+# order notifications (whose PriceType stops at STOP_MARKET), so take-profits are not sent as such.
+PRICE_TYPES = {"market": OrderType.MARKET, "limit": OrderType.LIMIT, "stop_market": OrderType.STOP_MARKET,
+               "stop_limit": OrderType.STOP_LIMIT}
+OUR_TYPES = {v: k for k, v in PRICE_TYPES.items()}
 
 
 def _dec(value) -> Decimal:
@@ -358,13 +363,26 @@ class RithmicVenue:
             self._tags.setdefault(order.basket_id, order.user_tag)
         return matches[0] if matches else None
 
+    def supports(self, order: OrderRequest) -> bool:
+        """Market, limit, stop and stop-limit orders; no take-profit type (a limit order is one),
+        OCO group, bracket or close-position order through this adapter (the caller emulates the
+        group and sizes to the position)."""
+        return order.order_type in PRICE_TYPES and not (
+            order.oco_group or order.parent_client_order_id or order.close_position)
+
+    def supports_group(self, orders: list[OrderRequest]) -> bool:
+        return all(map(self.supports, orders))
+
+    async def place_orders(self, orders: list[OrderRequest]) -> list[OrderState]:
+        return await place_in_turn(self, orders)
+
     async def place_order(self, order: OrderRequest) -> OrderState:
+        check_request(order)
+        if not self.supports(order):
+            raise VenueError(ErrorKind.REJECTED, f"Rithmic takes no {order.order_type} order here "
+                                                 "(nor OCO, bracket or close-position orders)")
         instrument = await self.instrument(order.symbol)
-        limit = order.order_type == "limit"
-        if order.order_type not in ("market", "limit") or order.side not in ("buy", "sell"):
-            raise VenueError(ErrorKind.REJECTED, f"unsupported order {order.order_type} {order.side}")
-        if limit and (order.price is None or order.price <= 0):
-            raise VenueError(ErrorKind.REJECTED, "a limit order needs a positive price")
+        limit = order.order_type in LIMIT_TYPES
         fitted = instrument.fit_quantity(order.quantity)
         if not fitted.ok:
             raise VenueError(ErrorKind.REJECTED, f"{order.quantity} contracts round to {fitted.quantity}: "
@@ -384,12 +402,15 @@ class RithmicVenue:
             steps = (order.price / instrument.tick_size).to_integral_value(
                 rounding=ROUND_FLOOR if order.side == "buy" else ROUND_CEILING)
             extra["price"] = float(steps * instrument.tick_size)
+        if order.triggered:
+            steps = (order.trigger_price / instrument.tick_size).to_integral_value(ROUND_HALF_UP)
+            extra["trigger_price"] = float(steps * instrument.tick_size)
         plant = self._plant("order")
         self._used_tags.add(order.client_order_id)
         submit = asyncio.ensure_future(plant.submit_order(
             order.client_order_id, instrument.venue_symbol, EXCHANGE, int(quantity),
             TransactionType.BUY if order.side == "buy" else TransactionType.SELL,
-            OrderType.LIMIT if limit else OrderType.MARKET, **extra))
+            PRICE_TYPES[order.order_type], **extra))
         lost = asyncio.ensure_future(self._until_disconnected(plant))
         try:
             done, _ = await asyncio.wait({submit, lost}, timeout=self.timeout_s, return_when=asyncio.FIRST_COMPLETED)
@@ -415,7 +436,7 @@ class RithmicVenue:
             return latest
         return OrderState(order.client_order_id, ack.basket_id, order.symbol, order.side, quantity, ZERO, None, "open",
                           self._stamp(ack.ssboe, ack.usecs), order.order_type, Decimal(str(extra["price"])) if limit
-                          else None)
+                          else None, trigger_price=_dec(extra["trigger_price"]) if order.triggered else None)
 
     @staticmethod
     async def _until_disconnected(plant) -> None:
@@ -458,8 +479,11 @@ class RithmicVenue:
             filled_quantity=Decimal(n.total_fill_size),
             average_price=_dec(n.avg_fill_price) if n.total_fill_size else None, status=status,
             timestamp=self._stamp(n.ssboe, n.usecs) if n.ssboe else None,
-            order_type="limit" if n.price_type == XOrder.LIMIT else "market",
-            price=_dec(n.price) if n.price_type == XOrder.LIMIT else None)
+            order_type=OUR_TYPES.get(n.price_type, "market"),
+            price=_dec(n.price) if OUR_TYPES.get(n.price_type) in LIMIT_TYPES else None,
+            trigger_price=_dec(n.trigger_price) if n.trigger_price else None,
+            triggered=n.price_type in (XOrder.STOP_MARKET, XOrder.STOP_LIMIT) and (
+                n.notify_type in (XOrder.TRIGGER, XOrder.FILL) or n.total_fill_size > 0))
 
     # --- streams ---------------------------------------------------------------------------
     async def _on_exchange_notification(self, n) -> None:

@@ -86,7 +86,7 @@ class MasterFill(_message.Message):
     def __init__(self, fill_id: _Optional[str] = ..., master_account_id: _Optional[str] = ..., master_id: _Optional[str] = ..., venue: _Optional[_Union[_trading_pb2.Venue, _Mapping]] = ..., venue_trade_id: _Optional[str] = ..., venue_order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., fee: _Optional[str] = ..., fee_currency: _Optional[str] = ..., order_type: _Optional[_Union[_trading_pb2.OrderType, str]] = ..., position_before: _Optional[str] = ..., master_equity: _Optional[str] = ..., execute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receive_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., backfilled: _Optional[bool] = ...) -> None: ...
 
 class FollowerOrder(_message.Message):
-    __slots__ = ("order_id", "client_order_id", "config_id", "follower_id", "follower_account_id", "master_fill_id", "symbol", "side", "order_type", "quantity", "price", "filled_quantity", "average_fill_price", "status", "venue_order_id", "refusal", "error_kind", "error_message", "master_fill_time", "receive_time", "risk_decide_time", "send_time", "ack_time", "master_order_id", "cancel_reason", "budget_delay")
+    __slots__ = ("order_id", "client_order_id", "config_id", "follower_id", "follower_account_id", "master_fill_id", "symbol", "side", "order_type", "quantity", "price", "filled_quantity", "average_fill_price", "status", "venue_order_id", "refusal", "error_kind", "error_message", "master_fill_time", "receive_time", "risk_decide_time", "send_time", "ack_time", "master_order_id", "cancel_reason", "budget_delay", "trigger_price", "oco_group", "parent_order_id", "close_position")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_ID_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +113,10 @@ class FollowerOrder(_message.Message):
     MASTER_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REASON_FIELD_NUMBER: _ClassVar[int]
     BUDGET_DELAY_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_PRICE_FIELD_NUMBER: _ClassVar[int]
+    OCO_GROUP_FIELD_NUMBER: _ClassVar[int]
+    PARENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_POSITION_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     client_order_id: str
     config_id: str
@@ -139,10 +143,14 @@ class FollowerOrder(_message.Message):
     master_order_id: str
     cancel_reason: str
     budget_delay: _duration_pb2.Duration
-    def __init__(self, order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., config_id: _Optional[str] = ..., follower_id: _Optional[str] = ..., follower_account_id: _Optional[str] = ..., master_fill_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., order_type: _Optional[_Union[_trading_pb2.OrderType, str]] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., filled_quantity: _Optional[str] = ..., average_fill_price: _Optional[str] = ..., status: _Optional[_Union[FollowerOrderStatus, str]] = ..., venue_order_id: _Optional[str] = ..., refusal: _Optional[_Union[_trading_pb2.Refusal, _Mapping]] = ..., error_kind: _Optional[str] = ..., error_message: _Optional[str] = ..., master_fill_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receive_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., risk_decide_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ack_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., master_order_id: _Optional[str] = ..., cancel_reason: _Optional[str] = ..., budget_delay: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    trigger_price: str
+    oco_group: str
+    parent_order_id: str
+    close_position: bool
+    def __init__(self, order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., config_id: _Optional[str] = ..., follower_id: _Optional[str] = ..., follower_account_id: _Optional[str] = ..., master_fill_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., order_type: _Optional[_Union[_trading_pb2.OrderType, str]] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., filled_quantity: _Optional[str] = ..., average_fill_price: _Optional[str] = ..., status: _Optional[_Union[FollowerOrderStatus, str]] = ..., venue_order_id: _Optional[str] = ..., refusal: _Optional[_Union[_trading_pb2.Refusal, _Mapping]] = ..., error_kind: _Optional[str] = ..., error_message: _Optional[str] = ..., master_fill_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receive_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., risk_decide_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ack_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., master_order_id: _Optional[str] = ..., cancel_reason: _Optional[str] = ..., budget_delay: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., trigger_price: _Optional[str] = ..., oco_group: _Optional[str] = ..., parent_order_id: _Optional[str] = ..., close_position: _Optional[bool] = ...) -> None: ...
 
 class MasterOrderChanged(_message.Message):
-    __slots__ = ("change_id", "master_order_id", "master_account_id", "master_id", "venue", "venue_order_id", "client_order_id", "change", "version", "symbol", "side", "quantity", "price", "filled_quantity", "position", "master_equity", "change_time")
+    __slots__ = ("change_id", "master_order_id", "master_account_id", "master_id", "venue", "venue_order_id", "client_order_id", "change", "version", "symbol", "side", "quantity", "price", "filled_quantity", "position", "master_equity", "change_time", "order_type", "trigger_price", "oco_group", "parent_master_order_id", "reduce_only", "close_position")
     CHANGE_ID_FIELD_NUMBER: _ClassVar[int]
     MASTER_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     MASTER_ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -160,6 +168,12 @@ class MasterOrderChanged(_message.Message):
     POSITION_FIELD_NUMBER: _ClassVar[int]
     MASTER_EQUITY_FIELD_NUMBER: _ClassVar[int]
     CHANGE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ORDER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_PRICE_FIELD_NUMBER: _ClassVar[int]
+    OCO_GROUP_FIELD_NUMBER: _ClassVar[int]
+    PARENT_MASTER_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REDUCE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_POSITION_FIELD_NUMBER: _ClassVar[int]
     change_id: str
     master_order_id: str
     master_account_id: str
@@ -177,7 +191,13 @@ class MasterOrderChanged(_message.Message):
     position: str
     master_equity: str
     change_time: _timestamp_pb2.Timestamp
-    def __init__(self, change_id: _Optional[str] = ..., master_order_id: _Optional[str] = ..., master_account_id: _Optional[str] = ..., master_id: _Optional[str] = ..., venue: _Optional[_Union[_trading_pb2.Venue, _Mapping]] = ..., venue_order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., change: _Optional[_Union[MasterOrderChange, str]] = ..., version: _Optional[int] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., filled_quantity: _Optional[str] = ..., position: _Optional[str] = ..., master_equity: _Optional[str] = ..., change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    order_type: _trading_pb2.OrderType
+    trigger_price: str
+    oco_group: str
+    parent_master_order_id: str
+    reduce_only: bool
+    close_position: bool
+    def __init__(self, change_id: _Optional[str] = ..., master_order_id: _Optional[str] = ..., master_account_id: _Optional[str] = ..., master_id: _Optional[str] = ..., venue: _Optional[_Union[_trading_pb2.Venue, _Mapping]] = ..., venue_order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., change: _Optional[_Union[MasterOrderChange, str]] = ..., version: _Optional[int] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., filled_quantity: _Optional[str] = ..., position: _Optional[str] = ..., master_equity: _Optional[str] = ..., change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., order_type: _Optional[_Union[_trading_pb2.OrderType, str]] = ..., trigger_price: _Optional[str] = ..., oco_group: _Optional[str] = ..., parent_master_order_id: _Optional[str] = ..., reduce_only: _Optional[bool] = ..., close_position: _Optional[bool] = ...) -> None: ...
 
 class FollowerOrderPlaced(_message.Message):
     __slots__ = ("order",)

@@ -169,7 +169,7 @@ class SymbolMapping(_message.Message):
     def __init__(self, master_symbol: _Optional[str] = ..., follower_symbol: _Optional[str] = ..., contract_ratio: _Optional[str] = ...) -> None: ...
 
 class CopySettings(_message.Message):
-    __slots__ = ("sizing_mode", "fixed_quantity", "multiplier", "fixed_notional", "risk_percent", "stop_distance", "allocated_capital", "symbol_map", "reverse", "allowed_symbols", "denied_symbols", "max_slippage", "copy_open_positions", "feed_outage_policy", "drift_policy", "mirror_resting_orders")
+    __slots__ = ("sizing_mode", "fixed_quantity", "multiplier", "fixed_notional", "risk_percent", "stop_distance", "allocated_capital", "symbol_map", "reverse", "allowed_symbols", "denied_symbols", "max_slippage", "copy_open_positions", "feed_outage_policy", "drift_policy", "mirror_resting_orders", "mirror_stop_orders", "protective_stop_loss", "protective_take_profit")
     SIZING_MODE_FIELD_NUMBER: _ClassVar[int]
     FIXED_QUANTITY_FIELD_NUMBER: _ClassVar[int]
     MULTIPLIER_FIELD_NUMBER: _ClassVar[int]
@@ -186,6 +186,9 @@ class CopySettings(_message.Message):
     FEED_OUTAGE_POLICY_FIELD_NUMBER: _ClassVar[int]
     DRIFT_POLICY_FIELD_NUMBER: _ClassVar[int]
     MIRROR_RESTING_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    MIRROR_STOP_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    PROTECTIVE_STOP_LOSS_FIELD_NUMBER: _ClassVar[int]
+    PROTECTIVE_TAKE_PROFIT_FIELD_NUMBER: _ClassVar[int]
     sizing_mode: SizingMode
     fixed_quantity: str
     multiplier: str
@@ -202,7 +205,18 @@ class CopySettings(_message.Message):
     feed_outage_policy: FeedOutagePolicy
     drift_policy: DriftPolicy
     mirror_resting_orders: bool
-    def __init__(self, sizing_mode: _Optional[_Union[SizingMode, str]] = ..., fixed_quantity: _Optional[str] = ..., multiplier: _Optional[str] = ..., fixed_notional: _Optional[str] = ..., risk_percent: _Optional[str] = ..., stop_distance: _Optional[str] = ..., allocated_capital: _Optional[str] = ..., symbol_map: _Optional[_Iterable[_Union[SymbolMapping, _Mapping]]] = ..., reverse: _Optional[bool] = ..., allowed_symbols: _Optional[_Iterable[str]] = ..., denied_symbols: _Optional[_Iterable[str]] = ..., max_slippage: _Optional[str] = ..., copy_open_positions: _Optional[bool] = ..., feed_outage_policy: _Optional[_Union[FeedOutagePolicy, str]] = ..., drift_policy: _Optional[_Union[DriftPolicy, str]] = ..., mirror_resting_orders: _Optional[bool] = ...) -> None: ...
+    mirror_stop_orders: bool
+    protective_stop_loss: ProtectiveLevel
+    protective_take_profit: ProtectiveLevel
+    def __init__(self, sizing_mode: _Optional[_Union[SizingMode, str]] = ..., fixed_quantity: _Optional[str] = ..., multiplier: _Optional[str] = ..., fixed_notional: _Optional[str] = ..., risk_percent: _Optional[str] = ..., stop_distance: _Optional[str] = ..., allocated_capital: _Optional[str] = ..., symbol_map: _Optional[_Iterable[_Union[SymbolMapping, _Mapping]]] = ..., reverse: _Optional[bool] = ..., allowed_symbols: _Optional[_Iterable[str]] = ..., denied_symbols: _Optional[_Iterable[str]] = ..., max_slippage: _Optional[str] = ..., copy_open_positions: _Optional[bool] = ..., feed_outage_policy: _Optional[_Union[FeedOutagePolicy, str]] = ..., drift_policy: _Optional[_Union[DriftPolicy, str]] = ..., mirror_resting_orders: _Optional[bool] = ..., mirror_stop_orders: _Optional[bool] = ..., protective_stop_loss: _Optional[_Union[ProtectiveLevel, _Mapping]] = ..., protective_take_profit: _Optional[_Union[ProtectiveLevel, _Mapping]] = ...) -> None: ...
+
+class ProtectiveLevel(_message.Message):
+    __slots__ = ("fraction", "price")
+    FRACTION_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    fraction: str
+    price: str
+    def __init__(self, fraction: _Optional[str] = ..., price: _Optional[str] = ...) -> None: ...
 
 class CopySession(_message.Message):
     __slots__ = ("config_id", "follower_id", "follower_account_id", "master_id", "master_account_id", "settings", "state", "state_reason", "create_time", "update_time")

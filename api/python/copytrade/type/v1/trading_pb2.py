@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63opytrade/type/v1/trading.proto\x12\x11\x63opytrade.type.v1\"s\n\x05Venue\x12*\n\x04kind\x18\x01 \x01(\x0e\x32\x1c.copytrade.type.v1.VenueKind\x12\n\n\x02id\x18\x02 \x01(\t\x12\x32\n\x0bmarket_type\x18\x03 \x01(\x0e\x32\x1d.copytrade.type.v1.MarketType\"\xe1\x01\n\nInstrument\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x32\n\x0bmarket_type\x18\x02 \x01(\x0e\x32\x1d.copytrade.type.v1.MarketType\x12\x12\n\nbase_asset\x18\x03 \x01(\t\x12\x13\n\x0bquote_asset\x18\x04 \x01(\t\x12\x11\n\ttick_size\x18\x05 \x01(\t\x12\x10\n\x08lot_size\x18\x06 \x01(\t\x12\x14\n\x0cmin_quantity\x18\x07 \x01(\t\x12\x14\n\x0cmin_notional\x18\x08 \x01(\t\x12\x15\n\rcontract_size\x18\t \x01(\t\")\n\x05Money\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\t\"g\n\x08Position\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\t\x12\x13\n\x0b\x65ntry_price\x18\x03 \x01(\t\x12\x12\n\nmark_price\x18\x04 \x01(\t\x12\x10\n\x08leverage\x18\x05 \x01(\t\"\xa7\x01\n\x07Refusal\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12:\n\x08metadata\x18\x04 \x03(\x0b\x32(.copytrade.type.v1.Refusal.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*9\n\x04Side\x12\x14\n\x10SIDE_UNSPECIFIED\x10\x00\x12\x0c\n\x08SIDE_BUY\x10\x01\x12\r\n\tSIDE_SELL\x10\x02*\x8b\x01\n\tOrderType\x12\x1a\n\x16ORDER_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11ORDER_TYPE_MARKET\x10\x01\x12\x14\n\x10ORDER_TYPE_LIMIT\x10\x02\x12\x1a\n\x16ORDER_TYPE_STOP_MARKET\x10\x03\x12\x19\n\x15ORDER_TYPE_STOP_LIMIT\x10\x04*\x88\x01\n\x0bTimeInForce\x12\x1d\n\x19TIME_IN_FORCE_UNSPECIFIED\x10\x00\x12\x15\n\x11TIME_IN_FORCE_GTC\x10\x01\x12\x15\n\x11TIME_IN_FORCE_IOC\x10\x02\x12\x15\n\x11TIME_IN_FORCE_FOK\x10\x03\x12\x15\n\x11TIME_IN_FORCE_DAY\x10\x04*r\n\nMarketType\x12\x1b\n\x17MARKET_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10MARKET_TYPE_SPOT\x10\x01\x12\x19\n\x15MARKET_TYPE_PERPETUAL\x10\x02\x12\x16\n\x12MARKET_TYPE_FUTURE\x10\x03*\x83\x01\n\tVenueKind\x12\x1a\n\x16VENUE_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fVENUE_KIND_CCXT\x10\x01\x12\x11\n\rVENUE_KIND_IB\x10\x02\x12\x16\n\x12VENUE_KIND_RITHMIC\x10\x03\x12\x1a\n\x16VENUE_KIND_NINJATRADER\x10\x04*}\n\x0cTradingState\x12\x1d\n\x19TRADING_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14TRADING_STATE_ACTIVE\x10\x01\x12\x1a\n\x16TRADING_STATE_REDUCING\x10\x02\x12\x18\n\x14TRADING_STATE_HALTED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63opytrade/type/v1/trading.proto\x12\x11\x63opytrade.type.v1\"s\n\x05Venue\x12*\n\x04kind\x18\x01 \x01(\x0e\x32\x1c.copytrade.type.v1.VenueKind\x12\n\n\x02id\x18\x02 \x01(\t\x12\x32\n\x0bmarket_type\x18\x03 \x01(\x0e\x32\x1d.copytrade.type.v1.MarketType\"\xe1\x01\n\nInstrument\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x32\n\x0bmarket_type\x18\x02 \x01(\x0e\x32\x1d.copytrade.type.v1.MarketType\x12\x12\n\nbase_asset\x18\x03 \x01(\t\x12\x13\n\x0bquote_asset\x18\x04 \x01(\t\x12\x11\n\ttick_size\x18\x05 \x01(\t\x12\x10\n\x08lot_size\x18\x06 \x01(\t\x12\x14\n\x0cmin_quantity\x18\x07 \x01(\t\x12\x14\n\x0cmin_notional\x18\x08 \x01(\t\x12\x15\n\rcontract_size\x18\t \x01(\t\")\n\x05Money\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\t\"g\n\x08Position\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\t\x12\x13\n\x0b\x65ntry_price\x18\x03 \x01(\t\x12\x12\n\nmark_price\x18\x04 \x01(\t\x12\x10\n\x08leverage\x18\x05 \x01(\t\"\xa7\x01\n\x07Refusal\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12:\n\x08metadata\x18\x04 \x03(\x0b\x32(.copytrade.type.v1.Refusal.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*9\n\x04Side\x12\x14\n\x10SIDE_UNSPECIFIED\x10\x00\x12\x0c\n\x08SIDE_BUY\x10\x01\x12\r\n\tSIDE_SELL\x10\x02*\xd0\x01\n\tOrderType\x12\x1a\n\x16ORDER_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11ORDER_TYPE_MARKET\x10\x01\x12\x14\n\x10ORDER_TYPE_LIMIT\x10\x02\x12\x1a\n\x16ORDER_TYPE_STOP_MARKET\x10\x03\x12\x19\n\x15ORDER_TYPE_STOP_LIMIT\x10\x04\x12!\n\x1dORDER_TYPE_TAKE_PROFIT_MARKET\x10\x05\x12 \n\x1cORDER_TYPE_TAKE_PROFIT_LIMIT\x10\x06*\x88\x01\n\x0bTimeInForce\x12\x1d\n\x19TIME_IN_FORCE_UNSPECIFIED\x10\x00\x12\x15\n\x11TIME_IN_FORCE_GTC\x10\x01\x12\x15\n\x11TIME_IN_FORCE_IOC\x10\x02\x12\x15\n\x11TIME_IN_FORCE_FOK\x10\x03\x12\x15\n\x11TIME_IN_FORCE_DAY\x10\x04*r\n\nMarketType\x12\x1b\n\x17MARKET_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10MARKET_TYPE_SPOT\x10\x01\x12\x19\n\x15MARKET_TYPE_PERPETUAL\x10\x02\x12\x16\n\x12MARKET_TYPE_FUTURE\x10\x03*\x83\x01\n\tVenueKind\x12\x1a\n\x16VENUE_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fVENUE_KIND_CCXT\x10\x01\x12\x11\n\rVENUE_KIND_IB\x10\x02\x12\x16\n\x12VENUE_KIND_RITHMIC\x10\x03\x12\x1a\n\x16VENUE_KIND_NINJATRADER\x10\x04*}\n\x0cTradingState\x12\x1d\n\x19TRADING_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14TRADING_STATE_ACTIVE\x10\x01\x12\x1a\n\x16TRADING_STATE_REDUCING\x10\x02\x12\x18\n\x14TRADING_STATE_HALTED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,15 +36,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SIDE']._serialized_start=717
   _globals['_SIDE']._serialized_end=774
   _globals['_ORDERTYPE']._serialized_start=777
-  _globals['_ORDERTYPE']._serialized_end=916
-  _globals['_TIMEINFORCE']._serialized_start=919
-  _globals['_TIMEINFORCE']._serialized_end=1055
-  _globals['_MARKETTYPE']._serialized_start=1057
-  _globals['_MARKETTYPE']._serialized_end=1171
-  _globals['_VENUEKIND']._serialized_start=1174
-  _globals['_VENUEKIND']._serialized_end=1305
-  _globals['_TRADINGSTATE']._serialized_start=1307
-  _globals['_TRADINGSTATE']._serialized_end=1432
+  _globals['_ORDERTYPE']._serialized_end=985
+  _globals['_TIMEINFORCE']._serialized_start=988
+  _globals['_TIMEINFORCE']._serialized_end=1124
+  _globals['_MARKETTYPE']._serialized_start=1126
+  _globals['_MARKETTYPE']._serialized_end=1240
+  _globals['_VENUEKIND']._serialized_start=1243
+  _globals['_VENUEKIND']._serialized_end=1374
+  _globals['_TRADINGSTATE']._serialized_start=1376
+  _globals['_TRADINGSTATE']._serialized_end=1501
   _globals['_VENUE']._serialized_start=54
   _globals['_VENUE']._serialized_end=169
   _globals['_INSTRUMENT']._serialized_start=172

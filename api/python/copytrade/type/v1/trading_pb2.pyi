@@ -20,6 +20,8 @@ class OrderType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ORDER_TYPE_LIMIT: _ClassVar[OrderType]
     ORDER_TYPE_STOP_MARKET: _ClassVar[OrderType]
     ORDER_TYPE_STOP_LIMIT: _ClassVar[OrderType]
+    ORDER_TYPE_TAKE_PROFIT_MARKET: _ClassVar[OrderType]
+    ORDER_TYPE_TAKE_PROFIT_LIMIT: _ClassVar[OrderType]
 
 class TimeInForce(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -58,6 +60,8 @@ ORDER_TYPE_MARKET: OrderType
 ORDER_TYPE_LIMIT: OrderType
 ORDER_TYPE_STOP_MARKET: OrderType
 ORDER_TYPE_STOP_LIMIT: OrderType
+ORDER_TYPE_TAKE_PROFIT_MARKET: OrderType
+ORDER_TYPE_TAKE_PROFIT_LIMIT: OrderType
 TIME_IN_FORCE_UNSPECIFIED: TimeInForce
 TIME_IN_FORCE_GTC: TimeInForce
 TIME_IN_FORCE_IOC: TimeInForce
