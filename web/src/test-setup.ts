@@ -1,1 +1,8 @@
 import "@testing-library/jest-dom/vitest";
+
+// jsdom has no matchMedia; the app (and the chart library) ask it about the screen. Answer as
+// a desktop screen in light mode would.
+if (typeof window !== "undefined" && !window.matchMedia) {
+  window.matchMedia = (query: string) =>
+    ({ matches: false, media: query, onchange: null, addEventListener() {}, removeEventListener() {}, addListener() {}, removeListener() {}, dispatchEvent: () => false }) as MediaQueryList;
+}
