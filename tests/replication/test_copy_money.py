@@ -96,6 +96,10 @@ async def test_a_copys_money_comes_from_the_venue_and_stop_can_close_its_positio
     assert stopped.session.state == rep.SESSION_STATE_STOPPED and stopped.close_resolution == "flattened"
     sells = [o for o in sim.orders(closer) if o.side == "SELL"]
     assert len(sells) == 1 and sells[0].orig_qty == held and holding(sim, closer) == 0
+    # Again: what the buy's fee left (0.00001 BTC, under the venue's minimum order) is nothing to close.
+    again = await replication.StopCopySession(rep.StopCopySessionRequest(
+        config_id=closer_config, close_positions=True), metadata=token_for(closer))
+    assert again.close_resolution == "none" and len(sim.orders(closer)) == 2
     # Stop, keeping positions: nothing is sent, the position stays.
     kept = await replication.StopCopySession(rep.StopCopySessionRequest(config_id=keeper_config),
                                              metadata=token_for(keeper))
