@@ -28,7 +28,7 @@ function Pages() {
   const { path } = useRouter();
   return (
     <ErrorBoundary resetKey={path}>
-      <Page route={path.split("?")[0]} />
+      <Page route={path.split(/[?#]/)[0]} />
     </ErrorBoundary>
   );
 }

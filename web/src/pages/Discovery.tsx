@@ -160,7 +160,7 @@ function MasterTable({ traders, first, names, caption }: { traders: MasterProfil
 
 export function DiscoveryPage() {
   usePageTitle("Discover masters");
-  const phone = useMedia("(max-width: 900px)");
+  const phone = useMedia("(max-width: 1100px)"); // below this the table would be squeezed: cards
   const venues = useVenues();
   const names = venueNames(venues.data);
   const [windowName, setWindow] = useState("STATS_WINDOW_30D");

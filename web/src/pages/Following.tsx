@@ -2,7 +2,7 @@
 // venue's own fills), its controls, and a Stop that asks what to do with open positions.
 import { useState } from "react";
 import { get, patch, post, type CopyPerformance, type CopySession, type CopySessionStats, type CopySettings, type VenueAccount } from "../api";
-import { enumLabel, money, num, pct, qty, time, tone, venueName } from "../format";
+import { enumLabel, money, num, pct, qty, time, tone } from "../format";
 import { FIGURES, labelled } from "../figures";
 import { useAction, useEvery, useLoad, usePageTitle } from "../hooks";
 import { masterLabel, masterNames } from "../masters";
@@ -13,6 +13,7 @@ import { Confirm } from "../components/Confirm";
 import { FormError, SelectField, TextField } from "../components/Field";
 import { cleanSizing, describeSizing, SIZING_MODES, SizingFields } from "../components/SizingFields";
 import { useVenues, venueNames } from "./Account";
+import { accountLabel } from "./Profile";
 
 const OUTAGE = ["FEED_OUTAGE_POLICY_FREEZE", "FEED_OUTAGE_POLICY_FLATTEN", "FEED_OUTAGE_POLICY_RESYNC"];
 const REFRESH_MS = 10_000;
@@ -150,7 +151,7 @@ export function MoneyFacts({ perf }: { perf: CopyPerformance }) {
       </div>
       <div title={FIGURES.fees.means}>
         <dt>{labelled("fees", currency)}</dt>
-        <dd>{money(perf.fees, "", false, 4)}</dd>
+        <dd data-testid="copy-fees">{money(perf.fees, "", false, 4)}</dd>
       </div>
     </dl>
   );
@@ -201,8 +202,10 @@ function CopyCard({ session, masterName, account, onChanged, onStopped }: {
     onStopped(
       !close
         ? `You stopped copying ${masterName}. Its positions are kept as they are.`
-        : closed === "flattened" || closed === "none"
+        : closed === "flattened"
           ? `You stopped copying ${masterName}, and its positions are closed.`
+          : closed === "none"
+            ? `You stopped copying ${masterName}. It held no position to close.`
           : closed.includes("part")
             ? `You stopped copying ${masterName}. Some of its positions could not be closed: see the stopped copy.`
             : `You stopped copying ${masterName}, but its positions could not be closed: close them at your venue.`,
@@ -278,7 +281,7 @@ export function CopiesPage() {
   const shown = all.filter((s) => showStopped || s.state !== "SESSION_STATE_STOPPED");
   const accountName = (id: string | undefined) => {
     const a = (accounts.data?.accounts ?? []).find((x) => x.accountId === id);
-    return a ? a.label || venueName(a.venue, venueNames(venues.data)) : "your account";
+    return a ? accountLabel(a, venueNames(venues.data)) : "your account";
   };
   return (
     <section aria-labelledby="copies-title">

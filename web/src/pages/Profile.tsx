@@ -54,7 +54,7 @@ function StatsByWindow({ traderId }: { traderId: string }) {
       <ErrorBox error={stats.error} onRetry={stats.reload} />
       {stats.loading && !stats.data && <Loading what="statistics" />}
       {stats.data && (
-        <div className="table-wrap" tabIndex={0} role="region" aria-label="Results by period">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Results by period, table">
           <table>
             <thead>
               <tr>
@@ -271,6 +271,12 @@ function CopyPreview({ traderId, settings, onSettings }: { traderId: string; set
   );
 }
 
+/** "My Binance (Binance spot)", or just "Binance spot" when the account is named after its venue. */
+export function accountLabel(account: VenueAccount, names: Map<string, string>): string {
+  const venue = venueName(account.venue, names);
+  return account.label && account.label.toLowerCase() !== venue.toLowerCase() ? `${account.label} (${venue})` : venue;
+}
+
 function Follow({ profile, settings, onSettings }: { profile: MasterProfile; settings: CopySettings; onSettings: (s: CopySettings) => void }) {
   const { user } = useSession();
   const venues = useVenues();
@@ -310,7 +316,7 @@ function Follow({ profile, settings, onSettings }: { profile: MasterProfile; set
   }
 
   useEffect(() => {
-    if (window.location.hash === "#follow") document.getElementById("follow-title")?.scrollIntoView();
+    if (window.location.hash === "#follow") document.getElementById("follow-title")?.scrollIntoView?.();
   }, []);
 
   return (
@@ -327,7 +333,7 @@ function Follow({ profile, settings, onSettings }: { profile: MasterProfile; set
       )}
       {step === "done" && started && (
         <div className="status notice" role="status">
-          You are copying {profile.displayName} now. Each of their next trades is copied to {chosen?.label || venueName(chosen?.venue, names)}.{" "}
+          You are copying {profile.displayName} now. Each of their next trades is copied to {chosen ? accountLabel(chosen, names) : "your account"}.{" "}
           <Link to="/dashboard">Watch it live</Link> or see <Link to="/copies">your copies</Link>.
         </div>
       )}
@@ -350,7 +356,7 @@ function Follow({ profile, settings, onSettings }: { profile: MasterProfile; set
             <select value={chosen?.accountId ?? ""} onChange={(e) => setAccountId(e.target.value)}>
               {followers.map((a) => (
                 <option key={a.accountId} value={a.accountId}>
-                  {a.label || venueName(a.venue, names)} ({venueName(a.venue, names)})
+                  {accountLabel(a, names)}
                 </option>
               ))}
             </select>
@@ -377,7 +383,7 @@ function Follow({ profile, settings, onSettings }: { profile: MasterProfile; set
             <div>
               <dt>Copied to</dt>
               <dd>
-                {chosen.label || venueName(chosen.venue, names)} ({venueName(chosen.venue, names)})
+                {accountLabel(chosen, names)}
               </dd>
             </div>
             <div>

@@ -212,7 +212,7 @@ function TradingState({ userId }: { userId: string }) {
       {breakers.loading && !breakers.data && <Loading what="circuit breakers" />}
       {breakers.data && (breakers.data.breakers ?? []).length === 0 && <Empty>No breakers are configured.</Empty>}
       {(breakers.data?.breakers ?? []).length > 0 && (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Circuit breakers table">
           <table>
             <thead>
               <tr>

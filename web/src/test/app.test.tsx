@@ -108,6 +108,27 @@ describe("the leaderboard", () => {
   });
 });
 
+describe("the Copy button", () => {
+  it("opens the master's profile at its follow form", async () => {
+    loggedIn("/discover");
+    mockGateway({
+      "GET /v1/users/usr_alice": () => [200, { user: ALICE }],
+      "GET /api/master-traders/trd_1": () => [200, { profile: TRADER }],
+      "GET /api/master-traders": () => [200, { traders: [TRADER], totalSize: 1 }],
+      "POST /v1/master-profiles/trd_1:previewCopy": () => [200, PREVIEW],
+      "GET /v1/master-profiles/trd_1": () => [200, { stats: TRADER.stats, positions: [], trades: [] }],
+      "GET /v1/venue-accounts": () => [200, { accounts: [] }],
+      "GET /v1/copy-sessions": () => [200, { sessions: [] }],
+      "GET /v1/supported-venues": () => [200, { venues: [] }],
+    });
+    render(<App />);
+    await userEvent.click(await screen.findByRole("button", { name: "Copy Demo BTC Swing" }));
+    expect(await screen.findByRole("heading", { name: "Demo BTC Swing", level: 1 })).toBeInTheDocument();
+    expect(window.location.pathname + window.location.hash).toBe("/masters/trd_1#follow");
+    expect(await screen.findByRole("heading", { name: "Copy Demo BTC Swing", level: 2 })).toBeInTheDocument();
+  });
+});
+
 describe("the kill switch", () => {
   it("asks for confirmation first, and a cancel sends nothing", async () => {
     loggedIn("/risk");
