@@ -23,7 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.kit.config import PORT_OFFSETS, SERVICES
 from services.kit.natsd import NatsServer
 
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 180.0  # five Python services importing at once on a busy 2-core machine take a minute or more
 METRICS_OFFSET = 10
 
 

@@ -1,7 +1,8 @@
-"""`copytrade up --demo` from the outside: the mesh, the venue simulator, a seeded master and
-three followers, a master bot trading. Within seconds every follower's copies are at the
-venue (asked of the simulator, not our database), a demo login works over REST and sees
-them, and Ctrl-C stops everything cleanly."""
+"""`copytrade up --demo` from the outside: the mesh, the venue simulator, five seeded masters
+with weeks of trades across strategies, risk levels and venues, three followers, two masters'
+bots trading. Within seconds every follower's copies are at the venue (asked of the
+simulator, not our database), a demo login works over REST and sees them and the leaderboard
+a real platform would show, and Ctrl-C stops everything cleanly."""
 
 import json
 import os
@@ -16,7 +17,7 @@ import pytest
 
 from tests.test_mesh import free_port_block
 
-READY_TIMEOUT_S = 60  # the services starting on a busy machine
+READY_TIMEOUT_S = 240  # the services starting and the masters' weeks of trades seeded, on a busy machine
 COPIES_TIMEOUT_S = 30
 # Simulator account → its market: carol copies onto USDⓈ-M perpetuals.
 FOLLOWERS = {"alice": "spot", "bob": "spot", "carol": "futures"}
@@ -110,6 +111,20 @@ def test_up_demo_copies_to_every_follower_within_seconds_and_restarts_on_its_dat
             "alice's filled copy over REST")
         traders = get_json(f"{endpoints['http']}/api/master-traders", login["accessToken"])["traders"]
         assert seeded["people"]["master"]["trader_id"] in [t["traderId"] for t in traders]
+        # Five masters, every strategy and risk level, spot, perpetual and futures venues, each
+        # with days of trades behind them.
+        assert len(traders) == 5
+        assert {t["strategyType"] for t in traders} == {"STRATEGY_TYPE_SCALPING", "STRATEGY_TYPE_DAY_TRADING",
+                                                         "STRATEGY_TYPE_SWING", "STRATEGY_TYPE_POSITION"}
+        assert {t["riskLevel"] for t in traders} == {"RISK_LEVEL_CONSERVATIVE", "RISK_LEVEL_MODERATE",
+                                                     "RISK_LEVEL_AGGRESSIVE"}
+        assert {v["marketType"] for t in traders for v in t["venues"]} == {
+            "MARKET_TYPE_SPOT", "MARKET_TYPE_PERPETUAL", "MARKET_TYPE_FUTURE"}
+        assert all(t["stats"]["trackRecordDays"] >= 6 and int(t["stats"]["tradeCount"]) >= 10 for t in traders)
+        # The copied master's copiers' PnL: what its followers made after the venue's fees.
+        swing = seeded["people"]["master"]["trader_id"]
+        demo.poll(lambda: get_json(f"{endpoints['http']}/v1/master-profiles/{swing}/stats",
+                                   login["accessToken"])["stats"].get("copiersPnl"), 90, "the copiers' PnL")
     finally:
         code, output = demo.interrupt()
     assert code == 0 and "stopping" in output, output
@@ -160,3 +175,23 @@ def test_the_operator_cli_on_the_demo(tmp_path):
             feed.wait(timeout=10)
         code, output = demo.interrupt()
     assert code == 0, output
+
+
+def test_a_masters_history_is_the_same_on_every_run_and_ends_at_todays_price():
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from services.demo.history import FEE_RATE, Style, history, price_path
+
+    style = Style(days=10, round_trips_per_day=2, hold_hours=6, edge=0.6, shorts=True, risk_fraction=Decimal("0.3"),
+                  hourly_volatility=0.004)
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    first = history(4, style, end_price=Decimal("64000"), lot=Decimal("0.001"), equity=Decimal("25000"), now=now)
+    assert first == history(4, style, end_price=Decimal("64000"), lot=Decimal("0.001"), equity=Decimal("25000"),
+                            now=now)  # the same ids and trades: a second `up --demo` adds none
+    assert price_path(4, 240, Decimal("64000"), 0.004)[-1] == Decimal("64000")
+    assert len({f.trade_id for f in first}) == len(first) >= 10
+    assert all(f.time < now and f.quantity > 0 and f.fee == (f.quantity * f.price * FEE_RATE).quantize(Decimal("0.0001"))
+               for f in first)
+    assert [f.time for f in first] == sorted(f.time for f in first)
+    assert {f.side for f in first} == {"buy", "sell"}

@@ -9,5 +9,6 @@ export default defineConfig({
   plugins: [react()],
   server: { proxy: { "/v1": gateway, "/api": gateway } },
   build: { outDir: "dist", emptyOutDir: true, chunkSizeWarningLimit: 1000 },
-  test: { environment: "jsdom", include: ["src/**/*.test.{ts,tsx}"], globals: false, setupFiles: ["src/test-setup.ts"] },
+  // A shared, busy machine renders slowly: generous per-test time, no loosened assertions.
+  test: { environment: "jsdom", include: ["src/**/*.test.{ts,tsx}"], globals: false, setupFiles: ["src/test-setup.ts"], testTimeout: 30_000 },
 });

@@ -1,6 +1,6 @@
 """`copytrade up --demo`: the venue simulator on loopback (port base+7), the services pointed at
-it, one master and three followers seeded through the public APIs, and a master bot trading,
-so copies flow within seconds of start-up.
+it, five masters (each with weeks of earlier trades) and three followers seeded through the
+public APIs, and two masters' bots trading, so copies flow within seconds of start-up.
 
 The launcher drives it: start_venue() before the services (they need its URL), seed() and
 start_bot() once they serve, stop() after them."""
@@ -12,6 +12,8 @@ import os
 import shlex
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from copytrade.compliance.v1 import compliance_service_pb2 as comp
@@ -20,7 +22,8 @@ from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.risk.v1 import risk_service_pb2 as risk
 from copytrade.type.v1 import trading_pb2
 from services.demo.bot import MasterBot
-from services.demo.seed import PERPETUAL, SPOT, Seeder
+from services.demo.history import Style, history
+from services.demo.seed import FUTURES, PERPETUAL, SPOT, Seeder
 from services.demo.state import DemoState
 from venue_sim import Simulator
 
@@ -31,6 +34,26 @@ MASTER = "master"
 # Copies on a loopback demo sharing a laptop with five services take a few hundred ms; the
 # default 100 ms latency breaker would put every follower into reduce-only within a minute.
 DEMO_MAX_LATENCY_MS = 3000
+HISTORY_ENDS_BEFORE = timedelta(minutes=30)  # the past ends a little before the live trading starts
+
+
+@dataclass(frozen=True)
+class MasterPlan:
+    """A master's public profile, the instrument their past trades are in, and how they traded."""
+
+    display_name: str
+    strategy: int
+    risk: int
+    bio: str
+    symbol: str
+    style: Style
+    seed: int  # of their history: the same trades on every run
+    lot: Decimal
+    end_price: Decimal  # where their history's prices end: the simulator's price now
+    equity: Decimal
+    live: bool = False  # a bot trades their simulator account while the demo runs
+    bot_sizes: tuple[Decimal, ...] = ()
+    bot_interval_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -38,30 +61,57 @@ class Person:
     name: str  # the email's local part and the simulator account's name
     plan: str  # one line for the banner
     perpetual: bool = False  # USDⓈ-M perpetuals, else spot
+    futures: bool = False  # the master's venue is a futures market
     balances: dict[str, str] = field(default_factory=dict)
     futures_wallet: str | None = None
-    settings: rep.CopySettings | None = None  # None: the master
+    master: MasterPlan | None = None  # None: a follower
+    follows: tuple[tuple[str, rep.CopySettings], ...] = ()  # (master's name, settings)
 
     @property
     def venue(self) -> trading_pb2.Venue:
-        return PERPETUAL if self.perpetual else SPOT
+        return FUTURES if self.futures else PERPETUAL if self.perpetual else SPOT
 
     @property
     def email(self) -> str:
         return f"{self.name}@{EMAIL_DOMAIN}"
 
 
-# The master keeps some BTC besides USDT so a sell never waits on the fee taken from a buy.
+D = Decimal
+# Five masters across strategies, risk levels and venues, each with weeks of earlier trades;
+# two of them trade live. The masters keep some of the base asset besides USDT so a sell never
+# waits on the fee taken from a buy.
 PEOPLE = (
-    Person(MASTER, "master: a bot trades BTC/USDT every ~2 s", balances={"USDT": "100000", "BTC": "0.1"}),
-    Person("alice", "follower, spot, multiplier 0.5", balances={"USDT": "50000"},
-           settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="0.5")),
-    Person("bob", "follower, spot, fixed notional 200 USDT", balances={"USDT": "20000"},
-           settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_FIXED_NOTIONAL, fixed_notional="200")),
+    Person(MASTER, "master: Demo BTC Swing, a bot trades BTC/USDT every ~2 s", balances={"USDT": "100000", "BTC": "0.1"},
+           master=MasterPlan("Demo BTC Swing", disc.STRATEGY_TYPE_SWING, disc.RISK_LEVEL_MODERATE,
+                             "BTC swings of a few hours to a day, long only, a third of the book at a time.",
+                             "BTC/USDT", Style(21, 2, 10, 0.6, False, D("0.3"), 0.004), 1, D("0.00001"), D("64000"),
+                             D("25000"), live=True, bot_sizes=(D("0.002"), D("0.003"), D("0.001")))),
+    Person("sol", "master: SOL Day Trader, a bot trades SOL/USDT every ~6 s", balances={"USDT": "50000", "SOL": "20"},
+           master=MasterPlan("SOL Day Trader", disc.STRATEGY_TYPE_DAY_TRADING, disc.RISK_LEVEL_MODERATE,
+                             "Intraday SOL moves, flat by the evening.", "SOL/USDT",
+                             Style(14, 3, 4, 0.55, False, D("0.25"), 0.006), 1, D("0.001"), D("150"), D("20000"),
+                             live=True, bot_sizes=(D("0.5"), D("1.2"), D("0.8")), bot_interval_s=6.0)),
+    Person("eth", "master: ETH Trend Rider (history only)", balances={"USDT": "50000"},
+           master=MasterPlan("ETH Trend Rider", disc.STRATEGY_TYPE_POSITION, disc.RISK_LEVEL_CONSERVATIVE,
+                             "Holds ETH for days when the trend is up; sits out the rest.", "ETH/USDT",
+                             Style(45, 0.4, 72, 0.6, False, D("0.5"), 0.003), 6, D("0.0001"), D("3200"), D("40000"))),
+    Person("perp", "master: BTC Perp Scalper (history only)", perpetual=True, futures_wallet="50000",
+           master=MasterPlan("BTC Perp Scalper", disc.STRATEGY_TYPE_SCALPING, disc.RISK_LEVEL_AGGRESSIVE,
+                             "Minutes-long BTC perpetual trades, long and short.", "BTC/USDT:USDT",
+                             Style(7, 10, 0.75, 0.75, True, D("0.4"), 0.004), 6, D("0.001"), D("64000"), D("30000"))),
+    Person("futures", "master: Quarterly BTC Futures (history only)", futures=True,
+           master=MasterPlan("Quarterly BTC Futures", disc.STRATEGY_TYPE_SWING, disc.RISK_LEVEL_AGGRESSIVE,
+                             "BTC quarterly futures, both ways, held a day or two.", "BTC/USDT:USDT-261225",
+                             Style(30, 0.7, 30, 0.5, True, D("0.6"), 0.004), 2, D("0.001"), D("64500"), D("50000"))),
+    Person("alice", "follower, spot: Demo BTC Swing at 0.5×", balances={"USDT": "50000"},
+           follows=((MASTER, rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="0.5")),)),
+    Person("bob", "follower, spot: Demo BTC Swing at 200 USDT a trade, SOL Day Trader at 100", balances={"USDT": "20000"},
+           follows=((MASTER, rep.CopySettings(sizing_mode=rep.SIZING_MODE_FIXED_NOTIONAL, fixed_notional="200")),
+                    ("sol", rep.CopySettings(sizing_mode=rep.SIZING_MODE_FIXED_NOTIONAL, fixed_notional="100")))),
     Person("carol", "follower, USDⓈ-M perpetual BTC/USDT:USDT, equity-proportional", perpetual=True,
            futures_wallet="50000",
-           settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_EQUITY_PROPORTIONAL, symbol_map=[
-               rep.SymbolMapping(master_symbol="BTC/USDT", follower_symbol="BTC/USDT:USDT")])),
+           follows=((MASTER, rep.CopySettings(sizing_mode=rep.SIZING_MODE_EQUITY_PROPORTIONAL, symbol_map=[
+               rep.SymbolMapping(master_symbol="BTC/USDT", follower_symbol="BTC/USDT:USDT")])),)),
 )
 
 
@@ -71,7 +121,7 @@ class Demo:
         self.sim_port = port_base + SIM_PORT_OFFSET
         self.state: DemoState | None = None
         self.sim: Simulator | None = None
-        self.bot: MasterBot | None = None
+        self.bots: list[MasterBot] = []
 
     async def start_venue(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -102,46 +152,71 @@ class Demo:
                 raise RuntimeError(f"{OPERATOR_EMAIL} is not an operator: it was registered before "
                                    "COPYTRADE_OPERATOR_EMAILS named it; use a fresh --data-dir")
             self.state.people["operator"] = {"email": OPERATOR_EMAIL, "user_id": operator.user_id}
-            trader_id = ""
-            for person in PEOPLE:  # the master first: followers follow its profile
+            for person in PEOPLE:  # the masters first: followers follow their profiles
                 login, account = await self._enrol(seeder, operator, person)
-                record = {"email": person.email, "user_id": login.user_id, "account_id": account.account_id}
-                if person.settings is None:
-                    trader_id = record["trader_id"] = (await seeder.master_profile(login, disc.MasterProfile(
-                        display_name="Demo BTC Swing", strategy_type=disc.STRATEGY_TYPE_SWING,
-                        risk_level=disc.RISK_LEVEL_MODERATE, bio="A bot trading small BTC/USDT swings.",
-                        venues=[SPOT], master_account_ids=[account.account_id], public=True))).trader_id
+                record = {**self.state.people.get(person.name, {}), "email": person.email,
+                          "user_id": login.user_id, "account_id": account.account_id}
+                if person.master is not None:
+                    record.update(await self._publish_master(seeder, login, person, account))
                 else:
                     await seeder.risk_limits(login, risk.RiskLimits(max_latency_ms=DEMO_MAX_LATENCY_MS),
                                              ["max_latency_ms"])
-                    record["config_id"] = (await seeder.follow(login, trader_id, account.account_id,
-                                                               person.settings)).config_id
+                    configs = {}
+                    for master, settings in person.follows:
+                        configs[master] = (await seeder.follow(login, self.state.people[master]["trader_id"],
+                                                               account.account_id, settings, master)).config_id
+                    record["config_ids"] = configs
+                    record["config_id"] = next(iter(configs.values()))
                 self.state.people[person.name] = record
                 self.state.save()
         finally:
             await seeder.close()
 
+    async def _publish_master(self, seeder: Seeder, login, person: Person, account) -> dict[str, str]:
+        """The master's profile, showing their live account and the account of their earlier
+        trades. Followers copy the live one (the first), so none of the past is copied."""
+        plan = person.master
+        past = await seeder.venue_account(login, person.venue, *self.state.sim_keys(person.name),
+                                          role=rep.ACCOUNT_ROLE_MASTER, label="earlier trades")
+        record = {"history_account_id": past.account_id}
+        if not self.state.people.get(person.name, {}).get("history_seeded"):
+            fills = history(plan.seed, plan.style, end_price=plan.end_price, lot=plan.lot, equity=plan.equity,
+                            now=datetime.now(UTC) - HISTORY_ENDS_BEFORE)
+            await seeder.past_fills(login, past.account_id, plan.symbol, fills)
+            record["history_seeded"] = "yes"
+        record["trader_id"] = (await seeder.master_profile(login, disc.MasterProfile(
+            display_name=plan.display_name, strategy_type=plan.strategy, risk_level=plan.risk, bio=plan.bio,
+            venues=[person.venue], master_account_ids=[account.account_id, past.account_id], public=True))).trader_id
+        return record
+
     async def _enrol(self, seeder: Seeder, operator, person: Person):
         """A verified user with the simulator account's keys in the vault and a venue account."""
-        is_master = person.settings is None
+        is_master = person.master is not None
         login = await seeder.user(person.email, self.state.password,
-                                  [comp.ROLE_MASTER if is_master else comp.ROLE_FOLLOWER], person.name.title())
+                                  [comp.ROLE_MASTER if is_master else comp.ROLE_FOLLOWER],
+                                  person.master.display_name if is_master else person.name.title())
         await seeder.verify(login, operator)
         api_key, secret = self.state.sim_keys(person.name)
         account = await seeder.venue_account(
-            login, person.venue, api_key, secret, watch_fills=is_master,
+            login, person.venue, api_key, secret, watch_fills=is_master and person.master.live,
             role=rep.ACCOUNT_ROLE_MASTER if is_master else rep.ACCOUNT_ROLE_FOLLOWER)
         return login, account
 
     def start_bot(self) -> None:
-        api_key, secret = self.state.sim_keys(MASTER)
-        self.bot = MasterBot(self.sim, MASTER, api_key, secret, say=lambda line: print(line, flush=True))
-        self.bot.start()
+        for person in PEOPLE:
+            if person.master is None or not person.master.live:
+                continue
+            api_key, secret = self.state.sim_keys(person.name)
+            bot = MasterBot(self.sim, person.name, api_key, secret, symbol=person.master.symbol,
+                            sizes=person.master.bot_sizes, anchor=person.master.end_price,
+                            interval_s=person.master.bot_interval_s, say=lambda line: print(line, flush=True))
+            bot.start()
+            self.bots.append(bot)
 
     async def stop_bot(self) -> None:
-        if self.bot:
-            await self.bot.stop()
-            self.bot = None
+        for bot in self.bots:
+            await bot.stop()
+        self.bots = []
 
     async def stop(self) -> None:
         await self.stop_bot()
@@ -154,7 +229,8 @@ class Demo:
         login_body = json.dumps({"email": master["email"], "password": self.state.password})
         lines = [
             "",
-            "demo: a master bot trades on the venue simulator; three followers copy it.",
+            "demo: five masters with weeks of trades on the leaderboard, two of them trading live on the venue "
+            "simulator; three followers copy them.",
             f"  web / REST     {http}",
             f"  venue (sim)    {self.sim.url}   what really reached the venue: "
             f"curl {self.sim.url}/_sim/accounts/alice/orders",

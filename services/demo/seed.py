@@ -9,7 +9,10 @@ call made. That is what lets `copytrade up --demo` start twice on one data direc
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
+from google.protobuf import timestamp_pb2
 
 from copytrade.compliance.v1 import compliance_service_pb2 as comp
 from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
@@ -26,6 +29,8 @@ CALL_TIMEOUT_S = 15.0
 SPOT = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="binance", market_type=trading_pb2.MARKET_TYPE_SPOT)
 PERPETUAL = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="binance",
                               market_type=trading_pb2.MARKET_TYPE_PERPETUAL)
+FUTURES = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="binance", market_type=trading_pb2.MARKET_TYPE_FUTURE)
+HISTORY_CONCURRENCY = 16
 
 
 class Login:
@@ -104,9 +109,27 @@ class Seeder:
         return (await self.discovery.CreateMasterProfile(disc.CreateMasterProfileRequest(
             profile=profile, request_id="demo-profile"), metadata=master.metadata, timeout=CALL_TIMEOUT_S)).profile
 
-    async def follow(self, follower: Login, trader_id: str, account_id: str, settings: rep.CopySettings
-                     ) -> rep.CopySession:
+    async def follow(self, follower: Login, trader_id: str, account_id: str, settings: rep.CopySettings,
+                     key: str) -> rep.CopySession:
         """Follow through discovery (which counts the follower) and so start a copy session."""
         return (await self.discovery.FollowTrader(disc.FollowTraderRequest(
             trader_id=trader_id, follower_id=follower.user_id, follower_account_id=account_id, settings=settings,
-            request_id="demo-follow"), metadata=follower.metadata, timeout=CALL_TIMEOUT_S)).session
+            request_id=f"demo-follow-{key}"), metadata=follower.metadata, timeout=CALL_TIMEOUT_S)).session
+
+    async def past_fills(self, master: Login, account_id: str, symbol: str, fills) -> int:
+        """A master's earlier trades (services.demo.history) through the signal API, each with
+        its time, fee and the equity it left; returns how many were new."""
+        gate = asyncio.Semaphore(HISTORY_CONCURRENCY)
+
+        async def submit(fill) -> bool:
+            when = timestamp_pb2.Timestamp()
+            when.FromDatetime(fill.time)
+            async with gate:
+                reply = await self.replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
+                    master_account_id=account_id, venue_trade_id=fill.trade_id, symbol=symbol,
+                    side=trading_pb2.SIDE_BUY if fill.side == "buy" else trading_pb2.SIDE_SELL,
+                    quantity=format(fill.quantity, "f"), price=format(fill.price, "f"), fee=format(fill.fee, "f"),
+                    fee_currency="USDT", master_equity=format(fill.equity, "f"), execute_time=when),
+                    metadata=master.metadata, timeout=CALL_TIMEOUT_S)
+            return reply.created
+        return sum(await asyncio.gather(*(submit(f) for f in fills)))

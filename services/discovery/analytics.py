@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -33,10 +34,11 @@ log = logging.getLogger("copytrade.discovery.analytics")
 WINDOWS = {pb.STATS_WINDOW_7D: "7D", pb.STATS_WINDOW_30D: "30D", pb.STATS_WINDOW_90D: "90D",
            pb.STATS_WINDOW_ALL_TIME: "ALL_TIME"}
 RANKING_TTL = timedelta(hours=1)
+COPIERS_PNL_TTL_S = 60.0  # each copy's PnL is asked of its venue: at most once a minute per profile
 ZERO = Decimal(0)
 LIVE = (rep.SESSION_STATE_ACTIVE, rep.SESSION_STATE_PAUSED, rep.SESSION_STATE_FROZEN)
 # What ListMasterTraders may rank by: PerformanceStats fields that are numbers.
-RANKABLE = {"roi", "capturable_roi", "follower_count", "assets_under_copy", "realized_pnl", "unrealized_pnl", "win_rate", "profit_factor", "average_win", "average_loss",
+RANKABLE = {"roi", "capturable_roi", "follower_count", "assets_under_copy", "copiers_pnl", "realized_pnl", "unrealized_pnl", "win_rate", "profit_factor", "average_win", "average_loss",
             "max_drawdown", "sharpe_ratio", "sortino_ratio", "volatility", "average_holding_hours",
             "trades_per_day", "trade_count", "track_record_days"}
 
@@ -87,12 +89,14 @@ class Analytics:
         self.db, self.replication = db, replication
         self._dirty: set[str] = set()  # master accounts with fills not yet in the statistics
         self._all_dirty = True  # at start-up: fills stored before a crash may not be counted yet
+        self._copiers: dict[str, tuple[float, str]] = {}  # trader id → (when, copiers' PnL)
 
-    async def _following(self, profile: MasterProfileRow) -> tuple[int, str]:
-        """Live sessions copying the profile's accounts, and the capital their followers set
-        aside for it (assets under copy), as replication knows them."""
+    async def _following(self, profile: MasterProfileRow) -> tuple[int, str, str]:
+        """Live sessions copying the profile's accounts, the capital their followers set aside
+        for it (assets under copy), and what every copy made after fees (copiers' PnL), as
+        replication knows them."""
         if self.replication is None:
-            return 0, ""
+            return 0, "", ""
         sessions, token = [], ""
         try:
             while True:
@@ -104,10 +108,29 @@ class Analytics:
                     break
         except grpc.aio.AioRpcError as exc:
             log.warning("followers of %s unknown: %s", profile.trader_id, exc.code().name)
-            return 0, ""
-        live = [s for s in sessions if s.master_account_id in profile.master_account_ids and s.state in LIVE]
+            return 0, "", ""
+        copies = [s for s in sessions if s.master_account_id in profile.master_account_ids]
+        live = [s for s in copies if s.state in LIVE]
         capital = sum((Decimal(s.settings.allocated_capital) for s in live if s.settings.allocated_capital), ZERO)
-        return len(live), str(capital)
+        return len(live), str(capital), await self._copiers_pnl(profile.trader_id, copies)
+
+    async def _copiers_pnl(self, trader_id: str, copies: list[rep.CopySession]) -> str:
+        cached = self._copiers.get(trader_id)
+        if cached and time.monotonic() - cached[0] < COPIERS_PNL_TTL_S:
+            return cached[1]
+        total, known = ZERO, False
+        for copy in copies:
+            try:
+                reply = await self.replication.GetCopySessionPerformance(
+                    rep.GetCopySessionPerformanceRequest(config_id=copy.config_id), timeout=10)
+            except grpc.aio.AioRpcError as exc:  # a venue that does not answer leaves that copy out
+                log.info("PnL of copy %s unknown: %s", copy.config_id, exc.code().name)
+                continue
+            if reply.performance.fill_count:
+                total, known = total + Decimal(reply.performance.net_pnl), True
+        value = stats.decimal_text(total, "0.01") if known else ""
+        self._copiers[trader_id] = (time.monotonic(), value)
+        return value
 
     async def on_fill(self, delivery: Delivery) -> None:
         event = delivery.event
@@ -145,13 +168,14 @@ class Analytics:
                 MasterFillRow.master_account_id.in_(profile.master_account_ids or [""])))).scalars().all()
             fills = [stats.Fill(r.symbol, r.side, r.quantity, r.price, r.fee, aware(r.execute_time), r.equity)
                      for r in rows]
-        followers, under_copy = await self._following(profile)
+        followers, under_copy, copiers_pnl = await self._following(profile)
         async with self.db.session() as session:
             await self.db.serialise(session, f"discovery-stats:{profile.trader_id}")
             for window in WINDOWS.values():
                 values = stats.compute(fills, window, now)
                 values["capturable_roi"] = capturable_roi(fills, window, now)
                 values["follower_count"], values["assets_under_copy"] = followers, under_copy
+                values["copiers_pnl"] = copiers_pnl
                 await session.merge(PerformanceStatsRow(trader_id=profile.trader_id, window=window, stats=values,
                                                         update_time=now))
 

@@ -30,6 +30,9 @@ DEFAULT_FEE_RATE = Decimal("0.001")
 MAX_LATENCY_MS = 3_600_000
 
 
+DEFAULT_ACTIVITY_TRADES, MAX_ACTIVITY_TRADES = 50, 200
+
+
 def profile_to_proto(row: MasterProfileRow) -> pb.MasterProfile:
     profile = pb.MasterProfile(
         trader_id=row.trader_id, user_id=row.user_id, display_name=row.display_name,
@@ -125,6 +128,33 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
         found = (await self.analytics.stats_of([row.trader_id], window)).get(row.trader_id)
         return pb.GetPerformanceStatsResponse(stats=analytics.stats_to_proto(
             window, found.stats if found else None, found.update_time if found else None))
+
+    async def GetMasterActivity(self, request: pb.GetMasterActivityRequest, context) -> pb.GetMasterActivityResponse:
+        row = await self._public_profile(request.trader_id)
+        if not 0 <= request.trade_limit <= MAX_ACTIVITY_TRADES:
+            raise errors.invalid_argument("INVALID_TRADE_LIMIT", f"trade_limit is 1 to {MAX_ACTIVITY_TRADES}",
+                                          domain=profiles.DOMAIN, field="trade_limit")
+        async with self.db.session() as session:
+            rows = (await session.execute(select(MasterFillRow).where(
+                MasterFillRow.master_account_id.in_(row.master_account_ids or [""]))
+                .order_by(MasterFillRow.execute_time, MasterFillRow.fill_id))).scalars().all()
+        fills = [stats_module.Fill(r.symbol, r.side, r.quantity, r.price, r.fee, aware(r.execute_time), r.equity)
+                 for r in rows]
+        positions, closed = stats_module.activity(fills)
+        response = pb.GetMasterActivityResponse(total_trades=len(rows))
+        for p in positions:
+            position = response.positions.add(
+                symbol=p.symbol, quantity=str(p.quantity.normalize()), last_price=str(p.last_price),
+                entry_price=str(p.entry_price.quantize(Decimal("0.00000001")).normalize()))
+            position.open_time.FromDatetime(p.open_time)
+        for r, fill, pnl in list(zip(rows, fills, closed))[::-1][:request.trade_limit or DEFAULT_ACTIVITY_TRADES]:
+            trade = response.trades.add(
+                trade_id=r.fill_id.rsplit(":", 1)[-1], symbol=fill.symbol, quantity=str(fill.quantity),
+                price=str(fill.price), fee=stats_module.decimal_text(fill.fee, "0.00000001"),
+                side=trading_pb2.SIDE_BUY if fill.side == "buy" else trading_pb2.SIDE_SELL,
+                realized_pnl=stats_module.decimal_text(pnl, "0.00000001"))
+            trade.time.FromDatetime(fill.time)
+        return response
 
     async def PreviewCopy(self, request: pb.PreviewCopyRequest, context) -> pb.PreviewCopyResponse:
         row = await self._public_profile(request.trader_id)

@@ -183,3 +183,31 @@ def sort_value(stats: dict, name: str) -> float | None:
         return None
     value = float(raw)
     return value if math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class OpenPosition:
+    symbol: str
+    quantity: Decimal  # signed
+    entry_price: Decimal  # average of the open lots
+    last_price: Decimal
+    open_time: datetime
+
+
+def activity(fills: list[Fill]) -> tuple[list[OpenPosition], list[Decimal | None]]:
+    """What the fills leave open, and for each fill (in the order given, oldest first) the PnL
+    after fees of what it closed (None when it closed nothing): the ledger the statistics use."""
+    ledger = Ledger()
+    closed: list[Decimal | None] = []
+    for fill in fills:
+        before = len(ledger.trades)
+        ledger.apply(fill)
+        made = ledger.trades[before:]
+        closed.append(sum((t.pnl for t in made), ZERO) if made else None)
+    positions = []
+    for symbol, lots in sorted(ledger.lots.items()):
+        held = sum((lot.signed_quantity for lot in lots), ZERO)
+        if held:
+            entry = sum((lot.signed_quantity * lot.price for lot in lots), ZERO) / held
+            positions.append(OpenPosition(symbol, held, entry, ledger.marks[symbol], lots[0].time))
+    return positions, closed

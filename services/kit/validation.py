@@ -48,6 +48,7 @@ QUANTITY = Bound(Decimal(0), Decimal("1e12"), low_open=True)  # units or contrac
 PRICE = Bound(Decimal(0), Decimal("1e12"), low_open=True)  # a unit's price
 LOT = Bound(Decimal(0), Decimal("1e12"))  # a lot or contract size, 0 = none given
 MONEY = Bound(Decimal(0), Decimal("1e15"))  # equity, capital, notional, money limits
+POSITIVE_MONEY = Bound(Decimal(0), Decimal("1e15"), low_open=True)  # an equity that must be known
 SIGNED_MONEY = Bound(Decimal("-1e15"), Decimal("1e15"))  # PnL
 MULTIPLIER = Bound(Decimal(0), Decimal(1000))  # a copy's size as a multiple of the master's
 FRACTION = Bound(Decimal(0), Decimal(1))  # drawdowns, slippage, correlations, risk percent

@@ -203,8 +203,12 @@ class Reconciler:
         for symbol, delta in deltas.items():
             instrument = await venue.instrument(symbol)
             quantity = (abs(delta) / instrument.lot_size).to_integral_value() * instrument.lot_size
-            if quantity <= 0:
-                continue
+            try:
+                price = await venue.price(symbol)
+            except VenueError:
+                price = ZERO
+            if quantity <= 0 or instrument.fit_quantity(quantity, price or None).below_min_notional:
+                continue  # dust the venue would not trade: nothing to correct
             side = "buy" if delta > 0 else "sell"
             if side == "sell" and account.market_type == trading_pb2.MARKET_TYPE_SPOT:
                 holding = (await venue.account()).balances.get(instrument.base)
@@ -224,14 +228,12 @@ class Reconciler:
                 filled_quantity=ZERO, average_fill_price=None, status=S.FOLLOWER_ORDER_STATUS_PENDING,
                 venue_order_id="", refusal=None, error_kind="", error_message="", master_fill_time=now,
                 receive_time=now, worker="reconciler")
-            try:
-                price = await venue.price(symbol)
-            except VenueError:
-                price = ZERO
             attempt = await self.copier.send(row, session, venue, instrument, reservation_id=row.order_id,
                                              expected_price=price, reference_price=price, equity=ZERO,
                                              master_fill_time=None, reduce_only=False)
             outcomes.append(attempt.outcome)
+        if not outcomes:
+            return "none"  # nothing the venue would trade
         return done if all(o == "placed" for o in outcomes) else f"{done} in part" if "placed" in outcomes \
             else "failed"
 

@@ -104,7 +104,8 @@ async def create_server(settings: Settings) -> RunningService:
     registrations = [
         Registration(replication_service_pb2.DESCRIPTOR.services_by_name["ReplicationService"].full_name,
                      replication_service_pb2_grpc.add_ReplicationServiceServicer_to_server,
-                     ReplicationServicer(db, bus, outbox, ComplianceServiceStub(compliance_channel), compliance_internal)),
+                     ReplicationServicer(db, bus, outbox, ComplianceServiceStub(compliance_channel), compliance_internal,
+                                         pool=pool, reconciler=reconciler)),
         Registration(error_recovery_service_pb2.DESCRIPTOR.services_by_name["ErrorRecoveryService"].full_name,
                      error_recovery_service_pb2_grpc.add_ErrorRecoveryServiceServicer_to_server,
                      ErrorRecoveryServicer(db, book, processor, reconciler, compliance_internal)),

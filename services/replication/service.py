@@ -18,12 +18,13 @@ from copytrade.replication.v1 import replication_service_pb2_grpc as pb_grpc
 from copytrade.type.v1 import trading_pb2
 from services.kit import audit, auth, errors, paging, validation
 from services.kit.bus import Bus
-from services.kit.db import Database
-from services.replication import copy_settings, sessions
+from services.kit.db import Database, aware
+from services.replication import copy_settings, performance, sessions
 from services.replication.accounts import DOMAIN, validate_new_account
 from services.replication.fills import FillOutbox, record_and_publish
 from services.replication.orders import order_to_proto
 from services.replication.error_book import OPEN as OPEN_ERRORS
+from services.replication.venues.base import VenueError
 from services.replication.store import CopySessionRow, ErrorEventRow, FollowerOrderRow, MasterFillRow, VenueAccountRow
 
 LIVE_STATES = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZEN)
@@ -50,14 +51,63 @@ def account_to_proto(row: VenueAccountRow) -> pb.VenueAccount:
     return account
 
 
+def _money(value: Decimal) -> str:
+    text = format(value.quantize(Decimal("0.00000001")).normalize(), "f")
+    return "0" if text == "-0" else text
+
+
+def performance_to_proto(config_id: str, currency: str, result: performance.Performance
+                         ) -> pb.CopySessionPerformance:
+    message = pb.CopySessionPerformance(
+        config_id=config_id, currency=currency, invested=_money(result.invested),
+        realized_pnl=_money(result.realized_pnl), unrealized_pnl=_money(result.unrealized_pnl),
+        fees=_money(result.fees), net_pnl=_money(result.net_pnl), volume=_money(result.volume),
+        roi=_money(result.roi) if result.roi is not None else "", fill_count=result.fill_count)
+    for p in result.positions:
+        message.positions.add(symbol=p.symbol, quantity=_money(p.quantity), entry_price=_money(p.entry_price),
+                              mark_price=_money(p.mark_price), unrealized_pnl=_money(p.unrealized_pnl))
+    for moment, net in result.curve:
+        point = message.curve.add(net_pnl=_money(net))
+        point.time.FromDatetime(moment)
+    return message
+
+
+def _venue(kind: int, venue_id: str, name: str, markets: list[int], key: str = "API key", secret: str = "API secret",
+           passphrase: str = "") -> pb.SupportedVenue:
+    return pb.SupportedVenue(kind=kind, id=venue_id, display_name=name, market_types=markets,
+                             needs_passphrase=bool(passphrase), api_key_label=key, api_secret_label=secret,
+                             passphrase_label=passphrase)
+
+
+_SPOT, _PERP, _FUT = trading_pb2.MARKET_TYPE_SPOT, trading_pb2.MARKET_TYPE_PERPETUAL, trading_pb2.MARKET_TYPE_FUTURE
+# The venues with an adapter (venue_pool.OPENERS), and what each one's keys are called there.
+SUPPORTED_VENUES = [
+    _venue(trading_pb2.VENUE_KIND_CCXT, "binance", "Binance", [_SPOT, _PERP, _FUT]),
+    _venue(trading_pb2.VENUE_KIND_CCXT, "bybit", "Bybit", [_SPOT, _PERP]),
+    _venue(trading_pb2.VENUE_KIND_CCXT, "okx", "OKX", [_SPOT, _PERP], passphrase="API passphrase"),
+    _venue(trading_pb2.VENUE_KIND_CCXT, "kucoin", "KuCoin", [_SPOT], passphrase="API passphrase"),
+    _venue(trading_pb2.VENUE_KIND_CCXT, "coinbase", "Coinbase", [_SPOT], key="API key name",
+           secret="Private key"),
+    _venue(trading_pb2.VENUE_KIND_CCXT, "kraken", "Kraken", [_SPOT], secret="Private key"),
+    _venue(trading_pb2.VENUE_KIND_IB, "ib", "Interactive Brokers", [_FUT], key="Account code",
+           secret="TWS / Gateway address (host:port)", passphrase="API client id"),
+    _venue(trading_pb2.VENUE_KIND_RITHMIC, "rithmic", "Rithmic", [_FUT], key="User name", secret="Password",
+           passphrase="System name (and |account id)"),
+    _venue(trading_pb2.VENUE_KIND_NINJATRADER, "ninjatrader", "NinjaTrader 8", [_FUT], key="Account name",
+           secret="Account cash (USD)", passphrase="Connection name"),
+]
+
+
 class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
     def __init__(self, db: Database, bus: Bus, outbox: FillOutbox, compliance: ComplianceServiceStub,
-                 audit_trail: ComplianceInternalServiceStub | None = None) -> None:
+                 audit_trail: ComplianceInternalServiceStub | None = None, *, pool=None, reconciler=None) -> None:
         self.db = db
         self.bus = bus
         self.outbox = outbox
         self.compliance = compliance
         self.audit = audit_trail
+        self.pool = pool  # the follower venues, for a session's performance
+        self.reconciler = reconciler  # closes a stopped session's positions
 
     async def _require_eligible(self, follower_id: str) -> None:
         """Compliance decides who may copy (KYC, consent); its refusal is passed on as it is."""
@@ -146,8 +196,49 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
         return pb.UpdateCopySettingsResponse(session=session_to_proto(row))
 
     async def StopCopySession(self, request, context) -> pb.StopCopySessionResponse:
-        return pb.StopCopySessionResponse(session=await self._change_state(
-            request.config_id, LIVE_STATES, pb.SESSION_STATE_STOPPED, request.reason or "stopped"))
+        stopped = await self._change_state(request.config_id, LIVE_STATES, pb.SESSION_STATE_STOPPED,
+                                           request.reason or "stopped")
+        if not request.close_positions:
+            return pb.StopCopySessionResponse(session=stopped)
+        # Stopped first, so no copy of the master's next trade reopens what is being closed.
+        async with self.db.session() as session:
+            row = await session.get(CopySessionRow, request.config_id)
+        try:
+            result = await self.reconciler.reconcile(row, flatten=True)
+        except VenueError as exc:
+            raise errors.unavailable("VENUE_UNAVAILABLE", f"the session is stopped, but its positions could not "
+                                     f"be closed: the venue did not answer ({exc.kind.name})", domain=DOMAIN,
+                                     config_id=request.config_id) from None
+        return pb.StopCopySessionResponse(session=stopped, close_resolution=result.resolution)
+
+    async def GetCopySessionPerformance(self, request, context) -> pb.GetCopySessionPerformanceResponse:
+        async with self.db.session() as session:
+            row = sessions.owned(await session.get(CopySessionRow, request.config_id)
+                                 if request.config_id else None, request.config_id)
+            account = await session.get(VenueAccountRow, row.follower_account_id)
+            orders = (await session.execute(select(FollowerOrderRow).where(
+                FollowerOrderRow.config_id == row.config_id))).scalars().all()
+        ours = {o.venue_order_id for o in orders if o.venue_order_id}
+        symbols = sorted({o.symbol for o in orders if o.venue_order_id})
+        fills, marks, sizes, currency = [], {}, {}, ""
+        try:
+            venue = await self.pool.get(account)
+            for symbol in symbols:
+                instrument = await venue.instrument(symbol)
+                sizes[symbol], currency = instrument.contract_size, currency or instrument.quote
+                fills += [f for f in await venue.trades(symbol, aware(row.create_time)) if f.venue_order_id in ours]
+                marks[symbol] = await venue.price(symbol)
+        except VenueError as exc:
+            raise errors.unavailable("VENUE_UNAVAILABLE", f"the venue did not answer ({exc.kind.name}); try again",
+                                     domain=DOMAIN, config_id=row.config_id) from None
+        settings = copy_settings.from_json(row.settings)
+        allocated = Decimal(settings.allocated_capital) if settings.allocated_capital else None
+        result = performance.compute(fills, marks, contract_sizes=sizes, allocated_capital=allocated)
+        return pb.GetCopySessionPerformanceResponse(performance=performance_to_proto(row.config_id, currency, result))
+
+    async def ListSupportedVenues(self, request, context) -> pb.ListSupportedVenuesResponse:
+        auth.require_caller()
+        return pb.ListSupportedVenuesResponse(venues=SUPPORTED_VENUES)
 
     async def PauseCopySession(self, request, context) -> pb.PauseCopySessionResponse:
         return pb.PauseCopySessionResponse(session=await self._change_state(
@@ -192,6 +283,12 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
                                           domain=DOMAIN, field="master_account_id")
         for field, bound in (("quantity", validation.QUANTITY), ("price", validation.PRICE)):
             validation.parse_decimal(getattr(request, field), field, bound, reason="INVALID_FILL", domain=DOMAIN)
+        # Optional, known to some sources: the fee (may be zero) and the master's equity.
+        validation.parse_decimal(request.fee, "fee", validation.MONEY, reason="INVALID_FILL", domain=DOMAIN,
+                                 default=Decimal(0))
+        if request.master_equity:
+            validation.parse_decimal(request.master_equity, "master_equity", validation.POSITIVE_MONEY,
+                                     reason="INVALID_FILL", domain=DOMAIN)
         if not request.venue_trade_id or not request.symbol or request.side not in (trading_pb2.SIDE_BUY,
                                                                                     trading_pb2.SIDE_SELL):
             raise errors.invalid_argument("INVALID_FILL", "venue_trade_id, symbol and side are required",
@@ -201,7 +298,8 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
             master_id=account.user_id,
             venue=trading_pb2.Venue(kind=account.venue_kind, id=account.venue_id, market_type=account.market_type),
             venue_trade_id=request.venue_trade_id, venue_order_id=request.venue_order_id, symbol=request.symbol,
-            side=request.side, quantity=request.quantity, price=request.price,
+            side=request.side, quantity=request.quantity, price=request.price, fee=request.fee,
+            fee_currency=request.fee_currency, master_equity=request.master_equity,
             order_type=request.order_type or trading_pb2.ORDER_TYPE_MARKET)
         now = datetime.now(UTC)
         if request.HasField("execute_time"):

@@ -163,6 +163,7 @@ async def test_the_seed_endpoints_work_end_to_end_over_rest(site):
               "reservation_id": orders[0]["orderId"], "profile.trader_id": profile["traderId"]}
     # Public by design: any signed-in user may read a public master profile and preview copying it.
     public = {"GET /v1/master-profiles/{trader_id}", "GET /v1/master-profiles/{trader_id}/stats",
+              "GET /v1/master-profiles/{trader_id}/activity",
               "POST /v1/master-profiles/{trader_id}:previewCopy", "GET /api/master-traders/{trader_id}"}
     _, intruder = await sign_up(http, f"intruder-{uuid.uuid4().hex[:6]}@example.com")
     checked, leaks = 0, []

@@ -2,30 +2,33 @@ import { useCallback, useEffect, useState } from "react";
 import { get, post, setUnauthenticatedHandler, type User } from "./api";
 import { Link, Router, useRouter } from "./router";
 import { SessionContext, storedUser, USER_KEY } from "./session";
-import { LoginPage } from "./pages/Login";
+import { LoginPage, SignUpPage } from "./pages/Login";
 import { DiscoveryPage } from "./pages/Discovery";
 import { ProfilePage } from "./pages/Profile";
-import { FollowingPage } from "./pages/Following";
+import { CopiesPage } from "./pages/Following";
 import { DashboardPage } from "./pages/Dashboard";
 import { RiskPage } from "./pages/Risk";
 import { AnalyticsPage } from "./pages/Analytics";
 import { OperatorPage } from "./pages/Operator";
+import { AccountPage } from "./pages/Account";
+import { NotFoundPage } from "./pages/NotFound";
 import { Loading } from "./components/Status";
 import { ErrorBoundary } from "./components/ErrorBoundary";
 
 const NAV = [
   { to: "/discover", label: "Discover" },
-  { to: "/following", label: "Following" },
+  { to: "/copies", label: "My copies" },
   { to: "/dashboard", label: "Live" },
+  { to: "/analytics", label: "Portfolio" },
   { to: "/risk", label: "Risk" },
-  { to: "/analytics", label: "Analytics" },
+  { to: "/account", label: "Account" },
 ];
 
 function Pages() {
   const { path } = useRouter();
   return (
     <ErrorBoundary resetKey={path}>
-      <Page route={path.split("?")[0]} />
+      <Page route={path.split(/[?#]/)[0]} />
     </ErrorBoundary>
   );
 }
@@ -34,18 +37,24 @@ function Page({ route }: { route: string }) {
   const master = route.match(/^\/masters\/([^/]+)$/);
   if (master) return <ProfilePage traderId={decodeURIComponent(master[1])} />;
   switch (route) {
+    case "/":
+    case "/discover":
+      return <DiscoveryPage />;
+    case "/copies":
     case "/following":
-      return <FollowingPage />;
+      return <CopiesPage />;
     case "/dashboard":
       return <DashboardPage />;
     case "/risk":
       return <RiskPage />;
     case "/analytics":
       return <AnalyticsPage />;
+    case "/account":
+      return <AccountPage />;
     case "/operator":
       return <OperatorPage />;
     default:
-      return <DiscoveryPage />;
+      return <NotFoundPage />;
   }
 }
 
@@ -53,7 +62,7 @@ function Shell() {
   const [user, setUser] = useState<User | null>(storedUser);
   const [checked, setChecked] = useState(false);
   const [expired, setExpired] = useState(false);
-  const { navigate } = useRouter();
+  const { navigate, path } = useRouter();
 
   const forget = useCallback(() => {
     window.localStorage.removeItem(USER_KEY);
@@ -91,18 +100,18 @@ function Shell() {
     }
   }, [forget, navigate]);
 
+  const loggedIn = (u: User, to?: string) => {
+    window.localStorage.setItem(USER_KEY, JSON.stringify(u));
+    setExpired(false);
+    setUser(u);
+    if (to) navigate(to);
+  };
+
   if (!checked) return <Loading what="your session" />;
-  if (!user)
-    return (
-      <LoginPage
-        expired={expired}
-        onLogin={(u) => {
-          window.localStorage.setItem(USER_KEY, JSON.stringify(u));
-          setExpired(false);
-          setUser(u);
-        }}
-      />
-    );
+  if (!user) {
+    if (path.split("?")[0] === "/signup") return <SignUpPage onSignedUp={(u) => loggedIn(u, "/account")} />;
+    return <LoginPage expired={expired} onLogin={(u) => loggedIn(u)} />;
+  }
   const isOperator = (user.roles ?? []).includes("ROLE_OPERATOR");
   return (
     <SessionContext.Provider value={{ user, isOperator, logout }}>
@@ -122,9 +131,7 @@ function Shell() {
           {isOperator && <Link to="/operator">Operator</Link>}
         </nav>
         <div className="who">
-          <span className="email" title={user.userId}>
-            {user.email}
-          </span>
+          <span className="email">{user.displayName || user.email}</span>
           <button type="button" onClick={logout}>
             Log out
           </button>

@@ -2,6 +2,8 @@
 // (set by the login below, never readable here), and every state-changing call carries the
 // CSRF header the gateway asks of cookie-authenticated writes.
 
+import { fieldWords, reasonWords } from "./words";
+
 export const CSRF_HEADER = "X-Copytrade-Csrf";
 
 export interface ErrorInfo {
@@ -24,16 +26,24 @@ export class ApiError extends Error {
   }
 }
 
-/** An error in words a person can act on. */
+/** The form field an error is about (its ErrorInfo metadata names it), as the API spells it. */
+export function errorField(err: unknown): string {
+  return err instanceof ApiError ? (err.metadata.field ?? "") : "";
+}
+
+/** An error in words a person can act on: no codes, no snake_case field names. */
 export function describeError(err: unknown): string {
   if (err instanceof ApiError) {
-    const facts = Object.entries(err.metadata)
-      .map(([k, v]) => `${k}: ${v}`)
-      .join(", ");
-    const reason = err.reason ? ` (${err.reason}${facts ? `; ${facts}` : ""})` : "";
-    return `${err.message}${reason}`;
+    const words = reasonWords(err.reason);
+    // The service's own sentence says the most; its field names are put into words.
+    let message = (err.message || "").replace(/\b[a-z]+(?:[._][a-z]+)+\b/g, (name) => fieldWords(name).toLowerCase());
+    if (!message || /^\d{3}\b/.test(message)) message = words || "something went wrong";
+    else if (words && ["INVALID_CREDENTIALS", "BAD_CREDENTIALS", "EMAIL_TAKEN", "SESSION_EXISTS"].includes(err.reason)) message = words;
+    if (err.status === 429) message = "too many requests: wait a moment and try again";
+    if (err.status >= 500 && !err.reason) message = "the service had a problem; try again in a moment";
+    return message.charAt(0).toUpperCase() + message.slice(1);
   }
-  if (err instanceof TypeError) return `the gateway could not be reached: ${err.message}`;
+  if (err instanceof TypeError) return "The service could not be reached: check your connection and try again";
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -125,6 +135,7 @@ export interface PerformanceStats {
   tradeCount?: string;
   followerCount?: number;
   assetsUnderCopy?: string;
+  copiersPnl?: string;
   trackRecordDays?: number;
   updateTime?: string;
 }
@@ -369,4 +380,68 @@ export interface Kyc {
   decideTime?: string;
   decidedBy?: string;
   comment?: string;
+}
+
+export interface SupportedVenue {
+  kind?: string;
+  id: string;
+  displayName?: string;
+  marketTypes?: string[];
+  needsPassphrase?: boolean;
+  apiKeyLabel?: string;
+  apiSecretLabel?: string;
+  passphraseLabel?: string;
+}
+
+export interface CopyPosition {
+  symbol?: string;
+  quantity?: string;
+  entryPrice?: string;
+  markPrice?: string;
+  unrealizedPnl?: string;
+}
+
+export interface CopyPerformance {
+  configId?: string;
+  currency?: string;
+  invested?: string;
+  realizedPnl?: string;
+  unrealizedPnl?: string;
+  fees?: string;
+  netPnl?: string;
+  roi?: string;
+  volume?: string;
+  fillCount?: number;
+  positions?: CopyPosition[];
+  curve?: { time?: string; netPnl?: string }[];
+}
+
+export interface MasterPosition {
+  symbol?: string;
+  quantity?: string;
+  entryPrice?: string;
+  lastPrice?: string;
+  openTime?: string;
+}
+
+export interface MasterTrade {
+  tradeId?: string;
+  time?: string;
+  symbol?: string;
+  side?: string;
+  quantity?: string;
+  price?: string;
+  fee?: string;
+  realizedPnl?: string;
+}
+
+export interface MasterActivity {
+  positions?: MasterPosition[];
+  trades?: MasterTrade[];
+  totalTrades?: string;
+}
+
+export interface Eligibility {
+  eligible?: boolean;
+  refusal?: Refusal;
 }

@@ -1,40 +1,68 @@
-// Display helpers: enum names without their prefix, decimals as given, times in the viewer's zone.
+// How figures read: money with its currency and sign, fractions as percentages, times in the
+// viewer's own locale and zone. Every page formats through these, so a figure reads the same
+// everywhere it appears.
+import { enumWords } from "./words";
 
-const PREFIXES = [
-  "FOLLOWER_ORDER_STATUS_", "FEED_OUTAGE_POLICY_", "DISCREPANCY_CAUSE_", "TRADING_STATE_", "SESSION_STATE_",
-  "STRATEGY_TYPE_", "DRIFT_POLICY_", "ERROR_STATUS_", "STATS_WINDOW_", "BREAKER_KIND_", "MARKET_TYPE_", "SIZING_MODE_",
-  "ACCOUNT_ROLE_", "VENUE_KIND_", "ERROR_TYPE_", "KYC_STATUS_", "RISK_LEVEL_", "ORDER_TYPE_", "SIDE_", "ROLE_",
-];
+export const enumLabel = enumWords;
 
-/** "SIZING_MODE_FIXED_NOTIONAL" → "fixed notional". */
-export function enumLabel(value: string | undefined): string {
-  if (!value) return "—";
-  const prefix = PREFIXES.find((p) => value.startsWith(p));
-  return (prefix ? value.slice(prefix.length) : value).replace(/_/g, " ").toLowerCase();
+const locale = () => (typeof navigator !== "undefined" && navigator.language) || undefined;
+
+function toNumber(value: string | number | undefined | null): number | null {
+  if (value === undefined || value === null || value === "") return null;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : null;
 }
 
-export function pct(value: string | number | undefined, digits = 2): string {
-  if (value === undefined || value === "") return "—";
-  const n = Number(value);
-  return Number.isFinite(n) ? `${(n * 100).toFixed(digits)}%` : String(value);
+/** A fraction as a percentage: "0.0123" → "1.23%". Empty → "—". */
+export function pct(value: string | number | undefined | null, digits = 2, signed = false): string {
+  const n = toNumber(value);
+  if (n === null) return "—";
+  const text = (n * 100).toLocaleString(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return `${signed && n > 0 ? "+" : ""}${text}%`;
 }
 
-export function num(value: string | number | undefined, digits = 2): string {
-  if (value === undefined || value === "") return "—";
-  const n = Number(value);
-  return Number.isFinite(n) ? n.toLocaleString(undefined, { maximumFractionDigits: digits }) : String(value);
+/** A plain number in the viewer's locale. */
+export function num(value: string | number | undefined | null, digits = 2): string {
+  const n = toNumber(value);
+  return n === null ? "—" : n.toLocaleString(locale(), { maximumFractionDigits: digits });
+}
+
+/** An amount of money with its currency: "1,234.50 USDT"; signed shows "+" on gains. */
+export function money(value: string | number | undefined | null, currency = "USDT", signed = false, digits = 2): string {
+  const n = toNumber(value);
+  if (n === null) return "—";
+  const text = n.toLocaleString(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return `${signed && n > 0 ? "+" : ""}${text} ${currency}`.trim();
+}
+
+/** "up" for a gain, "down" for a loss: the colour class of a figure. */
+export function tone(value: string | number | undefined | null): "up" | "down" | undefined {
+  const n = toNumber(value);
+  return n === null || n === 0 ? undefined : n > 0 ? "up" : "down";
+}
+
+/** A quantity as the venue gave it, without trailing zeros. */
+export function qty(value: string | number | undefined | null): string {
+  const n = toNumber(value);
+  return n === null ? "—" : n.toLocaleString(locale(), { maximumFractionDigits: 8 });
 }
 
 export function time(value: string | undefined): string {
   if (!value) return "—";
   const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? value : d.toLocaleString();
+  return Number.isNaN(d.getTime()) ? "—" : d.toLocaleString(locale(), { dateStyle: "medium", timeStyle: "short" });
+}
+
+export function day(value: string | undefined): string {
+  if (!value) return "—";
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? "—" : d.toLocaleDateString(locale(), { dateStyle: "medium" });
 }
 
 export function clock(value: string | undefined): string {
   if (!value) return "—";
   const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? value : d.toLocaleTimeString();
+  return Number.isNaN(d.getTime()) ? "—" : d.toLocaleTimeString(locale());
 }
 
 /** Milliseconds from the master's fill to the follower's order being acknowledged (or sent). */
@@ -45,7 +73,9 @@ export function copyLatencyMs(order: { masterFillTime?: string; ackTime?: string
   return Number.isFinite(ms) ? Math.max(0, Math.round(ms)) : null;
 }
 
-export function shortId(id: string | undefined): string {
-  if (!id) return "—";
-  return id.length > 14 ? `${id.slice(0, 12)}…` : id;
+/** A venue as a person names it: "Binance spot". */
+export function venueName(venue: { id?: string; marketType?: string } | undefined, names?: Map<string, string>): string {
+  if (!venue?.id) return "—";
+  const name = names?.get(venue.id) ?? venue.id.charAt(0).toUpperCase() + venue.id.slice(1);
+  return venue.marketType ? `${name} ${enumWords(venue.marketType).toLowerCase()}` : name;
 }

@@ -64,3 +64,36 @@ export function useDebounced<T>(value: T, ms = 400): T {
   }, [value, ms]);
   return settled;
 }
+
+/** The browser tab says which page this is. */
+export function usePageTitle(title: string): void {
+  useEffect(() => {
+    document.title = title ? `${title} · copytrade` : "copytrade";
+  }, [title]);
+}
+
+/** Calls `tick` every `ms` while the page is shown (for figures that change at the venue). */
+export function useEvery(ms: number, tick: () => void, enabled = true): void {
+  const latest = useRef(tick);
+  latest.current = tick;
+  useEffect(() => {
+    if (!enabled) return;
+    const timer = setInterval(() => latest.current(), ms);
+    return () => clearInterval(timer);
+  }, [ms, enabled]);
+}
+
+/** Whether a CSS media query matches now (and follows it as it changes). */
+export function useMedia(query: string): boolean {
+  const get = () => typeof window !== "undefined" && typeof window.matchMedia === "function" && window.matchMedia(query).matches;
+  const [matches, setMatches] = useState(get);
+  useEffect(() => {
+    if (typeof window.matchMedia !== "function") return;
+    const list = window.matchMedia(query);
+    const onChange = () => setMatches(list.matches);
+    list.addEventListener?.("change", onChange);
+    onChange();
+    return () => list.removeEventListener?.("change", onChange);
+  }, [query]);
+  return matches;
+}

@@ -17,5 +17,5 @@ export function masterNames(): Promise<Map<string, MasterProfile>> {
 }
 
 export function masterLabel(names: Map<string, MasterProfile> | undefined, userId: string | undefined): string {
-  return (userId && names?.get(userId)?.displayName) || userId || "—";
+  return (userId && names?.get(userId)?.displayName) || "a master";
 }

@@ -23,7 +23,7 @@ export const useRouter = () => useContext(RouterContext);
 
 export function Link({ to, children, className, ...rest }: { to: string; children: React.ReactNode; className?: string } & React.AnchorHTMLAttributes<HTMLAnchorElement>) {
   const { navigate, path } = useRouter();
-  const current = path.split("?")[0] === to;
+  const current = path.split(/[?#]/)[0] === to;
   return (
     <a
       href={to}

@@ -2,7 +2,7 @@
 // cancels, and focus goes back to what opened it.
 import { useEffect, useRef } from "react";
 
-export function Confirm({ title, children, confirmLabel, onConfirm, onCancel, busy, danger }: {
+export function Confirm({ title, children, confirmLabel, onConfirm, onCancel, busy, danger, disabled }: {
   title: string;
   children: React.ReactNode;
   confirmLabel: string;
@@ -10,6 +10,7 @@ export function Confirm({ title, children, confirmLabel, onConfirm, onCancel, bu
   onCancel: () => void;
   busy?: boolean;
   danger?: boolean;
+  disabled?: boolean; // a choice inside is still to be made
 }) {
   const first = useRef<HTMLButtonElement>(null);
   const box = useRef<HTMLDivElement>(null);
@@ -40,7 +41,7 @@ export function Confirm({ title, children, confirmLabel, onConfirm, onCancel, bu
           <button type="button" ref={first} onClick={onCancel}>
             Cancel
           </button>
-          <button type="button" className={danger ? "danger" : "primary"} onClick={onConfirm} disabled={busy}>
+          <button type="button" className={danger ? "danger" : "primary"} onClick={onConfirm} disabled={busy || disabled}>
             {busy ? "Working…" : confirmLabel}
           </button>
         </div>

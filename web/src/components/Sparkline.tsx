@@ -1,6 +1,6 @@
 // A small inline SVG line: enough for a leaderboard row, no canvas needed.
 
-export function Sparkline({ values, label, width = 120, height = 32 }: { values: number[]; label: string; width?: number; height?: number }) {
+export function Sparkline({ values, label, width = 96, height = 32 }: { values: number[]; label: string; width?: number; height?: number }) {
   if (values.length < 2) return <span className="muted">no curve yet</span>;
   const min = Math.min(...values);
   const max = Math.max(...values);

@@ -1,97 +1,145 @@
+// The portfolio: what every copy made after fees, overall and per master, over time. The same
+// figures as on each copy (the venue's fills, fees included), added up.
 import { useMemo } from "react";
-import { get, type CopySession, type FollowerOrder } from "../api";
-import { num } from "../format";
-import { useLoad } from "../hooks";
+import { get, type CopyPerformance, type CopySession } from "../api";
+import { money, pct, tone } from "../format";
+import { FIGURES, labelled } from "../figures";
+import { useLoad, usePageTitle } from "../hooks";
 import { masterLabel, masterNames } from "../masters";
-import { computePnl } from "../pnl";
 import { useSession } from "../session";
 import { Empty, ErrorBox, Loading } from "../components/Status";
 import { TimeChart, type Series } from "../components/TimeChart";
 
-const COLORS = ["#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2"];
-const MAX_PAGES = 10;
+const COLORS = ["var(--accent)", "var(--series-2)", "var(--series-3)", "var(--series-4)", "var(--series-5)"];
 
-async function allOrders(userId: string): Promise<FollowerOrder[]> {
-  const out: FollowerOrder[] = [];
-  let token = "";
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const reply = await get<{ orders?: FollowerOrder[]; nextPageToken?: string }>(
-      `/v1/follower-orders?followerId=${encodeURIComponent(userId)}&pageSize=500${token ? `&pageToken=${encodeURIComponent(token)}` : ""}`,
-    );
-    out.push(...(reply.orders ?? []));
-    token = reply.nextPageToken ?? "";
-    if (!token) break;
-  }
-  return out;
+interface Curve {
+  time: string;
+  value: number;
+}
+
+/** Curves added up: at each moment, the sum of every curve's latest value. */
+export function sumCurves(curves: Curve[][]): Curve[] {
+  const times = [...new Set(curves.flatMap((c) => c.map((p) => p.time)))].sort();
+  const at = curves.map(() => 0);
+  const index = curves.map(() => 0);
+  return times.map((t) => {
+    curves.forEach((c, i) => {
+      while (index[i] < c.length && c[index[i]].time <= t) at[i] = c[index[i]++].value;
+    });
+    return { time: t, value: at.reduce((a, b) => a + b, 0) };
+  });
+}
+
+interface Row {
+  name: string;
+  invested: number;
+  netPnl: number;
+  fees: number;
+  copies: number;
+  curve: Curve[];
 }
 
 export function AnalyticsPage() {
+  usePageTitle("Portfolio");
   const { user } = useSession();
-  const data = useLoad(
-    () => Promise.all([allOrders(user.userId), get<{ sessions?: CopySession[] }>(`/v1/copy-sessions?followerId=${encodeURIComponent(user.userId)}&pageSize=100`), masterNames()]),
-    [user.userId],
-  );
-  const computed = useMemo(() => (data.data ? computePnl(data.data[0]) : null), [data.data]);
-  const sessions = new Map((data.data?.[1].sessions ?? []).map((s) => [s.configId, s]));
-  const names = data.data?.[2];
+  const data = useLoad(async () => {
+    const [sessions, names] = await Promise.all([
+      get<{ sessions?: CopySession[] }>(`/v1/copy-sessions?followerId=${encodeURIComponent(user.userId)}&pageSize=100`),
+      masterNames(),
+    ]);
+    const list = sessions.sessions ?? [];
+    const perf = await Promise.all(
+      list.map((s) => get<{ performance?: CopyPerformance }>(`/v1/copy-sessions/${encodeURIComponent(s.configId)}/performance`).then((r) => r.performance ?? {}, () => null)),
+    );
+    return { list, perf, names };
+  }, [user.userId]);
 
-  // Per master: the sessions copying them, added up.
-  const perMaster = useMemo(() => {
-    const out = new Map<string, { name: string; trades: number; volume: number; realized: number; unrealized: number; curves: { time: string; value: number }[][] }>();
-    if (!computed) return out;
-    for (const s of computed.perSession.values()) {
-      const masterId = sessions.get(s.key)?.masterId ?? "unknown";
-      const m = out.get(masterId) ?? { name: masterLabel(names, masterId), trades: 0, volume: 0, realized: 0, unrealized: 0, curves: [] };
-      m.trades += s.trades;
-      m.volume += s.volume;
-      m.realized += s.realized;
-      m.unrealized += s.unrealized;
-      m.curves.push(s.curve);
-      out.set(masterId, m);
-    }
-    return out;
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [computed, names]);
+  const { rows, total, unknown } = useMemo(() => {
+    const byMaster = new Map<string, Row>();
+    let unknown = 0;
+    data.data?.list.forEach((s, i) => {
+      const p = data.data!.perf[i];
+      if (!p) {
+        unknown += 1;
+        return;
+      }
+      if (!p.fillCount) return;
+      const key = s.masterId ?? "";
+      const row = byMaster.get(key) ?? { name: masterLabel(data.data!.names, key), invested: 0, netPnl: 0, fees: 0, copies: 0, curve: [] };
+      const curve = (p.curve ?? []).map((c) => ({ time: c.time ?? "", value: Number(c.netPnl) }));
+      row.invested += Number(p.invested ?? 0);
+      row.netPnl += Number(p.netPnl ?? 0);
+      row.fees += Number(p.fees ?? 0);
+      row.copies += 1;
+      row.curve = sumCurves([row.curve, curve]);
+      byMaster.set(key, row);
+    });
+    const rows = [...byMaster.values()];
+    const total = rows.reduce((t, r) => ({ invested: t.invested + r.invested, netPnl: t.netPnl + r.netPnl, fees: t.fees + r.fees }), { invested: 0, netPnl: 0, fees: 0 });
+    return { rows, total: { ...total, curve: sumCurves(rows.map((r) => r.curve)) }, unknown };
+  }, [data.data]);
 
   const series: Series[] = useMemo(() => {
-    if (!computed) return [];
-    const list: Series[] = [{ name: "All masters", color: "#111827", points: computed.total }];
-    [...perMaster.values()].forEach((m, i) => {
-      if (perMaster.size > 1 && m.curves.length === 1) list.push({ name: m.name, color: COLORS[i % COLORS.length], points: m.curves[0] });
-    });
+    const list: Series[] = [{ name: "All copies", color: "var(--text)", points: total.curve }];
+    if (rows.length > 1) rows.forEach((r, i) => list.push({ name: r.name, color: COLORS[i % COLORS.length], points: r.curve }));
     return list;
-  }, [computed, perMaster]);
+  }, [rows, total]);
 
   return (
     <section aria-labelledby="analytics-title">
-      <h1 id="analytics-title">Analytics</h1>
-      <p className="muted small">Realized PnL of your filled copies (average cost, before venue fees), and what is open at the last fill price.</p>
+      <h1 id="analytics-title">Portfolio</h1>
+      <p className="muted small">
+        {FIGURES.netPnl.label}: {FIGURES.netPnl.means}. {FIGURES.copyRoi.label}: {FIGURES.copyRoi.means}. Stopped copies included.
+      </p>
       <ErrorBox error={data.error} onRetry={data.reload} />
       {data.loading && !data.data && <Loading what="your copies" />}
-      {computed && computed.total.length === 0 && <Empty>No filled copies yet.</Empty>}
-      {computed && computed.total.length > 0 && (
+      {unknown > 0 && <p className="small muted">{unknown} copies are left out: their venue did not answer.</p>}
+      {data.data && rows.length === 0 && <Empty>No copy has traded yet.</Empty>}
+      {rows.length > 0 && (
         <>
-          <TimeChart series={series} label="Realized PnL over time (quote currency)" />
+          <dl className="facts">
+            <div>
+              <dt>{labelled("invested")}</dt>
+              <dd>{money(total.invested, "")}</dd>
+            </div>
+            <div>
+              <dt>{labelled("netPnl")}</dt>
+              <dd className={tone(total.netPnl)} data-testid="portfolio-pnl">
+                {money(total.netPnl, "", true, 4)}
+              </dd>
+            </div>
+            <div>
+              <dt>{labelled("copyRoi")}</dt>
+              <dd className={tone(total.netPnl)}>{total.invested > 0 ? pct(total.netPnl / total.invested, 2, true) : "—"}</dd>
+            </div>
+            <div>
+              <dt>{labelled("fees")}</dt>
+              <dd>{money(total.fees, "", false, 4)}</dd>
+            </div>
+          </dl>
+          <TimeChart series={series} label="PnL after fees over time (USDT)" />
           <h2>Per master</h2>
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0} role="region" aria-label="PnL per master">
             <table>
               <thead>
                 <tr>
                   <th scope="col">Master</th>
-                  <th scope="col">Filled copies</th>
-                  <th scope="col">Volume</th>
-                  <th scope="col">Realized PnL</th>
-                  <th scope="col">Unrealized PnL</th>
+                  <th scope="col">Copies</th>
+                  <th scope="col">{labelled("invested")}</th>
+                  <th scope="col">{labelled("netPnl")}</th>
+                  <th scope="col">{labelled("copyRoi")}</th>
+                  <th scope="col">{labelled("fees")}</th>
                 </tr>
               </thead>
               <tbody>
-                {[...perMaster.entries()].map(([id, m]) => (
-                  <tr key={id}>
-                    <th scope="row">{m.name}</th>
-                    <td>{m.trades}</td>
-                    <td>{num(m.volume)}</td>
-                    <td className={m.realized >= 0 ? "up" : "down"}>{num(m.realized, 4)}</td>
-                    <td className={m.unrealized >= 0 ? "up" : "down"}>{num(m.unrealized, 4)}</td>
+                {rows.map((r) => (
+                  <tr key={r.name}>
+                    <th scope="row">{r.name}</th>
+                    <td>{r.copies}</td>
+                    <td>{money(r.invested, "")}</td>
+                    <td className={tone(r.netPnl)}>{money(r.netPnl, "", true, 4)}</td>
+                    <td className={tone(r.netPnl)}>{r.invested > 0 ? pct(r.netPnl / r.invested, 2, true) : "—"}</td>
+                    <td>{money(r.fees, "", false, 4)}</td>
                   </tr>
                 ))}
               </tbody>

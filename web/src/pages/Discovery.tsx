@@ -1,29 +1,29 @@
 import { useEffect, useState } from "react";
 import { get, post, query, type MasterProfile, type PreviewReply } from "../api";
-import { enumLabel, num, pct } from "../format";
-import { useDebounced, useLoad } from "../hooks";
-import { Link } from "../router";
+import { enumLabel, money, num, pct, tone } from "../format";
+import { FIGURES, labelled } from "../figures";
+import { useDebounced, useLoad, useMedia, usePageTitle } from "../hooks";
+import { Link, useRouter } from "../router";
 import { Empty, ErrorBox, Loading } from "../components/Status";
 import { Sparkline } from "../components/Sparkline";
+import { useVenues, venueNames } from "./Account";
+import { venueName } from "../format";
 
-export const METRICS: { key: string; label: string; lowerIsBetter?: boolean }[] = [
-  { key: "capturable_roi", label: "Capturable return" },
-  { key: "roi", label: "Return" },
-  { key: "sharpe_ratio", label: "Sharpe" },
-  { key: "sortino_ratio", label: "Sortino" },
-  { key: "max_drawdown", label: "Max drawdown", lowerIsBetter: true },
-  { key: "win_rate", label: "Win rate" },
-  { key: "profit_factor", label: "Profit factor" },
-  { key: "realized_pnl", label: "Realized PnL" },
-  { key: "volatility", label: "Volatility", lowerIsBetter: true },
-  { key: "follower_count", label: "Followers" },
-  { key: "assets_under_copy", label: "Assets under copy" },
-  { key: "track_record_days", label: "Track record" },
+export const METRICS: { key: string; label: string }[] = [
+  { key: "capturable_roi", label: FIGURES.capturableRoi.label },
+  { key: "roi", label: FIGURES.roi.label },
+  { key: "realized_pnl", label: FIGURES.realizedPnl.label },
+  { key: "copiers_pnl", label: FIGURES.copiersPnl.label },
+  { key: "assets_under_copy", label: FIGURES.assetsUnderCopy.label },
+  { key: "follower_count", label: FIGURES.followerCount.label },
+  { key: "max_drawdown", label: FIGURES.maxDrawdown.label },
+  { key: "win_rate", label: FIGURES.winRate.label },
+  { key: "sharpe_ratio", label: FIGURES.sharpeRatio.label },
+  { key: "track_record_days", label: FIGURES.trackRecordDays.label },
   { key: "trades_per_day", label: "Trades per day" },
-  { key: "trade_count", label: "Trades" },
 ];
 
-const WINDOWS = ["STATS_WINDOW_ALL_TIME", "STATS_WINDOW_7D", "STATS_WINDOW_30D", "STATS_WINDOW_90D"];
+const WINDOWS = ["STATS_WINDOW_7D", "STATS_WINDOW_30D", "STATS_WINDOW_90D", "STATS_WINDOW_ALL_TIME"];
 const STRATEGIES = ["STRATEGY_TYPE_SCALPING", "STRATEGY_TYPE_DAY_TRADING", "STRATEGY_TYPE_SWING", "STRATEGY_TYPE_POSITION"];
 const RISKS = ["RISK_LEVEL_CONSERVATIVE", "RISK_LEVEL_MODERATE", "RISK_LEVEL_AGGRESSIVE"];
 const PAGE_SIZE = 10;
@@ -35,7 +35,7 @@ interface ListReply {
   totalSize?: number;
 }
 
-/** The equity a default 1× follower would have had: the leaderboard's sparkline. */
+/** The equity a 1× copy of the master would have had: the leaderboard's sparkline. */
 function useCurve(traderId: string) {
   const [values, setValues] = useState<number[] | null>(null);
   useEffect(() => {
@@ -57,11 +57,113 @@ function useCurve(traderId: string) {
 function Curve({ trader }: { trader: MasterProfile }) {
   const values = useCurve(trader.traderId);
   if (values === null) return <span className="muted">…</span>;
-  return <Sparkline values={values} label={`equity curve of ${trader.displayName}`} />;
+  return <Sparkline values={values} label={`Equity of a 1× copy of ${trader.displayName}`} />;
+}
+
+function CopyButton({ trader }: { trader: MasterProfile }) {
+  const { navigate } = useRouter();
+  return (
+    <button type="button" className="primary" onClick={() => navigate(`/masters/${encodeURIComponent(trader.traderId)}#follow`)}>
+      Copy<span className="sr-only"> {trader.displayName}</span>
+    </button>
+  );
+}
+
+function Figure({ value, kind, signed }: { value: string | number | undefined; kind: "pct" | "money" | "num"; signed?: boolean }) {
+  const text = kind === "pct" ? pct(value, 2, signed) : kind === "money" ? money(value, "", signed) : num(value);
+  return <span className={signed ? tone(value) : undefined}>{text}</span>;
+}
+
+function MasterCard({ t, rank, names }: { t: MasterProfile; rank: number; names: Map<string, string> }) {
+  const s = t.stats ?? {};
+  return (
+    <article className="card master-card" aria-label={t.displayName}>
+      <header>
+        <span className="rank">#{rank}</span>
+        <h2>
+          <Link to={`/masters/${encodeURIComponent(t.traderId)}`}>{t.displayName}</Link>
+        </h2>
+      </header>
+      <p className="muted small">
+        {enumLabel(t.strategyType)} · {enumLabel(t.riskLevel)} · {(t.venues ?? []).map((v) => venueName(v, names)).join(", ")}
+      </p>
+      <Curve trader={t} />
+      <dl className="mini-facts">
+        <div><dt>{labelled("roi")}</dt><dd><Figure value={s.roi} kind="pct" signed /></dd></div>
+        <div><dt>{labelled("realizedPnl")}</dt><dd><Figure value={s.realizedPnl} kind="money" signed /></dd></div>
+        <div><dt>{labelled("maxDrawdown")}</dt><dd>{pct(s.maxDrawdown)}</dd></div>
+        <div><dt>{labelled("winRate")}</dt><dd>{pct(s.winRate, 0)}</dd></div>
+        <div><dt>{FIGURES.followerCount.label}</dt><dd>{s.followerCount ?? 0}</dd></div>
+        <div><dt>{labelled("assetsUnderCopy")}</dt><dd>{money(s.assetsUnderCopy, "")}</dd></div>
+        <div><dt>{labelled("copiersPnl")}</dt><dd><Figure value={s.copiersPnl} kind="money" signed /></dd></div>
+        <div><dt>{FIGURES.trackRecordDays.label}</dt><dd>{s.trackRecordDays ?? 0} days</dd></div>
+      </dl>
+      <div className="actions">
+        <CopyButton trader={t} />
+        <Link to={`/masters/${encodeURIComponent(t.traderId)}`}>Profile</Link>
+      </div>
+    </article>
+  );
+}
+
+function MasterTable({ traders, first, names, caption }: { traders: MasterProfile[]; first: number; names: Map<string, string>; caption: string }) {
+  return (
+    <div className="table-wrap" tabIndex={0} role="region" aria-label="Leaderboard table">
+      <table className="leaderboard">
+        <caption className="sr-only">{caption}</caption>
+        <thead>
+          <tr>
+            <th scope="col">#</th>
+            <th scope="col">Master</th>
+            <th scope="col" title={FIGURES.roi.means}>{labelled("roi")}</th>
+            <th scope="col" title={FIGURES.realizedPnl.means}>{labelled("realizedPnl")}</th>
+            <th scope="col" title={FIGURES.maxDrawdown.means}>{labelled("maxDrawdown")}</th>
+            <th scope="col" title={FIGURES.winRate.means}>{labelled("winRate")}</th>
+            <th scope="col" title={FIGURES.followerCount.means}>{FIGURES.followerCount.label}</th>
+            <th scope="col" title={FIGURES.assetsUnderCopy.means}>{labelled("assetsUnderCopy")}</th>
+            <th scope="col" title={FIGURES.copiersPnl.means}>{labelled("copiersPnl")}</th>
+            <th scope="col" title={FIGURES.trackRecordDays.means}>{FIGURES.trackRecordDays.label}</th>
+            <th scope="col">1× copy</th>
+            <th scope="col"><span className="sr-only">Copy</span></th>
+          </tr>
+        </thead>
+        <tbody>
+          {traders.map((t, i) => {
+            const s = t.stats ?? {};
+            return (
+              <tr key={t.traderId}>
+                <td>{first + i}</td>
+                <th scope="row">
+                  <Link to={`/masters/${encodeURIComponent(t.traderId)}`}>{t.displayName}</Link>
+                  <div className="muted small">
+                    {enumLabel(t.strategyType)} · {enumLabel(t.riskLevel)} · {(t.venues ?? []).map((v) => venueName(v, names)).join(", ")}
+                  </div>
+                </th>
+                <td><Figure value={s.roi} kind="pct" signed /></td>
+                <td><Figure value={s.realizedPnl} kind="money" signed /></td>
+                <td>{pct(s.maxDrawdown)}</td>
+                <td>{pct(s.winRate, 0)}</td>
+                <td>{s.followerCount ?? 0}</td>
+                <td>{money(s.assetsUnderCopy, "")}</td>
+                <td><Figure value={s.copiersPnl} kind="money" signed /></td>
+                <td>{s.trackRecordDays ?? 0} d</td>
+                <td><Curve trader={t} /></td>
+                <td><CopyButton trader={t} /></td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
 }
 
 export function DiscoveryPage() {
-  const [windowName, setWindow] = useState(WINDOWS[0]);
+  usePageTitle("Discover masters");
+  const phone = useMedia("(max-width: 1100px)"); // below this the table would be squeezed: cards
+  const venues = useVenues();
+  const names = venueNames(venues.data);
+  const [windowName, setWindow] = useState("STATS_WINDOW_30D");
   const [strategy, setStrategy] = useState("");
   const [risk, setRisk] = useState("");
   const [venue, setVenue] = useState("");
@@ -71,9 +173,8 @@ export function DiscoveryPage() {
   const [tokens, setTokens] = useState<string[]>([""]); // page tokens of the pages seen so far
   const pageToken = tokens[tokens.length - 1];
 
-  const venueFilter = useDebounced(venue.trim());
   const minDaysFilter = useDebounced(minDays);
-  const filters = [windowName, strategy, risk, venueFilter, minDaysFilter, metric, direction];
+  const filters = [windowName, strategy, risk, venue, minDaysFilter, metric, direction];
   useEffect(() => setTokens([""]), filters); // a new question starts at page one
 
   const list = useLoad(
@@ -84,7 +185,7 @@ export function DiscoveryPage() {
           orderBy: `${metric} ${direction}`,
           strategyType: strategy,
           riskLevel: risk,
-          venueId: venueFilter,
+          venueId: venue,
           minTrackRecordDays: minDaysFilter,
           pageSize: PAGE_SIZE,
           pageToken,
@@ -93,13 +194,16 @@ export function DiscoveryPage() {
     [...filters, pageToken],
   );
   const traders = list.data?.traders ?? [];
+  const first = (tokens.length - 1) * PAGE_SIZE + 1;
+  const caption = `Masters ranked by ${METRICS.find((m) => m.key === metric)?.label}, figures over ${enumLabel(windowName).toLowerCase()}`;
 
   return (
     <section aria-labelledby="discover-title">
       <h1 id="discover-title">Discover masters</h1>
+      <p className="muted">Figures over the chosen period, in the masters' quote currency (USDT). “{FIGURES.capturableRoi.label}” is {FIGURES.capturableRoi.means}.</p>
       <form className="filters" aria-label="Leaderboard filters" onSubmit={(e) => e.preventDefault()}>
         <label>
-          Window
+          Period
           <select value={windowName} onChange={(e) => setWindow(e.target.value)}>
             {WINDOWS.map((w) => (
               <option key={w} value={w}>
@@ -111,7 +215,7 @@ export function DiscoveryPage() {
         <label>
           Strategy
           <select value={strategy} onChange={(e) => setStrategy(e.target.value)}>
-            <option value="">any</option>
+            <option value="">Any</option>
             {STRATEGIES.map((s) => (
               <option key={s} value={s}>
                 {enumLabel(s)}
@@ -120,9 +224,9 @@ export function DiscoveryPage() {
           </select>
         </label>
         <label>
-          Risk level
+          Risk
           <select value={risk} onChange={(e) => setRisk(e.target.value)}>
-            <option value="">any</option>
+            <option value="">Any</option>
             {RISKS.map((r) => (
               <option key={r} value={r}>
                 {enumLabel(r)}
@@ -132,11 +236,18 @@ export function DiscoveryPage() {
         </label>
         <label>
           Venue
-          <input value={venue} placeholder="e.g. binance" onChange={(e) => setVenue(e.target.value)} />
+          <select value={venue} onChange={(e) => setVenue(e.target.value)}>
+            <option value="">Any</option>
+            {(venues.data ?? []).map((v) => (
+              <option key={v.id} value={v.id}>
+                {v.displayName}
+              </option>
+            ))}
+          </select>
         </label>
         <label>
-          Track record (days, at least)
-          <input type="number" min="0" value={minDays} onChange={(e) => setMinDays(e.target.value)} />
+          Track record of at least (days)
+          <input type="number" min="0" inputMode="numeric" value={minDays} onChange={(e) => setMinDays(e.target.value)} />
         </label>
         <label>
           Sort by
@@ -151,8 +262,8 @@ export function DiscoveryPage() {
         <label>
           Order
           <select value={direction} onChange={(e) => setDirection(e.target.value)}>
-            <option value="desc">highest first</option>
-            <option value="asc">lowest first</option>
+            <option value="desc">Highest first</option>
+            <option value="asc">Lowest first</option>
           </select>
         </label>
       </form>
@@ -160,52 +271,18 @@ export function DiscoveryPage() {
       <ErrorBox error={list.error} onRetry={list.reload} />
       {list.loading && !list.data && <Loading what="the leaderboard" />}
       {list.data && traders.length === 0 && <Empty>No master matches these filters.</Empty>}
-      {traders.length > 0 && (
-        <div className="table-wrap">
-          <table className="leaderboard">
-            <caption className="sr-only">Masters ranked by {METRICS.find((m) => m.key === metric)?.label}</caption>
-            <thead>
-              <tr>
-                <th scope="col">#</th>
-                <th scope="col">Master</th>
-                <th scope="col">Strategy</th>
-                <th scope="col">Risk</th>
-                <th scope="col">Capturable return</th>
-                <th scope="col">Return</th>
-                <th scope="col">Max drawdown</th>
-                <th scope="col">Win rate</th>
-                <th scope="col">Sharpe</th>
-                <th scope="col">Followers</th>
-                <th scope="col">Track record</th>
-                <th scope="col">Equity (1× copy)</th>
-              </tr>
-            </thead>
-            <tbody>
-              {traders.map((t, i) => (
-                <tr key={t.traderId}>
-                  <td>{(tokens.length - 1) * PAGE_SIZE + i + 1}</td>
-                  <th scope="row">
-                    <Link to={`/masters/${encodeURIComponent(t.traderId)}`}>{t.displayName || t.traderId}</Link>
-                    <div className="muted small">{(t.venues ?? []).map((v) => `${v.id} ${enumLabel(v.marketType)}`).join(", ")}</div>
-                  </th>
-                  <td>{enumLabel(t.strategyType)}</td>
-                  <td>{enumLabel(t.riskLevel)}</td>
-                  <td>{pct(t.stats?.capturableRoi)}</td>
-                  <td>{pct(t.stats?.roi)}</td>
-                  <td>{pct(t.stats?.maxDrawdown)}</td>
-                  <td>{pct(t.stats?.winRate, 1)}</td>
-                  <td>{num(t.stats?.sharpeRatio)}</td>
-                  <td>{t.stats?.followerCount ?? 0}</td>
-                  <td>{t.stats?.trackRecordDays ?? 0} d</td>
-                  <td>
-                    <Curve trader={t} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      {traders.length > 0 &&
+        (phone ? (
+          <div className="cards" aria-label={caption} role="list">
+            {traders.map((t, i) => (
+              <div role="listitem" key={t.traderId}>
+                <MasterCard t={t} rank={first + i} names={names} />
+              </div>
+            ))}
+          </div>
+        ) : (
+          <MasterTable traders={traders} first={first} names={names} caption={caption} />
+        ))}
       <nav className="pager" aria-label="Leaderboard pages">
         <button type="button" disabled={tokens.length < 2} onClick={() => setTokens((t) => t.slice(0, -1))}>
           Previous page

@@ -1,13 +1,22 @@
+// My copies: each copy with its money (invested, PnL after fees, ROI, open positions, from the
+// venue's own fills), its controls, and a Stop that asks what to do with open positions.
 import { useState } from "react";
-import { get, patch, post, type CopySession, type CopySessionStats, type CopySettings, type Credential, type VenueAccount } from "../api";
-import { enumLabel, num, time } from "../format";
-import { useAction, useLoad } from "../hooks";
+import { get, patch, post, type CopyPerformance, type CopySession, type CopySessionStats, type CopySettings, type VenueAccount } from "../api";
+import { enumLabel, money, num, pct, qty, time, tone } from "../format";
+import { FIGURES, labelled } from "../figures";
+import { useAction, useEvery, useLoad, usePageTitle } from "../hooks";
 import { masterLabel, masterNames } from "../masters";
+import { Link } from "../router";
 import { useSession } from "../session";
 import { Empty, ErrorBox, Loading, Notice } from "../components/Status";
-import { cleanSizing, SIZING_MODES, SizingFields } from "../components/SizingFields";
+import { Confirm } from "../components/Confirm";
+import { FormError, SelectField, TextField } from "../components/Field";
+import { cleanSizing, describeSizing, SIZING_MODES, SizingFields } from "../components/SizingFields";
+import { useVenues, venueNames } from "./Account";
+import { accountLabel } from "./Profile";
 
 const OUTAGE = ["FEED_OUTAGE_POLICY_FREEZE", "FEED_OUTAGE_POLICY_FLATTEN", "FEED_OUTAGE_POLICY_RESYNC"];
+const REFRESH_MS = 10_000;
 
 export function parseSymbolMap(text: string) {
   return text
@@ -23,6 +32,12 @@ export function parseSymbolMap(text: string) {
 
 const list = (text: string) => text.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
 
+export function usePerformance(configId: string) {
+  const perf = useLoad(() => get<{ performance?: CopyPerformance }>(`/v1/copy-sessions/${encodeURIComponent(configId)}/performance`).then((r) => r.performance ?? {}), [configId]);
+  useEvery(REFRESH_MS, perf.reload);
+  return perf;
+}
+
 function SettingsForm({ session, onSaved }: { session: CopySession; onSaved: () => void }) {
   const s = session.settings ?? {};
   const [settings, setSettings] = useState<CopySettings>(s);
@@ -36,13 +51,7 @@ function SettingsForm({ session, onSaved }: { session: CopySession; onSaved: () 
   async function save(e: React.FormEvent) {
     e.preventDefault();
     setSaved(false);
-    const sized = cleanSizing(settings);
-    const body: CopySettings = {
-      ...sized,
-      symbolMap: parseSymbolMap(symbolMap),
-      allowedSymbols: list(allowed),
-      deniedSymbols: list(denied),
-    };
+    const body: CopySettings = { ...cleanSizing(settings), symbolMap: parseSymbolMap(symbolMap), allowedSymbols: list(allowed), deniedSymbols: list(denied) };
     const mode = SIZING_MODES.find((m) => m.mode === body.sizingMode);
     const mask = ["sizingMode", ...(mode?.field ? [mode.field] : []), "symbolMap", "allowedSymbols", "deniedSymbols", "maxSlippage", "feedOutagePolicy", "reverse", "mirrorRestingOrders"];
     const done = await action.run(() => patch(`/v1/copy-sessions/${encodeURIComponent(id)}/settings?updateMask=${mask.join(",")}`, body));
@@ -53,83 +62,180 @@ function SettingsForm({ session, onSaved }: { session: CopySession; onSaved: () 
   }
 
   return (
-    <form className="grid-form" onSubmit={save} aria-label={`Settings of session ${id}`}>
-      <SizingFields settings={settings} onChange={setSettings} idPrefix={`s-${id}`} />
-      <label>
-        Symbol map (one per line: master =&gt; yours)
-        <textarea rows={2} value={symbolMap} onChange={(e) => setSymbolMap(e.target.value)} placeholder="BTC/USDT => BTC/USDT:USDT" />
-      </label>
-      <label>
-        Only these symbols (blank: all)
-        <input value={allowed} onChange={(e) => setAllowed(e.target.value)} placeholder="BTC/USDT, ETH/USDT" />
-      </label>
-      <label>
-        Never these symbols
-        <input value={denied} onChange={(e) => setDenied(e.target.value)} />
-      </label>
-      <label>
-        Max slippage (0.01 = 1%)
-        <input inputMode="decimal" value={settings.maxSlippage ?? ""} onChange={(e) => setSettings({ ...settings, maxSlippage: e.target.value })} />
-      </label>
-      <label>
-        If the master's feed is down
-        <select value={settings.feedOutagePolicy ?? "FEED_OUTAGE_POLICY_FREEZE"} onChange={(e) => setSettings({ ...settings, feedOutagePolicy: e.target.value })}>
-          {OUTAGE.map((o) => (
-            <option key={o} value={o}>
-              {enumLabel(o)}
-            </option>
-          ))}
-        </select>
-      </label>
+    <form className="grid-form" onSubmit={save} aria-label="Copy settings">
+      <SizingFields settings={settings} onChange={setSettings} error={action.error} />
+      <div className="field">
+        <label htmlFor={`map-${id}`}>Trade on other instruments (one per line: master's =&gt; yours)</label>
+        <textarea id={`map-${id}`} rows={2} value={symbolMap} onChange={(e) => setSymbolMap(e.target.value)} placeholder="BTC/USDT => BTC/USDT:USDT" />
+      </div>
+      <TextField label="Copy only these instruments (blank: all)" name="allowed_symbols" value={allowed} onChange={setAllowed} placeholder="BTC/USDT, ETH/USDT" error={action.error} />
+      <TextField label="Never copy these instruments" name="denied_symbols" value={denied} onChange={setDenied} error={action.error} />
+      <TextField label="Maximum slippage (0.01 = 1%)" name="max_slippage" inputMode="decimal" value={settings.maxSlippage ?? ""} onChange={(v) => setSettings({ ...settings, maxSlippage: v })} error={action.error} />
+      <SelectField label="If the master's trades stop arriving" name="feed_outage_policy" value={settings.feedOutagePolicy ?? "FEED_OUTAGE_POLICY_FREEZE"}
+        onChange={(v) => setSettings({ ...settings, feedOutagePolicy: v })} error={action.error}>
+        {OUTAGE.map((o) => (
+          <option key={o} value={o}>
+            {enumLabel(o)}
+          </option>
+        ))}
+      </SelectField>
       <label className="check">
         <input type="checkbox" checked={!!settings.reverse} onChange={(e) => setSettings({ ...settings, reverse: e.target.checked })} />
-        Reverse (sell when the master buys)
+        Trade against the master (sell when they buy)
       </label>
       <label className="check">
         <input type="checkbox" checked={!!settings.mirrorRestingOrders} onChange={(e) => setSettings({ ...settings, mirrorRestingOrders: e.target.checked })} />
-        Mirror resting limit orders (with their amendments and cancels) instead of copying fills at market
+        Copy the master's limit orders as limit orders, not their fills at market
       </label>
-      <div className="actions">
+      <div className="actions full">
         <button type="submit" disabled={action.busy}>
           {action.busy ? "Saving…" : "Save settings"}
         </button>
       </div>
-      <ErrorBox error={action.error} />
-      {saved && <Notice>Settings saved; the next copies use them.</Notice>}
+      <div className="full">
+        <FormError error={action.error} fields={["multiplier", "fixed_notional", "fixed_quantity", "risk_percent", "allocated_capital", "max_slippage", "allowed_symbols", "denied_symbols"]} />
+        {saved && <Notice>Saved: the next copies use these settings.</Notice>}
+      </div>
     </form>
   );
 }
 
-function SessionCard({ session, masterName, onChanged }: { session: CopySession; masterName: string; onChanged: () => void }) {
+export function PositionsTable({ perf, label }: { perf: CopyPerformance; label: string }) {
+  const positions = perf.positions ?? [];
+  if (positions.length === 0) return <p className="muted small">No open position.</p>;
+  return (
+    <div className="table-wrap" tabIndex={0} role="region" aria-label={label}>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Instrument</th>
+            <th scope="col">Quantity</th>
+            <th scope="col">Entry price</th>
+            <th scope="col">Price now</th>
+            <th scope="col">Open PnL ({perf.currency || "USDT"})</th>
+          </tr>
+        </thead>
+        <tbody>
+          {positions.map((p) => (
+            <tr key={p.symbol}>
+              <th scope="row">{p.symbol}</th>
+              <td>{qty(p.quantity)}</td>
+              <td>{num(p.entryPrice)}</td>
+              <td>{num(p.markPrice)}</td>
+              <td className={tone(p.unrealizedPnl)}>{money(p.unrealizedPnl, "", true)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function MoneyFacts({ perf }: { perf: CopyPerformance }) {
+  const currency = perf.currency || "USDT";
+  return (
+    <dl className="facts money" data-testid="copy-money">
+      <div title={FIGURES.invested.means}>
+        <dt>{labelled("invested", currency)}</dt>
+        <dd>{money(perf.invested, "")}</dd>
+      </div>
+      <div title={FIGURES.netPnl.means}>
+        <dt>{labelled("netPnl", currency)}</dt>
+        <dd className={tone(perf.netPnl)} data-testid="pnl-after-fees">
+          {money(perf.netPnl, "", true, 4)}
+        </dd>
+      </div>
+      <div title={FIGURES.copyRoi.means}>
+        <dt>{labelled("copyRoi")}</dt>
+        <dd className={tone(perf.roi)}>{pct(perf.roi, 2, true)}</dd>
+      </div>
+      <div title={FIGURES.fees.means}>
+        <dt>{labelled("fees", currency)}</dt>
+        <dd data-testid="copy-fees">{money(perf.fees, "", false, 4)}</dd>
+      </div>
+    </dl>
+  );
+}
+
+function StopDialog({ name, busy, onStop, onCancel }: { name: string; busy: boolean; onStop: (close: boolean) => void; onCancel: () => void }) {
+  const [choice, setChoice] = useState<"" | "close" | "keep">("");
+  return (
+    <Confirm title={`Stop copying ${name}?`} confirmLabel="Stop copying" danger busy={busy} disabled={!choice} onConfirm={() => onStop(choice === "close")} onCancel={onCancel}>
+      <p>No more of {name}'s trades will be copied. What should happen to what this copy holds?</p>
+      <fieldset className="choices">
+        <legend>Open positions</legend>
+        <label className="check">
+          <input type="radio" name="positions" value="close" checked={choice === "close"} onChange={() => setChoice("close")} /> Close positions now, at market
+        </label>
+        <label className="check">
+          <input type="radio" name="positions" value="keep" checked={choice === "keep"} onChange={() => setChoice("keep")} /> Keep positions: I manage them myself
+        </label>
+      </fieldset>
+    </Confirm>
+  );
+}
+
+function CopyCard({ session, masterName, account, onChanged, onStopped }: {
+  session: CopySession;
+  masterName: string;
+  account: string;
+  onChanged: () => void;
+  onStopped: (message: string) => void;
+}) {
   const status = useLoad(() => get<{ session: CopySession; stats?: CopySessionStats }>(`/v1/copy-sessions/${encodeURIComponent(session.configId)}`), [session.configId, session.state]);
+  const perf = usePerformance(session.configId);
   const action = useAction();
   const [editing, setEditing] = useState(false);
+  const [stopping, setStopping] = useState(false);
   const state = session.state ?? "";
   const live = state !== "SESSION_STATE_STOPPED";
   const act = (verb: string) => async () => {
-    const done = await action.run(() => post(`/v1/copy-sessions/${encodeURIComponent(session.configId)}:${verb}`, { reason: "from the web app" }));
-    if (done) onChanged();
+    if (await action.run(() => post(`/v1/copy-sessions/${encodeURIComponent(session.configId)}:${verb}`, { reason: `${verb} by the follower` }))) onChanged();
   };
+  async function stop(close: boolean) {
+    const reply = await action.run(() =>
+      post<{ closeResolution?: string }>(`/v1/copy-sessions/${encodeURIComponent(session.configId)}:stop`, { reason: "stopped by the follower", closePositions: close }),
+    );
+    setStopping(false);
+    if (!reply) return;
+    const closed = reply.closeResolution ?? "";
+    onStopped(
+      !close
+        ? `You stopped copying ${masterName}. Its positions are kept as they are.`
+        : closed === "flattened"
+          ? `You stopped copying ${masterName}, and its positions are closed.`
+          : closed === "none"
+            ? `You stopped copying ${masterName}. It held no position to close.`
+          : closed.includes("part")
+            ? `You stopped copying ${masterName}. Some of its positions could not be closed: see the stopped copy.`
+            : `You stopped copying ${masterName}, but its positions could not be closed: close them at your venue.`,
+    );
+    perf.reload();
+    onChanged();
+  }
   const stats = status.data?.stats;
   return (
-    <article className="card" aria-label={`Session copying ${masterName}`}>
+    <article className="card copy-card" aria-label={`Copy of ${masterName}`}>
       <header>
-        <h3>{masterName}</h3>
+        <h2>{masterName}</h2>
         <span className={`badge ${state.toLowerCase()}`}>{enumLabel(state)}</span>
       </header>
       <p className="muted small">
-        session {session.configId} · account {session.followerAccountId} · since {time(session.createTime)}
-        {session.stateReason && ` · ${session.stateReason}`}
+        {describeSizing(session.settings)} · to {account} · since {time(session.createTime)}
+        {session.stateReason && !live ? ` · ${session.stateReason}` : ""}
       </p>
-      <p>
-        Sizing: {enumLabel(session.settings?.sizingMode)}{" "}
-        {session.settings?.multiplier ?? session.settings?.fixedNotional ?? session.settings?.fixedQuantity ?? session.settings?.riskPercent ?? ""}
-        {(session.settings?.symbolMap ?? []).length > 0 && ` · maps ${(session.settings?.symbolMap ?? []).map((m) => `${m.masterSymbol}→${m.followerSymbol}`).join(", ")}`}
-      </p>
+      <ErrorBox error={perf.error} onRetry={perf.reload} />
+      {perf.loading && !perf.data && <Loading what="what this copy made" />}
+      {perf.data && (
+        <>
+          <MoneyFacts perf={perf.data} />
+          <PositionsTable perf={perf.data} label={`Open positions copying ${masterName}`} />
+        </>
+      )}
       {stats && (
-        <p className="small">
-          {stats.masterFillsSeen ?? 0} master fills · {stats.ordersFilled ?? 0} copies filled · {stats.copiesRefused ?? 0} refused · {stats.copiesFailed ?? 0} failed · latency p50{" "}
-          {num(stats.latencyP50Ms, 0)} ms, p99 {num(stats.latencyP99Ms, 0)} ms
+        <p className="small muted">
+          {stats.masterFillsSeen ?? 0} master trades · {stats.ordersFilled ?? 0} copied · {stats.copiesRefused ?? 0} not copied · {stats.copiesFailed ?? 0} failed
+          {stats.latencyP50Ms ? ` · typical delay ${num(stats.latencyP50Ms, 0)} ms` : ""}
         </p>
       )}
       <div className="actions">
@@ -144,7 +250,7 @@ function SessionCard({ session, masterName, onChanged }: { session: CopySession;
           </button>
         )}
         {live && (
-          <button type="button" className="danger" onClick={act("stop")} disabled={action.busy}>
+          <button type="button" className="danger" onClick={() => setStopping(true)} disabled={action.busy}>
             Stop
           </button>
         )}
@@ -153,163 +259,51 @@ function SessionCard({ session, masterName, onChanged }: { session: CopySession;
             {editing ? "Close settings" : "Settings"}
           </button>
         )}
+        <Link to="/dashboard">Live</Link>
       </div>
       <ErrorBox error={action.error} />
+      {stopping && <StopDialog name={masterName} busy={action.busy} onStop={stop} onCancel={() => setStopping(false)} />}
       {editing && <SettingsForm session={session} onSaved={onChanged} />}
     </article>
   );
 }
 
-/** A masked key as the vault returns it (stars and the last characters), shortened for a table. */
-export function maskShort(masked: string | undefined): string {
-  if (!masked) return "—";
-  const visible = masked.replace(/^\*+/, "");
-  return masked.length > visible.length ? `••••${visible}` : masked;
-}
-
-const MARKETS = ["MARKET_TYPE_SPOT", "MARKET_TYPE_PERPETUAL", "MARKET_TYPE_FUTURE"];
-
-function Credentials() {
-  const { user } = useSession();
-  const creds = useLoad(() => get<{ credentials?: Credential[] }>(`/v1/users/${encodeURIComponent(user.userId)}/credentials`), [user.userId]);
-  const accounts = useLoad(() => get<{ accounts?: VenueAccount[] }>(`/v1/venue-accounts`), []);
-  const [form, setForm] = useState({ venueId: "binance", marketType: MARKETS[0], label: "", apiKey: "", apiSecret: "", passphrase: "" });
-  const action = useAction();
-  const [added, setAdded] = useState("");
-
-  async function add(e: React.FormEvent) {
-    e.preventDefault();
-    setAdded("");
-    const venue = { kind: "VENUE_KIND_CCXT", id: form.venueId.trim(), marketType: form.marketType };
-    const done = await action.run(async () => {
-      const stored = await post<{ credential: Credential }>(`/v1/users/${encodeURIComponent(user.userId)}/credentials`, {
-        venue,
-        label: form.label,
-        apiKey: form.apiKey,
-        apiSecret: form.apiSecret,
-        passphrase: form.passphrase || undefined,
-      });
-      await post("/v1/venue-accounts", { userId: user.userId, role: "ACCOUNT_ROLE_FOLLOWER", venue, credentialId: stored.credential.credentialId, label: form.label });
-      return stored;
-    });
-    if (done) {
-      // The secret leaves the page: only the masked key is ever shown again.
-      setForm({ ...form, apiKey: "", apiSecret: "", passphrase: "" });
-      setAdded(done.credential.maskedApiKey ?? "");
-      creds.reload();
-      accounts.reload();
-    }
-  }
-
-  const list = creds.data?.credentials ?? [];
-  return (
-    <section aria-labelledby="creds-title">
-      <h2 id="creds-title">Venue keys and accounts</h2>
-      <ErrorBox error={creds.error} onRetry={creds.reload} />
-      {creds.loading && !creds.data && <Loading what="your venue keys" />}
-      {creds.data && list.length === 0 && <Empty>No venue keys yet.</Empty>}
-      {list.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Label</th>
-                <th scope="col">Venue</th>
-                <th scope="col">API key</th>
-                <th scope="col">Accounts using it</th>
-                <th scope="col">Added</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((c) => (
-                <tr key={c.credentialId}>
-                  <td>{c.label || "—"}</td>
-                  <td>
-                    {c.venue?.id} {enumLabel(c.venue?.marketType)}
-                  </td>
-                  <td>
-                    <code title="masked: the key itself is never shown again">{maskShort(c.maskedApiKey)}</code>
-                  </td>
-                  <td>
-                    {(accounts.data?.accounts ?? [])
-                      .filter((a) => a.credentialId === c.credentialId)
-                      .map((a) => `${a.accountId} (${enumLabel(a.role)})`)
-                      .join(", ") || "—"}
-                  </td>
-                  <td>{time(c.createTime)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      <h3>Add venue keys</h3>
-      <form className="grid-form" onSubmit={add} aria-label="Add venue keys">
-        <label>
-          Venue (ccxt id)
-          <input value={form.venueId} onChange={(e) => setForm({ ...form, venueId: e.target.value })} required />
-        </label>
-        <label>
-          Market
-          <select value={form.marketType} onChange={(e) => setForm({ ...form, marketType: e.target.value })}>
-            {MARKETS.map((m) => (
-              <option key={m} value={m}>
-                {enumLabel(m)}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Label
-          <input value={form.label} onChange={(e) => setForm({ ...form, label: e.target.value })} required />
-        </label>
-        <label>
-          API key
-          <input value={form.apiKey} autoComplete="off" onChange={(e) => setForm({ ...form, apiKey: e.target.value })} required />
-        </label>
-        <label>
-          API secret
-          <input type="password" autoComplete="new-password" value={form.apiSecret} onChange={(e) => setForm({ ...form, apiSecret: e.target.value })} required />
-        </label>
-        <label>
-          Passphrase (if the venue has one)
-          <input type="password" autoComplete="new-password" value={form.passphrase} onChange={(e) => setForm({ ...form, passphrase: e.target.value })} />
-        </label>
-        <div className="actions">
-          <button type="submit" disabled={action.busy}>
-            {action.busy ? "Saving…" : "Save keys"}
-          </button>
-        </div>
-      </form>
-      <ErrorBox error={action.error} />
-      {added && <Notice>Saved. The key is kept encrypted and shown only masked: {added}</Notice>}
-    </section>
-  );
-}
-
-export function FollowingPage() {
+export function CopiesPage() {
+  usePageTitle("My copies");
   const { user } = useSession();
   const sessions = useLoad(() => get<{ sessions?: CopySession[] }>(`/v1/copy-sessions?followerId=${encodeURIComponent(user.userId)}&pageSize=100`), [user.userId]);
+  const accounts = useLoad(() => get<{ accounts?: VenueAccount[] }>(`/v1/venue-accounts`), []);
+  const venues = useVenues();
   const names = useLoad(masterNames, []);
   const [showStopped, setShowStopped] = useState(false);
+  const [notice, setNotice] = useState("");
   const all = sessions.data?.sessions ?? [];
   const shown = all.filter((s) => showStopped || s.state !== "SESSION_STATE_STOPPED");
+  const accountName = (id: string | undefined) => {
+    const a = (accounts.data?.accounts ?? []).find((x) => x.accountId === id);
+    return a ? accountLabel(a, venueNames(venues.data)) : "your account";
+  };
   return (
-    <section aria-labelledby="following-title">
-      <h1 id="following-title">Following</h1>
-      <h2>Copy sessions</h2>
+    <section aria-labelledby="copies-title">
+      <h1 id="copies-title">My copies</h1>
+      <p className="muted small">Money figures come from your venue's own fills, fees included, and refresh every few seconds.</p>
       <label className="check">
-        <input type="checkbox" checked={showStopped} onChange={(e) => setShowStopped(e.target.checked)} /> Show stopped sessions
+        <input type="checkbox" checked={showStopped} onChange={(e) => setShowStopped(e.target.checked)} /> Show stopped copies
       </label>
+      {notice && <Notice>{notice}</Notice>}
       <ErrorBox error={sessions.error} onRetry={sessions.reload} />
-      {sessions.loading && !sessions.data && <Loading what="your copy sessions" />}
-      {sessions.data && shown.length === 0 && <Empty>You are not copying anyone. Find a master under Discover.</Empty>}
-      <div className="cards">
+      {sessions.loading && !sessions.data && <Loading what="your copies" />}
+      {sessions.data && shown.length === 0 && (
+        <Empty>
+          You are not copying anyone. <Link to="/discover">Find a master</Link>.
+        </Empty>
+      )}
+      <div className="cards wide">
         {shown.map((s) => (
-          <SessionCard key={`${s.configId}:${s.state}`} session={s} masterName={masterLabel(names.data, s.masterId)} onChanged={sessions.reload} />
+          <CopyCard key={s.configId} session={s} masterName={masterLabel(names.data, s.masterId)} account={accountName(s.followerAccountId)}
+            onChanged={sessions.reload} onStopped={setNotice} />
         ))}
       </div>
-      <Credentials />
     </section>
   );
 }

@@ -1,11 +1,14 @@
 import { useMemo, useState } from "react";
 import { get, post, type AuditEvent, type CopySession, type ErrorEvent, type Kyc, type ReconciliationResult, type User } from "../api";
-import { enumLabel, shortId, time } from "../format";
-import { useAction, useLoad } from "../hooks";
+import { enumLabel, qty, time } from "../format";
+import { useAction, useEvery, useLoad, usePageTitle } from "../hooks";
+import { Confirm } from "../components/Confirm";
+import { actionWords, reasonWords } from "../words";
 import { useSession } from "../session";
+import { masterLabel, masterNames } from "../masters";
 import { Empty, ErrorBox, Loading, Notice } from "../components/Status";
 
-function Retries() {
+function Retries({ people }: { people: Person[] }) {
   const retries = useLoad(() => get<{ events?: ErrorEvent[] }>("/api/error-recovery/pending-retries?pageSize=100"), []);
   const action = useAction();
   const [done, setDone] = useState("");
@@ -14,7 +17,7 @@ function Retries() {
     const path = verb === "retry" ? "/api/error-recovery/process-retry" : `/v1/error-events/${encodeURIComponent(e.errorId)}:${verb}`;
     const reply = await action.run(() => post<{ event: ErrorEvent }>(path, { errorId: e.errorId, comment: `${verb} from the web app` }));
     if (reply) {
-      setDone(`${e.errorId}: ${enumLabel(reply.event?.status)}`);
+      setDone(`The failed copy is now: ${enumLabel(reply.event?.status).toLowerCase()}`);
       retries.reload();
     }
   };
@@ -26,13 +29,13 @@ function Retries() {
       {retries.loading && !retries.data && <Loading what="pending retries" />}
       {retries.data && events.length === 0 && <Empty>Nothing waits for a retry or a person.</Empty>}
       {events.length > 0 && (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Failed copies">
           <table>
             <thead>
               <tr>
-                <th scope="col">Error</th>
+                <th scope="col">Since</th>
                 <th scope="col">Follower</th>
-                <th scope="col">Type / status</th>
+                <th scope="col">Problem / status</th>
                 <th scope="col">Tries</th>
                 <th scope="col">Next try</th>
                 <th scope="col">Message</th>
@@ -42,10 +45,10 @@ function Retries() {
             <tbody>
               {events.map((e) => (
                 <tr key={e.errorId}>
-                  <td title={e.errorId}>{shortId(e.errorId)}</td>
-                  <td title={e.followerId}>{shortId(e.followerId)}</td>
+                  <td>{time(e.createTime)}</td>
+                  <td>{people.find((p) => p.id === e.followerId)?.email ?? "a follower"}</td>
                   <td>
-                    {enumLabel(e.errorType)} / {enumLabel(e.status)}
+                    {reasonWords(e.errorType?.replace(/^ERROR_TYPE_/, "")) || enumLabel(e.errorType)} / {enumLabel(e.status)}
                   </td>
                   <td>{e.attemptCount ?? 0}</td>
                   <td>{time(e.nextAttemptTime)}</td>
@@ -73,7 +76,7 @@ function Retries() {
   );
 }
 
-function SessionReconciliation({ session }: { session: CopySession }) {
+function SessionReconciliation({ session, name }: { session: CopySession; name: string }) {
   const results = useLoad(() => get<{ results?: ReconciliationResult[] }>(`/v1/reconciliation-results?configId=${encodeURIComponent(session.configId)}&pageSize=1`), [session.configId]);
   const action = useAction();
   const latest = results.data?.results?.[0];
@@ -81,16 +84,17 @@ function SessionReconciliation({ session }: { session: CopySession }) {
     if (await action.run(() => post(`/v1/copy-sessions/${encodeURIComponent(session.configId)}:resync`, {}))) results.reload();
   }
   return (
-    <article className="card" aria-label={`Reconciliation of ${session.configId}`}>
+    <article className="card" aria-label={`Reconciliation of the copy of ${name}`}>
       <header>
-        <h3>{session.configId}</h3>
+        <h3>Copy of {name}</h3>
         <span className={`badge ${latest ? (latest.inSync ? "active" : "refused") : ""}`}>{latest ? (latest.inSync ? "in sync" : "drifted") : "not reconciled yet"}</span>
       </header>
       <p className="small muted">
-        {enumLabel(session.state)} · last run {time(latest?.runTime)} · resolution {latest?.resolution || "—"}
+        {enumLabel(session.state)} · last checked {time(latest?.runTime)}{latest?.resolution && latest.resolution !== "none" ? ` · ${latest.resolution}` : ""}
       </p>
       <ErrorBox error={results.error} onRetry={results.reload} />
       {(latest?.discrepancies ?? []).length > 0 && (
+        <div className="table-wrap" tabIndex={0} role="region" aria-label={`Differences of the copy of ${name}`}>
         <table>
           <thead>
             <tr>
@@ -105,14 +109,15 @@ function SessionReconciliation({ session }: { session: CopySession }) {
             {latest!.discrepancies!.map((d, i) => (
               <tr key={`${d.symbol}-${i}`}>
                 <td>{d.symbol}</td>
-                <td>{d.followerPosition}</td>
-                <td>{d.targetPosition}</td>
-                <td>{d.difference}</td>
+                <td>{qty(d.followerPosition)}</td>
+                <td>{qty(d.targetPosition)}</td>
+                <td>{qty(d.difference)}</td>
                 <td>{enumLabel(d.cause)}</td>
               </tr>
             ))}
           </tbody>
         </table>
+        </div>
       )}
       <div className="actions">
         <button type="button" onClick={resync} disabled={action.busy || session.state === "SESSION_STATE_STOPPED"}>
@@ -162,6 +167,7 @@ function PersonPicker({ label, people, value, onChange }: { label: string; peopl
 }
 
 function Reconciliation({ people }: { people: Person[] }) {
+  const names = useLoad(masterNames, []);
   const [follower, setFollower] = useState("");
   const chosen = follower || people.find((p) => p.email.startsWith("alice@"))?.id || people[0]?.id || "";
   const sessions = useLoad(
@@ -177,10 +183,10 @@ function Reconciliation({ people }: { people: Person[] }) {
       </form>
       <ErrorBox error={sessions.error} onRetry={sessions.reload} />
       {sessions.loading && !sessions.data && <Loading what="sessions" />}
-      {sessions.data && chosen && live.length === 0 && <Empty>This user has no live copy session.</Empty>}
+      {sessions.data && chosen && live.length === 0 && <Empty>This person copies no one now.</Empty>}
       <div className="cards">
         {live.map((s) => (
-          <SessionReconciliation key={s.configId} session={s} />
+          <SessionReconciliation key={s.configId} session={s} name={masterLabel(names.data, s.masterId)} />
         ))}
       </div>
     </section>
@@ -207,22 +213,22 @@ function Audit() {
       {result && (
         <p role="status" className={`status ${result.intact ? "notice" : "error"}`} data-testid="audit-result">
           {result.intact
-            ? `Intact: ${result.recordsChecked ?? 0} records checked, every hash links to the one before.`
-            : `BROKEN at record ${result.firstBadSequence}: ${result.problem} (${result.recordsChecked ?? 0} checked)`}
+            ? `Intact: ${result.recordsChecked ?? 0} records checked, each one linked to the one before.`
+            : `Broken at record ${result.firstBadSequence}: ${result.problem} (${result.recordsChecked ?? 0} checked)`}
         </p>
       )}
       <ErrorBox error={events.error} onRetry={events.reload} />
       {events.loading && !events.data && <Loading what="audit events" />}
       {(events.data?.events ?? []).length > 0 && (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Latest audit records">
           <table>
             <thead>
               <tr>
                 <th scope="col">#</th>
                 <th scope="col">Time</th>
                 <th scope="col">Action</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Resource</th>
+                <th scope="col">By</th>
+                <th scope="col">About</th>
               </tr>
             </thead>
             <tbody>
@@ -230,9 +236,9 @@ function Audit() {
                 <tr key={e.sequence}>
                   <td>{e.sequence}</td>
                   <td>{time(e.occurTime)}</td>
-                  <td>{e.action}</td>
-                  <td title={e.actor}>{shortId(e.actor)}</td>
-                  <td title={e.resource}>{e.resource}</td>
+                  <td>{actionWords(e.action)}</td>
+                  <td>{e.actor?.startsWith("service:") ? "the platform" : "a person"}</td>
+                  <td>{(e.resource ?? "").split(":")[0]}</td>
                 </tr>
               ))}
             </tbody>
@@ -246,10 +252,13 @@ function Audit() {
 function KycDecision({ userId, email, onDecided }: { userId: string; email?: string; onDecided: () => void }) {
   const kyc = useLoad(() => get<{ kyc?: Kyc }>(`/v1/users/${encodeURIComponent(userId)}/kyc`), [userId]);
   const [comment, setComment] = useState("");
+  const [rejecting, setRejecting] = useState(false);
   const action = useAction();
   const k = kyc.data?.kyc;
   async function decide(approve: boolean) {
-    if (await action.run(() => post(`/v1/users/${encodeURIComponent(userId)}/kyc:decide`, { approve, comment: comment || (approve ? "approved" : "rejected") }))) {
+    const done = await action.run(() => post(`/v1/users/${encodeURIComponent(userId)}/kyc:decide`, { approve, comment: comment || (approve ? "approved" : "rejected") }));
+    setRejecting(false);
+    if (done) {
       kyc.reload();
       onDecided();
     }
@@ -257,14 +266,14 @@ function KycDecision({ userId, email, onDecided }: { userId: string; email?: str
   return (
     <article className="card" aria-label={`KYC of ${email ?? userId}`}>
       <header>
-        <h3 title={userId}>{k?.legalName || shortId(userId)}</h3>
+        <h3>{k?.legalName || email || "Someone"}</h3>
         {email && <span className="muted small">{email}</span>}
         <span className={`badge ${k?.status === "KYC_STATUS_APPROVED" ? "active" : k?.status === "KYC_STATUS_REJECTED" ? "refused" : "paused"}`}>{enumLabel(k?.status)}</span>
       </header>
       <ErrorBox error={kyc.error} onRetry={kyc.reload} />
       {k && (
         <p className="small muted">
-          {userId} · {k.country} {k.documentType} · submitted {time(k.submitTime)}
+          {k.country} · {(k.documentType ?? "").replace(/_/g, " ")} · sent {time(k.submitTime)}
           {k.decideTime && ` · decided ${time(k.decideTime)}${k.comment ? `: ${k.comment}` : ""}`}
         </p>
       )}
@@ -278,11 +287,17 @@ function KycDecision({ userId, email, onDecided }: { userId: string; email?: str
             <button type="button" className="primary" onClick={() => decide(true)} disabled={action.busy}>
               Approve
             </button>
-            <button type="button" className="danger" onClick={() => decide(false)} disabled={action.busy}>
+            <button type="button" className="danger" onClick={() => setRejecting(true)} disabled={action.busy}>
               Reject
             </button>
           </div>
         </div>
+      )}
+      {rejecting && (
+        <Confirm title={`Reject ${k?.legalName || email || "this person"}?`} confirmLabel="Reject" danger busy={action.busy} onConfirm={() => decide(false)} onCancel={() => setRejecting(false)}>
+          <p>They cannot copy until they send their details again and someone approves them. Your comment is shown to them.</p>
+          {!comment && <p className="small">Add a comment first, saying what to correct.</p>}
+        </Confirm>
       )}
       <ErrorBox error={action.error} />
     </article>
@@ -318,8 +333,10 @@ function KycDecisions({ kycEvents, people, reload }: { kycEvents: AuditEvent[]; 
 }
 
 export function OperatorPage() {
+  usePageTitle("Operator");
   const { isOperator } = useSession();
   const kyc = useLoad(() => get<{ events?: AuditEvent[] }>("/v1/audit-events?actionPrefix=kyc.&pageSize=200"), []);
+  useEvery(5000, kyc.reload, isOperator); // new submissions appear without a reload
   const ids = useMemo(() => [...new Set((kyc.data?.events ?? []).map((e) => e.subjectUserId ?? "").filter(Boolean))], [kyc.data]);
   const people = usePeople(ids);
   if (!isOperator) return <Empty>This page is for operators.</Empty>;
@@ -327,7 +344,7 @@ export function OperatorPage() {
     <section aria-labelledby="operator-title">
       <h1 id="operator-title">Operator</h1>
       <ErrorBox error={kyc.error} onRetry={kyc.reload} />
-      <Retries />
+      <Retries people={people.data ?? []} />
       <Reconciliation people={people.data ?? []} />
       <Audit />
       <KycDecisions kycEvents={kyc.data?.events ?? []} people={people.data ?? []} reload={kyc.reload} />

@@ -1,15 +1,21 @@
-import { useMemo, useState } from "react";
-import { get, post, type CopySession, type CopySettings, type MasterProfile, type PerformanceStats, type PreviewReply, type VenueAccount } from "../api";
-import { enumLabel, num, pct, time } from "../format";
-import { useAction, useLoad } from "../hooks";
+import { useEffect, useMemo, useState } from "react";
+import { get, post, type CopySession, type CopySettings, type MasterActivity, type MasterProfile, type PerformanceStats, type PreviewReply, type VenueAccount } from "../api";
+import { enumLabel, money, num, pct, qty, time, tone, venueName } from "../format";
+import { FIGURES, labelled } from "../figures";
+import { useAction, useLoad, usePageTitle } from "../hooks";
 import { Link } from "../router";
 import { useSession } from "../session";
-import { Empty, ErrorBox, Loading, Notice } from "../components/Status";
+import { Empty, ErrorBox, Loading } from "../components/Status";
 import { TimeChart, type Series } from "../components/TimeChart";
-import { cleanSizing, SizingFields } from "../components/SizingFields";
+import { cleanSizing, describeSizing, SizingFields } from "../components/SizingFields";
+import { FormError } from "../components/Field";
+import { reasonWords } from "../words";
 import { SPARK_CAPITAL } from "./Discovery";
+import { DISCLOSURE, useVenues, venueNames } from "./Account";
 
 const WINDOWS = ["STATS_WINDOW_7D", "STATS_WINDOW_30D", "STATS_WINDOW_90D", "STATS_WINDOW_ALL_TIME"];
+// The follow form and the preview start from the same settings.
+const DEFAULT_SETTINGS: CopySettings = { sizingMode: "SIZING_MODE_MULTIPLIER", multiplier: "1" };
 
 function preview(traderId: string, body: object) {
   return post<PreviewReply>(`/v1/master-profiles/${encodeURIComponent(traderId)}:previewCopy`, body);
@@ -30,31 +36,29 @@ function StatsByWindow({ traderId }: { traderId: string }) {
     () => Promise.all(WINDOWS.map((w) => get<{ stats: PerformanceStats }>(`/v1/master-profiles/${encodeURIComponent(traderId)}/stats?window=${w}`).then((r) => r.stats ?? {}))),
     [traderId],
   );
-  const rows: [string, (s: PerformanceStats) => string][] = [
-    ["Return", (s) => pct(s.roi)],
-    ["Capturable return", (s) => pct(s.capturableRoi)],
-    ["Realized PnL", (s) => num(s.realizedPnl)],
-    ["Max drawdown", (s) => pct(s.maxDrawdown)],
-    ["Win rate", (s) => pct(s.winRate, 1)],
-    ["Profit factor", (s) => num(s.profitFactor)],
-    ["Sharpe", (s) => num(s.sharpeRatio)],
-    ["Sortino", (s) => num(s.sortinoRatio)],
-    ["Volatility", (s) => pct(s.volatility)],
-    ["Trades", (s) => String(s.tradeCount ?? 0)],
-    ["Trades per day", (s) => num(s.tradesPerDay)],
-    ["Avg holding (h)", (s) => num(s.averageHoldingHours, 3)],
+  const rows: [string, string, (s: PerformanceStats) => React.ReactNode][] = [
+    [labelled("roi"), FIGURES.roi.means, (s) => <span className={tone(s.roi)}>{pct(s.roi, 2, true)}</span>],
+    [labelled("realizedPnl"), FIGURES.realizedPnl.means, (s) => <span className={tone(s.realizedPnl)}>{money(s.realizedPnl, "", true)}</span>],
+    [labelled("capturableRoi"), FIGURES.capturableRoi.means, (s) => pct(s.capturableRoi, 2, true)],
+    [labelled("maxDrawdown"), FIGURES.maxDrawdown.means, (s) => pct(s.maxDrawdown)],
+    [labelled("winRate"), FIGURES.winRate.means, (s) => pct(s.winRate, 0)],
+    ["Profit factor", "gross profit over gross loss of closed trades", (s) => num(s.profitFactor)],
+    [FIGURES.sharpeRatio.label, FIGURES.sharpeRatio.means, (s) => num(s.sharpeRatio)],
+    ["Trades", "closed round trips", (s) => String(s.tradeCount ?? 0)],
+    ["Trades per day", "", (s) => num(s.tradesPerDay)],
+    ["Average holding (hours)", "", (s) => num(s.averageHoldingHours, 1)],
   ];
   return (
     <section aria-labelledby="stats-title">
-      <h2 id="stats-title">Statistics by window</h2>
+      <h2 id="stats-title">Results by period</h2>
       <ErrorBox error={stats.error} onRetry={stats.reload} />
       {stats.loading && !stats.data && <Loading what="statistics" />}
       {stats.data && (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Results by period, table">
           <table>
             <thead>
               <tr>
-                <th scope="col">Statistic</th>
+                <th scope="col">Figure</th>
                 {WINDOWS.map((w) => (
                   <th scope="col" key={w}>
                     {enumLabel(w)}
@@ -63,9 +67,11 @@ function StatsByWindow({ traderId }: { traderId: string }) {
               </tr>
             </thead>
             <tbody>
-              {rows.map(([label, f]) => (
+              {rows.map(([label, means, f]) => (
                 <tr key={label}>
-                  <th scope="row">{label}</th>
+                  <th scope="row" title={means || undefined}>
+                    {label}
+                  </th>
                   {stats.data!.map((s, i) => (
                     <td key={WINDOWS[i]}>{f(s)}</td>
                   ))}
@@ -79,110 +85,180 @@ function StatsByWindow({ traderId }: { traderId: string }) {
   );
 }
 
-function CopyPreview({ traderId }: { traderId: string }) {
+function Activity({ traderId }: { traderId: string }) {
+  const activity = useLoad(() => get<MasterActivity>(`/v1/master-profiles/${encodeURIComponent(traderId)}/activity?tradeLimit=20`), [traderId]);
+  const positions = activity.data?.positions ?? [];
+  const trades = activity.data?.trades ?? [];
+  return (
+    <section aria-labelledby="activity-title">
+      <h2 id="activity-title">Positions and trades</h2>
+      <ErrorBox error={activity.error} onRetry={activity.reload} />
+      {activity.loading && !activity.data && <Loading what="the master's positions" />}
+      {activity.data && (
+        <div className="two-col">
+          <div>
+            <h3>Open now</h3>
+            {positions.length === 0 ? (
+              <Empty>No open position.</Empty>
+            ) : (
+              <div className="table-wrap" tabIndex={0} role="region" aria-label="The master's open positions">
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">Instrument</th>
+                      <th scope="col">Side</th>
+                      <th scope="col">Quantity</th>
+                      <th scope="col">Entry price</th>
+                      <th scope="col">Since</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {positions.map((p) => (
+                      <tr key={p.symbol}>
+                        <th scope="row">{p.symbol}</th>
+                        <td>{Number(p.quantity) > 0 ? "Long" : "Short"}</td>
+                        <td>{qty(Math.abs(Number(p.quantity)))}</td>
+                        <td>{num(p.entryPrice)}</td>
+                        <td>{time(p.openTime)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )}
+          </div>
+          <div>
+            <h3>Latest trades{activity.data.totalTrades ? ` (of ${activity.data.totalTrades})` : ""}</h3>
+            {trades.length === 0 ? (
+              <Empty>No trades yet.</Empty>
+            ) : (
+              <div className="table-wrap scroll-y" tabIndex={0} role="region" aria-label="The master's latest trades">
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">Time</th>
+                      <th scope="col">Trade</th>
+                      <th scope="col">Price</th>
+                      <th scope="col">Closed PnL after fees</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {trades.map((t) => (
+                      <tr key={t.tradeId}>
+                        <td>{time(t.time)}</td>
+                        <td>
+                          {enumLabel(t.side)} {qty(t.quantity)} {t.symbol}
+                        </td>
+                        <td>{num(t.price)}</td>
+                        <td className={tone(t.realizedPnl)}>{t.realizedPnl ? money(t.realizedPnl, "USDT", true) : "—"}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )}
+          </div>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function CopyPreview({ traderId, settings, onSettings }: { traderId: string; settings: CopySettings; onSettings: (s: CopySettings) => void }) {
   const [capital, setCapital] = useState("5000");
-  const [settings, setSettings] = useState<CopySettings>({ sizingMode: "SIZING_MODE_MULTIPLIER", multiplier: "0.5" });
   const [maxPosition, setMaxPosition] = useState("");
-  const [maxDailyLoss, setMaxDailyLoss] = useState("");
-  const [result, setResult] = useState<{ follower: PreviewReply; master: PreviewReply } | null>(null);
+  const [result, setResult] = useState<{ yours: PreviewReply; plain: PreviewReply } | null>(null);
   const action = useAction();
 
   async function run(e: React.FormEvent) {
     e.preventDefault();
-    const limits: Record<string, string> = {};
-    if (maxPosition.trim()) limits.maxPositionSize = maxPosition.trim();
-    if (maxDailyLoss.trim()) limits.maxDailyLoss = maxDailyLoss.trim();
+    const limits = maxPosition.trim() ? { maxPositionSize: maxPosition.trim() } : undefined;
     const done = await action.run(() =>
       Promise.all([
-        preview(traderId, { capital, settings: cleanSizing(settings), limits: Object.keys(limits).length ? limits : undefined }),
-        preview(traderId, { capital, settings: { sizingMode: "SIZING_MODE_MULTIPLIER", multiplier: "1" } }),
+        preview(traderId, { capital, settings: cleanSizing(settings), limits }),
+        preview(traderId, { capital, settings: DEFAULT_SETTINGS }),
       ]),
     );
-    if (done) setResult({ follower: done[0], master: done[1] });
+    if (done) setResult({ yours: done[0], plain: done[1] });
   }
 
   const series: Series[] = useMemo(
     () =>
       result
         ? [
-            { name: "Your copy", color: "#2563eb", points: equityPoints(result.follower) },
-            { name: "Master (1×)", color: "#9ca3af", points: equityPoints(result.master) },
+            { name: "Your copy", color: "var(--accent)", points: equityPoints(result.yours) },
+            { name: "A 1× copy", color: "var(--muted)", points: equityPoints(result.plain) },
           ]
         : [],
     [result],
   );
-  const refused = (result?.follower.trades ?? []).filter((t) => t.refusal?.reason);
+  const changed = (result?.yours.trades ?? []).filter((t) => t.refusal?.reason);
 
   return (
     <section aria-labelledby="preview-title">
-      <h2 id="preview-title">Preview copying</h2>
+      <h2 id="preview-title">What copying would have done</h2>
+      <p className="muted small">The master's real trades replayed with your capital and settings, a copy's delay and 0.1% fees per trade.</p>
       <form className="grid-form" onSubmit={run} aria-label="Copy preview">
         <label>
-          Capital
+          Capital (USDT)
           <input inputMode="decimal" value={capital} onChange={(e) => setCapital(e.target.value)} required />
         </label>
-        <SizingFields settings={settings} onChange={setSettings} idPrefix="preview" />
+        <SizingFields settings={settings} onChange={onSettings} idPrefix="preview" />
         <label>
-          Max position size (limit)
-          <input inputMode="decimal" value={maxPosition} onChange={(e) => setMaxPosition(e.target.value)} placeholder="your limit" />
-        </label>
-        <label>
-          Max daily loss (limit)
-          <input inputMode="decimal" value={maxDailyLoss} onChange={(e) => setMaxDailyLoss(e.target.value)} placeholder="your limit" />
+          Maximum position (USDT, optional)
+          <input inputMode="decimal" value={maxPosition} onChange={(e) => setMaxPosition(e.target.value)} />
         </label>
         <div className="actions">
           <button type="submit" className="primary" disabled={action.busy}>
-            {action.busy ? "Previewing…" : "Preview"}
+            {action.busy ? "Replaying…" : "Preview"}
           </button>
         </div>
       </form>
-      <ErrorBox error={action.error} />
+      <FormError error={action.error} fields={[]} />
       {result && (
         <>
           <dl className="facts">
             <div>
-              <dt>Master's return</dt>
-              <dd>{pct(result.follower.masterReturn)}</dd>
+              <dt>Your copy's return</dt>
+              <dd className={tone(result.yours.followerReturn)}>{pct(result.yours.followerReturn, 2, true)}</dd>
             </div>
             <div>
-              <dt>Your return</dt>
-              <dd>{pct(result.follower.followerReturn)}</dd>
+              <dt>A 1× copy's return</dt>
+              <dd className={tone(result.plain.followerReturn)}>{pct(result.plain.followerReturn, 2, true)}</dd>
             </div>
             <div>
-              <dt>Capture gap</dt>
-              <dd>{pct(result.follower.captureGap)}</dd>
-            </div>
-            <div>
-              <dt>Trades taken / refused</dt>
+              <dt>Trades copied / changed by your limits</dt>
               <dd>
-                {result.follower.tradesTaken ?? 0} / {result.follower.tradesRefused ?? 0}
+                {result.yours.tradesTaken ?? 0} / {result.yours.tradesRefused ?? 0}
               </dd>
             </div>
           </dl>
-          {series[0].points.length ? <TimeChart series={series} label="Preview equity: your copy beside the master's" /> : <Empty>The master has no trades in this period yet.</Empty>}
-          <h3>Refused trades</h3>
-          {refused.length === 0 ? (
-            <Empty>None: every trade would have been copied.</Empty>
+          {series[0].points.length ? (
+            <TimeChart series={series} label="Equity (USDT): your copy beside a 1× copy, same capital" />
           ) : (
-            <div className="table-wrap">
+            <Empty>The master has no trades in this period yet.</Empty>
+          )}
+          <h3>Trades your settings would not have copied in full</h3>
+          {changed.length === 0 ? (
+            <Empty>None: every trade would have been copied as sized.</Empty>
+          ) : (
+            <div className="table-wrap scroll-y" tabIndex={0} role="region" aria-label="Trades not copied in full">
               <table>
                 <thead>
                   <tr>
                     <th scope="col">Time</th>
-                    <th scope="col">Trade</th>
-                    <th scope="col">Reason</th>
+                    <th scope="col">Master's trade</th>
+                    <th scope="col">Why</th>
                   </tr>
                 </thead>
                 <tbody>
-                  {refused.slice(0, 50).map((t) => (
+                  {changed.slice(0, 50).map((t) => (
                     <tr key={t.masterFillId}>
                       <td>{time(t.time)}</td>
                       <td>
-                        {enumLabel(t.side)} {t.masterQuantity} {t.symbol}
+                        {enumLabel(t.side)} {qty(t.masterQuantity)} {t.symbol}
                       </td>
-                      <td>
-                        <strong>{t.refusal!.reason}</strong> {t.refusal!.message}
-                      </td>
+                      <td>{reasonWords(t.refusal!.reason)}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -195,64 +271,150 @@ function CopyPreview({ traderId }: { traderId: string }) {
   );
 }
 
-function Follow({ profile }: { profile: MasterProfile }) {
+/** "My Binance (Binance spot)", or just "Binance spot" when the account is named after its venue. */
+export function accountLabel(account: VenueAccount, names: Map<string, string>): string {
+  const venue = venueName(account.venue, names);
+  return account.label && account.label.toLowerCase() !== venue.toLowerCase() ? `${account.label} (${venue})` : venue;
+}
+
+function Follow({ profile, settings, onSettings }: { profile: MasterProfile; settings: CopySettings; onSettings: (s: CopySettings) => void }) {
   const { user } = useSession();
+  const venues = useVenues();
+  const names = venueNames(venues.data);
   const accounts = useLoad(() => get<{ accounts?: VenueAccount[] }>(`/v1/venue-accounts`), []);
+  const sessions = useLoad(() => get<{ sessions?: CopySession[] }>(`/v1/copy-sessions?followerId=${encodeURIComponent(user.userId)}&pageSize=100`), [user.userId]);
   const followers = (accounts.data?.accounts ?? []).filter((a) => a.role === "ACCOUNT_ROLE_FOLLOWER");
   const [accountId, setAccountId] = useState("");
-  const [settings, setSettings] = useState<CopySettings>({ sizingMode: "SIZING_MODE_MULTIPLIER", multiplier: "1" });
+  const [step, setStep] = useState<"edit" | "review" | "done">("edit");
+  const [agreed, setAgreed] = useState(false);
   const [started, setStarted] = useState<CopySession | null>(null);
   const action = useAction();
-  const chosen = accountId || followers[0]?.accountId || "";
+  const chosen = followers.find((a) => a.accountId === accountId) ?? followers[0];
+  const existing = (sessions.data?.sessions ?? []).find(
+    (s) => s.state !== "SESSION_STATE_STOPPED" && (profile.masterAccountIds ?? []).includes(s.masterAccountId ?? "") && s.followerAccountId === chosen?.accountId,
+  );
+  const sizingFields = ["multiplier", "fixed_notional", "fixed_quantity", "risk_percent", "allocated_capital", "sizing_mode"];
 
-  async function follow(e: React.FormEvent) {
-    e.preventDefault();
+  async function follow() {
+    if (!chosen) return;
     const reply = await action.run(() =>
       post<{ session: CopySession }>("/api/master-traders/follow", {
         traderId: profile.traderId,
         followerId: user.userId,
-        followerAccountId: chosen,
+        followerAccountId: chosen.accountId,
         settings: cleanSizing(settings),
       }),
     );
-    if (reply) setStarted(reply.session);
+    if (reply) {
+      setStarted(reply.session);
+      setStep("done");
+      setAgreed(false);
+      sessions.reload();
+    } else {
+      setStep("edit"); // the error is shown at the field it is about
+    }
   }
 
+  useEffect(() => {
+    if (window.location.hash === "#follow") document.getElementById("follow-title")?.scrollIntoView?.();
+  }, []);
+
   return (
-    <section aria-labelledby="follow-title">
-      <h2 id="follow-title">Follow {profile.displayName}</h2>
+    <section aria-labelledby="follow-title" className="follow">
+      <h2 id="follow-title" tabIndex={-1}>
+        Copy {profile.displayName}
+      </h2>
       <ErrorBox error={accounts.error} onRetry={accounts.reload} />
       {accounts.loading && !accounts.data && <Loading what="your venue accounts" />}
       {accounts.data && followers.length === 0 && (
         <Empty>
-          You have no follower venue account yet: add your venue keys under <Link to="/following">Following</Link>.
+          To copy, first verify your identity and connect a venue under <Link to="/account">Account</Link>.
         </Empty>
       )}
-      {followers.length > 0 && (
-        <form className="grid-form" onSubmit={follow} aria-label="Follow this master">
+      {step === "done" && started && (
+        <div className="status notice" role="status">
+          You are copying {profile.displayName} now. Each of their next trades is copied to {chosen ? accountLabel(chosen, names) : "your account"}.{" "}
+          <Link to="/dashboard">Watch it live</Link> or see <Link to="/copies">your copies</Link>.
+        </div>
+      )}
+      {step !== "done" && existing && (
+        <div className="status notice" role="status">
+          This account already copies {profile.displayName}. Change how in <Link to="/copies">My copies</Link>, or choose another account.
+        </div>
+      )}
+      {followers.length > 0 && step === "edit" && (
+        <form
+          className="grid-form"
+          aria-label="Copy this master"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (!existing) setStep("review");
+          }}
+        >
           <label>
-            Your venue account
-            <select value={chosen} onChange={(e) => setAccountId(e.target.value)}>
+            Your account
+            <select value={chosen?.accountId ?? ""} onChange={(e) => setAccountId(e.target.value)}>
               {followers.map((a) => (
                 <option key={a.accountId} value={a.accountId}>
-                  {a.label || a.accountId} · {a.venue?.id} {enumLabel(a.venue?.marketType)}
+                  {accountLabel(a, names)}
                 </option>
               ))}
             </select>
           </label>
-          <SizingFields settings={settings} onChange={setSettings} idPrefix="follow" />
+          <SizingFields settings={settings} onChange={onSettings} idPrefix="follow" error={action.error} />
           <div className="actions">
-            <button type="submit" className="primary" disabled={action.busy}>
-              {action.busy ? "Starting…" : "Follow"}
+            <button type="submit" className="primary" disabled={!!existing}>
+              Review
             </button>
           </div>
         </form>
       )}
-      <ErrorBox error={action.error} />
-      {started && (
-        <Notice>
-          Following: session {started.configId} is {enumLabel(started.state)}. Watch its copies on the <Link to="/dashboard">live dashboard</Link>.
-        </Notice>
+      {step === "edit" && <FormError error={action.error} fields={sizingFields} />}
+      {step === "review" && chosen && (
+        <div className="review card" role="group" aria-labelledby="review-title">
+          <h3 id="review-title">Review your copy</h3>
+          <dl className="review-list">
+            <div>
+              <dt>Master</dt>
+              <dd>
+                {profile.displayName} · {enumLabel(profile.strategyType)} · {enumLabel(profile.riskLevel)}
+              </dd>
+            </div>
+            <div>
+              <dt>Copied to</dt>
+              <dd>
+                {accountLabel(chosen, names)}
+              </dd>
+            </div>
+            <div>
+              <dt>Size of each copy</dt>
+              <dd>{describeSizing(settings)}</dd>
+            </div>
+            <div>
+              <dt>What happens</dt>
+              <dd>From now on, each trade the master makes is copied to your account at market, checked against your risk limits first.</dd>
+            </div>
+          </dl>
+          <div className="agreement">
+            <h4>Risk agreement</h4>
+            <ul>
+              {DISCLOSURE.map((line) => (
+                <li key={line}>{line}</li>
+              ))}
+            </ul>
+            <label className="check">
+              <input type="checkbox" checked={agreed} onChange={(e) => setAgreed(e.target.checked)} /> I understand the risks and want to copy {profile.displayName}.
+            </label>
+          </div>
+          <div className="actions">
+            <button type="button" onClick={() => setStep("edit")}>
+              Back
+            </button>
+            <button type="button" className="primary" disabled={!agreed || action.busy} onClick={follow}>
+              {action.busy ? "Starting…" : "Start copying"}
+            </button>
+          </div>
+        </div>
       )}
     </section>
   );
@@ -260,16 +422,20 @@ function Follow({ profile }: { profile: MasterProfile }) {
 
 export function ProfilePage({ traderId }: { traderId: string }) {
   const profile = useLoad(() => get<{ profile: MasterProfile }>(`/api/master-traders/${encodeURIComponent(traderId)}`), [traderId]);
-  const curve = useLoad(() => preview(traderId, { capital: SPARK_CAPITAL, settings: { sizingMode: "SIZING_MODE_MULTIPLIER", multiplier: "1" } }), [traderId]);
+  const curve = useLoad(() => preview(traderId, { capital: SPARK_CAPITAL, settings: DEFAULT_SETTINGS }), [traderId]);
+  const venues = useVenues();
+  const names = venueNames(venues.data);
   const equity = useMemo(() => equityPoints(curve.data), [curve.data]);
-  const equitySeries = useMemo<Series[]>(() => [{ name: "Equity", color: "#2563eb", points: equity, area: true }], [equity]);
-  const ddSeries = useMemo<Series[]>(() => [{ name: "Drawdown %", color: "#dc2626", points: drawdown(equity), area: true }], [equity]);
+  const equitySeries = useMemo<Series[]>(() => [{ name: "Equity", color: "var(--accent)", points: equity, area: true }], [equity]);
+  const ddSeries = useMemo<Series[]>(() => [{ name: "Drawdown", color: "var(--down)", points: drawdown(equity), area: true }], [equity]);
+  const [settings, setSettings] = useState<CopySettings>(DEFAULT_SETTINGS);
   const p = profile.data?.profile;
+  usePageTitle(p?.displayName ?? "Master");
 
   return (
     <section aria-labelledby="profile-title">
       <p>
-        <Link to="/discover">← Leaderboard</Link>
+        <Link to="/discover">← All masters</Link>
       </p>
       <ErrorBox error={profile.error} onRetry={profile.reload} />
       {profile.loading && !p && <Loading what="the master's profile" />}
@@ -277,24 +443,31 @@ export function ProfilePage({ traderId }: { traderId: string }) {
         <>
           <h1 id="profile-title">{p.displayName}</h1>
           <p className="muted">
-            {enumLabel(p.strategyType)} (trades like: {enumLabel(p.observedStrategyType)}) · risk {enumLabel(p.riskLevel)} ·{" "}
-            {(p.venues ?? []).map((v) => `${v.id} ${enumLabel(v.marketType)}`).join(", ")} · {p.stats?.followerCount ?? 0} followers
+            {enumLabel(p.strategyType)}
+            {p.observedStrategyType && p.observedStrategyType !== p.strategyType ? ` (trades like ${enumLabel(p.observedStrategyType).toLowerCase()})` : ""} ·{" "}
+            {enumLabel(p.riskLevel)} · {(p.venues ?? []).map((v) => venueName(v, names)).join(", ")} · {p.stats?.followerCount ?? 0} copiers
           </p>
           {p.bio && <p>{p.bio}</p>}
+          <p>
+            <a href="#follow-title" className="button primary">
+              Copy {p.displayName}
+            </a>
+          </p>
           <div className="charts">
             <ErrorBox error={curve.error} onRetry={curve.reload} />
             {curve.loading && !curve.data && <Loading what="the equity curve" />}
             {curve.data && equity.length === 0 && <Empty>No trades yet, so no equity curve.</Empty>}
             {equity.length > 0 && (
               <>
-                <TimeChart series={equitySeries} label={`Equity of a 1× copy of ${Number(SPARK_CAPITAL).toLocaleString()}`} />
-                <TimeChart series={ddSeries} label="Drawdown from the running peak (%)" height={180} />
+                <TimeChart series={equitySeries} label={`Equity of a 1× copy of ${Number(SPARK_CAPITAL).toLocaleString()} USDT`} />
+                <TimeChart series={ddSeries} label="Drawdown of that copy from its running peak (%)" height={160} />
               </>
             )}
           </div>
           <StatsByWindow traderId={traderId} />
-          <CopyPreview traderId={traderId} />
-          <Follow profile={p} />
+          <Activity traderId={traderId} />
+          <CopyPreview traderId={traderId} settings={settings} onSettings={setSettings} />
+          <Follow profile={p} settings={settings} onSettings={setSettings} />
         </>
       )}
     </section>

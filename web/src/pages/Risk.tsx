@@ -1,45 +1,59 @@
 import { useState } from "react";
 import { get, patch, post, type CircuitBreaker, type RiskLimits, type TradingStateReply } from "../api";
-import { enumLabel, time } from "../format";
-import { useAction, useLoad } from "../hooks";
+import { enumLabel, money, num, pct, time } from "../format";
+import { useAction, useLoad, usePageTitle } from "../hooks";
+import { FormError, TextField } from "../components/Field";
 import { useSession } from "../session";
 import { Empty, ErrorBox, Loading, Notice } from "../components/Status";
 import { Confirm } from "../components/Confirm";
 
-type FieldKind = "decimal" | "int" | "bool" | "text";
+type FieldKind = "percent" | "money" | "decimal" | "int" | "bool" | "text";
+// What each limit means and its unit. Percent limits are fractions in the API (0.15) and
+// percentages here (15).
 export const LIMIT_FIELDS: { key: keyof RiskLimits; label: string; kind: FieldKind; hint?: string }[] = [
-  { key: "maxDailyLoss", label: "Max daily loss", kind: "decimal", hint: "quote currency" },
-  { key: "maxDrawdown", label: "Max drawdown", kind: "decimal", hint: "0.15 = 15%" },
-  { key: "maxPositionSize", label: "Max position size", kind: "decimal", hint: "notional" },
-  { key: "maxLeverage", label: "Max leverage", kind: "decimal" },
-  { key: "emergencyStopLoss", label: "Emergency stop loss", kind: "decimal", hint: "0.05 = 5%" },
-  { key: "maxSlippage", label: "Max slippage", kind: "decimal", hint: "0.01 = 1%" },
-  { key: "correlationLimit", label: "Correlation limit", kind: "decimal" },
-  { key: "volatilityLimit", label: "Volatility limit", kind: "decimal" },
-  { key: "maxLatencyMs", label: "Max copy latency (ms)", kind: "int" },
-  { key: "maxOrdersPerMinute", label: "Max orders per minute", kind: "int" },
-  { key: "timezone", label: "Timezone (daily loss resets at its midnight)", kind: "text" },
-  { key: "circuitBreakerEnabled", label: "Circuit breakers on", kind: "bool" },
-  { key: "stopLossEnabled", label: "Stop loss on", kind: "bool" },
-  { key: "takeProfitEnabled", label: "Take profit on", kind: "bool" },
+  { key: "maxDailyLoss", label: "Maximum loss in a day (USDT)", kind: "money", hint: "copies stop for the day once you have lost this much" },
+  { key: "maxDrawdown", label: "Maximum drawdown (%)", kind: "percent", hint: "fall from your account's peak that halts copying" },
+  { key: "maxPositionSize", label: "Maximum position (USDT)", kind: "money", hint: "copies are reduced to stay under it" },
+  { key: "maxLeverage", label: "Maximum leverage (×)", kind: "decimal" },
+  { key: "emergencyStopLoss", label: "Emergency stop-loss (%)", kind: "percent", hint: "loss on your equity that halts everything" },
+  { key: "maxSlippage", label: "Maximum slippage (%)", kind: "percent" },
+  { key: "correlationLimit", label: "Correlation limit (0 to 1)", kind: "decimal", hint: "refuses a copy that moves too much like what you hold" },
+  { key: "volatilityLimit", label: "Volatility limit (% a year)", kind: "percent" },
+  { key: "maxLatencyMs", label: "Maximum copy delay (ms)", kind: "int" },
+  { key: "maxOrdersPerMinute", label: "Maximum orders per minute", kind: "int" },
+  { key: "timezone", label: "Your time zone (the day's loss resets at its midnight)", kind: "text" },
+  { key: "circuitBreakerEnabled", label: "Circuit breakers: halt copying when a limit above is hit", kind: "bool" },
+  { key: "stopLossEnabled", label: "Place a stop-loss with each copy (when the master has one)", kind: "bool" },
+  { key: "takeProfitEnabled", label: "Place a take-profit with each copy (when the master has one)", kind: "bool" },
 ];
 
-/** The fields that differ from what the service holds: the update mask and its body. */
+const toShown = (kind: FieldKind, value: unknown) =>
+  kind === "percent" && value !== undefined && value !== "" ? String(Number((Number(value) * 100).toPrecision(12))) : value;
+const toApi = (kind: FieldKind, value: unknown) =>
+  kind === "percent" && value !== undefined && value !== "" && Number.isFinite(Number(value)) ? String(Number((Number(value) / 100).toPrecision(12))) : value;
+
+/** The fields that differ from what the service holds: the update mask and its body (draft in shown units). */
 export function changedLimits(saved: RiskLimits, draft: RiskLimits): { mask: string[]; body: RiskLimits } {
   const mask: string[] = [];
   const body: Record<string, unknown> = {};
   for (const f of LIMIT_FIELDS) {
     const before = saved[f.key];
-    let after: unknown = draft[f.key];
+    let after: unknown = toApi(f.kind, draft[f.key]);
     if (f.kind === "int") after = after === "" || after === undefined ? 0 : Number(after);
     if (f.kind === "bool") after = !!after;
-    if (f.kind === "bool" ? !!before !== after : String(before ?? (f.kind === "int" ? 0 : "")) !== String(after ?? "")) {
+    const differs = f.kind === "bool" ? !!before !== after
+      : f.kind === "percent" || f.kind === "money" || f.kind === "decimal" ? Number(before ?? 0) !== Number(after ?? 0) || String(after ?? "") === "" !== (String(before ?? "") === "")
+        : String(before ?? (f.kind === "int" ? 0 : "")) !== String(after ?? "");
+    if (differs) {
       mask.push(f.key);
       body[f.key] = after;
     }
   }
   return { mask, body: body as RiskLimits };
 }
+
+const shownLimits = (limits: RiskLimits): RiskLimits =>
+  Object.fromEntries(Object.entries(limits).map(([k, v]) => [k, toShown(LIMIT_FIELDS.find((f) => f.key === k)?.kind ?? "text", v)])) as RiskLimits;
 
 function LimitsForm({ userId }: { userId: string }) {
   const limits = useLoad(() => get<{ limits?: RiskLimits; isDefault?: boolean; updateTime?: string }>(`/v1/users/${encodeURIComponent(userId)}/risk-limits`), [userId]);
@@ -50,7 +64,7 @@ function LimitsForm({ userId }: { userId: string }) {
   if (limits.data && loadedFrom !== limits.data) {
     // What the service holds becomes the form's starting point (during render: no empty flash).
     setLoadedFrom(limits.data);
-    setDraft(limits.data.limits ?? {});
+    setDraft(shownLimits(limits.data.limits ?? {}));
   }
 
   async function save(e: React.FormEvent) {
@@ -63,7 +77,7 @@ function LimitsForm({ userId }: { userId: string }) {
     }
     const done = await action.run(() => patch(`/v1/users/${encodeURIComponent(userId)}/risk-limits?updateMask=${mask.join(",")}`, body));
     if (done) {
-      setSaved(`Saved: ${mask.length} limit(s) changed; the next copies are checked against them.`);
+      setSaved(`Saved ${mask.length === 1 ? "one change" : `${mask.length} changes`}: the next copies are checked against them.`);
       limits.reload();
     }
   }
@@ -83,15 +97,16 @@ function LimitsForm({ userId }: { userId: string }) {
                 {f.label}
               </label>
             ) : (
-              <label key={f.key}>
-                {f.label}
-                {f.hint && <span className="muted small"> ({f.hint})</span>}
-                <input
-                  inputMode={f.kind === "text" ? "text" : f.kind === "int" ? "numeric" : "decimal"}
-                  value={(draft[f.key] as string | number | undefined) ?? ""}
-                  onChange={(e) => setDraft({ ...draft, [f.key]: e.target.value })}
-                />
-              </label>
+              <TextField
+                key={f.key}
+                label={f.label}
+                name={f.key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}
+                hint={f.hint}
+                inputMode={f.kind === "text" ? "text" : f.kind === "int" ? "numeric" : "decimal"}
+                value={String((draft[f.key] as string | number | undefined) ?? "")}
+                onChange={(v) => setDraft({ ...draft, [f.key]: v })}
+                error={action.error}
+              />
             ),
           )}
           <div className="actions full">
@@ -101,16 +116,26 @@ function LimitsForm({ userId }: { userId: string }) {
           </div>
         </form>
       )}
-      <ErrorBox error={action.error} />
+      <FormError error={action.error} fields={LIMIT_FIELDS.map((f) => f.key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`))} />
       {saved && <Notice>{saved}</Notice>}
     </section>
   );
+}
+
+/** A breaker's reading in its unit: losses in USDT, drawdowns in %, latency in ms. */
+function breakerValue(kind: string | undefined, value: string | undefined): string {
+  if (!value) return "—";
+  if (kind === "BREAKER_KIND_DRAWDOWN" || kind === "BREAKER_KIND_EMERGENCY_STOP") return pct(value);
+  if (kind === "BREAKER_KIND_DAILY_LOSS") return money(value);
+  if (kind === "BREAKER_KIND_LATENCY") return `${num(value, 0)} ms`;
+  return num(value);
 }
 
 function TradingState({ userId }: { userId: string }) {
   const state = useLoad(() => get<TradingStateReply>(`/v1/trading-state?scope.userId=${encodeURIComponent(userId)}`), [userId]);
   const breakers = useLoad(() => get<{ breakers?: CircuitBreaker[] }>(`/v1/users/${encodeURIComponent(userId)}/circuit-breakers`), [userId]);
   const [confirming, setConfirming] = useState(false);
+  const [resetting, setResetting] = useState(false);
   const [reason, setReason] = useState("");
   const action = useAction();
   const info = state.data?.state;
@@ -122,12 +147,13 @@ function TradingState({ userId }: { userId: string }) {
   };
 
   async function kill() {
-    const done = await action.run(() => post("/v1/kill-switch:activate", { scope: { userId }, reason: reason.trim() || "kill switch from the web app" }));
+    const done = await action.run(() => post("/v1/kill-switch:activate", { scope: { userId }, reason: reason.trim() || "kill switch pulled by the follower" }));
     setConfirming(false);
     if (done) refresh();
   }
   async function reset() {
-    const done = await action.run(() => post("/v1/trading-state:reset", { scope: { userId }, comment: "reset from the web app" }));
+    const done = await action.run(() => post("/v1/trading-state:reset", { scope: { userId }, comment: "reset by the follower" }));
+    setResetting(false);
     if (done) refresh();
   }
 
@@ -147,8 +173,8 @@ function TradingState({ userId }: { userId: string }) {
           </p>
           {info?.reason && (
             <p className="small">
-              {info.reason} {info.changedBy && `(by ${info.changedBy === userId ? "you" : info.changedBy}`}
-              {info.changeTime && `, ${time(info.changeTime)})`}
+              {info.reason}
+              {info.changeTime && ` (${info.changedBy === userId ? "by you, " : ""}${time(info.changeTime)})`}
             </p>
           )}
           <div className="actions">
@@ -158,7 +184,7 @@ function TradingState({ userId }: { userId: string }) {
               </button>
             )}
             {(killed || effective !== "TRADING_STATE_ACTIVE" || tripped.length > 0) && (
-              <button type="button" onClick={reset} disabled={action.busy}>
+              <button type="button" onClick={() => setResetting(true)} disabled={action.busy}>
                 Reset to active
               </button>
             )}
@@ -175,19 +201,26 @@ function TradingState({ userId }: { userId: string }) {
           </label>
         </Confirm>
       )}
+      {resetting && (
+        <Confirm title="Start copying again?" confirmLabel="Reset to active" busy={action.busy} onConfirm={reset} onCancel={() => setResetting(false)}>
+          <p>The kill switch and any tripped breaker are cleared, and your copies start again with the master's next trade.</p>
+          {tripped.length > 0 && <p>Tripped now: {tripped.map((b) => enumLabel(b.kind).toLowerCase()).join(", ")}.</p>}
+        </Confirm>
+      )}
       <h2>Circuit breakers</h2>
       <ErrorBox error={breakers.error} onRetry={breakers.reload} />
       {breakers.loading && !breakers.data && <Loading what="circuit breakers" />}
       {breakers.data && (breakers.data.breakers ?? []).length === 0 && <Empty>No breakers are configured.</Empty>}
       {(breakers.data?.breakers ?? []).length > 0 && (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Circuit breakers table">
           <table>
             <thead>
               <tr>
                 <th scope="col">Breaker</th>
                 <th scope="col">Status</th>
-                <th scope="col">Value / threshold</th>
-                <th scope="col">Reason</th>
+                <th scope="col">Now</th>
+                <th scope="col">Trips at</th>
+                <th scope="col">Why</th>
               </tr>
             </thead>
             <tbody>
@@ -195,11 +228,10 @@ function TradingState({ userId }: { userId: string }) {
                 <tr key={b.kind}>
                   <td>{enumLabel(b.kind)}</td>
                   <td>
-                    <span className={`badge ${b.tripped ? "refused" : "active"}`}>{b.tripped ? `tripped ${time(b.tripTime)}` : "ok"}</span>
+                    <span className={`badge ${b.tripped ? "refused" : "active"}`}>{b.tripped ? `Tripped ${time(b.tripTime)}` : "OK"}</span>
                   </td>
-                  <td>
-                    {b.value || "—"} / {b.threshold || "—"}
-                  </td>
+                  <td>{breakerValue(b.kind, b.value)}</td>
+                  <td>{breakerValue(b.kind, b.threshold)}</td>
                   <td>{b.reason || "—"}</td>
                 </tr>
               ))}
@@ -213,6 +245,7 @@ function TradingState({ userId }: { userId: string }) {
 }
 
 export function RiskPage() {
+  usePageTitle("Risk");
   const { user } = useSession();
   return (
     <section aria-labelledby="risk-title">

@@ -1,6 +1,7 @@
 import { act, cleanup, render, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "../App";
+import userEvent from "@testing-library/user-event";
 import { USER_KEY } from "../session";
 import { mockGateway } from "./fetch";
 
@@ -49,6 +50,7 @@ beforeEach(() => {
     "GET /api/master-traders": () => [200, { traders: [{ traderId: "trd_1", userId: "usr_master", displayName: "Demo BTC Swing" }] }],
     "POST /api/error-recovery/reconcile-trade": () => [200, { result: { inSync: false, discrepancies: [{ symbol: "BTC/USDT", followerPosition: "0.001", targetPosition: "0.002", difference: "-0.001", cause: "DISCREPANCY_CAUSE_REFUSED_BY_RISK" }] } }],
     "GET /v1/follower-orders": () => [200, { orders: [] }],
+    "GET /v1/copy-sessions/cs_1/performance": () => [200, { performance: { currency: "USDT", invested: "64", netPnl: "-0.5", roi: "-0.0078", fees: "0.064", fillCount: 1, positions: [{ symbol: "BTC/USDT", quantity: "0.001", entryPrice: "64000", markPrice: "63500", unrealizedPnl: "-0.5" }] } }],
   });
 });
 afterEach(() => {
@@ -60,25 +62,30 @@ describe("the live dashboard", () => {
   it("shows each copy with its latency and each refusal with its reason as they stream in", async () => {
     render(<App />);
     expect(await screen.findByText(/No copies yet/)).toBeInTheDocument();
-    expect(await screen.findByText("halted · kill switch on")).toBeInTheDocument();
+    expect(await screen.findByText("Halted · kill switch on")).toBeInTheDocument();
     const source = await openedFeed();
     expect(source.url).toBe("/v1/copy-events:stream");
     act(() => {
       source.onopen?.();
-      source.send({ eventId: "e1", occurTime: "2026-01-01T00:00:00.090Z", placed: { order } });
-      source.send({ eventId: "e2", refused: { order: { ...order, orderId: "o2" }, refusal: { reason: "TRADING_HALTED", message: "trading is halted" } } });
+      source.send({ eventId: "e1", occurTime: "2026-01-01T00:00:00.090Z", filled: { order: { ...order, filledQuantity: "0.001" }, price: "64000" } });
+      source.send({ eventId: "e2", refused: { order: { ...order, orderId: "o2", quantity: "0" }, refusal: { reason: "TRADING_HALTED", message: "trading is halted" } } });
     });
     const feed = screen.getByRole("log", { name: "Copy feed" });
     const rows = within(feed).getAllByRole("row").slice(1);
-    expect(rows[0]).toHaveTextContent("refused");
-    expect(rows[0]).toHaveTextContent("TRADING_HALTED: trading is halted");
+    expect(rows[0]).toHaveTextContent("Not copied");
+    expect(rows[0]).toHaveTextContent(/Trading is halted on your account/);
+    expect(rows[0]).not.toHaveTextContent("TRADING_HALTED");
     expect(rows[1]).toHaveTextContent("80 ms");
-    expect(screen.getByTestId("feed-state")).toHaveTextContent("live");
+    expect(rows[1]).toHaveTextContent("Demo BTC Swing"); // the master, by name
+    expect(rows[1]).toHaveTextContent("64"); // the copy's value in USDT
+    expect(screen.getByTestId("feed-state")).toHaveTextContent("Live");
 
-    // The follower's position beside what the master's imply, with the cause of the difference.
-    const positions = await screen.findByRole("article", { name: "Positions copying Demo BTC Swing" });
-    expect(within(positions).getByText("drifted")).toBeInTheDocument();
-    expect(within(positions).getByRole("row", { name: /BTC\/USDT 0.001 0.002 -0.001 refused by risk/ })).toBeInTheDocument();
+    // What the copy holds, from the venue's fills, and its difference from the master's, in words.
+    const money = await screen.findByRole("article", { name: "What the copy of Demo BTC Swing holds" });
+    expect(await within(money).findByTestId("pnl-after-fees")).toHaveTextContent("-0.5000");
+    expect(within(money).getByRole("row", { name: /BTC\/USDT 0.001 64,000 63,500/ })).toBeInTheDocument();
+    await userEvent.click(within(money).getByRole("button", { name: /Check against the master/ }));
+    expect(await within(money).findByText(/you hold 0.001, the master's trades imply 0.002; -0.001 because of refused by your limits/)).toBeInTheDocument();
   });
 
   it("says so in words when the feed stops", async () => {

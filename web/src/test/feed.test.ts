@@ -1,22 +1,28 @@
 import { describe, expect, it } from "vitest";
-import { eventRow } from "../feed";
-import { computePnl } from "../pnl";
+import { describeTrade, eventRow, tradePrice } from "../feed";
 import { parseSymbolMap } from "../pages/Following";
+import { sumCurves } from "../pages/Analytics";
+import { changedLimits } from "../pages/Risk";
+import { describeError, ApiError } from "../api";
+import { enumWords, reasonWords } from "../words";
 
 const order = { orderId: "o1", configId: "cs_1", symbol: "BTC/USDT", side: "SIDE_BUY", quantity: "0.001", masterFillTime: "2026-01-01T00:00:00.000Z", sendTime: "2026-01-01T00:00:00.050Z", ackTime: "2026-01-01T00:00:00.080Z" };
 
 describe("the copy feed", () => {
-  it("shows each copy with its latency from the master's fill to the venue's ack", () => {
-    const row = eventRow({ eventId: "e1", placed: { order } })!;
-    expect(row.kind).toBe("copied");
+  it("shows each copy with its latency from the master's fill to the venue's ack, and its price and value", () => {
+    const row = eventRow({ eventId: "e1", filled: { order: { ...order, filledQuantity: "0.001" }, price: "64000" } })!;
+    expect(row.kind).toBe("filled");
     expect(row.latencyMs).toBe(80);
+    expect(describeTrade(row)).toBe("Buy 0.001 BTC/USDT");
+    expect(tradePrice(row)).toEqual({ price: 64000, notional: 64 });
   });
 
-  it("shows each refusal with its reason in words", () => {
-    const row = eventRow({ eventId: "e2", refused: { order, refusal: { reason: "TRADING_HALTED", message: "trading is halted" } } })!;
+  it("says why a copy was not made in words, with the numbers, never the code", () => {
+    const row = eventRow({ eventId: "e2", refused: { order: { ...order, quantity: "0" }, refusal: { reason: "POSITION_LIMIT_EXCEEDED", message: "x", metadata: { limit: "50", requested: "64" } } } })!;
     expect(row.kind).toBe("refused");
-    expect(row.reason).toBe("TRADING_HALTED: trading is halted");
-    expect(row.latencyMs).toBeNull();
+    expect(row.reason).toBe("It would have gone past your maximum position size (64 asked, limit 50)");
+    expect(row.reason).not.toContain("POSITION_LIMIT");
+    expect(describeTrade(row)).toBe("Buy BTC/USDT"); // a refused copy has no quantity of its own: no "0"
   });
 
   it("shows a canceled resting copy with why it was canceled", () => {
@@ -26,21 +32,42 @@ describe("the copy feed", () => {
   });
 });
 
-describe("follower settings and PnL", () => {
+describe("trader language", () => {
+  it("names enums and reasons in words", () => {
+    expect(enumWords("SESSION_STATE_ACTIVE")).toBe("Copying");
+    expect(enumWords("RISK_LEVEL_AGGRESSIVE")).toBe("High risk");
+    expect(enumWords("SOMETHING_NEW_VALUE")).toBe("Something new value");
+    expect(reasonWords("TRADING_HALTED")).toMatch(/^trading is halted/);
+  });
+
+  it("puts an error's field names into words and leaves the codes out", () => {
+    const err = new ApiError(400, "legal_name is required (at most 200 characters)", "INVALID_KYC", { field: "legal_name" });
+    expect(describeError(err)).toBe("Legal name is required (at most 200 characters)");
+    expect(describeError(new ApiError(401, "bad", "INVALID_CREDENTIALS"))).toBe("Wrong email or password");
+    expect(describeError(new ApiError(409, "this account already copies that master", "SESSION_EXISTS", { config_id: "cs_1" }))).toBe("This account already copies this master");
+  });
+});
+
+describe("figures", () => {
+  it("adds PnL curves up at every moment, each at its latest value", () => {
+    const a = [{ time: "2026-01-01T00:01:00Z", value: 1 }, { time: "2026-01-01T00:03:00Z", value: 3 }];
+    const b = [{ time: "2026-01-01T00:02:00Z", value: -2 }];
+    expect(sumCurves([a, b]).map((p) => p.value)).toEqual([1, -1, 1]);
+  });
+
+  it("shows percent limits as percentages and saves them as fractions", () => {
+    const { mask, body } = changedLimits({ maxDrawdown: "0.15", maxDailyLoss: "1000" }, { maxDrawdown: "20", maxDailyLoss: "1000" });
+    expect(mask).toEqual(["maxDrawdown"]);
+    expect(body).toEqual({ maxDrawdown: "0.2" });
+    expect(changedLimits({ maxDrawdown: "0.15" }, { maxDrawdown: "15" }).mask).toEqual([]);
+  });
+});
+
+describe("follower settings", () => {
   it("reads a symbol map a person types", () => {
     expect(parseSymbolMap("BTC/USDT => BTC/USDT:USDT\n ETH/USDT=ETH/USDT:USDT, junk")).toEqual([
       { masterSymbol: "BTC/USDT", followerSymbol: "BTC/USDT:USDT" },
       { masterSymbol: "ETH/USDT", followerSymbol: "ETH/USDT:USDT" },
     ]);
-  });
-
-  it("realizes PnL at average cost when a position is reduced", () => {
-    const fill = (side: string, qty: string, price: string, t: number) => ({ ...order, orderId: `o${t}`, side, filledQuantity: qty, averageFillPrice: price, ackTime: `2026-01-01T00:00:0${t}Z` });
-    const { perSession, total } = computePnl([fill("SIDE_BUY", "1", "100", 1), fill("SIDE_BUY", "1", "110", 2), fill("SIDE_SELL", "1", "120", 3)]);
-    const s = perSession.get("cs_1")!;
-    expect(s.realized).toBeCloseTo(15); // sold 1 at 120 against an average cost of 105
-    expect(s.position).toBeCloseTo(1);
-    expect(s.unrealized).toBeCloseTo(15); // the one left, at the last price 120
-    expect(total.map((p) => p.value)).toEqual([0, 0, 15]);
   });
 });

@@ -54,7 +54,7 @@ STATS_WINDOW_90D: StatsWindow
 STATS_WINDOW_ALL_TIME: StatsWindow
 
 class PerformanceStats(_message.Message):
-    __slots__ = ("window", "roi", "realized_pnl", "unrealized_pnl", "win_rate", "profit_factor", "average_win", "average_loss", "max_drawdown", "sharpe_ratio", "sortino_ratio", "volatility", "average_holding_hours", "trades_per_day", "trade_count", "follower_count", "assets_under_copy", "track_record_days", "update_time", "capturable_roi")
+    __slots__ = ("window", "roi", "realized_pnl", "unrealized_pnl", "win_rate", "profit_factor", "average_win", "average_loss", "max_drawdown", "sharpe_ratio", "sortino_ratio", "volatility", "average_holding_hours", "trades_per_day", "trade_count", "follower_count", "assets_under_copy", "track_record_days", "update_time", "capturable_roi", "copiers_pnl")
     WINDOW_FIELD_NUMBER: _ClassVar[int]
     ROI_FIELD_NUMBER: _ClassVar[int]
     REALIZED_PNL_FIELD_NUMBER: _ClassVar[int]
@@ -75,6 +75,7 @@ class PerformanceStats(_message.Message):
     TRACK_RECORD_DAYS_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     CAPTURABLE_ROI_FIELD_NUMBER: _ClassVar[int]
+    COPIERS_PNL_FIELD_NUMBER: _ClassVar[int]
     window: StatsWindow
     roi: str
     realized_pnl: str
@@ -95,7 +96,8 @@ class PerformanceStats(_message.Message):
     track_record_days: int
     update_time: _timestamp_pb2.Timestamp
     capturable_roi: str
-    def __init__(self, window: _Optional[_Union[StatsWindow, str]] = ..., roi: _Optional[str] = ..., realized_pnl: _Optional[str] = ..., unrealized_pnl: _Optional[str] = ..., win_rate: _Optional[str] = ..., profit_factor: _Optional[str] = ..., average_win: _Optional[str] = ..., average_loss: _Optional[str] = ..., max_drawdown: _Optional[str] = ..., sharpe_ratio: _Optional[str] = ..., sortino_ratio: _Optional[str] = ..., volatility: _Optional[str] = ..., average_holding_hours: _Optional[float] = ..., trades_per_day: _Optional[float] = ..., trade_count: _Optional[int] = ..., follower_count: _Optional[int] = ..., assets_under_copy: _Optional[str] = ..., track_record_days: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., capturable_roi: _Optional[str] = ...) -> None: ...
+    copiers_pnl: str
+    def __init__(self, window: _Optional[_Union[StatsWindow, str]] = ..., roi: _Optional[str] = ..., realized_pnl: _Optional[str] = ..., unrealized_pnl: _Optional[str] = ..., win_rate: _Optional[str] = ..., profit_factor: _Optional[str] = ..., average_win: _Optional[str] = ..., average_loss: _Optional[str] = ..., max_drawdown: _Optional[str] = ..., sharpe_ratio: _Optional[str] = ..., sortino_ratio: _Optional[str] = ..., volatility: _Optional[str] = ..., average_holding_hours: _Optional[float] = ..., trades_per_day: _Optional[float] = ..., trade_count: _Optional[int] = ..., follower_count: _Optional[int] = ..., assets_under_copy: _Optional[str] = ..., track_record_days: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., capturable_roi: _Optional[str] = ..., copiers_pnl: _Optional[str] = ...) -> None: ...
 
 class MasterProfile(_message.Message):
     __slots__ = ("trader_id", "user_id", "display_name", "strategy_type", "observed_strategy_type", "risk_level", "bio", "venues", "master_account_ids", "public", "stats", "create_time", "update_time")
@@ -318,3 +320,55 @@ class PreviewCopyResponse(_message.Message):
     trades_taken: int
     trades_refused: int
     def __init__(self, follower_equity: _Optional[_Iterable[_Union[EquityPoint, _Mapping]]] = ..., trades: _Optional[_Iterable[_Union[PreviewTrade, _Mapping]]] = ..., master_return: _Optional[str] = ..., follower_return: _Optional[str] = ..., capture_gap: _Optional[str] = ..., trades_taken: _Optional[int] = ..., trades_refused: _Optional[int] = ...) -> None: ...
+
+class GetMasterActivityRequest(_message.Message):
+    __slots__ = ("trader_id", "trade_limit")
+    TRADER_ID_FIELD_NUMBER: _ClassVar[int]
+    TRADE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    trader_id: str
+    trade_limit: int
+    def __init__(self, trader_id: _Optional[str] = ..., trade_limit: _Optional[int] = ...) -> None: ...
+
+class MasterPosition(_message.Message):
+    __slots__ = ("symbol", "quantity", "entry_price", "last_price", "open_time")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_PRICE_FIELD_NUMBER: _ClassVar[int]
+    LAST_PRICE_FIELD_NUMBER: _ClassVar[int]
+    OPEN_TIME_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    quantity: str
+    entry_price: str
+    last_price: str
+    open_time: _timestamp_pb2.Timestamp
+    def __init__(self, symbol: _Optional[str] = ..., quantity: _Optional[str] = ..., entry_price: _Optional[str] = ..., last_price: _Optional[str] = ..., open_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class MasterTrade(_message.Message):
+    __slots__ = ("trade_id", "time", "symbol", "side", "quantity", "price", "fee", "realized_pnl")
+    TRADE_ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    FEE_FIELD_NUMBER: _ClassVar[int]
+    REALIZED_PNL_FIELD_NUMBER: _ClassVar[int]
+    trade_id: str
+    time: _timestamp_pb2.Timestamp
+    symbol: str
+    side: _trading_pb2.Side
+    quantity: str
+    price: str
+    fee: str
+    realized_pnl: str
+    def __init__(self, trade_id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., fee: _Optional[str] = ..., realized_pnl: _Optional[str] = ...) -> None: ...
+
+class GetMasterActivityResponse(_message.Message):
+    __slots__ = ("positions", "trades", "total_trades")
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    TRADES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_TRADES_FIELD_NUMBER: _ClassVar[int]
+    positions: _containers.RepeatedCompositeFieldContainer[MasterPosition]
+    trades: _containers.RepeatedCompositeFieldContainer[MasterTrade]
+    total_trades: int
+    def __init__(self, positions: _Optional[_Iterable[_Union[MasterPosition, _Mapping]]] = ..., trades: _Optional[_Iterable[_Union[MasterTrade, _Mapping]]] = ..., total_trades: _Optional[int] = ...) -> None: ...

@@ -71,6 +71,11 @@ class DiscoveryServiceStub:
                 request_serializer=copytrade_dot_discovery_dot_v1_dot_discovery__service__pb2.UnfollowTraderRequest.SerializeToString,
                 response_deserializer=copytrade_dot_discovery_dot_v1_dot_discovery__service__pb2.UnfollowTraderResponse.FromString,
                 _registered_method=True)
+        self.GetMasterActivity = channel.unary_unary(
+                '/copytrade.discovery.v1.DiscoveryService/GetMasterActivity',
+                request_serializer=copytrade_dot_discovery_dot_v1_dot_discovery__service__pb2.GetMasterActivityRequest.SerializeToString,
+                response_deserializer=copytrade_dot_discovery_dot_v1_dot_discovery__service__pb2.GetMasterActivityResponse.FromString,
+                _registered_method=True)
         self.PreviewCopy = channel.unary_unary(
                 '/copytrade.discovery.v1.DiscoveryService/PreviewCopy',
                 request_serializer=copytrade_dot_discovery_dot_v1_dot_discovery__service__pb2.PreviewCopyRequest.SerializeToString,
@@ -133,6 +138,13 @@ class DiscoveryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMasterActivity(self, request, context):
+        """What a public master holds now and their latest trades, from the fills the profile shows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PreviewCopy(self, request, context):
         """Replays the master's real fill history through the live sizing and risk code with the
         follower's settings: what the follower would actually have captured.
@@ -178,6 +190,11 @@ def add_DiscoveryServiceServicer_to_server(servicer, server):
                     servicer.UnfollowTrader,
                     request_deserializer=copytrade_dot_discovery_dot_v1_dot_discovery__service__pb2.UnfollowTraderRequest.FromString,
                     response_serializer=copytrade_dot_discovery_dot_v1_dot_discovery__service__pb2.UnfollowTraderResponse.SerializeToString,
+            ),
+            'GetMasterActivity': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMasterActivity,
+                    request_deserializer=copytrade_dot_discovery_dot_v1_dot_discovery__service__pb2.GetMasterActivityRequest.FromString,
+                    response_serializer=copytrade_dot_discovery_dot_v1_dot_discovery__service__pb2.GetMasterActivityResponse.SerializeToString,
             ),
             'PreviewCopy': grpc.unary_unary_rpc_method_handler(
                     servicer.PreviewCopy,
@@ -376,6 +393,33 @@ class DiscoveryService:
             '/copytrade.discovery.v1.DiscoveryService/UnfollowTrader',
             copytrade_dot_discovery_dot_v1_dot_discovery__service__pb2.UnfollowTraderRequest.SerializeToString,
             copytrade_dot_discovery_dot_v1_dot_discovery__service__pb2.UnfollowTraderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMasterActivity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/copytrade.discovery.v1.DiscoveryService/GetMasterActivity',
+            copytrade_dot_discovery_dot_v1_dot_discovery__service__pb2.GetMasterActivityRequest.SerializeToString,
+            copytrade_dot_discovery_dot_v1_dot_discovery__service__pb2.GetMasterActivityResponse.FromString,
             options,
             channel_credentials,
             insecure,

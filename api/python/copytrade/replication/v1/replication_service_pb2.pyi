@@ -283,18 +283,22 @@ class StartCopySessionResponse(_message.Message):
     def __init__(self, session: _Optional[_Union[CopySession, _Mapping]] = ...) -> None: ...
 
 class StopCopySessionRequest(_message.Message):
-    __slots__ = ("config_id", "reason")
+    __slots__ = ("config_id", "reason", "close_positions")
     CONFIG_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_POSITIONS_FIELD_NUMBER: _ClassVar[int]
     config_id: str
     reason: str
-    def __init__(self, config_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    close_positions: bool
+    def __init__(self, config_id: _Optional[str] = ..., reason: _Optional[str] = ..., close_positions: _Optional[bool] = ...) -> None: ...
 
 class StopCopySessionResponse(_message.Message):
-    __slots__ = ("session",)
+    __slots__ = ("session", "close_resolution")
     SESSION_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_RESOLUTION_FIELD_NUMBER: _ClassVar[int]
     session: CopySession
-    def __init__(self, session: _Optional[_Union[CopySession, _Mapping]] = ...) -> None: ...
+    close_resolution: str
+    def __init__(self, session: _Optional[_Union[CopySession, _Mapping]] = ..., close_resolution: _Optional[str] = ...) -> None: ...
 
 class PauseCopySessionRequest(_message.Message):
     __slots__ = ("config_id", "reason")
@@ -373,7 +377,7 @@ class UpdateCopySettingsResponse(_message.Message):
     def __init__(self, session: _Optional[_Union[CopySession, _Mapping]] = ...) -> None: ...
 
 class SubmitMasterFillRequest(_message.Message):
-    __slots__ = ("master_account_id", "venue_trade_id", "venue_order_id", "symbol", "side", "quantity", "price", "order_type", "execute_time")
+    __slots__ = ("master_account_id", "venue_trade_id", "venue_order_id", "symbol", "side", "quantity", "price", "order_type", "execute_time", "fee", "fee_currency", "master_equity")
     MASTER_ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     VENUE_TRADE_ID_FIELD_NUMBER: _ClassVar[int]
     VENUE_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -383,6 +387,9 @@ class SubmitMasterFillRequest(_message.Message):
     PRICE_FIELD_NUMBER: _ClassVar[int]
     ORDER_TYPE_FIELD_NUMBER: _ClassVar[int]
     EXECUTE_TIME_FIELD_NUMBER: _ClassVar[int]
+    FEE_FIELD_NUMBER: _ClassVar[int]
+    FEE_CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    MASTER_EQUITY_FIELD_NUMBER: _ClassVar[int]
     master_account_id: str
     venue_trade_id: str
     venue_order_id: str
@@ -392,7 +399,10 @@ class SubmitMasterFillRequest(_message.Message):
     price: str
     order_type: _trading_pb2.OrderType
     execute_time: _timestamp_pb2.Timestamp
-    def __init__(self, master_account_id: _Optional[str] = ..., venue_trade_id: _Optional[str] = ..., venue_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., order_type: _Optional[_Union[_trading_pb2.OrderType, str]] = ..., execute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    fee: str
+    fee_currency: str
+    master_equity: str
+    def __init__(self, master_account_id: _Optional[str] = ..., venue_trade_id: _Optional[str] = ..., venue_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., order_type: _Optional[_Union[_trading_pb2.OrderType, str]] = ..., execute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fee: _Optional[str] = ..., fee_currency: _Optional[str] = ..., master_equity: _Optional[str] = ...) -> None: ...
 
 class SubmitMasterFillResponse(_message.Message):
     __slots__ = ("fill", "created")
@@ -467,3 +477,95 @@ class StreamCopyEventsResponse(_message.Message):
     EVENT_FIELD_NUMBER: _ClassVar[int]
     event: _replication_events_pb2.CopyEvent
     def __init__(self, event: _Optional[_Union[_replication_events_pb2.CopyEvent, _Mapping]] = ...) -> None: ...
+
+class GetCopySessionPerformanceRequest(_message.Message):
+    __slots__ = ("config_id",)
+    CONFIG_ID_FIELD_NUMBER: _ClassVar[int]
+    config_id: str
+    def __init__(self, config_id: _Optional[str] = ...) -> None: ...
+
+class CopyPosition(_message.Message):
+    __slots__ = ("symbol", "quantity", "entry_price", "mark_price", "unrealized_pnl")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_PRICE_FIELD_NUMBER: _ClassVar[int]
+    MARK_PRICE_FIELD_NUMBER: _ClassVar[int]
+    UNREALIZED_PNL_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    quantity: str
+    entry_price: str
+    mark_price: str
+    unrealized_pnl: str
+    def __init__(self, symbol: _Optional[str] = ..., quantity: _Optional[str] = ..., entry_price: _Optional[str] = ..., mark_price: _Optional[str] = ..., unrealized_pnl: _Optional[str] = ...) -> None: ...
+
+class PnlPoint(_message.Message):
+    __slots__ = ("time", "net_pnl")
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    NET_PNL_FIELD_NUMBER: _ClassVar[int]
+    time: _timestamp_pb2.Timestamp
+    net_pnl: str
+    def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., net_pnl: _Optional[str] = ...) -> None: ...
+
+class CopySessionPerformance(_message.Message):
+    __slots__ = ("config_id", "currency", "invested", "realized_pnl", "unrealized_pnl", "fees", "net_pnl", "roi", "volume", "fill_count", "positions", "curve")
+    CONFIG_ID_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    INVESTED_FIELD_NUMBER: _ClassVar[int]
+    REALIZED_PNL_FIELD_NUMBER: _ClassVar[int]
+    UNREALIZED_PNL_FIELD_NUMBER: _ClassVar[int]
+    FEES_FIELD_NUMBER: _ClassVar[int]
+    NET_PNL_FIELD_NUMBER: _ClassVar[int]
+    ROI_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    FILL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    CURVE_FIELD_NUMBER: _ClassVar[int]
+    config_id: str
+    currency: str
+    invested: str
+    realized_pnl: str
+    unrealized_pnl: str
+    fees: str
+    net_pnl: str
+    roi: str
+    volume: str
+    fill_count: int
+    positions: _containers.RepeatedCompositeFieldContainer[CopyPosition]
+    curve: _containers.RepeatedCompositeFieldContainer[PnlPoint]
+    def __init__(self, config_id: _Optional[str] = ..., currency: _Optional[str] = ..., invested: _Optional[str] = ..., realized_pnl: _Optional[str] = ..., unrealized_pnl: _Optional[str] = ..., fees: _Optional[str] = ..., net_pnl: _Optional[str] = ..., roi: _Optional[str] = ..., volume: _Optional[str] = ..., fill_count: _Optional[int] = ..., positions: _Optional[_Iterable[_Union[CopyPosition, _Mapping]]] = ..., curve: _Optional[_Iterable[_Union[PnlPoint, _Mapping]]] = ...) -> None: ...
+
+class GetCopySessionPerformanceResponse(_message.Message):
+    __slots__ = ("performance",)
+    PERFORMANCE_FIELD_NUMBER: _ClassVar[int]
+    performance: CopySessionPerformance
+    def __init__(self, performance: _Optional[_Union[CopySessionPerformance, _Mapping]] = ...) -> None: ...
+
+class ListSupportedVenuesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SupportedVenue(_message.Message):
+    __slots__ = ("kind", "id", "display_name", "market_types", "needs_passphrase", "api_key_label", "api_secret_label", "passphrase_label")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    MARKET_TYPES_FIELD_NUMBER: _ClassVar[int]
+    NEEDS_PASSPHRASE_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_LABEL_FIELD_NUMBER: _ClassVar[int]
+    API_SECRET_LABEL_FIELD_NUMBER: _ClassVar[int]
+    PASSPHRASE_LABEL_FIELD_NUMBER: _ClassVar[int]
+    kind: _trading_pb2.VenueKind
+    id: str
+    display_name: str
+    market_types: _containers.RepeatedScalarFieldContainer[_trading_pb2.MarketType]
+    needs_passphrase: bool
+    api_key_label: str
+    api_secret_label: str
+    passphrase_label: str
+    def __init__(self, kind: _Optional[_Union[_trading_pb2.VenueKind, str]] = ..., id: _Optional[str] = ..., display_name: _Optional[str] = ..., market_types: _Optional[_Iterable[_Union[_trading_pb2.MarketType, str]]] = ..., needs_passphrase: _Optional[bool] = ..., api_key_label: _Optional[str] = ..., api_secret_label: _Optional[str] = ..., passphrase_label: _Optional[str] = ...) -> None: ...
+
+class ListSupportedVenuesResponse(_message.Message):
+    __slots__ = ("venues",)
+    VENUES_FIELD_NUMBER: _ClassVar[int]
+    venues: _containers.RepeatedCompositeFieldContainer[SupportedVenue]
+    def __init__(self, venues: _Optional[_Iterable[_Union[SupportedVenue, _Mapping]]] = ...) -> None: ...

@@ -111,6 +111,16 @@ class ReplicationServiceStub:
                 request_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.GetFollowerOrderRequest.SerializeToString,
                 response_deserializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.GetFollowerOrderResponse.FromString,
                 _registered_method=True)
+        self.GetCopySessionPerformance = channel.unary_unary(
+                '/copytrade.replication.v1.ReplicationService/GetCopySessionPerformance',
+                request_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.GetCopySessionPerformanceRequest.SerializeToString,
+                response_deserializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.GetCopySessionPerformanceResponse.FromString,
+                _registered_method=True)
+        self.ListSupportedVenues = channel.unary_unary(
+                '/copytrade.replication.v1.ReplicationService/ListSupportedVenues',
+                request_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.ListSupportedVenuesRequest.SerializeToString,
+                response_deserializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.ListSupportedVenuesResponse.FromString,
+                _registered_method=True)
         self.StreamCopyEvents = channel.unary_stream(
                 '/copytrade.replication.v1.ReplicationService/StreamCopyEvents',
                 request_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.StreamCopyEventsRequest.SerializeToString,
@@ -159,7 +169,8 @@ class ReplicationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StopCopySession(self, request, context):
-        """Stops a session for good; working follower orders are left as they are.
+        """Stops a session for good; working follower orders are left as they are. With
+        close_positions, what the session's copies hold is then closed at market (through risk).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -224,6 +235,20 @@ class ReplicationServiceServicer:
 
     def GetFollowerOrder(self, request, context):
         """One follower order with its timeline.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCopySessionPerformance(self, request, context):
+        """What a session's copies made and hold, from the follower venue's own fills (fees included).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSupportedVenues(self, request, context):
+        """The venues an account can be opened on, with the markets each one trades.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -313,6 +338,16 @@ def add_ReplicationServiceServicer_to_server(servicer, server):
                     servicer.GetFollowerOrder,
                     request_deserializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.GetFollowerOrderRequest.FromString,
                     response_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.GetFollowerOrderResponse.SerializeToString,
+            ),
+            'GetCopySessionPerformance': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCopySessionPerformance,
+                    request_deserializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.GetCopySessionPerformanceRequest.FromString,
+                    response_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.GetCopySessionPerformanceResponse.SerializeToString,
+            ),
+            'ListSupportedVenues': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSupportedVenues,
+                    request_deserializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.ListSupportedVenuesRequest.FromString,
+                    response_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.ListSupportedVenuesResponse.SerializeToString,
             ),
             'StreamCopyEvents': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamCopyEvents,
@@ -727,6 +762,60 @@ class ReplicationService:
             '/copytrade.replication.v1.ReplicationService/GetFollowerOrder',
             copytrade_dot_replication_dot_v1_dot_replication__service__pb2.GetFollowerOrderRequest.SerializeToString,
             copytrade_dot_replication_dot_v1_dot_replication__service__pb2.GetFollowerOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCopySessionPerformance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/copytrade.replication.v1.ReplicationService/GetCopySessionPerformance',
+            copytrade_dot_replication_dot_v1_dot_replication__service__pb2.GetCopySessionPerformanceRequest.SerializeToString,
+            copytrade_dot_replication_dot_v1_dot_replication__service__pb2.GetCopySessionPerformanceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSupportedVenues(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/copytrade.replication.v1.ReplicationService/ListSupportedVenues',
+            copytrade_dot_replication_dot_v1_dot_replication__service__pb2.ListSupportedVenuesRequest.SerializeToString,
+            copytrade_dot_replication_dot_v1_dot_replication__service__pb2.ListSupportedVenuesResponse.FromString,
             options,
             channel_credentials,
             insecure,
