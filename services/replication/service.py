@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from datetime import UTC, datetime
 
 from sqlalchemy import or_, select
