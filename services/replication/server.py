@@ -65,8 +65,9 @@ async def create_server(settings: Settings) -> RunningService:
         await asyncio.wait_for(reconciler.run_all(owner.owns), STARTUP_RECONCILE_TIMEOUT_S)
     except TimeoutError:
         log.warning("start-up reconciliation did not finish in %.0fs; copying anyway", STARTUP_RECONCILE_TIMEOUT_S)
+    # Masters concurrently, each master's fills in order: one held never delays another's.
     await bus.consume("FILLS", WORKERS_DURABLE, "fills.master.filled.>", copier.handle, batch=16,
-                      ack_wait=settings.fill_ack_wait_s)
+                      ack_wait=settings.fill_ack_wait_s, key=Copier.lane, lanes=settings.copy_lanes)
     resting = RestingCopies(copier)
     await bus.consume("FILLS", ORDERS_DURABLE, "fills.master.order.>", resting.on_master_order, batch=16,
                       ack_wait=settings.fill_ack_wait_s)
