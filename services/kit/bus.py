@@ -238,6 +238,7 @@ class _Consumer:
         self.room = asyncio.Event()
         self.tasks: list[asyncio.Task] = []
         self.fetching: asyncio.Future | None = None
+        self.fetched_before = 0  # messages the subscription had received and handed out when that fetch began
 
     def start(self) -> None:
         self.tasks = [asyncio.create_task(self._pump(), name=f"consume:{self.durable}"),
@@ -252,6 +253,8 @@ class _Consumer:
                 continue
             # Shielded: a fetch cut short by stop() would drop what it had received (until the
             # ack wait); stop() lets it end and hands its deliveries back.
+            # (what the fetch takes from the client's queue, or receives, it alone holds)
+            self.fetched_before = self.sub.delivered - self.sub.pending_msgs
             self.fetching = asyncio.ensure_future(self.sub.fetch(min(self.per_lane, room), timeout=FETCH_S))
             try:
                 msgs = await asyncio.shield(self.fetching)
@@ -322,18 +325,24 @@ class _Consumer:
         return unread
 
     async def stop(self) -> None:
-        """Stop taking deliveries and hand back (nak) every one held: those waiting at once, the
-        ones in a handler as it is cut short."""
+        """Stop taking deliveries and hand back (nak) every one held: those waiting, and the
+        ones in a handler as it is cut short. JetStream redelivers a nak at once to any open
+        pull request, this one's too: so what is held is handed back only once the fetch in
+        flight is over (at most FETCH_S); with nothing held, the fetch is simply dropped."""
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        waiting = [entry for lane in self.waiting.values() for entry in lane]
-        if self.fetching is not None:
+        fetch, fetched = self.fetching, []
+        if fetch is not None and not fetch.done() and not self.held \
+                and self.sub.delivered == self.fetched_before:
+            fetch.cancel()  # it has received nothing, and nothing is handed back
+        elif fetch is not None:
             try:
-                waiting += [(msg, None) for msg in await asyncio.wait_for(self.fetching, FETCH_S + 0.5)]
+                fetched = await asyncio.wait_for(fetch, FETCH_S + 0.5)
             except Exception:  # noqa: BLE001 - timed out (nothing came), or the connection is gone
                 pass
-        waiting += [(msg, None) for msg in self._fetched_unread()]
+        waiting = [entry for lane in self.waiting.values() for entry in lane]
+        waiting += [(msg, None) for msg in [*fetched, *self._fetched_unread()]]
         for lane in self.waiting.values():
             lane.clear()
         lanes = list(self.lanes.values())
