@@ -229,6 +229,7 @@ class _Consumer:
                  lanes: int, batch: int, ack_wait: float) -> None:
         self.bus, self.sub, self.durable, self.handler = bus, sub, durable, handler
         self.key = key or (lambda delivery: "")
+        self.hands_back = key is not None  # one lane (no key) keeps everything, in order
         self.per_lane, self.capacity = batch, batch * lanes
         self.ack_wait = ack_wait
         self.slots = asyncio.Semaphore(lanes)
@@ -283,7 +284,7 @@ class _Consumer:
             log.exception("%s: undecodable event on %s; terminated", self.bus.name, msg.subject)
             return self.bus._settle(msg.term(), None)  # a poison message would otherwise be redelivered forever
         lane = self.waiting.setdefault(key, deque())
-        if len(lane) >= self.per_lane:  # this key is far behind: JetStream keeps it meanwhile
+        if self.hands_back and len(lane) >= self.per_lane:  # this key is far behind: JetStream keeps it meanwhile
             return self.bus._settle(msg.nak(delay=self.HAND_BACK_S), delivery)
         lane.append((msg, delivery))
         self.held += 1
