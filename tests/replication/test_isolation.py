@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from decimal import InvalidOperation
 
 import nats
 import pytest
@@ -14,9 +15,10 @@ import pytest
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.type.v1 import trading_pb2
+from services.kit import errors
 from services.kit.bus import MSG_ID_HEADER, TYPE_HEADER
 from services.kit.testing import eventually
-from services.replication import fills
+from services.replication import fills, isolation
 from services.replication.store import CopySessionRow, VenueAccountRow
 from tests.replication.test_copy_flow import SPOT, enrol, venue_orders
 
@@ -210,3 +212,44 @@ async def test_poison_fills_settings_and_venues_fail_alone_at_once_and_others_st
     assert took < ON_TIME_S, f"the poison copies were settled only after {took:.1f}s"
     for follower in poisoned.values():
         assert venue_orders(mesh.sim, follower.user) == []
+
+
+# --- the rules themselves (pure) ----------------------------------------------------------------
+
+@pytest.mark.parametrize("quantity", ["Infinity", "-Infinity", "NaN", "sNaN", "1e999999999", "1E+999999999", "0",
+                                      "-1", "", "lots", "1" + "0" * 70])
+def test_a_stored_fill_the_signal_api_would_refuse_is_poison(quantity):
+    fill = events.MasterFill(fill_id="a:1", master_account_id="a", symbol="BTC/USDT", side=trading_pb2.SIDE_BUY,
+                             quantity=quantity, price="64000")
+    refusal = isolation.fill_problem(fill)
+    assert refusal is not None and refusal.reason == "INVALID_FILL"
+    fill.quantity = "0.01"
+    assert isolation.fill_problem(fill) is None
+    fill.position_before = "Infinity"  # derived from an earlier poison fill
+    assert isolation.fill_problem(fill).reason == "INVALID_FILL"
+
+
+@pytest.mark.parametrize("error, permanent", [
+    (errors.invalid_argument("INVALID_SETTINGS", "bad"), True),
+    (errors.unavailable("DOWN", "risk is away"), False),
+    (InvalidOperation(), True),
+    (KeyError(0), True),
+    (ConnectionResetError(), False),
+    (TimeoutError(), False),
+])
+def test_only_errors_no_retry_mends_end_a_copy_at_once(error, permanent):
+    assert (isolation.non_transient(error) is not None) is permanent
+
+
+def test_a_fill_is_copied_only_as_stored():
+    fill = events.MasterFill(fill_id="a:1", master_account_id="a", quantity="0.01", price="1")
+    subject = fills.fill_subject("a")
+    assert isolation.unverified(subject, fill, fill.SerializeToString()) is None
+    tampered = events.MasterFill()
+    tampered.CopyFrom(fill)
+    tampered.quantity = "5"
+    assert isolation.unverified(subject, tampered, fill.SerializeToString()).reason == "FILL_PAYLOAD_MISMATCH"
+    assert isolation.unverified(subject, fill, None).reason == "FILL_NOT_STORED"
+    assert isolation.unverified(fills.fill_subject("b"), fill, fill.SerializeToString()).reason == \
+        "FILL_SUBJECT_MISMATCH"
+    assert isolation.unverified(subject, events.CopyRefused(), None).reason == "NOT_A_MASTER_FILL"
