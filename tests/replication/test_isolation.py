@@ -153,7 +153,7 @@ async def test_a_fill_on_the_bus_that_replication_did_not_store_is_refused_and_r
 
 # --- 7. a copy that cannot be made fails alone, at once ------------------------------------------
 
-@pytest.mark.parametrize("backend", ["postgres"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 async def test_poison_fills_settings_and_venues_fail_alone_at_once_and_others_stay_on_time(
         copy_mesh, token_for, backend):
     """Rows stored before the edges validated them: a fill of quantity Infinity, a session with
