@@ -193,12 +193,16 @@ class Bus:
     def closing(self) -> bool:
         return self._stopping.is_set()
 
-    async def close(self) -> None:
+    async def stop_consuming(self) -> None:
+        """Take no more deliveries and hand what this replica holds back to JetStream (nak), for
+        another replica to take at once (a rolling restart) rather than after the ack wait. A
+        service calls it first when stopping, while its handlers' database and peers are there."""
         self._stopping.set()
-        # What this replica holds goes back to JetStream now, for another replica to take at
-        # once (a rolling restart), rather than after the ack wait.
         await asyncio.gather(*(consumer.stop() for consumer in self._consumers), return_exceptions=True)
         self._consumers.clear()
+
+    async def close(self) -> None:
+        await self.stop_consuming()
         for sub in self._pull_subscriptions:  # a lingering pull request would hold up the drain
             try:
                 await sub.unsubscribe()
