@@ -134,6 +134,14 @@ class Database:
         if self.is_postgres:
             await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(name)})
 
+    async def serialise_all(self, session: AsyncSession, names: list[str]) -> None:
+        """serialise() for many names in one statement, taken in one global order (by key) so
+        two transactions locking overlapping sets never deadlock."""
+        if self.is_postgres and names:
+            keys = sorted({_lock_key(name) for name in names})
+            await session.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k"),
+                                  {"keys": keys})
+
     async def migrate(self) -> None:
         """Bring this service's tables to the newest revision. Safe with N replicas starting
         at once: on PostgreSQL an advisory lock serialises them."""
