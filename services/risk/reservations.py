@@ -12,8 +12,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.db import Database, aware
@@ -61,6 +62,17 @@ class Fill:
     user_id: str
     filled: Decimal = ZERO
     price: Decimal = ZERO
+
+
+class Settled(NamedTuple):
+    """What settling a reservation reads of it."""
+
+    reservation_id: str
+    user_id: str
+    symbol: str
+    signed_quantity: Decimal
+    contract_size: Decimal | None
+    status: str
 
 
 class ReservationBook:
@@ -130,7 +142,7 @@ class ReservationBook:
                     contract_size=ask.order.contract_size, status="DENIED" if decision.outcome == "DENIED" else "OPEN",
                     decision=_decision_to_json(decision), expire_time=expires))
             if rows:
-                await session.execute(insert(ReservationRow), rows)
+                await session.execute(insert(ReservationRow.__table__), rows)
         return results
 
     async def _books(self, session: AsyncSession, users: set[str], now: datetime
@@ -183,15 +195,17 @@ class ReservationBook:
         return named, users, by_client
 
     async def settle(self, caller: str, fills: list[Fill], *, commit: bool,
-                     check: Callable[[ReservationRow | None, Fill], None] | None = None) -> list[ReservationRow | None]:
+                     check: Callable[[Settled | None, Fill], None] | None = None) -> list[Settled | None]:
         """Commit (count what filled into the position) or release (give the exposure back)
-        every fill's reservation in one transaction. Idempotent: a committed one stays as it is.
-        `check` may refuse a row (raising) before anything changes."""
+        every fill's reservation in one transaction, set by set. Idempotent: a committed one
+        stays as it is. `check` may refuse a row (raising) before anything changes. The rows
+        need no row locks: every writer of a follower's reservations and positions holds its lock."""
         named, users, by_client = await self._keys(caller, fills)
+        table = ReservationRow.__table__
         async with self._serialised(users) as session:
-            rows = {row.reservation_id: row for row in (await session.execute(select(ReservationRow).where(
-                ReservationRow.reservation_id.in_(named)).order_by(ReservationRow.reservation_id)
-                .with_for_update())).scalars()}
+            rows = {r.reservation_id: Settled(*r) for r in await session.execute(select(
+                table.c.reservation_id, table.c.user_id, table.c.symbol, table.c.signed_quantity,
+                table.c.contract_size, table.c.status).where(table.c.reservation_id.in_(named)))}
             found = []
             for fill in fills:
                 if fill.user_id:
@@ -203,36 +217,47 @@ class ReservationBook:
                     check(row, fill)
                 found.append(row)
             if commit:
-                await self._count_fills(session, [(row, fill) for row, fill in zip(found, fills) if row is not None])
+                # A fill counts even when its reservation was released or ran out meanwhile (an
+                # order whose outcome was unknown, found later): the exposure is real.
+                pending = {}
+                for row, fill in zip(found, fills):
+                    if row is not None and row.status != "COMMITTED":
+                        pending.setdefault(row.reservation_id, (row, fill))  # once, if named twice
+                await self._count_fills(session, list(pending.values()))
+                changed = list(pending)
+                status = "COMMITTED"
             else:
-                for row in found:
-                    if row is not None and row.status == "OPEN":
-                        row.status = "RELEASED"
+                changed = list({row.reservation_id for row in found if row is not None and row.status == "OPEN"})
+                status = "RELEASED"
+            if changed:
+                await session.execute(update(table).where(table.c.reservation_id.in_(changed)).values(status=status))
         return found
 
-    async def _count_fills(self, session: AsyncSession, pairs: list[tuple[ReservationRow, Fill]]) -> None:
-        # A fill counts even when its reservation was released or ran out meanwhile (an order
-        # whose outcome was unknown, found later): the exposure is real.
-        pending = [(row, fill) for row, fill in pairs if row.status != "COMMITTED"]
+    @staticmethod
+    async def _count_fills(session: AsyncSession, pending: list[tuple[Settled, Fill]]) -> None:
         if not pending:
             return
-        wanted = {(row.user_id, row.symbol) for row, _ in pending}
-        positions = {(p.user_id, p.symbol): p for p in (await session.execute(select(PositionRow).where(
-            PositionRow.user_id.in_({u for u, _ in wanted})).with_for_update())).scalars()}
+        table = PositionRow.__table__
+        held = {(u, sym): q for u, sym, q in await session.execute(select(
+            table.c.user_id, table.c.symbol, table.c.signed_quantity).where(
+            table.c.user_id.in_({row.user_id for row, _ in pending})))}
+        changed: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
         for row, fill in pending:
-            if row.status == "COMMITTED":  # the same reservation twice in one batch
-                continue
+            position = (row.user_id, row.symbol)
             signed = fill.filled if row.signed_quantity > 0 else -fill.filled
             price = fill.price * (row.contract_size or 1)  # positions are valued per contract, as reserved
-            position = positions.get((row.user_id, row.symbol))
-            if position is None:
-                position = positions[(row.user_id, row.symbol)] = PositionRow(
-                    user_id=row.user_id, symbol=row.symbol, signed_quantity=signed, price=price)
-                session.add(position)
-            else:
-                position.signed_quantity += signed
-                position.price = price
-            row.status = "COMMITTED"
+            before = changed[position][0] if position in changed else held.get(position, ZERO)
+            changed[position] = (before + signed, price)
+        updates = [{"u": u, "s": sym, "q": str(q), "p": str(p)} for (u, sym), (q, p) in changed.items()
+                   if (u, sym) in held]
+        inserts = [{"user_id": u, "symbol": sym, "signed_quantity": str(q), "price": str(p)}
+                   for (u, sym), (q, p) in changed.items() if (u, sym) not in held]
+        if updates:
+            await session.execute(update(table).where(
+                table.c.user_id == bindparam("u"), table.c.symbol == bindparam("s")).values(
+                signed_quantity=bindparam("q"), price=bindparam("p")), updates)
+        if inserts:
+            await session.execute(insert(table), inserts)
 
     async def get_state(self, scope: str) -> TradingStateRow | None:
         async with self.db.session() as session:

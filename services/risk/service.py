@@ -24,7 +24,7 @@ from services.kit.db import Database
 from services.risk import checks
 from services.risk import limits as risk_limits
 from services.risk.monitor import BreakerMonitor, StateKeeper
-from services.risk.reservations import Ask, Fill, ReservationBook, scope_key
+from services.risk.reservations import Ask, Fill, ReservationBook, Settled, scope_key
 from services.risk.store import ReservationRow, RiskLimitsRow, TradingStateRow
 
 LIMITS_TTL_S = 5.0
@@ -62,7 +62,7 @@ def _fill(user_id: str, request: pb.CommitReservationRequest) -> Fill:
                 _decimal("fill_price", request.fill_price, validation.PRICE))
 
 
-def _found(row: ReservationRow | None, fill: Fill) -> None:
+def _found(row: Settled | None, fill: Fill) -> None:
     if row is None:
         raise errors.not_found("RESERVATION_NOT_FOUND", "no such reservation", domain=risk_limits.DOMAIN,
                                reservation_id=fill.client_id)
