@@ -101,7 +101,7 @@ class ReservationBook:
         every pair, in one read."""
         keys = {"global"} | {scope_key(u) for u, _ in pairs} | {scope_key(u, m) for u, m in pairs if m}
         states = dict((await session.execute(select(TradingStateRow.scope, TradingStateRow.state).where(
-            TradingStateRow.scope.in_(keys)))).all())
+            self.db.member(TradingStateRow.scope, keys)))).all())
         return {(u, m): max((states.get(k, checks.ACTIVE) for k in
                              ("global", scope_key(u)) + ((scope_key(u, m),) if m else ())),
                             key=_SEVERITY.__getitem__) for u, m in pairs}
@@ -115,9 +115,10 @@ class ReservationBook:
         keys = [reservation_key(caller, a.user_id, a.client_id) for a in asks]
         users = {a.user_id for a in asks}
         async with self._serialised(users) as session:
-            made = {row.reservation_id: (_decision_from_json(row.decision), aware(row.expire_time))
-                    for row in (await session.execute(select(ReservationRow).where(
-                        ReservationRow.reservation_id.in_(set(keys))))).scalars()}
+            made = {key: (_decision_from_json(decision), aware(expire)) for key, decision, expire in
+                    await session.execute(select(ReservationRow.reservation_id, ReservationRow.decision,
+                                                 ReservationRow.expire_time).where(
+                        self.db.member(ReservationRow.reservation_id, set(keys))))}
             books = await self._books(session, users, now)
             states = await self._effective_states(session, list({(a.user_id, a.master_id) for a in asks}))
             results, rows = [], []
@@ -142,7 +143,7 @@ class ReservationBook:
                     contract_size=ask.order.contract_size, status="DENIED" if decision.outcome == "DENIED" else "OPEN",
                     decision=_decision_to_json(decision), expire_time=expires))
             if rows:
-                await session.execute(insert(ReservationRow.__table__), rows)
+                await self.db.insert_many(session, ReservationRow.__table__, rows)
         return results
 
     async def _books(self, session: AsyncSession, users: set[str], now: datetime
@@ -152,19 +153,19 @@ class ReservationBook:
         books = {u: ({}, {}, [0]) for u in users}
         for user_id, symbol, quantity, price in await session.execute(select(
                 PositionRow.user_id, PositionRow.symbol, PositionRow.signed_quantity, PositionRow.price).where(
-                PositionRow.user_id.in_(users))):
+                self.db.member(PositionRow.user_id, users))):
             books[user_id][0][symbol] = quantity
             books[user_id][1][symbol] = price
         for user_id, symbol, quantity, price in await session.execute(select(
                 ReservationRow.user_id, ReservationRow.symbol, ReservationRow.signed_quantity,
-                ReservationRow.price).where(ReservationRow.user_id.in_(users), ReservationRow.status == "OPEN",
+                ReservationRow.price).where(self.db.member(ReservationRow.user_id, users), ReservationRow.status == "OPEN",
                                             ReservationRow.expire_time > now)):
             positions, prices, _ = books[user_id]
             positions[symbol] = positions.get(symbol, ZERO) + quantity
             prices.setdefault(symbol, price)
         # Made in the last minute (the order rate): each reservation expires RESERVATION_TTL after it is made.
         for user_id, count in await session.execute(select(ReservationRow.user_id, func.count()).where(
-                ReservationRow.user_id.in_(users), ReservationRow.status != "DENIED",
+                self.db.member(ReservationRow.user_id, users), ReservationRow.status != "DENIED",
                 ReservationRow.expire_time > now - ORDER_RATE_WINDOW + RESERVATION_TTL).group_by(
                 ReservationRow.user_id)):
             books[user_id][2][0] = count
@@ -187,7 +188,7 @@ class ReservationBook:
             async with self.db.session() as session:
                 found = (await session.execute(select(
                     ReservationRow.reservation_id, ReservationRow.client_id, ReservationRow.user_id).where(
-                    ReservationRow.caller == caller, ReservationRow.client_id.in_(bare)))).all()
+                    ReservationRow.caller == caller, self.db.member(ReservationRow.client_id, bare)))).all()
             for key, client_id, user_id in found:
                 by_client.setdefault(client_id, []).append(key)
                 named.add(key)
@@ -205,7 +206,7 @@ class ReservationBook:
         async with self._serialised(users) as session:
             rows = {r.reservation_id: Settled(*r) for r in await session.execute(select(
                 table.c.reservation_id, table.c.user_id, table.c.symbol, table.c.signed_quantity,
-                table.c.contract_size, table.c.status).where(table.c.reservation_id.in_(named)))}
+                table.c.contract_size, table.c.status).where(self.db.member(table.c.reservation_id, named)))}
             found = []
             for fill in fills:
                 if fill.user_id:
@@ -230,17 +231,16 @@ class ReservationBook:
                 changed = list({row.reservation_id for row in found if row is not None and row.status == "OPEN"})
                 status = "RELEASED"
             if changed:
-                await session.execute(update(table).where(table.c.reservation_id.in_(changed)).values(status=status))
+                await session.execute(update(table).where(self.db.member(table.c.reservation_id, changed)).values(status=status))
         return found
 
-    @staticmethod
-    async def _count_fills(session: AsyncSession, pending: list[tuple[Settled, Fill]]) -> None:
+    async def _count_fills(self, session: AsyncSession, pending: list[tuple[Settled, Fill]]) -> None:
         if not pending:
             return
         table = PositionRow.__table__
         held = {(u, sym): q for u, sym, q in await session.execute(select(
             table.c.user_id, table.c.symbol, table.c.signed_quantity).where(
-            table.c.user_id.in_({row.user_id for row, _ in pending})))}
+            self.db.member(table.c.user_id, {row.user_id for row, _ in pending})))}
         changed: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
         for row, fill in pending:
             position = (row.user_id, row.symbol)
@@ -248,16 +248,9 @@ class ReservationBook:
             price = fill.price * (row.contract_size or 1)  # positions are valued per contract, as reserved
             before = changed[position][0] if position in changed else held.get(position, ZERO)
             changed[position] = (before + signed, price)
-        updates = [{"u": u, "s": sym, "q": str(q), "p": str(p)} for (u, sym), (q, p) in changed.items()
-                   if (u, sym) in held]
-        inserts = [{"user_id": u, "symbol": sym, "signed_quantity": str(q), "price": str(p)}
-                   for (u, sym), (q, p) in changed.items() if (u, sym) not in held]
-        if updates:
-            await session.execute(update(table).where(
-                table.c.user_id == bindparam("u"), table.c.symbol == bindparam("s")).values(
-                signed_quantity=bindparam("q"), price=bindparam("p")), updates)
-        if inserts:
-            await session.execute(insert(table), inserts)
+        rows = [{"user_id": u, "symbol": sym, "signed_quantity": q, "price": p} for (u, sym), (q, p) in changed.items()]
+        await self.db.update_many(session, table, ["user_id", "symbol"], [r for r in rows if (r["user_id"], r["symbol"]) in held])
+        await self.db.insert_many(session, table, [r for r in rows if (r["user_id"], r["symbol"]) not in held])
 
     async def get_state(self, scope: str) -> TradingStateRow | None:
         async with self.db.session() as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 import uuid
@@ -37,6 +38,7 @@ STATES = {checks.ACTIVE: trading_pb2.TRADING_STATE_ACTIVE, checks.REDUCING: trad
 STATE_NAMES = {v: k for k, v in STATES.items()}
 
 
+@functools.lru_cache(maxsize=8192)  # pure: a fill's copies share their prices, lot and contract size
 def _decimal(name: str, raw: str, bound: validation.Bound, *, required: bool = True,
              reason: str = "INVALID_ORDER") -> Decimal:
     return validation.parse_decimal(raw, name, bound, reason=reason, domain=risk_limits.DOMAIN,
@@ -258,7 +260,7 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
         if missing:
             async with self.db.session() as session:
                 rows = {row.user_id: row for row in (await session.execute(
-                    select(RiskLimitsRow).where(RiskLimitsRow.user_id.in_(missing)))).scalars()}
+                    select(RiskLimitsRow).where(self.db.member(RiskLimitsRow.user_id, missing)))).scalars()}
             if len(self._limits_cache) + len(missing) > 100_000:
                 self._limits_cache.clear()
             for user_id in missing:

@@ -119,3 +119,21 @@ async def test_only_replication_may_call_and_a_batch_is_bounded(risk, token_for,
             await internal.ReserveOrders(ipb.ReserveOrdersRequest(orders=[order(user, f"r{n}") for n in range(size)]),
                                          metadata=replication_metadata)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_second_fill_adds_to_the_position(risk, replication_metadata):
+    internal, _ = risk
+    user = f"u_{uuid.uuid4().hex[:8]}"
+    for n, quantity in enumerate(("0.04", "0.04")):  # 2,400 twice: 4,800 of 5,000 held
+        await internal.ReserveOrders(ipb.ReserveOrdersRequest(orders=[order(user, f"r{n}", quantity)]),
+                                     metadata=replication_metadata)
+        await internal.CommitReservations(ipb.CommitReservationsRequest(commits=[ipb.ReservationCommit(
+            follower_id=user, commit=pb.CommitReservationRequest(reservation_id=f"r{n}", filled_quantity=quantity,
+                                                                 fill_price=PRICE))]), metadata=replication_metadata)
+    # Committing again changes nothing (idempotent); the room left is 200 USDT.
+    await internal.CommitReservations(ipb.CommitReservationsRequest(commits=[ipb.ReservationCommit(
+        follower_id=user, commit=pb.CommitReservationRequest(reservation_id="r1", filled_quantity="0.04",
+                                                             fill_price=PRICE))]), metadata=replication_metadata)
+    last = await internal.ReserveOrders(ipb.ReserveOrdersRequest(orders=[order(user, "r2", "0.01")]),
+                                        metadata=replication_metadata)
+    assert (last.decisions[0].decision, last.decisions[0].approved_quantity) == (pb.DECISION_REDUCED, "0.0033")
