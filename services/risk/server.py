@@ -24,8 +24,8 @@ async def create_server(settings: Settings) -> RunningService:
     servicer = RiskServicer(db, platform_defaults(), bus)
     await bus.subscribe("risk.limits.changed.>", servicer.on_limits_changed)  # other replicas' changes
     # Copy outcomes feed the venue-failure and latency breakers (each replica takes a share).
-    await bus.consume("COPIES", BREAKERS_DURABLE, "copies.order.>", servicer.monitor.on_copy_event,
-                      ack_wait=settings.fill_ack_wait_s)
+    await bus.consume_batches("COPIES", BREAKERS_DURABLE, "copies.order.>", servicer.monitor.on_copy_events,
+                              ack_wait=settings.fill_ack_wait_s)
     registrations = [
         Registration(risk_service_pb2.DESCRIPTOR.services_by_name["RiskService"].full_name,
                      risk_service_pb2_grpc.add_RiskServiceServicer_to_server, servicer),
