@@ -153,13 +153,13 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
         return responses
 
     @staticmethod
-    def _returns(intent: pb.OrderIntent) -> dict[str, tuple[list[float], float]]:
+    def _returns(intent: pb.OrderIntent) -> dict[str, tuple[tuple[float, ...], float]]:
         series = {}
         for item in intent.returns:
             if item.periods_per_year <= 0 or not all(math.isfinite(r) for r in item.returns):
                 raise errors.invalid_argument("INVALID_ORDER", "returns need finite values and periods_per_year > 0",
                                               domain=risk_limits.DOMAIN, field="intent.returns")
-            series[item.symbol] = (list(item.returns), item.periods_per_year)
+            series[item.symbol] = (tuple(item.returns), item.periods_per_year)  # hashable: computed once
         return series
 
     async def CheckOrder(self, request: pb.CheckOrderRequest, context) -> pb.CheckOrderResponse:
