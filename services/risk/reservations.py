@@ -259,7 +259,9 @@ class ReservationBook:
 
     async def _keys(self, caller: str, fills: list[Fill]) -> tuple[set[str], set[str], dict[str, list[str]]]:
         """The keys of the caller's reservations the fills name, their followers, and for a fill
-        naming no follower the keys its id names (one, or it is ambiguous and found as none)."""
+        naming no follower the key its id names: the one row, or of one follower's two (one made
+        before ids were scoped, migration 0006, and its retry after) the scoped one; an id of two
+        followers' is ambiguous and found as none."""
         named = {reservation_key(caller, f.user_id, f.client_id) for f in fills if f.user_id}
         bare = {f.client_id for f in fills if not f.user_id}
         users = {f.user_id for f in fills if f.user_id}
@@ -269,9 +271,18 @@ class ReservationBook:
                 found = (await session.execute(select(
                     ReservationRow.reservation_id, ReservationRow.client_id, ReservationRow.user_id).where(
                     ReservationRow.caller == caller, self.db.member(ReservationRow.client_id, bare)))).all()
+            owners: dict[str, set[str]] = {}
             for key, client_id, user_id in found:
+                owners.setdefault(client_id, set()).add(user_id)
                 by_client.setdefault(client_id, []).append(key)
-                named.add(key)
+            for client_id, keys in list(by_client.items()):
+                if len(owners[client_id]) > 1:
+                    del by_client[client_id]
+                    continue
+                user_id = next(iter(owners[client_id]))
+                scoped = reservation_key(caller, user_id, client_id)
+                by_client[client_id] = [scoped if scoped in keys else keys[0]]
+                named.update(by_client[client_id])
                 users.add(user_id)
         return named, users, by_client
 
@@ -294,7 +305,7 @@ class ReservationBook:
                     row = rows.get(reservation_key(caller, fill.user_id, fill.client_id))
                 else:
                     keys = by_client.get(fill.client_id, [])
-                    row = rows.get(keys[0]) if len(keys) == 1 else None
+                    row = rows.get(keys[0]) if keys else None
                 if check is not None:
                     check(row, fill)
                 found.append(row)
