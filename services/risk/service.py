@@ -118,6 +118,9 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
             raise errors.invalid_argument("INVALID_ORDER", f"reservation_id is longer than {MAX_RESERVATION_ID}",
                                           domain=risk_limits.DOMAIN, field="reservation_id")
         order, equity = self._parse(request.intent)
+        # What is stored must fit its columns: checked here, as the batch's rows bypass the ORM's check.
+        validation.check_row(ReservationRow.__table__, {"client_id": request.reservation_id,
+                                                        "user_id": request.intent.follower_id, "symbol": order.symbol})
         return Ask(request.reservation_id, request.intent.follower_id, request.intent.master_id, order, equity,
                    self.defaults, self._returns(request.intent))
 

@@ -46,11 +46,14 @@ async def test_a_thousand_orders_decided_in_one_call_each_on_its_own(risk, token
     # 18 orders of 0.02 BTC (1,200 USDT) for one follower: the default 5,000 holds four and a bit.
     batch += [order(greedy, f"{fill}-g{n}", "0.02") for n in range(18)]
     batch.append(order(halted, f"{fill}-h"))
-    batch.append(order(users[0], f"{fill}-bad", "Infinity"))  # a poison order refused alone
+    batch.append(order(users[0], f"{fill}-bad", "Infinity"))  # poison orders refused alone
+    batch[500] = order("x" * 65, f"{fill}-long")  # a follower id longer than risk stores
     assert len(batch) == 1000
     reply = await internal.ReserveOrders(ipb.ReserveOrdersRequest(orders=batch), metadata=replication_metadata)
     got = answers(reply)
     assert [g[0] for g in got] == [o.reservation_id for o in batch]  # in request order
+    long = reply.decisions[500]
+    assert long.decision == pb.DECISION_DENIED and long.refusal.metadata["code"] == "INVALID_ARGUMENT"
     plain = [g for g, o in zip(got, batch) if o.intent.follower_id in users and o.intent.quantity == "0.01"]
     tight = plain.pop(7)
     assert tight[1] == pb.DECISION_DENIED or Decimal(tight[2]) * Decimal(PRICE) <= 100
