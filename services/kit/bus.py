@@ -57,6 +57,7 @@ class Delivery:
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
+BatchHandler = Callable[[list[Delivery]], Awaitable[None]]
 
 
 def decode(msg: Msg) -> Message:
@@ -74,6 +75,7 @@ class Bus:
         self.name = name
         self._pull_subscriptions: list = []
         self._consumers: list[_Consumer] = []
+        self._batch_tasks: list[asyncio.Task] = []  # consume_batches loops
         self._stopping = asyncio.Event()
 
     @classmethod
@@ -126,16 +128,67 @@ class Bus:
         each key's deliveries form a lane, handled one at a time in order, and up to `lanes`
         keys are handled at once: a key whose handler holds on never delays another key's.
         Closing the bus hands every delivery not yet handled back to JetStream (nak)."""
+        sub = await self._pull(stream, durable, subject, ack_wait, max_deliver)
+        consumer = _Consumer(self, sub, durable, handler, key=key, lanes=max(1, lanes) if key else 1, batch=batch,
+                             ack_wait=ack_wait)
+        self._consumers.append(consumer)
+        consumer.start()
+
+    async def _pull(self, stream: str, durable: str, subject: str, ack_wait: float, max_deliver: int):
         config = api.ConsumerConfig(
             durable_name=durable, ack_policy=api.AckPolicy.EXPLICIT, ack_wait=ack_wait,
             max_deliver=max_deliver, filter_subject=subject, max_ack_pending=10_000,
         )
         sub = await self.js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
         self._pull_subscriptions.append(sub)
-        consumer = _Consumer(self, sub, durable, handler, key=key, lanes=max(1, lanes) if key else 1, batch=batch,
-                             ack_wait=ack_wait)
-        self._consumers.append(consumer)
-        consumer.start()
+        return sub
+
+    async def consume_batches(self, stream: str, durable: str, subject: str, handler: BatchHandler, *,
+                              batch: int = 512, ack_wait: float = 30.0) -> None:
+        """Like consume, but `handler` takes every message one fetch brings (up to `batch`, in
+        stream order) at once, so a consumer can fold them into one transaction. All are acked
+        when it returns, all redelivered if it raises."""
+        sub = await self._pull(stream, durable, subject, ack_wait, -1)
+        self._batch_tasks.append(asyncio.create_task(self._pump_batches(sub, handler, batch),
+                                                     name=f"consume:{durable}"))
+
+    async def _pump_batches(self, sub, handler: BatchHandler, batch: int) -> None:
+        while not self.closing:
+            try:
+                msgs = await sub.fetch(batch, timeout=FETCH_S)
+            except (TimeoutError, asyncio.TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # connection lost: the client reconnects by itself
+                log.warning("%s: fetch failed (%s); retrying", self.name, exc)
+                await asyncio.sleep(0.2)
+                continue
+            taken = [(msg, d) for msg in msgs if (d := await self._received(msg)) is not None]
+            if not taken:
+                continue
+            try:
+                await handler([d for _, d in taken])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: batch handler failed for %d events; they will be redelivered", self.name, len(taken))
+                await asyncio.gather(*(self._settle(m.nak(delay=min(30.0, 0.5 * d.num_delivered)), d)
+                                       for m, d in taken))
+                continue
+            await asyncio.gather(*(self._settle(m.ack(), d) for m, d in taken))
+
+    async def _received(self, msg: Msg) -> Delivery | None:
+        """The message as a Delivery; an undecodable one is terminated (a poison message would
+        otherwise be redelivered forever) and None."""
+        try:
+            meta = msg.metadata
+            return Delivery(msg.subject, decode(msg), (msg.headers or {}).get(MSG_ID_HEADER, ""),
+                            meta.num_delivered, meta.sequence.stream, working=msg.in_progress)
+        except Exception:
+            log.exception("%s: undecodable event on %s; terminated", self.name, msg.subject)
+            await self._settle(msg.term(), None)
+            return None
 
     async def _deliver(self, msg: Msg, delivery: Delivery, handler: Handler, durable: str) -> None:
         if tracing.enabled():  # a consumer span, a child of the publisher's
@@ -198,8 +251,12 @@ class Bus:
         another replica to take at once (a rolling restart) rather than after the ack wait. A
         service calls it first when stopping, while its handlers' database and peers are there."""
         self._stopping.set()
-        await asyncio.gather(*(consumer.stop() for consumer in self._consumers), return_exceptions=True)
+        for task in self._batch_tasks:  # a batch in a handler is redelivered after the ack wait
+            task.cancel()
+        await asyncio.gather(*(consumer.stop() for consumer in self._consumers), *self._batch_tasks,
+                             return_exceptions=True)
         self._consumers.clear()
+        self._batch_tasks.clear()
 
     async def close(self) -> None:
         await self.stop_consuming()
