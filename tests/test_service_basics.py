@@ -120,3 +120,21 @@ async def test_a_page_token_we_did_not_issue_is_a_clear_error(start_service, tok
             await stub.ListVenueAccounts(rep.ListVenueAccountsRequest(page_token=bad), metadata=token_for(uid()))
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert error_info(err.value).metadata["field"] == "page_token"
+
+
+def test_serve_refuses_to_start_without_a_jwt_secret(tmp_path):
+    """With no JWT_SECRET a service would sign and accept tokens with the public development
+    secret, so anyone could mint an operator's token: `copytrade serve` refuses instead."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("JWT_SECRET", "MASTER_KEY")}
+    env.update(COPYTRADE_DATA_DIR=str(tmp_path), LISTEN_ADDR="127.0.0.1:0", NATS_URL="nats://127.0.0.1:1")
+    try:
+        done = subprocess.run([sys.executable, "-m", "services.cli", "serve", "risk"], env=env,
+                              capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("serve kept running with no JWT_SECRET")
+    assert done.returncode != 0
+    assert "JWT_SECRET" in done.stderr and "Traceback" not in done.stderr

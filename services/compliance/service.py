@@ -79,8 +79,10 @@ async def _newest_first(session, query, requested_size: int, page_token: str) ->
 
 class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
     def __init__(self, db: Database, settings: Settings, keyring: Keyring, trail: AuditTrail, monitor: Monitor,
-                 trusted_proxies: list | None = None, *, checkpoints: CheckpointLog) -> None:
+                 trusted_proxies: list | None = None, *, checkpoints: CheckpointLog,
+                 versions: auth.TokenVersions | None = None) -> None:
         self.db = db
+        self.versions = versions  # this process's cache, told at once when a version moves
         self.checkpoints = checkpoints
         self.settings = settings
         self.keyring = keyring
@@ -254,7 +256,7 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         password_hash = await asyncio.to_thread(identity.hash_password, request.password)  # ~50 ms of CPU
         row = UserRow(user_id=f"usr_{uuid.uuid4().hex[:20]}", email=email,
                       display_name=request.display_name.strip() or email.split("@")[0],
-                      password_hash=password_hash, roles=roles, create_time=datetime.now(UTC))
+                      password_hash=password_hash, roles=roles, create_time=datetime.now(UTC), token_version=0)
         try:
             async with self.audit.transaction() as tx:
                 tx.session.add(row)
@@ -283,10 +285,30 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         async with self.audit.transaction() as tx:
             await self.monitor.note_login(tx, row.user_id, address)
             tx.record(Entry(row.user_id, "user.logged_in", f"user:{row.user_id}", row.user_id))
-        token, expires = auth.issue_token(self.settings.jwt_secret, row.user_id, row.roles)
+        token, expires = auth.issue_token(self.settings.jwt_secret, row.user_id, row.roles,
+                                          version=row.token_version)
         response = pb.LoginResponse(access_token=token, user=user_to_proto(row))
         response.expire_time.FromSeconds(expires)
         return response
+
+    async def Logout(self, request: pb.LogoutRequest, context) -> pb.LogoutResponse:
+        caller = auth.require_caller()
+        if not caller.user_id:
+            raise errors.permission_denied("USER_REQUIRED", "only a user's session can be logged out",
+                                           domain=identity.DOMAIN)
+        async with self.audit.transaction() as tx:
+            row = await tx.session.get(UserRow, caller.user_id, with_for_update=True)
+            if row is None:
+                raise auth.token_revoked()
+            revoked = _revoke_tokens(tx, row, "LOGOUT")
+            tx.record(Entry(caller.subject, "user.logged_out", f"user:{row.user_id}", row.user_id))
+        self._heard(revoked)
+        return pb.LogoutResponse()
+
+    def _heard(self, revoked: events_pb.UserTokensRevoked) -> None:
+        """This process refuses the old tokens at once; other processes hear it on the bus."""
+        if self.versions is not None:
+            self.versions.heard(revoked.user_id, revoked.token_version, revoked.deleted)
 
     async def GetUser(self, request: pb.GetUserRequest, context) -> pb.GetUserResponse:
         auth.require_user(request.user_id)
@@ -309,8 +331,10 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
                 raise errors.not_found("USER_NOT_FOUND", "no such user", domain=identity.DOMAIN,
                                        user_id=request.user_id)
             previous, row.roles = list(row.roles), roles
+            revoked = _revoke_tokens(tx, row, "ROLES_CHANGED")  # tokens carry roles: old ones must go
             tx.record(Entry(caller.subject, "user.roles_set", f"user:{row.user_id}", row.user_id,
                             {"previous": previous, "roles": roles}))
+        self._heard(revoked)
         return pb.SetUserRolesResponse(user=user_to_proto(row))
 
     async def DeleteUser(self, request: pb.DeleteUserRequest, context) -> pb.DeleteUserResponse:
@@ -325,8 +349,11 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
             if not held:
                 raise errors.not_found("USER_NOT_FOUND", "no such user", domain=identity.DOMAIN,
                                        user_id=request.user_id)
+            revoked = events_pb.UserTokensRevoked(user_id=request.user_id, deleted=True, reason="DELETED")
+            tx.announce(auth.revocation_subject(request.user_id), revoked, f"tokens:{request.user_id}:deleted")
             tx.record(Entry(caller.subject, "user.deleted", f"user:{request.user_id}", request.user_id,
                             {"credentials_shredded": shredded}))
+        self._heard(revoked)
         return pb.DeleteUserResponse(credentials_shredded=shredded)
 
     async def ExportUserData(self, request: pb.ExportUserDataRequest, context) -> pb.ExportUserDataResponse:
@@ -417,6 +444,22 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
             rows, token = await paging.keyset_page(session, query, AlertRow.alert_id, request.page_size,
                                                    request.page_token, descending=True)
         return pb.ListComplianceAlertsResponse(alerts=[alert_to_proto(r) for r in rows], next_page_token=token)
+
+
+def _revoke_tokens(tx, row: UserRow, reason: str) -> events_pb.UserTokensRevoked:
+    """Bump the user's token version (in `tx`) and announce it once `tx` commits."""
+    row.token_version = (row.token_version or 0) + 1
+    revoked = events_pb.UserTokensRevoked(user_id=row.user_id, token_version=row.token_version, reason=reason)
+    tx.announce(auth.revocation_subject(row.user_id), revoked, f"tokens:{row.user_id}:{row.token_version}")
+    return revoked
+
+
+async def token_versions(db: Database, user_ids: list[str]) -> dict[str, int]:
+    """{user id: token version} for the users that exist."""
+    async with db.session() as session:
+        rows = (await session.execute(select(UserRow.user_id, UserRow.token_version)
+                                      .where(UserRow.user_id.in_(user_ids)))).all()
+    return {user_id: version or 0 for user_id, version in rows}
 
 
 def _require_secret(api_key: str, api_secret: str) -> None:

@@ -25,6 +25,9 @@ class UserRow(ComplianceBase):
     password_hash: Mapped[str] = mapped_column(String(200))
     roles: Mapped[list] = mapped_column(JSON)
     create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Login tokens carry the version they were issued under; bumping it voids them all (logout,
+    # a role change), see kit.auth.TokenVersions.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class VaultKeyRow(ComplianceBase):

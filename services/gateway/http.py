@@ -16,6 +16,7 @@ from google.rpc import error_details_pb2, status_pb2  # noqa: F401 - registers E
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.trace import SpanKind
 
+from copytrade.compliance.v1.compliance_service_pb2 import LogoutRequest, LogoutResponse
 from services.gateway import edge, openapi
 from services.gateway.routes import Route, match, route_table
 from services.gateway.transcode import TranscodeError, build_request, to_json
@@ -219,7 +220,21 @@ class RestGateway:
         return web.json_response(to_json(reply))
 
     async def logout(self, request: web.Request) -> web.Response:
-        """Ends a browser session: the cookie is cleared (the token itself lives out its short life)."""
+        """Ends the session: compliance revokes the user's tokens (the cookie's, or the bearer's),
+        and the cookie is cleared whatever compliance said (a token already void has nothing left
+        to end). A cross-site logout needs no CSRF header: it can only sign someone out."""
+        authorization = request.headers.get("Authorization")
+        if not authorization and request.cookies.get(edge.SESSION_COOKIE):
+            authorization = f"Bearer {request.cookies[edge.SESSION_COOKIE]}"
+        if authorization:
+            call = self.channel("compliance").unary_unary(
+                edge.LOGOUT_RPC, request_serializer=LogoutRequest.SerializeToString,
+                response_deserializer=LogoutResponse.FromString)
+            try:
+                await call(LogoutRequest(), metadata=self._metadata(request, authorization), timeout=CALL_TIMEOUT_S)
+            except grpc.aio.AioRpcError as err:
+                if err.code() != grpc.StatusCode.UNAUTHENTICATED and err.code() != grpc.StatusCode.PERMISSION_DENIED:
+                    return rpc_error_response(err.code(), err.details(), err.trailing_metadata())
         return edge.session_logout_response(request)
 
     @staticmethod

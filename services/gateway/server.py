@@ -38,7 +38,8 @@ async def create_server(settings: Settings) -> RunningService:
         # The REST facade calls every service over gRPC, this one's own API included.
         rest = RestGateway(
             {**settings.addresses, "gateway": f"127.0.0.1:{running.port}"},
-            authenticator=Authenticator(settings.jwt_secret, lambda key: find_api_key(db, key)),
+            authenticator=Authenticator(settings.jwt_secret, lambda key: find_api_key(db, key),
+                                        running.components["token_versions"]),
             limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
             cors_origins=settings.cors_origins, static_dir=settings.static_dir or WEB_APP)
         runner = web.AppRunner(rest.app(), access_log=None)
