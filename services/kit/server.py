@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import time
@@ -254,6 +255,7 @@ def run_forever(create: Callable[[Settings], Awaitable[RunningService]], setting
         print(f"copytrade {settings.service}: set {' and '.join(missing)} (a long random value, the same for every "
               "service; `copytrade up` generates them per data directory)", file=sys.stderr)
         raise SystemExit(2)
+    os.umask(0o077)  # the files it makes (a SQLite database, its journal) are its user's alone
     configure_logging(settings.service, settings.log_level)
     provider = tracing.configure(settings.service, settings.otel_exporter)
 
