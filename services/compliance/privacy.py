@@ -1,7 +1,7 @@
 """A user's rights over their data: erasure (DeleteUser) and a copy of it (ExportUserData).
 
 Erasure removes the profile, password hash, identity verification (with its encrypted document
-number), consents and login addresses, and destroys the ciphertext of every stored venue
+number), consents, login addresses and failed-login count, and destroys the ciphertext of every stored venue
 credential. Kept, because the platform must keep them: the audit trail (append-only; it never
 holds a secret, a password, an email or a document number), trade records, and compliance
 alerts (with any address in them erased).
@@ -20,7 +20,8 @@ from copytrade.compliance.v1 import compliance_service_pb2 as pb
 from services.compliance import audit
 from services.compliance.keyring import Keyring
 from services.compliance.store import (AlertRow, AuditRow, ConsentRow, CredentialRow, KycRow, LoginAddressRow,
-                                       UserRow)
+                                       LoginThrottleRow, UserRow)
+from services.compliance.throttle import account_key
 from services.compliance.vault import InvalidToken, mask
 from services.kit.db import Database, aware
 
@@ -38,6 +39,8 @@ async def erase(session: AsyncSession, user_id: str) -> tuple[bool, int]:
     for table, column in ((KycRow, KycRow.user_id), (ConsentRow, ConsentRow.user_id),
                           (LoginAddressRow, LoginAddressRow.user_id)):
         held = (await session.execute(delete(table).where(column == user_id))).rowcount > 0 or held
+    if user is not None:
+        await session.execute(delete(LoginThrottleRow).where(LoginThrottleRow.account == account_key(user.email)))
     if credential_ids:
         await session.execute(delete(CredentialRow).where(CredentialRow.user_id == user_id))
     if user is not None:

@@ -25,6 +25,7 @@ from services.compliance.checkpoints import CheckpointLog
 from services.compliance.keyring import Keyring
 from services.compliance.monitor import Monitor, alert_to_proto, subject_token
 from services.compliance.store import AlertRow, AuditRow, ConsentRow, CredentialRow, KycRow, TradeRow, UserRow
+from services.compliance.throttle import LoginThrottle
 from services.compliance.vault import InvalidToken, Secret, mask
 from services.kit import auth, errors, paging
 from services.kit.config import Settings
@@ -83,6 +84,7 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
                  versions: auth.TokenVersions | None = None) -> None:
         self.db = db
         self.versions = versions  # this process's cache, told at once when a version moves
+        self.throttle = LoginThrottle(db)
         self.checkpoints = checkpoints
         self.settings = settings
         self.keyring = keyring
@@ -249,7 +251,7 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
     # --- users ---------------------------------------------------------------------------
     async def RegisterUser(self, request: pb.RegisterUserRequest, context) -> pb.RegisterUserResponse:
         email = identity.normalise_email(request.email)
-        identity.check_password_strength(request.password)
+        identity.check_password_strength(request.password, (email, email.split("@")[0], request.display_name))
         roles = identity.self_assigned_roles(list(request.roles))
         if email in identity.bootstrap_operators():  # the first operators come from configuration
             roles = sorted({*roles, auth.ROLE_OPERATOR})
@@ -269,7 +271,10 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         return pb.RegisterUserResponse(user=user_to_proto(row))
 
     async def Login(self, request: pb.LoginRequest, context) -> pb.LoginResponse:
-        email = request.email.strip().lower()
+        email = request.email.strip().lower()[:320]
+        address = anomaly.client_address(context.peer() if context else "", _forwarded_for(context),
+                                         self.trusted_proxies)
+        await self.throttle.attempt(email, address)  # before the password is looked at
         async with self.db.session() as session:
             row = (await session.execute(select(UserRow).where(UserRow.email == email))).scalar_one_or_none()
         stored = row.password_hash if row else identity.DUMMY_HASH
@@ -280,8 +285,7 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
             user_id = row.user_id if row else ""
             await self.audit.record(Entry("anonymous", "user.login_failed", f"user:{user_id}", user_id))
             raise errors.unauthenticated("INVALID_CREDENTIALS", "email or password is wrong", domain=identity.DOMAIN)
-        address = anomaly.client_address(context.peer() if context else "", _forwarded_for(context),
-                                         self.trusted_proxies)
+        await self.throttle.succeeded(email, address)
         async with self.audit.transaction() as tx:
             await self.monitor.note_login(tx, row.user_id, address)
             tx.record(Entry(row.user_id, "user.logged_in", f"user:{row.user_id}", row.user_id))

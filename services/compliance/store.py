@@ -171,4 +171,14 @@ class LoginAddressRow(ComplianceBase):
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class LoginThrottleRow(ComplianceBase):
+    """Failed logins for one email (registered or not), by the email's SHA-256; see throttle.py."""
+
+    __tablename__ = "login_throttle"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 metadata = ComplianceBase.metadata

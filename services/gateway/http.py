@@ -189,13 +189,13 @@ class RestGateway:
                 identity = await self.authenticator.identify(route, authorization, request.headers.get("X-API-Key"),
                                                              request.remote or "")
             except edge.EdgeError as err:
-                return domain_error_response(err.error)
+                # A refused credential still costs its address a request: guessing tokens or keys
+                # is held to the same rate as anything else.
+                return self._rate_limited(f"ip:{request.remote or ''}") or domain_error_response(err.error)
             authorization = identity.authorization
-            wait = self.limiter.retry_after(identity.subject) if self.limiter else 0
-            if wait:
-                return domain_error_response(errors.resource_exhausted(
-                    "RATE_LIMITED", f"too many requests; try again in {wait}s", domain="gateway.copytrade",
-                    retry_after_seconds=wait), headers={"Retry-After": str(wait)})
+            limited = self._rate_limited(identity.subject)
+            if limited:
+                return limited
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -218,6 +218,14 @@ class RestGateway:
         if route.grpc_path == edge.LOGIN_RPC and request.headers.get(edge.SESSION_HEADER, "").lower() == "cookie":
             return edge.session_login_response(request, to_json(reply))
         return web.json_response(to_json(reply))
+
+    def _rate_limited(self, subject: str) -> web.Response | None:
+        wait = self.limiter.retry_after(subject) if self.limiter else 0
+        if not wait:
+            return None
+        return domain_error_response(errors.resource_exhausted(
+            "RATE_LIMITED", f"too many requests; try again in {wait}s", domain="gateway.copytrade",
+            retry_after_seconds=wait), headers={"Retry-After": str(wait)})
 
     async def logout(self, request: web.Request) -> web.Response:
         """Ends the session: compliance revokes the user's tokens (the cookie's, or the bearer's),
