@@ -1,9 +1,13 @@
-"""Copy-session state changes made by the system (feed outages, reconciliation) and by people,
-each announced on copies.session.changed.<follower_id> so followers are never left guessing."""
+"""Copy-session state changes made by the system (feed outages, reconciliation, erasure) and by
+people, each announced on copies.session.changed.<follower_id> so followers are never left
+guessing."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
+
+from sqlalchemy import or_, select
 
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as pb
@@ -11,7 +15,11 @@ from services.kit import auth, errors
 from services.kit.bus import Bus
 from services.kit.db import Database
 from services.replication.accounts import DOMAIN
-from services.replication.store import CopySessionRow
+from services.replication.store import CopySessionRow, VenueAccountRow
+
+log = logging.getLogger("copytrade.replication.sessions")
+LIVE = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZEN)
+ERASED = "the user was erased"
 
 
 def owned(row: CopySessionRow | None, config_id: str) -> CopySessionRow:
@@ -44,3 +52,29 @@ async def set_state(db: Database, bus: Bus, config_id: str, state: int, reason: 
         row.state, row.state_reason, row.update_time = state, reason, datetime.now(UTC)
     await announce(bus, row)
     return row
+
+
+async def erase_user(db: Database, bus: Bus, user_id: str) -> tuple[int, int]:
+    """Compliance erased `user_id`: every live session they follow in or that copies them stops,
+    and their venue accounts go, so no replica keeps (or reopens) a connection with their keys.
+    Idempotent: a redelivery finds nothing left. Returns (sessions stopped, accounts deleted)."""
+    now = datetime.now(UTC)
+    async with db.session() as session:
+        live = (await session.execute(select(CopySessionRow).where(
+            or_(CopySessionRow.follower_id == user_id, CopySessionRow.master_id == user_id),
+            CopySessionRow.state.in_(LIVE)).with_for_update())).scalars().all()
+        for row in live:
+            row.state, row.state_reason, row.update_time = pb.SESSION_STATE_STOPPED, ERASED, now
+        accounts = (await session.execute(select(VenueAccountRow).where(
+            VenueAccountRow.user_id == user_id))).scalars().all()
+        for account in accounts:
+            await session.delete(account)
+    for row in live:  # resting copies are canceled by the session's stop, as for any stop
+        await announce(bus, row)
+    for account in accounts:  # every replica drops its open connection (venue_pool.evict)
+        deleted = events.VenueAccountDeleted(account_id=account.account_id, user_id=user_id)
+        deleted.occur_time.FromDatetime(now)
+        await bus.publish(f"copies.account.deleted.{user_id}", deleted, msg_id=f"{account.account_id}:deleted")
+    if live or accounts:
+        log.info("erased user %s: %d sessions stopped, %d venue accounts deleted", user_id, len(live), len(accounts))
+    return len(live), len(accounts)
