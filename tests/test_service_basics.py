@@ -25,17 +25,18 @@ def uid() -> str:
     return f"u_{uuid.uuid4().hex[:10]}"
 
 
-async def test_venue_accounts_are_owned_idempotent_and_paged(start_service, backend, token_for):
-    stub = ReplicationServiceStub((await start_service("replication")).channel)
+async def test_venue_accounts_are_owned_idempotent_and_paged(accounts_mesh, backend, token_for):
+    stub, open_account = accounts_mesh
     owner, other = uid(), uid()
+    first = await open_account(owner, rep.ACCOUNT_ROLE_FOLLOWER, BINANCE_SPOT, label="main", request_id="r-1")
     request = rep.CreateVenueAccountRequest(role=rep.ACCOUNT_ROLE_FOLLOWER, venue=BINANCE_SPOT,
-                                            credential_id="cred_1", label="main", request_id="r-1")
-    first = (await stub.CreateVenueAccount(request, metadata=token_for(owner))).account
+                                            credential_id=first.credential_id, label="main", request_id="r-1")
     again = (await stub.CreateVenueAccount(request, metadata=token_for(owner))).account
     assert first.account_id == again.account_id and first.user_id == owner
     for i in range(4):
         await stub.CreateVenueAccount(rep.CreateVenueAccountRequest(
-            role=rep.ACCOUNT_ROLE_FOLLOWER, venue=BINANCE_SPOT, credential_id=f"c{i}"), metadata=token_for(owner))
+            role=rep.ACCOUNT_ROLE_FOLLOWER, venue=BINANCE_SPOT, credential_id=first.credential_id),
+            metadata=token_for(owner))
     seen, token = [], ""
     while True:
         page = await stub.ListVenueAccounts(rep.ListVenueAccountsRequest(page_size=2, page_token=token),
@@ -48,6 +49,14 @@ async def test_venue_accounts_are_owned_idempotent_and_paged(start_service, back
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.GetVenueAccount(rep.GetVenueAccountRequest(account_id=first.account_id), metadata=token_for(other))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert (await stub.ListVenueAccounts(rep.ListVenueAccountsRequest(), metadata=token_for(other))).accounts == []
+    # Nor may anyone open an account on someone else's stored credential.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.CreateVenueAccount(rep.CreateVenueAccountRequest(
+            role=rep.ACCOUNT_ROLE_FOLLOWER, venue=BINANCE_SPOT, credential_id=first.credential_id),
+            metadata=token_for(other))
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert error_info(err.value).reason == "NOT_YOUR_CREDENTIAL"
     assert (await stub.ListVenueAccounts(rep.ListVenueAccountsRequest(), metadata=token_for(other))).accounts == []
 
 

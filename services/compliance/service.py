@@ -507,6 +507,13 @@ class ComplianceInternalServicer(internal_grpc.ComplianceInternalServiceServicer
             venue=trading_pb2.Venue(kind=row.venue_kind, id=row.venue_id, market_type=row.market_type),
             api_key=secret.api_key, api_secret=secret.api_secret, passphrase=secret.passphrase)
 
+    async def VerifyCredentialOwner(self, request: internal_pb.VerifyCredentialOwnerRequest, context):
+        auth.require_service()
+        async with self.db.session() as session:
+            row = await session.get(CredentialRow, request.credential_id) if request.credential_id else None
+        return internal_pb.VerifyCredentialOwnerResponse(
+            owned=row is not None and bool(request.user_id) and row.user_id == request.user_id)
+
     async def RecordAuditEvent(self, request: internal_pb.RecordAuditEventRequest, context):
         caller = auth.require_service()
         details = _audit_details(request.details_json)

@@ -10,6 +10,9 @@ from sqlalchemy import or_, select
 
 import asyncio
 
+import grpc
+
+from copytrade.compliance.v1 import compliance_internal_service_pb2 as compliance_internal_pb
 from copytrade.compliance.v1 import compliance_service_pb2 as compliance_pb
 from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
 from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
@@ -398,11 +401,23 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
                                    account_id=account_id)
         return row
 
+    async def _require_own_credential(self, user_id: str, credential_id: str) -> None:
+        """A venue account trades with its own user's keys only: compliance says whose they are."""
+        try:
+            owned = (await self.audit.VerifyCredentialOwner(compliance_internal_pb.VerifyCredentialOwnerRequest(
+                credential_id=credential_id, user_id=user_id), timeout=5)).owned
+        except grpc.aio.AioRpcError as err:
+            raise errors.passed_on(err) from None
+        if not owned:
+            raise errors.permission_denied("NOT_YOUR_CREDENTIAL", "credential_id must name one of your own stored "
+                                           "credentials", domain=DOMAIN, field="credential_id")
+
     async def CreateVenueAccount(self, request: pb.CreateVenueAccountRequest, context) -> pb.CreateVenueAccountResponse:
         caller = auth.require_caller()
         user_id = request.user_id or caller.user_id
         auth.require_user(user_id)
         validate_new_account(request)
+        await self._require_own_credential(user_id, request.credential_id)
         async with self.db.session() as session:
             if request.request_id:  # a retried create returns what the first one made
                 existing = (await session.execute(select(VenueAccountRow).where(

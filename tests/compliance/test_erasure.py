@@ -13,6 +13,7 @@ from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServic
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
 from services.kit.testing import eventually
+from tests.conftest import stored_credential
 from tests.replication.test_copy_flow import SPOT, verify
 
 PASSWORD = "correct horse battery staple"
@@ -36,7 +37,8 @@ async def test_an_erased_user_stops_trading_and_holds_no_keys(start_service, tok
 
     async def account(user: str, role: int) -> str:
         return (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
-            role=role, venue=SPOT, credential_id="c"), metadata=token_for(user))).account.account_id
+            role=role, venue=SPOT, credential_id=await stored_credential(compliance, token_for, user, SPOT)),
+            metadata=token_for(user))).account.account_id
 
     leaver_follows, leaver_leads = await account(leaver, rep.ACCOUNT_ROLE_FOLLOWER), await account(
         leaver, rep.ACCOUNT_ROLE_MASTER)

@@ -49,8 +49,7 @@ async def test_a_profile_shows_what_the_master_holds_and_their_trades_newest_fir
 async def test_a_private_profiles_activity_is_not_shown(discovery, token_for):
     stub, _ = discovery
     user = f"hidden-{uuid.uuid4().hex[:6]}"
-    account = (await stub.accounts.CreateVenueAccount(rep.CreateVenueAccountRequest(
-        role=rep.ACCOUNT_ROLE_MASTER, venue=SPOT, credential_id="c"), metadata=token_for(user))).account.account_id
+    account = (await stub.open_account(user, rep.ACCOUNT_ROLE_MASTER, SPOT)).account_id
     profile = (await stub.CreateMasterProfile(pb.CreateMasterProfileRequest(profile=pb.MasterProfile(
         display_name="Hidden", strategy_type=pb.STRATEGY_TYPE_SWING, risk_level=pb.RISK_LEVEL_MODERATE,
         master_account_ids=[account], public=False)), metadata=token_for(user, "master"))).profile

@@ -10,7 +10,6 @@ import pytest
 from copytrade.discovery.v1 import discovery_service_pb2 as disc
 from copytrade.discovery.v1.discovery_service_pb2_grpc import DiscoveryServiceStub
 from copytrade.replication.v1 import replication_service_pb2 as rep
-from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
 from services.kit.errors import error_info
 from tests.replication.test_copy_flow import SPOT
 
@@ -21,15 +20,14 @@ def _profile(*accounts: str, trader_id: str = "") -> disc.MasterProfile:
                               master_account_ids=list(accounts))
 
 
-async def test_a_profile_lists_only_the_callers_own_master_accounts(start_service, backend, token_for):
-    replication_svc = await start_service("replication")
+async def test_a_profile_lists_only_the_callers_own_master_accounts(start_service, accounts_mesh, backend, token_for):
+    _, open_account = accounts_mesh
+    replication_svc = open_account.services[1]
     discovery = DiscoveryServiceStub((await start_service("discovery", addresses={
         **replication_svc.settings.addresses, "replication": replication_svc.address})).channel)
-    replication = ReplicationServiceStub(replication_svc.channel)
 
     async def account(user: str, role: int) -> str:
-        return (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
-            role=role, venue=SPOT, credential_id="c"), metadata=token_for(user))).account.account_id
+        return (await open_account(user, role, SPOT)).account_id
 
     victim, thief = f"v-{uuid.uuid4().hex[:6]}", f"t-{uuid.uuid4().hex[:6]}"
     victims_account = await account(victim, rep.ACCOUNT_ROLE_MASTER)

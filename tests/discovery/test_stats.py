@@ -16,7 +16,6 @@ from copytrade.discovery.v1 import discovery_service_pb2 as pb
 from copytrade.discovery.v1.discovery_service_pb2_grpc import DiscoveryServiceStub
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as rep
-from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
 from copytrade.type.v1 import trading_pb2
 from services.discovery import stats
 from services.kit.bus import Bus
@@ -78,14 +77,15 @@ def test_a_window_counts_only_the_trades_it_holds_and_open_lots_are_marked():
 
 
 @pytest_asyncio.fixture
-async def discovery(start_service, nats_server):
+async def discovery(start_service, accounts_mesh, nats_server):
     """Discovery, and the replication it asks whose accounts a profile may show."""
-    replication = await start_service("replication")
+    _, open_account = accounts_mesh
+    replication = open_account.services[1]
     service = await start_service("discovery", addresses={**replication.settings.addresses,
                                                           "replication": replication.address})
     bus = await Bus.connect(nats_server.url, "stats-feed")
     stub = DiscoveryServiceStub(service.channel)
-    stub.accounts = ReplicationServiceStub(replication.channel)  # where master() opens the master's account
+    stub.open_account = open_account  # how master() opens the master's venue account
     yield stub, bus
     await bus.close()
 
@@ -103,8 +103,7 @@ async def publish(bus, account: str, fill: stats.Fill, n: int) -> None:
 async def master(discovery, token_for, name: str) -> tuple[str, str]:
     """A master with a venue account and a public profile showing it: (trader id, account id)."""
     user = f"{name}-{uuid.uuid4().hex[:6]}"
-    account = (await discovery.accounts.CreateVenueAccount(rep.CreateVenueAccountRequest(
-        role=rep.ACCOUNT_ROLE_MASTER, venue=SPOT, credential_id="c"), metadata=token_for(user))).account.account_id
+    account = (await discovery.open_account(user, rep.ACCOUNT_ROLE_MASTER, SPOT)).account_id
     profile = (await discovery.CreateMasterProfile(pb.CreateMasterProfileRequest(profile=pb.MasterProfile(
         display_name=name, strategy_type=pb.STRATEGY_TYPE_SWING, risk_level=pb.RISK_LEVEL_MODERATE,
         master_account_ids=[account], public=True)), metadata=token_for(user, "master"))).profile

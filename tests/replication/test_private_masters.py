@@ -10,6 +10,7 @@ from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServic
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
 from services.kit.errors import error_info
+from tests.conftest import stored_credential
 from tests.replication.test_copy_flow import SPOT, verify
 
 SETTINGS = rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1")
@@ -25,7 +26,8 @@ async def test_a_private_master_is_copied_only_by_followers_it_allows(start_serv
 
     async def account(user: str, role: int) -> str:
         return (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
-            role=role, venue=SPOT, credential_id="c"), metadata=token_for(user))).account.account_id
+            role=role, venue=SPOT, credential_id=await stored_credential(compliance, token_for, user, SPOT)),
+            metadata=token_for(user))).account.account_id
 
     private = await account(master, rep.ACCOUNT_ROLE_MASTER)
     accounts = {user: await account(user, rep.ACCOUNT_ROLE_FOLLOWER) for user in (friend, stranger)}
