@@ -99,7 +99,7 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         now = datetime.now(UTC)
         async with self.audit.transaction() as tx:
             session = tx.session
-            vault = await self.keyring.writer(session)
+            vault = await self.keyring.user_writer(session, request.user_id)
             row = await session.get(KycRow, request.user_id, with_for_update=True)
             if row is not None and row.status == pb.KYC_STATUS_APPROVED:
                 raise errors.failed_precondition("KYC_ALREADY_APPROVED", "your identity is already verified",
@@ -191,7 +191,7 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
                 ).scalar_one_or_none()
                 if existing is not None:
                     return pb.StoreCredentialResponse(credential=credential_to_proto(existing))
-            vault = await self.keyring.writer(session)
+            vault = await self.keyring.user_writer(session, user_id)
             row = CredentialRow(
                 credential_id=f"cred_{uuid.uuid4().hex[:20]}", user_id=user_id, venue_kind=request.venue.kind,
                 venue_id=request.venue.id, market_type=request.venue.market_type, label=request.label.strip(),
@@ -215,11 +215,12 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         caller = auth.require_caller()
         _require_secret(request.api_key, request.api_secret)
         async with self.audit.transaction() as tx:
-            vault = await self.keyring.writer(tx.session)  # the vault lock before any row lock, as rotation takes them
+            await self.keyring.writer(tx.session)  # the vault lock before any row lock, as rotation takes them
             row = await tx.session.get(CredentialRow, request.credential_id, with_for_update=True)
             if row is None or not caller.may_act_for(row.user_id):
                 raise errors.not_found("CREDENTIAL_NOT_FOUND", "no such credential", domain=identity.DOMAIN,
                                        credential_id=request.credential_id)
+            vault = await self.keyring.user_writer(tx.session, row.user_id)
             row.ciphertext = vault.encrypt(Secret(request.api_key, request.api_secret, request.passphrase))
             row.masked_api_key, row.update_time = mask(request.api_key), datetime.now(UTC)
             tx.record(Entry(caller.subject, "credential.secret_replaced", f"credential:{row.credential_id}",
@@ -496,7 +497,7 @@ class ComplianceInternalServicer(internal_grpc.ComplianceInternalServiceServicer
             raise errors.not_found("CREDENTIAL_NOT_FOUND", "no such credential for that user",
                                    domain=identity.DOMAIN, credential_id=request.credential_id)
         try:
-            secret = await self.keyring.decrypt(row.ciphertext)
+            secret = await self.keyring.decrypt(row.ciphertext, row.user_id)
         except InvalidToken:
             raise errors.failed_precondition("CREDENTIAL_UNREADABLE", "the credential cannot be decrypted with the "
                                              "configured master key", domain=identity.DOMAIN,

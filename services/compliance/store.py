@@ -40,6 +40,18 @@ class VaultKeyRow(ComplianceBase):
     create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class UserKeyRow(ComplianceBase):
+    """A user's own data key (random), sealed by the vault: their credentials and identity
+    document are encrypted under it, and erasure deletes it, so no copy of their ciphertext
+    (a backup, a replica) opens again, whatever keys remain (crypto-shredding)."""
+
+    __tablename__ = "user_keys"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class CredentialRow(ComplianceBase):
     __tablename__ = "credentials"
 
