@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,22 @@ from services.kit.natsd import NatsServer
 
 START_TIMEOUT_S = 180.0  # five Python services importing at once on a busy 2-core machine take a minute or more
 METRICS_OFFSET = 10
+
+
+PRIVATE_UMASK = 0o077  # files 0600, directories 0700
+
+
+def make_private(data_dir: Path) -> None:
+    """The data directory and all in it readable by this user alone: credentials' ciphertext, the
+    audit trail and the logs are nobody else's business. From here on this process (and what it
+    starts: nats-server, the services) creates files 0600; what an older run left is tightened."""
+    os.umask(PRIVATE_UMASK)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for path in [data_dir, *data_dir.rglob("*")]:
+        if not path.is_symlink():
+            mode = path.stat().st_mode
+            if mode & 0o077:
+                path.chmod(stat.S_IMODE(mode) & 0o700)
 
 
 def persistent_secrets(data_dir: Path) -> dict[str, str]:
@@ -118,17 +135,17 @@ class Mesh:
         return env
 
     async def start(self) -> dict[str, str]:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private(self.data_dir)
         await self.nats.start()
         env = self.environment()
         logs = self.data_dir / "logs"
         logs.mkdir(exist_ok=True)
         for name in self.services:
             with open(logs / f"{name}.log", "ab") as log_file:
-                self.processes[name] = subprocess.Popen(
+                self.processes[name] = subprocess.Popen(  # umask: the files each service makes are 0600
                     [sys.executable, "-m", f"services.{name}"],
                     env={**env, "LISTEN_ADDR": self.address(name), "METRICS_ADDR": self.metrics_address(name)},
-                    stdout=log_file, stderr=subprocess.STDOUT,
+                    stdout=log_file, stderr=subprocess.STDOUT, umask=PRIVATE_UMASK,
                 )
         await asyncio.gather(*(self._wait(name) for name in self.services))
         endpoints = await self.endpoints()

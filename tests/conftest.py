@@ -205,3 +205,36 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     target = os.environ.get("COPYTRADE_RELIABILITY_JSON")
     if target:
         Path(target).write_text(json.dumps(RELIABILITY_ROWS, indent=2))
+
+
+async def stored_credential(compliance, token_for, user: str, venue) -> str:
+    """A credential stored in compliance's vault for `user` (a venue account must name its own)."""
+    from copytrade.compliance.v1 import compliance_service_pb2 as comp
+
+    return (await compliance.StoreCredential(comp.StoreCredentialRequest(
+        venue=venue, label="test", api_key=f"KEY{uuid.uuid4().hex[:12]}", api_secret="test-secret"),
+        metadata=token_for(user))).credential.credential_id
+
+
+@pytest_asyncio.fixture
+async def accounts_mesh(start_service, token_for):
+    """Compliance and a replication that asks it (a venue account needs its owner's own stored
+    credential): `replication, open_account = accounts_mesh`, then
+    `await open_account(user, role, venue)` stores a credential for `user` and opens the account."""
+    from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
+    from copytrade.replication.v1 import replication_service_pb2 as rep
+    from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+
+    compliance_svc = await start_service("compliance")
+    replication_svc = await start_service("replication", addresses={
+        **compliance_svc.settings.addresses, "compliance": compliance_svc.address})
+    compliance, replication = ComplianceServiceStub(compliance_svc.channel), ReplicationServiceStub(
+        replication_svc.channel)
+
+    async def open_account(user: str, role: int, venue, **fields):
+        credential_id = await stored_credential(compliance, token_for, user, venue)
+        return (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
+            role=role, venue=venue, credential_id=credential_id, **fields), metadata=token_for(user))).account
+
+    open_account.compliance, open_account.services = compliance, (compliance_svc, replication_svc)
+    return replication, open_account

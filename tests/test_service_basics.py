@@ -25,17 +25,18 @@ def uid() -> str:
     return f"u_{uuid.uuid4().hex[:10]}"
 
 
-async def test_venue_accounts_are_owned_idempotent_and_paged(start_service, backend, token_for):
-    stub = ReplicationServiceStub((await start_service("replication")).channel)
+async def test_venue_accounts_are_owned_idempotent_and_paged(accounts_mesh, backend, token_for):
+    stub, open_account = accounts_mesh
     owner, other = uid(), uid()
+    first = await open_account(owner, rep.ACCOUNT_ROLE_FOLLOWER, BINANCE_SPOT, label="main", request_id="r-1")
     request = rep.CreateVenueAccountRequest(role=rep.ACCOUNT_ROLE_FOLLOWER, venue=BINANCE_SPOT,
-                                            credential_id="cred_1", label="main", request_id="r-1")
-    first = (await stub.CreateVenueAccount(request, metadata=token_for(owner))).account
+                                            credential_id=first.credential_id, label="main", request_id="r-1")
     again = (await stub.CreateVenueAccount(request, metadata=token_for(owner))).account
     assert first.account_id == again.account_id and first.user_id == owner
     for i in range(4):
         await stub.CreateVenueAccount(rep.CreateVenueAccountRequest(
-            role=rep.ACCOUNT_ROLE_FOLLOWER, venue=BINANCE_SPOT, credential_id=f"c{i}"), metadata=token_for(owner))
+            role=rep.ACCOUNT_ROLE_FOLLOWER, venue=BINANCE_SPOT, credential_id=first.credential_id),
+            metadata=token_for(owner))
     seen, token = [], ""
     while True:
         page = await stub.ListVenueAccounts(rep.ListVenueAccountsRequest(page_size=2, page_token=token),
@@ -48,6 +49,14 @@ async def test_venue_accounts_are_owned_idempotent_and_paged(start_service, back
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.GetVenueAccount(rep.GetVenueAccountRequest(account_id=first.account_id), metadata=token_for(other))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert (await stub.ListVenueAccounts(rep.ListVenueAccountsRequest(), metadata=token_for(other))).accounts == []
+    # Nor may anyone open an account on someone else's stored credential.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.CreateVenueAccount(rep.CreateVenueAccountRequest(
+            role=rep.ACCOUNT_ROLE_FOLLOWER, venue=BINANCE_SPOT, credential_id=first.credential_id),
+            metadata=token_for(other))
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert error_info(err.value).reason == "NOT_YOUR_CREDENTIAL"
     assert (await stub.ListVenueAccounts(rep.ListVenueAccountsRequest(), metadata=token_for(other))).accounts == []
 
 
@@ -120,3 +129,21 @@ async def test_a_page_token_we_did_not_issue_is_a_clear_error(start_service, tok
             await stub.ListVenueAccounts(rep.ListVenueAccountsRequest(page_token=bad), metadata=token_for(uid()))
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert error_info(err.value).metadata["field"] == "page_token"
+
+
+def test_serve_refuses_to_start_without_a_jwt_secret(tmp_path):
+    """With no JWT_SECRET a service would sign and accept tokens with the public development
+    secret, so anyone could mint an operator's token: `copytrade serve` refuses instead."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("JWT_SECRET", "MASTER_KEY")}
+    env.update(COPYTRADE_DATA_DIR=str(tmp_path), LISTEN_ADDR="127.0.0.1:0", NATS_URL="nats://127.0.0.1:1")
+    try:
+        done = subprocess.run([sys.executable, "-m", "services.cli", "serve", "risk"], env=env,
+                              capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("serve kept running with no JWT_SECRET")
+    assert done.returncode != 0
+    assert "JWT_SECRET" in done.stderr and "Traceback" not in done.stderr

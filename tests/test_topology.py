@@ -25,7 +25,7 @@ from copytrade.type.v1 import trading_pb2
 from services.kit.natsd import free_port
 from services.kit.testing import eventually
 from services.launcher import wait_serving
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, stored_credential
 from tests.replication.test_copy_flow import SPOT, verify
 from venue_sim import Simulator
 
@@ -70,7 +70,8 @@ async def test_replicas_share_the_copies_and_never_double_one(topology, token_fo
     for i in range(4):
         master = f"m{i}-{uuid.uuid4().hex[:6]}"
         master_account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
-            role=rep.ACCOUNT_ROLE_MASTER, venue=SPOT, credential_id="signal-only"),
+            role=rep.ACCOUNT_ROLE_MASTER, venue=SPOT,  # signals only, but on a credential of the master's own
+            credential_id=await stored_credential(compliance, token_for, master, SPOT)),
             metadata=token_for(master))).account
         masters.append((master, master_account))
         user = f"f{i}-{uuid.uuid4().hex[:6]}"

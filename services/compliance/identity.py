@@ -7,12 +7,22 @@ import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 from copytrade.compliance.v1 import compliance_service_pb2 as pb
 from services.kit import auth, errors
 
 DOMAIN = "compliance.copytrade"
+# NIST 800-63B §5.1.1.2: a length range, any characters (spaces included), no composition rules,
+# and a check against commonly used and breached passwords.
 MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 128
+# zxcvbn matches the password against its list of the 30,000 most common passwords from breach
+# corpora (and English words, names, keyboard walks, repeats, sequences and dates, with l33t and
+# reversed spellings, and the user's own email and name) and estimates how many guesses it would
+# take; 10^8 is its "safely unguessable" line ("password1234" takes about 10^4).
+MIN_GUESSES_LOG10 = 8
+ZXCVBN_MAX_LENGTH = 72  # the estimator's own bound; the rest of a longer password only adds to it
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
@@ -28,10 +38,22 @@ def normalise_email(email: str) -> str:
     return email
 
 
-def check_password_strength(password: str) -> None:
+def check_password_strength(password: str, user_inputs: tuple[str, ...] = ()) -> None:
+    def weak(message: str, **metadata) -> errors.DomainError:
+        return errors.invalid_argument("WEAK_PASSWORD", message, domain=DOMAIN, field="password",
+                                       min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH, **metadata)
+
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise errors.invalid_argument("WEAK_PASSWORD", f"password must have at least {MIN_PASSWORD_LENGTH} characters",
-                                      domain=DOMAIN, field="password", min_length=MIN_PASSWORD_LENGTH)
+        raise weak(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise weak(f"password must have at most {MAX_PASSWORD_LENGTH} characters")
+    if not password.strip():
+        raise weak("password must not be only spaces")
+    found = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=[u for u in user_inputs if u])
+    if found["guesses_log10"] < MIN_GUESSES_LOG10:
+        hint = found["feedback"].get("warning") or "it is too easy to guess"
+        raise weak(f"password is too common or predictable ({hint.rstrip('.')}); a few unrelated words make a "
+                   "strong one", problem="COMMON_OR_PREDICTABLE")
 
 
 def self_assigned_roles(requested: list[int]) -> list[str]:

@@ -11,6 +11,12 @@ changing MASTER_KEY retires the old data key all the same.
 Everything that encrypts takes the vault lock in its transaction (`writer`), so a rotation
 never misses a secret written while it runs, and nothing is written under a key it retired.
 
+Each user's secrets (venue credentials, identity document) are encrypted under a data key of
+their own (`user_keys`, random, sealed by the vault like the audit key); a rotation re-seals those
+keys rather than every secret. Erasure deletes the user's key, so any copy of their ciphertext
+left anywhere (a backup, a replica, a restored row) stays unreadable for good: crypto-shredding.
+Secrets written before user keys existed stay under the vault key until rewritten.
+
 The keyring also holds the audit chain's HMAC key (`audit_key`): random, made once at the first
 start, sealed by the vault in `audit_keys` and re-sealed by every rotation like a secret, so the
 chain keeps verifying after MASTER_KEY changes. Whoever can read the database alone cannot
@@ -28,8 +34,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.compliance import audit, identity
-from services.compliance.store import AuditHeadRow, AuditKeyRow, CredentialRow, KycRow, VaultKeyRow
-from services.compliance.vault import InvalidToken, Secret, Vault, derive_key, new_salt
+from services.compliance.store import AuditHeadRow, AuditKeyRow, CredentialRow, KycRow, UserKeyRow, VaultKeyRow
+from services.compliance.vault import InvalidToken, Secret, UserVault, Vault, derive_key, is_user_keyed, new_salt
 from services.kit import errors
 from services.kit.db import Database
 
@@ -91,17 +97,39 @@ class Keyring:
             self.vault = await self._derive(await _rows(session))
         return self.vault
 
-    async def decrypt(self, token: bytes) -> Secret:
-        """Decrypt; if no key held opens it and another replica has rotated since, follow and retry."""
+    async def user_writer(self, session: AsyncSession, user_id: str) -> UserVault:
+        """The user's own data key to encrypt their secrets with in `session`'s transaction (made
+        on first use), under the vault lock as `writer`."""
+        vault = await self.writer(session)
+        row = await session.get(UserKeyRow, user_id)
+        if row is None:
+            key = UserVault.new_key()
+            session.add(UserKeyRow(user_id=user_id, sealed=vault.seal(key), create_time=datetime.now(UTC)))
+            return UserVault(key)
+        return UserVault(vault.unseal(row.sealed))
+
+    async def decrypt(self, token: bytes, user_id: str = "") -> Secret:
+        """Decrypt a vault token, or `user_id`'s own (InvalidToken once their key is shredded); if
+        no key held opens it and another replica has rotated since, follow and retry."""
+        if is_user_keyed(token):
+            async with self.db.session() as session:
+                row = await session.get(UserKeyRow, user_id) if user_id else None
+            if row is None:
+                raise InvalidToken
+            return UserVault(await self._open(row.sealed)).decrypt(token)
+        return await self._open(token, secret=True)
+
+    async def _open(self, token: bytes, *, secret: bool = False):
+        opener = self.vault.decrypt if secret else self.vault.unseal
         try:
-            return self.vault.decrypt(token)
+            return opener(token)
         except InvalidToken:
             async with self.db.session() as session:
                 rows = await _rows(session)
             if not rows or rows[0].key_id == self.vault.current_key_id:
                 raise
             self.vault = await self._derive(rows)
-            return self.vault.decrypt(token)
+            return (self.vault.decrypt if secret else self.vault.unseal)(token)
 
     async def rotate(self, session: AsyncSession) -> tuple[int, Vault]:
         """Re-encrypt every stored secret under a fresh key in `session`'s transaction and delete
@@ -112,10 +140,20 @@ class Keyring:
         fresh = await asyncio.to_thread(derive_key, self.masters[0], salt)
         held = await self._derive(await _rows(session))  # every key that may have written a record
         rotator = Vault([(key_id, fresh), *held.keys])
-        credentials = (await session.execute(select(CredentialRow.credential_id, CredentialRow.ciphertext))).all()
-        documents = (await session.execute(select(KycRow.user_id, KycRow.document_number))).all()
+        every_credential = (await session.execute(select(CredentialRow.credential_id, CredentialRow.user_id,
+                                                         CredentialRow.ciphertext))).all()
+        every_document = (await session.execute(select(KycRow.user_id, KycRow.user_id, KycRow.document_number))).all()
+        user_keys = (await session.execute(select(UserKeyRow.user_id, UserKeyRow.sealed))).all()
+        # Secrets under a user's key move with it (re-sealed below); those whose key was shredded
+        # are nobody's to read and do not hold a rotation up.
+        keyed_users = {user_id for user_id, _ in user_keys}
+        covered = sum(1 for _, owner, token in [*every_credential, *every_document]
+                      if is_user_keyed(token) and owner in keyed_users)
+        credentials = [(cid, token) for cid, _, token in every_credential if not is_user_keyed(token)]
+        documents = [(uid, token) for uid, _, token in every_document if not is_user_keyed(token)]
         audit_keys = (await session.execute(select(AuditKeyRow.key_id, AuditKeyRow.sealed))).all()
-        rotated, unreadable = await asyncio.to_thread(_reencrypt, rotator, [*credentials, *documents, *audit_keys])
+        rotated, unreadable = await asyncio.to_thread(_reencrypt, rotator,
+                                                      [*credentials, *documents, *audit_keys, *user_keys])
         if unreadable:
             raise errors.failed_precondition(
                 "VAULT_KEY_MISSING", f"{unreadable} stored secrets cannot be decrypted with MASTER_KEY or "
@@ -131,9 +169,13 @@ class Keyring:
             offset = len(credentials) + len(documents)
             await session.execute(update(AuditKeyRow), [
                 {"key_id": kid, "sealed": rotated[offset + i]} for i, (kid, _) in enumerate(audit_keys)])
+        if user_keys:
+            offset = len(credentials) + len(documents) + len(audit_keys)
+            await session.execute(update(UserKeyRow), [
+                {"user_id": uid, "sealed": rotated[offset + i]} for i, (uid, _) in enumerate(user_keys)])
         await session.execute(delete(VaultKeyRow))
         session.add(VaultKeyRow(key_id=key_id, salt=salt, create_time=datetime.now(UTC)))
-        return len(credentials) + len(documents), Vault([(key_id, fresh)])
+        return len(credentials) + len(documents) + covered, Vault([(key_id, fresh)])
 
     def install(self, vault: Vault) -> None:
         self.vault = vault

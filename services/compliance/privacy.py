@@ -1,10 +1,12 @@
 """A user's rights over their data: erasure (DeleteUser) and a copy of it (ExportUserData).
 
 Erasure removes the profile, password hash, identity verification (with its encrypted document
-number), consents and login addresses, and destroys the ciphertext of every stored venue
-credential. Kept, because the platform must keep them: the audit trail (append-only; it never
-holds a secret, a password, an email or a document number), trade records, and compliance
-alerts (with any address in them erased).
+number), consents, login addresses and failed-login count, destroys the ciphertext of every
+stored venue credential, and deletes the user's own data key, under which those secrets were
+encrypted, so a copy of them kept anywhere else (a backup) cannot be read either. Kept, because
+the platform must keep them: the audit trail (append-only; it never holds a secret, a password,
+an email or a document number), trade records, and compliance alerts (with any address in them
+erased).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from copytrade.compliance.v1 import compliance_service_pb2 as pb
 from services.compliance import audit
 from services.compliance.keyring import Keyring
 from services.compliance.store import (AlertRow, AuditRow, ConsentRow, CredentialRow, KycRow, LoginAddressRow,
-                                       UserRow)
+                                       LoginThrottleRow, UserKeyRow, UserRow)
+from services.compliance.throttle import account_key
 from services.compliance.vault import InvalidToken, mask
 from services.kit.db import Database, aware
 
@@ -38,6 +41,11 @@ async def erase(session: AsyncSession, user_id: str) -> tuple[bool, int]:
     for table, column in ((KycRow, KycRow.user_id), (ConsentRow, ConsentRow.user_id),
                           (LoginAddressRow, LoginAddressRow.user_id)):
         held = (await session.execute(delete(table).where(column == user_id))).rowcount > 0 or held
+    if user is not None:
+        await session.execute(delete(LoginThrottleRow).where(LoginThrottleRow.account == account_key(user.email)))
+    # Crypto-shredding: without the user's own key no copy of their ciphertext opens again.
+    shredded_key = (await session.execute(delete(UserKeyRow).where(UserKeyRow.user_id == user_id))).rowcount > 0
+    held = held or shredded_key
     if credential_ids:
         await session.execute(delete(CredentialRow).where(CredentialRow.user_id == user_id))
     if user is not None:
@@ -55,7 +63,7 @@ async def export(db: Database, keyring: Keyring, user_id: str) -> dict | None:
     async with db.session() as session:
         document, kyc_token = await _gather(session, user_id)
     if document is not None and kyc_token is not None:  # decrypted outside the transaction
-        document["kyc"]["document_number_masked"] = await _masked_document(keyring, kyc_token)
+        document["kyc"]["document_number_masked"] = await _masked_document(keyring, kyc_token, user_id)
     return document
 
 
@@ -101,9 +109,9 @@ def to_json(document: dict) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False)
 
 
-async def _masked_document(keyring: Keyring, token: bytes) -> str:
+async def _masked_document(keyring: Keyring, token: bytes, user_id: str) -> str:
     try:
-        return mask((await keyring.decrypt(token)).api_key)
+        return mask((await keyring.decrypt(token, user_id)).api_key)
     except (InvalidToken, ValueError, KeyError):
         return "unavailable"
 

@@ -16,11 +16,12 @@ from services.compliance.checkpoints import CheckpointLog
 from services.compliance.events import Intake, Publisher
 from services.compliance.keyring import Keyring, previous_master_key
 from services.compliance.monitor import Monitor
-from services.compliance.service import ComplianceInternalServicer, ComplianceServicer
+from services.compliance.service import ComplianceInternalServicer, ComplianceServicer, token_versions
 from services.kit.bus import Bus
 from services.kit.config import Settings
 from services.kit.db import Database
 from services.kit.periodic import Periodic
+from services.kit import revocations
 from services.kit.server import Registration, RunningService, start_grpc_server
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -40,11 +41,14 @@ async def create_server(settings: Settings) -> RunningService:
     signer = Periodic("audit-checkpoints", settings.audit_checkpoint_interval_s,
                       lambda: sign_head(trail, checkpoints), first_delay_s=settings.audit_checkpoint_interval_s).start()
     monitor = Monitor()
+    # Compliance reads token versions from its own table; other replicas' changes arrive by event.
+    versions, close_versions = await revocations.token_versions(settings, lambda ids: token_versions(db, ids))
     await Intake(trail, monitor).start(bus)
     registrations = [
         Registration(compliance_service_pb2.DESCRIPTOR.services_by_name["ComplianceService"].full_name,
                      compliance_service_pb2_grpc.add_ComplianceServiceServicer_to_server,
-                     ComplianceServicer(db, settings, keyring, trail, monitor, checkpoints=checkpoints)),
+                     ComplianceServicer(db, settings, keyring, trail, monitor, checkpoints=checkpoints,
+                                        versions=versions)),
         Registration(
             compliance_internal_service_pb2.DESCRIPTOR.services_by_name["ComplianceInternalService"].full_name,
             compliance_internal_service_pb2_grpc.add_ComplianceInternalServiceServicer_to_server,
@@ -60,7 +64,8 @@ async def create_server(settings: Settings) -> RunningService:
     # Cleanups run last to first: the head is signed, queued announcements go out, then the
     # consumers stop, then the database closes.
     return await start_grpc_server(settings, registrations,
-                                   cleanups=[db.close, bus.close, publisher.close, last_checkpoint])
+                                   cleanups=[*close_versions, db.close, bus.close, publisher.close, last_checkpoint],
+                                   versions=versions)
 
 
 async def sign_head(trail: AuditTrail, checkpoints: CheckpointLog) -> None:

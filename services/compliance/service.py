@@ -25,6 +25,7 @@ from services.compliance.checkpoints import CheckpointLog
 from services.compliance.keyring import Keyring
 from services.compliance.monitor import Monitor, alert_to_proto, subject_token
 from services.compliance.store import AlertRow, AuditRow, ConsentRow, CredentialRow, KycRow, TradeRow, UserRow
+from services.compliance.throttle import LoginThrottle
 from services.compliance.vault import InvalidToken, Secret, mask
 from services.kit import auth, errors, paging
 from services.kit.config import Settings
@@ -79,8 +80,11 @@ async def _newest_first(session, query, requested_size: int, page_token: str) ->
 
 class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
     def __init__(self, db: Database, settings: Settings, keyring: Keyring, trail: AuditTrail, monitor: Monitor,
-                 trusted_proxies: list | None = None, *, checkpoints: CheckpointLog) -> None:
+                 trusted_proxies: list | None = None, *, checkpoints: CheckpointLog,
+                 versions: auth.TokenVersions | None = None) -> None:
         self.db = db
+        self.versions = versions  # this process's cache, told at once when a version moves
+        self.throttle = LoginThrottle(db)
         self.checkpoints = checkpoints
         self.settings = settings
         self.keyring = keyring
@@ -95,7 +99,7 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         now = datetime.now(UTC)
         async with self.audit.transaction() as tx:
             session = tx.session
-            vault = await self.keyring.writer(session)
+            vault = await self.keyring.user_writer(session, request.user_id)
             row = await session.get(KycRow, request.user_id, with_for_update=True)
             if row is not None and row.status == pb.KYC_STATUS_APPROVED:
                 raise errors.failed_precondition("KYC_ALREADY_APPROVED", "your identity is already verified",
@@ -187,7 +191,7 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
                 ).scalar_one_or_none()
                 if existing is not None:
                     return pb.StoreCredentialResponse(credential=credential_to_proto(existing))
-            vault = await self.keyring.writer(session)
+            vault = await self.keyring.user_writer(session, user_id)
             row = CredentialRow(
                 credential_id=f"cred_{uuid.uuid4().hex[:20]}", user_id=user_id, venue_kind=request.venue.kind,
                 venue_id=request.venue.id, market_type=request.venue.market_type, label=request.label.strip(),
@@ -211,11 +215,12 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         caller = auth.require_caller()
         _require_secret(request.api_key, request.api_secret)
         async with self.audit.transaction() as tx:
-            vault = await self.keyring.writer(tx.session)  # the vault lock before any row lock, as rotation takes them
+            await self.keyring.writer(tx.session)  # the vault lock before any row lock, as rotation takes them
             row = await tx.session.get(CredentialRow, request.credential_id, with_for_update=True)
             if row is None or not caller.may_act_for(row.user_id):
                 raise errors.not_found("CREDENTIAL_NOT_FOUND", "no such credential", domain=identity.DOMAIN,
                                        credential_id=request.credential_id)
+            vault = await self.keyring.user_writer(tx.session, row.user_id)
             row.ciphertext = vault.encrypt(Secret(request.api_key, request.api_secret, request.passphrase))
             row.masked_api_key, row.update_time = mask(request.api_key), datetime.now(UTC)
             tx.record(Entry(caller.subject, "credential.secret_replaced", f"credential:{row.credential_id}",
@@ -247,14 +252,14 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
     # --- users ---------------------------------------------------------------------------
     async def RegisterUser(self, request: pb.RegisterUserRequest, context) -> pb.RegisterUserResponse:
         email = identity.normalise_email(request.email)
-        identity.check_password_strength(request.password)
+        identity.check_password_strength(request.password, (email, email.split("@")[0], request.display_name))
         roles = identity.self_assigned_roles(list(request.roles))
         if email in identity.bootstrap_operators():  # the first operators come from configuration
             roles = sorted({*roles, auth.ROLE_OPERATOR})
         password_hash = await asyncio.to_thread(identity.hash_password, request.password)  # ~50 ms of CPU
         row = UserRow(user_id=f"usr_{uuid.uuid4().hex[:20]}", email=email,
                       display_name=request.display_name.strip() or email.split("@")[0],
-                      password_hash=password_hash, roles=roles, create_time=datetime.now(UTC))
+                      password_hash=password_hash, roles=roles, create_time=datetime.now(UTC), token_version=0)
         try:
             async with self.audit.transaction() as tx:
                 tx.session.add(row)
@@ -267,7 +272,10 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         return pb.RegisterUserResponse(user=user_to_proto(row))
 
     async def Login(self, request: pb.LoginRequest, context) -> pb.LoginResponse:
-        email = request.email.strip().lower()
+        email = request.email.strip().lower()[:320]
+        address = anomaly.client_address(context.peer() if context else "", _forwarded_for(context),
+                                         self.trusted_proxies)
+        await self.throttle.attempt(email, address)  # before the password is looked at
         async with self.db.session() as session:
             row = (await session.execute(select(UserRow).where(UserRow.email == email))).scalar_one_or_none()
         stored = row.password_hash if row else identity.DUMMY_HASH
@@ -278,15 +286,34 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
             user_id = row.user_id if row else ""
             await self.audit.record(Entry("anonymous", "user.login_failed", f"user:{user_id}", user_id))
             raise errors.unauthenticated("INVALID_CREDENTIALS", "email or password is wrong", domain=identity.DOMAIN)
-        address = anomaly.client_address(context.peer() if context else "", _forwarded_for(context),
-                                         self.trusted_proxies)
+        await self.throttle.succeeded(email, address)
         async with self.audit.transaction() as tx:
             await self.monitor.note_login(tx, row.user_id, address)
             tx.record(Entry(row.user_id, "user.logged_in", f"user:{row.user_id}", row.user_id))
-        token, expires = auth.issue_token(self.settings.jwt_secret, row.user_id, row.roles)
+        token, expires = auth.issue_token(self.settings.jwt_secret, row.user_id, row.roles,
+                                          version=row.token_version)
         response = pb.LoginResponse(access_token=token, user=user_to_proto(row))
         response.expire_time.FromSeconds(expires)
         return response
+
+    async def Logout(self, request: pb.LogoutRequest, context) -> pb.LogoutResponse:
+        caller = auth.require_caller()
+        if not caller.user_id:
+            raise errors.permission_denied("USER_REQUIRED", "only a user's session can be logged out",
+                                           domain=identity.DOMAIN)
+        async with self.audit.transaction() as tx:
+            row = await tx.session.get(UserRow, caller.user_id, with_for_update=True)
+            if row is None:
+                raise auth.token_revoked()
+            revoked = _revoke_tokens(tx, row, "LOGOUT")
+            tx.record(Entry(caller.subject, "user.logged_out", f"user:{row.user_id}", row.user_id))
+        self._heard(revoked)
+        return pb.LogoutResponse()
+
+    def _heard(self, revoked: events_pb.UserTokensRevoked) -> None:
+        """This process refuses the old tokens at once; other processes hear it on the bus."""
+        if self.versions is not None:
+            self.versions.heard(revoked.user_id, revoked.token_version, revoked.deleted)
 
     async def GetUser(self, request: pb.GetUserRequest, context) -> pb.GetUserResponse:
         auth.require_user(request.user_id)
@@ -309,8 +336,10 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
                 raise errors.not_found("USER_NOT_FOUND", "no such user", domain=identity.DOMAIN,
                                        user_id=request.user_id)
             previous, row.roles = list(row.roles), roles
+            revoked = _revoke_tokens(tx, row, "ROLES_CHANGED")  # tokens carry roles: old ones must go
             tx.record(Entry(caller.subject, "user.roles_set", f"user:{row.user_id}", row.user_id,
                             {"previous": previous, "roles": roles}))
+        self._heard(revoked)
         return pb.SetUserRolesResponse(user=user_to_proto(row))
 
     async def DeleteUser(self, request: pb.DeleteUserRequest, context) -> pb.DeleteUserResponse:
@@ -325,8 +354,11 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
             if not held:
                 raise errors.not_found("USER_NOT_FOUND", "no such user", domain=identity.DOMAIN,
                                        user_id=request.user_id)
+            revoked = events_pb.UserTokensRevoked(user_id=request.user_id, deleted=True, reason="DELETED")
+            tx.announce(auth.revocation_subject(request.user_id), revoked, f"tokens:{request.user_id}:deleted")
             tx.record(Entry(caller.subject, "user.deleted", f"user:{request.user_id}", request.user_id,
                             {"credentials_shredded": shredded}))
+        self._heard(revoked)
         return pb.DeleteUserResponse(credentials_shredded=shredded)
 
     async def ExportUserData(self, request: pb.ExportUserDataRequest, context) -> pb.ExportUserDataResponse:
@@ -419,6 +451,22 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         return pb.ListComplianceAlertsResponse(alerts=[alert_to_proto(r) for r in rows], next_page_token=token)
 
 
+def _revoke_tokens(tx, row: UserRow, reason: str) -> events_pb.UserTokensRevoked:
+    """Bump the user's token version (in `tx`) and announce it once `tx` commits."""
+    row.token_version = (row.token_version or 0) + 1
+    revoked = events_pb.UserTokensRevoked(user_id=row.user_id, token_version=row.token_version, reason=reason)
+    tx.announce(auth.revocation_subject(row.user_id), revoked, f"tokens:{row.user_id}:{row.token_version}")
+    return revoked
+
+
+async def token_versions(db: Database, user_ids: list[str]) -> dict[str, int]:
+    """{user id: token version} for the users that exist."""
+    async with db.session() as session:
+        rows = (await session.execute(select(UserRow.user_id, UserRow.token_version)
+                                      .where(UserRow.user_id.in_(user_ids)))).all()
+    return {user_id: version or 0 for user_id, version in rows}
+
+
 def _require_secret(api_key: str, api_secret: str) -> None:
     for field, value in (("api_key", api_key), ("api_secret", api_secret)):
         if not value.strip():
@@ -449,7 +497,7 @@ class ComplianceInternalServicer(internal_grpc.ComplianceInternalServiceServicer
             raise errors.not_found("CREDENTIAL_NOT_FOUND", "no such credential for that user",
                                    domain=identity.DOMAIN, credential_id=request.credential_id)
         try:
-            secret = await self.keyring.decrypt(row.ciphertext)
+            secret = await self.keyring.decrypt(row.ciphertext, row.user_id)
         except InvalidToken:
             raise errors.failed_precondition("CREDENTIAL_UNREADABLE", "the credential cannot be decrypted with the "
                                              "configured master key", domain=identity.DOMAIN,
@@ -459,6 +507,13 @@ class ComplianceInternalServicer(internal_grpc.ComplianceInternalServiceServicer
         return internal_pb.FetchCredentialResponse(
             venue=trading_pb2.Venue(kind=row.venue_kind, id=row.venue_id, market_type=row.market_type),
             api_key=secret.api_key, api_secret=secret.api_secret, passphrase=secret.passphrase)
+
+    async def VerifyCredentialOwner(self, request: internal_pb.VerifyCredentialOwnerRequest, context):
+        auth.require_service()
+        async with self.db.session() as session:
+            row = await session.get(CredentialRow, request.credential_id) if request.credential_id else None
+        return internal_pb.VerifyCredentialOwnerResponse(
+            owned=row is not None and bool(request.user_id) and row.user_id == request.user_id)
 
     async def RecordAuditEvent(self, request: internal_pb.RecordAuditEventRequest, context):
         caller = auth.require_service()

@@ -25,6 +25,9 @@ class UserRow(ComplianceBase):
     password_hash: Mapped[str] = mapped_column(String(200))
     roles: Mapped[list] = mapped_column(JSON)
     create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Login tokens carry the version they were issued under; bumping it voids them all (logout,
+    # a role change), see kit.auth.TokenVersions.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class VaultKeyRow(ComplianceBase):
@@ -34,6 +37,18 @@ class VaultKeyRow(ComplianceBase):
 
     key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class UserKeyRow(ComplianceBase):
+    """A user's own data key (random), sealed by the vault: their credentials and identity
+    document are encrypted under it, and erasure deletes it, so no copy of their ciphertext
+    (a backup, a replica) opens again, whatever keys remain (crypto-shredding)."""
+
+    __tablename__ = "user_keys"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
     create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -166,6 +181,16 @@ class LoginAddressRow(ComplianceBase):
     address: Mapped[str] = mapped_column(String(64), primary_key=True)
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LoginThrottleRow(ComplianceBase):
+    """Failed logins for one email (registered or not), by the email's SHA-256; see throttle.py."""
+
+    __tablename__ = "login_throttle"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 metadata = ComplianceBase.metadata

@@ -58,12 +58,10 @@ class Vault:
         return self.key_ids[0]
 
     def encrypt(self, secret: Secret) -> bytes:
-        plaintext = json.dumps({"k": secret.api_key, "s": secret.api_secret, "p": secret.passphrase}).encode()
-        return self._fernet.encrypt(plaintext)
+        return self._fernet.encrypt(_pack(secret))
 
     def decrypt(self, token: bytes) -> Secret:
-        data = json.loads(self._fernet.decrypt(token))
-        return Secret(data["k"], data["s"], data.get("p", ""))
+        return _unpack(self._fernet.decrypt(token))
 
     def seal(self, data: bytes) -> bytes:
         """Other key material (the audit chain's key), encrypted and authenticated like a secret."""
@@ -80,4 +78,41 @@ class Vault:
         return f"Vault(key_ids={self.key_ids!r})"
 
 
-__all__ = ["Vault", "Secret", "InvalidToken", "derive_key", "new_salt", "mask"]
+USER_KEYED = b"uk1:"  # a token under a user's own data key, not the vault's
+
+
+class UserVault:
+    """One user's data key: what their secrets are encrypted under. Tokens carry USER_KEYED in
+    front, so a reader knows to open the user's key rather than the vault's."""
+
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    @staticmethod
+    def new_key() -> bytes:
+        return Fernet.generate_key()
+
+    def encrypt(self, secret: Secret) -> bytes:
+        return USER_KEYED + self._fernet.encrypt(_pack(secret))
+
+    def decrypt(self, token: bytes) -> Secret:
+        return _unpack(self._fernet.decrypt(token[len(USER_KEYED):]))
+
+    def __repr__(self) -> str:
+        return "UserVault(***)"
+
+
+def is_user_keyed(token: bytes) -> bool:
+    return bytes(token).startswith(USER_KEYED)
+
+
+def _pack(secret: Secret) -> bytes:
+    return json.dumps({"k": secret.api_key, "s": secret.api_secret, "p": secret.passphrase}).encode()
+
+
+def _unpack(plaintext: bytes) -> Secret:
+    data = json.loads(plaintext)
+    return Secret(data["k"], data["s"], data.get("p", ""))
+
+
+__all__ = ["Vault", "UserVault", "is_user_keyed", "Secret", "InvalidToken", "derive_key", "new_salt", "mask"]

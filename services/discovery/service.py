@@ -200,11 +200,31 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
                 trade.refusal.CopyFrom(trading_pb2.Refusal(reason=reason, domain=domain, message=message))
         return response
 
+    async def _check_accounts(self, user_id: str, account_ids) -> None:
+        """Each listed account is one of `user_id`'s master accounts, as replication holds them."""
+        found: dict[str, tuple[str, bool] | None] = {}
+        for account_id in dict.fromkeys(account_ids):
+            try:
+                account = (await self.replication.GetVenueAccount(
+                    rep.GetVenueAccountRequest(account_id=account_id), timeout=10)).account
+                found[account_id] = (account.user_id, account.role == rep.ACCOUNT_ROLE_MASTER)
+            except grpc.aio.AioRpcError as err:
+                if err.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                    raise errors.passed_on(err) from None
+                found[account_id] = None
+        profiles.check_accounts_owned(user_id, found)
+
     async def UpdateMasterProfile(self, request: pb.UpdateMasterProfileRequest, context):
         profiles.validate_profile(request.profile)
         async with self.db.session() as session:
             row = await session.get(MasterProfileRow, request.profile.trader_id) if request.profile.trader_id else None
             if row is None or not auth.require_caller().may_act_for(row.user_id):
+                raise errors.not_found("TRADER_NOT_FOUND", "no such master trader", domain=profiles.DOMAIN,
+                                       trader_id=request.profile.trader_id)
+        await self._check_accounts(row.user_id, request.profile.master_account_ids)
+        async with self.db.session() as session:
+            row = await session.get(MasterProfileRow, request.profile.trader_id, with_for_update=self.db.is_postgres)
+            if row is None:
                 raise errors.not_found("TRADER_NOT_FOUND", "no such master trader", domain=profiles.DOMAIN,
                                        trader_id=request.profile.trader_id)
             row.display_name, row.bio = request.profile.display_name.strip(), request.profile.bio
@@ -269,6 +289,7 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
         user_id = request.profile.user_id or caller.user_id
         auth.require_user(user_id)
         profiles.validate_profile(request.profile)
+        await self._check_accounts(user_id, request.profile.master_account_ids)
         now = datetime.now(UTC)
         row = MasterProfileRow(
             trader_id=f"trd_{uuid.uuid4().hex[:20]}", user_id=user_id, display_name=request.profile.display_name.strip(),

@@ -26,6 +26,7 @@ LAST_USE_RESOLUTION = timedelta(minutes=1)  # a key's last use is written at mos
 # Browser sessions: a login that asks for a cookie gets the token in an httpOnly cookie (never in
 # the body), so no script on the page can read it; the edge takes that cookie as the bearer token.
 LOGIN_RPC = "/copytrade.compliance.v1.ComplianceService/Login"
+LOGOUT_RPC = "/copytrade.compliance.v1.ComplianceService/Logout"
 LOGOUT_PATH = "/v1/auth:logout"
 SESSION_HEADER = "X-Copytrade-Session"  # "cookie": the web app logging in
 SESSION_COOKIE = "copytrade_session"
@@ -75,8 +76,10 @@ async def find_api_key(db: Database, full_key: str) -> ApiKeyRow | None:
 
 
 class Authenticator:
-    def __init__(self, jwt_secret: str, find_key: Callable[[str], Awaitable[ApiKeyRow | None]]) -> None:
+    def __init__(self, jwt_secret: str, find_key: Callable[[str], Awaitable[ApiKeyRow | None]],
+                 versions: auth.TokenVersions | None = None) -> None:
         self.jwt_secret, self.find_key = jwt_secret, find_key
+        self.versions = versions  # a key's token carries its user's current version (None: user gone)
 
     async def identify(self, route: Route, authorization: str | None, api_key: str | None,
                        remote: str) -> Identity:
@@ -89,6 +92,10 @@ class Authenticator:
                 caller = auth.verify_token(self.jwt_secret, credential)
             except errors.DomainError as err:
                 raise EdgeError(err) from None
+            if caller.is_service:  # the mesh's own tokens are for calls inside it, never from outside
+                raise EdgeError(errors.unauthenticated(
+                    "SERVICE_TOKEN_AT_EDGE", "service tokens are not accepted here; log in or use an API key",
+                    domain=api_keys.DOMAIN))
             return Identity(caller.subject, f"Bearer {credential}")
         if authorization:
             raise EdgeError(errors.unauthenticated("AUTH_MALFORMED", "authorization must be 'Bearer <token>'",
@@ -109,8 +116,17 @@ class Authenticator:
             raise EdgeError(errors.permission_denied(
                 "API_KEY_SCOPE", f"this API key's scopes ({', '.join(_scope_names(scopes))}) do not allow "
                                  f"{route.verb} {route.template}", domain=api_keys.DOMAIN))
+        version = None
+        if self.versions is not None:
+            try:
+                version = await self.versions.current(row.user_id)
+            except errors.DomainError as err:
+                raise EdgeError(err) from None
+            if version is None:  # the key's user was deleted
+                raise EdgeError(errors.unauthenticated("API_KEY_INVALID", "the API key is unknown, revoked or "
+                                                       "expired", domain=api_keys.DOMAIN))
         token, _ = auth.issue_token(self.jwt_secret, row.user_id, [auth.ROLE_FOLLOWER], ttl=API_KEY_TOKEN_TTL_S,
-                                    scopes=tuple(_scope_names(scopes)))
+                                    scopes=tuple(_scope_names(scopes)), version=version)
         return Identity(row.user_id, f"Bearer {token}")
 
 

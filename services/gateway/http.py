@@ -16,6 +16,7 @@ from google.rpc import error_details_pb2, status_pb2  # noqa: F401 - registers E
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.trace import SpanKind
 
+from copytrade.compliance.v1.compliance_service_pb2 import LogoutRequest, LogoutResponse
 from services.gateway import edge, openapi
 from services.gateway.routes import Route, match, route_table
 from services.gateway.transcode import TranscodeError, build_request, to_json
@@ -188,13 +189,13 @@ class RestGateway:
                 identity = await self.authenticator.identify(route, authorization, request.headers.get("X-API-Key"),
                                                              request.remote or "")
             except edge.EdgeError as err:
-                return domain_error_response(err.error)
+                # A refused credential still costs its address a request: guessing tokens or keys
+                # is held to the same rate as anything else.
+                return self._rate_limited(f"ip:{request.remote or ''}") or domain_error_response(err.error)
             authorization = identity.authorization
-            wait = self.limiter.retry_after(identity.subject) if self.limiter else 0
-            if wait:
-                return domain_error_response(errors.resource_exhausted(
-                    "RATE_LIMITED", f"too many requests; try again in {wait}s", domain="gateway.copytrade",
-                    retry_after_seconds=wait), headers={"Retry-After": str(wait)})
+            limited = self._rate_limited(identity.subject)
+            if limited:
+                return limited
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -218,8 +219,30 @@ class RestGateway:
             return edge.session_login_response(request, to_json(reply))
         return web.json_response(to_json(reply))
 
+    def _rate_limited(self, subject: str) -> web.Response | None:
+        wait = self.limiter.retry_after(subject) if self.limiter else 0
+        if not wait:
+            return None
+        return domain_error_response(errors.resource_exhausted(
+            "RATE_LIMITED", f"too many requests; try again in {wait}s", domain="gateway.copytrade",
+            retry_after_seconds=wait), headers={"Retry-After": str(wait)})
+
     async def logout(self, request: web.Request) -> web.Response:
-        """Ends a browser session: the cookie is cleared (the token itself lives out its short life)."""
+        """Ends the session: compliance revokes the user's tokens (the cookie's, or the bearer's),
+        and the cookie is cleared whatever compliance said (a token already void has nothing left
+        to end). A cross-site logout needs no CSRF header: it can only sign someone out."""
+        authorization = request.headers.get("Authorization")
+        if not authorization and request.cookies.get(edge.SESSION_COOKIE):
+            authorization = f"Bearer {request.cookies[edge.SESSION_COOKIE]}"
+        if authorization:
+            call = self.channel("compliance").unary_unary(
+                edge.LOGOUT_RPC, request_serializer=LogoutRequest.SerializeToString,
+                response_deserializer=LogoutResponse.FromString)
+            try:
+                await call(LogoutRequest(), metadata=self._metadata(request, authorization), timeout=CALL_TIMEOUT_S)
+            except grpc.aio.AioRpcError as err:
+                if err.code() != grpc.StatusCode.UNAUTHENTICATED and err.code() != grpc.StatusCode.PERMISSION_DENIED:
+                    return rpc_error_response(err.code(), err.details(), err.trailing_metadata())
         return edge.session_logout_response(request)
 
     @staticmethod

@@ -9,7 +9,9 @@ from aiohttp import web
 from copytrade.gateway.v1 import gateway_service_pb2, gateway_service_pb2_grpc
 from services.gateway.edge import Authenticator, RateLimiter, find_api_key
 from services.gateway.http import RestGateway
-from services.gateway.service import GatewayServicer
+from services.gateway.service import GatewayServicer, revoke_all
+from services.kit import auth, revocations
+from services.kit.bus import Bus
 from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
@@ -19,6 +21,7 @@ from services.kit.db import Database
 from services.kit.server import Registration, RunningService, start_grpc_server
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+ERASURE_DURABLE = "gateway-erasure"
 WEB_APP = Path(__file__).resolve().parents[2] / "web" / "dist"  # served when built
 
 
@@ -33,12 +36,22 @@ async def create_server(settings: Settings) -> RunningService:
         GatewayServicer(db, ReplicationServiceStub(replication), RiskServiceStub(risk),
                         ComplianceInternalServiceStub(compliance)),
     )
-    running = await start_grpc_server(settings, [registration], cleanups=[replication.close, risk.close, compliance.close, db.close])
+    # An erased user's API keys are revoked here for good (the key's token would be refused anyway).
+    bus = await Bus.connect(settings.nats_url, "gateway", ensure_streams=False)
+    await revocations.ensure_stream(bus)
+
+    async def on_revoked(delivery) -> None:
+        if delivery.event.deleted:
+            await revoke_all(db, delivery.event.user_id)
+    await bus.consume(revocations.STREAM, ERASURE_DURABLE, f"{auth.REVOCATION_SUBJECT}.>", on_revoked)
+    running = await start_grpc_server(settings, [registration],
+                                      cleanups=[replication.close, risk.close, compliance.close, db.close, bus.close])
     if settings.http_listen:
         # The REST facade calls every service over gRPC, this one's own API included.
         rest = RestGateway(
             {**settings.addresses, "gateway": f"127.0.0.1:{running.port}"},
-            authenticator=Authenticator(settings.jwt_secret, lambda key: find_api_key(db, key)),
+            authenticator=Authenticator(settings.jwt_secret, lambda key: find_api_key(db, key),
+                                        running.components["token_versions"]),
             limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
             cors_origins=settings.cors_origins, static_dir=settings.static_dir or WEB_APP)
         runner = web.AppRunner(rest.app(), access_log=None)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import grpc
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
 from copytrade.gateway.v1 import gateway_service_pb2 as pb
@@ -31,6 +31,14 @@ def key_to_proto(row: ApiKeyRow) -> pb.ApiKey:
         if value is not None:
             getattr(key, field).FromDatetime(value)
     return key
+
+
+async def revoke_all(db: Database, user_id: str) -> int:
+    """Every live key of `user_id` revoked (their account was erased); how many."""
+    async with db.session() as session:
+        result = await session.execute(update(ApiKeyRow).where(
+            ApiKeyRow.user_id == user_id, ApiKeyRow.revoke_time.is_(None)).values(revoke_time=datetime.now(UTC)))
+    return result.rowcount
 
 
 class GatewayServicer(pb_grpc.GatewayServiceServicer):

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,7 +23,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from services.kit import auth, errors, logs, metrics, tracing, validation
-from services.kit.config import Settings
+from services.kit.config import DEV_SECRET, Settings
 
 log = logging.getLogger("copytrade.rpc")
 # Operators' own RPCs (health, reflection) need no token and are not logged per call.
@@ -50,9 +52,10 @@ class Registration:
 
 
 class KitInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, service: str, jwt_secret: str) -> None:
+    def __init__(self, service: str, jwt_secret: str, versions: auth.TokenVersions | None = None) -> None:
         self._service = service
         self._secret = jwt_secret
+        self._versions = versions  # login tokens are checked against their user's current version
         # Verified tokens by their text: the mesh re-sends the same service token on every call,
         # and an HMAC check per call would cost more than the call itself.
         self._verified: dict[str, auth.Caller] = {}
@@ -122,6 +125,8 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
             return rid, None, started
         try:
             caller = self._verify(token_str)
+            if self._versions is not None:
+                await self._versions.check(caller)
         except errors.DomainError as exc:
             self._log(method, rid, exc.reason, started, exc.code)
             status = exc.to_status()
@@ -198,10 +203,18 @@ class RunningService:
 
 
 async def start_grpc_server(settings: Settings, registrations: Sequence[Registration],
-                            cleanups: Sequence[Callable[[], Awaitable[None]]] = ()) -> RunningService:
-    """Bind settings.listen (port 0 picks a free one), add health and reflection, start."""
+                            cleanups: Sequence[Callable[[], Awaitable[None]]] = (), *,
+                            versions: auth.TokenVersions | None = None) -> RunningService:
+    """Bind settings.listen (port 0 picks a free one), add health and reflection, start. Login
+    tokens are checked against `versions` (by default: see kit/revocations.py)."""
+    cleanups = list(cleanups)
+    if versions is None:
+        from services.kit.revocations import token_versions
+
+        versions, closers = await token_versions(settings)
+        cleanups[:0] = closers  # closed last, after the service's own parts
     server = grpc.aio.server(
-        interceptors=[KitInterceptor(settings.service, settings.jwt_secret)],
+        interceptors=[KitInterceptor(settings.service, settings.jwt_secret, versions)],
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
     )
     health = HealthServicer()
@@ -217,17 +230,32 @@ async def start_grpc_server(settings: Settings, registrations: Sequence[Registra
     await server.start()
     for name in ["", *names]:
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
-    running = RunningService(settings.service, server, port, health, list(cleanups))
+    running = RunningService(settings.service, server, port, health, cleanups)
+    running.components["token_versions"] = versions
     if settings.metrics_listen:
         runner, running.metrics_port = await metrics.serve_metrics(settings.metrics_listen)
         running.cleanups.insert(0, runner.cleanup)
     return running
 
 
+def secrets_missing(settings: Settings) -> list[str]:
+    """The secrets a service started from the environment must be given (none has a usable default)."""
+    missing = ["JWT_SECRET"] if settings.jwt_secret == DEV_SECRET else []
+    if settings.service == "compliance" and settings.master_key == DEV_SECRET:
+        missing.append("MASTER_KEY")
+    return missing
+
+
 def run_forever(create: Callable[[Settings], Awaitable[RunningService]], settings: Settings) -> None:
     """What each service's __main__ does: start, print the address, stop cleanly on a signal."""
     from services.kit.logs import configure_logging
 
+    missing = secrets_missing(settings)
+    if missing:  # the development default is public: anyone could mint any token with it
+        print(f"copytrade {settings.service}: set {' and '.join(missing)} (a long random value, the same for every "
+              "service; `copytrade up` generates them per data directory)", file=sys.stderr)
+        raise SystemExit(2)
+    os.umask(0o077)  # the files it makes (a SQLite database, its journal) are its user's alone
     configure_logging(settings.service, settings.log_level)
     provider = tracing.configure(settings.service, settings.otel_exporter)
 
@@ -235,8 +263,6 @@ def run_forever(create: Callable[[Settings], Awaitable[RunningService]], setting
         running = await create(settings)
         host = settings.listen.rsplit(":", 1)[0]
         logging.getLogger("copytrade").info("%s listening on %s:%d", settings.service, host, running.port)
-        if settings.uses_dev_secrets:
-            logging.getLogger("copytrade").warning("JWT_SECRET/MASTER_KEY unset: using development secrets")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -17,11 +17,12 @@ from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from services.kit.bus import Bus
 from services.kit.clients import channel
 from services.kit.config import Settings
-from services.kit import metrics
+from services.kit import auth, metrics, revocations
 from services.kit.db import Database
 from services.kit.leases import Leases
 from services.kit.periodic import Periodic
 from services.kit.server import Registration, RunningService, start_grpc_server
+from services.replication import sessions
 from services.replication.copier import Copier
 from services.replication.error_book import ErrorBook
 from services.replication.fills import FillOutbox, MasterWatchers
@@ -39,6 +40,7 @@ from services.replication.venue_pool import VenuePool
 WORKERS_DURABLE = "replication"  # every replica binds it, so each fill is copied by one of them
 ORDERS_DURABLE = "replication-orders"  # master resting orders, mirrored by one replica each
 HALTS_DURABLE = "replication-halts"  # trading halted: resting copies are canceled
+ERASURE_DURABLE = "replication-erasure"  # a user erased: their sessions stop, their accounts go
 STOPS_DURABLE = "replication-stops"  # a session stopped: its resting copies are canceled
 STARTUP_RECONCILE_TIMEOUT_S = 30.0
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -78,6 +80,12 @@ async def create_server(settings: Settings) -> RunningService:
     async def forget_account(subject: str, event) -> None:  # every replica, so a core subscription
         await pool.evict(event.account_id)
     await bus.subscribe("copies.account.deleted.*", forget_account)
+
+    async def on_revoked(delivery) -> None:  # compliance erased a user: they stop trading here too
+        if delivery.event.deleted:
+            await sessions.erase_user(db, bus, delivery.event.user_id)
+    await revocations.ensure_stream(bus)
+    await bus.consume(revocations.STREAM, ERASURE_DURABLE, f"{auth.REVOCATION_SUBJECT}.>", on_revoked)
     processor = RetryProcessor(book, copier, settings.retry_poll_s)
     processor.start()
     periodic = Periodic("reconciliation", settings.reconcile_interval_s, lambda: reconciler.run_all(owner.owns),

@@ -10,6 +10,9 @@ from sqlalchemy import or_, select
 
 import asyncio
 
+import grpc
+
+from copytrade.compliance.v1 import compliance_internal_service_pb2 as compliance_internal_pb
 from copytrade.compliance.v1 import compliance_service_pb2 as compliance_pb
 from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
 from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
@@ -26,7 +29,8 @@ from services.replication.fills import FillOutbox, record_and_publish
 from services.replication.orders import order_to_proto
 from services.replication.error_book import OPEN as OPEN_ERRORS
 from services.replication.venues.base import VenueError
-from services.replication.store import CopySessionRow, ErrorEventRow, FollowerOrderRow, MasterFillRow, VenueAccountRow
+from services.replication.store import (AllowedFollowerRow, CopySessionRow, ErrorEventRow, FollowerOrderRow,
+                                        MasterAccessRow, MasterFillRow, VenueAccountRow)
 
 LIVE_STATES = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZEN)
 EVENT_KINDS = {"FollowerOrderPlaced": "placed", "FollowerOrderFilled": "filled", "CopyRefused": "refused",
@@ -41,6 +45,12 @@ def session_to_proto(row: CopySessionRow) -> pb.CopySession:
     session.create_time.FromDatetime(row.create_time)
     session.update_time.FromDatetime(row.update_time)
     return session
+
+
+def _allowed_to_proto(row: AllowedFollowerRow) -> pb.AllowedFollower:
+    allowed = pb.AllowedFollower(account_id=row.account_id, follower_id=row.follower_id)
+    allowed.create_time.FromDatetime(row.create_time)
+    return allowed
 
 
 def account_to_proto(row: VenueAccountRow) -> pb.VenueAccount:
@@ -134,6 +144,8 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
             if master_account is None or master_account.role != pb.ACCOUNT_ROLE_MASTER:
                 raise errors.not_found("MASTER_ACCOUNT_NOT_FOUND", "no such master account", domain=DOMAIN,
                                        field="master_account_id")
+            if not await sessions.may_copy(session, master_account, follower_id):
+                raise sessions.not_allowed(master_account.account_id)
             if request.request_id:
                 done = (await session.execute(select(CopySessionRow).where(
                     CopySessionRow.follower_id == follower_id, CopySessionRow.request_id == request.request_id))
@@ -389,11 +401,23 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
                                    account_id=account_id)
         return row
 
+    async def _require_own_credential(self, user_id: str, credential_id: str) -> None:
+        """A venue account trades with its own user's keys only: compliance says whose they are."""
+        try:
+            owned = (await self.audit.VerifyCredentialOwner(compliance_internal_pb.VerifyCredentialOwnerRequest(
+                credential_id=credential_id, user_id=user_id), timeout=5)).owned
+        except grpc.aio.AioRpcError as err:
+            raise errors.passed_on(err) from None
+        if not owned:
+            raise errors.permission_denied("NOT_YOUR_CREDENTIAL", "credential_id must name one of your own stored "
+                                           "credentials", domain=DOMAIN, field="credential_id")
+
     async def CreateVenueAccount(self, request: pb.CreateVenueAccountRequest, context) -> pb.CreateVenueAccountResponse:
         caller = auth.require_caller()
         user_id = request.user_id or caller.user_id
         auth.require_user(user_id)
         validate_new_account(request)
+        await self._require_own_credential(user_id, request.credential_id)
         async with self.db.session() as session:
             if request.request_id:  # a retried create returns what the first one made
                 existing = (await session.execute(select(VenueAccountRow).where(
@@ -410,6 +434,73 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
         await audit.record(self.audit, "venue_account.created", f"venue_accounts/{row.account_id}", row.user_id,
                            venue=row.venue_id, role=pb.AccountRole.Name(row.role), watch_fills=row.watch_fills)
         return pb.CreateVenueAccountResponse(account=account_to_proto(row))
+
+    # --- private masters: the allow-list the master keeps ----------------------------------
+    async def _owned_master(self, account_id: str) -> VenueAccountRow:
+        account = await self._owned_account(account_id)
+        if account.role != pb.ACCOUNT_ROLE_MASTER:
+            raise errors.invalid_argument("NOT_A_MASTER_ACCOUNT", "copy access is set on master accounts",
+                                          domain=DOMAIN, field="account_id")
+        return account
+
+    async def GetMasterAccess(self, request: pb.GetMasterAccessRequest, context) -> pb.GetMasterAccessResponse:
+        account = await self._owned_master(request.account_id)
+        async with self.db.session() as session:
+            access = await session.get(MasterAccessRow, account.account_id)
+        return pb.GetMasterAccessResponse(access=pb.MasterAccess(account_id=account.account_id,
+                                                                 private=bool(access and access.private)))
+
+    async def SetMasterAccess(self, request: pb.SetMasterAccessRequest, context) -> pb.SetMasterAccessResponse:
+        account = await self._owned_master(request.account_id)
+        async with self.db.session() as session:
+            access = await session.get(MasterAccessRow, account.account_id, with_for_update=True)
+            if access is None:
+                access = MasterAccessRow(account_id=account.account_id)
+                session.add(access)
+            access.private, access.update_time = request.private, datetime.now(UTC)
+        stopped = await sessions.stop_disallowed(self.db, self.bus, account.account_id) if request.private else []
+        await audit.record(self.audit, "master_access.set", f"venue_accounts/{account.account_id}", account.user_id,
+                           private=request.private, sessions_stopped=len(stopped))
+        return pb.SetMasterAccessResponse(access=pb.MasterAccess(account_id=account.account_id,
+                                                                 private=request.private),
+                                          stopped_config_ids=stopped)
+
+    async def AllowFollower(self, request: pb.AllowFollowerRequest, context) -> pb.AllowFollowerResponse:
+        account = await self._owned_master(request.account_id)
+        follower_id = request.follower_id.strip()
+        if not follower_id or len(follower_id) > 64:
+            raise errors.invalid_argument("INVALID_FOLLOWER", "follower_id is a user id (at most 64 characters)",
+                                          domain=DOMAIN, field="follower_id")
+        async with self.db.session() as session:
+            row = await session.get(AllowedFollowerRow, (account.account_id, follower_id))
+            if row is None:
+                row = AllowedFollowerRow(account_id=account.account_id, follower_id=follower_id,
+                                         create_time=datetime.now(UTC))
+                session.add(row)
+        await audit.record(self.audit, "master_access.follower_allowed", f"venue_accounts/{account.account_id}",
+                           account.user_id, follower_id=follower_id)
+        return pb.AllowFollowerResponse(allowed=_allowed_to_proto(row))
+
+    async def RemoveAllowedFollower(self, request: pb.RemoveAllowedFollowerRequest, context):
+        account = await self._owned_master(request.account_id)
+        async with self.db.session() as session:
+            row = await session.get(AllowedFollowerRow, (account.account_id, request.follower_id))
+            if row is None:
+                raise errors.not_found("FOLLOWER_NOT_ALLOWED", "that follower is not on this account's allow-list",
+                                       domain=DOMAIN, follower_id=request.follower_id)
+            await session.delete(row)
+        stopped = await sessions.stop_disallowed(self.db, self.bus, account.account_id, request.follower_id)
+        await audit.record(self.audit, "master_access.follower_removed", f"venue_accounts/{account.account_id}",
+                           account.user_id, follower_id=request.follower_id, sessions_stopped=len(stopped))
+        return pb.RemoveAllowedFollowerResponse(stopped_config_ids=stopped)
+
+    async def ListAllowedFollowers(self, request: pb.ListAllowedFollowersRequest, context):
+        account = await self._owned_master(request.account_id)
+        query = select(AllowedFollowerRow).where(AllowedFollowerRow.account_id == account.account_id)
+        async with self.db.session() as session:
+            rows, token = await paging.keyset_page(session, query, AllowedFollowerRow.follower_id, request.page_size,
+                                                   request.page_token)
+        return pb.ListAllowedFollowersResponse(followers=[_allowed_to_proto(r) for r in rows], next_page_token=token)
 
     async def GetVenueAccount(self, request: pb.GetVenueAccountRequest, context) -> pb.GetVenueAccountResponse:
         return pb.GetVenueAccountResponse(account=account_to_proto(await self._owned_account(request.account_id)))

@@ -205,4 +205,24 @@ class ReconciliationResultRow(ReplicationBase):
     resolution: Mapped[str] = mapped_column(String(32))
 
 
+class MasterAccessRow(ReplicationBase):
+    """Who may copy a master account; no row: everyone (see sessions.may_copy)."""
+
+    __tablename__ = "master_access"
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private: Mapped[bool] = mapped_column(Boolean)
+    update_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AllowedFollowerRow(ReplicationBase):
+    """A follower a (private) master account allows to copy it."""
+
+    __tablename__ = "allowed_followers"
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    follower_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 metadata = ReplicationBase.metadata

@@ -90,3 +90,33 @@ async def test_export_then_erase(start_compliance, backend, token_for, operator,
     fetched = await svc.internal.FetchCredential(internal.FetchCredentialRequest(
         credential_id=other.credential.credential_id), metadata=replication_metadata)
     assert fetched.api_secret == "OTHERSECRET"
+
+
+async def test_erasure_crypto_shreds_what_a_backup_kept(start_compliance, backend, token_for, operator,
+                                                         replication_metadata):
+    """Each user's secrets are under a data key of their own, which erasure destroys: a copy of
+    their ciphertext made before (a backup) cannot be read afterwards, even with MASTER_KEY."""
+    svc = await start_compliance()
+    user = f"u_{uuid.uuid4().hex[:8]}"
+    stored = (await svc.public.StoreCredential(pb.StoreCredentialRequest(
+        venue=VENUE, api_key="BACKEDUPKEY1", api_secret="backed-up-secret"), metadata=token_for(user))).credential
+    backup = await svc.sql("SELECT * FROM credentials WHERE credential_id = :cid", cid=stored.credential_id)
+    columns = [c for (c,) in await svc.sql(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'credentials' "
+        "AND table_schema = current_schema() ORDER BY ordinal_position")] if backend == "postgres" else [
+        row[1] for row in await svc.sql("PRAGMA table_info(credentials)")]
+    kept = (await svc.public.StoreCredential(pb.StoreCredentialRequest(
+        venue=VENUE, api_key="OTHERUSERKEY", api_secret="not-erased"), metadata=token_for("stays"))).credential
+
+    await svc.public.DeleteUser(pb.DeleteUserRequest(user_id=user), metadata=operator)
+    # The backup comes back into the table, as a restore would bring it ...
+    await svc.sql(f"INSERT INTO credentials ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})",
+                  **dict(zip(columns, backup[0])))
+    # ... and is ciphertext nobody can open any more.
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await svc.internal.FetchCredential(internal.FetchCredentialRequest(
+            credential_id=stored.credential_id, user_id=user), metadata=replication_metadata)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    fetched = await svc.internal.FetchCredential(internal.FetchCredentialRequest(
+        credential_id=kept.credential_id, user_id="stays"), metadata=replication_metadata)
+    assert fetched.api_secret == "not-erased"

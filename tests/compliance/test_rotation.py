@@ -10,7 +10,7 @@ import pytest
 from copytrade.compliance.v1 import compliance_internal_service_pb2 as internal
 from copytrade.compliance.v1 import compliance_service_pb2 as pb
 from copytrade.type.v1 import trading_pb2
-from services.compliance.vault import InvalidToken, Vault, derive_key
+from services.compliance.vault import InvalidToken, UserVault, Vault, derive_key
 
 VENUE = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="okx", market_type=trading_pb2.MARKET_TYPE_SPOT)
 OLD_KEY, NEW_KEY = "test-master-key", "rotated-master-key-0123456789"
@@ -57,15 +57,18 @@ async def test_rotation_leaves_every_secret_readable_with_the_new_key_only(
     assert new_salt != old_salt
     old_vault = Vault([("old", derive_key(OLD_KEY, old_salt))])
     new_vault = Vault([("new", derive_key(NEW_KEY, new_salt))])
+    # The user's secrets are under their own data key, which is sealed under the new key alone.
+    (sealed,), = await rotating.sql("SELECT sealed FROM user_keys WHERE user_id = :u", u=user)
+    with pytest.raises(InvalidToken):
+        old_vault.unseal(sealed)
+    users_key = UserVault(new_vault.unseal(sealed))
     rows = await rotating.sql("SELECT credential_id, ciphertext FROM credentials WHERE user_id = :u", u=user)
     assert {cid for cid, _ in rows} == set(secrets)
     for cid, ciphertext in rows:
-        with pytest.raises(InvalidToken):
-            old_vault.decrypt(ciphertext)
-        opened = new_vault.decrypt(ciphertext)
+        opened = users_key.decrypt(ciphertext)
         assert (opened.api_key, opened.api_secret) == secrets[cid]
     (document,), = await rotating.sql("SELECT document_number FROM kyc_verifications WHERE user_id = :u", u=user)
-    assert new_vault.decrypt(document).api_key == document_number
+    assert users_key.decrypt(document).api_key == document_number
 
     # The old key can go: a restart with only the new key reads everything.
     monkeypatch.delenv("MASTER_KEY_PREVIOUS")

@@ -9,19 +9,19 @@ import grpc
 import pytest
 
 from copytrade.discovery.v1 import discovery_service_pb2 as pb
+from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.type.v1 import trading_pb2
 from services.discovery import stats
 from services.kit.errors import error_info
 from services.kit.testing import eventually
-from tests.discovery.test_stats import HISTORY, at, discovery, master, publish  # noqa: F401 - the fixture
+from tests.discovery.test_stats import HISTORY, SPOT, at, discovery, master, publish  # noqa: F401 - the fixture
 
 STILL_OPEN = stats.Fill("BTC/USDT", "buy", Decimal("0.5"), Decimal(120), Decimal("0.06"), at(5, 9))
 
 
 async def test_a_profile_shows_what_the_master_holds_and_their_trades_newest_first(discovery, token_for):
     stub, bus = discovery
-    account = f"acc_{uuid.uuid4().hex[:8]}"
-    trader = await master(stub, token_for, "Open Book", account)
+    trader, account = await master(stub, token_for, "Open Book")
     for n, fill in enumerate([*HISTORY, STILL_OPEN]):
         await publish(bus, account, fill, n)
 
@@ -49,9 +49,10 @@ async def test_a_profile_shows_what_the_master_holds_and_their_trades_newest_fir
 async def test_a_private_profiles_activity_is_not_shown(discovery, token_for):
     stub, _ = discovery
     user = f"hidden-{uuid.uuid4().hex[:6]}"
+    account = (await stub.open_account(user, rep.ACCOUNT_ROLE_MASTER, SPOT)).account_id
     profile = (await stub.CreateMasterProfile(pb.CreateMasterProfileRequest(profile=pb.MasterProfile(
         display_name="Hidden", strategy_type=pb.STRATEGY_TYPE_SWING, risk_level=pb.RISK_LEVEL_MODERATE,
-        master_account_ids=[f"acc_{uuid.uuid4().hex[:8]}"], public=False)), metadata=token_for(user, "master"))).profile
+        master_account_ids=[account], public=False)), metadata=token_for(user, "master"))).profile
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await stub.GetMasterActivity(pb.GetMasterActivityRequest(trader_id=profile.trader_id),
                                      metadata=token_for("someone-else"))

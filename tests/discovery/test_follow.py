@@ -12,6 +12,7 @@ from copytrade.discovery.v1.discovery_service_pb2_grpc import DiscoveryServiceSt
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
 from services.kit.errors import error_info
+from tests.conftest import stored_credential
 from tests.replication.test_copy_flow import SPOT, verify
 
 
@@ -26,7 +27,8 @@ async def test_follow_and_unfollow_through_discovery(start_service, token_for):
 
     master = f"m-{uuid.uuid4().hex[:6]}"
     master_account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
-        role=rep.ACCOUNT_ROLE_MASTER, venue=SPOT, credential_id="c"), metadata=token_for(master))).account
+        role=rep.ACCOUNT_ROLE_MASTER, venue=SPOT, credential_id=await stored_credential(compliance, token_for, master, SPOT)),
+        metadata=token_for(master))).account
     trader = (await discovery.CreateMasterProfile(disc.CreateMasterProfileRequest(profile=disc.MasterProfile(
         display_name="Swing Sam", strategy_type=disc.STRATEGY_TYPE_SWING, risk_level=disc.RISK_LEVEL_MODERATE,
         public=True, venues=[SPOT], master_account_ids=[master_account.account_id])),
@@ -37,7 +39,8 @@ async def test_follow_and_unfollow_through_discovery(start_service, token_for):
 
     follower = f"f-{uuid.uuid4().hex[:6]}"
     follower_account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
-        role=rep.ACCOUNT_ROLE_FOLLOWER, venue=SPOT, credential_id="c"), metadata=token_for(follower))).account
+        role=rep.ACCOUNT_ROLE_FOLLOWER, venue=SPOT, credential_id=await stored_credential(compliance, token_for, follower, SPOT)),
+        metadata=token_for(follower))).account
     follow = disc.FollowTraderRequest(trader_id=trader.trader_id, follower_account_id=follower_account.account_id,
                                       settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER,
                                                                 multiplier="0.5", allocated_capital="2500"))

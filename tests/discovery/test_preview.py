@@ -47,8 +47,7 @@ def test_latency_fees_and_a_tighter_limit_show_in_the_preview():
 
 async def test_preview_copy_over_grpc_uses_the_masters_recorded_fills(discovery, token_for):
     stub, bus = discovery
-    account = f"acc_{uuid.uuid4().hex[:8]}"
-    trader = await master(stub, token_for, "Preview", account)
+    trader, account = await master(stub, token_for, "Preview")
     for n, fill in enumerate(HISTORY):
         await publish(bus, account, fill, n)
     settings = rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="0.5")

@@ -15,11 +15,14 @@ import pytest_asyncio
 from copytrade.discovery.v1 import discovery_service_pb2 as pb
 from copytrade.discovery.v1.discovery_service_pb2_grpc import DiscoveryServiceStub
 from copytrade.replication.v1 import replication_events_pb2 as events
+from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.type.v1 import trading_pb2
 from services.discovery import stats
 from services.kit.bus import Bus
 from services.kit.errors import error_info
 from services.kit.testing import eventually
+
+SPOT = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="binance", market_type=trading_pb2.MARKET_TYPE_SPOT)
 
 DAY = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -74,10 +77,16 @@ def test_a_window_counts_only_the_trades_it_holds_and_open_lots_are_marked():
 
 
 @pytest_asyncio.fixture
-async def discovery(start_service, nats_server):
-    service = await start_service("discovery")
+async def discovery(start_service, accounts_mesh, nats_server):
+    """Discovery, and the replication it asks whose accounts a profile may show."""
+    _, open_account = accounts_mesh
+    replication = open_account.services[1]
+    service = await start_service("discovery", addresses={**replication.settings.addresses,
+                                                          "replication": replication.address})
     bus = await Bus.connect(nats_server.url, "stats-feed")
-    yield DiscoveryServiceStub(service.channel), bus
+    stub = DiscoveryServiceStub(service.channel)
+    stub.open_account = open_account  # how master() opens the master's venue account
+    yield stub, bus
     await bus.close()
 
 
@@ -91,18 +100,19 @@ async def publish(bus, account: str, fill: stats.Fill, n: int) -> None:
     await bus.publish(f"fills.master.filled.{account}", event, msg_id=event.fill_id)
 
 
-async def master(discovery, token_for, name: str, account: str) -> str:
+async def master(discovery, token_for, name: str) -> tuple[str, str]:
+    """A master with a venue account and a public profile showing it: (trader id, account id)."""
     user = f"{name}-{uuid.uuid4().hex[:6]}"
+    account = (await discovery.open_account(user, rep.ACCOUNT_ROLE_MASTER, SPOT)).account_id
     profile = (await discovery.CreateMasterProfile(pb.CreateMasterProfileRequest(profile=pb.MasterProfile(
         display_name=name, strategy_type=pb.STRATEGY_TYPE_SWING, risk_level=pb.RISK_LEVEL_MODERATE,
         master_account_ids=[account], public=True)), metadata=token_for(user, "master"))).profile
-    return profile.trader_id
+    return profile.trader_id, account
 
 
 async def test_fills_on_nats_keep_statistics_current(discovery, token_for):
     stub, bus = discovery
-    account = f"acc_{uuid.uuid4().hex[:8]}"
-    trader = await master(stub, token_for, "Hand Check", account)
+    trader, account = await master(stub, token_for, "Hand Check")
     for n, fill in enumerate(HISTORY):
         await publish(bus, account, fill, n)
         await publish(bus, account, fill, n)  # a duplicate counts once
@@ -124,10 +134,9 @@ async def test_fills_on_nats_keep_statistics_current(discovery, token_for):
 async def test_a_ranking_holds_still_while_paged_as_fills_arrive(discovery, token_for):
     stub, bus = discovery
     tag = uuid.uuid4().hex[:6]
-    traders = {}
+    traders, accounts = {}, {}
     for name, gain in (("low", 1), ("mid", 5), ("high", 9)):  # one winning round trip each
-        account = f"acc_{tag}_{name}"
-        traders[name] = await master(stub, token_for, f"{name}-{tag}", account)
+        traders[name], account = accounts[name] = await master(stub, token_for, f"{name}-{tag}")
         await publish(bus, account, stats.Fill("BTC/USDT", "buy", Decimal(1), Decimal(100), Decimal(0),
                                                at(1, 10), Decimal(1000)), 0)
         await publish(bus, account, stats.Fill("BTC/USDT", "sell", Decimal(1), Decimal(100 + gain), Decimal(0),
@@ -145,10 +154,9 @@ async def test_a_ranking_holds_still_while_paged_as_fills_arrive(discovery, toke
     first = await ranked(page_size=1)
     order = [first.traders[0].trader_id]
     # "low" has a big win now: a fresh ranking would change, the one being paged does not.
-    await publish(bus, f"acc_{tag}_low", stats.Fill("BTC/USDT", "buy", Decimal(1), Decimal(100), Decimal(0),
-                                                    at(2, 10)), 2)
-    await publish(bus, f"acc_{tag}_low", stats.Fill("BTC/USDT", "sell", Decimal(1), Decimal(300), Decimal(0),
-                                                    at(2, 12)), 3)
+    low = accounts["low"][1]
+    await publish(bus, low, stats.Fill("BTC/USDT", "buy", Decimal(1), Decimal(100), Decimal(0), at(2, 10)), 2)
+    await publish(bus, low, stats.Fill("BTC/USDT", "sell", Decimal(1), Decimal(300), Decimal(0), at(2, 12)), 3)
     await eventually(lambda: _roi_above(stub, token_for, traders["low"], Decimal("0.1")), message="low's new win")
     token = first.next_page_token
     while token:

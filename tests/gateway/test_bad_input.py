@@ -8,6 +8,7 @@ import json
 import uuid
 
 import aiohttp
+import jwt
 import grpc
 import pytest
 import pytest_asyncio
@@ -62,9 +63,16 @@ class Site:
         token = (await self.ok("POST", "/v1/auth:login", body={"email": email, "password": PASSWORD}))["accessToken"]
         return user["userId"], token
 
+    async def credential(self, token):
+        """A credential stored for the token's user (a venue account must name its own)."""
+        user = jwt.decode(token, options={"verify_signature": False})["sub"]
+        return (await self.ok("POST", f"/v1/users/{user}/credentials", token, {
+            "venue": SPOT, "apiKey": "k" * 16, "apiSecret": "s" * 16}))["credential"]["credentialId"]
+
     async def master_account(self, token):
         return (await self.ok("POST", "/v1/venue-accounts", token, {
-            "role": "ACCOUNT_ROLE_MASTER", "venue": SPOT, "credentialId": "cred_x"}))["account"]["accountId"]
+            "role": "ACCOUNT_ROLE_MASTER", "venue": SPOT, "credentialId": await self.credential(token)})
+                )["account"]["accountId"]
 
 
 def refused(status: int, payload: dict, field: str | None = None, reason: str | None = None) -> bool:
@@ -133,7 +141,8 @@ async def test_page_tokens_this_service_never_issued_are_a_400_on_every_list_rou
     await site.ok("POST", f"/v1/users/{ops_id}/kyc:decide", ops, {"approve": True})
     await site.ok("POST", f"/v1/users/{ops_id}/consents", ops, {"document": "risk_disclosure", "version": "2026-01"})
     follower = (await site.ok("POST", "/v1/venue-accounts", ops, {
-        "role": "ACCOUNT_ROLE_FOLLOWER", "venue": SPOT, "credentialId": "cred_y"}))["account"]["accountId"]
+        "role": "ACCOUNT_ROLE_FOLLOWER", "venue": SPOT, "credentialId": await site.credential(ops)}))["account"][
+        "accountId"]
     session = (await site.ok("POST", "/api/copy-trading/start", ops, {
         "followerAccountId": follower, "masterAccountId": master,
         "settings": {"sizingMode": "SIZING_MODE_MULTIPLIER", "multiplier": "1"}}))["session"]

@@ -211,3 +211,16 @@ async def test_a_new_annotated_rpc_is_a_route_with_no_gateway_change(echo_module
         await runner.cleanup()
         await gateway.close()
         await server.stop(0)
+
+
+async def test_a_key_that_may_halt_trading_may_resume_it(edge_gateway):
+    """The kill switch's scope works both ways: a TRADE key that pulled it may release it."""
+    http = edge_gateway
+    user, auth = await login(http)
+    trader = await new_key(http, auth, "API_KEY_SCOPE_TRADE")
+    scope = {"scope": {"userId": user}}
+    halted = await http.post("/v1/kill-switch:activate", headers={"X-API-Key": trader}, json={**scope, "reason": "x"})
+    assert halted.status == 200, await halted.text()
+    resumed = await http.post("/v1/trading-state:reset", headers={"X-API-Key": trader}, json=scope)
+    assert resumed.status == 200, await resumed.text()
+    assert (await resumed.json())["state"].get("killSwitchActive", False) is False

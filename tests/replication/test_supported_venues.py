@@ -44,14 +44,14 @@ async def test_an_unsupported_venue_is_refused_naming_the_supported_ones(start_s
     assert (await stub.ListVenueAccounts(rep.ListVenueAccountsRequest(), metadata=token_for(user))).accounts == []
 
 
-async def test_every_supported_venue_is_accepted(start_service, token_for):
-    stub = ReplicationServiceStub((await start_service("replication")).channel)
+async def test_every_supported_venue_is_accepted(accounts_mesh, token_for):
+    stub, open_account = accounts_mesh
     user = f"u_{uuid.uuid4().hex[:8]}"
     wanted = [(kind, venue_id) for kind, ids in SUPPORTED_VENUES.items() for venue_id in ids]
     wanted.append((trading_pb2.VENUE_KIND_RITHMIC, "rithmic_2"))  # a second gateway, its own VENUE_URLS entry
     for kind, venue_id in wanted:
-        await stub.CreateVenueAccount(account(kind, venue_id, SPOT if kind == CCXT else FUTURE),
-                                      metadata=token_for(user))
+        await open_account(user, rep.ACCOUNT_ROLE_FOLLOWER, trading_pb2.Venue(
+            kind=kind, id=venue_id, market_type=SPOT if kind == CCXT else FUTURE))
     accounts = (await stub.ListVenueAccounts(rep.ListVenueAccountsRequest(page_size=100),
                                              metadata=token_for(user))).accounts
     assert sorted((a.venue.kind, a.venue.id) for a in accounts) == sorted(wanted)

@@ -32,7 +32,7 @@ from services.replication.client_order_id import client_order_id
 from services.kit.natsd import NatsServer, free_port
 from services.kit.testing import eventually
 from services.launcher import wait_serving
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, stored_credential
 from tests.replication.test_copy_flow import SPOT, verify
 from venue_sim import Simulator
 
@@ -100,7 +100,8 @@ async def copied_by(sim, compliance, replication, token_for, followers: int, fix
     """A signal-only master account and `followers` followers copying it; their user ids."""
     master = f"m-{uuid.uuid4().hex[:6]}"
     master_account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
-        role=rep.ACCOUNT_ROLE_MASTER, venue=SPOT, credential_id="signal-only"), metadata=token_for(master))).account
+        role=rep.ACCOUNT_ROLE_MASTER, venue=SPOT,  # signals only, but on a credential of the master's own
+        credential_id=await stored_credential(compliance, token_for, master, SPOT)), metadata=token_for(master))).account
     users = []
     for i in range(followers):
         user = f"f{i}-{uuid.uuid4().hex[:6]}"

@@ -26,7 +26,7 @@ from copytrade.compliance.v1 import compliance_service_pb2 as copytrade_dot_comp
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/copytrade/compliance/v1/compliance_events.proto\x12\x17\x63opytrade.compliance.v1\x1a\x30\x63opytrade/compliance/v1/compliance_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"H\n\x12\x41uditEventRecorded\x12\x32\n\x05\x65vent\x18\x01 \x01(\x0b\x32#.copytrade.compliance.v1.AuditEvent\"P\n\x15\x43omplianceAlertRaised\x12\x37\n\x05\x61lert\x18\x01 \x01(\x0b\x32(.copytrade.compliance.v1.ComplianceAlert\"\x92\x01\n\x0f\x41uditCheckpoint\x12\r\n\x05\x63hain\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x0c\n\x04hash\x18\x03 \x01(\t\x12-\n\tsign_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x05 \x01(\t\x12\x11\n\tsignature\x18\x06 \x01(\t\"C\n\nKycDecided\x12\x35\n\x03kyc\x18\x01 \x01(\x0b\x32(.copytrade.compliance.v1.KycVerificationb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/copytrade/compliance/v1/compliance_events.proto\x12\x17\x63opytrade.compliance.v1\x1a\x30\x63opytrade/compliance/v1/compliance_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"H\n\x12\x41uditEventRecorded\x12\x32\n\x05\x65vent\x18\x01 \x01(\x0b\x32#.copytrade.compliance.v1.AuditEvent\"P\n\x15\x43omplianceAlertRaised\x12\x37\n\x05\x61lert\x18\x01 \x01(\x0b\x32(.copytrade.compliance.v1.ComplianceAlert\"\x92\x01\n\x0f\x41uditCheckpoint\x12\r\n\x05\x63hain\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x0c\n\x04hash\x18\x03 \x01(\t\x12-\n\tsign_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x05 \x01(\t\x12\x11\n\tsignature\x18\x06 \x01(\t\"C\n\nKycDecided\x12\x35\n\x03kyc\x18\x01 \x01(\x0b\x32(.copytrade.compliance.v1.KycVerification\"\\\n\x11UserTokensRevoked\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x15\n\rtoken_version\x18\x02 \x01(\x03\x12\x0f\n\x07\x64\x65leted\x18\x03 \x01(\x08\x12\x0e\n\x06reason\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,4 +41,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUDITCHECKPOINT']._serialized_end=462
   _globals['_KYCDECIDED']._serialized_start=464
   _globals['_KYCDECIDED']._serialized_end=531
+  _globals['_USERTOKENSREVOKED']._serialized_start=533
+  _globals['_USERTOKENSREVOKED']._serialized_end=625
 # @@protoc_insertion_point(module_scope)

@@ -42,3 +42,15 @@ class KycDecided(_message.Message):
     KYC_FIELD_NUMBER: _ClassVar[int]
     kyc: _compliance_service_pb2.KycVerification
     def __init__(self, kyc: _Optional[_Union[_compliance_service_pb2.KycVerification, _Mapping]] = ...) -> None: ...
+
+class UserTokensRevoked(_message.Message):
+    __slots__ = ("user_id", "token_version", "deleted", "reason")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    token_version: int
+    deleted: bool
+    reason: str
+    def __init__(self, user_id: _Optional[str] = ..., token_version: _Optional[int] = ..., deleted: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...

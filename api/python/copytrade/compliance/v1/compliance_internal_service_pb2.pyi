@@ -47,3 +47,17 @@ class RecordAuditEventResponse(_message.Message):
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     def __init__(self, sequence: _Optional[int] = ...) -> None: ...
+
+class VerifyCredentialOwnerRequest(_message.Message):
+    __slots__ = ("credential_id", "user_id")
+    CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    credential_id: str
+    user_id: str
+    def __init__(self, credential_id: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
+
+class VerifyCredentialOwnerResponse(_message.Message):
+    __slots__ = ("owned",)
+    OWNED_FIELD_NUMBER: _ClassVar[int]
+    owned: bool
+    def __init__(self, owned: _Optional[bool] = ...) -> None: ...

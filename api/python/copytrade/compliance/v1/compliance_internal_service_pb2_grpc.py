@@ -41,6 +41,11 @@ class ComplianceInternalServiceStub:
                 request_serializer=copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.FetchCredentialRequest.SerializeToString,
                 response_deserializer=copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.FetchCredentialResponse.FromString,
                 _registered_method=True)
+        self.VerifyCredentialOwner = channel.unary_unary(
+                '/copytrade.compliance.v1.ComplianceInternalService/VerifyCredentialOwner',
+                request_serializer=copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.VerifyCredentialOwnerRequest.SerializeToString,
+                response_deserializer=copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.VerifyCredentialOwnerResponse.FromString,
+                _registered_method=True)
         self.RecordAuditEvent = channel.unary_unary(
                 '/copytrade.compliance.v1.ComplianceInternalService/RecordAuditEvent',
                 request_serializer=copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.RecordAuditEventRequest.SerializeToString,
@@ -60,6 +65,14 @@ class ComplianceInternalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyCredentialOwner(self, request, context):
+        """Whether a stored credential belongs to a user (nothing is decrypted): replication asks before
+        a venue account may name it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RecordAuditEvent(self, request, context):
         """Appends a system decision to the audit trail.
         """
@@ -74,6 +87,11 @@ def add_ComplianceInternalServiceServicer_to_server(servicer, server):
                     servicer.FetchCredential,
                     request_deserializer=copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.FetchCredentialRequest.FromString,
                     response_serializer=copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.FetchCredentialResponse.SerializeToString,
+            ),
+            'VerifyCredentialOwner': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyCredentialOwner,
+                    request_deserializer=copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.VerifyCredentialOwnerRequest.FromString,
+                    response_serializer=copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.VerifyCredentialOwnerResponse.SerializeToString,
             ),
             'RecordAuditEvent': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordAuditEvent,
@@ -110,6 +128,33 @@ class ComplianceInternalService:
             '/copytrade.compliance.v1.ComplianceInternalService/FetchCredential',
             copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.FetchCredentialRequest.SerializeToString,
             copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.FetchCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyCredentialOwner(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/copytrade.compliance.v1.ComplianceInternalService/VerifyCredentialOwner',
+            copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.VerifyCredentialOwnerRequest.SerializeToString,
+            copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.VerifyCredentialOwnerResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,11 @@ class ComplianceServiceStub:
                 request_serializer=copytrade_dot_compliance_dot_v1_dot_compliance__service__pb2.LoginRequest.SerializeToString,
                 response_deserializer=copytrade_dot_compliance_dot_v1_dot_compliance__service__pb2.LoginResponse.FromString,
                 _registered_method=True)
+        self.Logout = channel.unary_unary(
+                '/copytrade.compliance.v1.ComplianceService/Logout',
+                request_serializer=copytrade_dot_compliance_dot_v1_dot_compliance__service__pb2.LogoutRequest.SerializeToString,
+                response_deserializer=copytrade_dot_compliance_dot_v1_dot_compliance__service__pb2.LogoutResponse.FromString,
+                _registered_method=True)
         self.GetUser = channel.unary_unary(
                 '/copytrade.compliance.v1.ComplianceService/GetUser',
                 request_serializer=copytrade_dot_compliance_dot_v1_dot_compliance__service__pb2.GetUserRequest.SerializeToString,
@@ -152,6 +157,14 @@ class ComplianceServiceServicer:
 
     def Login(self, request, context):
         """Exchanges an email and password for a signed access token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Logout(self, request, context):
+        """Ends every session of the caller: each access token issued to them so far stops working
+        at every service (their token version is bumped). The web app's cookie is cleared too.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -298,6 +311,11 @@ def add_ComplianceServiceServicer_to_server(servicer, server):
                     servicer.Login,
                     request_deserializer=copytrade_dot_compliance_dot_v1_dot_compliance__service__pb2.LoginRequest.FromString,
                     response_serializer=copytrade_dot_compliance_dot_v1_dot_compliance__service__pb2.LoginResponse.SerializeToString,
+            ),
+            'Logout': grpc.unary_unary_rpc_method_handler(
+                    servicer.Logout,
+                    request_deserializer=copytrade_dot_compliance_dot_v1_dot_compliance__service__pb2.LogoutRequest.FromString,
+                    response_serializer=copytrade_dot_compliance_dot_v1_dot_compliance__service__pb2.LogoutResponse.SerializeToString,
             ),
             'GetUser': grpc.unary_unary_rpc_method_handler(
                     servicer.GetUser,
@@ -446,6 +464,33 @@ class ComplianceService:
             '/copytrade.compliance.v1.ComplianceService/Login',
             copytrade_dot_compliance_dot_v1_dot_compliance__service__pb2.LoginRequest.SerializeToString,
             copytrade_dot_compliance_dot_v1_dot_compliance__service__pb2.LoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Logout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/copytrade.compliance.v1.ComplianceService/Logout',
+            copytrade_dot_compliance_dot_v1_dot_compliance__service__pb2.LogoutRequest.SerializeToString,
+            copytrade_dot_compliance_dot_v1_dot_compliance__service__pb2.LogoutResponse.FromString,
             options,
             channel_credentials,
             insecure,

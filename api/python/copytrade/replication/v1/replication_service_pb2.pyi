@@ -158,6 +158,98 @@ class DeleteVenueAccountResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class MasterAccess(_message.Message):
+    __slots__ = ("account_id", "private")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    PRIVATE_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    private: bool
+    def __init__(self, account_id: _Optional[str] = ..., private: _Optional[bool] = ...) -> None: ...
+
+class AllowedFollower(_message.Message):
+    __slots__ = ("account_id", "follower_id", "create_time")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    FOLLOWER_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    follower_id: str
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, account_id: _Optional[str] = ..., follower_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetMasterAccessRequest(_message.Message):
+    __slots__ = ("account_id",)
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+
+class GetMasterAccessResponse(_message.Message):
+    __slots__ = ("access",)
+    ACCESS_FIELD_NUMBER: _ClassVar[int]
+    access: MasterAccess
+    def __init__(self, access: _Optional[_Union[MasterAccess, _Mapping]] = ...) -> None: ...
+
+class SetMasterAccessRequest(_message.Message):
+    __slots__ = ("account_id", "private")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    PRIVATE_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    private: bool
+    def __init__(self, account_id: _Optional[str] = ..., private: _Optional[bool] = ...) -> None: ...
+
+class SetMasterAccessResponse(_message.Message):
+    __slots__ = ("access", "stopped_config_ids")
+    ACCESS_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_CONFIG_IDS_FIELD_NUMBER: _ClassVar[int]
+    access: MasterAccess
+    stopped_config_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, access: _Optional[_Union[MasterAccess, _Mapping]] = ..., stopped_config_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AllowFollowerRequest(_message.Message):
+    __slots__ = ("account_id", "follower_id")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    FOLLOWER_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    follower_id: str
+    def __init__(self, account_id: _Optional[str] = ..., follower_id: _Optional[str] = ...) -> None: ...
+
+class AllowFollowerResponse(_message.Message):
+    __slots__ = ("allowed",)
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    allowed: AllowedFollower
+    def __init__(self, allowed: _Optional[_Union[AllowedFollower, _Mapping]] = ...) -> None: ...
+
+class RemoveAllowedFollowerRequest(_message.Message):
+    __slots__ = ("account_id", "follower_id")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    FOLLOWER_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    follower_id: str
+    def __init__(self, account_id: _Optional[str] = ..., follower_id: _Optional[str] = ...) -> None: ...
+
+class RemoveAllowedFollowerResponse(_message.Message):
+    __slots__ = ("stopped_config_ids",)
+    STOPPED_CONFIG_IDS_FIELD_NUMBER: _ClassVar[int]
+    stopped_config_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, stopped_config_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListAllowedFollowersRequest(_message.Message):
+    __slots__ = ("account_id", "page_size", "page_token")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, account_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListAllowedFollowersResponse(_message.Message):
+    __slots__ = ("followers", "next_page_token")
+    FOLLOWERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    followers: _containers.RepeatedCompositeFieldContainer[AllowedFollower]
+    next_page_token: str
+    def __init__(self, followers: _Optional[_Iterable[_Union[AllowedFollower, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
 class SymbolMapping(_message.Message):
     __slots__ = ("master_symbol", "follower_symbol", "contract_ratio")
     MASTER_SYMBOL_FIELD_NUMBER: _ClassVar[int]

@@ -56,6 +56,31 @@ class ReplicationServiceStub:
                 request_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.DeleteVenueAccountRequest.SerializeToString,
                 response_deserializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.DeleteVenueAccountResponse.FromString,
                 _registered_method=True)
+        self.GetMasterAccess = channel.unary_unary(
+                '/copytrade.replication.v1.ReplicationService/GetMasterAccess',
+                request_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.GetMasterAccessRequest.SerializeToString,
+                response_deserializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.GetMasterAccessResponse.FromString,
+                _registered_method=True)
+        self.SetMasterAccess = channel.unary_unary(
+                '/copytrade.replication.v1.ReplicationService/SetMasterAccess',
+                request_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.SetMasterAccessRequest.SerializeToString,
+                response_deserializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.SetMasterAccessResponse.FromString,
+                _registered_method=True)
+        self.AllowFollower = channel.unary_unary(
+                '/copytrade.replication.v1.ReplicationService/AllowFollower',
+                request_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.AllowFollowerRequest.SerializeToString,
+                response_deserializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.AllowFollowerResponse.FromString,
+                _registered_method=True)
+        self.RemoveAllowedFollower = channel.unary_unary(
+                '/copytrade.replication.v1.ReplicationService/RemoveAllowedFollower',
+                request_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.RemoveAllowedFollowerRequest.SerializeToString,
+                response_deserializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.RemoveAllowedFollowerResponse.FromString,
+                _registered_method=True)
+        self.ListAllowedFollowers = channel.unary_unary(
+                '/copytrade.replication.v1.ReplicationService/ListAllowedFollowers',
+                request_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.ListAllowedFollowersRequest.SerializeToString,
+                response_deserializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.ListAllowedFollowersResponse.FromString,
+                _registered_method=True)
         self.StartCopySession = channel.unary_unary(
                 '/copytrade.replication.v1.ReplicationService/StartCopySession',
                 request_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.StartCopySessionRequest.SerializeToString,
@@ -156,6 +181,43 @@ class ReplicationServiceServicer:
 
     def DeleteVenueAccount(self, request, context):
         """Removes a venue account that no running session uses.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMasterAccess(self, request, context):
+        """Who may copy a master account: everyone (the default), or, once private, only the followers
+        on its allow-list. The master (or an operator) decides.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetMasterAccess(self, request, context):
+        """Makes a master account private or open. Going private stops the live sessions of followers
+        not on its allow-list.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AllowFollower(self, request, context):
+        """Puts a follower on a master account's allow-list.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveAllowedFollower(self, request, context):
+        """Takes a follower off the allow-list; on a private account their live sessions stop.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAllowedFollowers(self, request, context):
+        """The followers a master account allows, in the order they were added.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -283,6 +345,31 @@ def add_ReplicationServiceServicer_to_server(servicer, server):
                     servicer.DeleteVenueAccount,
                     request_deserializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.DeleteVenueAccountRequest.FromString,
                     response_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.DeleteVenueAccountResponse.SerializeToString,
+            ),
+            'GetMasterAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMasterAccess,
+                    request_deserializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.GetMasterAccessRequest.FromString,
+                    response_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.GetMasterAccessResponse.SerializeToString,
+            ),
+            'SetMasterAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetMasterAccess,
+                    request_deserializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.SetMasterAccessRequest.FromString,
+                    response_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.SetMasterAccessResponse.SerializeToString,
+            ),
+            'AllowFollower': grpc.unary_unary_rpc_method_handler(
+                    servicer.AllowFollower,
+                    request_deserializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.AllowFollowerRequest.FromString,
+                    response_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.AllowFollowerResponse.SerializeToString,
+            ),
+            'RemoveAllowedFollower': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveAllowedFollower,
+                    request_deserializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.RemoveAllowedFollowerRequest.FromString,
+                    response_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.RemoveAllowedFollowerResponse.SerializeToString,
+            ),
+            'ListAllowedFollowers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAllowedFollowers,
+                    request_deserializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.ListAllowedFollowersRequest.FromString,
+                    response_serializer=copytrade_dot_replication_dot_v1_dot_replication__service__pb2.ListAllowedFollowersResponse.SerializeToString,
             ),
             'StartCopySession': grpc.unary_unary_rpc_method_handler(
                     servicer.StartCopySession,
@@ -465,6 +552,141 @@ class ReplicationService:
             '/copytrade.replication.v1.ReplicationService/DeleteVenueAccount',
             copytrade_dot_replication_dot_v1_dot_replication__service__pb2.DeleteVenueAccountRequest.SerializeToString,
             copytrade_dot_replication_dot_v1_dot_replication__service__pb2.DeleteVenueAccountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMasterAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/copytrade.replication.v1.ReplicationService/GetMasterAccess',
+            copytrade_dot_replication_dot_v1_dot_replication__service__pb2.GetMasterAccessRequest.SerializeToString,
+            copytrade_dot_replication_dot_v1_dot_replication__service__pb2.GetMasterAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetMasterAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/copytrade.replication.v1.ReplicationService/SetMasterAccess',
+            copytrade_dot_replication_dot_v1_dot_replication__service__pb2.SetMasterAccessRequest.SerializeToString,
+            copytrade_dot_replication_dot_v1_dot_replication__service__pb2.SetMasterAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AllowFollower(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/copytrade.replication.v1.ReplicationService/AllowFollower',
+            copytrade_dot_replication_dot_v1_dot_replication__service__pb2.AllowFollowerRequest.SerializeToString,
+            copytrade_dot_replication_dot_v1_dot_replication__service__pb2.AllowFollowerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveAllowedFollower(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/copytrade.replication.v1.ReplicationService/RemoveAllowedFollower',
+            copytrade_dot_replication_dot_v1_dot_replication__service__pb2.RemoveAllowedFollowerRequest.SerializeToString,
+            copytrade_dot_replication_dot_v1_dot_replication__service__pb2.RemoveAllowedFollowerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAllowedFollowers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/copytrade.replication.v1.ReplicationService/ListAllowedFollowers',
+            copytrade_dot_replication_dot_v1_dot_replication__service__pb2.ListAllowedFollowersRequest.SerializeToString,
+            copytrade_dot_replication_dot_v1_dot_replication__service__pb2.ListAllowedFollowersResponse.FromString,
             options,
             channel_credentials,
             insecure,
