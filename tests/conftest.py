@@ -177,7 +177,8 @@ async def copy_mesh(start_service) -> AsyncIterator:
 # --- the reliability suite's figures (pytest -m reliability), printed at the end of the run ---
 
 RELIABILITY_ROWS: list[dict] = []
-RELIABILITY_COLUMNS = ("scenario", "runs", "fills", "orders", "duplicates", "missing", "outage_s", "recovery_s")
+RELIABILITY_COLUMNS = ("scenario", "runs", "fills", "orders", "duplicates", "missing", "outage_s", "recovery_s",
+                       "lag_after_burst_s")
 
 
 @pytest.fixture
@@ -201,7 +202,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for row in RELIABILITY_ROWS:
         terminalreporter.write_line("  ".join(str(row.get(c, "-")).ljust(widths[c]) for c in RELIABILITY_COLUMNS))
     terminalreporter.write_line("orders: follower orders checked at the simulator by client order id; "
-                                "outage_s: server away (or worker dead); recovery_s: back until every copy is in")
+                                "outage_s: server away (or worker dead); recovery_s: back until every copy is in; "
+                                  "lag_after_burst_s: the burst's last trade until every copy is in")
     target = os.environ.get("COPYTRADE_RELIABILITY_JSON")
     if target:
         Path(target).write_text(json.dumps(RELIABILITY_ROWS, indent=2))

@@ -192,3 +192,30 @@ async def test_a_bus_closes_cleanly_even_when_nats_is_already_gone(tmp_path):
     await bus.nc.publish("copies.order.placed.x", b"left in the buffer")  # unsent when the service stops
     await bus.close()
     assert bus.nc.is_closed
+
+
+async def test_a_bus_takes_a_cluster_server_list_and_keeps_every_stream_on_three_nodes(tmp_path):
+    """NATS_URL may list a cluster's servers; streams get the configured replicas, a single
+    node's streams are raised to them, and the bus goes on publishing when a node dies."""
+    from services.kit.config import Settings
+    from services.kit.natsd import NatsCluster
+
+    assert Settings.from_env("risk", {"NATS_STREAM_REPLICAS": "3"}).stream_replicas == 3
+    assert Settings.from_env("risk", {}).stream_replicas == 1
+    cluster = await NatsCluster(tmp_path / "js", size=3).start()
+    try:
+        grown = await Bus.connect(cluster.url, "one-replica")  # streams made as on a single node
+        await grown.close()
+        bus = await Bus.connect(cluster.url, "three-replicas", replicas=3)
+        try:
+            for stream in ("FILLS", "COPIES", "RISK"):
+                assert (await bus.js.stream_info(stream)).config.num_replicas == 3, stream
+            await bus.publish("fills.master.filled.a", _fill("a"), msg_id="a")
+            leader = (await bus.js.stream_info("FILLS")).cluster.leader
+            cluster.node(leader).kill()
+            assert await bus.publish("fills.master.filled.b", _fill("b"), msg_id="b", timeout=20) is True
+            assert (await bus.js.stream_info("FILLS")).state.messages == 2
+        finally:
+            await bus.close()
+    finally:
+        await cluster.stop()

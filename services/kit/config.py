@@ -30,7 +30,11 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     # PostgreSQL URL (postgresql+psycopg://...); unset → one SQLite file per service in data_dir.
     database_url: str | None = None
+    # One NATS server, or a cluster's servers comma-separated (nats://n1:4222,nats://n2:4222,...).
     nats_url: str = "nats://127.0.0.1:4222"
+    # Copies JetStream keeps of each stream and KV bucket: 1 on a single node, 3 in a cluster (a
+    # stream then survives the loss of any one node).
+    stream_replicas: int = 1
     master_key: str = DEV_SECRET
     jwt_secret: str = DEV_SECRET
     listen: str = "127.0.0.1:0"
@@ -88,6 +92,7 @@ class Settings:
             data_dir=Path(env.get("COPYTRADE_DATA_DIR", default_data_dir())),
             database_url=env.get(f"{service.upper()}_DATABASE_URL") or env.get("DATABASE_URL") or None,
             nats_url=env.get("NATS_URL", cls.nats_url),
+            stream_replicas=int(env.get("NATS_STREAM_REPLICAS", cls.stream_replicas)),
             master_key=env.get("MASTER_KEY", DEV_SECRET),
             jwt_secret=env.get("JWT_SECRET", DEV_SECRET),
             listen=env.get("LISTEN_ADDR", addresses[service] if service in addresses else "127.0.0.1:0"),
