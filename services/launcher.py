@@ -28,6 +28,7 @@ from typing import TextIO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.kit import natsauth
 from services.kit.config import PORT_OFFSETS, SERVICES
 from services.kit.natsd import NatsCluster, NatsServer
 
@@ -99,17 +100,23 @@ class Mesh:
         # where it listens, written to endpoints.json with the rest.
         self.extra_env = dict(extra_env or {})
         self.extra_endpoints = dict(extra_endpoints or {})
+        # NATS authentication: each service its own user and allow-lists, passwords kept per data
+        # directory (nats-users.json, 0600) like the other generated secrets.
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.nats_passwords = natsauth.persistent_passwords(self.data_dir / "nats-users.json")
         if not 1 <= nats_nodes <= len(NATS_CLUSTER_OFFSETS):
             raise ValueError(f"a local NATS cluster has 1 to {len(NATS_CLUSTER_OFFSETS)} nodes")
         self.nats_nodes = nats_nodes
         if nats_nodes == 1:
             self.nats: NatsServer | NatsCluster = NatsServer(self.data_dir / "jetstream", host=host,
-                                                             port=port_base + PORT_OFFSETS["nats"])
+                                                             port=port_base + PORT_OFFSETS["nats"],
+                                                             users=self.nats_passwords)
         else:  # its own store: a single node's streams do not join a cluster
             offsets = NATS_CLUSTER_OFFSETS[:nats_nodes]
             self.nats = NatsCluster(self.data_dir / "jetstream-cluster", host, nats_nodes,
                                     ports=[port_base + client for client, _ in offsets],
-                                    cluster_ports=[port_base + route for _, route in offsets])
+                                    cluster_ports=[port_base + route for _, route in offsets],
+                                    users=self.nats_passwords)
         self.processes: dict[str, subprocess.Popen] = {}
 
     def address(self, name: str) -> str:
@@ -162,10 +169,18 @@ class Mesh:
         with open(self.data_dir / "logs" / f"{name}.log", "ab") as log_file:
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", f"services.{name}"],
-                env={**env, "LISTEN_ADDR": self.address(name), "METRICS_ADDR": self.metrics_address(name)},
-                stdout=log_file, stderr=subprocess.STDOUT,
+                env={**env, **self.service_environment(name)}, stdout=log_file, stderr=subprocess.STDOUT,
             )
         return self.processes[name]
+
+    def service_environment(self, name: str) -> dict[str, str]:
+        """What one service's process gets beyond environment(): its addresses, its NATS user."""
+        return {"LISTEN_ADDR": self.address(name), "METRICS_ADDR": self.metrics_address(name),
+                "NATS_USER": name, "NATS_PASSWORD": self.nats_passwords[name]}
+
+    def nats_url_as(self, user: str = natsauth.ADMIN) -> str:
+        """NATS_URL with a user's credentials in it: for tools and tests (admin: no limits)."""
+        return self.nats.url_as(user)
 
     def nats_servers(self) -> list[NatsServer]:
         return self.nats.nodes if isinstance(self.nats, NatsCluster) else [self.nats]

@@ -162,7 +162,8 @@ async def test_internal_clients_spread_calls_over_every_replica_and_retry_reads(
         address, metrics = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
         with open(mesh.data_dir / "logs" / "risk-2.log", "ab") as log:
             second = subprocess.Popen([sys.executable, "-m", "services.risk"], stdout=log, stderr=subprocess.STDOUT,
-                                      env={**mesh.environment(), "LISTEN_ADDR": address, "METRICS_ADDR": metrics})
+                                      env={**mesh.environment(), **mesh.service_environment("risk"),
+                                           "LISTEN_ADDR": address, "METRICS_ADDR": metrics})
         await serving(address)
         secret = json.loads((mesh.data_dir / "secrets.json").read_text())["JWT_SECRET"]
         settings = Settings(service="replication", jwt_secret=secret,

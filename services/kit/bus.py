@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import api
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import NoStreamResponseError, NotFoundError
 from opentelemetry.trace import SpanKind
 
@@ -29,6 +30,7 @@ TYPE_HEADER = "Ct-Type"
 MSG_ID_HEADER = "Nats-Msg-Id"
 DUPLICATE_WINDOW_S = 120.0  # JetStream's default; a republish within it is dropped
 HEADER_ROOM = 1024  # bytes of a message's headers, at most
+PUBLISH_ATTEMPT_S = 2.0  # a publish not acked by then is sent again (same message id), within its timeout
 
 # Every stream of the mesh: one per context. Creating them is idempotent.
 STREAMS: dict[str, list[str]] = {
@@ -85,13 +87,16 @@ class Bus:
 
     @classmethod
     async def connect(cls, url: str, name: str, *, ensure_streams: bool = True, replicas: int = 1,
-                      ready_timeout: float = 30.0) -> "Bus":
+                      ready_timeout: float = 30.0, user: str | None = None, password: str | None = None) -> "Bus":
         """Connect to NATS at `url`: one server, or a cluster's servers comma-separated (the
         client fails over among them, and learns the others from the cluster). Streams are made
         with `replicas` copies (1 on a single node, 3 in a cluster), waiting up to ready_timeout
-        for the cluster to have the peers for them (nodes still starting, a leader election)."""
+        for the cluster to have the peers for them (nodes still starting, a leader election).
+        user/password: the NATS user to log in as (what it may publish and subscribe to is the
+        server's to say: services/kit/natsauth.py)."""
+        credentials = {"user": user, "password": password} if user else {}
         nc = await nats.connect(
-            servers(url), name=f"copytrade-{name}", max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+            servers(url), name=f"copytrade-{name}", max_reconnect_attempts=-1, reconnect_time_wait=0.5, **credentials,
             connect_timeout=5, allow_reconnect=True, drain_timeout=2,
             error_cb=_log_error, disconnected_cb=_log_disconnect, reconnected_cb=_log_reconnect,
         )
@@ -109,6 +114,12 @@ class Bus:
                     log.warning("%s: streams not ready (%s); retrying", name, exc)
                     await asyncio.sleep(0.5)
         return bus
+
+    @classmethod
+    async def for_service(cls, settings) -> "Bus":
+        """A service's bus: NATS_URL, its own NATS user, streams at NATS_STREAM_REPLICAS."""
+        return await cls.connect(settings.nats_url, settings.service, replicas=settings.stream_replicas,
+                                 user=settings.nats_user, password=settings.nats_password)
 
     async def ensure_streams(self) -> None:
         for stream, subjects in STREAMS.items():
@@ -162,14 +173,16 @@ class Bus:
 
     async def _publish(self, subject: str, data: bytes, headers: dict[str, str], timeout: float):
         """js.publish, retried within `timeout` while the stream has no leader to answer (a
-        cluster electing one after a node died): the message id makes a retry safe."""
+        cluster electing one after a node died) or an ack does not come (the request went out
+        on a connection that died): the message id makes a retry safe."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
+            left = deadline - loop.time()
             try:
-                return await self.js.publish(subject, data, timeout=max(0.1, deadline - loop.time()),
+                return await self.js.publish(subject, data, timeout=max(0.1, min(left, PUBLISH_ATTEMPT_S)),
                                              headers=headers)
-            except NoStreamResponseError:
+            except (NoStreamResponseError, NatsTimeoutError):
                 if loop.time() + 0.1 >= deadline:
                     raise
                 await asyncio.sleep(0.1)

@@ -35,6 +35,10 @@ class Settings:
     # Copies JetStream keeps of each stream and KV bucket: 1 on a single node, 3 in a cluster (a
     # stream then survives the loss of any one node).
     stream_replicas: int = 1
+    # This service's NATS user (services/kit/natsauth.py: its publish/subscribe allow-lists);
+    # unset: connect without credentials (a server without authentication).
+    nats_user: str | None = None
+    nats_password: str | None = field(default=None, repr=False)
     master_key: str = DEV_SECRET
     jwt_secret: str = DEV_SECRET
     listen: str = "127.0.0.1:0"
@@ -93,6 +97,8 @@ class Settings:
             database_url=env.get(f"{service.upper()}_DATABASE_URL") or env.get("DATABASE_URL") or None,
             nats_url=env.get("NATS_URL", cls.nats_url),
             stream_replicas=int(env.get("NATS_STREAM_REPLICAS", cls.stream_replicas)),
+            nats_user=env.get("NATS_USER") or None,
+            nats_password=env.get("NATS_PASSWORD") or None,
             master_key=env.get("MASTER_KEY", DEV_SECRET),
             jwt_secret=env.get("JWT_SECRET", DEV_SECRET),
             listen=env.get("LISTEN_ADDR", addresses[service] if service in addresses else "127.0.0.1:0"),

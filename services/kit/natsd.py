@@ -4,6 +4,7 @@ node (`NatsServer`), or a JetStream cluster of several on one host (`NatsCluster
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import subprocess
@@ -33,7 +34,7 @@ class NatsServer:
 
     def __init__(self, store_dir: Path, host: str = "127.0.0.1", port: int | None = None, *,
                  name: str | None = None, cluster_name: str | None = None, cluster_port: int | None = None,
-                 routes: tuple[str, ...] = ()) -> None:
+                 routes: tuple[str, ...] = (), users: dict[str, str] | None = None) -> None:
         self.store_dir = Path(store_dir)
         self.host = host
         self.port = port or free_port(host)
@@ -41,11 +42,18 @@ class NatsServer:
         self.cluster_name = cluster_name
         self.cluster_port = cluster_port
         self.routes = routes
+        # user -> password (services/kit/natsauth.py): clients must log in, each within its
+        # allow-lists; None: no authentication.
+        self.users = users
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"nats://{self.host}:{self.port}"
+
+    def url_as(self, user: str) -> str:
+        """The URL with a user's credentials in it (for tools and tests; never logged)."""
+        return f"nats://{user}:{self.users[user]}@{self.host}:{self.port}" if self.users else self.url
 
     @property
     def running(self) -> bool:
@@ -53,6 +61,14 @@ class NatsServer:
 
     def command(self) -> list[str]:
         args = [nats_server_binary(), "-a", self.host, "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
+        if self.users is not None:  # the users' block in a file (0600) of the node's own, flags beside it
+            from services.kit import natsauth
+
+            conf = self.store_dir / "auth.conf"
+            conf.touch(0o600)
+            os.chmod(conf, 0o600)
+            conf.write_text(natsauth.server_config(self.users))
+            args += ["-c", str(conf)]
         if self.name:
             args += ["--name", self.name]
         if self.cluster_port:  # JetStream clustering wants a server name and a cluster name
@@ -102,19 +118,24 @@ class NatsCluster:
 
     def __init__(self, store_dir: Path, host: str = "127.0.0.1", size: int = 3, *,
                  ports: list[int] | None = None, cluster_ports: list[int] | None = None,
-                 cluster_name: str = "copytrade") -> None:
+                 cluster_name: str = "copytrade", users: dict[str, str] | None = None) -> None:
         if size < 1:
             raise ValueError("a cluster has at least one node")
         ports = ports or [free_port(host) for _ in range(size)]
         cluster_ports = cluster_ports or [free_port(host) for _ in range(size)]
         routes = tuple(f"nats://{host}:{p}" for p in cluster_ports)
         self.nodes = [NatsServer(Path(store_dir) / f"n{i + 1}", host, ports[i], name=f"n{i + 1}",
-                                 cluster_name=cluster_name, cluster_port=cluster_ports[i], routes=routes)
+                                 cluster_name=cluster_name, cluster_port=cluster_ports[i], routes=routes,
+                                 users=users)
                       for i in range(size)]
+        self.users = users
 
     @property
     def url(self) -> str:
         return ",".join(node.url for node in self.nodes)
+
+    def url_as(self, user: str) -> str:
+        return ",".join(node.url_as(user) for node in self.nodes)
 
     def node(self, name: str) -> NatsServer:
         return next(n for n in self.nodes if n.name == name)
@@ -128,7 +149,7 @@ class NatsCluster:
         """Until JetStream answers through the cluster (a meta leader is elected)."""
         import nats
 
-        nc = await nats.connect(self.url.split(","), connect_timeout=2, max_reconnect_attempts=-1)
+        nc = await nats.connect(self.url_as("admin").split(","), connect_timeout=2, max_reconnect_attempts=-1)
         try:
             deadline = asyncio.get_running_loop().time() + timeout
             while True:

@@ -54,7 +54,7 @@ async def test_stream_leader_then_another_node_killed_mid_burst_loses_and_double
     copying = None
     try:
         copying = await set_up_copying(sim, endpoints, secret, FOLLOWERS)
-        info_bus = await Bus.connect(mesh.nats.url, "test-replicas", ensure_streams=False)
+        info_bus = await Bus.connect(mesh.nats_url_as(), "test-replicas", ensure_streams=False)
         try:
             assert (await info_bus.js.stream_info("FILLS")).config.num_replicas == 3
         finally:
@@ -65,7 +65,7 @@ async def test_stream_leader_then_another_node_killed_mid_burst_loses_and_double
             n += 1
         killed: list[str] = []
         for round_ in range(2):
-            leader = await fills_leader(mesh.nats.url)
+            leader = await fills_leader(mesh.nats_url_as())
             assert leader not in killed, f"{leader} led again; the second kill must take another node"
             node = mesh.nats.node(leader)
             down = time.monotonic()
