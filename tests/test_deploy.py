@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 from prometheus_client import metrics as prom_metrics
 
+from services.kit import natsauth
 from services.kit.config import DEFAULT_PORT_BASE, PORT_OFFSETS, SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,8 +29,14 @@ def test_compose_names_every_service_with_its_wiring():
         assert "-js" in command and command[command.index("--name") + 1] == node
         assert command[command.index("--cluster_name") + 1] == "copytrade"
         assert set(command[command.index("--routes") + 1].split(",")) == {f"nats://{n}:6222" for n in nats_nodes}
-        volumes.update(services[node]["volumes"])
+        volumes.update(v for v in services[node]["volumes"] if v.endswith(":/data"))
+        # authentication: the users' file from services/kit/natsauth.py, passwords from .env
+        assert command[command.index("-c") + 1] == "/etc/nats/auth.conf"
+        assert "./deploy/nats/auth.conf:/etc/nats/auth.conf:ro" in services[node]["volumes"]
+        assert {natsauth.password_variable(u) for u in natsauth.USERS} <= set(services[node]["environment"])
     assert len(volumes) == len(nats_nodes)
+    assert (ROOT / "deploy" / "nats" / "auth.conf").read_text() == natsauth.compose_config(), \
+        "deploy/nats/auth.conf is stale: python -m services.kit.natsauth > deploy/nats/auth.conf"
     assert services["postgres"]["volumes"]
     for name in SERVICES:
         service = services[name]
@@ -40,6 +47,7 @@ def test_compose_names_every_service_with_its_wiring():
         assert env["NATS_URL"].split(",") == [f"nats://{n}:4222" for n in nats_nodes]
         assert env["NATS_STREAM_REPLICAS"] == "3"
         assert set(service["depends_on"]) >= set(nats_nodes)
+        assert env["NATS_USER"] == name and natsauth.password_variable(name) in env["NATS_PASSWORD"]
         assert env["LISTEN_ADDR"] == f"0.0.0.0:{DEFAULT_PORT_BASE + PORT_OFFSETS[name]}"
         for peer in SERVICES:
             assert env[f"{peer.upper()}_ADDR"] == f"{peer}:{DEFAULT_PORT_BASE + PORT_OFFSETS[peer]}"

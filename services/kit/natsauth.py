@@ -67,3 +67,28 @@ def persistent_passwords(path: Path) -> dict[str, str]:
         path.write_text(json.dumps(stored))
         path.chmod(0o600)
     return stored
+
+
+def password_variable(user: str) -> str:
+    return f"NATS_{user.upper()}_PASSWORD"
+
+
+def compose_config() -> str:
+    """deploy/nats/auth.conf: the same users and allow-lists, each password taken from the NATS
+    node's environment (NATS_<USER>_PASSWORD, which compose passes from .env)."""
+    lines = ["# Generated from services/kit/natsauth.py (python -m services.kit.natsauth); do not edit.",
+             "# Each password comes from the node's environment: NATS_<USER>_PASSWORD.",
+             "authorization {", "  users = ["]
+    for name in USERS:
+        entry = f"    {{user: {name}, password: ${password_variable(name)}"
+        if name in PERMISSIONS:
+            publish = ", ".join(json.dumps(s) for s in (*COMMON_PUBLISH, *PERMISSIONS[name]["publish"]))
+            subscribe = ", ".join(json.dumps(s) for s in (*COMMON_SUBSCRIBE, *PERMISSIONS[name]["subscribe"]))
+            entry += f", permissions: {{publish: {{allow: [{publish}]}}, subscribe: {{allow: [{subscribe}]}}}}"
+        lines.append(entry + "}")
+    lines += ["  ]", "}"]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(compose_config(), end="")
