@@ -124,3 +124,23 @@ async def test_a_service_that_keeps_crashing_stops_the_mesh(tmp_path: Path, monk
         assert said.count("restarting in") == 2 and "restarting in 0.2s" in said, said  # the backoff doubles
     finally:
         await mesh.stop()
+
+
+async def test_a_nats_node_that_dies_under_up_is_started_again(tmp_path: Path):
+    mesh = Mesh(tmp_path / "mesh", "127.0.0.1", free_base(), services=())
+    stop = asyncio.Event()
+    log = tmp_path / "supervisor.log"
+    try:
+        await mesh.start()
+        first = mesh.nats.process.pid
+        os.kill(first, signal.SIGKILL)
+        with open(log, "w") as out:
+            supervisor = asyncio.create_task(mesh.supervise(stop, out))
+            await eventually(lambda: mesh.nats.running and mesh.nats.process.pid != first, timeout=30,
+                             message="the NATS node is running again")
+            stop.set()
+            assert await supervisor == 0
+        said = log.read_text()
+        assert "exited (code -9); restarting in" in said and "restarted" in said, said
+    finally:
+        await mesh.stop()
