@@ -202,6 +202,8 @@ class Mesh:
         what exits; a service that keeps crashing ends it (returns 1). Each event is logged."""
         crashes: dict[str, deque[float]] = {}
         due: dict[str, float] = {}  # name -> when it is started again
+        # A node stopped on purpose (stop(), kill()) has no process: only one that died is restarted.
+        nats = {f"nats {node.name or node.port}": node for node in self.nats_servers()}
 
         def say(line: str) -> None:
             print(f"{time.strftime('%H:%M:%S')} {line}", file=out, flush=True)
@@ -209,10 +211,8 @@ class Mesh:
         while not stop.is_set():
             now = time.monotonic()
             exited = [(name, self.processes[name].returncode) for name in self.dead() if name not in due]
-            exited += [(f"nats {node.name or node.port}", node.process.returncode)
-                       for node in self.nats_servers()
-                       if node.process is not None and node.process.poll() is not None
-                       and f"nats {node.name or node.port}" not in due]
+            exited += [(label, node.process.returncode) for label, node in nats.items()
+                       if node.process is not None and node.process.poll() is not None and label not in due]
             for name, code in exited:
                 recent = crashes.setdefault(name, deque())
                 recent.append(now)
@@ -230,8 +230,8 @@ class Mesh:
                 if at > now:
                     continue
                 del due[name]
-                if name.startswith("nats "):
-                    node = next(n for n in self.nats_servers() if f"nats {n.name or n.port}" == name)
+                if name in nats:
+                    node = nats[name]
                     try:
                         await node.start()
                     except (RuntimeError, TimeoutError) as exc:  # counts as another crash next round
