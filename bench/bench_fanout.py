@@ -116,7 +116,8 @@ class ExtraReplicas:
             log = open(self.mesh.data_dir / "logs" / f"replication-{len(self.processes) + 2}.log", "ab")
             self.processes.append(subprocess.Popen(
                 [sys.executable, "-m", "services.replication"],
-                env={**self.mesh.environment(), "LISTEN_ADDR": address, "METRICS_ADDR": metrics},
+                env={**self.mesh.environment(), **self.mesh.service_environment("replication"),  # its NATS user
+                     "LISTEN_ADDR": address, "METRICS_ADDR": metrics},
                 stdout=log, stderr=subprocess.STDOUT))
             log.close()
             await wait_serving(address, 60)

@@ -53,7 +53,7 @@ MASTER_QTY = Decimal("0.01")
 
 
 def free_base(size: int = 16) -> int:
-    """A port block B..B+15 (the mesh's scheme) that is free now."""
+    """A port block B..B+size-1 (the mesh's scheme: 16, or 19 with a local NATS cluster) that is free now."""
     for _ in range(100):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -386,14 +386,16 @@ async def run_sustained(copying: Copying, rates: list[float], step_s: float) -> 
 
 
 async def start_stack(data_dir: Path, postgres: str, extra_env: dict[str, str] | None = None,
-                      port_base: int | None = None, **simulator):
-    """The simulator, then nats-server and compliance, risk and replication, each its own
-    process, on the given PostgreSQL (or SQLite files when postgres is empty)."""
+                      port_base: int | None = None, nats_nodes: int = 1, **simulator):
+    """The simulator, then nats-server (or a local cluster of nats_nodes) and compliance, risk
+    and replication, each its own process, on the given PostgreSQL (or SQLite files when
+    postgres is empty)."""
     sim = await Simulator(seed=1, **simulator).start()
     env = service_env(sim.url, **(extra_env or {}))
     if postgres:
         env["DATABASE_URL"] = postgres
-    mesh = Mesh(data_dir, "127.0.0.1", port_base or free_base(), services=("compliance", "risk", "replication"), extra_env=env)
+    mesh = Mesh(data_dir, "127.0.0.1", port_base or free_base(19 if nats_nodes > 1 else 16),
+                services=("compliance", "risk", "replication"), extra_env=env, nats_nodes=nats_nodes)
     try:
         endpoints = await mesh.start()
     except BaseException:

@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--demo", action="store_true",
                     help="also run the venue simulator (B+7) with a master bot trading and three followers "
                          "copying it, seeded through the public APIs; prints logins and how to watch")
+    up.add_argument("--nats-cluster", action="store_true",
+                    help="run NATS as a local 3-node JetStream cluster (nodes on B, B+8, B+9; routes on "
+                         "B+16..B+18; streams kept on all three), so a node can fail without stopping copying")
 
     serve = sub.add_parser("serve", help="run one service (configured from the environment)")
     serve.add_argument("service", choices=SERVICES)
@@ -45,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         from services.launcher import run_up
 
-        return asyncio.run(run_up(args.data_dir, args.host, args.port_base, demo=args.demo))
+        return asyncio.run(run_up(args.data_dir, args.host, args.port_base, demo=args.demo,
+                                  nats_nodes=3 if args.nats_cluster else 1))
     if args.command in ops.COMMANDS:
         return ops.run(args)
     if args.command == "serve":

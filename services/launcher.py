@@ -2,8 +2,13 @@
 
 Ports (with --port-base B, default 15050): nats B, discovery B+1, replication B+2, risk B+3,
 compliance B+4, gateway gRPC B+5, gateway HTTP B+6, the demo's simulator B+7, each service's
-/metrics B+11..B+15. Data (SQLite files, JetStream store,
+/metrics B+11..B+15; with --nats-cluster, the other two NATS nodes at B+8 and B+9 and the
+three nodes' cluster routes at B+16..B+18. Data (SQLite files, JetStream store,
 generated secrets) lives under --data-dir, so a second `up` on it keeps everything.
+
+The launcher supervises what it starts: a service (or NATS node) that exits is started again
+after a backoff that doubles with each crash; one that crashes MAX_CRASHES times within
+CRASH_WINDOW_S stops `up`, as Ctrl-C does.
 """
 
 from __future__ import annotations
@@ -16,16 +21,28 @@ import signal
 import stat
 import subprocess
 import sys
+import time
+from collections import deque
 from pathlib import Path
+from typing import TextIO
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.kit import natsauth
 from services.kit.config import PORT_OFFSETS, SERVICES
-from services.kit.natsd import NatsServer
+from services.kit.natsd import NatsCluster, NatsServer
 
 START_TIMEOUT_S = 180.0  # five Python services importing at once on a busy 2-core machine take a minute or more
 METRICS_OFFSET = 10
+# A local NATS cluster's nodes: (client port, route port) as offsets from the port base.
+NATS_CLUSTER_OFFSETS = ((0, 16), (8, 17), (9, 18))
+# Supervision: the first restart after RESTART_BACKOFF_S, doubling per crash in the window up to
+# RESTART_BACKOFF_MAX_S; MAX_CRASHES within CRASH_WINDOW_S is a service that keeps crashing.
+RESTART_BACKOFF_S = 0.5
+RESTART_BACKOFF_MAX_S = 30.0
+MAX_CRASHES = 5
+CRASH_WINDOW_S = 120.0
 
 
 PRIVATE_UMASK = 0o077  # files 0600, directories 0700
@@ -90,7 +107,8 @@ async def _listening(address: str) -> bool:
 
 class Mesh:
     def __init__(self, data_dir: Path, host: str, port_base: int, services: tuple[str, ...] = SERVICES, *,
-                 extra_env: dict[str, str] | None = None, extra_endpoints: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, extra_endpoints: dict[str, str] | None = None,
+                 nats_nodes: int = 1) -> None:
         self.data_dir = data_dir.resolve()
         self.host = host
         self.port_base = port_base
@@ -99,7 +117,23 @@ class Mesh:
         # where it listens, written to endpoints.json with the rest.
         self.extra_env = dict(extra_env or {})
         self.extra_endpoints = dict(extra_endpoints or {})
-        self.nats = NatsServer(self.data_dir / "jetstream", host=host, port=port_base + PORT_OFFSETS["nats"])
+        # NATS authentication: each service its own user and allow-lists, passwords kept per data
+        # directory (nats-users.json, 0600) like the other generated secrets.
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.nats_passwords = natsauth.persistent_passwords(self.data_dir / "nats-users.json")
+        if not 1 <= nats_nodes <= len(NATS_CLUSTER_OFFSETS):
+            raise ValueError(f"a local NATS cluster has 1 to {len(NATS_CLUSTER_OFFSETS)} nodes")
+        self.nats_nodes = nats_nodes
+        if nats_nodes == 1:
+            self.nats: NatsServer | NatsCluster = NatsServer(self.data_dir / "jetstream", host=host,
+                                                             port=port_base + PORT_OFFSETS["nats"],
+                                                             users=self.nats_passwords)
+        else:  # its own store: a single node's streams do not join a cluster
+            offsets = NATS_CLUSTER_OFFSETS[:nats_nodes]
+            self.nats = NatsCluster(self.data_dir / "jetstream-cluster", host, nats_nodes,
+                                    ports=[port_base + client for client, _ in offsets],
+                                    cluster_ports=[port_base + route for _, route in offsets],
+                                    users=self.nats_passwords)
         self.processes: dict[str, subprocess.Popen] = {}
 
     def address(self, name: str) -> str:
@@ -127,6 +161,7 @@ class Mesh:
             "COPYTRADE_HOST": self.host,
             "COPYTRADE_PORT_BASE": str(self.port_base),
             "NATS_URL": self.nats.url,
+            "NATS_STREAM_REPLICAS": str(min(3, self.nats_nodes)),
             "GATEWAY_HTTP_ADDR": self.address("http"),
         })
         for name in SERVICES:
@@ -137,20 +172,36 @@ class Mesh:
     async def start(self) -> dict[str, str]:
         make_private(self.data_dir)
         await self.nats.start()
-        env = self.environment()
-        logs = self.data_dir / "logs"
-        logs.mkdir(exist_ok=True)
+        (self.data_dir / "logs").mkdir(exist_ok=True)
         for name in self.services:
-            with open(logs / f"{name}.log", "ab") as log_file:
-                self.processes[name] = subprocess.Popen(  # umask: the files each service makes are 0600
-                    [sys.executable, "-m", f"services.{name}"],
-                    env={**env, "LISTEN_ADDR": self.address(name), "METRICS_ADDR": self.metrics_address(name)},
-                    stdout=log_file, stderr=subprocess.STDOUT, umask=PRIVATE_UMASK,
-                )
+            self.spawn(name)
         await asyncio.gather(*(self._wait(name) for name in self.services))
         endpoints = await self.endpoints()
         (self.data_dir / "endpoints.json").write_text(json.dumps(endpoints, indent=2) + "\n")
         return endpoints
+
+    def spawn(self, name: str) -> subprocess.Popen:
+        """Start service `name` as its own process, logging to logs/<name>.log."""
+        env = self.environment()
+        with open(self.data_dir / "logs" / f"{name}.log", "ab") as log_file:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", f"services.{name}"],
+                env={**env, **self.service_environment(name)}, stdout=log_file, stderr=subprocess.STDOUT,
+                umask=PRIVATE_UMASK,  # the files each service makes are 0600
+            )
+        return self.processes[name]
+
+    def service_environment(self, name: str) -> dict[str, str]:
+        """What one service's process gets beyond environment(): its addresses, its NATS user."""
+        return {"LISTEN_ADDR": self.address(name), "METRICS_ADDR": self.metrics_address(name),
+                "NATS_USER": name, "NATS_PASSWORD": self.nats_passwords[name]}
+
+    def nats_url_as(self, user: str = natsauth.ADMIN) -> str:
+        """NATS_URL with a user's credentials in it: for tools and tests (admin: no limits)."""
+        return self.nats.url_as(user)
+
+    def nats_servers(self) -> list[NatsServer]:
+        return self.nats.nodes if isinstance(self.nats, NatsCluster) else [self.nats]
 
     async def _wait(self, name: str) -> None:
         waiter = asyncio.create_task(wait_serving(self.address(name), START_TIMEOUT_S))
@@ -163,6 +214,55 @@ class Mesh:
 
     def dead(self) -> list[str]:
         return [name for name, p in self.processes.items() if p.poll() is not None]
+
+    async def supervise(self, stop: asyncio.Event, out: TextIO = sys.stderr) -> int:
+        """Keep every service and NATS node running until `stop` is set (returns 0), restarting
+        what exits; a service that keeps crashing ends it (returns 1). Each event is logged."""
+        crashes: dict[str, deque[float]] = {}
+        due: dict[str, float] = {}  # name -> when it is started again
+        # A node stopped on purpose (stop(), kill()) has no process: only one that died is restarted.
+        nats = {f"nats {node.name or node.port}": node for node in self.nats_servers()}
+
+        def say(line: str) -> None:
+            print(f"{time.strftime('%H:%M:%S')} {line}", file=out, flush=True)
+
+        while not stop.is_set():
+            now = time.monotonic()
+            exited = [(name, self.processes[name].returncode) for name in self.dead() if name not in due]
+            exited += [(label, node.process.returncode) for label, node in nats.items()
+                       if node.process is not None and node.process.poll() is not None and label not in due]
+            for name, code in exited:
+                recent = crashes.setdefault(name, deque())
+                recent.append(now)
+                while recent and recent[0] < now - CRASH_WINDOW_S:
+                    recent.popleft()
+                if len(recent) >= MAX_CRASHES:
+                    say(f"{name} exited (code {code}) {len(recent)} times in {CRASH_WINDOW_S:.0f}s; "
+                        f"giving up; see {self.data_dir / 'logs'}")
+                    return 1
+                delay = min(RESTART_BACKOFF_MAX_S, RESTART_BACKOFF_S * 2 ** (len(recent) - 1))
+                due[name] = now + delay
+                say(f"{name} exited (code {code}); restarting in {delay:.1f}s "
+                    f"(crash {len(recent)} of {MAX_CRASHES} allowed in {CRASH_WINDOW_S:.0f}s)")
+            for name, at in list(due.items()):
+                if at > now:
+                    continue
+                del due[name]
+                if name in nats:
+                    node = nats[name]
+                    try:
+                        await node.start()
+                    except (RuntimeError, TimeoutError) as exc:  # counts as another crash next round
+                        say(f"{name} did not start again: {exc}")
+                        continue
+                    say(f"{name} restarted")
+                else:
+                    say(f"{name} restarted (pid {self.spawn(name).pid})")
+            try:
+                await asyncio.wait_for(stop.wait(), 0.2)
+            except TimeoutError:
+                pass
+        return 0
 
     async def stop(self) -> None:
         (self.data_dir / "endpoints.json").unlink(missing_ok=True)  # nothing listens there any more
@@ -191,7 +291,7 @@ def build_web_app(data_dir: Path) -> None:
         print(f"web app: not built: {exc}", file=sys.stderr, flush=True)
 
 
-async def run_up(data_dir: Path, host: str, port_base: int, demo: bool = False) -> int:
+async def run_up(data_dir: Path, host: str, port_base: int, demo: bool = False, nats_nodes: int = 1) -> int:
     await asyncio.to_thread(build_web_app, data_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -209,7 +309,7 @@ async def run_up(data_dir: Path, host: str, port_base: int, demo: bool = False) 
             await show.stop()
             return 1
     mesh = Mesh(data_dir, host, port_base, extra_env=show.environment() if show else None,
-                extra_endpoints=show.endpoints() if show else None)
+                extra_endpoints=show.endpoints() if show else None, nats_nodes=nats_nodes)
     try:
         endpoints = await mesh.start()
         if show:
@@ -228,17 +328,7 @@ async def run_up(data_dir: Path, host: str, port_base: int, demo: bool = False) 
     if show:
         print(show.banner(endpoints), flush=True)
         show.start_bot()
-    code = 0
-    while not stop.is_set():
-        dead = mesh.dead()
-        if dead:
-            print(f"service(s) exited: {', '.join(dead)}; see {mesh.data_dir / 'logs'}", file=sys.stderr)
-            code = 1
-            break
-        try:
-            await asyncio.wait_for(stop.wait(), 0.5)
-        except TimeoutError:
-            pass
+    code = await mesh.supervise(stop)
     print("stopping...")
     if show:
         await show.stop_bot()  # no new master trades while the services go

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 import pytest_asyncio
 
-from services.kit import auth
+from services.kit import auth, natsauth
 from services.kit.config import Settings, default_addresses
 from services.kit.natsd import NatsServer
 from services.kit.server import RunningService
@@ -56,9 +56,23 @@ def postgres_url() -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+class AuthenticatedNats(NatsServer):
+    """The tests' nats-server, with authentication on (services/kit/natsauth.py). Services under
+    test log in as their own users (make_settings); `url` logs a test's own observers in as the
+    unlimited admin; `plain_url` carries no credentials (and is refused)."""
+
+    @property
+    def url(self) -> str:
+        return self.url_as(natsauth.ADMIN)
+
+    @property
+    def plain_url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+
 @pytest_asyncio.fixture(scope="session")
-async def nats_server(tmp_path_factory) -> AsyncIterator[NatsServer]:
-    server = await NatsServer(tmp_path_factory.mktemp("jetstream")).start()
+async def nats_server(tmp_path_factory) -> AsyncIterator[AuthenticatedNats]:
+    server = await AuthenticatedNats(tmp_path_factory.mktemp("jetstream"), users=natsauth.generate()).start()
     yield server
     await server.stop()
 
@@ -99,13 +113,15 @@ class StartedService:
 @pytest_asyncio.fixture
 async def make_settings(request, tmp_path: Path, nats_server):
     """Settings for a service under test: the `backend` param (SQLite when absent), this
-    session's nats-server, the test JWT secret."""
+    session's nats-server (as the service's own NATS user), the test JWT secret."""
 
     def make(service: str, **overrides) -> Settings:
         backend = request.getfixturevalue("backend") if "backend" in request.fixturenames else "sqlite"
         database_url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
+        user = service if service in natsauth.PERMISSIONS else natsauth.ADMIN  # each service its own NATS user
         values = dict(service=service, data_dir=tmp_path / "data", database_url=database_url,
-                      nats_url=nats_server.url, master_key="test-master-key", jwt_secret=TEST_SECRET,
+                      nats_url=nats_server.plain_url, nats_user=user, nats_password=nats_server.users[user],
+                      master_key="test-master-key", jwt_secret=TEST_SECRET,
                       listen="127.0.0.1:0", addresses=default_addresses())
         values.update(overrides)
         return Settings(**values)
@@ -177,7 +193,8 @@ async def copy_mesh(start_service) -> AsyncIterator:
 # --- the reliability suite's figures (pytest -m reliability), printed at the end of the run ---
 
 RELIABILITY_ROWS: list[dict] = []
-RELIABILITY_COLUMNS = ("scenario", "runs", "fills", "orders", "duplicates", "missing", "outage_s", "recovery_s")
+RELIABILITY_COLUMNS = ("scenario", "runs", "fills", "orders", "duplicates", "missing", "outage_s", "recovery_s",
+                       "lag_after_burst_s")
 
 
 @pytest.fixture
@@ -201,7 +218,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for row in RELIABILITY_ROWS:
         terminalreporter.write_line("  ".join(str(row.get(c, "-")).ljust(widths[c]) for c in RELIABILITY_COLUMNS))
     terminalreporter.write_line("orders: follower orders checked at the simulator by client order id; "
-                                "outage_s: server away (or worker dead); recovery_s: back until every copy is in")
+                                "outage_s: server away (or worker dead); recovery_s: back until every copy is in; "
+                                  "lag_after_burst_s: the burst's last trade until every copy is in")
     target = os.environ.get("COPYTRADE_RELIABILITY_JSON")
     if target:
         Path(target).write_text(json.dumps(RELIABILITY_ROWS, indent=2))

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 from prometheus_client import metrics as prom_metrics
 
+from services.kit import natsauth
 from services.kit.config import DEFAULT_PORT_BASE, PORT_OFFSETS, SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,15 +21,33 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_compose_names_every_service_with_its_wiring():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = {name: s for name, s in compose["services"].items() if not s.get("profiles")}  # the default set
-    assert set(services) == {*SERVICES, "nats", "postgres"}
-    assert "-js" in services["nats"]["command"] and services["nats"]["volumes"]
+    nats_nodes = ("nats-1", "nats-2", "nats-3")
+    assert set(services) == {*SERVICES, *nats_nodes, "postgres"}
+    volumes = set()
+    for node in nats_nodes:  # a JetStream cluster: each node named, routed to all three, its own store
+        command = services[node]["command"]
+        assert "-js" in command and command[command.index("--name") + 1] == node
+        assert command[command.index("--cluster_name") + 1] == "copytrade"
+        assert set(command[command.index("--routes") + 1].split(",")) == {f"nats://{n}:6222" for n in nats_nodes}
+        volumes.update(v for v in services[node]["volumes"] if v.endswith(":/data"))
+        # authentication: the users' file from services/kit/natsauth.py, passwords from .env
+        assert command[command.index("-c") + 1] == "/etc/nats/auth.conf"
+        assert "./deploy/nats/auth.conf:/etc/nats/auth.conf:ro" in services[node]["volumes"]
+        assert {natsauth.password_variable(u) for u in natsauth.USERS} <= set(services[node]["environment"])
+    assert len(volumes) == len(nats_nodes)
+    assert (ROOT / "deploy" / "nats" / "auth.conf").read_text() == natsauth.compose_config(), \
+        "deploy/nats/auth.conf is stale: python -m services.kit.natsauth > deploy/nats/auth.conf"
     assert services["postgres"]["volumes"]
     for name in SERVICES:
         service = services[name]
         assert service["build"] == "." and service["image"] == "copytrade:latest"  # one image
         assert service["command"] == ["copytrade", "serve", name]
         env = service["environment"]
-        assert env["DATABASE_URL"].startswith("postgresql://") and env["NATS_URL"] == "nats://nats:4222"
+        assert env["DATABASE_URL"].startswith("postgresql://")
+        assert env["NATS_URL"].split(",") == [f"nats://{n}:4222" for n in nats_nodes]
+        assert env["NATS_STREAM_REPLICAS"] == "3"
+        assert set(service["depends_on"]) >= set(nats_nodes)
+        assert env["NATS_USER"] == name and natsauth.password_variable(name) in env["NATS_PASSWORD"]
         assert env["LISTEN_ADDR"] == f"0.0.0.0:{DEFAULT_PORT_BASE + PORT_OFFSETS[name]}"
         for peer in SERVICES:
             assert env[f"{peer.upper()}_ADDR"] == f"{peer}:{DEFAULT_PORT_BASE + PORT_OFFSETS[peer]}"

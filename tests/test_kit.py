@@ -293,3 +293,62 @@ async def test_a_bus_closes_cleanly_even_when_nats_is_already_gone(tmp_path):
     await bus.nc.publish("copies.order.placed.x", b"left in the buffer")  # unsent when the service stops
     await bus.close()
     assert bus.nc.is_closed
+
+
+async def test_a_bus_takes_a_cluster_server_list_and_keeps_every_stream_on_three_nodes(tmp_path):
+    """NATS_URL may list a cluster's servers; streams get the configured replicas, a single
+    node's streams are raised to them, and the bus goes on publishing when a node dies."""
+    from services.kit.config import Settings
+    from services.kit.natsd import NatsCluster
+
+    assert Settings.from_env("risk", {"NATS_STREAM_REPLICAS": "3"}).stream_replicas == 3
+    assert Settings.from_env("risk", {}).stream_replicas == 1
+    cluster = await NatsCluster(tmp_path / "js", size=3).start()
+    try:
+        grown = await Bus.connect(cluster.url, "one-replica")  # streams made as on a single node
+        await grown.close()
+        bus = await Bus.connect(cluster.url, "three-replicas", replicas=3)
+        try:
+            for stream in ("FILLS", "COPIES", "RISK"):
+                assert (await bus.js.stream_info(stream)).config.num_replicas == 3, stream
+            await bus.publish("fills.master.filled.a", _fill("a"), msg_id="a")
+            leader = (await bus.js.stream_info("FILLS")).cluster.leader
+            cluster.node(leader).kill()
+            assert await bus.publish("fills.master.filled.b", _fill("b"), msg_id="b", timeout=20) is True
+            assert (await bus.js.stream_info("FILLS")).state.messages == 2
+        finally:
+            await bus.close()
+    finally:
+        await cluster.stop()
+
+
+async def test_the_bus_refuses_a_forged_fill_from_anyone_but_replication(nats_server):
+    """NATS authentication: without credentials nothing connects; each service's user may
+    publish only its own context's subjects, so only replication can put a MasterFill on
+    fills.>."""
+    import nats as nats_client
+    from nats.errors import TimeoutError as NatsTimeout
+    from nats.js.errors import NoStreamResponseError
+
+    for credentials in ({}, {"user": "replication", "password": "not-its-password"}):
+        with pytest.raises(Exception, match="(?i)authorization"):  # refused before anything is published
+            anonymous = await nats_client.connect(nats_server.plain_url, allow_reconnect=False, connect_timeout=2,
+                                                  **credentials)
+            await anonymous.jetstream().publish("fills.master.filled.forged", _fill("forged").SerializeToString())
+    users = nats_server.users
+    risk = await Bus.connect(nats_server.plain_url, "risk", user="risk", password=users["risk"])
+    replication = await Bus.connect(nats_server.plain_url, "replication", user="replication",
+                                    password=users["replication"])
+    try:
+        forged = f"forged-{uuid.uuid4().hex[:8]}"
+        with pytest.raises((NatsTimeout, NoStreamResponseError)):  # the server drops it: no ack comes
+            await risk.publish(f"fills.master.filled.{forged}", _fill(forged), msg_id=forged, timeout=1)
+        assert await risk.publish(f"risk.limits.changed.{forged}", _fill(forged), msg_id=forged) is True
+        real = f"real-{uuid.uuid4().hex[:8]}"
+        assert await replication.publish(f"fills.master.filled.{real}", _fill(real), msg_id=real) is True
+        info = await replication.js.stream_info("FILLS", subjects_filter="fills.master.filled.>")
+        assert f"fills.master.filled.{forged}" not in (info.state.subjects or {})
+        assert f"fills.master.filled.{real}" in (info.state.subjects or {})
+    finally:
+        for bus in (risk, replication):
+            await bus.close()

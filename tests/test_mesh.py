@@ -134,3 +134,57 @@ def test_up_runs_the_mesh_and_keeps_data_across_restarts(tmp_path):
     finally:
         code, output = up.interrupt()
     assert code == 0, output
+
+
+def _calls_served(metrics_url: str, method: str) -> float:
+    with urllib.request.urlopen(metrics_url, timeout=10) as reply:
+        text = reply.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("copytrade_grpc_calls_total{") and f'method="{method}"' in line)
+
+
+async def test_internal_clients_spread_calls_over_every_replica_and_retry_reads(tmp_path, postgres_url):
+    """Two risk processes behind one target: the mesh's client channel (round_robin) sends each
+    a share of the calls, as it does over a DNS name answering with several replicas. Reads,
+    and only reads, carry the retry policy."""
+    from copytrade.risk.v1 import risk_service_pb2 as risk_pb
+    from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
+    from services.kit import clients
+    from services.kit.config import Settings
+    from services.launcher import Mesh
+    from tests.reliability.test_replication_down import serving
+
+    mesh = Mesh(tmp_path / "mesh", "127.0.0.1", free_port_block(), services=("risk",),
+                extra_env={"DATABASE_URL": postgres_url, "LOG_LEVEL": "WARNING"})
+    second = None
+    try:
+        await mesh.start()
+        address, metrics = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+        with open(mesh.data_dir / "logs" / "risk-2.log", "ab") as log:
+            second = subprocess.Popen([sys.executable, "-m", "services.risk"], stdout=log, stderr=subprocess.STDOUT,
+                                      env={**mesh.environment(), **mesh.service_environment("risk"),
+                                           "LISTEN_ADDR": address, "METRICS_ADDR": metrics})
+        await serving(address)
+        secret = json.loads((mesh.data_dir / "secrets.json").read_text())["JWT_SECRET"]
+        settings = Settings(service="replication", jwt_secret=secret,
+                            addresses={"risk": f"ipv4:{mesh.address('risk')},{address}"})
+        urls = [f"http://{mesh.metrics_address('risk')}/metrics", f"http://{metrics}/metrics"]
+        before = [_calls_served(url, "GetTradingState") for url in urls]
+        async with clients.channel(settings, "risk") as channel:
+            stub = RiskServiceStub(channel)
+            for i in range(40):
+                await stub.GetTradingState(risk_pb.GetTradingStateRequest(scope=risk_pb.TradingScope(user_id=f"u{i}")),
+                                           timeout=10)
+        served = [_calls_served(url, "GetTradingState") - b for url, b in zip(urls, before)]
+        assert sum(served) == 40 and min(served) >= 10, served  # round robin: about half each
+    finally:
+        if second:
+            second.terminate()
+            second.wait(10)
+        await mesh.stop()
+    retried = {m for _, m in clients.read_methods()}
+    assert {"GetTradingState", "GetRiskLimits", "ListMasterFills", "GetUser"} <= retried
+    assert not retried & {"ReserveOrders", "FetchCredential", "UpdateRiskLimits", "StreamCopyEvents", "Login"}
+    config = json.loads(clients.service_config())
+    assert config["loadBalancingConfig"] == [{"round_robin": {}}]
+    assert clients.target("risk:15053") == "dns:///risk:15053"  # every address in the DNS answer

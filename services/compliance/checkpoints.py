@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
-from nats.js.errors import NotFoundError
 
 from copytrade.compliance.v1 import compliance_events_pb2 as events_pb
 from services.compliance import audit
@@ -53,13 +52,7 @@ class CheckpointLog:
         config = api.StreamConfig(
             name=STREAM, subjects=[SUBJECTS], storage=api.StorageType.FILE, retention=api.RetentionPolicy.LIMITS,
             deny_delete=True, deny_purge=True, allow_rollup_hdrs=False, duplicate_window=120.0)
-        try:
-            await self.bus.js.stream_info(STREAM)
-        except NotFoundError:
-            try:
-                await self.bus.js.add_stream(config)
-            except Exception:  # another replica created it first
-                await self.bus.js.stream_info(STREAM)
+        await self.bus.ensure_stream(config)  # replicated as the bus's other streams are
 
     async def sign(self, sequence: int, head_hash: str) -> bool:
         """Publish a checkpoint of the head, unless this replica already signed that head."""

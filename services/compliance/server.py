@@ -33,7 +33,7 @@ async def create_server(settings: Settings) -> RunningService:
     await db.migrate()
     keyring = Keyring(db, settings.master_key, previous_master_key())
     await keyring.open()
-    bus = await Bus.connect(settings.nats_url, "compliance")
+    bus = await Bus.for_service(settings)
     publisher = Publisher(bus)
     trail = AuditTrail(db, publisher, keyring.audit_key)
     checkpoints = CheckpointLog(bus, settings.service, keyring.audit_key)

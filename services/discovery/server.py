@@ -25,7 +25,7 @@ async def create_server(settings: Settings) -> RunningService:
     await db.migrate()
     replication, compliance = channel(settings, "replication"), channel(settings, "compliance")
     servicer = DiscoveryServicer(db, ReplicationServiceStub(replication), ComplianceInternalServiceStub(compliance))
-    bus = await Bus.connect(settings.nats_url, "discovery")
+    bus = await Bus.for_service(settings)
     # Every master fill updates the statistics of the profiles that show its account.
     await bus.consume("FILLS", STATS_DURABLE, "fills.master.filled.>", servicer.analytics.on_fill,
                       ack_wait=settings.fill_ack_wait_s)

@@ -20,7 +20,7 @@ from copytrade.compliance.v1.compliance_service_pb2 import LogoutRequest, Logout
 from services.gateway import edge, openapi
 from services.gateway.routes import Route, match, route_table
 from services.gateway.transcode import TranscodeError, build_request, to_json
-from services.kit import errors, metrics, tracing
+from services.kit import clients, errors, metrics, tracing
 
 log = logging.getLogger("copytrade.gateway.http")
 CALL_TIMEOUT_S = 15.0
@@ -91,7 +91,7 @@ class RestGateway:
 
     def channel(self, service: str) -> grpc.aio.Channel:
         if service not in self._channels:
-            self._channels[service] = grpc.aio.insecure_channel(self.addresses[service])
+            self._channels[service] = clients.balanced_channel(self.addresses[service])  # over every replica
         return self._channels[service]
 
     def app(self) -> web.Application:

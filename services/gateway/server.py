@@ -37,7 +37,8 @@ async def create_server(settings: Settings) -> RunningService:
                         ComplianceInternalServiceStub(compliance)),
     )
     # An erased user's API keys are revoked here for good (the key's token would be refused anyway).
-    bus = await Bus.connect(settings.nats_url, "gateway", ensure_streams=False)
+    bus = await Bus.connect(settings.nats_url, "gateway", ensure_streams=False, replicas=settings.stream_replicas,
+                            user=settings.nats_user, password=settings.nats_password)
     await revocations.ensure_stream(bus)
 
     async def on_revoked(delivery) -> None:

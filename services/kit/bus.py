@@ -19,7 +19,8 @@ from google.protobuf.message import Message
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import api
-from nats.js.errors import NotFoundError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.errors import NoStreamResponseError, NotFoundError
 from opentelemetry.trace import SpanKind
 
 from services.kit import tracing
@@ -31,6 +32,7 @@ MSG_ID_HEADER = "Nats-Msg-Id"
 DUPLICATE_WINDOW_S = 120.0  # JetStream's default; a republish within it is dropped
 FETCH_S = 1.0  # a pull request's long poll
 HEADER_ROOM = 1024  # bytes of a message's headers, at most
+PUBLISH_ATTEMPT_S = 2.0  # a publish not acked by then is sent again (same message id), within its timeout
 
 # Every stream of the mesh: one per context. Creating them is idempotent.
 STREAMS: dict[str, list[str]] = {
@@ -60,6 +62,14 @@ Handler = Callable[[Delivery], Awaitable[None]]
 BatchHandler = Callable[[list[Delivery]], Awaitable[None]]
 
 
+def servers(url: str) -> list[str]:
+    """NATS_URL's servers: "nats://a:4222,nats://b:4222" (a bare host:port gets nats://)."""
+    found = [u.strip() for u in url.split(",") if u.strip()]
+    if not found:
+        raise ValueError("NATS_URL names no server")
+    return [u if "://" in u else f"nats://{u}" for u in found]
+
+
 def decode(msg: Msg) -> Message:
     type_name = (msg.headers or {}).get(TYPE_HEADER)
     if not type_name:
@@ -69,8 +79,9 @@ def decode(msg: Msg) -> Message:
 
 
 class Bus:
-    def __init__(self, nc: NatsClient, name: str) -> None:
+    def __init__(self, nc: NatsClient, name: str, *, replicas: int = 1) -> None:
         self.nc = nc
+        self.replicas = replicas  # of every stream (and KV bucket) this bus creates
         self.js = nc.jetstream()
         self.name = name
         self._pull_subscriptions: list = []
@@ -79,43 +90,106 @@ class Bus:
         self._stopping = asyncio.Event()
 
     @classmethod
-    async def connect(cls, url: str, name: str, *, ensure_streams: bool = True) -> "Bus":
+    async def connect(cls, url: str, name: str, *, ensure_streams: bool = True, replicas: int = 1,
+                      ready_timeout: float = 30.0, user: str | None = None, password: str | None = None) -> "Bus":
+        """Connect to NATS at `url`: one server, or a cluster's servers comma-separated (the
+        client fails over among them, and learns the others from the cluster). Streams are made
+        with `replicas` copies (1 on a single node, 3 in a cluster), waiting up to ready_timeout
+        for the cluster to have the peers for them (nodes still starting, a leader election).
+        user/password: the NATS user to log in as (what it may publish and subscribe to is the
+        server's to say: services/kit/natsauth.py)."""
+        credentials = {"user": user, "password": password} if user else {}
         nc = await nats.connect(
-            url, name=f"copytrade-{name}", max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+            servers(url), name=f"copytrade-{name}", max_reconnect_attempts=-1, reconnect_time_wait=0.5, **credentials,
             connect_timeout=5, allow_reconnect=True, drain_timeout=2,
             error_cb=_log_error, disconnected_cb=_log_disconnect, reconnected_cb=_log_reconnect,
         )
-        bus = cls(nc, name)
+        bus = cls(nc, name, replicas=replicas)
         if ensure_streams:
-            await bus.ensure_streams()
+            deadline = asyncio.get_running_loop().time() + ready_timeout
+            while True:
+                try:
+                    await bus.ensure_streams()
+                    break
+                except Exception as exc:  # noqa: BLE001 - JetStream not ready yet (no leader, peers missing)
+                    if asyncio.get_running_loop().time() > deadline:
+                        await nc.close()
+                        raise
+                    log.warning("%s: streams not ready (%s); retrying", name, exc)
+                    await asyncio.sleep(0.5)
         return bus
+
+    @classmethod
+    async def for_service(cls, settings) -> "Bus":
+        """A service's bus: NATS_URL, its own NATS user, streams at NATS_STREAM_REPLICAS."""
+        return await cls.connect(settings.nats_url, settings.service, replicas=settings.stream_replicas,
+                                 user=settings.nats_user, password=settings.nats_password)
 
     async def ensure_streams(self) -> None:
         for stream, subjects in STREAMS.items():
-            config = api.StreamConfig(
+            await self.ensure_stream(api.StreamConfig(
                 name=stream, subjects=subjects, storage=api.StorageType.FILE,
                 duplicate_window=DUPLICATE_WINDOW_S, retention=api.RetentionPolicy.LIMITS,
                 max_age=7 * 24 * 3600.0,
-            )
+            ))
+
+    async def ensure_stream(self, config: api.StreamConfig) -> None:
+        """Create the stream at this bus's replica count, or bring an existing one to it (a
+        single-node deployment grown into a cluster: JetStream copies the stream to new peers)."""
+        config.num_replicas = self.replicas
+        try:
+            info = await self.js.stream_info(config.name)
+        except NotFoundError:
             try:
-                await self.js.stream_info(stream)
-            except NotFoundError:
-                try:
-                    await self.js.add_stream(config)
-                except Exception:  # another replica created it first
-                    await self.js.stream_info(stream)
+                await self.js.add_stream(config)
+                return
+            except Exception:  # another replica created it first
+                info = await self.js.stream_info(config.name)
+        if (info.config.num_replicas or 1) != self.replicas:
+            info.config.num_replicas = self.replicas
+            await self.js.update_stream(info.config)
+            log.info("%s: stream %s now has %d replicas", self.name, config.name, self.replicas)
+            await self._settled(config.name)
+
+    async def _settled(self, stream: str, timeout: float = 10.0) -> None:
+        """Until a re-replicated stream has a leader and every replica has caught up: publishes
+        meanwhile time out (they would be retried, but a service starts once this is over)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            cluster = (await self.js.stream_info(stream)).cluster
+            if cluster is None or (cluster.leader and len(cluster.replicas or []) == self.replicas - 1
+                                   and all(peer.current for peer in cluster.replicas or [])):
+                return
+            await asyncio.sleep(0.1)
+        log.warning("%s: stream %s still settling on its %d replicas", self.name, stream, self.replicas)
 
     async def publish(self, subject: str, event: Message, msg_id: str, *, timeout: float = 5.0) -> bool:
         """Publish and wait for JetStream's ack. Returns False when msg_id was a duplicate."""
         headers = {MSG_ID_HEADER: msg_id, TYPE_HEADER: event.DESCRIPTOR.full_name}
         if not tracing.enabled():
-            ack = await self.js.publish(subject, event.SerializeToString(), timeout=timeout, headers=headers)
+            ack = await self._publish(subject, event.SerializeToString(), headers, timeout)
             return not ack.duplicate
         with tracing.span(f"publish {subject.split('.', 1)[0]}", kind=SpanKind.PRODUCER, attributes={
                 "messaging.system": "nats", "messaging.destination.name": subject, "messaging.message.id": msg_id}):
             tracing.inject(headers)  # W3C traceparent: the consumer's span continues this trace
-            ack = await self.js.publish(subject, event.SerializeToString(), timeout=timeout, headers=headers)
+            ack = await self._publish(subject, event.SerializeToString(), headers, timeout)
             return not ack.duplicate
+
+    async def _publish(self, subject: str, data: bytes, headers: dict[str, str], timeout: float):
+        """js.publish, retried within `timeout` while the stream has no leader to answer (a
+        cluster electing one after a node died) or an ack does not come (the request went out
+        on a connection that died): the message id makes a retry safe."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            left = deadline - loop.time()
+            try:
+                return await self.js.publish(subject, data, timeout=max(0.1, min(left, PUBLISH_ATTEMPT_S)),
+                                             headers=headers)
+            except (NoStreamResponseError, NatsTimeoutError):
+                if loop.time() + 0.1 >= deadline:
+                    raise
+                await asyncio.sleep(0.1)
 
     async def consume(self, stream: str, durable: str, subject: str, handler: Handler, *,
                       batch: int = 64, ack_wait: float = 30.0, max_deliver: int = -1,

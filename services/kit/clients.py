@@ -1,8 +1,18 @@
-"""Calling other services: one channel per target, with a service token on every call."""
+"""Calling other services: one channel per target, with a service token on every call.
+
+A channel balances over every replica of its target: the address is resolved through DNS (in
+compose, a service name answers with each of its containers) and calls go round-robin over the
+answer; keepalive pings find a dead peer between calls; reads (Get*/List*: no side effects) are
+retried on UNAVAILABLE, so a replica going away mid-call costs a retry on another, not an error.
+Servers close connections after SERVER_MAX_CONNECTION_AGE_MS (services/kit/server.py), so a
+client re-resolves and finds replicas added since.
+"""
 
 from __future__ import annotations
 
+import json
 import time
+from functools import cache
 
 import grpc
 
@@ -60,8 +70,70 @@ class _ServiceToken(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamCl
         return await continuation(self._with_token(details), request)
 
 
-def channel(settings: Settings, target: str) -> grpc.aio.Channel:
-    """A channel to service `target` (by name) that authenticates as settings.service."""
-    return grpc.aio.insecure_channel(
-        settings.addresses[target], interceptors=[_ServiceToken(settings.jwt_secret, settings.service)]
-    )
+# Pings every 20 s (the servers accept one per 10 s: server.py), a peer silent 10 s after one is dead.
+KEEPALIVE_TIME_MS = 20_000
+KEEPALIVE_TIMEOUT_MS = 10_000
+READ_PREFIXES = ("Get", "List")  # by the API's naming rule, these only read
+READ_RETRY = {"maxAttempts": 4, "initialBackoff": "0.1s", "maxBackoff": "1s", "backoffMultiplier": 2,
+              "retryableStatusCodes": ["UNAVAILABLE"]}
+
+
+def _services():
+    from copytrade.compliance.v1 import compliance_internal_service_pb2, compliance_service_pb2
+    from copytrade.discovery.v1 import discovery_service_pb2
+    from copytrade.gateway.v1 import gateway_service_pb2
+    from copytrade.replication.v1 import error_recovery_service_pb2, replication_service_pb2
+    from copytrade.risk.v1 import risk_internal_service_pb2, risk_service_pb2
+
+    for module in (compliance_internal_service_pb2, compliance_service_pb2, discovery_service_pb2,
+                   gateway_service_pb2, error_recovery_service_pb2, replication_service_pb2,
+                   risk_internal_service_pb2, risk_service_pb2):
+        yield from module.DESCRIPTOR.services_by_name.values()
+
+
+def read_methods() -> list[tuple[str, str]]:
+    """(service, method) of every unary read of the mesh's APIs: what may be retried."""
+    return [(service.full_name, method.name) for service in _services() for method in service.methods
+            if method.name.startswith(READ_PREFIXES) and not method.client_streaming
+            and not method.server_streaming]
+
+
+@cache
+def service_config() -> str:
+    """The gRPC service config every internal channel carries: round_robin, and the read retry."""
+    return json.dumps({
+        "loadBalancingConfig": [{"round_robin": {}}],
+        "methodConfig": [{"name": [{"service": s, "method": m} for s, m in read_methods()],
+                          "retryPolicy": READ_RETRY}],
+    })
+
+
+def channel_options() -> list[tuple[str, object]]:
+    return [
+        ("grpc.service_config", service_config()),
+        ("grpc.enable_retries", 1),
+        ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
+        ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+    ]
+
+
+def target(address: str) -> str:
+    """A gRPC target that resolves host:port through DNS (every address in the answer); one
+    with a scheme already (dns:, ipv4:, unix:) is used as it is."""
+    return address if ":///" in address or address.split(":", 1)[0] in ("ipv4", "ipv6", "unix") \
+        else f"dns:///{address}"
+
+
+def balanced_channel(address: str, interceptors=None) -> grpc.aio.Channel:
+    """A channel balanced over every replica `address` resolves to, carrying no token of its
+    own (the gateway's REST facade passes on its callers' credentials)."""
+    return grpc.aio.insecure_channel(target(address), options=channel_options(), interceptors=interceptors)
+
+
+def channel(settings: Settings, target_name: str) -> grpc.aio.Channel:
+    """A channel to service `target_name` (by name) that authenticates as settings.service,
+    balanced over every replica the address resolves to."""
+    return balanced_channel(settings.addresses[target_name],
+                            [_ServiceToken(settings.jwt_secret, settings.service)])

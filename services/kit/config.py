@@ -30,7 +30,15 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     # PostgreSQL URL (postgresql+psycopg://...); unset → one SQLite file per service in data_dir.
     database_url: str | None = None
+    # One NATS server, or a cluster's servers comma-separated (nats://n1:4222,nats://n2:4222,...).
     nats_url: str = "nats://127.0.0.1:4222"
+    # Copies JetStream keeps of each stream and KV bucket: 1 on a single node, 3 in a cluster (a
+    # stream then survives the loss of any one node).
+    stream_replicas: int = 1
+    # This service's NATS user (services/kit/natsauth.py: its publish/subscribe allow-lists);
+    # unset: connect without credentials (a server without authentication).
+    nats_user: str | None = None
+    nats_password: str | None = field(default=None, repr=False)
     master_key: str = DEV_SECRET
     jwt_secret: str = DEV_SECRET
     listen: str = "127.0.0.1:0"
@@ -91,6 +99,9 @@ class Settings:
             data_dir=Path(env.get("COPYTRADE_DATA_DIR", default_data_dir())),
             database_url=env.get(f"{service.upper()}_DATABASE_URL") or env.get("DATABASE_URL") or None,
             nats_url=env.get("NATS_URL", cls.nats_url),
+            stream_replicas=int(env.get("NATS_STREAM_REPLICAS", cls.stream_replicas)),
+            nats_user=env.get("NATS_USER") or None,
+            nats_password=env.get("NATS_PASSWORD") or None,
             master_key=env.get("MASTER_KEY", DEV_SECRET),
             jwt_secret=env.get("JWT_SECRET", DEV_SECRET),
             listen=env.get("LISTEN_ADDR", addresses[service] if service in addresses else "127.0.0.1:0"),

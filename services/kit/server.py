@@ -28,6 +28,9 @@ from services.kit.config import DEV_SECRET, Settings
 log = logging.getLogger("copytrade.rpc")
 # Operators' own RPCs (health, reflection) need no token and are not logged per call.
 _INFRA_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
+# How long a client connection lives before the server asks the client to reconnect (calls under
+# way finish first): the longest a new replica waits for its share of the mesh's calls.
+SERVER_MAX_CONNECTION_AGE_MS = 60_000
 # The codes a server span reports as its own failure (OTel's RPC conventions); a refusal such
 # as NOT_FOUND or PERMISSION_DENIED is the caller's problem, not the server's.
 _SERVER_ERRORS = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNIMPLEMENTED,
@@ -215,7 +218,13 @@ async def start_grpc_server(settings: Settings, registrations: Sequence[Registra
         cleanups[:0] = closers  # closed last, after the service's own parts
     server = grpc.aio.server(
         interceptors=[KitInterceptor(settings.service, settings.jwt_secret, versions)],
-        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+                 # The mesh's clients ping every 20 s to find dead peers (services/kit/clients.py).
+                 ("grpc.keepalive_permit_without_calls", 1),
+                 ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+                 # A connection is closed (GOAWAY; calls under way finish) after this long, so a
+                 # client re-resolves DNS and balances over replicas started since.
+                 ("grpc.max_connection_age_ms", SERVER_MAX_CONNECTION_AGE_MS)],
     )
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

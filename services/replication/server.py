@@ -50,7 +50,7 @@ log = logging.getLogger("copytrade.replication")
 async def create_server(settings: Settings) -> RunningService:
     db = Database(settings, MIGRATIONS)
     await db.migrate()
-    bus = await Bus.connect(settings.nats_url, "replication")
+    bus = await Bus.for_service(settings)
     risk_channel, compliance_channel = channel(settings, "risk"), channel(settings, "compliance")
     compliance_internal = ComplianceInternalServiceStub(compliance_channel)
     # One owner per background job (watchers, outage policies, reconciliation, snapshots): shards

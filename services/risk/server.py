@@ -20,7 +20,7 @@ BREAKERS_DURABLE = "risk-breakers"
 async def create_server(settings: Settings) -> RunningService:
     db = Database(settings, MIGRATIONS)
     await db.migrate()
-    bus = await Bus.connect(settings.nats_url, "risk")
+    bus = await Bus.for_service(settings)
     servicer = RiskServicer(db, platform_defaults(), bus)
     await bus.subscribe("risk.limits.changed.>", servicer.on_limits_changed)  # other replicas' changes
     # Copy outcomes feed the venue-failure and latency breakers (each replica takes a share).

@@ -39,9 +39,10 @@ DOWN_S = 4.0  # how long replication stays down, the master trading meanwhile
 def start_replica(mesh, name: str = "replication", address: str | None = None) -> subprocess.Popen:
     """Start a replication process as Mesh.start does: same environment and log; the launcher's
     address unless told another (a second replica)."""
-    env = {**mesh.environment(), "LISTEN_ADDR": address or mesh.address("replication")}
-    if address is None:
-        env["METRICS_ADDR"] = mesh.metrics_address("replication")
+    env = {**mesh.environment(), **mesh.service_environment("replication")}  # its NATS user too
+    if address is not None:
+        env["LISTEN_ADDR"] = address
+        del env["METRICS_ADDR"]
     with open(mesh.data_dir / "logs" / f"{name}.log", "ab") as log_file:
         process = subprocess.Popen([sys.executable, "-m", "services.replication"], env=env, stdout=log_file,
                                    stderr=subprocess.STDOUT)
@@ -138,7 +139,7 @@ async def shard_holder(nats_url: str, account_id: str) -> str | None:
 async def test_the_replica_watching_a_master_killed_another_takes_over_and_misses_no_fill(two_replicas,
                                                                                           reliability_report):
     mesh, copying = two_replicas
-    holder = await eventually(lambda: shard_holder(mesh.nats.url, copying.master_account_id),
+    holder = await eventually(lambda: shard_holder(mesh.nats_url_as(), copying.master_account_id),
                               message="a replica holds the master's shard")
     pid = int(holder.split(":")[2])
     [(owner, process)] = [(name, p) for name, p in mesh.processes.items() if p.pid == pid]
@@ -155,7 +156,7 @@ async def test_the_replica_watching_a_master_killed_another_takes_over_and_misse
         await asyncio.sleep(0.3)
 
     async def taken_over():
-        now = await shard_holder(mesh.nats.url, copying.master_account_id)
+        now = await shard_holder(mesh.nats_url_as(), copying.master_account_id)
         return now is not None and now != holder and now
     survivor = await eventually(taken_over, timeout=30, interval=0.2, message="the other replica took the shard")
     takeover_s = time.monotonic() - killed
