@@ -49,3 +49,23 @@ async def test_a_kill_switch_period_leaves_both_sides_flat_and_in_sync(copy_mesh
     assert result.in_sync, result
     # In sync: nothing to show, and certainly no "master implies" the follower never got.
     assert [(d.cause, Decimal(d.target_position), Decimal(d.difference)) for d in result.discrepancies] == []
+
+
+def test_in_sync_is_zero_at_lot_precision():
+    from datetime import UTC, datetime
+
+    from services.replication.reconcile import measure
+    from services.replication.store import FollowerOrderRow
+    from services.replication.venues.base import Fill
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    copy = FollowerOrderRow(order_id="c1", master_fill_id="m:1", symbol="BTC/USDT", side=trading_pb2.SIDE_BUY,
+                            quantity=Decimal("0.0100004"), filled_quantity=Decimal("0.0100004"),
+                            status=events.FOLLOWER_ORDER_STATUS_FILLED, venue_order_id="v1", refusal=None)
+    fill = Fill("t1", "v1", "c1", "BTC/USDT", "buy", Decimal("0.01"), Decimal(64000), Decimal(0), "USDT", now)
+    drift = measure("BTC/USDT", [copy], [fill], {"v1"})
+    drift.lot_size = Decimal("0.00001")
+    assert drift.actionable == 0  # 0.0000004 short: less than a lot, nothing a venue could trade
+    drift.lot_size = Decimal("0.0000001")
+    assert drift.actionable == Decimal("0.0000004")  # at a finer lot it is drift, named UNKNOWN
+    assert drift.causes == {er.DISCREPANCY_CAUSE_UNKNOWN: Decimal("-0.0000004")}
