@@ -25,6 +25,9 @@ class Thresholds:
     # user's previous size_history orders (and they have at least that many).
     size_factor: Decimal = Decimal(5)
     size_history: int = 10
+    # One alert for a run of unusual sizes (a master who steps their size up): none again for
+    # the user within this long (trade time) of the last.
+    size_cooldown: timedelta = timedelta(minutes=30)
     # A burst is more orders within burst_window than the user's own pattern: burst_factor times
     # their usual count per window over the last baseline_window (once at least
     # baseline_min_span of history shows it), and never fewer than burst_count. A master who

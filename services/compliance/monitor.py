@@ -55,7 +55,8 @@ class Monitor:
         await session.flush()
         size = anomaly.notional(trade.quantity, trade.price)
         finding = anomaly.size_anomaly(trade.user_id, trade.trade_id, size, history, self.thresholds)
-        if finding:
+        if finding and not await self._recent(tx, trade.user_id, anomaly.ORDER_SIZE_ANOMALY,
+                                              trade.execute_time - self.thresholds.size_cooldown):
             await self.raise_alert(tx, trade.user_id, finding, trade.execute_time)
         await self._check_burst(tx, trade)
         return True

@@ -84,6 +84,19 @@ async def test_a_master_trading_every_two_seconds_is_measured_against_their_own_
     assert Decimal(later.metadata["count"]) == 91 and "usual 30" in later.message
 
 
+async def test_a_master_stepping_their_size_up_raises_one_size_alert(start_compliance, bus, operator):
+    """Ten orders of 1, then the master trades 10 a time: on main each large order until the
+    median caught up raised its own ORDER_SIZE_ANOMALY; one run of them is one alert."""
+    svc = await start_compliance()
+    master = f"m-{uuid.uuid4().hex[:8]}"
+    sizes = ["1"] * 10 + ["10"] * 8
+    for n, quantity in enumerate(sizes):
+        await publish_fill(bus, master_fill(master, n, T0 + timedelta(minutes=n), quantity=quantity))
+    await eventually(lambda: _all_in(svc, operator, {master: len(sizes)}), message="every trade recorded")
+    alerts = await alerts_for(svc, operator, master)
+    assert [(a.kind, a.metadata["trade_id"]) for a in alerts] == [(anomaly.ORDER_SIZE_ANOMALY, f"acct-{master}:10")]
+
+
 async def _all_in(svc, operator, expected: dict[str, int]) -> bool:
     return all([await trade_count(svc, operator, user) == count for user, count in expected.items()])
 
