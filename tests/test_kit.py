@@ -138,6 +138,107 @@ async def test_a_failing_handler_gets_the_event_again(nats_server):
         await bus.close()
 
 
+async def test_keys_are_handled_concurrently_each_in_its_own_order(nats_server):
+    """A keyed consumer: one key's handler holding on never delays another key's deliveries,
+    and each key's deliveries are handled one at a time, in the order they were published."""
+    tag = uuid.uuid4().hex[:8]
+    subject = f"fills.master.filled.{tag}.>"
+    seen: dict[str, list[str]] = {"a": [], "b": [], "c": []}
+    release = asyncio.Event()
+    bus = await Bus.connect(nats_server.url, "lanes")
+    try:
+        async def handler(delivery):
+            key = delivery.subject.rsplit(".", 1)[1]
+            seen[key].append(delivery.event.fill_id)
+            if key == "a":
+                await release.wait()  # key a's first delivery is held (a copy being retried)
+        await bus.consume("FILLS", f"lanes-{tag}", subject, handler, key=lambda d: d.subject.rsplit(".", 1)[1],
+                          lanes=2, batch=4)
+        for i in range(12):  # more than a lane holds (batch): the surplus waits in JetStream
+            await bus.publish(f"fills.master.filled.{tag}.a", _fill(f"a{i}"), msg_id=f"{tag}-a{i}")
+        for i in range(10):
+            await bus.publish(f"fills.master.filled.{tag}.b", _fill(f"b{i}"), msg_id=f"{tag}-b{i}")
+        await eventually(lambda: seen["b"] == [f"b{i}" for i in range(10)], timeout=10,
+                         message="key b handled, in order, while key a is held")
+        assert seen["a"] == ["a0"]  # the rest of key a waits behind its first
+        # Both lanes taken (a held, b's lane free again): key c gets one.
+        await bus.publish(f"fills.master.filled.{tag}.c", _fill("c0"), msg_id=f"{tag}-c0")
+        await eventually(lambda: seen["c"] == ["c0"], timeout=10, message="key c handled")
+        release.set()
+        await eventually(lambda: set(seen["a"]) == {f"a{i}" for i in range(12)}, timeout=15,
+                         message="key a resumes, every delivery")
+        assert seen["a"][:4] == ["a0", "a1", "a2", "a3"]  # those it held, in order
+    finally:
+        release.set()
+        await bus.js.purge_stream("FILLS", subject=subject)
+        await bus.close()
+
+
+async def test_lanes_are_bounded(nats_server):
+    """At most `lanes` keys are handled at once: the next key waits for a lane to come free."""
+    tag = uuid.uuid4().hex[:8]
+    subject = f"fills.master.filled.{tag}.>"
+    steps: list[str] = []
+    held = {key: asyncio.Event() for key in "xyz"}
+    bus = await Bus.connect(nats_server.url, "bounded")
+    try:
+        async def handler(delivery):
+            key = delivery.event.fill_id
+            steps.append(f"start {key}")
+            await held[key].wait()
+            steps.append(f"end {key}")
+        await bus.consume("FILLS", f"bounded-{tag}", subject, handler, key=lambda d: d.subject, lanes=2)
+        for key in "xyz":
+            await bus.publish(f"fills.master.filled.{tag}.{key}", _fill(key), msg_id=f"{tag}-{key}")
+
+        async def all_delivered():  # every one is in the consumer's hands, none acknowledged
+            info = await bus.js.consumer_info("FILLS", f"bounded-{tag}")
+            return info.num_pending == 0 and info.num_ack_pending == 3
+        await eventually(all_delivered, timeout=10, message="all three delivered")
+        await eventually(lambda: steps == ["start x", "start y"], timeout=10, message="two lanes busy")
+        held["x"].set()
+        await eventually(lambda: "start z" in steps, timeout=10, message="the third key once a lane is free")
+        assert steps == ["start x", "start y", "end x", "start z"]
+    finally:
+        for event in held.values():
+            event.set()
+        await bus.js.purge_stream("FILLS", subject=subject)
+        await bus.close()
+
+
+async def test_closing_hands_unfinished_deliveries_back_at_once(nats_server):
+    """A replica shutting down (a rolling restart) naks what it holds, the delivery in a handler
+    and those waiting behind it: another replica has them at once, not after the ack wait."""
+    tag = uuid.uuid4().hex[:8]
+    subject = f"fills.master.filled.{tag}"
+    first: list[str] = []
+    second: list[str] = []
+    leaving = await Bus.connect(nats_server.url, "leaving")
+    staying = await Bus.connect(nats_server.url, "staying")
+    try:
+        async def stuck(delivery):
+            first.append(delivery.event.fill_id)
+            await asyncio.Event().wait()  # never finishes by itself
+
+        async def handler(delivery):
+            second.append(delivery.event.fill_id)
+        await leaving.consume("FILLS", f"restart-{tag}", subject, stuck, ack_wait=30.0)
+        ids = [f"{tag}-{i}" for i in range(3)]
+        for fill_id in ids:
+            await leaving.publish(subject, _fill(fill_id), msg_id=fill_id)
+        await eventually(lambda: first, timeout=10, message="the first delivery in its handler")
+        await leaving.close()
+        started = time.monotonic()
+        await staying.consume("FILLS", f"restart-{tag}", subject, handler, ack_wait=30.0)
+        await eventually(lambda: sorted(set(second)) == ids, timeout=10, message="all three handed over")
+        assert time.monotonic() - started < 10  # far within the 30 s ack wait
+    finally:
+        await staying.js.purge_stream("FILLS", subject=subject)
+        await staying.close()
+        if not leaving.nc.is_closed:
+            await leaving.close()
+
+
 # --- database -----------------------------------------------------------------------------
 
 async def test_migrations_are_idempotent_and_isolated_per_service(make_settings, backend):

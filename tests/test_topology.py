@@ -63,12 +63,16 @@ async def topology(start_service, nats_server, postgres_url, tmp_path):
 
 
 async def test_replicas_share_the_copies_and_never_double_one(topology, token_for):
+    """Replicas share the work by master: each master's fills are copied in order (under a
+    per-master lock), so the work spreads over replicas when there are several masters."""
     sim, compliance, replication, postgres_url, risk = topology
-    master = f"m-{uuid.uuid4().hex[:6]}"
-    master_account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
-        role=rep.ACCOUNT_ROLE_MASTER, venue=SPOT, credential_id="signal-only"), metadata=token_for(master))).account
-    followers = []
+    masters, followers = [], []
     for i in range(4):
+        master = f"m{i}-{uuid.uuid4().hex[:6]}"
+        master_account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
+            role=rep.ACCOUNT_ROLE_MASTER, venue=SPOT, credential_id="signal-only"),
+            metadata=token_for(master))).account
+        masters.append((master, master_account))
         user = f"f{i}-{uuid.uuid4().hex[:6]}"
         await verify(compliance, token_for, user)
         account = sim.create_account(user, {"USDT": "1000000", "BTC": "10"})
@@ -88,15 +92,15 @@ async def test_replicas_share_the_copies_and_never_double_one(topology, token_fo
             update_mask=field_mask_pb2.FieldMask(paths=["circuit_breaker_enabled"])), metadata=token_for(user))
         followers.append(user)
 
-    fills = 40  # all opening: each is copied at the fixed quantity (a close would be proportional)
-    await asyncio.gather(*(replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
-        master_account_id=master_account.account_id, venue_trade_id=f"T{i}", symbol="BTC/USDT",
-        side=trading_pb2.SIDE_BUY, quantity="0.01", price="64000"),
-        metadata=token_for(master)) for i in range(fills)))
-    # The same fills again, as a retrying client would send them: recorded once, copied once.
-    await asyncio.gather(*(replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
-        master_account_id=master_account.account_id, venue_trade_id=f"T{i}", symbol="BTC/USDT",
-        side=trading_pb2.SIDE_BUY, quantity="0.01", price="64000"), metadata=token_for(master)) for i in range(fills)))
+    fills = 20  # per master, all opening: each is copied at the fixed quantity (a close would be proportional)
+
+    def submit_all():
+        return asyncio.gather(*(replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
+            master_account_id=account.account_id, venue_trade_id=f"T{i}", symbol="BTC/USDT",
+            side=trading_pb2.SIDE_BUY, quantity="0.01", price="64000"), metadata=token_for(master))
+            for i in range(fills) for master, account in masters))
+    await submit_all()
+    await submit_all()  # the same fills again, as a retrying client would send them: recorded once, copied once
 
     await eventually(lambda: all(len(sim.orders(u)) >= fills for u in followers), timeout=60,
                      message="every fill copied to every follower")

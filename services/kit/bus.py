@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ log = logging.getLogger("copytrade.bus")
 TYPE_HEADER = "Ct-Type"
 MSG_ID_HEADER = "Nats-Msg-Id"
 DUPLICATE_WINDOW_S = 120.0  # JetStream's default; a republish within it is dropped
+FETCH_S = 1.0  # a pull request's long poll
 HEADER_ROOM = 1024  # bytes of a message's headers, at most
 
 # Every stream of the mesh: one per context. Creating them is idempotent.
@@ -70,8 +72,8 @@ class Bus:
         self.nc = nc
         self.js = nc.jetstream()
         self.name = name
-        self._tasks: list[asyncio.Task] = []
         self._pull_subscriptions: list = []
+        self._consumers: list[_Consumer] = []
         self._stopping = asyncio.Event()
 
     @classmethod
@@ -114,49 +116,37 @@ class Bus:
             return not ack.duplicate
 
     async def consume(self, stream: str, durable: str, subject: str, handler: Handler, *,
-                      batch: int = 64, ack_wait: float = 30.0, max_deliver: int = -1) -> None:
+                      batch: int = 64, ack_wait: float = 30.0, max_deliver: int = -1,
+                      key: Callable[[Delivery], str] | None = None, lanes: int = 1) -> None:
         """Start a background loop feeding `handler` from a durable pull consumer. Replicas that
         use the same durable share the work. A handler that raises gets the message redelivered
-        (handlers must be idempotent)."""
+        (handlers must be idempotent).
+
+        Without `key`, deliveries are handled one at a time, in the order received. With it,
+        each key's deliveries form a lane, handled one at a time in order, and up to `lanes`
+        keys are handled at once: a key whose handler holds on never delays another key's.
+        Closing the bus hands every delivery not yet handled back to JetStream (nak)."""
         config = api.ConsumerConfig(
             durable_name=durable, ack_policy=api.AckPolicy.EXPLICIT, ack_wait=ack_wait,
             max_deliver=max_deliver, filter_subject=subject, max_ack_pending=10_000,
         )
         sub = await self.js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
         self._pull_subscriptions.append(sub)
-        self._tasks.append(asyncio.create_task(self._pump(sub, handler, batch, durable), name=f"consume:{durable}"))
+        consumer = _Consumer(self, sub, durable, handler, key=key, lanes=max(1, lanes) if key else 1, batch=batch,
+                             ack_wait=ack_wait)
+        self._consumers.append(consumer)
+        consumer.start()
 
-    async def _pump(self, sub, handler: Handler, batch: int, durable: str) -> None:
-        while not self._stopping.is_set():
-            try:
-                msgs = await sub.fetch(batch, timeout=1.0)
-            except (TimeoutError, asyncio.TimeoutError):
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # connection lost: the client reconnects by itself
-                log.warning("%s: fetch failed (%s); retrying", self.name, exc)
-                await asyncio.sleep(0.2)
-                continue
-            for msg in msgs:
-                if tracing.enabled():  # a consumer span, a child of the publisher's
-                    with tracing.span(f"process {msg.subject.split('.', 1)[0]}", kind=SpanKind.CONSUMER,
-                                      parent=tracing.extract(msg.headers), attributes={
-                                          "messaging.system": "nats", "messaging.destination.name": msg.subject,
-                                          "messaging.consumer.group.name": durable}):
-                        await self._deliver(msg, handler)
-                else:
-                    await self._deliver(msg, handler)
+    async def _deliver(self, msg: Msg, delivery: Delivery, handler: Handler, durable: str) -> None:
+        if tracing.enabled():  # a consumer span, a child of the publisher's
+            with tracing.span(f"process {msg.subject.split('.', 1)[0]}", kind=SpanKind.CONSUMER,
+                              parent=tracing.extract(msg.headers), attributes={
+                                  "messaging.system": "nats", "messaging.destination.name": msg.subject,
+                                  "messaging.consumer.group.name": durable}):
+                return await self._handle(msg, delivery, handler)
+        await self._handle(msg, delivery, handler)
 
-    async def _deliver(self, msg: Msg, handler: Handler) -> None:
-        try:
-            meta = msg.metadata
-            delivery = Delivery(msg.subject, decode(msg), (msg.headers or {}).get(MSG_ID_HEADER, ""),
-                                meta.num_delivered, meta.sequence.stream, working=msg.in_progress)
-        except Exception:
-            log.exception("%s: undecodable event on %s; terminated", self.name, msg.subject)
-            await msg.term()  # a poison message would otherwise be redelivered forever
-            return
+    async def _handle(self, msg: Msg, delivery: Delivery, handler: Handler) -> None:
         try:
             await handler(delivery)
         except asyncio.CancelledError:
@@ -169,7 +159,7 @@ class Bus:
             return
         await self._settle(msg.ack(), delivery)
 
-    async def _settle(self, ack: Awaitable[None], delivery: Delivery) -> None:
+    async def _settle(self, ack: Awaitable[None], delivery: Delivery | None) -> None:
         """Ack or nak; with NATS away (restarting) neither arrives, and JetStream redelivers the
         message after the ack wait to a handler that recognises it: nothing to do but go on."""
         try:
@@ -178,7 +168,7 @@ class Bus:
             raise
         except Exception as exc:  # noqa: BLE001
             log.warning("%s: could not settle %s with JetStream (%s); it will be redelivered",
-                        self.name, delivery.msg_id, exc)
+                        self.name, delivery.msg_id if delivery else "a message", exc)
 
     async def subscribe(self, subject: str, callback: Callable[[str, Message], Awaitable[None]]):
         """A plain (non-durable) subscription, for live feeds: sees what is published from now on."""
@@ -203,12 +193,16 @@ class Bus:
     def closing(self) -> bool:
         return self._stopping.is_set()
 
-    async def close(self) -> None:
+    async def stop_consuming(self) -> None:
+        """Take no more deliveries and hand what this replica holds back to JetStream (nak), for
+        another replica to take at once (a rolling restart) rather than after the ack wait. A
+        service calls it first when stopping, while its handlers' database and peers are there."""
         self._stopping.set()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await asyncio.gather(*(consumer.stop() for consumer in self._consumers), return_exceptions=True)
+        self._consumers.clear()
+
+    async def close(self) -> None:
+        await self.stop_consuming()
         for sub in self._pull_subscriptions:  # a lingering pull request would hold up the drain
             try:
                 await sub.unsubscribe()
@@ -223,6 +217,147 @@ class Bus:
                     await self.nc.close()
                 except Exception as exc:  # noqa: BLE001 - nothing is left to flush to
                     log.warning("%s: closed without a clean goodbye to NATS (%s)", self.name, exc)
+
+
+class _Consumer:
+    """One durable pull consumer's deliveries in lanes: a lane per key, handled one delivery at
+    a time in the order received; at most `lanes` lanes at once (the rest wait for one to come
+    free). The consumer holds at most `batch` deliveries per lane and `batch` x `lanes` in all;
+    a key with `batch` waiting hands the next back to JetStream for a moment (nak with a delay),
+    so a held key cannot fill the consumer and stall the others. Deliveries waiting in a lane
+    are kept ours (in_progress) so JetStream does not redeliver them past the ack wait."""
+
+    HAND_BACK_S = 1.0  # how long JetStream keeps a delivery handed back for a full lane
+
+    def __init__(self, bus: Bus, sub, durable: str, handler: Handler, *, key: Callable[[Delivery], str] | None,
+                 lanes: int, batch: int, ack_wait: float) -> None:
+        self.bus, self.sub, self.durable, self.handler = bus, sub, durable, handler
+        self.key = key or (lambda delivery: "")
+        self.hands_back = key is not None  # one lane (no key) keeps everything, in order
+        self.per_lane, self.capacity = batch, batch * lanes
+        self.ack_wait = ack_wait
+        self.slots = asyncio.Semaphore(lanes)
+        self.waiting: dict[str, deque[tuple[Msg, Delivery]]] = {}  # per key, not yet handled
+        self.lanes: dict[str, asyncio.Task] = {}  # per key, the task working through its deliveries
+        self.held = 0  # deliveries waiting or being handled
+        self.room = asyncio.Event()
+        self.tasks: list[asyncio.Task] = []
+        self.fetching: asyncio.Future | None = None
+        self.fetched_before = 0  # messages the subscription had received and handed out when that fetch began
+
+    def start(self) -> None:
+        self.tasks = [asyncio.create_task(self._pump(), name=f"consume:{self.durable}"),
+                      asyncio.create_task(self._keep_waiting_ours(), name=f"consume:{self.durable}:in-progress")]
+
+    async def _pump(self) -> None:
+        while not self.bus.closing:
+            room = self.capacity - self.held
+            if room <= 0:
+                self.room.clear()
+                await self.room.wait()
+                continue
+            # Shielded: a fetch cut short by stop() would drop what it had received (until the
+            # ack wait); stop() lets it end and hands its deliveries back.
+            # (what the fetch takes from the client's queue, or receives, it alone holds)
+            self.fetched_before = self.sub.delivered - self.sub.pending_msgs
+            self.fetching = asyncio.ensure_future(self.sub.fetch(min(self.per_lane, room), timeout=FETCH_S))
+            try:
+                msgs = await asyncio.shield(self.fetching)
+            except (TimeoutError, asyncio.TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # connection lost: the client reconnects by itself
+                log.warning("%s: fetch failed (%s); retrying", self.bus.name, exc)
+                await asyncio.sleep(0.2)
+                continue
+            self.fetching = None
+            # Routed without a pause, so stop() finds every delivery in a lane.
+            settle = [self._route(msg) for msg in msgs]
+            await asyncio.gather(*(s for s in settle if s is not None))
+
+    def _route(self, msg: Msg) -> Awaitable[None] | None:
+        """Into its key's lane (starting the lane when it has none); or, when it cannot be,
+        what to tell JetStream."""
+        try:
+            meta = msg.metadata
+            delivery = Delivery(msg.subject, decode(msg), (msg.headers or {}).get(MSG_ID_HEADER, ""),
+                                meta.num_delivered, meta.sequence.stream, working=msg.in_progress)
+            key = self.key(delivery)
+        except Exception:
+            log.exception("%s: undecodable event on %s; terminated", self.bus.name, msg.subject)
+            return self.bus._settle(msg.term(), None)  # a poison message would otherwise be redelivered forever
+        lane = self.waiting.setdefault(key, deque())
+        if self.hands_back and len(lane) >= self.per_lane:  # this key is far behind: JetStream keeps it meanwhile
+            return self.bus._settle(msg.nak(delay=self.HAND_BACK_S), delivery)
+        lane.append((msg, delivery))
+        self.held += 1
+        if key not in self.lanes:
+            self.lanes[key] = asyncio.create_task(self._work(key), name=f"consume:{self.durable}:{key}")
+        return None
+
+    async def _work(self, key: str) -> None:
+        async with self.slots:
+            lane = self.waiting[key]
+            while lane:
+                msg, delivery = lane.popleft()
+                try:
+                    await self.bus._deliver(msg, delivery, self.handler, self.durable)
+                except asyncio.CancelledError:  # shutting down: back to JetStream, for another replica
+                    await self.bus._settle(msg.nak(), delivery)
+                    raise
+                finally:
+                    self.held -= 1
+                    self.room.set()
+            # (no await between the lane found empty and its removal: _route sees one or the other)
+            del self.waiting[key], self.lanes[key]
+
+    async def _keep_waiting_ours(self) -> None:
+        while True:
+            await asyncio.sleep(max(0.5, self.ack_wait / 3))
+            for msg, delivery in [entry for lane in self.waiting.values() for entry in lane]:
+                await self.bus._settle(msg.in_progress(), delivery)
+
+    def _fetched_unread(self) -> list[Msg]:
+        """Deliveries the client received for a fetch cut short by stop(): they wait in the
+        subscription's queue (nats-py keeps it private), and would otherwise sit out the ack wait."""
+        queue = getattr(getattr(self.sub, "_sub", None), "_pending_queue", None)
+        unread = []
+        while queue is not None and not queue.empty():
+            msg = queue.get_nowait()
+            if (msg.reply or "").startswith("$JS.ACK."):  # not a status message
+                unread.append(msg)
+        return unread
+
+    async def stop(self) -> None:
+        """Stop taking deliveries and hand back (nak) every one held: those waiting, and the
+        ones in a handler as it is cut short. JetStream redelivers a nak at once to any open
+        pull request, this one's too: so what is held is handed back only once the fetch in
+        flight is over (at most FETCH_S); with nothing held, the fetch is simply dropped."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        fetch, fetched = self.fetching, []
+        if fetch is not None and not fetch.done() and not self.held \
+                and self.sub.delivered == self.fetched_before:
+            fetch.cancel()  # it has received nothing, and nothing is handed back
+        elif fetch is not None:
+            try:
+                fetched = await asyncio.wait_for(fetch, FETCH_S + 0.5)
+            except Exception:  # noqa: BLE001 - timed out (nothing came), or the connection is gone
+                pass
+        waiting = [entry for lane in self.waiting.values() for entry in lane]
+        waiting += [(msg, None) for msg in [*fetched, *self._fetched_unread()]]
+        for lane in self.waiting.values():
+            lane.clear()
+        lanes = list(self.lanes.values())
+        for task in lanes:
+            task.cancel()
+        await asyncio.gather(*lanes, return_exceptions=True)
+        await asyncio.gather(*(self.bus._settle(msg.nak(), delivery) for msg, delivery in waiting),
+                             return_exceptions=True)
+        self.waiting.clear()
+        self.lanes.clear()
 
 
 async def _log_error(exc: Exception) -> None:

@@ -56,6 +56,9 @@ class Settings:
     # How long a replication worker may hold a master fill before JetStream hands it to another
     # replica: the longest a crashed worker's copies wait.
     fill_ack_wait_s: float = 30.0
+    # How many masters' fills one replication replica copies at once (each master's in order).
+    # Each holds a database connection while it copies (PostgreSQL pools 30).
+    copy_lanes: int = 8
     # Error recovery: how often due retries are looked for (0: never, for tests that drive it),
     # the schedules by error type (RETRY_SCHEDULE_NETWORK="1,5,15", ...), and how often every
     # active session is reconciled (0: only at start-up and on demand).
@@ -102,6 +105,7 @@ class Settings:
             venue_urls=json.loads(env.get("VENUE_URLS") or "{}"),
             venue_rate_limit=env.get("VENUE_RATE_LIMIT", "true").lower() != "false",
             fill_ack_wait_s=float(env.get("FILL_ACK_WAIT_S", cls.fill_ack_wait_s)),
+            copy_lanes=int(env.get("COPY_LANES", cls.copy_lanes)),
             retry_poll_s=float(env.get("RETRY_POLL_S", cls.retry_poll_s)),
             retry_schedules={k: v for k, v in env.items() if k.startswith("RETRY_SCHEDULE_")},
             reconcile_interval_s=float(env.get("RECONCILE_INTERVAL_S", cls.reconcile_interval_s)),

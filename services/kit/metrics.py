@@ -19,6 +19,8 @@ COPY_STAGE_SECONDS = Histogram(
     "copytrade_copy_stage_seconds", "Time from the master's fill to each stage of a copy "
     "(received by a worker, risk decided, sent, acknowledged by the venue)", ["venue", "stage"], buckets=MS_BUCKETS)
 COPIES = Counter("copytrade_copies_total", "Copies by outcome (placed, refused, failed)", ["venue", "outcome"])
+FILLS_REJECTED = Counter("copytrade_fills_rejected_total", "Events on master-fill subjects not copied, not being "
+                         "a fill replication stored with that payload (forged, tampered), by reason", ["reason"])
 REFUSALS = Counter("copytrade_copy_refusals_total", "Copies refused, by reason", ["reason"])
 VENUE_ERRORS = Counter("copytrade_venue_errors_total", "Venue failures by class", ["venue", "kind"])
 RETRIES_PENDING = Gauge("copytrade_retries_pending", "Error events waiting for a retry or a person, by type",

@@ -24,6 +24,17 @@ SUPPORTED_VENUES: dict[int, tuple[str, ...]] = {
 _GATEWAY_SUFFIX = re.compile(r"_\d{1,3}$")
 
 
+def check_supported(kind: int, venue_id: str) -> None:
+    """INVALID_ARGUMENT UNSUPPORTED_VENUE unless the platform trades on that venue of that kind."""
+    supported = SUPPORTED_VENUES.get(kind, ())
+    named = _GATEWAY_SUFFIX.sub("", venue_id) if kind != trading_pb2.VENUE_KIND_CCXT else venue_id
+    if named not in supported:
+        name = trading_pb2.VenueKind.Name(kind) if kind in trading_pb2.VenueKind.values() else str(kind)
+        raise errors.invalid_argument(
+            "UNSUPPORTED_VENUE", f"venue.id {venue_id!r} is not a venue of kind {name} the platform supports: "
+            f"{', '.join(supported) or 'none'}", domain=DOMAIN, field="venue.id", supported=",".join(supported))
+
+
 def validate_new_account(request: pb.CreateVenueAccountRequest) -> None:
     def bad(field: str, message: str) -> errors.DomainError:
         return errors.invalid_argument("INVALID_ACCOUNT", message, domain=DOMAIN, field=field)
@@ -35,13 +46,7 @@ def validate_new_account(request: pb.CreateVenueAccountRequest) -> None:
         raise bad("venue.kind", "venue.kind is required")
     if not _VENUE_ID.match(venue.id):
         raise bad("venue.id", "venue.id must be a venue id such as 'binance' (lower case letters, digits, _)")
-    supported = SUPPORTED_VENUES.get(venue.kind, ())
-    named = _GATEWAY_SUFFIX.sub("", venue.id) if venue.kind != trading_pb2.VENUE_KIND_CCXT else venue.id
-    if named not in supported:
-        kind = trading_pb2.VenueKind.Name(venue.kind)
-        raise errors.invalid_argument(
-            "UNSUPPORTED_VENUE", f"venue.id {venue.id!r} is not a venue of kind {kind} the platform supports: "
-            f"{', '.join(supported) or 'none'}", domain=DOMAIN, field="venue.id", supported=",".join(supported))
+    check_supported(venue.kind, venue.id)
     if venue.market_type == trading_pb2.MARKET_TYPE_UNSPECIFIED or venue.market_type not in trading_pb2.MarketType.values():
         raise bad("venue.market_type", "venue.market_type is required")
     if not request.credential_id:

@@ -24,7 +24,8 @@ from copytrade.type.v1 import trading_pb2
 from services.kit import metrics, tracing
 from services.kit.bus import Bus, Delivery
 from services.kit.db import Database, aware
-from services.replication import budget, copy_settings, master_stops, recovery, sizing, symbol_map, trading_hours
+from services.replication import (budget, copy_settings, isolation, master_stops, recovery, sizing, symbol_map,
+                                  trading_hours)
 from services.replication.client_order_id import client_order_id
 from services.replication.orders import order_request, order_to_proto
 from services.replication.error_book import Attempt, ErrorBook
@@ -59,11 +60,18 @@ class Copier:
         self._follower_locks: dict[str, asyncio.Lock] = {}
         self._accounts: dict[str, VenueAccountRow] = {}  # master accounts, for their venue and market
 
+    @staticmethod
+    def lane(delivery: Delivery) -> str:
+        """The bus lane of a fill: its master account (the subject's key). Masters are copied
+        concurrently, each master's fills in order."""
+        return delivery.subject
+
     async def handle(self, delivery: Delivery) -> None:
         """Copy one master fill to every session, before the next fill. A failure here is the
-        database or risk being away (venue failures are recorded and retried per copy): it is
-        retried in place, not handed back to JetStream at once, which would let the next fill
-        (a close after this open) overtake it. Only past HOLD_S does the fill go back."""
+        database or risk being away (venue failures are recorded and retried per copy, and a
+        copy no retry can make is refused alone): it is retried in place, not handed back to
+        JetStream at once, which would let the next fill (a close after this open) overtake
+        it. Only past HOLD_S, or for an error no retry mends, does the fill go back."""
         loop = asyncio.get_running_loop()
         deadline, delay = loop.time() + HOLD_S, 0.1
         while True:
@@ -72,7 +80,8 @@ class Copier:
             except Exception as exc:  # noqa: BLE001 - re-raised past the deadline
                 task = asyncio.current_task()
                 # Shutting down: a call cut short by it (a closed channel) is no reason to hold on.
-                if loop.time() + delay > deadline or self.bus.closing or (task is not None and task.cancelling()):
+                if loop.time() + delay > deadline or self.bus.closing or (task is not None and task.cancelling()) \
+                        or isolation.non_transient(exc) is not None:
                     raise
                 log.warning("copying fill %s failed (%s: %s); trying again in %.1fs", delivery.msg_id,
                             type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "", delay)
@@ -85,12 +94,38 @@ class Copier:
                         pass
 
     async def _handle(self, delivery: Delivery) -> None:
-        fill: events.MasterFill = delivery.event
+        fill = await self._verified(delivery)
+        if fill is None:
+            return
         async with self.db.session() as lock:
             # One master's fills are copied one at a time across replicas (on PostgreSQL; SQLite
             # runs one process), so the check for fills overtaken below sees none in the works.
             await self.db.serialise(lock, f"copying-master:{fill.master_account_id}")
             await self._copy_in_order(fill)
+
+    async def _verified(self, delivery: Delivery) -> events.MasterFill | None:
+        """The fill, when it is one replication stored with this very payload; anything else on
+        the bus (forged, tampered, another type) is refused, not copied, and raises an alert
+        (fills.master.rejected.<account>, kept in the FILLS stream)."""
+        event, stored = delivery.event, None
+        if isinstance(event, events.MasterFill):
+            async with self.db.session() as session:
+                stored = (await session.execute(select(MasterFillRow.payload).where(
+                    MasterFillRow.fill_id == event.fill_id))).scalar()
+        refusal = isolation.unverified(delivery.subject, event, stored)
+        if refusal is None:
+            return event
+        metrics.FILLS_REJECTED.labels(refusal.reason).inc()
+        log.warning("not copied: %s on %s (delivery %s, stream sequence %d): %s", refusal.reason, delivery.subject,
+                    delivery.msg_id, delivery.stream_sequence, refusal.message)
+        alert = events.MasterFillRejected(subject=delivery.subject, stream_sequence=delivery.stream_sequence,
+                                          msg_id=delivery.msg_id, refusal=refusal)
+        if isinstance(event, events.MasterFill):
+            alert.fill.CopyFrom(event)
+        alert.reject_time.FromDatetime(datetime.now(UTC))
+        await self.bus.publish(isolation.rejected_subject(delivery.subject), alert,
+                               msg_id=f"fills.master.rejected:{delivery.stream_sequence}")
+        return None
 
     async def _copy_in_order(self, fill: events.MasterFill) -> None:
         received = datetime.now(UTC)
@@ -146,7 +181,41 @@ class Copier:
         # One follower's copies are made one at a time, in the order the fills arrive.
         async with self.follower_lock(session.follower_account_id):
             with tracing.span("copy", attributes={"copytrade.config_id": session.config_id}):
-                await self.copy(fill, session, account, existing, received)
+                await self.copy_alone(fill, session, account, existing, received)
+
+    async def copy_alone(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
+                         existing: FollowerOrderRow | None, received: datetime) -> None:
+        """copy(), except that a copy no retry can make (poison input stored before the edges
+        checked it, an error saying the input is wrong) is refused at once with its reason,
+        alone, instead of failing the fill for every session and holding it."""
+        # A copy sent before is asked about at its venue first, whatever its inputs.
+        refusal = isolation.before_copy(fill, session, account) if existing is None else None
+        if refusal is None:
+            try:
+                return await self.copy(fill, session, account, existing, received)
+            except Exception as exc:
+                refusal = isolation.non_transient(exc)
+                if refusal is None:
+                    raise  # the fill is tried again; copies already made are skipped by their id
+                log.warning("copy of fill %s for session %s cannot be made (%s: %s): refused", fill.fill_id,
+                            session.config_id, type(exc).__name__, str(exc)[:200])
+        await self._refuse_alone(fill, session, account, received, refusal)
+
+    async def _refuse_alone(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
+                            received: datetime, refusal: trading_pb2.Refusal) -> None:
+        async with self.db.session() as db_session:  # the copy may have got as far as PENDING
+            row = await db_session.get(FollowerOrderRow, client_order_id(fill.fill_id, session.follower_account_id))
+        if row is not None and row.status in HANDED_OVER:
+            return
+        if account is not None:
+            self._venue_ids[session.follower_account_id] = account.venue_id
+        if row is not None and row.send_time is not None:  # maybe at the venue: asked there, never refused blind
+            error = VenueError(ErrorKind.UNKNOWN_OUTCOME, refusal.message)
+            await self.fail(row, error.kind.value, error.message, unknown=True)
+            await self.error_book.record(row, account.venue_id if account else "", error)
+            return
+        await self.refuse(row or self.new_row(fill, session, received), refusal.reason, refusal.message,
+                          dict(refusal.metadata), domain=refusal.domain)
 
     async def copy(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
                    existing: FollowerOrderRow | None, received: datetime) -> None:
@@ -156,12 +225,7 @@ class Copier:
             return
         if account is not None:
             self._venue_ids[session.follower_account_id] = account.venue_id
-        row = existing or FollowerOrderRow(
-            order_id=cid, config_id=session.config_id, follower_id=session.follower_id,
-            follower_account_id=session.follower_account_id, master_fill_id=fill.fill_id, symbol=fill.symbol,
-            side=fill.side, quantity=Decimal(0), filled_quantity=Decimal(0), average_fill_price=None,
-            status=S.FOLLOWER_ORDER_STATUS_PENDING, venue_order_id="", refusal=None, error_kind="", error_message="",
-            master_fill_time=fill.execute_time.ToDatetime(tzinfo=UTC), receive_time=received, worker=WORKER)
+        row = existing or self.new_row(fill, session, received)
         if account is None:  # cannot happen while the session uses it (deletion is refused); said if it does
             return await self.refuse(row, "ACCOUNT_NOT_FOUND", "the follower's venue account no longer exists", {})
         if session.state == pb.SESSION_STATE_PAUSED:
@@ -199,6 +263,17 @@ class Copier:
             reduce_only=sized.closing == sized.quantity and not spot)
         if attempt.outcome == "failed":
             await self.error_book.record(row, account.venue_id, attempt.error)
+
+    @staticmethod
+    def new_row(fill: events.MasterFill, session: CopySessionRow, received: datetime) -> FollowerOrderRow:
+        """The record of a copy not yet made."""
+        return FollowerOrderRow(
+            order_id=client_order_id(fill.fill_id, session.follower_account_id), config_id=session.config_id,
+            follower_id=session.follower_id, follower_account_id=session.follower_account_id,
+            master_fill_id=fill.fill_id, symbol=fill.symbol, side=fill.side, quantity=Decimal(0),
+            filled_quantity=Decimal(0), average_fill_price=None, status=S.FOLLOWER_ORDER_STATUS_PENDING,
+            venue_order_id="", refusal=None, error_kind="", error_message="",
+            master_fill_time=fill.execute_time.ToDatetime(tzinfo=UTC), receive_time=received, worker=WORKER)
 
     def note_venue(self, account: VenueAccountRow) -> None:
         self._venue_ids[account.account_id] = account.venue_id  # the metrics label of its copies

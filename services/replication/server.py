@@ -65,8 +65,9 @@ async def create_server(settings: Settings) -> RunningService:
         await asyncio.wait_for(reconciler.run_all(owner.owns), STARTUP_RECONCILE_TIMEOUT_S)
     except TimeoutError:
         log.warning("start-up reconciliation did not finish in %.0fs; copying anyway", STARTUP_RECONCILE_TIMEOUT_S)
+    # Masters concurrently, each master's fills in order: one held never delays another's.
     await bus.consume("FILLS", WORKERS_DURABLE, "fills.master.filled.>", copier.handle, batch=16,
-                      ack_wait=settings.fill_ack_wait_s)
+                      ack_wait=settings.fill_ack_wait_s, key=Copier.lane, lanes=settings.copy_lanes)
     resting = RestingCopies(copier)
     await bus.consume("FILLS", ORDERS_DURABLE, "fills.master.order.>", resting.on_master_order, batch=16,
                       ack_wait=settings.fill_ack_wait_s)
@@ -112,7 +113,8 @@ async def create_server(settings: Settings) -> RunningService:
     ]
     running = await start_grpc_server(settings, registrations, cleanups=[
         outbox.stop, resting.stop, snapshots.stop, outages.stop, processor.stop, stop_periodic,
-        bus.close, stop_owned_jobs, pool.close, risk_channel.close, compliance_channel.close, db.close])
+        bus.close, stop_owned_jobs, pool.close, risk_channel.close, compliance_channel.close, db.close,
+        bus.stop_consuming])  # first: fills held go back to JetStream before anything they need closes
     running.components = {"retries": processor, "errors": book, "reconciler": reconciler,  # for tests
                           "snapshots": snapshots, "resting": resting, "pool": pool, "outbox": outbox,
                           "copier": copier, "watchers": watchers, "ownership": owner, "outages": outages}

@@ -85,6 +85,22 @@ class MasterFill(_message.Message):
     backfilled: bool
     def __init__(self, fill_id: _Optional[str] = ..., master_account_id: _Optional[str] = ..., master_id: _Optional[str] = ..., venue: _Optional[_Union[_trading_pb2.Venue, _Mapping]] = ..., venue_trade_id: _Optional[str] = ..., venue_order_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[_trading_pb2.Side, str]] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., fee: _Optional[str] = ..., fee_currency: _Optional[str] = ..., order_type: _Optional[_Union[_trading_pb2.OrderType, str]] = ..., position_before: _Optional[str] = ..., master_equity: _Optional[str] = ..., execute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receive_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., backfilled: _Optional[bool] = ...) -> None: ...
 
+class MasterFillRejected(_message.Message):
+    __slots__ = ("subject", "stream_sequence", "msg_id", "refusal", "fill", "reject_time")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    STREAM_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    MSG_ID_FIELD_NUMBER: _ClassVar[int]
+    REFUSAL_FIELD_NUMBER: _ClassVar[int]
+    FILL_FIELD_NUMBER: _ClassVar[int]
+    REJECT_TIME_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    stream_sequence: int
+    msg_id: str
+    refusal: _trading_pb2.Refusal
+    fill: MasterFill
+    reject_time: _timestamp_pb2.Timestamp
+    def __init__(self, subject: _Optional[str] = ..., stream_sequence: _Optional[int] = ..., msg_id: _Optional[str] = ..., refusal: _Optional[_Union[_trading_pb2.Refusal, _Mapping]] = ..., fill: _Optional[_Union[MasterFill, _Mapping]] = ..., reject_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class FollowerOrder(_message.Message):
     __slots__ = ("order_id", "client_order_id", "config_id", "follower_id", "follower_account_id", "master_fill_id", "symbol", "side", "order_type", "quantity", "price", "filled_quantity", "average_fill_price", "status", "venue_order_id", "refusal", "error_kind", "error_message", "master_fill_time", "receive_time", "risk_decide_time", "send_time", "ack_time", "master_order_id", "cancel_reason", "budget_delay", "trigger_price", "oco_group", "parent_order_id", "close_position")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
