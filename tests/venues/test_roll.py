@@ -108,3 +108,59 @@ async def test_ninjatrader_trades_the_shared_front_month(day, tmp_path):
     finally:
         await venue.close()
         await sim.stop()
+
+
+class Clock:
+    """A settable clock: an adapter's process running across the roll date."""
+
+    def __init__(self, day: date) -> None:
+        self.day = day
+
+    def __call__(self) -> datetime:
+        return at_noon(self.day)
+
+
+BEFORE, AFTER = date(2026, 12, 9), date(2026, 12, 10)
+
+
+async def test_a_running_adapter_rolls_when_the_day_passes_the_roll_date(tmp_path):
+    """One adapter of each kind, connected before the roll date and still running after it."""
+    ib_sim = await IbSimulator(seed=7, today=BEFORE).start()
+    ib_sim.create_account("DU1000001", "1000000")
+    rithmic_sim = await RithmicSim(user="trader", password="pw", now=at_noon(BEFORE)).start()
+    folder = tmp_path / "NinjaTrader 8"
+    nt_sim = await NinjaTraderSim(folder, account="Sim101", connection="Sim", now=at_noon(BEFORE)).start()
+
+    async def price_source(symbol: str) -> Decimal:
+        return nt_sim.price(symbol)
+
+    clock = Clock(BEFORE)
+    venues = {
+        "ib": IbVenue(host="127.0.0.1", port=ib_sim.port, client_id=22, account="DU1000001", timeout_s=5.0,
+                      now=clock),
+        "rithmic": RithmicVenue(user="trader", password="pw", system_name=rithmic_sim.system_name,
+                                url=rithmic_sim.url, timeout_s=3.0, now=clock),
+        "ninjatrader": NinjaTraderVenue(folder, account="Sim101", connection="Sim", cash="100000",
+                                        price_source=price_source, timeout_s=2.0, now=clock),
+    }
+    names = {"ib": ("ESZ6", "ESH7"), "rithmic": ("ESZ6", "ESH7"), "ninjatrader": ("ES 12-26", "ES 03-27")}
+    try:
+        for venue in venues.values():
+            await venue.connect()
+        assert {k: (await v.instruments())["ES"].venue_symbol for k, v in venues.items()} == {
+            k: before for k, (before, _) in names.items()}
+        clock.day = AFTER
+        assert {k: (await v.instruments())["ES"].venue_symbol for k, v in venues.items()} == {
+            k: after for k, (_, after) in names.items()}
+        cids = {k: new_cid() for k in venues}
+        for k, venue in venues.items():
+            await venue.place_order(OrderRequest(cids[k], "ES", "buy", Decimal(1)))
+        assert [o.contract.local_symbol for o in ib_sim.book.orders if o.order_ref == cids["ib"]] == ["ESH7"]
+        assert [o.symbol for o in rithmic_sim.orders_with_tag(cids["rithmic"])] == ["ESH7"]
+        assert [o.instrument for o in nt_sim.orders(cids["ninjatrader"])] == ["ES 03-27"]
+    finally:
+        for venue in venues.values():
+            await venue.close()
+        await ib_sim.stop()
+        await rithmic_sim.stop()
+        await nt_sim.stop()

@@ -141,12 +141,12 @@ class IbVenue:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 7497, client_id: int = 1, account: str,
                  timeout_s: float = 10.0, symbols: tuple[str, ...] = DEFAULT_SYMBOLS, exchange: str = "CME",
-                 pacing_backoff_s: float = 1.0, trade_log_days: int = 1, now: datetime | None = None) -> None:
+                 pacing_backoff_s: float = 1.0, trade_log_days: int = 1, now: roll.When = None) -> None:
         self.host, self.port, self.client_id, self.account_code = host, int(port), int(client_id), account
         self.timeout_s, self.symbols, self.exchange = timeout_s, tuple(symbols), exchange
         self.pacing_backoff_s = pacing_backoff_s
         self.trade_log_days = trade_log_days  # what TWS's Trade Log shows reqExecutions: 1 (today) to 7 days
-        self.now = now  # the day whose front month is traded (today, by the clock, when not given)
+        self.now = now  # the day (or a clock) whose front month is traded; the real clock when not given
         self.ib = IB()
         self.ib.errorEvent += self._on_error
         self.ib.disconnectedEvent += self._on_disconnected
@@ -209,14 +209,15 @@ class IbVenue:
                 await self._load_instruments()
 
     async def _load_instruments(self) -> None:
-        today = self._today()
+        day = roll.utc_day(self.now)
+        today = day.strftime("%Y%m%d")
         details = await asyncio.gather(*[self._ask(self.ib.reqContractDetailsAsync,
             Future(symbol=s, exchange=self.exchange, currency="USD")) for s in self.symbols])
         for symbol, found in zip(self.symbols, details):
             # IB lists every month; the front one is the shared roll rule's, as on Rithmic and NT8.
             by_expiry = {datetime.strptime(d.contract.lastTradeDateOrContractMonth[:8], "%Y%m%d").date(): d
                          for d in found if len(d.contract.lastTradeDateOrContractMonth) >= 8}
-            front = roll.front_expiry(by_expiry, self.now)
+            front = roll.front_expiry(by_expiry, day)
             if front is None:
                 log.warning("IB lists no %s future before its roll on %s", symbol, self.exchange)
                 continue

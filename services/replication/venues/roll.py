@@ -10,8 +10,11 @@ and ESH7 on Rithmic."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
+
+# A fixed day (tests, a replay), a clock returning now, or None for the real clock.
+When = datetime | date | Callable[[], datetime] | None
 
 QUARTERLY_MONTHS = (3, 6, 9, 12)
 MONTH_CODES = {3: "H", 6: "M", 9: "U", 12: "Z"}
@@ -29,7 +32,9 @@ def roll_date(expiry: date) -> date:
     return expiry - timedelta(days=ROLL_DAYS_BEFORE_EXPIRY)
 
 
-def utc_day(now: datetime | date | None = None) -> date:
+def utc_day(now: When = None) -> date:
+    if callable(now):
+        now = now()
     if now is None:
         return datetime.now(UTC).date()
     if isinstance(now, datetime):
@@ -37,7 +42,7 @@ def utc_day(now: datetime | date | None = None) -> date:
     return now
 
 
-def listed(now: datetime | date | None = None, count: int = LISTED_QUARTERS) -> list[tuple[int, int]]:
+def listed(now: When = None, count: int = LISTED_QUARTERS) -> list[tuple[int, int]]:
     """(year, month) of the quarterly contracts trading on `now` (not yet expired), nearest first."""
     today = utc_day(now)
     year, month, found = today.year, today.month, []
@@ -48,15 +53,38 @@ def listed(now: datetime | date | None = None, count: int = LISTED_QUARTERS) -> 
     return found
 
 
-def front_expiry(expiries: Iterable[date], now: datetime | date | None = None) -> date | None:
+def front_expiry(expiries: Iterable[date], now: When = None) -> date | None:
     """Of the expiries a venue lists, the front month's on `now`: the nearest one whose roll
     date has not come. None when every listed contract is past its roll."""
     today = utc_day(now)
     return min((e for e in expiries if today < roll_date(e)), default=None)
 
 
-def front_month(now: datetime | date | None = None) -> tuple[int, int]:
+def front_month(now: When = None) -> tuple[int, int]:
     """(year, month) of the front quarterly contract on `now`."""
     months = listed(now)
     chosen = front_expiry((third_friday(y, m) for y, m in months), now)
     return next((y, m) for y, m in months if third_friday(y, m) == chosen)
+
+
+class FrontMonths:
+    """An adapter's instruments, the front month of each root on the current UTC day: chosen
+    again when the day changes, so a process running across a roll date rolls with it. `named`
+    maps (root, (year, month)) to the venue's name for that contract."""
+
+    def __init__(self, roots: Iterable[str], make: Callable[[str, str], object],
+                 named: Callable[[str, tuple[int, int]], str], now: When = None) -> None:
+        self.roots, self.make, self.named, self.now = tuple(roots), make, named, now
+        self._day: date | None = None
+        self._current: dict = {}
+        self.roots_by_name: dict[str, str] = {}  # every listed month's name seen -> its root
+
+    def current(self) -> dict:
+        day = utc_day(self.now)
+        if day != self._day:
+            front = front_month(day)
+            self._current = {root: self.make(root, self.named(root, front)) for root in self.roots}
+            for month in listed(day):  # a position or fill in any listed month is the root's
+                self.roots_by_name.update({self.named(root, month): root for root in self.roots})
+            self._day = day
+        return self._current
