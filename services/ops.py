@@ -44,7 +44,11 @@ def add_commands(sub) -> None:
     positions.add_argument("config_id")
     kill = common(sub.add_parser("kill-switch", help="halt (on) or resume (off) trading"))
     kill.add_argument("state", choices=("on", "off"))
-    kill.add_argument("--user", default="", help="whose trading (default: the whole platform)")
+    whose = kill.add_mutually_exclusive_group()
+    whose.add_argument("--user", default="", help="whose trading")
+    whose.add_argument("--all", action="store_true",
+                       help="every follower on the platform; `on` asks you to type HALT ALL")
+    kill.add_argument("--yes", action="store_true", help="with --all: skip the typed confirmation (scripts)")
     kill.add_argument("--reason", default="", help="why, for the audit trail")
     retries = common(sub.add_parser("retries", help="failed copies waiting for a retry or a person"))
     retries.add_argument("--follower", default="", help="one follower's (operators see everyone's by default)")
@@ -135,7 +139,31 @@ async def positions(args) -> int:
     return 0
 
 
+PLATFORM_CONFIRMATION = "HALT ALL"
+
+
+def _platform_switch_confirmed(args) -> bool:
+    """The platform-wide switch halts every follower, so it is never a default: it takes --all,
+    and turning it on takes the words typed (or --yes from a script that named --all)."""
+    if not args.user and not args.all:
+        print("error: say whose trading: --user USER_ID, or --all for the whole platform", file=sys.stderr)
+        return False
+    if args.yes and not args.all:
+        print("error: --yes confirms --all and means nothing without it", file=sys.stderr)
+        return False
+    if args.all and args.state == "on" and not args.yes:
+        print(f"this halts every follower on the platform; type {PLATFORM_CONFIRMATION} to go on: ", end="",
+              flush=True)
+        if sys.stdin.readline().strip() != PLATFORM_CONFIRMATION:
+            print("\nerror: not confirmed; the platform is not halted", file=sys.stderr)
+            return False
+        print()
+    return True
+
+
 async def kill_switch(args) -> int:
+    if not _platform_switch_confirmed(args):
+        return 2
     scope = risk_pb.TradingScope(user_id=args.user)
     async with grpc.aio.insecure_channel(_addresses(args.data_dir)["risk"]) as channel:
         risk = RiskServiceStub(channel)

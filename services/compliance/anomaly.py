@@ -25,9 +25,21 @@ class Thresholds:
     # user's previous size_history orders (and they have at least that many).
     size_factor: Decimal = Decimal(5)
     size_history: int = 10
-    # More than burst_count orders within burst_window is a burst.
+    # One alert for a run of unusual sizes (a master who steps their size up): none again for
+    # the user within this long (trade time) of the last.
+    size_cooldown: timedelta = timedelta(minutes=30)
+    # A burst is more orders within burst_window than the user's own pattern: burst_factor times
+    # their usual count per window over the last baseline_window (once at least
+    # baseline_min_span of history shows it), and never fewer than burst_count. A master who
+    # always trades every 2 s is not bursting; one who usually trades hourly and sends 25
+    # orders in a minute is.
     burst_count: int = 20
     burst_window: timedelta = timedelta(seconds=60)
+    burst_factor: Decimal = Decimal(3)
+    baseline_window: timedelta = timedelta(hours=24)
+    baseline_min_span: timedelta = timedelta(minutes=10)
+    # One alert per burst: no second ORDER_BURST for the user within this long of the last one.
+    burst_cooldown: timedelta = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -59,14 +71,28 @@ def size_anomaly(user_id: str, trade_id: str, size: Decimal, history: list[Decim
                     "history": str(len(recent)), "factor": str(thresholds.size_factor)})
 
 
-def burst(user_id: str, at: datetime, count_in_window: int, thresholds: Thresholds = Thresholds()) -> Finding | None:
-    """`count_in_window`: the user's orders in (at - window, at], this one included."""
-    if count_in_window <= thresholds.burst_count:
+def usual_per_window(prior_count: int, span: timedelta, thresholds: Thresholds = Thresholds()) -> Decimal | None:
+    """The user's usual orders per burst window: `prior_count` orders over `span` of history
+    before the current window. None while the history is shorter than baseline_min_span."""
+    if span < thresholds.baseline_min_span or span <= timedelta(0):
+        return None
+    return (Decimal(prior_count) * Decimal(thresholds.burst_window / span)).quantize(Decimal("0.1"))
+
+
+def burst(user_id: str, at: datetime, count_in_window: int, thresholds: Thresholds = Thresholds(),
+          usual: Decimal | None = None) -> Finding | None:
+    """`count_in_window`: the user's orders in (at - window, at], this one included; `usual`:
+    their usual count per window (usual_per_window), None when not known yet."""
+    limit = max(Decimal(thresholds.burst_count), thresholds.burst_factor * usual if usual is not None else 0)
+    if count_in_window <= limit:
         return None
     window = int(thresholds.burst_window.total_seconds())
-    return Finding(ORDER_BURST, f"{count_in_window} orders within {window}s (more than {thresholds.burst_count})",
+    against = (f"{thresholds.burst_factor}x this user's usual {usual} per {window}s" if usual is not None
+               else "no pattern of this user's yet")
+    return Finding(ORDER_BURST, f"{count_in_window} orders within {window}s, more than {limit} ({against})",
                    f"burst:{user_id}:{at.isoformat()}",
-                   {"count": str(count_in_window), "window_s": str(window), "limit": str(thresholds.burst_count)})
+                   {"count": str(count_in_window), "window_s": str(window), "limit": str(limit),
+                    "usual": "" if usual is None else str(usual), "factor": str(thresholds.burst_factor)})
 
 
 def new_login_address(user_id: str, address: str, known: set[str]) -> Finding | None:

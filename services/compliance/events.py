@@ -127,9 +127,10 @@ def follower_trade(event: rep_events.FollowerOrderFilled):
     # A resting copy can fill in steps; a step the venue gave no trade id for is named by the total.
     suffix = event.venue_trade_id or f"filled:{order.filled_quantity}"
     return trade_row(trade_id=f"{order.order_id}:{suffix}", user_id=order.follower_id, role="follower",
-                     account_id=order.follower_account_id, venue="", symbol=order.symbol,
+                     account_id=order.follower_account_id, venue=event.venue.id, symbol=order.symbol,
                      side=SIDES.get(order.side, ""), quantity=event.quantity or order.filled_quantity,
-                     price=event.price or order.average_fill_price, order_id=order.order_id,
+                     price=event.price or order.average_fill_price, fee=event.fee, fee_currency=event.fee_currency,
+                     order_id=order.order_id,
                      master_fill_id=order.master_fill_id,
                      execute_time=_time(event.execute_time, order.ack_time, order.send_time))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -55,16 +55,30 @@ class Monitor:
         await session.flush()
         size = anomaly.notional(trade.quantity, trade.price)
         finding = anomaly.size_anomaly(trade.user_id, trade.trade_id, size, history, self.thresholds)
-        if finding:
+        if finding and not await self._recent(tx, trade.user_id, anomaly.ORDER_SIZE_ANOMALY,
+                                              trade.execute_time - self.thresholds.size_cooldown):
             await self.raise_alert(tx, trade.user_id, finding, trade.execute_time)
-        since = trade.execute_time - self.thresholds.burst_window
-        count = await session.scalar(select(func.count()).select_from(TradeRow).where(
-            TradeRow.user_id == trade.user_id, TradeRow.execute_time > since,
-            TradeRow.execute_time <= trade.execute_time))
-        finding = anomaly.burst(trade.user_id, trade.execute_time, count, self.thresholds)
-        if finding and not await self._recent(tx, trade.user_id, anomaly.ORDER_BURST, since):
-            await self.raise_alert(tx, trade.user_id, finding, trade.execute_time)
+        await self._check_burst(tx, trade)
         return True
+
+    async def _check_burst(self, tx: AuditedTransaction, trade: TradeRow) -> None:
+        """The user's orders of the last window against their own usual rate, one alert a burst."""
+        t, session, user = self.thresholds, tx.session, trade.user_id
+        since = trade.execute_time - t.burst_window
+        count = await session.scalar(select(func.count()).select_from(TradeRow).where(
+            TradeRow.user_id == user, TradeRow.execute_time > since, TradeRow.execute_time <= trade.execute_time))
+        if count <= t.burst_count:
+            return  # under the floor: nobody's pattern makes this a burst
+        if await self._recent(tx, user, anomaly.ORDER_BURST, trade.execute_time - t.burst_cooldown):
+            return  # this burst (or one just before) was raised already
+        baseline_start = trade.execute_time - t.baseline_window
+        prior, first = (await session.execute(select(func.count(), func.min(TradeRow.execute_time)).where(
+            TradeRow.user_id == user, TradeRow.execute_time > baseline_start, TradeRow.execute_time <= since))).one()
+        span = since - max(baseline_start, aware(first)) if first is not None else timedelta(0)
+        usual = anomaly.usual_per_window(prior, span, t)
+        finding = anomaly.burst(user, trade.execute_time, count, t, usual)
+        if finding:
+            await self.raise_alert(tx, user, finding, trade.execute_time)
 
     async def note_login(self, tx: AuditedTransaction, user_id: str, address: str) -> None:
         if not address:

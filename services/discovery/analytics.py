@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -26,7 +27,7 @@ from copytrade.type.v1 import trading_pb2
 from services.discovery import preview, stats
 from services.replication import sizing
 from services.risk.limits import platform_defaults
-from services.discovery.store import MasterFillRow, MasterProfileRow, PerformanceStatsRow, RankingRow
+from services.discovery.store import MasterFillRow, MasterProfileRow, MeasuredCopyRow, PerformanceStatsRow, RankingRow
 from services.kit.bus import Delivery
 from services.kit.db import Database, aware
 
@@ -62,26 +63,57 @@ def fill_from_event(event: events.MasterFill) -> MasterFillRow:
 def stats_to_proto(window: str, values: dict | None, update_time: datetime | None) -> pb.PerformanceStats:
     message = pb.PerformanceStats(window=pb.StatsWindow.Value(f"STATS_WINDOW_{window}"))
     for name, value in (values or {}).items():
-        setattr(message, name, value)
+        if name == "not_enough_history":
+            message.not_enough_history.extend(pb.InsufficientHistory(**entry) for entry in value)
+        else:
+            setattr(message, name, value)
     if update_time is not None:
         message.update_time.FromDatetime(aware(update_time))
     return message
 
 
 DEFAULT_FOLLOWER = sizing.Settings(mode="MULTIPLIER", multiplier=Decimal(1))
+MODEL_DELAY_MS = 100  # the fallback, before any copy of the master was measured
+FEE_RATE = Decimal("0.001")
 
 
-def capturable_roi(fills: list[stats.Fill], window: str, now: datetime) -> str:
-    """What a default follower would have made of the window's fills (see PerformanceStats)."""
+@dataclass(frozen=True)
+class Measured:
+    """What the platform's copies of a master's fills actually got."""
+
+    copies: int
+    delay_ms: int  # median ack time less master fill time
+    slippage_bps: Decimal  # mean, against the follower, in bps of the master's price
+
+
+def measure(copies: list[tuple[str, Decimal, Decimal, int]]) -> Measured | None:
+    """From (side, master price, copy fill price, delay ms) of each filled copy."""
+    copies = [c for c in copies if c[1] > 0]
+    if not copies:
+        return None
+    adverse = [(fill - master) / master * 10_000 * (1 if side == "buy" else -1) for side, master, fill, _ in copies]
+    delays = sorted(c[3] for c in copies)
+    return Measured(len(copies), delays[len(delays) // 2], sum(adverse, ZERO) / len(adverse))
+
+
+def capturable(fills: list[stats.Fill], window: str, now: datetime, measured: Measured | None = None) -> dict:
+    """What a default follower would have made of the window's fills (see PerformanceStats), at
+    the measured delay and slippage when there are measured copies, else at the model's."""
+    basis = {"capturable_basis": pb.CAPTURABLE_BASIS_MEASURED if measured else pb.CAPTURABLE_BASIS_MODEL,
+             "capturable_copy_count": measured.copies if measured else 0,
+             "capturable_delay_ms": measured.delay_ms if measured else MODEL_DELAY_MS,
+             "capturable_slippage_bps": stats.decimal_text(
+                 measured.slippage_bps if measured else preview.SLIPPAGE_BPS_PER_SECOND * MODEL_DELAY_MS / 1000, "0.01")}
     days = stats.WINDOW_DAYS[window]
     chosen = [f for f in fills if days is None or f.time >= now - timedelta(days=days)]
     capital = next((f.equity for f in sorted(fills, key=lambda f: f.time) if f.equity), None)
     if not chosen or not capital:
-        return ""
+        return {**basis, "capturable_roi": ""}
     result = preview.replay([preview.MasterFill(str(i), f) for i, f in enumerate(chosen)], capital=capital,
-                            settings=DEFAULT_FOLLOWER, limits=platform_defaults(), latency_ms=100,
-                            fee_rate=Decimal("0.001"))
-    return stats.decimal_text(result.follower_return)
+                            settings=DEFAULT_FOLLOWER, limits=platform_defaults(),
+                            latency_ms=basis["capturable_delay_ms"], fee_rate=FEE_RATE,
+                            slippage_bps=measured.slippage_bps if measured else None)
+    return {**basis, "capturable_roi": stats.decimal_text(result.follower_return)}
 
 
 class Analytics:
@@ -143,6 +175,25 @@ class Analytics:
             return  # seen before
         self._dirty.add(event.master_account_id)
 
+    async def on_copy(self, delivery: Delivery) -> None:
+        """A filled copy (copies.order.filled): its delay and price, once per copy order."""
+        event = delivery.event
+        if not isinstance(event, events.CopyEvent) or event.WhichOneof("kind") != "filled":
+            return
+        order, filled = event.filled.order, event.filled
+        price = order.average_fill_price or filled.price
+        if not (order.master_fill_id and price and order.HasField("ack_time") and order.HasField("master_fill_time")):
+            return  # not a copy of a fill (a mirrored resting order), or its timeline is incomplete
+        ack = order.ack_time.ToDatetime(tzinfo=UTC)
+        delay_ms = max(0, round((ack - order.master_fill_time.ToDatetime(tzinfo=UTC)).total_seconds() * 1000))
+        async with self.db.session() as session:
+            await session.merge(MeasuredCopyRow(
+                order_id=order.order_id, master_fill_id=order.master_fill_id,
+                side="buy" if order.side == trading_pb2.SIDE_BUY else "sell", fill_price=Decimal(price),
+                delay_ms=delay_ms, ack_time=ack))
+            master = await session.get(MasterFillRow, order.master_fill_id)
+        self._dirty.add(master.master_account_id if master else order.master_fill_id.split(":")[0])
+
     async def refresh_dirty(self) -> None:
         """Bring up to date the profiles showing accounts with new fills: a burst of fills costs
         one recomputation per profile, not one per fill."""
@@ -168,12 +219,16 @@ class Analytics:
                 MasterFillRow.master_account_id.in_(profile.master_account_ids or [""])))).scalars().all()
             fills = [stats.Fill(r.symbol, r.side, r.quantity, r.price, r.fee, aware(r.execute_time), r.equity)
                      for r in rows]
+            copies = (await session.execute(select(MeasuredCopyRow, MasterFillRow.price).join(
+                MasterFillRow, MasterFillRow.fill_id == MeasuredCopyRow.master_fill_id).where(
+                MasterFillRow.master_account_id.in_(profile.master_account_ids or [""])))).all()
+        measured = measure([(c.side, master_price, c.fill_price, c.delay_ms) for c, master_price in copies])
         followers, under_copy, copiers_pnl = await self._following(profile)
         async with self.db.session() as session:
             await self.db.serialise(session, f"discovery-stats:{profile.trader_id}")
             for window in WINDOWS.values():
                 values = stats.compute(fills, window, now)
-                values["capturable_roi"] = capturable_roi(fills, window, now)
+                values.update(capturable(fills, window, now, measured))
                 values["follower_count"], values["assets_under_copy"] = followers, under_copy
                 values["copiers_pnl"] = copiers_pnl
                 await session.merge(PerformanceStatsRow(trader_id=profile.trader_id, window=window, stats=values,

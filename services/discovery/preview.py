@@ -63,7 +63,9 @@ class Result:
 
 
 def replay(fills: list[MasterFill], *, capital: Decimal, settings: sizing.Settings, limits: RiskLimits,
-           latency_ms: int, fee_rate: Decimal) -> Result:
+           latency_ms: int, fee_rate: Decimal, slippage_bps: Decimal | None = None) -> Result:
+    """slippage_bps: the slippage against the follower, in bps of the master's price, when it is
+    known (measured on real copies); otherwise the model's SLIPPAGE_BPS_PER_SECOND of delay."""
     result = Result()
     cash = capital
     held: dict[str, Decimal] = {}  # follower, signed, by follower symbol
@@ -71,7 +73,8 @@ def replay(fills: list[MasterFill], *, capital: Decimal, settings: sizing.Settin
     master_position: dict[str, Decimal] = {}
     ledger = stats.Ledger()
     master_base = next((m.fill.equity for m in fills if m.fill.equity), None)
-    slip = SLIPPAGE_BPS_PER_SECOND / 10_000 * Decimal(latency_ms) / 1000
+    slip = (slippage_bps if slippage_bps is not None
+            else SLIPPAGE_BPS_PER_SECOND * Decimal(latency_ms) / 1000) / 10_000
 
     def equity() -> Decimal:
         return cash + sum((q * marks.get(s, ZERO) for s, q in held.items()), ZERO)

@@ -17,6 +17,7 @@ from services.kit.server import Registration, RunningService, start_grpc_server
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 STATS_DURABLE = "discovery-stats"
+COPIES_DURABLE = "discovery-copies"
 STATS_REFRESH_S = 0.5  # how soon a fill shows in the statistics; a burst is counted once
 
 
@@ -28,6 +29,9 @@ async def create_server(settings: Settings) -> RunningService:
     bus = await Bus.for_service(settings)
     # Every master fill updates the statistics of the profiles that show its account.
     await bus.consume("FILLS", STATS_DURABLE, "fills.master.filled.>", servicer.analytics.on_fill,
+                      ack_wait=settings.fill_ack_wait_s)
+    # Every filled copy tells what following a master really costs (capturable return).
+    await bus.consume("COPIES", COPIES_DURABLE, "copies.order.filled.>", servicer.analytics.on_copy,
                       ack_wait=settings.fill_ack_wait_s)
     stats_rounds = Periodic("discovery-stats", STATS_REFRESH_S, servicer.analytics.refresh_dirty).start()
     registration = Registration(

@@ -9,7 +9,14 @@ with the fills). The equity curve is that equity plus the realised PnL as trades
 returns are each UTC day's realised PnL over the equity at the day's start. Sharpe and Sortino
 are the mean daily return over its standard deviation (downside deviation for Sortino, against
 0), times sqrt(365): crypto trades every day. Volatility is the daily standard deviation times
-sqrt(365). Undefined figures (no trades, no equity) are empty strings."""
+sqrt(365). Daily returns run from the window's first fill (days before a master started are
+no track record, not days of zero return).
+
+A short history does not make figures: Sharpe and volatility need MINIMUMS.daily_returns daily
+returns, Sortino also MINIMUMS.losing_days losing days (a downside deviation of one day is not a
+deviation), the trade figures one closed trade. A figure the history is too short for is empty
+and listed in `not_enough_history` with what it needs; other undefined figures (no equity, no
+losing trade for a profit factor) are empty strings."""
 
 from __future__ import annotations
 
@@ -22,6 +29,20 @@ from decimal import Decimal
 ZERO = Decimal(0)
 WINDOW_DAYS = {"7D": 7, "30D": 30, "90D": 90, "ALL_TIME": None}
 ANNUALISE = Decimal(365).sqrt()
+
+
+@dataclass(frozen=True)
+class Minimums:
+    daily_returns: int = 7  # a week of UTC days from the first fill in the window
+    losing_days: int = 2
+
+
+MINIMUMS = Minimums()
+
+
+def not_enough(field_name: str, observation: str, required: int, observed: int) -> dict:
+    """An InsufficientHistory entry (PerformanceStats.not_enough_history)."""
+    return {"field": field_name, "observation": observation, "required": required, "observed": observed}
 
 
 @dataclass(frozen=True)
@@ -110,7 +131,7 @@ def observed_strategy(average_holding_hours: float, trades_per_day: float) -> st
     return "POSITION"
 
 
-def compute(fills: list[Fill], window: str, now: datetime) -> dict:
+def compute(fills: list[Fill], window: str, now: datetime, minimums: Minimums = MINIMUMS) -> dict:
     """The statistics of one window, as PerformanceStats fields (decimal strings)."""
     fills = sorted(fills, key=lambda f: f.time)
     ledger = Ledger()
@@ -143,14 +164,26 @@ def compute(fills: list[Fill], window: str, now: datetime) -> dict:
         by_day: dict = {}
         for trade in trades:
             by_day[trade.close_time.date()] = by_day.get(trade.close_time.date(), ZERO) + trade.pnl
-        day, last, equity = start.date(), now.date(), base
+        first = next((f.time for f in fills if f.time >= start), start)  # fills are in time order
+        day, last, equity = max(start, first).date(), now.date(), base
         while day <= last:
             pnl = by_day.get(day, ZERO)
             daily.append(pnl / equity if equity > 0 else ZERO)
             equity += pnl
             day += timedelta(days=1)
+    losing_days = sum(1 for r in daily if r < 0)
+    short: list[dict] = []
+    if trades and base and len(daily) < minimums.daily_returns:
+        short += [not_enough(name, "daily returns", minimums.daily_returns, len(daily))
+                  for name in ("sharpe_ratio", "sortino_ratio", "volatility")]
+        daily = []
+    elif trades and base and losing_days < minimums.losing_days:
+        short.append(not_enough("sortino_ratio", "losing days", minimums.losing_days, losing_days))
+    if not trades:
+        short += [not_enough(name, "closed trades", 1, 0)
+                  for name in ("win_rate", "sharpe_ratio", "sortino_ratio", "volatility")]
     std = _std(daily)
-    downside = [min(r, ZERO) for r in daily]
+    downside = [min(r, ZERO) for r in daily] if losing_days >= minimums.losing_days else []
     downside_dev = (sum((r * r for r in downside), ZERO) / len(downside)).sqrt() if downside else None
     mean = sum(daily, ZERO) / len(daily) if daily else None
     span_days = max(Decimal((now - max(start, fills[0].time)).total_seconds()) / 86400, Decimal(1)) if fills \
@@ -173,6 +206,7 @@ def compute(fills: list[Fill], window: str, now: datetime) -> dict:
         "trades_per_day": round(float(len(trades) / span_days), 4),
         "trade_count": len(trades),
         "track_record_days": track,
+        "not_enough_history": short,
     }
 
 

@@ -48,6 +48,21 @@ class MasterFillRow(DiscoveryBase):
     execute_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class MeasuredCopyRow(DiscoveryBase):
+    """A filled copy of a master fill as replication reported it (copies.order.filled): how long
+    after the master's fill the follower's venue acknowledged it, and at what price it filled.
+    The master's price is its MasterFillRow's (same fill_id)."""
+
+    __tablename__ = "measured_copies"
+
+    order_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    master_fill_id: Mapped[str] = mapped_column(String(160), index=True)
+    side: Mapped[str] = mapped_column(String(4))
+    fill_price: Mapped[Decimal] = mapped_column(DecimalText)
+    delay_ms: Mapped[int] = mapped_column(Integer)
+    ack_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class PerformanceStatsRow(DiscoveryBase):
     """A profile's statistics for one window, brought up to date as each fill arrives."""
 

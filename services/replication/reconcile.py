@@ -1,15 +1,17 @@
 """Reconciliation: does a follower hold, per instrument, what its copies of the master imply?
 
 For one copy session and instrument:
-- target: the sum of what each copy of a master fill was sized to (refusals by the follower's
-  own filters excluded; risk refusals included, and reported as such);
+- target: the sum of what each copy of a master fill was sized to, less what was decided against
+  (the follower's own filters and risk refusals — a kill switch, a limit — imply nothing: the
+  follower was right not to hold them, so they are no drift and a resync never trades them);
 - position: the follower's trades at the venue since the session started, ours (matched by
   venue order id) and anyone else's (a manual trade on the follower account), read through the
   venue's whole history (paged); where that history does not reach back to the session's start
   (IB's reqExecutions shows today's executions, NinjaTrader's files this process's orders),
   the account's position as the venue's position endpoint reports it;
-- the difference, explained by cause: manual trades, missed copies (failed or unknown),
-  partial fills, risk refusals.
+- the difference, explained by cause: manual trades, missed copies (failed, unknown, or held
+  back while the session was frozen), partial fills; "in sync" means it is zero at the
+  instrument's lot precision (less than one lot cannot be traded either way).
 
 The follower's drift policy then decides: alert only, resync (trade the difference, never what
 risk refused), or flatten (close the session's position and freeze the session until a resync).
@@ -24,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from sqlalchemy import select
 
@@ -58,18 +60,18 @@ class Drift:
     """One instrument's books, in follower units, signed."""
 
     symbol: str
-    target: Decimal = ZERO  # what the copies imply, risk refusals included
+    target: Decimal = ZERO  # what the copies imply (decided-against copies imply nothing)
     position: Decimal = ZERO  # what the venue's trades since the session started add up to
     causes: dict[int, Decimal] = field(default_factory=dict)  # cause → its share of the difference
-
-    @property
-    def refused_by_risk(self) -> Decimal:
-        return self.causes.get(pb.DISCREPANCY_CAUSE_REFUSED_BY_RISK, ZERO)
+    lot_size: Decimal = ZERO  # the instrument's: a difference under one lot is none
 
     @property
     def actionable(self) -> Decimal:
-        """What a resync trades: the whole difference except what risk decided against."""
-        return self.target - self.position + self.refused_by_risk
+        """What a resync trades: the difference, in whole lots."""
+        difference = self.target - self.position
+        if self.lot_size <= 0:
+            return difference
+        return (difference / self.lot_size).to_integral_value(rounding=ROUND_DOWN) * self.lot_size
 
 
 def measure(symbol: str, orders: list[FollowerOrderRow], trades: list[Fill], our_venue_ids: set[str],
@@ -86,13 +88,10 @@ def measure(symbol: str, orders: list[FollowerOrderRow], trades: list[Fill], our
             continue  # a correction is not implied by the master; its trades count in the position
         refusal = order.refusal or {}
         if order.status == S.FOLLOWER_ORDER_STATUS_REFUSED:
-            if refusal.get("domain", "").startswith("risk"):
-                drift.target += _signed(order.side, order.quantity)
-                add(pb.DISCREPANCY_CAUSE_REFUSED_BY_RISK, -_signed(order.side, order.quantity))
-            elif refusal.get("reason") == "SESSION_FROZEN":  # held back until a resync
+            if refusal.get("reason") == "SESSION_FROZEN":  # held back until a resync
                 drift.target += _signed(order.side, order.quantity)
                 add(pb.DISCREPANCY_CAUSE_MISSED_COPY, -_signed(order.side, order.quantity))
-            continue  # the follower's own filters: nothing implied
+            continue  # risk or the follower's own filters decided against it: nothing implied
         drift.target += _signed(order.side, order.quantity)
         unfilled = _signed(order.side, order.quantity - order.filled_quantity)
         add(pb.DISCREPANCY_CAUSE_MISSED_COPY if order.status in MISSED else pb.DISCREPANCY_CAUSE_PARTIAL_FILL,
@@ -156,8 +155,10 @@ class Reconciler:
         drifts = []
         for name in symbols:
             trades = await venue.trades(name, started)
-            drifts.append(measure(name, [o for o in orders if o.symbol == name], trades, our_ids,
-                                  position=held.get(name, ZERO) if held is not None else None))
+            drift = measure(name, [o for o in orders if o.symbol == name], trades, our_ids,
+                            position=held.get(name, ZERO) if held is not None else None)
+            drift.lot_size = await self._lot_size(venue, name)
+            drifts.append(drift)
         policy = copy_settings.from_json(session.settings).drift_policy
         if force_resync or flatten:
             policy = rep.DRIFT_POLICY_RESYNC if force_resync else rep.DRIFT_POLICY_FLATTEN
@@ -185,8 +186,7 @@ class Reconciler:
                 {"symbol": d.symbol, "follower_position": str(d.position), "target_position": str(d.target),
                  "difference": str(amount), "cause": CAUSE_NAMES[cause]}
                 for d in drifts for cause, amount in sorted(d.causes.items())
-                # In sync, earlier causes are settled (corrected); a risk refusal stays worth knowing.
-                if amount and (d.actionable != 0 or cause == pb.DISCREPANCY_CAUSE_REFUSED_BY_RISK)])
+                if amount and d.actionable != 0])  # in sync, earlier causes are settled (corrected)
         if dry_run:
             return row
         async with self.db.session() as db_session:
@@ -195,6 +195,13 @@ class Reconciler:
             log.warning("session %s drifted (%s): %s", session.config_id, resolution,
                         ", ".join(f"{d.symbol} {d.position} vs {d.target}" for d in out_of_sync))
         return row
+
+    @staticmethod
+    async def _lot_size(venue, symbol: str) -> Decimal:
+        try:
+            return (await venue.instrument(symbol)).lot_size
+        except (VenueError, KeyError):
+            return ZERO  # unknown: exact comparison
 
     async def _trade(self, session: CopySessionRow, account: VenueAccountRow, venue, result_id: str,
                      deltas: dict[str, Decimal], done: str) -> str:

@@ -372,6 +372,12 @@ class RestingCopies:
         if state is not None:
             await self.apply(row.order_id, state, fill)
 
+    async def _venue_of(self, account_id: str) -> trading_pb2.Venue:
+        async with self.db.session() as session:
+            account = await session.get(VenueAccountRow, account_id)
+        return trading_pb2.Venue(kind=account.venue_kind, id=account.venue_id, market_type=account.market_type) \
+            if account else trading_pb2.Venue()
+
     async def apply(self, order_id: str, state: OrderState, fill: Fill | None = None) -> None:
         """Bring the copy's record in line with the venue's view of its order and tell the feed
         (each step of filling, the cancel with its reason); when it is done, settle its risk
@@ -401,9 +407,11 @@ class RestingCopies:
             filled = events.FollowerOrderFilled(
                 order=order_to_proto(row), venue_trade_id=fill.venue_trade_id if fill else "",
                 quantity=str(fill.quantity if fill else row.filled_quantity - before),
-                price=str(fill.price if fill else row.average_fill_price or 0))
-            if fill:
+                price=str(fill.price if fill else row.average_fill_price or 0),
+                venue=await self._venue_of(row.follower_account_id))
+            if fill:  # the venue's own fill: its time and the fee it charged (for trade reports)
                 filled.execute_time.FromDatetime(fill.timestamp)
+                filled.fee, filled.fee_currency = str(fill.fee), fill.fee_currency
             await copier.publish("filled", row, filled, attempt=str(row.filled_quantity))
             if row.oco_group:  # the first of a group to fill takes the others (the venue may have already)
                 for sibling in await self._live_copies(FollowerOrderRow.config_id == row.config_id,

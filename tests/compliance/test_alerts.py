@@ -62,6 +62,41 @@ async def test_a_ten_times_order_and_a_burst_raise_one_alert_each(start_complian
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
+async def test_a_master_trading_every_two_seconds_is_measured_against_their_own_pattern(
+        start_compliance, bus, operator):
+    """Measured on main: a master trading every 2 s raised 111 ORDER_BURST alerts in 30 minutes.
+    Their first minute is a burst (nothing is known of them yet), then that is their pattern; a
+    minute at four times their rate is a burst again, raised once."""
+    svc = await start_compliance()
+    master = f"m-{uuid.uuid4().hex[:8]}"
+    steady = [T0 + timedelta(seconds=2 * n) for n in range(31 * 30)]  # 31 minutes, every 2 s
+    faster = [steady[-1] + timedelta(seconds=0.5 * (n + 1)) for n in range(120)]  # then every 0.5 s
+    for n, moment in enumerate(steady + faster):
+        await publish_fill(bus, master_fill(master, n, moment))
+    total = len(steady) + len(faster)
+    await eventually(lambda: _all_in(svc, operator, {master: total}), timeout=120, message="every trade recorded")
+    bursts = [a for a in await alerts_for(svc, operator, master) if a.kind == anomaly.ORDER_BURST]
+    assert len(bursts) == 2, [a.message for a in bursts]
+    later, first = bursts  # newest first
+    assert (first.metadata["count"], first.metadata["usual"], first.metadata["limit"]) == ("21", "", "20")
+    # Against the master's own 30 orders a minute: more than 3x that in the faster minute.
+    assert Decimal(later.metadata["usual"]) == 30 and Decimal(later.metadata["limit"]) == 90
+    assert Decimal(later.metadata["count"]) == 91 and "usual 30" in later.message
+
+
+async def test_a_master_stepping_their_size_up_raises_one_size_alert(start_compliance, bus, operator):
+    """Ten orders of 1, then the master trades 10 a time: on main each large order until the
+    median caught up raised its own ORDER_SIZE_ANOMALY; one run of them is one alert."""
+    svc = await start_compliance()
+    master = f"m-{uuid.uuid4().hex[:8]}"
+    sizes = ["1"] * 10 + ["10"] * 8
+    for n, quantity in enumerate(sizes):
+        await publish_fill(bus, master_fill(master, n, T0 + timedelta(minutes=n), quantity=quantity))
+    await eventually(lambda: _all_in(svc, operator, {master: len(sizes)}), message="every trade recorded")
+    alerts = await alerts_for(svc, operator, master)
+    assert [(a.kind, a.metadata["trade_id"]) for a in alerts] == [(anomaly.ORDER_SIZE_ANOMALY, f"acct-{master}:10")]
+
+
 async def _all_in(svc, operator, expected: dict[str, int]) -> bool:
     return all([await trade_count(svc, operator, user) == count for user, count in expected.items()])
 

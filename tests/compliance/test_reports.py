@@ -12,6 +12,7 @@ import pytest
 
 from copytrade.compliance.v1 import compliance_service_pb2 as pb
 from copytrade.replication.v1 import replication_events_pb2 as rep_events
+from copytrade.type.v1 import trading_pb2
 from services.kit.errors import error_info
 from services.kit.testing import eventually
 from tests.compliance.conftest import master_fill, publish_fill
@@ -40,7 +41,9 @@ async def test_a_report_holds_exactly_the_periods_trades(start_compliance, backe
     order = rep_events.FollowerOrder(order_id=f"ord-{uuid.uuid4().hex[:6]}", follower_id=master,
                                      follower_account_id="acct-f", master_fill_id="acct-x:1", symbol="ETH/USDT",
                                      side=1, quantity="2", filled_quantity="2", average_fill_price="3000")
-    copy = rep_events.FollowerOrderFilled(order=order, quantity="2", price="3000", venue_trade_id="vt-1")
+    copy = rep_events.FollowerOrderFilled(order=order, quantity="2", price="3000", venue_trade_id="vt-1",
+                                          venue=trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="bybit"),
+                                          fee="0.0006", fee_currency="ETH")  # the venue's own fill's fee
     copy.execute_time.FromDatetime(START + timedelta(minutes=45))  # the same user, copying someone
     await bus.publish(f"copies.order.filled.{master}", copy, msg_id=f"{order.order_id}:filled")
 
@@ -61,6 +64,11 @@ async def test_a_report_holds_exactly_the_periods_trades(start_compliance, backe
     assert [r["role"] for r in rows] == ["master", "master", "follower", "master"]
     assert rows[0]["execute_time"] == "2026-02-02T09:00:00.000000Z" and rows[1]["quantity"] == "0.3"
     assert rows[2]["notional"] == "6000" and rows[2]["master_fill_id"] == "acct-x:1"
+    # A follower's row names its venue and account and carries the fee its venue charged.
+    assert (rows[2]["venue"], rows[2]["account_id"], rows[2]["fee"], rows[2]["fee_currency"]) == (
+        "bybit", "acct-f", "0.0006", "ETH")
+    assert rows[2]["order_id"] == order.order_id and rows[2]["side"] == "buy"
+    assert (rows[1]["venue"], rows[1]["fee"], rows[1]["order_id"]) == ("binance", "0.1", "o3")
 
     as_json = await svc.public.ExportTradeReport(report_request(master, START, END, pb.REPORT_FORMAT_JSON),
                                                  metadata=operator)  # operators see anyone's

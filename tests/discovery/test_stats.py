@@ -5,6 +5,7 @@ keep the statistics current, and a ranking holds still while it is paged."""
 import math
 import statistics as st
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -45,7 +46,9 @@ HISTORY = [
 
 
 def test_the_statistics_of_a_known_history_match_a_hand_count():
-    result = stats.compute(HISTORY, "ALL_TIME", at(4, 23))
+    # Four days are fewer than the default minimum for Sharpe (see the next test): lowered here
+    # to check the arithmetic by hand.
+    result = stats.compute(HISTORY, "ALL_TIME", at(4, 23), stats.Minimums(daily_returns=4, losing_days=2))
     assert result["trade_count"] == 4
     assert result["realized_pnl"] == "-10.21"  # 9.79 - 10 - 20 + 10
     assert result["unrealized_pnl"] == "0.00"
@@ -64,6 +67,30 @@ def test_the_statistics_of_a_known_history_match_a_hand_count():
     assert float(result["sortino_ratio"]) == pytest.approx(mean / downside * math.sqrt(365), abs=1e-3)
     assert float(result["volatility"]) == pytest.approx(sd * math.sqrt(365), abs=1e-3)
     assert stats.observed_strategy(result["average_holding_hours"], result["trades_per_day"]) == "DAY_TRADING"
+
+
+def test_a_short_history_says_not_enough_history_with_what_it_needs():
+    four_days = stats.compute(HISTORY, "ALL_TIME", at(4, 23))
+    assert (four_days["sharpe_ratio"], four_days["sortino_ratio"], four_days["volatility"]) == ("", "", "")
+    assert {(n["field"], n["observation"], n["required"], n["observed"]) for n in four_days["not_enough_history"]} == {
+        ("sharpe_ratio", "daily returns", 7, 4), ("sortino_ratio", "daily returns", 7, 4),
+        ("volatility", "daily returns", 7, 4)}
+    assert four_days["win_rate"] == "0.5000"  # four closed trades are enough for the trade figures
+    # A 30-day window over a master who started four days ago has four daily returns, not 30
+    # (days before the first fill are no track record).
+    month = stats.compute(HISTORY, "30D", at(4, 23))
+    assert month["sharpe_ratio"] == "" and {n["observed"] for n in month["not_enough_history"]} == {4}
+    # Ten days with one losing day: Sharpe is there, Sortino needs a second losing day.
+    winners = [stats.Fill("BTC/USDT", side, Decimal(1), Decimal(price), Decimal(0), at(day, hour),
+                          Decimal(10000) if day == 1 and side == "buy" else None)
+               for day in range(1, 11)
+               for side, price, hour in (("buy", 100, 10), ("sell", 90 if day == 5 else 100 + day, 12))]
+    ten = stats.compute(winners, "ALL_TIME", at(10, 23))
+    assert ten["sharpe_ratio"] and ten["volatility"] and ten["sortino_ratio"] == ""
+    assert ten["not_enough_history"] == [{"field": "sortino_ratio", "observation": "losing days", "required": 2,
+                                          "observed": 1}]
+    nothing = stats.compute([], "30D", at(1, 1))
+    assert {n["field"] for n in nothing["not_enough_history"]} >= {"win_rate", "sharpe_ratio"}
 
 
 def test_a_window_counts_only_the_trades_it_holds_and_open_lots_are_marked():
@@ -129,6 +156,57 @@ async def test_fills_on_nats_keep_statistics_current(discovery, token_for):
     profile = (await stub.GetMasterProfile(pb.GetMasterProfileRequest(trader_id=trader),
                                            metadata=token_for("anyone"))).profile
     assert profile.stats.trade_count == 4 and profile.observed_strategy_type == pb.STRATEGY_TYPE_DAY_TRADING
+
+
+async def publish_copy(bus, account: str, n: int, fill: stats.Fill, *, delay_ms: int, price: Decimal) -> None:
+    """A follower's filled copy of master fill n, as replication publishes it."""
+    order = events.FollowerOrder(
+        order_id=f"copy-{account}-{n}", follower_id="f1", master_fill_id=f"{account}:{n}", symbol=fill.symbol,
+        side=trading_pb2.SIDE_BUY if fill.side == "buy" else trading_pb2.SIDE_SELL, quantity=str(fill.quantity),
+        filled_quantity=str(fill.quantity), average_fill_price=str(price))
+    order.master_fill_time.FromDatetime(fill.time)
+    order.ack_time.FromDatetime(fill.time + timedelta(milliseconds=delay_ms))
+    event = events.CopyEvent(event_id=f"{order.order_id}:filled", filled=events.FollowerOrderFilled(
+        order=order, quantity=str(fill.quantity), price=str(price)))
+    event.occur_time.FromDatetime(fill.time + timedelta(milliseconds=delay_ms))
+    await bus.publish(f"copies.order.filled.{order.follower_id}", event, msg_id=event.event_id)
+
+
+async def test_short_histories_say_not_enough_and_capturable_uses_the_measured_copies(discovery, token_for):
+    stub, bus = discovery
+    measured, modelled = f"acc_{uuid.uuid4().hex[:8]}", f"acc_{uuid.uuid4().hex[:8]}"
+    traders = {account: await master(stub, token_for, name, account)
+               for name, account in (("Measured", measured), ("Modelled", modelled))}
+    # The hand-checked history, moved to have started four days ago (days run to today).
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    recent = [replace(f, time=f.time + (today - timedelta(days=4) - DAY)) for f in HISTORY]
+    days = 5
+    for account in traders:
+        for n, fill in enumerate(recent):
+            await publish(bus, account, fill, n)
+    # The copies of one master's fills got 2.5 s of delay and 40 bps against them (buys above the
+    # master's price, sells below).
+    for n, fill in enumerate(recent):
+        worse = fill.price * (Decimal("1.004") if fill.side == "buy" else Decimal("0.996"))
+        await publish_copy(bus, measured, n, fill, delay_ms=2500 if n % 2 else 2400, price=worse)
+
+    async def stats_of(account: str, copies: int):
+        got = (await stub.GetPerformanceStats(pb.GetPerformanceStatsRequest(trader_id=traders[account]),
+                                              metadata=token_for("anyone"))).stats
+        return got if got.trade_count == 4 and got.capturable_copy_count == copies else None
+    got = await eventually(lambda: stats_of(measured, len(HISTORY)), message="the measured copies counted")
+    model = await eventually(lambda: stats_of(modelled, 0), message="the model's statistics")
+    # Five days of history: not enough for Sharpe, Sortino or volatility, and said so.
+    assert (got.sharpe_ratio, got.sortino_ratio, got.volatility) == ("", "", "")
+    assert {(n.field, n.observation, n.required, n.observed) for n in got.not_enough_history} == {
+        ("sharpe_ratio", "daily returns", 7, days), ("sortino_ratio", "daily returns", 7, days),
+        ("volatility", "daily returns", 7, days)}
+    # Capturable: the measured delay and slippage, or the model's when nothing was measured.
+    assert got.capturable_basis == pb.CAPTURABLE_BASIS_MEASURED
+    assert (got.capturable_delay_ms, got.capturable_slippage_bps) == (2500, "40.00")
+    assert model.capturable_basis == pb.CAPTURABLE_BASIS_MODEL
+    assert (model.capturable_delay_ms, model.capturable_slippage_bps) == (100, "0.10")
+    assert Decimal(got.capturable_roi) < Decimal(model.capturable_roi) < Decimal(model.roi)
 
 
 async def test_a_ranking_holds_still_while_paged_as_fills_arrive(discovery, token_for):

@@ -93,6 +93,13 @@ async def test_resting_orders_are_mirrored_amended_filled_and_canceled(scene, to
     assert filled.master_order_id.endswith(f":{order['id']}")
     await eventually(lambda: any(isinstance(e, events.FollowerOrderFilled) and e.order.order_id == filled.order_id
                                  for e in feed), message="the fill on the feed")
+    # The fill event names the follower's venue and carries the fee of the venue's own fill, so
+    # the trade report has them (it had venue "" and fee 0 for every follower row).
+    [venue_trade] = [t for t in sim.trades(mirror, "futures") if t.client_order_id == filled.order_id]
+    [fill_event] = [e for e in feed if isinstance(e, events.FollowerOrderFilled) and e.order.order_id == filled.order_id]
+    assert fill_event.venue.id == "binance" and fill_event.venue_trade_id == str(venue_trade.trade_id)
+    assert (Decimal(fill_event.fee), fill_event.fee_currency) == (venue_trade.commission, venue_trade.commission_asset)
+    assert venue_trade.commission > 0
     assert [s for *_, s in statuses(sim, mirror)] == ["CANCELED", "FILLED"]  # no market copy besides
 
     # A resting sell that would close half, then canceled by the master: so is the copy.

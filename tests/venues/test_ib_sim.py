@@ -12,7 +12,7 @@ from ib_async import IB, Future, LimitOrder, MarketOrder
 
 from services.kit.testing import eventually
 from venue_sim.ib import IbSimulator
-from venue_sim.ib.book import front_quarter_expiry
+from services.replication.venues.roll import listed, third_friday
 
 
 @pytest_asyncio.fixture
@@ -56,8 +56,10 @@ async def test_an_order_without_an_account_on_a_multi_account_login_is_error_436
     await ib.connectAsync("127.0.0.1", sim.port, clientId=3)
     try:
         assert sorted(ib.managedAccounts()) == ["DU1000001", "DU1000002"]
-        [details] = await ib.reqContractDetailsAsync(Future("ES", exchange="CME"))
-        assert details.contract.lastTradeDateOrContractMonth == front_quarter_expiry(datetime.now(UTC).date())
+        # A bare root lists every quarterly month trading today, nearest first.
+        [details, *later] = await ib.reqContractDetailsAsync(Future("ES", exchange="CME"))
+        assert [d.contract.lastTradeDateOrContractMonth for d in [details, *later]] == [
+            third_friday(*month).strftime("%Y%m%d") for month in listed(datetime.now(UTC).date())]
         trade = ib.placeOrder(details.contract, MarketOrder("BUY", 1))
         await eventually(lambda: trade.log[-1].errorCode == 436, message="error 436")
         assert sim.book.orders == []
@@ -69,7 +71,7 @@ async def test_es_and_mes_share_a_price_and_a_resting_limit_fills_when_it_is_cro
     ib = IB()
     await ib.connectAsync("127.0.0.1", sim.port, clientId=4, account="DU1000001")
     try:
-        [details] = await ib.reqContractDetailsAsync(Future("MES", exchange="CME"))
+        [details, *_] = await ib.reqContractDetailsAsync(Future("MES", exchange="CME"))
         trade = ib.placeOrder(details.contract, LimitOrder("BUY", 2, 4990.25, account="DU1000001", orderRef="r1"))
         await eventually(lambda: trade.orderStatus.status == "Submitted")
         async with aiohttp.ClientSession(base_url=sim.admin_url) as admin:
@@ -91,7 +93,7 @@ async def test_order_ids_only_increase_per_client(sim, ids, code):
     ib = IB()
     await ib.connectAsync("127.0.0.1", sim.port, clientId=8, account="DU1000001")
     try:
-        [details] = await ib.reqContractDetailsAsync(Future("ES", exchange="CME"))
+        [details, *_] = await ib.reqContractDetailsAsync(Future("ES", exchange="CME"))
         errors = []
         ib.errorEvent += lambda req_id, error_code, msg, contract: errors.append((req_id, error_code))
         for order_id in ids:

@@ -9,8 +9,10 @@ import itertools
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
+
+from services.replication.venues.roll import listed, third_friday
 
 ZERO = Decimal(0)
 
@@ -37,22 +39,10 @@ class FutureContract:
         return f"{self.symbol}{month}{self.expiry[3]}"
 
 
-def front_quarter_expiry(today: date) -> str:
-    """The third Friday of the next quarterly month (Mar/Jun/Sep/Dec) on or after today."""
-    year, month = today.year, today.month
-    while True:
-        if month % 3 == 0:
-            first = date(year, month, 1)
-            third_friday = first + timedelta(days=(4 - first.weekday()) % 7 + 14)
-            if third_friday >= today:
-                return third_friday.strftime("%Y%m%d")
-        month += 1
-        if month > 12:
-            year, month = year + 1, 1
-
-
-def default_contracts(today: date | None = None) -> dict[str, FutureContract]:
-    expiry = front_quarter_expiry(today or datetime.now(UTC).date())
+def listed_contracts(today: date | None = None) -> list[FutureContract]:
+    """Every quarterly month IB lists on `today`, nearest expiry first, as reqContractDetails
+    answers for a bare root. Which one to trade is the client's roll (the adapters share
+    services/replication/venues/roll.py); the simulator only lists them."""
     hours = "CME Globex: Sun-Fri 17:00-16:00 CT"
     table = [  # symbol, conId, multiplier, tick, underlying, initial margin, commission, name
         ("ES", 637533641, 50, "0.25", "ES", "22000", "2.25", "E-mini S&P 500"),
@@ -60,10 +50,21 @@ def default_contracts(today: date | None = None) -> dict[str, FutureContract]:
         ("NQ", 637533398, 20, "0.25", "NQ", "32000", "2.25", "E-mini NASDAQ 100 Index"),
         ("MNQ", 637533593, 2, "0.25", "NQ", "3200", "0.62", "Micro E-Mini Nasdaq-100 Index"),
     ]
-    return {s: FutureContract(s, con_id, mult, Decimal(tick), under, Decimal(margin), Decimal(fee), name,
-                              expiry=expiry, under_con_id=11004968 if under == "ES" else 11004958,
-                              trading_hours=hours)
-            for s, con_id, mult, tick, under, margin, fee, name in table}
+    months = listed(today or datetime.now(UTC).date())
+    return [FutureContract(s, con_id + 1000 * i, mult, Decimal(tick), under, Decimal(margin), Decimal(fee), name,
+                           expiry=third_friday(year, month).strftime("%Y%m%d"),
+                           under_con_id=11004968 if under == "ES" else 11004958, trading_hours=hours)
+            for i, (year, month) in enumerate(months)
+            for s, con_id, mult, tick, under, margin, fee, name in table]
+
+
+def default_contracts(today: date | None = None) -> dict[str, FutureContract]:
+    """The nearest expiry of each root: the contract the book prices and margins by (every
+    month of a root shares them here)."""
+    nearest: dict[str, FutureContract] = {}
+    for c in listed_contracts(today):
+        nearest.setdefault(c.symbol, c)
+    return nearest
 
 
 DEFAULT_PRICES = {"ES": Decimal("5000.00"), "NQ": Decimal("17500.00")}
@@ -153,8 +154,10 @@ def reached(order: SimOrder, price: Decimal) -> bool:
 
 
 class IbBook:
-    def __init__(self, seed: int = 0, contracts: dict[str, FutureContract] | None = None) -> None:
-        self.contracts = contracts or default_contracts()
+    def __init__(self, seed: int = 0, contracts: dict[str, FutureContract] | None = None,
+                 today: date | None = None) -> None:
+        self.listed = list(contracts.values()) if contracts else listed_contracts(today)
+        self.contracts = contracts or default_contracts(today)
         self.prices: dict[str, Decimal] = dict(DEFAULT_PRICES)
         self.accounts: dict[str, Account] = {}
         self.orders: list[SimOrder] = []
@@ -170,7 +173,7 @@ class IbBook:
 
     # --- reference data and prices ------------------------------------------------------
     def contract(self, symbol: str = "", con_id: int = 0, local_symbol: str = "") -> FutureContract | None:
-        for c in self.contracts.values():
+        for c in self.listed:
             if (con_id and c.con_id == con_id) or (not con_id and symbol and c.symbol == symbol.upper()) \
                     or (not con_id and not symbol and local_symbol and c.local_symbol == local_symbol):
                 return c

@@ -22,7 +22,7 @@ import logging
 import re
 import struct
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from aiohttp import web
@@ -107,14 +107,14 @@ class Session:
 class IbSimulator:
     def __init__(self, *, seed: int = 0, host: str = "127.0.0.1", port: int = 0, admin_port: int = 0,
                  tick_interval: float | None = None, master_client_id: int | None = None,
-                 trade_log_days: int = 1) -> None:
+                 trade_log_days: int = 1, today: date | None = None) -> None:
         """trade_log_days: how many days of executions TWS hands to reqExecutions — since
         midnight (UTC here) by default, up to 7 when its Trade Log is set to show more days, as
         TWS's; IB Gateway cannot change it."""
         if not 1 <= trade_log_days <= 7:
             raise ValueError("TWS shows 1 to 7 days of executions")
         self.trade_log_days = trade_log_days
-        self.book = IbBook(seed)
+        self.book = IbBook(seed, today=today)  # today: the day whose listed months it offers
         self.faults = IbFaults()
         self.host, self._port, self._admin_port = host, port, admin_port
         self.tick_interval = tick_interval
@@ -434,7 +434,10 @@ class IbSimulator:
         if c is None:
             s.send(p.error(req_id, 200, "No security definition has been found for the request"))
             return
-        s.send(p.contract_details(req_id, c), p.contract_details_end(req_id))
+        # A bare root (no conId, expiry or local symbol) is answered with every listed month, as TWS does.
+        bare = not (f[3] not in ("", "0") or f[6] or f[13])
+        matches = [m for m in self.book.listed if m.symbol == c.symbol] if bare else [c]
+        s.send(*[p.contract_details(req_id, m) for m in matches], p.contract_details_end(req_id))
 
     async def _market_data(self, s: Session, f: list[str]) -> None:
         req_id = int(f[2])

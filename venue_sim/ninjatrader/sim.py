@@ -24,10 +24,12 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 from services.replication.venues.cme import FUTURES, ninjatrader_name
+from services.replication.venues.roll import listed
 
 log = logging.getLogger("venue_sim.ninjatrader")
 ORDER_TYPES = ("MARKET", "LIMIT", "STOPMARKET", "STOPLIMIT", "MIT")
@@ -75,12 +77,16 @@ class Fault:
 
 class NinjaTraderSim:
     def __init__(self, folder: str | Path, *, account: str = "Sim101", connection: str = "Simulated Data Feed",
-                 cash: str | Decimal = "100000", prices: dict[str, str | Decimal] | None = None) -> None:
+                 cash: str | Decimal = "100000", prices: dict[str, str | Decimal] | None = None,
+                 now: datetime | None = None) -> None:
+        """now: the day the simulator lives on (the real one by default); NT8 knows every quarterly
+        month trading then, and which one an adapter picks is the adapter's roll."""
+        self.now = now
         self.folder = Path(folder)
         self.incoming, self.outgoing = self.folder / "incoming", self.folder / "outgoing"
         self.account, self.connection = account, connection
         self.cash = Decimal(cash)
-        self.instruments = {ninjatrader_name(root): root for root in FUTURES}
+        self.instruments = {ninjatrader_name(root, month=m): root for root in FUTURES for m in listed(now)}
         self._prices = {root: Decimal(str(p)) for root, p in (prices or {}).items()}
         for root in FUTURES:
             self._prices.setdefault(root, Decimal("5000"))
@@ -137,7 +143,8 @@ class NinjaTraderSim:
         return [o for o in self._orders.values() if order_id is None or o.order_id == order_id]
 
     def position(self, root: str) -> int:
-        return self._positions.get(ninjatrader_name(root), (0, Decimal(0)))[0]
+        """The position in the root's front month (the shared roll rule, on the simulator's day)."""
+        return self._positions.get(ninjatrader_name(root, self.now), (0, Decimal(0)))[0]
 
     def inject(self, kind: str, *, latency_ms: int = 0, retry_after: float = 1.0) -> None:
         """The next instruction (or, for query_latency, right now) meets a fault:

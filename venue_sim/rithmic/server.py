@@ -33,6 +33,7 @@ import random
 import ssl
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 import websockets
@@ -41,6 +42,7 @@ from async_rithmic.plants.base import TEMPLATES_MAP
 from websockets.asyncio.server import ServerConnection, serve
 
 from services.replication.venues.cme import FUTURES, rithmic_name
+from services.replication.venues.roll import listed
 
 log = logging.getLogger("venue_sim.rithmic")
 
@@ -114,13 +116,17 @@ class RithmicSim:
                  system_name: str = "Rithmic Paper Trading", account_id: str = "SIM-001",
                  fcm_id: str = "SimFCM", ib_id: str = "SimIB", balance: str | Decimal = "100000",
                  prices: dict[str, str | Decimal] | None = None, heartbeat_interval: int = 60,
-                 seed: int = 7) -> None:
+                 seed: int = 7, now: datetime | None = None) -> None:
+        """now: the day the simulator lives on (the real one by default); it lists every quarterly
+        month trading then, as CME does, and which one an adapter picks is the adapter's roll."""
+        self.now = now
         self.user, self.password, self.system_name = user, password, system_name
         self.account_id, self.fcm_id, self.ib_id = account_id, fcm_id, ib_id
         self.balance = Decimal(str(balance))
         self.heartbeat_interval = heartbeat_interval
-        self.symbols = {rithmic_name(root): root for root in FUTURES}
-        self._prices = {rithmic_name(root): float((prices or {}).get(root, "5000")) for root in FUTURES}
+        self.symbols = {rithmic_name(root, month=m): root for root in FUTURES for m in listed(now)}
+        # One price per root across its months (the simulator has no calendar spread).
+        self._prices = {name: float((prices or {}).get(root, "5000")) for name, root in self.symbols.items()}
         self._rng = random.Random(seed)
         self.orders: dict[str, SimOrder] = {}
         self.fills: list[SimFill] = []
@@ -192,28 +198,29 @@ class RithmicSim:
 
     # --- admin hooks -----------------------------------------------------------------------
     def price(self, root: str) -> Decimal:
-        return Decimal(str(self._prices[rithmic_name(root)]))
+        return Decimal(str(self._prices[rithmic_name(root, self.now)]))
 
     async def set_price(self, root: str, price: str | Decimal) -> None:
         """Move the last price (subscribers get a LastTrade); resting limits it crosses fill."""
-        symbol = rithmic_name(root)
-        self._prices[symbol] = float(price)
-        await self._publish_trade(symbol)
-        for order in list(self.orders.values()):
-            if order.status != "open" or order.symbol != symbol:
-                continue
-            if order.price_type in TRIGGERED_TYPES and not order.triggered:
-                if not reached(order, self._prices[symbol]):
+        for symbol in [name for name, of in self.symbols.items() if of == root]:
+            self._prices[symbol] = float(price)
+            await self._publish_trade(symbol)
+            for order in list(self.orders.values()):
+                if order.status != "open" or order.symbol != symbol:
                     continue
-                await self._trigger(order)
-            elif self._crosses(order):
-                await self._fill(order, order.price)
+                if order.price_type in TRIGGERED_TYPES and not order.triggered:
+                    if not reached(order, self._prices[symbol]):
+                        continue
+                    await self._trigger(order)
+                elif self._crosses(order):
+                    await self._fill(order, order.price)
 
     def orders_with_tag(self, user_tag: str) -> list[SimOrder]:
         return [o for o in self.orders.values() if o.user_tag == user_tag]
 
     def position(self, root: str) -> int:
-        return self._positions.get(rithmic_name(root), (0, 0.0))[0]
+        """The position in the root's front month (the shared roll rule, on the simulator's day)."""
+        return self._positions.get(rithmic_name(root, self.now), (0, 0.0))[0]
 
     def inject(self, kind: str, **params) -> None:
         """The next new order (312) meets a fault: reject | rate_limit | error_after_accept |

@@ -138,6 +138,20 @@ export interface PerformanceStats {
   copiersPnl?: string;
   trackRecordDays?: number;
   updateTime?: string;
+  /** Figures the history is too short for, each with what it needs (they are empty). */
+  notEnoughHistory?: InsufficientHistory[];
+  /** Where the copy return's delay and slippage come from: measured copies, or the model. */
+  capturableBasis?: string;
+  capturableCopyCount?: string;
+  capturableDelayMs?: string;
+  capturableSlippageBps?: string;
+}
+
+export interface InsufficientHistory {
+  field?: string;
+  observation?: string;
+  required?: number;
+  observed?: number;
 }
 
 export interface MasterProfile {

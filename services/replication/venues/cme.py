@@ -1,5 +1,6 @@
 """CME equity-index futures as data: the contracts the futures adapters (NinjaTrader, Rithmic)
-trade, their multipliers and ticks, and which contract month is the front one.
+trade, their multipliers and ticks, and their names for a contract month (which month is the
+front one is the shared rule in roll.py).
 
 Our unified symbol for a future is its root ("ES"): the adapter trades the front quarterly
 month, which each platform names its own way ("ES 12-26" in NinjaTrader, "ESZ6" on Rithmic)."""
@@ -7,13 +8,11 @@ month, which each platform names its own way ("ES 12-26" in NinjaTrader, "ESZ6" 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from services.replication.venues.base import Instrument
-
-MONTH_CODES = {3: "H", 6: "M", 9: "U", 12: "Z"}  # quarterly cycle of the equity-index futures
-ROLL_DAYS_BEFORE_EXPIRY = 8  # volume moves to the next month about a week before expiry
+from services.replication.venues.roll import MONTH_CODES, front_month
 
 
 @dataclass(frozen=True)
@@ -33,33 +32,16 @@ FUTURES: dict[str, FutureSpec] = {
 }
 
 
-def third_friday(year: int, month: int) -> date:
-    first = date(year, month, 1)
-    return first + timedelta(days=(4 - first.weekday()) % 7 + 14)
+def ninjatrader_name(root: str, now: datetime | None = None, month: tuple[int, int] | None = None) -> str:
+    """NinjaTrader's instrument name of the front month (or of `month`): "ES 12-26"."""
+    year, mon = month or front_month(now)
+    return f"{root} {mon:02d}-{year % 100:02d}"
 
 
-def front_month(now: datetime | None = None) -> tuple[int, int]:
-    """(year, month) of the quarterly contract most traded at `now`."""
-    today = (now or datetime.now(UTC)).date()
-    year, month = today.year, today.month
-    while True:
-        if month in MONTH_CODES and today <= third_friday(year, month) - timedelta(days=ROLL_DAYS_BEFORE_EXPIRY):
-            return year, month
-        month += 1
-        if month > 12:
-            year, month = year + 1, 1
-
-
-def ninjatrader_name(root: str, now: datetime | None = None) -> str:
-    """NinjaTrader's instrument name: "ES 12-26"."""
-    year, month = front_month(now)
-    return f"{root} {month:02d}-{year % 100:02d}"
-
-
-def rithmic_name(root: str, now: datetime | None = None) -> str:
-    """Rithmic's (CME's) symbol: "ESZ6"."""
-    year, month = front_month(now)
-    return f"{root}{MONTH_CODES[month]}{year % 10}"
+def rithmic_name(root: str, now: datetime | None = None, month: tuple[int, int] | None = None) -> str:
+    """Rithmic's (CME's) symbol of the front month (or of `month`): "ESZ6"."""
+    year, mon = month or front_month(now)
+    return f"{root}{MONTH_CODES[mon]}{year % 10}"
 
 
 def instrument(root: str, venue_symbol: str) -> Instrument:

@@ -42,6 +42,7 @@ from ib_async import IB, ExecutionFilter, Future, Order, StartupFetch
 from ib_async import Fill as IbFill
 from ib_async import Trade as IbTrade
 
+from services.replication.venues import roll
 from services.replication.venues.base import (
     LIMIT_TYPES, ZERO, AccountSnapshot, Balance, ErrorKind, Fill, FillCursor, Instrument, OrderRequest, OrderState,
     Position, RoundedQuantity, VenueError, check_request,
@@ -111,10 +112,6 @@ def _dec(value: float | str | None) -> Decimal:
     return Decimal(str(value))
 
 
-def _today() -> str:
-    return datetime.now(UTC).strftime("%Y%m%d")
-
-
 def _utc(at: datetime) -> datetime:
     return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
 
@@ -144,11 +141,12 @@ class IbVenue:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 7497, client_id: int = 1, account: str,
                  timeout_s: float = 10.0, symbols: tuple[str, ...] = DEFAULT_SYMBOLS, exchange: str = "CME",
-                 pacing_backoff_s: float = 1.0, trade_log_days: int = 1) -> None:
+                 pacing_backoff_s: float = 1.0, trade_log_days: int = 1, now: roll.When = None) -> None:
         self.host, self.port, self.client_id, self.account_code = host, int(port), int(client_id), account
         self.timeout_s, self.symbols, self.exchange = timeout_s, tuple(symbols), exchange
         self.pacing_backoff_s = pacing_backoff_s
         self.trade_log_days = trade_log_days  # what TWS's Trade Log shows reqExecutions: 1 (today) to 7 days
+        self.now = now  # the day (or a clock) whose front month is traded; the real clock when not given
         self.ib = IB()
         self.ib.errorEvent += self._on_error
         self.ib.disconnectedEvent += self._on_disconnected
@@ -173,9 +171,12 @@ class IbVenue:
     async def connect(self) -> None:
         await self._ensure_connected()
 
+    def _today(self) -> str:
+        return roll.utc_day(self.now).strftime("%Y%m%d")
+
     def _ready(self) -> bool:
-        """Connected, with the front months of today (a contract past its last trading day rolls)."""
-        return self.ib.isConnected() and bool(self._instruments) and self._loaded_on == _today()
+        """Connected, with the front months of today (a contract past its roll date rolls)."""
+        return self.ib.isConnected() and bool(self._instruments) and self._loaded_on == self._today()
 
     async def _ensure_connected(self) -> None:
         if self._ready():
@@ -204,20 +205,23 @@ class IbVenue:
                                                  f"at {self.host}:{self.port}")
             await self._ask(self.ib.reqAccountUpdatesAsync, self.account_code)  # account and portfolio updates
             self._generation += 1
-            if not self._instruments or self._loaded_on != _today():
+            if not self._instruments or self._loaded_on != self._today():
                 await self._load_instruments()
 
     async def _load_instruments(self) -> None:
-        today = _today()
+        day = roll.utc_day(self.now)
+        today = day.strftime("%Y%m%d")
         details = await asyncio.gather(*[self._ask(self.ib.reqContractDetailsAsync,
             Future(symbol=s, exchange=self.exchange, currency="USD")) for s in self.symbols])
         for symbol, found in zip(self.symbols, details):
-            live = sorted((d for d in found if d.contract.lastTradeDateOrContractMonth >= today),
-                          key=lambda d: d.contract.lastTradeDateOrContractMonth)
-            if not live:
-                log.warning("IB has no live %s future on %s", symbol, self.exchange)
+            # IB lists every month; the front one is the shared roll rule's, as on Rithmic and NT8.
+            by_expiry = {datetime.strptime(d.contract.lastTradeDateOrContractMonth[:8], "%Y%m%d").date(): d
+                         for d in found if len(d.contract.lastTradeDateOrContractMonth) >= 8}
+            front = roll.front_expiry(by_expiry, day)
+            if front is None:
+                log.warning("IB lists no %s future before its roll on %s", symbol, self.exchange)
                 continue
-            d = live[0]  # the front month
+            d = by_expiry[front]
             c = d.contract
             self._contracts[symbol] = c
             self._instruments[symbol] = Instrument(

@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
-from services.replication.venues import cme
+from services.replication.venues import cme, roll
 from services.replication.venues.base import (
     LIMIT_TYPES, ZERO, AccountSnapshot, Balance, ErrorKind, Fill, FillCursor, Instrument, OrderRequest, OrderState,
     Position, VenueError, check_request, place_in_turn, tell_stream_listeners,
@@ -98,7 +98,7 @@ class NinjaTraderVenue:
                  currency: str = "USD", symbols: tuple[str, ...] = tuple(cme.FUTURES),
                  price_source: Callable[[str], Awaitable[Decimal]] | None = None, timeout_s: float = 5.0,
                  consume_timeout_s: float = 0.5, busy_retry_after_s: float = 1.0, poll_s: float = 0.003,
-                 now: datetime | None = None) -> None:
+                 now: roll.When = None) -> None:
         self.folder = Path(folder)
         self.incoming, self.outgoing = self.folder / "incoming", self.folder / "outgoing"
         self.account_name, self.connection = account, connection
@@ -106,7 +106,9 @@ class NinjaTraderVenue:
         self.price_source = price_source
         self.timeout_s, self.consume_timeout_s, self.busy_retry_after_s = timeout_s, consume_timeout_s, busy_retry_after_s
         self.poll_s = poll_s
-        self._instruments = {root: cme.instrument(root, cme.ninjatrader_name(root, now)) for root in symbols}
+        # The front month of the day (the shared roll rule), chosen again when the day changes.
+        self._fronts = roll.FrontMonths(symbols, cme.instrument,
+                                        lambda root, month: cme.ninjatrader_name(root, month=month), now)
         self._orders: dict[str, _Order] = {}
         self._ledger: list[Fill] = []
         self._fill_queues: set[asyncio.Queue] = set()
@@ -138,6 +140,10 @@ class NinjaTraderVenue:
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
             self._watcher = None
+
+    @property
+    def _instruments(self) -> dict[str, Instrument]:
+        return self._fronts.current()
 
     async def instruments(self) -> dict[str, Instrument]:
         return dict(self._instruments)

@@ -48,7 +48,7 @@ from async_rithmic.enums import DataType, OrderDuration, OrderType, SysInfraType
 from async_rithmic.exceptions import RithmicErrorResponse
 from async_rithmic.protocol_buffers import exchange_order_notification_pb2
 
-from services.replication.venues import cme
+from services.replication.venues import cme, roll
 from services.replication.venues.base import (
     LIMIT_TYPES, ZERO, AccountSnapshot, Balance, ErrorKind, Fill, FillCursor, Instrument, OrderRequest, OrderState,
     Position, VenueError, check_request, place_in_turn, tell_stream_listeners,
@@ -83,7 +83,7 @@ class RithmicVenue:
     def __init__(self, *, user: str, password: str, system_name: str, url: str, account_id: str = "",
                  app_name: str = "copytrade", app_version: str = "1.0", timeout_s: float = 5.0,
                  rate_limit_retry_after_s: float = 1.0, reconnect_interval_s: float = 0.05,
-                 symbols: tuple[str, ...] = tuple(cme.FUTURES), now: datetime | None = None,
+                 symbols: tuple[str, ...] = tuple(cme.FUTURES), now: roll.When = None,
                  ca_file: str | None = None) -> None:
         self.ca_file = ca_file
         self._login = dict(user=user, password=password, system_name=system_name, app_name=app_name,
@@ -91,8 +91,10 @@ class RithmicVenue:
         self.account_id = account_id
         self.timeout_s, self.rate_limit_retry_after_s = timeout_s, rate_limit_retry_after_s
         self.reconnect_interval_s = reconnect_interval_s
-        self._instruments = {root: cme.instrument(root, cme.rithmic_name(root, now)) for root in symbols}
-        self._roots = {i.venue_symbol: root for root, i in self._instruments.items()}
+        # The front month of the day (the shared roll rule), chosen again when the day changes.
+        self._fronts = roll.FrontMonths(symbols, cme.instrument, lambda root, month: cme.rithmic_name(root, month=month),
+                                        now)
+        self._fronts.current()
         self.client: RithmicClient | None = None
         self._connect_lock = asyncio.Lock()
         self._errors: dict[str, tuple[int, list[str]]] = {}  # user_tag or "t<template>" -> (template, rp_code)
@@ -108,6 +110,15 @@ class RithmicVenue:
         self._snapshots: dict[str, list[asyncio.Future]] = {}
         self._tasks: set[asyncio.Task] = set()
         self._closed = False
+
+    @property
+    def _instruments(self) -> dict[str, Instrument]:
+        return self._fronts.current()
+
+    @property
+    def _roots(self) -> dict[str, str]:
+        self._fronts.current()
+        return self._fronts.roots_by_name
 
     # --- failures --------------------------------------------------------------------------
     def classify(self, exc: BaseException, *, order_sent: bool = False) -> VenueError:

@@ -31,6 +31,25 @@ export function drawdown(points: { time: string; value: number }[]) {
 
 const equityPoints = (r?: PreviewReply) => (r?.followerEquity ?? []).map((p) => ({ time: p.time ?? "", value: Number(p.equity) }));
 
+/** A figure, or "not enough history" (with what it needs) where the history is too short for it. */
+export function orShort(s: PerformanceStats, field: string, shown: React.ReactNode): React.ReactNode {
+  const short = s.notEnoughHistory?.find((n) => n.field === field);
+  if (!short) return shown;
+  return (
+    <span className="muted" title={`needs ${short.required} ${short.observation}, has ${short.observed ?? 0}`}>
+      not enough history
+    </span>
+  );
+}
+
+/** How the copy return was worked out: the delay and slippage measured on real copies, or the model's. */
+export function capturableBasis(s: PerformanceStats): string {
+  const how = `${s.capturableDelayMs ?? 0} ms delay, ${s.capturableSlippageBps ?? "0"} bp slippage`;
+  return s.capturableBasis === "CAPTURABLE_BASIS_MEASURED"
+    ? `measured on ${s.capturableCopyCount} copies: ${how}`
+    : `no copy measured yet: modelled at ${how}`;
+}
+
 function StatsByWindow({ traderId }: { traderId: string }) {
   const stats = useLoad(
     () => Promise.all(WINDOWS.map((w) => get<{ stats: PerformanceStats }>(`/v1/master-profiles/${encodeURIComponent(traderId)}/stats?window=${w}`).then((r) => r.stats ?? {}))),
@@ -39,11 +58,12 @@ function StatsByWindow({ traderId }: { traderId: string }) {
   const rows: [string, string, (s: PerformanceStats) => React.ReactNode][] = [
     [labelled("roi"), FIGURES.roi.means, (s) => <span className={tone(s.roi)}>{pct(s.roi, 2, true)}</span>],
     [labelled("realizedPnl"), FIGURES.realizedPnl.means, (s) => <span className={tone(s.realizedPnl)}>{money(s.realizedPnl, "", true)}</span>],
-    [labelled("capturableRoi"), FIGURES.capturableRoi.means, (s) => pct(s.capturableRoi, 2, true)],
+    [labelled("capturableRoi"), FIGURES.capturableRoi.means, (s) => <span title={capturableBasis(s)}>{pct(s.capturableRoi, 2, true)}</span>],
     [labelled("maxDrawdown"), FIGURES.maxDrawdown.means, (s) => pct(s.maxDrawdown)],
-    [labelled("winRate"), FIGURES.winRate.means, (s) => pct(s.winRate, 0)],
+    [labelled("winRate"), FIGURES.winRate.means, (s) => orShort(s, "win_rate", pct(s.winRate, 0))],
     ["Profit factor", "gross profit over gross loss of closed trades", (s) => num(s.profitFactor)],
-    [FIGURES.sharpeRatio.label, FIGURES.sharpeRatio.means, (s) => num(s.sharpeRatio)],
+    [FIGURES.sharpeRatio.label, FIGURES.sharpeRatio.means, (s) => orShort(s, "sharpe_ratio", num(s.sharpeRatio))],
+    ["Sortino", "mean daily return over its downside deviation, annualised", (s) => orShort(s, "sortino_ratio", num(s.sortinoRatio))],
     ["Trades", "closed round trips", (s) => String(s.tradeCount ?? 0)],
     ["Trades per day", "", (s) => num(s.tradesPerDay)],
     ["Average holding (hours)", "", (s) => num(s.averageHoldingHours, 1)],

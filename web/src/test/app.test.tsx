@@ -295,6 +295,18 @@ describe("following a master", () => {
     expect(screen.queryByRole("form", { name: "Copy this master" })).toBeNull(); // not armed again
   });
 
+  it("says not enough history instead of a blank, and how the copy return was measured", async () => {
+    loggedIn("/masters/trd_1");
+    const short = { ...TRADER.stats, sharpeRatio: "", notEnoughHistory: [{ field: "sharpe_ratio", observation: "daily returns", required: 7, observed: 4 }],
+      capturableBasis: "CAPTURABLE_BASIS_MEASURED", capturableCopyCount: "8", capturableDelayMs: "2500", capturableSlippageBps: "40.00" };
+    mockGateway({ ...profileRoutes(), "GET /v1/master-profiles/trd_1/stats": () => [200, { stats: short }] as [number, unknown] });
+    render(<App />);
+    const table = await screen.findByRole("region", { name: "Results by period, table" });
+    const sharpe = within(table).getByRole("row", { name: /Sharpe/ });
+    expect(within(sharpe).getAllByText("not enough history")[0]).toHaveAttribute("title", "needs 7 daily returns, has 4");
+    expect(within(table).getAllByTitle("measured on 8 copies: 2500 ms delay, 40.00 bp slippage").length).toBe(4);
+  });
+
   it("says so when the account already copies the master, instead of failing later", async () => {
     loggedIn("/masters/trd_1");
     mockGateway(profileRoutes([{ configId: "cs_1", masterAccountId: "acc_m1", followerAccountId: "acc_f1", state: "SESSION_STATE_ACTIVE" }]));

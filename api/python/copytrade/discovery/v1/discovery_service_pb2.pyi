@@ -38,6 +38,12 @@ class StatsWindow(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STATS_WINDOW_30D: _ClassVar[StatsWindow]
     STATS_WINDOW_90D: _ClassVar[StatsWindow]
     STATS_WINDOW_ALL_TIME: _ClassVar[StatsWindow]
+
+class CapturableBasis(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CAPTURABLE_BASIS_UNSPECIFIED: _ClassVar[CapturableBasis]
+    CAPTURABLE_BASIS_MEASURED: _ClassVar[CapturableBasis]
+    CAPTURABLE_BASIS_MODEL: _ClassVar[CapturableBasis]
 STRATEGY_TYPE_UNSPECIFIED: StrategyType
 STRATEGY_TYPE_SCALPING: StrategyType
 STRATEGY_TYPE_DAY_TRADING: StrategyType
@@ -52,9 +58,12 @@ STATS_WINDOW_7D: StatsWindow
 STATS_WINDOW_30D: StatsWindow
 STATS_WINDOW_90D: StatsWindow
 STATS_WINDOW_ALL_TIME: StatsWindow
+CAPTURABLE_BASIS_UNSPECIFIED: CapturableBasis
+CAPTURABLE_BASIS_MEASURED: CapturableBasis
+CAPTURABLE_BASIS_MODEL: CapturableBasis
 
 class PerformanceStats(_message.Message):
-    __slots__ = ("window", "roi", "realized_pnl", "unrealized_pnl", "win_rate", "profit_factor", "average_win", "average_loss", "max_drawdown", "sharpe_ratio", "sortino_ratio", "volatility", "average_holding_hours", "trades_per_day", "trade_count", "follower_count", "assets_under_copy", "track_record_days", "update_time", "capturable_roi", "copiers_pnl")
+    __slots__ = ("window", "roi", "realized_pnl", "unrealized_pnl", "win_rate", "profit_factor", "average_win", "average_loss", "max_drawdown", "sharpe_ratio", "sortino_ratio", "volatility", "average_holding_hours", "trades_per_day", "trade_count", "follower_count", "assets_under_copy", "track_record_days", "update_time", "capturable_roi", "copiers_pnl", "not_enough_history", "capturable_basis", "capturable_copy_count", "capturable_delay_ms", "capturable_slippage_bps")
     WINDOW_FIELD_NUMBER: _ClassVar[int]
     ROI_FIELD_NUMBER: _ClassVar[int]
     REALIZED_PNL_FIELD_NUMBER: _ClassVar[int]
@@ -76,6 +85,11 @@ class PerformanceStats(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     CAPTURABLE_ROI_FIELD_NUMBER: _ClassVar[int]
     COPIERS_PNL_FIELD_NUMBER: _ClassVar[int]
+    NOT_ENOUGH_HISTORY_FIELD_NUMBER: _ClassVar[int]
+    CAPTURABLE_BASIS_FIELD_NUMBER: _ClassVar[int]
+    CAPTURABLE_COPY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CAPTURABLE_DELAY_MS_FIELD_NUMBER: _ClassVar[int]
+    CAPTURABLE_SLIPPAGE_BPS_FIELD_NUMBER: _ClassVar[int]
     window: StatsWindow
     roi: str
     realized_pnl: str
@@ -97,7 +111,24 @@ class PerformanceStats(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     capturable_roi: str
     copiers_pnl: str
-    def __init__(self, window: _Optional[_Union[StatsWindow, str]] = ..., roi: _Optional[str] = ..., realized_pnl: _Optional[str] = ..., unrealized_pnl: _Optional[str] = ..., win_rate: _Optional[str] = ..., profit_factor: _Optional[str] = ..., average_win: _Optional[str] = ..., average_loss: _Optional[str] = ..., max_drawdown: _Optional[str] = ..., sharpe_ratio: _Optional[str] = ..., sortino_ratio: _Optional[str] = ..., volatility: _Optional[str] = ..., average_holding_hours: _Optional[float] = ..., trades_per_day: _Optional[float] = ..., trade_count: _Optional[int] = ..., follower_count: _Optional[int] = ..., assets_under_copy: _Optional[str] = ..., track_record_days: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., capturable_roi: _Optional[str] = ..., copiers_pnl: _Optional[str] = ...) -> None: ...
+    not_enough_history: _containers.RepeatedCompositeFieldContainer[InsufficientHistory]
+    capturable_basis: CapturableBasis
+    capturable_copy_count: int
+    capturable_delay_ms: int
+    capturable_slippage_bps: str
+    def __init__(self, window: _Optional[_Union[StatsWindow, str]] = ..., roi: _Optional[str] = ..., realized_pnl: _Optional[str] = ..., unrealized_pnl: _Optional[str] = ..., win_rate: _Optional[str] = ..., profit_factor: _Optional[str] = ..., average_win: _Optional[str] = ..., average_loss: _Optional[str] = ..., max_drawdown: _Optional[str] = ..., sharpe_ratio: _Optional[str] = ..., sortino_ratio: _Optional[str] = ..., volatility: _Optional[str] = ..., average_holding_hours: _Optional[float] = ..., trades_per_day: _Optional[float] = ..., trade_count: _Optional[int] = ..., follower_count: _Optional[int] = ..., assets_under_copy: _Optional[str] = ..., track_record_days: _Optional[int] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., capturable_roi: _Optional[str] = ..., copiers_pnl: _Optional[str] = ..., not_enough_history: _Optional[_Iterable[_Union[InsufficientHistory, _Mapping]]] = ..., capturable_basis: _Optional[_Union[CapturableBasis, str]] = ..., capturable_copy_count: _Optional[int] = ..., capturable_delay_ms: _Optional[int] = ..., capturable_slippage_bps: _Optional[str] = ...) -> None: ...
+
+class InsufficientHistory(_message.Message):
+    __slots__ = ("field", "observation", "required", "observed")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    OBSERVATION_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    observation: str
+    required: int
+    observed: int
+    def __init__(self, field: _Optional[str] = ..., observation: _Optional[str] = ..., required: _Optional[int] = ..., observed: _Optional[int] = ...) -> None: ...
 
 class MasterProfile(_message.Message):
     __slots__ = ("trader_id", "user_id", "display_name", "strategy_type", "observed_strategy_type", "risk_level", "bio", "venues", "master_account_ids", "public", "stats", "create_time", "update_time")

@@ -222,18 +222,24 @@ class FollowerOrderPlaced(_message.Message):
     def __init__(self, order: _Optional[_Union[FollowerOrder, _Mapping]] = ...) -> None: ...
 
 class FollowerOrderFilled(_message.Message):
-    __slots__ = ("order", "venue_trade_id", "quantity", "price", "execute_time")
+    __slots__ = ("order", "venue_trade_id", "quantity", "price", "execute_time", "venue", "fee", "fee_currency")
     ORDER_FIELD_NUMBER: _ClassVar[int]
     VENUE_TRADE_ID_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     PRICE_FIELD_NUMBER: _ClassVar[int]
     EXECUTE_TIME_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    FEE_FIELD_NUMBER: _ClassVar[int]
+    FEE_CURRENCY_FIELD_NUMBER: _ClassVar[int]
     order: FollowerOrder
     venue_trade_id: str
     quantity: str
     price: str
     execute_time: _timestamp_pb2.Timestamp
-    def __init__(self, order: _Optional[_Union[FollowerOrder, _Mapping]] = ..., venue_trade_id: _Optional[str] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., execute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    venue: _trading_pb2.Venue
+    fee: str
+    fee_currency: str
+    def __init__(self, order: _Optional[_Union[FollowerOrder, _Mapping]] = ..., venue_trade_id: _Optional[str] = ..., quantity: _Optional[str] = ..., price: _Optional[str] = ..., execute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., venue: _Optional[_Union[_trading_pb2.Venue, _Mapping]] = ..., fee: _Optional[str] = ..., fee_currency: _Optional[str] = ...) -> None: ...
 
 class FollowerOrderCanceled(_message.Message):
     __slots__ = ("order", "reason")
