@@ -10,22 +10,29 @@ import asyncio
 import logging
 import os
 import socket
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import grpc
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as pb
 from copytrade.risk.v1 import risk_service_pb2 as risk_pb
+from copytrade.risk.v1.risk_internal_service_pb2_grpc import RiskInternalServiceStub
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from copytrade.type.v1 import trading_pb2
 from services.kit import metrics, tracing
 from services.kit.bus import Bus, Delivery
-from services.kit.db import Database, aware
+from services.kit.db import Database, aware, insert_ignoring
 from services.replication import budget, copy_settings, master_stops, recovery, sizing, symbol_map, trading_hours
+from services.replication.catalog import Catalog
 from services.replication.client_order_id import client_order_id
+from services.replication.fanout import GroupWriter, RiskBatch
 from services.replication.orders import order_request, order_to_proto
 from services.replication.error_book import Attempt, ErrorBook
 from services.replication.market_data import PERIODS_PER_YEAR, MarketData
@@ -50,9 +57,35 @@ OVERTAKEN_LIMIT = 100  # earlier uncopied fills a fill copies first (bounded: on
 HOLD_S = 60.0  # how long a fill whose copying fails is retried in place before JetStream has it back
 
 
+class CopyInFlight(Exception):
+    """Another worker recorded this copy first and is sending it: the fill is tried again later,
+    and its copy is then found and asked for at the venue."""
+
+
+@dataclass
+class Intent:
+    """A copy sized and ready for risk: its record, where it goes, what risk is told."""
+
+    row: FollowerOrderRow
+    session: CopySessionRow
+    account: VenueAccountRow | None
+    venue: object
+    instrument: Instrument
+    reservation_id: str
+    expected_price: Decimal
+    reference_price: Decimal
+    equity: Decimal
+    master_fill_time: object
+    reduce_only: bool
+    market: str = ""
+
+
 class Copier:
-    def __init__(self, db: Database, bus: Bus, pool: VenuePool, risk: RiskServiceStub, error_book: ErrorBook) -> None:
+    def __init__(self, db: Database, bus: Bus, pool: VenuePool, risk: RiskServiceStub, error_book: ErrorBook,
+                 risk_internal: RiskInternalServiceStub | None = None) -> None:
         self.db, self.bus, self.pool, self.risk, self.error_book = db, bus, pool, risk, error_book
+        self.risks = RiskBatch(risk, risk_internal)  # a fill's reservations, commits, releases: one call each
+        self.catalog = Catalog(db)  # sessions, settings, accounts, equity: in memory
         self.market = MarketData()
         self.clock = lambda: datetime.now(UTC)  # what the trading-hours check reads (tests pin it)
         self._venue_ids: dict[str, str] = {}  # follower account → venue id, for metrics labels
@@ -94,11 +127,9 @@ class Copier:
 
     async def _copy_in_order(self, fill: events.MasterFill) -> None:
         received = datetime.now(UTC)
+        # The live sessions and their followers' accounts, from memory (checked against a version).
+        sessions, accounts = await self.catalog.plan(fill.master_account_id)
         async with self.db.session() as session:
-            sessions = (await session.execute(select(CopySessionRow).where(
-                CopySessionRow.master_account_id == fill.master_account_id,
-                CopySessionRow.state.in_([pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED,
-                                          pb.SESSION_STATE_FROZEN])))).scalars().all()
             # JetStream does not keep order across a redelivery: a fill lost in flight when NATS
             # restarted comes back after its ack wait, behind later fills. Earlier fills of this
             # master not yet copied are copied first, so a close never overtakes its open.
@@ -108,10 +139,6 @@ class Copier:
                 MasterFillRow.master_account_id == fill.master_account_id, MasterFillRow.handled.is_(False),
                 MasterFillRow.record_time <= stored_at).order_by(MasterFillRow.record_time, MasterFillRow.fill_id)
                 .limit(OVERTAKEN_LIMIT))).all()
-            # The followers' accounts, read once for the fill rather than once per copy.
-            accounts = {account.account_id: account for account in (await session.execute(
-                select(VenueAccountRow).where(VenueAccountRow.account_id.in_(
-                    {s.follower_account_id for s in sessions})))).scalars()} if sessions else {}
         for fill_id, payload in uncopied:
             if fill_id != fill.fill_id:
                 await self._copy_fill(events.MasterFill.FromString(payload), sessions, accounts, received, mark=True)
@@ -122,18 +149,42 @@ class Copier:
 
     async def _copy_fill(self, fill: events.MasterFill, sessions: list[CopySessionRow],
                          accounts: dict[str, VenueAccountRow], received: datetime, *, mark: bool) -> None:
+        """A fill's copies as one batch: each planned (sized) in memory, risk asked once for all,
+        one fence write of the PENDING copies, sent concurrently, acknowledgements written in
+        groups and their effects (risk commit, events) done per group."""
         # Copies made before (a redelivery, a fill copied first by a later one), in one read. A
-        # second worker copying the same fill meanwhile is stopped by the copy's primary key.
+        # second worker copying the same fill meanwhile is stopped by the fence (copies' keys).
         ids = {s.config_id: client_order_id(fill.fill_id, s.follower_account_id) for s in sessions}
         existing: dict[str, FollowerOrderRow] = {}
         if sessions:
             async with self.db.session() as db_session:
                 existing = {row.order_id: row for row in (await db_session.execute(
                     select(FollowerOrderRow).where(FollowerOrderRow.order_id.in_(ids.values())))).scalars()}
-        results = await asyncio.gather(*(
-            self._copy_locked(fill, s, accounts.get(s.follower_account_id), existing.get(ids[s.config_id]), received)
-            for s in sessions), return_exceptions=True)
-        failures = [r for r in results if isinstance(r, BaseException)]
+        failures: list[BaseException] = []
+        # Acknowledged before, effects left undone by a crash or an outage: done now.
+        try:
+            await self._effects([row for row in existing.values() if row.effects_pending])
+        except Exception as exc:  # noqa: BLE001 - the fill is tried again
+            failures.append(exc)
+        with tracing.span("copy fill", attributes={"copytrade.copies": len(sessions)}):
+            # One follower's copies are made one at a time, in the order the fills arrive.
+            async with self._followers_locked({s.follower_account_id for s in sessions}):
+                planned = await asyncio.gather(*(
+                    self._plan(fill, s, accounts.get(s.follower_account_id), existing.get(ids[s.config_id]), received)
+                    for s in sessions), return_exceptions=True)
+                failures += [p for p in planned if isinstance(p, BaseException)]
+                intents = [p for p in planned if isinstance(p, Intent)]
+                if intents:
+                    try:
+                        attempts = await self._send_all(intents)
+                    except Exception as exc:  # noqa: BLE001 - the fill is tried again
+                        failures.append(exc)
+                        attempts = []
+                    for intent, attempt in zip(intents, attempts):
+                        if isinstance(attempt, BaseException):
+                            failures.append(attempt)
+                        elif attempt.outcome == "failed":
+                            await self.error_book.record(intent.row, intent.account.venue_id, attempt.error)
         if failures:
             raise failures[0]  # tried again; copies already made are skipped by their id
         if mark:
@@ -141,19 +192,38 @@ class Copier:
                 await session.execute(update(MasterFillRow).where(MasterFillRow.fill_id == fill.fill_id)
                                       .values(handled=True))
 
-    async def _copy_locked(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
-                           existing: FollowerOrderRow | None, received: datetime) -> None:
-        # One follower's copies are made one at a time, in the order the fills arrive.
-        async with self.follower_lock(session.follower_account_id):
-            with tracing.span("copy", attributes={"copytrade.config_id": session.config_id}):
-                await self.copy(fill, session, account, existing, received)
+    @asynccontextmanager
+    async def _followers_locked(self, follower_account_ids: set[str]):
+        """Every follower lock of a fill, taken in one order (so two fills never wait on each other)."""
+        held: list[asyncio.Lock] = []
+        try:
+            for account_id in sorted(follower_account_ids):
+                lock = self.follower_lock(account_id)
+                await lock.acquire()
+                held.append(lock)
+            yield
+        finally:
+            for lock in reversed(held):
+                lock.release()
 
     async def copy(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
                    existing: FollowerOrderRow | None, received: datetime) -> None:
         """Copy fill for one session to its follower account, given the copy made before, if any."""
+        intent = await self._plan(fill, session, account, existing, received)
+        if intent is not None:
+            [attempt] = await self._send_all([intent])
+            if isinstance(attempt, BaseException):
+                raise attempt
+            if attempt.outcome == "failed":
+                await self.error_book.record(intent.row, account.venue_id, attempt.error)
+
+    async def _plan(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
+                    existing: FollowerOrderRow | None, received: datetime) -> Intent | None:
+        """The copy for one session, sized, ready for risk; None when it is decided without
+        sending (made before, refused, failed, found at the venue)."""
         cid = client_order_id(fill.fill_id, session.follower_account_id)
         if existing is not None and existing.status in HANDED_OVER:
-            return
+            return None
         if account is not None:
             self._venue_ids[session.follower_account_id] = account.venue_id
         row = existing or FollowerOrderRow(
@@ -177,7 +247,7 @@ class Copier:
                                           state.status)
         trade = sizing.MasterTrade(fill.symbol, SIDE_NAMES[fill.side], Decimal(fill.quantity), Decimal(fill.price))
         if mirrors_resting_orders(session) and await self.resting_copy_covers(session, fill):
-            return  # the follower's resting copy of that master order fills at its own venue
+            return None  # the follower's resting copy of that master order fills at its own venue
         try:
             sized, instrument, equity, price = await self.size(
                 session, account, venue, trade, master_account_id=fill.master_account_id,
@@ -192,13 +262,10 @@ class Copier:
             return await self.refuse(row, "MARKET_CLOSED", *trading_hours.closed(sized.symbol, now))
         if session.state == pb.SESSION_STATE_FROZEN:  # recorded sized, so a resync makes it up
             return await self.refuse(row, "SESSION_FROZEN", f"copying is frozen: {session.state_reason}", {})
-        attempt = await self.send(
-            row, session, venue, instrument, reservation_id=cid, expected_price=price,
-            reference_price=price, equity=equity, master_fill_time=fill.execute_time,
-            # A pure close on a derivatives venue must never open the other way.
-            reduce_only=sized.closing == sized.quantity and not spot)
-        if attempt.outcome == "failed":
-            await self.error_book.record(row, account.venue_id, attempt.error)
+        return Intent(row, session, account, venue, instrument, reservation_id=cid, expected_price=price,
+                      reference_price=price, equity=equity, master_fill_time=fill.execute_time,
+                      # A pure close on a derivatives venue must never open the other way.
+                      reduce_only=sized.closing == sized.quantity and not spot)
 
     def note_venue(self, account: VenueAccountRow) -> None:
         self._venue_ids[account.account_id] = account.venue_id  # the metrics label of its copies
@@ -215,8 +282,7 @@ class Copier:
         per follower unit). sized may be a refusal with its reason. The symbol map is the
         follower's, else found from the markets both venues publish. Raises VenueError when the
         follower's venue cannot tell."""
-        settings = copy_settings.validate(copy_settings.from_json(session.settings))
-        settings = await symbol_map.resolve(settings, trade.symbol, venue,
+        settings = await symbol_map.resolve(self.catalog.settings(session), trade.symbol, venue,
                                             lambda: self._master_venue(master_account_id, account))
         routed = sizing.route(settings, trade)
         if isinstance(routed, sizing.Sized):
@@ -228,8 +294,8 @@ class Copier:
         # OKX, 0.001 on KuCoin, 1 on Binance.
         master_size = await self._master_contract_size(trade.symbol, master_account_id, account, venue)
         price = trade.price * master_size / (routed[1] * instrument.contract_size)
-        equity = (await venue.account()).equity if settings.mode in ("EQUITY_PROPORTIONAL", "RISK_PERCENT") \
-            else Decimal(0)
+        equity = await self.catalog.equity(account.account_id, venue) \
+            if settings.mode in ("EQUITY_PROPORTIONAL", "RISK_PERCENT") else Decimal(0)
         quoted = None  # a notional buys the follower's instrument at its own price (risk values it so too)
         if settings.mode == "FIXED_NOTIONAL" and routed[0] != trade.symbol:
             quoted = price = await venue.price(instrument.symbol)
@@ -278,8 +344,8 @@ class Copier:
                                    state.status)
                 return Attempt("placed")
             if row.reservation_id:  # the unknown attempt's reservation: that order never came to be
-                await self.risk.ReleaseReservation(risk_pb.ReleaseReservationRequest(
-                    reservation_id=row.reservation_id, reason="not at the venue"), timeout=5)
+                await self.risks.release([(row.follower_id, risk_pb.ReleaseReservationRequest(
+                    reservation_id=row.reservation_id, reason="not at the venue"))])
             reason = ""
             if session.state != pb.SESSION_STATE_ACTIVE:
                 reason = f"the session is {pb.SessionState.Name(session.state).removeprefix('SESSION_STATE_').lower()}"
@@ -313,42 +379,111 @@ class Copier:
                     expected_price: Decimal, reference_price: Decimal, equity: Decimal, master_fill_time,
                     reduce_only: bool) -> Attempt:
         """Reserve with risk, then place under the copy's client order id."""
-        market = venue_key(venue, session)
-        await self.market.ensure(venue, market, instrument.symbol)
-        returns = [risk_pb.ReturnSeries(symbol=symbol, returns=series, periods_per_year=PERIODS_PER_YEAR)
-                   for symbol, series in self.market.series(market).items()]
-        decision = await self.risk.ReserveOrder(risk_pb.ReserveOrderRequest(
-            reservation_id=reservation_id, intent=risk_pb.OrderIntent(
-                follower_id=session.follower_id, master_id=session.master_id, config_id=session.config_id,
-                instrument=trading_pb2.Instrument(symbol=instrument.symbol, lot_size=str(instrument.lot_size),
-                                                  tick_size=str(instrument.tick_size),
-                                                  contract_size=str(instrument.contract_size)),
-                side=row.side, quantity=str(row.quantity), expected_price=str(expected_price),
-                reference_price=str(reference_price), equity=str(equity), master_fill_time=master_fill_time,
-                returns=returns)),
-            timeout=5)
-        row.risk_decide_time = datetime.now(UTC)
-        if decision.decision not in DECISIONS:
-            await self.refuse(row, decision.refusal.reason, decision.refusal.message,
-                               dict(decision.refusal.metadata), domain=decision.refusal.domain)
-            return Attempt("refused", reason=decision.refusal.reason)
-        row.quantity = Decimal(decision.approved_quantity)
-        row.send_time, row.reservation_id, row.status = datetime.now(UTC), reservation_id, S.FOLLOWER_ORDER_STATUS_PENDING
-        await self._save(row)  # PENDING before sending: a crash from here on is resolved by asking
+        [attempt] = await self._send_all([Intent(
+            row, session, None, venue, instrument, reservation_id=reservation_id, expected_price=expected_price,
+            reference_price=reference_price, equity=equity, master_fill_time=master_fill_time,
+            reduce_only=reduce_only)])
+        if isinstance(attempt, BaseException):
+            raise attempt
+        return attempt
+
+    async def _send_all(self, intents: list[Intent]) -> list[Attempt | BaseException]:
+        """Reserve every intent with risk in one call, fence the approved ones in one write, place
+        them concurrently and write their acknowledgements in groups. One Attempt (or the
+        exception that stopped it) per intent; raises when an acknowledgement's record or effects
+        failed (the fill's retry finds the copy and finishes it)."""
+        markets: dict[tuple[str, str], object] = {}
+        for intent in intents:
+            intent.market = venue_key(intent.venue, intent.session)
+            markets.setdefault((intent.market, intent.instrument.symbol), intent.venue)
+        await asyncio.gather(*(self.market.ensure(venue, market, symbol) for (market, symbol), venue in markets.items()))
+        series = {market: [risk_pb.ReturnSeries(symbol=symbol, returns=values, periods_per_year=PERIODS_PER_YEAR)
+                           for symbol, values in self.market.series(market).items()]
+                  for market in {intent.market for intent in intents}}
+        decisions = await self.risks.reserve([risk_pb.ReserveOrderRequest(
+            reservation_id=intent.reservation_id, intent=risk_pb.OrderIntent(
+                follower_id=intent.session.follower_id, master_id=intent.session.master_id,
+                config_id=intent.session.config_id,
+                instrument=trading_pb2.Instrument(symbol=intent.instrument.symbol,
+                                                  lot_size=str(intent.instrument.lot_size),
+                                                  tick_size=str(intent.instrument.tick_size),
+                                                  contract_size=str(intent.instrument.contract_size)),
+                side=intent.row.side, quantity=str(intent.row.quantity), expected_price=str(intent.expected_price),
+                reference_price=str(intent.reference_price), equity=str(intent.equity),
+                master_fill_time=intent.master_fill_time, returns=series[intent.market]))
+            for intent in intents])
+        decided = datetime.now(UTC)
+        results: list[Attempt | BaseException | None] = [None] * len(intents)
+        refused, approved = [], []
+        for i, (intent, decision) in enumerate(zip(intents, decisions)):
+            row = intent.row
+            row.risk_decide_time = decided
+            if decision.decision not in DECISIONS:
+                refused.append((i, intent, decision))
+                continue
+            row.quantity = Decimal(decision.approved_quantity)
+            row.send_time, row.reservation_id, row.status = decided, intent.reservation_id, S.FOLLOWER_ORDER_STATUS_PENDING
+            approved.append((i, intent))
+
+        async def refuse(i: int, intent: Intent, decision) -> None:
+            refusal = decision.refusal
+            await self.refuse(intent.row, refusal.reason, refusal.message, dict(refusal.metadata), domain=refusal.domain)
+            results[i] = Attempt("refused", reason=refusal.reason)
+        # PENDING before sending, in one write: a crash from here on is resolved by asking.
+        ours = await self._fence([intent.row for _, intent in approved]) if approved else set()
+        acks = GroupWriter(self._record_acks)
+
+        async def place(i: int, intent: Intent) -> None:
+            if intent.row.order_id not in ours:  # another worker is making this copy: its retry asks the venue
+                results[i] = CopyInFlight(f"copy {intent.row.order_id} is being made elsewhere")
+                return
+            results[i] = await self._place(intent, acks)
+        outcomes = await asyncio.gather(*(refuse(*r) for r in refused), *(place(*a) for a in approved),
+                                        return_exceptions=True)
+        for (i, *_), outcome in zip([*refused, *approved], outcomes):
+            if isinstance(outcome, BaseException):
+                results[i] = outcome
+        await acks.drain()
+        return results
+
+    async def _fence(self, rows: list[FollowerOrderRow]) -> set[str]:
+        """Record the copies about to be sent as PENDING, in one transaction: new ones by one
+        multi-row insert that leaves copies already there alone, ones made before (whose earlier
+        attempt the venue did not know) by update. The order ids this worker may send."""
+        new = [row for row in rows if inspect(row).transient]
+        async with self.db.session() as session:
+            inserted = await insert_ignoring(session, FollowerOrderRow, [_column_values(row) for row in new])
+            for row in rows:
+                if not inspect(row).transient:
+                    session.add(row)
+        for row in new:
+            if row.order_id in inserted:
+                make_transient_to_detached(row)  # from here on saved by update, like a loaded row
+        return inserted | {row.order_id for row in rows if not inspect(row).transient}
+
+    async def _place(self, intent: Intent, acks: GroupWriter) -> Attempt:
+        row = intent.row
         try:
             with budget.measure() as waited:  # the venue's request budget may hold the order back
-                state = await venue.place_order(order_request(row, venue, reduce_only=reduce_only))
+                state = await intent.venue.place_order(order_request(row, intent.venue, reduce_only=intent.reduce_only))
         except VenueError as exc:
             row.budget_delay_ms = round(waited[0] * 1000)
             unknown = exc.kind == ErrorKind.UNKNOWN_OUTCOME
             if not unknown:  # surely not executed: give the exposure back
-                await self.risk.ReleaseReservation(risk_pb.ReleaseReservationRequest(
-                    reservation_id=reservation_id, reason=exc.kind.value), timeout=5)
+                await self.risks.release([(row.follower_id, risk_pb.ReleaseReservationRequest(
+                    reservation_id=intent.reservation_id, reason=exc.kind.value))])
             await self.fail(row, exc.kind.value, exc.message, unknown=unknown)
             return Attempt("failed", error=exc)
         row.budget_delay_ms = round(waited[0] * 1000)
-        await self._placed(row, state.venue_order_id, state.filled_quantity, state.average_price, state.status)
+        self._acknowledged(row, state.venue_order_id, state.filled_quantity, state.average_price, state.status)
+        acks.add(row)
         return Attempt("placed")
+
+    async def _record_acks(self, rows: list[FollowerOrderRow]) -> None:
+        """A group of acknowledgements in one transaction (marked effects pending), then their effects."""
+        async with self.db.session() as session:
+            session.add_all(rows)
+        await self._effects(rows)
 
     async def _master_contract_size(self, symbol: str, master_account_id: str, follower: VenueAccountRow,
                                     follower_venue) -> Decimal:
@@ -388,8 +523,9 @@ class Copier:
                 FollowerOrderRow.config_id == config_id, FollowerOrderRow.symbol == symbol))).all()
         return sum((q if side == trading_pb2.SIDE_BUY else -q for side, q in rows), Decimal(0))
 
-    async def _placed(self, row: FollowerOrderRow, venue_order_id: str, filled: Decimal, price: Decimal | None,
+    def _acknowledged(self, row: FollowerOrderRow, venue_order_id: str, filled: Decimal, price: Decimal | None,
                       venue_status: str) -> None:
+        """What the venue said of the copy, on the row (not yet written), its effects pending."""
         row.ack_time = datetime.now(UTC)
         venue = self._venue_ids.get(row.follower_account_id, "")
         fill_time = aware(row.master_fill_time)
@@ -405,22 +541,54 @@ class Copier:
                       S.FOLLOWER_ORDER_STATUS_CANCELED if venue_status in ("canceled", "expired") else
                       S.FOLLOWER_ORDER_STATUS_PLACED)
         row.error_kind = row.error_message = ""
-        await self._save(row)
-        # A resting copy's exposure is committed when it is done (the resting module follows it).
-        resting = row.order_type not in (None, trading_pb2.ORDER_TYPE_MARKET) and row.status in RESTING
-        order = order_to_proto(row)
+        row.effects_pending = True
 
-        async def announce() -> None:  # placed, then filled: in that order on the bus
-            await self.publish("placed", row, events.FollowerOrderPlaced(order=order))
-            if filled > 0:
-                await self.publish("filled", row, events.FollowerOrderFilled(
-                    order=order, quantity=str(filled), price=str(price or 0)))
-        steps = [announce()]
-        if filled > 0 and not resting:
-            steps.append(self.risk.CommitReservation(risk_pb.CommitReservationRequest(
-                reservation_id=row.reservation_id or row.order_id, filled_quantity=str(filled),
-                fill_price=str(price or 0)), timeout=5))
-        await asyncio.gather(*steps)  # risk and the bus are told at once
+    async def _placed(self, row: FollowerOrderRow, venue_order_id: str, filled: Decimal, price: Decimal | None,
+                      venue_status: str) -> None:
+        self._acknowledged(row, venue_order_id, filled, price, venue_status)
+        await self._save(row)
+        await self._effects([row])
+
+    async def _effects(self, rows: list[FollowerOrderRow]) -> None:
+        """What follows a venue's acknowledgement, for a group of copies: risk commits what filled
+        (one call) while each copy's events go out (placed, then filled), concurrently. Each is
+        idempotent (per reservation; by Nats-Msg-Id, which compliance's audit record is keyed
+        by), so a redo after a failure makes no second one. A copy's marker is cleared once all
+        its effects are done; what failed raises, and the marker stays for the retry or sweeper."""
+        if not rows:
+            return
+        # A resting copy's exposure is committed when it is done (the resting module follows it).
+        commits = [(row.follower_id, risk_pb.CommitReservationRequest(
+            reservation_id=row.reservation_id or row.order_id, filled_quantity=str(row.filled_quantity),
+            fill_price=str(row.average_fill_price or 0)))
+            for row in rows if row.filled_quantity > 0 and not _rests(row)]
+        outcomes = await asyncio.gather(self.risks.commit(commits), *(self._announce(row) for row in rows),
+                                        return_exceptions=True)
+        done = [row.order_id for row, outcome in zip(rows, outcomes[1:]) if not isinstance(outcome, BaseException)] \
+            if not isinstance(outcomes[0], BaseException) else []
+        if done:
+            async with self.db.session() as session:
+                await session.execute(update(FollowerOrderRow).where(FollowerOrderRow.order_id.in_(done))
+                                      .values(effects_pending=False))
+            for row in rows:
+                if row.order_id in done:
+                    set_committed_value(row, "effects_pending", False)
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if failures:
+            raise failures[0]
+
+    async def redo_effects(self, rows: list[FollowerOrderRow]) -> None:
+        """The sweeper's work: effects of acknowledged copies left pending, redone in groups."""
+        for start in range(0, len(rows), 500):
+            await self._effects(rows[start:start + 500])
+
+    async def _announce(self, row: FollowerOrderRow) -> None:
+        """A copy's placed event, then its filled one: in that order on the bus."""
+        order = order_to_proto(row)
+        await self.publish("placed", row, events.FollowerOrderPlaced(order=order))
+        if row.filled_quantity > 0:
+            await self.publish("filled", row, events.FollowerOrderFilled(
+                order=order, quantity=str(row.filled_quantity), price=str(row.average_fill_price or 0)))
 
     async def refuse(self, row: FollowerOrderRow, reason: str, message: str, metadata: dict, *,
                       domain: str = sizing.DOMAIN) -> None:
@@ -453,6 +621,24 @@ class Copier:
     async def publish(self, verb: str, row: FollowerOrderRow, event, *, attempt: str = "") -> None:
         msg_id = f"{row.order_id}:{verb}" + (f":{attempt}" if attempt else "")  # each failed attempt is news
         await self.bus.publish(f"copies.order.{verb}.{row.follower_id}", event, msg_id=msg_id)
+
+
+def _column_values(row: FollowerOrderRow) -> dict:
+    """A new copy's row as column values, defaults filled in on the row too (so the row, made
+    detached after the insert, has every column loaded)."""
+    values = {}
+    for column in FollowerOrderRow.__table__.columns:
+        value = getattr(row, column.key)
+        if value is None and column.default is not None and column.default.is_scalar:
+            value = column.default.arg
+            setattr(row, column.key, value)
+        values[column.key] = value
+    return values
+
+
+def _rests(row: FollowerOrderRow) -> bool:
+    """A resting copy still at the venue: its exposure is committed when it is done."""
+    return row.order_type not in (None, trading_pb2.ORDER_TYPE_MARKET) and row.status in RESTING
 
 
 def _describe(exc: BaseException) -> str:
