@@ -80,12 +80,15 @@ class Catalog:
         """Equity seen elsewhere (the snapshots) serves the next copies too."""
         self._equity[account_id] = (time.monotonic(), equity)
 
+    def forget_equity(self, account_id: str) -> None:
+        self._equity.pop(account_id, None)
+
     def forget_master(self, master_account_id: str) -> None:
         self._sessions.pop(master_account_id, None)
 
     def forget_account(self, account_id: str) -> None:
         self._accounts.pop(account_id, None)
-        self._equity.pop(account_id, None)
+        self.forget_equity(account_id)
 
     async def on_session_changed(self, subject: str, event) -> None:
         """copies.session.changed: this replica's view of the master's sessions is out of date."""

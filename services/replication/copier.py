@@ -542,6 +542,7 @@ class Copier:
                       S.FOLLOWER_ORDER_STATUS_PLACED)
         row.error_kind = row.error_message = ""
         row.effects_pending = True
+        self.catalog.forget_equity(row.follower_account_id)  # a copy moves its account's equity
 
     async def _placed(self, row: FollowerOrderRow, venue_order_id: str, filled: Decimal, price: Decimal | None,
                       venue_status: str) -> None:
@@ -631,7 +632,7 @@ def _column_values(row: FollowerOrderRow) -> dict:
         value = getattr(row, column.key)
         if value is None and column.default is not None and column.default.is_scalar:
             value = column.default.arg
-            setattr(row, column.key, value)
+        setattr(row, column.key, value)  # an attribute never set would read as expired when detached
         values[column.key] = value
     return values
 
