@@ -169,8 +169,10 @@ class Copier:
         with tracing.span("copy fill", attributes={"copytrade.copies": len(sessions)}):
             # One follower's copies are made one at a time, in the order the fills arrive.
             async with self._followers_locked({s.follower_account_id for s in sessions}):
+                positions = await self._positions_before(fill, sessions)
                 planned = await asyncio.gather(*(
-                    self._plan(fill, s, accounts.get(s.follower_account_id), existing.get(ids[s.config_id]), received)
+                    self._plan(fill, s, accounts.get(s.follower_account_id), existing.get(ids[s.config_id]), received,
+                               positions)
                     for s in sessions), return_exceptions=True)
                 failures += [p for p in planned if isinstance(p, BaseException)]
                 intents = [p for p in planned if isinstance(p, Intent)]
@@ -217,8 +219,31 @@ class Copier:
             if attempt.outcome == "failed":
                 await self.error_book.record(intent.row, account.venue_id, attempt.error)
 
+    async def _positions_before(self, fill: events.MasterFill, sessions: list[CopySessionRow]
+                                ) -> dict[tuple[str, str], Decimal] | None:
+        """For a fill that closes (some of) the master's position: each session's copied position
+        per symbol, in one read for the whole fill (under the followers' locks, so no copy of
+        theirs is in flight). None for a fill that only opens (sizing needs none)."""
+        try:
+            closes = sizing.closing_fraction(Decimal(fill.position_before or 0), SIDE_NAMES[fill.side],
+                                             Decimal(fill.quantity))[0] > 0
+        except (KeyError, ArithmeticError, ValueError):
+            return None  # sized per copy, which refuses it with its reason
+        if not closes or not sessions:
+            return None
+        positions: dict[tuple[str, str], Decimal] = {}
+        async with self.db.session() as db_session:
+            for config_id, symbol, side, quantity in await db_session.execute(select(
+                    FollowerOrderRow.config_id, FollowerOrderRow.symbol, FollowerOrderRow.side,
+                    FollowerOrderRow.filled_quantity).where(
+                    FollowerOrderRow.config_id.in_({s.config_id for s in sessions}))):
+                signed = quantity if side == trading_pb2.SIDE_BUY else -quantity
+                positions[(config_id, symbol)] = positions.get((config_id, symbol), Decimal(0)) + signed
+        return positions
+
     async def _plan(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
-                    existing: FollowerOrderRow | None, received: datetime) -> Intent | None:
+                    existing: FollowerOrderRow | None, received: datetime,
+                    positions: dict[tuple[str, str], Decimal] | None = None) -> Intent | None:
         """The copy for one session, sized, ready for risk; None when it is decided without
         sending (made before, refused, failed, found at the venue)."""
         cid = client_order_id(fill.fill_id, session.follower_account_id)
@@ -251,7 +276,8 @@ class Copier:
         try:
             sized, instrument, equity, price = await self.size(
                 session, account, venue, trade, master_account_id=fill.master_account_id,
-                master_equity=Decimal(fill.master_equity or 0), position_before=Decimal(fill.position_before or 0))
+                master_equity=Decimal(fill.master_equity or 0), position_before=Decimal(fill.position_before or 0),
+                positions=positions)
         except VenueError as exc:
             return await self._give_up_for_now(row, account, exc)
         if sized.refused:
@@ -275,7 +301,8 @@ class Copier:
         return self._follower_locks.setdefault(follower_account_id, asyncio.Lock())
 
     async def size(self, session: CopySessionRow, account: VenueAccountRow, venue, trade: sizing.MasterTrade, *,
-                   master_account_id: str, master_equity: Decimal, position_before: Decimal
+                   master_account_id: str, master_equity: Decimal, position_before: Decimal,
+                   positions: dict[tuple[str, str], Decimal] | None = None
                    ) -> tuple[sizing.Sized, Instrument | None, Decimal, Decimal]:
         """The follower's order for a master trade, by the session's settings: (sized, the
         follower's instrument, the follower's equity when the mode needs it, the master's price
@@ -301,7 +328,8 @@ class Copier:
             quoted = price = await venue.price(instrument.symbol)
         follower_position = Decimal(0)
         if sizing.closing_fraction(position_before, trade.side, trade.quantity)[0] > 0:
-            follower_position = await self._copied_position(session.config_id, instrument.symbol)
+            follower_position = positions.get((session.config_id, instrument.symbol), Decimal(0)) \
+                if positions is not None else await self._copied_position(session.config_id, instrument.symbol)
         master_stop = await master_stops.protecting_stop(self.db, master_account_id, trade.symbol, trade.side) \
             if settings.mode == "RISK_PERCENT" else None  # risk is measured to the master's own stop when it has one
         with tracing.span("copy sizing"):
