@@ -55,6 +55,7 @@ class Delivery:
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
+BatchHandler = Callable[[list[Delivery]], Awaitable[None]]
 
 
 def decode(msg: Msg) -> Message:
@@ -125,6 +126,51 @@ class Bus:
         sub = await self.js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
         self._pull_subscriptions.append(sub)
         self._tasks.append(asyncio.create_task(self._pump(sub, handler, batch, durable), name=f"consume:{durable}"))
+
+    async def consume_batches(self, stream: str, durable: str, subject: str, handler: BatchHandler, *,
+                              batch: int = 512, ack_wait: float = 30.0) -> None:
+        """Like consume, but `handler` takes every message one fetch brings (up to `batch`, in
+        stream order) at once, so a consumer can fold them into one transaction. All are acked
+        when it returns, all redelivered if it raises."""
+        config = api.ConsumerConfig(durable_name=durable, ack_policy=api.AckPolicy.EXPLICIT, ack_wait=ack_wait,
+                                    max_deliver=-1, filter_subject=subject, max_ack_pending=10_000)
+        sub = await self.js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
+        self._pull_subscriptions.append(sub)
+        self._tasks.append(asyncio.create_task(self._pump_batches(sub, handler, batch), name=f"consume:{durable}"))
+
+    async def _pump_batches(self, sub, handler: BatchHandler, batch: int) -> None:
+        while not self._stopping.is_set():
+            try:
+                msgs = await sub.fetch(batch, timeout=1.0)
+            except (TimeoutError, asyncio.TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # connection lost: the client reconnects by itself
+                log.warning("%s: fetch failed (%s); retrying", self.name, exc)
+                await asyncio.sleep(0.2)
+                continue
+            taken: list[tuple[Msg, Delivery]] = []
+            for msg in msgs:
+                try:
+                    meta = msg.metadata
+                    taken.append((msg, Delivery(msg.subject, decode(msg), (msg.headers or {}).get(MSG_ID_HEADER, ""),
+                                                meta.num_delivered, meta.sequence.stream, working=msg.in_progress)))
+                except Exception:
+                    log.exception("%s: undecodable event on %s; terminated", self.name, msg.subject)
+                    await msg.term()
+            if not taken:
+                continue
+            try:
+                await handler([d for _, d in taken])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: batch handler failed for %d events; they will be redelivered", self.name, len(taken))
+                await asyncio.gather(*(self._settle(m.nak(delay=min(30.0, 0.5 * d.num_delivered)), d)
+                                       for m, d in taken))
+                continue
+            await asyncio.gather(*(self._settle(m.ack(), d) for m, d in taken))
 
     async def _pump(self, sub, handler: Handler, batch: int, durable: str) -> None:
         while not self._stopping.is_set():

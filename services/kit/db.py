@@ -6,6 +6,7 @@ by accident), and Alembic migrations with a history per service.
 from __future__ import annotations
 
 import hashlib
+import json
 import asyncio
 import logging
 import time
@@ -19,7 +20,8 @@ from alembic import command
 from alembic.config import Config
 from decimal import Decimal
 
-from sqlalchemy import String, TypeDecorator, event, text
+from sqlalchemy import JSON, String, Table, TypeDecorator, any_, bindparam, event, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -164,6 +166,64 @@ class Database:
         if self.is_postgres:
             await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(name)})
 
+    async def serialise_all(self, session: AsyncSession, names: list[str]) -> None:
+        """serialise() for many names in one statement, taken in one global order (by key) so
+        two transactions locking overlapping sets never deadlock."""
+        if self.is_postgres and names:
+            keys = sorted({_lock_key(name) for name in names})
+            await session.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k"),
+                                  {"keys": keys})
+
+    def member(self, column, values):
+        """`column IN values`, as one array parameter on PostgreSQL (`= ANY(:values)`): a list of
+        thousands is then one bind, not thousands for the driver to split and the server to parse."""
+        values = list(values)
+        if not self.is_postgres:
+            return column.in_(values)
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type), unique=True))
+
+    async def insert_many(self, session: AsyncSession, table: Table, rows: list[dict]) -> None:
+        """Insert rows in one statement on PostgreSQL (INSERT ... SELECT FROM unnest of one array
+        per column), an executemany elsewhere. Every row names the same columns."""
+        if not rows:
+            return
+        if not self.is_postgres:
+            await session.execute(table.insert(), rows)
+            return
+        columns = [table.c[name] for name in rows[0]]
+        arrays = []
+        for column in columns:
+            sql_type = "json" if isinstance(column.type, JSON) else column.type.compile(self.engine.dialect)
+            arrays.append(f"%b::{sql_type}[]")  # binary arrays: text ones cost a regex per element
+        names = ", ".join(f'"{c.name}"' for c in columns)
+        values = [[_db_value(row[column.name]) for row in rows] for column in columns]
+        raw = (await (await session.connection()).get_raw_connection()).driver_connection
+        async with raw.cursor() as cursor:  # the session's own connection: the same transaction
+            await cursor.execute(f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({", ".join(arrays)})',
+                                 values)
+
+    async def update_many(self, session: AsyncSession, table: Table, keys: list[str], rows: list[dict]) -> None:
+        """Update rows found by their `keys` columns, setting the other columns each row names: one
+        statement on PostgreSQL (UPDATE ... FROM unnest), an executemany elsewhere."""
+        if not rows:
+            return
+        names = list(rows[0])
+        if not self.is_postgres:
+            where = [table.c[k] == bindparam(f"k_{k}") for k in keys]
+            values = {n: bindparam(f"v_{n}") for n in names if n not in keys}
+            await session.execute(table.update().where(*where).values(values),
+                                  [{(f"k_{n}" if n in keys else f"v_{n}"): _db_value(v) for n, v in row.items()}
+                                   for row in rows])
+            return
+        arrays = ", ".join(f"%b::{table.c[n].type.compile(self.engine.dialect)}[]" for n in names)
+        sets = ", ".join(f'"{n}" = v."{n}"' for n in names if n not in keys)
+        where = " AND ".join(f't."{k}" = v."{k}"' for k in keys)
+        columns = ", ".join(f'"{n}"' for n in names)
+        raw = (await (await session.connection()).get_raw_connection()).driver_connection
+        async with raw.cursor() as cursor:
+            await cursor.execute(f'UPDATE "{table.name}" AS t SET {sets} FROM unnest({arrays}) AS v({columns}) '
+                                 f'WHERE {where}', [[_db_value(row[n]) for row in rows] for n in names])
+
     async def migrate(self) -> None:
         """Bring this service's tables to the newest revision. Safe with N replicas starting
         at once: on PostgreSQL an advisory lock serialises them."""
@@ -183,6 +243,15 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def _db_value(value):
+    """A value as a bound array element: Decimal as its text (DecimalText), JSON as its text."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return value
 
 
 def _lock_key(name: str) -> int:

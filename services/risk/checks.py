@@ -3,6 +3,7 @@ read. Pure: the caller supplies the follower's exposure, limits and trading stat
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
@@ -65,13 +66,23 @@ MIN_RETURNS = 10  # fewer points say nothing reliable
 
 # Plain float arithmetic: these run on the copy path, and the statistics module's exact
 # fractions cost milliseconds for what floats do in microseconds.
-def _volatility(returns: list[float], periods_per_year: float) -> float:
+def _volatility(returns, periods_per_year: float) -> float:
+    return _volatility_of(tuple(returns), periods_per_year)
+
+
+@functools.lru_cache(maxsize=1024)  # a fill's copies share one symbol's series: computed once
+def _volatility_of(returns: tuple[float, ...], periods_per_year: float) -> float:
     n = len(returns)
     mean = math.fsum(returns) / n
     return math.sqrt(math.fsum((r - mean) ** 2 for r in returns) / (n - 1) * periods_per_year)
 
 
-def _correlation(a: list[float], b: list[float]) -> float | None:
+def _correlation(a, b) -> float | None:
+    return _correlation_of(tuple(a), tuple(b))
+
+
+@functools.lru_cache(maxsize=4096)
+def _correlation_of(a: tuple[float, ...], b: tuple[float, ...]) -> float | None:
     n = min(len(a), len(b))
     if n < MIN_RETURNS:
         return None

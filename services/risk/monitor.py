@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 
 from copytrade.replication.v1 import replication_events_pb2 as copies
 from copytrade.risk.v1 import risk_events_pb2 as events
@@ -87,33 +86,69 @@ class BreakerMonitor:
         return row.state if row else checks.ACTIVE
 
     async def on_copy_event(self, delivery: Delivery) -> None:
-        event = delivery.event
-        if not isinstance(event, (copies.FollowerOrderPlaced, copies.CopyFailed)):
-            return
-        order = event.order
-        user_id = order.follower_id
+        await self.on_copy_events([delivery])
+
+    async def on_copy_events(self, deliveries: list[Delivery]) -> None:
+        """Count copy outcomes into their followers' marks: a whole fetch in one transaction (a
+        fill's thousand copies are one write, not a thousand), each event once (a redelivery is
+        recognised by its id), in stream order per follower. Should the batch fail, each event
+        is tried alone, so one bad event holds back no one else's (it alone is redelivered)."""
         try:
-            async with self.db.session() as session:
-                session.add(ProcessedEventRow(event_id=delivery.msg_id or f"{order.order_id}:{type(event).__name__}"))
-                await self.db.serialise(session, f"risk-marks:{user_id}")
-                marks = await session.get(AccountMarksRow, user_id)
-                if marks is None:
-                    marks = AccountMarksRow(user_id=user_id, recent_latencies_ms=[], failures_in_a_row=0)
-                    session.add(marks)
+            await self._count(deliveries)
+        except Exception:
+            if len(deliveries) == 1:
+                raise
+            log.exception("breaker marks: a batch of %d failed; counting one by one", len(deliveries))
+            failed = None
+            for delivery in deliveries:
+                try:
+                    await self._count([delivery])
+                except Exception as exc:  # noqa: BLE001 - logged, then raised for the redelivery
+                    log.exception("breaker marks: event %s failed", delivery.msg_id)
+                    failed = exc
+            if failed is not None:
+                raise failed
+
+    async def _count(self, deliveries: list[Delivery]) -> None:
+        seen: dict[str, tuple[str, copies.FollowerOrderPlaced | copies.CopyFailed]] = {}
+        for delivery in deliveries:
+            event = delivery.event
+            if isinstance(event, (copies.FollowerOrderPlaced, copies.CopyFailed)):
+                seen.setdefault(delivery.msg_id or f"{event.order.order_id}:{type(event).__name__}",
+                                (event.order.follower_id, event))
+        if not seen:
+            return
+        users = {user_id for user_id, _ in seen.values()}
+        async with self.db.session() as session:
+            await self.db.serialise_all(session, [f"risk-marks:{u}" for u in users])
+            counted = set((await session.execute(select(ProcessedEventRow.event_id).where(
+                self.db.member(ProcessedEventRow.event_id, seen)))).scalars())
+            fresh = [(event_id, user_id, event) for event_id, (user_id, event) in seen.items()
+                     if event_id not in counted]
+            if not fresh:
+                return
+            await self.db.insert_many(session, ProcessedEventRow.__table__, [{"event_id": e} for e, _, _ in fresh])
+            marks = {m.user_id: m for m in (await session.execute(select(AccountMarksRow).where(
+                self.db.member(AccountMarksRow.user_id, {u for _, u, _ in fresh})))).scalars()}
+            for _, user_id, event in fresh:
+                mark = marks.get(user_id)
+                if mark is None:
+                    mark = marks[user_id] = AccountMarksRow(user_id=user_id, recent_latencies_ms=[], failures_in_a_row=0)
+                    session.add(mark)
+                order = event.order
                 if isinstance(event, copies.FollowerOrderPlaced):
-                    marks.failures_in_a_row = 0
+                    mark.failures_in_a_row = 0
                     if order.HasField("ack_time") and order.HasField("master_fill_time"):
-                        latency = (order.ack_time.ToMilliseconds() - order.master_fill_time.ToMilliseconds())
-                        marks.recent_latencies_ms = [*marks.recent_latencies_ms, latency][-breakers.LATENCY_WINDOW:]
+                        latency = order.ack_time.ToMilliseconds() - order.master_fill_time.ToMilliseconds()
+                        mark.recent_latencies_ms = [*mark.recent_latencies_ms, latency][-breakers.LATENCY_WINDOW:]
                 elif event.error_kind in VENUE_TROUBLE:
-                    marks.failures_in_a_row += 1
-                failures, latencies = marks.failures_in_a_row, list(marks.recent_latencies_ms)
-        except IntegrityError:
-            return  # counted already
-        limits = await self.limits_for(user_id)
-        for trip in (breakers.failure_trip(limits, failures), breakers.latency_trip(limits, latencies)):
-            if trip is not None:
-                await self.trip(user_id, trip)
+                    mark.failures_in_a_row += 1
+            touched = {u: (marks[u].failures_in_a_row, list(marks[u].recent_latencies_ms)) for _, u, _ in fresh}
+        for user_id, (failures, latencies) in touched.items():
+            limits = await self.limits_for(user_id)
+            for trip in (breakers.failure_trip(limits, failures), breakers.latency_trip(limits, latencies)):
+                if trip is not None:
+                    await self.trip(user_id, trip)
 
     async def trip(self, user_id: str, trip: breakers.Trip) -> None:
         now = datetime.now(UTC)

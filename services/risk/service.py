@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import time
 import uuid
@@ -9,7 +11,11 @@ from datetime import UTC, datetime
 
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from copytrade.risk.v1 import risk_events_pb2 as risk_events
+from copytrade.risk.v1 import risk_internal_service_pb2 as risk_internal
+from copytrade.risk.v1 import risk_internal_service_pb2_grpc as risk_internal_grpc
 from copytrade.risk.v1 import risk_service_pb2 as pb
 from copytrade.risk.v1 import risk_service_pb2_grpc as pb_grpc
 from copytrade.type.v1 import trading_pb2
@@ -19,16 +25,20 @@ from services.kit.db import Database
 from services.risk import checks
 from services.risk import limits as risk_limits
 from services.risk.monitor import BreakerMonitor, StateKeeper
-from services.risk.reservations import ReservationBook, scope_key
+from services.risk.reservations import Ask, Fill, ReservationBook, Settled, scope_key
 from services.risk.store import ReservationRow, RiskLimitsRow, TradingStateRow
 
 LIMITS_TTL_S = 5.0
+RESERVER = "replication"
+MAX_RESERVATION_ID = 80
+MAX_BATCH = 5000
 DECISIONS = {"APPROVED": pb.DECISION_APPROVED, "REDUCED": pb.DECISION_REDUCED, "DENIED": pb.DECISION_DENIED}
 STATES = {checks.ACTIVE: trading_pb2.TRADING_STATE_ACTIVE, checks.REDUCING: trading_pb2.TRADING_STATE_REDUCING,
           checks.HALTED: trading_pb2.TRADING_STATE_HALTED}
 STATE_NAMES = {v: k for k, v in STATES.items()}
 
 
+@functools.lru_cache(maxsize=8192)  # pure: a fill's copies share their prices, lot and contract size
 def _decimal(name: str, raw: str, bound: validation.Bound, *, required: bool = True,
              reason: str = "INVALID_ORDER") -> Decimal:
     return validation.parse_decimal(raw, name, bound, reason=reason, domain=risk_limits.DOMAIN,
@@ -41,6 +51,23 @@ def _state_info(scope: pb.TradingScope, row: TradingStateRow | None) -> pb.Tradi
         info.reason, info.changed_by, info.kill_switch_active = row.reason, row.changed_by, row.kill_switch
         info.change_time.FromDatetime(row.change_time)
     return info
+
+
+def reserving_service() -> str:
+    """The calling service's name, if it may reserve: only replication places copies, so only
+    it reserves, commits and releases (a user, even the follower, gets PERMISSION_DENIED)."""
+    return auth.require_service(RESERVER).subject.removeprefix("service:")
+
+
+def _fill(user_id: str, request: pb.CommitReservationRequest) -> Fill:
+    return Fill(request.reservation_id, user_id, _decimal("filled_quantity", request.filled_quantity, validation.LOT),
+                _decimal("fill_price", request.fill_price, validation.PRICE))
+
+
+def _found(row: Settled | None, fill: Fill) -> None:
+    if row is None:
+        raise errors.not_found("RESERVATION_NOT_FOUND", "no such reservation", domain=risk_limits.DOMAIN,
+                               reservation_id=fill.client_id)
 
 
 class RiskServicer(pb_grpc.RiskServiceServicer):
@@ -61,8 +88,9 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
             return auth.require_role(auth.ROLE_OPERATOR)
         return auth.require_user(scope.user_id)
 
-    async def _evaluate(self, intent: pb.OrderIntent) -> tuple[checks.Order, Decimal, risk_limits.RiskLimits]:
-        auth.require_user(intent.follower_id)
+    @staticmethod
+    def _parse(intent: pb.OrderIntent) -> tuple[checks.Order, Decimal]:
+        """The order an intent asks for, and the follower's equity; INVALID_ARGUMENT if malformed."""
         if not intent.follower_id or not intent.instrument.symbol:
             raise errors.invalid_argument("INVALID_ORDER", "follower_id and instrument.symbol are required",
                                           domain=risk_limits.DOMAIN, field="intent")
@@ -79,23 +107,67 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
                     if intent.instrument.contract_size else Decimal(1))
         order = checks.Order(intent.instrument.symbol, quantity if intent.side == trading_pb2.SIDE_BUY else -quantity,
                              price * contract, reference * contract, lot, contract_size=contract)
-        limits, _ = await self._limits(intent.follower_id)
-        return order, equity, limits
+        return order, equity
+
+    def _ask(self, request: pb.ReserveOrderRequest) -> Ask:
+        """A reservation request, parsed (its limits are filled in by reserve_all)."""
+        if not request.reservation_id:
+            raise errors.invalid_argument("INVALID_ORDER", "reservation_id is required", domain=risk_limits.DOMAIN,
+                                          field="reservation_id")
+        if len(request.reservation_id) > MAX_RESERVATION_ID:
+            raise errors.invalid_argument("INVALID_ORDER", f"reservation_id is longer than {MAX_RESERVATION_ID}",
+                                          domain=risk_limits.DOMAIN, field="reservation_id")
+        order, equity = self._parse(request.intent)
+        return Ask(request.reservation_id, request.intent.follower_id, request.intent.master_id, order, equity,
+                   self.defaults, self._returns(request.intent))
+
+    async def reserve_all(self, caller: str, requests, *, isolate: bool) -> list[pb.ReserveOrderResponse]:
+        """Decide every request in one transaction. With `isolate` a malformed request is refused
+        in its own answer (DENIED, refusal.metadata code=INVALID_ARGUMENT); without, it fails the call."""
+        parsed: list[Ask | errors.DomainError] = []
+        for request in requests:
+            try:
+                parsed.append(self._ask(request))
+            except errors.DomainError as exc:
+                if not isolate:
+                    raise
+                parsed.append(exc)
+        asks = [a for a in parsed if isinstance(a, Ask)]
+        limits = await self._limits_of({a.user_id for a in asks})
+        asks = [dataclasses.replace(a, limits=limits[a.user_id][0]) for a in asks]
+        decided = iter(await self.book.reserve(caller, asks) if asks else ())
+        responses = []
+        for request, item in zip(requests, parsed):
+            if isinstance(item, errors.DomainError):
+                responses.append(pb.ReserveOrderResponse(
+                    decision=pb.DECISION_DENIED, approved_quantity="0", reservation_id=request.reservation_id,
+                    refusal=trading_pb2.Refusal(reason=item.reason, domain=item.domain, message=item.message,
+                                                metadata={**item.metadata, "code": "INVALID_ARGUMENT"})))
+                continue
+            decision, expires = next(decided)
+            response = pb.ReserveOrderResponse(
+                decision=DECISIONS[decision.outcome], approved_quantity=str(abs(decision.quantity)),
+                refusal=self._refusal(decision), reservation_id=request.reservation_id)
+            response.expire_time.FromDatetime(expires)
+            responses.append(response)
+        return responses
 
     @staticmethod
-    def _returns(intent: pb.OrderIntent) -> dict[str, tuple[list[float], float]]:
+    def _returns(intent: pb.OrderIntent) -> dict[str, tuple[tuple[float, ...], float]]:
         series = {}
         for item in intent.returns:
             if item.periods_per_year <= 0 or not all(math.isfinite(r) for r in item.returns):
                 raise errors.invalid_argument("INVALID_ORDER", "returns need finite values and periods_per_year > 0",
                                               domain=risk_limits.DOMAIN, field="intent.returns")
-            series[item.symbol] = (list(item.returns), item.periods_per_year)
+            series[item.symbol] = (tuple(item.returns), item.periods_per_year)  # hashable: computed once
         return series
 
     async def CheckOrder(self, request: pb.CheckOrderRequest, context) -> pb.CheckOrderResponse:
-        order, equity, limits = await self._evaluate(request.intent)
+        auth.require_user(request.intent.follower_id)
+        order, equity = self._parse(request.intent)
+        limits, _ = await self._limits(request.intent.follower_id)
         async with self.db.session() as session:
-            book = await self.book._book(session, request.intent.follower_id, equity, datetime.now(UTC),
+            book = await self.book.book(session, request.intent.follower_id, equity, datetime.now(UTC),
                                          self._returns(request.intent))
             state = await self.book.effective_state(session, request.intent.follower_id, request.intent.master_id)
         decision = checks.decide(limits, state, book, order)
@@ -103,18 +175,7 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
                                      refusal=self._refusal(decision))
 
     async def ReserveOrder(self, request: pb.ReserveOrderRequest, context) -> pb.ReserveOrderResponse:
-        if not request.reservation_id:
-            raise errors.invalid_argument("INVALID_ORDER", "reservation_id is required", domain=risk_limits.DOMAIN,
-                                          field="reservation_id")
-        order, equity, limits = await self._evaluate(request.intent)
-        decision, expires = await self.book.reserve(request.reservation_id, request.intent.follower_id,
-                                                    request.intent.master_id, order, equity, limits,
-                                                    self._returns(request.intent))
-        response = pb.ReserveOrderResponse(
-            decision=DECISIONS[decision.outcome], approved_quantity=str(abs(decision.quantity)),
-            refusal=self._refusal(decision), reservation_id=request.reservation_id)
-        response.expire_time.FromDatetime(expires)
-        return response
+        return (await self.reserve_all(reserving_service(), [request], isolate=False))[0]
 
     @staticmethod
     def _refusal(decision: checks.Decision) -> trading_pb2.Refusal | None:
@@ -123,34 +184,14 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
         return trading_pb2.Refusal(reason=decision.reason, domain=risk_limits.DOMAIN, message=decision.message,
                                    metadata=decision.metadata)
 
-    @staticmethod
-    def _owned(reservation_id: str, invalid: errors.DomainError | None = None):
-        """The check a reservation passes before it changes, in the same transaction: the caller
-        acts for its user (else it is not found, as if it did not exist). Only then is the
-        request's own fault (`invalid`) told: a stranger learns nothing from a bad request."""
-        caller = auth.require_caller()
-
-        def check(row: ReservationRow | None) -> None:
-            if row is None or not caller.may_act_for(row.user_id):
-                raise errors.not_found("RESERVATION_NOT_FOUND", "no such reservation", domain=risk_limits.DOMAIN,
-                                       reservation_id=reservation_id)
-            if invalid is not None:
-                raise invalid
-        return check
-
     async def CommitReservation(self, request: pb.CommitReservationRequest, context) -> pb.CommitReservationResponse:
-        filled = price = Decimal(0)
-        invalid = None
-        try:
-            filled = _decimal("filled_quantity", request.filled_quantity, validation.LOT)
-            price = _decimal("fill_price", request.fill_price, validation.PRICE)
-        except errors.DomainError as exc:
-            invalid = exc
-        await self.book.commit(request.reservation_id, filled, price, check=self._owned(request.reservation_id, invalid))
+        caller = reserving_service()
+        fill = _fill("", request)
+        await self.book.settle(caller, [fill], commit=True, check=_found)
         return pb.CommitReservationResponse(reservation_id=request.reservation_id)
 
     async def ReleaseReservation(self, request: pb.ReleaseReservationRequest, context) -> pb.ReleaseReservationResponse:
-        await self.book.release(request.reservation_id, check=self._owned(request.reservation_id))
+        await self.book.settle(reserving_service(), [Fill(request.reservation_id, "")], commit=False, check=_found)
         return pb.ReleaseReservationResponse(reservation_id=request.reservation_id)
 
     async def GetTradingState(self, request: pb.GetTradingStateRequest, context) -> pb.GetTradingStateResponse:
@@ -202,19 +243,32 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
         return pb.ListCircuitBreakersResponse(breakers=await self.monitor.list(request.user_id))
 
     async def _limits(self, user_id: str) -> tuple[risk_limits.RiskLimits, RiskLimitsRow | None]:
-        """A follower's limits. Kept in memory on the copy path: a change made here evicts them at
-        once, one made at another replica within milliseconds (its event), and LIMITS_TTL_S bounds
-        the age of any reading should an event be lost."""
-        cached = self._limits_cache.get(user_id)
-        if cached is not None and time.monotonic() - cached[2] < LIMITS_TTL_S:
-            return cached[0], cached[1]
-        async with self.db.session() as session:
-            row = await session.get(RiskLimitsRow, user_id)
-        limits = self.defaults if row is None else risk_limits.stored(self.defaults, row.limits)
-        if len(self._limits_cache) > 100_000:
-            self._limits_cache.clear()
-        self._limits_cache[user_id] = (limits, row, time.monotonic())
-        return limits, row
+        return (await self._limits_of({user_id}))[user_id]
+
+    async def _limits_of(self, user_ids: set[str]) -> dict[str, tuple[risk_limits.RiskLimits, RiskLimitsRow | None]]:
+        """Followers' limits, the missing ones in one read. Kept in memory on the copy path: a
+        change made here evicts them at once, one made at another replica within milliseconds
+        (its event), and LIMITS_TTL_S bounds the age of any reading should an event be lost."""
+        now = time.monotonic()
+        found, missing = {}, set()
+        for user_id in user_ids:
+            cached = self._limits_cache.get(user_id)
+            if cached is not None and now - cached[2] < LIMITS_TTL_S:
+                found[user_id] = cached[0], cached[1]
+            else:
+                missing.add(user_id)
+        if missing:
+            async with self.db.session() as session:
+                rows = {row.user_id: row for row in (await session.execute(
+                    select(RiskLimitsRow).where(self.db.member(RiskLimitsRow.user_id, missing)))).scalars()}
+            if len(self._limits_cache) + len(missing) > 100_000:
+                self._limits_cache.clear()
+            for user_id in missing:
+                row = rows.get(user_id)
+                limits = self.defaults if row is None else risk_limits.stored(self.defaults, row.limits)
+                self._limits_cache[user_id] = (limits, row, now)
+                found[user_id] = limits, row
+        return found
 
     async def on_limits_changed(self, subject: str, event) -> None:
         self._limits_cache.pop(event.user_id, None)
@@ -254,3 +308,42 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
         self._limits_cache.pop(request.user_id, None)
         await self.bus.publish(f"risk.limits.changed.{request.user_id}", changed, msg_id=changed.event_id)
         return response
+
+
+class RiskInternalServicer(risk_internal_grpc.RiskInternalServiceServicer):
+    """The batched calls of the copy path, over the same book as RiskService."""
+
+    def __init__(self, risk: RiskServicer) -> None:
+        self.risk = risk
+
+    @staticmethod
+    def _batch(items, name: str):
+        if not 0 < len(items) <= MAX_BATCH:
+            raise errors.invalid_argument("INVALID_BATCH", f"{name} must hold 1 to {MAX_BATCH} items",
+                                          domain=risk_limits.DOMAIN, field=name, count=len(items))
+        return items
+
+    async def ReserveOrders(self, request: risk_internal.ReserveOrdersRequest, context):
+        caller = reserving_service()
+        decisions = await self.risk.reserve_all(caller, self._batch(request.orders, "orders"), isolate=True)
+        return risk_internal.ReserveOrdersResponse(decisions=decisions)
+
+    async def CommitReservations(self, request: risk_internal.CommitReservationsRequest, context):
+        caller = reserving_service()
+        fills = []
+        for item in self._batch(request.commits, "commits"):
+            try:  # a malformed commit is left out of the answer alone
+                fills.append(_fill(item.follower_id, item.commit) if item.follower_id else None)
+            except errors.DomainError:
+                fills.append(None)
+        rows = await self.risk.book.settle(caller, [f for f in fills if f is not None], commit=True)
+        return risk_internal.CommitReservationsResponse(
+            reservation_ids=[f.client_id for f, row in zip([f for f in fills if f is not None], rows) if row])
+
+    async def ReleaseReservations(self, request: risk_internal.ReleaseReservationsRequest, context):
+        caller = reserving_service()
+        fills = [Fill(item.release.reservation_id, item.follower_id)
+                 for item in self._batch(request.releases, "releases") if item.follower_id]
+        rows = await self.risk.book.settle(caller, fills, commit=False)
+        return risk_internal.ReleaseReservationsResponse(
+            reservation_ids=[f.client_id for f, row in zip(fills, rows) if row])

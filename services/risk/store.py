@@ -29,12 +29,16 @@ class RiskLimitsRow(RiskBase):
 
 
 class ReservationRow(RiskBase):
-    """Exposure promised to an order not yet filled. OPEN ones count until they expire."""
+    """Exposure promised to an order not yet filled. OPEN ones count until they expire. The key
+    is risk's own, derived from (caller, follower, the caller's id): see reservation_key."""
 
     __tablename__ = "reservations"
-    __table_args__ = (Index("ix_reservations_user_expire", "user_id", "expire_time"),)
+    __table_args__ = (Index("ix_reservations_user_expire", "user_id", "expire_time"),
+                      Index("ix_reservations_caller_client", "caller", "client_id"))
 
     reservation_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    caller: Mapped[str] = mapped_column(String(64))  # the service that reserved: "replication"
+    client_id: Mapped[str] = mapped_column(String(80))  # the caller's name for it (its client order id)
     user_id: Mapped[str] = mapped_column(String(64), index=True)
     symbol: Mapped[str] = mapped_column(String(64))
     signed_quantity: Mapped[Decimal] = mapped_column(DecimalText)

@@ -152,3 +152,31 @@ async def test_snapshots_are_checked_and_owned(start_service, token_for):
         await risk.RecordAccountSnapshot(pb.RecordAccountSnapshotRequest(user_id=user, equity="1"),
                                          metadata=token_for("someone-else"))
     assert other.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_a_burst_of_copy_events_is_counted_per_follower_and_one_bad_event_holds_no_one_back(
+        start_service, backend, token_for, nats_server):
+    """A fill's copies report at once: the marks are folded a fetch at a time, in order per
+    follower, and an event risk cannot store (a follower id too long for its table) fails alone."""
+    risk, _ = await _setup(start_service, token_for)
+    bus = await Bus.connect(nats_server.url, "breaker-burst")
+    tag = uuid.uuid4().hex[:6]
+    failing = [f"f_{tag}_{i}" for i in range(40)]
+    recovering = [f"r_{tag}_{i}" for i in range(40)]
+    feed = []
+    for u in recovering:  # a success in between starts the count over
+        feed += [(u, _copy_event(u, failed=True))] * 4 + [(u, _copy_event(u))] + [(u, _copy_event(u, failed=True))] * 4
+    feed += [(u, _copy_event(u, failed=True)) for _ in range(5) for u in failing]  # after: once these count, all have
+    feed[400:400] = [("x" * 100, _copy_event("x" * 100, failed=True))]  # poison, amid the others
+    for user, (verb, event) in feed:
+        await bus.publish(f"copies.order.{verb}.{user[:64]}", event, msg_id=uuid.uuid4().hex)
+
+    async def all_tripped():
+        for user in failing:
+            if "VENUE_FAILURES" not in await breakers_of(risk, token_for, user):
+                return False
+        return True
+    await eventually(all_tripped, timeout=60, message="every failing follower tripped")
+    for user in recovering:
+        assert not any(b.tripped for b in (await breakers_of(risk, token_for, user)).values())
+    await bus.close()

@@ -19,7 +19,8 @@ from services.launcher import wait_serving
 from tests.conftest import TEST_SECRET
 
 
-async def test_two_risk_processes_never_overshoot_a_limit(postgres_url, nats_server, service_metadata, tmp_path):
+async def test_two_risk_processes_never_overshoot_a_limit(postgres_url, nats_server, service_metadata, replication_metadata,
+                                                          tmp_path):
     ports = [free_port(), free_port()]
     env = {**os.environ, "DATABASE_URL": postgres_url, "NATS_URL": nats_server.url, "JWT_SECRET": TEST_SECRET,
            "LOG_LEVEL": "WARNING", "COPYTRADE_DATA_DIR": str(tmp_path)}
@@ -47,11 +48,11 @@ async def test_two_risk_processes_never_overshoot_a_limit(postgres_url, nats_ser
             async with semaphore:
                 stub = stubs[i % 2]
                 reply = await stub.ReserveOrder(pb.ReserveOrderRequest(
-                    reservation_id=f"{user}-{i}", intent=intent), metadata=service_metadata, timeout=60)
+                    reservation_id=f"{user}-{i}", intent=intent), metadata=replication_metadata, timeout=60)
                 if reply.decision != pb.DECISION_DENIED:  # filled, as replication reports it
                     await stub.CommitReservation(pb.CommitReservationRequest(
                         reservation_id=f"{user}-{i}", filled_quantity=reply.approved_quantity, fill_price="100"),
-                        metadata=service_metadata, timeout=60)
+                        metadata=replication_metadata, timeout=60)
                 return reply
 
         replies = await asyncio.gather(*(reserve(i) for i in range(2000)))

@@ -70,9 +70,10 @@ class RiskInternalServiceServicer:
 
     def ReserveOrders(self, request, context):
         """Evaluates and reserves every order of the batch, each on its own (one refused order does
-        not refuse the others; a malformed one is refused with its reason, INVALID_ARGUMENT is
-        only for a malformed batch). Idempotent per (follower, reservation_id): a retry gets the
-        decision made the first time.
+        not refuse the others; a malformed one is DENIED with its reason, e.g. INVALID_ORDER, and
+        refusal.metadata "code" = "INVALID_ARGUMENT" and "field"; the call's INVALID_ARGUMENT is
+        only for a malformed batch: empty or over 5,000). Idempotent per (follower,
+        reservation_id): a retry gets the decision made the first time. One transaction per batch.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

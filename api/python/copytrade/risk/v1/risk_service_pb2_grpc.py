@@ -126,7 +126,9 @@ class RiskServiceServicer:
 
     def ReserveOrder(self, request, context):
         """Evaluates an order and, when approved or reduced, reserves its exposure until the
-        reservation is committed, released or expires. Idempotent on reservation_id.
+        reservation is committed, released or expires. Idempotent on (follower, reservation_id).
+        Only the replication service may reserve, commit or release (anyone else, the follower
+        included, gets PERMISSION_DENIED); RiskInternalService.ReserveOrders decides a batch.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
