@@ -159,7 +159,7 @@ class Copier:
         if sessions:
             async with self.db.session() as db_session:
                 existing = {row.order_id: row for row in (await db_session.execute(
-                    select(FollowerOrderRow).where(FollowerOrderRow.order_id.in_(ids.values())))).scalars()}
+                    select(FollowerOrderRow).where(self.db.member(FollowerOrderRow.order_id, ids.values())))).scalars()}
         failures: list[BaseException] = []
         # Acknowledged before, effects left undone by a crash or an outage: done now.
         try:
@@ -236,7 +236,7 @@ class Copier:
             for config_id, symbol, side, quantity in await db_session.execute(select(
                     FollowerOrderRow.config_id, FollowerOrderRow.symbol, FollowerOrderRow.side,
                     FollowerOrderRow.filled_quantity).where(
-                    FollowerOrderRow.config_id.in_({s.config_id for s in sessions}))):
+                    self.db.member(FollowerOrderRow.config_id, {s.config_id for s in sessions}))):
                 signed = quantity if side == trading_pb2.SIDE_BUY else -quantity
                 positions[(config_id, symbol)] = positions.get((config_id, symbol), Decimal(0)) + signed
         return positions
@@ -597,7 +597,7 @@ class Copier:
             if not isinstance(outcomes[0], BaseException) else []
         if done:
             async with self.db.session() as session:
-                await session.execute(update(FollowerOrderRow).where(FollowerOrderRow.order_id.in_(done))
+                await session.execute(update(FollowerOrderRow).where(self.db.member(FollowerOrderRow.order_id, done))
                                       .values(effects_pending=False))
             for row in rows:
                 if row.order_id in done:
