@@ -84,7 +84,8 @@ MAX_PARAMETERS = 30_000
 async def insert_ignoring(session: AsyncSession, model, rows: list[dict]) -> set:
     """Insert many rows in one statement per chunk, leaving rows whose key is already there alone
     (INSERT ... ON CONFLICT DO NOTHING RETURNING, on PostgreSQL and SQLite alike). Returns the
-    primary keys of the rows this call inserted: the rows that are the caller's to act on."""
+    primary keys of the rows this call inserted (tuples for a composite key): the rows that are
+    the caller's to act on."""
     if not rows:
         return set()
     if session.bind.dialect.name == "postgresql":
@@ -92,7 +93,7 @@ async def insert_ignoring(session: AsyncSession, model, rows: list[dict]) -> set
     else:
         from sqlalchemy.dialects.sqlite import insert
     table = model.__table__
-    key = table.primary_key.columns.values()[0]
+    keys = table.primary_key.columns.values()
     columns = [column.key for column in table.columns]
     defaults = {column.key: column.default.arg for column in table.columns
                 if column.default is not None and column.default.is_scalar}
@@ -103,7 +104,8 @@ async def insert_ignoring(session: AsyncSession, model, rows: list[dict]) -> set
     inserted: set = set()
     for start in range(0, len(rows), chunk):
         statement = insert(table).values(rows[start:start + chunk])
-        inserted.update((await session.execute(statement.on_conflict_do_nothing().returning(key))).scalars())
+        returned = await session.execute(statement.on_conflict_do_nothing().returning(*keys))
+        inserted.update(returned.scalars() if len(keys) == 1 else (tuple(r) for r in returned))
     return inserted
 
 
