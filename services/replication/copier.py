@@ -418,8 +418,8 @@ class Copier:
     async def _send_all(self, intents: list[Intent]) -> list[Attempt | BaseException]:
         """Reserve every intent with risk in one call, fence the approved ones in one write, place
         them concurrently and write their acknowledgements in groups. One Attempt (or the
-        exception that stopped it) per intent; raises when an acknowledgement's record or effects
-        failed (the fill's retry finds the copy and finishes it)."""
+        exception that stopped it: for a placed copy, its record's or effects' failure, which the
+        fill's retry finishes) per intent; raises when risk could not decide."""
         markets: dict[tuple[str, str], object] = {}
         for intent in intents:
             intent.market = venue_key(intent.venue, intent.session)
@@ -471,7 +471,10 @@ class Copier:
         for (i, *_), outcome in zip([*refused, *approved], outcomes):
             if isinstance(outcome, BaseException):
                 results[i] = outcome
-        await acks.drain()
+        try:
+            await acks.drain()
+        except Exception as exc:  # noqa: BLE001 - the placed copies' record or effects: their retry finishes them
+            results = [exc if isinstance(r, Attempt) and r.outcome == "placed" else r for r in results]
         return results
 
     async def _fence(self, rows: list[FollowerOrderRow]) -> set[str]:
