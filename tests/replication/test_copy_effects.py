@@ -6,6 +6,7 @@ idempotently) once the part is back, by the fill's retry or by the sweeper."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import nats
@@ -127,3 +128,63 @@ async def test_a_copy_accepted_by_the_venue_gets_one_commit_one_event_and_one_au
         assert await audited()
     finally:
         await sim.stop()
+
+
+async def test_the_sweeper_finishes_effects_a_dead_worker_left_pending_and_makes_none_twice(
+        start_service, token_for, nats_server):
+    """A worker that recorded the venue's acknowledgement and died before its effects, on a fill
+    nobody redelivers: the sweeper commits with risk and publishes, once."""
+    sim = await Simulator(seed=6).start()
+    try:
+        compliance = await start_service("compliance")
+        risk = await start_service("risk")
+        addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
+        replication = await start_service("replication", addresses=addresses, venue_rate_limit=False,
+                                          venue_urls={"binance": sim.url})
+        from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
+        from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+        from services.replication.store import FollowerOrderRow
+        from sqlalchemy import update
+        comp_stub, rep_stub = ComplianceServiceStub(compliance.channel), ReplicationServiceStub(replication.channel)
+        master, master_account, [(user, account_id)] = await copied_by(sim, comp_stub, rep_stub, token_for, 1)
+        copier = replication.running.components["copier"]
+        # The effects never run here: as if the worker died right after writing the acknowledgement.
+        effects, copier._effects = copier._effects, _noop
+        reply = await rep_stub.SubmitMasterFill(rep.SubmitMasterFillRequest(
+            master_account_id=master_account.account_id, venue_trade_id="T-swept", symbol="BTC/USDT",
+            side=trading_pb2.SIDE_BUY, quantity="0.01", price="64000"), metadata=token_for(master))
+        cid = client_order_id(reply.fill.fill_id, account_id)
+
+        async def pending():
+            async with copier.db.session() as session:
+                row = await session.get(FollowerOrderRow, cid)
+            return row is not None and row.status == events.FOLLOWER_ORDER_STATUS_FILLED and row.effects_pending
+        await eventually(pending, message="the acknowledgement recorded, its effects pending")
+        copier._effects = effects
+        async with copier.db.session() as session:  # acknowledged longer ago than the sweeper's grace
+            await session.execute(update(FollowerOrderRow).where(FollowerOrderRow.order_id == cid).values(
+                ack_time=datetime.now(UTC) - timedelta(minutes=1)))
+        sweeper = replication.running.components["sweeper"]
+        assert await sweeper.sweep() == 1
+        assert await sweeper.sweep() == 0  # done: nothing left to redo
+
+        risk_db = risk.running.components["book"].db
+        async with risk_db.session() as session:
+            reservations = (await session.execute(select(ReservationRow).where(ReservationRow.user_id == user))
+                            ).scalars().all()
+            position = await session.get(PositionRow, (user, "BTC/USDT"))
+        assert [r.status for r in reservations] == ["COMMITTED"] and position.signed_quantity == Decimal("0.002")
+        filled = await bus_messages(nats_server.url, f"copies.order.filled.{user}")
+        assert [m.headers.get("Nats-Msg-Id") for m in filled] == [f"{cid}:filled"]
+
+        async def audited():
+            records = (await comp_stub.ListAuditEvents(comp.ListAuditEventsRequest(
+                user_id=user, action_prefix="copy.filled"), metadata=token_for("op", "operator"))).events
+            return [r.resource for r in records] == [f"order:{cid}"]
+        await eventually(audited, message="one audit record of the fill")
+    finally:
+        await sim.stop()
+
+
+async def _noop(rows) -> None:
+    return None
