@@ -9,6 +9,10 @@ server) and nats-server, venues on the simulator. Measured, in this order:
   1×N          master fill at the venue → each follower's order acknowledged at the venue
                (simulator clock), N = 10, 100, 1000, one fill at a time on an idle mesh
   sustained    master fills offered at a doubling rate to 1×10 until the backlog grows
+  direct       the harness placing N orders at once with ccxt, no mesh: the fan-out floor
+  burst        20 master fills at once × 10 followers: first trade → last follower ack
+  replicas     1×N (the largest scale) again with 2 and 4 replication processes
+  cpu          replication + risk + compliance process CPU ÷ copies, over each 1×N run
 
 Prints p50 / p99 / max latency and orders/s, each latency also as a multiple of the floor (the
 sum of one NATS hop, one gRPC call, one commit and one ccxt order); writes
@@ -36,6 +40,8 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 logging.getLogger("copytrade.bus").setLevel(logging.ERROR)  # the floor's clients saying goodbye
 
 from bench.bench_ccxt_order import raw_ccxt  # noqa: E402
+from bench.bench_fanout import (ExtraReplicas, cpu_per_copy_ms, direct_fanout, platform_pids,  # noqa: E402
+                                process_cpu_s, run_burst)
 from bench.bench_floor import db_commit, grpc_round_trip, jetstream_round_trip  # noqa: E402
 from bench.bench_replication import (latency_figures, run_latency, run_sustained, set_up_copying,  # noqa: E402
                                      start_stack)
@@ -43,7 +49,9 @@ from services.kit.config import Settings  # noqa: E402
 from services.kit.natsd import NatsServer  # noqa: E402
 from services.kit.pgd import PrivatePostgres, postgres_bin_dir  # noqa: E402
 
-TARGETS = {"1x10 p50 ms": 3.0, "1x10 p99 ms": 10.0, "1x1000 last ack p99 ms": 250.0, "orders/s": 1000.0}
+# Issue 20's targets on this machine (2 cores): the aim beyond them is 1×10 p50 ≤ 3 ms.
+TARGETS = {"1x10 p50 ms": 10.0, "1x10 p99 ms": 30.0, "1x1000 last ack ms": "≤ 2× direct fan-out, ≤ 1500",
+           "orders/s": 500.0, "burst 20x10 ms": 500.0, "platform cpu ms/copy": 0.3}
 
 
 async def measure_floor(n: int, tmp: Path, database_url: str, sim) -> dict:
@@ -78,8 +86,13 @@ def print_table(results: dict) -> None:
     floor = results["floor"]
     print("\nfloor (this machine, this run)")
     for name, figures in floor.items():
+        if name == "direct_fanout_ms":  # one line per N, below
+            continue
         print(f"  {name:<32} p50 {figures['p50']:>9.3f} ms   p99 {figures['p99']:>9.3f} ms"
               + (f"   max {figures['max']:>9.3f} ms" if "max" in figures else ""))
+    for n, direct in floor.get("direct_fanout_ms", {}).items():
+        print(f"  direct fan-out of {n:<5} orders     last ack p50 {direct['last_ack_ms']['p50']:>9.3f} ms   "
+              f"p99 {direct['last_ack_ms']['p99']:>9.3f} ms")
     one = floor["one_copy_floor_ms"]
     print(f"\n{'scenario':<12} {'orders':>7} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9} {'last-ack p99':>13} "
           f"{'orders/s':>9} {'p50/floor':>10} {'p99/floor':>10}")
@@ -90,6 +103,23 @@ def print_table(results: dict) -> None:
               f"{ratio(lat['p50'], one['p50']):>10} {ratio(lat['p99'], one['p99']):>10}")
     for failed in results.get("failed", []):
         print(f"{'1x' + str(failed['followers']):<12} did not finish: {failed['error']}")
+    direct = results.get("floor", {}).get("direct_fanout_ms", {})
+    for run in results["latency"]:
+        floor_n = direct.get(str(run["followers"]))
+        cpu = run.get("platform_cpu", {}).get("ms_per_copy")
+        if floor_n:
+            print(f"1x{run['followers']}: last ack p50 {run['last_follower_ack_ms']['p50']} ms = "
+                  f"{ratio(run['last_follower_ack_ms']['p50'], floor_n['last_ack_ms']['p50'])} the direct fan-out "
+                  f"({floor_n['last_ack_ms']['p50']} ms); platform CPU {cpu} ms/copy")
+    for run in results.get("replicas", []):
+        print(f"replicas {run['replicas']}: 1x{run['followers']} last ack p50 {run['last_follower_ack_ms']['p50']} ms "
+              f"p99 {run['last_follower_ack_ms']['p99']} ms")
+    if "burst" in results:
+        burst = results["burst"]
+        print(f"burst {burst['fills']}x{burst['followers']}: {burst['orders']}/{burst['expected']} orders, first trade → "
+              f"last ack {burst['first_trade_to_last_ack_ms']} ms {burst['error']}")
+    if "platform_cpu_ms_per_copy" in results:
+        print(f"platform CPU per copy: {results['platform_cpu_ms_per_copy']} ms")
     sustained = results["sustained"]
     print(f"\nsustained 1x{sustained['followers']}: max {sustained['max_sustained_orders_per_s']} follower orders/s "
           f"sustained; backlog grew at {sustained['saturated_at_fills_per_s'] or '(not reached)'} fills/s")
@@ -170,15 +200,36 @@ async def main() -> int:
             try:
                 print("floor ...", flush=True)
                 results["floor"] = await measure_floor(floor_n, tmp, database_url, sim)
+                results["floor"]["direct_fanout_ms"] = {}
+                for n in scales:
+                    print(f"direct fan-out {n} ...", flush=True)
+                    results["floor"]["direct_fanout_ms"][str(n)] = await direct_fanout(sim, n, 2 if args.quick else 5)
+                extra = ExtraReplicas(mesh)
+                cpu_totals = [0.0, 0]
                 for n in scales:
                     fills = args.fills or (5 if args.quick else {10: 100, 100: 50}.get(n, 20))
                     print(f"1x{n}: enrolling {n} followers ...", flush=True)
                     copying = await set_up_copying(sim, endpoints, secret, n, prefix=f"s{n}-")
                     print(f"1x{n}: {fills} master fills ...", flush=True)
                     try:
+                        cpu_before = process_cpu_s(platform_pids(mesh))
                         run = await run_latency(copying, fills, gap_s=0.05 if args.quick else 0.1,
                                                 warmup=2 if args.quick else 5,
                                                 metrics_url=endpoints["metrics_replication"])
+                        copies = (fills + (2 if args.quick else 5)) * n
+                        run["platform_cpu"] = cpu_per_copy_ms(cpu_before, process_cpu_s(platform_pids(mesh)), copies)
+                        cpu_totals[0] += sum(run["platform_cpu"]["cpu_s"].values())
+                        cpu_totals[1] += copies
+                        if n == max(scales):  # what more replication processes buy at the largest scale
+                            results["replicas"] = [{"replicas": 1, **{k: v for k, v in run.items()
+                                                                      if k != "latencies_ms"}}]
+                            for replicas in ((2,) if args.quick else (2, 4)):
+                                await extra.scale_to(replicas)
+                                print(f"1x{n} with {replicas} replication processes ...", flush=True)
+                                again = await run_latency(copying, 2 if args.quick else 5, gap_s=0.1, warmup=1)
+                                again.pop("latencies_ms")
+                                results["replicas"].append({"replicas": replicas, **again})
+                            await extra.stop()
                     except TimeoutError as exc:  # recorded; the other scales still run
                         print(f"1x{n}: gave up: {exc}", flush=True)
                         results.setdefault("failed", []).append({"followers": n, "error": str(exc)})
@@ -186,6 +237,7 @@ async def main() -> int:
                             raise
                         continue
                     finally:
+                        await extra.stop()
                         await copying.close()
                     results["latency"].append(run)
                     (args.out / "partial.json").write_text(json.dumps(results, indent=1))  # if a later part fails
@@ -193,6 +245,14 @@ async def main() -> int:
                     print(f"1x{n}: p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms, "
                           f"{run['follower_orders_per_s']} orders/s; mean ms from the master's fill to each stage: "
                           + ", ".join(f"{k} {v}" for k, v in run["fill_to_stage_mean_ms"].items()), flush=True)
+                results["platform_cpu_ms_per_copy"] = round(cpu_totals[0] * 1000 / cpu_totals[1], 3) \
+                    if cpu_totals[1] else None
+                burst_fills, burst_followers = (5, 3) if args.quick else (20, 10)
+                print(f"burst {burst_fills}x{burst_followers} ...", flush=True)
+                copying = await set_up_copying(sim, endpoints, secret, burst_followers, prefix="burst-")
+                await run_latency(copying, 0, gap_s=0, warmup=2)  # the followers' clients are warm
+                results["burst"] = await run_burst(copying, burst_fills)
+                await copying.close()
                 n_sustained = 3 if args.quick else 10
                 print(f"sustained 1x{n_sustained} ...", flush=True)
                 copying = await set_up_copying(sim, endpoints, secret, n_sustained, prefix="sustained-")

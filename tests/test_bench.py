@@ -22,6 +22,11 @@ def test_the_quick_bench_runs_end_to_end_and_writes_figures_and_plots(tmp_path):
     (one,) = results["latency"]
     assert one["orders"] == one["fills"] * one["followers"] == 15  # every copy of every fill arrived
     assert [s["offered_fills_per_s"] for s in results["sustained"]["steps"]]
+    assert results["floor"]["direct_fanout_ms"]["3"]["orders"] == 3  # the fan-out floor, beside the mesh's 1×3
+    assert [r["replicas"] for r in results["replicas"]] == [1, 2]
+    assert results["replicas"][1]["orders"] == results["replicas"][1]["fills"] * 3
+    assert results["burst"]["orders"] == results["burst"]["expected"] == 15, results["burst"]
+    assert results["platform_cpu_ms_per_copy"] > 0
     for plot in ("latency_histogram.png", "throughput.png"):
         assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "p50/floor" in run.stdout

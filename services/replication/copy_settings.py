@@ -92,7 +92,8 @@ def protective(settings: pb.CopySettings) -> Protective:
             continue
         level = getattr(settings, name)
         which = level.WhichOneof("level")
-        value = _decimal(f"{name}.{which or 'fraction'}", getattr(level, which) if which else "", Decimal(0))
+        bound = validation.FRACTION if which == "fraction" else validation.PRICE
+        value = _decimal(f"{name}.{which or 'fraction'}", getattr(level, which) if which else "", bound, Decimal(0))
         if which is None or value <= 0 or (which == "fraction" and value >= 1):
             raise errors.invalid_argument(
                 "INVALID_SETTINGS", f"settings.{name} needs a fraction between 0 and 1 or a positive price",

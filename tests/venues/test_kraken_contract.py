@@ -73,7 +73,8 @@ async def harness():
         venue=await make_venue(), symbol="BTC/USDT", quantity=Decimal("0.01"), unaffordable_quantity=Decimal("1000"),
         derivatives=False, price=lambda: sim.price("BTCUSDT"), set_price=set_price, orders_at_venue=orders_at_venue,
         trade_time=trade_time, inject=inject, make_venue=make_venue, stop_venue=sim.stop, drop_streams=drop_streams,
-        stream_subscribed=lambda: sim.stream_subscribed("trader"), says_when_to_retry=False)
+        stream_subscribed=lambda: sim.stream_subscribed("trader"), says_when_to_retry=False,
+        as_held=lambda client_order_id: venue_client_order_id("kraken", client_order_id))
     for venue in venues:
         await venue.close()
     await admin.close()

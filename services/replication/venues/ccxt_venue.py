@@ -1228,6 +1228,9 @@ class CcxtVenue:
                     continue  # delivered already (ccxt's cache, or the history overlapping the stream)
                 if not recovered and (trade.get("timestamp") or 0) < history:
                     continue  # before this stream began: a snapshot's history, not a new fill
+                if since is not None and state["cursor"].covers(trade.get("symbol") or "", str(trade["id"]), (
+                        datetime.fromtimestamp((trade.get("timestamp") or 0) / 1000, UTC))):
+                    continue  # a snapshot's replay of what the cursor says was taken in already
                 self._symbols.add(trade["symbol"])
                 fill = self._fill(trade, backfilled=recovered)
                 if self._binance_futures:
