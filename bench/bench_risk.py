@@ -1,6 +1,6 @@
 """The pre-trade check on the copy path: ReserveOrder as replication calls it (over gRPC, to a
-real risk server), and the server's own time for it (the decision with its database work),
-on SQLite and on PostgreSQL. Each follower holds a few positions and open reservations, as a
+real risk server), the server's own time for it (the decision with its database work), and
+one master fill's 1,000 copies decided in one ReserveOrders call, on SQLite and on PostgreSQL. Each follower holds a few positions and open reservations, as a
 busy follower would.
 
     .venv/bin/python bench/bench_risk.py [--n 2000] [--postgres URL]
@@ -19,17 +19,21 @@ from pathlib import Path
 import grpc
 from google.protobuf import field_mask_pb2
 
+from copytrade.risk.v1 import risk_internal_service_pb2 as ipb
 from copytrade.risk.v1 import risk_service_pb2 as pb
+from copytrade.risk.v1.risk_internal_service_pb2_grpc import RiskInternalServiceStub
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from copytrade.type.v1 import trading_pb2
 from services.kit import auth
 from services.kit.config import Settings
 from services.kit.natsd import NatsServer
 from services.risk import checks
+from services.risk.reservations import Ask
 from services.risk.server import create_server
 
 SECRET = "bench-secret-0123456789-0123456789"
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT")
+BATCH, BATCH_ROUNDS = 1000, 20
 
 
 def summary(name: str, samples_s: list[float]) -> str:
@@ -75,12 +79,26 @@ async def run(label: str, settings: Settings, n: int) -> None:
             order = checks.Order(SYMBOLS[i % 4], Decimal("0.001") * (1 if i % 2 else -1), Decimal(100),
                                  Decimal(100), Decimal("0.001"))
             started = time.perf_counter()
-            await book.reserve(f"{user}-direct-{i}", user, "", order, Decimal(100000), limits)
+            await book.reserve("replication", [Ask(f"{user}-direct-{i}", user, "", order, Decimal(100000), limits)])
             server.append(time.perf_counter() - started)
+    # A master fill to 1,000 followers, decided in one ReserveOrders call.
+    batches = []
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        internal = RiskInternalServiceStub(channel)
+        tag = uuid.uuid4().hex[:6]
+        for round_ in range(BATCH_ROUNDS):
+            orders = [pb.ReserveOrderRequest(reservation_id=f"fill{round_}-{f}", intent=pb.OrderIntent(
+                follower_id=f"bench-{tag}-{f}", instrument=trading_pb2.Instrument(symbol="BTC/USDT", lot_size="0.001"),
+                side=trading_pb2.SIDE_BUY, quantity="0.001", expected_price="100", reference_price="100",
+                equity="100000")) for f in range(BATCH)]
+            started = time.perf_counter()
+            await internal.ReserveOrders(ipb.ReserveOrdersRequest(orders=orders), metadata=metadata)
+            batches.append(time.perf_counter() - started)
     await running.stop(0)
     print(summary(f"ReserveOrder over gRPC ({label})", client))
     if server:
         print(summary(f"reserve in the server ({label})", server))
+    print(summary(f"ReserveOrders of {BATCH} over gRPC ({label})", batches))
 
 
 async def main() -> None:

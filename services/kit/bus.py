@@ -119,46 +119,55 @@ class Bus:
         """Start a background loop feeding `handler` from a durable pull consumer. Replicas that
         use the same durable share the work. A handler that raises gets the message redelivered
         (handlers must be idempotent)."""
+        sub = await self._pull(stream, durable, subject, ack_wait, max_deliver)
+        self._tasks.append(asyncio.create_task(self._pump(sub, handler, batch, durable), name=f"consume:{durable}"))
+
+    async def _pull(self, stream: str, durable: str, subject: str, ack_wait: float, max_deliver: int):
         config = api.ConsumerConfig(
             durable_name=durable, ack_policy=api.AckPolicy.EXPLICIT, ack_wait=ack_wait,
             max_deliver=max_deliver, filter_subject=subject, max_ack_pending=10_000,
         )
         sub = await self.js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
         self._pull_subscriptions.append(sub)
-        self._tasks.append(asyncio.create_task(self._pump(sub, handler, batch, durable), name=f"consume:{durable}"))
+        return sub
 
     async def consume_batches(self, stream: str, durable: str, subject: str, handler: BatchHandler, *,
                               batch: int = 512, ack_wait: float = 30.0) -> None:
         """Like consume, but `handler` takes every message one fetch brings (up to `batch`, in
         stream order) at once, so a consumer can fold them into one transaction. All are acked
         when it returns, all redelivered if it raises."""
-        config = api.ConsumerConfig(durable_name=durable, ack_policy=api.AckPolicy.EXPLICIT, ack_wait=ack_wait,
-                                    max_deliver=-1, filter_subject=subject, max_ack_pending=10_000)
-        sub = await self.js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
-        self._pull_subscriptions.append(sub)
+        sub = await self._pull(stream, durable, subject, ack_wait, -1)
         self._tasks.append(asyncio.create_task(self._pump_batches(sub, handler, batch), name=f"consume:{durable}"))
+
+    async def _fetch(self, sub, batch: int) -> list[Msg]:
+        """Up to `batch` messages, or none after a second of waiting or a lost connection."""
+        try:
+            return await sub.fetch(batch, timeout=1.0)
+        except (TimeoutError, asyncio.TimeoutError):
+            return []
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # connection lost: the client reconnects by itself
+            log.warning("%s: fetch failed (%s); retrying", self.name, exc)
+            await asyncio.sleep(0.2)
+            return []
+
+    async def _received(self, msg: Msg) -> Delivery | None:
+        """The message as a Delivery; an undecodable one is terminated (a poison message would
+        otherwise be redelivered forever) and None."""
+        try:
+            meta = msg.metadata
+            return Delivery(msg.subject, decode(msg), (msg.headers or {}).get(MSG_ID_HEADER, ""),
+                            meta.num_delivered, meta.sequence.stream, working=msg.in_progress)
+        except Exception:
+            log.exception("%s: undecodable event on %s; terminated", self.name, msg.subject)
+            await msg.term()
+            return None
 
     async def _pump_batches(self, sub, handler: BatchHandler, batch: int) -> None:
         while not self._stopping.is_set():
-            try:
-                msgs = await sub.fetch(batch, timeout=1.0)
-            except (TimeoutError, asyncio.TimeoutError):
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # connection lost: the client reconnects by itself
-                log.warning("%s: fetch failed (%s); retrying", self.name, exc)
-                await asyncio.sleep(0.2)
-                continue
-            taken: list[tuple[Msg, Delivery]] = []
-            for msg in msgs:
-                try:
-                    meta = msg.metadata
-                    taken.append((msg, Delivery(msg.subject, decode(msg), (msg.headers or {}).get(MSG_ID_HEADER, ""),
-                                                meta.num_delivered, meta.sequence.stream, working=msg.in_progress)))
-                except Exception:
-                    log.exception("%s: undecodable event on %s; terminated", self.name, msg.subject)
-                    await msg.term()
+            msgs = await self._fetch(sub, batch)
+            taken = [(msg, d) for msg in msgs if (d := await self._received(msg)) is not None]
             if not taken:
                 continue
             try:
@@ -174,16 +183,7 @@ class Bus:
 
     async def _pump(self, sub, handler: Handler, batch: int, durable: str) -> None:
         while not self._stopping.is_set():
-            try:
-                msgs = await sub.fetch(batch, timeout=1.0)
-            except (TimeoutError, asyncio.TimeoutError):
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # connection lost: the client reconnects by itself
-                log.warning("%s: fetch failed (%s); retrying", self.name, exc)
-                await asyncio.sleep(0.2)
-                continue
+            msgs = await self._fetch(sub, batch)
             for msg in msgs:
                 if tracing.enabled():  # a consumer span, a child of the publisher's
                     with tracing.span(f"process {msg.subject.split('.', 1)[0]}", kind=SpanKind.CONSUMER,
@@ -195,13 +195,8 @@ class Bus:
                     await self._deliver(msg, handler)
 
     async def _deliver(self, msg: Msg, handler: Handler) -> None:
-        try:
-            meta = msg.metadata
-            delivery = Delivery(msg.subject, decode(msg), (msg.headers or {}).get(MSG_ID_HEADER, ""),
-                                meta.num_delivered, meta.sequence.stream, working=msg.in_progress)
-        except Exception:
-            log.exception("%s: undecodable event on %s; terminated", self.name, msg.subject)
-            await msg.term()  # a poison message would otherwise be redelivered forever
+        delivery = await self._received(msg)
+        if delivery is None:
             return
         try:
             await handler(delivery)

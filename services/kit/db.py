@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import asyncio
 import logging
 import time
@@ -195,14 +196,20 @@ class Database:
         columns = [table.c[name] for name in rows[0]]
         arrays = []
         for column in columns:
-            sql_type = "json" if isinstance(column.type, JSON) else column.type.compile(self.engine.dialect)
-            arrays.append(f"%b::{sql_type}[]")  # binary arrays: text ones cost a regex per element
+            arrays.append(f"%b::{self._array_type(column)}[]")  # binary arrays: text ones cost a regex per element
         names = ", ".join(f'"{c.name}"' for c in columns)
         values = [[_db_value(row[column.name]) for row in rows] for column in columns]
         raw = (await (await session.connection()).get_raw_connection()).driver_connection
         async with raw.cursor() as cursor:  # the session's own connection: the same transaction
             await cursor.execute(f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({", ".join(arrays)})',
                                  values)
+
+    def _array_type(self, column) -> str:
+        """The column's type without its length: an explicit cast to varchar(64) would silently
+        cut a longer value, where storing it into the column refuses it."""
+        if isinstance(column.type, JSON):
+            return "json"
+        return re.sub(r"\(.*\)", "", column.type.compile(self.engine.dialect))
 
     async def update_many(self, session: AsyncSession, table: Table, keys: list[str], rows: list[dict]) -> None:
         """Update rows found by their `keys` columns, setting the other columns each row names: one
@@ -217,7 +224,7 @@ class Database:
                                   [{(f"k_{n}" if n in keys else f"v_{n}"): _db_value(v) for n, v in row.items()}
                                    for row in rows])
             return
-        arrays = ", ".join(f"%b::{table.c[n].type.compile(self.engine.dialect)}[]" for n in names)
+        arrays = ", ".join(f"%b::{self._array_type(table.c[n])}[]" for n in names)
         sets = ", ".join(f'"{n}" = v."{n}"' for n in names if n not in keys)
         where = " AND ".join(f't."{k}" = v."{k}"' for k in keys)
         columns = ", ".join(f'"{n}"' for n in names)

@@ -17,6 +17,7 @@ from copytrade.replication.v1 import replication_events_pb2 as copies
 from copytrade.risk.v1 import risk_events_pb2 as events
 from copytrade.risk.v1 import risk_service_pb2 as pb
 from copytrade.type.v1 import trading_pb2
+from services.kit import errors, validation
 from services.kit.bus import Bus, Delivery
 from services.kit.db import Database, aware
 from services.risk import breakers, checks
@@ -113,9 +114,16 @@ class BreakerMonitor:
         seen: dict[str, tuple[str, copies.FollowerOrderPlaced | copies.CopyFailed]] = {}
         for delivery in deliveries:
             event = delivery.event
-            if isinstance(event, (copies.FollowerOrderPlaced, copies.CopyFailed)):
-                seen.setdefault(delivery.msg_id or f"{event.order.order_id}:{type(event).__name__}",
-                                (event.order.follower_id, event))
+            if not isinstance(event, (copies.FollowerOrderPlaced, copies.CopyFailed)):
+                continue
+            event_id = delivery.msg_id or f"{event.order.order_id}:{type(event).__name__}"
+            try:  # one risk could never store is dropped, not redelivered forever
+                validation.check_row(ProcessedEventRow.__table__, {"event_id": event_id})
+                validation.check_row(AccountMarksRow.__table__, {"user_id": event.order.follower_id})
+            except errors.DomainError as exc:
+                log.warning("breaker marks: event %r dropped: %s", event_id[:80], exc.message)
+                continue
+            seen.setdefault(event_id, (event.order.follower_id, event))
         if not seen:
             return
         users = {user_id for user_id, _ in seen.values()}

@@ -118,6 +118,11 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
             raise errors.invalid_argument("INVALID_ORDER", f"reservation_id is longer than {MAX_RESERVATION_ID}",
                                           domain=risk_limits.DOMAIN, field="reservation_id")
         order, equity = self._parse(request.intent)
+        # What is stored must fit its columns: checked here, as the batch's rows bypass the ORM's
+        # check (in full only for what could fail it: every width here is at least 64).
+        texts = (request.reservation_id, request.intent.follower_id, order.symbol)
+        if max(map(len, texts)) > 64 or any("\x00" in t for t in texts):
+            validation.check_row(ReservationRow.__table__, dict(zip(("client_id", "user_id", "symbol"), texts)))
         return Ask(request.reservation_id, request.intent.follower_id, request.intent.master_id, order, equity,
                    self.defaults, self._returns(request.intent))
 

@@ -60,6 +60,16 @@ class PositionRow(RiskBase):
     price: Mapped[Decimal] = mapped_column(DecimalText)
 
 
+class RiskBookRow(RiskBase):
+    """A follower's book version: bumped in the transaction of every change to its reservations
+    or positions. A replica's in-memory book at the same version is current; any other is reloaded."""
+
+    __tablename__ = "risk_books"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+
 class TradingStateRow(RiskBase):
     """Trading state by scope: "global", "<user>" or "<user>/<master>"; absent means ACTIVE.
     A follower's row is also the lock that serialises its reservations."""

@@ -72,6 +72,11 @@ async def test_one_id_for_two_followers_is_two_reservations(start_service, token
     second = await risk.ReserveOrder(pb.ReserveOrderRequest(reservation_id=same, intent=btc(tight, "0.25")),
                                      metadata=replication_metadata)
     assert second.decision == pb.DECISION_REDUCED and Decimal(second.approved_quantity) * Decimal(PRICE) <= 100
+    # Named by the id alone it is ambiguous, so it is not found: whose it is must be said.
+    with pytest.raises(grpc.aio.AioRpcError) as unknown:
+        await risk.CommitReservation(pb.CommitReservationRequest(reservation_id=same, filled_quantity="0.25",
+                                                                 fill_price=PRICE), metadata=replication_metadata)
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 async def test_rest_reservations_refuse_a_user(rest):  # noqa: F811 - the gateway fixture

@@ -46,11 +46,14 @@ async def test_a_thousand_orders_decided_in_one_call_each_on_its_own(risk, token
     # 18 orders of 0.02 BTC (1,200 USDT) for one follower: the default 5,000 holds four and a bit.
     batch += [order(greedy, f"{fill}-g{n}", "0.02") for n in range(18)]
     batch.append(order(halted, f"{fill}-h"))
-    batch.append(order(users[0], f"{fill}-bad", "Infinity"))  # a poison order refused alone
+    batch.append(order(users[0], f"{fill}-bad", "Infinity"))  # poison orders refused alone
+    batch[500] = order("x" * 65, f"{fill}-long")  # a follower id longer than risk stores
     assert len(batch) == 1000
     reply = await internal.ReserveOrders(ipb.ReserveOrdersRequest(orders=batch), metadata=replication_metadata)
     got = answers(reply)
     assert [g[0] for g in got] == [o.reservation_id for o in batch]  # in request order
+    long = reply.decisions[500]
+    assert long.decision == pb.DECISION_DENIED and long.refusal.metadata["code"] == "INVALID_ARGUMENT"
     plain = [g for g, o in zip(got, batch) if o.intent.follower_id in users and o.intent.quantity == "0.01"]
     tight = plain.pop(7)
     assert tight[1] == pb.DECISION_DENIED or Decimal(tight[2]) * Decimal(PRICE) <= 100
@@ -137,3 +140,27 @@ async def test_a_second_fill_adds_to_the_position(risk, replication_metadata):
     last = await internal.ReserveOrders(ipb.ReserveOrdersRequest(orders=[order(user, "r2", "0.01")]),
                                         metadata=replication_metadata)
     assert (last.decisions[0].decision, last.decisions[0].approved_quantity) == (pb.DECISION_REDUCED, "0.0033")
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_each_replica_sees_what_another_reserved(start_service, backend, replication_metadata):
+    """Two risk servers on one database, each with its follower books in memory: a book is used
+    only at the version the database holds, so neither can approve past what the other took."""
+    a = RiskInternalServiceStub((await start_service("risk")).channel)
+    b = RiskInternalServiceStub((await start_service("risk")).channel)
+    user = f"u_{uuid.uuid4().hex[:8]}"
+
+    async def reserve(stub, rid, quantity):
+        reply = await stub.ReserveOrders(ipb.ReserveOrdersRequest(orders=[order(user, rid, quantity)]),
+                                         metadata=replication_metadata)
+        return reply.decisions[0].decision, reply.decisions[0].approved_quantity
+    assert await reserve(a, "1", "0.04") == (pb.DECISION_APPROVED, "0.04")  # a holds the book now
+    assert await reserve(b, "2", "0.04") == (pb.DECISION_APPROVED, "0.04")
+    assert await reserve(a, "3", "0.04") == (pb.DECISION_REDUCED, "0.0033")  # a sees b's
+    await b.ReleaseReservations(ipb.ReleaseReservationsRequest(releases=[ipb.ReservationRelease(
+        follower_id=user, release=pb.ReleaseReservationRequest(reservation_id="2"))]), metadata=replication_metadata)
+    assert await reserve(a, "4", "0.04") == (pb.DECISION_APPROVED, "0.04")  # and b's release
+    await b.CommitReservations(ipb.CommitReservationsRequest(commits=[ipb.ReservationCommit(
+        follower_id=user, commit=pb.CommitReservationRequest(reservation_id="1", filled_quantity="0.04",
+                                                             fill_price=PRICE))]), metadata=replication_metadata)
+    assert await reserve(a, "5", "0.01") == (pb.DECISION_DENIED, "0")  # 0.04 held + 0.0433 open
