@@ -2,7 +2,13 @@
 reserve it with risk, place it on the follower's venue under a client order id derived from
 (master fill, follower account), record it and publish what happened. A redelivered fill, or
 a worker that died after sending, never makes a second order: a copy already sent is looked up
-at the venue by its client order id before anything is sent again."""
+at the venue by its client order id before anything is sent again.
+
+A fill's copies go as one batch (_copy_fill): planned in memory (catalog.py), decided by risk in
+one call, recorded PENDING by one insert (the fence), sent concurrently, acknowledged in group
+writes. What follows an acknowledgement (risk commit, placed/filled events, hence the audit
+record) is marked pending in the same write and cleared once done, so a crash or an outage
+right after the venue's answer is finished by the fill's retry or the sweeper (fanout.py)."""
 
 from __future__ import annotations
 
@@ -207,17 +213,6 @@ class Copier:
         finally:
             for lock in reversed(held):
                 lock.release()
-
-    async def copy(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
-                   existing: FollowerOrderRow | None, received: datetime) -> None:
-        """Copy fill for one session to its follower account, given the copy made before, if any."""
-        intent = await self._plan(fill, session, account, existing, received)
-        if intent is not None:
-            [attempt] = await self._send_all([intent])
-            if isinstance(attempt, BaseException):
-                raise attempt
-            if attempt.outcome == "failed":
-                await self.error_book.record(intent.row, account.venue_id, attempt.error)
 
     async def _positions_before(self, fill: events.MasterFill, sessions: list[CopySessionRow]
                                 ) -> dict[tuple[str, str], Decimal] | None:
