@@ -92,6 +92,7 @@ class Copier:
         self.db, self.bus, self.pool, self.risk, self.error_book = db, bus, pool, risk, error_book
         self.risks = RiskBatch(risk, risk_internal)  # a fill's reservations, commits, releases: one call each
         self.catalog = Catalog(db)  # sessions, settings, accounts, equity: in memory
+        self._clearing: set[asyncio.Task] = set()  # effects markers being cleared
         self.market = MarketData()
         self.clock = lambda: datetime.now(UTC)  # what the trading-hours check reads (tests pin it)
         self._venue_ids: dict[str, str] = {}  # follower account → venue id, for metrics labels
@@ -576,12 +577,13 @@ class Copier:
         await self._save(row)
         await self._effects([row])
 
-    async def _effects(self, rows: list[FollowerOrderRow]) -> None:
+    async def _effects(self, rows: list[FollowerOrderRow], *, wait: bool = False) -> None:
         """What follows a venue's acknowledgement, for a group of copies: risk commits what filled
         (one call) while each copy's events go out (placed, then filled), concurrently. Each is
         idempotent (per reservation; by Nats-Msg-Id, which compliance's audit record is keyed
         by), so a redo after a failure makes no second one. A copy's marker is cleared once all
-        its effects are done; what failed raises, and the marker stays for the retry or sweeper."""
+        its effects are done (in the background unless `wait`); what failed raises, and the
+        marker stays for the retry or sweeper."""
         if not rows:
             return
         # A resting copy's exposure is committed when it is done (the resting module follows it).
@@ -594,20 +596,37 @@ class Copier:
         done = [row.order_id for row, outcome in zip(rows, outcomes[1:]) if not isinstance(outcome, BaseException)] \
             if not isinstance(outcomes[0], BaseException) else []
         if done:
-            async with self.db.session() as session:
-                await session.execute(update(FollowerOrderRow).where(self.db.member(FollowerOrderRow.order_id, done))
-                                      .values(effects_pending=False))
             for row in rows:
                 if row.order_id in done:
                     set_committed_value(row, "effects_pending", False)
+            # Only acknowledgements up to this group's are cleared: a copy acknowledged again
+            # meanwhile (a resting one filling) keeps the marker its own effects will clear.
+            clear = self._clear_effects(done, max(aware(row.ack_time) for row in rows if row.order_id in done))
+            if wait:
+                await clear
+            else:  # off the copy path: a clear lost to a crash only makes the sweeper redo what is done
+                task = asyncio.create_task(clear)
+                self._clearing.add(task)
+                task.add_done_callback(self._cleared)
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if failures:
             raise failures[0]
 
+    async def _clear_effects(self, order_ids: list[str], acknowledged_by: datetime) -> None:
+        async with self.db.session() as session:
+            await session.execute(update(FollowerOrderRow).where(
+                self.db.member(FollowerOrderRow.order_id, order_ids), FollowerOrderRow.ack_time <= acknowledged_by)
+                .values(effects_pending=False))
+
+    def _cleared(self, task: asyncio.Task) -> None:
+        self._clearing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("effects markers not cleared (the sweeper redoes them): %s", task.exception())
+
     async def redo_effects(self, rows: list[FollowerOrderRow]) -> None:
         """The sweeper's work: effects of acknowledged copies left pending, redone in groups."""
         for start in range(0, len(rows), 500):
-            await self._effects(rows[start:start + 500])
+            await self._effects(rows[start:start + 500], wait=True)
 
     async def _announce(self, row: FollowerOrderRow) -> None:
         """A copy's placed event, then its filled one: in that order on the bus."""

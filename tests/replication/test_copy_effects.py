@@ -131,16 +131,16 @@ async def test_a_copy_accepted_by_the_venue_gets_one_commit_one_event_and_one_au
 
 
 async def test_the_sweeper_finishes_effects_a_dead_worker_left_pending_and_makes_none_twice(
-        start_service, token_for, nats_server):
+        own_nats, start_service, token_for):
     """A worker that recorded the venue's acknowledgement and died before its effects, on a fill
     nobody redelivers: the sweeper commits with risk and publishes, once."""
     sim = await Simulator(seed=6).start()
     try:
-        compliance = await start_service("compliance")
-        risk = await start_service("risk")
+        compliance = await start_service("compliance", nats_url=own_nats.url)
+        risk = await start_service("risk", nats_url=own_nats.url)
         addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
         replication = await start_service("replication", addresses=addresses, venue_rate_limit=False,
-                                          venue_urls={"binance": sim.url})
+                                          venue_urls={"binance": sim.url}, nats_url=own_nats.url)
         from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
         from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
         from services.replication.store import FollowerOrderRow
@@ -174,7 +174,7 @@ async def test_the_sweeper_finishes_effects_a_dead_worker_left_pending_and_makes
                             ).scalars().all()
             position = await session.get(PositionRow, (user, "BTC/USDT"))
         assert [r.status for r in reservations] == ["COMMITTED"] and position.signed_quantity == Decimal("0.002")
-        filled = await bus_messages(nats_server.url, f"copies.order.filled.{user}")
+        filled = await bus_messages(own_nats.url, f"copies.order.filled.{user}")
         assert [m.headers.get("Nats-Msg-Id") for m in filled] == [f"{cid}:filled"]
 
         async def audited():

@@ -15,18 +15,19 @@ from services.kit.db import Database, insert_ignoring
 from services.kit.testing import eventually
 from services.replication.server import MIGRATIONS
 from services.replication.store import MasterPositionRow
-from tests.replication.test_worker_crash import copied_by
+from tests.replication.test_worker_crash import copied_by, own_nats  # noqa: F401 - a fixture: a nats-server of
+# the test's own, so a stopped service's pull requests on the shared server cannot hold the next test's fills
 from venue_sim import Simulator
 
 
-async def test_a_fills_batch_follows_session_changes_made_meanwhile(start_service, token_for, backend):
+async def test_a_fills_batch_follows_session_changes_made_meanwhile(own_nats, start_service, token_for, backend):
     sim = await Simulator(seed=9).start()
     try:
-        compliance = await start_service("compliance")
-        risk = await start_service("risk")
+        compliance = await start_service("compliance", nats_url=own_nats.url)
+        risk = await start_service("risk", nats_url=own_nats.url)
         addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
         replication = await start_service("replication", addresses=addresses, venue_rate_limit=False,
-                                          venue_urls={"binance": sim.url})
+                                          venue_urls={"binance": sim.url}, nats_url=own_nats.url)
         from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
         from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
         comp_stub, rep_stub = ComplianceServiceStub(compliance.channel), ReplicationServiceStub(replication.channel)
