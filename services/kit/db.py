@@ -78,6 +78,38 @@ async def retry_transient(work: Callable[[], Awaitable[T]], what: str, *, first_
         delay = min(max_delay_s, delay * 2)
 
 
+# Bound parameters per statement: SQLite allows 32,766, PostgreSQL 65,535.
+MAX_PARAMETERS = 30_000
+
+
+async def insert_ignoring(session: AsyncSession, model, rows: list[dict]) -> set:
+    """Insert many rows in one statement per chunk, leaving rows whose key is already there alone
+    (INSERT ... ON CONFLICT DO NOTHING RETURNING, on PostgreSQL and SQLite alike). Returns the
+    primary keys of the rows this call inserted (tuples for a composite key): the rows that are
+    the caller's to act on."""
+    if not rows:
+        return set()
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = model.__table__
+    keys = table.primary_key.columns.values()
+    columns = [column.key for column in table.columns]
+    defaults = {column.key: column.default.arg for column in table.columns
+                if column.default is not None and column.default.is_scalar}
+    rows = [{c: defaults.get(c) if row.get(c) is None else row[c] for c in columns} for row in rows]
+    for row in rows:  # each row's values through the same checks a flush makes
+        validation.check_row(table, row)
+    chunk = max(1, MAX_PARAMETERS // len(columns))
+    inserted: set = set()
+    for start in range(0, len(rows), chunk):
+        statement = insert(table).values(rows[start:start + chunk])
+        returned = await session.execute(statement.on_conflict_do_nothing().returning(*keys))
+        inserted.update(returned.scalars() if len(keys) == 1 else (tuple(r) for r in returned))
+    return inserted
+
+
 class CheckedSession(Session):
     """A session whose rows are checked against their columns before each flush (text that fits,
     no NUL), so SQLite and PostgreSQL refuse the same values, as INVALID_ARGUMENT."""

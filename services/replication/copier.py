@@ -2,7 +2,13 @@
 reserve it with risk, place it on the follower's venue under a client order id derived from
 (master fill, follower account), record it and publish what happened. A redelivered fill, or
 a worker that died after sending, never makes a second order: a copy already sent is looked up
-at the venue by its client order id before anything is sent again."""
+at the venue by its client order id before anything is sent again.
+
+A fill's copies go as one batch (_copy_fill): planned in memory (catalog.py), decided by risk in
+one call, recorded PENDING by one insert (the fence), sent concurrently, acknowledged in group
+writes. What follows an acknowledgement (risk commit, placed/filled events, hence the audit
+record) is marked pending in the same write and cleared once done, so a crash or an outage
+right after the venue's answer is finished by the fill's retry or the sweeper (fanout.py)."""
 
 from __future__ import annotations
 
@@ -10,23 +16,30 @@ import asyncio
 import logging
 import os
 import socket
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import grpc
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as pb
 from copytrade.risk.v1 import risk_service_pb2 as risk_pb
+from copytrade.risk.v1.risk_internal_service_pb2_grpc import RiskInternalServiceStub
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from copytrade.type.v1 import trading_pb2
 from services.kit import metrics, tracing
 from services.kit.bus import Bus, Delivery
-from services.kit.db import Database, aware
+from services.kit.db import Database, aware, insert_ignoring
 from services.replication import (budget, copy_settings, isolation, master_stops, recovery, sizing, symbol_map,
                                   trading_hours)
+from services.replication.catalog import Catalog
 from services.replication.client_order_id import client_order_id
+from services.replication.fanout import GroupWriter, RiskBatch
 from services.replication.orders import order_request, order_to_proto
 from services.replication.error_book import Attempt, ErrorBook
 from services.replication.market_data import PERIODS_PER_YEAR, MarketData
@@ -51,9 +64,36 @@ OVERTAKEN_LIMIT = 100  # earlier uncopied fills a fill copies first (bounded: on
 HOLD_S = 60.0  # how long a fill whose copying fails is retried in place before JetStream has it back
 
 
+class CopyInFlight(Exception):
+    """Another worker recorded this copy first and is sending it: the fill is tried again later,
+    and its copy is then found and asked for at the venue."""
+
+
+@dataclass
+class Intent:
+    """A copy sized and ready for risk: its record, where it goes, what risk is told."""
+
+    row: FollowerOrderRow
+    session: CopySessionRow
+    account: VenueAccountRow | None
+    venue: object
+    instrument: Instrument
+    reservation_id: str
+    expected_price: Decimal
+    reference_price: Decimal
+    equity: Decimal
+    master_fill_time: object
+    reduce_only: bool
+    market: str = ""
+
+
 class Copier:
-    def __init__(self, db: Database, bus: Bus, pool: VenuePool, risk: RiskServiceStub, error_book: ErrorBook) -> None:
+    def __init__(self, db: Database, bus: Bus, pool: VenuePool, risk: RiskServiceStub, error_book: ErrorBook,
+                 risk_internal: RiskInternalServiceStub | None = None) -> None:
         self.db, self.bus, self.pool, self.risk, self.error_book = db, bus, pool, risk, error_book
+        self.risks = RiskBatch(risk, risk_internal)  # a fill's reservations, commits, releases: one call each
+        self.catalog = Catalog(db)  # sessions, settings, accounts, equity: in memory
+        self._clearing: set[asyncio.Task] = set()  # effects markers being cleared
         self.market = MarketData()
         self.clock = lambda: datetime.now(UTC)  # what the trading-hours check reads (tests pin it)
         self._venue_ids: dict[str, str] = {}  # follower account → venue id, for metrics labels
@@ -129,11 +169,9 @@ class Copier:
 
     async def _copy_in_order(self, fill: events.MasterFill) -> None:
         received = datetime.now(UTC)
+        # The live sessions and their followers' accounts, from memory (checked against a version).
+        sessions, accounts = await self.catalog.plan(fill.master_account_id)
         async with self.db.session() as session:
-            sessions = (await session.execute(select(CopySessionRow).where(
-                CopySessionRow.master_account_id == fill.master_account_id,
-                CopySessionRow.state.in_([pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED,
-                                          pb.SESSION_STATE_FROZEN])))).scalars().all()
             # JetStream does not keep order across a redelivery: a fill lost in flight when NATS
             # restarted comes back after its ack wait, behind later fills. Earlier fills of this
             # master not yet copied are copied first, so a close never overtakes its open.
@@ -143,10 +181,6 @@ class Copier:
                 MasterFillRow.master_account_id == fill.master_account_id, MasterFillRow.handled.is_(False),
                 MasterFillRow.record_time <= stored_at).order_by(MasterFillRow.record_time, MasterFillRow.fill_id)
                 .limit(OVERTAKEN_LIMIT))).all()
-            # The followers' accounts, read once for the fill rather than once per copy.
-            accounts = {account.account_id: account for account in (await session.execute(
-                select(VenueAccountRow).where(VenueAccountRow.account_id.in_(
-                    {s.follower_account_id for s in sessions})))).scalars()} if sessions else {}
         for fill_id, payload in uncopied:
             if fill_id != fill.fill_id:
                 await self._copy_fill(events.MasterFill.FromString(payload), sessions, accounts, received, mark=True)
@@ -157,18 +191,49 @@ class Copier:
 
     async def _copy_fill(self, fill: events.MasterFill, sessions: list[CopySessionRow],
                          accounts: dict[str, VenueAccountRow], received: datetime, *, mark: bool) -> None:
+        """A fill's copies as one batch: each planned (sized) in memory, risk asked once for all,
+        one fence write of the PENDING copies, sent concurrently, acknowledgements written in
+        groups and their effects (risk commit, events) done per group."""
         # Copies made before (a redelivery, a fill copied first by a later one), in one read. A
-        # second worker copying the same fill meanwhile is stopped by the copy's primary key.
+        # second worker copying the same fill meanwhile is stopped by the fence (copies' keys).
         ids = {s.config_id: client_order_id(fill.fill_id, s.follower_account_id) for s in sessions}
         existing: dict[str, FollowerOrderRow] = {}
         if sessions:
             async with self.db.session() as db_session:
                 existing = {row.order_id: row for row in (await db_session.execute(
-                    select(FollowerOrderRow).where(FollowerOrderRow.order_id.in_(ids.values())))).scalars()}
-        results = await asyncio.gather(*(
-            self._copy_locked(fill, s, accounts.get(s.follower_account_id), existing.get(ids[s.config_id]), received)
-            for s in sessions), return_exceptions=True)
-        failures = [r for r in results if isinstance(r, BaseException)]
+                    select(FollowerOrderRow).where(self.db.member(FollowerOrderRow.order_id, ids.values())))).scalars()}
+        failures: list[BaseException] = []
+        # Acknowledged before, effects left undone by a crash or an outage: done now.
+        try:
+            await self._effects([row for row in existing.values() if row.effects_pending])
+        except Exception as exc:  # noqa: BLE001 - the fill is tried again
+            failures.append(exc)
+        with tracing.span("copy fill", attributes={"copytrade.copies": len(sessions)}):
+            # One follower's copies are made one at a time, in the order the fills arrive.
+            async with self._followers_locked({s.follower_account_id for s in sessions}):
+                positions = await self._positions_before(fill, sessions)
+                planned = await asyncio.gather(*(
+                    self._plan_alone(fill, s, accounts.get(s.follower_account_id), existing.get(ids[s.config_id]),
+                                     received, positions)
+                    for s in sessions), return_exceptions=True)
+                failures += [p for p in planned if isinstance(p, BaseException)]
+                intents = [p for p in planned if isinstance(p, Intent)]
+                if intents:
+                    try:
+                        attempts = await self._send_all(intents)
+                    except Exception as exc:  # noqa: BLE001 - the fill is tried again
+                        failures.append(exc)
+                        attempts = []
+                    for intent, attempt in zip(intents, attempts):
+                        if isinstance(attempt, BaseException):
+                            try:
+                                refusal = self._cannot_be_made(fill, intent.session, attempt)
+                            except BaseException as transient:  # noqa: BLE001 - the fill is tried again
+                                failures.append(transient)
+                                continue
+                            await self._refuse_alone(fill, intent.session, intent.account, received, refusal)
+                        elif attempt.outcome == "failed":
+                            await self.error_book.record(intent.row, intent.account.venue_id, attempt.error)
         if failures:
             raise failures[0]  # tried again; copies already made are skipped by their id
         if mark:
@@ -176,30 +241,31 @@ class Copier:
                 await session.execute(update(MasterFillRow).where(MasterFillRow.fill_id == fill.fill_id)
                                       .values(handled=True))
 
-    async def _copy_locked(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
-                           existing: FollowerOrderRow | None, received: datetime) -> None:
-        # One follower's copies are made one at a time, in the order the fills arrive.
-        async with self.follower_lock(session.follower_account_id):
-            with tracing.span("copy", attributes={"copytrade.config_id": session.config_id}):
-                await self.copy_alone(fill, session, account, existing, received)
-
-    async def copy_alone(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
-                         existing: FollowerOrderRow | None, received: datetime) -> None:
-        """copy(), except that a copy no retry can make (poison input stored before the edges
+    async def _plan_alone(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
+                          existing: FollowerOrderRow | None, received: datetime,
+                          positions: dict[tuple[str, str], Decimal] | None) -> Intent | None:
+        """_plan(), except that a copy no retry can make (poison input stored before the edges
         checked it, an error saying the input is wrong) is refused at once with its reason,
         alone, instead of failing the fill for every session and holding it."""
         # A copy sent before is asked about at its venue first, whatever its inputs.
         refusal = isolation.before_copy(fill, session, account) if existing is None else None
         if refusal is None:
             try:
-                return await self.copy(fill, session, account, existing, received)
+                return await self._plan(fill, session, account, existing, received, positions)
             except Exception as exc:
-                refusal = isolation.non_transient(exc)
-                if refusal is None:
-                    raise  # the fill is tried again; copies already made are skipped by their id
-                log.warning("copy of fill %s for session %s cannot be made (%s: %s): refused", fill.fill_id,
-                            session.config_id, type(exc).__name__, str(exc)[:200])
+                refusal = self._cannot_be_made(fill, session, exc)
         await self._refuse_alone(fill, session, account, received, refusal)
+        return None
+
+    @staticmethod
+    def _cannot_be_made(fill: events.MasterFill, session: CopySessionRow, exc: BaseException) -> trading_pb2.Refusal:
+        """The refusal for an error no retry can mend; the error itself (raised) for one that may pass."""
+        refusal = isolation.non_transient(exc)
+        if refusal is None:
+            raise exc  # the fill is tried again; copies already made are skipped by their id
+        log.warning("copy of fill %s for session %s cannot be made (%s: %s): refused", fill.fill_id,
+                    session.config_id, type(exc).__name__, str(exc)[:200])
+        return refusal
 
     async def _refuse_alone(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
                             received: datetime, refusal: trading_pb2.Refusal) -> None:
@@ -217,12 +283,50 @@ class Copier:
         await self.refuse(row or self.new_row(fill, session, received), refusal.reason, refusal.message,
                           dict(refusal.metadata), domain=refusal.domain)
 
-    async def copy(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
-                   existing: FollowerOrderRow | None, received: datetime) -> None:
-        """Copy fill for one session to its follower account, given the copy made before, if any."""
+    @asynccontextmanager
+    async def _followers_locked(self, follower_account_ids: set[str]):
+        """Every follower lock of a fill, taken in one order (so two fills never wait on each other)."""
+        held: list[asyncio.Lock] = []
+        try:
+            for account_id in sorted(follower_account_ids):
+                lock = self.follower_lock(account_id)
+                await lock.acquire()
+                held.append(lock)
+            yield
+        finally:
+            for lock in reversed(held):
+                lock.release()
+
+    async def _positions_before(self, fill: events.MasterFill, sessions: list[CopySessionRow]
+                                ) -> dict[tuple[str, str], Decimal] | None:
+        """For a fill that closes (some of) the master's position: each session's copied position
+        per symbol, in one read for the whole fill (under the followers' locks, so no copy of
+        theirs is in flight). None for a fill that only opens (sizing needs none)."""
+        try:
+            closes = sizing.closing_fraction(Decimal(fill.position_before or 0), SIDE_NAMES[fill.side],
+                                             Decimal(fill.quantity))[0] > 0
+        except (KeyError, ArithmeticError, ValueError):
+            return None  # sized per copy, which refuses it with its reason
+        if not closes or not sessions:
+            return None
+        positions: dict[tuple[str, str], Decimal] = {}
+        async with self.db.session() as db_session:
+            for config_id, symbol, side, quantity in await db_session.execute(select(
+                    FollowerOrderRow.config_id, FollowerOrderRow.symbol, FollowerOrderRow.side,
+                    FollowerOrderRow.filled_quantity).where(
+                    self.db.member(FollowerOrderRow.config_id, {s.config_id for s in sessions}))):
+                signed = quantity if side == trading_pb2.SIDE_BUY else -quantity
+                positions[(config_id, symbol)] = positions.get((config_id, symbol), Decimal(0)) + signed
+        return positions
+
+    async def _plan(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
+                    existing: FollowerOrderRow | None, received: datetime,
+                    positions: dict[tuple[str, str], Decimal] | None = None) -> Intent | None:
+        """The copy for one session, sized, ready for risk; None when it is decided without
+        sending (made before, refused, failed, found at the venue)."""
         cid = client_order_id(fill.fill_id, session.follower_account_id)
         if existing is not None and existing.status in HANDED_OVER:
-            return
+            return None
         if account is not None:
             self._venue_ids[session.follower_account_id] = account.venue_id
         row = existing or self.new_row(fill, session, received)
@@ -241,11 +345,12 @@ class Copier:
                                           state.status)
         trade = sizing.MasterTrade(fill.symbol, SIDE_NAMES[fill.side], Decimal(fill.quantity), Decimal(fill.price))
         if mirrors_resting_orders(session) and await self.resting_copy_covers(session, fill):
-            return  # the follower's resting copy of that master order fills at its own venue
+            return None  # the follower's resting copy of that master order fills at its own venue
         try:
             sized, instrument, equity, price = await self.size(
                 session, account, venue, trade, master_account_id=fill.master_account_id,
-                master_equity=Decimal(fill.master_equity or 0), position_before=Decimal(fill.position_before or 0))
+                master_equity=Decimal(fill.master_equity or 0), position_before=Decimal(fill.position_before or 0),
+                positions=positions)
         except VenueError as exc:
             return await self._give_up_for_now(row, account, exc)
         if sized.refused:
@@ -256,13 +361,10 @@ class Copier:
             return await self.refuse(row, "MARKET_CLOSED", *trading_hours.closed(sized.symbol, now))
         if session.state == pb.SESSION_STATE_FROZEN:  # recorded sized, so a resync makes it up
             return await self.refuse(row, "SESSION_FROZEN", f"copying is frozen: {session.state_reason}", {})
-        attempt = await self.send(
-            row, session, venue, instrument, reservation_id=cid, expected_price=price,
-            reference_price=price, equity=equity, master_fill_time=fill.execute_time,
-            # A pure close on a derivatives venue must never open the other way.
-            reduce_only=sized.closing == sized.quantity and not spot)
-        if attempt.outcome == "failed":
-            await self.error_book.record(row, account.venue_id, attempt.error)
+        return Intent(row, session, account, venue, instrument, reservation_id=cid, expected_price=price,
+                      reference_price=price, equity=equity, master_fill_time=fill.execute_time,
+                      # A pure close on a derivatives venue must never open the other way.
+                      reduce_only=sized.closing == sized.quantity and not spot)
 
     @staticmethod
     def new_row(fill: events.MasterFill, session: CopySessionRow, received: datetime) -> FollowerOrderRow:
@@ -283,15 +385,15 @@ class Copier:
         return self._follower_locks.setdefault(follower_account_id, asyncio.Lock())
 
     async def size(self, session: CopySessionRow, account: VenueAccountRow, venue, trade: sizing.MasterTrade, *,
-                   master_account_id: str, master_equity: Decimal, position_before: Decimal
+                   master_account_id: str, master_equity: Decimal, position_before: Decimal,
+                   positions: dict[tuple[str, str], Decimal] | None = None
                    ) -> tuple[sizing.Sized, Instrument | None, Decimal, Decimal]:
         """The follower's order for a master trade, by the session's settings: (sized, the
         follower's instrument, the follower's equity when the mode needs it, the master's price
         per follower unit). sized may be a refusal with its reason. The symbol map is the
         follower's, else found from the markets both venues publish. Raises VenueError when the
         follower's venue cannot tell."""
-        settings = copy_settings.validate(copy_settings.from_json(session.settings))
-        settings = await symbol_map.resolve(settings, trade.symbol, venue,
+        settings = await symbol_map.resolve(self.catalog.settings(session), trade.symbol, venue,
                                             lambda: self._master_venue(master_account_id, account))
         routed = sizing.route(settings, trade)
         if isinstance(routed, sizing.Sized):
@@ -303,14 +405,15 @@ class Copier:
         # OKX, 0.001 on KuCoin, 1 on Binance.
         master_size = await self._master_contract_size(trade.symbol, master_account_id, account, venue)
         price = trade.price * master_size / (routed[1] * instrument.contract_size)
-        equity = (await venue.account()).equity if settings.mode in ("EQUITY_PROPORTIONAL", "RISK_PERCENT") \
-            else Decimal(0)
+        equity = await self.catalog.equity(account.account_id, venue) \
+            if settings.mode in ("EQUITY_PROPORTIONAL", "RISK_PERCENT") else Decimal(0)
         quoted = None  # a notional buys the follower's instrument at its own price (risk values it so too)
         if settings.mode == "FIXED_NOTIONAL" and routed[0] != trade.symbol:
             quoted = price = await venue.price(instrument.symbol)
         follower_position = Decimal(0)
         if sizing.closing_fraction(position_before, trade.side, trade.quantity)[0] > 0:
-            follower_position = await self._copied_position(session.config_id, instrument.symbol)
+            follower_position = positions.get((session.config_id, instrument.symbol), Decimal(0)) \
+                if positions is not None else await self._copied_position(session.config_id, instrument.symbol)
         master_stop = await master_stops.protecting_stop(self.db, master_account_id, trade.symbol, trade.side) \
             if settings.mode == "RISK_PERCENT" else None  # risk is measured to the master's own stop when it has one
         with tracing.span("copy sizing"):
@@ -353,8 +456,8 @@ class Copier:
                                    state.status)
                 return Attempt("placed")
             if row.reservation_id:  # the unknown attempt's reservation: that order never came to be
-                await self.risk.ReleaseReservation(risk_pb.ReleaseReservationRequest(
-                    reservation_id=row.reservation_id, reason="not at the venue"), timeout=5)
+                await self.risks.release([(row.follower_id, risk_pb.ReleaseReservationRequest(
+                    reservation_id=row.reservation_id, reason="not at the venue"))])
             reason = ""
             if session.state != pb.SESSION_STATE_ACTIVE:
                 reason = f"the session is {pb.SessionState.Name(session.state).removeprefix('SESSION_STATE_').lower()}"
@@ -388,42 +491,114 @@ class Copier:
                     expected_price: Decimal, reference_price: Decimal, equity: Decimal, master_fill_time,
                     reduce_only: bool) -> Attempt:
         """Reserve with risk, then place under the copy's client order id."""
-        market = venue_key(venue, session)
-        await self.market.ensure(venue, market, instrument.symbol)
-        returns = [risk_pb.ReturnSeries(symbol=symbol, returns=series, periods_per_year=PERIODS_PER_YEAR)
-                   for symbol, series in self.market.series(market).items()]
-        decision = await self.risk.ReserveOrder(risk_pb.ReserveOrderRequest(
-            reservation_id=reservation_id, intent=risk_pb.OrderIntent(
-                follower_id=session.follower_id, master_id=session.master_id, config_id=session.config_id,
-                instrument=trading_pb2.Instrument(symbol=instrument.symbol, lot_size=str(instrument.lot_size),
-                                                  tick_size=str(instrument.tick_size),
-                                                  contract_size=str(instrument.contract_size)),
-                side=row.side, quantity=str(row.quantity), expected_price=str(expected_price),
-                reference_price=str(reference_price), equity=str(equity), master_fill_time=master_fill_time,
-                returns=returns)),
-            timeout=5)
-        row.risk_decide_time = datetime.now(UTC)
-        if decision.decision not in DECISIONS:
-            await self.refuse(row, decision.refusal.reason, decision.refusal.message,
-                               dict(decision.refusal.metadata), domain=decision.refusal.domain)
-            return Attempt("refused", reason=decision.refusal.reason)
-        row.quantity = Decimal(decision.approved_quantity)
-        row.send_time, row.reservation_id, row.status = datetime.now(UTC), reservation_id, S.FOLLOWER_ORDER_STATUS_PENDING
-        await self._save(row)  # PENDING before sending: a crash from here on is resolved by asking
+        [attempt] = await self._send_all([Intent(
+            row, session, None, venue, instrument, reservation_id=reservation_id, expected_price=expected_price,
+            reference_price=reference_price, equity=equity, master_fill_time=master_fill_time,
+            reduce_only=reduce_only)])
+        if isinstance(attempt, BaseException):
+            raise attempt
+        return attempt
+
+    async def _send_all(self, intents: list[Intent]) -> list[Attempt | BaseException]:
+        """Reserve every intent with risk in one call, fence the approved ones in one write, place
+        them concurrently and write their acknowledgements in groups. One Attempt (or the
+        exception that stopped it: for a placed copy, its record's or effects' failure, which the
+        fill's retry finishes) per intent; raises when risk could not decide."""
+        markets: dict[tuple[str, str], object] = {}
+        for intent in intents:
+            intent.market = venue_key(intent.venue, intent.session)
+            markets.setdefault((intent.market, intent.instrument.symbol), intent.venue)
+        await asyncio.gather(*(self.market.ensure(venue, market, symbol) for (market, symbol), venue in markets.items()))
+        series = {market: [risk_pb.ReturnSeries(symbol=symbol, returns=values, periods_per_year=PERIODS_PER_YEAR)
+                           for symbol, values in self.market.series(market).items()]
+                  for market in {intent.market for intent in intents}}
+        decisions = await self.risks.reserve([risk_pb.ReserveOrderRequest(
+            reservation_id=intent.reservation_id, intent=risk_pb.OrderIntent(
+                follower_id=intent.session.follower_id, master_id=intent.session.master_id,
+                config_id=intent.session.config_id,
+                instrument=trading_pb2.Instrument(symbol=intent.instrument.symbol,
+                                                  lot_size=str(intent.instrument.lot_size),
+                                                  tick_size=str(intent.instrument.tick_size),
+                                                  contract_size=str(intent.instrument.contract_size)),
+                side=intent.row.side, quantity=str(intent.row.quantity), expected_price=str(intent.expected_price),
+                reference_price=str(intent.reference_price), equity=str(intent.equity),
+                master_fill_time=intent.master_fill_time, returns=series[intent.market]))
+            for intent in intents])
+        decided = datetime.now(UTC)
+        results: list[Attempt | BaseException | None] = [None] * len(intents)
+        refused, approved = [], []
+        for i, (intent, decision) in enumerate(zip(intents, decisions)):
+            row = intent.row
+            row.risk_decide_time = decided
+            if decision.decision not in DECISIONS:
+                refused.append((i, intent, decision))
+                continue
+            row.quantity = Decimal(decision.approved_quantity)
+            row.send_time, row.reservation_id, row.status = decided, intent.reservation_id, S.FOLLOWER_ORDER_STATUS_PENDING
+            approved.append((i, intent))
+
+        async def refuse(i: int, intent: Intent, decision) -> None:
+            refusal = decision.refusal
+            await self.refuse(intent.row, refusal.reason, refusal.message, dict(refusal.metadata), domain=refusal.domain)
+            results[i] = Attempt("refused", reason=refusal.reason)
+        # PENDING before sending, in one write: a crash from here on is resolved by asking.
+        ours = await self._fence([intent.row for _, intent in approved]) if approved else set()
+        acks = GroupWriter(self._record_acks)
+
+        async def place(i: int, intent: Intent) -> None:
+            if intent.row.order_id not in ours:  # another worker is making this copy: its retry asks the venue
+                results[i] = CopyInFlight(f"copy {intent.row.order_id} is being made elsewhere")
+                return
+            results[i] = await self._place(intent, acks)
+        outcomes = await asyncio.gather(*(refuse(*r) for r in refused), *(place(*a) for a in approved),
+                                        return_exceptions=True)
+        for (i, *_), outcome in zip([*refused, *approved], outcomes):
+            if isinstance(outcome, BaseException):
+                results[i] = outcome
+        try:
+            await acks.drain()
+        except Exception as exc:  # noqa: BLE001 - the placed copies' record or effects: their retry finishes them
+            results = [exc if isinstance(r, Attempt) and r.outcome == "placed" else r for r in results]
+        return results
+
+    async def _fence(self, rows: list[FollowerOrderRow]) -> set[str]:
+        """Record the copies about to be sent as PENDING, in one transaction: new ones by one
+        multi-row insert that leaves copies already there alone, ones made before (whose earlier
+        attempt the venue did not know) by update. The order ids this worker may send."""
+        new = [row for row in rows if inspect(row).transient]
+        async with self.db.session() as session:
+            inserted = await insert_ignoring(session, FollowerOrderRow, [_column_values(row) for row in new])
+            for row in rows:
+                if not inspect(row).transient:
+                    session.add(row)
+        for row in new:
+            if row.order_id in inserted:
+                make_transient_to_detached(row)  # from here on saved by update, like a loaded row
+        return inserted | {row.order_id for row in rows if not inspect(row).transient}
+
+    async def _place(self, intent: Intent, acks: GroupWriter) -> Attempt:
+        row = intent.row
         try:
             with budget.measure() as waited:  # the venue's request budget may hold the order back
-                state = await venue.place_order(order_request(row, venue, reduce_only=reduce_only))
+                state = await intent.venue.place_order(order_request(row, intent.venue, reduce_only=intent.reduce_only))
         except VenueError as exc:
             row.budget_delay_ms = round(waited[0] * 1000)
             unknown = exc.kind == ErrorKind.UNKNOWN_OUTCOME
             if not unknown:  # surely not executed: give the exposure back
-                await self.risk.ReleaseReservation(risk_pb.ReleaseReservationRequest(
-                    reservation_id=reservation_id, reason=exc.kind.value), timeout=5)
+                await self.risks.release([(row.follower_id, risk_pb.ReleaseReservationRequest(
+                    reservation_id=intent.reservation_id, reason=exc.kind.value))])
             await self.fail(row, exc.kind.value, exc.message, unknown=unknown)
             return Attempt("failed", error=exc)
         row.budget_delay_ms = round(waited[0] * 1000)
-        await self._placed(row, state.venue_order_id, state.filled_quantity, state.average_price, state.status)
+        self._acknowledged(row, state.venue_order_id, state.filled_quantity, state.average_price, state.status)
+        acks.add(row)
         return Attempt("placed")
+
+    async def _record_acks(self, rows: list[FollowerOrderRow]) -> None:
+        """A group of acknowledgements in one transaction (marked effects pending), then their effects."""
+        async with self.db.session() as session:
+            session.add_all(rows)
+        await self._effects(rows)
 
     async def _master_contract_size(self, symbol: str, master_account_id: str, follower: VenueAccountRow,
                                     follower_venue) -> Decimal:
@@ -463,8 +638,9 @@ class Copier:
                 FollowerOrderRow.config_id == config_id, FollowerOrderRow.symbol == symbol))).all()
         return sum((q if side == trading_pb2.SIDE_BUY else -q for side, q in rows), Decimal(0))
 
-    async def _placed(self, row: FollowerOrderRow, venue_order_id: str, filled: Decimal, price: Decimal | None,
+    def _acknowledged(self, row: FollowerOrderRow, venue_order_id: str, filled: Decimal, price: Decimal | None,
                       venue_status: str) -> None:
+        """What the venue said of the copy, on the row (not yet written), its effects pending."""
         row.ack_time = datetime.now(UTC)
         venue = self._venue_ids.get(row.follower_account_id, "")
         fill_time = aware(row.master_fill_time)
@@ -480,22 +656,73 @@ class Copier:
                       S.FOLLOWER_ORDER_STATUS_CANCELED if venue_status in ("canceled", "expired") else
                       S.FOLLOWER_ORDER_STATUS_PLACED)
         row.error_kind = row.error_message = ""
-        await self._save(row)
-        # A resting copy's exposure is committed when it is done (the resting module follows it).
-        resting = row.order_type not in (None, trading_pb2.ORDER_TYPE_MARKET) and row.status in RESTING
-        order = order_to_proto(row)
+        row.effects_pending = True
+        self.catalog.forget_equity(row.follower_account_id)  # a copy moves its account's equity
 
-        async def announce() -> None:  # placed, then filled: in that order on the bus
-            await self.publish("placed", row, events.FollowerOrderPlaced(order=order))
-            if filled > 0:
-                await self.publish("filled", row, events.FollowerOrderFilled(
-                    order=order, quantity=str(filled), price=str(price or 0)))
-        steps = [announce()]
-        if filled > 0 and not resting:
-            steps.append(self.risk.CommitReservation(risk_pb.CommitReservationRequest(
-                reservation_id=row.reservation_id or row.order_id, filled_quantity=str(filled),
-                fill_price=str(price or 0)), timeout=5))
-        await asyncio.gather(*steps)  # risk and the bus are told at once
+    async def _placed(self, row: FollowerOrderRow, venue_order_id: str, filled: Decimal, price: Decimal | None,
+                      venue_status: str) -> None:
+        self._acknowledged(row, venue_order_id, filled, price, venue_status)
+        await self._save(row)
+        await self._effects([row])
+
+    async def _effects(self, rows: list[FollowerOrderRow], *, wait: bool = False) -> None:
+        """What follows a venue's acknowledgement, for a group of copies: risk commits what filled
+        (one call) while each copy's events go out (placed, then filled), concurrently. Each is
+        idempotent (per reservation; by Nats-Msg-Id, which compliance's audit record is keyed
+        by), so a redo after a failure makes no second one. A copy's marker is cleared once all
+        its effects are done (in the background unless `wait`); what failed raises, and the
+        marker stays for the retry or sweeper."""
+        if not rows:
+            return
+        # A resting copy's exposure is committed when it is done (the resting module follows it).
+        commits = [(row.follower_id, risk_pb.CommitReservationRequest(
+            reservation_id=row.reservation_id or row.order_id, filled_quantity=str(row.filled_quantity),
+            fill_price=str(row.average_fill_price or 0)))
+            for row in rows if row.filled_quantity > 0 and not _rests(row)]
+        outcomes = await asyncio.gather(self.risks.commit(commits), *(self._announce(row) for row in rows),
+                                        return_exceptions=True)
+        done = [row.order_id for row, outcome in zip(rows, outcomes[1:]) if not isinstance(outcome, BaseException)] \
+            if not isinstance(outcomes[0], BaseException) else []
+        if done:
+            for row in rows:
+                if row.order_id in done:
+                    set_committed_value(row, "effects_pending", False)
+            # Only acknowledgements up to this group's are cleared: a copy acknowledged again
+            # meanwhile (a resting one filling) keeps the marker its own effects will clear.
+            clear = self._clear_effects(done, max(aware(row.ack_time) for row in rows if row.order_id in done))
+            if wait:
+                await clear
+            else:  # off the copy path: a clear lost to a crash only makes the sweeper redo what is done
+                task = asyncio.create_task(clear)
+                self._clearing.add(task)
+                task.add_done_callback(self._cleared)
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if failures:
+            raise failures[0]
+
+    async def _clear_effects(self, order_ids: list[str], acknowledged_by: datetime) -> None:
+        async with self.db.session() as session:
+            await session.execute(update(FollowerOrderRow).where(
+                self.db.member(FollowerOrderRow.order_id, order_ids), FollowerOrderRow.ack_time <= acknowledged_by)
+                .values(effects_pending=False))
+
+    def _cleared(self, task: asyncio.Task) -> None:
+        self._clearing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("effects markers not cleared (the sweeper redoes them): %s", task.exception())
+
+    async def redo_effects(self, rows: list[FollowerOrderRow]) -> None:
+        """The sweeper's work: effects of acknowledged copies left pending, redone in groups."""
+        for start in range(0, len(rows), 500):
+            await self._effects(rows[start:start + 500], wait=True)
+
+    async def _announce(self, row: FollowerOrderRow) -> None:
+        """A copy's placed event, then its filled one: in that order on the bus."""
+        order = order_to_proto(row)
+        await self.publish("placed", row, events.FollowerOrderPlaced(order=order))
+        if row.filled_quantity > 0:
+            await self.publish("filled", row, events.FollowerOrderFilled(
+                order=order, quantity=str(row.filled_quantity), price=str(row.average_fill_price or 0)))
 
     async def refuse(self, row: FollowerOrderRow, reason: str, message: str, metadata: dict, *,
                       domain: str = sizing.DOMAIN) -> None:
@@ -528,6 +755,24 @@ class Copier:
     async def publish(self, verb: str, row: FollowerOrderRow, event, *, attempt: str = "") -> None:
         msg_id = f"{row.order_id}:{verb}" + (f":{attempt}" if attempt else "")  # each failed attempt is news
         await self.bus.publish(f"copies.order.{verb}.{row.follower_id}", event, msg_id=msg_id)
+
+
+def _column_values(row: FollowerOrderRow) -> dict:
+    """A new copy's row as column values, defaults filled in on the row too (so the row, made
+    detached after the insert, has every column loaded)."""
+    values = {}
+    for column in FollowerOrderRow.__table__.columns:
+        value = getattr(row, column.key)
+        if value is None and column.default is not None and column.default.is_scalar:
+            value = column.default.arg
+        setattr(row, column.key, value)  # an attribute never set would read as expired when detached
+        values[column.key] = value
+    return values
+
+
+def _rests(row: FollowerOrderRow) -> bool:
+    """A resting copy still at the venue: its exposure is committed when it is done."""
+    return row.order_type not in (None, trading_pb2.ORDER_TYPE_MARKET) and row.status in RESTING
 
 
 def _describe(exc: BaseException) -> str:

@@ -13,6 +13,7 @@ from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import Complia
 from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
 from copytrade.replication.v1 import (error_recovery_service_pb2, error_recovery_service_pb2_grpc,
                                       replication_service_pb2, replication_service_pb2_grpc)
+from copytrade.risk.v1.risk_internal_service_pb2_grpc import RiskInternalServiceStub
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from services.kit.bus import Bus
 from services.kit.clients import channel
@@ -25,6 +26,7 @@ from services.kit.server import Registration, RunningService, start_grpc_server
 from services.replication import sessions
 from services.replication.copier import Copier
 from services.replication.error_book import ErrorBook
+from services.replication.fanout import EffectsSweeper
 from services.replication.fills import FillOutbox, MasterWatchers
 from services.replication.outage import FeedOutages
 from services.replication.ownership import BUCKET, Ownership
@@ -60,7 +62,10 @@ async def create_server(settings: Settings) -> RunningService:
     pool = VenuePool(settings, compliance_internal)
     pool.replica_slot = owner.slot
     book = ErrorBook(db, bus, Schedules.parse(settings.retry_schedules))
-    copier = Copier(db, bus, pool, RiskServiceStub(risk_channel), book)
+    copier = Copier(db, bus, pool, RiskServiceStub(risk_channel), book, RiskInternalServiceStub(risk_channel))
+    # Every replica keeps the sessions in memory: a change anywhere drops its master's entry here.
+    await bus.subscribe("copies.session.changed.*", copier.catalog.on_session_changed)
+    sweeper = EffectsSweeper(db, copier.redo_effects).start()
     reconciler = Reconciler(db, bus, pool, copier)
     # Before new copies go out, followers are brought in line with what their copies imply.
     try:
@@ -79,6 +84,7 @@ async def create_server(settings: Settings) -> RunningService:
 
     async def forget_account(subject: str, event) -> None:  # every replica, so a core subscription
         await pool.evict(event.account_id)
+        copier.catalog.forget_account(event.account_id)
     await bus.subscribe("copies.account.deleted.*", forget_account)
 
     async def on_revoked(delivery) -> None:  # compliance erased a user: they stop trading here too
@@ -98,7 +104,7 @@ async def create_server(settings: Settings) -> RunningService:
                               on_stop=outages.forget)
     owner.on_change(watchers.wake)
     snapshots = EquitySnapshots(db, pool, RiskServiceStub(risk_channel), settings.snapshot_interval_s,
-                                owns=owner.owns)
+                                owns=owner.owns, on_equity=copier.catalog.note_equity)
     snapshots.start()
     watchers.start()
 
@@ -120,12 +126,12 @@ async def create_server(settings: Settings) -> RunningService:
                      ErrorRecoveryServicer(db, book, processor, reconciler, compliance_internal)),
     ]
     running = await start_grpc_server(settings, registrations, cleanups=[
-        outbox.stop, resting.stop, snapshots.stop, outages.stop, processor.stop, stop_periodic,
+        outbox.stop, sweeper.stop, resting.stop, snapshots.stop, outages.stop, processor.stop, stop_periodic,
         bus.close, stop_owned_jobs, pool.close, risk_channel.close, compliance_channel.close, db.close,
         bus.stop_consuming])  # first: fills held go back to JetStream before anything they need closes
     running.components = {"retries": processor, "errors": book, "reconciler": reconciler,  # for tests
                           "snapshots": snapshots, "resting": resting, "pool": pool, "outbox": outbox,
-                          "copier": copier, "watchers": watchers, "ownership": owner, "outages": outages}
+                          "copier": copier, "sweeper": sweeper, "watchers": watchers, "ownership": owner, "outages": outages}
     return running
 
 

@@ -27,10 +27,13 @@ LIVE = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZE
 
 class EquitySnapshots:
     def __init__(self, db: Database, pool: VenuePool, risk: RiskServiceStub, interval_s: float,
-                 owns: Callable[[str], bool] | None = None) -> None:
+                 owns: Callable[[str], bool] | None = None,
+                 on_equity: Callable[[str, object], None] | None = None) -> None:
         """owns(follower account id): snapshot only the accounts this replica owns (one replica
-        snapshots each account)."""
+        snapshots each account). on_equity(account id, equity): told each equity read (the
+        copier sizes by it)."""
         self.db, self.pool, self.risk = db, pool, risk
+        self.on_equity = on_equity or (lambda account_id, equity: None)
         self.owns = owns or (lambda account_id: True)
         self._periodic = Periodic("equity-snapshots", interval_s, self.take)
 
@@ -52,6 +55,7 @@ class EquitySnapshots:
             try:
                 venue = await self.pool.get(account)
                 snapshot = await venue.account()
+                self.on_equity(account.account_id, snapshot.equity)
                 request = risk_pb.RecordAccountSnapshotRequest(user_id=account.user_id, equity=str(snapshot.equity))
                 request.snapshot_time.FromDatetime(datetime.now(UTC))
                 await self.risk.RecordAccountSnapshot(request, timeout=5)

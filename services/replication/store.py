@@ -130,7 +130,8 @@ class FollowerOrderRow(ReplicationBase):
     __tablename__ = "follower_orders"
     __table_args__ = (Index("ix_follower_orders_config_symbol", "config_id", "symbol"),
                       Index("ix_follower_orders_master_order", "config_id", "master_order_id"),
-                      Index("ix_follower_orders_oco_group", "config_id", "oco_group"))
+                      Index("ix_follower_orders_oco_group", "config_id", "oco_group"),
+                      Index("ix_follower_orders_effects", "effects_pending", "ack_time"))
 
     order_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # = the client order id
     config_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -169,6 +170,10 @@ class FollowerOrderRow(ReplicationBase):
     oco_group: Mapped[str | None] = mapped_column(String(64), nullable=True)
     parent_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     close_position: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Acknowledged by the venue, its effects (risk commit, copy events) not all done yet: set in
+    # the write that records the acknowledgement, cleared once they are; the sweeper
+    # (services/replication/fanout.py) redoes what a crash or an outage left undone.
+    effects_pending: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ErrorEventRow(ReplicationBase):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
+
 from copytrade.compliance.v1 import compliance_internal_service_pb2 as compliance_pb
 from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
 from copytrade.type.v1 import trading_pb2
@@ -35,6 +37,11 @@ class VenuePool:
         self._opening: dict[str, asyncio.Lock] = {}
         self.budgets = Budgets()  # every venue's request budget, shared by this process's accounts
         self.replica_slot = 0  # this replica's slot (ownership.Ownership): IB client ids differ per replica
+        # Per venue host (venue id, market, URL): one HTTP session, its keep-alive connections
+        # serving every account's requests, and the markets loaded by the first account opened.
+        self._http: dict[tuple[str, str, str], aiohttp.ClientSession] = {}
+        self._markets_from: dict[tuple[str, str, str], CcxtVenue] = {}
+        self._markets_loading: dict[tuple[str, str, str], asyncio.Lock] = {}
 
     async def get(self, account: VenueAccountRow) -> Venue:
         venue = self._venues.get(account.account_id)
@@ -72,11 +79,23 @@ class VenuePool:
             config = ccxt_config(base_url, rate_limit=self.settings.venue_rate_limit,
                                  market=MARKET_TYPES.get(account.market_type, "spot"), exchange=account.venue_id)
         market = MARKET_TYPES.get(account.market_type, "spot")
+        host = (account.venue_id, market, base_url or "")
+        if host not in self._http:  # no connection limit here: the budgets bound what is sent
+            self._http[host] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, enable_cleanup_closed=True))
+        config["session"] = self._http[host]  # ccxt then leaves the session open when the client closes
         venue = CcxtVenue(account.venue_id, api_key=credential.api_key, secret=credential.api_secret,
                           password=credential.passphrase, market_type=market, config=config)
         key_budget = self.budgets.for_key(account.venue_id, account.account_id, market)
         if self.settings.venue_rate_limit and key_budget is not None:  # one budget per venue, not per client
             venue.use_budget(key_budget)
+        if host not in self._markets_from:  # the first account on the host loads the markets...
+            async with self._markets_loading.setdefault(host, asyncio.Lock()):
+                if host not in self._markets_from:
+                    await venue.connect()
+                    self._markets_from[host] = venue
+                    return venue
+        # ...and the others take them from it (no request: load_markets finds them loaded).
+        venue.exchange.set_markets_from_exchange(self._markets_from[host].exchange)
         await venue.connect()
         return venue
 
@@ -94,3 +113,7 @@ class VenuePool:
         for venue in self._venues.values():
             await venue.close()
         self._venues.clear()
+        self._markets_from.clear()
+        for session in self._http.values():
+            await session.close()
+        self._http.clear()

@@ -10,12 +10,18 @@ import sqlite3
 import time
 from pathlib import Path
 
+import grpc
 import pytest
 import pytest_asyncio
 
 from bench.bench_replication import Copying, check_copies, free_base, set_up_copying, start_stack
+from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
+from services.kit import auth
+from services.kit.config import Settings
+from services.kit.db import Database
 from services.kit.pgd import PrivatePostgres, postgres_bin_dir
 from services.kit.testing import eventually
+from tests.reliability.stores import check_stores
 
 pytestmark = pytest.mark.reliability
 
@@ -38,6 +44,7 @@ async def stack(tmp_path: Path):
         started.append((sim, mesh))
         copying = await set_up_copying(sim, endpoints, secret, FOLLOWERS)
         started[-1] += (copying,)
+        mesh.stores_agree = lambda: stores_agree(mesh, copying, endpoints, secret, postgres)
         return mesh, copying
 
     yield start
@@ -46,6 +53,26 @@ async def stack(tmp_path: Path):
             await copying.close()
         await mesh.stop()
         await sim.stop()
+
+
+async def stores_agree(mesh, copying: Copying, endpoints: dict, secret: str, postgres: str):
+    """Every order at the venue has exactly one risk commit (in risk's tables), one placed and
+    one filled event (on the bus) and one audit record of each (in compliance): polled, since
+    these are written behind the venue's answer."""
+    operator = (("authorization", f"Bearer {auth.issue_token(secret, 'op', ['operator'])[0]}"),)
+    risk_db = Database(Settings(service="risk", data_dir=mesh.data_dir, database_url=postgres or None))
+    channel = grpc.aio.insecure_channel(endpoints["compliance"])
+    venue_orders = {name: [o.client_order_id for o in copying.sim.orders(name)] for name in copying.followers}
+
+    async def agree():
+        check = await check_stores(mesh.nats.url, risk_db, ComplianceServiceStub(channel), operator, venue_orders)
+        assert check.exact, check.problems[:10]
+        return check
+    try:
+        return await eventually(agree, timeout=60, interval=0.5, message="risk, the bus and compliance agree")
+    finally:
+        await channel.close()
+        await risk_db.close()
 
 
 def missing_copies(copying: Copying, mesh) -> str:
@@ -95,6 +122,7 @@ async def burst_around(copying: Copying, stop, start, mesh) -> dict:
         raise AssertionError(f"{exc}: {check_copies(copying)}\n{missing_copies(copying, mesh)}\n{logs}") from None
     caught_up = time.monotonic()
     assert not mesh.dead(), f"service(s) died instead of reconnecting: {mesh.dead()}"
+    await mesh.stores_agree()
     return {"fills": check.fills, "orders": check.found, "check": check, "outage_s": round(back - down, 2),
             "recovery_s": round(caught_up - back, 2)}
 

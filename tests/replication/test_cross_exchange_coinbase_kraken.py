@@ -94,10 +94,12 @@ async def test_coinbase_master_is_copied_to_kraken_and_bybit_followers(mesh, tok
         assert at_venue(sims[venue_id], user) == expected, venue_id
     # Each copy reached Kraken under the cl_ord_id the adapter made of the copy's own client id.
     kraken_ids = {o.client_order_id for o in sims["kraken"].orders(followers["kraken"])}
-    recorded = (await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(),
-                                                     metadata=token_for(followers["kraken"]))).orders
+    async def recorded_filled():  # acknowledgements are written behind the venue's answer
+        orders = (await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(),
+                                                       metadata=token_for(followers["kraken"]))).orders
+        return orders if all(o.status == events.FOLLOWER_ORDER_STATUS_FILLED for o in orders) else None
+    recorded = await eventually(recorded_filled, message="each copy recorded filled")
     assert {venue_client_order_id("kraken", o.client_order_id) for o in recorded} == kraken_ids
-    assert all(o.status == events.FOLLOWER_ORDER_STATUS_FILLED for o in recorded)
 
 
 @pytest.mark.parametrize("venue_id,fault", [("coinbase", "http_5xx_after_accept"), ("coinbase", "unknown_after_accept"),

@@ -32,7 +32,9 @@ from services.replication.client_order_id import client_order_id
 from services.kit.natsd import NatsServer, free_port
 from services.kit.testing import eventually
 from services.launcher import wait_serving
+from services.kit import auth
 from tests.conftest import TEST_SECRET, stored_credential
+from tests.reliability.stores import check_stores
 from tests.replication.test_copy_flow import SPOT, verify
 from venue_sim import Simulator
 
@@ -74,9 +76,20 @@ async def crashable_replication(nats, start_service, tmp_path, **simulator):
 
     await start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    operator = (("authorization", f"Bearer {auth.issue_token(TEST_SECRET, 'op', ['operator'])[0]}"),)
+
+    async def stores_agree(venue_orders: dict[str, list[str]]):
+        """Every order at the venue has exactly one risk commit, copy event and audit record
+        (effects are written behind: polled until they agree)."""
+        async def agree():
+            check = await check_stores(nats.url, risk.running.components["book"].db,
+                                       ComplianceServiceStub(compliance.channel), operator, venue_orders)
+            assert check.exact, check.problems[:10]
+            return check
+        return await eventually(agree, timeout=60, interval=0.5, message="risk, the bus and compliance agree")
     try:
         yield (sim, ComplianceServiceStub(compliance.channel), ReplicationServiceStub(channel), start, processes,
-               RiskServiceStub(risk.channel))
+               RiskServiceStub(risk.channel), stores_agree)
     finally:
         await channel.close()
         for process in processes:
@@ -122,7 +135,7 @@ async def copied_by(sim, compliance, replication, token_for, followers: int, fix
 
 @pytest.mark.parametrize("fault", ["latency_after_accept", "latency"])
 async def test_a_worker_killed_mid_copy_leaves_exactly_one_order_per_follower(crashable, token_for, fault):
-    sim, compliance, replication, start, processes, _ = crashable
+    sim, compliance, replication, start, processes, _, stores_agree = crashable
     master, master_account, users = await copied_by(sim, compliance, replication, token_for, FOLLOWERS)
     followers = [user for user, _ in users]
     # The first follower's order is held at the venue long enough to kill the worker holding it.
@@ -153,6 +166,7 @@ async def test_a_worker_killed_mid_copy_leaves_exactly_one_order_per_follower(cr
     await eventually(all_recorded, timeout=30, message="each copy recorded once, filled")
     for user in followers:  # and still one each at the venue
         assert len(sim.orders(user)) == 1
+    await stores_agree({user: [o.client_order_id for o in sim.orders(user)] for user in followers})
 
 
 @pytest.mark.reliability
@@ -166,7 +180,7 @@ async def test_workers_killed_at_random_points_leave_exactly_one_order_per_fill_
     seed = int(os.environ.get("COPYTRADE_KILL_SEED") or random.randrange(1 << 30))
     rng = random.Random(seed)
     async with crashable_replication(own_nats, start_service, tmp_path, client_id_scope="open") as parts:
-        sim, compliance, replication, start, processes, risk = parts
+        sim, compliance, replication, start, processes, risk, stores_agree = parts
         master, master_account, users = await copied_by(sim, compliance, replication, token_for, FOLLOWERS)
         for user, _ in users:  # copies delayed by a crash are still wanted here
             await risk.UpdateRiskLimits(risk_pb.UpdateRiskLimitsRequest(
@@ -210,6 +224,7 @@ async def test_workers_killed_at_random_points_leave_exactly_one_order_per_fill_
             duplicates += sum(n - 1 for n in counts.values())
             assert set(counts) == expected, f"seed {seed}: {user} has copies of other fills or lacks some"
         assert (duplicates, missing) == (0, 0), f"seed {seed}"
+        await stores_agree({user: [o.client_order_id for o in sim.orders(user)] for user, _ in users})
         reliability_report(scenario=f"replication worker kill -9 at random points (seed {seed})", runs=KILL_ROUNDS,
                            fills=len(fills), orders=sum(len(sim.orders(u)) for u, _ in users), duplicates=duplicates,
                            missing=missing, outage_s="-",

@@ -1,0 +1,96 @@
+"""What the copier reads for every fill, kept in memory so planning a fill's copies costs one
+small query, not a read per copy: a master account's live sessions (with their parsed
+settings), the followers' venue accounts, and followers' equity for a few seconds.
+
+Sessions are checked per fill against a version (how many live sessions the master account
+has and when one last changed; every session write sets update_time) and dropped when a
+copies.session.changed event says so, on every replica. Accounts never change while a session
+uses them; a deleted one is dropped on copies.account.deleted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from copytrade.replication.v1 import replication_service_pb2 as pb
+from services.kit.db import Database
+from services.replication import copy_settings
+from services.replication.store import CopySessionRow, VenueAccountRow
+
+LIVE = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZEN)
+EQUITY_TTL_S = 2.0  # a follower's equity read from its venue serves the copies of this long
+
+
+class Catalog:
+    def __init__(self, db: Database, *, equity_ttl_s: float = EQUITY_TTL_S) -> None:
+        self.db = db
+        self.equity_ttl_s = equity_ttl_s
+        self._sessions: dict[str, tuple[tuple, list[CopySessionRow]]] = {}  # master account → (version, rows)
+        self._accounts: dict[str, VenueAccountRow] = {}
+        self._settings: dict[str, tuple[object, object]] = {}  # config id → (update_time, validated settings)
+        self._equity: dict[str, tuple[float, Decimal]] = {}  # account id → (monotonic time, equity)
+        self._equity_reads: dict[str, asyncio.Future] = {}
+
+    async def plan(self, master_account_id: str) -> tuple[list[CopySessionRow], dict[str, VenueAccountRow]]:
+        """The master account's live sessions and their followers' accounts."""
+        live = (CopySessionRow.master_account_id == master_account_id, CopySessionRow.state.in_(LIVE))
+        async with self.db.session() as session:
+            version = tuple((await session.execute(select(
+                func.count(CopySessionRow.config_id), func.max(CopySessionRow.update_time)).where(*live))).one())
+            known = self._sessions.get(master_account_id)
+            if known is not None and known[0] == version:
+                sessions = known[1]
+            else:
+                sessions = list((await session.execute(select(CopySessionRow).where(*live))).scalars())
+                self._sessions[master_account_id] = (version, sessions)
+            wanted = {s.follower_account_id for s in sessions} - self._accounts.keys()
+            if wanted:
+                for account in (await session.execute(select(VenueAccountRow).where(
+                        VenueAccountRow.account_id.in_(wanted)))).scalars():
+                    self._accounts[account.account_id] = account
+        return sessions, {s.follower_account_id: self._accounts[s.follower_account_id]
+                          for s in sessions if s.follower_account_id in self._accounts}
+
+    def settings(self, session: CopySessionRow):
+        """The session's settings, parsed and validated once per change."""
+        known = self._settings.get(session.config_id)
+        if known is None or known[0] != session.update_time:
+            known = (session.update_time, copy_settings.validate(copy_settings.from_json(session.settings)))
+            self._settings[session.config_id] = known
+        return known[1]
+
+    async def equity(self, account_id: str, venue) -> Decimal:
+        """The follower's equity, read from its venue at most once per equity_ttl_s (copies of
+        one fill, and fills in a burst, share the read)."""
+        known = self._equity.get(account_id)
+        if known is not None and time.monotonic() - known[0] < self.equity_ttl_s:
+            return known[1]
+        reading = self._equity_reads.get(account_id)
+        if reading is None:
+            reading = self._equity_reads[account_id] = asyncio.ensure_future(venue.account())
+            reading.add_done_callback(lambda _: self._equity_reads.pop(account_id, None))
+        equity = (await asyncio.shield(reading)).equity
+        self.note_equity(account_id, equity)
+        return equity
+
+    def note_equity(self, account_id: str, equity: Decimal) -> None:
+        """Equity seen elsewhere (the snapshots) serves the next copies too."""
+        self._equity[account_id] = (time.monotonic(), equity)
+
+    def forget_equity(self, account_id: str) -> None:
+        self._equity.pop(account_id, None)
+
+    def forget_master(self, master_account_id: str) -> None:
+        self._sessions.pop(master_account_id, None)
+
+    def forget_account(self, account_id: str) -> None:
+        self._accounts.pop(account_id, None)
+        self.forget_equity(account_id)
+
+    async def on_session_changed(self, subject: str, event) -> None:
+        """copies.session.changed: this replica's view of the master's sessions is out of date."""
+        self.forget_master(event.master_account_id)
+        self._settings.pop(event.config_id, None)

@@ -1,0 +1,162 @@
+"""The parts of the per-fill copy path that batch: risk decides a fill's copies in one call
+(RiskInternalService), acknowledgements are written in groups as they arrive, and a sweeper
+redoes the effects (risk commit, copy events) of acknowledged copies that a crash or an outage
+left undone. See Copier._copy_fill for how they fit together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
+
+import grpc
+from sqlalchemy import select
+
+from copytrade.risk.v1 import risk_internal_service_pb2 as internal_pb
+from copytrade.risk.v1 import risk_service_pb2 as risk_pb
+from copytrade.risk.v1.risk_internal_service_pb2_grpc import RiskInternalServiceStub
+from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
+from services.kit.db import Database
+from services.kit.periodic import Periodic
+from services.replication.store import FollowerOrderRow
+
+log = logging.getLogger("copytrade.replication.fanout")
+RISK_BATCH = 5_000  # the most orders, commits or releases RiskInternalService takes in one call
+SINGLE_CONCURRENCY = 64  # in flight at once when a risk without the batch calls is asked one by one
+RISK_TIMEOUT_S = 5.0
+T = TypeVar("T")
+
+
+class RiskBatch:
+    """Risk asked per batch. A risk that does not serve RiskInternalService yet (UNIMPLEMENTED)
+    is asked one order at a time, concurrently, through the per-order calls."""
+
+    def __init__(self, risk: RiskServiceStub, internal: RiskInternalServiceStub | None) -> None:
+        self.risk, self.internal = risk, internal
+        self.batched = internal is not None
+
+    async def reserve(self, orders: list[risk_pb.ReserveOrderRequest]) -> list[risk_pb.ReserveOrderResponse]:
+        """One decision per order, in order."""
+        if self.batched:
+            try:
+                decisions: list[risk_pb.ReserveOrderResponse] = []
+                for chunk in _chunks(orders):
+                    reply = await self.internal.ReserveOrders(internal_pb.ReserveOrdersRequest(orders=chunk),
+                                                              timeout=RISK_TIMEOUT_S)
+                    decisions.extend(reply.decisions)
+                return decisions
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                    raise
+                self.batched = False
+        return await _bounded([lambda o=o: self.risk.ReserveOrder(o, timeout=RISK_TIMEOUT_S) for o in orders])
+
+    async def commit(self, commits: list[tuple[str, risk_pb.CommitReservationRequest]]) -> None:
+        """(follower id, commit) pairs; idempotent per reservation."""
+        if not commits:
+            return
+        if self.batched:
+            try:
+                for chunk in _chunks(commits):
+                    await self.internal.CommitReservations(internal_pb.CommitReservationsRequest(commits=[
+                        internal_pb.ReservationCommit(follower_id=f, commit=c) for f, c in chunk]),
+                        timeout=RISK_TIMEOUT_S)
+                return
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                    raise
+                self.batched = False
+        await _bounded([lambda c=c: self.risk.CommitReservation(c, timeout=RISK_TIMEOUT_S) for _, c in commits])
+
+    async def release(self, releases: list[tuple[str, risk_pb.ReleaseReservationRequest]]) -> None:
+        """(follower id, release) pairs; idempotent per reservation."""
+        if not releases:
+            return
+        if self.batched:
+            try:
+                for chunk in _chunks(releases):
+                    await self.internal.ReleaseReservations(internal_pb.ReleaseReservationsRequest(releases=[
+                        internal_pb.ReservationRelease(follower_id=f, release=r) for f, r in chunk]),
+                        timeout=RISK_TIMEOUT_S)
+                return
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                    raise
+                self.batched = False
+        await _bounded([lambda r=r: self.risk.ReleaseReservation(r, timeout=RISK_TIMEOUT_S) for _, r in releases])
+
+
+def _chunks(items: list[T]) -> list[list[T]]:
+    return [items[i:i + RISK_BATCH] for i in range(0, len(items), RISK_BATCH)]
+
+
+async def _bounded(calls: list[Callable[[], Awaitable[T]]]) -> list[T]:
+    gate = asyncio.Semaphore(SINGLE_CONCURRENCY)
+
+    async def one(call):
+        async with gate:
+            return await call()
+    return list(await asyncio.gather(*(one(call) for call in calls)))
+
+
+class GroupWriter(Generic[T]):
+    """Items handed in one by one, written in groups: the first is written at once, and those
+    arriving while a write is under way go together in the next (group commit). `drain()`
+    waits until everything handed in is written and raises the first failure."""
+
+    def __init__(self, write: Callable[[list[T]], Awaitable[None]]) -> None:
+        self._write = write
+        self._waiting: list[T] = []
+        self._task: asyncio.Task | None = None
+        self._failures: list[BaseException] = []
+
+    def add(self, item: T) -> None:
+        self._waiting.append(item)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await self._write(batch)
+            except Exception as exc:  # noqa: BLE001 - told by drain()
+                self._failures.append(exc)
+
+    async def drain(self) -> None:
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+        if self._failures:
+            raise self._failures[0]
+
+
+class EffectsSweeper:
+    """Every interval, the copies acknowledged more than `grace_s` ago whose effects are still
+    pending get them redone (each effect is idempotent: risk commits per reservation, events by
+    Nats-Msg-Id, compliance's audit by the event's id)."""
+
+    def __init__(self, db: Database, redo: Callable[[list[FollowerOrderRow]], Awaitable[None]], *,
+                 interval_s: float = 5.0, grace_s: float = 10.0, batch: int = 500) -> None:
+        self.db, self.redo, self.grace_s, self.batch = db, redo, grace_s, batch
+        self._periodic = Periodic("copy-effects", interval_s, self.sweep, first_delay_s=interval_s)
+
+    def start(self) -> "EffectsSweeper":
+        self._periodic.start()
+        return self
+
+    async def stop(self) -> None:
+        await self._periodic.stop()
+
+    async def sweep(self) -> int:
+        """Redo the pending effects found; how many copies it took up."""
+        before = datetime.now(UTC) - timedelta(seconds=self.grace_s)
+        async with self.db.session() as session:
+            rows = list((await session.execute(select(FollowerOrderRow).where(
+                FollowerOrderRow.effects_pending.is_(True), FollowerOrderRow.ack_time <= before)
+                .order_by(FollowerOrderRow.ack_time).limit(self.batch))).scalars())
+        if rows:
+            log.info("redoing the effects of %d acknowledged copies", len(rows))
+            await self.redo(rows)
+        return len(rows)

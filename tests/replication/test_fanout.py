@@ -1,0 +1,121 @@
+"""A fill's copies as one batch, on SQLite and PostgreSQL: the sessions the copier keeps in
+memory follow every change made through the API (settings, pause, a new follower), and the
+fence insert leaves copies already recorded alone."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from google.protobuf import field_mask_pb2
+
+from copytrade.replication.v1 import replication_events_pb2 as events
+from copytrade.replication.v1 import replication_service_pb2 as rep
+from copytrade.type.v1 import trading_pb2
+from services.kit.db import Database, insert_ignoring
+from services.kit.testing import eventually
+from services.replication.server import MIGRATIONS
+from services.replication.store import MasterPositionRow
+from tests.replication.test_worker_crash import copied_by, own_nats  # noqa: F401 - a fixture: a nats-server of
+# the test's own, so a stopped service's pull requests on the shared server cannot hold the next test's fills
+from venue_sim import Simulator
+
+
+async def test_a_fills_batch_follows_session_changes_made_meanwhile(own_nats, start_service, token_for, backend):
+    sim = await Simulator(seed=9).start()
+    try:
+        compliance = await start_service("compliance", nats_url=own_nats.url)
+        risk = await start_service("risk", nats_url=own_nats.url)
+        addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
+        replication = await start_service("replication", addresses=addresses, venue_rate_limit=False,
+                                          venue_urls={"binance": sim.url}, nats_url=own_nats.url)
+        from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
+        from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+        comp_stub, rep_stub = ComplianceServiceStub(compliance.channel), ReplicationServiceStub(replication.channel)
+        master, master_account, users = await copied_by(sim, comp_stub, rep_stub, token_for, 4)
+
+        async def fill(trade_id: str) -> None:
+            await rep_stub.SubmitMasterFill(rep.SubmitMasterFillRequest(
+                master_account_id=master_account.account_id, venue_trade_id=trade_id, symbol="BTC/USDT",
+                side=trading_pb2.SIDE_BUY, quantity="0.01", price="64000"), metadata=token_for(master))
+
+        def quantities(user: str) -> list[Decimal]:
+            return [o.orig_qty for o in sim.orders(user)]
+
+        await fill("T1")
+        for user, _ in users:
+            await eventually(lambda: quantities(user) == [Decimal("0.002")], message=f"{user}'s first copy")
+
+        # Between fills: one follower changes her size, another pauses, a new follower joins.
+        sessions = {}
+        for user, _ in users:
+            listed = (await rep_stub.ListCopySessions(rep.ListCopySessionsRequest(), metadata=token_for(user))).sessions
+            sessions[user] = listed[0].config_id
+        resized, paused = users[0][0], users[1][0]
+        await rep_stub.UpdateCopySettings(rep.UpdateCopySettingsRequest(
+            config_id=sessions[resized], settings=rep.CopySettings(fixed_quantity="0.003"),
+            update_mask=field_mask_pb2.FieldMask(paths=["fixed_quantity"])), metadata=token_for(resized))
+        await rep_stub.PauseCopySession(rep.PauseCopySessionRequest(config_id=sessions[paused]),
+                                        metadata=token_for(paused))
+        [(joined, _)] = await _one_more_follower(sim, comp_stub, rep_stub, token_for, master_account)
+
+        await fill("T2")
+        await eventually(lambda: quantities(resized) == [Decimal("0.002"), Decimal("0.003")],
+                         message="the new size used at once")
+        await eventually(lambda: quantities(joined) == [Decimal("0.002")], message="the new follower copied")
+        for user, _ in users[2:]:
+            await eventually(lambda: quantities(user) == [Decimal("0.002")] * 2, message=f"{user}'s second copy")
+
+        async def refused_paused():
+            orders = (await rep_stub.ListFollowerOrders(rep.ListFollowerOrdersRequest(),
+                                                        metadata=token_for(paused))).orders
+            return sorted((o.status, o.refusal.reason) for o in orders) == sorted([
+                (events.FOLLOWER_ORDER_STATUS_FILLED, ""), (events.FOLLOWER_ORDER_STATUS_REFUSED, "SESSION_PAUSED")])
+        await eventually(refused_paused, message="the paused session's copy refused as paused")
+        assert quantities(paused) == [Decimal("0.002")]
+    finally:
+        await sim.stop()
+
+
+async def _one_more_follower(sim, compliance, replication, token_for, master_account):
+    """A follower joining a master someone already copies."""
+    import uuid
+
+    from copytrade.compliance.v1 import compliance_service_pb2 as comp
+    from tests.replication.test_copy_flow import SPOT, verify
+
+    user = f"late-{uuid.uuid4().hex[:6]}"
+    await verify(compliance, token_for, user)
+    account = sim.create_account(user, {"USDT": "100000"})
+    credential = (await compliance.StoreCredential(comp.StoreCredentialRequest(
+        venue=SPOT, api_key=account.api_key, api_secret=account.secret), metadata=token_for(user))).credential
+    venue_account = (await replication.CreateVenueAccount(rep.CreateVenueAccountRequest(
+        role=rep.ACCOUNT_ROLE_FOLLOWER, venue=SPOT, credential_id=credential.credential_id),
+        metadata=token_for(user))).account
+    await replication.StartCopySession(rep.StartCopySessionRequest(
+        follower_account_id=venue_account.account_id, master_account_id=master_account.account_id,
+        settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_FIXED_QUANTITY, fixed_quantity="0.002")),
+        metadata=token_for(user))
+    return [(user, venue_account.account_id)]
+
+
+async def test_the_fence_inserts_only_rows_not_there_and_names_them(make_settings, backend):
+    db = Database(make_settings("replication"), MIGRATIONS)
+    await db.migrate()
+    try:
+        from datetime import UTC, datetime
+        now = datetime.now(UTC)
+
+        def row(symbol: str, quantity: str) -> dict:
+            return {"master_account_id": "acc-fence", "symbol": symbol, "quantity": Decimal(quantity), "update_time": now}
+        async with db.session() as session:
+            assert await insert_ignoring(session, MasterPositionRow, [row("BTC/USDT", "1")]) == {
+                ("acc-fence", "BTC/USDT")}
+        async with db.session() as session:
+            again = await insert_ignoring(session, MasterPositionRow, [row("ETH/USDT", "2"), row("BTC/USDT", "9")])
+        async with db.session() as session:
+            kept = await session.get(MasterPositionRow, ("acc-fence", "BTC/USDT"))
+            added = await session.get(MasterPositionRow, ("acc-fence", "ETH/USDT"))
+        assert kept.quantity == Decimal("1") and added.quantity == Decimal("2")  # the row there is left alone
+        assert again == {("acc-fence", "ETH/USDT")}  # only what this insert put there
+    finally:
+        await db.close()
