@@ -543,7 +543,7 @@ class Copier:
             results[i] = Attempt("refused", reason=refusal.reason)
         # PENDING before sending, in one write: a crash from here on is resolved by asking.
         ours = await self._fence([intent.row for _, intent in approved]) if approved else set()
-        acks = GroupWriter(self._record_acks)
+        acks = GroupWriter(self._record_acks, then=self._effects)
 
         async def place(i: int, intent: Intent) -> None:
             if intent.row.order_id not in ours:  # another worker is making this copy: its retry asks the venue
@@ -595,10 +595,10 @@ class Copier:
         return Attempt("placed")
 
     async def _record_acks(self, rows: list[FollowerOrderRow]) -> None:
-        """A group of acknowledgements in one transaction (marked effects pending), then their effects."""
+        """A group of acknowledgements in one transaction, marked effects pending (GroupWriter
+        then does their effects while the next group is written)."""
         async with self.db.session() as session:
             session.add_all(rows)
-        await self._effects(rows)
 
     async def _master_contract_size(self, symbol: str, master_account_id: str, follower: VenueAccountRow,
                                     follower_venue) -> Decimal:

@@ -103,13 +103,16 @@ async def _bounded(calls: list[Callable[[], Awaitable[T]]]) -> list[T]:
 
 class GroupWriter(Generic[T]):
     """Items handed in one by one, written in groups: the first is written at once, and those
-    arriving while a write is under way go together in the next (group commit). `drain()`
-    waits until everything handed in is written and raises the first failure."""
+    arriving while a write is under way go together in the next (group commit). After each
+    write, `then(group)` starts for that group, without holding up the next write. `drain()`
+    waits until everything handed in is written and followed up, and raises the first failure."""
 
-    def __init__(self, write: Callable[[list[T]], Awaitable[None]]) -> None:
-        self._write = write
+    def __init__(self, write: Callable[[list[T]], Awaitable[None]],
+                 then: Callable[[list[T]], Awaitable[None]] | None = None) -> None:
+        self._write, self._then = write, then
         self._waiting: list[T] = []
         self._task: asyncio.Task | None = None
+        self._following: list[asyncio.Task] = []
         self._failures: list[BaseException] = []
 
     def add(self, item: T) -> None:
@@ -124,10 +127,16 @@ class GroupWriter(Generic[T]):
                 await self._write(batch)
             except Exception as exc:  # noqa: BLE001 - told by drain()
                 self._failures.append(exc)
+                continue
+            if self._then is not None:
+                self._following.append(asyncio.create_task(self._then(batch)))
 
     async def drain(self) -> None:
         while self._task is not None and not self._task.done():
             await asyncio.shield(self._task)
+        for outcome in await asyncio.gather(*self._following, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                self._failures.append(outcome)
         if self._failures:
             raise self._failures[0]
 
