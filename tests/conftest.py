@@ -40,9 +40,8 @@ def _postgres_available() -> str | None:
         return str(exc)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> str:
-    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+def _fresh_database():
+    """A new PostgreSQL database, dropped afterwards."""
     problem = _postgres_available()
     if problem:
         if IN_CI:
@@ -54,6 +53,20 @@ def postgres_url() -> str:
     yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A fresh PostgreSQL database for this test session (tests that share it use its one
+    MASTER_KEY and JWT_SECRET)."""
+    yield from _fresh_database()
+
+
+@pytest.fixture
+def own_postgres_url() -> str:
+    """A PostgreSQL database of this test's own: for a mesh with secrets of its own (the shared
+    database's vault and audit keys are sealed under the suite's MASTER_KEY)."""
+    yield from _fresh_database()
 
 
 class AuthenticatedNats(NatsServer):

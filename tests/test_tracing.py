@@ -1,6 +1,6 @@
 """OpenTelemetry traces: a master signal sent to the gateway's REST API makes ONE trace through
-the gateway, replication (the gRPC call, the JetStream hop, the worker's copy), risk's
-ReserveOrder and the order at the venue. Every service runs in this process, so one in-memory
+the gateway, replication (the gRPC call, the JetStream hop, the worker's batch of the fill's
+copies), risk's ReserveOrders and the order at the venue. Every service runs in this process, so one in-memory
 exporter sees them all. With tracing off (the default) nothing is recorded or sent along."""
 
 import asyncio
@@ -119,21 +119,21 @@ async def test_a_rest_signal_is_one_trace_through_gateway_replication_risk_and_v
     assert {("POST /v1/master-fills", SpanKind.SERVER),  # the gateway
             ("copytrade.replication.v1.ReplicationService/SubmitMasterFill", SpanKind.SERVER),
             ("publish fills", SpanKind.PRODUCER), ("process fills", SpanKind.CONSUMER),  # the JetStream hop
-            ("copy", SpanKind.INTERNAL), ("copy sizing", SpanKind.INTERNAL),  # the worker
-            ("copytrade.risk.v1.RiskService/ReserveOrder", SpanKind.CLIENT),
-            ("copytrade.risk.v1.RiskService/ReserveOrder", SpanKind.SERVER),  # risk
+            ("copy fill", SpanKind.INTERNAL), ("copy sizing", SpanKind.INTERNAL),  # the worker's batch
+            ("copytrade.risk.v1.RiskInternalService/ReserveOrders", SpanKind.CLIENT),  # one call per fill
+            ("copytrade.risk.v1.RiskInternalService/ReserveOrders", SpanKind.SERVER),  # risk
             ("venue create_order", SpanKind.CLIENT)} <= named
     # One chain of parents, from the order at the venue back to the REST call.
     venue = next(s for s in ours if s.name == "venue create_order")
     assert venue.attributes["copytrade.venue"] == "binance"
     chain = ancestry(venue, by_id)
     assert [s.name for s in chain] == [
-        "venue create_order", "copy", "process fills", "publish fills",
+        "venue create_order", "copy fill", "process fills", "publish fills",
         "copytrade.replication.v1.ReplicationService/SubmitMasterFill", "POST /v1/master-fills"]
     assert chain[2].attributes["messaging.consumer.group.name"] == "replication"  # the copy workers' durable
-    risk_server = next(s for s in ours if s.name.endswith("ReserveOrder") and s.kind == SpanKind.SERVER)
+    risk_server = next(s for s in ours if s.name.endswith("ReserveOrders") and s.kind == SpanKind.SERVER)
     assert [s.name for s in ancestry(risk_server, by_id)][1:3] == [
-        "copytrade.risk.v1.RiskService/ReserveOrder", "copy"]  # client span, then the worker's copy
+        "copytrade.risk.v1.RiskInternalService/ReserveOrders", "copy fill"]  # client span, then the batch
     assert risk_server.attributes["rpc.grpc.status_code"] == 0
     assert risk_server.attributes["copytrade.request_id"]  # finds the call's log lines
     gateway = next(s for s in ours if s.name == "POST /v1/master-fills")
@@ -152,7 +152,7 @@ async def test_a_fill_on_the_masters_stream_is_one_trace_to_the_followers_order(
                 return chain
         return None
     chain = await eventually(copy_finished, message="the follower order's span in the master fill's trace")
-    assert chain == ["venue create_order", "copy", "process fills", "publish fills", "master fill"]
+    assert chain == ["venue create_order", "copy fill", "process fills", "publish fills", "master fill"]
 
 
 async def test_tracing_off_records_nothing_and_sends_no_trace_headers(signal_route):

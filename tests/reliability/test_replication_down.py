@@ -123,8 +123,8 @@ async def test_replication_killed_and_kept_down_while_the_master_trades_misses_n
 
 
 @pytest_asyncio.fixture
-async def two_replicas(tmp_path: Path, postgres_url):
-    async with copying_stack(tmp_path, postgres_url, second_replica=True) as parts:
+async def two_replicas(tmp_path: Path, own_postgres_url):
+    async with copying_stack(tmp_path, own_postgres_url, second_replica=True) as parts:
         yield parts
 
 

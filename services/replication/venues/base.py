@@ -29,7 +29,10 @@ class ErrorKind(enum.Enum):
     UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME"  # an order may or may not exist: ask by client order id before re-sending
 
 
-@dataclass(frozen=True)
+# Not frozen: Python sets an exception's __traceback__ (contextlib does, re-raising it out of an
+# async with), which a frozen dataclass refuses with FrozenInstanceError. eq=False: compared and
+# hashed by identity, as exceptions are.
+@dataclass(eq=False)
 class VenueError(Exception):
     kind: ErrorKind
     message: str
