@@ -65,7 +65,7 @@ async def stores_agree(mesh, copying: Copying, endpoints: dict, secret: str, pos
     venue_orders = {name: [o.client_order_id for o in copying.sim.orders(name)] for name in copying.followers}
 
     async def agree():
-        check = await check_stores(mesh.nats.url, risk_db, ComplianceServiceStub(channel), operator, venue_orders)
+        check = await check_stores(mesh.nats_url_as(), risk_db, ComplianceServiceStub(channel), operator, venue_orders)
         assert check.exact, check.problems[:10]
         return check
     try:
