@@ -174,9 +174,9 @@ async def publish_copy(bus, account: str, n: int, fill: stats.Fill, *, delay_ms:
 
 async def test_short_histories_say_not_enough_and_capturable_uses_the_measured_copies(discovery, token_for):
     stub, bus = discovery
-    measured, modelled = f"acc_{uuid.uuid4().hex[:8]}", f"acc_{uuid.uuid4().hex[:8]}"
-    traders = {account: await master(stub, token_for, name, account)
-               for name, account in (("Measured", measured), ("Modelled", modelled))}
+    (measured_trader, measured), (modelled_trader, modelled) = [await master(stub, token_for, name)
+                                                                for name in ("Measured", "Modelled")]
+    traders = {measured: measured_trader, modelled: modelled_trader}
     # The hand-checked history, moved to have started four days ago (days run to today).
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     recent = [replace(f, time=f.time + (today - timedelta(days=4) - DAY)) for f in HISTORY]

@@ -52,6 +52,7 @@ ROrder = pb.rithmic_order_notification_pb2.RithmicOrderNotification
 XOrder = pb.exchange_order_notification_pb2.ExchangeOrderNotification
 TRIGGERED_TYPES = (New.STOP_MARKET, New.STOP_LIMIT, New.MARKET_IF_TOUCHED, New.LIMIT_IF_TOUCHED)
 LIMIT_TYPES = (New.LIMIT, New.STOP_LIMIT, New.LIMIT_IF_TOUCHED)
+STOP_TIMEOUT_S = 5.0  # how long stop waits for connections to close
 
 
 def reached(order: "SimOrder", price: float) -> bool:
@@ -187,7 +188,10 @@ class RithmicSim:
             task.cancel()
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
+            try:  # a connection's handler still at work (a client not answering the close) must not hold stop
+                await asyncio.wait_for(self._server.wait_closed(), STOP_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("rithmic simulator: connections still closing after %.0f s; stopped anyway", STOP_TIMEOUT_S)
             self._server = None
 
     async def __aenter__(self) -> RithmicSim:
