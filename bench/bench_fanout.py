@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import aiohttp
 import ccxt.pro as ccxt_pro
 
 from bench.bench_replication import Arrivals, BALANCES, Copying, latency_figures
@@ -31,8 +32,11 @@ async def direct_fanout(sim: Simulator, n: int, rounds: int) -> dict:
     """N accounts' ccxt clients (markets loaded once and shared, as the copier's pool shares
     them), each placing one market order at the same moment; time to the last acknowledgement."""
     accounts = [sim.create_account(f"direct{n}-{i}-{time.monotonic_ns()}", BALANCES) for i in range(n)]
-    clients = [ccxt_pro.binance({**ccxt_config(sim.url, rate_limit=False), "apiKey": a.api_key, "secret": a.secret})
-               for a in accounts]
+    http = aiohttp.ClientSession()  # one session for every client, as the copier's pool shares one per venue host
+    clients = [ccxt_pro.binance({**ccxt_config(sim.url, rate_limit=False), "apiKey": a.api_key, "secret": a.secret,
+                                 "session": http, "timeout": 60_000}) for a in accounts]
+    for client in clients:  # a thousand signed requests queue on one loop: their signatures must outlast it
+        client.options["recvWindow"] = 60_000
     try:
         await clients[0].load_markets()
         for client in clients[1:]:
@@ -51,6 +55,7 @@ async def direct_fanout(sim: Simulator, n: int, rounds: int) -> dict:
             last_ms.append((time.perf_counter() - started) * 1000)
     finally:
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+        await http.close()
     return {"orders": n, "rounds": rounds, "last_ack_ms": latency_figures(last_ms),
             "each_ack_ms": latency_figures(each_ms)}
 
