@@ -89,9 +89,9 @@ class Intent:
 
 class Copier:
     def __init__(self, db: Database, bus: Bus, pool: VenuePool, risk: RiskServiceStub, error_book: ErrorBook,
-                 risk_internal: RiskInternalServiceStub | None = None) -> None:
+                 risk_internal: RiskInternalServiceStub) -> None:
         self.db, self.bus, self.pool, self.risk, self.error_book = db, bus, pool, risk, error_book
-        self.risks = RiskBatch(risk, risk_internal)  # a fill's reservations, commits, releases: one call each
+        self.risks = RiskBatch(risk_internal)  # a fill's reservations, commits, releases: one call each
         self.catalog = Catalog(db)  # sessions, settings, accounts, equity: in memory
         self._clearing: set[asyncio.Task] = set()  # effects markers being cleared
         self.market = MarketData()

@@ -11,94 +11,52 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
-import grpc
 from sqlalchemy import select
 
 from copytrade.risk.v1 import risk_internal_service_pb2 as internal_pb
 from copytrade.risk.v1 import risk_service_pb2 as risk_pb
 from copytrade.risk.v1.risk_internal_service_pb2_grpc import RiskInternalServiceStub
-from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from services.kit.db import Database
 from services.kit.periodic import Periodic
 from services.replication.store import FollowerOrderRow
 
 log = logging.getLogger("copytrade.replication.fanout")
 RISK_BATCH = 5_000  # the most orders, commits or releases RiskInternalService takes in one call
-SINGLE_CONCURRENCY = 64  # in flight at once when a risk without the batch calls is asked one by one
 RISK_TIMEOUT_S = 5.0
 T = TypeVar("T")
 
 
 class RiskBatch:
-    """Risk asked per batch. A risk that does not serve RiskInternalService yet (UNIMPLEMENTED)
-    is asked one order at a time, concurrently, through the per-order calls."""
+    """Risk asked per batch (RiskInternalService): a fill's reservations, commits and releases
+    one call each, chunked at the most a call takes."""
 
-    def __init__(self, risk: RiskServiceStub, internal: RiskInternalServiceStub | None) -> None:
-        self.risk, self.internal = risk, internal
-        self.batched = internal is not None
+    def __init__(self, internal: RiskInternalServiceStub) -> None:
+        self.internal = internal
 
     async def reserve(self, orders: list[risk_pb.ReserveOrderRequest]) -> list[risk_pb.ReserveOrderResponse]:
         """One decision per order, in order."""
-        if self.batched:
-            try:
-                decisions: list[risk_pb.ReserveOrderResponse] = []
-                for chunk in _chunks(orders):
-                    reply = await self.internal.ReserveOrders(internal_pb.ReserveOrdersRequest(orders=chunk),
-                                                              timeout=RISK_TIMEOUT_S)
-                    decisions.extend(reply.decisions)
-                return decisions
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
-                    raise
-                self.batched = False
-        return await _bounded([lambda o=o: self.risk.ReserveOrder(o, timeout=RISK_TIMEOUT_S) for o in orders])
+        decisions: list[risk_pb.ReserveOrderResponse] = []
+        for chunk in _chunks(orders):
+            reply = await self.internal.ReserveOrders(internal_pb.ReserveOrdersRequest(orders=chunk),
+                                                      timeout=RISK_TIMEOUT_S)
+            decisions.extend(reply.decisions)
+        return decisions
 
     async def commit(self, commits: list[tuple[str, risk_pb.CommitReservationRequest]]) -> None:
         """(follower id, commit) pairs; idempotent per reservation."""
-        if not commits:
-            return
-        if self.batched:
-            try:
-                for chunk in _chunks(commits):
-                    await self.internal.CommitReservations(internal_pb.CommitReservationsRequest(commits=[
-                        internal_pb.ReservationCommit(follower_id=f, commit=c) for f, c in chunk]),
-                        timeout=RISK_TIMEOUT_S)
-                return
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
-                    raise
-                self.batched = False
-        await _bounded([lambda c=c: self.risk.CommitReservation(c, timeout=RISK_TIMEOUT_S) for _, c in commits])
+        for chunk in _chunks(commits):
+            await self.internal.CommitReservations(internal_pb.CommitReservationsRequest(commits=[
+                internal_pb.ReservationCommit(follower_id=f, commit=c) for f, c in chunk]), timeout=RISK_TIMEOUT_S)
 
     async def release(self, releases: list[tuple[str, risk_pb.ReleaseReservationRequest]]) -> None:
         """(follower id, release) pairs; idempotent per reservation."""
-        if not releases:
-            return
-        if self.batched:
-            try:
-                for chunk in _chunks(releases):
-                    await self.internal.ReleaseReservations(internal_pb.ReleaseReservationsRequest(releases=[
-                        internal_pb.ReservationRelease(follower_id=f, release=r) for f, r in chunk]),
-                        timeout=RISK_TIMEOUT_S)
-                return
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
-                    raise
-                self.batched = False
-        await _bounded([lambda r=r: self.risk.ReleaseReservation(r, timeout=RISK_TIMEOUT_S) for _, r in releases])
+        for chunk in _chunks(releases):
+            await self.internal.ReleaseReservations(internal_pb.ReleaseReservationsRequest(releases=[
+                internal_pb.ReservationRelease(follower_id=f, release=r) for f, r in chunk]), timeout=RISK_TIMEOUT_S)
 
 
 def _chunks(items: list[T]) -> list[list[T]]:
     return [items[i:i + RISK_BATCH] for i in range(0, len(items), RISK_BATCH)]
-
-
-async def _bounded(calls: list[Callable[[], Awaitable[T]]]) -> list[T]:
-    gate = asyncio.Semaphore(SINGLE_CONCURRENCY)
-
-    async def one(call):
-        async with gate:
-            return await call()
-    return list(await asyncio.gather(*(one(call) for call in calls)))
 
 
 class GroupWriter(Generic[T]):
