@@ -63,11 +63,18 @@ async def test_no_route_answers_generated_requests_with_a_5xx(whole_gateway, bac
             assert set(await reply.json()) == {"code", "message", "details"}
     print(f"\nnot implemented yet ({len(pending)}):", ", ".join(sorted(
         f"{r.method.containing_service.name}.{r.method.name}" for r in pending)))
-    skip = [arg for r in pending for arg in ("--exclude-operation-id", _operation_id(r))]
+    # Left out as well: what ends the operator's own tokens (the fuzz learns her user id from
+    # responses), so everything after it would be fuzzed against the auth check alone.
+    # test_rest and test_token_revocation cover them.
+    self_revoking = [r for r in route_table() if r.method.name in ("Logout", "SetUserRoles", "DeleteUser")]
+    skip = [arg for r in [*pending, *self_revoking] for arg in ("--exclude-operation-id", _operation_id(r))]
     process = await asyncio.create_subprocess_exec(
         str(SCHEMATHESIS), "run", f"{whole_gateway}/openapi.json", "--checks", "not_a_server_error",
         "--max-examples", str(EXAMPLES), "--phases", "examples,coverage,fuzzing", "--generation-deterministic",
-        "--header", f"Authorization:{auth['Authorization']}", "--request-timeout", "10", "--workers", "2",
+        "--header", f"Authorization:{auth['Authorization']}", "--request-timeout", "10",
+        # One worker: hypothesis parses lambdas with ast, which CPython 3.11 cannot do in two
+        # threads at once (SystemError: AST constructor recursion depth mismatch).
+        "--workers", "1",
         "--exclude-path", "/v1/copy-events:stream",  # an endless event stream; covered by the SSE test
         *skip, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
         env={**os.environ, "NO_COLOR": "1"})
@@ -76,8 +83,10 @@ async def test_no_route_answers_generated_requests_with_a_5xx(whole_gateway, bac
     (Path(os.environ.get("FUZZ_OUTPUT", tmp_path)) / "schemathesis.txt").write_text(text)
     failing = re.findall(r"^_+ ([A-Z]+ /\S+) _+$", text, re.M)
     assert process.returncode == 0, f"5xx from {failing}:\n{text[-6000:]}"
+    # Every operation was reached as the operator (a 401 everywhere would fuzz only the auth check).
+    assert "Authentication failed" not in text, text[-6000:]
     selected, total = map(int, re.search(r"Selected: (\d+)/(\d+)", text).groups())
-    assert selected == total - len(pending) - 1  # every route but the pending ones and the stream
+    assert selected == total - len(pending) - len(self_revoking) - 1  # all but those and the stream
     assert int(re.search(r"(\d+) generated", text).group(1)) >= selected * 10
 
 
