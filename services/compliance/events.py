@@ -32,6 +32,7 @@ log = logging.getLogger("copytrade.compliance.events")
 
 DURABLE = "compliance"
 PUBLISH_ATTEMPTS = 10
+COPY_BATCH = 256  # copy events per transaction
 SIDES = {trading_pb2.SIDE_BUY: "buy", trading_pb2.SIDE_SELL: "sell"}
 COPY_ACTIONS = {
     rep_events.FollowerOrderPlaced: "copy.placed",
@@ -164,7 +165,9 @@ class Intake:
 
     async def start(self, bus: Bus) -> None:
         await bus.consume("FILLS", DURABLE, "fills.master.filled.>", self.on_fill)
-        await bus.consume("COPIES", DURABLE, "copies.>", self.on_copy)
+        # A fill's copies come in hundreds: their events are folded per fetch into one
+        # transaction (one chain-lock acquisition, one multi-row append).
+        await bus.consume_batches("COPIES", DURABLE, "copies.>", self.on_copies, batch=COPY_BATCH)
         await bus.consume("RISK", DURABLE, "risk.>", self.on_risk)
 
     async def on_fill(self, delivery: Delivery) -> None:
@@ -172,17 +175,29 @@ class Intake:
             return
         await self._once(lambda tx: self.monitor.record_trade(tx, master_trade(delivery.event)))
 
+    async def on_copies(self, deliveries: list[Delivery]) -> None:
+        """Copy events in one transaction, in stream order. Should the batch fail (another
+        replica wrote one of its trades meanwhile, or one event cannot be stored), each is
+        applied on its own, so the others are not held back by it."""
+        try:
+            async with self.audit.transaction() as tx:
+                for delivery in deliveries:
+                    await self._apply_copy(tx, delivery)
+        except Exception as exc:  # noqa: BLE001 - each event again, alone
+            log.info("%d copy events stored one by one (%s: %s)", len(deliveries), type(exc).__name__,
+                     str(exc).splitlines()[0][:200] if str(exc) else "")
+            for delivery in deliveries:
+                await self.on_copy(delivery)
+
     async def on_copy(self, delivery: Delivery) -> None:
-        entry = copy_entry(delivery.event, delivery.subject, event_id("COPIES", delivery))
+        await self._once(lambda tx: self._apply_copy(tx, delivery))
 
-        async def apply(tx) -> None:
-            # No look for the event first: one arrives twice only on a redelivery, and then the
-            # trade is found known and the chain finds the entry (a read saved per copy event).
-            if isinstance(delivery.event, rep_events.FollowerOrderFilled) and delivery.event.order.follower_id:
-                await self.monitor.record_trade(tx, follower_trade(delivery.event))
-            tx.record(entry)
-
-        await self._once(apply)
+    async def _apply_copy(self, tx, delivery: Delivery) -> None:
+        # No look for the event first: one arrives twice only on a redelivery, and then the
+        # trade is found known and the chain finds the entry (a read saved per copy event).
+        if isinstance(delivery.event, rep_events.FollowerOrderFilled) and delivery.event.order.follower_id:
+            await self.monitor.record_trade(tx, follower_trade(delivery.event))
+        tx.record(copy_entry(delivery.event, delivery.subject, event_id("COPIES", delivery)))
 
     async def on_risk(self, delivery: Delivery) -> None:
         entry = risk_entry(delivery.event, delivery.subject, event_id("RISK", delivery))

@@ -34,6 +34,7 @@ from services.kit.db import Database
 _ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
 _ACTION_PREFIX = re.compile(r"[a-z0-9_.]{1,64}")
 MAX_DETAILS_JSON = 16 * 1024
+MAX_CREDENTIALS_PER_FETCH = 1000
 
 
 def user_to_proto(row: UserRow) -> pb.User:
@@ -507,6 +508,39 @@ class ComplianceInternalServicer(internal_grpc.ComplianceInternalServiceServicer
         return internal_pb.FetchCredentialResponse(
             venue=trading_pb2.Venue(kind=row.venue_kind, id=row.venue_id, market_type=row.market_type),
             api_key=secret.api_key, api_secret=secret.api_secret, passphrase=secret.passphrase)
+
+    async def FetchCredentials(self, request: internal_pb.FetchCredentialsRequest, context):
+        caller = auth.require_service("replication")
+        if len(request.credentials) > MAX_CREDENTIALS_PER_FETCH:
+            raise errors.invalid_argument("TOO_MANY_CREDENTIALS", f"at most {MAX_CREDENTIALS_PER_FETCH} credentials "
+                                          "per call", domain=identity.DOMAIN, field="credentials")
+        ids = list({r.credential_id for r in request.credentials if r.credential_id})
+        async with self.db.session() as session:
+            rows = {row.credential_id: row for row in (await session.execute(
+                select(CredentialRow).where(CredentialRow.credential_id.in_(ids)))).scalars()} if ids else {}
+        response, fetched = internal_pb.FetchCredentialsResponse(), []
+        for wanted in request.credentials:
+            result = response.results.add(credential_id=wanted.credential_id)
+            row = rows.get(wanted.credential_id)
+            if row is None or (wanted.user_id and row.user_id != wanted.user_id):
+                result.error_reason, result.error_message = "CREDENTIAL_NOT_FOUND", "no such credential for that user"
+                continue
+            try:
+                secret = await self.keyring.decrypt(row.ciphertext, row.user_id)
+            except InvalidToken:
+                result.error_reason = "CREDENTIAL_UNREADABLE"
+                result.error_message = "the credential cannot be decrypted with the configured master key"
+                continue
+            result.credential.CopyFrom(internal_pb.FetchCredentialResponse(
+                venue=trading_pb2.Venue(kind=row.venue_kind, id=row.venue_id, market_type=row.market_type),
+                api_key=secret.api_key, api_secret=secret.api_secret, passphrase=secret.passphrase))
+            fetched.append(row)
+        if fetched:  # every hand-over audited, as FetchCredential's, in one append
+            async with self.audit.transaction() as tx:
+                for row in fetched:
+                    tx.record(Entry(caller.subject, "credential.fetched", f"credential:{row.credential_id}",
+                                    row.user_id))
+        return response
 
     async def VerifyCredentialOwner(self, request: internal_pb.VerifyCredentialOwnerRequest, context):
         auth.require_service()

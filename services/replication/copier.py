@@ -208,13 +208,16 @@ class Copier:
             await self._effects([row for row in existing.values() if row.effects_pending])
         except Exception as exc:  # noqa: BLE001 - the fill is tried again
             failures.append(exc)
+        # Followers' venues not open yet (after a restart, a new follower): opened together.
+        await self.pool.open_many([accounts[s.follower_account_id] for s in sessions if s.follower_account_id in accounts])
         with tracing.span("copy fill", attributes={"copytrade.copies": len(sessions)}):
             # One follower's copies are made one at a time, in the order the fills arrive.
             async with self._followers_locked({s.follower_account_id for s in sessions}):
                 positions = await self._positions_before(fill, sessions)
+                fill_refusal = isolation.fill_problem(fill)  # the same for every copy
                 planned = await asyncio.gather(*(
                     self._plan_alone(fill, s, accounts.get(s.follower_account_id), existing.get(ids[s.config_id]),
-                                     received, positions)
+                                     received, positions, fill_refusal)
                     for s in sessions), return_exceptions=True)
                 failures += [p for p in planned if isinstance(p, BaseException)]
                 intents = [p for p in planned if isinstance(p, Intent)]
@@ -243,12 +246,14 @@ class Copier:
 
     async def _plan_alone(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
                           existing: FollowerOrderRow | None, received: datetime,
-                          positions: dict[tuple[str, str], Decimal] | None) -> Intent | None:
+                          positions: dict[tuple[str, str], Decimal] | None,
+                          fill_refusal=isolation.UNCHECKED) -> Intent | None:
         """_plan(), except that a copy no retry can make (poison input stored before the edges
         checked it, an error saying the input is wrong) is refused at once with its reason,
         alone, instead of failing the fill for every session and holding it."""
         # A copy sent before is asked about at its venue first, whatever its inputs.
-        refusal = isolation.before_copy(fill, session, account) if existing is None else None
+        refusal = isolation.before_copy(fill, session, account, fill_refusal=fill_refusal,
+                                        parsed=self.catalog.settings) if existing is None else None
         if refusal is None:
             try:
                 return await self._plan(fill, session, account, existing, received, positions)
@@ -422,8 +427,7 @@ class Copier:
                                 follower_price=quoted, master_stop=master_stop)
         spot = account.market_type == trading_pb2.MARKET_TYPE_SPOT
         if not sized.refused and sized.closing > 0 and sized.side == "sell" and spot:
-            holding = (await venue.account()).balances.get(instrument.base)
-            sized = sizing.within_holdings(sized, holding.free if holding else Decimal(0), instrument.lot_size)
+            sized = sizing.within_holdings(sized, await venue.free_balance(instrument.base), instrument.lot_size)
         return sized, instrument, equity, price
 
     async def resting_copy_covers(self, session: CopySessionRow, fill: events.MasterFill) -> bool:
@@ -657,7 +661,6 @@ class Copier:
                       S.FOLLOWER_ORDER_STATUS_PLACED)
         row.error_kind = row.error_message = ""
         row.effects_pending = True
-        self.catalog.forget_equity(row.follower_account_id)  # a copy moves its account's equity
 
     async def _placed(self, row: FollowerOrderRow, venue_order_id: str, filled: Decimal, price: Decimal | None,
                       venue_status: str) -> None:

@@ -82,10 +82,14 @@ def fill_problem(fill: events.MasterFill) -> trading_pb2.Refusal | None:
     return None
 
 
-def settings_problem(session: CopySessionRow) -> trading_pb2.Refusal | None:
-    """Settings stored before they were validated as they are today."""
+def settings_problem(session: CopySessionRow, parsed=None) -> trading_pb2.Refusal | None:
+    """Settings stored before they were validated as they are today. parsed(session): the
+    settings validated (the catalog's, validated once per change), else they are here."""
     try:
-        copy_settings.validate(copy_settings.from_json(session.settings))
+        if parsed is not None:
+            parsed(session)
+        else:
+            copy_settings.validate(copy_settings.from_json(session.settings))
     except errors.DomainError as exc:
         return exc.to_refusal()
     except json_format.ParseError as exc:
@@ -104,9 +108,14 @@ def account_problem(account: VenueAccountRow | None) -> trading_pb2.Refusal | No
     return None
 
 
-def before_copy(fill: events.MasterFill, session: CopySessionRow,
-                account: VenueAccountRow | None) -> trading_pb2.Refusal | None:
-    return fill_problem(fill) or settings_problem(session) or account_problem(account)
+UNCHECKED = object()
+
+
+def before_copy(fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None, *,
+                fill_refusal=UNCHECKED, parsed=None) -> trading_pb2.Refusal | None:
+    """fill_refusal: fill_problem(fill), when the caller has it (once per fill, not per copy)."""
+    return (fill_problem(fill) if fill_refusal is UNCHECKED else fill_refusal) \
+        or settings_problem(session, parsed) or account_problem(account)
 
 
 # --- during a copy ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import grpc
 
 from copytrade.compliance.v1 import compliance_internal_service_pb2 as compliance_pb
 from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
@@ -27,6 +28,9 @@ OPENERS = {trading_pb2.VENUE_KIND_CCXT: CcxtVenue,
            trading_pb2.VENUE_KIND_NINJATRADER: ninjatrader_venue.from_credential,
            trading_pb2.VENUE_KIND_RITHMIC: rithmic_venue.from_credential,
            trading_pb2.VENUE_KIND_IB: ib_venue_from_credential}  # opened with the account id (below)
+
+
+FETCH_BATCH = 1000  # credentials per FetchCredentials call (compliance's bound)
 
 
 class VenuePool:
@@ -52,11 +56,36 @@ class VenuePool:
                 self._venues[account.account_id] = await self._open(account)
         return self._venues[account.account_id]
 
-    async def _open(self, account: VenueAccountRow) -> Venue:
+    async def open_many(self, accounts: list[VenueAccountRow]) -> None:
+        """Open the accounts not open yet, their credentials fetched in calls of a thousand (a
+        fill's followers after a restart: one call, not one each, which would have compliance
+        answer a thousand at once). One that cannot be opened here is left to get(), which
+        says why."""
+        closed = [a for a in {a.account_id: a for a in accounts}.values()
+                  if a.account_id not in self._venues and a.venue_kind in OPENERS]
+        for start in range(0, len(closed), FETCH_BATCH):
+            chunk = closed[start:start + FETCH_BATCH]
+            try:
+                reply = await self.compliance.FetchCredentials(compliance_pb.FetchCredentialsRequest(credentials=[
+                    compliance_pb.FetchCredentialRequest(credential_id=a.credential_id, user_id=a.user_id)
+                    for a in chunk]), timeout=30)
+            except grpc.aio.AioRpcError:
+                return  # get() fetches one by one, and fails with the reason
+            await asyncio.gather(*(self._open_with(account, result.credential)
+                                   for account, result in zip(chunk, reply.results) if not result.error_reason),
+                                 return_exceptions=True)
+
+    async def _open_with(self, account: VenueAccountRow, credential) -> None:
+        async with self._opening.setdefault(account.account_id, asyncio.Lock()):
+            if account.account_id not in self._venues:
+                self._venues[account.account_id] = await self._open(account, credential)
+
+    async def _open(self, account: VenueAccountRow, credential=None) -> Venue:
         if account.venue_kind not in OPENERS:
             raise VenueError(ErrorKind.PLATFORM, f"no adapter yet for venue kind {account.venue_kind}")
-        credential = await self.compliance.FetchCredential(compliance_pb.FetchCredentialRequest(
-            credential_id=account.credential_id, user_id=account.user_id), timeout=10)
+        if credential is None:
+            credential = await self.compliance.FetchCredential(compliance_pb.FetchCredentialRequest(
+                credential_id=account.credential_id, user_id=account.user_id), timeout=10)
         base_url = self.settings.venue_urls.get(account.venue_id)
         if account.venue_kind == trading_pb2.VENUE_KIND_IB:
             # api_key: the IB account code; api_secret: the TWS/Gateway API "host:port" (VENUE_URLS of

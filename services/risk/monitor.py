@@ -62,8 +62,12 @@ class StateKeeper:
 
 class BreakerMonitor:
     def __init__(self, db: Database, bus: Bus, states: StateKeeper,
-                 limits_for: Callable[[str], Awaitable[RiskLimits]]) -> None:
-        self.db, self.bus, self.states, self.limits_for = db, bus, states, limits_for
+                 limits_of: Callable[[set[str]], Awaitable[dict[str, RiskLimits]]]) -> None:
+        """limits_of(user ids): their limits, in one read of those not in memory."""
+        self.db, self.bus, self.states, self.limits_of = db, bus, states, limits_of
+
+    async def limits_for(self, user_id: str) -> RiskLimits:
+        return (await self.limits_of({user_id}))[user_id]
 
     async def record_snapshot(self, user_id: str, equity: Decimal, at: datetime) -> str:
         """Track the day's start and the high-water mark; trip what the new equity breaches.
@@ -152,8 +156,9 @@ class BreakerMonitor:
                 elif event.error_kind in VENUE_TROUBLE:
                     mark.failures_in_a_row += 1
             touched = {u: (marks[u].failures_in_a_row, list(marks[u].recent_latencies_ms)) for _, u, _ in fresh}
+        limits_of = await self.limits_of(set(touched))  # a fill's thousand followers: one read
         for user_id, (failures, latencies) in touched.items():
-            limits = await self.limits_for(user_id)
+            limits = limits_of[user_id]
             for trip in (breakers.failure_trip(limits, failures), breakers.latency_trip(limits, latencies)):
                 if trip is not None:
                     await self.trip(user_id, trip)

@@ -78,10 +78,10 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
         self.book = ReservationBook(db)
         self.states = StateKeeper(self.book, bus)
         self._limits_cache: dict[str, tuple[risk_limits.RiskLimits, RiskLimitsRow | None, float]] = {}
-        self.monitor = BreakerMonitor(db, bus, self.states, self._limits_only)
+        self.monitor = BreakerMonitor(db, bus, self.states, self._limits_only_of)
 
-    async def _limits_only(self, user_id: str) -> risk_limits.RiskLimits:
-        return (await self._limits(user_id))[0]
+    async def _limits_only_of(self, user_ids: set[str]) -> dict[str, risk_limits.RiskLimits]:
+        return {user_id: limits for user_id, (limits, _) in (await self._limits_of(user_ids)).items()}
 
     def _authorise_scope(self, scope: pb.TradingScope) -> auth.Caller:
         if not scope.user_id:  # the whole platform

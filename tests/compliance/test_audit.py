@@ -186,6 +186,43 @@ async def test_a_redelivered_event_is_recorded_once(start_compliance, backend, o
     assert (await verify(svc, operator)).intact
 
 
+async def test_a_batch_of_copy_events_is_one_append_and_a_redelivered_batch_adds_only_what_is_new(
+        start_compliance, backend, operator):
+    """A fetch's copy events go into the chain in one transaction; a batch redelivered after
+    some of it (and more) was stored adds each event once."""
+    from services.compliance.events import Intake
+    from services.compliance.monitor import Monitor
+    from services.kit.bus import Delivery
+
+    svc = await start_compliance()
+    trail = audit.AuditTrail(_database(svc), _no_publish, await svc.audit_key())
+    intake = Intake(trail, Monitor())
+    follower = f"f-{uuid.uuid4().hex[:8]}"
+    deliveries = []
+    for i in range(5):
+        order = rep_events.FollowerOrder(order_id=f"ord-{i}-{uuid.uuid4().hex[:8]}", follower_id=follower,
+                                         symbol="ETH/USDT", quantity="1", filled_quantity="1", average_fill_price="3000")
+        filled = rep_events.FollowerOrderFilled(order=order, quantity="1", price="3000", venue_trade_id=f"t{i}")
+        filled.execute_time.FromDatetime(datetime(2026, 3, 1, 12, i, tzinfo=UTC))
+        deliveries += [Delivery(f"copies.order.placed.{follower}", rep_events.FollowerOrderPlaced(order=order),
+                                f"{order.order_id}:placed", 1, 2 * i + 1),
+                       Delivery(f"copies.order.filled.{follower}", filled, f"{order.order_id}:filled", 1, 2 * i + 2)]
+    sequence_before = (await trail.head())[0]
+    await intake.on_copies(deliveries[:4])
+    assert (await trail.head())[0] == sequence_before + 4  # one append: consecutive records
+    await intake.on_copy(deliveries[5])  # another replica got the third fill
+    await intake.on_copies(deliveries)  # a redelivery of all ten, two of them new
+    await trail.db.close()
+
+    events = (await svc.public.ListAuditEvents(pb.ListAuditEventsRequest(user_id=follower, page_size=100),
+                                               metadata=operator)).events
+    assert sorted(e.action for e in events) == ["copy.filled"] * 5 + ["copy.placed"] * 5
+    trades = await svc.sql("SELECT trade_id FROM trades WHERE user_id = :u", u=follower)
+    assert sorted(t[0] for t in trades) == sorted(f"{d.event.order.order_id}:t{i}"
+                                                  for i, d in enumerate(deliveries[1::2]))
+    assert (await verify(svc, operator)).intact
+
+
 def _database(svc):
     from services.kit.db import Database
 

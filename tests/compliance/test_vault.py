@@ -87,3 +87,35 @@ async def test_an_owner_replaces_a_secret_and_replication_gets_the_new_one(start
     fetched = await internal_stub.FetchCredential(internal.FetchCredentialRequest(
         credential_id=stored.credential_id), metadata=replication_metadata())
     assert (fetched.api_key, fetched.api_secret) == ("NEWKEY" + "n" * 10, "new-secret")
+
+
+async def test_replication_fetches_many_credentials_in_one_call_each_audited(start_service, token_for,
+                                                                             service_metadata, operator):
+    """After a restart, a fill's followers' credentials in one call: each one its owner's, one
+    not found among them refused alone, every hand-over in the audit trail."""
+    svc = await start_service("compliance")
+    public, internal_stub = ComplianceServiceStub(svc.channel), ComplianceInternalServiceStub(svc.channel)
+    owners = [f"u_{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    stored = [(await public.StoreCredential(pb.StoreCredentialRequest(
+        venue=VENUE, api_key=f"KEY{i}" + "k" * 12, api_secret=f"secret-{i}"), metadata=token_for(owner))).credential
+        for i, owner in enumerate(owners)]
+    wanted = [internal.FetchCredentialRequest(credential_id=c.credential_id, user_id=o) for c, o in zip(stored, owners)]
+    wanted.insert(1, internal.FetchCredentialRequest(credential_id=stored[0].credential_id, user_id=owners[2]))
+    reply = await internal_stub.FetchCredentials(internal.FetchCredentialsRequest(credentials=wanted),
+                                                 metadata=replication_metadata())
+    assert [(r.credential_id, r.error_reason, r.credential.api_secret) for r in reply.results] == [
+        (stored[0].credential_id, "", "secret-0"), (stored[0].credential_id, "CREDENTIAL_NOT_FOUND", ""),
+        (stored[1].credential_id, "", "secret-1"), (stored[2].credential_id, "", "secret-2")]
+    for metadata in (token_for(owners[0]), service_metadata):  # the owner, or another service: refused
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await internal_stub.FetchCredentials(internal.FetchCredentialsRequest(credentials=wanted[:1]),
+                                                 metadata=metadata)
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await internal_stub.FetchCredentials(internal.FetchCredentialsRequest(credentials=wanted[:1] * 1001),
+                                             metadata=replication_metadata())
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    for owner, credential in zip(owners, stored):
+        events = (await public.ListAuditEvents(pb.ListAuditEventsRequest(user_id=owner), metadata=operator)).events
+        assert [(e.action, e.actor, e.resource) for e in events if e.action == "credential.fetched"] == [
+            ("credential.fetched", "service:replication", f"credential:{credential.credential_id}")]

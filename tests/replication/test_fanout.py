@@ -14,7 +14,7 @@ from copytrade.type.v1 import trading_pb2
 from services.kit.db import Database, insert_ignoring
 from services.kit.testing import eventually
 from services.replication.server import MIGRATIONS
-from services.replication.store import MasterPositionRow
+from services.replication.store import FollowerOrderRow, MasterPositionRow
 from tests.replication.test_worker_crash import copied_by, own_nats  # noqa: F401 - a fixture: a nats-server of
 # the test's own, so a stopped service's pull requests on the shared server cannot hold the next test's fills
 from venue_sim import Simulator
@@ -117,5 +117,20 @@ async def test_the_fence_inserts_only_rows_not_there_and_names_them(make_setting
             added = await session.get(MasterPositionRow, ("acc-fence", "ETH/USDT"))
         assert kept.quantity == Decimal("1") and added.quantity == Decimal("2")  # the row there is left alone
         assert again == {("acc-fence", "ETH/USDT")}  # only what this insert put there
+        # Every column type a copy's row has (text, decimals as text, JSON, times, flags, NULLs),
+        # a thousand at once, read back as written.
+        copies = [{"order_id": f"ct-fence-{i}", "config_id": "cfg", "follower_id": "f", "follower_account_id": "a",
+                   "master_fill_id": "mf", "symbol": "BTC/USDT", "side": 1, "quantity": Decimal(f"0.{i:04d}"),
+                   "filled_quantity": Decimal(0), "status": 1, "venue_order_id": "", "error_kind": "",
+                   "error_message": "", "master_fill_time": now, "receive_time": now,
+                   "refusal": {"reason": "R", "metadata": {"i": str(i)}} if i % 2 else None}
+                  for i in range(1000)]
+        async with db.session() as session:
+            assert len(await insert_ignoring(session, FollowerOrderRow, copies)) == 1000
+        async with db.session() as session:
+            odd, even = await session.get(FollowerOrderRow, "ct-fence-7"), await session.get(FollowerOrderRow, "ct-fence-8")
+        assert (odd.quantity, odd.refusal, odd.send_time, odd.close_position) == (
+            Decimal("0.0007"), {"reason": "R", "metadata": {"i": "7"}}, None, False)
+        assert even.refusal is None and even.master_fill_time.timestamp() == now.timestamp()
     finally:
         await db.close()

@@ -305,6 +305,10 @@ class Venue(Protocol):
         """Balances and equity."""
         ...
 
+    async def free_balance(self, asset: str) -> Decimal:
+        """What of `asset` the account may sell now (spot venues): balances only, no valuation."""
+        ...
+
     async def positions(self) -> list[Position]:
         """Open positions (spot: holdings of base assets)."""
         ...

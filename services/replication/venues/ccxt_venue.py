@@ -508,11 +508,17 @@ class CcxtVenue:
 
     # --- account ---------------------------------------------------------------------------
     async def account(self) -> AccountSnapshot:
-        raw = await self._call(self.exchange.fetch_balance)
-        balances = {asset: Balance(asset, _dec(v.get("free")), _dec(v.get("total")) - _dec(v.get("free")))
-                    for asset, v in raw.items()
-                    if isinstance(v, dict) and "free" in v and _dec(v.get("total"))}
+        balances = await self._balances()
         return AccountSnapshot(balances=balances, equity=await self._equity(balances), currency=self.quote_currency)
+
+    async def free_balance(self, asset: str) -> Decimal:
+        held = (await self._balances()).get(asset)
+        return held.free if held else ZERO
+
+    async def _balances(self) -> dict[str, Balance]:
+        raw = await self._call(self.exchange.fetch_balance)
+        return {asset: Balance(asset, _dec(v.get("free")), _dec(v.get("total")) - _dec(v.get("free")))
+                for asset, v in raw.items() if isinstance(v, dict) and "free" in v and _dec(v.get("total"))}
 
     async def _equity(self, balances: dict[str, Balance]) -> Decimal:
         """Everything valued in the quote currency. For perpetuals the margin balance (ccxt's

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from copytrade.type.v1 import trading_pb2 as copytrade_dot_type_dot_v1_dot_trading__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n9copytrade/compliance/v1/compliance_internal_service.proto\x12\x17\x63opytrade.compliance.v1\x1a\x1f\x63opytrade/type/v1/trading.proto\"@\n\x16\x46\x65tchCredentialRequest\x12\x15\n\rcredential_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"{\n\x17\x46\x65tchCredentialResponse\x12\'\n\x05venue\x18\x01 \x01(\x0b\x32\x18.copytrade.type.v1.Venue\x12\x0f\n\x07\x61pi_key\x18\x02 \x01(\t\x12\x12\n\napi_secret\x18\x03 \x01(\t\x12\x12\n\npassphrase\x18\x04 \x01(\t\"\x8b\x01\n\x17RecordAuditEventRequest\x12\r\n\x05\x61\x63tor\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x10\n\x08resource\x18\x03 \x01(\t\x12\x17\n\x0fsubject_user_id\x18\x04 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\x05 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x06 \x01(\t\",\n\x18RecordAuditEventResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x03\"F\n\x1cVerifyCredentialOwnerRequest\x12\x15\n\rcredential_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\".\n\x1dVerifyCredentialOwnerResponse\x12\r\n\x05owned\x18\x01 \x01(\x08\x32\x93\x03\n\x19\x43omplianceInternalService\x12t\n\x0f\x46\x65tchCredential\x12/.copytrade.compliance.v1.FetchCredentialRequest\x1a\x30.copytrade.compliance.v1.FetchCredentialResponse\x12\x86\x01\n\x15VerifyCredentialOwner\x12\x35.copytrade.compliance.v1.VerifyCredentialOwnerRequest\x1a\x36.copytrade.compliance.v1.VerifyCredentialOwnerResponse\x12w\n\x10RecordAuditEvent\x12\x30.copytrade.compliance.v1.RecordAuditEventRequest\x1a\x31.copytrade.compliance.v1.RecordAuditEventResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n9copytrade/compliance/v1/compliance_internal_service.proto\x12\x17\x63opytrade.compliance.v1\x1a\x1f\x63opytrade/type/v1/trading.proto\"@\n\x16\x46\x65tchCredentialRequest\x12\x15\n\rcredential_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"{\n\x17\x46\x65tchCredentialResponse\x12\'\n\x05venue\x18\x01 \x01(\x0b\x32\x18.copytrade.type.v1.Venue\x12\x0f\n\x07\x61pi_key\x18\x02 \x01(\t\x12\x12\n\napi_secret\x18\x03 \x01(\t\x12\x12\n\npassphrase\x18\x04 \x01(\t\"_\n\x17\x46\x65tchCredentialsRequest\x12\x44\n\x0b\x63redentials\x18\x01 \x03(\x0b\x32/.copytrade.compliance.v1.FetchCredentialRequest\"W\n\x18\x46\x65tchCredentialsResponse\x12;\n\x07results\x18\x01 \x03(\x0b\x32*.copytrade.compliance.v1.FetchedCredential\"\x9d\x01\n\x11\x46\x65tchedCredential\x12\x15\n\rcredential_id\x18\x01 \x01(\t\x12\x44\n\ncredential\x18\x02 \x01(\x0b\x32\x30.copytrade.compliance.v1.FetchCredentialResponse\x12\x14\n\x0c\x65rror_reason\x18\x03 \x01(\t\x12\x15\n\rerror_message\x18\x04 \x01(\t\"\x8b\x01\n\x17RecordAuditEventRequest\x12\r\n\x05\x61\x63tor\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x10\n\x08resource\x18\x03 \x01(\t\x12\x17\n\x0fsubject_user_id\x18\x04 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\x05 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x06 \x01(\t\",\n\x18RecordAuditEventResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x03\"F\n\x1cVerifyCredentialOwnerRequest\x12\x15\n\rcredential_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\".\n\x1dVerifyCredentialOwnerResponse\x12\r\n\x05owned\x18\x01 \x01(\x08\x32\x8c\x04\n\x19\x43omplianceInternalService\x12t\n\x0f\x46\x65tchCredential\x12/.copytrade.compliance.v1.FetchCredentialRequest\x1a\x30.copytrade.compliance.v1.FetchCredentialResponse\x12w\n\x10\x46\x65tchCredentials\x12\x30.copytrade.compliance.v1.FetchCredentialsRequest\x1a\x31.copytrade.compliance.v1.FetchCredentialsResponse\x12\x86\x01\n\x15VerifyCredentialOwner\x12\x35.copytrade.compliance.v1.VerifyCredentialOwnerRequest\x1a\x36.copytrade.compliance.v1.VerifyCredentialOwnerResponse\x12w\n\x10RecordAuditEvent\x12\x30.copytrade.compliance.v1.RecordAuditEventRequest\x1a\x31.copytrade.compliance.v1.RecordAuditEventResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,14 +36,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FETCHCREDENTIALREQUEST']._serialized_end=183
   _globals['_FETCHCREDENTIALRESPONSE']._serialized_start=185
   _globals['_FETCHCREDENTIALRESPONSE']._serialized_end=308
-  _globals['_RECORDAUDITEVENTREQUEST']._serialized_start=311
-  _globals['_RECORDAUDITEVENTREQUEST']._serialized_end=450
-  _globals['_RECORDAUDITEVENTRESPONSE']._serialized_start=452
-  _globals['_RECORDAUDITEVENTRESPONSE']._serialized_end=496
-  _globals['_VERIFYCREDENTIALOWNERREQUEST']._serialized_start=498
-  _globals['_VERIFYCREDENTIALOWNERREQUEST']._serialized_end=568
-  _globals['_VERIFYCREDENTIALOWNERRESPONSE']._serialized_start=570
-  _globals['_VERIFYCREDENTIALOWNERRESPONSE']._serialized_end=616
-  _globals['_COMPLIANCEINTERNALSERVICE']._serialized_start=619
-  _globals['_COMPLIANCEINTERNALSERVICE']._serialized_end=1022
+  _globals['_FETCHCREDENTIALSREQUEST']._serialized_start=310
+  _globals['_FETCHCREDENTIALSREQUEST']._serialized_end=405
+  _globals['_FETCHCREDENTIALSRESPONSE']._serialized_start=407
+  _globals['_FETCHCREDENTIALSRESPONSE']._serialized_end=494
+  _globals['_FETCHEDCREDENTIAL']._serialized_start=497
+  _globals['_FETCHEDCREDENTIAL']._serialized_end=654
+  _globals['_RECORDAUDITEVENTREQUEST']._serialized_start=657
+  _globals['_RECORDAUDITEVENTREQUEST']._serialized_end=796
+  _globals['_RECORDAUDITEVENTRESPONSE']._serialized_start=798
+  _globals['_RECORDAUDITEVENTRESPONSE']._serialized_end=842
+  _globals['_VERIFYCREDENTIALOWNERREQUEST']._serialized_start=844
+  _globals['_VERIFYCREDENTIALOWNERREQUEST']._serialized_end=914
+  _globals['_VERIFYCREDENTIALOWNERRESPONSE']._serialized_start=916
+  _globals['_VERIFYCREDENTIALOWNERRESPONSE']._serialized_end=962
+  _globals['_COMPLIANCEINTERNALSERVICE']._serialized_start=965
+  _globals['_COMPLIANCEINTERNALSERVICE']._serialized_end=1489
 # @@protoc_insertion_point(module_scope)

@@ -1,7 +1,8 @@
 from copytrade.type.v1 import trading_pb2 as _trading_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -25,6 +26,30 @@ class FetchCredentialResponse(_message.Message):
     api_secret: str
     passphrase: str
     def __init__(self, venue: _Optional[_Union[_trading_pb2.Venue, _Mapping]] = ..., api_key: _Optional[str] = ..., api_secret: _Optional[str] = ..., passphrase: _Optional[str] = ...) -> None: ...
+
+class FetchCredentialsRequest(_message.Message):
+    __slots__ = ("credentials",)
+    CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
+    credentials: _containers.RepeatedCompositeFieldContainer[FetchCredentialRequest]
+    def __init__(self, credentials: _Optional[_Iterable[_Union[FetchCredentialRequest, _Mapping]]] = ...) -> None: ...
+
+class FetchCredentialsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[FetchedCredential]
+    def __init__(self, results: _Optional[_Iterable[_Union[FetchedCredential, _Mapping]]] = ...) -> None: ...
+
+class FetchedCredential(_message.Message):
+    __slots__ = ("credential_id", "credential", "error_reason", "error_message")
+    CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    ERROR_REASON_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    credential_id: str
+    credential: FetchCredentialResponse
+    error_reason: str
+    error_message: str
+    def __init__(self, credential_id: _Optional[str] = ..., credential: _Optional[_Union[FetchCredentialResponse, _Mapping]] = ..., error_reason: _Optional[str] = ..., error_message: _Optional[str] = ...) -> None: ...
 
 class RecordAuditEventRequest(_message.Message):
     __slots__ = ("actor", "action", "resource", "subject_user_id", "details_json", "event_id")

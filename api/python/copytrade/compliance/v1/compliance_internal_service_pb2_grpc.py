@@ -41,6 +41,11 @@ class ComplianceInternalServiceStub:
                 request_serializer=copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.FetchCredentialRequest.SerializeToString,
                 response_deserializer=copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.FetchCredentialResponse.FromString,
                 _registered_method=True)
+        self.FetchCredentials = channel.unary_unary(
+                '/copytrade.compliance.v1.ComplianceInternalService/FetchCredentials',
+                request_serializer=copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.FetchCredentialsRequest.SerializeToString,
+                response_deserializer=copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.FetchCredentialsResponse.FromString,
+                _registered_method=True)
         self.VerifyCredentialOwner = channel.unary_unary(
                 '/copytrade.compliance.v1.ComplianceInternalService/VerifyCredentialOwner',
                 request_serializer=copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.VerifyCredentialOwnerRequest.SerializeToString,
@@ -60,6 +65,14 @@ class ComplianceInternalServiceServicer:
 
     def FetchCredential(self, request, context):
         """The decrypted credential for placing orders. Replication only; every fetch is audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FetchCredentials(self, request, context):
+        """Many credentials at once (at most 1,000), each fetch audited, all in one audit append:
+        replication opens a fill's thousand followers' venues with one call after a restart.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -87,6 +100,11 @@ def add_ComplianceInternalServiceServicer_to_server(servicer, server):
                     servicer.FetchCredential,
                     request_deserializer=copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.FetchCredentialRequest.FromString,
                     response_serializer=copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.FetchCredentialResponse.SerializeToString,
+            ),
+            'FetchCredentials': grpc.unary_unary_rpc_method_handler(
+                    servicer.FetchCredentials,
+                    request_deserializer=copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.FetchCredentialsRequest.FromString,
+                    response_serializer=copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.FetchCredentialsResponse.SerializeToString,
             ),
             'VerifyCredentialOwner': grpc.unary_unary_rpc_method_handler(
                     servicer.VerifyCredentialOwner,
@@ -128,6 +146,33 @@ class ComplianceInternalService:
             '/copytrade.compliance.v1.ComplianceInternalService/FetchCredential',
             copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.FetchCredentialRequest.SerializeToString,
             copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.FetchCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FetchCredentials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/copytrade.compliance.v1.ComplianceInternalService/FetchCredentials',
+            copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.FetchCredentialsRequest.SerializeToString,
+            copytrade_dot_compliance_dot_v1_dot_compliance__internal__service__pb2.FetchCredentialsResponse.FromString,
             options,
             channel_credentials,
             insecure,
