@@ -1,7 +1,6 @@
 """What the copier reads for every fill, kept in memory so planning a fill's copies costs one
 small query, not a read per copy: a master account's live sessions (with their parsed
-settings), the followers' venue accounts, and followers' equity as the periodic snapshots last
-read it (snapshots.py), so sizing a fill never sends a thousand balance requests.
+settings), the followers' venue accounts, and followers' equity for a few seconds.
 
 Sessions are checked per fill against a version (how many live sessions the master account
 has and when one last changed; every session write sets update_time) and dropped when a
@@ -22,13 +21,13 @@ from services.replication import copy_settings
 from services.replication.store import CopySessionRow, VenueAccountRow
 
 LIVE = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZEN)
-EQUITY_MAX_AGE_S = 120.0  # older than this (two snapshot intervals by default), equity is read before sizing
+EQUITY_TTL_S = 2.0  # a follower's equity read from its venue serves the copies of this long
 
 
 class Catalog:
-    def __init__(self, db: Database, *, equity_max_age_s: float = EQUITY_MAX_AGE_S) -> None:
+    def __init__(self, db: Database, *, equity_ttl_s: float = EQUITY_TTL_S) -> None:
         self.db = db
-        self.equity_max_age_s = equity_max_age_s
+        self.equity_ttl_s = equity_ttl_s
         self._sessions: dict[str, tuple[tuple, list[CopySessionRow]]] = {}  # master account → (version, rows)
         self._accounts: dict[str, VenueAccountRow] = {}
         self._settings: dict[str, tuple[object, object]] = {}  # config id → (update_time, validated settings)
@@ -64,11 +63,10 @@ class Catalog:
         return known[1]
 
     async def equity(self, account_id: str, venue) -> Decimal:
-        """The follower's equity as last read (by the snapshots, or here), read from its venue
-        first when there is none younger than equity_max_age_s (copies of one fill, and fills
-        in a burst, share that read)."""
+        """The follower's equity, read from its venue at most once per equity_ttl_s (copies of
+        one fill, and fills in a burst, share the read)."""
         known = self._equity.get(account_id)
-        if known is not None and time.monotonic() - known[0] < self.equity_max_age_s:
+        if known is not None and time.monotonic() - known[0] < self.equity_ttl_s:
             return known[1]
         reading = self._equity_reads.get(account_id)
         if reading is None:

@@ -20,11 +20,14 @@ REQUIRED = {"FIXED_QUANTITY": "fixed_quantity", "MULTIPLIER": "multiplier", "FIX
             "RISK_PERCENT": "risk_percent"}
 
 
+FILL_AGE = validation.Bound(Decimal(0), Decimal(86_400))
+DEFAULT_MAX_FILL_AGE_S = Decimal(10)
 # Each decimal parameter's bound (services.kit.validation; documented in CopySettings) and default.
 DECIMALS = {"fixed_quantity": (validation.LOT, Decimal(0)), "multiplier": (validation.MULTIPLIER, Decimal(1)),
             "fixed_notional": (validation.MONEY, Decimal(0)), "risk_percent": (validation.FRACTION, Decimal(0)),
             "stop_distance": (validation.LOT, Decimal(0)), "max_slippage": (validation.FRACTION, Decimal(0)),
-            "allocated_capital": (validation.MONEY, Decimal(0))}
+            "allocated_capital": (validation.MONEY, Decimal(0)),
+            "max_fill_age_seconds": (FILL_AGE, DEFAULT_MAX_FILL_AGE_S)}
 MAX_SYMBOLS = 200  # entries in symbol_map, allowed_symbols and denied_symbols, each
 MAX_SYMBOL_CHARS = 64
 
@@ -79,7 +82,8 @@ def validate(settings: pb.CopySettings) -> sizing.Settings:
         mode=mode, fixed_quantity=values["fixed_quantity"], multiplier=values["multiplier"],
         fixed_notional=values["fixed_notional"], risk_percent=values["risk_percent"],
         stop_distance=values["stop_distance"], symbol_map=symbol_map, reverse=settings.reverse,
-        allowed_symbols=frozenset(settings.allowed_symbols), denied_symbols=frozenset(settings.denied_symbols))
+        allowed_symbols=frozenset(settings.allowed_symbols), denied_symbols=frozenset(settings.denied_symbols),
+        max_slippage=values["max_slippage"], max_fill_age_s=values["max_fill_age_seconds"])
 
 
 def protective(settings: pb.CopySettings) -> Protective:

@@ -1,13 +1,17 @@
 """Recent returns per venue and instrument, for risk's volatility and correlation checks. Kept
 in memory: the first copy of an instrument fetches them (hourly candles, public data), later
 ones use what is kept and refresh it in the background once it is older than REFRESH_S. A venue
-that cannot say leaves the checks without data rather than holding a copy up."""
+that cannot say leaves the checks without data rather than holding a copy up.
+
+Also the venue's last price per instrument for the slippage guard: one read serves every copy
+of a fill on that venue (and any copy within PRICE_TTL_S), not a ticker request per follower."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from decimal import Decimal
 
 from services.replication.venues.base import Venue, VenueError
 
@@ -15,12 +19,29 @@ log = logging.getLogger("copytrade.replication.market_data")
 REFRESH_S = 300.0
 PERIODS = 48  # hours of returns
 PERIODS_PER_YEAR = 8760.0
+PRICE_TTL_S = 0.25
 
 
 class MarketData:
     def __init__(self) -> None:
         self._series: dict[str, dict[str, tuple[list[float], float]]] = {}  # venue key → symbol → (returns, at)
         self._refreshing: set[tuple[str, str]] = set()
+        self._prices: dict[tuple[str, str], tuple[float, Decimal]] = {}
+        self._price_reads: dict[tuple[str, str], asyncio.Future] = {}
+
+    async def price(self, venue: Venue, venue_key: str, symbol: str) -> Decimal:
+        """The venue's last price of symbol, at most PRICE_TTL_S old; VenueError when it cannot say."""
+        key = (venue_key, symbol)
+        known = self._prices.get(key)
+        if known is not None and time.monotonic() - known[0] < PRICE_TTL_S:
+            return known[1]
+        reading = self._price_reads.get(key)
+        if reading is None:
+            reading = self._price_reads[key] = asyncio.ensure_future(venue.price(symbol))
+            reading.add_done_callback(lambda _: self._price_reads.pop(key, None))
+        price = await asyncio.shield(reading)
+        self._prices[key] = (time.monotonic(), price)
+        return price
 
     async def ensure(self, venue: Venue, venue_key: str, symbol: str) -> None:
         known = self._series.get(venue_key, {}).get(symbol)

@@ -103,7 +103,6 @@ async def create_server(settings: Settings) -> RunningService:
     watchers = MasterWatchers(db, outbox, pool, on_stream=outages.listener, owns=owner.owns,
                               on_stop=outages.forget)
     owner.on_change(watchers.wake)
-    copier.catalog.equity_max_age_s = 2 * settings.snapshot_interval_s  # the snapshots keep it fresher
     snapshots = EquitySnapshots(db, pool, RiskServiceStub(risk_channel), settings.snapshot_interval_s,
                                 owns=owner.owns, on_equity=copier.catalog.note_equity)
     snapshots.start()

@@ -29,6 +29,9 @@ class Settings:
     reverse: bool = False
     allowed_symbols: frozenset[str] = frozenset()
     denied_symbols: frozenset[str] = frozenset()
+    # The send guards (the copier applies them; sizing does not read them).
+    max_slippage: Decimal = ZERO  # 0: none
+    max_fill_age_s: Decimal = Decimal(10)  # 0: any age
 
 
 @dataclass(frozen=True)
