@@ -93,7 +93,7 @@ class Copier:
         self.db, self.bus, self.pool, self.risk, self.error_book = db, bus, pool, risk, error_book
         self.risks = RiskBatch(risk_internal)  # a fill's reservations, commits, releases: one call each
         self.catalog = Catalog(db)  # sessions, settings, accounts, equity: in memory
-        self._clearing: set[asyncio.Task] = set()  # effects markers being cleared
+        self._clearing: set[asyncio.Task] = set()  # copies' events going out, then their markers cleared
         self.market = MarketData()
         self.clock = lambda: datetime.now(UTC)  # what the trading-hours check reads (tests pin it)
         self._venue_ids: dict[str, str] = {}  # follower account → venue id, for metrics labels
@@ -683,11 +683,13 @@ class Copier:
 
     async def _effects(self, rows: list[FollowerOrderRow], *, wait: bool = False) -> None:
         """What follows a venue's acknowledgement, for a group of copies: risk commits what filled
-        (one call) while each copy's events go out (placed, then filled), concurrently. Each is
-        idempotent (per reservation; by Nats-Msg-Id, which compliance's audit record is keyed
-        by), so a redo after a failure makes no second one. A copy's marker is cleared once all
-        its effects are done (in the background unless `wait`); what failed raises, and the
-        marker stays for the retry or sweeper."""
+        (one call), and each copy's events go out (placed, then filled). Each is idempotent (per
+        reservation; by Nats-Msg-Id, which compliance's audit record is keyed by), so a redo
+        after a failure makes no second one. A copy's marker is cleared once all its effects are
+        done. On the copy path the commit is awaited (the follower's next copy is decided on
+        it) and the events go out in the background, so the master's next fill does not wait
+        for a thousand publishes; with `wait` (the sweeper) everything is awaited and what failed
+        raises. Whatever failed keeps its marker for the fill's retry or the sweeper."""
         if not rows:
             return
         # A resting copy's exposure is committed when it is done (the resting module follows it).
@@ -695,23 +697,26 @@ class Copier:
             reservation_id=row.reservation_id or row.order_id, filled_quantity=str(row.filled_quantity),
             fill_price=str(row.average_fill_price or 0)))
             for row in rows if row.filled_quantity > 0 and not _rests(row)]
-        outcomes = await asyncio.gather(self.risks.commit(commits), *(self._announce(row) for row in rows),
-                                        return_exceptions=True)
-        done = [row.order_id for row, outcome in zip(rows, outcomes[1:]) if not isinstance(outcome, BaseException)] \
-            if not isinstance(outcomes[0], BaseException) else []
+        if not wait:
+            await self.risks.commit(commits)  # raises: the fill is tried again
+            task = asyncio.create_task(self._announce_all(rows))
+            self._clearing.add(task)
+            task.add_done_callback(self._cleared)
+            return
+        await self.risks.commit(commits)  # first: a marker is cleared only once its commit is done
+        await self._announce_all(rows)
+
+    async def _announce_all(self, rows: list[FollowerOrderRow]) -> None:
+        """Each copy's events, concurrently (their commits done before); the markers of those
+        announced cleared. Raises the first failure."""
+        outcomes = await asyncio.gather(*(self._announce(row) for row in rows), return_exceptions=True)
+        done = [row for row, outcome in zip(rows, outcomes) if not isinstance(outcome, BaseException)]
         if done:
-            for row in rows:
-                if row.order_id in done:
-                    set_committed_value(row, "effects_pending", False)
+            for row in done:
+                set_committed_value(row, "effects_pending", False)
             # Only acknowledgements up to this group's are cleared: a copy acknowledged again
             # meanwhile (a resting one filling) keeps the marker its own effects will clear.
-            clear = self._clear_effects(done, max(aware(row.ack_time) for row in rows if row.order_id in done))
-            if wait:
-                await clear
-            else:  # off the copy path: a clear lost to a crash only makes the sweeper redo what is done
-                task = asyncio.create_task(clear)
-                self._clearing.add(task)
-                task.add_done_callback(self._cleared)
+            await self._clear_effects([row.order_id for row in done], max(aware(row.ack_time) for row in done))
         failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         if failures:
             raise failures[0]
@@ -725,7 +730,8 @@ class Copier:
     def _cleared(self, task: asyncio.Task) -> None:
         self._clearing.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.warning("effects markers not cleared (the sweeper redoes them): %s", task.exception())
+            log.warning("copy events not all published, or their markers not cleared (the sweeper redoes "
+                        "them): %s", task.exception())
 
     async def redo_effects(self, rows: list[FollowerOrderRow]) -> None:
         """The sweeper's work: effects of acknowledged copies left pending, redone in groups."""
