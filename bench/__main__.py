@@ -229,9 +229,17 @@ async def main() -> int:
                             results["replicas"] = [{"replicas": 1, **{k: v for k, v in run.items()
                                                                       if k != "latencies_ms"}}]
                             for replicas in ((2,) if args.quick else (2, 4)):
-                                await extra.scale_to(replicas)
+                                await extra.scale_to(replicas, warm_accounts=n)
                                 print(f"1x{n} with {replicas} replication processes ...", flush=True)
-                                again = await run_latency(copying, 2 if args.quick else 5, gap_s=0.1, warmup=1)
+                                try:
+                                    again = await run_latency(copying, 2 if args.quick else 5, gap_s=0.1, warmup=1)
+                                except TimeoutError as exc:  # recorded beside the one-process figures
+                                    print(f"1x{n} with {replicas} replication processes: gave up: {exc}", flush=True)
+                                    results.setdefault("failed", []).append(
+                                        {"followers": n, "replicas": replicas, "error": str(exc)})
+                                    if args.quick:
+                                        raise
+                                    continue
                                 again.pop("latencies_ms")
                                 results["replicas"].append({"replicas": replicas, **again})
                             await extra.stop()

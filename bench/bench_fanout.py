@@ -105,6 +105,22 @@ def cpu_per_copy_ms(before: dict[str, float], after: dict[str, float], copies: i
     return {"copies": copies, "cpu_s": used, "ms_per_copy": round(total * 1000 / copies, 3) if copies else None}
 
 
+async def _warmed(metrics_url: str, accounts: int, timeout_s: float = 180.0) -> None:
+    """Until the process's copytrade_venue_connections gauge reaches `accounts`."""
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as http:
+        while accounts and time.monotonic() < deadline:
+            try:
+                text = await (await http.get(metrics_url)).text()
+                open_now = max([float(line.split()[-1]) for line in text.splitlines()
+                                if line.startswith("copytrade_venue_connections ")] or [0])
+                if open_now >= accounts:
+                    return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.5)
+
+
 class ExtraReplicas:
     """More replication processes beside the mesh's own, started as the launcher starts it."""
 
@@ -112,7 +128,10 @@ class ExtraReplicas:
         self.mesh = mesh
         self.processes: list[subprocess.Popen] = []
 
-    async def scale_to(self, total: int) -> None:
+    async def scale_to(self, total: int, warm_accounts: int = 0) -> None:
+        """Run `total` replication processes; each new one is waited for until it serves and
+        holds at least `warm_accounts` venues open (its start-up warm-up: a fresh process is
+        measured warm, as one that joined a while ago would be)."""
         from bench.bench_replication import free_base
         from services.launcher import wait_serving
         while len(self.processes) + 1 < total:
@@ -126,6 +145,7 @@ class ExtraReplicas:
                 stdout=log, stderr=subprocess.STDOUT))
             log.close()
             await wait_serving(address, 60)
+            await _warmed(f"http://{metrics}/metrics", warm_accounts)
         while len(self.processes) + 1 > total:
             await self._stop(self.processes.pop())
 

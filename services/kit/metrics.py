@@ -22,6 +22,7 @@ COPIES = Counter("copytrade_copies_total", "Copies by outcome (placed, refused, 
 FILLS_REJECTED = Counter("copytrade_fills_rejected_total", "Events on master-fill subjects not copied, not being "
                          "a fill replication stored with that payload (forged, tampered), by reason", ["reason"])
 REFUSALS = Counter("copytrade_copy_refusals_total", "Copies refused, by reason", ["reason"])
+VENUES_OPEN = Gauge("copytrade_venue_connections", "Venue accounts this replication process holds open")
 VENUE_ERRORS = Counter("copytrade_venue_errors_total", "Venue failures by class", ["venue", "kind"])
 RETRIES_PENDING = Gauge("copytrade_retries_pending", "Error events waiting for a retry or a person, by type",
                         ["error_type"])

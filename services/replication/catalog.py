@@ -24,6 +24,13 @@ LIVE = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZE
 EQUITY_TTL_S = 2.0  # a follower's equity read from its venue serves the copies of this long
 
 
+async def live_follower_accounts(db: Database) -> list[VenueAccountRow]:
+    """Every follower account in a live session (what the copier may have to send to)."""
+    async with db.session() as session:
+        return list((await session.execute(select(VenueAccountRow).where(VenueAccountRow.account_id.in_(
+            select(CopySessionRow.follower_account_id).where(CopySessionRow.state.in_(LIVE)))))).scalars())
+
+
 class Catalog:
     def __init__(self, db: Database, *, equity_ttl_s: float = EQUITY_TTL_S) -> None:
         self.db = db

@@ -37,6 +37,7 @@ from services.replication.recovery_service import ErrorRecoveryServicer
 from services.replication.retries import RetryProcessor
 from services.replication.service import ReplicationServicer
 from services.replication.snapshots import EquitySnapshots
+from services.replication.catalog import live_follower_accounts
 from services.replication.venue_pool import VenuePool
 
 WORKERS_DURABLE = "replication"  # every replica binds it, so each fill is copied by one of them
@@ -107,6 +108,11 @@ async def create_server(settings: Settings) -> RunningService:
                                 owns=owner.owns, on_equity=copier.catalog.note_equity)
     snapshots.start()
     watchers.start()
+    warming = asyncio.create_task(_warm(db, pool), name="venue-warm-up")  # beside the copying, which may start
+
+    async def stop_warming() -> None:
+        warming.cancel()
+        await asyncio.gather(warming, return_exceptions=True)
 
     async def stop_periodic() -> None:
         await periodic.stop()
@@ -126,13 +132,21 @@ async def create_server(settings: Settings) -> RunningService:
                      ErrorRecoveryServicer(db, book, processor, reconciler, compliance_internal)),
     ]
     running = await start_grpc_server(settings, registrations, cleanups=[
-        outbox.stop, sweeper.stop, resting.stop, snapshots.stop, outages.stop, processor.stop, stop_periodic,
+        stop_warming, outbox.stop, sweeper.stop, resting.stop, snapshots.stop, outages.stop, processor.stop, stop_periodic,
         bus.close, stop_owned_jobs, pool.close, risk_channel.close, compliance_channel.close, db.close,
         bus.stop_consuming])  # first: fills held go back to JetStream before anything they need closes
     running.components = {"retries": processor, "errors": book, "reconciler": reconciler,  # for tests
                           "snapshots": snapshots, "resting": resting, "pool": pool, "outbox": outbox,
                           "copier": copier, "sweeper": sweeper, "watchers": watchers, "ownership": owner, "outages": outages}
     return running
+
+
+async def _warm(db, pool: VenuePool) -> None:
+    """Open the venues of every live session's follower at start-up (see VenuePool.warm)."""
+    try:
+        await pool.warm(await live_follower_accounts(db))
+    except Exception as exc:  # noqa: BLE001 - only a head start: each copy opens its own venue anyway
+        log.warning("venue warm-up stopped: %s", exc)
 
 
 async def _record_consumer_lag(bus) -> None:

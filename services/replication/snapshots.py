@@ -10,19 +10,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import grpc
-from sqlalchemy import select
 
-from copytrade.replication.v1 import replication_service_pb2 as pb
 from copytrade.risk.v1 import risk_service_pb2 as risk_pb
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from services.kit.db import Database
 from services.kit.periodic import Periodic
-from services.replication.store import CopySessionRow, VenueAccountRow
+from services.replication.catalog import live_follower_accounts
 from services.replication.venue_pool import VenuePool
 from services.replication.venues.base import VenueError
 
 log = logging.getLogger("copytrade.replication.snapshots")
-LIVE = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZEN)
 
 
 class EquitySnapshots:
@@ -45,9 +42,7 @@ class EquitySnapshots:
 
     async def take(self) -> int:
         """One snapshot of every follower account in a live session; returns how many were sent."""
-        async with self.db.session() as session:
-            accounts = (await session.execute(select(VenueAccountRow).where(VenueAccountRow.account_id.in_(
-                select(CopySessionRow.follower_account_id).where(CopySessionRow.state.in_(LIVE)))))).scalars().all()
+        accounts = await live_follower_accounts(self.db)
         sent = 0
         for account in accounts:
             if not self.owns(account.account_id):

@@ -4,6 +4,7 @@ hands to replication. Credentials live in memory only, inside the venue client."
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import aiohttp
 import grpc
@@ -11,6 +12,7 @@ import grpc
 from copytrade.compliance.v1 import compliance_internal_service_pb2 as compliance_pb
 from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
 from copytrade.type.v1 import trading_pb2
+from services.kit import metrics
 from services.kit.config import Settings
 from services.replication.budget import Budgets
 from services.replication.store import VenueAccountRow
@@ -30,6 +32,7 @@ OPENERS = {trading_pb2.VENUE_KIND_CCXT: CcxtVenue,
            trading_pb2.VENUE_KIND_IB: ib_venue_from_credential}  # opened with the account id (below)
 
 
+log = logging.getLogger("copytrade.replication.venue_pool")
 FETCH_BATCH = 1000  # credentials per FetchCredentials call (compliance's bound)
 
 
@@ -54,7 +57,16 @@ class VenuePool:
         async with self._opening.setdefault(account.account_id, asyncio.Lock()):
             if account.account_id not in self._venues:
                 self._venues[account.account_id] = await self._open(account)
+                metrics.VENUES_OPEN.set(len(self._venues))
         return self._venues[account.account_id]
+
+    async def warm(self, accounts: list[VenueAccountRow]) -> None:
+        """Open these accounts ahead of their first copy (at start-up: the followers of every
+        live session), so a fill reaching a fresh replica is not held up opening a thousand
+        venues. What cannot be opened now is opened (or said) at its copy."""
+        for start in range(0, len(accounts), FETCH_BATCH):
+            await self.open_many(accounts[start:start + FETCH_BATCH])
+        log.info("%d venue connections open", len(self._venues))
 
     async def open_many(self, accounts: list[VenueAccountRow]) -> None:
         """Open the accounts not open yet, their credentials fetched in calls of a thousand (a
@@ -79,6 +91,7 @@ class VenuePool:
         async with self._opening.setdefault(account.account_id, asyncio.Lock()):
             if account.account_id not in self._venues:
                 self._venues[account.account_id] = await self._open(account, credential)
+                metrics.VENUES_OPEN.set(len(self._venues))
 
     async def _open(self, account: VenueAccountRow, credential=None) -> Venue:
         if account.venue_kind not in OPENERS:
@@ -132,6 +145,7 @@ class VenuePool:
         """Close the account's connection and forget it, with the credentials inside."""
         venue = self._venues.pop(account_id, None)
         self._opening.pop(account_id, None)
+        metrics.VENUES_OPEN.set(len(self._venues))
         if venue is not None:
             await venue.close()
 
