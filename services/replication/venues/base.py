@@ -273,6 +273,10 @@ class AccountSnapshot:
     equity: Decimal = ZERO  # everything valued in `currency`
     currency: str = "USDT"
 
+    def free(self, asset: str) -> Decimal:
+        held = self.balances.get(asset)
+        return held.free if held else ZERO
+
 
 def tell_stream_listeners(listeners: dict[str, Callable[[str, bool], None]], streams: list[str], up: bool) -> None:
     """Call every listener (see Venue.add_stream_listener) for each of the streams; a listener's

@@ -512,8 +512,7 @@ class CcxtVenue:
         return AccountSnapshot(balances=balances, equity=await self._equity(balances), currency=self.quote_currency)
 
     async def free_balance(self, asset: str) -> Decimal:
-        held = (await self._balances()).get(asset)
-        return held.free if held else ZERO
+        return AccountSnapshot(balances=await self._balances()).free(asset)  # balances only, no valuation
 
     async def _balances(self) -> dict[str, Balance]:
         raw = await self._call(self.exchange.fetch_balance)

@@ -271,6 +271,9 @@ class IbVenue:
     async def fit_quantity(self, symbol: str, quantity: Decimal, price: Decimal | None = None) -> RoundedQuantity:
         return (await self.instrument(symbol)).fit_quantity(quantity, price)
 
+    async def free_balance(self, asset: str) -> Decimal:
+        return (await self.account()).free(asset)  # one account read: balances come with equity here
+
     async def account(self) -> AccountSnapshot:
         await self._ensure_connected()
         # An account summary is a subscription at TWS (two at most at a time): ask, then cancel.

@@ -181,6 +181,9 @@ class NinjaTraderVenue:
             await asyncio.sleep(self.poll_s)
 
     # --- account ---------------------------------------------------------------------------
+    async def free_balance(self, asset: str) -> Decimal:
+        return (await self.account()).free(asset)  # one account read: balances come with equity here
+
     async def account(self) -> AccountSnapshot:
         await self._ready(sending=False)
         return AccountSnapshot(balances={self.currency: Balance(self.currency, self.cash, ZERO)}, equity=self.cash,

@@ -292,6 +292,9 @@ class RithmicVenue:
             raise VenueError(ErrorKind.REJECTED, f"Rithmic adapter has no instrument {symbol}")
         return self._instruments[symbol]
 
+    async def free_balance(self, asset: str) -> Decimal:
+        return (await self.account()).free(asset)  # one account read: balances come with equity here
+
     async def account(self) -> AccountSnapshot:
         rows = await self._call("pnl", self._plant("pnl").list_account_summary, account_id=self.account_id)
         if not rows:
