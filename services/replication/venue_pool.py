@@ -61,9 +61,12 @@ class VenuePool:
         return self._venues[account.account_id]
 
     async def warm(self, accounts: list[VenueAccountRow]) -> None:
-        """Open these accounts ahead of their first copy (at start-up: the followers of every
-        live session), so a fill reaching a fresh replica is not held up opening a thousand
+        """Open these (ccxt) accounts ahead of their first copy (at start-up: the followers of
+        every live session), so a fill reaching a fresh replica is not held up opening a thousand
         venues. What cannot be opened now is opened (or said) at its copy."""
+        # ccxt accounts only: a REST client costs nothing to hold, while a gateway or ATI
+        # connection (IB, Rithmic, NinjaTrader) is opened when its first copy needs it.
+        accounts = [a for a in accounts if a.venue_kind == trading_pb2.VENUE_KIND_CCXT]
         for start in range(0, len(accounts), FETCH_BATCH):
             await self.open_many(accounts[start:start + FETCH_BATCH])
         log.info("%d venue connections open", len(self._venues))
