@@ -66,9 +66,7 @@ class VenuePool:
         venues. What cannot be opened now is opened (or said) at its copy."""
         # ccxt accounts only: a REST client costs nothing to hold, while a gateway or ATI
         # connection (IB, Rithmic, NinjaTrader) is opened when its first copy needs it.
-        accounts = [a for a in accounts if a.venue_kind == trading_pb2.VENUE_KIND_CCXT]
-        for start in range(0, len(accounts), FETCH_BATCH):
-            await self.open_many(accounts[start:start + FETCH_BATCH])
+        await self.open_many([a for a in accounts if a.venue_kind == trading_pb2.VENUE_KIND_CCXT])
         log.info("%d venue connections open", len(self._venues))
 
     async def open_many(self, accounts: list[VenueAccountRow]) -> None:
