@@ -494,20 +494,10 @@ class ComplianceInternalServicer(internal_grpc.ComplianceInternalServiceServicer
         caller = auth.require_service("replication")
         async with self.db.session() as session:
             row = await session.get(CredentialRow, request.credential_id)
-        if row is None or (request.user_id and row.user_id != request.user_id):
-            raise errors.not_found("CREDENTIAL_NOT_FOUND", "no such credential for that user",
-                                   domain=identity.DOMAIN, credential_id=request.credential_id)
-        try:
-            secret = await self.keyring.decrypt(row.ciphertext, row.user_id)
-        except InvalidToken:
-            raise errors.failed_precondition("CREDENTIAL_UNREADABLE", "the credential cannot be decrypted with the "
-                                             "configured master key", domain=identity.DOMAIN,
-                                             credential_id=request.credential_id) from None
+        credential = await self._hand_over(request, row)
         await self.audit.record(Entry(caller.subject, "credential.fetched", f"credential:{row.credential_id}",
                                       row.user_id))
-        return internal_pb.FetchCredentialResponse(
-            venue=trading_pb2.Venue(kind=row.venue_kind, id=row.venue_id, market_type=row.market_type),
-            api_key=secret.api_key, api_secret=secret.api_secret, passphrase=secret.passphrase)
+        return credential
 
     async def FetchCredentials(self, request: internal_pb.FetchCredentialsRequest, context):
         caller = auth.require_service("replication")
@@ -521,26 +511,35 @@ class ComplianceInternalServicer(internal_grpc.ComplianceInternalServiceServicer
         response, fetched = internal_pb.FetchCredentialsResponse(), []
         for wanted in request.credentials:
             result = response.results.add(credential_id=wanted.credential_id)
-            row = rows.get(wanted.credential_id)
-            if row is None or (wanted.user_id and row.user_id != wanted.user_id):
-                result.error_reason, result.error_message = "CREDENTIAL_NOT_FOUND", "no such credential for that user"
+            try:  # each refused alone, as FetchCredential would refuse it
+                result.credential.CopyFrom(await self._hand_over(wanted, rows.get(wanted.credential_id)))
+            except errors.DomainError as refused:
+                result.error_reason, result.error_message = refused.reason, refused.message
                 continue
-            try:
-                secret = await self.keyring.decrypt(row.ciphertext, row.user_id)
-            except InvalidToken:
-                result.error_reason = "CREDENTIAL_UNREADABLE"
-                result.error_message = "the credential cannot be decrypted with the configured master key"
-                continue
-            result.credential.CopyFrom(internal_pb.FetchCredentialResponse(
-                venue=trading_pb2.Venue(kind=row.venue_kind, id=row.venue_id, market_type=row.market_type),
-                api_key=secret.api_key, api_secret=secret.api_secret, passphrase=secret.passphrase))
-            fetched.append(row)
+            fetched.append(rows[wanted.credential_id])
         if fetched:  # every hand-over audited, as FetchCredential's, in one append
             async with self.audit.transaction() as tx:
                 for row in fetched:
                     tx.record(Entry(caller.subject, "credential.fetched", f"credential:{row.credential_id}",
                                     row.user_id))
         return response
+
+    async def _hand_over(self, wanted: internal_pb.FetchCredentialRequest,
+                         row: CredentialRow | None) -> internal_pb.FetchCredentialResponse:
+        """The decrypted credential, when it is the named user's (NOT_FOUND otherwise) and opens
+        under the keys held (FAILED_PRECONDITION otherwise)."""
+        if row is None or (wanted.user_id and row.user_id != wanted.user_id):
+            raise errors.not_found("CREDENTIAL_NOT_FOUND", "no such credential for that user",
+                                   domain=identity.DOMAIN, credential_id=wanted.credential_id)
+        try:
+            secret = await self.keyring.decrypt(row.ciphertext, row.user_id)
+        except InvalidToken:
+            raise errors.failed_precondition("CREDENTIAL_UNREADABLE", "the credential cannot be decrypted with the "
+                                             "configured master key", domain=identity.DOMAIN,
+                                             credential_id=wanted.credential_id) from None
+        return internal_pb.FetchCredentialResponse(
+            venue=trading_pb2.Venue(kind=row.venue_kind, id=row.venue_id, market_type=row.market_type),
+            api_key=secret.api_key, api_secret=secret.api_secret, passphrase=secret.passphrase)
 
     async def VerifyCredentialOwner(self, request: internal_pb.VerifyCredentialOwnerRequest, context):
         auth.require_service()
