@@ -247,13 +247,13 @@ class Copier:
     async def _plan_alone(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
                           existing: FollowerOrderRow | None, received: datetime,
                           positions: dict[tuple[str, str], Decimal] | None,
-                          fill_refusal=isolation.UNCHECKED) -> Intent | None:
+                          fill_refusal: trading_pb2.Refusal | None) -> Intent | None:
         """_plan(), except that a copy no retry can make (poison input stored before the edges
         checked it, an error saying the input is wrong) is refused at once with its reason,
         alone, instead of failing the fill for every session and holding it."""
         # A copy sent before is asked about at its venue first, whatever its inputs.
-        refusal = isolation.before_copy(fill, session, account, fill_refusal=fill_refusal,
-                                        parsed=self.catalog.settings) if existing is None else None
+        refusal = isolation.before_copy(fill_refusal, session, account, self.catalog.settings) \
+            if existing is None else None
         if refusal is None:
             try:
                 return await self._plan(fill, session, account, existing, received, positions)

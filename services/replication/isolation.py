@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.type.v1 import trading_pb2
 from services.kit import errors, validation
-from services.replication import accounts, copy_settings
+from services.replication import accounts
 from services.replication.store import CopySessionRow, VenueAccountRow
 
 DOMAIN = "replication.copytrade"
@@ -82,14 +82,11 @@ def fill_problem(fill: events.MasterFill) -> trading_pb2.Refusal | None:
     return None
 
 
-def settings_problem(session: CopySessionRow, parsed=None) -> trading_pb2.Refusal | None:
+def settings_problem(session: CopySessionRow, parsed) -> trading_pb2.Refusal | None:
     """Settings stored before they were validated as they are today. parsed(session): the
-    settings validated (the catalog's, validated once per change), else they are here."""
+    settings validated (the catalog's, validated once per change)."""
     try:
-        if parsed is not None:
-            parsed(session)
-        else:
-            copy_settings.validate(copy_settings.from_json(session.settings))
+        parsed(session)
     except errors.DomainError as exc:
         return exc.to_refusal()
     except json_format.ParseError as exc:
@@ -108,14 +105,10 @@ def account_problem(account: VenueAccountRow | None) -> trading_pb2.Refusal | No
     return None
 
 
-UNCHECKED = object()
-
-
-def before_copy(fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None, *,
-                fill_refusal=UNCHECKED, parsed=None) -> trading_pb2.Refusal | None:
-    """fill_refusal: fill_problem(fill), when the caller has it (once per fill, not per copy)."""
-    return (fill_problem(fill) if fill_refusal is UNCHECKED else fill_refusal) \
-        or settings_problem(session, parsed) or account_problem(account)
+def before_copy(fill_refusal: trading_pb2.Refusal | None, session: CopySessionRow, account: VenueAccountRow | None,
+                parsed) -> trading_pb2.Refusal | None:
+    """fill_refusal: fill_problem(fill), found once per fill (not per copy)."""
+    return fill_refusal or settings_problem(session, parsed) or account_problem(account)
 
 
 # --- during a copy ------------------------------------------------------------------------------
