@@ -9,8 +9,6 @@ uses them; a deleted one is dropped on copies.account.deleted."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -18,6 +16,7 @@ from sqlalchemy import func, select
 from copytrade.replication.v1 import replication_service_pb2 as pb
 from services.kit.db import Database
 from services.replication import copy_settings
+from services.replication.shared_reads import SharedReads
 from services.replication.store import CopySessionRow, VenueAccountRow
 
 LIVE = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZEN)
@@ -34,12 +33,10 @@ async def live_follower_accounts(db: Database) -> list[VenueAccountRow]:
 class Catalog:
     def __init__(self, db: Database, *, equity_ttl_s: float = EQUITY_TTL_S) -> None:
         self.db = db
-        self.equity_ttl_s = equity_ttl_s
         self._sessions: dict[str, tuple[tuple, list[CopySessionRow]]] = {}  # master account → (version, rows)
         self._accounts: dict[str, VenueAccountRow] = {}
         self._settings: dict[str, tuple[object, object]] = {}  # config id → (update_time, validated settings)
-        self._equity: dict[str, tuple[float, Decimal]] = {}  # account id → (monotonic time, equity)
-        self._equity_reads: dict[str, asyncio.Future] = {}
+        self._equity: SharedReads[Decimal] = SharedReads(equity_ttl_s)  # account id → equity
 
     async def plan(self, master_account_id: str) -> tuple[list[CopySessionRow], dict[str, VenueAccountRow]]:
         """The master account's live sessions and their followers' accounts."""
@@ -72,23 +69,16 @@ class Catalog:
     async def equity(self, account_id: str, venue) -> Decimal:
         """The follower's equity, read from its venue at most once per equity_ttl_s (copies of
         one fill, and fills in a burst, share the read)."""
-        known = self._equity.get(account_id)
-        if known is not None and time.monotonic() - known[0] < self.equity_ttl_s:
-            return known[1]
-        reading = self._equity_reads.get(account_id)
-        if reading is None:
-            reading = self._equity_reads[account_id] = asyncio.ensure_future(venue.account())
-            reading.add_done_callback(lambda _: self._equity_reads.pop(account_id, None))
-        equity = (await asyncio.shield(reading)).equity
-        self.note_equity(account_id, equity)
-        return equity
+        async def read() -> Decimal:
+            return (await venue.account()).equity
+        return await self._equity.get(account_id, read)
 
     def note_equity(self, account_id: str, equity: Decimal) -> None:
         """Equity seen elsewhere (the snapshots) serves the next copies too."""
-        self._equity[account_id] = (time.monotonic(), equity)
+        self._equity.note(account_id, equity)
 
     def forget_equity(self, account_id: str) -> None:
-        self._equity.pop(account_id, None)
+        self._equity.forget(account_id)
 
     def forget_master(self, master_account_id: str) -> None:
         self._sessions.pop(master_account_id, None)

@@ -13,6 +13,7 @@ import logging
 import time
 from decimal import Decimal
 
+from services.replication.shared_reads import SharedReads
 from services.replication.venues.base import Venue, VenueError
 
 log = logging.getLogger("copytrade.replication.market_data")
@@ -26,22 +27,11 @@ class MarketData:
     def __init__(self) -> None:
         self._series: dict[str, dict[str, tuple[list[float], float]]] = {}  # venue key → symbol → (returns, at)
         self._refreshing: set[tuple[str, str]] = set()
-        self._prices: dict[tuple[str, str], tuple[float, Decimal]] = {}
-        self._price_reads: dict[tuple[str, str], asyncio.Future] = {}
+        self._prices: SharedReads[Decimal] = SharedReads(PRICE_TTL_S)  # (venue key, symbol) → last price
 
     async def price(self, venue: Venue, venue_key: str, symbol: str) -> Decimal:
         """The venue's last price of symbol, at most PRICE_TTL_S old; VenueError when it cannot say."""
-        key = (venue_key, symbol)
-        known = self._prices.get(key)
-        if known is not None and time.monotonic() - known[0] < PRICE_TTL_S:
-            return known[1]
-        reading = self._price_reads.get(key)
-        if reading is None:
-            reading = self._price_reads[key] = asyncio.ensure_future(venue.price(symbol))
-            reading.add_done_callback(lambda _: self._price_reads.pop(key, None))
-        price = await asyncio.shield(reading)
-        self._prices[key] = (time.monotonic(), price)
-        return price
+        return await self._prices.get((venue_key, symbol), lambda: venue.price(symbol))
 
     async def ensure(self, venue: Venue, venue_key: str, symbol: str) -> None:
         known = self._series.get(venue_key, {}).get(symbol)
