@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from copytrade.replication.v1 import replication_service_pb2 as pb
 from services.kit.db import Database
@@ -38,23 +39,24 @@ class Catalog:
         self._settings: dict[str, tuple[object, object]] = {}  # config id → (update_time, validated settings)
         self._equity: SharedReads[Decimal] = SharedReads(equity_ttl_s)  # account id → equity
 
-    async def plan(self, master_account_id: str) -> tuple[list[CopySessionRow], dict[str, VenueAccountRow]]:
-        """The master account's live sessions and their followers' accounts."""
+    async def plan(self, session: AsyncSession, master_account_id: str
+                   ) -> tuple[list[CopySessionRow], dict[str, VenueAccountRow]]:
+        """The master account's live sessions and their followers' accounts (read in the caller's
+        transaction where memory is out of date)."""
         live = (CopySessionRow.master_account_id == master_account_id, CopySessionRow.state.in_(LIVE))
-        async with self.db.session() as session:
-            version = tuple((await session.execute(select(
-                func.count(CopySessionRow.config_id), func.max(CopySessionRow.update_time)).where(*live))).one())
-            known = self._sessions.get(master_account_id)
-            if known is not None and known[0] == version:
-                sessions = known[1]
-            else:
-                sessions = list((await session.execute(select(CopySessionRow).where(*live))).scalars())
-                self._sessions[master_account_id] = (version, sessions)
-            wanted = {s.follower_account_id for s in sessions} - self._accounts.keys()
-            if wanted:
-                for account in (await session.execute(select(VenueAccountRow).where(
-                        VenueAccountRow.account_id.in_(wanted)))).scalars():
-                    self._accounts[account.account_id] = account
+        version = tuple((await session.execute(select(
+            func.count(CopySessionRow.config_id), func.max(CopySessionRow.update_time)).where(*live))).one())
+        known = self._sessions.get(master_account_id)
+        if known is not None and known[0] == version:
+            sessions = known[1]
+        else:
+            sessions = list((await session.execute(select(CopySessionRow).where(*live))).scalars())
+            self._sessions[master_account_id] = (version, sessions)
+        wanted = {s.follower_account_id for s in sessions} - self._accounts.keys()
+        if wanted:
+            for account in (await session.execute(select(VenueAccountRow).where(
+                    VenueAccountRow.account_id.in_(wanted)))).scalars():
+                self._accounts[account.account_id] = account
         return sessions, {s.follower_account_id: self._accounts[s.follower_account_id]
                           for s in sessions if s.follower_account_id in self._accounts}
 

@@ -40,6 +40,7 @@ from services.replication import (budget, copy_settings, guards, isolation, mast
 from services.replication.catalog import Catalog
 from services.replication.client_order_id import client_order_id
 from services.replication.fanout import GroupWriter, RiskBatch
+from services.replication.fills import StoredFills
 from services.replication.orders import order_request, order_to_proto
 from services.replication.error_book import Attempt, ErrorBook
 from services.replication.market_data import PERIODS_PER_YEAR, MarketData
@@ -89,8 +90,9 @@ class Intent:
 
 class Copier:
     def __init__(self, db: Database, bus: Bus, pool: VenuePool, risk: RiskServiceStub, error_book: ErrorBook,
-                 risk_internal: RiskInternalServiceStub) -> None:
+                 risk_internal: RiskInternalServiceStub, stored_fills: StoredFills | None = None) -> None:
         self.db, self.bus, self.pool, self.risk, self.error_book = db, bus, pool, risk, error_book
+        self.stored_fills = stored_fills or StoredFills()  # fills this process stored: checked without a read
         self.risks = RiskBatch(risk_internal)  # a fill's reservations, commits, releases: one call each
         self.catalog = Catalog(db)  # sessions, settings, accounts, equity: in memory
         self._clearing: set[asyncio.Task] = set()  # copies' events going out, then their markers cleared
@@ -148,7 +150,7 @@ class Copier:
         the bus (forged, tampered, another type) is refused, not copied, and raises an alert
         (fills.master.rejected.<account>, kept in the FILLS stream)."""
         event, stored = delivery.event, None
-        if isinstance(event, events.MasterFill):
+        if isinstance(event, events.MasterFill) and (stored := self.stored_fills.payload(event.fill_id)) is None:
             async with self.db.session() as session:
                 stored = (await session.execute(select(MasterFillRow.payload).where(
                     MasterFillRow.fill_id == event.fill_id))).scalar()
@@ -169,9 +171,9 @@ class Copier:
 
     async def _copy_in_order(self, fill: events.MasterFill) -> None:
         received = datetime.now(UTC)
-        # The live sessions and their followers' accounts, from memory (checked against a version).
-        sessions, accounts = await self.catalog.plan(fill.master_account_id)
-        async with self.db.session() as session:
+        async with self.db.session() as session:  # what copying the fill reads first, in one transaction
+            # The live sessions and their followers' accounts, from memory (checked against a version).
+            sessions, accounts = await self.catalog.plan(session, fill.master_account_id)
             # JetStream does not keep order across a redelivery: a fill lost in flight when NATS
             # restarted comes back after its ack wait, behind later fills. Earlier fills of this
             # master not yet copied are copied first, so a close never overtakes its open.
@@ -181,33 +183,43 @@ class Copier:
                 MasterFillRow.master_account_id == fill.master_account_id, MasterFillRow.handled.is_(False),
                 MasterFillRow.record_time <= stored_at).order_by(MasterFillRow.record_time, MasterFillRow.fill_id)
                 .limit(OVERTAKEN_LIMIT))).all()
+            made = await self._made_before(session, fill, sessions)
         for fill_id, payload in uncopied:
             if fill_id != fill.fill_id:
-                await self._copy_fill(events.MasterFill.FromString(payload), sessions, accounts, received, mark=True)
-        # Only a fill stored here and not yet marked needs marking (a redelivery, or a fill
-        # another deployment stored, does not).
-        await self._copy_fill(fill, sessions, accounts, received,
-                              mark=any(fill_id == fill.fill_id for fill_id, _ in uncopied))
+                overtaken = events.MasterFill.FromString(payload)
+                async with self.db.session() as session:
+                    overtaken_made = await self._made_before(session, overtaken, sessions)
+                await self._copy_fill(overtaken, sessions, accounts, overtaken_made, received)
+        await self._copy_fill(fill, sessions, accounts, made, received)
+        # Only fills stored here and not yet marked need marking (a redelivery, or a fill another
+        # deployment stored, does not).
+        if uncopied:
+            async with self.db.session() as session:
+                await session.execute(update(MasterFillRow).where(
+                    self.db.member(MasterFillRow.fill_id, [fill_id for fill_id, _ in uncopied])).values(handled=True))
+
+    async def _made_before(self, session, fill: events.MasterFill, sessions: list[CopySessionRow]
+                           ) -> dict[str, FollowerOrderRow]:
+        """The fill's copies made before (a redelivery, a fill copied first by a later one), by
+        order id, in one read. A second worker copying the same fill meanwhile is stopped by the
+        fence (copies' keys)."""
+        if not sessions:
+            return {}
+        ids = [client_order_id(fill.fill_id, s.follower_account_id) for s in sessions]
+        return {row.order_id: row for row in (await session.execute(
+            select(FollowerOrderRow).where(self.db.member(FollowerOrderRow.order_id, ids)))).scalars()}
 
     async def _copy_fill(self, fill: events.MasterFill, sessions: list[CopySessionRow],
-                         accounts: dict[str, VenueAccountRow], received: datetime, *, mark: bool) -> None:
+                         accounts: dict[str, VenueAccountRow], existing: dict[str, FollowerOrderRow],
+                         received: datetime) -> None:
         """A fill's copies as one batch: each planned (sized) in memory, risk asked once for all,
         one fence write of the PENDING copies, sent concurrently, acknowledgements written in
-        groups and their effects (risk commit, events) done per group."""
-        # Copies made before (a redelivery, a fill copied first by a later one), in one read. A
-        # second worker copying the same fill meanwhile is stopped by the fence (copies' keys).
+        groups and their effects (risk commit, events) done per group. `existing`: its copies
+        made before."""
         ids = {s.config_id: client_order_id(fill.fill_id, s.follower_account_id) for s in sessions}
-        existing: dict[str, FollowerOrderRow] = {}
-        if sessions:
-            async with self.db.session() as db_session:
-                existing = {row.order_id: row for row in (await db_session.execute(
-                    select(FollowerOrderRow).where(self.db.member(FollowerOrderRow.order_id, ids.values())))).scalars()}
         failures: list[BaseException] = []
         # Acknowledged before, effects left undone by a crash or an outage: done now.
-        try:
-            await self._effects([row for row in existing.values() if row.effects_pending])
-        except Exception as exc:  # noqa: BLE001 - the fill is tried again
-            failures.append(exc)
+        await self._effects([row for row in existing.values() if row.effects_pending])
         # Followers' venues not open yet (after a restart, a new follower): opened together.
         await self.pool.open_many([accounts[s.follower_account_id] for s in sessions if s.follower_account_id in accounts])
         with tracing.span("copy fill", attributes={"copytrade.copies": len(sessions)}):
@@ -239,10 +251,6 @@ class Copier:
                             await self.error_book.record(intent.row, intent.account.venue_id, attempt.error)
         if failures:
             raise failures[0]  # tried again; copies already made are skipped by their id
-        if mark:
-            async with self.db.session() as session:
-                await session.execute(update(MasterFillRow).where(MasterFillRow.fill_id == fill.fill_id)
-                                      .values(handled=True))
 
     async def _plan_alone(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
                           existing: FollowerOrderRow | None, received: datetime,
@@ -686,10 +694,12 @@ class Copier:
         (one call), and each copy's events go out (placed, then filled). Each is idempotent (per
         reservation; by Nats-Msg-Id, which compliance's audit record is keyed by), so a redo
         after a failure makes no second one. A copy's marker is cleared once all its effects are
-        done. On the copy path the commit is awaited (the follower's next copy is decided on
-        it) and the events go out in the background, so the master's next fill does not wait
-        for a thousand publishes; with `wait` (the sweeper) everything is awaited and what failed
-        raises. Whatever failed keeps its marker for the fill's retry or the sweeper."""
+        done. On the copy path they run in the background, so the master's next fill waits for
+        neither risk's commit nor a thousand publishes: until the commit lands, risk counts the
+        copy's open reservation, which holds the quantity the venue filled (or more, for a
+        partial fill), so the follower's next copy is decided on no less exposure. With `wait`
+        (the sweeper) everything is awaited and what failed raises. Whatever failed keeps its
+        marker for the fill's retry or the sweeper."""
         if not rows:
             return
         # A resting copy's exposure is committed when it is done (the resting module follows it).
@@ -698,11 +708,13 @@ class Copier:
             fill_price=str(row.average_fill_price or 0)))
             for row in rows if row.filled_quantity > 0 and not _rests(row)]
         if not wait:
-            await self.risks.commit(commits)  # raises: the fill is tried again
-            task = asyncio.create_task(self._announce_all(rows))
+            task = asyncio.create_task(self._commit_and_announce(commits, rows))
             self._clearing.add(task)
             task.add_done_callback(self._cleared)
             return
+        await self._commit_and_announce(commits, rows)
+
+    async def _commit_and_announce(self, commits: list, rows: list[FollowerOrderRow]) -> None:
         await self.risks.commit(commits)  # first: a marker is cleared only once its commit is done
         await self._announce_all(rows)
 
@@ -730,8 +742,8 @@ class Copier:
     def _cleared(self, task: asyncio.Task) -> None:
         self._clearing.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.warning("copy events not all published, or their markers not cleared (the sweeper redoes "
-                        "them): %s", task.exception())
+            log.warning("copy effects not all done: risk's commit, the events or their markers (the sweeper "
+                        "redoes them): %s", task.exception())
 
     async def redo_effects(self, rows: list[FollowerOrderRow]) -> None:
         """The sweeper's work: effects of acknowledged copies left pending, redone in groups."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -156,11 +157,31 @@ async def record(db: Database, event: events.MasterFill) -> tuple[events.MasterF
         return events.MasterFill.FromString(row.payload), False, row.published
 
 
+class StoredFills:
+    """The payloads of the fills this process stored last, by fill id: the copier checks a fill
+    from the bus against these without a database read (one stored by another replica, or
+    before a restart, is read from the database)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._payloads: OrderedDict[str, bytes] = OrderedDict()
+
+    def note(self, event: events.MasterFill) -> None:
+        self._payloads[event.fill_id] = event.SerializeToString()
+        self._payloads.move_to_end(event.fill_id)
+        while len(self._payloads) > self.size:
+            self._payloads.popitem(last=False)
+
+    def payload(self, fill_id: str) -> bytes | None:
+        return self._payloads.get(fill_id)
+
+
 async def record_and_publish(db: Database, outbox: "FillOutbox", event: events.MasterFill
                              ) -> tuple[events.MasterFill, bool]:
     """Store, then hand to the outbox, which publishes it now or, if NATS is away, as soon as it
     is back: a stored fill is a fill that will be copied."""
     event, created, published = await record(db, event)
+    outbox.stored.note(event)  # as stored: what the copier will find on the bus
     if not published:
         await outbox.publish(event)
     return event, created
@@ -175,8 +196,9 @@ class FillOutbox:
     """
 
     def __init__(self, db: Database, bus: Bus, *, poll_s: float = 0.5, orphan_after_s: float = 5.0,
-                 publish_timeout_s: float = 2.0, batch: int = 500) -> None:
+                 publish_timeout_s: float = 2.0, batch: int = 500, stored: StoredFills | None = None) -> None:
         self.db, self.bus = db, bus
+        self.stored = stored if stored is not None else StoredFills()  # fills stored here, for the copier
         self.poll_s, self.orphan_after_s, self.publish_timeout_s, self.batch = (
             poll_s, orphan_after_s, publish_timeout_s, batch)
         self._acked: set[str] = set()  # acknowledged by JetStream, not yet marked in the table

@@ -27,7 +27,7 @@ from services.replication import sessions
 from services.replication.copier import Copier
 from services.replication.error_book import ErrorBook
 from services.replication.fanout import EffectsSweeper
-from services.replication.fills import FillOutbox, MasterWatchers
+from services.replication.fills import FillOutbox, MasterWatchers, StoredFills
 from services.replication.outage import FeedOutages
 from services.replication.ownership import BUCKET, Ownership
 from services.replication.reconcile import Reconciler
@@ -63,7 +63,9 @@ async def create_server(settings: Settings) -> RunningService:
     pool = VenuePool(settings, compliance_internal)
     pool.replica_slot = owner.slot
     book = ErrorBook(db, bus, Schedules.parse(settings.retry_schedules))
-    copier = Copier(db, bus, pool, RiskServiceStub(risk_channel), book, RiskInternalServiceStub(risk_channel))
+    stored_fills = StoredFills()  # what this process stores, the copier verifies without a read
+    copier = Copier(db, bus, pool, RiskServiceStub(risk_channel), book, RiskInternalServiceStub(risk_channel),
+                    stored_fills)
     # Every replica keeps the sessions in memory: a change anywhere drops its master's entry here.
     await bus.subscribe("copies.session.changed.*", copier.catalog.on_session_changed)
     sweeper = EffectsSweeper(db, copier.redo_effects).start()
@@ -100,7 +102,7 @@ async def create_server(settings: Settings) -> RunningService:
     lag = Periodic("consumer-lag", 5.0, lambda: _record_consumer_lag(bus)).start()
     outages = FeedOutages(db, bus, reconciler, grace_s=settings.feed_outage_grace_s,
                           settle_s=min(2.0, settings.feed_outage_grace_s), owns=owner.owns)
-    outbox = FillOutbox(db, bus).start()  # also publishes what a previous run stored and did not
+    outbox = FillOutbox(db, bus, stored=stored_fills).start()  # also publishes what a previous run stored and did not
     watchers = MasterWatchers(db, outbox, pool, on_stream=outages.listener, owns=owner.owns,
                               on_stop=outages.forget)
     owner.on_change(watchers.wake)

@@ -86,10 +86,9 @@ async def test_a_copy_accepted_by_the_venue_gets_one_commit_one_event_and_one_au
                                                         metadata=token_for(user))).orders
             return [o.status for o in orders] == [events.FOLLOWER_ORDER_STATUS_FILLED]
         await eventually(acknowledged, timeout=20, message="the venue's acknowledgement recorded")
-        # The copier has tried the effects and failed at least once: risk's commit holds the fill
-        # (it is retried); the events go out behind it, and their failure is left to the sweeper.
-        failed = "copying fill" if outage == "risk" else "copy events not all published"
-        await eventually(lambda: any(failed in r.getMessage() for r in caplog.records), timeout=20,
+        # The copier has tried the effects (risk's commit, then the events) behind the fill and
+        # failed: their marker is left for the sweeper.
+        await eventually(lambda: any("copy effects not all done" in r.getMessage() for r in caplog.records), timeout=20,
                          message="the copier's effects failed while the part was away")
         if outage == "risk":
             risk = await start_service("risk", nats_url=own_nats.url, listen=risk_listen)
