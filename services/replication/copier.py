@@ -4,9 +4,9 @@ reserve it with risk, place it on the follower's venue under a client order id d
 a worker that died after sending, never makes a second order: a copy already sent is looked up
 at the venue by its client order id before anything is sent again.
 
-A fill's copies go as one batch (_copy_fill): planned in memory (catalog.py), decided by risk in
-one call, recorded PENDING by one insert (the fence), sent concurrently, acknowledged in group
-writes. What follows an acknowledgement (risk commit, placed/filled events, hence the audit
+A fill's copies go in batches of FANOUT_CHUNK (_copy_fill), pipelined: planned in memory
+(catalog.py), each batch decided by risk in one call, recorded PENDING by one insert (the fence),
+sent concurrently while the next batch is planned, acknowledged in group writes. What follows an acknowledgement (risk commit, placed/filled events, hence the audit
 record) is marked pending in the same write and cleared once done, so a crash or an outage
 right after the venue's answer is finished by the fill's retry or the sweeper (fanout.py)."""
 
@@ -62,6 +62,7 @@ SIDE_NAMES = {trading_pb2.SIDE_BUY: "buy", trading_pb2.SIDE_SELL: "sell"}
 SIDE_VALUES = {v: k for k, v in SIDE_NAMES.items()}
 DECISIONS = {risk_pb.DECISION_APPROVED, risk_pb.DECISION_REDUCED}
 OVERTAKEN_LIMIT = 100  # earlier uncopied fills a fill copies first (bounded: one fill's work stays small)
+FANOUT_CHUNK = 100  # copies per risk call and fence write; a fill's chunks are pipelined
 HOLD_S = 60.0  # how long a fill whose copying fails is retried in place before JetStream has it back
 
 
@@ -212,10 +213,10 @@ class Copier:
     async def _copy_fill(self, fill: events.MasterFill, sessions: list[CopySessionRow],
                          accounts: dict[str, VenueAccountRow], existing: dict[str, FollowerOrderRow],
                          received: datetime) -> None:
-        """A fill's copies as one batch: each planned (sized) in memory, risk asked once for all,
-        one fence write of the PENDING copies, sent concurrently, acknowledgements written in
-        groups and their effects (risk commit, events) done per group. `existing`: its copies
-        made before."""
+        """A fill's copies in pipelined batches: each planned (sized) in memory, risk asked once
+        per batch, one fence write of a batch's PENDING copies, sent concurrently,
+        acknowledgements written in groups and their effects (risk commit, events) done per
+        group. `existing`: its copies made before."""
         ids = {s.config_id: client_order_id(fill.fill_id, s.follower_account_id) for s in sessions}
         failures: list[BaseException] = []
         # Acknowledged before, effects left undone by a crash or an outage: done now.
@@ -227,30 +228,39 @@ class Copier:
             async with self._followers_locked({s.follower_account_id for s in sessions}):
                 positions = await self._positions_before(fill, sessions)
                 fill_refusal = isolation.fill_problem(fill)  # the same for every copy
-                planned = await asyncio.gather(*(
-                    self._plan_alone(fill, s, accounts.get(s.follower_account_id), existing.get(ids[s.config_id]),
-                                     received, positions, fill_refusal)
-                    for s in sessions), return_exceptions=True)
-                failures += [p for p in planned if isinstance(p, BaseException)]
-                intents = [p for p in planned if isinstance(p, Intent)]
-                if intents:
-                    try:
-                        attempts = await self._send_all(intents)
-                    except Exception as exc:  # noqa: BLE001 - the fill is tried again
-                        failures.append(exc)
-                        attempts = []
-                    for intent, attempt in zip(intents, attempts):
-                        if isinstance(attempt, BaseException):
-                            try:
-                                refusal = self._cannot_be_made(fill, intent.session, attempt)
-                            except BaseException as transient:  # noqa: BLE001 - the fill is tried again
-                                failures.append(transient)
-                                continue
-                            await self._refuse_alone(fill, intent.session, intent.account, received, refusal)
-                        elif attempt.outcome == "failed":
-                            await self.error_book.record(intent.row, intent.account.venue_id, attempt.error)
+                # In chunks, pipelined: while one chunk is with risk, the fence or the venues,
+                # the next is planned, so the first copies go out before the last are sized.
+                async with asyncio.TaskGroup() as sending:
+                    for start in range(0, len(sessions), FANOUT_CHUNK):
+                        planned = await asyncio.gather(*(
+                            self._plan_alone(fill, s, accounts.get(s.follower_account_id),
+                                             existing.get(ids[s.config_id]), received, positions, fill_refusal)
+                            for s in sessions[start:start + FANOUT_CHUNK]), return_exceptions=True)
+                        failures += [p for p in planned if isinstance(p, BaseException)]
+                        intents = [p for p in planned if isinstance(p, Intent)]
+                        if intents:
+                            sending.create_task(self._send_chunk(fill, intents, received, failures))
         if failures:
             raise failures[0]  # tried again; copies already made are skipped by their id
+
+    async def _send_chunk(self, fill: events.MasterFill, intents: list[Intent], received: datetime,
+                          failures: list[BaseException]) -> None:
+        """Send a chunk of a fill's planned copies; a copy no retry can make is refused alone, and
+        what may pass is put in `failures` (the fill is tried again), never raised."""
+        try:
+            attempts = await self._send_all(intents)
+            for intent, attempt in zip(intents, attempts):
+                if isinstance(attempt, BaseException):
+                    try:
+                        refusal = self._cannot_be_made(fill, intent.session, attempt)
+                    except BaseException as transient:  # noqa: BLE001 - the fill is tried again
+                        failures.append(transient)
+                        continue
+                    await self._refuse_alone(fill, intent.session, intent.account, received, refusal)
+                elif attempt.outcome == "failed":
+                    await self.error_book.record(intent.row, intent.account.venue_id, attempt.error)
+        except Exception as exc:  # noqa: BLE001 - the fill is tried again
+            failures.append(exc)
 
     async def _plan_alone(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
                           existing: FollowerOrderRow | None, received: datetime,

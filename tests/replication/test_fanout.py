@@ -6,21 +6,29 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from google.protobuf import field_mask_pb2
+from sqlalchemy import select
 
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.type.v1 import trading_pb2
 from services.kit.db import Database, insert_ignoring
 from services.kit.testing import eventually
+from services.replication import copier
 from services.replication.server import MIGRATIONS
+from services.risk.store import ReservationRow
 from services.replication.store import FollowerOrderRow, MasterPositionRow
 from tests.replication.test_worker_crash import copied_by, own_nats  # noqa: F401 - a fixture: a nats-server of
 # the test's own, so a stopped service's pull requests on the shared server cannot hold the next test's fills
 from venue_sim import Simulator
 
 
-async def test_a_fills_batch_follows_session_changes_made_meanwhile(own_nats, start_service, token_for, backend):
+@pytest.mark.parametrize("chunk", [copier.FANOUT_CHUNK, 2], ids=["one-batch", "batches-of-2"])
+async def test_a_fills_batch_follows_session_changes_made_meanwhile(own_nats, start_service, token_for, backend,
+                                                                    monkeypatch, chunk):
+    # Batches of 2: a fill's copies go out in pipelined batches, each with its own risk call and fence.
+    monkeypatch.setattr(copier, "FANOUT_CHUNK", chunk)
     sim = await Simulator(seed=9).start()
     try:
         compliance = await start_service("compliance", nats_url=own_nats.url)
@@ -72,6 +80,17 @@ async def test_a_fills_batch_follows_session_changes_made_meanwhile(own_nats, st
                 (events.FOLLOWER_ORDER_STATUS_FILLED, ""), (events.FOLLOWER_ORDER_STATUS_REFUSED, "SESSION_PAUSED")])
         await eventually(refused_paused, message="the paused session's copy refused as paused")
         assert quantities(paused) == [Decimal("0.002")]
+
+        # Risk agrees with the venue: one committed reservation per order there, none left open.
+        async def risk_agrees():
+            ours = [user for user, _ in [*users, (joined, "")]]
+            async with risk.running.components["book"].db.session() as session:
+                rows = (await session.execute(select(ReservationRow.user_id, ReservationRow.status).where(
+                    ReservationRow.user_id.in_(ours)))).all()
+            at_venue = sorted(user for user in ours for _ in sim.orders(user))
+            return sorted(user for user, status in rows if status == "COMMITTED") == at_venue \
+                and all(status == "COMMITTED" for _, status in rows)
+        await eventually(risk_agrees, message="one committed reservation per copy at the venue")
     finally:
         await sim.stop()
 
