@@ -712,7 +712,9 @@ class IbVenue:
                         if t.order.account in ("", self.account_code) and t.order.orderRef]
             return []
 
-        async for state in self._events("order", subscribe, recover):
+        # First the orders resting now: one placed before the stream is followed (a watcher
+        # starting or restarting) is reported, not missed until it next changes.
+        async for state in self._events("order", subscribe, recover, time.time()):
             yield state
 
 
