@@ -37,8 +37,7 @@ async def create_server(settings: Settings) -> RunningService:
                         ComplianceInternalServiceStub(compliance)),
     )
     # An erased user's API keys are revoked here for good (the key's token would be refused anyway).
-    bus = await Bus.connect(settings.nats_url, "gateway", ensure_streams=False, replicas=settings.stream_replicas,
-                            user=settings.nats_user, password=settings.nats_password)
+    bus = await Bus.for_service(settings, ensure_streams=False)
     await revocations.ensure_stream(bus)
 
     async def on_revoked(delivery) -> None:
