@@ -192,3 +192,20 @@ async def test_nats_takes_only_tls_clients_with_a_certificate_from_its_ca(tls_na
     finally:
         await risk.close()
         await bus.close()
+
+
+async def test_the_rest_gateway_reaches_every_service_over_mutual_tls(start_service, over_tls):
+    """A person's password goes from the gateway to compliance, and their token back, over TLS."""
+    import aiohttp
+
+    started = {name: await start_service(name, **over_tls(name))
+               for name in ("compliance", "risk", "replication", "discovery")}
+    addresses = {**started["risk"].settings.addresses, **{n: s.address for n, s in started.items()}}
+    gateway = await start_service("gateway", addresses=addresses, http_listen="127.0.0.1:0", **over_tls("gateway"))
+    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{gateway.running.http_port}") as http:
+        health = await (await http.get("/healthz")).json()
+        assert health["healthy"], health
+        email, password = f"{uuid.uuid4().hex[:8]}@example.com", "twelve chars or more"
+        assert (await http.post("/v1/users", json={"email": email, "password": password})).status == 200
+        login = await http.post("/v1/auth:login", json={"email": email, "password": password})
+        assert login.status == 200 and (await login.json())["accessToken"]
