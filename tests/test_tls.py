@@ -209,3 +209,18 @@ async def test_the_rest_gateway_reaches_every_service_over_mutual_tls(start_serv
         assert (await http.post("/v1/users", json={"email": email, "password": password})).status == 200
         login = await http.post("/v1/auth:login", json={"email": email, "password": password})
         assert login.status == 200 and (await login.json())["accessToken"]
+
+
+async def test_the_operator_cli_calls_a_mesh_on_tls_with_the_tools_certificate(start_service, over_tls, certs,
+                                                                               tmp_path):
+    import json
+
+    from tests.test_ops_cli import cli
+
+    risk = await start_service("risk", **over_tls("risk"))
+    (tmp_path / "endpoints.json").write_text(json.dumps({"risk": risk.address}))
+    code, _, err = await cli(tmp_path, "kill-switch", "on", "--user", "u-tls")
+    assert code != 0 and "UNAVAILABLE" in err, err  # no certificate in the data directory: refused
+    (tmp_path / "tls").symlink_to(certs)  # where `up` keeps them
+    code, out, err = await cli(tmp_path, "kill-switch", "on", "--user", "u-tls")
+    assert code == 0 and "HALTED" in out, err

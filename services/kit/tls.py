@@ -52,6 +52,11 @@ def tool_files(data_dir: Path) -> TlsFiles | None:
     return found if found.cert.exists() else None
 
 
+def grpcurl_flags(tls: TlsFiles | None) -> str:
+    """How grpcurl reaches a service with these files (-plaintext without)."""
+    return f"-cacert {tls.ca} -cert {tls.cert} -key {tls.key}" if tls else "-plaintext"
+
+
 def _write(path: Path, data: bytes) -> None:
     """Written whole (a reader never sees half a key) and 0600 from the start."""
     partial = path.with_name(path.name + ".partial")
