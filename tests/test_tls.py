@@ -224,3 +224,23 @@ async def test_the_operator_cli_calls_a_mesh_on_tls_with_the_tools_certificate(s
     (tmp_path / "tls").symlink_to(certs)  # where `up` keeps them
     code, out, err = await cli(tmp_path, "kill-switch", "on", "--user", "u-tls")
     assert code == 0 and "HALTED" in out, err
+
+
+async def test_a_nats_cluster_routes_over_tls_and_keeps_streams_on_three_nodes(tmp_path, certs):
+    """`up --nats-cluster`'s nodes: their routes take only peers with a certificate from the CA,
+    and JetStream forms over them (a stream on all three nodes)."""
+    from services.kit.natsd import NatsCluster
+
+    cluster = await NatsCluster(tmp_path / "js", size=3, users=natsauth.generate(),
+                                tls=tls.files(certs, tls.NATS)).start()
+    try:
+        assert all(node.config()["cluster"]["tls"]["verify"] for node in cluster.nodes)
+        bus = await Bus.connect(cluster.url_as(natsauth.ADMIN), "tls-cluster", replicas=3,
+                                tls=tls.files(certs, tls.CLIENT))
+        try:
+            info = await bus.js.stream_info("FILLS")
+            assert info.config.num_replicas == 3 and len(info.cluster.replicas or []) == 2
+        finally:
+            await bus.close()
+    finally:
+        await cluster.stop()
