@@ -135,8 +135,9 @@ def balanced_channel(address: str, interceptors=None, *, tls: TlsFiles | None = 
     if tls is None:
         return grpc.aio.insecure_channel(target(address), options=channel_options(), interceptors=interceptors)
     options = channel_options()
-    if address.split(":", 1)[0] in ("ipv4", "ipv6"):  # a list of addresses names no one host: the first's is checked
-        options.append(("grpc.ssl_target_name_override", address.split(":", 1)[1].split(",")[0].rsplit(":", 1)[0]))
+    if address.startswith("ipv4:"):  # a list of addresses names no one host: each server must hold the first's
+        first_host = address.removeprefix("ipv4:").split(",")[0].rsplit(":", 1)[0]
+        options.append(("grpc.ssl_target_name_override", first_host))
     return grpc.aio.secure_channel(target(address), kit_tls.channel_credentials(tls), options=options,
                                    interceptors=interceptors)
 
