@@ -18,6 +18,8 @@ COPY venue_sim ./venue_sim
 RUN pip install --no-cache-dir .
 COPY --from=web /web/dist ./web/dist
 ENV GATEWAY_STATIC_DIR=/app/web/dist
+# The certs volume takes this ownership when compose first mounts it (services/kit/tls.py writes there).
+RUN mkdir -m 0700 /certs && chown nobody:nogroup /certs
 USER nobody
 # Overridden per service in docker-compose.yml: copytrade serve <service>
 CMD ["copytrade", "serve", "gateway"]

@@ -214,7 +214,8 @@ async def main() -> int:
                 for n in scales:
                     fills = args.fills or (5 if args.quick else {10: 100, 100: 50}.get(n, 20))
                     print(f"1x{n}: enrolling {n} followers ...", flush=True)
-                    copying = await set_up_copying(sim, endpoints, secret, n, prefix=f"s{n}-")
+                    copying = await set_up_copying(sim, endpoints, secret, n, prefix=f"s{n}-",
+                                                   tls_files=mesh.client_tls)
                     print(f"1x{n}: {fills} master fills ...", flush=True)
                     try:
                         cpu_before = process_cpu_s(platform_pids(mesh))
@@ -262,13 +263,15 @@ async def main() -> int:
                     if cpu_totals[1] else None
                 burst_fills, burst_followers = (5, 3) if args.quick else (20, 10)
                 print(f"burst {burst_fills}x{burst_followers} ...", flush=True)
-                copying = await set_up_copying(sim, endpoints, secret, burst_followers, prefix="burst-")
+                copying = await set_up_copying(sim, endpoints, secret, burst_followers, prefix="burst-",
+                                               tls_files=mesh.client_tls)
                 await run_latency(copying, 0, gap_s=0, warmup=2)  # the followers' clients are warm
                 results["burst"] = await run_burst(copying, burst_fills)
                 await copying.close()
                 n_sustained = 3 if args.quick else 10
                 print(f"sustained 1x{n_sustained} ...", flush=True)
-                copying = await set_up_copying(sim, endpoints, secret, n_sustained, prefix="sustained-")
+                copying = await set_up_copying(sim, endpoints, secret, n_sustained, prefix="sustained-",
+                                               tls_files=mesh.client_tls)
                 rates = [2.0, 4.0] if args.quick else [2.0 * 2 ** i for i in range(10)]
                 results["sustained"] = await run_sustained(copying, rates, step_s=1.5 if args.quick else 5.0)
                 await copying.close()

@@ -144,7 +144,7 @@ class ExtraReplicas:
                      "LISTEN_ADDR": address, "METRICS_ADDR": metrics},
                 stdout=log, stderr=subprocess.STDOUT))
             log.close()
-            await wait_serving(address, 60)
+            await wait_serving(address, 60, self.mesh.client_tls)
             await _warmed(f"http://{metrics}/metrics", warm_accounts)
         while len(self.processes) + 1 > total:
             await self._stop(self.processes.pop())

@@ -29,7 +29,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere in the checkout
 
 import aiohttp  # noqa: E402
-import grpc  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 from google.protobuf import field_mask_pb2  # noqa: E402
 
@@ -40,7 +39,8 @@ from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationSer
 from copytrade.risk.v1 import risk_service_pb2 as risk_pb  # noqa: E402
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub  # noqa: E402
 from copytrade.type.v1 import trading_pb2  # noqa: E402
-from services.kit import auth  # noqa: E402
+from services.kit import auth, clients  # noqa: E402
+from services.kit.config import TlsFiles  # noqa: E402
 from services.launcher import Mesh  # noqa: E402
 from services.replication.client_order_id import client_order_id  # noqa: E402
 from services.replication.venues.base import OrderRequest  # noqa: E402
@@ -192,16 +192,17 @@ def check_copies(copying: Copying) -> CopyCheck:
 
 
 async def set_up_copying(sim: Simulator, endpoints: dict, secret: str, n_followers: int, *,
-                         prefix: str = "", concurrency: int = 16) -> Copying:
+                         prefix: str = "", concurrency: int = 16, tls_files: TlsFiles | None = None) -> Copying:
     """A master watched on the simulator and n followers copying it 1:1, each registered, KYC
     approved, with simulator keys in the vault and risk's latency breaker and order-rate limit
-    lifted (the copy path is what is measured). Through the services' public gRPC APIs."""
+    lifted (the copy path is what is measured). Through the services' public gRPC APIs (with
+    tls_files, the mesh's client certificate: mesh.client_tls)."""
 
     def meta(user: str):
         return (("authorization", f"Bearer {auth.issue_token(secret, user, ['follower', 'master'])[0]}"),)
 
     operator = (("authorization", f"Bearer {auth.issue_token(secret, 'bench-operator', ['operator'])[0]}"),)
-    channels = [grpc.aio.insecure_channel(endpoints[name]) for name in ("compliance", "replication", "risk")]
+    channels = [clients.balanced_channel(endpoints[name], tls=tls_files) for name in ("compliance", "replication", "risk")]
     compliance, replication, risk = (ComplianceServiceStub(channels[0]), ReplicationServiceStub(channels[1]),
                                      RiskServiceStub(channels[2]))
     gate = asyncio.Semaphore(concurrency)
@@ -420,7 +421,7 @@ async def main() -> None:
         data_dir = (args.data_dir or Path(tmp)).resolve()
         sim, mesh, endpoints, secret = await start_stack(data_dir, args.postgres)
         try:
-            copying = await set_up_copying(sim, endpoints, secret, args.followers)
+            copying = await set_up_copying(sim, endpoints, secret, args.followers, tls_files=mesh.client_tls)
             figures = await run_latency(copying, args.fills, args.gap_ms / 1000,
                                         metrics_url=endpoints["metrics_replication"])
             await copying.close()

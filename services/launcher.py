@@ -6,6 +6,11 @@ compliance B+4, gateway gRPC B+5, gateway HTTP B+6, the demo's simulator B+7, ea
 three nodes' cluster routes at B+16..B+18. Data (SQLite files, JetStream store,
 generated secrets) lives under --data-dir, so a second `up` on it keeps everything.
 
+Every connection is on mutual TLS, loopback too: the services' gRPC ports, their calls to each
+other and to NATS, and the tools' (certificates from a CA made once per data directory, in
+<data-dir>/tls; the tools' own is client.pem). One configuration everywhere, proved by every
+test that runs `up`; on loopback it costs a handshake per connection.
+
 The launcher supervises what it starts: a service (or NATS node) that exits is started again
 after a backoff that doubles with each crash; one that crashes MAX_CRASHES times within
 CRASH_WINDOW_S stops `up`, as Ctrl-C does.
@@ -29,8 +34,8 @@ from typing import TextIO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.kit import natsauth
-from services.kit.config import PORT_OFFSETS, SERVICES
+from services.kit import clients, natsauth, tls
+from services.kit.config import PORT_OFFSETS, SERVICES, TlsFiles
 from services.kit.natsd import NatsCluster, NatsServer
 
 START_TIMEOUT_S = 180.0  # five Python services importing at once on a busy 2-core machine take a minute or more
@@ -79,9 +84,10 @@ def persistent_secrets(data_dir: Path) -> dict[str, str]:
     return stored
 
 
-async def wait_serving(address: str, timeout: float) -> None:
+async def wait_serving(address: str, timeout: float, tls_files: TlsFiles | None = None) -> None:
+    """Until the service at `address` answers SERVING (tls_files: a client's, for a TLS port)."""
     deadline = asyncio.get_running_loop().time() + timeout
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with clients.balanced_channel(address, tls=tls_files) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
             try:
@@ -121,19 +127,24 @@ class Mesh:
         # directory (nats-users.json, 0600) like the other generated secrets.
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.nats_passwords = natsauth.persistent_passwords(self.data_dir / "nats-users.json")
+        # Mutual TLS: the CA and certificates, made once (renewed near their end); each carries
+        # the listening host's name too.
+        self.tls_dir = tls.ensure(self.data_dir / "tls", hosts=(host,))
+        self.client_tls = tls.files(self.tls_dir, tls.CLIENT)  # what tools and tests call with
+        nats_tls = tls.files(self.tls_dir, tls.NATS)
         if not 1 <= nats_nodes <= len(NATS_CLUSTER_OFFSETS):
             raise ValueError(f"a local NATS cluster has 1 to {len(NATS_CLUSTER_OFFSETS)} nodes")
         self.nats_nodes = nats_nodes
         if nats_nodes == 1:
             self.nats: NatsServer | NatsCluster = NatsServer(self.data_dir / "jetstream", host=host,
                                                              port=port_base + PORT_OFFSETS["nats"],
-                                                             users=self.nats_passwords)
+                                                             users=self.nats_passwords, tls=nats_tls)
         else:  # its own store: a single node's streams do not join a cluster
             offsets = NATS_CLUSTER_OFFSETS[:nats_nodes]
             self.nats = NatsCluster(self.data_dir / "jetstream-cluster", host, nats_nodes,
                                     ports=[port_base + client for client, _ in offsets],
                                     cluster_ports=[port_base + route for _, route in offsets],
-                                    users=self.nats_passwords)
+                                    users=self.nats_passwords, tls=nats_tls)
         self.processes: dict[str, subprocess.Popen] = {}
 
     def address(self, name: str) -> str:
@@ -192,19 +203,23 @@ class Mesh:
         return self.processes[name]
 
     def service_environment(self, name: str) -> dict[str, str]:
-        """What one service's process gets beyond environment(): its addresses, its NATS user."""
+        """What one service's process gets beyond environment(): its addresses, its NATS user,
+        its certificate."""
+        own = tls.files(self.tls_dir, name)
         return {"LISTEN_ADDR": self.address(name), "METRICS_ADDR": self.metrics_address(name),
-                "NATS_USER": name, "NATS_PASSWORD": self.nats_passwords[name]}
+                "NATS_USER": name, "NATS_PASSWORD": self.nats_passwords[name],
+                "TLS_CA": str(own.ca), "TLS_CERT": str(own.cert), "TLS_KEY": str(own.key)}
 
     def nats_url_as(self, user: str = natsauth.ADMIN) -> str:
-        """NATS_URL with a user's credentials in it: for tools and tests (admin: no limits)."""
+        """NATS_URL with a user's credentials in it: for tools and tests (admin: no limits), who
+        connect with client_tls (Bus.connect(..., tls=mesh.client_tls))."""
         return self.nats.url_as(user)
 
     def nats_servers(self) -> list[NatsServer]:
         return self.nats.nodes if isinstance(self.nats, NatsCluster) else [self.nats]
 
     async def _wait(self, name: str) -> None:
-        waiter = asyncio.create_task(wait_serving(self.address(name), START_TIMEOUT_S))
+        waiter = asyncio.create_task(wait_serving(self.address(name), START_TIMEOUT_S, self.client_tls))
         while not waiter.done():
             if self.processes[name].poll() is not None:
                 waiter.cancel()
@@ -313,7 +328,7 @@ async def run_up(data_dir: Path, host: str, port_base: int, demo: bool = False, 
     try:
         endpoints = await mesh.start()
         if show:
-            await show.seed({name: mesh.address(name) for name in SERVICES})
+            await show.seed({name: mesh.address(name) for name in SERVICES}, mesh.client_tls)
     except Exception as exc:
         print(f"copytrade up failed: {exc}", file=sys.stderr)
         await mesh.stop()
@@ -324,9 +339,9 @@ async def run_up(data_dir: Path, host: str, port_base: int, demo: bool = False, 
     for name, where in endpoints.items():
         print(f"  {name:<12} {where}")
     print(f"endpoints written to {mesh.data_dir / 'endpoints.json'}; logs in {mesh.data_dir / 'logs'}")
-    print("try: grpcurl -plaintext " + endpoints["risk"] + " list      (Ctrl-C stops everything)")
+    print(f"try: grpcurl {tls.grpcurl_flags(mesh.client_tls)} {endpoints['risk']} list      (Ctrl-C stops everything)")
     if show:
-        print(show.banner(endpoints), flush=True)
+        print(show.banner(endpoints, mesh.client_tls), flush=True)
         show.start_bot()
     code = await mesh.supervise(stop)
     print("stopping...")

@@ -1,6 +1,7 @@
 """The operator's command line: log in, watch the copy feed, compare a follower's positions with
 what its master's imply, pull or reset the kill switch, list pending retries. A gRPC client of
-the running mesh (addresses from <data-dir>/endpoints.json, written by `copytrade up`)."""
+the running mesh (addresses from <data-dir>/endpoints.json, written by `copytrade up`; on TLS
+with <data-dir>/tls/client.pem, made by it)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationSer
 from copytrade.risk.v1 import risk_service_pb2 as risk_pb
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from copytrade.type.v1 import trading_pb2
+from services.kit import clients, tls
 from services.kit.config import default_addresses
 
 TOKEN_FILE = "cli-token"
@@ -71,6 +73,11 @@ def _addresses(data_dir: Path) -> dict[str, str]:
     return default_addresses()
 
 
+def _channel(data_dir: Path, service: str) -> grpc.aio.Channel:
+    """A channel to a service of the mesh on data_dir, with the certificate `up` made for tools."""
+    return clients.balanced_channel(_addresses(data_dir)[service], tls=tls.tool_files(data_dir))
+
+
 def _metadata(data_dir: Path) -> tuple[tuple[str, str], ...]:
     token = os.environ.get("COPYTRADE_TOKEN") or (
         (data_dir / TOKEN_FILE).read_text().strip() if (data_dir / TOKEN_FILE).exists() else "")
@@ -87,7 +94,7 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 async def login(args) -> int:
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
-    async with grpc.aio.insecure_channel(_addresses(args.data_dir)["compliance"]) as channel:
+    async with _channel(args.data_dir, "compliance") as channel:
         reply = await ComplianceServiceStub(channel).Login(comp.LoginRequest(email=args.email, password=password))
     path = args.data_dir / TOKEN_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +120,7 @@ def _describe(event) -> list[str]:
 
 async def feed(args) -> int:
     headers = ["time", "follower", "symbol", "side", "quantity", "outcome", "latency"]
-    async with grpc.aio.insecure_channel(_addresses(args.data_dir)["replication"]) as channel:
+    async with _channel(args.data_dir, "replication") as channel:
         stream = ReplicationServiceStub(channel).StreamCopyEvents(
             rep.StreamCopyEventsRequest(follower_id=args.follower, master_id=args.master),
             metadata=_metadata(args.data_dir))
@@ -126,7 +133,7 @@ async def feed(args) -> int:
 
 
 async def positions(args) -> int:
-    async with grpc.aio.insecure_channel(_addresses(args.data_dir)["replication"]) as channel:
+    async with _channel(args.data_dir, "replication") as channel:
         result = (await ErrorRecoveryServiceStub(channel).ReconcileTrade(
             er.ReconcileTradeRequest(config_id=args.config_id, dry_run=True),
             metadata=_metadata(args.data_dir))).result
@@ -165,7 +172,7 @@ async def kill_switch(args) -> int:
     if not _platform_switch_confirmed(args):
         return 2
     scope = risk_pb.TradingScope(user_id=args.user)
-    async with grpc.aio.insecure_channel(_addresses(args.data_dir)["risk"]) as channel:
+    async with _channel(args.data_dir, "risk") as channel:
         risk = RiskServiceStub(channel)
         if args.state == "on":
             reply = await risk.ActivateKillSwitch(risk_pb.ActivateKillSwitchRequest(
@@ -180,7 +187,7 @@ async def kill_switch(args) -> int:
 
 
 async def retries(args) -> int:
-    async with grpc.aio.insecure_channel(_addresses(args.data_dir)["replication"]) as channel:
+    async with _channel(args.data_dir, "replication") as channel:
         events = (await ErrorRecoveryServiceStub(channel).ListPendingRetries(
             er.ListPendingRetriesRequest(follower_id=args.follower, page_size=500),
             metadata=_metadata(args.data_dir))).events

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 import pytest_asyncio
 
-from services.kit import auth, natsauth
+from services.kit import auth, clients, natsauth
 from services.kit.config import Settings, default_addresses
 from services.kit.natsd import NatsServer
 from services.kit.server import RunningService
@@ -152,7 +152,11 @@ async def start_service(make_settings) -> AsyncIterator:
 
         settings = make_settings(service, **overrides)
         running = await importlib.import_module(f"services.{service}.server").create_server(settings)
-        svc = StartedService(running, settings, grpc.aio.insecure_channel(f"127.0.0.1:{running.port}"))
+        address = f"127.0.0.1:{running.port}"
+        # A service on TLS is called with its own certificate (it is a client's as well).
+        channel = clients.balanced_channel(address, tls=settings.tls) if settings.tls else \
+            grpc.aio.insecure_channel(address)
+        svc = StartedService(running, settings, channel)
         started.append(svc)
         return svc
 

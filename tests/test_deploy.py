@@ -1,19 +1,27 @@
 """docker-compose.yml is checked by parsing it (no Docker engine here): every service is there,
-from one image, with what it needs to find its peers, its database and its bus; the optional
+from one image, with what it needs to find its peers, its database and its bus, each on mutual
+TLS with its own certificate from the `certs` volume (and the NATS nodes' configuration runs,
+taking only TLS clients with a certificate from the CA); the optional
 observability profile scrapes every service and its dashboard asks only for metrics the
 services really export, with labels they really have."""
 
+import asyncio
 import importlib
 import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from prometheus_client import metrics as prom_metrics
 
-from services.kit import natsauth
+from services.kit import natsauth, tls
+from services.kit.bus import Bus
 from services.kit.config import DEFAULT_PORT_BASE, PORT_OFFSETS, SERVICES
+from services.kit.natsd import free_port, nats_server_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,7 +30,12 @@ def test_compose_names_every_service_with_its_wiring():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = {name: s for name, s in compose["services"].items() if not s.get("profiles")}  # the default set
     nats_nodes = ("nats-1", "nats-2", "nats-3")
-    assert set(services) == {*SERVICES, *nats_nodes, "postgres"}
+    assert set(services) == {*SERVICES, *nats_nodes, "postgres", "certs"}
+    # The certificates: made once into the certs volume by the same image, before anything starts.
+    assert services["certs"]["image"] == "copytrade:latest"
+    assert services["certs"]["command"] == ["python", "-m", "services.kit.tls", "/certs"]
+    assert services["certs"]["volumes"] == ["certs:/certs"] and "certs" in compose["volumes"]
+    assert set(tls.NAMES[tls.NATS]) == set(nats_nodes)  # the nodes' certificate names each of them
     volumes = set()
     for node in nats_nodes:  # a JetStream cluster: each node named, routed to all three, its own store
         command = services[node]["command"]
@@ -30,9 +43,12 @@ def test_compose_names_every_service_with_its_wiring():
         assert command[command.index("--cluster_name") + 1] == "copytrade"
         assert set(command[command.index("--routes") + 1].split(",")) == {f"nats://{n}:6222" for n in nats_nodes}
         volumes.update(v for v in services[node]["volumes"] if v.endswith(":/data"))
-        # authentication: the users' file from services/kit/natsauth.py, passwords from .env
-        assert command[command.index("-c") + 1] == "/etc/nats/auth.conf"
-        assert "./deploy/nats/auth.conf:/etc/nats/auth.conf:ro" in services[node]["volumes"]
+        # authentication: the users' file from services/kit/natsauth.py, passwords from .env,
+        # included by nats.conf with the TLS blocks; certificates from the certs volume
+        assert command[command.index("-c") + 1] == "/etc/nats/nats.conf"
+        assert {"./deploy/nats/nats.conf:/etc/nats/nats.conf:ro", "./deploy/nats/auth.conf:/etc/nats/auth.conf:ro",
+                "certs:/certs:ro"} <= set(services[node]["volumes"])
+        assert services[node]["depends_on"]["certs"]["condition"] == "service_completed_successfully"
         assert {natsauth.password_variable(u) for u in natsauth.USERS} <= set(services[node]["environment"])
     assert len(volumes) == len(nats_nodes)
     assert (ROOT / "deploy" / "nats" / "auth.conf").read_text() == natsauth.compose_config(), \
@@ -52,6 +68,10 @@ def test_compose_names_every_service_with_its_wiring():
         for peer in SERVICES:
             assert env[f"{peer.upper()}_ADDR"] == f"{peer}:{DEFAULT_PORT_BASE + PORT_OFFSETS[peer]}"
         assert {"MASTER_KEY", "JWT_SECRET"} <= set(env)
+        own = tls.files(Path("/certs"), name)  # mutual TLS, with its own certificate
+        assert (env["TLS_CA"], env["TLS_CERT"], env["TLS_KEY"]) == (str(own.ca), str(own.cert), str(own.key))
+        assert "certs:/certs:ro" in service["volumes"]
+        assert service["depends_on"]["certs"]["condition"] == "service_completed_successfully"
         assert env["METRICS_ADDR"] == "0.0.0.0:9100" and env["LOG_FORMAT"] == "json"  # scrapeable, parseable
         assert "ports" not in service or name == "gateway"  # only the gateway is published
     assert services["gateway"]["environment"]["GATEWAY_HTTP_ADDR"] == "0.0.0.0:8080"
@@ -133,3 +153,49 @@ def test_the_observability_profile_scrapes_every_service_and_provisions_grafana(
     env = services["replication"]["environment"]
     assert env["OTEL_TRACES_EXPORTER"] == "${OTEL_TRACES_EXPORTER:-none}"
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"].endswith("jaeger:4317}")
+
+
+async def test_the_compose_nats_configuration_takes_only_tls_clients_with_a_certificate(tmp_path):
+    """deploy/nats/nats.conf run by the wheel's nats-server, with the certificates the certs
+    service makes where the volume would be: a plaintext client is refused, a client with a
+    certificate from the CA logs in."""
+    certs = tls.ensure(tmp_path / "certs")
+    for name in ("nats.conf", "auth.conf"):
+        (tmp_path / name).write_text((ROOT / "deploy" / "nats" / name).read_text().replace("/certs/", f"{certs}/"))
+    passwords = natsauth.generate()
+    port, route = free_port(), free_port()
+    with open(tmp_path / "nats.log", "wb") as log:
+        node = subprocess.Popen(
+            [nats_server_binary(), "-c", str(tmp_path / "nats.conf"), "-a", "127.0.0.1", "-p", str(port),
+             "--name", "nats-1", "--cluster_name", "copytrade", "--cluster", f"nats://127.0.0.1:{route}"],
+            env={**os.environ, **{natsauth.password_variable(u): p for u, p in passwords.items()}},
+            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                break
+            except OSError:
+                assert node.poll() is None, (tmp_path / "nats.log").read_text()
+                await asyncio.sleep(0.1)
+        writer.write(b'CONNECT {"user": "admin"}\r\nPING\r\n')  # plaintext: no INFO, no PONG, hung up on
+        await writer.drain()
+        said = await asyncio.wait_for(reader.read(), 15)
+        writer.close()
+        assert b"PONG" not in said and b"INFO" not in said
+        import ssl
+
+        import nats
+
+        with pytest.raises(Exception):  # noqa: B017 - no certificate of its own: refused, however worded
+            client = await nats.connect(f"nats://127.0.0.1:{port}", allow_reconnect=False, connect_timeout=3,
+                                        tls=ssl.create_default_context(cafile=str(certs / "ca.pem")),
+                                        tls_handshake_first=True, user="admin", password=passwords["admin"])
+            await client.flush(timeout=3)
+        bus = await Bus.connect(f"nats://127.0.0.1:{port}", "deploy-check", ensure_streams=False, user="admin",
+                                password=passwords["admin"], tls=tls.files(certs, tls.CLIENT))
+        await bus.nc.flush(timeout=5)
+        await bus.close()
+    finally:
+        node.terminate()
+        node.wait(10)

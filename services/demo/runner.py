@@ -25,6 +25,8 @@ from services.demo.bot import MasterBot
 from services.demo.history import Style, history
 from services.demo.seed import FUTURES, PERPETUAL, SPOT, Seeder
 from services.demo.state import DemoState
+from services.kit import tls
+from services.kit.config import TlsFiles
 from venue_sim import Simulator
 
 SIM_PORT_OFFSET = 7  # after the gateway's HTTP port (base+6)
@@ -144,8 +146,8 @@ class Demo:
     def endpoints(self) -> dict[str, str]:
         return {"venue_sim": self.sim.url}
 
-    async def seed(self, addresses: dict[str, str]) -> None:
-        seeder = Seeder(addresses)
+    async def seed(self, addresses: dict[str, str], tls_files: TlsFiles | None = None) -> None:
+        seeder = Seeder(addresses, tls_files)
         try:
             operator = await seeder.user(OPERATOR_EMAIL, self.state.password, [comp.ROLE_FOLLOWER], "Demo Operator")
             if comp.ROLE_OPERATOR not in operator.roles:
@@ -223,7 +225,7 @@ class Demo:
         if self.sim:
             await self.sim.stop()
 
-    def banner(self, endpoints: dict[str, str]) -> str:
+    def banner(self, endpoints: dict[str, str], tls_files: TlsFiles | None = None) -> str:
         http, people = endpoints.get("http", ""), self.state.people
         master = people[MASTER]
         login_body = json.dumps({"email": master["email"], "password": self.state.password})
@@ -248,7 +250,7 @@ class Demo:
             f"-d {shlex.quote(login_body)} | {token_of})",
             f"    curl -sN -H {bearer} '{http}/v1/copy-events:stream?masterId={master['user_id']}'",
             "  or over gRPC:",
-            f"    grpcurl -plaintext -H {bearer} -d {stream_request} {endpoints['replication']} "
+            f"    grpcurl {tls.grpcurl_flags(tls_files)} -H {bearer} -d {stream_request} {endpoints['replication']} "
             "copytrade.replication.v1.ReplicationService/StreamCopyEvents",
             f"  leaderboard: curl -s -H {bearer} {http}/api/master-traders",
             f"  (ids in {self.state.path})",

@@ -24,6 +24,8 @@ from copytrade.risk.v1 import risk_service_pb2 as risk
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from copytrade.type.v1 import trading_pb2
 from services.compliance.eligibility import RISK_DISCLOSURE, current_disclosure_version
+from services.kit import clients
+from services.kit.config import TlsFiles
 
 CALL_TIMEOUT_S = 15.0
 SPOT = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="binance", market_type=trading_pb2.MARKET_TYPE_SPOT)
@@ -43,8 +45,9 @@ class Login:
 
 
 class Seeder:
-    def __init__(self, addresses: dict[str, str]) -> None:
-        self.channels = {name: grpc.aio.insecure_channel(addresses[name])
+    def __init__(self, addresses: dict[str, str], tls: TlsFiles | None = None) -> None:
+        """tls: a client certificate for services on mutual TLS (`up`'s client.pem)."""
+        self.channels = {name: clients.balanced_channel(addresses[name], tls=tls)
                          for name in ("compliance", "replication", "discovery", "risk")}
         self.compliance = ComplianceServiceStub(self.channels["compliance"])
         self.replication = ReplicationServiceStub(self.channels["replication"])

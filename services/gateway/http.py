@@ -21,6 +21,7 @@ from services.gateway import edge, openapi
 from services.gateway.routes import Route, match, route_table
 from services.gateway.transcode import TranscodeError, build_request, to_json
 from services.kit import clients, errors, metrics, tracing
+from services.kit.config import TlsFiles
 
 log = logging.getLogger("copytrade.gateway.http")
 CALL_TIMEOUT_S = 15.0
@@ -79,9 +80,12 @@ def domain_error_response(err: errors.DomainError, headers: dict[str, str] | Non
 class RestGateway:
     def __init__(self, addresses: dict[str, str], routes: list[Route] | None = None, *,
                  authenticator: edge.Authenticator | None = None, limiter: edge.RateLimiter | None = None,
-                 cors_origins: tuple[str, ...] = (), static_dir: Path | None = None) -> None:
-        """Without an authenticator, credentials go to the services unchecked (they check them)."""
+                 cors_origins: tuple[str, ...] = (), static_dir: Path | None = None,
+                 tls: TlsFiles | None = None) -> None:
+        """Without an authenticator, credentials go to the services unchecked (they check them).
+        tls: the gateway's certificate, for the services on mutual TLS."""
         self.addresses = addresses
+        self.tls = tls
         self.routes = routes if routes is not None else route_table()
         self.authenticator, self.limiter = authenticator, limiter
         self.cors_origins = set(cors_origins)
@@ -91,7 +95,8 @@ class RestGateway:
 
     def channel(self, service: str) -> grpc.aio.Channel:
         if service not in self._channels:
-            self._channels[service] = clients.balanced_channel(self.addresses[service])  # over every replica
+            self._channels[service] = clients.balanced_channel(self.addresses[service],  # over every replica
+                                                               tls=self.tls)
         return self._channels[service]
 
     def app(self) -> web.Application:

@@ -37,8 +37,7 @@ async def create_server(settings: Settings) -> RunningService:
                         ComplianceInternalServiceStub(compliance)),
     )
     # An erased user's API keys are revoked here for good (the key's token would be refused anyway).
-    bus = await Bus.connect(settings.nats_url, "gateway", ensure_streams=False, replicas=settings.stream_replicas,
-                            user=settings.nats_user, password=settings.nats_password)
+    bus = await Bus.for_service(settings, ensure_streams=False)
     await revocations.ensure_stream(bus)
 
     async def on_revoked(delivery) -> None:
@@ -54,7 +53,7 @@ async def create_server(settings: Settings) -> RunningService:
             authenticator=Authenticator(settings.jwt_secret, lambda key: find_api_key(db, key),
                                         running.components["token_versions"]),
             limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
-            cors_origins=settings.cors_origins, static_dir=settings.static_dir or WEB_APP)
+            cors_origins=settings.cors_origins, static_dir=settings.static_dir or WEB_APP, tls=settings.tls)
         runner = web.AppRunner(rest.app(), access_log=None)
         await runner.setup()
         host, port = settings.http_listen.rsplit(":", 1)

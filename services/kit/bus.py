@@ -23,7 +23,9 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import NoStreamResponseError, NotFoundError
 from opentelemetry.trace import SpanKind
 
+from services.kit import tls as kit_tls
 from services.kit import tracing
+from services.kit.config import TlsFiles
 
 log = logging.getLogger("copytrade.bus")
 
@@ -70,6 +72,16 @@ def servers(url: str) -> list[str]:
     return [u if "://" in u else f"nats://{u}" for u in found]
 
 
+def connect_options(user: str | None = None, password: str | None = None, tls: TlsFiles | None = None) -> dict:
+    """nats.connect's login and TLS options. With TLS the handshake comes first (the servers
+    ask for it: services/kit/natsd.py, deploy/nats), so nothing, the password least of all,
+    is sent before the connection is encrypted, and a server without TLS is never spoken to."""
+    options: dict = {"user": user, "password": password} if user else {}
+    if tls is not None:
+        options.update(tls=kit_tls.nats_context(tls), tls_handshake_first=True)
+    return options
+
+
 def decode(msg: Msg) -> Message:
     type_name = (msg.headers or {}).get(TYPE_HEADER)
     if not type_name:
@@ -91,17 +103,17 @@ class Bus:
 
     @classmethod
     async def connect(cls, url: str, name: str, *, ensure_streams: bool = True, replicas: int = 1,
-                      ready_timeout: float = 30.0, user: str | None = None, password: str | None = None) -> "Bus":
+                      ready_timeout: float = 30.0, user: str | None = None, password: str | None = None,
+                      tls: TlsFiles | None = None) -> "Bus":
         """Connect to NATS at `url`: one server, or a cluster's servers comma-separated (the
         client fails over among them, and learns the others from the cluster). Streams are made
         with `replicas` copies (1 on a single node, 3 in a cluster), waiting up to ready_timeout
         for the cluster to have the peers for them (nodes still starting, a leader election).
         user/password: the NATS user to log in as (what it may publish and subscribe to is the
-        server's to say: services/kit/natsauth.py)."""
-        credentials = {"user": user, "password": password} if user else {}
+        server's to say: services/kit/natsauth.py). tls: the CA and this client's certificate."""
         nc = await nats.connect(
-            servers(url), name=f"copytrade-{name}", max_reconnect_attempts=-1, reconnect_time_wait=0.5, **credentials,
-            connect_timeout=5, allow_reconnect=True, drain_timeout=2,
+            servers(url), name=f"copytrade-{name}", max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+            connect_timeout=5, allow_reconnect=True, drain_timeout=2, **connect_options(user, password, tls),
             error_cb=_log_error, disconnected_cb=_log_disconnect, reconnected_cb=_log_reconnect,
         )
         bus = cls(nc, name, replicas=replicas)
@@ -120,10 +132,12 @@ class Bus:
         return bus
 
     @classmethod
-    async def for_service(cls, settings) -> "Bus":
-        """A service's bus: NATS_URL, its own NATS user, streams at NATS_STREAM_REPLICAS."""
-        return await cls.connect(settings.nats_url, settings.service, replicas=settings.stream_replicas,
-                                 user=settings.nats_user, password=settings.nats_password)
+    async def for_service(cls, settings, name: str | None = None, *, ensure_streams: bool = True) -> "Bus":
+        """A service's bus: NATS_URL, its own NATS user and TLS, streams at NATS_STREAM_REPLICAS
+        (`name`: the connection's, when a service holds more than one)."""
+        return await cls.connect(settings.nats_url, name or settings.service, ensure_streams=ensure_streams,
+                                 replicas=settings.stream_replicas, user=settings.nats_user,
+                                 password=settings.nats_password, tls=settings.tls)
 
     async def ensure_streams(self) -> None:
         for stream, subjects in STREAMS.items():

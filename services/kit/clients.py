@@ -19,7 +19,8 @@ import grpc
 from opentelemetry.trace import SpanKind
 
 from services.kit import auth, logs, tracing
-from services.kit.config import Settings
+from services.kit import tls as kit_tls
+from services.kit.config import Settings, TlsFiles
 
 
 class _ServiceToken(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
@@ -126,14 +127,23 @@ def target(address: str) -> str:
         else f"dns:///{address}"
 
 
-def balanced_channel(address: str, interceptors=None) -> grpc.aio.Channel:
+def balanced_channel(address: str, interceptors=None, *, tls: TlsFiles | None = None) -> grpc.aio.Channel:
     """A channel balanced over every replica `address` resolves to, carrying no token of its
-    own (the gateway's REST facade passes on its callers' credentials)."""
-    return grpc.aio.insecure_channel(target(address), options=channel_options(), interceptors=interceptors)
+    own (the gateway's REST facade passes on its callers' credentials). With `tls`, mutual TLS:
+    the server must hold a certificate from the CA for the name dialled, and is shown ours.
+    Every channel to a service is made here, the tools' too (tls.tool_files(data_dir))."""
+    if tls is None:
+        return grpc.aio.insecure_channel(target(address), options=channel_options(), interceptors=interceptors)
+    options = channel_options()
+    if address.startswith("ipv4:"):  # a list of addresses names no one host: each server must hold the first's
+        first_host = address.removeprefix("ipv4:").split(",")[0].rsplit(":", 1)[0]
+        options.append(("grpc.ssl_target_name_override", first_host))
+    return grpc.aio.secure_channel(target(address), kit_tls.channel_credentials(tls), options=options,
+                                   interceptors=interceptors)
 
 
 def channel(settings: Settings, target_name: str) -> grpc.aio.Channel:
     """A channel to service `target_name` (by name) that authenticates as settings.service,
-    balanced over every replica the address resolves to."""
+    balanced over every replica the address resolves to, on TLS when settings.tls says."""
     return balanced_channel(settings.addresses[target_name],
-                            [_ServiceToken(settings.jwt_secret, settings.service)])
+                            [_ServiceToken(settings.jwt_secret, settings.service)], tls=settings.tls)

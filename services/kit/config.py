@@ -23,6 +23,30 @@ def default_addresses(host: str = "127.0.0.1", port_base: int = DEFAULT_PORT_BAS
 
 
 @dataclass(frozen=True)
+class TlsFiles:
+    """Mutual TLS (services/kit/tls.py): the CA every peer's certificate is signed by, and this
+    process's own certificate and key (PEM files)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+TLS_VARIABLES = ("TLS_CA", "TLS_CERT", "TLS_KEY")
+
+
+def tls_from_env(env: dict[str, str]) -> TlsFiles | None:
+    """TLS_CA, TLS_CERT and TLS_KEY, all three or none (None: plaintext, as on one host)."""
+    given = {name: env.get(name) for name in TLS_VARIABLES}
+    if not any(given.values()):
+        return None
+    missing = [name for name, value in given.items() if not value]
+    if missing:  # half a TLS configuration would fall back to plaintext: refuse instead
+        raise ValueError(f"TLS needs {', '.join(TLS_VARIABLES)}; {', '.join(missing)} not set")
+    return TlsFiles(*(Path(given[name]) for name in TLS_VARIABLES))
+
+
+@dataclass(frozen=True)
 class Settings:
     """What a service needs to run. `from_env` reads it; tests build it directly."""
 
@@ -85,6 +109,9 @@ class Settings:
     # How often compliance signs a checkpoint of the audit chain's head while it grows (0: only
     # at shutdown): the most recent records a truncation could remove unseen by the checkpoints.
     audit_checkpoint_interval_s: float = 60.0
+    # Mutual TLS on this service's gRPC port, its calls to other services and its NATS
+    # connection (TLS_CA, TLS_CERT, TLS_KEY); None: plaintext.
+    tls: TlsFiles | None = None
 
     @classmethod
     def from_env(cls, service: str, env: dict[str, str] | None = None) -> "Settings":
@@ -126,6 +153,7 @@ class Settings:
             otel_exporter=env.get("OTEL_TRACES_EXPORTER", cls.otel_exporter).lower(),
             audit_checkpoint_interval_s=float(env.get("AUDIT_CHECKPOINT_INTERVAL_S",
                                                       cls.audit_checkpoint_interval_s)),
+            tls=tls_from_env(env),
         )
 
     @property

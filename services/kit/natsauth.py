@@ -48,11 +48,6 @@ def users_for(passwords: dict[str, str]) -> list[dict]:
     return users
 
 
-def server_config(passwords: dict[str, str]) -> str:
-    """The `authorization` block (NATS configuration accepts JSON)."""
-    return json.dumps({"authorization": {"users": users_for(passwords)}}, indent=2)
-
-
 def generate() -> dict[str, str]:
     return {name: secrets.token_urlsafe(24) for name in USERS}
 

@@ -4,6 +4,7 @@ node (`NatsServer`), or a JetStream cluster of several on one host (`NatsCluster
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -12,7 +13,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from services.kit import natsauth
+from services.kit import natsauth, tls
+from services.kit.config import TlsFiles
 
 
 def nats_server_binary() -> str:
@@ -36,7 +38,8 @@ class NatsServer:
 
     def __init__(self, store_dir: Path, host: str = "127.0.0.1", port: int | None = None, *,
                  name: str | None = None, cluster_name: str | None = None, cluster_port: int | None = None,
-                 routes: tuple[str, ...] = (), users: dict[str, str] | None = None) -> None:
+                 routes: tuple[str, ...] = (), users: dict[str, str] | None = None,
+                 tls: TlsFiles | None = None) -> None:
         self.store_dir = Path(store_dir)
         self.host = host
         self.port = port or free_port(host)
@@ -47,6 +50,9 @@ class NatsServer:
         # user -> password (services/kit/natsauth.py): clients must log in, each within its
         # allow-lists; None: no authentication.
         self.users = users
+        # The node's certificate (services/kit/tls.py): clients and routes then need TLS and a
+        # certificate from the same CA; None: plaintext.
+        self.tls = tls
         self.process: subprocess.Popen | None = None
 
     @property
@@ -62,13 +68,24 @@ class NatsServer:
         return self.process is not None and self.process.poll() is None
 
     @property
-    def auth_file(self) -> Path:
-        return self.store_dir / "auth.conf"
+    def config_file(self) -> Path:
+        return self.store_dir / "nats.conf"
+
+    def config(self) -> dict:
+        """The users' and TLS blocks (the rest is in the flags); nats-server reads JSON."""
+        config: dict = {}
+        if self.users is not None:
+            config["authorization"] = {"users": natsauth.users_for(self.users)}
+        if self.tls is not None:
+            config["tls"] = {**tls.nats_server_block(self.tls), "handshake_first": True}
+            if self.cluster_port:  # the routes between nodes too
+                config["cluster"] = {"tls": tls.nats_server_block(self.tls)}
+        return config
 
     def command(self) -> list[str]:
         args = [nats_server_binary(), "-a", self.host, "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
-        if self.users is not None:  # the users' block (written by start), the flags beside it
-            args += ["-c", str(self.auth_file)]
+        if self.config():  # written by start, the flags beside it
+            args += ["-c", str(self.config_file)]
         if self.name:
             args += ["--name", self.name]
         if self.cluster_port:  # JetStream clustering wants a server name and a cluster name
@@ -78,10 +95,10 @@ class NatsServer:
 
     async def start(self, timeout: float = 10.0) -> "NatsServer":
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        if self.users is not None:
-            self.auth_file.touch(0o600)
-            os.chmod(self.auth_file, 0o600)  # passwords: the node's own reading only
-            self.auth_file.write_text(natsauth.server_config(self.users))
+        if self.config():
+            self.config_file.touch(0o600)
+            os.chmod(self.config_file, 0o600)  # passwords: the node's own reading only
+            self.config_file.write_text(json.dumps(self.config(), indent=2))
         log_file = open(self.store_dir / "nats-server.log", "ab")  # noqa: SIM115 - owned by the process
         self.process = subprocess.Popen(self.command(), stdout=log_file, stderr=subprocess.STDOUT)
         log_file.close()
@@ -122,7 +139,8 @@ class NatsCluster:
 
     def __init__(self, store_dir: Path, host: str = "127.0.0.1", size: int = 3, *,
                  ports: list[int] | None = None, cluster_ports: list[int] | None = None,
-                 cluster_name: str = "copytrade", users: dict[str, str] | None = None) -> None:
+                 cluster_name: str = "copytrade", users: dict[str, str] | None = None,
+                 tls: TlsFiles | None = None) -> None:
         if size < 1:
             raise ValueError("a cluster has at least one node")
         ports = ports or [free_port(host) for _ in range(size)]
@@ -130,9 +148,10 @@ class NatsCluster:
         routes = tuple(f"nats://{host}:{p}" for p in cluster_ports)
         self.nodes = [NatsServer(Path(store_dir) / f"n{i + 1}", host, ports[i], name=f"n{i + 1}",
                                  cluster_name=cluster_name, cluster_port=cluster_ports[i], routes=routes,
-                                 users=users)
+                                 users=users, tls=tls)
                       for i in range(size)]
         self.users = users
+        self.tls = tls
 
     @property
     def url(self) -> str:
@@ -153,7 +172,11 @@ class NatsCluster:
         """Until JetStream answers through the cluster (a meta leader is elected)."""
         import nats
 
-        nc = await nats.connect(self.url_as("admin").split(","), connect_timeout=2, max_reconnect_attempts=-1)
+        from services.kit.bus import connect_options
+
+        # The nodes' own certificate serves as a client's too.
+        nc = await nats.connect(self.url_as("admin").split(","), connect_timeout=2, max_reconnect_attempts=-1,
+                                **connect_options(tls=self.tls))
         try:
             deadline = asyncio.get_running_loop().time() + timeout
             while True:

@@ -55,8 +55,7 @@ async def token_versions(settings, source: auth.VersionSource | None = None
     """This process's token-version cache, read from the stream (or from `source`: compliance
     reads its own table) and kept current by the stream's new messages. Returns it with what
     closes it."""
-    bus = await Bus.connect(settings.nats_url, f"{settings.service}-tokens", ensure_streams=False,
-                            replicas=settings.stream_replicas, user=settings.nats_user, password=settings.nats_password)
+    bus = await Bus.for_service(settings, f"{settings.service}-tokens", ensure_streams=False)
     await ensure_stream(bus)
     versions = auth.TokenVersions(source or stream_source(bus))
     await bus.subscribe(f"{auth.REVOCATION_SUBJECT}.>", auth.revocations_heard(versions))

@@ -22,7 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from services.kit import auth, errors, logs, metrics, tracing, validation
+from services.kit import auth, errors, logs, metrics, tls, tracing, validation
 from services.kit.config import DEV_SECRET, Settings
 
 log = logging.getLogger("copytrade.rpc")
@@ -208,8 +208,9 @@ class RunningService:
 async def start_grpc_server(settings: Settings, registrations: Sequence[Registration],
                             cleanups: Sequence[Callable[[], Awaitable[None]]] = (), *,
                             versions: auth.TokenVersions | None = None) -> RunningService:
-    """Bind settings.listen (port 0 picks a free one), add health and reflection, start. Login
-    tokens are checked against `versions` (by default: see kit/revocations.py)."""
+    """Bind settings.listen (port 0 picks a free one; on mutual TLS when settings.tls says), add
+    health and reflection, start. Login tokens are checked against `versions` (by default: see
+    kit/revocations.py)."""
     cleanups = list(cleanups)
     if versions is None:
         from services.kit.revocations import token_versions
@@ -233,7 +234,10 @@ async def start_grpc_server(settings: Settings, registrations: Sequence[Registra
     names = [reg.full_name for reg in registrations]
     reflection.enable_server_reflection([*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
                                          reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(settings.listen)
+    if settings.tls:  # mutual: only callers holding a certificate from the mesh's CA get in
+        port = server.add_secure_port(settings.listen, tls.server_credentials(settings.tls))
+    else:
+        port = server.add_insecure_port(settings.listen)
     if port == 0:
         raise RuntimeError(f"{settings.service}: cannot listen on {settings.listen}")
     await server.start()
@@ -271,7 +275,8 @@ def run_forever(create: Callable[[Settings], Awaitable[RunningService]], setting
     async def main() -> None:
         running = await create(settings)
         host = settings.listen.rsplit(":", 1)[0]
-        logging.getLogger("copytrade").info("%s listening on %s:%d", settings.service, host, running.port)
+        logging.getLogger("copytrade").info("%s listening on %s:%d%s", settings.service, host, running.port,
+                                            " (mutual TLS)" if settings.tls else "")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -12,6 +12,7 @@ from nats.js import api
 from sqlalchemy import select
 
 from copytrade.compliance.v1 import compliance_service_pb2 as comp
+from services.kit.bus import connect_options
 from services.kit.db import Database
 from services.risk.store import ReservationRow
 
@@ -26,8 +27,8 @@ class StoreCheck:
         return not self.problems
 
 
-async def _stream_msg_ids(url: str, subject: str) -> Counter:
-    client = await nats.connect(url)
+async def _stream_msg_ids(url: str, subject: str, tls_files=None) -> Counter:
+    client = await nats.connect(url, **connect_options(tls=tls_files))
     try:
         sub = await client.jetstream().pull_subscribe(subject, stream="COPIES", config=api.ConsumerConfig(
             deliver_policy=api.DeliverPolicy.ALL, ack_policy=api.AckPolicy.NONE, inactive_threshold=10.0))
@@ -56,8 +57,9 @@ async def _audited(compliance, operator, user: str) -> Counter:
 
 
 async def check_stores(nats_url: str, risk_db: Database, compliance, operator,
-                       venue_orders: dict[str, list[str]]) -> StoreCheck:
-    """venue_orders: follower user id → the client order ids of their (filled) orders at the venue."""
+                       venue_orders: dict[str, list[str]], tls_files=None) -> StoreCheck:
+    """venue_orders: follower user id → the client order ids of their (filled) orders at the venue;
+    tls_files: the mesh's client certificate (mesh.client_tls)."""
     check = StoreCheck()
     for user, cids in venue_orders.items():
         check.orders += len(cids)
@@ -67,7 +69,7 @@ async def check_stores(nats_url: str, risk_db: Database, compliance, operator,
         if len(committed) != len(cids):
             check.problems.append(f"{user}: {len(cids)} orders at the venue, {len(committed)} risk commits")
         for verb in ("placed", "filled"):
-            ids = await _stream_msg_ids(nats_url, f"copies.order.{verb}.{user}")
+            ids = await _stream_msg_ids(nats_url, f"copies.order.{verb}.{user}", tls_files)
             for cid in cids:
                 if ids[f"{cid}:{verb}"] != 1:
                     check.problems.append(f"{user}: {ids[f'{cid}:{verb}']} {verb} events of {cid}")

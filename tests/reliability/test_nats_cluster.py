@@ -24,8 +24,8 @@ FOLLOWERS = 3
 BEFORE, DURING, AFTER = 6, 8, 6  # master trades before the first kill, while each node is down, at the end
 
 
-async def fills_leader(nats_url: str) -> str:
-    bus = await Bus.connect(nats_url, "test-leader-probe", ensure_streams=False)
+async def fills_leader(mesh) -> str:
+    bus = await Bus.connect(mesh.nats_url_as(), "test-leader-probe", ensure_streams=False, tls=mesh.client_tls)
     try:
         async def leader():
             info = await bus.js.stream_info("FILLS")
@@ -53,8 +53,8 @@ async def test_stream_leader_then_another_node_killed_mid_burst_loses_and_double
                                                      nats_nodes=3, client_id_scope="open")
     copying = None
     try:
-        copying = await set_up_copying(sim, endpoints, secret, FOLLOWERS)
-        info_bus = await Bus.connect(mesh.nats_url_as(), "test-replicas", ensure_streams=False)
+        copying = await set_up_copying(sim, endpoints, secret, FOLLOWERS, tls_files=mesh.client_tls)
+        info_bus = await Bus.connect(mesh.nats_url_as(), "test-replicas", ensure_streams=False, tls=mesh.client_tls)
         try:
             assert (await info_bus.js.stream_info("FILLS")).config.num_replicas == 3
         finally:
@@ -65,7 +65,7 @@ async def test_stream_leader_then_another_node_killed_mid_burst_loses_and_double
             n += 1
         killed: list[str] = []
         for round_ in range(2):
-            leader = await fills_leader(mesh.nats_url_as())
+            leader = await fills_leader(mesh)
             assert leader not in killed, f"{leader} led again; the second kill must take another node"
             node = mesh.nats.node(leader)
             down = time.monotonic()

@@ -50,11 +50,11 @@ def start_replica(mesh, name: str = "replication", address: str | None = None) -
     return process
 
 
-async def serving(address: str) -> None:
+async def serving(address: str, tls_files=None) -> None:
     """Listening, then healthy (a gRPC channel that met a refused port first would wait out its
-    reconnect backoff, seconds after the service is up)."""
+    reconnect backoff, seconds after the service is up). tls_files: the mesh's client_tls."""
     await eventually(lambda: _listening(address), timeout=60, interval=0.05, message=f"{address} listening")
-    await wait_serving(address, 60)
+    await wait_serving(address, 60, tls_files)
 
 
 @asynccontextmanager
@@ -70,8 +70,9 @@ async def copying_stack(tmp_path: Path, postgres: str = "", *, second_replica: b
         if second_replica:
             address = mesh.address("replication").rsplit(":", 1)[0] + f":{free_port()}"
             start_replica(mesh, "replication-2", address)
-            await serving(address)
-        copying = await set_up_copying(sim, endpoints, secret, FOLLOWERS, prefix=f"r{uuid.uuid4().hex[:4]}-")
+            await serving(address, mesh.client_tls)
+        copying = await set_up_copying(sim, endpoints, secret, FOLLOWERS, prefix=f"r{uuid.uuid4().hex[:4]}-",
+                                       tls_files=mesh.client_tls)
         yield mesh, copying
     finally:
         if copying:
@@ -102,7 +103,7 @@ async def test_replication_killed_and_kept_down_while_the_master_trades_misses_n
             await asyncio.sleep(max(0.0, (deadline - time.monotonic()) / (DURING - i)))
         start_replica(mesh)
         back = time.monotonic()
-        await serving(mesh.address("replication"))
+        await serving(mesh.address("replication"), mesh.client_tls)
         starting.append(time.monotonic() - back)
         for _ in range(AFTER):
             await copying.trade(n)
@@ -128,8 +129,8 @@ async def two_replicas(tmp_path: Path, own_postgres_url):
         yield parts
 
 
-async def shard_holder(nats_url: str, account_id: str) -> str | None:
-    bus = await Bus.connect(nats_url, "test-lease-reader", ensure_streams=False)
+async def shard_holder(mesh, account_id: str) -> str | None:
+    bus = await Bus.connect(mesh.nats_url_as(), "test-lease-reader", ensure_streams=False, tls=mesh.client_tls)
     try:
         return await (await Leases(bus, BUCKET, "reader").open()).holder_of(shard_of(account_id))
     finally:
@@ -139,7 +140,7 @@ async def shard_holder(nats_url: str, account_id: str) -> str | None:
 async def test_the_replica_watching_a_master_killed_another_takes_over_and_misses_no_fill(two_replicas,
                                                                                           reliability_report):
     mesh, copying = two_replicas
-    holder = await eventually(lambda: shard_holder(mesh.nats_url_as(), copying.master_account_id),
+    holder = await eventually(lambda: shard_holder(mesh, copying.master_account_id),
                               message="a replica holds the master's shard")
     pid = int(holder.split(":")[2])
     [(owner, process)] = [(name, p) for name, p in mesh.processes.items() if p.pid == pid]
@@ -156,7 +157,7 @@ async def test_the_replica_watching_a_master_killed_another_takes_over_and_misse
         await asyncio.sleep(0.3)
 
     async def taken_over():
-        now = await shard_holder(mesh.nats_url_as(), copying.master_account_id)
+        now = await shard_holder(mesh, copying.master_account_id)
         return now is not None and now != holder and now
     survivor = await eventually(taken_over, timeout=30, interval=0.2, message="the other replica took the shard")
     takeover_s = time.monotonic() - killed

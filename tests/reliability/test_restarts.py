@@ -10,13 +10,12 @@ import sqlite3
 import time
 from pathlib import Path
 
-import grpc
 import pytest
 import pytest_asyncio
 
 from bench.bench_replication import Copying, check_copies, free_base, set_up_copying, start_stack
 from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
-from services.kit import auth
+from services.kit import auth, clients
 from services.kit.config import Settings
 from services.kit.db import Database
 from services.kit.pgd import PrivatePostgres, postgres_bin_dir
@@ -42,7 +41,7 @@ async def stack(tmp_path: Path):
         sim, mesh, endpoints, secret = await start_stack(tmp_path / "mesh", postgres, {"FILL_ACK_WAIT_S": "3"},
                                                          client_id_scope="open")
         started.append((sim, mesh))
-        copying = await set_up_copying(sim, endpoints, secret, FOLLOWERS)
+        copying = await set_up_copying(sim, endpoints, secret, FOLLOWERS, tls_files=mesh.client_tls)
         started[-1] += (copying,)
         mesh.stores_agree = lambda: stores_agree(mesh, copying, endpoints, secret, postgres)
         return mesh, copying
@@ -61,11 +60,12 @@ async def stores_agree(mesh, copying: Copying, endpoints: dict, secret: str, pos
     these are written behind the venue's answer."""
     operator = (("authorization", f"Bearer {auth.issue_token(secret, 'op', ['operator'])[0]}"),)
     risk_db = Database(Settings(service="risk", data_dir=mesh.data_dir, database_url=postgres or None))
-    channel = grpc.aio.insecure_channel(endpoints["compliance"])
+    channel = clients.balanced_channel(endpoints["compliance"], tls=mesh.client_tls)
     venue_orders = {name: [o.client_order_id for o in copying.sim.orders(name)] for name in copying.followers}
 
     async def agree():
-        check = await check_stores(mesh.nats_url_as(), risk_db, ComplianceServiceStub(channel), operator, venue_orders)
+        check = await check_stores(mesh.nats_url_as(), risk_db, ComplianceServiceStub(channel), operator, venue_orders,
+                                   mesh.client_tls)
         assert check.exact, check.problems[:10]
         return check
     try:

@@ -17,6 +17,7 @@ import pytest
 
 from bench.bench_replication import check_copies, free_base, service_env, set_up_copying
 from services import launcher
+from services.kit import tls
 from services.kit.testing import eventually
 from services.launcher import Mesh
 from tests.reliability.test_replication_down import serving
@@ -62,7 +63,8 @@ async def test_a_service_killed_under_up_is_restarted_and_nothing_is_lost(tmp_pa
         assert up.poll() is None, output.read_text()
         endpoints = json.loads(endpoints_file.read_text())
         secret = json.loads((data_dir / "secrets.json").read_text())["JWT_SECRET"]
-        copying = await set_up_copying(sim, endpoints, secret, FOLLOWERS)
+        tls_files = tls.tool_files(data_dir)  # the certificate `up` made for tools
+        copying = await set_up_copying(sim, endpoints, secret, FOLLOWERS, tls_files=tls_files)
         n = 0
         for _ in range(BEFORE):
             await copying.trade(n)
@@ -76,7 +78,7 @@ async def test_a_service_killed_under_up_is_restarted_and_nothing_is_lost(tmp_pa
             n += 1
         second = await eventually(lambda: (pid := child_pid(up.pid, "services.replication")) != first and pid,
                                   timeout=30, interval=0.1, message="up starts replication again")
-        await serving(endpoints["replication"])
+        await serving(endpoints["replication"], tls_files)
         back = time.monotonic()
         for _ in range(AFTER):
             await copying.trade(n)
