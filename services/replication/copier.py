@@ -6,9 +6,10 @@ at the venue by its client order id before anything is sent again.
 
 A fill's copies go in batches of FANOUT_CHUNK (_copy_fill), pipelined: planned in memory
 (catalog.py), each batch decided by risk in one call, recorded PENDING by one insert (the fence),
-sent concurrently while the next batch is planned, acknowledged in group writes. What follows an acknowledgement (risk commit, placed/filled events, hence the audit
-record) is marked pending in the same write and cleared once done, so a crash or an outage
-right after the venue's answer is finished by the fill's retry or the sweeper (fanout.py)."""
+sent concurrently while the next batch is planned, acknowledged in group writes. What follows an
+acknowledgement (risk commit, placed/filled events, hence the audit record) is marked pending in
+the same write and cleared once done, so a crash or an outage right after the venue's answer is
+finished by the fill's retry or the sweeper (fanout.py)."""
 
 from __future__ import annotations
 
