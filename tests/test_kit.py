@@ -5,6 +5,7 @@ import base64
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 
 import grpc
 import jwt
@@ -256,6 +257,37 @@ async def test_migrations_are_idempotent_and_isolated_per_service(make_settings,
             async with db.session() as session:
                 schema = (await session.execute(text("SELECT current_schema()"))).scalar_one()
             assert schema == "risk"
+    finally:
+        await db.close()
+
+
+async def test_signed_sums_are_exact_per_group_on_either_backend(make_settings, backend):
+    """A follower's position is the buys less the sells of its copies, to the last lot: summed as
+    exact decimals on PostgreSQL (by the server) and on SQLite (here), never through a float."""
+    from decimal import Decimal
+
+    from services.replication.server import MIGRATIONS
+    from services.replication.store import FollowerOrderRow
+
+    db = Database(make_settings("replication"), MIGRATIONS)
+    now = datetime.now(UTC)
+    try:
+        await db.migrate()
+        fills = [("s1", "BTC/USDT", 1, "0.1"), ("s1", "BTC/USDT", 2, "0.03"), ("s1", "BTC/USDT", 1, "0.00000001"),
+                 ("s1", "ETH/USDT", 2, "1.7"), ("s2", "BTC/USDT", 1, "123456789.12345678"), ("s3", "BTC/USDT", 1, "5")]
+        async with db.session() as session:
+            for i, (config_id, symbol, side, filled) in enumerate(fills):
+                session.add(FollowerOrderRow(
+                    order_id=f"o{i}", config_id=config_id, follower_id="f", follower_account_id="a",
+                    master_fill_id=f"m{i}", symbol=symbol, side=side, quantity=Decimal(filled),
+                    filled_quantity=Decimal(filled), status=0, venue_order_id="", error_kind="", error_message="",
+                    worker="w", master_fill_time=now, receive_time=now))
+        async with db.session() as session:
+            sums = await db.signed_sums(session, (FollowerOrderRow.config_id, FollowerOrderRow.symbol),
+                                        FollowerOrderRow.filled_quantity, FollowerOrderRow.side == 1,
+                                        db.member(FollowerOrderRow.config_id, ["s1", "s2"]))
+        assert sums == {("s1", "BTC/USDT"): Decimal("0.07000001"), ("s1", "ETH/USDT"): Decimal("-1.7"),
+                        ("s2", "BTC/USDT"): Decimal("123456789.12345678")}
     finally:
         await db.close()
 

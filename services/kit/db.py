@@ -22,7 +22,8 @@ from alembic import command
 from alembic.config import Config
 from decimal import Decimal
 
-from sqlalchemy import JSON, String, Table, TypeDecorator, any_, bindparam, event, func, select, text
+from sqlalchemy import (JSON, Numeric, String, Table, TypeDecorator, any_, bindparam, case, cast, event, func,
+                        select, text)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -207,6 +208,21 @@ class Database:
         if not self.is_postgres:
             return column.in_(values)
         return column == any_(bindparam(None, values, type_=ARRAY(column.type), unique=True))
+
+    async def signed_sums(self, session: AsyncSession, keys: tuple, amount, buy, where) -> dict[tuple, Decimal]:
+        """Per group of `keys`, the sum of a DecimalText `amount` counted positive where `buy` holds
+        and negative otherwise, over the rows `where` selects. PostgreSQL adds them up itself, as
+        exact numerics (one row per group, however long the history); SQLite, whose CAST would
+        round through a float, reads the rows and adds them here."""
+        if self.is_postgres:
+            exact = cast(amount, Numeric)
+            rows = await session.execute(select(*keys, func.sum(case((buy, exact), else_=-exact)))
+                                         .where(where).group_by(*keys))
+            return {tuple(row[:-1]): Decimal(row[-1]) for row in rows}
+        sums: dict[tuple, Decimal] = {}
+        for *group, is_buy, value in await session.execute(select(*keys, buy, amount).where(where)):
+            sums[tuple(group)] = sums.get(tuple(group), Decimal(0)) + (value if is_buy else -value)
+        return sums
 
     async def insert_many(self, session: AsyncSession, table: Table, rows: list[dict]) -> None:
         """Insert rows in one statement on PostgreSQL (INSERT ... SELECT FROM unnest of one array

@@ -333,15 +333,11 @@ class Copier:
             return None  # sized per copy, which refuses it with its reason
         if not closes or not sessions:
             return None
-        positions: dict[tuple[str, str], Decimal] = {}
         async with self.db.session() as db_session:
-            for config_id, symbol, side, quantity in await db_session.execute(select(
-                    FollowerOrderRow.config_id, FollowerOrderRow.symbol, FollowerOrderRow.side,
-                    FollowerOrderRow.filled_quantity).where(
-                    self.db.member(FollowerOrderRow.config_id, {s.config_id for s in sessions}))):
-                signed = quantity if side == trading_pb2.SIDE_BUY else -quantity
-                positions[(config_id, symbol)] = positions.get((config_id, symbol), Decimal(0)) + signed
-        return positions
+            return await self.db.signed_sums(
+                db_session, (FollowerOrderRow.config_id, FollowerOrderRow.symbol), FollowerOrderRow.filled_quantity,
+                FollowerOrderRow.side == trading_pb2.SIDE_BUY,
+                self.db.member(FollowerOrderRow.config_id, {s.config_id for s in sessions}))
 
     async def _plan(self, fill: events.MasterFill, session: CopySessionRow, account: VenueAccountRow | None,
                     existing: FollowerOrderRow | None, received: datetime,
@@ -669,9 +665,11 @@ class Copier:
     async def _copied_position(self, config_id: str, symbol: str) -> Decimal:
         """The follower's signed position in symbol built by this session's copies."""
         async with self.db.session() as session:
-            rows = (await session.execute(select(FollowerOrderRow.side, FollowerOrderRow.filled_quantity).where(
-                FollowerOrderRow.config_id == config_id, FollowerOrderRow.symbol == symbol))).all()
-        return sum((q if side == trading_pb2.SIDE_BUY else -q for side, q in rows), Decimal(0))
+            sums = await self.db.signed_sums(
+                session, (FollowerOrderRow.symbol,), FollowerOrderRow.filled_quantity,
+                FollowerOrderRow.side == trading_pb2.SIDE_BUY,
+                (FollowerOrderRow.config_id == config_id) & (FollowerOrderRow.symbol == symbol))
+        return sums.get((symbol,), Decimal(0))
 
     def _acknowledged(self, row: FollowerOrderRow, venue_order_id: str, filled: Decimal, price: Decimal | None,
                       venue_status: str) -> None:
