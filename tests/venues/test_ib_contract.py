@@ -179,19 +179,3 @@ async def test_streams_end_when_the_venue_is_closed_even_while_disconnected(harn
     await harness.venue.close()
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(pending, 5)
-
-
-async def test_the_order_stream_starts_with_the_orders_already_resting(harness: VenueHarness):
-    """A master's order placed before its order stream is followed (the watcher starting, or
-    restarting) is the first thing the stream reports, so a follower who mirrors resting orders
-    gets its copy; it is not missed until the order next changes."""
-    other = await harness.make_venue()  # the master's own trading client, not the watcher's
-    cid = new_cid()
-    await other.place_order(OrderRequest(cid, "ES", "buy", Decimal(1), "limit",
-                                         (await other.instrument("ES")).round_price(harness.price() * Decimal("0.9"))))
-    updates = Collector(harness.venue.order_updates())
-    try:
-        await eventually(lambda: [u.status for u in updates.where(lambda u: u.client_order_id == cid)][:1] == ["open"],
-                         message="the resting order reported when the stream starts")
-    finally:
-        await updates.stop()

@@ -33,6 +33,9 @@ MARKETS = {"spot": DialectMarket("BTC/USDT", "spot", "0.01", "1000", "POST /api/
 @pytest_asyncio.fixture(params=list(MARKETS))
 async def harness(request):
     async with dialect_harness("kucoin", request.param, MARKETS[request.param]) as started:
+        if request.param == "spot":  # not built yet: see the ccxt adapter's order_updates
+            started.no_resting_at_start = ("KuCoin's high-frequency spot accounts list open orders per symbol "
+                                           "only (ccxt: fetchOrdersByStatus requires a symbol for hf orders)")
         yield started
 
 

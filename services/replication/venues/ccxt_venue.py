@@ -72,8 +72,11 @@ FETCH_MARKETS_TYPE = {"binance": {"swap": "linear", "future": "linear"}, "bybit"
 # Options that keep load_markets to one request and avoid binance's quoteOrderQty trap (a market
 # order given a price is sent as quoteOrderQty = amount * price).
 EXCHANGE_OPTIONS = {
-    "binance": {"fetchCurrencies": False, "fetchMargins": False, "createOrder": {"quoteOrderQty": False}},
-    "binanceusdm": {"fetchCurrencies": False, "fetchMargins": False},
+    # warnOnFetchOpenOrdersWithoutSymbol: the order stream starts with every resting order (one
+    # request, weight 40 on spot), on purpose.
+    "binance": {"fetchCurrencies": False, "fetchMargins": False, "createOrder": {"quoteOrderQty": False},
+                "warnOnFetchOpenOrdersWithoutSymbol": False},
+    "binanceusdm": {"fetchCurrencies": False, "fetchMargins": False, "warnOnFetchOpenOrdersWithoutSymbol": False},
     # bybit's unified account keeps the last 500 orders of any state queryable; ccxt wants that acknowledged.
     "bybit": {"fetchOrder": {"acknowledged": True}},
     # Advanced Trade's brokerage accounts (api/v3), not the Coinbase app's v2 wallets.
@@ -999,7 +1002,9 @@ class CcxtVenue:
         async def run_pump() -> None:
             while True:
                 try:
-                    queue.put_nowait(await watch())
+                    # Copied as heard: ccxt updates a cached order in place, so a batch handled
+                    # later (behind a backfill) would otherwise show only the order's latest state.
+                    queue.put_nowait([dict(item) if isinstance(item, dict) else item for item in await watch()])
                 except asyncio.CancelledError:
                     if asyncio.current_task().cancelling():
                         raise  # stopped by us
@@ -1148,7 +1153,18 @@ class CcxtVenue:
         tell_stream_listeners(self._stream_listeners, [what], up)
 
     async def order_updates(self) -> AsyncIterator[OrderState]:
-        async for orders, _ in self._watch(self.exchange.watch_orders, "order"):
+        async def resting() -> list[dict]:
+            """The orders resting once the stream is live: one placed before it was followed (a
+            watcher starting or restarting) is reported, not missed until it next changes."""
+            try:
+                # binance picks the endpoint by a `type` parameter, not the defaultType, when no symbol is given
+                typed = {"type": self.market_type} if self.exchange_id in ("binance", "binanceusdm") else {}
+                return await self._call(self.exchange.fetch_open_orders, None, None, None, typed)
+            except VenueError as exc:  # the stream itself still works: followed from now on
+                log.warning("%s resting orders not read at the order stream's start: %s", self.exchange_id, exc)
+                return []
+
+        async for orders, _ in self._watch(self.exchange.watch_orders, "order", backfill=resting):
             for raw in orders:
                 yield self._merged(self._order_state(raw, None, raw.get("clientOrderId") or "", raw.get("symbol") or ""))
 

@@ -607,8 +607,28 @@ class RithmicVenue:
         finally:
             self._fill_queues.discard(queue)
 
-    def order_updates(self) -> AsyncIterator[OrderState]:
-        return self._stream(self._order_queues)
+    async def order_updates(self) -> AsyncIterator[OrderState]:
+        """Order notifications; first, once they are subscribed, the account's working orders, so
+        one placed before the stream was followed (a watcher starting or restarting) is reported,
+        not missed until it next changes."""
+        queue: asyncio.Queue = asyncio.Queue()
+        self._order_queues.add(queue)
+        try:
+            if self.client is None:
+                await self.connect()
+            try:
+                working = await self._call("order", self._plant("order").list_orders, account_id=self.account_id)
+            except VenueError as exc:  # followed from now on regardless
+                log.warning("rithmic working orders not read at the order stream's start: %s", exc)
+                working = []
+            for order in working:
+                self._tags.setdefault(order.basket_id, order.user_tag)
+                if (state := self._order_state(order)).status == "open":
+                    yield state
+            while True:
+                yield await queue.get()
+        finally:
+            self._order_queues.discard(queue)
 
 
 def from_credential(*, api_key: str, api_secret: str, passphrase: str, venue_url: str = "") -> RithmicVenue:
