@@ -21,22 +21,9 @@ from copytrade.risk.v1 import risk_service_pb2 as risk_pb
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from services.kit.testing import eventually
 from tests.replication.test_copy_flow import enrol
-from services.replication.venues.base import OrderRequest
-from services.replication.venues.ccxt_venue import CcxtVenue
-from venue_sim import ccxt_config
+from tests.replication.test_copy_money import master_trades
 
 MULTIPLIER = rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1")
-
-
-async def master_trades(sim, master_sim, side: str, quantity: str, client_id: str, symbol: str) -> None:
-    """The master trades on their own account with plain ccxt."""
-    venue = CcxtVenue("binance", api_key=master_sim.api_key, secret=master_sim.secret,
-                      config=ccxt_config(sim.url, rate_limit=False))
-    await venue.connect()
-    try:
-        await venue.place_order(OrderRequest(client_id, symbol, side, Decimal(quantity)))
-    finally:
-        await venue.close()
 
 
 async def start(copy_mesh, token_for, followers: dict[str, dict[str, str]], **mesh_options):

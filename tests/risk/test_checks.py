@@ -171,7 +171,8 @@ def test_below_the_minimum_observations_neither_check_denies(moved, size, sign):
 def test_a_leverage_reduction_names_the_equity_it_was_measured_on():
     limits = RiskLimits(max_leverage=Decimal("0.02"))
     book = checks.Book(equity=Decimal("50000"))
-    decision = checks.decide(limits, checks.ACTIVE, book, order(Decimal("0.05"), 1, Decimal("64000"), Decimal("0.00001")))
+    wanted = order(Decimal("0.05"), 1, Decimal("64000"), Decimal("0.00001"))
+    decision = checks.decide(limits, checks.ACTIVE, book, wanted)
     assert (decision.outcome, decision.reason, decision.quantity) == ("REDUCED", "LEVERAGE_LIMIT_EXCEEDED",
                                                                       Decimal("0.01562"))
     assert decision.metadata["equity"] == "50000" and decision.metadata["limit"] == "0.02"
