@@ -181,17 +181,18 @@ class CopyMesh:
 async def copy_mesh(start_service) -> AsyncIterator:
     """`await copy_mesh(seed, **replication_settings)`: a simulator, then compliance, risk and
     replication (trading on the simulator) as real servers. venues=("binance", "bybit") starts
-    one simulator per venue, each speaking that venue's dialect (symbols: per venue, optional)."""
+    one simulator per venue, each speaking that venue's dialect (symbols: per venue, optional;
+    history_hours: hourly prices from before start-up)."""
     from venue_sim import Simulator
 
     sims = []
 
     async def start(seed: int, *, venues: tuple[str, ...] = ("binance",), symbols: dict | None = None,
-                    **replication_settings) -> CopyMesh:
+                    history_hours: int = 0, **replication_settings) -> CopyMesh:
         started = {}
         for venue in venues:
             extra = {"symbols": symbols[venue]} if symbols and venue in symbols else {}
-            started[venue] = await Simulator(seed=seed, dialect=venue, **extra).start()
+            started[venue] = await Simulator(seed=seed, dialect=venue, history_hours=history_hours, **extra).start()
             sims.append(started[venue])
         compliance = await start_service("compliance")
         risk = await start_service("risk")

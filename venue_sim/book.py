@@ -1,5 +1,6 @@
 """The simulated venue's state and spot rules: symbols, accounts and API keys, balances,
-prices (seeded random walk or a scripted path) and spot order matching.
+prices (a seeded random walk with real markets' volatility and correlation, venue_sim/paths.py,
+or a scripted path) and spot order matching.
 
 Pure and synchronous (no I/O): the HTTP layer turns requests into calls here, and listeners
 hear every order change (the user-data streams, benchmarks)."""
@@ -7,6 +8,7 @@ hear every order change (the user-data streams, benchmarks)."""
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import re
 import secrets
@@ -15,6 +17,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
+
+from venue_sim import paths
 
 ZERO = Decimal(0)
 DECIMAL_FORMAT = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")  # Binance's: no sign, no exponent
@@ -285,16 +289,34 @@ class Exchange:
             raise ValueError("price must be positive")
         self._move(sym.name, price.quantize(sym.tick_size))
 
-    def step_prices(self) -> None:
-        """One tick for every symbol: the next scripted price, else a seeded random walk (σ 0.05%)."""
-        for name, sym in self.symbols.items():
+    def step_prices(self, dt_s: float = 1.0) -> None:
+        """One tick of dt_s seconds for every symbol: the next scripted price, else the seeded
+        random walk (paths.py: each asset's own volatility, correlated through the market)."""
+        names = list(self.symbols)
+        moves = paths.log_returns(self.random, [self.symbols[n].base for n in names], dt_s)
+        for name, move in zip(names, moves):
+            sym = self.symbols[name]
             path = self.price_paths.get(name)
-            if path:
-                price = path.pop(0)
-            else:
-                move = Decimal(str(round(self.random.gauss(0, 0.0005), 6)))
-                price = self.prices[name] * (1 + move)
+            price = path.pop(0) if path else self.prices[name] * Decimal(repr(math.exp(move)))
             self._move(name, max(price.quantize(sym.tick_size), sym.tick_size))
+
+    def backfill(self, hours: int) -> None:
+        """Hourly prices for the `hours` before the first one known, by the same walk run
+        backwards from it: the history a venue has before the simulator started. Call it before
+        prices move (the history keeps its newest points)."""
+        names = list(self.symbols)
+        first = {n: self.history[n][0] for n in names}
+        price = {n: float(first[n][1]) for n in names}
+        earlier: dict[str, list[tuple[int, Decimal]]] = {n: [] for n in names}
+        for k in range(1, hours + 1):
+            moves = paths.log_returns(self.random, [self.symbols[n].base for n in names], 3600.0)
+            for name, move in zip(names, moves):
+                tick = self.symbols[name].tick_size
+                price[name] /= math.exp(move)
+                earlier[name].append((first[name][0] - k * 3_600_000,
+                                      max(Decimal(repr(price[name])).quantize(tick), tick)))
+        for name in names:
+            self.history[name].extendleft(earlier[name])  # newest first in, so oldest ends first
 
     def _move(self, symbol: str, price: Decimal) -> None:
         self.prices[symbol] = price

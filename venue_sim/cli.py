@@ -42,13 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dialect", choices=DIALECTS, default="binance",
                         help="the venue's protocol (default binance)")
     parser.add_argument("--tick", type=float, default=1.0, help="seconds between price steps; 0 for none")
+    parser.add_argument("--history-hours", type=int, default=72,
+                        help="hours of hourly prices from before start-up (default 72; 0 for none)")
     parser.add_argument("--account", action="append", default=[], type=_account, metavar="NAME[:ASSET=AMT,...]",
                         help="create a funded account (USDT also funds its futures wallet); repeatable")
     args = parser.parse_args(argv)
 
     async def run() -> None:
         sim = await Simulator(seed=args.seed, host=args.host, port=args.port, tick_interval=args.tick or None,
-                              dialect=args.dialect).start()
+                              dialect=args.dialect, history_hours=args.history_hours).start()
         print(sim.url, flush=True)
         for name, balances in args.account:
             account = sim.create_account(name, balances, futures_wallet=balances.get("USDT"))

@@ -59,9 +59,12 @@ DIALECTS = ("binance", *DIALECT_APIS)
 class Simulator:
     def __init__(self, seed: int = 0, host: str = "127.0.0.1", port: int = 0, tick_interval: float | None = None,
                  *, symbols: tuple[Symbol, ...] | None = None, client_id_scope: str = "known",
-                 listen_key_ttl_s: float = 3600.0, id_base: int = 0, dialect: str = "binance") -> None:
+                 listen_key_ttl_s: float = 3600.0, id_base: int = 0, dialect: str = "binance",
+                 history_hours: int = 0) -> None:
         """tick_interval: seconds between random-walk price steps (None: prices move only when
-        told, which keeps tests deterministic). id_base: added to every order and trade id.
+        told, which keeps tests deterministic). history_hours: hourly prices from before
+        start-up, by the same walk (risk's volatility and correlation windows are full at
+        once). id_base: added to every order and trade id.
         dialect: the venue's protocol, "binance" (spot /api/v3 + USDⓈ-M /fapi), "bybit" (v5,
         spot + linear, with Bybit's request limits in rate_limits), "okx" (v5, spot + SWAP),
         "kucoin" (the spot HF API, and the futures API under kucoin.FUTURES_PREFIX), "coinbase"
@@ -74,6 +77,8 @@ class Simulator:
         symbols = symbols or (api[2] if api and api[2] else DEFAULT_SYMBOLS)
         self.exchange = Exchange(seed=seed, symbols=symbols, client_id_scope=client_id_scope, id_base=id_base,
                                  **(api[3] if api else {}))
+        if history_hours:
+            self.exchange.backfill(history_hours)
         self.perps = Perpetuals(self.exchange)
         self.auth = Authenticator(self.exchange)
         self.faults = Faults()
@@ -120,7 +125,7 @@ class Simulator:
         self.port = self._runner.addresses[0][1]
         self._tasks.append(asyncio.create_task(self._every(1.0, self.userdata.expire)))
         if self.tick_interval:
-            self._tasks.append(asyncio.create_task(self._every(self.tick_interval, self.exchange.step_prices)))
+            self._tasks.append(asyncio.create_task(self._every(self.tick_interval, self.tick)))
         return self
 
     async def stop(self) -> None:
@@ -212,8 +217,9 @@ class Simulator:
         self.exchange.price_paths[symbol] = [Decimal(str(p)) for p in prices]
 
     def tick(self, n: int = 1) -> None:
+        """n steps of the walk, each as long as the tick interval (1 s without one)."""
         for _ in range(n):
-            self.exchange.step_prices()
+            self.exchange.step_prices(self.tick_interval or 1.0)
 
     def set_slippage(self, fraction: Decimal | str) -> None:
         fraction = Decimal(str(fraction))

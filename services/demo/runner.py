@@ -30,6 +30,7 @@ from services.kit.config import TlsFiles
 from venue_sim import Simulator
 
 SIM_PORT_OFFSET = 7  # after the gateway's HTTP port (base+6)
+DEMO_HISTORY_HOURS = 72  # hourly prices from before start-up, for risk's 48-hour windows
 EMAIL_DOMAIN = "demo.example.com"
 OPERATOR_EMAIL = f"ops@{EMAIL_DOMAIN}"
 MASTER = "master"
@@ -130,7 +131,9 @@ class Demo:
         self.state = DemoState.load(self.data_dir)
         # Ids continue from the clock: replication remembers the master's trade ids from earlier
         # runs and would take a reused one for a fill it has already copied.
-        self.sim = await Simulator(port=self.sim_port, id_base=time.time_ns() // 1_000_000).start()
+        # Three days of prices from before start-up: risk judges volatility and correlation at once.
+        self.sim = await Simulator(port=self.sim_port, id_base=time.time_ns() // 1_000_000,
+                                   history_hours=DEMO_HISTORY_HOURS).start()
         for person in PEOPLE:
             api_key, secret = self.state.sim_keys(person.name)
             self.sim.create_account(person.name, person.balances, futures_wallet=person.futures_wallet,

@@ -22,8 +22,11 @@ class RiskLimits:
     max_leverage: Decimal = Decimal("10")
     stop_loss_enabled: bool = True
     take_profit_enabled: bool = True
-    correlation_limit: Decimal = Decimal("0.8")
-    volatility_limit: Decimal = Decimal("0.3")
+    # Ordinary crypto passes: BTC moves 50-80 % a year, ETH a little more, and the two correlate
+    # at 0.7-0.9; what is denied is a wilder instrument, or the same bet under a second name
+    # (spot and perpetual of one coin correlate above 0.95).
+    correlation_limit: Decimal = Decimal("0.95")
+    volatility_limit: Decimal = Decimal("1.5")
     circuit_breaker_enabled: bool = True
     emergency_stop_loss: Decimal = Decimal("0.05")
     max_slippage: Decimal = Decimal("0.01")

@@ -6,9 +6,10 @@ a row, latency), each counted once. A tripped breaker moves the follower to REDU
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import delete, select
@@ -32,6 +33,11 @@ SEVERITY = {checks.ACTIVE: 0, checks.REDUCING: 1, checks.HALTED: 2}
 BREAKER_KINDS = {name: pb.BreakerKind.Value(f"BREAKER_KIND_{name}") for name in breakers.KINDS}
 # Failures that say the venue (or the way to it) is in trouble, not that the order was wrong.
 VENUE_TROUBLE = {"NETWORK", "TIMEOUT", "PLATFORM", "UNKNOWN_OUTCOME"}  # a 429 is paced by its schedule, not a breach
+# A follower's equity from its latest account snapshot serves the leverage limit when the order
+# brings none (sizing modes that need no equity): up to this old (ten of replication's default
+# snapshot intervals), read at most once per EQUITY_TTL_S on the copy path.
+EQUITY_MAX_AGE = timedelta(minutes=10)
+EQUITY_TTL_S = 5.0
 
 
 def scope_of(key: str) -> pb.TradingScope:
@@ -65,6 +71,28 @@ class BreakerMonitor:
                  limits_of: Callable[[set[str]], Awaitable[dict[str, RiskLimits]]]) -> None:
         """limits_of(user ids): their limits, in one read of those not in memory."""
         self.db, self.bus, self.states, self.limits_of = db, bus, states, limits_of
+        self._equity: dict[str, tuple[Decimal | None, datetime | None, float]] = {}  # user → (equity, at, read)
+
+    async def equity_of(self, user_ids: set[str], now: datetime) -> dict[str, Decimal]:
+        """The followers' equity from their latest snapshots not older than EQUITY_MAX_AGE (the
+        others are left out), the ones not in memory in one read."""
+        clock = time.monotonic()
+        missing = {u for u in user_ids if u not in self._equity or clock - self._equity[u][2] >= EQUITY_TTL_S}
+        if missing:
+            async with self.db.session() as session:
+                read = {u: (e, aware(t) if t else None) for u, e, t in await session.execute(select(
+                    AccountMarksRow.user_id, AccountMarksRow.equity, AccountMarksRow.snapshot_time).where(
+                    self.db.member(AccountMarksRow.user_id, missing)))}
+            if len(self._equity) + len(missing) > 100_000:
+                self._equity.clear()
+            for user_id in missing:
+                self._equity[user_id] = (*read.get(user_id, (None, None)), clock)
+        found = {}
+        for user_id in user_ids:
+            equity, at, _ = self._equity[user_id]
+            if equity is not None and at is not None and now - at <= EQUITY_MAX_AGE:
+                found[user_id] = equity
+        return found
 
     async def limits_for(self, user_id: str) -> RiskLimits:
         return (await self.limits_of({user_id}))[user_id]
@@ -84,6 +112,7 @@ class BreakerMonitor:
             marks.high_water_mark = max(marks.high_water_mark or equity, equity)
             marks.equity, marks.snapshot_time = equity, at
             day_start, high = marks.day_start_equity, marks.high_water_mark
+        self._equity[user_id] = (equity, at, time.monotonic())
         limits = await self.limits_for(user_id)
         for trip in breakers.equity_trips(limits, equity=equity, day_start_equity=day_start, high_water_mark=high):
             await self.trip(user_id, trip)

@@ -139,7 +139,9 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
                 parsed.append(exc)
         asks = [a for a in parsed if isinstance(a, Ask)]
         limits = await self._limits_of({a.user_id for a in asks})
-        asks = [dataclasses.replace(a, limits=limits[a.user_id][0]) for a in asks]
+        equity = await self._equity_of(asks)
+        asks = [dataclasses.replace(a, limits=limits[a.user_id][0], equity=equity.get(a.user_id, a.equity)
+                                    if a.equity <= 0 else a.equity) for a in asks]
         decided = iter(await self.book.reserve(caller, asks) if asks else ())
         responses = []
         for request, item in zip(requests, parsed):
@@ -152,10 +154,16 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
             decision, expires = next(decided)
             response = pb.ReserveOrderResponse(
                 decision=DECISIONS[decision.outcome], approved_quantity=str(abs(decision.quantity)),
-                refusal=self._refusal(decision), reservation_id=request.reservation_id)
+                refusal=self._refusal(decision), reservation_id=request.reservation_id, metadata=decision.metadata)
             response.expire_time.FromDatetime(expires)
             responses.append(response)
         return responses
+
+    async def _equity_of(self, asks) -> dict[str, Decimal]:
+        """For orders that bring no equity (the sizing modes that need none), the followers' from
+        their latest account snapshots: the leverage limit holds in every mode."""
+        needing = {a.user_id for a in asks if a.equity <= 0}
+        return await self.monitor.equity_of(needing, datetime.now(UTC)) if needing else {}
 
     @staticmethod
     def _returns(intent: pb.OrderIntent) -> dict[str, tuple[tuple[float, ...], float]]:
@@ -171,13 +179,16 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
         auth.require_user(request.intent.follower_id)
         order, equity = self._parse(request.intent)
         limits, _ = await self._limits(request.intent.follower_id)
+        if equity <= 0:
+            equity = (await self.monitor.equity_of({request.intent.follower_id}, datetime.now(UTC))).get(
+                request.intent.follower_id, equity)
         async with self.db.session() as session:
             book = await self.book.book(session, request.intent.follower_id, equity, datetime.now(UTC),
                                          self._returns(request.intent))
             state = await self.book.effective_state(session, request.intent.follower_id, request.intent.master_id)
         decision = checks.decide(limits, state, book, order)
         return pb.CheckOrderResponse(decision=DECISIONS[decision.outcome], approved_quantity=str(abs(decision.quantity)),
-                                     refusal=self._refusal(decision))
+                                     refusal=self._refusal(decision), metadata=decision.metadata)
 
     async def ReserveOrder(self, request: pb.ReserveOrderRequest, context) -> pb.ReserveOrderResponse:
         return (await self.reserve_all(reserving_service(), [request], isolate=False))[0]

@@ -33,12 +33,12 @@ async def mesh(copy_mesh):
         started.replication.channel)
 
 
-async def master_trades(sim, master_sim, side: str, quantity: str, client_id: str) -> None:
+async def master_trades(sim, master_sim, side: str, quantity: str, client_id: str, symbol: str = "BTC/USDT") -> None:
     venue = CcxtVenue("binance", api_key=master_sim.api_key, secret=master_sim.secret,
                       config=ccxt_config(sim.url, rate_limit=False))
     await venue.connect()
     try:
-        await venue.place_order(OrderRequest(client_id, "BTC/USDT", side, Decimal(quantity)))
+        await venue.place_order(OrderRequest(client_id, symbol, side, Decimal(quantity)))
     finally:
         await venue.close()
 

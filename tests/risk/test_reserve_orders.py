@@ -164,3 +164,29 @@ async def test_each_replica_sees_what_another_reserved(start_service, backend, r
         follower_id=user, commit=pb.CommitReservationRequest(reservation_id="1", filled_quantity="0.04",
                                                              fill_price=PRICE))]), metadata=replication_metadata)
     assert await reserve(a, "5", "0.01") == (pb.DECISION_DENIED, "0")  # 0.04 held + 0.0433 open
+
+
+async def test_a_decision_says_what_it_measured_and_what_it_could_not_judge(risk, token_for, replication_metadata):
+    """Sparse returns (one hour moved in 48) are not judged; the follower's snapshot equity
+    stands in for an order that brings none, so leverage is judged in every sizing mode."""
+    internal, public = risk
+    user = f"u_{uuid.uuid4().hex[:10]}"
+    sparse = order(user, f"{user}-sparse")
+    sparse.intent.returns.append(pb.ReturnSeries(symbol="BTC/USDT", returns=[0.0] * 47 + [0.2],
+                                                 periods_per_year=8760))
+    [first] = (await internal.ReserveOrders(ipb.ReserveOrdersRequest(orders=[sparse]),
+                                            metadata=replication_metadata)).decisions
+    assert first.decision == pb.DECISION_APPROVED  # a 20 % hour once in two days is no volatility figure
+    assert dict(first.metadata) == {"volatility": "not judged", "volatility_observations": "1",
+                                    "min_observations": "24", "leverage": "not judged: equity unknown"}
+    await public.UpdateRiskLimits(pb.UpdateRiskLimitsRequest(
+        user_id=user, limits=pb.RiskLimits(max_leverage="0.1"),
+        update_mask=field_mask_pb2.FieldMask(paths=["max_leverage"])), metadata=token_for(user))
+    await public.RecordAccountSnapshot(pb.RecordAccountSnapshotRequest(user_id=user, equity="12000"),
+                                       metadata=token_for(user))
+    # 0.01 BTC (600) is held; leverage 0.1 of 12,000 allows 1,200 in all: 0.01 more.
+    [second] = (await internal.ReserveOrders(ipb.ReserveOrdersRequest(orders=[order(user, f"{user}-more", "0.05")]),
+                                             metadata=replication_metadata)).decisions
+    assert (second.decision, second.approved_quantity, second.refusal.reason) == (
+        pb.DECISION_REDUCED, "0.01", "LEVERAGE_LIMIT_EXCEEDED")
+    assert second.refusal.metadata["equity"] == "12000" and "leverage" not in second.metadata

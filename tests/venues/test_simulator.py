@@ -386,3 +386,29 @@ async def test_simulator_stops_with_clients_connected():
         message = await asyncio.wait_for(ws.receive(), 5)
         assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     assert account.name == "a"
+
+
+async def test_history_from_before_start_up_fills_the_hourly_candles_at_once():
+    """With history_hours the venue has prices from before it started: the 48 hourly returns
+    replication reads for risk at start-up (through ccxt) all moved, by the walk's own
+    volatility and correlation, and end at the starting price."""
+    import math
+    import statistics
+
+    from services.replication.venues.ccxt_venue import CcxtVenue
+    from venue_sim import ccxt_config
+
+    async with Simulator(seed=3, history_hours=72) as sim:
+        account = sim.create_account("reader", {"USDT": "10"})
+        venue = CcxtVenue("binance", api_key=account.api_key, secret=account.secret,
+                          config=ccxt_config(sim.url, rate_limit=False))
+        await venue.connect()
+        try:
+            returns = {s: await venue.recent_returns(s, 48) for s in ("BTC/USDT", "ETH/USDT")}
+        finally:
+            await venue.close()
+        assert sim.exchange.history["BTCUSDT"][-1][1] == Decimal("64000")
+    assert all(len(r) == 48 and all(r) for r in returns.values())
+    btc, eth = (statistics.stdev(returns[s]) * math.sqrt(8760) for s in ("BTC/USDT", "ETH/USDT"))
+    assert 0.35 < btc < 0.9 and 0.45 < eth < 1.1
+    assert 0.6 < statistics.correlation(returns["BTC/USDT"], returns["ETH/USDT"]) < 0.95

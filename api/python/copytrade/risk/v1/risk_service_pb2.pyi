@@ -151,14 +151,23 @@ class CheckOrderRequest(_message.Message):
     def __init__(self, intent: _Optional[_Union[OrderIntent, _Mapping]] = ...) -> None: ...
 
 class CheckOrderResponse(_message.Message):
-    __slots__ = ("decision", "approved_quantity", "refusal")
+    __slots__ = ("decision", "approved_quantity", "refusal", "metadata")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     DECISION_FIELD_NUMBER: _ClassVar[int]
     APPROVED_QUANTITY_FIELD_NUMBER: _ClassVar[int]
     REFUSAL_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     decision: Decision
     approved_quantity: str
     refusal: _trading_pb2.Refusal
-    def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., approved_quantity: _Optional[str] = ..., refusal: _Optional[_Union[_trading_pb2.Refusal, _Mapping]] = ...) -> None: ...
+    metadata: _containers.ScalarMap[str, str]
+    def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., approved_quantity: _Optional[str] = ..., refusal: _Optional[_Union[_trading_pb2.Refusal, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ReserveOrderRequest(_message.Message):
     __slots__ = ("reservation_id", "intent")
@@ -169,18 +178,27 @@ class ReserveOrderRequest(_message.Message):
     def __init__(self, reservation_id: _Optional[str] = ..., intent: _Optional[_Union[OrderIntent, _Mapping]] = ...) -> None: ...
 
 class ReserveOrderResponse(_message.Message):
-    __slots__ = ("decision", "approved_quantity", "refusal", "reservation_id", "expire_time")
+    __slots__ = ("decision", "approved_quantity", "refusal", "reservation_id", "expire_time", "metadata")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     DECISION_FIELD_NUMBER: _ClassVar[int]
     APPROVED_QUANTITY_FIELD_NUMBER: _ClassVar[int]
     REFUSAL_FIELD_NUMBER: _ClassVar[int]
     RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     decision: Decision
     approved_quantity: str
     refusal: _trading_pb2.Refusal
     reservation_id: str
     expire_time: _timestamp_pb2.Timestamp
-    def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., approved_quantity: _Optional[str] = ..., refusal: _Optional[_Union[_trading_pb2.Refusal, _Mapping]] = ..., reservation_id: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    metadata: _containers.ScalarMap[str, str]
+    def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., approved_quantity: _Optional[str] = ..., refusal: _Optional[_Union[_trading_pb2.Refusal, _Mapping]] = ..., reservation_id: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class CommitReservationRequest(_message.Message):
     __slots__ = ("reservation_id", "filled_quantity", "fill_price", "realized_pnl")
