@@ -109,7 +109,11 @@ def _describe(event) -> list[str]:
     body = getattr(event, kind)
     order = body.order
     status = {"placed": "placed", "filled": "filled", "refused": f"refused: {body.refusal.reason}" if kind == "refused"
-              else "", "failed": f"failed: {getattr(body, 'error_kind', '')}"}[kind]
+              else "", "failed": f"failed: {getattr(body, 'error_kind', '')}",
+              "canceled": f"canceled: {getattr(body, 'reason', '') or order.cancel_reason}" if kind == "canceled"
+              else ""}[kind]
+    if kind in ("placed", "filled") and order.HasField("reduction"):  # a limit made it smaller
+        status += f" (reduced from {order.reduction.metadata.get('sized_quantity', '?')}: {order.reduction.reason})"
     latency = ""
     if order.HasField("ack_time") and order.HasField("master_fill_time"):
         latency = f"{order.ack_time.ToMilliseconds() - order.master_fill_time.ToMilliseconds()} ms"

@@ -75,3 +75,19 @@ async def test_the_platform_kill_switch_needs_all_and_a_typed_confirmation(start
                                         metadata=operator)
     assert scoped.effective_state == trading_pb2.TRADING_STATE_HALTED
     assert not (await platform_state(risk, operator)).state.kill_switch_active
+
+
+def test_the_feed_says_what_reduced_a_copy_and_why_a_resting_copy_was_canceled():
+    """`copytrade feed`'s outcome column: a copy a limit made smaller says from what and which
+    limit; a canceled resting copy says why (it used to end the feed with a KeyError)."""
+    from copytrade.replication.v1 import replication_events_pb2 as events
+    from services.ops import _describe
+
+    reduced = events.FollowerOrder(follower_id="usr_1", symbol="BTC/USDT", side=trading_pb2.SIDE_BUY, quantity="0.01562",
+                                   reduction=trading_pb2.Refusal(reason="LEVERAGE_LIMIT_EXCEEDED",
+                                                                 metadata={"sized_quantity": "0.05"}))
+    filled = events.CopyEvent(event_id="e1", filled=events.FollowerOrderFilled(order=reduced))
+    assert _describe(filled)[5] == "filled (reduced from 0.05: LEVERAGE_LIMIT_EXCEEDED)"
+    canceled = events.CopyEvent(event_id="e2", canceled=events.FollowerOrderCanceled(
+        order=events.FollowerOrder(follower_id="usr_1"), reason="the master canceled its order"))
+    assert _describe(canceled)[5] == "canceled: the master canceled its order"

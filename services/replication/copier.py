@@ -564,6 +564,8 @@ class Copier:
             if decision.decision not in DECISIONS:
                 refused.append((i, intent, decision))
                 continue
+            if decision.decision == risk_pb.DECISION_REDUCED:  # said on the order: which limit, by how much
+                row.reduction = reduction(decision, row.quantity)
             row.quantity = Decimal(decision.approved_quantity)
             row.send_time, row.reservation_id, row.status = decided, intent.reservation_id, S.FOLLOWER_ORDER_STATUS_PENDING
             approved.append((i, intent))
@@ -798,6 +800,15 @@ class Copier:
     async def publish(self, verb: str, row: FollowerOrderRow, event, *, attempt: str = "") -> None:
         msg_id = f"{row.order_id}:{verb}" + (f":{attempt}" if attempt else "")  # each failed attempt is news
         await self.bus.publish(f"copies.order.{verb}.{row.follower_id}", event, msg_id=msg_id)
+
+
+def reduction(decision: risk_pb.ReserveOrderResponse, sized: Decimal) -> dict:
+    """A reduced copy's record of why (a Refusal's fields): risk's limit and numbers, and the
+    quantity sized before and approved after."""
+    refusal = decision.refusal
+    return {"reason": refusal.reason or "REDUCED_BY_RISK", "domain": refusal.domain, "message": refusal.message,
+            "metadata": {**refusal.metadata, "sized_quantity": str(sized),
+                         "approved_quantity": decision.approved_quantity}}
 
 
 def _column_values(row: FollowerOrderRow) -> dict:

@@ -52,6 +52,8 @@ def order_to_proto(row: FollowerOrderRow) -> events.FollowerOrder:
         order.budget_delay.FromMilliseconds(row.budget_delay_ms)
     if row.refusal:
         order.refusal.CopyFrom(trading_pb2.Refusal(**row.refusal))
+    if row.reduction:
+        order.reduction.CopyFrom(trading_pb2.Refusal(**row.reduction))
     for field in ("master_fill_time", "receive_time", "risk_decide_time", "send_time", "ack_time"):
         value = getattr(row, field)
         if value is not None:

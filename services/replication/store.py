@@ -146,6 +146,7 @@ class FollowerOrderRow(ReplicationBase):
     status: Mapped[int] = mapped_column(Integer)
     venue_order_id: Mapped[str] = mapped_column(String(64))
     refusal: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    reduction: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # risk approved less: why
     error_kind: Mapped[str] = mapped_column(String(32))
     error_message: Mapped[str] = mapped_column(Text)
     master_fill_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -80,6 +80,17 @@ async def test_leverage_and_notional_limits_reduce_then_refuse_copies_in_every_s
     assert {key: venue_quantities(user) for key, user in followers.items()} == {
         (limit, mode): [LIMITS[limit][3]] for limit, mode in followers}
 
+    # Each reduced copy says so on the follower's order (and so on its events): the limit and its numbers.
+    for (limit, mode), user in followers.items():
+        orders = (await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(), metadata=token_for(user))).orders
+        [first] = [o for o in orders if o.status == events.FOLLOWER_ORDER_STATUS_FILLED]
+        _, value, reason, allowed = LIMITS[limit]
+        assert first.reduction.reason == reason, (limit, mode, first.reduction)
+        assert first.reduction.metadata["limit"] == value
+        assert Decimal(first.reduction.metadata["approved_quantity"]) == allowed == Decimal(first.quantity)
+        assert Decimal(first.reduction.metadata["sized_quantity"]) > allowed
+        assert not first.HasField("refusal")
+
     await master_trades(sim, master_sim, "buy", "0.05", "lev-2")  # nothing more fits
 
     async def second_copies():

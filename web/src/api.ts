@@ -239,6 +239,7 @@ export interface FollowerOrder {
   averageFillPrice?: string;
   status?: string;
   refusal?: Refusal;
+  reduction?: Refusal; // risk approved less than sized: the limit, sized_quantity and approved_quantity
   errorKind?: string;
   errorMessage?: string;
   masterFillTime?: string;

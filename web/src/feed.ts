@@ -9,7 +9,7 @@ export interface FeedRow {
   time: string;
   order: FollowerOrder;
   latencyMs: number | null;
-  reason: string; // in words; empty unless refused, failed or canceled
+  reason: string; // in words; empty unless refused, failed, canceled or reduced by a limit
 }
 
 export const KIND_WORDS: Record<FeedRow["kind"], string> = {
@@ -29,6 +29,16 @@ export function refusalWords(r: Refusal | undefined): string {
   return `${words.charAt(0).toUpperCase()}${words.slice(1)}${numbers}`;
 }
 
+/** A copy made smaller than sized, by which limit: "Reduced from 0.05 to 0.0156: …". */
+export function reductionWords(o: FollowerOrder): string {
+  const r = o.reduction;
+  if (!r?.reason) return "";
+  const m = r.metadata ?? {};
+  const sizes = m.sized_quantity && m.approved_quantity ? ` from ${qty(m.sized_quantity)} to ${qty(m.approved_quantity)}` : "";
+  const why = reasonWords(r.reason);
+  return `Reduced${sizes}: ${why}${m.limit ? ` (limit ${m.limit})` : ""}`;
+}
+
 function failureWords(kind: string | undefined, willRetry?: boolean): string {
   const words = reasonWords(kind || "PLATFORM");
   return `${words.charAt(0).toUpperCase()}${words.slice(1)}${willRetry ? "; it will be tried again" : ""}`;
@@ -36,10 +46,10 @@ function failureWords(kind: string | undefined, willRetry?: boolean): string {
 
 export function eventRow(event: CopyEvent): FeedRow | null {
   const time = event.occurTime ?? new Date().toISOString();
-  if (event.placed) return { id: event.eventId, kind: "copied", time, order: event.placed.order, latencyMs: copyLatencyMs(event.placed.order), reason: "" };
+  if (event.placed) return { id: event.eventId, kind: "copied", time, order: event.placed.order, latencyMs: copyLatencyMs(event.placed.order), reason: reductionWords(event.placed.order) };
   if (event.filled) {
     const order = { ...event.filled.order, averageFillPrice: event.filled.order.averageFillPrice || event.filled.price };
-    return { id: event.eventId, kind: "filled", time, order, latencyMs: copyLatencyMs(order), reason: "" };
+    return { id: event.eventId, kind: "filled", time, order, latencyMs: copyLatencyMs(order), reason: reductionWords(order) };
   }
   if (event.refused) {
     return { id: event.eventId, kind: "refused", time, order: event.refused.order, latencyMs: null, reason: refusalWords(event.refused.refusal ?? event.refused.order.refusal) };
@@ -67,7 +77,7 @@ export function orderRow(order: FollowerOrder): FeedRow {
     time: order.ackTime ?? order.riskDecideTime ?? order.receiveTime ?? order.masterFillTime ?? "",
     order,
     latencyMs: refused || failed ? null : copyLatencyMs(order),
-    reason: refused ? refusalWords(order.refusal) : failed ? failureWords(order.errorKind) : "",
+    reason: refused ? refusalWords(order.refusal) : failed ? failureWords(order.errorKind) : reductionWords(order),
   };
 }
 

@@ -25,6 +25,15 @@ describe("the copy feed", () => {
     expect(describeTrade(row)).toBe("Buy BTC/USDT"); // a refused copy has no quantity of its own: no "0"
   });
 
+  it("says when a limit made a copy smaller, from what to what and why", () => {
+    const reduced = { ...order, quantity: "0.01562", filledQuantity: "0.01562", reduction: { reason: "LEVERAGE_LIMIT_EXCEEDED", message: "x", metadata: { limit: "0.02", sized_quantity: "0.05", approved_quantity: "0.01562" } } };
+    const row = eventRow({ eventId: "e4", filled: { order: reduced, price: "64000" } })!;
+    expect(row.kind).toBe("filled");
+    expect(row.reason).toMatch(/^Reduced from 0\.05 to 0\.01562: .+ \(limit 0\.02\)$/);
+    expect(row.reason).not.toContain("LEVERAGE_LIMIT");
+    expect(eventRow({ eventId: "e5", filled: { order: { ...order, filledQuantity: "0.001" }, price: "64000" } })!.reason).toBe("");
+  });
+
   it("shows a canceled resting copy with why it was canceled", () => {
     const row = eventRow({ eventId: "e3", canceled: { order: { ...order, masterOrderId: "acc:42" }, reason: "the master canceled its order" } })!;
     expect(row.kind).toBe("canceled");
