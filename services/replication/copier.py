@@ -393,6 +393,9 @@ class Copier:
                 return await self._give_up_for_now(row, account, exc)
             if (slipped := guards.slipped(sized.side, price, expected, guarded.max_slippage)):
                 return await self.refuse(row, *slipped)
+        if guarded.limit_at_tolerance:  # an IOC limit at the tolerance (order_request), not a market order
+            row.order_type = trading_pb2.ORDER_TYPE_LIMIT
+            row.limit_price = guards.tolerance_limit(sized.side, price, guarded.max_slippage, instrument.tick_size)
         return Intent(row, session, account, venue, instrument, reservation_id=cid, expected_price=expected,
                       reference_price=price, equity=equity, master_fill_time=fill.execute_time,
                       # A pure close on a derivatives venue must never open the other way.
@@ -686,9 +689,10 @@ class Copier:
                     max(0.0, (aware(moment) - fill_time).total_seconds()))
         metrics.COPIES.labels(venue, "placed").inc()
         row.venue_order_id, row.filled_quantity, row.average_fill_price = venue_order_id, filled, price
+        # Done at the venue with part filled (an IOC copy's rest canceled) is CANCELED with what filled.
         row.status = (S.FOLLOWER_ORDER_STATUS_FILLED if filled >= row.quantity and filled > 0 else
-                      S.FOLLOWER_ORDER_STATUS_PARTIALLY_FILLED if filled > 0 else
                       S.FOLLOWER_ORDER_STATUS_CANCELED if venue_status in ("canceled", "expired") else
+                      S.FOLLOWER_ORDER_STATUS_PARTIALLY_FILLED if filled > 0 else
                       S.FOLLOWER_ORDER_STATUS_PLACED)
         row.error_kind = row.error_message = ""
         row.effects_pending = True

@@ -77,13 +77,18 @@ def validate(settings: pb.CopySettings) -> sizing.Settings:
         symbol_map[mapping.master_symbol] = (mapping.follower_symbol,
                                              _decimal(f"symbol_map[{i}].contract_ratio", mapping.contract_ratio,
                                                       validation.RATIO, Decimal(1)))
+    if settings.limit_at_tolerance and values["max_slippage"] <= 0:
+        raise errors.invalid_argument("INVALID_SETTINGS", "limit_at_tolerance needs settings.max_slippage > 0 "
+                                      "(the tolerance the limit price is set at)", domain=sizing.DOMAIN,
+                                      field="settings.max_slippage")
     protective(settings)  # refused here, with the rest, when it is malformed
     return sizing.Settings(
         mode=mode, fixed_quantity=values["fixed_quantity"], multiplier=values["multiplier"],
         fixed_notional=values["fixed_notional"], risk_percent=values["risk_percent"],
         stop_distance=values["stop_distance"], symbol_map=symbol_map, reverse=settings.reverse,
         allowed_symbols=frozenset(settings.allowed_symbols), denied_symbols=frozenset(settings.denied_symbols),
-        max_slippage=values["max_slippage"], max_fill_age_s=values["max_fill_age_seconds"])
+        max_slippage=values["max_slippage"], max_fill_age_s=values["max_fill_age_seconds"],
+        limit_at_tolerance=settings.limit_at_tolerance)
 
 
 def protective(settings: pb.CopySettings) -> Protective:

@@ -6,7 +6,7 @@ guard and its numbers, or None. Pure: the copier supplies the times and prices."
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 Refusal = tuple[str, str, dict[str, str]]
 
@@ -36,6 +36,15 @@ def slipped(side: str, master_price: Decimal, venue_price: Decimal, max_slippage
             f"{_plain(venue_price)}), more than the {max_slippage:.2%} this session allows",
             {"slippage": str(shown), "max_slippage": str(max_slippage), "master_price": _plain(master_price),
              "venue_price": _plain(venue_price)})
+
+
+def tolerance_limit(side: str, master_price: Decimal, max_slippage: Decimal, tick: Decimal) -> Decimal:
+    """The limit price of a copy sent at the tolerance (limit_at_tolerance): the master's price
+    moved by max_slippage against the follower, on the tick toward the master's price, so no
+    fill can be worse than the tolerance (a buy's limit rounded down, a sell's up)."""
+    if side == "buy":
+        return (master_price * (1 + max_slippage) / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
+    return (master_price * (1 - max_slippage) / tick).to_integral_value(rounding=ROUND_CEILING) * tick
 
 
 def _plain(value: Decimal) -> str:

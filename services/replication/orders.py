@@ -24,7 +24,9 @@ def order_request(row: FollowerOrderRow, venue, *, reduce_only: bool) -> OrderRe
     request = OrderRequest(row.order_id, row.symbol, SIDE_NAMES[row.side], row.quantity, name,
                            price=row.limit_price if name in LIMIT_TYPES else None,
                            reduce_only=reduce_only or bool(row.close_position),
-                           trigger_price=row.trigger_price if name not in ("market", "limit") else None)
+                           trigger_price=row.trigger_price if name not in ("market", "limit") else None,
+                           # a fill's copy as a limit is one at the tolerance: it fills at once or not at all
+                           time_in_force="IOC" if name == "limit" and not row.master_order_id else "GTC")
     for extra in ({"close_position": True, "reduce_only": False} if row.close_position else {},
                   {"oco_group": row.oco_group} if row.oco_group else {},
                   {"parent_client_order_id": row.parent_order_id} if row.parent_order_id else {}):

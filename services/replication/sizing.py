@@ -32,6 +32,7 @@ class Settings:
     # The send guards (the copier applies them; sizing does not read them).
     max_slippage: Decimal = ZERO  # 0: none
     max_fill_age_s: Decimal = Decimal(10)  # 0: any age
+    limit_at_tolerance: bool = False  # copies as IOC limits at max_slippage, not at market
 
 
 @dataclass(frozen=True)

@@ -261,7 +261,7 @@ class SymbolMapping(_message.Message):
     def __init__(self, master_symbol: _Optional[str] = ..., follower_symbol: _Optional[str] = ..., contract_ratio: _Optional[str] = ...) -> None: ...
 
 class CopySettings(_message.Message):
-    __slots__ = ("sizing_mode", "fixed_quantity", "multiplier", "fixed_notional", "risk_percent", "stop_distance", "allocated_capital", "symbol_map", "reverse", "allowed_symbols", "denied_symbols", "max_slippage", "copy_open_positions", "feed_outage_policy", "drift_policy", "mirror_resting_orders", "mirror_stop_orders", "protective_stop_loss", "protective_take_profit", "max_fill_age_seconds")
+    __slots__ = ("sizing_mode", "fixed_quantity", "multiplier", "fixed_notional", "risk_percent", "stop_distance", "allocated_capital", "symbol_map", "reverse", "allowed_symbols", "denied_symbols", "max_slippage", "copy_open_positions", "feed_outage_policy", "drift_policy", "mirror_resting_orders", "mirror_stop_orders", "protective_stop_loss", "protective_take_profit", "max_fill_age_seconds", "limit_at_tolerance")
     SIZING_MODE_FIELD_NUMBER: _ClassVar[int]
     FIXED_QUANTITY_FIELD_NUMBER: _ClassVar[int]
     MULTIPLIER_FIELD_NUMBER: _ClassVar[int]
@@ -282,6 +282,7 @@ class CopySettings(_message.Message):
     PROTECTIVE_STOP_LOSS_FIELD_NUMBER: _ClassVar[int]
     PROTECTIVE_TAKE_PROFIT_FIELD_NUMBER: _ClassVar[int]
     MAX_FILL_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_AT_TOLERANCE_FIELD_NUMBER: _ClassVar[int]
     sizing_mode: SizingMode
     fixed_quantity: str
     multiplier: str
@@ -302,7 +303,8 @@ class CopySettings(_message.Message):
     protective_stop_loss: ProtectiveLevel
     protective_take_profit: ProtectiveLevel
     max_fill_age_seconds: str
-    def __init__(self, sizing_mode: _Optional[_Union[SizingMode, str]] = ..., fixed_quantity: _Optional[str] = ..., multiplier: _Optional[str] = ..., fixed_notional: _Optional[str] = ..., risk_percent: _Optional[str] = ..., stop_distance: _Optional[str] = ..., allocated_capital: _Optional[str] = ..., symbol_map: _Optional[_Iterable[_Union[SymbolMapping, _Mapping]]] = ..., reverse: _Optional[bool] = ..., allowed_symbols: _Optional[_Iterable[str]] = ..., denied_symbols: _Optional[_Iterable[str]] = ..., max_slippage: _Optional[str] = ..., copy_open_positions: _Optional[bool] = ..., feed_outage_policy: _Optional[_Union[FeedOutagePolicy, str]] = ..., drift_policy: _Optional[_Union[DriftPolicy, str]] = ..., mirror_resting_orders: _Optional[bool] = ..., mirror_stop_orders: _Optional[bool] = ..., protective_stop_loss: _Optional[_Union[ProtectiveLevel, _Mapping]] = ..., protective_take_profit: _Optional[_Union[ProtectiveLevel, _Mapping]] = ..., max_fill_age_seconds: _Optional[str] = ...) -> None: ...
+    limit_at_tolerance: bool
+    def __init__(self, sizing_mode: _Optional[_Union[SizingMode, str]] = ..., fixed_quantity: _Optional[str] = ..., multiplier: _Optional[str] = ..., fixed_notional: _Optional[str] = ..., risk_percent: _Optional[str] = ..., stop_distance: _Optional[str] = ..., allocated_capital: _Optional[str] = ..., symbol_map: _Optional[_Iterable[_Union[SymbolMapping, _Mapping]]] = ..., reverse: _Optional[bool] = ..., allowed_symbols: _Optional[_Iterable[str]] = ..., denied_symbols: _Optional[_Iterable[str]] = ..., max_slippage: _Optional[str] = ..., copy_open_positions: _Optional[bool] = ..., feed_outage_policy: _Optional[_Union[FeedOutagePolicy, str]] = ..., drift_policy: _Optional[_Union[DriftPolicy, str]] = ..., mirror_resting_orders: _Optional[bool] = ..., mirror_stop_orders: _Optional[bool] = ..., protective_stop_loss: _Optional[_Union[ProtectiveLevel, _Mapping]] = ..., protective_take_profit: _Optional[_Union[ProtectiveLevel, _Mapping]] = ..., max_fill_age_seconds: _Optional[str] = ..., limit_at_tolerance: _Optional[bool] = ...) -> None: ...
 
 class ProtectiveLevel(_message.Message):
     __slots__ = ("fraction", "price")
