@@ -27,7 +27,7 @@ from services.replication.venues.ccxt_venue import CcxtVenue  # noqa: E402
 from venue_sim import Simulator, ccxt_config  # noqa: E402
 
 WARMUP = 20
-SYMBOLS = {"spot": "BTC/USDT", "swap": "BTC/USDT:USDT"}
+SYMBOLS = {"spot": "BTC/USDT", "swap": "BTC/USDT:USDT"}  # orders of 0.002 BTC: USDⓈ-M takes 100 USDT at least
 
 
 def summary(name: str, ms: list[float]) -> str:
@@ -45,7 +45,7 @@ async def raw_ccxt(sim: Simulator, market: str, n: int) -> list[float]:
     try:
         for i in range(n + WARMUP):
             started = time.perf_counter()
-            await exchange.create_order(SYMBOLS[market], "market", "buy" if i % 2 else "sell", 0.001)
+            await exchange.create_order(SYMBOLS[market], "market", "buy" if i % 2 else "sell", 0.002)
             if i >= WARMUP:
                 ms.append((time.perf_counter() - started) * 1000)
     finally:
@@ -74,7 +74,7 @@ async def through_adapter(sim: Simulator, market: str, n: int) -> tuple[list[flo
     for i in range(n + WARMUP):
         cid = f"bench-{market}-{i}"
         started = time.perf_counter()
-        await venue.place_order(OrderRequest(cid, SYMBOLS[market], "buy" if i % 2 else "sell", Decimal("0.001")))
+        await venue.place_order(OrderRequest(cid, SYMBOLS[market], "buy" if i % 2 else "sell", Decimal("0.002")))
         acked = time.perf_counter()
         while cid not in arrivals:
             await asyncio.sleep(0)

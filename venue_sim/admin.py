@@ -1,9 +1,10 @@
 """The admin API: JSON over HTTP under /_sim/, unauthenticated and answered on loopback only.
 Tests, demos and benchmarks drive the venue with it and ask it what really happened.
 
-    POST   /_sim/accounts                      {name, balances?, futures_wallet?, api_key?, secret?, passphrase?}
+    POST   /_sim/accounts                      {name, balances?, futures_wallet?, api_key?, secret?, passphrase?,
+                                                public_key?}
     GET    /_sim/accounts
-    POST   /_sim/accounts/{name}/keys          {api_key?, secret?, can_trade?, passphrase?}
+    POST   /_sim/accounts/{name}/keys          {api_key?, secret?, can_trade?, passphrase?, public_key?}
     POST   /_sim/accounts/{name}/fund          {asset, amount, wallet?: "spot"|"futures"}
     GET    /_sim/accounts/{name}/balances      spot balances
     GET    /_sim/accounts/{name}/futures/account
@@ -118,7 +119,7 @@ class AdminApi:
             raise _json_error(409, f"account {body['name']!r} exists")
         account = self.sim.create_account(body["name"], body.get("balances"), futures_wallet=body.get("futures_wallet"),
                                           api_key=body.get("api_key"), secret=body.get("secret"),
-                                          passphrase=body.get("passphrase"))
+                                          passphrase=body.get("passphrase"), public_key=body.get("public_key"))
         return web.json_response({"name": account.name, "api_key": account.api_key, "secret": account.secret,
                                   "passphrase": account.passphrase})
 
@@ -129,7 +130,7 @@ class AdminApi:
         body = await self._body(request)
         key = self.sim.exchange.add_key(self._account(request), api_key=body.get("api_key"),
                                         secret=body.get("secret"), can_trade=body.get("can_trade", True),
-                                        passphrase=body.get("passphrase"))
+                                        passphrase=body.get("passphrase"), public_key=body.get("public_key"))
         return web.json_response({"api_key": key.key, "secret": key.secret, "can_trade": key.can_trade,
                                   "passphrase": key.passphrase})
 

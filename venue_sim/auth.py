@@ -1,11 +1,19 @@
-"""Binance request authentication: the X-MBX-APIKEY header, an HMAC-SHA256 hex signature over
-the query string and/or the form body, and the timestamp/recvWindow check."""
+"""Binance request authentication: the X-MBX-APIKEY header, a signature over the query string
+and/or the form body (HMAC-SHA256 in hex, or for an Ed25519 key an Ed25519 signature in base64),
+and the timestamp/recvWindow check."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
 import hashlib
 import hmac
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from venue_sim.book import KEY_FORMAT, ApiKey, BinanceError, Exchange, mandatory
 
@@ -15,6 +23,26 @@ DEFAULT_RECV_WINDOW_MS = 5_000
 
 def sign(secret: str, payload: str) -> str:
     return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+@functools.lru_cache(maxsize=1024)
+def _ed25519(public_pem: str) -> Ed25519PublicKey:
+    key = load_pem_public_key(public_pem.encode())
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("not an Ed25519 public key")
+    return key
+
+
+def verify(key: ApiKey, payload: str, signature: str) -> bool:
+    """Whether the signature is the key's over the payload: HMAC-SHA256 (hex) with the secret,
+    or, for an Ed25519 key, an Ed25519 signature (base64, URL-encoded in a query or body)."""
+    if not key.public_key:
+        return hmac.compare_digest(sign(key.secret, payload), signature.lower())
+    try:
+        _ed25519(key.public_key).verify(base64.b64decode(unquote(signature), validate=True), payload.encode())
+    except (InvalidSignature, binascii.Error, ValueError):
+        return False
+    return True
 
 
 def _split_signature(part: str) -> tuple[str, str | None]:
@@ -51,7 +79,7 @@ class Authenticator:
         if not signature:
             raise mandatory("signature")
         payload = (query_rest if query_sig else query) + (body_rest if body_sig else body)
-        if not hmac.compare_digest(sign(key.secret, payload), signature.lower()):
+        if not verify(key, payload, signature):
             raise BinanceError(400, -1022, "Signature for this request is not valid.")
         params = dict(parse_qsl(body_rest if body_sig else body, keep_blank_values=True))
         params.update(parse_qsl(query_rest if query_sig else query, keep_blank_values=True))
@@ -62,10 +90,10 @@ class Authenticator:
         """A WebSocket API request signed the Binance way: key-sorted `k=v&...` of every
         parameter but the signature."""
         key = self.key(str(params.get("apiKey", "")))
-        payload = "&".join(f"{k}={_ws_value(v)}" for k, v in sorted(params.items()) if k != "signature")
-        if not hmac.compare_digest(sign(key.secret, payload), str(params.get("signature", "")).lower()):
+        payload = "&".join(f"{k}={auth_value(v)}" for k, v in sorted(params.items()) if k != "signature")
+        if not verify(key, payload, str(params.get("signature", ""))):
             raise BinanceError(400, -1022, "Signature for this request is not valid.")
-        self.check_timestamp({k: _ws_value(v) for k, v in params.items()})
+        self.check_timestamp({k: auth_value(v) for k, v in params.items()})
         return key
 
     def check_timestamp(self, params: dict[str, str]) -> None:
@@ -86,5 +114,6 @@ class Authenticator:
             raise BinanceError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
 
 
-def _ws_value(value) -> str:
+def auth_value(value) -> str:
+    """A WebSocket API parameter as text, the way it is signed (JSON true/false, numbers as written)."""
     return ("true" if value else "false") if isinstance(value, bool) else str(value)

@@ -42,6 +42,11 @@ def mandatory(name: str) -> BinanceError:
     return bad_param(f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
 
 
+def bad_client_id() -> BinanceError:
+    return BinanceError(400, -1100, "Illegal characters found in parameter 'newClientOrderId'; legal range is "
+                                    "'^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
+
+
 def parse_decimal(name: str, raw: str | None, *, required: bool = True) -> Decimal | None:
     """A decimal parameter however it is padded ("0.01000000", "1", ".5")."""
     if raw is None or raw == "":
@@ -103,6 +108,7 @@ class Order:
     working: bool = True  # on the book (a stop is not until it triggers)
     working_ms: int = 0  # when it started working
     order_list_id: int = -1  # an OCO's legs share one
+    cancel_client_id: str = ""  # the client id of the cancel that canceled it (Binance gives a cancel its own)
 
     @property
     def is_open(self) -> bool:
@@ -144,6 +150,7 @@ class Account:
     keys: list[str] = field(default_factory=list)  # every API key of the account
     passphrase: str = ""  # the first key's (OKX and KuCoin sign with one)
     order_lists: dict[int, "OrderList"] = field(default_factory=dict)
+    deposits: list[tuple[int, str, Decimal]] = field(default_factory=list)  # (ms, asset, amount) credited
 
 
 @dataclass
@@ -167,6 +174,7 @@ class ApiKey:
     account: Account
     can_trade: bool = True
     passphrase: str = ""  # chosen with the key on OKX and KuCoin; the Binance and Bybit dialects ignore it
+    public_key: str = ""  # an Ed25519 key's public half (PEM): it signs instead of the secret (Binance)
 
 
 def hex_credentials() -> tuple[str, str]:
@@ -244,21 +252,25 @@ class Exchange:
 
     # --- accounts and keys -----------------------------------------------------------------
     def create_account(self, name: str, balances: dict[str, str] | None = None, *, api_key: str | None = None,
-                       secret: str | None = None, passphrase: str | None = None) -> Account:
+                       secret: str | None = None, passphrase: str | None = None,
+                       public_key: str | None = None) -> Account:
         if name in self.accounts:
             raise ValueError(f"account {name!r} exists")
         account = Account(name=name, api_key="", secret="")
         self.accounts[name] = account
-        key = self.add_key(account, api_key=api_key, secret=secret, passphrase=passphrase)
+        key = self.add_key(account, api_key=api_key, secret=secret, passphrase=passphrase, public_key=public_key)
         account.api_key, account.secret, account.passphrase = key.key, key.secret, key.passphrase
         for asset, amount in (balances or {}).items():
             self.fund(account, asset, Decimal(str(amount)))
         return account
 
     def add_key(self, account: Account, *, api_key: str | None = None, secret: str | None = None,
-                can_trade: bool = True, passphrase: str | None = None) -> ApiKey:
+                can_trade: bool = True, passphrase: str | None = None, public_key: str | None = None) -> ApiKey:
+        """public_key: register an Ed25519 key (its public half, PEM) as Binance does; requests
+        are then signed with its private half, and the key has no secret."""
         new_key, new_secret = self.new_credentials()
-        key = ApiKey(api_key or new_key, secret or new_secret, account, can_trade, passphrase or secrets.token_hex(8))
+        key = ApiKey(api_key or new_key, "" if public_key else (secret or new_secret), account, can_trade,
+                     passphrase or secrets.token_hex(8), public_key or "")
         if not self.key_format.match(key.key):
             raise ValueError(f"this venue's API keys match {self.key_format.pattern}")
         if key.key in self.keys:
@@ -276,6 +288,8 @@ class Exchange:
         if after < 0:
             raise ValueError(f"{account.name} would hold {after} {asset}")
         account.balances[asset] = after
+        if amount > 0:
+            account.deposits.append((self.now_ms(), asset, amount))
 
     # --- prices ----------------------------------------------------------------------------
     def symbol(self, name: str) -> Symbol:
@@ -333,6 +347,17 @@ class Exchange:
         if known is not None and (self.client_id_scope == "known" or orders[known].is_open):
             raise error
 
+    def check_order(self, account: Account, **order) -> Order:
+        """Validate an order as place_order would (POST /api/v3/order/test): nothing is locked,
+        booked or matched."""
+        return self._new_order(account, **order)
+
+    def market_trades(self, symbol: str) -> list[Trade]:
+        """Every trade on the symbol, oldest first: the public trade list (each account traded
+        with the venue)."""
+        return sorted((t for a in self.accounts.values() for t in a.trades if t.symbol == symbol),
+                      key=lambda t: t.trade_id)
+
     def place_order(self, account: Account, *, symbol: str, side: str, type: str, quantity: Decimal | None,
                     quote_qty: Decimal | None, price: Decimal | None, time_in_force: str | None,
                     client_order_id: str | None, stop_price: Decimal | None = None) -> tuple[Order, list[Trade]]:
@@ -360,8 +385,7 @@ class Exchange:
             raise BinanceError(400, -1116, "Invalid orderType.")
         client_order_id = client_order_id or f"sim-{secrets.token_hex(8)}"
         if not self.client_id_format.match(client_order_id):
-            raise BinanceError(400, -1100, "Illegal characters found in parameter 'newClientOrderId'; legal "
-                                           "range is '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
+            raise bad_client_id()
         # Binance refuses a newClientOrderId in use with -2010: never a second order.
         self.check_client_id(account.by_client_id, account.orders, client_order_id,
                              BinanceError(400, -2010, "Duplicate order sent."))
@@ -525,6 +549,7 @@ class Exchange:
         orders = [account.orders[i] for i in order_list.order_ids]
         for order in orders:
             if order.is_open:
+                order.cancel_client_id = order.cancel_client_id or f"sim-{secrets.token_hex(8)}"
                 self._close(account, order, "CANCELED")
         return orders
 
@@ -552,10 +577,16 @@ class Exchange:
         for listener in list(self.list_listeners):
             listener(account, order_list)
 
-    def cancel_order(self, account: Account, symbol: str, order_id: int | None, client_id: str | None) -> Order:
+    def cancel_order(self, account: Account, symbol: str, order_id: int | None, client_id: str | None, *,
+                     cancel_client_id: str | None = None) -> Order:
+        """cancel_client_id: the cancel's own client id (Binance's newClientOrderId on a cancel),
+        made up when not given."""
+        if cancel_client_id and not self.client_id_format.match(cancel_client_id):
+            raise bad_client_id()
         order = self.find_order(account, symbol, order_id, client_id)
         if not order.is_open:
             raise BinanceError(400, -2011, "Unknown order sent.")
+        order.cancel_client_id = cancel_client_id or f"sim-{secrets.token_hex(8)}"
         if order.order_list_id >= 0:  # canceling a leg cancels the whole list
             self.cancel_order_list(account, account.order_lists[order.order_list_id])
         else:

@@ -159,7 +159,11 @@ def order_json(order: Order, trades: list[Trade], *, category: str, with_categor
     """An order as /v5/order/realtime, /v5/order/history and the `order` topic show it. A linear
     order carries tpslMode (ccxt tells contract orders from spot ones by that key)."""
     executed, value = order.executed_qty, order.cumulative_quote
-    fee = sum((t.commission for t in trades if t.order_id == order.order_id), ZERO)
+    fills = [t for t in trades if t.order_id == order.order_id]
+    fee = sum((t.commission for t in fills), ZERO)
+    fee_detail: dict[str, Decimal] = {}  # per coin the fee was paid in (ccxt reads an order's fee here)
+    for t in fills:
+        fee_detail[t.commission_asset] = fee_detail.get(t.commission_asset, ZERO) + t.commission
     status = STATUS[order.status]
     if order.status in ("CANCELED", "EXPIRED") and executed:
         status = "PartiallyFilledCanceled"
@@ -177,6 +181,7 @@ def order_json(order: Order, trades: list[Trade], *, category: str, with_categor
            "leavesQty": fx(order.remaining if order.is_open else ZERO),
            "leavesValue": fx(order.remaining * order.price if order.is_open else ZERO),
            "cumExecQty": fx(executed), "cumExecValue": fx(value), "cumExecFee": fx(fee),
+           "cumFeeDetail": {coin: fx(amount) for coin, amount in fee_detail.items()},
            "timeInForce": "IOC" if market else TIME_IN_FORCE.get(order.time_in_force, "GTC"),
            "orderType": "Market" if market else "Limit",
            "stopOrderType": getattr(order, "stop_order_type", "") or ("Stop" if conditional else ""), "orderIv": "",

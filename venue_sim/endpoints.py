@@ -11,6 +11,8 @@ from venue_sim.book import ApiKey, BinanceError, mandatory
 
 # handler(key, params): key is None on public endpoints
 Handler = Callable[[ApiKey | None, dict[str, str]], Awaitable[Any]]
+# A request's weight, or the orders it places: a number, or one computed from the parameters.
+Cost = int | Callable[[dict[str, str]], int]
 
 
 @dataclass(frozen=True)
@@ -18,12 +20,36 @@ class Endpoint:
     method: str
     path: str
     handler: Handler
-    signed: bool = False  # HMAC-signed (USER_DATA / TRADE)
+    signed: bool = False  # signed (USER_DATA / TRADE)
     trade: bool = False  # needs a key allowed to trade
+    weight: Cost = 1  # Binance's request weight (against the IP)
+    orders: Cost = 0  # orders it places (against the account's order count)
 
     @property
     def name(self) -> str:
         return f"{self.method} {self.path}"
+
+    def weight_of(self, params: dict[str, str]) -> int:
+        return self.weight(params) if callable(self.weight) else self.weight
+
+    def orders_of(self, params: dict[str, str]) -> int:
+        return self.orders(params) if callable(self.orders) else self.orders
+
+
+def by_symbol(one: int, every: int) -> Callable[[dict[str, str]], int]:
+    """Weight `one` for a symbol, `every` without one (all symbols)."""
+    return lambda params: one if params.get("symbol") else every
+
+
+def by_limit(steps: tuple[tuple[int, int], ...], default_limit: int) -> Callable[[dict[str, str]], int]:
+    """Weight by the `limit` asked: steps of (up to this limit, weight), the last for anything larger."""
+    def weight(params: dict[str, str]) -> int:
+        try:
+            limit = int(params.get("limit") or default_limit)
+        except ValueError:
+            limit = default_limit
+        return next((w for upto, w in steps if limit <= upto), steps[-1][1])
+    return weight
 
 
 def required(params: dict[str, str], name: str) -> str:

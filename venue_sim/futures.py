@@ -3,10 +3,37 @@ leverage, margin type, position mode, orders and trades. (The listenKey lives in
 
 from __future__ import annotations
 
+import json
+
 from venue_sim import wire
 from venue_sim.book import ApiKey, BinanceError, Exchange, parse_decimal
-from venue_sim.endpoints import Endpoint, bool_param, int_param, interval_ms, order_ref, required
+from venue_sim.binance_limits import rate_limits_json
+from venue_sim.endpoints import Endpoint, bool_param, by_limit, by_symbol, int_param, interval_ms, order_ref, required
 from venue_sim.perp_book import MAKER_FEE, TAKER_FEE, Perpetuals
+from venue_sim.usdm_rules import DEFAULT_BRACKETS
+
+MAX_BATCH = 5  # POST /fapi/v1/batchOrders takes at most five orders
+
+
+def _batch(params: dict[str, str]) -> list[dict[str, str]]:
+    """The batchOrders parameter: a JSON list of orders, each with the parameters of one
+    POST /fapi/v1/order (values as strings)."""
+    try:
+        orders = json.loads(params.get("batchOrders") or "")
+    except ValueError:
+        raise BinanceError(400, -1100, "Illegal characters found in parameter 'batchOrders'.") from None
+    if not isinstance(orders, list) or not all(isinstance(o, dict) for o in orders) or not orders:
+        raise BinanceError(400, -1100, "Illegal characters found in parameter 'batchOrders'.")
+    if len(orders) > MAX_BATCH:
+        raise BinanceError(400, -4079, f"Invalid batch order size: at most {MAX_BATCH} orders.")
+    return [{k: v if isinstance(v, str) else json.dumps(v) for k, v in o.items()} for o in orders]
+
+
+def batch_size(params: dict[str, str]) -> int:
+    try:
+        return len(_batch(params))
+    except BinanceError:
+        return 0
 
 
 class FuturesApi:
@@ -14,30 +41,45 @@ class FuturesApi:
         self.exchange, self.perps = exchange, perps
 
     def endpoints(self) -> list[Endpoint]:
-        public = [("/fapi/v1/ping", self.ping), ("/fapi/v1/time", self.time),
-                  ("/fapi/v1/exchangeInfo", self.exchange_info), ("/fapi/v1/premiumIndex", self.premium_index),
-                  ("/fapi/v1/ticker/price", self.ticker_price), ("/fapi/v2/ticker/price", self.ticker_price),
-                  ("/fapi/v1/ticker/24hr", self.ticker_24hr), ("/fapi/v1/klines", self.klines)]
-        signed = [("GET", f"/fapi/{v}/{name}", handler) for v in ("v2", "v3")
+        """Every USDⓈ-M endpoint with its request weight as Binance publishes it (an order weighs 0
+        against the IP and 1 against the account's order count)."""
+        klines_weight = by_limit(((99, 1), (499, 2), (1000, 5), (1500, 10)), 500)
+        public = [("/fapi/v1/ping", self.ping, 1), ("/fapi/v1/time", self.time, 1),
+                  ("/fapi/v1/exchangeInfo", self.exchange_info, 1),
+                  ("/fapi/v1/premiumIndex", self.premium_index, 1),
+                  ("/fapi/v1/ticker/price", self.ticker_price, by_symbol(1, 2)),
+                  ("/fapi/v2/ticker/price", self.ticker_price, by_symbol(1, 2)),
+                  ("/fapi/v1/ticker/24hr", self.ticker_24hr, by_symbol(1, 40)),
+                  ("/fapi/v1/klines", self.klines, klines_weight)]
+        signed = [("GET", f"/fapi/{v}/{name}", handler, 5) for v in ("v2", "v3")
                   for name, handler in (("account", self.account), ("balance", self.balance),
                                         ("positionRisk", self.position_risk_v2 if v == "v2" else
                                          self.position_risk_v3))]
-        signed += [("GET", "/fapi/v1/positionSide/dual", self.get_dual),
-                   ("GET", "/fapi/v1/order", self.query_order), ("GET", "/fapi/v1/openOrders", self.open_orders),
-                   ("GET", "/fapi/v1/allOrders", self.all_orders), ("GET", "/fapi/v1/userTrades", self.user_trades),
-                   ("GET", "/fapi/v1/leverageBracket", self.leverage_brackets),
-                   ("GET", "/fapi/v1/algoOrder", self.query_algo), ("GET", "/fapi/v1/openAlgoOrders", self.open_algos),
-                   ("GET", "/fapi/v1/allAlgoOrders", self.all_algos),
-                   ("GET", "/fapi/v1/commissionRate", self.commission_rate)]
-        trading = [("POST", "/fapi/v1/leverage", self.set_leverage), ("POST", "/fapi/v1/marginType", self.margin_type),
-                   ("POST", "/fapi/v1/positionSide/dual", self.set_dual), ("POST", "/fapi/v1/order", self.new_order),
-                   ("PUT", "/fapi/v1/order", self.amend_order), ("DELETE", "/fapi/v1/order", self.cancel_order),
-                   ("DELETE", "/fapi/v1/allOpenOrders", self.cancel_all),
-                   ("POST", "/fapi/v1/algoOrder", self.new_algo), ("DELETE", "/fapi/v1/algoOrder", self.cancel_algo),
-                   ("DELETE", "/fapi/v1/algoOpenOrders", self.cancel_all_algos)]
-        return [*(Endpoint("GET", p, h) for p, h in public),
-                *(Endpoint(m, p, h, signed=True) for m, p, h in signed),
-                *(Endpoint(m, p, h, signed=True, trade=True) for m, p, h in trading)]
+        signed += [("GET", "/fapi/v1/positionSide/dual", self.get_dual, 30),
+                   ("GET", "/fapi/v1/order", self.query_order, 1),
+                   ("GET", "/fapi/v1/openOrders", self.open_orders, by_symbol(1, 40)),
+                   ("GET", "/fapi/v1/allOrders", self.all_orders, 5),
+                   ("GET", "/fapi/v1/userTrades", self.user_trades, 5),
+                   ("GET", "/fapi/v1/leverageBracket", self.leverage_brackets, 1),
+                   ("GET", "/fapi/v1/income", self.income, 30),
+                   ("GET", "/fapi/v1/algoOrder", self.query_algo, 1),
+                   ("GET", "/fapi/v1/openAlgoOrders", self.open_algos, 1),
+                   ("GET", "/fapi/v1/allAlgoOrders", self.all_algos, 5),
+                   ("GET", "/fapi/v1/commissionRate", self.commission_rate, 20)]
+        trading = [("POST", "/fapi/v1/leverage", self.set_leverage, 1, 0),
+                   ("POST", "/fapi/v1/marginType", self.margin_type, 1, 0),
+                   ("POST", "/fapi/v1/positionSide/dual", self.set_dual, 1, 0),
+                   ("POST", "/fapi/v1/order", self.new_order, 0, 1),
+                   ("POST", "/fapi/v1/batchOrders", self.batch_orders, 5, batch_size),
+                   ("PUT", "/fapi/v1/order", self.amend_order, 1, 1),
+                   ("DELETE", "/fapi/v1/order", self.cancel_order, 1, 0),
+                   ("DELETE", "/fapi/v1/allOpenOrders", self.cancel_all, 1, 0),
+                   ("POST", "/fapi/v1/algoOrder", self.new_algo, 0, 1),
+                   ("DELETE", "/fapi/v1/algoOrder", self.cancel_algo, 1, 0),
+                   ("DELETE", "/fapi/v1/algoOpenOrders", self.cancel_all_algos, 1, 0)]
+        return [*(Endpoint("GET", p, h, weight=w) for p, h, w in public),
+                *(Endpoint(m, p, h, signed=True, weight=w) for m, p, h, w in signed),
+                *(Endpoint(m, p, h, signed=True, trade=True, weight=w, orders=o) for m, p, h, w, o in trading)]
 
     # --- market data -----------------------------------------------------------------------
     async def ping(self, key, params) -> dict:
@@ -48,12 +90,10 @@ class FuturesApi:
 
     async def exchange_info(self, key, params) -> dict:
         return {"timezone": "UTC", "serverTime": self.exchange.now_ms(), "futuresType": "U_MARGINED",
-                "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-                                "limit": 2400},
-                               {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200}],
-                "exchangeFilters": [], "assets": [{"asset": "USDT", "marginAvailable": True,
-                                                   "autoAssetExchange": "-10000"}],
-                "symbols": [wire.futures_symbol_info(s) for s in self.exchange.symbols.values()]}
+                "rateLimits": rate_limits_json("fapi"), "exchangeFilters": [],
+                "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
+                "symbols": [wire.futures_symbol_info(s, self.perps.contracts.get(s.name))
+                            for s in self.exchange.symbols.values()]}
 
     def _rows(self, params, row):
         if params.get("symbol"):
@@ -109,7 +149,8 @@ class FuturesApi:
     async def set_leverage(self, key: ApiKey, params) -> dict:
         symbol = self.exchange.symbol(required(params, "symbol")).name
         leverage = self.perps.set_leverage(key.account, symbol, int_param(params, "leverage") or 0)
-        return {"symbol": symbol, "leverage": leverage, "maxNotionalValue": "1000000"}
+        cap = self.perps.max_notional_value(self.perps.book(key.account), symbol)
+        return {"symbol": symbol, "leverage": leverage, "maxNotionalValue": wire.fx(cap) if cap else "1000000"}
 
     async def margin_type(self, key: ApiKey, params) -> dict:
         self.perps.set_margin_type(key.account, required(params, "symbol"), required(params, "marginType").upper())
@@ -126,17 +167,42 @@ class FuturesApi:
         self.perps.set_dual_side(key.account, dual)
         return {"code": 200, "msg": "success"}
 
-    async def leverage_brackets(self, key: ApiKey, params) -> list:
-        bracket = {"bracket": 1, "initialLeverage": 125, "notionalCap": 1_000_000, "notionalFloor": 0,
-                   "maintMarginRatio": 0.004, "cum": 0.0}
-        return [{"symbol": s, "brackets": [bracket]} for s in self.exchange.symbols
-                if params.get("symbol") in (None, "", s)]
+    async def leverage_brackets(self, key: ApiKey, params):
+        """Per symbol, Binance's brackets (one symbol asked: one object, as Binance answers)."""
+        symbol = self.exchange.symbol(params["symbol"]).name if params.get("symbol") else None
+        rows = [wire.leverage_brackets_json(s, self.perps.brackets.get(s) or DEFAULT_BRACKETS)
+                for s in self.exchange.symbols if symbol in (None, s)]
+        return rows[0] if symbol else rows
+
+    async def income(self, key: ApiKey, params) -> list:
+        """GET /fapi/v1/income: oldest first within the window (the last 7 days unless told),
+        at most `limit` (100 by default, 1000 at most)."""
+        now = self.exchange.now_ms()
+        end = int_param(params, "endTime", now)
+        start = int_param(params, "startTime", end - 7 * 86_400_000)
+        limit = max(1, min(int_param(params, "limit", 100), 1000))
+        symbol = self.exchange.symbol(params["symbol"]).name if params.get("symbol") else None
+        kind = params.get("incomeType") or None
+        rows = [r for r in self.perps.income(self.perps.book(key.account)) if start <= r.time_ms <= end
+                and symbol in (None, r.symbol) and kind in (None, r.income_type)]
+        return [wire.income_json(r) for r in rows[:limit]]
 
     async def commission_rate(self, key: ApiKey, params) -> dict:
         return {"symbol": self.exchange.symbol(required(params, "symbol")).name,
                 "makerCommissionRate": wire.fx(MAKER_FEE), "takerCommissionRate": wire.fx(TAKER_FEE)}
 
     # --- orders ----------------------------------------------------------------------------
+    async def batch_orders(self, key: ApiKey, params) -> list:
+        """Each order placed as POST /fapi/v1/order would place it; the answers in request order,
+        a refused one as its {code, msg}."""
+        answers = []
+        for order in _batch(params):
+            try:
+                answers.append(await self.new_order(key, order))
+            except BinanceError as err:
+                answers.append({"code": err.code, "msg": err.msg})
+        return answers
+
     async def new_order(self, key: ApiKey, params) -> dict:
         respond = params.get("newOrderRespType") or "ACK"
         if respond not in ("ACK", "RESULT"):

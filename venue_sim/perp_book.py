@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from venue_sim.book import (
-    CLIENT_ID_FORMAT, ZERO, Account, BinanceError, Exchange, Order, Trade, bad_param, is_multiple, mandatory,
-    stop_triggers,
+    CLIENT_ID_FORMAT, ZERO, Account, BinanceError, Exchange, Order, Symbol, Trade, bad_param, is_multiple,
+    mandatory, stop_triggers,
 )
+from venue_sim.usdm_rules import Bracket, Contract, max_notional
 
 TAKER_FEE = Decimal("0.0004")
 MAKER_FEE = Decimal("0.0002")
@@ -89,6 +90,19 @@ class AlgoOrder:
         return self.status in ("NEW", "TRIGGERING", "TRIGGERED")
 
 
+@dataclass(frozen=True)
+class Income:
+    """A row of the futures wallet's income history (GET /fapi/v1/income)."""
+
+    symbol: str
+    income_type: str  # TRANSFER | REALIZED_PNL | COMMISSION (no funding is simulated)
+    income: Decimal
+    time_ms: int
+    tran_id: int
+    trade_id: str
+    info: str
+
+
 @dataclass
 class PerpAccount:
     wallet: Decimal = ZERO  # USDT
@@ -101,14 +115,21 @@ class PerpAccount:
     trades: list[Trade] = field(default_factory=list)
     algos: dict[int, AlgoOrder] = field(default_factory=dict)
     by_client_algo_id: dict[str, int] = field(default_factory=dict)
+    transfers: list[tuple[int, Decimal]] = field(default_factory=list)  # (ms, USDT in or out of the wallet)
 
 
 Listener = Callable[[Account, PerpOrder, "Trade | None", str], None]
 
 
 class Perpetuals:
-    def __init__(self, exchange: Exchange) -> None:
+    """contracts and brackets: the venue's own perpetual rules and leverage brackets per symbol
+    (Binance USDⓈ-M's, usdm_rules); a symbol without a contract trades by the spot pair's rules,
+    one without brackets up to MAX_LEVERAGE with no cap on the position."""
+
+    def __init__(self, exchange: Exchange, contracts: dict[str, Contract] | None = None,
+                 brackets: dict[str, tuple[Bracket, ...]] | None = None) -> None:
         self.exchange = exchange
+        self.contracts, self.brackets = contracts or {}, brackets or {}
         self.books: dict[str, PerpAccount] = {}  # by account name
         self.listeners: list[Listener] = []
         self.algo_listeners: list[Callable[[Account, AlgoOrder], None]] = []
@@ -120,11 +141,44 @@ class Perpetuals:
     def book(self, account: Account) -> PerpAccount:
         return self.books.setdefault(account.name, PerpAccount())
 
+    def contract(self, symbol: str) -> Symbol:
+        """The perpetual's trading rules (tick, lot, min notional); an unknown symbol is -1121."""
+        sym = self.exchange.symbol(symbol)
+        contract = self.contracts.get(sym.name)
+        return contract.rules if contract else sym
+
+    def market_max_qty(self, symbol: str) -> Decimal:
+        contract = self.contracts.get(symbol)
+        return contract.market_max_qty if contract else self.contract(symbol).max_qty
+
+    def max_leverage(self, symbol: str) -> int:
+        brackets = self.brackets.get(symbol)
+        return brackets[0].initial_leverage if brackets else MAX_LEVERAGE
+
+    def _check_position_cap(self, book: PerpAccount, symbol: str, leverage: int, notional: Decimal) -> None:
+        brackets = self.brackets.get(symbol)
+        if brackets and notional > max_notional(brackets, leverage):
+            raise BinanceError(400, -2027, "Exceeded the maximum allowable position at current leverage.")
+
     def fund(self, account: Account, amount: Decimal) -> None:
         book = self.book(account)
         if book.wallet + amount < 0:
             raise ValueError(f"{account.name} would hold {book.wallet + amount} USDT in futures")
         book.wallet += amount
+        book.transfers.append((self.exchange.now_ms(), amount))
+
+    def income(self, book: PerpAccount) -> list[Income]:
+        """The wallet's income history, oldest first: transfers, and per trade its commission and
+        any realised PnL."""
+        rows = [Income("", "TRANSFER", amount, ms, n + 1, "", "TRANSFER")
+                for n, (ms, amount) in enumerate(book.transfers)]
+        for t in book.trades:
+            if t.realized_pnl:
+                rows.append(Income(t.symbol, "REALIZED_PNL", t.realized_pnl, t.time_ms, t.trade_id * 10 + 1,
+                                   str(t.trade_id), ""))
+            rows.append(Income(t.symbol, "COMMISSION", -t.commission, t.time_ms, t.trade_id * 10 + 2,
+                               str(t.trade_id), ""))
+        return sorted(rows, key=lambda r: (r.time_ms, r.tran_id))
 
     # --- margin ----------------------------------------------------------------------------
     def leverage(self, book: PerpAccount, symbol: str) -> int:
@@ -153,10 +207,18 @@ class Perpetuals:
     # --- settings --------------------------------------------------------------------------
     def set_leverage(self, account: Account, symbol: str, leverage: int) -> int:
         sym = self.exchange.symbol(symbol)
-        if not 1 <= leverage <= MAX_LEVERAGE:
+        if not 1 <= leverage <= self.max_leverage(sym.name):
             raise BinanceError(400, -4028, f"Leverage {leverage} is not valid")
-        self.book(account).leverage[sym.name] = leverage
+        book = self.book(account)
+        held = sum((abs(p.quantity) for (s, _), p in book.positions.items() if s == sym.name), ZERO)
+        self._check_position_cap(book, sym.name, leverage, held * self.exchange.prices[sym.name])
+        book.leverage[sym.name] = leverage
         return leverage
+
+    def max_notional_value(self, book: PerpAccount, symbol: str) -> Decimal | None:
+        """The position cap at the account's leverage (None: no brackets for the symbol)."""
+        brackets = self.brackets.get(symbol)
+        return max_notional(brackets, self.leverage(book, symbol)) if brackets else None
 
     def set_margin_type(self, account: Account, symbol: str, kind: str) -> None:
         sym = self.exchange.symbol(symbol)
@@ -196,7 +258,7 @@ class Perpetuals:
                     reduce_only: bool | None, position_side: str | None, algo: AlgoOrder | None = None,
                     trigger_price: Decimal | None = None, trigger_direction: int = 0,
                     take_profit: Decimal | None = None, stop_loss: Decimal | None = None) -> PerpOrder:
-        sym = self.exchange.symbol(symbol)
+        sym = self.contract(symbol)
         book = self.book(account)
         if side not in ("BUY", "SELL"):
             raise BinanceError(400, -1100, "Illegal characters found in parameter 'side'.")
@@ -210,6 +272,8 @@ class Perpetuals:
             raise BinanceError(400, -1111, "Precision is over the maximum defined for this asset.")
         if quantity < sym.min_qty or quantity > sym.max_qty:
             raise BinanceError(400, -1013, "Filter failure: LOT_SIZE")
+        if type == "MARKET" and quantity > self.market_max_qty(sym.name):
+            raise BinanceError(400, -1013, "Filter failure: MARKET_LOT_SIZE")
         position_side = position_side or "BOTH"
         if position_side not in ("BOTH", "LONG", "SHORT") or book.dual_side == (position_side == "BOTH"):
             raise BinanceError(400, -4061, "Order's position side does not match user's setting.")
@@ -251,6 +315,9 @@ class Perpetuals:
             raise BinanceError(400, -4164, f"Order's notional must be no smaller than {sym.min_notional} "
                                            f"(unless you choose reduce only).")
         adds = max(quantity - reducible, ZERO) if trigger_price is None else ZERO  # a waiting order holds none
+        if adds:
+            held = abs(self.position(book, sym.name, position_side).quantity)
+            self._check_position_cap(book, sym.name, self.leverage(book, sym.name), (held + adds) * reference)
         margin = adds * reference / self.leverage(book, sym.name)
         if margin > self.available(book):
             raise BinanceError(400, -2019, "Margin is insufficient.")
@@ -279,7 +346,7 @@ class Perpetuals:
         """A new (or just triggered) order: fill what crosses; a waiting conditional order waits."""
         if not order.working:
             return order
-        sym = self.exchange.symbols[order.symbol]
+        sym = self.contract(order.symbol)
         market, type, side = self.exchange.prices[sym.name], order.type, order.side
         if type == "MARKET":
             slip = market * self.exchange.slippage
@@ -344,7 +411,7 @@ class Perpetuals:
         """Binance's Modify Order: a resting LIMIT order takes a new price and quantity in place
         (same order id), announced as an AMENDMENT; it fills at once if it now crosses."""
         order = self.find_order(account, symbol, order_id, client_id)
-        sym = self.exchange.symbol(order.symbol)
+        sym = self.contract(order.symbol)
         if not order.is_open:
             raise BinanceError(400, -2013, "Order does not exist.")
         if order.type != "LIMIT":
@@ -405,7 +472,7 @@ class Perpetuals:
                    price: Decimal | None, trigger_price: Decimal | None, working_type: str | None,
                    time_in_force: str | None, client_algo_id: str | None, reduce_only: bool | None,
                    close_position: bool | None, price_protect: bool | None, position_side: str | None) -> AlgoOrder:
-        sym = self.exchange.symbol(symbol)
+        sym = self.contract(symbol)
         book = self.book(account)
         if side not in ("BUY", "SELL"):
             raise BinanceError(400, -1100, "Illegal characters found in parameter 'side'.")

@@ -21,10 +21,11 @@ from decimal import Decimal
 
 from aiohttp import web
 
-from venue_sim import kucoin_wire, okx_wire
+from venue_sim import binance_limits, kucoin_wire, okx_wire, usdm_rules
 from venue_sim.admin import AdminApi, loopback_only
 from venue_sim.auth import Authenticator
 from venue_sim.bybit import BybitApi
+from venue_sim.binance_limits import BinanceLimits
 from venue_sim.bybit_limits import RateLimits
 from venue_sim.bybit_userdata import BybitUserData
 from venue_sim.book import DEFAULT_SYMBOLS, Account, BinanceError, Exchange, Order, Symbol, Trade
@@ -41,6 +42,7 @@ from venue_sim.okx_userdata import OkxUserData
 from venue_sim.perp_book import PerpOrder, Perpetuals
 from venue_sim.spot import SpotApi
 from venue_sim.userdata import UserData
+from venue_sim.wallet import WalletApi
 
 log = logging.getLogger("venue_sim")
 # Per dialect other than binance's: its REST API and its private stream (each built from the
@@ -58,7 +60,7 @@ DIALECTS = ("binance", *DIALECT_APIS)
 
 class Simulator:
     def __init__(self, seed: int = 0, host: str = "127.0.0.1", port: int = 0, tick_interval: float | None = None,
-                 *, symbols: tuple[Symbol, ...] | None = None, client_id_scope: str = "known",
+                 *, symbols: tuple[Symbol, ...] | None = None, client_id_scope: str | None = None,
                  listen_key_ttl_s: float = 3600.0, id_base: int = 0, dialect: str = "binance",
                  history_hours: int = 0) -> None:
         """tick_interval: seconds between random-walk price steps (None: prices move only when
@@ -69,21 +71,29 @@ class Simulator:
         spot + linear, with Bybit's request limits in rate_limits), "okx" (v5, spot + SWAP),
         "kucoin" (the spot HF API, and the futures API under kucoin.FUTURES_PREFIX), "coinbase"
         (Advanced Trade, spot) or "kraken" (spot).
-        symbols: the books' symbols (default: the dialect's own spot rules, else Binance's)."""
+        symbols: the books' symbols (default: the dialect's own spot rules, else Binance's).
+        client_id_scope: "open" refuses a client order id only while its order is open (Binance's
+        rule, and the binance dialect's default), "known" refuses any id used before (the other
+        dialects' default)."""
         if dialect not in DIALECTS:
             raise ValueError(f"dialect is one of {', '.join(DIALECTS)}")
         self.dialect = dialect
         api = DIALECT_APIS.get(dialect)
         symbols = symbols or (api[2] if api and api[2] else DEFAULT_SYMBOLS)
+        client_id_scope = client_id_scope or ("open" if dialect == "binance" else "known")
         self.exchange = Exchange(seed=seed, symbols=symbols, client_id_scope=client_id_scope, id_base=id_base,
                                  **(api[3] if api else {}))
         if history_hours:
             self.exchange.backfill(history_hours)
-        self.perps = Perpetuals(self.exchange)
+        # Binance's perpetuals trade by USDⓈ-M contract rules; the other dialects' by their books' own.
+        self.perps = Perpetuals(self.exchange, *((usdm_rules.CONTRACTS, usdm_rules.BRACKETS) if not api else ()))
+        self.limits = BinanceLimits()  # the binance dialect's weight and order-count meters
         self.auth = Authenticator(self.exchange)
         self.faults = Faults()
         self.rate_limits = RateLimits()  # enforced by the bybit dialect
-        self.userdata = api[1](self) if api else UserData(self.exchange, self.perps, self.auth, listen_key_ttl_s)
+        self.userdata = api[1](self) if api else UserData(self.exchange, self.perps, self.auth, listen_key_ttl_s,
+                                                          limits=self.limits,
+                                                          methods=SpotApi(self.exchange).ws_methods())
         self.host, self.port = host, port
         self.tick_interval = tick_interval
         self.request_log: deque[tuple[float, str, str | None]] = deque(maxlen=100_000)
@@ -114,10 +124,13 @@ class Simulator:
         if self.dialect in DIALECT_APIS:
             app.add_routes(DIALECT_APIS[self.dialect][0](self).routes())
         else:
-            endpoints = [*SpotApi(self.exchange).endpoints(), *FuturesApi(self.exchange, self.perps).endpoints()]
+            endpoints = [*SpotApi(self.exchange).endpoints(), *FuturesApi(self.exchange, self.perps).endpoints(),
+                         *WalletApi(self.exchange).endpoints()]
             app.add_routes([web.route(e.method, e.path, self._handler(e)) for e in endpoints])
         app.add_routes(self.userdata.routes())
         app.add_routes(AdminApi(self).routes())
+        if self.dialect == "binance":  # last: only what no route above matched
+            app.add_routes([web.route("*", "/{path:.*}", self._not_found)])
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -151,16 +164,21 @@ class Simulator:
 
     # --- the REST pipeline -----------------------------------------------------------------
     def _handler(self, endpoint: Endpoint):
+        family = binance_limits.family(endpoint.path)
+
         async def run(request: web.Request) -> web.StreamResponse:
+            used: list = []
             try:
-                key = None
-                if endpoint.signed:
-                    key, params = self.auth.rest(request.headers.get("X-MBX-APIKEY"), request.query_string,
-                                                 await request.text())
-                    if endpoint.trade and not key.can_trade:
-                        raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
-                else:
-                    params = dict(request.query)
+                key, params = None, dict(request.query)
+                try:
+                    if endpoint.signed:
+                        key, params = self.auth.rest(request.headers.get("X-MBX-APIKEY"), request.query_string,
+                                                     await request.text())
+                        if endpoint.trade and not key.can_trade:
+                            raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+                finally:  # a refused request weighs too
+                    used = self.limits.weigh(family, request.remote or "", endpoint.weight_of(params),
+                                            self.exchange.clock())
                 account = key.account.name if key else None
                 self.request_log.append((time.time(), endpoint.name, account))
                 plan = self.faults.plan(endpoint.name, account)
@@ -169,6 +187,8 @@ class Simulator:
                 if plan.refuse:
                     raise plan.refuse
                 result = await endpoint.handler(key, params)
+                if key is not None and (placed := endpoint.orders_of(params)):
+                    used += self.limits.count_orders(family, key.account.name, placed, self.exchange.clock())
                 if plan.latency_after_s:
                     await asyncio.sleep(plan.latency_after_s)
                 if plan.disconnect:  # done, but the caller never hears: the connection just drops
@@ -176,19 +196,27 @@ class Simulator:
                     return web.Response(status=500)
                 if plan.after:  # done, but the caller is told otherwise
                     raise plan.after
-                return web.json_response(result)
+                return web.json_response(result, headers=binance_limits.headers(used))
             except BinanceError as err:
-                return web.json_response({"code": err.code, "msg": err.msg}, status=err.status, headers=err.headers)
+                return web.json_response({"code": err.code, "msg": err.msg}, status=err.status,
+                                         headers={**binance_limits.headers(used), **err.headers})
         return run
+
+    @staticmethod
+    async def _not_found(request: web.Request) -> web.Response:
+        """An unknown path answers as Binance's API does, in JSON."""
+        return web.json_response({"code": -1020, "msg": "This operation is not supported."}, status=404)
 
     # --- in-process admin (the HTTP admin API calls these) ---------------------------------
     def create_account(self, name: str, balances: dict[str, str] | None = None, *,
                        futures_wallet: str | Decimal | None = None, api_key: str | None = None,
-                       secret: str | None = None, passphrase: str | None = None) -> Account:
+                       secret: str | None = None, passphrase: str | None = None,
+                       public_key: str | None = None) -> Account:
         """A venue account with one API key (account.api_key / account.secret, and the
         account.passphrase OKX and KuCoin keys carry), spot balances and optionally a USDT
-        futures wallet."""
-        account = self.exchange.create_account(name, balances, api_key=api_key, secret=secret, passphrase=passphrase)
+        futures wallet. public_key (PEM): the key is an Ed25519 one, Binance's, and has no secret."""
+        account = self.exchange.create_account(name, balances, api_key=api_key, secret=secret, passphrase=passphrase,
+                                               public_key=public_key)
         if futures_wallet is not None:
             self.perps.fund(account, Decimal(str(futures_wallet)))
         return account

@@ -2,8 +2,13 @@
 
 Spot: the WebSocket API (/ws-api/v3). The client sends `userDataStream.subscribe.signature`
 (apiKey, timestamp, recvWindow, signature over the key-sorted parameters); events then arrive
-on that socket as {"subscriptionId": N, "event": {...executionReport...}}. The socket also
-answers `userDataStream.unsubscribe`, `ping` and `time` requests.
+on that socket as {"subscriptionId": N, "event": {...executionReport...}}. The socket is the
+whole WebSocket API besides: `session.logon` (Ed25519 keys only, as on Binance; then signed
+methods need no apiKey or signature), `session.status`, `session.logout`,
+`userDataStream.subscribe` (on a logged-on session), `userDataStream.unsubscribe`, and every
+REST method of spot.WS_METHODS (order.place, account.status, ...) answered by the same handler
+as its REST endpoint. Each answer carries `rateLimits` (the IP's weight, shared with REST, and
+the account's order counts after an order), unless the request said `returnRateLimits: false`.
 
 USDⓈ-M futures: a REST listenKey (POST/PUT/DELETE /fapi/v1/listenKey, API key only, valid 60
 minutes after the last keep-alive), then ORDER_TRADE_UPDATE and ACCOUNT_UPDATE events at
@@ -22,11 +27,18 @@ from dataclasses import dataclass, field
 from aiohttp import WSMsgType, web
 
 from venue_sim import wire
-from venue_sim.auth import Authenticator
-from venue_sim.book import Account, BinanceError, Exchange, Order, Trade
+from venue_sim.auth import Authenticator, auth_value
+from venue_sim import binance_limits
+from venue_sim.binance_limits import BinanceLimits
+from venue_sim.book import Account, ApiKey, BinanceError, Exchange, Order, Trade
+from venue_sim.endpoints import Endpoint
 from venue_sim.perp_book import PerpOrder, Perpetuals
 
 LISTEN_KEY_TTL_S = 3600.0
+# The WebSocket API's own methods' weights (the REST ones weigh what their endpoint weighs).
+WS_METHOD_WEIGHT = {"session.logon": 2, "session.status": 2, "session.logout": 2, "session.subscriptions": 2,
+                    "userDataStream.subscribe": 2, "userDataStream.subscribe.signature": 2,
+                    "userDataStream.unsubscribe": 2}
 
 
 @dataclass(eq=False)
@@ -40,6 +52,10 @@ class Socket:
     task: asyncio.Task | None = None
     # Quietly dead (see UserData.mute): open, answering pings and requests, delivering no event.
     muted: bool = False
+    ip: str = ""
+    connected_ms: int = 0
+    session: ApiKey | None = None  # the WebSocket API key logged on (session.logon)
+    authorized_ms: int | None = None
 
     def send(self, message: dict | str | None) -> None:
         self.queue.put_nowait(message)
@@ -64,8 +80,11 @@ class ListenKey:
 
 class UserData:
     def __init__(self, exchange: Exchange, perps: Perpetuals, auth: Authenticator,
-                 listen_key_ttl_s: float = LISTEN_KEY_TTL_S) -> None:
+                 listen_key_ttl_s: float = LISTEN_KEY_TTL_S, *, limits: BinanceLimits | None = None,
+                 methods: dict[str, Endpoint] | None = None) -> None:
+        """methods: the WebSocket API methods answered as REST endpoints (spot.SpotApi.ws_methods)."""
         self.exchange, self.perps, self.auth = exchange, perps, auth
+        self.limits, self.methods = limits or BinanceLimits(), methods or {}
         self.listen_key_ttl_s = listen_key_ttl_s
         self.spot: dict[str, list[Socket]] = {}  # API key -> subscribed sockets
         self.futures: dict[str, list[Socket]] = {}  # API key -> sockets on its listenKey
@@ -89,48 +108,92 @@ class UserData:
     # --- spot: WebSocket API ---------------------------------------------------------------
     async def ws_api(self, request: web.Request) -> web.WebSocketResponse:
         socket = await self._open(request)
+        self.limits.weigh("api", socket.ip, 2, self.exchange.clock())  # a new connection weighs 2
         try:
             async for msg in socket.ws:
                 if msg.type == WSMsgType.TEXT:
-                    socket.send(self._ws_api_request(socket, msg.data))
+                    socket.send(await self._ws_api_request(socket, msg.data))
         finally:
             for api_key in set(socket.subscriptions.values()):
                 self._forget(self.spot, api_key, socket)
             await self._close(socket)
         return socket.ws
 
-    def _ws_api_request(self, socket: Socket, raw: str) -> dict:
+    async def _ws_api_request(self, socket: Socket, raw: str) -> dict:
         try:
             request = json.loads(raw)
-            request_id, method, params = request.get("id"), request.get("method"), request.get("params") or {}
-        except (ValueError, AttributeError):
+            request_id, method, params = request.get("id"), request.get("method"), dict(request.get("params") or {})
+        except (ValueError, AttributeError, TypeError):
             return {"id": None, "status": 400, "error": {"code": -1100, "msg": "Malformed request."}}
+        show_limits = params.get("returnRateLimits") is not False
+        endpoint = self.methods.get(method)
+        text = {k: auth_value(v) for k, v in params.items() if k != "returnRateLimits"}
+        used = self.limits.weigh("api", socket.ip, endpoint.weight_of(text) if endpoint else WS_METHOD_WEIGHT.get(
+            method, 1), self.exchange.clock())
         try:
-            if method == "userDataStream.subscribe.signature":
-                key = self.auth.ws_api(params)
-                if key.account.name in self.held_down:
-                    raise BinanceError(503, -1001, "Internal error; unable to process your request. Please try again.")
-                subscription_id = next(self._subscription_ids)
-                socket.subscriptions[subscription_id] = key.key
-                self.spot.setdefault(key.key, []).append(socket)
-                result: dict = {"subscriptionId": subscription_id}
-            elif method == "userDataStream.unsubscribe":
-                wanted = params.get("subscriptionId")
-                for subscription_id in [s for s in socket.subscriptions if wanted in (None, s)]:
-                    api_key = socket.subscriptions.pop(subscription_id)
-                    if api_key not in socket.subscriptions.values():
-                        self._forget(self.spot, api_key, socket)
-                result = {}
-            elif method == "ping":
-                result = {}
-            elif method == "time":
-                result = {"serverTime": self.exchange.now_ms()}
+            if endpoint is not None:
+                key = self._ws_key(socket, params) if endpoint.signed else None
+                if endpoint.trade and not key.can_trade:
+                    raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+                result = await endpoint.handler(key, text)
+                if key is not None and (placed := endpoint.orders_of(text)):
+                    used += self.limits.count_orders("api", key.account.name, placed, self.exchange.clock())
             else:
-                raise BinanceError(400, -1100, f"Illegal characters found in parameter 'method'; unknown method "
-                                               f"{method!r}.")
+                result = self._ws_session_request(socket, method, params)
         except BinanceError as err:
-            return {"id": request_id, "status": err.status, "error": {"code": err.code, "msg": err.msg}}
-        return {"id": request_id, "status": 200, "result": result}
+            answer = {"id": request_id, "status": err.status, "error": {"code": err.code, "msg": err.msg}}
+        else:
+            answer = {"id": request_id, "status": 200, "result": result}
+        if show_limits:
+            answer["rateLimits"] = binance_limits.ws_rate_limits(used)
+        return answer
+
+    def _ws_key(self, socket: Socket, params: dict) -> ApiKey:
+        """A signed method's key: its own signature, else the session's (session.logon), whose
+        requests still carry a timestamp."""
+        if "signature" in params or socket.session is None:
+            return self.auth.ws_api(params)
+        self.auth.check_timestamp({k: auth_value(v) for k, v in params.items()})
+        return socket.session
+
+    def _ws_session_request(self, socket: Socket, method: str, params: dict) -> dict:
+        """The WebSocket API's own methods: the session and the user-data stream."""
+        if method == "session.logon":
+            key = self.auth.ws_api(params)
+            if not key.public_key:  # Binance: only Ed25519 keys log on
+                raise BinanceError(400, -1022, "Signature for this request is not valid.")
+            socket.session, socket.authorized_ms = key, self.exchange.now_ms()
+            return self._session_status(socket)
+        if method == "session.status":
+            return self._session_status(socket)
+        if method == "session.logout":
+            socket.session, socket.authorized_ms = None, None
+            return self._session_status(socket)
+        if method in ("userDataStream.subscribe.signature", "userDataStream.subscribe"):
+            if method == "userDataStream.subscribe" and socket.session is None:
+                raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+            key = self.auth.ws_api(params) if method.endswith(".signature") else socket.session
+            if key.account.name in self.held_down:
+                raise BinanceError(503, -1001, "Internal error; unable to process your request. Please try again.")
+            subscription_id = next(self._subscription_ids)
+            socket.subscriptions[subscription_id] = key.key
+            self.spot.setdefault(key.key, []).append(socket)
+            return {"subscriptionId": subscription_id}
+        if method == "userDataStream.unsubscribe":
+            wanted = params.get("subscriptionId")
+            for subscription_id in [s for s in socket.subscriptions if wanted in (None, s)]:
+                api_key = socket.subscriptions.pop(subscription_id)
+                if api_key not in socket.subscriptions.values():
+                    self._forget(self.spot, api_key, socket)
+            return {}
+        if method == "session.subscriptions":
+            return [{"subscriptionId": s} for s in socket.subscriptions]
+        raise BinanceError(400, -1100, f"Illegal characters found in parameter 'method'; unknown method {method!r}.")
+
+    def _session_status(self, socket: Socket) -> dict:
+        return {"apiKey": socket.session.key if socket.session else None, "authorizedSince": socket.authorized_ms,
+                "connectedSince": socket.connected_ms, "returnRateLimits": True,
+                "serverTime": self.exchange.now_ms(), "userDataStream": bool(socket.subscriptions)}
 
     def on_spot_event(self, account: Account, order: Order, trade: Trade | None, execution_type: str) -> None:
         targets = [(s, sid) for key in account.keys for s in self.spot.get(key, ())
@@ -255,7 +318,7 @@ class UserData:
     async def _open(self, request: web.Request) -> Socket:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        socket = Socket(ws)
+        socket = Socket(ws, ip=request.remote or "", connected_ms=self.exchange.now_ms())
         socket.task = asyncio.create_task(socket.pump())
         self._sockets.add(socket)
         return socket

@@ -6,7 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from venue_sim.book import SPOT_TYPES, STOP_TYPES, ZERO, Account, Exchange, Order, OrderList, Symbol, Trade
-from venue_sim.perp_book import AlgoOrder, PerpAccount, PerpOrder, Perpetuals
+from venue_sim.perp_book import AlgoOrder, Income, PerpAccount, PerpOrder, Perpetuals
+from venue_sim.usdm_rules import Bracket, Contract
 
 E8 = Decimal("1e-8")
 
@@ -97,6 +98,34 @@ def order_json(order: Order, trades: list[Trade] | None = None, *, response: boo
     return body
 
 
+def canceled_order_json(order: Order) -> dict:
+    """DELETE /api/v3/order's answer: the cancel's own client id, and the order's as origClientOrderId."""
+    return {**order_json(order, response=True), "clientOrderId": order.cancel_client_id,
+            "origClientOrderId": order.client_order_id}
+
+
+def public_trade_json(trade: Trade) -> dict:
+    """A trade as the public lists show it (GET /api/v3/trades, historicalTrades)."""
+    return {"id": trade.trade_id, "price": d8(trade.price), "qty": d8(trade.qty),
+            "quoteQty": d8(trade.price * trade.qty), "time": trade.time_ms,
+            "isBuyerMaker": (trade.side == "BUY") == trade.is_maker, "isBestMatch": True}
+
+
+def agg_trade_json(trade: Trade) -> dict:
+    return {"a": trade.trade_id, "p": d8(trade.price), "q": d8(trade.qty), "f": trade.trade_id,
+            "l": trade.trade_id, "T": trade.time_ms, "m": (trade.side == "BUY") == trade.is_maker, "M": True}
+
+
+def commission_rates(exchange: Exchange) -> dict:
+    """GET /api/v3/account/commission (less the symbol): the venue's one rate for maker and taker."""
+    rate = d8(exchange.fee_rate)
+    none = {"maker": "0.00000000", "taker": "0.00000000", "buyer": "0.00000000", "seller": "0.00000000"}
+    return {"standardCommission": {"maker": rate, "taker": rate, "buyer": "0.00000000", "seller": "0.00000000"},
+            "specialCommission": dict(none), "taxCommission": dict(none),
+            "discount": {"enabledForAccount": False, "enabledForSymbol": False, "discountAsset": "BNB",
+                         "discount": "0.00000000"}}
+
+
 def trade_json(trade: Trade) -> dict:
     return {
         "symbol": trade.symbol, "id": trade.trade_id, "orderId": trade.order_id, "orderListId": -1,
@@ -127,7 +156,10 @@ def account_json(exchange: Exchange, account: Account) -> dict:
 def execution_report(exchange: Exchange, order: Order, trade: Trade | None, execution_type: str) -> dict:
     """The spot executionReport event with every field a real one carries."""
     return {
-        "e": "executionReport", "E": exchange.now_ms(), "s": order.symbol, "c": order.client_order_id,
+        # a cancel's report carries the cancel's own client id in c, the order's in C
+        "e": "executionReport", "E": exchange.now_ms(), "s": order.symbol,
+        "c": order.cancel_client_id if execution_type == "CANCELED" and order.cancel_client_id
+        else order.client_order_id,
         "S": order.side, "o": order.type, "f": order.time_in_force, "q": d8(order.orig_qty), "p": d8(order.price),
         "P": d8(order.stop_price), "F": "0.00000000", "g": order.order_list_id,
         "C": order.client_order_id if execution_type == "CANCELED"
@@ -178,31 +210,50 @@ def klines(exchange: Exchange, symbol: str, interval_ms: int, limit: int, start:
 
 # --- USDⓈ-M perpetuals (fapi) ---------------------------------------------------------------
 
-def futures_symbol_info(sym: Symbol) -> dict:
+def futures_symbol_info(sym: Symbol, contract: Contract | None = None) -> dict:
+    """A perpetual's exchangeInfo row: its contract's rules where the venue has them, else the
+    spot pair's."""
+    rules = contract.rules if contract else sym
+    market_max = contract.market_max_qty if contract else sym.max_qty
+    min_price, max_price = (contract.min_price, contract.max_price) if contract else (sym.tick_size, Decimal(4529764))
     return {
         "symbol": sym.name, "pair": sym.name, "contractType": "PERPETUAL", "deliveryDate": 4133404800000,
         "onboardDate": 1569398400000, "status": "TRADING", "maintMarginPercent": "2.5000",
         "requiredMarginPercent": "5.0000", "baseAsset": sym.base, "quoteAsset": sym.quote, "marginAsset": "USDT",
-        "pricePrecision": max(0, -sym.tick_size.normalize().as_tuple().exponent),
-        "quantityPrecision": max(0, -sym.step_size.normalize().as_tuple().exponent),
+        "pricePrecision": max(0, -rules.tick_size.normalize().as_tuple().exponent),
+        "quantityPrecision": max(0, -rules.step_size.normalize().as_tuple().exponent),
         "baseAssetPrecision": 8, "quotePrecision": 8, "underlyingType": "COIN", "underlyingSubType": [],
         "triggerProtect": "0.0500", "liquidationFee": "0.012500", "marketTakeBound": "0.05",
         "maxMoveOrderLimit": 10000,
         "filters": [
-            {"filterType": "PRICE_FILTER", "minPrice": fx(sym.tick_size), "maxPrice": "4529764",
-             "tickSize": fx(sym.tick_size)},
-            {"filterType": "LOT_SIZE", "minQty": fx(sym.min_qty), "maxQty": fx(sym.max_qty),
-             "stepSize": fx(sym.step_size)},
-            {"filterType": "MARKET_LOT_SIZE", "minQty": fx(sym.min_qty), "maxQty": fx(sym.max_qty),
-             "stepSize": fx(sym.step_size)},
+            {"filterType": "PRICE_FILTER", "minPrice": f"{min_price:f}", "maxPrice": f"{max_price:f}",
+             "tickSize": f"{rules.tick_size:f}"},
+            {"filterType": "LOT_SIZE", "minQty": fx(rules.min_qty), "maxQty": fx(rules.max_qty),
+             "stepSize": fx(rules.step_size)},
+            {"filterType": "MARKET_LOT_SIZE", "minQty": fx(rules.min_qty), "maxQty": fx(market_max),
+             "stepSize": fx(rules.step_size)},
             {"filterType": "MAX_NUM_ORDERS", "limit": 200},
-            {"filterType": "MIN_NOTIONAL", "notional": fx(sym.min_notional)},
+            {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+            {"filterType": "MIN_NOTIONAL", "notional": fx(rules.min_notional)},
             {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500",
              "multiplierDecimal": "4"},
         ],
         "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
                        "TRAILING_STOP_MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
     }
+
+
+def leverage_brackets_json(symbol: str, brackets: tuple[Bracket, ...]) -> dict:
+    """GET /fapi/v1/leverageBracket's row for one symbol (numbers as JSON numbers, as Binance sends)."""
+    return {"symbol": symbol, "brackets": [
+        {"bracket": b.bracket, "initialLeverage": b.initial_leverage, "notionalCap": int(b.notional_cap),
+         "notionalFloor": int(b.notional_floor), "maintMarginRatio": float(b.maint_margin_ratio), "cum": float(b.cum)}
+        for b in brackets]}
+
+
+def income_json(row: Income) -> dict:
+    return {"symbol": row.symbol, "incomeType": row.income_type, "income": fx(row.income), "asset": "USDT",
+            "info": row.info, "time": row.time_ms, "tranId": row.tran_id, "tradeId": row.trade_id}
 
 
 def futures_order_json(order: PerpOrder, *, as_accepted: bool = False) -> dict:
@@ -249,7 +300,8 @@ def futures_positions_json(perps: Perpetuals, book: PerpAccount, *, every_symbol
             rows.append({
                 "symbol": symbol, "positionAmt": fx(quantity), "entryPrice": fx(entry), "breakEvenPrice": fx(entry),
                 "markPrice": fx(mark), "unRealizedProfit": fx(unrealized), "liquidationPrice": "0",
-                "leverage": str(leverage), "maxNotionalValue": "1000000",
+                "leverage": str(leverage),
+                "maxNotionalValue": fx(perps.max_notional_value(book, symbol) or Decimal(1_000_000)),
                 "marginType": book.margin_type.get(symbol, "cross"), "isolatedMargin": "0",
                 "isAutoAddMargin": "false", "positionSide": side, "notional": fx(quantity * mark),
                 "isolatedWallet": "0", "initialMargin": fx(abs(quantity) * mark / leverage),

@@ -18,7 +18,7 @@ from venue_sim import Simulator, ccxt_config
 log = logging.getLogger("copytrade.demo.bot")
 # Buy then sell the same size, so the master goes flat every other trade and followers both
 # open and close; sizes vary so the sizing modes show.
-SIZES = (Decimal("0.002"), Decimal("0.003"), Decimal("0.001"))
+SIZES = (Decimal("0.02"), Decimal("0.03"), Decimal("0.01"))
 DRIFT = 0.0004  # σ of one step, a fraction of the price
 STREAM_WAIT_S = 60.0
 

@@ -88,7 +88,9 @@ PEOPLE = (
            master=MasterPlan("Demo BTC Swing", disc.STRATEGY_TYPE_SWING, disc.RISK_LEVEL_MODERATE,
                              "BTC swings of a few hours to a day, long only, a third of the book at a time.",
                              "BTC/USDT", Style(21, 2, 10, 0.6, False, D("0.3"), 0.004), 1, D("0.00001"), D("64000"),
-                             D("25000"), live=True, bot_sizes=(D("0.002"), D("0.003"), D("0.001")))),
+                             # big enough that carol's equity-proportional perpetual copy (about half)
+                             # clears BTCUSDT's 100 USDT minimum notional, as on Binance
+                             D("25000"), live=True, bot_sizes=(D("0.02"), D("0.03"), D("0.01")))),
     Person("sol", "master: SOL Day Trader, a bot trades SOL/USDT every ~6 s", balances={"USDT": "50000", "SOL": "20"},
            master=MasterPlan("SOL Day Trader", disc.STRATEGY_TYPE_DAY_TRADING, disc.RISK_LEVEL_MODERATE,
                              "Intraday SOL moves, flat by the evening.", "SOL/USDT",

@@ -284,7 +284,7 @@ async def test_risk_percent_sizing_measures_to_the_master_s_stop_once_there_is_o
     equity = sim.perps.available(book) + sim.perps.position_margin(book)  # wallet and unrealised PnL
     await exchange.create_order(SYMBOL, "market", "buy", 0.01)
     # Now over the master's own stop: 500 below the price.
-    lot = sim.exchange.symbols[VENUE_SYMBOL].step_size
+    lot = sim.perps.contract(VENUE_SYMBOL).step_size  # the perpetual's lot, not the spot pair's
     expected = (equity * Decimal("0.001") / 500).quantize(lot, rounding="ROUND_DOWN")
     await eventually(lambda: market_orders(sim, user) == [("MARKET", "BUY", Decimal("0.025")),
                                                           ("MARKET", "BUY", expected)],

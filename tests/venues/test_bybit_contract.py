@@ -204,3 +204,20 @@ async def test_private_stream_refuses_a_bad_signature(bybit):
         assert not sim.stream_subscribed("raw")
     finally:
         await exchange.close()
+
+
+@pytest.mark.parametrize("market,symbol,fee_coin", [("spot", "BTC/USDT", "BTC"), ("swap", "BTC/USDT:USDT", "USDT")])
+async def test_ccxt_reads_an_orders_fee_from_cum_fee_detail(bybit, market, symbol, fee_coin):
+    """Bybit v5 orders carry cumFeeDetail ({coin: fee}); ccxt takes an order's fee from it alone."""
+    sim, _ = bybit
+    account = sim.exchange.accounts["raw"]
+    exchange = ccxt_async.bybit({**ccxt_config(sim.url, rate_limit=False, market=market, exchange="bybit"),
+                                 "apiKey": account.api_key, "secret": account.secret})
+    try:
+        placed = await exchange.create_order(symbol, "market", "buy", 0.01, params={"orderLinkId": f"fee-{market}"})
+        fetched = await exchange.fetch_order(placed["id"], symbol, {"acknowledged": True})
+        [trade] = sim.trades("raw", "spot" if market == "spot" else "futures")
+        assert fetched["fee"] == {"cost": float(trade.commission), "currency": fee_coin}
+        assert trade.commission > 0
+    finally:
+        await exchange.close()

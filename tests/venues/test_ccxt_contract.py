@@ -68,7 +68,8 @@ async def harness(request):
         unaffordable_quantity=Decimal("1000"), derivatives=request.param == "swap",
         price=lambda: sim.price("BTCUSDT"), set_price=set_price, orders_at_venue=orders_at_venue,
         trade_time=trade_time, inject=inject, make_venue=make_venue, stop_venue=sim.stop,
-        drop_streams=drop_streams, stream_subscribed=lambda: sim.stream_subscribed("trader", market["stream"]))
+        drop_streams=drop_streams, stream_subscribed=lambda: sim.stream_subscribed("trader", market["stream"]),
+        closed_ids_reusable=True)
     for venue in venues:
         await venue.close()
     await admin.close()

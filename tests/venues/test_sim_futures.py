@@ -70,11 +70,11 @@ async def test_resting_reduce_only_order_expires_when_the_position_is_gone(sim, 
 
 
 @pytest.mark.parametrize("params,code", [
-    ({"quantity": "0.00005"}, -4164),  # 3.2 USDT is below the 5 USDT minimum notional
-    ({"quantity": "0.000015"}, -1111),  # not a whole step
+    ({"quantity": "0.001"}, -4164),  # 64 USDT is below BTCUSDT's 100 USDT minimum notional
+    ({"quantity": "0.0015"}, -1111),  # not a whole step of 0.001
     ({"quantity": "0"}, -4003),
     ({"quantity": "0.05"}, -2019),  # 3200 USDT at 20x needs 160 USDT of margin; the wallet has 100
-    ({"type": "LIMIT", "price": "63000.005", "timeInForce": "GTC"}, -4014),
+    ({"type": "LIMIT", "price": "63000.05", "timeInForce": "GTC"}, -4014),  # the tick is 0.10
     ({"type": "LIMIT", "price": "65000", "timeInForce": "GTX"}, -5022),  # post-only that would take
     ({"positionSide": "LONG"}, -4061),  # one-way mode
     ({"symbol": "NOPE"}, -1121),
@@ -140,11 +140,17 @@ async def test_resting_limit_orders_hold_margin_and_fill_as_maker(sim, client_fo
     assert (trades[0]["maker"], trades[0]["commission"]) == (True, "1.26")  # 6300 * 0.02%
 
 
-async def test_duplicate_client_order_id_is_refused(sim, client_for):
+async def test_a_client_order_id_of_an_open_order_is_refused(sim, client_for):
+    """Binance: newClientOrderId "cannot repeat among open orders"; a filled order's may."""
     client = client_for("f", futures_wallet="10000")
-    assert (await order(client, BUY, newClientOrderId="once"))[0] == 200
+    resting = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.010", "price": "60000",
+               "timeInForce": "GTC"}
+    assert (await order(client, resting, newClientOrderId="once"))[0] == 200
     status, body, _ = await order(client, BUY, newClientOrderId="once")
     assert (status, body["code"]) == (400, -4116) and len(sim.futures_orders("f", "once")) == 1
+    assert (await order(client, BUY, newClientOrderId="filled"))[0] == 200
+    assert (await order(client, BUY, newClientOrderId="filled"))[0] == 200
+    assert [o.status for o in sim.futures_orders("f", "filled")] == ["FILLED", "FILLED"]
 
 
 async def test_position_risk_v2_lists_every_symbol_and_v3_only_open_ones(sim, client_for):

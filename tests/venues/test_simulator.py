@@ -108,26 +108,37 @@ async def test_orders_breaking_rules_get_binance_codes(sim, client_for, change, 
     assert sim.orders("a") == []
 
 
-async def test_a_repeated_client_order_id_is_refused_and_makes_no_second_order(sim, client_for):
+async def test_a_client_order_id_in_use_by_an_open_order_is_refused_and_makes_no_second_order(sim, client_for):
     client = client_for("a", {"USDT": "10000"})
-    first = await client.call("POST", "/api/v3/order", {**MARKET_BUY, "newClientOrderId": "dup"})
+    resting = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.01", "price": "60000",
+               "timeInForce": "GTC", "newClientOrderId": "dup"}
+    first = await client.call("POST", "/api/v3/order", resting)
     again = await client.call("POST", "/api/v3/order", {**MARKET_BUY, "newClientOrderId": "dup"})
     assert first[0] == 200 and (again[0], again[1]) == (400, {"code": -2010, "msg": "Duplicate order sent."})
     assert len(sim.orders("a")) == 1
 
 
-async def test_open_client_id_scope_allows_reuse_once_the_order_is_closed():
-    async with Simulator(seed=1, client_id_scope="open") as sim:
+async def test_a_client_order_id_is_free_again_once_its_order_is_closed_as_on_binance(sim, client_for):
+    """The default, Binance's rule: unique among open orders only."""
+    client = client_for("a", {"USDT": "10000"})
+    limit = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.01", "price": "60000",
+             "timeInForce": "GTC", "newClientOrderId": "again"}
+    assert (await client.call("POST", "/api/v3/order", limit))[0] == 200
+    assert (await client.call("POST", "/api/v3/order", limit))[1]["code"] == -2010  # still open
+    await client.call("DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": "again"})
+    assert (await client.call("POST", "/api/v3/order", limit))[0] == 200  # closed: Binance takes it
+    status, body, _ = await client.call("GET", "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": "again"})
+    assert body["status"] == "NEW"  # the id now names the newest order
+
+
+async def test_known_client_id_scope_refuses_any_id_used_before():
+    async with Simulator(seed=1, client_id_scope="known") as sim:
         account = sim.create_account("a", {"USDT": "10000"})
         client = RawClient(sim, account.api_key, account.secret)
-        limit = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.01", "price": "60000",
-                 "timeInForce": "GTC", "newClientOrderId": "again"}
-        assert (await client.call("POST", "/api/v3/order", limit))[0] == 200
-        assert (await client.call("POST", "/api/v3/order", limit))[1]["code"] == -2010  # still open
-        await client.call("DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": "again"})
-        assert (await client.call("POST", "/api/v3/order", limit))[0] == 200  # closed: Binance takes it
-        status, body, _ = await client.call("GET", "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": "again"})
-        assert body["status"] == "NEW"  # the id now names the newest order
+        first = await client.call("POST", "/api/v3/order", {**MARKET_BUY, "newClientOrderId": "once"})
+        again = await client.call("POST", "/api/v3/order", {**MARKET_BUY, "newClientOrderId": "once"})
+        assert first[1]["status"] == "FILLED" and (again[0], again[1]["code"]) == (400, -2010)
+        assert len(sim.orders("a")) == 1
         await client.close()
 
 

@@ -817,8 +817,9 @@ class CcxtVenue:
         stamp = raw.get("lastUpdateTimestamp") or raw.get("timestamp")
         amount = raw.get("amount")
         info = raw.get("info") if isinstance(raw.get("info"), dict) else {}
-        # kraken's stream: ccxt reads the userref as the client id; the cl_ord_id is in info
-        venue_id = info.get("cl_ord_id") or raw.get("clientOrderId")
+        # kraken's stream: ccxt reads the userref as the client id; the cl_ord_id is in info. A
+        # Binance spot cancel answers with the cancel's own clientOrderId; the order's is origClientOrderId.
+        venue_id = info.get("cl_ord_id") or info.get("origClientOrderId") or raw.get("clientOrderId")
         filled = raw.get("filled") if raw.get("filled") is not None else info.get("cum_qty")
         order_type, triggered = self._type_of(raw, info, request)
         # ccxt leaves status None when the venue only acknowledged: the order stands, state unknown yet
