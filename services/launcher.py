@@ -34,7 +34,8 @@ from typing import TextIO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.kit import clients, natsauth, tls
+from services.kit import clients, natsauth, revocations, tls
+from services.kit.bus import Bus
 from services.kit.config import PORT_OFFSETS, SERVICES, TlsFiles
 from services.kit.natsd import NatsCluster, NatsServer
 
@@ -183,6 +184,7 @@ class Mesh:
     async def start(self) -> dict[str, str]:
         make_private(self.data_dir)
         await self.nats.start()
+        await self.provision_streams()
         (self.data_dir / "logs").mkdir(exist_ok=True)
         for name in self.services:
             self.spawn(name)
@@ -190,6 +192,16 @@ class Mesh:
         endpoints = await self.endpoints()
         (self.data_dir / "endpoints.json").write_text(json.dumps(endpoints, indent=2) + "\n")
         return endpoints
+
+    async def provision_streams(self) -> None:
+        """The mesh's streams and the token revocations', made as admin before any service
+        starts: each service creates only the streams it owns (services/kit/bus.py OWNERS) and
+        waits for those it reads, whose owner this mesh may not run."""
+        admin = await Bus.connect(self.nats_url_as(), "up", replicas=min(3, self.nats_nodes), tls=self.client_tls)
+        try:
+            await revocations.ensure_stream(admin)
+        finally:
+            await admin.close()
 
     def spawn(self, name: str) -> subprocess.Popen:
         """Start service `name` as its own process, logging to logs/<name>.log."""

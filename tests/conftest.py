@@ -21,7 +21,8 @@ import psycopg
 import pytest
 import pytest_asyncio
 
-from services.kit import auth, clients, natsauth
+from services.kit import auth, clients, natsauth, revocations
+from services.kit.bus import Bus
 from services.kit.config import Settings, default_addresses
 from services.kit.natsd import NatsServer
 from services.kit.server import RunningService
@@ -69,6 +70,16 @@ def own_postgres_url() -> str:
     yield from _fresh_database()
 
 
+async def provision_streams(url: str) -> None:
+    """The mesh's streams, and the token revocations', made as admin (each service makes only
+    the streams it owns, and waits for those it reads)."""
+    admin = await Bus.connect(url, "provision")
+    try:
+        await revocations.ensure_stream(admin)
+    finally:
+        await admin.close()
+
+
 class AuthenticatedNats(NatsServer):
     """The tests' nats-server, with authentication on (services/kit/natsauth.py). Services under
     test log in as their own users (make_settings); `url` logs a test's own observers in as the
@@ -86,6 +97,7 @@ class AuthenticatedNats(NatsServer):
 @pytest_asyncio.fixture(scope="session")
 async def nats_server(tmp_path_factory) -> AsyncIterator[AuthenticatedNats]:
     server = await AuthenticatedNats(tmp_path_factory.mktemp("jetstream"), users=natsauth.generate()).start()
+    await provision_streams(server.url)  # as an operator: a service under test waits on no absent owner
     yield server
     await server.stop()
 
