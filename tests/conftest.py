@@ -285,3 +285,19 @@ async def accounts_mesh(start_service, token_for):
 
     open_account.compliance, open_account.services = compliance, (compliance_svc, replication_svc)
     return replication, open_account
+
+
+async def publish_unverified_fill(bus, fill, *, signature: str | None, sign_payload: bytes | None = None) -> None:
+    """A MasterFill put on its subject as a forger would (the admin bus: NATS lets it through):
+    with `signature` as its Ct-Signature header (None: none at all), or replication's development
+    key's signature of other bytes (`sign_payload`: a tampered fill)."""
+    from services.kit import fillsign
+    from services.kit.bus import MSG_ID_HEADER, TYPE_HEADER
+
+    subject = f"fills.master.filled.{fill.master_account_id}"
+    headers = {MSG_ID_HEADER: fill.fill_id, TYPE_HEADER: fill.DESCRIPTOR.full_name}
+    if sign_payload is not None:
+        headers.update(fillsign.Signer(fillsign.DEV_SIGNING_KEY).headers(subject, sign_payload))
+    elif signature is not None:
+        headers[fillsign.HEADER] = signature
+    await bus.js.publish(subject, fill.SerializeToString(), headers=headers)

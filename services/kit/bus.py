@@ -12,7 +12,7 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nats
 from google.protobuf import symbol_database
@@ -96,6 +96,9 @@ class Delivery:
     # Tells JetStream the handler is still at it (restarts the ack wait), for a handler that
     # holds a message on purpose.
     working: Callable[[], Awaitable[None]] | None = None
+    # What came on the wire: the payload's bytes and the headers (a fill's signature: kit/fillsign.py).
+    data: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
@@ -244,16 +247,21 @@ class Bus:
             await asyncio.sleep(0.1)
         log.warning("%s: stream %s still settling on its %d replicas", self.name, stream, self.replicas)
 
-    async def publish(self, subject: str, event: Message, msg_id: str, *, timeout: float = 5.0) -> bool:
-        """Publish and wait for JetStream's ack. Returns False when msg_id was a duplicate."""
+    async def publish(self, subject: str, event: Message, msg_id: str, *, timeout: float = 5.0,
+                      signer=None) -> bool:
+        """Publish and wait for JetStream's ack. Returns False when msg_id was a duplicate.
+        signer: adds its signature of the subject and payload (kit/fillsign.Signer)."""
         headers = {MSG_ID_HEADER: msg_id, TYPE_HEADER: event.DESCRIPTOR.full_name}
+        data = event.SerializeToString()
+        if signer is not None:
+            headers.update(signer.headers(subject, data))
         if not tracing.enabled():
-            ack = await self._publish(subject, event.SerializeToString(), headers, timeout)
+            ack = await self._publish(subject, data, headers, timeout)
             return not ack.duplicate
         with tracing.span(f"publish {subject.split('.', 1)[0]}", kind=SpanKind.PRODUCER, attributes={
                 "messaging.system": "nats", "messaging.destination.name": subject, "messaging.message.id": msg_id}):
             tracing.inject(headers)  # W3C traceparent: the consumer's span continues this trace
-            ack = await self._publish(subject, event.SerializeToString(), headers, timeout)
+            ack = await self._publish(subject, data, headers, timeout)
             return not ack.duplicate
 
     async def _publish(self, subject: str, data: bytes, headers: dict[str, str], timeout: float):
@@ -342,7 +350,8 @@ class Bus:
         try:
             meta = msg.metadata
             return Delivery(msg.subject, decode(msg), (msg.headers or {}).get(MSG_ID_HEADER, ""),
-                            meta.num_delivered, meta.sequence.stream, working=msg.in_progress)
+                            meta.num_delivered, meta.sequence.stream, working=msg.in_progress,
+                                data=msg.data, headers=msg.headers or {})
         except Exception:
             log.exception("%s: undecodable event on %s; terminated", self.name, msg.subject)
             await self._settle(msg.term(), None)
@@ -497,7 +506,8 @@ class _Consumer:
         try:
             meta = msg.metadata
             delivery = Delivery(msg.subject, decode(msg), (msg.headers or {}).get(MSG_ID_HEADER, ""),
-                                meta.num_delivered, meta.sequence.stream, working=msg.in_progress)
+                                meta.num_delivered, meta.sequence.stream, working=msg.in_progress,
+                                data=msg.data, headers=msg.headers or {})
             key = self.key(delivery)
         except Exception:
             log.exception("%s: undecodable event on %s; terminated", self.bus.name, msg.subject)
