@@ -34,7 +34,8 @@ from typing import TextIO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.kit import clients, natsauth, tls
+from services.kit import clients, fillsign, natsauth, revocations, tls
+from services.kit.bus import Bus
 from services.kit.config import PORT_OFFSETS, SERVICES, TlsFiles
 from services.kit.natsd import NatsCluster, NatsServer
 
@@ -67,8 +68,9 @@ def make_private(data_dir: Path) -> None:
 
 
 def persistent_secrets(data_dir: Path) -> dict[str, str]:
-    """MASTER_KEY and JWT_SECRET for this data directory: from the environment when set,
-    otherwise generated once and kept (0600), so stored credentials stay decryptable."""
+    """MASTER_KEY, JWT_SECRET and the master fills' signing pair (FILL_SIGNING_KEY,
+    FILL_VERIFY_KEY) for this data directory: from the environment when set, otherwise generated
+    once and kept (0600), so stored credentials stay decryptable."""
     path = data_dir / "secrets.json"
     stored = json.loads(path.read_text()) if path.exists() else {}
     changed = False
@@ -78,6 +80,12 @@ def persistent_secrets(data_dir: Path) -> dict[str, str]:
         elif name not in stored:
             stored[name] = secrets.token_urlsafe(32)
             changed = True
+    pair = (fillsign.SIGNING_VARIABLE, fillsign.VERIFY_VARIABLE)
+    if all(os.environ.get(name) for name in pair):
+        stored.update({name: os.environ[name] for name in pair})
+    elif not all(name in stored for name in pair):
+        stored.update(fillsign.generate())
+        changed = True
     if changed:
         path.write_text(json.dumps(stored))
         path.chmod(0o600)
@@ -167,6 +175,7 @@ class Mesh:
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(persistent_secrets(self.data_dir))
+        env.pop(fillsign.SIGNING_VARIABLE)  # replication's alone (service_environment)
         env.update({
             "COPYTRADE_DATA_DIR": str(self.data_dir),
             "COPYTRADE_HOST": self.host,
@@ -183,6 +192,7 @@ class Mesh:
     async def start(self) -> dict[str, str]:
         make_private(self.data_dir)
         await self.nats.start()
+        await self.provision_streams()
         (self.data_dir / "logs").mkdir(exist_ok=True)
         for name in self.services:
             self.spawn(name)
@@ -190,6 +200,16 @@ class Mesh:
         endpoints = await self.endpoints()
         (self.data_dir / "endpoints.json").write_text(json.dumps(endpoints, indent=2) + "\n")
         return endpoints
+
+    async def provision_streams(self) -> None:
+        """The mesh's streams and the token revocations', made as admin before any service
+        starts: each service creates only the streams it owns (services/kit/bus.py OWNERS) and
+        waits for those it reads, whose owner this mesh may not run."""
+        admin = await Bus.connect(self.nats_url_as(), "up", replicas=min(3, self.nats_nodes), tls=self.client_tls)
+        try:
+            await revocations.ensure_stream(admin)
+        finally:
+            await admin.close()
 
     def spawn(self, name: str) -> subprocess.Popen:
         """Start service `name` as its own process, logging to logs/<name>.log."""
@@ -206,9 +226,13 @@ class Mesh:
         """What one service's process gets beyond environment(): its addresses, its NATS user,
         its certificate."""
         own = tls.files(self.tls_dir, name)
-        return {"LISTEN_ADDR": self.address(name), "METRICS_ADDR": self.metrics_address(name),
-                "NATS_USER": name, "NATS_PASSWORD": self.nats_passwords[name],
-                "TLS_CA": str(own.ca), "TLS_CERT": str(own.cert), "TLS_KEY": str(own.key)}
+        env = {"LISTEN_ADDR": self.address(name), "METRICS_ADDR": self.metrics_address(name),
+               "NATS_USER": name, "NATS_PASSWORD": self.nats_passwords[name],
+               "TLS_CA": str(own.ca), "TLS_CERT": str(own.cert), "TLS_KEY": str(own.key)}
+        if name == "replication":  # the one signer of master fills
+            signing = fillsign.SIGNING_VARIABLE
+            env[signing] = persistent_secrets(self.data_dir)[signing]
+        return env
 
     def nats_url_as(self, user: str = natsauth.ADMIN) -> str:
         """NATS_URL with a user's credentials in it: for tools and tests (admin: no limits), who

@@ -21,7 +21,8 @@ import psycopg
 import pytest
 import pytest_asyncio
 
-from services.kit import auth, clients, natsauth
+from services.kit import auth, clients, natsauth, revocations
+from services.kit.bus import Bus
 from services.kit.config import Settings, default_addresses
 from services.kit.natsd import NatsServer
 from services.kit.server import RunningService
@@ -69,6 +70,16 @@ def own_postgres_url() -> str:
     yield from _fresh_database()
 
 
+async def provision_streams(url: str) -> None:
+    """The mesh's streams, and the token revocations', made as admin (each service makes only
+    the streams it owns, and waits for those it reads)."""
+    admin = await Bus.connect(url, "provision")
+    try:
+        await revocations.ensure_stream(admin)
+    finally:
+        await admin.close()
+
+
 class AuthenticatedNats(NatsServer):
     """The tests' nats-server, with authentication on (services/kit/natsauth.py). Services under
     test log in as their own users (make_settings); `url` logs a test's own observers in as the
@@ -86,6 +97,7 @@ class AuthenticatedNats(NatsServer):
 @pytest_asyncio.fixture(scope="session")
 async def nats_server(tmp_path_factory) -> AsyncIterator[AuthenticatedNats]:
     server = await AuthenticatedNats(tmp_path_factory.mktemp("jetstream"), users=natsauth.generate()).start()
+    await provision_streams(server.url)  # as an operator: a service under test waits on no absent owner
     yield server
     await server.stop()
 
@@ -274,3 +286,19 @@ async def accounts_mesh(start_service, token_for):
 
     open_account.compliance, open_account.services = compliance, (compliance_svc, replication_svc)
     return replication, open_account
+
+
+async def publish_unverified_fill(bus, fill, *, signature: str | None, sign_payload: bytes | None = None) -> None:
+    """A MasterFill put on its subject as a forger would (the admin bus: NATS lets it through):
+    with `signature` as its Ct-Signature header (None: none at all), or replication's development
+    key's signature of other bytes (`sign_payload`: a tampered fill)."""
+    from services.kit import fillsign
+    from services.kit.bus import MSG_ID_HEADER, TYPE_HEADER
+
+    subject = f"fills.master.filled.{fill.master_account_id}"
+    headers = {MSG_ID_HEADER: fill.fill_id, TYPE_HEADER: fill.DESCRIPTOR.full_name}
+    if sign_payload is not None:
+        headers.update(fillsign.Signer(fillsign.DEV_SIGNING_KEY).headers(subject, sign_payload))
+    elif signature is not None:
+        headers[fillsign.HEADER] = signature
+    await bus.js.publish(subject, fill.SerializeToString(), headers=headers)

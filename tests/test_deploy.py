@@ -68,6 +68,9 @@ def test_compose_names_every_service_with_its_wiring():
         for peer in SERVICES:
             assert env[f"{peer.upper()}_ADDR"] == f"{peer}:{DEFAULT_PORT_BASE + PORT_OFFSETS[peer]}"
         assert {"MASTER_KEY", "JWT_SECRET"} <= set(env)
+        # master fills' signatures: the private key in replication alone, the public one where fills are acted on
+        assert ("FILL_SIGNING_KEY" in env) == (name == "replication")
+        assert ("FILL_VERIFY_KEY" in env) == (name in ("discovery", "compliance"))
         own = tls.files(Path("/certs"), name)  # mutual TLS, with its own certificate
         assert (env["TLS_CA"], env["TLS_CERT"], env["TLS_KEY"]) == (str(own.ca), str(own.cert), str(own.key))
         assert "certs:/certs:ro" in service["volumes"]

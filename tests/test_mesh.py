@@ -196,3 +196,22 @@ async def test_internal_clients_spread_calls_over_every_replica_and_retry_reads(
     config = json.loads(clients.service_config())
     assert config["loadBalancingConfig"] == [{"round_robin": {}}]
     assert clients.target("risk:15053") == "dns:///risk:15053"  # every address in the DNS answer
+
+
+def test_up_gives_the_fill_signing_key_to_replication_alone(tmp_path):
+    """The master fills' Ed25519 pair is made once per data directory; only replication's
+    process gets the private half, discovery and compliance the public one that checks it."""
+    from services.kit import fillsign
+    from services.kit.config import SERVICES
+    from services.launcher import Mesh
+
+    mesh = Mesh(tmp_path / "data", "127.0.0.1", free_port_block())
+    env = {name: {**mesh.environment(), **mesh.service_environment(name)} for name in SERVICES}
+    assert [n for n in SERVICES if fillsign.SIGNING_VARIABLE in env[n]] == ["replication"]
+    signature = fillsign.Signer(env["replication"][fillsign.SIGNING_VARIABLE]).headers("fills.master.filled.a", b"f")
+    for name in ("discovery", "compliance"):
+        assert fillsign.Verifier(env[name][fillsign.VERIFY_VARIABLE]).refusal("fills.master.filled.a", b"f",
+                                                                              signature) is None
+    again = Mesh(tmp_path / "data", "127.0.0.1", free_port_block())  # kept: a restart signs with the same key
+    assert again.service_environment("replication")[fillsign.SIGNING_VARIABLE] == \
+        env["replication"][fillsign.SIGNING_VARIABLE]

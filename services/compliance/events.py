@@ -26,6 +26,7 @@ from copytrade.risk.v1 import risk_events_pb2 as risk_events
 from copytrade.type.v1 import trading_pb2
 from services.compliance.audit import AuditTrail, Entry
 from services.compliance.monitor import Monitor, trade_row
+from services.kit import fillsign
 from services.kit.bus import Bus, Delivery
 
 log = logging.getLogger("copytrade.compliance.events")
@@ -159,12 +160,13 @@ def event_id(stream: str, delivery: Delivery) -> str:
 
 # --- the consumers ------------------------------------------------------------------------------
 class Intake:
-    def __init__(self, audit: AuditTrail, monitor: Monitor) -> None:
+    def __init__(self, audit: AuditTrail, monitor: Monitor, fills: fillsign.Verifier) -> None:
         self.audit = audit
         self.monitor = monitor
+        self.fills = fills  # a master fill is recorded only with replication's signature
 
     async def start(self, bus: Bus) -> None:
-        await bus.consume("FILLS", DURABLE, "fills.master.filled.>", self.on_fill)
+        await bus.consume("FILLS", DURABLE, "fills.master.filled.>", self.fills.verified(self.on_fill, "compliance"))
         # A fill's copies come in hundreds: their events are folded per fetch into one
         # transaction (one chain-lock acquisition, one multi-row append).
         await bus.consume_batches("COPIES", DURABLE, "copies.>", self.on_copies, batch=COPY_BATCH)

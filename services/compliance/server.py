@@ -21,7 +21,7 @@ from services.kit.bus import Bus
 from services.kit.config import Settings
 from services.kit.db import Database
 from services.kit.periodic import Periodic
-from services.kit import revocations
+from services.kit import fillsign, revocations
 from services.kit.server import Registration, RunningService, start_grpc_server
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -43,7 +43,7 @@ async def create_server(settings: Settings) -> RunningService:
     monitor = Monitor()
     # Compliance reads token versions from its own table; other replicas' changes arrive by event.
     versions, close_versions = await revocations.token_versions(settings, lambda ids: token_versions(db, ids))
-    await Intake(trail, monitor).start(bus)
+    await Intake(trail, monitor, fillsign.Verifier.for_settings(settings)).start(bus)
     registrations = [
         Registration(compliance_service_pb2.DESCRIPTOR.services_by_name["ComplianceService"].full_name,
                      compliance_service_pb2_grpc.add_ComplianceServiceServicer_to_server,

@@ -7,6 +7,7 @@ from pathlib import Path
 from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
 from copytrade.discovery.v1 import discovery_service_pb2, discovery_service_pb2_grpc
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+from services.kit import fillsign
 from services.kit.clients import channel
 from services.discovery.service import DiscoveryServicer
 from services.kit.bus import Bus
@@ -27,9 +28,10 @@ async def create_server(settings: Settings) -> RunningService:
     replication, compliance = channel(settings, "replication"), channel(settings, "compliance")
     servicer = DiscoveryServicer(db, ReplicationServiceStub(replication), ComplianceInternalServiceStub(compliance))
     bus = await Bus.for_service(settings)
-    # Every master fill updates the statistics of the profiles that show its account.
-    await bus.consume("FILLS", STATS_DURABLE, "fills.master.filled.>", servicer.analytics.on_fill,
-                      ack_wait=settings.fill_ack_wait_s)
+    # Every master fill (signed by replication: kit/fillsign.py) updates the statistics of the
+    # profiles that show its account.
+    on_fill = fillsign.Verifier.for_settings(settings).verified(servicer.analytics.on_fill, "discovery")
+    await bus.consume("FILLS", STATS_DURABLE, "fills.master.filled.>", on_fill, ack_wait=settings.fill_ack_wait_s)
     # Every filled copy tells what following a master really costs (capturable return).
     await bus.consume("COPIES", COPIES_DURABLE, "copies.order.filled.>", servicer.analytics.on_copy,
                       ack_wait=settings.fill_ack_wait_s)

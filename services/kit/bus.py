@@ -8,10 +8,11 @@ event's protobuf type travels in the `Ct-Type` header so one stream can carry se
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nats
 from google.protobuf import symbol_database
@@ -45,6 +46,43 @@ STREAMS: dict[str, list[str]] = {
     "DISCOVERY": ["discovery.>"],
 }
 
+# Who may do what through the JetStream API: services/kit/natsauth.py derives each service's
+# NATS permissions from these tables, and a Bus logged in as a service keeps to them.
+# The owner of each stream creates it and brings it to the replica count; everyone else waits
+# for it. Nobody but an administrator may delete or purge a stream or delete a message.
+OWNERS: dict[str, str] = {
+    "FILLS": "replication",
+    "COPIES": "replication",
+    "RISK": "risk",
+    "COMPLIANCE": "compliance",
+    "DISCOVERY": "discovery",
+    "TOKEN_REVOCATIONS": "compliance",  # services/kit/revocations.py
+    "AUDIT_CHECKPOINTS": "compliance",  # services/compliance/checkpoints.py
+    "KV_replication-jobs": "replication",  # the job leases' KV bucket (services/kit/leases.py)
+}
+# Streams their owner may create but never re-configure: what protects them is their config
+# (the checkpoints' deny_delete and deny_purge, and no limits), and an update could set a limit
+# that drops old messages. An administrator raises their replicas.
+SEALED = frozenset({"AUDIT_CHECKPOINTS"})
+ANY_CONSUMER = "*"  # short-lived consumers of any name (on a stream of the service's own)
+# Who reads which stream, through which (durable) consumers: another service's durable is not
+# to be bound, nor its deliveries acked away.
+CONSUMERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "replication": {"FILLS": ("replication", "replication-orders"), "RISK": ("replication-halts",),
+                    "COPIES": ("replication-stops",), "TOKEN_REVOCATIONS": ("replication-erasure",)},
+    "risk": {"COPIES": ("risk-breakers",)},
+    "compliance": {"FILLS": ("compliance",), "COPIES": ("compliance",), "RISK": ("compliance",),
+                   "AUDIT_CHECKPOINTS": (ANY_CONSUMER,)},
+    "discovery": {"FILLS": ("discovery-stats",), "COPIES": ("discovery-copies",)},
+    "gateway": {"TOKEN_REVOCATIONS": ("gateway-erasure",)},
+}
+# Who reads single messages of a stream (a user's last revocation; a lease's current holder).
+MESSAGE_READERS: dict[str, tuple[str, ...]] = {
+    "TOKEN_REVOCATIONS": tuple(CONSUMERS),
+    "KV_replication-jobs": ("replication",),
+}
+STREAM_WAIT_S = 60.0  # how long a service waits for a stream it reads to be created by its owner
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -58,6 +96,9 @@ class Delivery:
     # Tells JetStream the handler is still at it (restarts the ack wait), for a handler that
     # holds a message on purpose.
     working: Callable[[], Awaitable[None]] | None = None
+    # What came on the wire: the payload's bytes and the headers (a fill's signature: kit/fillsign.py).
+    data: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
@@ -91,8 +132,10 @@ def decode(msg: Msg) -> Message:
 
 
 class Bus:
-    def __init__(self, nc: NatsClient, name: str, *, replicas: int = 1) -> None:
+    def __init__(self, nc: NatsClient, name: str, *, replicas: int = 1, user: str | None = None) -> None:
         self.nc = nc
+        # The service whose NATS user this bus is (OWNERS, CONSUMERS); None: unlimited (admin, no auth).
+        self.service = user if user in CONSUMERS else None
         self.replicas = replicas  # of every stream (and KV bucket) this bus creates
         self.js = nc.jetstream()
         self.name = name
@@ -116,7 +159,7 @@ class Bus:
             connect_timeout=5, allow_reconnect=True, drain_timeout=2, **connect_options(user, password, tls),
             error_cb=_log_error, disconnected_cb=_log_disconnect, reconnected_cb=_log_reconnect,
         )
-        bus = cls(nc, name, replicas=replicas)
+        bus = cls(nc, name, replicas=replicas, user=user)
         if ensure_streams:
             deadline = asyncio.get_running_loop().time() + ready_timeout
             while True:
@@ -139,8 +182,14 @@ class Bus:
                                  replicas=settings.stream_replicas, user=settings.nats_user,
                                  password=settings.nats_password, tls=settings.tls)
 
+    def owns(self, stream: str) -> bool:
+        return self.service is None or OWNERS.get(stream) == self.service
+
     async def ensure_streams(self) -> None:
-        for stream, subjects in STREAMS.items():
+        """The mesh's streams this bus owns, created; those it reads, waited for."""
+        for stream, subjects in sorted(STREAMS.items(), key=lambda item: not self.owns(item[0])):
+            if not self.owns(stream) and stream not in CONSUMERS[self.service]:
+                continue
             await self.ensure_stream(api.StreamConfig(
                 name=stream, subjects=subjects, storage=api.StorageType.FILE,
                 duplicate_window=DUPLICATE_WINDOW_S, retention=api.RetentionPolicy.LIMITS,
@@ -149,7 +198,10 @@ class Bus:
 
     async def ensure_stream(self, config: api.StreamConfig) -> None:
         """Create the stream at this bus's replica count, or bring an existing one to it (a
-        single-node deployment grown into a cluster: JetStream copies the stream to new peers)."""
+        single-node deployment grown into a cluster: JetStream copies the stream to new peers).
+        A stream of another service's is waited for (up to STREAM_WAIT_S), its owner creates it."""
+        if not self.owns(config.name):
+            return await self._await_stream(config.name)
         config.num_replicas = self.replicas
         try:
             info = await self.js.stream_info(config.name)
@@ -160,10 +212,28 @@ class Bus:
             except Exception:  # another replica created it first
                 info = await self.js.stream_info(config.name)
         if (info.config.num_replicas or 1) != self.replicas:
+            if self.service is not None and config.name in SEALED:
+                log.warning("%s: stream %s has %d replicas, not %d: an administrator must raise them", self.name,
+                            config.name, info.config.num_replicas or 1, self.replicas)
+                return
             info.config.num_replicas = self.replicas
             await self.js.update_stream(info.config)
             log.info("%s: stream %s now has %d replicas", self.name, config.name, self.replicas)
             await self._settled(config.name)
+
+    async def _await_stream(self, stream: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STREAM_WAIT_S
+        for attempt in itertools.count():
+            try:
+                await self.js.stream_info(stream)
+                return
+            except NotFoundError:
+                if loop.time() > deadline:
+                    raise
+                if attempt == 0:
+                    log.info("%s: waiting for %s to create stream %s", self.name, OWNERS.get(stream), stream)
+                await asyncio.sleep(0.2)
 
     async def _settled(self, stream: str, timeout: float = 10.0) -> None:
         """Until a re-replicated stream has a leader and every replica has caught up: publishes
@@ -177,16 +247,21 @@ class Bus:
             await asyncio.sleep(0.1)
         log.warning("%s: stream %s still settling on its %d replicas", self.name, stream, self.replicas)
 
-    async def publish(self, subject: str, event: Message, msg_id: str, *, timeout: float = 5.0) -> bool:
-        """Publish and wait for JetStream's ack. Returns False when msg_id was a duplicate."""
+    async def publish(self, subject: str, event: Message, msg_id: str, *, timeout: float = 5.0,
+                      signer=None) -> bool:
+        """Publish and wait for JetStream's ack. Returns False when msg_id was a duplicate.
+        signer: adds its signature of the subject and payload (kit/fillsign.Signer)."""
         headers = {MSG_ID_HEADER: msg_id, TYPE_HEADER: event.DESCRIPTOR.full_name}
+        data = event.SerializeToString()
+        if signer is not None:
+            headers.update(signer.headers(subject, data))
         if not tracing.enabled():
-            ack = await self._publish(subject, event.SerializeToString(), headers, timeout)
+            ack = await self._publish(subject, data, headers, timeout)
             return not ack.duplicate
         with tracing.span(f"publish {subject.split('.', 1)[0]}", kind=SpanKind.PRODUCER, attributes={
                 "messaging.system": "nats", "messaging.destination.name": subject, "messaging.message.id": msg_id}):
             tracing.inject(headers)  # W3C traceparent: the consumer's span continues this trace
-            ack = await self._publish(subject, event.SerializeToString(), headers, timeout)
+            ack = await self._publish(subject, data, headers, timeout)
             return not ack.duplicate
 
     async def _publish(self, subject: str, data: bytes, headers: dict[str, str], timeout: float):
@@ -223,6 +298,9 @@ class Bus:
         consumer.start()
 
     async def _pull(self, stream: str, durable: str, subject: str, ack_wait: float, max_deliver: int):
+        if self.service is not None and durable not in CONSUMERS[self.service].get(stream, ()):
+            raise ValueError(f"{self.service} has no consumer {durable!r} on {stream} in services/kit/bus.py "
+                             f"CONSUMERS (NATS would refuse it)")
         config = api.ConsumerConfig(
             durable_name=durable, ack_policy=api.AckPolicy.EXPLICIT, ack_wait=ack_wait,
             max_deliver=max_deliver, filter_subject=subject, max_ack_pending=10_000,
@@ -272,7 +350,8 @@ class Bus:
         try:
             meta = msg.metadata
             return Delivery(msg.subject, decode(msg), (msg.headers or {}).get(MSG_ID_HEADER, ""),
-                            meta.num_delivered, meta.sequence.stream, working=msg.in_progress)
+                            meta.num_delivered, meta.sequence.stream, working=msg.in_progress,
+                                data=msg.data, headers=msg.headers or {})
         except Exception:
             log.exception("%s: undecodable event on %s; terminated", self.name, msg.subject)
             await self._settle(msg.term(), None)
@@ -427,7 +506,8 @@ class _Consumer:
         try:
             meta = msg.metadata
             delivery = Delivery(msg.subject, decode(msg), (msg.headers or {}).get(MSG_ID_HEADER, ""),
-                                meta.num_delivered, meta.sequence.stream, working=msg.in_progress)
+                                meta.num_delivered, meta.sequence.stream, working=msg.in_progress,
+                                data=msg.data, headers=msg.headers or {})
             key = self.key(delivery)
         except Exception:
             log.exception("%s: undecodable event on %s; terminated", self.bus.name, msg.subject)

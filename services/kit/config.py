@@ -65,6 +65,10 @@ class Settings:
     nats_password: str | None = field(default=None, repr=False)
     master_key: str = DEV_SECRET
     jwt_secret: str = DEV_SECRET
+    # Master fills' Ed25519 keys (services/kit/fillsign.py), base64: replication signs with the
+    # private one, discovery and compliance check with the public one; None: the development pair.
+    fill_signing_key: str | None = field(default=None, repr=False)
+    fill_verify_key: str | None = None
     listen: str = "127.0.0.1:0"
     # gRPC address of every service, for calls across the mesh.
     addresses: dict[str, str] = field(default_factory=default_addresses)
@@ -131,6 +135,8 @@ class Settings:
             nats_password=env.get("NATS_PASSWORD") or None,
             master_key=env.get("MASTER_KEY", DEV_SECRET),
             jwt_secret=env.get("JWT_SECRET", DEV_SECRET),
+            fill_signing_key=env.get("FILL_SIGNING_KEY") or None,
+            fill_verify_key=env.get("FILL_VERIFY_KEY") or None,
             listen=env.get("LISTEN_ADDR", addresses[service] if service in addresses else "127.0.0.1:0"),
             addresses=addresses,
             log_level=env.get("LOG_LEVEL", "INFO"),

@@ -21,6 +21,8 @@ COPY_STAGE_SECONDS = Histogram(
 COPIES = Counter("copytrade_copies_total", "Copies by outcome (placed, refused, failed)", ["venue", "outcome"])
 FILLS_REJECTED = Counter("copytrade_fills_rejected_total", "Events on master-fill subjects not copied, not being "
                          "a fill replication stored with that payload (forged, tampered), by reason", ["reason"])
+FILLS_UNVERIFIED = Counter("copytrade_fills_unverified_total", "Master fills discovery or compliance refused for "
+                           "want of replication's signature (FILL_UNSIGNED, FILL_BAD_SIGNATURE)", ["reason"])
 REFUSALS = Counter("copytrade_copy_refusals_total", "Copies refused, by reason", ["reason"])
 VENUES_OPEN = Gauge("copytrade_venue_connections", "Venue accounts this replication process holds open")
 VENUE_ERRORS = Counter("copytrade_venue_errors_total", "Venue failures by class", ["venue", "kind"])

@@ -2,6 +2,11 @@
 allow-lists, so an event can come only from the context that owns its subjects (only
 replication publishes fills.>; a connection without credentials is refused outright).
 
+Of the JetStream API, each service may use only what services/kit/bus.py's tables give it:
+create, inspect and (unless sealed) re-configure the streams it owns; inspect those it reads,
+with its own consumers (create, inspect, pull, ack); read single messages where it does. No
+service may delete or purge a stream, delete a message, or delete a consumer.
+
 `users_for(passwords)` is the server's side (nats-server's `authorization` block, written by
 NatsServer); a service connects as its own user with NATS_USER / NATS_PASSWORD. The `admin`
 user has no limits: operators' tools and the tests' observers.
@@ -13,10 +18,10 @@ import json
 import secrets
 from pathlib import Path
 
+from services.kit import bus
+
 ADMIN = "admin"
-# What every service needs of JetStream: its API (streams, consumers, pulls, direct gets) and
-# acks; replies (API answers, pulled messages) come to the connection's own inboxes.
-COMMON_PUBLISH = ("$JS.API.>", "$JS.ACK.>")
+API = "$JS.API"
 # Every service hears token revocations live (kit/revocations.py); only compliance says them.
 COMMON_SUBSCRIBE = ("_INBOX.>", "tokens.user.revoked.>")
 # Each context's own subjects (services/kit/bus.py STREAMS), and the live feeds it listens to.
@@ -33,15 +38,45 @@ PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
 USERS = (*PERMISSIONS, ADMIN)
 
 
+def jetstream(user: str) -> tuple[str, ...]:
+    """The JetStream API subjects (and ack subjects) `user` may publish to, from bus.OWNERS,
+    bus.SEALED, bus.CONSUMERS and bus.MESSAGE_READERS. Replies (API answers, pulled messages)
+    come to the connection's own inboxes."""
+    allowed: list[str] = []
+    for stream, owner in bus.OWNERS.items():
+        if owner == user:
+            allowed += [f"{API}.STREAM.CREATE.{stream}", f"{API}.STREAM.INFO.{stream}"]
+            if stream not in bus.SEALED:
+                allowed.append(f"{API}.STREAM.UPDATE.{stream}")
+    for stream, consumers in bus.CONSUMERS.get(user, {}).items():
+        allowed.append(f"{API}.STREAM.INFO.{stream}")  # waiting for its owner to create it
+        for consumer in consumers:  # (ANY_CONSUMER is NATS's one-token wildcard)
+            allowed += [f"{API}.CONSUMER.CREATE.{stream}.{consumer}", f"{API}.CONSUMER.CREATE.{stream}.{consumer}.>",
+                        f"{API}.CONSUMER.INFO.{stream}.{consumer}", f"{API}.CONSUMER.MSG.NEXT.{stream}.{consumer}",
+                        f"$JS.ACK.{stream}.{consumer}.>"]
+    for stream, readers in bus.MESSAGE_READERS.items():
+        if user in readers:
+            allowed += [f"{API}.STREAM.INFO.{stream}", f"{API}.STREAM.MSG.GET.{stream}",
+                        f"{API}.DIRECT.GET.{stream}", f"{API}.DIRECT.GET.{stream}.>"]
+    return tuple(dict.fromkeys(allowed))
+
+
+def publish_allowed(user: str) -> tuple[str, ...]:
+    return (*jetstream(user), *PERMISSIONS[user]["publish"])
+
+
+def subscribe_allowed(user: str) -> tuple[str, ...]:
+    return (*COMMON_SUBSCRIBE, *PERMISSIONS[user]["subscribe"])
+
+
 def users_for(passwords: dict[str, str]) -> list[dict]:
     """nats-server `authorization.users` entries for these users' passwords."""
     users = []
     for name, password in passwords.items():
         entry: dict = {"user": name, "password": password}
         if name in PERMISSIONS:
-            allowed = PERMISSIONS[name]
-            entry["permissions"] = {"publish": {"allow": [*COMMON_PUBLISH, *allowed["publish"]]},
-                                    "subscribe": {"allow": [*COMMON_SUBSCRIBE, *allowed["subscribe"]]}}
+            entry["permissions"] = {"publish": {"allow": list(publish_allowed(name))},
+                                    "subscribe": {"allow": list(subscribe_allowed(name))}}
         elif name != ADMIN:
             raise ValueError(f"no NATS permissions defined for {name!r}")
         users.append(entry)
@@ -49,7 +84,9 @@ def users_for(passwords: dict[str, str]) -> list[dict]:
 
 
 def generate() -> dict[str, str]:
-    return {name: secrets.token_urlsafe(24) for name in USERS}
+    # A letter first, then hex: nats-server parses a $VARIABLE's value (compose's auth.conf), and
+    # one beginning with a digit or "-" is read as a number and refused.
+    return {name: "p" + secrets.token_hex(24) for name in USERS}
 
 
 def persistent_passwords(path: Path) -> dict[str, str]:
@@ -78,8 +115,8 @@ def compose_config() -> str:
     for name in USERS:
         entry = f"    {{user: {name}, password: ${password_variable(name)}"
         if name in PERMISSIONS:
-            publish = ", ".join(json.dumps(s) for s in (*COMMON_PUBLISH, *PERMISSIONS[name]["publish"]))
-            subscribe = ", ".join(json.dumps(s) for s in (*COMMON_SUBSCRIBE, *PERMISSIONS[name]["subscribe"]))
+            publish = ", ".join(json.dumps(s) for s in publish_allowed(name))
+            subscribe = ", ".join(json.dumps(s) for s in subscribe_allowed(name))
             entry += f", permissions: {{publish: {{allow: [{publish}]}}, subscribe: {{allow: [{subscribe}]}}}}"
         lines.append(entry + "}")
     lines += ["  ]", "}"]

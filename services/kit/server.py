@@ -256,6 +256,10 @@ def secrets_missing(settings: Settings) -> list[str]:
     missing = ["JWT_SECRET"] if settings.jwt_secret == DEV_SECRET else []
     if settings.service == "compliance" and settings.master_key == DEV_SECRET:
         missing.append("MASTER_KEY")
+    if settings.service == "replication" and not settings.fill_signing_key:
+        missing.append("FILL_SIGNING_KEY")
+    if settings.service in ("discovery", "compliance") and not settings.fill_verify_key:
+        missing.append("FILL_VERIFY_KEY")
     return missing
 
 
@@ -265,8 +269,9 @@ def run_forever(create: Callable[[Settings], Awaitable[RunningService]], setting
 
     missing = secrets_missing(settings)
     if missing:  # the development default is public: anyone could mint any token with it
-        print(f"copytrade {settings.service}: set {' and '.join(missing)} (a long random value, the same for every "
-              "service; `copytrade up` generates them per data directory)", file=sys.stderr)
+        print(f"copytrade {settings.service}: set {' and '.join(missing)} (JWT_SECRET and MASTER_KEY: long random "
+              "values, the same for every service; the FILL_ keys: a pair from `python -m services.kit.fillsign`; "
+              "`copytrade up` generates them all per data directory)", file=sys.stderr)
         raise SystemExit(2)
     os.umask(0o077)  # the files it makes (a SQLite database, its journal) are its user's alone
     configure_logging(settings.service, settings.log_level)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.type.v1 import trading_pb2
-from services.kit import tracing
+from services.kit import fillsign, tracing
 from services.kit.bus import Bus
 from services.kit.db import Database, aware, retry_transient
 from services.replication.orders import ORDER_TYPE_VALUES
@@ -195,9 +195,11 @@ class FillOutbox:
     swept too, once it is `orphan_after_s` old. Nats-Msg-Id = fill id makes any overlap a no-op.
     """
 
-    def __init__(self, db: Database, bus: Bus, *, poll_s: float = 0.5, orphan_after_s: float = 5.0,
-                 publish_timeout_s: float = 2.0, batch: int = 500, stored: StoredFills | None = None) -> None:
+    def __init__(self, db: Database, bus: Bus, signer: fillsign.Signer, *, poll_s: float = 0.5,
+                 orphan_after_s: float = 5.0, publish_timeout_s: float = 2.0, batch: int = 500,
+                 stored: StoredFills | None = None) -> None:
         self.db, self.bus = db, bus
+        self.signer = signer  # every fill published, or republished, carries replication's signature
         self.stored = stored if stored is not None else StoredFills()  # fills stored here, for the copier
         self.poll_s, self.orphan_after_s, self.publish_timeout_s, self.batch = (
             poll_s, orphan_after_s, publish_timeout_s, batch)
@@ -225,7 +227,7 @@ class FillOutbox:
         if not self._behind and self.bus.nc.is_connected:
             try:
                 await self.bus.publish(fill_subject(event.master_account_id), event, msg_id=event.fill_id,
-                                       timeout=self.publish_timeout_s)
+                                       timeout=self.publish_timeout_s, signer=self.signer)
                 self._acked.add(event.fill_id)
                 return
             except Exception as exc:  # noqa: BLE001 - NATS went away mid-publish: stored, so swept
@@ -272,7 +274,7 @@ class FillOutbox:
             for fill_id, payload in rows:
                 event = events.MasterFill.FromString(payload)
                 await self.bus.publish(fill_subject(event.master_account_id), event, msg_id=fill_id,
-                                       timeout=self.publish_timeout_s)
+                                       timeout=self.publish_timeout_s, signer=self.signer)
                 self._acked.add(fill_id)
                 self.republished += 1
             await self._mark_acked()

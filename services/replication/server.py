@@ -18,7 +18,7 @@ from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from services.kit.bus import Bus
 from services.kit.clients import channel
 from services.kit.config import Settings
-from services.kit import auth, metrics, revocations
+from services.kit import auth, fillsign, metrics, revocations
 from services.kit.db import Database
 from services.kit.leases import Leases
 from services.kit.periodic import Periodic
@@ -102,7 +102,7 @@ async def create_server(settings: Settings) -> RunningService:
     lag = Periodic("consumer-lag", 5.0, lambda: _record_consumer_lag(bus)).start()
     outages = FeedOutages(db, bus, reconciler, grace_s=settings.feed_outage_grace_s,
                           settle_s=min(2.0, settings.feed_outage_grace_s), owns=owner.owns)
-    outbox = FillOutbox(db, bus, stored=stored_fills).start()  # also publishes what a previous run stored and did not
+    outbox = FillOutbox(db, bus, fillsign.Signer.for_settings(settings), stored=stored_fills).start()  # also publishes what a previous run stored and did not
     watchers = MasterWatchers(db, outbox, pool, on_stream=outages.listener, owns=owner.owns,
                               on_stop=outages.forget)
     owner.on_change(watchers.wake)

@@ -15,7 +15,7 @@ from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServic
 from copytrade.replication.v1 import replication_events_pb2 as rep_events
 from copytrade.type.v1 import trading_pb2
 from services.compliance.server import create_server
-from services.kit import auth
+from services.kit import auth, fillsign
 from services.kit.bus import Bus
 from services.kit.db import Database
 from tests.conftest import TEST_SECRET
@@ -110,5 +110,9 @@ def master_fill(master_id: str, trade_no: int, at: datetime, *, quantity: str = 
     return fill
 
 
-async def publish_fill(bus: Bus, fill: rep_events.MasterFill, msg_id: str | None = None) -> None:
-    await bus.publish(f"fills.master.filled.{fill.master_account_id}", fill, msg_id=msg_id or fill.fill_id)
+async def publish_fill(bus: Bus, fill: rep_events.MasterFill, msg_id: str | None = None, *,
+                       signer: fillsign.Signer | None = None) -> None:
+    """As replication publishes it: signed (by default with the development key the services
+    under test check)."""
+    await bus.publish(f"fills.master.filled.{fill.master_account_id}", fill, msg_id=msg_id or fill.fill_id,
+                      signer=signer or fillsign.Signer(fillsign.DEV_SIGNING_KEY))

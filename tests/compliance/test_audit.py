@@ -20,6 +20,7 @@ from copytrade.risk.v1 import risk_service_pb2 as risk_pb
 from copytrade.type.v1 import trading_pb2
 from services.compliance import audit
 from services.compliance.store import AuditRow
+from services.kit import fillsign
 from services.kit.errors import error_info
 from services.kit.testing import eventually
 
@@ -168,7 +169,7 @@ async def test_a_redelivered_event_is_recorded_once(start_compliance, backend, o
 
     svc = await start_compliance()
     trail = audit.AuditTrail(_database(svc), _no_publish, await svc.audit_key())
-    intake = Intake(trail, Monitor())
+    intake = Intake(trail, Monitor(), fillsign.Verifier(fillsign.DEV_VERIFY_KEY))
     follower = f"f-{uuid.uuid4().hex[:8]}"
     order = rep_events.FollowerOrder(order_id=f"ord-{uuid.uuid4().hex[:8]}", follower_id=follower, symbol="ETH/USDT",
                                      quantity="2", filled_quantity="2", average_fill_price="3000")
@@ -196,7 +197,7 @@ async def test_a_batch_of_copy_events_is_one_append_and_a_redelivered_batch_adds
 
     svc = await start_compliance()
     trail = audit.AuditTrail(_database(svc), _no_publish, await svc.audit_key())
-    intake = Intake(trail, Monitor())
+    intake = Intake(trail, Monitor(), fillsign.Verifier(fillsign.DEV_VERIFY_KEY))
     follower = f"f-{uuid.uuid4().hex[:8]}"
     deliveries = []
     for i in range(5):

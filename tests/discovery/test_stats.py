@@ -20,8 +20,10 @@ from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.type.v1 import trading_pb2
 from services.discovery import stats
 from services.kit.bus import Bus
+from services.kit import fillsign, metrics
 from services.kit.errors import error_info
 from services.kit.testing import eventually
+from tests.conftest import publish_unverified_fill
 
 SPOT = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="binance", market_type=trading_pb2.MARKET_TYPE_SPOT)
 
@@ -124,7 +126,8 @@ async def publish(bus, account: str, fill: stats.Fill, n: int) -> None:
         price=str(fill.price), fee=str(fill.fee), fee_currency="USDT",
         master_equity=str(fill.equity) if fill.equity else "")
     event.execute_time.FromDatetime(fill.time)
-    await bus.publish(f"fills.master.filled.{account}", event, msg_id=event.fill_id)
+    await bus.publish(f"fills.master.filled.{account}", event, msg_id=event.fill_id,
+                      signer=fillsign.Signer(fillsign.DEV_SIGNING_KEY))  # as replication signs it
 
 
 async def master(discovery, token_for, name: str) -> tuple[str, str]:
@@ -256,3 +259,37 @@ async def _roi_above(stub, token_for, trader, threshold):
     got = (await stub.GetPerformanceStats(pb.GetPerformanceStatsRequest(trader_id=trader),
                                           metadata=token_for("anyone"))).stats
     return got.roi and Decimal(got.roi) > threshold
+
+
+async def test_only_fills_replication_signed_count_in_the_statistics(discovery, token_for):
+    """A fill forged onto the bus (another key's signature, none, or replication's of other
+    bytes) is neither stored nor counted; replication's own, published after them, is."""
+    stub, bus = discovery
+    trader, account = await master(stub, token_for, "Signed Only")
+    before = metrics.FILLS_UNVERIFIED.labels("FILL_BAD_SIGNATURE")._value.get()
+    loss = [stats.Fill("BTC/USDT", "buy", Decimal(1), Decimal(100), Decimal(0), at(1, 8), Decimal(10000)),
+            stats.Fill("BTC/USDT", "sell", Decimal(1), Decimal(10), Decimal(0), at(1, 9))]
+
+    def event(fill: stats.Fill, n: int) -> events.MasterFill:
+        return events.MasterFill(fill_id=f"{account}:{n}", master_account_id=account, symbol=fill.symbol,
+                                 side=trading_pb2.SIDE_BUY if fill.side == "buy" else trading_pb2.SIDE_SELL,
+                                 quantity=str(fill.quantity), price=str(fill.price), fee="0", fee_currency="USDT",
+                                 master_equity=str(fill.equity or ""), execute_time=fill.time)
+
+    other_key = fillsign.Signer(fillsign.generate()[fillsign.SIGNING_VARIABLE])
+    await bus.publish(f"fills.master.filled.{account}", event(loss[0], 100), msg_id=f"{account}:100",
+                      signer=other_key)
+    await publish_unverified_fill(bus, event(loss[1], 101), signature=None)
+    tampered = event(loss[1], 102)
+    await publish_unverified_fill(bus, tampered, signature=None, sign_payload=event(HISTORY[1], 102).SerializeToString())
+    for n, fill in enumerate(HISTORY[:2]):  # +9.79
+        await publish(bus, account, fill, n)
+
+    async def counted():
+        got = (await stub.GetPerformanceStats(pb.GetPerformanceStatsRequest(trader_id=trader),
+                                              metadata=token_for("anyone"))).stats
+        return got if got.trade_count else None
+
+    got = await eventually(counted, message="the signed fills counted")
+    assert (got.trade_count, got.realized_pnl) == (1, "9.79")
+    assert metrics.FILLS_UNVERIFIED.labels("FILL_BAD_SIGNATURE")._value.get() - before >= 2
