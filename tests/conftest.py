@@ -70,10 +70,10 @@ def own_postgres_url() -> str:
     yield from _fresh_database()
 
 
-async def provision_streams(url: str) -> None:
+async def provision_streams(url: str, tls=None) -> None:
     """The mesh's streams, and the token revocations', made as admin (each service makes only
     the streams it owns, and waits for those it reads)."""
-    admin = await Bus.connect(url, "provision")
+    admin = await Bus.connect(url, "provision", tls=tls)
     try:
         await revocations.ensure_stream(admin)
     finally:

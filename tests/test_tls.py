@@ -26,7 +26,7 @@ from services.kit import auth, clients, natsauth, tls
 from services.kit.bus import Bus
 from services.kit.config import Settings
 from services.kit.testing import eventually
-from tests.conftest import TEST_SECRET, AuthenticatedNats
+from tests.conftest import TEST_SECRET, AuthenticatedNats, provision_streams
 from tests.replication.test_copy_flow import enrol
 from venue_sim import Simulator
 
@@ -40,6 +40,7 @@ def certs(tmp_path_factory):
 async def tls_nats(tmp_path_factory, certs):
     server = await AuthenticatedNats(tmp_path_factory.mktemp("jetstream-tls"), users=natsauth.generate(),
                                      tls=tls.files(certs, tls.NATS)).start()
+    await provision_streams(server.url, tls=tls.files(certs, tls.CLIENT))
     yield server
     await server.stop()
 

@@ -22,6 +22,7 @@ from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationSer
 from copytrade.risk.v1 import risk_service_pb2 as risk_pb
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from copytrade.type.v1 import trading_pb2
+from services.kit import fillsign
 from services.kit.natsd import free_port
 from services.kit.testing import eventually
 from services.launcher import wait_serving
@@ -36,7 +37,8 @@ async def topology(start_service, nats_server, postgres_url, tmp_path):
     compliance = await start_service("compliance")
     ports = {name: free_port() for name in ("risk-1", "risk-2", "replication-1", "replication-2")}
     base_env = {**os.environ, "DATABASE_URL": postgres_url, "NATS_URL": nats_server.url, "JWT_SECRET": TEST_SECRET,
-                "MASTER_KEY": "test-master-key", "COMPLIANCE_ADDR": compliance.address, "LOG_LEVEL": "WARNING",
+                "MASTER_KEY": "test-master-key", "FILL_SIGNING_KEY": fillsign.DEV_SIGNING_KEY,
+                "FILL_VERIFY_KEY": fillsign.DEV_VERIFY_KEY, "COMPLIANCE_ADDR": compliance.address, "LOG_LEVEL": "WARNING",
                 "VENUE_URLS": json.dumps({"binance": sim.url}), "VENUE_RATE_LIMIT": "false",
                 "COPYTRADE_DATA_DIR": str(tmp_path)}
     processes = []

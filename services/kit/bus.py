@@ -134,8 +134,10 @@ def decode(msg: Msg) -> Message:
 class Bus:
     def __init__(self, nc: NatsClient, name: str, *, replicas: int = 1, user: str | None = None) -> None:
         self.nc = nc
-        # The service whose NATS user this bus is (OWNERS, CONSUMERS); None: unlimited (admin, no auth).
-        self.service = user if user in CONSUMERS else None
+        # The service whose NATS user this bus is (OWNERS, CONSUMERS); None: unlimited (admin, or
+        # a server without authentication, which has no permissions to keep to).
+        auth_required = bool(getattr(nc, "_server_info", {}).get("auth_required"))  # (nats-py keeps INFO private)
+        self.service = user if user in CONSUMERS and auth_required else None
         self.replicas = replicas  # of every stream (and KV bucket) this bus creates
         self.js = nc.jetstream()
         self.name = name

@@ -28,6 +28,7 @@ from copytrade.risk.v1 import risk_service_pb2 as risk_pb
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from copytrade.type.v1 import trading_pb2
 from google.protobuf import field_mask_pb2
+from services.kit import fillsign
 from services.replication.client_order_id import client_order_id
 from services.kit.natsd import NatsServer, free_port
 from services.kit.testing import eventually
@@ -62,6 +63,7 @@ async def crashable_replication(nats, start_service, tmp_path, **simulator):
     risk = await start_service("risk", nats_url=nats.url)
     port = free_port()
     env = {**os.environ, "NATS_URL": nats.url, "JWT_SECRET": TEST_SECRET, "MASTER_KEY": "test-master-key",
+           "FILL_SIGNING_KEY": fillsign.DEV_SIGNING_KEY,
            "COMPLIANCE_ADDR": compliance.address, "RISK_ADDR": risk.address, "LISTEN_ADDR": f"127.0.0.1:{port}",
            "VENUE_URLS": json.dumps({"binance": sim.url}), "VENUE_RATE_LIMIT": "false", "LOG_LEVEL": "WARNING",
            "COPYTRADE_DATA_DIR": str(tmp_path / "replication"), "FILL_ACK_WAIT_S": "2"}
