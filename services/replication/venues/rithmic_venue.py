@@ -36,7 +36,7 @@ import logging
 import ssl
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -564,12 +564,17 @@ class RithmicVenue:
     def add_stream_listener(self, name: str, listener: Callable[[str, bool], None]) -> None:
         self._listeners[name] = listener
 
-    async def _stream(self, queues: set[asyncio.Queue]) -> AsyncIterator:
+    async def _stream(self, queues: set[asyncio.Queue],
+                      first: Callable[[], Awaitable[list]] | None = None) -> AsyncIterator:
+        """What the plant notifies, from now on; `first()`'s items before, read once subscribed
+        (so nothing falls between)."""
         queue: asyncio.Queue = asyncio.Queue()
         queues.add(queue)
         try:
             if self.client is None:
                 await self.connect()
+            for item in await first() if first is not None else []:
+                yield item
             while True:
                 yield await queue.get()
         finally:
@@ -607,28 +612,21 @@ class RithmicVenue:
         finally:
             self._fill_queues.discard(queue)
 
-    async def order_updates(self) -> AsyncIterator[OrderState]:
-        """Order notifications; first, once they are subscribed, the account's working orders, so
-        one placed before the stream was followed (a watcher starting or restarting) is reported,
-        not missed until it next changes."""
-        queue: asyncio.Queue = asyncio.Queue()
-        self._order_queues.add(queue)
+    def order_updates(self) -> AsyncIterator[OrderState]:
+        """Order notifications; first the account's working orders, so one placed before the
+        stream was followed (a watcher starting or restarting) is reported, not missed until it
+        next changes."""
+        return self._stream(self._order_queues, self._working_orders)
+
+    async def _working_orders(self) -> list[OrderState]:
         try:
-            if self.client is None:
-                await self.connect()
-            try:
-                working = await self._call("order", self._plant("order").list_orders, account_id=self.account_id)
-            except VenueError as exc:  # followed from now on regardless
-                log.warning("rithmic working orders not read at the order stream's start: %s", exc)
-                working = []
-            for order in working:
-                self._tags.setdefault(order.basket_id, order.user_tag)
-                if (state := self._order_state(order)).status == "open":
-                    yield state
-            while True:
-                yield await queue.get()
-        finally:
-            self._order_queues.discard(queue)
+            working = await self._call("order", self._plant("order").list_orders, account_id=self.account_id)
+        except VenueError as exc:  # followed from now on regardless
+            log.warning("rithmic working orders not read at the order stream's start: %s", exc)
+            return []
+        for order in working:
+            self._tags.setdefault(order.basket_id, order.user_tag)
+        return [state for state in map(self._order_state, working) if state.status == "open"]
 
 
 def from_credential(*, api_key: str, api_secret: str, passphrase: str, venue_url: str = "") -> RithmicVenue:
