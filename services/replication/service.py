@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from decimal import Decimal
-from datetime import UTC, datetime
-
-from sqlalchemy import or_, select
-
 import asyncio
+import contextlib
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import grpc
+from sqlalchemy import or_, select
 
 from copytrade.compliance.v1 import compliance_internal_service_pb2 as compliance_internal_pb
 from copytrade.compliance.v1 import compliance_service_pb2 as compliance_pb
@@ -217,12 +216,23 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
         async with self.db.session() as session:
             row = await session.get(CopySessionRow, request.config_id)
         try:
-            result = await self.reconciler.reconcile(row, flatten=True)
+            async with self.copies_settled(row):
+                result = await self.reconciler.reconcile(row, flatten=True)
         except VenueError as exc:
             raise errors.unavailable("VENUE_UNAVAILABLE", f"the session is stopped, but its positions could not "
                                      f"be closed: the venue did not answer ({exc.kind.name})", domain=DOMAIN,
                                      config_id=request.config_id) from None
         return pb.StopCopySessionResponse(session=stopped, close_resolution=result.resolution)
+
+    @contextlib.asynccontextmanager
+    async def copies_settled(self, row: CopySessionRow):
+        """Held while a stopped session's positions are measured and closed: a copy of its
+        master's fill begun before the stop (on any replica, under that master's lock; here,
+        under the follower's) is at the venue and booked first, so it is not closed twice."""
+        async with self.db.session() as lock:
+            await self.db.serialise(lock, f"copying-master:{row.master_account_id}")
+            async with self.reconciler.copier.follower_lock(row.follower_account_id):
+                yield
 
     async def GetCopySessionPerformance(self, request, context) -> pb.GetCopySessionPerformanceResponse:
         async with self.db.session() as session:

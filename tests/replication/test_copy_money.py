@@ -177,3 +177,31 @@ def test_performance_matches_fills_first_in_first_out_with_fees_in_either_asset(
                                   contract_sizes={"BTC/USDT": Decimal("50")})
     assert futures.realized_pnl == Decimal("1000") and futures.positions == []
     assert performance.compute([], {}).roi is None
+
+
+async def test_stop_with_close_waits_for_the_copy_still_at_the_venue(mesh, token_for):
+    """The master closes and the follower stops, closing positions, while that close's copy is
+    still on its way to the venue: the stop waits for it, then finds nothing left to close,
+    rather than selling what the copy is selling a second time (a rejection for funds the
+    copy took, and a stop that says it failed)."""
+    sim, compliance, replication = mesh
+    _, master_sim, master_account = await enrol(sim, compliance, replication, token_for, "master",
+                                                rep.ACCOUNT_ROLE_MASTER, {"USDT": "100000"}, watch=True)
+    follower, _, account = await enrol(sim, compliance, replication, token_for, "racer", rep.ACCOUNT_ROLE_FOLLOWER,
+                                       {"USDT": "50000"})
+    config_id = (await replication.StartCopySession(rep.StartCopySessionRequest(
+        follower_account_id=account.account_id, master_account_id=master_account.account_id,
+        settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1")),
+        metadata=token_for(follower))).session.config_id
+    await eventually(lambda: bool(sim._streams.get(master_sim.api_key)), message="master stream watched")
+    await master_trades(sim, master_sim, "buy", "0.01", "race-open")
+    await eventually(lambda: holding(sim, follower) > 0, message="the opening copy filled")
+
+    slow = sim.inject(kind="latency", account=follower, latency_ms=1500)  # the closing copy takes its time
+    await master_trades(sim, master_sim, "sell", "0.00999", "race-close")
+    await eventually(lambda: slow.hits == 1, message="the closing copy at the venue")
+    stopped = await replication.StopCopySession(rep.StopCopySessionRequest(
+        config_id=config_id, close_positions=True), metadata=token_for(follower))
+    assert stopped.close_resolution == "none", stopped.close_resolution
+    sells = [o for o in sim.orders(follower) if o.side == "SELL"]
+    assert [o.status for o in sells] == ["FILLED"] and holding(sim, follower) < Decimal("0.00002")
