@@ -49,6 +49,7 @@ RESTART_BACKOFF_S = 0.5
 RESTART_BACKOFF_MAX_S = 30.0
 MAX_CRASHES = 5
 CRASH_WINDOW_S = 120.0
+SEED_RETRY_S = 120.0  # how long the demo's seeding waits for a service that went away to be back
 
 
 PRIVATE_UMASK = 0o077  # files 0600, directories 0700
@@ -254,7 +255,7 @@ class Mesh:
     def dead(self) -> list[str]:
         return [name for name, p in self.processes.items() if p.poll() is not None]
 
-    async def supervise(self, stop: asyncio.Event, out: TextIO = sys.stderr) -> int:
+    async def supervise(self, stop: asyncio.Event, out: TextIO | None = None) -> int:
         """Keep every service and NATS node running until `stop` is set (returns 0), restarting
         what exits; a service that keeps crashing ends it (returns 1). Each event is logged."""
         crashes: dict[str, deque[float]] = {}
@@ -263,7 +264,7 @@ class Mesh:
         nats = {f"nats {node.name or node.port}": node for node in self.nats_servers()}
 
         def say(line: str) -> None:
-            print(f"{time.strftime('%H:%M:%S')} {line}", file=out, flush=True)
+            print(f"{time.strftime('%H:%M:%S')} {line}", file=out or sys.stderr, flush=True)
 
         while not stop.is_set():
             now = time.monotonic()
@@ -330,6 +331,35 @@ def build_web_app(data_dir: Path) -> None:
         print(f"web app: not built: {exc}", file=sys.stderr, flush=True)
 
 
+async def seed_supervised(mesh: Mesh, show) -> None:
+    """The demo's seeding, with the services supervised meanwhile: one that exits is started
+    again and the seeding (which skips what exists) goes on, instead of `up` giving up."""
+    done = asyncio.Event()
+    supervisor = asyncio.create_task(mesh.supervise(done))
+    deadline = time.monotonic() + SEED_RETRY_S
+    try:
+        while True:
+            try:
+                await show.seed({name: mesh.address(name) for name in SERVICES}, mesh.client_tls)
+                return
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline or supervisor.done():
+                    raise
+                print(f"seeding waits for a service: {exc.details()}", file=sys.stderr, flush=True)
+                await asyncio.sleep(1)
+    finally:
+        done.set()
+        if await supervisor:
+            raise RuntimeError("a service kept crashing while the demo was seeded")
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(unreadable: {exc})"
+
+
 async def run_up(data_dir: Path, host: str, port_base: int, demo: bool = False, nats_nodes: int = 1) -> int:
     await asyncio.to_thread(build_web_app, data_dir)
     stop = asyncio.Event()
@@ -352,9 +382,12 @@ async def run_up(data_dir: Path, host: str, port_base: int, demo: bool = False, 
     try:
         endpoints = await mesh.start()
         if show:
-            await show.seed({name: mesh.address(name) for name in SERVICES}, mesh.client_tls)
+            await seed_supervised(mesh, show)
     except Exception as exc:
         print(f"copytrade up failed: {exc}", file=sys.stderr)
+        for name in mesh.dead():
+            print(f"{name} exited (code {mesh.processes[name].returncode}); the end of its log:\n"
+                  f"{log_tail(mesh.data_dir / 'logs' / f'{name}.log')}", file=sys.stderr)
         await mesh.stop()
         if show:
             await show.stop()

@@ -146,3 +146,29 @@ async def test_a_nats_node_that_dies_under_up_is_started_again(tmp_path: Path):
         assert "exited (code -9); restarting in" in said and "restarted" in said, said
     finally:
         await mesh.stop()
+
+
+async def test_the_demo_is_seeded_even_when_a_service_dies_meanwhile(tmp_path: Path, capsys):
+    """`up --demo` seeds its masters and followers after the services start; compliance
+    SIGKILLed just then is started again and the seeding, which skips what exists, finishes,
+    instead of `up` failing with UNAVAILABLE."""
+    from services.demo.runner import Demo
+
+    base = free_base()
+    show = Demo(tmp_path / "data", base)
+    await show.start_venue()
+    mesh = Mesh(tmp_path / "data", "127.0.0.1", base, extra_env={**show.environment(), "LOG_LEVEL": "WARNING"})
+    try:
+        await mesh.start()
+        first = mesh.processes["compliance"].pid
+        mesh.processes["compliance"].kill()
+        await asyncio.to_thread(mesh.processes["compliance"].wait)
+        await launcher.seed_supervised(mesh, show)
+        assert mesh.processes["compliance"].pid != first and mesh.processes["compliance"].poll() is None
+        seeded = json.loads((tmp_path / "data" / "demo.json").read_text())["people"]
+        assert {"operator", "alice", "bob", "carol"} <= set(seeded) and seeded["alice"]["config_id"]
+        said = capsys.readouterr().err
+        assert "compliance exited (code -9); restarting in" in said and "seeding waits for a service" in said, said
+    finally:
+        await mesh.stop()
+        await show.stop()
