@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -31,6 +32,7 @@ from services.replication.venues.base import VenueError
 from services.replication.store import (AllowedFollowerRow, CopySessionRow, ErrorEventRow, FollowerOrderRow,
                                         MasterAccessRow, MasterFillRow, VenueAccountRow)
 
+log = logging.getLogger("copytrade.replication.service")
 LIVE_STATES = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZEN)
 EVENT_KINDS = {"FollowerOrderPlaced": "placed", "FollowerOrderFilled": "filled", "CopyRefused": "refused",
                "CopyFailed": "failed", "FollowerOrderCanceled": "canceled"}
@@ -118,6 +120,7 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
         self.audit = audit_trail
         self.pool = pool  # the follower venues, for a session's performance
         self.reconciler = reconciler  # closes a stopped session's positions
+        self._opening: set[asyncio.Task] = set()  # new sessions' follower venues being opened
 
     async def _require_eligible(self, follower_id: str) -> None:
         """Compliance decides who may copy (KYC, consent); its refusal is passed on as it is."""
@@ -167,7 +170,16 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
                 create_time=now, update_time=now)
             session.add(row)
         await sessions.announce(self.bus, row)
+        if self.pool is not None:  # opened now, not by the master's next fill (a ccxt client costs ms of CPU)
+            self._opening.add(task := asyncio.create_task(self._open_venue(follower_account)))
+            task.add_done_callback(self._opening.discard)
         return pb.StartCopySessionResponse(session=session_to_proto(row))
+
+    async def _open_venue(self, account: VenueAccountRow) -> None:
+        try:
+            await self.pool.open_many([account])
+        except Exception as exc:  # noqa: BLE001 - the first copy opens it then, and says why it cannot
+            log.warning("venue of %s not opened ahead: %s", account.account_id, exc)
 
     async def _change_state(self, config_id: str, allowed_from: tuple[int, ...], state: int, reason: str
                             ) -> pb.CopySession:
