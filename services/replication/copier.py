@@ -377,6 +377,7 @@ class Copier:
             return await self.refuse(row, sized.reason, sized.message, sized.metadata)
         spot = account.market_type == trading_pb2.MARKET_TYPE_SPOT
         row.symbol, row.side, row.quantity = sized.symbol, SIDE_VALUES[sized.side], sized.quantity
+        row.reduction = sized.reduction  # risk's own reduction, should it cut further, replaces it
         if not trading_hours.is_open(sized.symbol, now := self.clock()):  # before risk reserves anything
             return await self.refuse(row, "MARKET_CLOSED", *trading_hours.closed(sized.symbol, now))
         if session.state == pb.SESSION_STATE_FROZEN:  # recorded sized, so a resync makes it up

@@ -56,6 +56,9 @@ class Sized:
     reason: str = ""  # set when refused
     message: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    # Set when cut below what the settings sized, for a reason the follower is told (a Refusal's
+    # fields, as risk's reductions are): reason, domain, message, metadata with the quantities.
+    reduction: dict | None = None
 
     @property
     def refused(self) -> bool:
@@ -204,4 +207,14 @@ def within_holdings(sized: Sized, free: Decimal, lot_size: Decimal) -> Sized:
         return sized
     if held <= 0:
         return _refuse("NOTHING_TO_CLOSE", "your account holds none of what the master closed", free=free)
-    return Sized(symbol=sized.symbol, side=sized.side, quantity=held, closing=min(sized.closing, held))
+    asset = base_asset(sized.symbol)
+    return Sized(symbol=sized.symbol, side=sized.side, quantity=held, closing=min(sized.closing, held),
+                 reduction={"reason": "LIMITED_TO_HOLDINGS", "domain": DOMAIN,
+                            "message": f"sold the {held} {asset} your account holds, not the {sized.quantity} "
+                                       "the copy sized (the venue took fees in it)",
+                            "metadata": {"free": str(free), "sized_quantity": str(sized.quantity),
+                                         "approved_quantity": str(held)}})
+
+
+def base_asset(symbol: str) -> str:
+    return symbol.split("/", 1)[0]

@@ -205,3 +205,41 @@ async def test_stop_with_close_waits_for_the_copy_still_at_the_venue(mesh, token
     assert stopped.close_resolution == "none", stopped.close_resolution
     sells = [o for o in sim.orders(follower) if o.side == "SELL"]
     assert [o.status for o in sells] == ["FILLED"] and holding(sim, follower) < Decimal("0.00002")
+
+
+async def test_a_close_cut_to_what_the_follower_holds_says_so(mesh, token_for):
+    """The follower sold part of her copied BTC herself: the master's close is sold as what she
+    still holds, and the copy says it was cut to her holdings, with the numbers (issue 23:
+    every reduced copy carries its reason)."""
+    from copytrade.replication.v1 import replication_events_pb2 as copy_events
+
+    sim, compliance, replication = mesh
+    _, master_sim, master_account = await enrol(sim, compliance, replication, token_for, "master",
+                                                rep.ACCOUNT_ROLE_MASTER, {"USDT": "100000"}, watch=True)
+    follower, follower_sim, account = await enrol(sim, compliance, replication, token_for, "holder",
+                                                  rep.ACCOUNT_ROLE_FOLLOWER, {"USDT": "50000"})
+    await replication.StartCopySession(rep.StartCopySessionRequest(
+        follower_account_id=account.account_id, master_account_id=master_account.account_id,
+        settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1")),
+        metadata=token_for(follower))
+    await eventually(lambda: bool(sim._streams.get(master_sim.api_key)), message="master stream watched")
+    await master_trades(sim, master_sim, "buy", "0.01", "hold-open")
+    await eventually(lambda: holding(sim, follower) > 0, message="the opening copy filled")
+    await master_trades(sim, follower_sim, "sell", "0.004", "her-own-sale")
+    held = holding(sim, follower)
+    assert held == Decimal("0.01") * (1 - FEE_RATE) - Decimal("0.004")
+    await master_trades(sim, master_sim, "sell", "0.00999", "hold-close")  # all the master holds
+
+    async def the_close():
+        orders = (await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(),
+                                                       metadata=token_for(follower))).orders
+        return next((o for o in orders if o.side == trading_pb2.SIDE_SELL
+                     and o.status == copy_events.FOLLOWER_ORDER_STATUS_FILLED), None)
+    close = await eventually(the_close, message="the close filled")
+    assert Decimal(close.quantity) == held == [o.orig_qty for o in sim.orders(follower)
+                                               if o.side == "SELL" and o.client_order_id != "her-own-sale"][0]
+    assert close.reduction.reason == "LIMITED_TO_HOLDINGS", close.reduction
+    assert Decimal(close.reduction.metadata["sized_quantity"]) == Decimal("0.00999")
+    assert Decimal(close.reduction.metadata["approved_quantity"]) == held == Decimal(close.reduction.metadata["free"])
+    assert "BTC" in close.reduction.message
+    assert holding(sim, follower) == 0
