@@ -117,12 +117,16 @@ class Monitor:
 
 
 def trade_row(*, trade_id: str, user_id: str, role: str, account_id: str, venue: str, symbol: str, side: str,
-              quantity: str, price: str, fee: str = "0", fee_currency: str = "", order_id: str = "",
-              master_fill_id: str = "", execute_time: datetime) -> TradeRow:
+              quantity: str, price: str, fee: str = "", fee_currency: str = "", order_id: str = "",
+              master_fill_id: str = "", venue_trade_id: str = "", venue_order_id: str = "",
+              client_order_id: str = "", execute_time: datetime) -> TradeRow:
+    """A trade as stored; a fee given as "" (the venue did not report one) is unknown, not zero."""
     return TradeRow(trade_id=trade_id[:200], user_id=user_id[:64], role=role, account_id=account_id[:64],
                     venue=venue[:64], symbol=symbol[:64], side=side, quantity=_decimal(quantity),
-                    price=_decimal(price), fee=_decimal(fee), fee_currency=fee_currency[:16], order_id=order_id[:200],
-                    master_fill_id=master_fill_id[:200], execute_time=execute_time.astimezone(UTC),
+                    price=_decimal(price), fee=_decimal(fee) if fee else None, fee_currency=fee_currency[:16],
+                    order_id=order_id[:200], master_fill_id=master_fill_id[:200],
+                    venue_trade_id=venue_trade_id[:200], venue_order_id=venue_order_id[:200],
+                    client_order_id=client_order_id[:200], execute_time=execute_time.astimezone(UTC),
                     record_time=datetime.now(UTC))
 
 
