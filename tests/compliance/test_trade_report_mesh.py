@@ -30,7 +30,7 @@ REPORT_COLUMNS = ["trade_id", "role", "execute_time", "venue", "account_id", "sy
 async def mesh(copy_mesh):
     started = await copy_mesh(seed=23)
     return started.sim, ComplianceServiceStub(started.compliance.channel), ReplicationServiceStub(
-        started.replication.channel)
+        started.replication.channel), started.replication.running.components["resting"]
 
 
 async def report(compliance, token, user: str, fmt=pb.REPORT_FORMAT_JSON) -> pb.ExportTradeReportResponse:
@@ -67,7 +67,7 @@ def venue_time(row: dict, trade, orders) -> str:
 
 
 async def test_a_reports_rows_are_the_venues_own_executions(mesh, token_for):
-    sim, compliance, replication = mesh
+    sim, compliance, replication, _ = mesh
     master, master_sim, master_account = await enrol(sim, compliance, replication, token_for, "master",
                                                      rep.ACCOUNT_ROLE_MASTER, {"USDT": "100000"}, watch=True)
     followers = {}
@@ -140,7 +140,7 @@ async def test_a_reports_rows_are_the_venues_own_executions(mesh, token_for):
 async def test_a_copy_whose_order_answer_has_no_fees_reports_the_fee_of_the_venues_own_trade(mesh, token_for):
     """On USDⓈ-M perpetuals the order's answer says nothing of fees: the copy's row carries the
     venue trade's own commission (read from the venue's trades), not a made-up zero."""
-    sim, compliance, replication = mesh
+    sim, compliance, replication, _ = mesh
     master, master_sim, master_account = await enrol(sim, compliance, replication, token_for, "master",
                                                      rep.ACCOUNT_ROLE_MASTER, {}, watch=True, futures_wallet="100000")
     follower, _, account = await enrol(sim, compliance, replication, token_for, "follower",
@@ -169,3 +169,42 @@ async def test_a_copy_whose_order_answer_has_no_fees_reports_the_fee_of_the_venu
                                               symbol="BTC/USDT:USDT")
     assert trade.commission > 0 and trade.commission_asset == "USDT"
     assert row["client_order_id"] == trade.client_order_id and row["trade_id"] == f"{row['order_id']}:{trade.trade_id}"
+
+
+async def test_a_resting_copys_fill_its_stream_never_delivered_still_reports_the_venues_fee(mesh, token_for):
+    """The follower's fill stream goes quiet before its resting copy fills: the poller finds the
+    order filled, and the row still carries the venue's own trade, time and fee (on main: the
+    step went out with no trade id and a fee of 0)."""
+    sim, compliance, replication, resting = mesh
+    master, master_sim, master_account = await enrol(sim, compliance, replication, token_for, "master",
+                                                     rep.ACCOUNT_ROLE_MASTER, {"USDT": "100000"}, watch=True)
+    follower, _, account = await enrol(sim, compliance, replication, token_for, "follower",
+                                       rep.ACCOUNT_ROLE_FOLLOWER, {"USDT": "50000"})
+    await replication.StartCopySession(rep.StartCopySessionRequest(
+        follower_account_id=account.account_id, master_account_id=master_account.account_id,
+        settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1",
+                                  mirror_resting_orders=True)), metadata=token_for(follower))
+    await eventually(lambda: sim.stream_subscribed(master), message="master stream watched")
+    exchange = ccxt.binance({"apiKey": master_sim.api_key, "secret": master_sim.secret,
+                             **ccxt_config(sim.url, rate_limit=False)})
+    try:
+        await exchange.load_markets()
+        price = sim.price("BTCUSDT")
+        await exchange.create_order("BTC/USDT", "limit", "buy", 0.01, float(price - 100))
+        await eventually(lambda: [o.status for o in sim.orders(follower)] == ["NEW"], message="the copy rests")
+        await eventually(lambda: sim.stream_subscribed(follower), message="the copy's fills followed")
+        assert sim.mute_streams(follower) > 0  # from here on its fills never arrive on the stream
+        sim.set_price("BTCUSDT", price - 200)
+        await eventually(lambda: [o.status for o in sim.orders(follower)] == ["FILLED"], message="the copy filled")
+    finally:
+        await exchange.close()
+    await resting.poll()  # what the poller does every few seconds
+
+    async def recorded():
+        return (await report(compliance, token_for(follower), follower)).trade_count == 1
+    await eventually(recorded, message="compliance recorded the copy's fill")
+    [row] = json.loads((await report(compliance, token_for(follower), follower)).content)["trades"]
+    [trade] = sim.trades(follower)
+    assert reported(row) == as_venue_reported(trade, venue="binance", account_id=account.account_id,
+                                              symbol="BTC/USDT")
+    assert trade.commission > 0 and row["trade_id"] == f"{trade.client_order_id}:{trade.trade_id}"
