@@ -121,7 +121,8 @@ def master_trade(event: rep_events.MasterFill):
                      account_id=event.master_account_id, venue=event.venue.id, symbol=event.symbol,
                      side=SIDES.get(event.side, ""), quantity=event.quantity, price=event.price, fee=event.fee,
                      fee_currency=event.fee_currency, order_id=event.venue_order_id, master_fill_id=event.fill_id,
-                     execute_time=_time(event.execute_time, event.receive_time))
+                     venue_trade_id=event.venue_trade_id, venue_order_id=event.venue_order_id,
+                     client_order_id=event.client_order_id, execute_time=_time(event.execute_time, event.receive_time))
 
 
 def follower_trade(event: rep_events.FollowerOrderFilled):
@@ -132,8 +133,9 @@ def follower_trade(event: rep_events.FollowerOrderFilled):
                      account_id=order.follower_account_id, venue=event.venue.id, symbol=order.symbol,
                      side=SIDES.get(order.side, ""), quantity=event.quantity or order.filled_quantity,
                      price=event.price or order.average_fill_price, fee=event.fee, fee_currency=event.fee_currency,
-                     order_id=order.order_id,
-                     master_fill_id=order.master_fill_id,
+                     order_id=order.order_id, master_fill_id=order.master_fill_id,
+                     venue_trade_id=event.venue_trade_id, venue_order_id=order.venue_order_id,
+                     client_order_id=order.client_order_id or order.order_id,
                      execute_time=_time(event.execute_time, order.ack_time, order.send_time))
 
 

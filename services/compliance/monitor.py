@@ -1,5 +1,6 @@
-"""Compliance monitoring over the tables: trades recorded as they arrive (and checked for unusual
-size and bursts), logins checked for new addresses, alerts stored once and announced."""
+"""Compliance monitoring over the tables: trades recorded as they arrive (a master's own checked
+for unusual size and bursts against that master's own pattern; copies are not checked again),
+logins checked for new addresses, alerts stored once and announced."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from services.compliance.store import AlertRow, LoginAddressRow, TradeRow
 from services.kit.db import aware
 
 ACTOR = "system:compliance"
+MASTER = "master"  # a trade's role: a master's own fill (the other: a follower's copy)
 
 
 def alert_to_proto(row: AlertRow) -> pb.ComplianceAlert:
@@ -42,13 +44,19 @@ class Monitor:
         self.thresholds = thresholds
 
     async def record_trade(self, tx: AuditedTransaction, trade: TradeRow) -> bool:
-        """Store `trade` unless known (False), then check it against the user's history."""
+        """Store `trade` unless known (False), then, for a master's own trade, check it against
+        that master's own history. A follower's copy is the master's decision, measured once at
+        the master: checked again for each follower it would raise the master's finding N more
+        times (every copy of an unusual order is as unusual for its follower)."""
         session = tx.session
         if await session.get(TradeRow, trade.trade_id) is not None:
             return False
+        if trade.role != MASTER:
+            session.add(trade)
+            return True
         history = [anomaly.notional(q, p) for q, p in (await session.execute(
             select(TradeRow.quantity, TradeRow.price)
-            .where(TradeRow.user_id == trade.user_id, TradeRow.role == trade.role,
+            .where(TradeRow.user_id == trade.user_id, TradeRow.role == MASTER,
                    TradeRow.execute_time <= trade.execute_time)
             .order_by(TradeRow.execute_time.desc()).limit(self.thresholds.size_history))).all()]
         session.add(trade)
@@ -62,18 +70,21 @@ class Monitor:
         return True
 
     async def _check_burst(self, tx: AuditedTransaction, trade: TradeRow) -> None:
-        """The user's orders of the last window against their own usual rate, one alert a burst."""
+        """The master's own orders of the last window against their own usual rate (copies they
+        receive as a follower are not theirs), one alert a burst."""
         t, session, user = self.thresholds, tx.session, trade.user_id
         since = trade.execute_time - t.burst_window
         count = await session.scalar(select(func.count()).select_from(TradeRow).where(
-            TradeRow.user_id == user, TradeRow.execute_time > since, TradeRow.execute_time <= trade.execute_time))
+            TradeRow.user_id == user, TradeRow.role == MASTER, TradeRow.execute_time > since,
+            TradeRow.execute_time <= trade.execute_time))
         if count <= t.burst_count:
             return  # under the floor: nobody's pattern makes this a burst
         if await self._recent(tx, user, anomaly.ORDER_BURST, trade.execute_time - t.burst_cooldown):
             return  # this burst (or one just before) was raised already
         baseline_start = trade.execute_time - t.baseline_window
         prior, first = (await session.execute(select(func.count(), func.min(TradeRow.execute_time)).where(
-            TradeRow.user_id == user, TradeRow.execute_time > baseline_start, TradeRow.execute_time <= since))).one()
+            TradeRow.user_id == user, TradeRow.role == MASTER, TradeRow.execute_time > baseline_start,
+            TradeRow.execute_time <= since))).one()
         span = since - max(baseline_start, aware(first)) if first is not None else timedelta(0)
         usual = anomaly.usual_per_window(prior, span, t)
         finding = anomaly.burst(user, trade.execute_time, count, t, usual)
@@ -117,12 +128,16 @@ class Monitor:
 
 
 def trade_row(*, trade_id: str, user_id: str, role: str, account_id: str, venue: str, symbol: str, side: str,
-              quantity: str, price: str, fee: str = "0", fee_currency: str = "", order_id: str = "",
-              master_fill_id: str = "", execute_time: datetime) -> TradeRow:
+              quantity: str, price: str, fee: str = "", fee_currency: str = "", order_id: str = "",
+              master_fill_id: str = "", venue_trade_id: str = "", venue_order_id: str = "",
+              client_order_id: str = "", execute_time: datetime) -> TradeRow:
+    """A trade as stored; a fee given as "" (the venue did not report one) is unknown, not zero."""
     return TradeRow(trade_id=trade_id[:200], user_id=user_id[:64], role=role, account_id=account_id[:64],
                     venue=venue[:64], symbol=symbol[:64], side=side, quantity=_decimal(quantity),
-                    price=_decimal(price), fee=_decimal(fee), fee_currency=fee_currency[:16], order_id=order_id[:200],
-                    master_fill_id=master_fill_id[:200], execute_time=execute_time.astimezone(UTC),
+                    price=_decimal(price), fee=_decimal(fee) if fee else None, fee_currency=fee_currency[:16],
+                    order_id=order_id[:200], master_fill_id=master_fill_id[:200],
+                    venue_trade_id=venue_trade_id[:200], venue_order_id=venue_order_id[:200],
+                    client_order_id=client_order_id[:200], execute_time=execute_time.astimezone(UTC),
                     record_time=datetime.now(UTC))
 
 

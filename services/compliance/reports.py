@@ -17,8 +17,12 @@ from services.kit import errors
 from services.kit.db import aware
 
 MAX_TRADES = 20_000  # keeps a report well inside one gRPC message; ask for a shorter period
+# One row per execution at a venue. trade_id is unique across every report; venue_trade_id and
+# venue_order_id are the venue's own ids, client_order_id the order's at the venue; fee is what the
+# venue reported for the execution ("" when it reported none); times are UTC.
 COLUMNS = ("trade_id", "role", "execute_time", "venue", "account_id", "symbol", "side", "quantity", "price",
-           "notional", "fee", "fee_currency", "order_id", "master_fill_id")
+           "notional", "fee", "fee_currency", "order_id", "master_fill_id", "venue_trade_id", "venue_order_id",
+           "client_order_id")
 CONTENT_TYPES = {pb.REPORT_FORMAT_CSV: "text/csv; charset=utf-8", pb.REPORT_FORMAT_JSON: "application/json"}
 
 
@@ -61,8 +65,11 @@ def _row(trade: TradeRow) -> dict[str, str]:
     return {"trade_id": trade.trade_id, "role": trade.role, "execute_time": _iso(trade.execute_time),
             "venue": trade.venue, "account_id": trade.account_id, "symbol": trade.symbol, "side": trade.side,
             "quantity": str(trade.quantity), "price": str(trade.price),
-            "notional": str(notional(trade.quantity, trade.price)), "fee": str(trade.fee),
-            "fee_currency": trade.fee_currency, "order_id": trade.order_id, "master_fill_id": trade.master_fill_id}
+            "notional": str(notional(trade.quantity, trade.price)),
+            "fee": "" if trade.fee is None else str(trade.fee), "fee_currency": trade.fee_currency,
+            "order_id": trade.order_id, "master_fill_id": trade.master_fill_id,
+            "venue_trade_id": trade.venue_trade_id or "", "venue_order_id": trade.venue_order_id or "",
+            "client_order_id": trade.client_order_id or ""}
 
 
 def _csv_safe(value: str) -> str:

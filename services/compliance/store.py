@@ -149,10 +149,16 @@ class TradeRow(ComplianceBase):
     side: Mapped[str] = mapped_column(String(8))  # "buy" or "sell"
     quantity: Mapped[Decimal] = mapped_column(DecimalText)
     price: Mapped[Decimal] = mapped_column(DecimalText)
-    fee: Mapped[Decimal] = mapped_column(DecimalText)
+    # As the venue reported it for this execution; None when it did not (never computed here).
+    fee: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
     fee_currency: Mapped[str] = mapped_column(String(16))
+    # The order: the venue's id for a master's, copytrade's (= its client order id) for a copy.
     order_id: Mapped[str] = mapped_column(String(200))
     master_fill_id: Mapped[str] = mapped_column(String(200))  # the master fill a copy follows
+    # The venue's own ids of the execution and its order, and the order's client order id.
+    venue_trade_id: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    venue_order_id: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    client_order_id: Mapped[str] = mapped_column(String(200), default="", server_default="")
     execute_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     record_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

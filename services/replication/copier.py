@@ -19,7 +19,7 @@ import os
 import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import grpc
@@ -48,7 +48,7 @@ from services.replication.market_data import PERIODS_PER_YEAR, MarketData
 from services.replication.store import (CopySessionRow, FollowerOrderRow, MasterFillRow, MasterPositionRow,
                                         VenueAccountRow)
 from services.replication.venue_pool import VenuePool
-from services.replication.venues.base import ErrorKind, Instrument, VenueError
+from services.replication.venues.base import ErrorKind, Fill, Instrument, OrderState, VenueError
 
 log = logging.getLogger("copytrade.replication.copier")
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -102,7 +102,7 @@ class Copier:
         self.clock = lambda: datetime.now(UTC)  # what the trading-hours check reads (tests pin it)
         self._venue_ids: dict[str, str] = {}  # follower account → venue id, for metrics labels
         self._follower_locks: dict[str, asyncio.Lock] = {}
-        self._accounts: dict[str, VenueAccountRow] = {}  # master accounts, for their venue and market
+        self._accounts: dict[str, VenueAccountRow] = {}  # accounts, for their venue and market (see account())
 
     @staticmethod
     def lane(delivery: Delivery) -> str:
@@ -361,8 +361,7 @@ class Copier:
         if existing is not None:  # sent before, outcome unknown: ask the venue first
             state = await venue.fetch_order(cid, existing.symbol)
             if state is not None:
-                return await self._placed(row, state.venue_order_id, state.filled_quantity, state.average_price,
-                                          state.status)
+                return await self._placed(row, state)
         trade = sizing.MasterTrade(fill.symbol, SIDE_NAMES[fill.side], Decimal(fill.quantity), Decimal(fill.price))
         if mirrors_resting_orders(session) and await self.resting_copy_covers(session, fill):
             return None  # the follower's resting copy of that master order fills at its own venue
@@ -487,8 +486,7 @@ class Copier:
             venue = await self.pool.get(account)
             state = await venue.fetch_order(row.order_id, row.symbol)
             if state is not None:
-                await self._placed(row, state.venue_order_id, state.filled_quantity, state.average_price,
-                                   state.status)
+                await self._placed(row, state)
                 return Attempt("placed")
             if row.reservation_id:  # the unknown attempt's reservation: that order never came to be
                 await self.risks.release([(row.follower_id, risk_pb.ReleaseReservationRequest(
@@ -627,7 +625,7 @@ class Copier:
             await self.fail(row, exc.kind.value, exc.message, unknown=unknown)
             return Attempt("failed", error=exc)
         row.budget_delay_ms = round(waited[0] * 1000)
-        self._acknowledged(row, state.venue_order_id, state.filled_quantity, state.average_price, state.status)
+        self._acknowledged(row, state)
         acks.add(row)
         return Attempt("placed")
 
@@ -650,12 +648,7 @@ class Copier:
     async def _master_venue(self, master_account_id: str, follower: VenueAccountRow):
         """The master's venue when it is another venue or market than the follower's (its markets
         decide the symbol mapping), else None."""
-        master = self._accounts.get(master_account_id)
-        if master is None:  # an account's venue and market never change: read once
-            async with self.db.session() as db_session:
-                master = await db_session.get(VenueAccountRow, master_account_id)
-            if master is not None:
-                self._accounts[master_account_id] = master
+        master = await self.account(master_account_id)
         if master is None or (master.venue_id, master.market_type) == (follower.venue_id, follower.market_type):
             return None
         try:
@@ -677,9 +670,10 @@ class Copier:
                 (FollowerOrderRow.config_id == config_id) & (FollowerOrderRow.symbol == symbol))
         return sums.get((symbol,), Decimal(0))
 
-    def _acknowledged(self, row: FollowerOrderRow, venue_order_id: str, filled: Decimal, price: Decimal | None,
-                      venue_status: str) -> None:
+    def _acknowledged(self, row: FollowerOrderRow, state: OrderState) -> None:
         """What the venue said of the copy, on the row (not yet written), its effects pending."""
+        venue_order_id, filled, price, venue_status = (state.venue_order_id, state.filled_quantity,
+                                                       state.average_price, state.status)
         row.ack_time = datetime.now(UTC)
         venue = self._venue_ids.get(row.follower_account_id, "")
         fill_time = aware(row.master_fill_time)
@@ -690,6 +684,7 @@ class Copier:
                     max(0.0, (aware(moment) - fill_time).total_seconds()))
         metrics.COPIES.labels(venue, "placed").inc()
         row.venue_order_id, row.filled_quantity, row.average_fill_price = venue_order_id, filled, price
+        row.venue_fills = venue_fills_json(state)
         # Done at the venue with part filled (an IOC copy's rest canceled) is CANCELED with what filled.
         row.status = (S.FOLLOWER_ORDER_STATUS_FILLED if filled >= row.quantity and filled > 0 else
                       S.FOLLOWER_ORDER_STATUS_CANCELED if venue_status in ("canceled", "expired") else
@@ -699,9 +694,8 @@ class Copier:
         row.effects_pending = True
         self.catalog.forget_equity(row.follower_account_id)  # a copy moves its account's equity
 
-    async def _placed(self, row: FollowerOrderRow, venue_order_id: str, filled: Decimal, price: Decimal | None,
-                      venue_status: str) -> None:
-        self._acknowledged(row, venue_order_id, filled, price, venue_status)
+    async def _placed(self, row: FollowerOrderRow, state: OrderState) -> None:
+        self._acknowledged(row, state)
         await self._save(row)
         await self._effects([row])
 
@@ -767,12 +761,54 @@ class Copier:
             await self._effects(rows[start:start + 500], wait=True)
 
     async def _announce(self, row: FollowerOrderRow) -> None:
-        """A copy's placed event, then its filled one: in that order on the bus."""
+        """A copy's placed event, then its filled ones: in that order on the bus. A filled event
+        is one fill as the follower's venue reported it (its trade id, quantity, price, time and
+        the fee it charged), naming that venue: the fills the acknowledgement listed, else those
+        the venue's trade history shows for the order, else the order's total with the fee the
+        venue gave for the order (or none: the fee is then unknown, never made up here)."""
         order = order_to_proto(row)
         await self.publish("placed", row, events.FollowerOrderPlaced(order=order))
-        if row.filled_quantity > 0:
-            await self.publish("filled", row, events.FollowerOrderFilled(
-                order=order, quantity=str(row.filled_quantity), price=str(row.average_fill_price or 0)))
+        if row.filled_quantity <= 0:
+            return
+        fills = row.venue_fills or []
+        if not any(f.get("venue_trade_id") for f in fills):  # the venue listed no fills with the order
+            found = await self._fills_at_venue(row)
+            fills = [fill_json(f) for f in found] if found else fills
+        venue = await self.venue_of(row.follower_account_id)
+        if not fills:
+            fills = [{"quantity": str(row.filled_quantity), "price": str(row.average_fill_price or 0)}]
+        for fill in fills:
+            # One fill keeps the copy's one filled message id; each of several is its own.
+            attempt = (fill.get("venue_trade_id") or fill["quantity"]) if len(fills) > 1 else ""
+            await self.publish("filled", row, filled_event(order, venue, fill), attempt=attempt)
+
+    async def _fills_at_venue(self, row: FollowerOrderRow) -> list[Fill] | None:
+        """The copy's fills from its venue's trade history (None when it cannot tell now)."""
+        account = await self.account(row.follower_account_id)
+        if account is None:
+            return None
+        try:
+            return await order_fills(await self.pool.get(account), row, Decimal(0))
+        except (VenueError, grpc.aio.AioRpcError) as exc:
+            log.warning("fills of copy %s not read from its venue (%s): its filled event goes without them",
+                        row.order_id, _describe(exc))
+            return None
+
+    async def account(self, account_id: str) -> VenueAccountRow | None:
+        """A venue account, read once (its venue and market never change)."""
+        account = self._accounts.get(account_id)
+        if account is None:
+            async with self.db.session() as db_session:
+                account = await db_session.get(VenueAccountRow, account_id)
+            if account is not None:
+                self._accounts[account_id] = account
+        return account
+
+    async def venue_of(self, account_id: str) -> trading_pb2.Venue:
+        """The venue an account trades on, as the events name it."""
+        account = await self.account(account_id)
+        return trading_pb2.Venue(kind=account.venue_kind, id=account.venue_id, market_type=account.market_type) \
+            if account else trading_pb2.Venue()
 
     async def refuse(self, row: FollowerOrderRow, reason: str, message: str, metadata: dict, *,
                       domain: str = sizing.DOMAIN) -> None:
@@ -805,6 +841,56 @@ class Copier:
     async def publish(self, verb: str, row: FollowerOrderRow, event, *, attempt: str = "") -> None:
         msg_id = f"{row.order_id}:{verb}" + (f":{attempt}" if attempt else "")  # each failed attempt is news
         await self.bus.publish(f"copies.order.{verb}.{row.follower_id}", event, msg_id=msg_id)
+
+
+def fill_json(fill: Fill) -> dict:
+    """A venue's fill as a copy keeps it (venue_fills): decimal strings, its time in UTC ISO 8601."""
+    return {"venue_trade_id": fill.venue_trade_id, "quantity": str(fill.quantity), "price": str(fill.price),
+            "fee": str(fill.fee), "fee_currency": fill.fee_currency, "time": fill.timestamp.astimezone(UTC).isoformat()}
+
+
+def venue_fills_json(state: OrderState) -> list[dict] | None:
+    """What a venue's answer says a copy paid, as venue_fills: the order's fills when it listed
+    all of them; else its total with the order's fee and no trade id, when it gave that fee;
+    else None (it did not say)."""
+    if state.filled_quantity <= 0:
+        return None
+    if state.fills and sum((f.quantity for f in state.fills), Decimal(0)) == state.filled_quantity:
+        return [fill_json(f) for f in state.fills]
+    if state.fee is None:
+        return None
+    return [{"venue_trade_id": "", "quantity": str(state.filled_quantity), "price": str(state.average_price or 0),
+             "fee": str(state.fee), "fee_currency": state.fee_currency,
+             "time": state.timestamp.astimezone(UTC).isoformat() if state.timestamp else ""}]
+
+
+def filled_event(order: events.FollowerOrder, venue: trading_pb2.Venue, fill: dict) -> events.FollowerOrderFilled:
+    """A copy's filled event for one of its fills (fill_json's form; fee and time may be missing)."""
+    event = events.FollowerOrderFilled(order=order, venue_trade_id=fill.get("venue_trade_id") or "",
+                                       quantity=fill["quantity"], price=fill["price"], venue=venue,
+                                       fee=fill.get("fee") or "", fee_currency=fill.get("fee_currency") or "")
+    if fill.get("time"):
+        event.execute_time.FromDatetime(datetime.fromisoformat(fill["time"]).astimezone(UTC))
+    return event
+
+
+HISTORY_MARGIN_S = 60  # a venue's clock may be behind ours: its trades are read from this long before the send
+
+
+async def order_fills(venue, row: FollowerOrderRow, before: Decimal) -> list[Fill] | None:
+    """The copy's fills past the first `before` of its filled quantity, from its venue's trade
+    history (the venue's trade ids, fees and times), oldest first; None when the history does not
+    show all that filled (not yet, or the venue lists trades without the order)."""
+    since = aware(row.send_time or row.ack_time or datetime.now(UTC))
+    trades = sorted((t for t in await venue.trades(row.symbol, since - timedelta(seconds=HISTORY_MARGIN_S))
+                     if (row.venue_order_id and t.venue_order_id == row.venue_order_id)
+                     or t.client_order_id == row.order_id), key=lambda t: (t.timestamp, t.venue_trade_id))
+    total, new = Decimal(0), []
+    for trade in trades:
+        if total >= before:
+            new.append(trade)
+        total += trade.quantity
+    return new if new and total >= row.filled_quantity else None
 
 
 def reduction(decision: risk_pb.ReserveOrderResponse, sized: Decimal) -> dict:

@@ -42,7 +42,8 @@ from services.kit.bus import Delivery
 from services.kit.db import aware
 from services.replication import copy_settings, sizing
 from services.replication.client_order_id import client_order_id
-from services.replication.copier import HANDED_OVER, RESTING, S, SIDE_NAMES, SIDE_VALUES, WORKER, Copier
+from services.replication.copier import (HANDED_OVER, RESTING, S, SIDE_NAMES, SIDE_VALUES, WORKER, Copier,
+                                         fill_json, filled_event, order_fills)
 from services.replication.orders import ORDER_TYPE_NAMES, ORDER_TYPE_VALUES, order_request, order_to_proto
 from services.replication.protective import protective_orders
 from services.replication.store import (CopySessionRow, FollowerOrderRow, MasterFillRow, MasterOrderRow,
@@ -372,11 +373,16 @@ class RestingCopies:
         if state is not None:
             await self.apply(row.order_id, state, fill)
 
-    async def _venue_of(self, account_id: str) -> trading_pb2.Venue:
-        async with self.db.session() as session:
-            account = await session.get(VenueAccountRow, account_id)
-        return trading_pb2.Venue(kind=account.venue_kind, id=account.venue_id, market_type=account.market_type) \
-            if account else trading_pb2.Venue()
+    async def _fills_at_venue(self, row: FollowerOrderRow, before: Decimal) -> list[Fill] | None:
+        """The copy's fills past `before` from its venue's trade history (None: it cannot tell now)."""
+        account = await self.copier.account(row.follower_account_id)
+        if account is None:
+            return None
+        try:
+            return await order_fills(await self.pool.get(account), row, before)
+        except (VenueError, grpc.aio.AioRpcError) as exc:
+            log.warning("fills of resting copy %s not read from its venue (%s)", row.order_id, exc)
+            return None
 
     async def apply(self, order_id: str, state: OrderState, fill: Fill | None = None) -> None:
         """Bring the copy's record in line with the venue's view of its order and tell the feed
@@ -404,15 +410,20 @@ class RestingCopies:
         if was in (S.FOLLOWER_ORDER_STATUS_PENDING, S.FOLLOWER_ORDER_STATUS_UNKNOWN):
             await copier.publish("placed", row, events.FollowerOrderPlaced(order=order_to_proto(row)))
         if row.filled_quantity > before:
-            filled = events.FollowerOrderFilled(
-                order=order_to_proto(row), venue_trade_id=fill.venue_trade_id if fill else "",
-                quantity=str(fill.quantity if fill else row.filled_quantity - before),
-                price=str(fill.price if fill else row.average_fill_price or 0),
-                venue=await self._venue_of(row.follower_account_id))
-            if fill:  # the venue's own fill: its time and the fee it charged (for trade reports)
-                filled.execute_time.FromDatetime(fill.timestamp)
-                filled.fee, filled.fee_currency = str(fill.fee), fill.fee_currency
-            await copier.publish("filled", row, filled, attempt=str(row.filled_quantity))
+            # The venue's own fills of this step (their trade ids, times and the fees it charged,
+            # for trade reports): the one its stream delivered, else those its trade history shows.
+            order, venue = order_to_proto(row), await copier.venue_of(row.follower_account_id)
+            fills = [fill] if fill is not None and fill.quantity >= row.filled_quantity - before else \
+                await self._fills_at_venue(row, before)
+            if fills:
+                for step in fills:
+                    await copier.publish("filled", row, filled_event(order, venue, fill_json(step)),
+                                         attempt=f"{row.filled_quantity}:{step.venue_trade_id}"
+                                         if len(fills) > 1 else str(row.filled_quantity))
+            else:  # what filled, from the order: the venue's fee for it is not known here
+                await copier.publish("filled", row, filled_event(order, venue, {
+                    "quantity": str(row.filled_quantity - before), "price": str(row.average_fill_price or 0)}),
+                                     attempt=str(row.filled_quantity))
             if row.oco_group:  # the first of a group to fill takes the others (the venue may have already)
                 for sibling in await self._live_copies(FollowerOrderRow.config_id == row.config_id,
                                                        FollowerOrderRow.oco_group == row.oco_group,

@@ -400,8 +400,12 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
         try:
             while True:
                 event = await queue.get()
-                # A resting copy fills in steps: each step is its own event.
-                step = f":{event.order.filled_quantity}" if isinstance(event, events.FollowerOrderFilled) else ""
+                # A copy fills in steps (a resting one over time, any in several venue trades):
+                # each step is its own event.
+                step = ""
+                if isinstance(event, events.FollowerOrderFilled):
+                    step = f":{event.order.filled_quantity}" + (f":{event.venue_trade_id}" if event.venue_trade_id
+                                                                  else "")
                 copy_event = events.CopyEvent(event_id=f"{event.order.order_id}:{type(event).__name__}{step}")
                 copy_event.occur_time.FromDatetime(datetime.now(UTC))
                 getattr(copy_event, EVENT_KINDS[type(event).__name__]).CopyFrom(event)

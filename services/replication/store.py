@@ -175,6 +175,10 @@ class FollowerOrderRow(ReplicationBase):
     # the write that records the acknowledgement, cleared once they are; the sweeper
     # (services/replication/fanout.py) redoes what a crash or an outage left undone.
     effects_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The copy's fills as the venue reported them on acknowledging it, its own figures (see
+    # copier.venue_fills_json): what its filled events carry. None: the venue did not say (its
+    # trade history is asked when the events go out).
+    venue_fills: Mapped[list | None] = mapped_column(JSON, nullable=True)
 
 
 class ErrorEventRow(ReplicationBase):

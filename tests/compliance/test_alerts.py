@@ -10,6 +10,7 @@ import pytest
 
 from copytrade.compliance.v1 import compliance_events_pb2 as events_pb
 from copytrade.compliance.v1 import compliance_service_pb2 as pb
+from copytrade.replication.v1 import replication_events_pb2 as rep_events
 from services.compliance import anomaly
 from services.kit.testing import eventually
 from tests.compliance.conftest import master_fill, publish_fill
@@ -95,6 +96,56 @@ async def test_a_master_stepping_their_size_up_raises_one_size_alert(start_compl
     await eventually(lambda: _all_in(svc, operator, {master: len(sizes)}), message="every trade recorded")
     alerts = await alerts_for(svc, operator, master)
     assert [(a.kind, a.metadata["trade_id"]) for a in alerts] == [(anomaly.ORDER_SIZE_ANOMALY, f"acct-{master}:10")]
+
+
+def copy_of(fill, follower: str, quantity: str):
+    """A follower's copy of a master fill, filled, as replication announces it."""
+    order = rep_events.FollowerOrder(
+        order_id=f"c-{follower}-{fill.venue_trade_id}", follower_id=follower, follower_account_id=f"acct-{follower}",
+        master_fill_id=fill.fill_id, symbol=fill.symbol, side=fill.side, quantity=quantity, filled_quantity=quantity,
+        average_fill_price=fill.price, status=rep_events.FOLLOWER_ORDER_STATUS_FILLED)
+    copy = rep_events.FollowerOrderFilled(order=order, quantity=quantity, price=fill.price,
+                                          venue_trade_id=f"v{fill.venue_trade_id}", fee="0.01", fee_currency="USDT")
+    copy.execute_time.CopyFrom(fill.execute_time)
+    return copy
+
+
+async def test_a_masters_finding_is_raised_once_not_again_for_each_copy(start_compliance, bus, operator):
+    """Measured on main: a master's unusual order and burst, copied by two followers, raised an
+    ORDER_SIZE_ANOMALY and an ORDER_BURST for each follower too (their copies follow the master's
+    pattern, so they looked just as unusual): 3 alerts of each for one finding, N+1 with N
+    followers. A copy is the master's decision, measured once, at the master."""
+    svc = await start_compliance()
+    master, followers = f"m-{uuid.uuid4().hex[:8]}", [f"f-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    fills = [master_fill(master, n, T0 + timedelta(minutes=n)) for n in range(10)]  # ten ordinary orders
+    fills.append(master_fill(master, 10, T0 + timedelta(minutes=10), quantity="10"))  # then a 10x one
+    fills += [master_fill(master, 11 + n, T0 + timedelta(minutes=11, seconds=n)) for n in range(25)]  # a burst
+    for fill in fills:
+        await publish_fill(bus, fill)
+        for i, follower in enumerate(followers):
+            copy = copy_of(fill, follower, str(Decimal(fill.quantity) / (i + 2)))
+            await bus.publish(f"copies.order.filled.{follower}", copy, msg_id=f"{copy.order.order_id}:filled")
+    await eventually(lambda: _all_in(svc, operator, {master: len(fills), **{f: len(fills) for f in followers}}),
+                     message="every trade recorded")
+    assert sorted(a.kind for a in await alerts_for(svc, operator, master)) == [anomaly.ORDER_BURST,
+                                                                               anomaly.ORDER_SIZE_ANOMALY]
+    for follower in followers:
+        assert await alerts_for(svc, operator, follower) == []
+
+
+async def test_a_masters_burst_counts_their_own_orders_not_the_copies_they_receive(start_compliance, bus, operator):
+    """A master who also follows someone: 15 orders of their own in a minute is no burst, whatever
+    the 15 copies they received meanwhile (on main: 30 orders, past the floor of 20, an alert)."""
+    svc = await start_compliance()
+    master, other = f"m-{uuid.uuid4().hex[:8]}", f"m-{uuid.uuid4().hex[:8]}"
+    for n in range(15):
+        await publish_fill(bus, master_fill(master, n, T0 + timedelta(seconds=2 * n)))
+        theirs = master_fill(other, n, T0 + timedelta(seconds=2 * n + 1))
+        await publish_fill(bus, theirs)
+        copy = copy_of(theirs, master, "1")
+        await bus.publish(f"copies.order.filled.{master}", copy, msg_id=f"{copy.order.order_id}:filled")
+    await eventually(lambda: _all_in(svc, operator, {master: 30, other: 15}), message="every trade recorded")
+    assert await alerts_for(svc, operator, master) == []
 
 
 async def _all_in(svc, operator, expected: dict[str, int]) -> bool:

@@ -86,3 +86,20 @@ async def test_a_report_holds_exactly_the_periods_trades(start_compliance, backe
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await svc.public.ExportTradeReport(pb.ExportTradeReportRequest(user_id=master), metadata=token_for(master))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_fee_the_venue_did_not_report_is_empty_not_zero(start_compliance, bus, token_for):
+    svc = await start_compliance()
+    master = f"m-{uuid.uuid4().hex[:8]}"
+    fill = master_fill(master, 1, START)
+    fill.fee, fill.fee_currency, fill.client_order_id = "", "", "mine-1"  # a signal fill that gave no fee
+    await publish_fill(bus, fill)
+
+    async def arrived():
+        return (await svc.public.ExportTradeReport(report_request(master, START, END),
+                                                   metadata=token_for(master))).trade_count == 1
+    await eventually(arrived, message="compliance has the trade")
+    reply = await svc.public.ExportTradeReport(report_request(master, START, END), metadata=token_for(master))
+    [row] = list(csv.DictReader(io.StringIO(reply.content)))
+    assert (row["fee"], row["fee_currency"]) == ("", "")
+    assert (row["venue_trade_id"], row["venue_order_id"], row["client_order_id"]) == ("1", "o1", "mine-1")

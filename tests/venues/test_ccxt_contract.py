@@ -115,3 +115,31 @@ async def test_a_market_order_with_a_reference_price_is_sent_by_quantity_not_quo
             await venue.close()
         [order] = sim.orders("a", "ref-price")
         assert (order.orig_qty, order.orig_quote_qty) == (Decimal("0.01"), 0)
+
+
+async def test_an_orders_answer_carries_what_the_venue_said_it_charged():
+    """Binance spot answers a market order with its fills (FULL): the state carries them, each
+    with the venue's trade id and commission, and the order's fee. USDⓈ-M's answer names no
+    fee: the state says none (None), never a zero."""
+    async with Simulator() as sim:
+        account = sim.create_account("a", {"USDT": "10000"}, futures_wallet="10000")
+        spot = CcxtVenue("binance", api_key=account.api_key, secret=account.secret,
+                         config=ccxt_config(sim.url, rate_limit=False))
+        swap = CcxtVenue("binance", api_key=account.api_key, secret=account.secret, market_type="swap",
+                         config=ccxt_config(sim.url, rate_limit=False, market="swap"))
+        try:
+            await spot.connect()
+            await swap.connect()
+            bought = await spot.place_order(OrderRequest("fee-spot", "BTC/USDT", "buy", Decimal("0.01")))
+            perp = await swap.place_order(OrderRequest("fee-swap", "BTC/USDT:USDT", "buy", Decimal("0.01")))
+        finally:
+            await spot.close()
+            await swap.close()
+        [trade] = sim.trades("a")
+        [fill] = bought.fills
+        assert (fill.venue_trade_id, fill.venue_order_id, fill.client_order_id) == (
+            str(trade.trade_id), str(trade.order_id), "fee-spot")
+        assert (fill.side, fill.quantity, fill.price) == ("buy", trade.qty, trade.price)
+        assert (fill.fee, fill.fee_currency) == (trade.commission, "BTC") and trade.commission > 0
+        assert (bought.fee, bought.fee_currency) == (trade.commission, "BTC")
+        assert perp.filled_quantity == Decimal("0.01") and perp.fills == () and perp.fee is None

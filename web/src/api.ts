@@ -188,6 +188,7 @@ export interface CopySettings {
   allowedSymbols?: string[];
   deniedSymbols?: string[];
   maxSlippage?: string;
+  limitAtTolerance?: boolean; // each fill's copy as an IOC limit at the master's price moved by maxSlippage
   copyOpenPositions?: boolean;
   feedOutagePolicy?: string;
   driftPolicy?: string;

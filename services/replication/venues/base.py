@@ -163,6 +163,21 @@ async def place_in_turn(venue: "Venue", orders: list[OrderRequest]) -> list[Orde
 
 
 @dataclass(frozen=True)
+class Fill:
+    venue_trade_id: str
+    venue_order_id: str
+    client_order_id: str
+    symbol: str
+    side: str  # "buy" | "sell"
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_currency: str
+    timestamp: datetime  # UTC, the venue's trade time
+    backfilled: bool = False  # read from the venue's trade history, not its live stream
+
+
+@dataclass(frozen=True)
 class OrderState:
     """An order as the venue last reported it (also what place_order acknowledges)."""
 
@@ -183,6 +198,12 @@ class OrderState:
     reduce_only: bool = False
     close_position: bool = False
     triggered: bool = False  # a triggered type that has fired (it is working, or done)
+    # What the venue said the order paid so far, in its own figures: its fills when it reported
+    # them with the order (Binance spot's FULL answer), else the order's fee when it gave one
+    # (None: it did not say; its trades then tell, see Venue.trades). Never computed here.
+    fills: tuple[Fill, ...] = ()
+    fee: Decimal | None = None
+    fee_currency: str = ""
 
     @property
     def is_open(self) -> bool:
@@ -190,21 +211,6 @@ class OrderState:
 
 
 OrderAck = OrderState  # place_order's answer is the order's state at acknowledgement
-
-
-@dataclass(frozen=True)
-class Fill:
-    venue_trade_id: str
-    venue_order_id: str
-    client_order_id: str
-    symbol: str
-    side: str  # "buy" | "sell"
-    quantity: Decimal
-    price: Decimal
-    fee: Decimal
-    fee_currency: str
-    timestamp: datetime  # UTC, the venue's trade time
-    backfilled: bool = False  # read from the venue's trade history, not its live stream
 
 
 @dataclass(frozen=True)

@@ -832,6 +832,7 @@ class CcxtVenue:
         trigger = raw.get("triggerPrice") or raw.get("stopPrice") or info.get("triggerPrice") or (
             request.trigger_price if request is not None else None)
         group = info.get("orderListId", info.get("g"))
+        fills, fee, fee_currency = self._order_fees(raw, request, client_order_id, symbol, stamp)
         return OrderState(
             client_order_id=self._our_cid(venue_id) or (request.client_order_id if request else client_order_id),
             venue_order_id=str(raw.get("id")), symbol=raw.get("symbol") or (request.symbol if request else symbol),
@@ -845,7 +846,33 @@ class CcxtVenue:
             trigger_price=_dec(trigger) if trigger and _dec(trigger) > 0 else None,
             oco_group=str(group) if group not in (None, "", -1, "-1") else "",
             reduce_only=bool(raw.get("reduceOnly")),
-            close_position=bool(info.get("closePosition", info.get("cp"))), triggered=triggered)
+            close_position=bool(info.get("closePosition", info.get("cp"))), triggered=triggered,
+            fills=fills, fee=fee, fee_currency=fee_currency)
+
+    def _order_fees(self, raw: dict, request: OrderRequest | None, client_order_id: str, symbol: str,
+                    stamp) -> tuple[tuple[Fill, ...], Decimal | None, str]:
+        """What the venue reported the order paid, as ccxt parsed it: the order's own fills when
+        the answer lists them (Binance spot's FULL answer: trade id, quantity, price, commission;
+        their time, order and side are the order's), and the order's fee (ccxt's fee, or its fees
+        when all in one currency). (fills, fee or None when the venue did not say, fee currency)."""
+        fills = []
+        for trade in raw.get("trades") or []:
+            if not isinstance(trade, dict) or trade.get("id") is None or not trade.get("amount") \
+                    or trade.get("price") is None:
+                continue
+            trade = {**trade, "symbol": trade.get("symbol") or raw.get("symbol") or symbol,
+                     "side": trade.get("side") or raw.get("side") or (request.side if request else ""),
+                     "order": trade.get("order") or raw.get("id"),
+                     "clientOrderId": trade.get("clientOrderId") or raw.get("clientOrderId"),
+                     "timestamp": trade.get("timestamp") or raw.get("lastTradeTimestamp") or stamp}
+            if trade["timestamp"] and trade["side"]:
+                fills.append(self._fill(trade))
+        fees = [f for f in (raw.get("fees") or ([raw["fee"]] if raw.get("fee") else []))
+                if isinstance(f, dict) and f.get("cost") is not None]
+        currencies = {f.get("currency") or "" for f in fees}
+        if not fees or len(currencies) != 1:
+            return tuple(fills), None, ""
+        return tuple(fills), sum((_dec(f["cost"]) for f in fees), ZERO), currencies.pop()
 
     def _type_of(self, raw: dict, info: dict, request: OrderRequest | None) -> tuple[str | None, bool]:
         """Our order type (base.ORDER_TYPES) from the venue's, and whether a triggered type has fired."""

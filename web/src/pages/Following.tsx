@@ -1,6 +1,6 @@
 // My copies: each copy with its money (invested, PnL after fees, ROI, open positions, from the
 // venue's own fills), its controls, and a Stop that asks what to do with open positions.
-import { useState } from "react";
+import { useId, useState } from "react";
 import { get, patch, post, type CopyPerformance, type CopySession, type CopySessionStats, type CopySettings, type VenueAccount } from "../api";
 import { enumLabel, money, num, pct, qty, time, tone } from "../format";
 import { FIGURES, labelled } from "../figures";
@@ -32,6 +32,32 @@ export function parseSymbolMap(text: string) {
 
 const list = (text: string) => text.split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
 
+/** Whether a maximum slippage is set (a positive decimal): sending copies at it needs one. */
+export function hasSlippage(value: string | undefined): boolean {
+  const text = (value ?? "").trim();
+  return /^\d*\.?\d+$/.test(text) && Number(text) > 0;
+}
+
+/** Send each copy as a limit at the slippage tolerance; only with a maximum slippage to set it at. */
+function LimitAtTolerance({ settings, onChange }: { settings: CopySettings; onChange: (s: CopySettings) => void }) {
+  const hint = useId();
+  const available = hasSlippage(settings.maxSlippage);
+  return (
+    <div className="field full">
+      <label className="check">
+        <input type="checkbox" name="limit_at_tolerance" checked={available && !!settings.limitAtTolerance} disabled={!available}
+          aria-describedby={hint} onChange={(e) => onChange({ ...settings, limitAtTolerance: e.target.checked })} />
+        Never fill worse than my maximum slippage (copy as a limit order, not at market)
+      </label>
+      <p id={hint} className="hint">
+        {available
+          ? "Each copy of the master's trade is sent as a limit order at the master's price moved by your maximum slippage, filled at once or not at all: no part of it fills at a worse price, and what the market does not fill there at once is not copied."
+          : "Set a maximum slippage above to use this: it is the price limit each copy is sent with."}
+      </p>
+    </div>
+  );
+}
+
 export function usePerformance(configId: string) {
   const perf = useLoad(() => get<{ performance?: CopyPerformance }>(`/v1/copy-sessions/${encodeURIComponent(configId)}/performance`).then((r) => r.performance ?? {}), [configId]);
   useEvery(REFRESH_MS, perf.reload);
@@ -51,9 +77,13 @@ function SettingsForm({ session, onSaved }: { session: CopySession; onSaved: () 
   async function save(e: React.FormEvent) {
     e.preventDefault();
     setSaved(false);
-    const body: CopySettings = { ...cleanSizing(settings), symbolMap: parseSymbolMap(symbolMap), allowedSymbols: list(allowed), deniedSymbols: list(denied) };
+    const body: CopySettings = {
+      ...cleanSizing(settings), symbolMap: parseSymbolMap(symbolMap), allowedSymbols: list(allowed), deniedSymbols: list(denied),
+      // Without a maximum slippage there is no price to send the limit at (the service refuses it).
+      limitAtTolerance: !!settings.limitAtTolerance && hasSlippage(settings.maxSlippage),
+    };
     const mode = SIZING_MODES.find((m) => m.mode === body.sizingMode);
-    const mask = ["sizingMode", ...(mode?.field ? [mode.field] : []), "symbolMap", "allowedSymbols", "deniedSymbols", "maxSlippage", "feedOutagePolicy", "reverse", "mirrorRestingOrders"];
+    const mask = ["sizingMode", ...(mode?.field ? [mode.field] : []), "symbolMap", "allowedSymbols", "deniedSymbols", "maxSlippage", "limitAtTolerance", "feedOutagePolicy", "reverse", "mirrorRestingOrders"];
     const done = await action.run(() => patch(`/v1/copy-sessions/${encodeURIComponent(id)}/settings?updateMask=${mask.join(",")}`, body));
     if (done) {
       setSaved(true);
@@ -71,6 +101,7 @@ function SettingsForm({ session, onSaved }: { session: CopySession; onSaved: () 
       <TextField label="Copy only these instruments (blank: all)" name="allowed_symbols" value={allowed} onChange={setAllowed} placeholder="BTC/USDT, ETH/USDT" error={action.error} />
       <TextField label="Never copy these instruments" name="denied_symbols" value={denied} onChange={setDenied} error={action.error} />
       <TextField label="Maximum slippage (0.01 = 1%)" name="max_slippage" inputMode="decimal" value={settings.maxSlippage ?? ""} onChange={(v) => setSettings({ ...settings, maxSlippage: v })} error={action.error} />
+      <LimitAtTolerance settings={settings} onChange={setSettings} />
       <SelectField label="If the master's trades stop arriving" name="feed_outage_policy" value={settings.feedOutagePolicy ?? "FEED_OUTAGE_POLICY_FREEZE"}
         onChange={(v) => setSettings({ ...settings, feedOutagePolicy: v })} error={action.error}>
         {OUTAGE.map((o) => (

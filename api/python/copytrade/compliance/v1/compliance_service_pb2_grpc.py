@@ -286,7 +286,14 @@ class ComplianceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExportTradeReport(self, request, context):
-        """A user's master and follower trades in a period, as CSV or JSON.
+        """A user's master and follower trades in a period, as CSV or JSON: one row per execution at a
+        venue, in execution order, with what the venue itself reported of it. Columns (CSV header,
+        JSON keys): trade_id (unique across reports), role (master or follower), execute_time (the
+        venue's, UTC, RFC 3339), venue, account_id, symbol, side (buy or sell), quantity, price,
+        notional (quantity x price), fee and fee_currency (as the venue charged them; fee is empty when
+        the venue reported none), order_id (the venue's for a master's order, copytrade's for a copy),
+        master_fill_id (the master fill a copy follows), venue_trade_id, venue_order_id,
+        client_order_id. Decimals are exact decimal strings.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
