@@ -36,7 +36,7 @@ from copytrade.type.v1 import trading_pb2
 from services.kit import metrics, tracing
 from services.kit.bus import Bus, Delivery
 from services.kit.db import Database, aware, insert_ignoring
-from services.replication import (budget, copy_settings, guards, isolation, master_stops, recovery, sizing,
+from services.replication import (budget, copy_settings, guards, isolation, join, master_stops, recovery, sizing,
                                   symbol_map, trading_hours)
 from services.replication.catalog import Catalog
 from services.replication.client_order_id import client_order_id
@@ -244,6 +244,19 @@ class Copier:
         if failures:
             raise failures[0]  # tried again; copies already made are skipped by their id
 
+    async def join(self, session: CopySessionRow, fills: list[events.MasterFill]) -> None:
+        """A starting session joins its master's open positions (join.py): each position's
+        stand-in fill copied to this one session by the path every master fill takes, its copy
+        made before (a join run again) found by its client order id. The master's copy lock is
+        the caller's. Raises what could not be decided (risk or the database away)."""
+        received = datetime.now(UTC)
+        async with self.db.session() as db_session:
+            account = await db_session.get(VenueAccountRow, session.follower_account_id)
+            made = [await self._made_before(db_session, fill, [session]) for fill in fills]
+        accounts = {account.account_id: account} if account is not None else {}
+        for fill, existing in zip(fills, made):
+            await self._copy_fill(fill, [session], accounts, existing, received)
+
     async def _send_chunk(self, fill: events.MasterFill, intents: list[Intent], received: datetime,
                           failures: list[BaseException]) -> None:
         """Send a chunk of a fill's planned copies; a copy no retry can make is refused alone, and
@@ -382,16 +395,19 @@ class Copier:
         if session.state == pb.SESSION_STATE_FROZEN:  # recorded sized, so a resync makes it up
             return await self.refuse(row, "SESSION_FROZEN", f"copying is frozen: {session.state_reason}", {})
         guarded = self.catalog.settings(session)
-        if fill.execute_time.seconds and (stale := guards.too_old(
+        joining = join.is_join(fill.fill_id)
+        # A join copies a position the master holds now, not a fill that may have gone stale: no age guard.
+        if fill.execute_time.seconds and not joining and (stale := guards.too_old(
                 fill.execute_time.ToDatetime(tzinfo=UTC), datetime.now(UTC), guarded.max_fill_age_s)):
             return await self.refuse(row, *stale)
         expected = price
-        if guarded.max_slippage > 0:  # the follower venue's price now, against the master's
+        if guarded.max_slippage > 0:  # the follower venue's price now, against the master's (a join's: its entry)
             try:
                 expected = await self.market.price(venue, venue_key(venue, session), instrument.symbol)
             except VenueError as exc:
                 return await self._give_up_for_now(row, account, exc)
-            if (slipped := guards.slipped(sized.side, price, expected, guarded.max_slippage)):
+            if (slipped := guards.slipped(sized.side, price, expected, guarded.max_slippage,
+                                          against="the master's average entry" if joining else "the master's fill")):
                 return await self.refuse(row, *slipped)
         if guarded.limit_at_tolerance:  # an IOC limit at the tolerance (order_request), not a market order
             row.order_type = trading_pb2.ORDER_TYPE_LIMIT
@@ -479,7 +495,15 @@ class Copier:
             row = await db_session.get(FollowerOrderRow, order_id)
             session = await db_session.get(CopySessionRow, row.config_id)
             account = await db_session.get(VenueAccountRow, row.follower_account_id)
-            fill = events.MasterFill.FromString((await db_session.get(MasterFillRow, row.master_fill_id)).payload)
+            stored = await db_session.get(MasterFillRow, row.master_fill_id)
+            if stored is not None:
+                fill = events.MasterFill.FromString(stored.payload)
+            elif join.is_join(row.master_fill_id):  # the master's position now stands for its fill
+                master_account_id, _, symbol = join.parse(row.master_fill_id)
+                fill = join.retried(session, row, await db_session.get(MasterPositionRow,
+                                                                       (master_account_id, symbol)))
+            else:
+                raise LookupError(f"copy {order_id} follows no recorded master fill ({row.master_fill_id})")
             master_position = await db_session.get(MasterPositionRow, (fill.master_account_id, fill.symbol))
         self._venue_ids[row.follower_account_id] = account.venue_id
         try:
@@ -500,7 +524,7 @@ class Copier:
                 before = Decimal(fill.position_before or 0)
                 master_side = SIDE_NAMES[fill.side]
                 reason = recovery.stale_reason(
-                    side=SIDE_NAMES[row.side], fill_price=Decimal(fill.price), price_now=price_now,
+                    side=SIDE_NAMES[row.side], fill_price=Decimal(fill.price or 0), price_now=price_now,
                     max_slippage=Decimal(copy_settings.from_json(session.settings).max_slippage or 0),
                     opens=sizing.closing_fraction(before, master_side, quantity)[0] == 0,
                     master_position_now=master_position.quantity if master_position else Decimal(0),
@@ -517,7 +541,7 @@ class Copier:
         except grpc.aio.AioRpcError as exc:
             return Attempt("failed", error=_as_venue_error(exc, "cannot reach the follower's venue"))
         return await self.send(row, session, venue, instrument, reservation_id=f"{row.order_id}:{attempt_number}",
-                                expected_price=price_now, reference_price=Decimal(fill.price) / ratio, equity=Decimal(0),
+                                expected_price=price_now, reference_price=Decimal(fill.price or 0) / ratio, equity=Decimal(0),
                                 master_fill_time=fill.execute_time, reduce_only=False)
 
     async def send(self, row: FollowerOrderRow, session: CopySessionRow, venue, instrument, *, reservation_id: str,

@@ -22,6 +22,7 @@ from copytrade.type.v1 import trading_pb2
 from services.kit import fillsign, tracing
 from services.kit.bus import Bus
 from services.kit.db import Database, aware, retry_transient
+from services.replication import join
 from services.replication.orders import ORDER_TYPE_VALUES
 from services.replication.store import (MasterFeedRow, MasterFillRow, MasterOrderRow, MasterPositionRow,
                                         VenueAccountRow)
@@ -141,7 +142,11 @@ async def record(db: Database, event: events.MasterFill) -> tuple[events.MasterF
             position = await session.get(MasterPositionRow, key)
             before = position.quantity if position else Decimal(0)
             quantity = Decimal(event.quantity)
-            after = before + (quantity if event.side == trading_pb2.SIDE_BUY else -quantity)
+            signed = quantity if event.side == trading_pb2.SIDE_BUY else -quantity
+            after = before + signed
+            # The average entry of what is open, for a session joining the position (join.py).
+            entry = join.entry_after(before, position.entry_price if position else None, signed,
+                                     Decimal(event.price))
             event.position_before = str(before)
             session.add(MasterFillRow(fill_id=event.fill_id, master_account_id=event.master_account_id,
                                       payload=event.SerializeToString(),
@@ -149,7 +154,7 @@ async def record(db: Database, event: events.MasterFill) -> tuple[events.MasterF
                                       published=False, handled=False, record_time=datetime.now(UTC),
                                       venue_order_id=event.venue_order_id or None, quantity=quantity))
             await session.merge(MasterPositionRow(master_account_id=key[0], symbol=key[1], quantity=after,
-                                                  update_time=datetime.now(UTC)))
+                                                  entry_price=entry, update_time=datetime.now(UTC)))
         return event, True, False
     except IntegrityError:
         async with db.session() as session:

@@ -22,9 +22,11 @@ def too_old(executed: datetime, now: datetime, max_age_s: Decimal) -> Refusal | 
             {"age_seconds": str(age), "max_age_seconds": str(max_age_s)})
 
 
-def slipped(side: str, master_price: Decimal, venue_price: Decimal, max_slippage: Decimal) -> Refusal | None:
+def slipped(side: str, master_price: Decimal, venue_price: Decimal, max_slippage: Decimal, *,
+            against: str = "the master's fill") -> Refusal | None:
     """SLIPPAGE_TOO_HIGH when the follower would buy above (sell below) the master's price by
-    more than max_slippage, a fraction of the master's price (0: no guard)."""
+    more than max_slippage, a fraction of the master's price (0: no guard). `against` names that
+    price in the message (a join's is the master's average entry)."""
     if max_slippage <= 0 or master_price <= 0 or venue_price <= 0:
         return None
     move = (venue_price - master_price) / master_price
@@ -32,7 +34,7 @@ def slipped(side: str, master_price: Decimal, venue_price: Decimal, max_slippage
     if adverse <= max_slippage:
         return None
     shown = adverse.quantize(Decimal("0.000001"))
-    return ("SLIPPAGE_TOO_HIGH", f"the price is {shown:.4%} against the master's fill ({_plain(master_price)} → "
+    return ("SLIPPAGE_TOO_HIGH", f"the price is {shown:.4%} against {against} ({_plain(master_price)} → "
             f"{_plain(venue_price)}), more than the {max_slippage:.2%} this session allows",
             {"slippage": str(shown), "max_slippage": str(max_slippage), "master_price": _plain(master_price),
              "venue_price": _plain(venue_price)})

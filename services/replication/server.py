@@ -28,6 +28,7 @@ from services.replication.copier import Copier
 from services.replication.error_book import ErrorBook
 from services.replication.fanout import EffectsSweeper
 from services.replication.fills import FillOutbox, MasterWatchers, StoredFills
+from services.replication.join import Joiner
 from services.replication.outage import FeedOutages
 from services.replication.ownership import BUCKET, Ownership
 from services.replication.reconcile import Reconciler
@@ -70,6 +71,7 @@ async def create_server(settings: Settings) -> RunningService:
     await bus.subscribe("copies.session.changed.*", copier.catalog.on_session_changed)
     sweeper = EffectsSweeper(db, copier.redo_effects).start()
     reconciler = Reconciler(db, bus, pool, copier)
+    joiner = Joiner(db, copier)
     # Before new copies go out, followers are brought in line with what their copies imply.
     try:
         await asyncio.wait_for(reconciler.run_all(owner.owns), STARTUP_RECONCILE_TIMEOUT_S)
@@ -128,7 +130,7 @@ async def create_server(settings: Settings) -> RunningService:
         Registration(replication_service_pb2.DESCRIPTOR.services_by_name["ReplicationService"].full_name,
                      replication_service_pb2_grpc.add_ReplicationServiceServicer_to_server,
                      ReplicationServicer(db, bus, outbox, ComplianceServiceStub(compliance_channel), compliance_internal,
-                                         pool=pool, reconciler=reconciler)),
+                                         pool=pool, reconciler=reconciler, joiner=joiner)),
         Registration(error_recovery_service_pb2.DESCRIPTOR.services_by_name["ErrorRecoveryService"].full_name,
                      error_recovery_service_pb2_grpc.add_ErrorRecoveryServiceServicer_to_server,
                      ErrorRecoveryServicer(db, book, processor, reconciler, compliance_internal)),
@@ -139,7 +141,8 @@ async def create_server(settings: Settings) -> RunningService:
         bus.stop_consuming])  # first: fills held go back to JetStream before anything they need closes
     running.components = {"retries": processor, "errors": book, "reconciler": reconciler,  # for tests
                           "snapshots": snapshots, "resting": resting, "pool": pool, "outbox": outbox,
-                          "copier": copier, "sweeper": sweeper, "watchers": watchers, "ownership": owner, "outages": outages}
+                          "copier": copier, "joiner": joiner, "sweeper": sweeper, "watchers": watchers,
+                          "ownership": owner, "outages": outages}
     return running
 
 

@@ -23,7 +23,7 @@ from copytrade.type.v1 import trading_pb2
 from services.kit import audit, auth, errors, paging, validation
 from services.kit.bus import Bus
 from services.kit.db import Database, aware
-from services.replication import copy_settings, performance, sessions
+from services.replication import copy_settings, join, performance, sessions
 from services.replication.accounts import DOMAIN, validate_new_account
 from services.replication.fills import FillOutbox, record_and_publish
 from services.replication.orders import order_to_proto
@@ -112,7 +112,8 @@ SUPPORTED_VENUES = [
 
 class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
     def __init__(self, db: Database, bus: Bus, outbox: FillOutbox, compliance: ComplianceServiceStub,
-                 audit_trail: ComplianceInternalServiceStub | None = None, *, pool=None, reconciler=None) -> None:
+                 audit_trail: ComplianceInternalServiceStub | None = None, *, pool=None, reconciler=None,
+                 joiner=None) -> None:
         self.db = db
         self.bus = bus
         self.outbox = outbox
@@ -121,6 +122,7 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
         self.pool = pool  # the follower venues, for a session's performance
         self.reconciler = reconciler  # closes a stopped session's positions
         self._opening: set[asyncio.Task] = set()  # new sessions' follower venues being opened
+        self.joiner = joiner  # joins a starting session to its master's open positions
 
     async def _require_eligible(self, follower_id: str) -> None:
         """Compliance decides who may copy (KYC, consent); its refusal is passed on as it is."""
@@ -141,6 +143,24 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
         if follower_account.user_id != follower_id or follower_account.role != pb.ACCOUNT_ROLE_FOLLOWER:
             raise errors.invalid_argument("NOT_A_FOLLOWER_ACCOUNT", "follower_account_id must be one of your "
                                           "follower accounts", domain=DOMAIN, field="follower_account_id")
+        # Joining the master's open positions: started and joined while none of the master's fills
+        # is being copied, so each is either in the position joined or copied to the session after.
+        joining = request.settings.copy_open_positions
+        async with self.joiner.master_settled(request.master_account_id) if joining else contextlib.nullcontext():
+            row, created = await self._open_session(request, follower_id, follower_account)
+            if created:
+                await sessions.announce(self.bus, row)
+                # Opened now, not by the master's next fill (a ccxt client costs ms of CPU); a join opens it itself.
+                if self.pool is not None and not joining:
+                    self._opening.add(task := asyncio.create_task(self._open_venue(follower_account)))
+                    task.add_done_callback(self._opening.discard)
+            joined = await self._join(row) if joining else []
+        return pb.StartCopySessionResponse(session=session_to_proto(row),
+                                           joined_orders=[order_to_proto(order) for order in joined])
+
+    async def _open_session(self, request: pb.StartCopySessionRequest, follower_id: str,
+                            follower_account: VenueAccountRow) -> tuple[CopySessionRow, bool]:
+        """The new session, ACTIVE (or the one a retried request made: created False)."""
         async with self.db.session() as session:
             master_account = await session.get(VenueAccountRow, request.master_account_id)
             if master_account is None or master_account.role != pb.ACCOUNT_ROLE_MASTER:
@@ -153,7 +173,7 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
                     CopySessionRow.follower_id == follower_id, CopySessionRow.request_id == request.request_id))
                 ).scalar_one_or_none()
                 if done is not None:
-                    return pb.StartCopySessionResponse(session=session_to_proto(done))
+                    return done, False
             running = (await session.execute(select(CopySessionRow).where(
                 CopySessionRow.follower_account_id == follower_account.account_id,
                 CopySessionRow.master_account_id == master_account.account_id,
@@ -169,11 +189,19 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
                 state=pb.SESSION_STATE_ACTIVE, state_reason="", request_id=request.request_id or None,
                 create_time=now, update_time=now)
             session.add(row)
-        await sessions.announce(self.bus, row)
-        if self.pool is not None:  # opened now, not by the master's next fill (a ccxt client costs ms of CPU)
-            self._opening.add(task := asyncio.create_task(self._open_venue(follower_account)))
-            task.add_done_callback(self._opening.discard)
-        return pb.StartCopySessionResponse(session=session_to_proto(row))
+        return row, True
+
+    async def _join(self, row: CopySessionRow) -> list[FollowerOrderRow]:
+        """The session's joins (made now, or found made by a retried start), the master's lock held."""
+        try:
+            return await self.joiner.join_settled(row)
+        except errors.DomainError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - risk or the database away: said, and a retry finishes it
+            log.warning("session %s started, its join not finished: %s", row.config_id, exc)
+            raise errors.unavailable("JOIN_INCOMPLETE", "the session started, but joining the master's open "
+                                     "positions could not be finished; start it again with the same request_id "
+                                     "to finish", domain=DOMAIN, config_id=row.config_id) from None
 
     async def _open_venue(self, account: VenueAccountRow) -> None:
         try:
@@ -392,7 +420,7 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
 
         async def forward(subject_name: str, event) -> None:
             if master_prefixes and not event.order.master_fill_id.startswith(master_prefixes):
-                return  # fill ids start with the master account id
+                return  # fill ids start with the master account id (a join's: "join:" and it)
             queue.put_nowait(event)
 
         subscription = await self.bus.subscribe(subject, forward)
@@ -416,7 +444,8 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
     async def _master_accounts(self, master_id: str) -> list[str]:
         async with self.db.session() as session:
             rows = await session.execute(select(VenueAccountRow.account_id).where(VenueAccountRow.user_id == master_id))
-        return [f"{account_id}:" for account_id in rows.scalars()]
+        return [prefix for account_id in rows.scalars()
+                for prefix in (f"{account_id}:", f"{join.PREFIX}{account_id}:")]
 
     async def _owned_account(self, account_id: str) -> VenueAccountRow:
         async with self.db.session() as session:

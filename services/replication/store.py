@@ -75,13 +75,15 @@ class MasterFillRow(ReplicationBase):
 
 class MasterPositionRow(ReplicationBase):
     """A master's signed position per symbol, as built by the fills recorded here: the base for
-    mirroring closes proportionally (MasterFill.position_before)."""
+    mirroring closes proportionally (MasterFill.position_before) and for joining it (join.py)."""
 
     __tablename__ = "master_positions"
 
     master_account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
     quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    # The average entry price of what is open (None when flat, or built before it was kept).
+    entry_price: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
     update_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

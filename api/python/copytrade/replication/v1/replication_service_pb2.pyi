@@ -373,10 +373,12 @@ class StartCopySessionRequest(_message.Message):
     def __init__(self, follower_id: _Optional[str] = ..., follower_account_id: _Optional[str] = ..., master_account_id: _Optional[str] = ..., settings: _Optional[_Union[CopySettings, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class StartCopySessionResponse(_message.Message):
-    __slots__ = ("session",)
+    __slots__ = ("session", "joined_orders")
     SESSION_FIELD_NUMBER: _ClassVar[int]
+    JOINED_ORDERS_FIELD_NUMBER: _ClassVar[int]
     session: CopySession
-    def __init__(self, session: _Optional[_Union[CopySession, _Mapping]] = ...) -> None: ...
+    joined_orders: _containers.RepeatedCompositeFieldContainer[_replication_events_pb2.FollowerOrder]
+    def __init__(self, session: _Optional[_Union[CopySession, _Mapping]] = ..., joined_orders: _Optional[_Iterable[_Union[_replication_events_pb2.FollowerOrder, _Mapping]]] = ...) -> None: ...
 
 class StopCopySessionRequest(_message.Message):
     __slots__ = ("config_id", "reason", "close_positions")
