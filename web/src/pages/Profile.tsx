@@ -382,6 +382,14 @@ function Follow({ profile, settings, onSettings }: { profile: MasterProfile; set
             </select>
           </label>
           <SizingFields settings={settings} onChange={onSettings} idPrefix="follow" error={action.error} />
+          <label className="check">
+            <input type="checkbox" name="copy_open_positions" checked={!!settings.copyOpenPositions} aria-describedby="follow-join-hint"
+              onChange={(e) => onSettings({ ...settings, copyOpenPositions: e.target.checked })} />{" "}
+            Join the master's open positions now
+          </label>
+          <p className="muted small" id="follow-join-hint">
+            Buys (or sells) your share of what the master holds today, at market, sized like any copy and checked against your limits and maximum slippage. Otherwise only the master's next trades are copied.
+          </p>
           <div className="actions">
             <button type="submit" className="primary" disabled={!!existing}>
               Review
@@ -412,7 +420,11 @@ function Follow({ profile, settings, onSettings }: { profile: MasterProfile; set
             </div>
             <div>
               <dt>What happens</dt>
-              <dd>From now on, each trade the master makes is copied to your account at market, checked against your risk limits first.</dd>
+              <dd>
+                {settings.copyOpenPositions
+                  ? "First your share of the master's open positions is opened at market; then each trade the master makes is copied to your account, checked against your risk limits first."
+                  : "From now on, each trade the master makes is copied to your account at market, checked against your risk limits first. What the master holds today is not copied."}
+              </dd>
             </div>
           </dl>
           <div className="agreement">

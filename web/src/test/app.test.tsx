@@ -295,6 +295,24 @@ describe("following a master", () => {
     expect(screen.queryByRole("form", { name: "Copy this master" })).toBeNull(); // not armed again
   });
 
+  it("joins the master's open positions only when asked, and says so in the review", async () => {
+    loggedIn("/masters/trd_1");
+    const calls = mockGateway({ ...profileRoutes(), "POST /api/master-traders/follow": () => [200, { session: { configId: "cs_9", state: "SESSION_STATE_ACTIVE" } }] });
+    render(<App />);
+    const form = await screen.findByRole("form", { name: "Copy this master" });
+    const join = within(form).getByLabelText("Join the master's open positions now");
+    expect(join).not.toBeChecked();
+    expect(join).toHaveAccessibleDescription(/your share of what the master holds today/);
+    await userEvent.click(join);
+    await userEvent.click(within(form).getByRole("button", { name: "Review" }));
+    const review = screen.getByRole("group", { name: "Review your copy" });
+    expect(review).toHaveTextContent("First your share of the master's open positions is opened at market");
+    await userEvent.click(within(review).getByLabelText(/I understand the risks/));
+    await userEvent.click(within(review).getByRole("button", { name: "Start copying" }));
+    await screen.findByText(/You are copying Demo BTC Swing now/);
+    expect(calls.find((c) => c.path === "/api/master-traders/follow")?.body).toMatchObject({ settings: { copyOpenPositions: true } });
+  });
+
   it("says not enough history instead of a blank, and how the copy return was measured", async () => {
     loggedIn("/masters/trd_1");
     const short = { ...TRADER.stats, sharpeRatio: "", notEnoughHistory: [{ field: "sharpe_ratio", observation: "daily returns", required: 7, observed: 4 }],
