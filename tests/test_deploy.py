@@ -33,8 +33,8 @@ def test_compose_names_every_service_with_its_wiring():
     assert set(services) == {*SERVICES, *nats_nodes, "postgres", "certs"}
     # The certificates: made once into the certs volume by the same image, before anything starts.
     assert services["certs"]["image"] == "copytrade:latest"
-    assert services["certs"]["command"] == ["python", "-m", "services.kit.tls", "/certs"]
-    assert services["certs"]["volumes"] == ["certs:/certs"] and "certs" in compose["volumes"]
+    assert services["certs"]["command"][:4] == ["python", "-m", "services.kit.tls", "/certs"]
+    assert "certs:/certs" in services["certs"]["volumes"] and "certs" in compose["volumes"]
     assert set(tls.NAMES[tls.NATS]) == set(nats_nodes)  # the nodes' certificate names each of them
     volumes = set()
     for node in nats_nodes:  # a JetStream cluster: each node named, routed to all three, its own store
@@ -54,12 +54,24 @@ def test_compose_names_every_service_with_its_wiring():
     assert (ROOT / "deploy" / "nats" / "auth.conf").read_text() == natsauth.compose_config(), \
         "deploy/nats/auth.conf is stale: python -m services.kit.natsauth > deploy/nats/auth.conf"
     assert services["postgres"]["volumes"]
+    # The database over TLS only (deploy/postgres), its certificate from the certs volume; the CA's
+    # key in a volume the certs service alone mounts.
+    assert tls.NAMES[tls.POSTGRES] == ("postgres",)
+    assert services["postgres"]["entrypoint"] == ["/bin/sh", "/deploy/postgres/start.sh"]
+    assert {"certs:/certs:ro", "./deploy/postgres:/deploy/postgres:ro",
+            "./deploy/postgres/pg_hba.conf:/etc/postgresql/pg_hba.conf:ro"} <= set(services["postgres"]["volumes"])
+    assert "${POSTGRES_PASSWORD:?" in services["postgres"]["environment"]["POSTGRES_PASSWORD"]
+    command = services["certs"]["command"]
+    assert command[command.index("--ca-key-dir") + 1] == "/ca" and "ca-key:/ca" in services["certs"]["volumes"]
+    assert [name for name, s in compose["services"].items() if any(v.startswith("ca-key:") for v in s.get("volumes", []))] \
+        == ["certs"]
     for name in SERVICES:
         service = services[name]
         assert service["build"] == "." and service["image"] == "copytrade:latest"  # one image
         assert service["command"] == ["copytrade", "serve", name]
         env = service["environment"]
-        assert env["DATABASE_URL"].startswith("postgresql://")
+        assert env["DATABASE_URL"].startswith("postgresql://copytrade:${POSTGRES_PASSWORD:?")
+        assert env["DATABASE_URL"].endswith("?sslmode=verify-full&sslrootcert=/certs/ca.pem")
         assert env["NATS_URL"].split(",") == [f"nats://{n}:4222" for n in nats_nodes]
         assert env["NATS_STREAM_REPLICAS"] == "3"
         assert set(service["depends_on"]) >= set(nats_nodes)
@@ -202,3 +214,53 @@ async def test_the_compose_nats_configuration_takes_only_tls_clients_with_a_cert
     finally:
         node.terminate()
         node.wait(10)
+
+
+async def test_the_compose_database_takes_only_tls_and_the_services_check_its_certificate(tmp_path):
+    """deploy/postgres run by the machine's PostgreSQL with the certs service's certificate for
+    `postgres` (as start.sh installs it) and compose's pg_hba.conf: a plaintext connection is
+    refused; the services' own database layer connects with compose's DATABASE_URL options
+    (sslmode=verify-full against the CA); a client trusting another CA is refused."""
+    import psycopg
+    from sqlalchemy import text
+
+    from services.kit.config import Settings
+    from services.kit.db import Database
+    from services.kit.pgd import PrivatePostgres, postgres_bin_dir
+
+    if postgres_bin_dir() is None:
+        pytest.skip("no PostgreSQL server binaries here")
+    certs = tls.ensure(tmp_path / "certs", ca_key_dir=tmp_path / "ca")
+    other = tls.ensure(tmp_path / "other-certs")
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    query = compose["x-copytrade"]["environment"]["DATABASE_URL"].rsplit("?", 1)[1]
+    assert query == "sslmode=verify-full&sslrootcert=/certs/ca.pem"
+    start = (ROOT / "deploy" / "postgres" / "start.sh").read_text()
+    settings = dict(re.findall(r"-c (\w+)=(\S+)", start))
+    pg = PrivatePostgres()  # its own directory, which the server user can reach
+    cert, key = pg.own(certs / "postgres.pem", "server.pem"), pg.own(certs / "postgres-key.pem", "server-key.pem")
+    hba = pg.own(ROOT / "deploy" / "postgres" / "pg_hba.conf", "pg_hba.conf")
+    settings.update(ssl_cert_file=str(cert), ssl_key_file=str(key), hba_file=str(hba))
+    assert settings["ssl"] == "on"
+    pg.options = " ".join(f"-c {k}={v}" for k, v in settings.items())
+    await pg.start()
+    try:
+        with psycopg.connect(host=str(pg.root), port=pg.port, user="postgres", dbname="postgres",
+                             autocommit=True) as local:  # the socket, as the image's initialisation uses it
+            local.execute("ALTER USER postgres PASSWORD 'pw-for-this-test'")
+        tcp = f"postgresql://postgres:pw-for-this-test@127.0.0.1:{pg.port}/postgres"
+        with pytest.raises(psycopg.OperationalError, match="no encryption|pg_hba"):
+            psycopg.connect(tcp + "?sslmode=disable", connect_timeout=5).close()
+        with pytest.raises(psycopg.OperationalError, match="certificate verify failed"):
+            psycopg.connect(f"{tcp}?sslmode=verify-full&sslrootcert={other / 'ca.pem'}", connect_timeout=5).close()
+        db = Database(Settings(service="risk", data_dir=tmp_path / "data",
+                               database_url=f"{tcp}?{query.replace('/certs/', f'{certs}/')}"))
+        try:
+            async with db.session() as session:
+                used = (await session.execute(text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"))).scalar()
+            assert used is True
+        finally:
+            await db.close()
+    finally:
+        await pg.stop()
+        pg.remove()

@@ -245,3 +245,21 @@ async def test_a_nats_cluster_routes_over_tls_and_keeps_streams_on_three_nodes(t
             await bus.close()
     finally:
         await cluster.stop()
+
+
+def test_the_ca_key_can_live_apart_from_the_certificates_and_an_old_one_moves_there(tmp_path):
+    """compose's certs service keeps the CA's key in a volume only it mounts: the certificates'
+    directory (which every service reads) holds no key that could sign a certificate; one kept
+    there by an earlier version moves, so the CA and every certificate stay the same."""
+    from cryptography import x509
+
+    certs = tls.ensure(tmp_path / "certs")  # as before: the key beside the certificates
+    made = {p.name: p.read_bytes() for p in certs.iterdir()}
+    tls.ensure(certs, ca_key_dir=tmp_path / "ca")
+    assert not (certs / "ca-key.pem").exists() and (tmp_path / "ca" / "ca-key.pem").read_bytes() == made["ca-key.pem"]
+    assert {p.name: p.read_bytes() for p in certs.iterdir()} == {k: v for k, v in made.items() if k != "ca-key.pem"}
+    assert stat.S_IMODE((tmp_path / "ca").stat().st_mode) == 0o700
+    fresh = tls.ensure(tmp_path / "fresh", ca_key_dir=tmp_path / "fresh-ca")
+    assert not (fresh / "ca-key.pem").exists() and (tmp_path / "fresh-ca" / "ca-key.pem").exists()
+    postgres = x509.load_pem_x509_certificate((fresh / "postgres.pem").read_bytes())
+    assert "postgres" in postgres.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)

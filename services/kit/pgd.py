@@ -33,10 +33,13 @@ def postgres_bin_dir() -> Path | None:
 
 
 class PrivatePostgres:
-    def __init__(self, parent: Path | None = None, port: int | None = None, *, fsync: bool = False) -> None:
+    def __init__(self, parent: Path | None = None, port: int | None = None, *, fsync: bool = False,
+                 options: str = "") -> None:
         """fsync=False (tests): a restart, not a power cut, is what they survive, on a shared
-        machine; a benchmark wants fsync=True, the commit cost production pays."""
+        machine; a benchmark wants fsync=True, the commit cost production pays. options: more
+        `-c name=value` server settings (a deployment's, under test)."""
         self.fsync = fsync
+        self.options = options
         bin_dir = postgres_bin_dir()
         if bin_dir is None:
             raise FileNotFoundError("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
@@ -69,7 +72,7 @@ class PrivatePostgres:
         # Loopback only, the socket in our own directory.
         durability = "" if self.fsync else "-c fsync=off -c full_page_writes=off "
         return (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
-                f"{durability}-c max_connections=300")
+                f"{durability}-c max_connections=300 {self.options}").strip()
 
     async def start(self) -> "PrivatePostgres":
         if not (self.data / "PG_VERSION").exists():
@@ -90,6 +93,17 @@ class PrivatePostgres:
                 await self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
             except (RuntimeError, TimeoutError):
                 await self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def own(self, source: Path, name: str) -> Path:
+        """A copy of `source` in the cluster's directory, the server user's alone (0600), as
+        PostgreSQL wants its TLS key."""
+        target = self.root / name
+        target.write_bytes(source.read_bytes())
+        target.chmod(0o600)
+        if self._as_user:
+            user = pwd.getpwnam("postgres")
+            os.chown(target, user.pw_uid, user.pw_gid)
+        return target
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

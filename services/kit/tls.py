@@ -29,10 +29,11 @@ from services.kit.config import SERVICES, TlsFiles
 CA = "ca"
 NATS = "nats"
 CLIENT = "client"  # the operator CLI, the demo seed, tests and benchmarks
+POSTGRES = "postgres"  # compose's database server (deploy/postgres)
 # Each certificate's names beyond localhost and 127.0.0.1: a service's compose DNS name, the
 # compose NATS nodes' (docker-compose.yml; their routes use the same certificate).
 NAMES: dict[str, tuple[str, ...]] = {**{s: (s,) for s in SERVICES}, NATS: ("nats-1", "nats-2", "nats-3"),
-                                     CLIENT: ()}
+                                     POSTGRES: ("postgres",), CLIENT: ()}
 LOCAL = ("localhost", "127.0.0.1")
 CA_DAYS = 3650
 LEAF_DAYS = 365
@@ -85,7 +86,7 @@ def _sans(names) -> list[x509.GeneralName]:
     return out
 
 
-def _make_ca(directory: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+def _make_ca(directory: Path, key_path: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "copytrade mesh CA")])
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
@@ -98,7 +99,7 @@ def _make_ca(directory: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivate
                            critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256()))
-    _write(directory / f"{CA}-key.pem", _key_pem(key))
+    _write(key_path, _key_pem(key))
     _write(directory / f"{CA}.pem", cert.public_bytes(serialization.Encoding.PEM))
     return cert, key
 
@@ -138,22 +139,32 @@ def _current(path: Path, ca: x509.Certificate, sans: list[str]) -> bool:
     return cert.not_valid_after_utc - RENEW_WITHIN > _now() and set(_sans(sans)) <= set(named)
 
 
-def ensure(directory: Path, names: tuple[str, ...] = tuple(NAMES), hosts: tuple[str, ...] = ()) -> Path:
+def ensure(directory: Path, names: tuple[str, ...] = tuple(NAMES), hosts: tuple[str, ...] = (),
+           ca_key_dir: Path | None = None) -> Path:
     """The CA and every name's certificate in `directory`, made where missing, expiring within
     RENEW_WITHIN, signed by another CA or lacking a name; `hosts`: more names every certificate
-    carries (the address `up` listens on). Rotation: remove the directory's files (or only
-    ca.pem) and run again; every certificate is then signed by a new CA. Returns `directory`."""
+    carries (the address `up` listens on); `ca_key_dir`: where the CA's key is kept instead of
+    beside the certificates (compose: a volume only the certs service mounts, so a service that
+    reads the certs volume cannot sign a certificate). Rotation: remove the directory's files
+    (or only ca.pem) and run again; every certificate is then signed by a new CA. Returns
+    `directory`."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o700)
-    ca_path, ca_key_path = directory / f"{CA}.pem", directory / f"{CA}-key.pem"
+    for place in {directory, Path(ca_key_dir or directory)}:
+        place.mkdir(parents=True, exist_ok=True)
+        place.chmod(0o700)
+    ca_path, ca_key_path = directory / f"{CA}.pem", Path(ca_key_dir or directory) / f"{CA}-key.pem"
+    beside = directory / f"{CA}-key.pem"
+    if ca_key_path != beside and beside.exists():  # kept beside the certificates before: moved away
+        if not ca_key_path.exists():
+            _write(ca_key_path, beside.read_bytes())
+        beside.unlink()
     try:
         ca = x509.load_pem_x509_certificate(ca_path.read_bytes())
         ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), None)
         if ca.not_valid_after_utc - RENEW_WITHIN <= _now():
             raise ValueError("the CA is near its end")
     except (OSError, ValueError):
-        ca, ca_key = _make_ca(directory)
+        ca, ca_key = _make_ca(directory, ca_key_path)
     for name in names:
         sans = [*NAMES.get(name, (name,)), *LOCAL, *hosts]
         if not _current(files(directory, name).cert, ca, sans):
@@ -195,9 +206,10 @@ def main(argv: list[str] | None = None) -> int:
                                      description="make the mesh's CA and certificates where missing")
     parser.add_argument("directory", type=Path)
     parser.add_argument("--host", action="append", default=[], help="another name every certificate carries")
+    parser.add_argument("--ca-key-dir", type=Path, help="keep the CA's key here, not beside the certificates")
     args = parser.parse_args(argv)
     os.umask(0o077)
-    ensure(args.directory, hosts=tuple(args.host))
+    ensure(args.directory, hosts=tuple(args.host), ca_key_dir=args.ca_key_dir)
     print(f"certificates in {args.directory}: {', '.join(NAMES)} (CA: {CA}.pem)")
     return 0
 
