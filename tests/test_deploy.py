@@ -90,6 +90,9 @@ def test_compose_names_every_service_with_its_wiring():
         assert env["METRICS_ADDR"] == "0.0.0.0:9100" and env["LOG_FORMAT"] == "json"  # scrapeable, parseable
         assert "ports" not in service or name == "gateway"  # only the gateway is published
     assert services["gateway"]["environment"]["GATEWAY_HTTP_ADDR"] == "0.0.0.0:8080"
+    # the browser port on HTTPS (tests/gateway/test_edge.py: only HTTPS is answered there)
+    assert services["gateway"]["environment"]["GATEWAY_HTTP_TLS_CERT"].endswith(":-/certs/gateway.pem}")
+    assert services["gateway"]["environment"]["GATEWAY_HTTP_TLS_KEY"].endswith(":-/certs/gateway-key.pem}")
     assert services["gateway"]["ports"]
 
 

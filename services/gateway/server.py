@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 from aiohttp import web
@@ -57,8 +58,22 @@ async def create_server(settings: Settings) -> RunningService:
         runner = web.AppRunner(rest.app(), access_log=None)
         await runner.setup()
         host, port = settings.http_listen.rsplit(":", 1)
-        site = web.TCPSite(runner, host, int(port))
+        site = web.TCPSite(runner, host, int(port), ssl_context=https_context(settings))
         await site.start()
         running.http_port = site._server.sockets[0].getsockname()[1]
         running.cleanups[:0] = [runner.cleanup, rest.close]  # stop HTTP before the database closes
     return running
+
+
+def https_context(settings: Settings) -> ssl.SSLContext | None:
+    """The browser port's TLS, when given a certificate and key (GATEWAY_HTTP_TLS_CERT and _KEY):
+    passwords and tokens then never cross a network in the clear."""
+    cert, key = settings.http_tls_cert, settings.http_tls_key
+    if not cert and not key:
+        return None
+    if not (cert and key):
+        raise ValueError("set both GATEWAY_HTTP_TLS_CERT and GATEWAY_HTTP_TLS_KEY, or neither")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(cert), str(key))
+    return context

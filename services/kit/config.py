@@ -75,6 +75,10 @@ class Settings:
     log_level: str = "INFO"
     # The gateway's HTTP listener (REST, OpenAPI); None: no HTTP.
     http_listen: str | None = None
+    # The gateway's browser port on HTTPS with this certificate and key (both, or neither: HTTP,
+    # for loopback or behind a proxy that ends TLS).
+    http_tls_cert: Path | None = None
+    http_tls_key: Path | None = None
     # Where this process serves Prometheus /metrics; None: not served (the gateway's HTTP has it too).
     metrics_listen: str | None = None
     # Browser origins allowed to call the REST API (the web app's, when served elsewhere).
@@ -141,6 +145,8 @@ class Settings:
             addresses=addresses,
             log_level=env.get("LOG_LEVEL", "INFO"),
             http_listen=env.get("GATEWAY_HTTP_ADDR") or None,
+            http_tls_cert=Path(env["GATEWAY_HTTP_TLS_CERT"]) if env.get("GATEWAY_HTTP_TLS_CERT") else None,
+            http_tls_key=Path(env["GATEWAY_HTTP_TLS_KEY"]) if env.get("GATEWAY_HTTP_TLS_KEY") else None,
             metrics_listen=env.get("METRICS_ADDR") or None,
             cors_origins=tuple(o.strip() for o in env.get("GATEWAY_CORS_ORIGINS", "").split(",") if o.strip()),
             rate_limit_per_s=float(env.get("GATEWAY_RATE_LIMIT_PER_S", cls.rate_limit_per_s)),

@@ -224,3 +224,35 @@ async def test_a_key_that_may_halt_trading_may_resume_it(edge_gateway):
     resumed = await http.post("/v1/trading-state:reset", headers={"X-API-Key": trader}, json=scope)
     assert resumed.status == 200, await resumed.text()
     assert (await resumed.json())["state"].get("killSwitchActive", False) is False
+
+
+async def test_the_browser_port_speaks_only_https_when_given_a_certificate(start_service, tmp_path):
+    """GATEWAY_HTTP_TLS_CERT and _KEY (compose sets them from the certs volume): the REST API and
+    the web app are on HTTPS, a plaintext request gets no answer, and the login cookie is Secure,
+    so a password or token never crosses a network in the clear."""
+    import ssl
+
+    from services.gateway.edge import SESSION_COOKIE, SESSION_HEADER
+    from services.kit import tls
+
+    certs = tls.ensure(tmp_path / "certs")
+    started = {name: await start_service(name) for name in ("compliance", "risk", "replication")}
+    addresses = {**started["risk"].settings.addresses, **{n: s.address for n, s in started.items()}}
+    gateway = await start_service("gateway", addresses=addresses, http_listen="127.0.0.1:0",
+                                  http_tls_cert=certs / "gateway.pem", http_tls_key=certs / "gateway-key.pem")
+    port = gateway.running.http_port
+    with pytest.raises(aiohttp.ClientError):
+        async with aiohttp.ClientSession() as plain:
+            await (await plain.get(f"http://127.0.0.1:{port}/v1/supported-venues", timeout=aiohttp.ClientTimeout(5))).read()
+    trusting = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+    async with aiohttp.ClientSession(base_url=f"https://127.0.0.1:{port}",
+                                     connector=aiohttp.TCPConnector(ssl=trusting)) as https:
+        email = "https-user@example.com"
+        assert (await https.post("/v1/users", json={"email": email, "password": "a long passphrase 1"})).status == 200
+        reply = await https.post("/v1/auth:login", headers={SESSION_HEADER: "cookie"},
+                                 json={"email": email, "password": "a long passphrase 1"})
+        assert reply.status == 200 and reply.cookies[SESSION_COOKIE]["secure"]
+    with pytest.raises(ValueError, match="both"):
+        from services.gateway.server import https_context
+
+        https_context(gateway.settings.__class__(service="gateway", http_tls_cert=certs / "gateway.pem"))
