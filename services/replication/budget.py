@@ -8,7 +8,9 @@ counts requests) against its client address's budget (Binance spot 6000 a minute
 Bybit 600 per 5 s), which every API key on that address shares; an order also counts against its
 account's order windows (Binance: 100 per 10 s and 200,000 a day on spot), and a call to an
 endpoint against the account's limit for that endpoint (Bybit's per-UID limits: order/create 10/s
-linear, 20/s spot).
+linear, 20/s spot). Where the venue reports what is used of a window (X-MBX-USED-WEIGHT-1M,
+X-MBX-ORDER-COUNT-10S, ...) the budget follows its count: it is the authority, and other
+processes on the same address or account spend too.
 
 Buckets serve waiters first come, first served, so in a burst that exceeds the budget followers
 are served in the order their copies arrived and none is overtaken or skipped; each only waits.
@@ -76,6 +78,13 @@ class TokenBucket:
                     return self.clock() - started
                 await asyncio.sleep(wait)
 
+    def follow(self, used: float) -> None:
+        """The venue says `used` of its window is spent, by everyone it counts (other processes
+        on the address, other clients of the account): no more than the rest of the budget
+        passes before the bucket has refilled past it."""
+        self._refill()
+        self.tokens = min(self.tokens, self.budget - used)
+
     def penalize(self, seconds: float) -> None:
         """The venue refused: nothing passes for `seconds`, and the bucket starts empty."""
         self._refill()
@@ -107,12 +116,15 @@ def _add_waited(seconds: float) -> None:
 
 class KeyBudget:
     """What one venue account (API key) hands its venue client: `request()` before every REST
-    request, `penalize()` when refused anyway."""
+    request, `observe()` with every answer's headers, `penalize()` when refused anyway."""
 
     def __init__(self, limits: Limits, ip: TokenBucket) -> None:
         self.limits, self.ip = limits, ip
         self.orders = [TokenBucket.for_window(w) for w in limits.orders]  # the account's order windows
         self.endpoints = {e: TokenBucket.for_window(w) for e, w in limits.per_endpoint.items()}
+        # The windows the venue reports on, by header (lower case: HTTP headers are case-insensitive).
+        self._reported = {w.header.lower(): bucket for w, bucket in
+                          [(limits.ip, ip), *zip(limits.orders, self.orders)] if w.header}
 
     @property
     def own(self) -> list[TokenBucket]:
@@ -133,6 +145,16 @@ class KeyBudget:
             waited += await self.endpoints[endpoint].acquire()
         waited += await self.ip.acquire(self.limits.weight(endpoint, params, ccxt_cost))
         _add_waited(waited)
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """An answer's headers: where the venue reports what is used of a window, follow it."""
+        for name, value in headers.items():
+            bucket = self._reported.get(name.lower())
+            if bucket is not None:
+                try:
+                    bucket.follow(int(value))
+                except ValueError:
+                    pass
 
     def penalize(self, seconds: float, *, whole_venue: bool) -> None:
         """A per-account limit (Bybit 10006, Binance -1015) pauses this account's requests that

@@ -4,6 +4,7 @@ skipped, and each copy reports how long the budget held it back."""
 
 import asyncio
 import statistics
+import time
 from dataclasses import replace
 from decimal import Decimal
 
@@ -179,6 +180,31 @@ async def test_a_read_weighs_what_binance_says_so_heavy_reads_wait_where_as_many
     assert max(read_delays) > 1.0 and sorted(read_delays)[len(read_delays) // 2] < 0.1
 
 
+async def test_the_budget_follows_the_weight_binance_reports_others_on_the_ip_spent():
+    sim = await Simulator(seed=25).start()
+    http = aiohttp.ClientSession()
+    venues: list[CcxtVenue] = []
+    try:
+        if 60 - time.time() % 60 < 5:  # Binance's minute starts on the minute: not across one
+            await asyncio.sleep(60 - time.time() % 60 + 0.1)
+        venues = await binance_followers(sim, Budgets(), ["own"], http)
+        # Another process on this address (nothing of this one's budgets) spends 4850 of the
+        # minute's 6000: 19 books of depth 5000 (weight 250 each) and 20 of depth 100 (5).
+        for limit in [5000] * 19 + [100] * 20:
+            async with http.get(f"{sim.url}/api/v3/depth", params={"symbol": "BTCUSDT", "limit": limit}) as reply:
+                assert reply.status == 200
+        venue = venues[0]
+        first = await timed(venue.place_order(OrderRequest("o-1", "BTC/USDT", "buy", Decimal("0.001"))))
+        # Its answer said X-MBX-USED-WEIGHT-1M: 4871, past the 4800 this process keeps to: the
+        # next request waits until the budget has refilled past what the others spent.
+        second = await timed(venue.place_order(OrderRequest("o-2", "BTC/USDT", "buy", Decimal("0.001"))))
+    finally:
+        for venue in venues:
+            await venue.close()
+        await http.close()
+        await sim.stop()
+    assert first < 0.1 and second > 0.5
+
 
 
 async def test_one_keys_reads_stay_within_bybits_per_uid_limit_of_the_endpoint():
@@ -236,8 +262,13 @@ def test_binance_spot_weights_are_ccxts_costs_over_its_cost_per_weight():
             assert BINANCE_SPOT.weight(endpoint, params) == round(cost / 0.2), (endpoint, params)
 
 
-async def test_a_weight_bucket_passes_weightless_requests():
+async def test_a_weight_bucket_passes_weightless_requests_and_follows_the_venues_count():
     now = [0.0]
     bucket = TokenBucket(rate=7, capacity=10, budget=80, clock=lambda: now[0])  # 80 a window of 10 s
     assert await bucket.acquire(10) == 0 and bucket.tokens == 0
     assert await bucket.acquire(0) == 0  # weighs nothing: does not wait for the empty bucket
+    now[0] = 1.0
+    bucket.follow(75)  # the venue: 75 of the window's 80 used already (by others too)
+    assert bucket.tokens == 5
+    bucket.follow(90)  # past the budget: the bucket owes what was overspent
+    assert bucket.tokens == -10

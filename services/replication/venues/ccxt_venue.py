@@ -382,7 +382,8 @@ class CcxtVenue:
     def use_budget(self, budget) -> None:
         """Send every REST request through `budget.request()` (services.replication.budget.
         KeyBudget) instead of ccxt's own per-instance rate limiter, with the endpoint it goes
-        to, so it weighs what the venue says, and tell it of refusals the venue still sends."""
+        to, so it weighs what the venue says; show it every answer's headers (the venue's own
+        counts), and tell it of refusals the venue still sends."""
         self.budget = budget
         ccxt_cost = self.exchange.calculate_rate_limiter_cost
 
@@ -408,6 +409,8 @@ class CcxtVenue:
 
         def on_rest_response(code, reason, url, method, headers, body, request_headers, request_body):
             _last_response.set((code, headers or {}))
+            if self.budget is not None and headers:
+                self.budget.observe(headers)
             return original(code, reason, url, method, headers, body, request_headers, request_body)
 
         self.exchange.on_rest_response = on_rest_response
