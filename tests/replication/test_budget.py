@@ -206,6 +206,43 @@ async def test_the_budget_follows_the_weight_binance_reports_others_on_the_ip_sp
     assert first < 0.1 and second > 0.5
 
 
+async def test_an_accounts_order_count_is_shared_by_the_followers_on_its_api_key_and_by_no_other_key():
+    from types import SimpleNamespace
+
+    from copytrade.type.v1 import trading_pb2
+    from services.kit.config import Settings
+    from services.replication.store import VenueAccountRow
+    from services.replication.venue_pool import VenuePool
+
+    sim = await Simulator(seed=26).start()
+    keys = {name: sim.create_account(name, {"USDT": "100000"}) for name in ("shared", "a", "b")}
+    # Two followers registered one key (one venue account); two others a key each.
+    credential_of = {"f1": "shared", "f2": "shared", "f3": "a", "f4": "b"}
+
+    class Vault:  # compliance's FetchCredential, as replication calls it
+        async def FetchCredential(self, request, timeout=None):  # noqa: N802 - the gRPC method's name
+            account = keys[credential_of[request.credential_id]]
+            return SimpleNamespace(api_key=account.api_key, api_secret=account.secret, passphrase="")
+
+    pool = VenuePool(Settings(service="replication", venue_urls={"binance": sim.url}), Vault())
+    try:
+        venues = {f: await pool.get(VenueAccountRow(
+            account_id=f, user_id=f, venue_kind=trading_pb2.VENUE_KIND_CCXT, venue_id="binance",
+            market_type=trading_pb2.MARKET_TYPE_SPOT, credential_id=f)) for f in credential_of}
+
+        async def burst(followers: tuple[str, ...]) -> list[float]:
+            # 8 orders each: within one account's 100 per 10 s budget, twice that is not.
+            return await asyncio.gather(*(timed(venues[f].place_order(OrderRequest(
+                f"{f}-{i}", "BTC/USDT", "buy", Decimal("0.001")))) for f in followers for i in range(8)))
+
+        on_one_key = await burst(("f1", "f2"))
+        on_two_keys = await burst(("f3", "f4"))
+    finally:
+        await pool.close()
+        await sim.stop()
+    assert max(on_one_key) > 0.4  # 16 orders on one account: the last ones wait for its order count
+    assert max(on_two_keys) < 0.1  # 8 on each of two accounts: none waits
+
 
 async def test_one_keys_reads_stay_within_bybits_per_uid_limit_of_the_endpoint():
     sim = await Simulator(seed=27, dialect="bybit").start()
