@@ -1,6 +1,8 @@
 """Request budgets: a burst of copies to many followers on one venue stays within the limits the
 venue enforces (here the Bybit dialect's per-IP limit), every follower is served in turn, none is
-skipped, and each copy reports how long the budget held it back."""
+skipped, and each copy reports how long the budget held it back. A request weighs what the venue
+says its endpoint weighs, an order counts against its account's order windows, and where the
+venue reports its own count (Binance's X-MBX-USED-WEIGHT-1M) the budget follows it."""
 
 import asyncio
 import statistics
@@ -138,7 +140,8 @@ async def test_waiters_are_served_in_arrival_order():
 async def binance_followers(sim: Simulator, budgets: Budgets, names: list[str], http: aiohttp.ClientSession,
                             market: str = "spot") -> list[CcxtVenue]:
     """One CcxtVenue per follower, on one connection pool; the first loads the markets, the
-    others take them from it (as VenuePool does), so setting them up spends no weight."""
+    others take them from it (as VenuePool does). Each gets its budget after: setting them up
+    spends none of it."""
     venues: list[CcxtVenue] = []
     for name in names:
         account = sim.create_account(name, {"USDT": "10000"}, futures_wallet="10000")
