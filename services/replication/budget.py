@@ -2,13 +2,20 @@
 fan-out to many followers stays within the limits the venue publishes instead of running into
 its 429s and bans.
 
-Two token buckets gate a request: the venue's (what one client address may send: Bybit 600
-requests per 5 s per IP, Binance 6000 request weight a minute) and, for orders, the API key's
-own (Bybit's order/create per UID: 10/s linear, 20/s spot). Buckets serve waiters first come,
-first served, so in a burst that exceeds the budget followers are served in the order their
-copies arrived and none is overtaken or skipped; each only waits. A refusal the venue still
-sends (Retry-After, Bybit's reset timestamp, an IP ban) pauses the bucket it concerns for that
-long (`penalize`).
+The limits are the venue's own (venues/limits.py): a request weighs what the venue says its
+endpoint weighs (Binance: 1 for a spot order, 20 for the account, 80 for every open order; Bybit
+counts requests) against its client address's budget (Binance spot 6000 a minute, USDⓈ-M 2400;
+Bybit 600 per 5 s), which every API key on that address shares; an order also counts against its
+account's order windows (Binance: 100 per 10 s and 200,000 a day on spot), and a call to an
+endpoint against the account's limit for that endpoint (Bybit's per-UID limits: order/create 10/s
+linear, 20/s spot). Where the venue reports what is used of a window (X-MBX-USED-WEIGHT-1M,
+X-MBX-ORDER-COUNT-10S, ...) the budget follows its count: it is the authority, and other
+processes on the same address or account spend too.
+
+Buckets serve waiters first come, first served, so in a burst that exceeds the budget followers
+are served in the order their copies arrived and none is overtaken or skipped; each only waits.
+A refusal the venue still sends (Retry-After, Bybit's reset timestamp, an IP ban) pauses the
+buckets it concerns for that long (`penalize`).
 
 The time a request spent waiting is added to the current task's `measure()` cell, which is how
 a copy learns the delay the budget cost it."""
@@ -18,70 +25,71 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from typing import Any
+
+from services.replication.venues.limits import VENUE_LIMITS, Limits, Window
 
 # Fill a window to this share at most: requests leave here when allowed but may reach the venue
 # bunched up a little, and the venue's window and ours do not start at the same moment.
 SAFETY = 0.8
 
 
-@dataclass(frozen=True)
-class Limits:
-    """A venue's published limits."""
-
-    requests: int  # per client address in `window_s`
-    window_s: float
-    orders_per_s: dict[str, float] = field(default_factory=dict)  # per API key, by market type ("spot", "swap")
-
-
-VENUE_LIMITS: dict[str, Limits] = {
-    "bybit": Limits(600, 5.0, {"spot": 20, "swap": 10}),
-    # Binance counts request weight (1 for an order, more for some reads); counted here as requests.
-    "binance": Limits(6000, 60.0, {"spot": 10, "swap": 20}),
-}
-
-
 class TokenBucket:
-    """`rate` tokens a second up to `capacity`. Waiters are served in arrival order. Never more
-    than capacity + rate x W requests pass in any W seconds."""
+    """`rate` tokens a second up to `capacity`; a request takes as many as it weighs. Waiters are
+    served in arrival order. Never more than capacity + rate x W weight passes in any W seconds
+    (give or take one request heavier than the capacity, which waits for a full bucket)."""
 
-    def __init__(self, rate: float, capacity: float, *, clock=time.monotonic) -> None:
+    def __init__(self, rate: float, capacity: float, *, budget: float | None = None, clock=time.monotonic) -> None:
         if rate <= 0 or capacity < 1:
             raise ValueError("a bucket needs a positive rate and room for one request")
         self.rate, self.capacity, self.clock = rate, capacity, clock
+        self.budget = capacity if budget is None else budget  # what may be used of the venue's window
         self.tokens, self._at = capacity, clock()
         self.paused_until = 0.0
         self._turn = asyncio.Lock()  # FIFO: the first waiter is served first
 
     @classmethod
-    def for_window(cls, requests: float, window_s: float, safety: float = SAFETY) -> TokenBucket:
-        """A bucket that keeps any `window_s` window at `safety` of `requests`."""
-        budget = requests * safety
+    def for_window(cls, window: Window, safety: float = SAFETY) -> TokenBucket:
+        """A bucket that keeps any window of the venue's at `safety` of its limit."""
+        budget = window.limit * safety
         capacity = max(1.0, budget / 8)
-        return cls(rate=max((budget - capacity) / window_s, 1e-9), capacity=capacity)
+        return cls(rate=max((budget - capacity) / window.seconds, 1e-9), capacity=capacity, budget=budget)
 
     def _refill(self) -> None:
         now = self.clock()
         self.tokens = min(self.capacity, self.tokens + (now - self._at) * self.rate)
         self._at = now
 
-    async def acquire(self) -> float:
-        """Wait for a token; the seconds waited."""
+    async def acquire(self, weight: int = 1) -> float:
+        """Wait until `weight` may pass; the seconds waited. Weight 0 waits only for a pause."""
         started = self.clock()
+        if weight <= 0:  # weighs nothing: queues behind no one
+            if self.paused_until > started:
+                await asyncio.sleep(self.paused_until - started)
+            return self.clock() - started
+        need = min(weight, self.capacity)
         async with self._turn:
             while True:
                 self._refill()
-                wait = max(self.paused_until - self.clock(), (1 - self.tokens) / self.rate if self.tokens < 1 else 0.0)
+                wait = max(self.paused_until - self.clock(), (need - self.tokens) / self.rate)
                 if wait <= 0:
-                    self.tokens -= 1
+                    self.tokens -= weight
                     return self.clock() - started
                 await asyncio.sleep(wait)
+
+    def follow(self, used: float) -> None:
+        """The venue says `used` of its window is spent, by everyone it counts (other processes
+        on the address, other clients of the account): no more than the rest of the budget
+        passes before the bucket has refilled past it."""
+        self._refill()
+        self.tokens = min(self.tokens, self.budget - used)
 
     def penalize(self, seconds: float) -> None:
         """The venue refused: nothing passes for `seconds`, and the bucket starts empty."""
         self._refill()
         self.paused_until = max(self.paused_until, self.clock() + seconds)
-        self.tokens = 0.0
+        self.tokens = min(self.tokens, 0.0)
 
 
 _waited: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar("budget_waited", default=None)
@@ -108,43 +116,70 @@ def _add_waited(seconds: float) -> None:
 
 class KeyBudget:
     """What one venue account (API key) hands its venue client: `request()` before every REST
-    request, `order()` before every order, `penalize()` when refused anyway."""
+    request, `observe()` with every answer's headers, `penalize()` when refused anyway."""
 
-    def __init__(self, venue: TokenBucket, orders: TokenBucket | None) -> None:
-        self.venue, self.orders = venue, orders
+    def __init__(self, limits: Limits, ip: TokenBucket) -> None:
+        self.limits, self.ip = limits, ip
+        self.orders = [TokenBucket.for_window(w) for w in limits.orders]  # the account's order windows
+        self.endpoints = {e: TokenBucket.for_window(w) for e, w in limits.per_endpoint.items()}
+        # The windows the venue reports on, by header (lower case: HTTP headers are case-insensitive).
+        self._reported = {w.header.lower(): bucket for w, bucket in
+                          [(limits.ip, ip), *zip(limits.orders, self.orders)] if w.header}
 
-    async def request(self) -> None:
-        _add_waited(await self.venue.acquire())
+    @property
+    def own(self) -> list[TokenBucket]:
+        """The buckets of this account alone (not its address's)."""
+        return [*self.orders, *self.endpoints.values()]
 
-    async def order(self) -> None:
-        if self.orders is not None:
-            _add_waited(await self.orders.acquire())
+    async def request(self, endpoint: str, params: Mapping[str, Any] | None = None,
+                      ccxt_cost: float | None = None) -> None:
+        """Wait for the budgets of one request to `endpoint` ("POST /api/v3/order")."""
+        params = params or {}
+        waited = 0.0
+        # The account's own limits first: a request held back by them holds none of the address's budget.
+        placed = self.limits.orders_placed(endpoint, params)
+        if placed:
+            for bucket in self.orders:
+                waited += await bucket.acquire(placed)
+        if endpoint in self.endpoints:
+            waited += await self.endpoints[endpoint].acquire()
+        waited += await self.ip.acquire(self.limits.weight(endpoint, params, ccxt_cost))
+        _add_waited(waited)
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """An answer's headers: where the venue reports what is used of a window, follow it."""
+        for name, value in headers.items():
+            bucket = self._reported.get(name.lower())
+            if bucket is not None:
+                try:
+                    bucket.follow(int(value))
+                except ValueError:
+                    pass
 
     def penalize(self, seconds: float, *, whole_venue: bool) -> None:
-        """A per-key limit (Bybit 10006) pauses this key's orders; a venue-wide one (429, an IP
-        ban) pauses every request to the venue."""
-        if whole_venue or self.orders is None:
-            self.venue.penalize(seconds)
-        else:
-            self.orders.penalize(seconds)
+        """A per-account limit (Bybit 10006, Binance -1015) pauses this account's requests that
+        count against its own limits; a venue-wide one (429, an IP ban) pauses every request
+        from the address."""
+        for bucket in ([self.ip] if whole_venue or not self.own else self.own):
+            bucket.penalize(seconds)
 
 
 class Budgets:
-    """Every venue's and every API key's buckets, in one process (one client address)."""
+    """Every venue's address budgets and every API key's own, in one process (one client address)."""
 
-    def __init__(self, limits: dict[str, Limits] | None = None) -> None:
+    def __init__(self, limits: dict[str, dict[str, Limits]] | None = None) -> None:
+        """limits: venue id -> market type -> Limits, replacing VENUE_LIMITS' entry for that venue."""
         self.limits = {**VENUE_LIMITS, **(limits or {})}
-        self._venues: dict[str, TokenBucket] = {}
-        self._keys: dict[tuple[str, str], KeyBudget] = {}
+        self._ips: dict[tuple[str, str], TokenBucket] = {}
+        self._keys: dict[tuple[str, str, str], KeyBudget] = {}
 
     def for_key(self, venue_id: str, key_id: str, market_type: str) -> KeyBudget | None:
-        """The budget of one API key on a venue, or None for a venue without published limits."""
-        limits = self.limits.get(venue_id)
+        """The budget of one API key (one venue account) on a venue's market, or None where the
+        venue has no limits here. Every key on the venue's meter shares its address budget."""
+        limits = self.limits.get(venue_id, {}).get(market_type)
         if limits is None:
             return None
-        if (venue_id, key_id) not in self._keys:
-            venue = self._venues.setdefault(venue_id, TokenBucket.for_window(limits.requests, limits.window_s))
-            per_second = limits.orders_per_s.get(market_type)
-            orders = TokenBucket.for_window(per_second, 1.0) if per_second else None
-            self._keys[(venue_id, key_id)] = KeyBudget(venue, orders)
-        return self._keys[(venue_id, key_id)]
+        if (venue_id, market_type, key_id) not in self._keys:
+            ip = self._ips.setdefault((venue_id, limits.meter), TokenBucket.for_window(limits.ip))
+            self._keys[(venue_id, market_type, key_id)] = KeyBudget(limits, ip)
+        return self._keys[(venue_id, market_type, key_id)]

@@ -4,6 +4,7 @@ hands to replication. Credentials live in memory only, inside the venue client."
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 
 import aiohttp
@@ -128,7 +129,10 @@ class VenuePool:
         config["session"] = self._http[host]  # ccxt then leaves the session open when the client closes
         venue = CcxtVenue(account.venue_id, api_key=credential.api_key, secret=credential.api_secret,
                           password=credential.passphrase, market_type=market, config=config)
-        key_budget = self.budgets.for_key(account.venue_id, account.account_id, market)
+        # The venue counts orders per venue account, which its API key names: followers registered
+        # with one key share its counts (the key's digest, not the key, names it here).
+        key_id = hashlib.sha256(credential.api_key.encode()).hexdigest()
+        key_budget = self.budgets.for_key(account.venue_id, key_id, market)
         if self.settings.venue_rate_limit and key_budget is not None:  # one budget per venue, not per client
             venue.use_budget(key_budget)
         if host not in self._markets_from:  # the first account on the host loads the markets...

@@ -23,6 +23,7 @@ from dataclasses import replace
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from urllib.parse import urlsplit
 
 import aiohttp
 import ccxt.async_support as ccxt_async
@@ -73,7 +74,7 @@ FETCH_MARKETS_TYPE = {"binance": {"swap": "linear", "future": "linear"}, "bybit"
 # order given a price is sent as quoteOrderQty = amount * price).
 EXCHANGE_OPTIONS = {
     # warnOnFetchOpenOrdersWithoutSymbol: the order stream starts with every resting order (one
-    # request, weight 40 on spot), on purpose.
+    # request, weight 80 on spot, 40 on USDⓈ-M), on purpose.
     "binance": {"fetchCurrencies": False, "fetchMargins": False, "createOrder": {"quoteOrderQty": False},
                 "warnOnFetchOpenOrdersWithoutSymbol": False},
     "binanceusdm": {"fetchCurrencies": False, "fetchMargins": False, "warnOnFetchOpenOrdersWithoutSymbol": False},
@@ -379,22 +380,37 @@ class CcxtVenue:
         self.budget = None  # see use_budget
 
     def use_budget(self, budget) -> None:
-        """Send every REST request through `budget.request()` and every order through
-        `budget.order()` (services.replication.budget.KeyBudget) instead of ccxt's own
-        per-instance rate limiter, and tell it of refusals the venue still sends."""
+        """Send every REST request through `budget.request()` (services.replication.budget.
+        KeyBudget) instead of ccxt's own per-instance rate limiter, with the endpoint it goes
+        to, so it weighs what the venue says; show it every answer's headers (the venue's own
+        counts), and tell it of refusals the venue still sends."""
         self.budget = budget
+        ccxt_cost = self.exchange.calculate_rate_limiter_cost
 
-        async def throttle(cost=None) -> None:
-            await budget.request()
+        # ccxt hands throttle() only its own cost of a request: hand it the endpoint as well.
+        def request_of(api, method, path, params, config={}):  # noqa: B006 - ccxt's signature
+            return self._endpoint(api, method, path), params, ccxt_cost(api, method, path, params, config)
 
+        async def throttle(request=None) -> None:
+            await budget.request(*(request or ("", {})))
+
+        self.exchange.calculate_rate_limiter_cost = request_of
         self.exchange.throttle = throttle
         self.exchange.enableRateLimit = True
+
+    def _endpoint(self, api, method: str, path: str) -> str:
+        """"POST /api/v3/order": the method and URL path ccxt sends a request of `api` to."""
+        base = self.exchange.urls["api"].get(api[0] if isinstance(api, (list, tuple)) else api)
+        prefix = urlsplit(base).path.rstrip("/") if isinstance(base, str) else ""
+        return f"{method.upper()} {prefix}/{path}"
 
     def _record_responses(self) -> None:
         original = self.exchange.on_rest_response
 
         def on_rest_response(code, reason, url, method, headers, body, request_headers, request_body):
             _last_response.set((code, headers or {}))
+            if self.budget is not None and headers:
+                self.budget.observe(headers)
             return original(code, reason, url, method, headers, body, request_headers, request_body)
 
         self.exchange.on_rest_response = on_rest_response
@@ -590,8 +606,6 @@ class CcxtVenue:
         check_request(order)
         instrument, params, price, quantity = await self._prepare(order)
         self._symbols.add(order.symbol)
-        if self.budget is not None:
-            await self.budget.order()
         # Decimal strings, not floats (0.29 as a float may truncate to the lot below), and no price
         # on a market order (binance would turn it into quoteOrderQty).
         # A whole quantity goes as an int, as exact: ccxt's kucoin compares a contract order's amount
@@ -695,8 +709,6 @@ class CcxtVenue:
             if order.order_type in ("stop_limit", "take_profit_limit"):
                 request[f"{leg}TimeInForce"] = order.time_in_force
         self._symbols.add(first.symbol)
-        if self.budget is not None:
-            await self.budget.order()
         raw = await self._call(self.exchange.privatePostOrderListOco, request, order_sent=True)
         reports = {r.get("clientOrderId"): self.exchange.parse_order(r, market) for r in raw.get("orderReports", [])}
         return [self._order_state(reports.get(o.client_order_id) or {}, o) for o in orders]
