@@ -45,7 +45,7 @@ from services.launcher import Mesh  # noqa: E402
 from services.replication.client_order_id import client_order_id  # noqa: E402
 from services.replication.venues.base import OrderRequest  # noqa: E402
 from services.replication.venues.ccxt_venue import CcxtVenue  # noqa: E402
-from venue_sim import Simulator, ccxt_config  # noqa: E402
+from venue_sim import Simulator, ccxt_config, venue_urls  # noqa: E402
 
 SPOT = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="binance", market_type=trading_pb2.MARKET_TYPE_SPOT)
 BALANCES = {"USDT": "1000000000", "BTC": "100"}
@@ -115,7 +115,7 @@ def stage_means_ms(before: dict, after: dict) -> dict[str, float]:
 
 def service_env(sim_url: str, **extra: str) -> dict[str, str]:
     """What the services need to trade on the simulator, as fast as it lets them."""
-    return {"VENUE_URLS": json.dumps({"binance": sim_url}), "VENUE_RATE_LIMIT": "false", "LOG_LEVEL": "WARNING",
+    return {"VENUE_URLS": json.dumps(venue_urls(sim_url)), "VENUE_RATE_LIMIT": "false", "LOG_LEVEL": "WARNING",
             **extra}
 
 

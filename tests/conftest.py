@@ -195,7 +195,7 @@ async def copy_mesh(start_service) -> AsyncIterator:
     replication (trading on the simulator) as real servers. venues=("binance", "bybit") starts
     one simulator per venue, each speaking that venue's dialect (symbols: per venue, optional;
     history_hours: hourly prices from before start-up)."""
-    from venue_sim import Simulator
+    from venue_sim import Simulator, ccxt_urls
 
     sims = []
 
@@ -210,7 +210,7 @@ async def copy_mesh(start_service) -> AsyncIterator:
         risk = await start_service("risk")
         addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
         replication = await start_service("replication", addresses=addresses,
-                                          venue_urls={venue: sim.url for venue, sim in started.items()},
+                                          venue_urls={venue: ccxt_urls(sim.url, venue) for venue, sim in started.items()},
                                           venue_rate_limit=False, **replication_settings)
         return CopyMesh(started.get("binance") or next(iter(started.values())), compliance, risk, replication,
                         started)

@@ -10,11 +10,13 @@ so a wrong production table is caught by a test rather than agreed with."""
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +64,7 @@ async def test_replication_opens_a_venue_at_an_overridden_address_without_venue_
     sim = await Simulator(seed=3).start()
     try:
         account = sim.create_account("alice", {"USDT": "1234"})
-        done = run_without_dev_packages("""
+        done = await asyncio.to_thread(run_without_dev_packages, """
             import asyncio, os
             from types import SimpleNamespace
 
@@ -87,11 +89,11 @@ async def test_replication_opens_a_venue_at_an_overridden_address_without_venue_
                     await pool.close()
 
             asyncio.run(main())
-        """, env={"VENUE_URLS": json.dumps({"binance": ccxt_urls(sim.url)}), "KEY": account.api_key,
-                  "SECRET": account.secret})
+        """, {"VENUE_URLS": json.dumps({"binance": ccxt_urls(sim.url)}), "KEY": account.api_key,
+              "SECRET": account.secret})
     finally:
         await sim.stop()
-    assert done.returncode == 0 and done.stdout.split() == ["1234"], done.stderr
+    assert done.returncode == 0 and Decimal(done.stdout.strip()) == 1234, done.stderr
 
 
 # --- the import graph, from the source -------------------------------------------------------

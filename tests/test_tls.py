@@ -28,7 +28,7 @@ from services.kit.config import Settings
 from services.kit.testing import eventually
 from tests.conftest import TEST_SECRET, AuthenticatedNats, provision_streams
 from tests.replication.test_copy_flow import enrol
-from venue_sim import Simulator
+from venue_sim import Simulator, venue_urls
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +127,7 @@ async def test_replication_fetches_a_followers_keys_from_compliance_over_mutual_
         replication = await start_service(
             "replication", addresses={**compliance.settings.addresses, "compliance": compliance.address,
                                       "risk": risk.address},
-            venue_urls={"binance": sim.url}, venue_rate_limit=False, **over_tls("replication"))
+            venue_urls=venue_urls(sim.url), venue_rate_limit=False, **over_tls("replication"))
         vault, copier = ComplianceServiceStub(compliance.channel), ReplicationServiceStub(replication.channel)
         master, _, master_account = await enrol(sim, vault, copier, token_for, "m", rep.ACCOUNT_ROLE_MASTER,
                                                 {"USDT": "100000"})

@@ -28,7 +28,7 @@ from services.kit.testing import eventually
 from services.launcher import wait_serving
 from tests.conftest import TEST_SECRET, stored_credential
 from tests.replication.test_copy_flow import SPOT, verify
-from venue_sim import Simulator
+from venue_sim import Simulator, venue_urls
 
 
 @pytest_asyncio.fixture
@@ -39,7 +39,7 @@ async def topology(start_service, nats_server, postgres_url, tmp_path):
     base_env = {**os.environ, "DATABASE_URL": postgres_url, "NATS_URL": nats_server.url, "JWT_SECRET": TEST_SECRET,
                 "MASTER_KEY": "test-master-key", "FILL_SIGNING_KEY": fillsign.DEV_SIGNING_KEY,
                 "FILL_VERIFY_KEY": fillsign.DEV_VERIFY_KEY, "COMPLIANCE_ADDR": compliance.address, "LOG_LEVEL": "WARNING",
-                "VENUE_URLS": json.dumps({"binance": sim.url}), "VENUE_RATE_LIMIT": "false",
+                "VENUE_URLS": json.dumps(venue_urls(sim.url)), "VENUE_RATE_LIMIT": "false",
                 "COPYTRADE_DATA_DIR": str(tmp_path)}
     processes = []
     for name, port in ports.items():

@@ -11,6 +11,7 @@ inspectable through an admin API, and able to inject faults.
     sim = await Simulator(seed=1).start()          # http://127.0.0.1:<port>
     account = sim.create_account("alice", {"USDT": "10000"})
     exchange = ccxt.pro.binance({**ccxt_config(sim.url), "apiKey": account.api_key, "secret": account.secret})
+    os.environ["VENUE_URLS"] = json.dumps(venue_urls(sim.url))  # services trading there (ccxt_urls per venue)
 
 Modules, one per role: book (prices, accounts, spot matching), perp_book (perpetuals),
 auth, spot and futures (REST), userdata (WebSockets), faults, admin, wire (JSON shapes),
@@ -19,7 +20,7 @@ okx, okx_wire, okx_userdata; kucoin, kucoin_wire, kucoin_userdata; coinbase, coi
 coinbase_userdata; kraken, kraken_wire, kraken_userdata.
 """
 
-from venue_sim.ccxt_config import ccxt_config, ccxt_urls
+from venue_sim.ccxt_config import ccxt_config, ccxt_urls, venue_urls
 from venue_sim.server import Simulator
 
-__all__ = ["Simulator", "ccxt_config", "ccxt_urls"]
+__all__ = ["Simulator", "ccxt_config", "ccxt_urls", "venue_urls"]

@@ -1,8 +1,16 @@
-"""Pointing ccxt at the simulator is configuration only: these URLs and options."""
+"""Pointing ccxt at the simulator is configuration only: these URLs and options.
+
+ccxt_urls(url, exchange) is the URL map production's VENUE_URLS takes for a ccxt venue
+(services.kit.config.venue_urls_from_json), venue_urls(url, *exchanges) that whole setting, and
+`python -m venue_sim.ccxt_config URL [EXCHANGE ...]` prints it as JSON for the environment.
+ccxt_config adds the options that keep a bare ccxt client's load_markets to the market traded,
+for tests and tools that open ccxt themselves."""
 
 from __future__ import annotations
 
 import functools
+import json
+import sys
 from urllib.parse import urlsplit
 
 # Options per spot-only dialect, beside its URLs.
@@ -47,6 +55,12 @@ def ccxt_urls(base_url: str, exchange: str = "binance") -> dict:
         return {k: move(v) for k, v in value.items()} if isinstance(value, dict) else _rebase(value, http, ws)
 
     return move(_api_urls(exchange))
+
+
+def venue_urls(base_url: str, *exchanges: str) -> dict[str, dict]:
+    """VENUE_URLS for services trading on the simulator at base_url under these ccxt venue
+    ids (default binance), each venue's URLs in its own dialect's places."""
+    return {exchange: ccxt_urls(base_url, exchange) for exchange in exchanges or ("binance",)}
 
 
 def ccxt_config(base_url: str, *, rate_limit: bool = True, market: str = "spot", exchange: str = "binance") -> dict:
@@ -95,3 +109,9 @@ def ccxt_config(base_url: str, *, rate_limit: bool = True, market: str = "spot",
             "createOrder": {"quoteOrderQty": False},
         },
     }
+
+
+if __name__ == "__main__":  # VENUE_URLS="$(python -m venue_sim.ccxt_config http://127.0.0.1:9000 binance)"
+    if len(sys.argv) < 2:
+        raise SystemExit("usage: python -m venue_sim.ccxt_config SIMULATOR_URL [EXCHANGE ...]")
+    print(json.dumps(venue_urls(sys.argv[1], *sys.argv[2:])))

@@ -27,7 +27,7 @@ from services.demo.seed import FUTURES, PERPETUAL, SPOT, Seeder
 from services.demo.state import DemoState
 from services.kit import tls
 from services.kit.config import TlsFiles
-from venue_sim import Simulator
+from venue_sim import Simulator, venue_urls
 
 SIM_PORT_OFFSET = 7  # after the gateway's HTTP port (base+6)
 DEMO_HISTORY_HOURS = 72  # hourly prices from before start-up, for risk's 48-hour windows
@@ -144,7 +144,7 @@ class Demo:
     def environment(self) -> dict[str, str]:
         """What the services need besides the usual: the simulator's URL, and the demo operator."""
         operators = [e for e in os.environ.get("COPYTRADE_OPERATOR_EMAILS", "").split(",") if e.strip()]
-        return {"VENUE_URLS": json.dumps({"binance": self.sim.url}),
+        return {"VENUE_URLS": json.dumps(venue_urls(self.sim.url)),  # ccxt's binance URLs, on the simulator
                 "VENUE_RATE_LIMIT": "false",  # the simulator has no rate limits; ccxt's would only add latency
                 "COPYTRADE_OPERATOR_EMAILS": ",".join([*operators, OPERATOR_EMAIL])}
 

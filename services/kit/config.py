@@ -46,6 +46,37 @@ def tls_from_env(env: dict[str, str]) -> TlsFiles | None:
     return TlsFiles(*(Path(given[name]) for name in TLS_VARIABLES))
 
 
+CCXT_SANDBOX = "sandbox"
+
+
+def venue_urls_from_json(text: str) -> dict[str, str | dict]:
+    """VENUE_URLS: a JSON object from venue id to where that venue is reached instead of its
+    public address, one of
+      - "sandbox": a ccxt venue's own testnet, as ccxt knows it (its sandbox mode);
+      - an object: a ccxt venue's API URLs by ccxt's names for them (`urls['api']`), replacing
+        those given, e.g. {"binance": {"public": "https://testnet.binance.vision/api/v3",
+        "private": "https://testnet.binance.vision/api/v3", ...}};
+      - a string: the address of a gateway-connected venue (IB's TWS/Gateway "host:port",
+        Rithmic's R|Protocol URL, NinjaTrader's ATI folder).
+    Refused here, at start-up, when it is not of that shape."""
+    try:
+        urls = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"VENUE_URLS is not JSON: {exc}") from None
+
+    def strings(value) -> bool:
+        return isinstance(value, str) or (isinstance(value, dict) and bool(value)
+                                          and all(isinstance(k, str) and strings(v) for k, v in value.items()))
+
+    if not isinstance(urls, dict):
+        raise ValueError("VENUE_URLS is a JSON object from venue id to its address")
+    for venue, value in urls.items():
+        if not (isinstance(value, str) and value) and not (isinstance(value, dict) and strings(value)):
+            raise ValueError(f"VENUE_URLS[{venue!r}] is an address, \"{CCXT_SANDBOX}\" or an object of ccxt's API "
+                             "URLs (strings, or objects of them)")
+    return urls
+
+
 @dataclass(frozen=True)
 class Settings:
     """What a service needs to run. `from_env` reads it; tests build it directly."""
@@ -88,9 +119,9 @@ class Settings:
     rate_limit_burst: int = 40
     # The web app the gateway serves at / (default: web/dist of this checkout, when built).
     static_dir: Path | None = None
-    # Base URL per venue id for venues reached somewhere other than their public address (the
-    # simulator, a testnet): VENUE_URLS='{"binance": "http://127.0.0.1:9000"}'.
-    venue_urls: dict[str, str] = field(default_factory=dict)
+    # Per venue id, where a venue is reached other than at its public address (a testnet, a
+    # gateway, the simulator): VENUE_URLS (see venue_urls_from_json).
+    venue_urls: dict[str, str | dict] = field(default_factory=dict)
     # ccxt's own rate limiter; off only for benchmarks against the simulator.
     venue_rate_limit: bool = True
     # How long a replication worker may hold a master fill before JetStream hands it to another
@@ -152,7 +183,7 @@ class Settings:
             rate_limit_per_s=float(env.get("GATEWAY_RATE_LIMIT_PER_S", cls.rate_limit_per_s)),
             rate_limit_burst=int(env.get("GATEWAY_RATE_LIMIT_BURST", cls.rate_limit_burst)),
             static_dir=Path(env["GATEWAY_STATIC_DIR"]) if env.get("GATEWAY_STATIC_DIR") else None,
-            venue_urls=json.loads(env.get("VENUE_URLS") or "{}"),
+            venue_urls=venue_urls_from_json(env.get("VENUE_URLS") or "{}"),
             venue_rate_limit=env.get("VENUE_RATE_LIMIT", "true").lower() != "false",
             fill_ack_wait_s=float(env.get("FILL_ACK_WAIT_S", cls.fill_ack_wait_s)),
             copy_lanes=int(env.get("COPY_LANES", cls.copy_lanes)),

@@ -14,7 +14,7 @@ from copytrade.compliance.v1 import compliance_internal_service_pb2 as complianc
 from copytrade.compliance.v1.compliance_internal_service_pb2_grpc import ComplianceInternalServiceStub
 from copytrade.type.v1 import trading_pb2
 from services.kit import metrics
-from services.kit.config import Settings
+from services.kit.config import CCXT_SANDBOX, Settings
 from services.replication.budget import Budgets
 from services.replication.store import VenueAccountRow
 from services.replication.venues import ninjatrader_venue, rithmic_venue
@@ -33,6 +33,20 @@ OPENERS = {trading_pb2.VENUE_KIND_CCXT: CcxtVenue,
            trading_pb2.VENUE_KIND_IB: ib_venue_from_credential}  # opened with the account id (below)
 
 
+def ccxt_location(venue_id: str, override: str | dict | None) -> dict:
+    """The ccxt constructor settings that point a ccxt venue where VENUE_URLS says
+    (services.kit.config.venue_urls_from_json): its testnet by ccxt's sandbox mode, or the API
+    URLs given in place of ccxt's (deep-merged: those not given stay the venue's)."""
+    if override is None:
+        return {}
+    if override == CCXT_SANDBOX:
+        return {"sandbox": True}
+    if isinstance(override, dict):
+        return {"urls": {"api": override}}
+    raise VenueError(ErrorKind.PLATFORM, f"VENUE_URLS[{venue_id!r}] is {override!r}; a ccxt venue takes "
+                                         f"\"{CCXT_SANDBOX}\" or an object of its API URLs by ccxt's names")
+
+
 log = logging.getLogger("copytrade.replication.venue_pool")
 FETCH_BATCH = 1000  # credentials per FetchCredentials call (compliance's bound)
 
@@ -45,11 +59,11 @@ class VenuePool:
         self._opening: dict[str, asyncio.Lock] = {}
         self.budgets = Budgets()  # every venue's request budget, shared by this process's accounts
         self.replica_slot = 0  # this replica's slot (ownership.Ownership): IB client ids differ per replica
-        # Per venue host (venue id, market, URL): one HTTP session, its keep-alive connections
+        # Per venue host (venue id, market): one HTTP session, its keep-alive connections
         # serving every account's requests, and the markets loaded by the first account opened.
-        self._http: dict[tuple[str, str, str], aiohttp.ClientSession] = {}
-        self._markets_from: dict[tuple[str, str, str], CcxtVenue] = {}
-        self._markets_loading: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self._http: dict[tuple[str, str], aiohttp.ClientSession] = {}
+        self._markets_from: dict[tuple[str, str], CcxtVenue] = {}
+        self._markets_loading: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def get(self, account: VenueAccountRow) -> Venue:
         venue = self._venues.get(account.account_id)
@@ -101,32 +115,35 @@ class VenuePool:
         if credential is None:
             credential = await self.compliance.FetchCredential(compliance_pb.FetchCredentialRequest(
                 credential_id=account.credential_id, user_id=account.user_id), timeout=10)
-        base_url = self.settings.venue_urls.get(account.venue_id)
+        override = self.settings.venue_urls.get(account.venue_id)
+        if account.venue_kind == trading_pb2.VENUE_KIND_CCXT:
+            return await self._open_ccxt(account, credential, override)
+        if override is not None and not isinstance(override, str):
+            raise VenueError(ErrorKind.PLATFORM, f"VENUE_URLS[{account.venue_id!r}] is an object; this venue takes "
+                                                 "its gateway's address")
+        base_url = override
         if account.venue_kind == trading_pb2.VENUE_KIND_IB:
             # api_key: the IB account code; api_secret: the TWS/Gateway API "host:port" (VENUE_URLS of
-            # the venue id, e.g. the simulator's, overrides it as for ccxt); passphrase: an API client id.
+            # the venue id, e.g. the simulator's, overrides it); passphrase: an API client id.
             venue: Venue = ib_venue_from_credential(
                 account_code=credential.api_key, client_id=credential.passphrase, account_id=account.account_id,
                 address=base_url or credential.api_secret, replica_slot=self.replica_slot)
             await venue.connect()
             return venue
-        if account.venue_kind != trading_pb2.VENUE_KIND_CCXT:
-            # Each adapter's from_credential says how the vault's fields map to its settings.
-            venue = OPENERS[account.venue_kind](api_key=credential.api_key, api_secret=credential.api_secret,
-                                                passphrase=credential.passphrase, venue_url=base_url or "")
-            await venue.connect()
-            return venue
-        config: dict = {"enableRateLimit": self.settings.venue_rate_limit}
-        if base_url:
-            from venue_sim.ccxt_config import ccxt_config  # URLs of the simulator speaking this venue's dialect
+        # Each adapter's from_credential says how the vault's fields map to its settings.
+        venue = OPENERS[account.venue_kind](api_key=credential.api_key, api_secret=credential.api_secret,
+                                            passphrase=credential.passphrase, venue_url=base_url or "")
+        await venue.connect()
+        return venue
 
-            config = ccxt_config(base_url, rate_limit=self.settings.venue_rate_limit,
-                                 market=MARKET_TYPES.get(account.market_type, "spot"), exchange=account.venue_id)
+    async def _open_ccxt(self, account: VenueAccountRow, credential, override: str | dict | None) -> Venue:
+        config: dict = {"enableRateLimit": self.settings.venue_rate_limit, **ccxt_location(account.venue_id, override)}
         market = MARKET_TYPES.get(account.market_type, "spot")
-        host = (account.venue_id, market, base_url or "")
+        host = (account.venue_id, market)  # VENUE_URLS moves a venue id's every account alike
         if host not in self._http:  # no connection limit here: the budgets bound what is sent
             self._http[host] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, enable_cleanup_closed=True))
         config["session"] = self._http[host]  # ccxt then leaves the session open when the client closes
+        config["timeout_on_exit"] = 0  # ...so its close() has no TLS teardown to wait 250 ms for (close() below does)
         venue = CcxtVenue(account.venue_id, api_key=credential.api_key, secret=credential.api_secret,
                           password=credential.passphrase, market_type=market, config=config)
         # The venue counts orders per venue account, which its API key names: followers registered

@@ -14,7 +14,7 @@ from services.gateway.routes import route_table
 from services.kit.testing import eventually
 from services.replication.venues.base import OrderRequest
 from services.replication.venues.ccxt_venue import CcxtVenue
-from venue_sim import Simulator, ccxt_config
+from venue_sim import Simulator, ccxt_config, venue_urls
 
 PASSWORD = "correct horse battery staple"
 # Bodies that pass validation, so what refuses the intruder is ownership, not a missing field.
@@ -35,7 +35,7 @@ async def site(start_service, monkeypatch):
     compliance = await start_service("compliance")
     risk = await start_service("risk")
     addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
-    replication = await start_service("replication", addresses=addresses, venue_urls={"binance": sim.url},
+    replication = await start_service("replication", addresses=addresses, venue_urls=venue_urls(sim.url),
                                       venue_rate_limit=False, retry_poll_s=0.1)
     addresses["replication"] = replication.address
     discovery = await start_service("discovery", addresses=addresses)

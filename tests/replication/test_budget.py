@@ -16,7 +16,7 @@ import pytest
 from services.replication.budget import VENUE_LIMITS, Budgets, TokenBucket, Window, measure
 from services.replication.venues.base import ErrorKind, OrderRequest, VenueError
 from services.replication.venues.ccxt_venue import CcxtVenue
-from venue_sim import Simulator, ccxt_config
+from venue_sim import Simulator, ccxt_config, venue_urls
 
 FOLLOWERS = 500
 # The simulator enforces Bybit's per-IP rule with a 1 s window instead of 5 s (the same kind of
@@ -227,7 +227,7 @@ async def test_an_accounts_order_count_is_shared_by_the_followers_on_its_api_key
             account = keys[credential_of[request.credential_id]]
             return SimpleNamespace(api_key=account.api_key, api_secret=account.secret, passphrase="")
 
-    pool = VenuePool(Settings(service="replication", venue_urls={"binance": sim.url}), Vault())
+    pool = VenuePool(Settings(service="replication", venue_urls=venue_urls(sim.url)), Vault())
     try:
         venues = {f: await pool.get(VenueAccountRow(
             account_id=f, user_id=f, venue_kind=trading_pb2.VENUE_KIND_CCXT, venue_id="binance",

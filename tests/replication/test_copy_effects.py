@@ -24,7 +24,7 @@ from services.kit.testing import eventually
 from services.replication.client_order_id import client_order_id
 from services.risk.store import PositionRow, ReservationRow
 from tests.replication.test_worker_crash import copied_by
-from venue_sim import Simulator
+from venue_sim import Simulator, venue_urls
 
 
 @pytest_asyncio.fixture
@@ -62,7 +62,7 @@ async def test_a_copy_accepted_by_the_venue_gets_one_commit_one_event_and_one_au
     risk = await start_service("risk", nats_url=own_nats.url, listen=risk_listen)
     addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk_listen}
     replication = await start_service("replication", nats_url=own_nats.url, addresses=addresses,
-                                      venue_rate_limit=False, venue_urls={"binance": sim.url},
+                                      venue_rate_limit=False, venue_urls=venue_urls(sim.url),
                                       fill_ack_wait_s=3.0)
     try:
         from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
@@ -141,7 +141,7 @@ async def test_the_sweeper_finishes_effects_a_dead_worker_left_pending_and_makes
         risk = await start_service("risk", nats_url=own_nats.url)
         addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
         replication = await start_service("replication", addresses=addresses, venue_rate_limit=False,
-                                          venue_urls={"binance": sim.url}, nats_url=own_nats.url)
+                                          venue_urls=venue_urls(sim.url), nats_url=own_nats.url)
         from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
         from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
         from services.replication.store import FollowerOrderRow

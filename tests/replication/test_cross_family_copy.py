@@ -15,7 +15,7 @@ from services.replication.venues.base import OrderRequest
 from services.replication.venues.cme import FUTURES
 from tests.replication.conftest import RITHMIC, enrol, enrol_ib, follow, raise_position_cap, trade_on_rithmic
 from tests.replication.test_copy_flow import enrol as enrol_binance
-from venue_sim import Simulator
+from venue_sim import Simulator, ccxt_urls
 from venue_sim.ib import IbSimulator
 from venue_sim.rithmic import RithmicSim
 
@@ -26,7 +26,7 @@ async def cross_mesh(services_on):
                                prices={"ES": "5000"}).start()
     ib = await IbSimulator(seed=3).start()
     binance = await Simulator(seed=5).start()
-    stubs = await services_on({"rithmic": rithmic.url, "ib": f"127.0.0.1:{ib.port}", "binance": binance.url})
+    stubs = await services_on({"rithmic": rithmic.url, "ib": f"127.0.0.1:{ib.port}", "binance": ccxt_urls(binance.url)})
     yield rithmic, ib, binance, stubs
     await binance.stop()
     await ib.stop()

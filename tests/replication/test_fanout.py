@@ -21,7 +21,7 @@ from services.risk.store import ReservationRow
 from services.replication.store import FollowerOrderRow, MasterPositionRow
 from tests.replication.test_worker_crash import copied_by, own_nats  # noqa: F401 - a fixture: a nats-server of
 # the test's own, so a stopped service's pull requests on the shared server cannot hold the next test's fills
-from venue_sim import Simulator
+from venue_sim import Simulator, venue_urls
 
 
 @pytest.mark.parametrize("chunk", [copier.FANOUT_CHUNK, 2], ids=["one-batch", "batches-of-2"])
@@ -35,7 +35,7 @@ async def test_a_fills_batch_follows_session_changes_made_meanwhile(own_nats, st
         risk = await start_service("risk", nats_url=own_nats.url)
         addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
         replication = await start_service("replication", addresses=addresses, venue_rate_limit=False,
-                                          venue_urls={"binance": sim.url}, nats_url=own_nats.url)
+                                          venue_urls=venue_urls(sim.url), nats_url=own_nats.url)
         from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
         from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
         comp_stub, rep_stub = ComplianceServiceStub(compliance.channel), ReplicationServiceStub(replication.channel)

@@ -37,7 +37,7 @@ from services.kit import auth
 from tests.conftest import TEST_SECRET, stored_credential
 from tests.reliability.stores import check_stores
 from tests.replication.test_copy_flow import SPOT, verify
-from venue_sim import Simulator
+from venue_sim import Simulator, venue_urls
 
 FOLLOWERS = 3
 # The random-kill loop: rounds (one kill each) and fills per round; COPYTRADE_KILL_SEED replays a run.
@@ -65,7 +65,7 @@ async def crashable_replication(nats, start_service, tmp_path, **simulator):
     env = {**os.environ, "NATS_URL": nats.url, "JWT_SECRET": TEST_SECRET, "MASTER_KEY": "test-master-key",
            "FILL_SIGNING_KEY": fillsign.DEV_SIGNING_KEY,
            "COMPLIANCE_ADDR": compliance.address, "RISK_ADDR": risk.address, "LISTEN_ADDR": f"127.0.0.1:{port}",
-           "VENUE_URLS": json.dumps({"binance": sim.url}), "VENUE_RATE_LIMIT": "false", "LOG_LEVEL": "WARNING",
+           "VENUE_URLS": json.dumps(venue_urls(sim.url)), "VENUE_RATE_LIMIT": "false", "LOG_LEVEL": "WARNING",
            "COPYTRADE_DATA_DIR": str(tmp_path / "replication"), "FILL_ACK_WAIT_S": "2"}
     processes: list[subprocess.Popen] = []
 

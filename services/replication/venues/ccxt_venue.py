@@ -1,8 +1,9 @@
 """CcxtVenue: any ccxt exchange (binance, bybit, okx, ...) through ccxt's async API, with
 ccxt.pro's user-data stream for fills and order updates. Spot or perpetual swaps.
 
-Pointed at a simulator or a testnet by configuration alone: `config` goes to the ccxt
-constructor, which deep-merges `urls` and `options` (see venue_sim.ccxt_config)."""
+Pointed at a testnet or a simulator by configuration alone: `config` goes to the ccxt
+constructor, which deep-merges `urls` and `options` and takes `sandbox` (ccxt's testnet URLs);
+replication's VenuePool builds it from VENUE_URLS (services.kit.config.venue_urls_from_json)."""
 
 from __future__ import annotations
 
