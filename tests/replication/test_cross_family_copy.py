@@ -12,10 +12,10 @@ import pytest_asyncio
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from services.kit.testing import eventually
 from services.replication.venues.base import OrderRequest
-from services.replication.venues.cme import FUTURES
 from tests.replication.conftest import RITHMIC, enrol, enrol_ib, follow, raise_position_cap, trade_on_rithmic
 from tests.replication.test_copy_flow import enrol as enrol_binance
 from venue_sim import Simulator, ccxt_urls
+from venue_sim.cme import FUTURES  # CME's contract sizes, as the venue has them
 from venue_sim.ib import IbSimulator
 from venue_sim.rithmic import RithmicSim
 

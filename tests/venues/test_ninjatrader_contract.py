@@ -109,7 +109,7 @@ async def test_a_venue_from_vault_fields_trades_through_the_folder(tmp_path):
 
 
 async def test_position_files_are_read_with_or_without_the_exchange_in_their_name(tmp_path):
-    from services.replication.venues import cme
+    from venue_sim import cme  # the names NT8 gives its files: the venue's, not the adapter's own table
 
     (tmp_path / "outgoing").mkdir()
     (tmp_path / "incoming").mkdir()

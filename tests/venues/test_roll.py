@@ -14,6 +14,7 @@ from services.replication.venues.ib_venue import IbVenue
 from services.replication.venues.ninjatrader_venue import NinjaTraderVenue
 from services.replication.venues.rithmic_venue import RithmicVenue
 from tests.venues.contract import new_cid
+from venue_sim import cme as sim_cme
 from venue_sim.ib import IbSimulator
 from venue_sim.ninjatrader import NinjaTraderSim
 from venue_sim.rithmic import RithmicSim
@@ -158,6 +159,53 @@ async def test_a_running_adapter_rolls_when_the_day_passes_the_roll_date(tmp_pat
         assert [o.contract.local_symbol for o in ib_sim.book.orders if o.order_ref == cids["ib"]] == ["ESH7"]
         assert [o.symbol for o in rithmic_sim.orders_with_tag(cids["rithmic"])] == ["ESH7"]
         assert [o.instrument for o in nt_sim.orders(cids["ninjatrader"])] == ["ES 03-27"]
+    finally:
+        for venue in venues.values():
+            await venue.close()
+        await ib_sim.stop()
+        await rithmic_sim.stop()
+        await nt_sim.stop()
+
+
+async def test_every_futures_adapter_trades_the_contracts_as_the_exchange_specifies_them(tmp_path):
+    """Each adapter's instruments against the venue's data, which the simulators keep apart from
+    production's tables (venue_sim/cme.py and IB's contract details): a wrong multiplier, tick
+    or contract name in services/replication/venues/cme.py fails here."""
+    day = date(2026, 12, 11)
+    ib_sim = await IbSimulator(seed=7, today=day).start()
+    ib_sim.create_account("DU1000001", "1000000")
+    rithmic_sim = await RithmicSim(user="trader", password="pw", now=at_noon(day)).start()
+    folder = tmp_path / "NinjaTrader 8"
+    nt_sim = await NinjaTraderSim(folder, account="Sim101", connection="Sim", now=at_noon(day)).start()
+
+    async def price_source(symbol: str) -> Decimal:
+        return nt_sim.price(symbol)
+
+    venues = {
+        "ib": IbVenue(host="127.0.0.1", port=ib_sim.port, client_id=23, account="DU1000001", timeout_s=5.0,
+                      now=at_noon(day)),
+        "rithmic": RithmicVenue(user="trader", password="pw", system_name=rithmic_sim.system_name,
+                                url=rithmic_sim.url, timeout_s=3.0, now=at_noon(day)),
+        "ninjatrader": NinjaTraderVenue(folder, account="Sim101", connection="Sim", cash="100000",
+                                        price_source=price_source, timeout_s=2.0, now=at_noon(day)),
+    }
+    ib_contracts = {c.symbol: c for c in ib_sim.book.listed if c.local_symbol.endswith("H7")}
+    venue_names = {"ib": lambda root: ib_contracts[root].local_symbol, "rithmic": lambda root: sim_cme.rithmic_name(
+        root, month=(2027, 3)), "ninjatrader": lambda root: sim_cme.ninjatrader_name(root, month=(2027, 3))}
+    try:
+        for venue in venues.values():
+            await venue.connect()
+        for name, venue in venues.items():
+            instruments = await venue.instruments()
+            assert set(instruments) == set(sim_cme.FUTURES), name
+            for root, spec in sim_cme.FUTURES.items():
+                multiplier = Decimal(ib_contracts[root].multiplier) if name == "ib" else spec.multiplier
+                tick = ib_contracts[root].tick if name == "ib" else spec.tick_size
+                got = instruments[root]
+                assert (got.contract_size, got.tick_size, got.venue_symbol) == (
+                    multiplier, tick, venue_names[name](root)), (name, root)
+        assert rithmic_sim.symbols[sim_cme.rithmic_name("MES", month=(2027, 3))] == "MES"
+        assert nt_sim.instruments[sim_cme.ninjatrader_name("MES", month=(2027, 3))] == "MES"
     finally:
         for venue in venues.values():
             await venue.close()

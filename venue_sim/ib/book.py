@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from services.replication.venues.roll import listed, third_friday
+from venue_sim.cme import listed, third_friday
 
 ZERO = Decimal(0)
 
@@ -41,8 +41,8 @@ class FutureContract:
 
 def listed_contracts(today: date | None = None) -> list[FutureContract]:
     """Every quarterly month IB lists on `today`, nearest expiry first, as reqContractDetails
-    answers for a bare root. Which one to trade is the client's roll (the adapters share
-    services/replication/venues/roll.py); the simulator only lists them."""
+    answers for a bare root (CME's calendar, venue_sim.cme). Which one to trade is the
+    client's roll; the simulator only lists them."""
     hours = "CME Globex: Sun-Fri 17:00-16:00 CT"
     table = [  # symbol, conId, multiplier, tick, underlying, initial margin, commission, name
         ("ES", 637533641, 50, "0.25", "ES", "22000", "2.25", "E-mini S&P 500"),

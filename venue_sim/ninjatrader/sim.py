@@ -28,8 +28,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from services.replication.venues.cme import FUTURES, ninjatrader_name
-from services.replication.venues.roll import listed
+from venue_sim.cme import FUTURES, listed, ninjatrader_name
 
 log = logging.getLogger("venue_sim.ninjatrader")
 ORDER_TYPES = ("MARKET", "LIMIT", "STOPMARKET", "STOPLIMIT", "MIT")
@@ -143,7 +142,7 @@ class NinjaTraderSim:
         return [o for o in self._orders.values() if order_id is None or o.order_id == order_id]
 
     def position(self, root: str) -> int:
-        """The position in the root's front month (the shared roll rule, on the simulator's day)."""
+        """The position in the root's front month (CME's roll date, venue_sim.cme, on the simulator's day)."""
         return self._positions.get(ninjatrader_name(root, self.now), (0, Decimal(0)))[0]
 
     def inject(self, kind: str, *, latency_ms: int = 0, retry_after: float = 1.0) -> None:

@@ -41,8 +41,7 @@ from async_rithmic import protocol_buffers as pb
 from async_rithmic.plants.base import TEMPLATES_MAP
 from websockets.asyncio.server import ServerConnection, serve
 
-from services.replication.venues.cme import FUTURES, rithmic_name
-from services.replication.venues.roll import listed
+from venue_sim.cme import FUTURES, listed, rithmic_name
 
 log = logging.getLogger("venue_sim.rithmic")
 
@@ -223,7 +222,7 @@ class RithmicSim:
         return [o for o in self.orders.values() if o.user_tag == user_tag]
 
     def position(self, root: str) -> int:
-        """The position in the root's front month (the shared roll rule, on the simulator's day)."""
+        """The position in the root's front month (CME's roll date, venue_sim.cme, on the simulator's day)."""
         return self._positions.get(rithmic_name(root, self.now), (0, 0.0))[0]
 
     def inject(self, kind: str, **params) -> None:
