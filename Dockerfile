@@ -14,7 +14,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY api ./api
 COPY services ./services
-COPY venue_sim ./venue_sim
+# Not venue_sim/ or demo/: the services run without them (tests/test_boundaries.py), and the
+# `copytrade` command offers `sim` and `up --demo` only where they are installed.
 RUN pip install --no-cache-dir .
 COPY --from=web /web/dist ./web/dist
 ENV GATEWAY_STATIC_DIR=/app/web/dist

@@ -14,6 +14,9 @@ test that runs `up`; on loopback it costs a handshake per connection.
 The launcher supervises what it starts: a service (or NATS node) that exits is started again
 after a backoff that doubles with each crash; one that crashes MAX_CRASHES times within
 CRASH_WINDOW_S stops `up`, as Ctrl-C does.
+
+Beside the mesh it can run a Companion it is handed (the demo's: demo.runner.Demo, for
+`up --demo`); it knows nothing else of it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -49,7 +52,23 @@ RESTART_BACKOFF_S = 0.5
 RESTART_BACKOFF_MAX_S = 30.0
 MAX_CRASHES = 5
 CRASH_WINDOW_S = 120.0
-SEED_RETRY_S = 120.0  # how long the demo's seeding waits for a service that went away to be back
+SEED_RETRY_S = 120.0  # how long a companion's seeding waits for a service that went away to be back
+
+
+class Companion(Protocol):
+    """What `up` runs beside the mesh (the demo): started before the services, which get its
+    environment() and list its endpoints(); seeded through them once they serve (seed() skips
+    what exists); its traffic started after the banner, stopped before the services stop, and
+    itself stopped last."""
+
+    async def start(self) -> None: ...
+    def environment(self) -> dict[str, str]: ...
+    def endpoints(self) -> dict[str, str]: ...
+    async def seed(self, addresses: dict[str, str], tls_files: TlsFiles | None = None) -> None: ...
+    def banner(self, endpoints: dict[str, str], tls_files: TlsFiles | None = None) -> str: ...
+    def start_traffic(self) -> None: ...
+    async def stop_traffic(self) -> None: ...
+    async def stop(self) -> None: ...
 
 
 PRIVATE_UMASK = 0o077  # files 0600, directories 0700
@@ -331,8 +350,8 @@ def build_web_app(data_dir: Path) -> None:
         print(f"web app: not built: {exc}", file=sys.stderr, flush=True)
 
 
-async def seed_supervised(mesh: Mesh, show) -> None:
-    """The demo's seeding, with the services supervised meanwhile: one that exits is started
+async def seed_supervised(mesh: Mesh, show: Companion) -> None:
+    """The companion's seeding, with the services supervised meanwhile: one that exits is started
     again and the seeding (which skips what exists) goes on, instead of `up` giving up."""
     done = asyncio.Event()
     supervisor = asyncio.create_task(mesh.supervise(done))
@@ -350,7 +369,7 @@ async def seed_supervised(mesh: Mesh, show) -> None:
     finally:
         done.set()
         if await supervisor:
-            raise RuntimeError("a service kept crashing while the demo was seeded")
+            raise RuntimeError("a service kept crashing while the companion (the demo) was seeded")
 
 
 def log_tail(path: Path, lines: int = 20) -> str:
@@ -360,20 +379,18 @@ def log_tail(path: Path, lines: int = 20) -> str:
         return f"(unreadable: {exc})"
 
 
-async def run_up(data_dir: Path, host: str, port_base: int, demo: bool = False, nats_nodes: int = 1) -> int:
+async def run_up(data_dir: Path, host: str, port_base: int, companion: Companion | None = None,
+                 nats_nodes: int = 1) -> int:
     await asyncio.to_thread(build_web_app, data_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    show = None
-    if demo:
-        from services.demo.runner import Demo
-
-        show = Demo(data_dir, port_base)
+    show = companion
+    if show:
         try:
-            await show.start_venue()  # first: the services are told its URL
-        except (OSError, ValueError, KeyError) as exc:  # the port taken, or demo.json unreadable
+            await show.start()  # first: the services are told where it is
+        except (OSError, ValueError, KeyError) as exc:  # the port taken, or the demo's demo.json unreadable
             print(f"copytrade up failed: the demo cannot start: {exc!r}", file=sys.stderr)
             await show.stop()
             return 1
@@ -399,12 +416,12 @@ async def run_up(data_dir: Path, host: str, port_base: int, demo: bool = False, 
     print(f"try: grpcurl {tls.grpcurl_flags(mesh.client_tls)} {endpoints['risk']} list      (Ctrl-C stops everything)")
     if show:
         print(show.banner(endpoints, mesh.client_tls), flush=True)
-        show.start_bot()
+        show.start_traffic()
     code = await mesh.supervise(stop)
     print("stopping...")
     if show:
-        await show.stop_bot()  # no new master trades while the services go
+        await show.stop_traffic()  # no new master trades while the services go
     await mesh.stop()
     if show:
-        await show.stop()  # the simulator last: replication talks to it until it stops
+        await show.stop()  # the demo's simulator last: replication talks to it until it stops
     return code

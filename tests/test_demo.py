@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.checkout import checkout_env
 from tests.test_mesh import free_port_block
 
 READY_TIMEOUT_S = 240  # the services starting and the masters' weeks of trades seeded, on a busy machine
@@ -62,6 +63,7 @@ class Demo:
 
     def __init__(self, data_dir: Path, port_base: int, output: Path) -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MASTER_KEY", "JWT_SECRET")}
+        env = checkout_env(output.parent / f"{output.stem}-install", env)  # `up --demo` is a plugin (demo.cli)
         self.data_dir, self.output = data_dir, output
         with open(output, "w") as out:
             self.process = subprocess.Popen(
@@ -181,7 +183,7 @@ def test_a_masters_history_is_the_same_on_every_run_and_ends_at_todays_price():
     from datetime import UTC, datetime
     from decimal import Decimal
 
-    from services.demo.history import FEE_RATE, Style, history, price_path
+    from demo.history import FEE_RATE, Style, history, price_path
 
     style = Style(days=10, round_trips_per_day=2, hold_hours=6, edge=0.6, shorts=True, risk_fraction=Decimal("0.3"),
                   hourly_volatility=0.004)

@@ -2,7 +2,8 @@
 
 Prints the base URL alone on the first line of stdout (scripts read it); the rest goes to
 stderr. --account NAME[:ASSET=AMOUNT,...] creates funded accounts and prints their keys as
-JSON lines. `copytrade sim ib ...` runs the Interactive Brokers simulator instead (venue_sim.ib.cli)."""
+JSON lines. `copytrade sim ib ...` runs the Interactive Brokers simulator instead (venue_sim.ib.cli).
+register() adds `sim` to the `copytrade` command (its "copytrade.commands" entry point)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,14 @@ def _account(spec: str) -> tuple[str, dict[str, str]]:
     name, _, funds = spec.partition(":")
     balances = dict(item.split("=", 1) for item in funds.split(",") if item)
     return name, balances
+
+
+def register(commands) -> None:
+    """`copytrade sim ...`: everything after `sim` goes to main (services.cli.Commands)."""
+    sim = commands.subcommands.add_parser("sim", help="run the venue simulator (Binance wire protocol on loopback)",
+                                          add_help=False)
+    sim.add_argument("args", nargs=argparse.REMAINDER)
+    commands.add("sim", lambda args, rest: main([*rest, *args.args]))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -152,11 +152,11 @@ async def test_the_demo_is_seeded_even_when_a_service_dies_meanwhile(tmp_path: P
     """`up --demo` seeds its masters and followers after the services start; compliance
     SIGKILLed just then is started again and the seeding, which skips what exists, finishes,
     instead of `up` failing with UNAVAILABLE."""
-    from services.demo.runner import Demo
+    from demo.runner import Demo
 
     base = free_base()
     show = Demo(tmp_path / "data", base)
-    await show.start_venue()
+    await show.start()
     mesh = Mesh(tmp_path / "data", "127.0.0.1", base, extra_env={**show.environment(), "LOG_LEVEL": "WARNING"})
     try:
         await mesh.start()

@@ -120,7 +120,7 @@ class Seeder:
             request_id=f"demo-follow-{key}"), metadata=follower.metadata, timeout=CALL_TIMEOUT_S)).session
 
     async def past_fills(self, master: Login, account_id: str, symbol: str, fills) -> int:
-        """A master's earlier trades (services.demo.history) through the signal API, each with
+        """A master's earlier trades (demo.history) through the signal API, each with
         its time, fee and the equity it left; returns how many were new."""
         gate = asyncio.Semaphore(HISTORY_CONCURRENCY)
 

@@ -2,8 +2,9 @@
 it, five masters (each with weeks of earlier trades) and three followers seeded through the
 public APIs, and two masters' bots trading, so copies flow within seconds of start-up.
 
-The launcher drives it: start_venue() before the services (they need its URL), seed() and
-start_bot() once they serve, stop() after them."""
+The launcher drives it as the mesh's companion (services.launcher.Companion): start() before the
+services (they need the simulator's URL), seed() and start_traffic() once they serve, stop()
+after them. `copytrade up --demo` (demo.cli) hands it to the launcher."""
 
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ from copytrade.discovery.v1 import discovery_service_pb2 as disc
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.risk.v1 import risk_service_pb2 as risk
 from copytrade.type.v1 import trading_pb2
-from services.demo.bot import MasterBot
-from services.demo.history import Style, history
-from services.demo.seed import FUTURES, PERPETUAL, SPOT, Seeder
-from services.demo.state import DemoState
+from demo.bot import MasterBot
+from demo.history import Style, history
+from demo.seed import FUTURES, PERPETUAL, SPOT, Seeder
+from demo.state import DemoState
 from services.kit import tls
 from services.kit.config import TlsFiles
 from venue_sim import Simulator, venue_urls
@@ -128,7 +129,7 @@ class Demo:
         self.sim: Simulator | None = None
         self.bots: list[MasterBot] = []
 
-    async def start_venue(self) -> None:
+    async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.state = DemoState.load(self.data_dir)
         # Ids continue from the clock: replication remembers the master's trade ids from earlier
@@ -209,7 +210,7 @@ class Demo:
             role=rep.ACCOUNT_ROLE_MASTER if is_master else rep.ACCOUNT_ROLE_FOLLOWER)
         return login, account
 
-    def start_bot(self) -> None:
+    def start_traffic(self) -> None:
         for person in PEOPLE:
             if person.master is None or not person.master.live:
                 continue
@@ -220,13 +221,13 @@ class Demo:
             bot.start()
             self.bots.append(bot)
 
-    async def stop_bot(self) -> None:
+    async def stop_traffic(self) -> None:
         for bot in self.bots:
             await bot.stop()
         self.bots = []
 
     async def stop(self) -> None:
-        await self.stop_bot()
+        await self.stop_traffic()
         if self.sim:
             await self.sim.stop()
 
