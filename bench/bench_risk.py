@@ -27,7 +27,7 @@ from copytrade.type.v1 import trading_pb2
 from services.kit import auth
 from services.kit.config import Settings
 from services.kit.natsd import NatsServer
-from services.risk import checks
+from services.domain.risk import checks
 from services.risk.reservations import Ask
 from services.risk.server import create_server
 

@@ -177,7 +177,7 @@ def test_the_import_graph_check_sees_what_it_is_meant_to():
                ("services.domain.sizing", "services.replication.venues.base"),
                ("services.kit.bus", "services.domain.sizing")]
     allowed = [("services.discovery.preview", "services.domain.sizing"),
-               ("services.replication.copier", "services.replication.sizing"),
+               ("services.replication.copier", "services.replication.fills"),
                ("services.risk.service", "services.kit.errors"),
                ("services.domain.copy_settings", "services.kit.validation"),
                ("services.domain.risk.limits", "copytrade.risk.v1.risk_service_pb2"),

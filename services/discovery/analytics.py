@@ -25,8 +25,8 @@ from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
 from copytrade.type.v1 import trading_pb2
 from services.discovery import preview, stats
-from services.replication import sizing
-from services.risk.limits import platform_defaults
+from services.domain import sizing
+from services.domain.risk.limits import platform_defaults
 from services.discovery.store import MasterFillRow, MasterProfileRow, MeasuredCopyRow, PerformanceStatsRow, RankingRow
 from services.kit.bus import Delivery
 from services.kit.db import Database, aware

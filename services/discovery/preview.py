@@ -1,6 +1,6 @@
 """Capturable performance: a master's real fills replayed for a follower's proposed capital,
-settings and limits, through the very sizing (services.replication.sizing) and pre-trade
-decision (services.risk.checks) that live copies go through. Pure.
+settings and limits, through the very sizing (services.domain.sizing) and pre-trade
+decision (services.domain.risk.checks) that live copies go through. Pure.
 
 Model: each copy fills `latency_ms` after the master, at the master's price moved against the
 follower by `SLIPPAGE_BPS_PER_SECOND` per second of delay, pays `fee_rate` of its notional, and
@@ -15,11 +15,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from services.discovery import stats
-from services.replication import sizing
-from services.replication.venues.base import Instrument
-from services.risk import checks
-from services.risk.limits import DOMAIN as RISK_DOMAIN
-from services.risk.limits import RiskLimits
+from services.domain import sizing
+from services.domain.instruments import Instrument
+from services.domain.risk import checks
+from services.domain.risk.limits import DOMAIN as RISK_DOMAIN
+from services.domain.risk.limits import RiskLimits
 
 ZERO = Decimal(0)
 SLIPPAGE_BPS_PER_SECOND = Decimal(1)

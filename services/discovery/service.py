@@ -17,8 +17,8 @@ from services.discovery import analytics, preview, profiles
 from services.discovery import stats as stats_module
 from services.discovery.analytics import Analytics
 from services.discovery.store import MasterFillRow, MasterProfileRow, RankingRow
-from services.replication import copy_settings
-from services.risk import limits as risk_limits
+from services.domain import copy_settings
+from services.domain.risk import limits as risk_limits
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
 from copytrade.type.v1 import trading_pb2

@@ -1,8 +1,9 @@
 """A master's performance from their real fills. Pure.
 
-Fills are matched first-in first-out into round trips per symbol (a short is opened by a sell).
-Each closed round trip is a trade: its PnL is net of the fees of both sides, its holding time
-from the opening fill to the closing one. Open lots are valued at the last price seen.
+Fills are matched first-in first-out into round trips per symbol (a short is opened by a sell:
+services.domain.ledger). Each closed round trip is a trade: its PnL is net of the fees of both
+sides, its holding time from the opening fill to the closing one. Open lots are valued at the
+last price seen.
 
 ROI is PnL over the master's equity at the start of the window (the equity the venue reported
 with the fills). The equity curve is that equity plus the realised PnL as trades close; daily
@@ -21,10 +22,13 @@ losing trade for a profit factor) are empty strings."""
 from __future__ import annotations
 
 import math
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+
+# The ledger the figures are counted on is shared (services.domain.ledger): a copy session's money
+# in replication is matched by the same rule. Discovery's modules name its Fill as stats.Fill.
+from services.domain.ledger import Fill, Ledger
 
 ZERO = Decimal(0)
 WINDOW_DAYS = {"7D": 7, "30D": 30, "90D": 90, "ALL_TIME": None}
@@ -43,67 +47,6 @@ MINIMUMS = Minimums()
 def not_enough(field_name: str, observation: str, required: int, observed: int) -> dict:
     """An InsufficientHistory entry (PerformanceStats.not_enough_history)."""
     return {"field": field_name, "observation": observation, "required": required, "observed": observed}
-
-
-@dataclass(frozen=True)
-class Fill:
-    symbol: str
-    side: str  # "buy" | "sell"
-    quantity: Decimal
-    price: Decimal
-    fee: Decimal  # in the quote currency
-    time: datetime
-    equity: Decimal | None = None  # the master's equity when known
-
-
-@dataclass(frozen=True)
-class Trade:
-    """A closed round trip."""
-
-    symbol: str
-    quantity: Decimal
-    entry: Decimal
-    exit: Decimal
-    pnl: Decimal
-    open_time: datetime
-    close_time: datetime
-
-
-@dataclass
-class _Lot:
-    signed_quantity: Decimal
-    price: Decimal
-    fee_per_unit: Decimal
-    time: datetime
-
-
-@dataclass
-class Ledger:
-    lots: dict[str, deque] = field(default_factory=dict)
-    marks: dict[str, Decimal] = field(default_factory=dict)  # last price per symbol
-    trades: list[Trade] = field(default_factory=list)
-
-    def apply(self, fill: Fill) -> None:
-        self.marks[fill.symbol] = fill.price
-        lots = self.lots.setdefault(fill.symbol, deque())
-        signed = fill.quantity if fill.side == "buy" else -fill.quantity
-        fee_per_unit = fill.fee / fill.quantity if fill.quantity else ZERO
-        while signed and lots and (lots[0].signed_quantity > 0) != (signed > 0):
-            lot = lots[0]
-            matched = min(abs(signed), abs(lot.signed_quantity))
-            direction = 1 if lot.signed_quantity > 0 else -1
-            pnl = (fill.price - lot.price) * matched * direction - (lot.fee_per_unit + fee_per_unit) * matched
-            self.trades.append(Trade(fill.symbol, matched, lot.price, fill.price, pnl, lot.time, fill.time))
-            lot.signed_quantity -= matched * direction
-            signed += matched * direction
-            if lot.signed_quantity == 0:
-                lots.popleft()
-        if signed:
-            lots.append(_Lot(signed, fill.price, fee_per_unit, fill.time))
-
-    def unrealized(self) -> Decimal:
-        return sum((lot.signed_quantity * (self.marks[s] - lot.price) for s, lots in self.lots.items()
-                    for lot in lots), ZERO)
 
 
 def decimal_text(value: Decimal | None, places: str = "0.0001") -> str:

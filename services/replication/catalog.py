@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from copytrade.replication.v1 import replication_service_pb2 as pb
 from services.kit.db import Database
-from services.replication import copy_settings
+from services.domain import copy_settings
 from services.replication.shared_reads import SharedReads
 from services.replication.store import CopySessionRow, VenueAccountRow
 

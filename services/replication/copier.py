@@ -33,11 +33,12 @@ from copytrade.risk.v1 import risk_service_pb2 as risk_pb
 from copytrade.risk.v1.risk_internal_service_pb2_grpc import RiskInternalServiceStub
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from copytrade.type.v1 import trading_pb2
+from services.domain import copy_settings, sizing
 from services.kit import metrics, tracing
 from services.kit.bus import Bus, Delivery
 from services.kit.db import Database, aware, insert_ignoring
-from services.replication import (budget, copy_settings, guards, isolation, join, master_stops, recovery, sizing,
-                                  symbol_map, trading_hours)
+from services.replication import (budget, guards, isolation, join, master_stops, recovery, symbol_map,
+                                  trading_hours)
 from services.replication.catalog import Catalog
 from services.replication.client_order_id import client_order_id
 from services.replication.fanout import GroupWriter, RiskBatch

@@ -30,7 +30,7 @@ from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as pb
 from copytrade.type.v1 import trading_pb2
 from services.kit.db import Database
-from services.replication import copy_settings
+from services.domain import copy_settings
 from services.replication.store import (CopySessionRow, FollowerOrderRow, MasterFillRow, MasterPositionRow,
                                         VenueAccountRow)
 from services.replication.venues.base import VenueError

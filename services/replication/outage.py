@@ -23,9 +23,10 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from copytrade.replication.v1 import replication_service_pb2 as rep
+from services.domain import copy_settings
 from services.kit.bus import Bus
 from services.kit.db import Database
-from services.replication import copy_settings, sessions
+from services.replication import sessions
 from services.replication.reconcile import Reconciler
 from services.replication.fills import update_feed
 from services.replication.store import CopySessionRow, MasterFeedRow

@@ -2,7 +2,7 @@
 
 One definition for every screen that shows a copy's money (see CopySessionPerformance in the
 contract): PnL is matched first in, first out with the master statistics' own ledger
-(services/discovery/stats.py), fees are the venue's, open positions are marked at the venue's
+(services/domain/ledger.py), fees are the venue's, open positions are marked at the venue's
 last price, and ROI is net PnL over what was invested."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from services.discovery.stats import Fill as LedgerFill
-from services.discovery.stats import Ledger
+from services.domain.ledger import Fill as LedgerFill
+from services.domain.ledger import Ledger
 from services.replication.venues.base import Fill
 
 ZERO = Decimal(0)

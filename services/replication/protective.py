@@ -1,32 +1,16 @@
 """A follower's own protective orders: a stop-loss and a take-profit set in the copy settings (a
 fraction of the fill price away from it, or a price), placed once an opening copy has filled,
 one the other's OCO. Pure: the copy engine calls protective_orders after an opening copy fills
-and sends what it returns (services/replication/resting.py, RestingCopies.place_protective)."""
+and sends what it returns (services/replication/resting.py, RestingCopies.place_protective). The
+levels themselves (Level, Protective) are the copy settings' (services/domain/copy_settings.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from services.domain.copy_settings import Level, Protective
 from services.replication.client_order_id import client_order_id
 from services.replication.venues.base import Instrument, OrderRequest
-
-
-@dataclass(frozen=True)
-class Level:
-    """Where one protective order triggers: `fraction` of the fill price away from it, or `price`."""
-
-    fraction: Decimal | None = None
-    price: Decimal | None = None
-
-
-@dataclass(frozen=True)
-class Protective:
-    stop_loss: Level | None = None
-    take_profit: Level | None = None
-
-    def __bool__(self) -> bool:
-        return self.stop_loss is not None or self.take_profit is not None
 
 
 def trigger(level: Level, fill_price: Decimal, *, above: bool) -> Decimal:

@@ -34,9 +34,10 @@ from copytrade.replication.v1 import error_recovery_service_pb2 as pb
 from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.type.v1 import trading_pb2
+from services.domain import copy_settings, sizing
 from services.kit.bus import Bus
 from services.kit.db import Database, aware
-from services.replication import copy_settings, sessions, sizing
+from services.replication import sessions
 from services.replication.client_order_id import client_order_id
 from services.replication.store import CopySessionRow, FollowerOrderRow, ReconciliationResultRow, VenueAccountRow
 from services.replication.venues.base import Fill, VenueError

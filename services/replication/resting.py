@@ -38,9 +38,9 @@ from copytrade.replication.v1 import replication_service_pb2 as pb
 from copytrade.risk.v1 import risk_events_pb2 as risk_events
 from copytrade.risk.v1 import risk_service_pb2 as risk_pb
 from copytrade.type.v1 import trading_pb2
+from services.domain import copy_settings, sizing
 from services.kit.bus import Delivery
 from services.kit.db import aware
-from services.replication import copy_settings, sizing
 from services.replication.client_order_id import client_order_id
 from services.replication.copier import (HANDED_OVER, RESTING, S, SIDE_NAMES, SIDE_VALUES, WORKER, Copier,
                                          fill_json, filled_event, order_fills)

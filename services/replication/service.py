@@ -20,10 +20,11 @@ from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as pb
 from copytrade.replication.v1 import replication_service_pb2_grpc as pb_grpc
 from copytrade.type.v1 import trading_pb2
+from services.domain import copy_settings
 from services.kit import audit, auth, errors, paging, validation
 from services.kit.bus import Bus
 from services.kit.db import Database, aware
-from services.replication import copy_settings, join, performance, sessions
+from services.replication import join, performance, sessions
 from services.replication.accounts import DOMAIN, validate_new_account
 from services.replication.fills import FillOutbox, record_and_publish
 from services.replication.orders import order_to_proto

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from services.replication import sizing
+from services.domain import sizing
 from services.replication.venues.base import Instrument, VenueError
 
 _PREFIX = re.compile(r"^(10+|1M|1B)([A-Z][A-Z0-9]*)$")  # 1000PEPE, 1000000MOG, 1MBABYDOGE

@@ -16,8 +16,8 @@ import statistics
 from dataclasses import dataclass
 from decimal import Decimal
 
-from services.risk import checks
-from services.risk.limits import RiskLimits
+from services.domain.risk import checks
+from services.domain.risk.limits import RiskLimits
 
 DAILY_LOSS, DRAWDOWN, EMERGENCY_STOP, VENUE_FAILURES, LATENCY = (
     "DAILY_LOSS", "DRAWDOWN", "EMERGENCY_STOP", "VENUE_FAILURES", "LATENCY")

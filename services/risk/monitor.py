@@ -21,8 +21,9 @@ from copytrade.type.v1 import trading_pb2
 from services.kit import errors, validation
 from services.kit.bus import Bus, Delivery
 from services.kit.db import Database, aware
-from services.risk import breakers, checks
-from services.risk.limits import RiskLimits
+from services.domain.risk import checks
+from services.domain.risk.limits import RiskLimits
+from services.risk import breakers
 from services.risk.reservations import ReservationBook, scope_key
 from services.risk.store import AccountMarksRow, BreakerRow, ProcessedEventRow, TradingStateRow
 

@@ -18,8 +18,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.kit.db import Database, aware
-from services.risk import checks
-from services.risk.limits import RiskLimits
+from services.domain.risk import checks
+from services.domain.risk.limits import RiskLimits
 from services.risk.store import PositionRow, ReservationRow, RiskBookRow, TradingStateRow
 
 ORDER_RATE_WINDOW = timedelta(minutes=1)

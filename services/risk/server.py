@@ -10,7 +10,7 @@ from services.kit.bus import Bus
 from services.kit.config import Settings
 from services.kit.db import Database
 from services.kit.server import Registration, RunningService, start_grpc_server
-from services.risk.limits import platform_defaults
+from services.domain.risk.limits import platform_defaults
 from services.risk.service import RiskInternalServicer, RiskServicer
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -22,8 +22,8 @@ from copytrade.type.v1 import trading_pb2
 from services.kit import auth, errors, validation
 from services.kit.bus import Bus
 from services.kit.db import Database
-from services.risk import checks
-from services.risk import limits as risk_limits
+from services.domain.risk import checks
+from services.domain.risk import limits as risk_limits
 from services.risk.monitor import BreakerMonitor, StateKeeper
 from services.risk.reservations import Ask, Fill, ReservationBook, Settled, scope_key
 from services.risk.store import ReservationRow, RiskLimitsRow, TradingStateRow

@@ -10,8 +10,8 @@ from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.risk.v1 import risk_service_pb2 as risk_pb
 from services.discovery import preview
 from services.kit.testing import eventually
-from services.replication import sizing
-from services.risk.limits import RiskLimits
+from services.domain import sizing
+from services.domain.risk.limits import RiskLimits
 from tests.discovery.test_stats import HISTORY, discovery, master, publish  # noqa: F401 - the fixture
 
 FILLS = [preview.MasterFill(f"f{n}", fill) for n, fill in enumerate(HISTORY)]

@@ -14,10 +14,11 @@ from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as pb
 from copytrade.type.v1 import trading_pb2
 from services.kit import errors
-from services.replication import copy_settings, sizing
+from services.domain import copy_settings, sizing
+from services.domain.copy_settings import Level, Protective
 from services.replication.fills import order_change
 from services.replication.orders import order_request
-from services.replication.protective import Level, Protective, protective_orders
+from services.replication.protective import protective_orders
 from services.replication.store import FollowerOrderRow, MasterOrderRow
 from services.replication.venues.base import Instrument, OrderRequest, OrderState, triggers
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.replication import sizing
+from services.domain import sizing
 from services.replication.symbol_map import auto_map, resolve, underlying
 from services.replication.venues.base import ErrorKind, Instrument, VenueError
 

@@ -18,7 +18,7 @@ from copytrade.type.v1 import trading_pb2
 from services.kit.bus import Bus
 from services.kit.testing import eventually
 from services.risk import breakers
-from services.risk.limits import RiskLimits
+from services.domain.risk.limits import RiskLimits
 
 LOOSE = {"max_drawdown": "0.9", "emergency_stop_loss": "0.9"}  # so one breaker at a time can be shown
 

@@ -1,5 +1,6 @@
-"""Pure parts, property-tested: failure classification, Retry-After, quantity rounding, and the
-simulator's books (spot balances conserve value, perpetual positions and wallets add up)."""
+"""Pure parts, property-tested: failure classification, Retry-After, and the simulator's books
+(spot balances conserve value, perpetual positions and wallets add up). Quantity rounding is in
+tests/domain/test_instruments.py."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from ccxt.base import errors as E
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.replication.venues.base import ErrorKind, Instrument
+from services.replication.venues.base import ErrorKind
 from services.replication.venues.ccxt_venue import classify, parse_retry_after
 from venue_sim.book import ZERO, BinanceError, Exchange
 from venue_sim.perp_book import Perpetuals
@@ -80,22 +81,6 @@ def test_retry_after_as_seconds_or_http_date():
     assert parse_retry_after({"Retry-After": later}, now=now.timestamp()) == 90.0
     assert parse_retry_after({"Retry-After": "soon"}) is None and parse_retry_after({}) is None
     assert parse_retry_after({"Retry-After": "-5"}) == 0.0
-
-
-STEPS = st.sampled_from([Decimal("0.001"), Decimal("0.00001"), Decimal("1"), Decimal("0.5"), Decimal("25")])
-
-
-@given(step=STEPS, minimum_lots=st.integers(1, 5), lots=st.integers(0, 10**6), fraction=st.integers(0, 999),
-       price=st.decimals("0.01", "100000", places=2))
-def test_fit_quantity_rounds_down_to_whole_lots(step, minimum_lots, lots, fraction, price):
-    instrument = Instrument("X/Y", "XY", "X", "Y", Decimal("0.01"), step, step * minimum_lots, Decimal("5"))
-    asked = step * lots + step * fraction / 1000
-    fitted = instrument.fit_quantity(asked, price)
-    assert fitted.quantity == step * lots  # never more than asked, less by under one lot
-    assert fitted.quantity % step == 0 and asked - fitted.quantity < step
-    assert fitted.below_min_quantity == (lots < minimum_lots)
-    assert fitted.below_min_notional == (fitted.quantity * price < 5)
-    assert fitted.ok == (lots >= minimum_lots and fitted.quantity * price >= 5)
 
 
 # --- the simulator's books ------------------------------------------------------------------

@@ -11,8 +11,12 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Protocol, runtime_checkable
+
+# An instrument and its rounding are shared with sizing and discovery's preview (services.domain):
+# part of this interface, taken from there; the adapters import both from here.
+from services.domain.instruments import Instrument, RoundedQuantity  # noqa: F401 - RoundedQuantity: re-exported
 
 ZERO = Decimal(0)
 
@@ -41,48 +45,6 @@ class VenueError(Exception):
 
     def __str__(self) -> str:
         return f"{self.kind.value}: {self.message}"
-
-
-@dataclass(frozen=True)
-class RoundedQuantity:
-    """A quantity rounded down to the lot size, and whether the venue would still take it."""
-
-    quantity: Decimal
-    below_min_quantity: bool
-    below_min_notional: bool  # only known when a price was given
-
-    @property
-    def ok(self) -> bool:
-        return self.quantity > 0 and not self.below_min_quantity and not self.below_min_notional
-
-
-@dataclass(frozen=True)
-class Instrument:
-    symbol: str  # unified: "BTC/USDT" (spot), "BTC/USDT:USDT" (USDT-margined perpetual)
-    venue_symbol: str  # the venue's own: "BTCUSDT"
-    base: str
-    quote: str
-    tick_size: Decimal
-    lot_size: Decimal  # quantity step
-    min_quantity: Decimal
-    min_notional: Decimal  # price * quantity * contract_size, in the quote currency (0: none)
-    contract_size: Decimal = Decimal(1)  # base units per contract (1 for spot)
-    market_type: str = "spot"  # "spot" | "swap"
-
-    def round_quantity(self, quantity: Decimal) -> Decimal:
-        """Down to a whole number of lots: never more than asked."""
-        return (quantity / self.lot_size).to_integral_value(rounding=ROUND_DOWN) * self.lot_size
-
-    def round_price(self, price: Decimal) -> Decimal:
-        return (price / self.tick_size).to_integral_value(rounding=ROUND_DOWN) * self.tick_size
-
-    def fit_quantity(self, quantity: Decimal, price: Decimal | None = None) -> RoundedQuantity:
-        """Round down to the lot size and say whether the result still meets the venue's minimum
-        quantity and (given a price) minimum order value."""
-        rounded = self.round_quantity(quantity)
-        return RoundedQuantity(
-            rounded, below_min_quantity=rounded <= 0 or rounded < self.min_quantity,
-            below_min_notional=price is not None and rounded * price * self.contract_size < self.min_notional)
 
 
 # Order types. A triggered type rests until the venue's last price reaches its trigger_price,

@@ -1,5 +1,5 @@
-"""How big a follower's copy of a master fill is. Pure: the same code sizes live copies and the
-discovery preview. Every refusal says why.
+"""How big a follower's copy of a master fill is. Pure: the same code sizes live copies
+(replication) and the discovery preview. Every refusal says why.
 
 A fill that shrinks the master's position is mirrored proportionally: the follower closes the same
 fraction of the position its copies built, whatever its sizing mode (so a master closing half
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
-from services.replication.venues.base import Instrument
+from services.domain.instruments import Instrument
 
 ZERO = Decimal(0)
 DOMAIN = "replication.copytrade"

@@ -1,16 +1,17 @@
 """CopySettings on the wire ↔ the sizing module's Settings, with validation of what a follower
-sends."""
+sends (replication's follow and update, discovery's preview: the same checks), and the follower's
+protective levels it carries (replication places their orders: services/replication/protective.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from google.protobuf import json_format
 
 from copytrade.replication.v1 import replication_service_pb2 as pb
+from services.domain import sizing
 from services.kit import errors, validation
-from services.replication import sizing
-from services.replication.protective import Level, Protective
 
 MODES = {pb.SIZING_MODE_FIXED_QUANTITY: "FIXED_QUANTITY", pb.SIZING_MODE_MULTIPLIER: "MULTIPLIER",
          pb.SIZING_MODE_EQUITY_PROPORTIONAL: "EQUITY_PROPORTIONAL", pb.SIZING_MODE_FIXED_NOTIONAL: "FIXED_NOTIONAL",
@@ -30,6 +31,23 @@ DECIMALS = {"fixed_quantity": (validation.LOT, Decimal(0)), "multiplier": (valid
             "max_fill_age_seconds": (FILL_AGE, DEFAULT_MAX_FILL_AGE_S)}
 MAX_SYMBOLS = 200  # entries in symbol_map, allowed_symbols and denied_symbols, each
 MAX_SYMBOL_CHARS = 64
+
+
+@dataclass(frozen=True)
+class Level:
+    """Where one protective order triggers: `fraction` of the fill price away from it, or `price`."""
+
+    fraction: Decimal | None = None
+    price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Protective:
+    stop_loss: Level | None = None
+    take_profit: Level | None = None
+
+    def __bool__(self) -> bool:
+        return self.stop_loss is not None or self.take_profit is not None
 
 
 def _decimal(field: str, raw: str, bound: validation.Bound, default: Decimal) -> Decimal:

@@ -1,14 +1,12 @@
-"""Sizing and client order ids: the pure rules every copy goes through."""
+"""Sizing: the pure rule every copy (and every preview) goes through."""
 
-import re
 from decimal import Decimal
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.replication import sizing
-from services.replication.client_order_id import client_order_id
-from services.replication.venues.base import Instrument
+from services.domain import sizing
+from services.domain.instruments import Instrument
 
 BTC = Instrument("BTC/USDT", "BTCUSDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"),
                  Decimal("5"))
@@ -57,14 +55,6 @@ def test_symbol_map_converts_contracts_and_filters_refuse_with_reasons():
     assert denied.reason == "SYMBOL_DENIED"
     not_allowed = sizing.size(sizing.Settings(mode="MULTIPLIER", allowed_symbols=frozenset({"ETH/USDT"})), trade, BTC)
     assert not_allowed.reason == "SYMBOL_NOT_ALLOWED"
-
-
-@given(fill=st.text(min_size=1, max_size=200), account=st.text(min_size=1, max_size=64))
-def test_client_order_ids_are_deterministic_and_fit_binance(fill, account):
-    cid = client_order_id(fill, account)
-    assert cid == client_order_id(fill, account)
-    assert re.fullmatch(r"[.A-Z:/a-z0-9_-]{1,36}", cid) and len(cid) <= 32
-    assert cid != client_order_id(fill, account + "x")
 
 
 def _close(settings, side, quantity, position_before, follower_position, price="50000"):

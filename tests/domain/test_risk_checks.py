@@ -8,8 +8,8 @@ import statistics
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.risk import checks
-from services.risk.limits import RiskLimits
+from services.domain.risk import checks
+from services.domain.risk.limits import RiskLimits
 from venue_sim import wire
 from venue_sim.book import Exchange
 

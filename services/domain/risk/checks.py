@@ -1,5 +1,6 @@
 """The pre-trade decision: approve, reduce to what fits, or deny with a reason a follower can
-read. Pure: the caller supplies the follower's exposure, limits and trading state."""
+read. Pure: the caller supplies the follower's exposure, limits and trading state (risk's
+service for a live copy, discovery's preview for a replayed one)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal
 
-from services.risk.limits import DOMAIN, RiskLimits
+from services.domain.risk.limits import DOMAIN, RiskLimits
 
 ZERO = Decimal(0)
 ACTIVE, REDUCING, HALTED = "ACTIVE", "REDUCING", "HALTED"
