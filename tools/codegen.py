@@ -2,9 +2,11 @@
 
     python tools/codegen.py          # write api/python/copytrade/**
     python tools/codegen.py --check  # exit 1 if the committed code has drifted from proto/
+    python tools/codegen.py --vendor # only copy the third-party protos (what buf needs)
 
 Third-party protos (google/api, google/rpc) are copied out of the googleapis-common-protos
-wheel into the git-ignored third_party/proto, which buf.yaml lists as a second module.
+wheel into the git-ignored third_party/proto, which buf.yaml lists as a second module; every
+`./dev` command that installs or finds them missing copies them, so buf works on a fresh clone.
 """
 
 from __future__ import annotations
@@ -92,7 +94,12 @@ def drifted(a: Path, b: Path) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="fail if generated code drifted")
+    parser.add_argument("--vendor", action="store_true", help="only copy the third-party protos into "
+                        f"{THIRD_PARTY.relative_to(ROOT)} (what buf lint, build and breaking need)")
     args = parser.parse_args()
+    if args.vendor:
+        vendor_third_party()
+        return 0
     if not args.check:
         generate(OUT)
         print(f"generated {len(proto_files())} proto files into {OUT / PACKAGE}")
