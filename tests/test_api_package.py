@@ -33,3 +33,34 @@ def test_api_wheel_holds_the_stubs_and_imports_on_its_own(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path).stdout.split()
     assert out[0].startswith(str(target))  # the wheel's copy, not the repository's
     assert out[1:] == ["u", "True"]
+
+
+def _lowest_allowed(requirement: str, dist: str):
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    req = next(r for r in map(Requirement, requirement) if r.name.lower() == dist)
+    bounds = [Version(s.version) for s in req.specifier if s.operator in (">=", "==", "~=")]
+    assert bounds, f"{req}: no lower bound"
+    return max(bounds), req
+
+
+def test_the_declared_protobuf_and_grpcio_are_never_older_than_the_generated_code_needs():
+    """Each _pb2.py refuses a protobuf runtime older than the protoc that made it, each
+    _pb2_grpc.py a grpcio older than its plugin: both pyprojects must not admit them."""
+    import re
+    import tomllib
+
+    from packaging.version import Version
+
+    generated = ROOT / "api" / "python" / "copytrade"
+    protobuf = {Version(v) for p in generated.rglob("*_pb2.py")
+                for v in re.findall(r"^# Protobuf Python Version: (\S+)$", p.read_text(), re.M)}
+    grpcio = {Version(v) for p in generated.rglob("*_pb2_grpc.py")
+              for v in re.findall(r"^GRPC_GENERATED_VERSION = '(\S+)'$", p.read_text(), re.M)}
+    assert protobuf and grpcio
+    for pyproject in (ROOT / "pyproject.toml", ROOT / "api" / "python" / "pyproject.toml"):
+        dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+        for dist, needed in (("protobuf", max(protobuf)), ("grpcio", max(grpcio))):
+            lowest, req = _lowest_allowed(dependencies, dist)
+            assert lowest >= needed, f"{pyproject.relative_to(ROOT)}: {req} admits {lowest}, the code needs {needed}"
