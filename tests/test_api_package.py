@@ -1,30 +1,46 @@
 """Partners install just the generated stubs: the copytrade-api wheel builds and works alone."""
 
+import os
 import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_api_wheel_holds_the_stubs_and_imports_on_its_own(tmp_path):
-    source = tmp_path / "src"  # build from a copy: setuptools leaves build/ beside the sources
+@pytest.fixture(scope="module")
+def api_wheel(tmp_path_factory) -> Path:
+    """The copytrade-api wheel, built from a copy (setuptools leaves build/ beside the sources)."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    source = tmp / "src"
     shutil.copytree(ROOT / "api" / "python", source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(tmp_path / "dist"), str(source)], check=True)
-    wheel = next((tmp_path / "dist").glob("copytrade_api-*.whl"))
-    names = set(zipfile.ZipFile(wheel).namelist())
+                    "-w", str(tmp / "dist"), str(source)], check=True)
+    return next((tmp / "dist").glob("copytrade_api-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def installed_api(api_wheel, tmp_path_factory) -> Path:
+    """The wheel installed on its own into a folder, as a partner's site-packages holds it."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
+                    str(api_wheel)], check=True)
+    return target
+
+
+def test_api_wheel_holds_the_stubs_and_imports_on_its_own(api_wheel, installed_api, tmp_path):
+    names = set(zipfile.ZipFile(api_wheel).namelist())
     for service in ("discovery", "replication", "risk", "compliance", "gateway"):
         assert f"copytrade/{service}/v1/{service}_service_pb2_grpc.py" in names
         assert f"copytrade/{service}/v1/{service}_service_pb2.pyi" in names
     assert "copytrade/type/v1/trading_pb2.py" in names
     assert not any(n.startswith(("services/", "venue_sim/")) for n in names)
 
-    target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
-                    str(wheel)], check=True)
+    target = installed_api
     probe = ("import copytrade, copytrade.risk.v1.risk_service_pb2_grpc as g;"
              "from copytrade.risk.v1 import risk_service_pb2 as pb;"
              "print(copytrade.__file__); print(pb.GetRiskLimitsRequest(user_id='u').user_id);"
@@ -33,6 +49,53 @@ def test_api_wheel_holds_the_stubs_and_imports_on_its_own(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path).stdout.split()
     assert out[0].startswith(str(target))  # the wheel's copy, not the repository's
     assert out[1:] == ["u", "True"]
+
+
+def test_every_generated_module_has_its_type_stub_in_the_wheel(api_wheel):
+    names = set(zipfile.ZipFile(api_wheel).namelist())
+    modules = sorted(n for n in names if n.endswith(("_pb2.py", "_pb2_grpc.py")))
+    assert len([m for m in modules if m.endswith("_pb2_grpc.py")]) >= 14
+    assert [m for m in modules if m[:-3] + ".pyi" not in names] == []
+    assert "copytrade/py.typed" in names
+
+
+PARTNER = """\
+import grpc
+from copytrade.risk.v1 import risk_service_pb2 as pb
+from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
+
+
+async def limits(channel: grpc.aio.Channel) -> str:
+    reply = await RiskServiceStub(channel).GetRiskLimits(pb.GetRiskLimitsRequest(user_id="u1"))
+    return reply.limits.max_daily_loss
+
+
+def limits_blocking(channel: grpc.Channel) -> bool:
+    return RiskServiceStub(channel).GetRiskLimits(pb.GetRiskLimitsRequest(user_id="u1")).is_default
+
+
+async def wrong_request(channel: grpc.aio.Channel) -> None:
+    await RiskServiceStub(channel).GetRiskLimits(pb.CheckOrderRequest())  # line 16
+
+
+async def wrong_field(channel: grpc.aio.Channel) -> int:
+    reply = await RiskServiceStub(channel).GetRiskLimits(pb.GetRiskLimitsRequest())
+    return reply.limits.max_daily_loss  # line 21: a decimal string
+"""
+
+
+def test_a_partners_code_type_checks_against_the_wheels_stubs(installed_api, tmp_path):
+    """mypy --strict sees the stubs' request and response types: the right call passes, a wrong
+    request message and a wrong field type are errors (untyped stubs would pass both as Any)."""
+    (tmp_path / "partner.py").write_text(PARTNER)
+    # copytrade as mypy treats an installed package: used for its types, its own errors not shown
+    (tmp_path / "mypy.ini").write_text("[mypy]\nstrict = True\n[mypy-copytrade.*]\nfollow_imports = silent\n")
+    done = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--config-file", "mypy.ini", "partner.py"],
+                          cwd=tmp_path, env={**os.environ, "MYPYPATH": str(installed_api)},
+                          capture_output=True, text=True, timeout=300)
+    errors = [line for line in done.stdout.splitlines() if ": error:" in line]
+    assert [(e.split(":")[1], e.rsplit("[", 1)[-1]) for e in errors] == [("16", "arg-type]"), ("21", "return-value]")], \
+        done.stdout + done.stderr
 
 
 def _lowest_allowed(requirement: str, dist: str):

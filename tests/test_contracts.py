@@ -86,6 +86,14 @@ def test_dev_lint_works_on_a_fresh_clone_and_leaves_the_generated_code_alone(tmp
     assert run(["./dev", "check"], clone, check=False).returncode == 1  # the drift is still caught
 
 
+def test_dev_check_guards_the_type_stubs(tmp_path):
+    clone = fresh_clone(tmp_path / "clone")
+    assert run(["./dev", "check"], clone, check=False).returncode == 0
+    (clone / "api/python/copytrade/risk/v1/risk_service_pb2_grpc.pyi").unlink()
+    done = run(["./dev", "check"], clone, check=False)
+    assert done.returncode == 1 and "risk_service_pb2_grpc.pyi" in done.stdout, done.stdout + done.stderr
+
+
 # --- buf breaking (./dev breaking; .ci/run runs it) -------------------------------------------
 
 FIELD = "proto/copytrade/replication/v1/replication_service.proto"

@@ -25,7 +25,7 @@ FIRST_PARTY = {"services", "venue_sim", "copytrade", "tests", "tools", "bench"}
 # What the copytrade distribution ships (pyproject's packages.find), i.e. what production runs.
 SHIPPED = ("services", "venue_sim", "api/python/copytrade")
 # Build and test tools: never a runtime dependency, never imported by what ships.
-DEV_ONLY = {"grpcio-tools", "mypy-protobuf", "buf-bin", "pytest", "hypothesis"}
+DEV_ONLY = {"grpcio-tools", "mypy-protobuf", "buf-bin", "pytest", "hypothesis", "mypy"}
 
 
 def requirements(names: list[str]) -> dict[str, Requirement]:

@@ -1,4 +1,6 @@
-"""Regenerate the Python API package from proto/ — the project's one codegen command.
+"""Regenerate the Python API package from proto/ — the project's one codegen command: messages
+(`_pb2.py`), gRPC stubs (`_pb2_grpc.py`), typed stubs for both (`.pyi`, mypy-protobuf) and a
+descriptor set with comments (for the gateway).
 
     python tools/codegen.py          # write api/python/copytrade/**
     python tools/codegen.py --check  # exit 1 if the committed code has drifted from proto/
@@ -48,6 +50,15 @@ def proto_files() -> list[str]:
     return sorted(str(p.relative_to(PROTO)) for p in PROTO.rglob("*.proto"))
 
 
+def plugin(name: str) -> str:
+    """A protoc plugin installed beside this Python (mypy-protobuf's, from the dev extra)."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        raise SystemExit(f"{name} is missing: ./dev installs it (mypy-protobuf, in the dev extra)")
+    return found
+
+
 def generate(out: Path) -> None:
     vendor_third_party()
     well_known = Path(grpc_tools.__file__).resolve().parent / "_proto"
@@ -62,8 +73,12 @@ def generate(out: Path) -> None:
         f"-I{THIRD_PARTY}",
         f"-I{well_known}",
         f"--python_out={out}",
-        f"--pyi_out={out}",
         f"--grpc_python_out={out}",
+        # Typed stubs (.pyi) for both, with the .proto comments as docstrings: mypy-protobuf's.
+        f"--plugin=protoc-gen-mypy={plugin('protoc-gen-mypy')}",
+        f"--plugin=protoc-gen-mypy_grpc={plugin('protoc-gen-mypy_grpc')}",
+        f"--mypy_out=quiet:{out}",
+        f"--mypy_grpc_out=quiet:{out}",
         # Descriptors with comments: the gateway derives routes and OpenAPI from them.
         f"--descriptor_set_out={pkg / DESCRIPTOR_SET}",
         "--include_source_info",
