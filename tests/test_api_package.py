@@ -1,5 +1,6 @@
 """Partners install just the generated stubs: the copytrade-api wheel builds and works alone."""
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -7,7 +8,14 @@ import sys
 import zipfile
 from pathlib import Path
 
+import grpc
 import pytest
+import pytest_asyncio
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from copytrade.risk.v1 import risk_service_pb2, risk_service_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +69,7 @@ def test_every_generated_module_has_its_type_stub_in_the_wheel(api_wheel):
 
 PARTNER = """\
 import grpc
+from copytrade.errors import error_info
 from copytrade.risk.v1 import risk_service_pb2 as pb
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 
@@ -75,18 +84,28 @@ def limits_blocking(channel: grpc.Channel) -> bool:
 
 
 async def wrong_request(channel: grpc.aio.Channel) -> None:
-    await RiskServiceStub(channel).GetRiskLimits(pb.CheckOrderRequest())  # line 16
+    await RiskServiceStub(channel).GetRiskLimits(pb.CheckOrderRequest())  # line 17
 
 
 async def wrong_field(channel: grpc.aio.Channel) -> int:
     reply = await RiskServiceStub(channel).GetRiskLimits(pb.GetRiskLimitsRequest())
-    return reply.limits.max_daily_loss  # line 21: a decimal string
+    return reply.limits.max_daily_loss  # line 22: a decimal string
+
+
+def reason(err: grpc.aio.AioRpcError) -> str | None:
+    info = error_info(err)
+    return None if info is None else info.reason + info.domain + info.metadata["field"]
+
+
+def wrong_reason(err: grpc.aio.AioRpcError) -> str:
+    return error_info(err).reason  # line 31: it may be None
 """
 
 
 def test_a_partners_code_type_checks_against_the_wheels_stubs(installed_api, tmp_path):
-    """mypy --strict sees the stubs' request and response types: the right call passes, a wrong
-    request message and a wrong field type are errors (untyped stubs would pass both as Any)."""
+    """mypy --strict sees the stubs' request and response types: the right calls pass, a wrong
+    request message and a wrong field type are errors (untyped stubs would pass both as Any), and
+    so is using error_info's answer as if every error had one."""
     (tmp_path / "partner.py").write_text(PARTNER)
     # copytrade as mypy treats an installed package: used for its types, its own errors not shown
     (tmp_path / "mypy.ini").write_text("[mypy]\nstrict = True\n[mypy-copytrade.*]\nfollow_imports = silent\n")
@@ -94,7 +113,8 @@ def test_a_partners_code_type_checks_against_the_wheels_stubs(installed_api, tmp
                           cwd=tmp_path, env={**os.environ, "MYPYPATH": str(installed_api)},
                           capture_output=True, text=True, timeout=300)
     errors = [line for line in done.stdout.splitlines() if ": error:" in line]
-    assert [(e.split(":")[1], e.rsplit("[", 1)[-1]) for e in errors] == [("16", "arg-type]"), ("21", "return-value]")], \
+    assert [(e.split(":")[1], e.rsplit("[", 1)[-1]) for e in errors] == [("17", "arg-type]"), ("22", "return-value]"),
+                                                                    ("31", "union-attr]")], \
         done.stdout + done.stderr
 
 
@@ -127,3 +147,60 @@ def test_the_declared_protobuf_and_grpcio_are_never_older_than_the_generated_cod
         for dist, needed in (("protobuf", max(protobuf)), ("grpcio", max(grpcio))):
             lowest, req = _lowest_allowed(dependencies, dist)
             assert lowest >= needed, f"{pyproject.relative_to(ROOT)}: {req} admits {lowest}, the code needs {needed}"
+
+
+# --- decoding a call's error (copytrade.errors) ------------------------------------------------
+
+
+class RefusingRisk(risk_service_pb2_grpc.RiskServiceServicer):
+    """Refuses as the services do: a google.rpc.Status whose details hold an ErrorInfo (after
+    another detail, which the decoder passes over); GetTradingState refuses without details."""
+
+    async def GetRiskLimits(self, request, context):
+        info = error_details_pb2.ErrorInfo(reason="INVALID_LIMIT", domain="risk.copytrade",
+                                           metadata={"field": "max_drawdown", "value": "2"})
+        details = [any_pb2.Any(), any_pb2.Any()]
+        details[0].Pack(error_details_pb2.RetryInfo())
+        details[1].Pack(info)
+        status = status_pb2.Status(code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
+                                   message="max_drawdown: at most 1", details=details)
+        await context.abort_with_status(rpc_status.to_status(status))
+
+    async def GetTradingState(self, request, context):
+        await context.abort(grpc.StatusCode.NOT_FOUND, "no such scope")
+
+
+@pytest_asyncio.fixture
+async def refusing_server():
+    server = grpc.aio.server()
+    risk_service_pb2_grpc.add_RiskServiceServicer_to_server(RefusingRisk(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    yield f"127.0.0.1:{port}"
+    await server.stop(0)
+
+
+async def test_error_info_decodes_a_real_servers_rich_status(refusing_server):
+    from copytrade.errors import ErrorInfo, error_info
+
+    expected = ErrorInfo(reason="INVALID_LIMIT", domain="risk.copytrade",
+                         metadata={"field": "max_drawdown", "value": "2"})
+    async with grpc.aio.insecure_channel(refusing_server) as channel:
+        stub = risk_service_pb2_grpc.RiskServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.GetRiskLimits(risk_service_pb2.GetRiskLimitsRequest(user_id="u1"))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error_info(err.value) == expected
+        with pytest.raises(grpc.aio.AioRpcError) as plain:
+            await stub.GetTradingState(risk_service_pb2.GetTradingStateRequest())
+        assert plain.value.code() == grpc.StatusCode.NOT_FOUND and error_info(plain.value) is None
+
+    def blocking() -> grpc.RpcError:  # the synchronous API raises another class of error
+        with grpc.insecure_channel(refusing_server) as channel:
+            try:
+                risk_service_pb2_grpc.RiskServiceStub(channel).GetRiskLimits(risk_service_pb2.GetRiskLimitsRequest())
+            except grpc.RpcError as raised:
+                return raised
+        raise AssertionError("no error")
+
+    assert error_info(await asyncio.to_thread(blocking)) == expected

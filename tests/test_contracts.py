@@ -86,6 +86,15 @@ def test_dev_lint_works_on_a_fresh_clone_and_leaves_the_generated_code_alone(tmp
     assert run(["./dev", "check"], clone, check=False).returncode == 1  # the drift is still caught
 
 
+def test_dev_gen_reproduces_the_committed_package_and_keeps_what_is_written_by_hand(tmp_path):
+    clone = fresh_clone(tmp_path / "clone")
+    git(clone, "add", "-A")
+    git(clone, "commit", "-q", "--allow-empty", "-m", "this checkout as it stands")
+    run(["./dev", "gen"], clone)
+    assert (clone / "api/python/copytrade/errors.py").exists()
+    assert git(clone, "status", "--porcelain", "--", "api") == ""
+
+
 def test_dev_check_guards_the_type_stubs(tmp_path):
     clone = fresh_clone(tmp_path / "clone")
     assert run(["./dev", "check"], clone, check=False).returncode == 0

@@ -31,6 +31,8 @@ THIRD_PARTY = ROOT / "third_party" / "proto"
 OUT = ROOT / "api" / "python"
 PACKAGE = "copytrade"
 DESCRIPTOR_SET = "descriptor_set.binpb"
+# Written by hand, inside the generated package: kept by every regeneration, part of the wheel.
+HANDWRITTEN = ["errors.py"]
 THIRD_PARTY_FILES = {
     "google/api": ["annotations.proto", "http.proto", "field_behavior.proto"],
     "google/rpc": ["status.proto", "error_details.proto", "code.proto"],
@@ -64,6 +66,7 @@ def generate(out: Path) -> None:
     well_known = Path(grpc_tools.__file__).resolve().parent / "_proto"
     files = proto_files()
     pkg = out / PACKAGE
+    kept = {name: (OUT / PACKAGE / name).read_bytes() for name in HANDWRITTEN if (OUT / PACKAGE / name).exists()}
     if pkg.exists():
         shutil.rmtree(pkg)
     out.mkdir(parents=True, exist_ok=True)
@@ -93,6 +96,8 @@ def generate(out: Path) -> None:
         if not init.exists():
             init.write_text("")
     (pkg / "py.typed").write_text("")
+    for name, text in kept.items():
+        (pkg / name).write_bytes(text)
 
 
 def drifted(a: Path, b: Path) -> list[str]:
