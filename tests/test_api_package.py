@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -15,7 +16,11 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from copytrade.compliance.v1 import compliance_service_pb2 as compliance_pb
+from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
 from copytrade.risk.v1 import risk_service_pb2, risk_service_pb2_grpc
+from services.kit import clients, tls
+from tests.test_tls import certs, over_tls, tls_nats  # noqa: F401 - the mutual-TLS mesh's fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -204,3 +209,48 @@ async def test_error_info_decodes_a_real_servers_rich_status(refusing_server):
         raise AssertionError("no error")
 
     assert error_info(await asyncio.to_thread(blocking)) == expected
+
+
+# --- the wheel's README ------------------------------------------------------------------------
+
+README = ROOT / "api" / "python" / "README.md"
+
+
+def test_the_wheel_carries_its_readme(api_wheel):
+    wheel = zipfile.ZipFile(api_wheel)
+    metadata = wheel.read(next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    assert "Description-Content-Type: text/markdown" in metadata
+    for heading in ("## Install", "## Quickstart", "## Types"):
+        assert heading in metadata
+
+
+def quickstart() -> str:
+    text = README.read_text()
+    section = text[text.index("## Quickstart"):]
+    return section[section.index("```python\n") + len("```python\n"):section.index("\n```", section.index("```python"))]
+
+
+async def test_the_readmes_quickstart_runs_against_the_services_on_mutual_tls(
+        start_service, over_tls, certs, installed_api, tmp_path):
+    """The quickstart, as written, with only the wheel's copytrade: logs in over mutual TLS,
+    calls risk with the token, and decodes the refusal's ErrorInfo, as the README says it prints."""
+    compliance = await start_service("compliance", **over_tls("compliance"))
+    risk = await start_service("risk", **over_tls("risk"))
+    email, password = f"partner-{uuid.uuid4().hex[:8]}@example.com", "a partner's long passphrase"
+    async with clients.balanced_channel(compliance.address, tls=tls.files(certs, tls.CLIENT)) as channel:
+        await ComplianceServiceStub(channel).RegisterUser(compliance_pb.RegisterUserRequest(
+            email=email, password=password, display_name="Partner"))
+    (tmp_path / "quickstart.py").write_text(quickstart())
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(installed_api), "COPYTRADE_TLS_DIR": str(certs),
+           "COMPLIANCE_ADDR": compliance.address, "RISK_ADDR": risk.address,
+           "COPYTRADE_EMAIL": email, "COPYTRADE_PASSWORD": password}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import copytrade, runpy; print(copytrade.__file__); runpy.run_path('quickstart.py')",
+        cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    where, *printed = out.decode().splitlines()
+    assert where.startswith(str(installed_api))  # the wheel's copytrade, not the repository's
+    text = README.read_text()
+    promised = text[text.index("It prints"):].split("```\n")[1].splitlines()
+    assert printed == promised
