@@ -1,10 +1,14 @@
-"""Regenerate the Python API package from proto/ — the project's one codegen command.
+"""Regenerate the Python API package from proto/ — the project's one codegen command: messages
+(`_pb2.py`), gRPC stubs (`_pb2_grpc.py`), typed stubs for both (`.pyi`, mypy-protobuf) and a
+descriptor set with comments (for the gateway).
 
     python tools/codegen.py          # write api/python/copytrade/**
     python tools/codegen.py --check  # exit 1 if the committed code has drifted from proto/
+    python tools/codegen.py --vendor # only copy the third-party protos (what buf needs)
 
 Third-party protos (google/api, google/rpc) are copied out of the googleapis-common-protos
-wheel into the git-ignored third_party/proto, which buf.yaml lists as a second module.
+wheel into the git-ignored third_party/proto, which buf.yaml lists as a second module; every
+`./dev` command that installs or finds them missing copies them, so buf works on a fresh clone.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ THIRD_PARTY = ROOT / "third_party" / "proto"
 OUT = ROOT / "api" / "python"
 PACKAGE = "copytrade"
 DESCRIPTOR_SET = "descriptor_set.binpb"
+# Written by hand, inside the generated package: kept by every regeneration, part of the wheel.
+HANDWRITTEN = ["errors.py"]
 THIRD_PARTY_FILES = {
     "google/api": ["annotations.proto", "http.proto", "field_behavior.proto"],
     "google/rpc": ["status.proto", "error_details.proto", "code.proto"],
@@ -46,11 +52,21 @@ def proto_files() -> list[str]:
     return sorted(str(p.relative_to(PROTO)) for p in PROTO.rglob("*.proto"))
 
 
+def plugin(name: str) -> str:
+    """A protoc plugin installed beside this Python (mypy-protobuf's, from the dev extra)."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        raise SystemExit(f"{name} is missing: ./dev installs it (mypy-protobuf, in the dev extra)")
+    return found
+
+
 def generate(out: Path) -> None:
     vendor_third_party()
     well_known = Path(grpc_tools.__file__).resolve().parent / "_proto"
     files = proto_files()
     pkg = out / PACKAGE
+    kept = {name: (OUT / PACKAGE / name).read_bytes() for name in HANDWRITTEN if (OUT / PACKAGE / name).exists()}
     if pkg.exists():
         shutil.rmtree(pkg)
     out.mkdir(parents=True, exist_ok=True)
@@ -60,8 +76,12 @@ def generate(out: Path) -> None:
         f"-I{THIRD_PARTY}",
         f"-I{well_known}",
         f"--python_out={out}",
-        f"--pyi_out={out}",
         f"--grpc_python_out={out}",
+        # Typed stubs (.pyi) for both, with the .proto comments as docstrings: mypy-protobuf's.
+        f"--plugin=protoc-gen-mypy={plugin('protoc-gen-mypy')}",
+        f"--plugin=protoc-gen-mypy_grpc={plugin('protoc-gen-mypy_grpc')}",
+        f"--mypy_out=quiet:{out}",
+        f"--mypy_grpc_out=quiet:{out}",
         # Descriptors with comments: the gateway derives routes and OpenAPI from them.
         f"--descriptor_set_out={pkg / DESCRIPTOR_SET}",
         "--include_source_info",
@@ -76,6 +96,8 @@ def generate(out: Path) -> None:
         if not init.exists():
             init.write_text("")
     (pkg / "py.typed").write_text("")
+    for name, text in kept.items():
+        (pkg / name).write_bytes(text)
 
 
 def drifted(a: Path, b: Path) -> list[str]:
@@ -92,7 +114,12 @@ def drifted(a: Path, b: Path) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="fail if generated code drifted")
+    parser.add_argument("--vendor", action="store_true", help="only copy the third-party protos into "
+                        f"{THIRD_PARTY.relative_to(ROOT)} (what buf lint, build and breaking need)")
     args = parser.parse_args()
+    if args.vendor:
+        vendor_third_party()
+        return 0
     if not args.check:
         generate(OUT)
         print(f"generated {len(proto_files())} proto files into {OUT / PACKAGE}")
