@@ -151,7 +151,7 @@ def breaking(checkout: Path) -> subprocess.CompletedProcess:
 
 
 def test_ci_runs_dev_breaking():
-    assert "./dev breaking" in [line.strip() for line in (ROOT / ".ci/run").read_text().splitlines()]
+    assert any(line.strip().startswith("./dev breaking ||") for line in (ROOT / ".ci/run").read_text().splitlines())
 
 
 def test_a_renamed_field_is_caught_before_and_after_it_lands_on_main(contracts_repo):
