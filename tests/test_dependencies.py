@@ -21,9 +21,9 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-FIRST_PARTY = {"services", "venue_sim", "copytrade", "tests", "tools", "bench"}
+FIRST_PARTY = {"services", "venue_sim", "demo", "copytrade", "tests", "tools", "bench"}
 # What the copytrade distribution ships (pyproject's packages.find), i.e. what production runs.
-SHIPPED = ("services", "venue_sim", "api/python/copytrade")
+SHIPPED = ("services", "venue_sim", "demo", "api/python/copytrade")
 # Build and test tools: never a runtime dependency, never imported by what ships.
 DEV_ONLY = {"grpcio-tools", "mypy-protobuf", "buf-bin", "pytest", "hypothesis", "mypy"}
 
