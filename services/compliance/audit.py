@@ -354,7 +354,9 @@ class AuditTrail:
             result.append((row, True))
             fresh.append({c: getattr(row, c) for c in _COLUMNS})
         for start in range(0, len(fresh), INSERT_ROWS):
-            await session.execute(insert(AuditRow).values(fresh[start:start + INSERT_ROWS]))
+            # Core, not ORM, bulk insert: one statement whatever the rows hold (the ORM splits runs
+            # of rows by which columns are None), its compiled form cached across batches.
+            await session.execute(insert(AuditRow.__table__), fresh[start:start + INSERT_ROWS])
         if fresh:
             await session.execute(update(AuditHeadRow).where(AuditHeadRow.chain == CHAIN)
                                   .values(sequence=sequence, hash=previous))

@@ -180,13 +180,13 @@ class Intake:
         await self._once(lambda tx: self.monitor.record_trade(tx, master_trade(delivery.event)))
 
     async def on_copies(self, deliveries: list[Delivery]) -> None:
-        """Copy events in one transaction, in stream order. Should the batch fail (another
-        replica wrote one of its trades meanwhile, or one event cannot be stored), each is
-        applied on its own, so the others are not held back by it."""
+        """Copy events in one transaction, in stream order: the followers' trades in one look-up
+        and insert, the audit entries in one append. Should the batch fail (another replica wrote
+        one of its trades meanwhile, or one event cannot be stored), each is applied on its own,
+        so the others are not held back by it."""
         try:
             async with self.audit.transaction() as tx:
-                for delivery in deliveries:
-                    await self._apply_copy(tx, delivery)
+                await self._apply_copies(tx, deliveries)
         except Exception as exc:  # noqa: BLE001 - each event again, alone
             log.info("%d copy events stored one by one (%s: %s)", len(deliveries), type(exc).__name__,
                      str(exc).splitlines()[0][:200] if str(exc) else "")
@@ -194,14 +194,16 @@ class Intake:
                 await self.on_copy(delivery)
 
     async def on_copy(self, delivery: Delivery) -> None:
-        await self._once(lambda tx: self._apply_copy(tx, delivery))
+        await self._once(lambda tx: self._apply_copies(tx, [delivery]))
 
-    async def _apply_copy(self, tx, delivery: Delivery) -> None:
-        # No look for the event first: one arrives twice only on a redelivery, and then the
+    async def _apply_copies(self, tx, deliveries: list[Delivery]) -> None:
+        # No look for the events first: one arrives twice only on a redelivery, and then the
         # trade is found known and the chain finds the entry (a read saved per copy event).
-        if isinstance(delivery.event, rep_events.FollowerOrderFilled) and delivery.event.order.follower_id:
-            await self.monitor.record_trade(tx, follower_trade(delivery.event))
-        tx.record(copy_entry(delivery.event, delivery.subject, event_id("COPIES", delivery)))
+        await self.monitor.record_copies(tx, [
+            follower_trade(d.event) for d in deliveries
+            if isinstance(d.event, rep_events.FollowerOrderFilled) and d.event.order.follower_id])
+        for delivery in deliveries:
+            tx.record(copy_entry(delivery.event, delivery.subject, event_id("COPIES", delivery)))
 
     async def on_risk(self, delivery: Delivery) -> None:
         entry = risk_entry(delivery.event, delivery.subject, event_id("RISK", delivery))

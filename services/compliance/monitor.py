@@ -20,6 +20,7 @@ from services.kit.db import aware
 
 ACTOR = "system:compliance"
 MASTER = "master"  # a trade's role: a master's own fill (the other: a follower's copy)
+LOOKUP_IDS = 1000  # trade ids per look-up
 
 
 def alert_to_proto(row: AlertRow) -> pb.ComplianceAlert:
@@ -42,6 +43,21 @@ def new_alert_id(now: datetime) -> str:
 class Monitor:
     def __init__(self, thresholds: anomaly.Thresholds = anomaly.Thresholds()) -> None:
         self.thresholds = thresholds
+
+    async def record_copies(self, tx: AuditedTransaction, trades: list[TradeRow]) -> int:
+        """Store followers' copies not yet known, with one look-up and one multi-row insert (a
+        fill's copies arrive in hundreds); returns how many were new. Copies are not checked
+        (see record_trade)."""
+        fresh: dict[str, TradeRow] = {}
+        for trade in trades:
+            fresh.setdefault(trade.trade_id, trade)
+        ids = list(fresh)
+        for start in range(0, len(ids), LOOKUP_IDS):
+            for known in (await tx.session.execute(select(TradeRow.trade_id).where(
+                    TradeRow.trade_id.in_(ids[start:start + LOOKUP_IDS])))).scalars():
+                fresh.pop(known, None)
+        tx.session.add_all(fresh.values())
+        return len(fresh)
 
     async def record_trade(self, tx: AuditedTransaction, trade: TradeRow) -> bool:
         """Store `trade` unless known (False), then, for a master's own trade, check it against

@@ -224,6 +224,39 @@ async def test_a_batch_of_copy_events_is_one_append_and_a_redelivered_batch_adds
     assert (await verify(svc, operator)).intact
 
 
+async def test_a_batch_of_copy_events_stores_its_trades_with_one_look_up_and_one_insert(start_compliance, backend):
+    """A fill's copies arrive in hundreds: their trades cost the batch one look-up and one
+    insert, not a read each (the cost per copy compliance pays on the copy path)."""
+    from sqlalchemy import event
+
+    from services.compliance.events import Intake
+    from services.compliance.monitor import Monitor
+    from services.kit.bus import Delivery
+
+    svc = await start_compliance()
+    trail = audit.AuditTrail(_database(svc), _no_publish, await svc.audit_key())
+    intake = Intake(trail, Monitor(), fillsign.Verifier(fillsign.DEV_VERIFY_KEY))
+    tag = uuid.uuid4().hex[:8]
+    deliveries = []
+    for i in range(200):
+        order = rep_events.FollowerOrder(order_id=f"ord-{tag}-{i}", follower_id=f"f-{tag}-{i}", symbol="ETH/USDT",
+                                         quantity="1", filled_quantity="1", average_fill_price="3000")
+        filled = rep_events.FollowerOrderFilled(order=order, quantity="1", price="3000", venue_trade_id=f"t{i}")
+        filled.execute_time.FromDatetime(datetime(2026, 3, 1, 12, tzinfo=UTC))
+        deliveries.append(Delivery(f"copies.order.filled.{order.follower_id}", filled, f"{order.order_id}:filled",
+                                   1, i + 1))
+    statements: list[str] = []
+    event.listen(trail.db.engine.sync_engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_rest: statements.append(" ".join(statement.split())))
+    await intake.on_copies(deliveries)
+    await trail.db.close()
+
+    assert sum("FROM trades" in s for s in statements) == 1, statements
+    assert sum("INSERT INTO trades" in s for s in statements) == 1, statements
+    stored = await svc.sql("SELECT count(*) FROM trades WHERE trade_id LIKE :t", t=f"ord-{tag}-%")
+    assert stored[0][0] == 200
+
+
 def _database(svc):
     from services.kit.db import Database
 
