@@ -141,8 +141,10 @@ class KrakenApi:
                 account = key.account.name if key else None
                 self.sim.request_log.append((time.time(), name, account))
                 plan = self.sim.faults.plan(name, account)
-                if plan.latency_s:
+                if plan.latency_s:  # the network's delay: the nonce is checked on arrival, after it
                     await asyncio.sleep(plan.latency_s)
+                if key is not None:
+                    self._check_nonce(key, params)
                 if plan.refuse:
                     raise self._fault(plan.refuse)
                 result = await route.handler(key, params)
@@ -205,10 +207,14 @@ class KrakenApi:
             raise KrakenError("EAPI:Invalid key") from None
         if not hmac.compare_digest(expected, signature):
             raise KrakenError("EAPI:Invalid key")
-        if int(nonce) <= self.nonces.get(key.key, 0):
-            raise KrakenError("EAPI:Invalid nonce")
-        self.nonces[key.key] = int(nonce)
         return key
+
+    def _check_nonce(self, key: ApiKey, params: dict) -> None:
+        """The nonce must be above the last one this key used, in the order calls arrive."""
+        nonce = int(params["nonce"])
+        if nonce <= self.nonces.get(key.key, 0):
+            raise KrakenError("EAPI:Invalid nonce")
+        self.nonces[key.key] = nonce
 
     # --- helpers ---------------------------------------------------------------------------
     def _pair(self, raw: str | None):

@@ -2,6 +2,7 @@
 simulator speaking Kraken spot (REST /0 and WebSocket v2); plus what is Kraken's own: API-Sign
 over a growing nonce, its error strings, cl_ord_id's formats and its lookup by cl_ord_id."""
 
+import asyncio
 import base64
 import time
 import uuid
@@ -11,6 +12,8 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest_asyncio
 
+from services.kit.testing import eventually
+from services.replication.venues.base import OrderRequest
 from services.replication.venues.ccxt_venue import CcxtVenue, venue_client_order_id
 from tests.venues.contract import Fault, VenueContract, VenueHarness
 from venue_sim import Simulator, ccxt_config
@@ -184,3 +187,25 @@ async def test_the_executions_channel_wants_a_token_from_rest(kraken):
         events = [(await ws.receive_json(timeout=5))["data"][0] for _ in range(4)]
         assert [e["exec_type"] for e in events] == ["pending_new", "new", "trade", "filled"]
         assert all(e["cl_ord_id"] == "ws-1" for e in events)
+
+
+
+async def test_an_order_overtaken_in_transit_by_a_later_call_of_its_key_is_signed_afresh_and_placed():
+    """Kraken refuses a nonce not above the key's last one, in the order calls arrive. A copy's
+    order held up on the way while the same key's next call (the stream's token, a recovery's
+    history read) gets there first is refused unexecuted; the adapter signs it afresh."""
+    sim = await Simulator(seed=3, dialect="kraken").start()
+    account = sim.create_account("busy", {"USDT": "1000000", "BTC": "10"})
+    venue = await kraken_venue(sim, account)
+    try:
+        sim.inject(kind="latency", account="busy", endpoint=ADD_ORDER, latency_ms=300)
+        cid = str(uuid.uuid4())
+        placing = asyncio.ensure_future(venue.place_order(OrderRequest(cid, "BTC/USDT", "buy", Decimal("0.01"))))
+        await eventually(lambda: any(name == ADD_ORDER for _, name, _ in sim.request_log), message="order on its way")
+        await venue.account()  # signed later, there first
+        placed = await placing
+        assert placed.venue_order_id
+        assert len(sim.orders("busy", client_order_id=venue_client_order_id("kraken", cid))) == 1
+    finally:
+        await venue.close()
+        await sim.stop()

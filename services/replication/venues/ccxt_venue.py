@@ -114,6 +114,10 @@ MARKET_BUY_BASE_SIZE = {"coinbase": lambda size: {"createMarketBuyOrderRequiresP
                                                   "order_configuration": {"market_market_ioc": {"base_size": size}}}}
 # Venues whose createOrder answer acknowledges only (ids: no status, no fills): a market order's
 # state is asked for at once by its venue id, so the copy records what it filled.
+# Venues that take a key's nonces only in increasing order of arrival: calls of one key in flight
+# together can overtake each other on the way, and the overtaken one is refused unexecuted.
+NONCE_ORDERED = {"kraken"}
+NONCE_RESIGNS = 3
 ACK_ONLY = {"bybit", "coinbase", "kraken"}
 # Venues that cancel by their own order id only: the order is found by client order id first.
 CANCEL_BY_VENUE_ID = {"coinbase"}
@@ -428,6 +432,11 @@ class CcxtVenue:
         with tracing.span(f"venue {method.__name__}", kind=SpanKind.CLIENT, exceptions_fail=False, attributes={
                 "copytrade.venue": self.exchange_id, "copytrade.market_type": self.market_type}) as span:
             try:
+                for _ in range(NONCE_RESIGNS if self.exchange_id in NONCE_ORDERED else 0):
+                    try:
+                        return await method(*args, **kwargs)
+                    except ccxt_errors.InvalidNonce:
+                        continue  # overtaken by a later call of the key: refused unexecuted; sign afresh
                 return await method(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - every failure is classified
                 error = self.classify(exc, order_sent=order_sent)
