@@ -116,6 +116,9 @@ def capturable(fills: list[stats.Fill], window: str, now: datetime, measured: Me
     return {**basis, "capturable_roi": stats.decimal_text(result.follower_return)}
 
 
+LOOKUP_IDS = 1000  # fill ids per look-up (bound parameters stay within every database's limit)
+
+
 class Analytics:
     def __init__(self, db: Database, replication: ReplicationServiceStub | None = None) -> None:
         self.db, self.replication = db, replication
@@ -164,16 +167,29 @@ class Analytics:
         self._copiers[trader_id] = (time.monotonic(), value)
         return value
 
-    async def on_fill(self, delivery: Delivery) -> None:
-        event = delivery.event
-        if not isinstance(event, events.MasterFill):
+    async def on_fills(self, deliveries: list[Delivery]) -> None:
+        """Store the master fills not seen before: one look-up and one insert per batch (a
+        backlog after downtime arrives in hundreds), each fill once."""
+        fresh: dict[str, events.MasterFill] = {}
+        for delivery in deliveries:
+            if isinstance(delivery.event, events.MasterFill):
+                fresh.setdefault(delivery.event.fill_id, delivery.event)
+        if not fresh:
             return
-        try:
-            async with self.db.session() as session:
-                session.add(fill_from_event(event))
-        except IntegrityError:
-            return  # seen before
-        self._dirty.add(event.master_account_id)
+        for attempt in range(2):
+            try:
+                async with self.db.session() as session:
+                    seen = set()
+                    ids = list(fresh)
+                    for start in range(0, len(ids), LOOKUP_IDS):
+                        seen |= set(await session.scalars(select(MasterFillRow.fill_id).where(
+                            MasterFillRow.fill_id.in_(ids[start:start + LOOKUP_IDS]))))
+                    session.add_all(fill_from_event(e) for fill_id, e in fresh.items() if fill_id not in seen)
+                break
+            except IntegrityError:  # another replica stored some of them meanwhile: look again
+                if attempt:
+                    raise
+        self._dirty.update(e.master_account_id for e in fresh.values())
 
     async def on_copy(self, delivery: Delivery) -> None:
         """A filled copy (copies.order.filled): its delay and price, once per copy order."""

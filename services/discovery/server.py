@@ -29,9 +29,10 @@ async def create_server(settings: Settings) -> RunningService:
     servicer = DiscoveryServicer(db, ReplicationServiceStub(replication), ComplianceInternalServiceStub(compliance))
     bus = await Bus.for_service(settings)
     # Every master fill (signed by replication: kit/fillsign.py) updates the statistics of the
-    # profiles that show its account.
-    on_fill = fillsign.Verifier.for_settings(settings).verified(servicer.analytics.on_fill, "discovery")
-    await bus.consume("FILLS", STATS_DURABLE, "fills.master.filled.>", on_fill, ack_wait=settings.fill_ack_wait_s)
+    # profiles that show its account; a backlog (after downtime) is taken in a batch at a time.
+    on_fills = fillsign.Verifier.for_settings(settings).verified_batches(servicer.analytics.on_fills, "discovery")
+    await bus.consume_batches("FILLS", STATS_DURABLE, "fills.master.filled.>", on_fills,
+                              ack_wait=settings.fill_ack_wait_s)
     # Every filled copy tells what following a master really costs (capturable return).
     await bus.consume("COPIES", COPIES_DURABLE, "copies.order.filled.>", servicer.analytics.on_copy,
                       ack_wait=settings.fill_ack_wait_s)

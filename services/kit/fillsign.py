@@ -108,13 +108,28 @@ class Verifier:
         counted (copytrade_fills_unverified_total) and acked: neither stored nor counted."""
 
         async def handle(delivery) -> None:
-            refusal = self.refusal(delivery.subject, delivery.data, delivery.headers)
-            if refusal is None:
+            if self._holds(delivery, consumer):
                 return await handler(delivery)
-            metrics.FILLS_UNVERIFIED.labels(refusal).inc()
-            log.warning("%s: fill on %s (%s) refused: %s", consumer, delivery.subject, delivery.msg_id, refusal)
 
         return handle
+
+    def verified_batches(self, handler: Callable[..., Awaitable[None]], consumer: str) -> Callable[..., Awaitable[None]]:
+        """`verified` for a batch handler (Bus.consume_batches): it gets the batch's signed fills."""
+
+        async def handle(deliveries) -> None:
+            signed = [d for d in deliveries if self._holds(d, consumer)]
+            if signed:
+                await handler(signed)
+
+        return handle
+
+    def _holds(self, delivery, consumer: str) -> bool:
+        refusal = self.refusal(delivery.subject, delivery.data, delivery.headers)
+        if refusal is None:
+            return True
+        metrics.FILLS_UNVERIFIED.labels(refusal).inc()
+        log.warning("%s: fill on %s (%s) refused: %s", consumer, delivery.subject, delivery.msg_id, refusal)
+        return False
 
 
 if __name__ == "__main__":

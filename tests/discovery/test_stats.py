@@ -293,3 +293,42 @@ async def test_only_fills_replication_signed_count_in_the_statistics(discovery, 
     got = await eventually(counted, message="the signed fills counted")
     assert (got.trade_count, got.realized_pnl) == (1, "9.79")
     assert metrics.FILLS_UNVERIFIED.labels("FILL_BAD_SIGNATURE")._value.get() - before >= 2
+
+
+async def test_a_backlog_of_fills_is_stored_with_one_look_up_and_one_insert_per_batch(make_settings):
+    """After downtime (or on a first start) discovery meets the stream's backlog: hundreds of
+    fills cost one look-up and one insert, not a transaction each, and one seen before counts once."""
+    from sqlalchemy import event, func, select
+
+    from services.discovery.analytics import Analytics
+    from services.discovery.server import MIGRATIONS
+    from services.discovery.store import MasterFillRow
+    from services.kit.bus import Delivery
+    from services.kit.db import Database
+
+    db = Database(make_settings("discovery"), MIGRATIONS)
+    await db.migrate()
+    analytics = Analytics(db)
+
+    def delivery(n: int, fill: stats.Fill) -> Delivery:
+        event_ = events.MasterFill(fill_id=f"acct-backlog:{n}", master_account_id="acct-backlog", symbol=fill.symbol,
+                                   side=trading_pb2.SIDE_BUY if fill.side == "buy" else trading_pb2.SIDE_SELL,
+                                   quantity=str(fill.quantity), price=str(fill.price), fee=str(fill.fee))
+        event_.execute_time.FromDatetime(fill.time)
+        return Delivery("fills.master.filled.acct-backlog", event_, event_.fill_id, 1, n + 1)
+
+    backlog = [delivery(n, HISTORY[n % len(HISTORY)]) for n in range(300)]
+    await analytics.on_fills(backlog[:10])  # taken in before the downtime
+    statements: list[str] = []
+    event.listen(db.engine.sync_engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_rest: statements.append(" ".join(statement.split())))
+    await analytics.on_fills(backlog)  # redelivered from the start
+    try:
+        assert sum("FROM master_fills" in s for s in statements) == 1, statements
+        assert sum("INSERT INTO master_fills" in s for s in statements) == 1, statements
+        async with db.session() as session:
+            stored = await session.scalar(select(func.count()).select_from(MasterFillRow).where(
+                MasterFillRow.master_account_id == "acct-backlog"))
+        assert stored == 300
+    finally:
+        await db.close()
