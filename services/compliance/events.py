@@ -33,6 +33,7 @@ log = logging.getLogger("copytrade.compliance.events")
 
 DURABLE = "compliance"
 PUBLISH_ATTEMPTS = 10
+PIPELINE = 64  # announcements in flight at once
 COPY_BATCH = 256  # copy events per transaction
 SIDES = {trading_pb2.SIDE_BUY: "buy", trading_pb2.SIDE_SELL: "sell"}
 COPY_ACTIONS = {
@@ -46,8 +47,8 @@ COPY_ACTIONS = {
 
 
 class Publisher:
-    """Announcements, sent in order by one background task after the transaction that caused
-    them has committed. The database already holds the truth, so a call never waits on (or fails
+    """Announcements, sent in order by one background task (up to PIPELINE in flight) after the
+    transaction that caused them has committed. The database already holds the truth, so a call never waits on (or fails
     with) the bus: during a bus outage announcements queue up to a bound, then are dropped with a
     warning (the audit trail itself loses nothing)."""
 
@@ -64,20 +65,28 @@ class Publisher:
 
     async def _send(self) -> None:
         while True:
-            subject, event, msg_id = await self._queue.get()
+            # What queued up meanwhile goes out together: the publishes share the connection's
+            # writes and wait for their acks at once (a batch of copies makes hundreds).
+            batch = [await self._queue.get()]
+            while len(batch) < PIPELINE and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
             try:
-                for attempt in range(1, PUBLISH_ATTEMPTS + 1):
-                    try:
-                        await self.bus.publish(subject, event, msg_id)
-                        break
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - the bus reconnects by itself; try again
-                        log.warning("could not publish %s on %s (attempt %d: %s)", type(event).__name__, subject,
-                                    attempt, exc)
-                        await asyncio.sleep(min(1.0 * attempt, 5.0))
+                await asyncio.gather(*(self._publish(*item) for item in batch))
             finally:
-                self._queue.task_done()
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _publish(self, subject: str, event: Message, msg_id: str) -> None:
+        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+            try:
+                await self.bus.publish(subject, event, msg_id)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the bus reconnects by itself; try again
+                log.warning("could not publish %s on %s (attempt %d: %s)", type(event).__name__, subject,
+                            attempt, exc)
+                await asyncio.sleep(min(1.0 * attempt, 5.0))
 
     async def close(self, timeout: float = 2.0) -> None:
         """Send what is queued (for up to `timeout` seconds), then stop."""
