@@ -132,10 +132,10 @@ class ExtraReplicas:
         """Run `total` replication processes; each new one is waited for until it serves and
         holds at least `warm_accounts` venues open (its start-up warm-up: a fresh process is
         measured warm, as one that joined a while ago would be)."""
-        from bench.bench_replication import free_base
+        from services.kit.natsd import free_port_block
         from services.launcher import wait_serving
         while len(self.processes) + 1 < total:
-            address = f"127.0.0.1:{free_base(2)}"
+            address = f"127.0.0.1:{free_port_block(2)}"
             metrics = address.rsplit(":", 1)[0] + f":{int(address.rsplit(':', 1)[1]) + 1}"
             log = open(self.mesh.data_dir / "logs" / f"replication-{len(self.processes) + 2}.log", "ab")
             self.processes.append(subprocess.Popen(

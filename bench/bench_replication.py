@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -41,6 +40,7 @@ from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub  # noqa: E40
 from copytrade.type.v1 import trading_pb2  # noqa: E402
 from services.kit import auth, clients  # noqa: E402
 from services.kit.config import TlsFiles  # noqa: E402
+from services.kit.natsd import free_port_block  # noqa: E402
 from services.launcher import Mesh  # noqa: E402
 from services.replication.client_order_id import client_order_id  # noqa: E402
 from services.replication.venues.base import OrderRequest  # noqa: E402
@@ -50,26 +50,6 @@ from venue_sim import Simulator, ccxt_config, venue_urls  # noqa: E402
 SPOT = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="binance", market_type=trading_pb2.MARKET_TYPE_SPOT)
 BALANCES = {"USDT": "1000000000", "BTC": "100"}
 MASTER_QTY = Decimal("0.01")
-
-
-def free_base(size: int = 16) -> int:
-    """A port block B..B+size-1 (the mesh's scheme: 16, or 19 with a local NATS cluster) that is free now."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + size < 65000 and all(_free(base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no free block of ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def pct(values: list[float], q: float) -> float:
@@ -395,7 +375,7 @@ async def start_stack(data_dir: Path, postgres: str, extra_env: dict[str, str] |
     env = service_env(sim.url, **(extra_env or {}))
     if postgres:
         env["DATABASE_URL"] = postgres
-    mesh = Mesh(data_dir, "127.0.0.1", port_base or free_base(19 if nats_nodes > 1 else 16),
+    mesh = Mesh(data_dir, "127.0.0.1", port_base or free_port_block(19 if nats_nodes > 1 else 16),
                 services=("compliance", "risk", "replication"), extra_env=env, nats_nodes=nats_nodes)
     try:
         endpoints = await mesh.start()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.checkout import checkout_env
-from tests.test_mesh import free_port_block
+from services.kit.natsd import free_port_block
 
 READY_TIMEOUT_S = 240  # the services starting and the masters' weeks of trades seeded, on a busy machine
 COPIES_TIMEOUT_S = 30

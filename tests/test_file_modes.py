@@ -5,7 +5,7 @@ data directory an older version left world-readable."""
 import stat
 
 from services.launcher import Mesh
-from tests.test_mesh import free_port_block
+from services.kit.natsd import free_port_block
 
 
 def _open_to_others(root) -> list[str]:

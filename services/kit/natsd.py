@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -30,6 +31,30 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def free_port_block(size: int = 16, host: str = "127.0.0.1") -> int:
+    """A block of ports B..B+size-1, free now, below the kernel's ephemeral range: inside it an
+    outgoing connection may take one of the block's ports before (or while) a service binds it."""
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768  # Linux's default
+    low = 20000 if ephemeral_low > 20000 + 4 * size else 1024
+    for _ in range(200):
+        base = random.randrange(low, ephemeral_low - size)
+        if all(_port_free(host, base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no free block of ports")
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 class NatsServer:

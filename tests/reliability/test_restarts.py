@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bench.bench_replication import Copying, check_copies, free_base, set_up_copying, start_stack
+from bench.bench_replication import Copying, check_copies, set_up_copying, start_stack
+from services.kit.natsd import free_port_block
 from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
 from services.kit import auth, clients
 from services.kit.config import Settings

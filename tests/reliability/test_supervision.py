@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.bench_replication import check_copies, free_base, service_env, set_up_copying
+from bench.bench_replication import check_copies, service_env, set_up_copying
+from services.kit.natsd import free_port_block
 from services import launcher
 from services.kit import tls
 from services.kit.testing import eventually
@@ -54,7 +55,7 @@ async def test_a_service_killed_under_up_is_restarted_and_nothing_is_lost(tmp_pa
     output = tmp_path / "up.out"
     with open(output, "wb") as out:
         up = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir),
-                               "--port-base", str(free_base())], env=env, stdout=out, stderr=subprocess.STDOUT)
+                               "--port-base", str(free_port_block())], env=env, stdout=out, stderr=subprocess.STDOUT)
     copying = None
     try:
         endpoints_file = data_dir / "endpoints.json"
@@ -111,7 +112,7 @@ async def test_a_service_killed_under_up_is_restarted_and_nothing_is_lost(tmp_pa
 async def test_a_service_that_keeps_crashing_stops_the_mesh(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(launcher, "RESTART_BACKOFF_S", 0.1)
     monkeypatch.setattr(launcher, "MAX_CRASHES", 3)
-    mesh = Mesh(tmp_path / "mesh", "127.0.0.1", free_base(), services=("risk",))
+    mesh = Mesh(tmp_path / "mesh", "127.0.0.1", free_port_block(), services=("risk",))
     try:
         await mesh.start()
         # From now on risk cannot start (its database is unreachable): it crashes at every restart.
@@ -129,7 +130,7 @@ async def test_a_service_that_keeps_crashing_stops_the_mesh(tmp_path: Path, monk
 
 
 async def test_a_nats_node_that_dies_under_up_is_started_again(tmp_path: Path):
-    mesh = Mesh(tmp_path / "mesh", "127.0.0.1", free_base(), services=())
+    mesh = Mesh(tmp_path / "mesh", "127.0.0.1", free_port_block(), services=())
     stop = asyncio.Event()
     log = tmp_path / "supervisor.log"
     try:
@@ -154,7 +155,7 @@ async def test_the_demo_is_seeded_even_when_a_service_dies_meanwhile(tmp_path: P
     instead of `up` failing with UNAVAILABLE."""
     from demo.runner import Demo
 
-    base = free_base()
+    base = free_port_block()
     show = Demo(tmp_path / "data", base)
     await show.start()
     mesh = Mesh(tmp_path / "data", "127.0.0.1", base, extra_env={**show.environment(), "LOG_LEVEL": "WARNING"})
