@@ -256,7 +256,7 @@ class Demo:
             f"-d {shlex.quote(login_body)} | {token_of})",
             f"    curl -sN -H {bearer} '{http}/v1/copy-events:stream?masterId={master['user_id']}'",
             "  or over gRPC:",
-            f"    grpcurl {tls.grpcurl_flags(tls_files)} -H {bearer} -d {stream_request} {endpoints['replication']} "
+            f"    {tls.grpcurl_command(tls_files)} -H {bearer} -d {stream_request} {endpoints['replication']} "
             "copytrade.replication.v1.ReplicationService/StreamCopyEvents",
             f"  leaderboard: curl -s -H {bearer} {http}/api/master-traders",
             f"  (ids in {self.state.path})",

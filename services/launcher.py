@@ -379,6 +379,13 @@ def log_tail(path: Path, lines: int = 20) -> str:
         return f"(unreadable: {exc})"
 
 
+def ready_banner(endpoints: dict[str, str], data_dir: Path, client_tls: TlsFiles | None) -> str:
+    lines = ["copytrade is up:", *(f"  {name:<12} {where}" for name, where in endpoints.items()),
+             f"endpoints written to {data_dir / 'endpoints.json'}; logs in {data_dir / 'logs'}",
+             f"try: {tls.grpcurl_command(client_tls)} {endpoints['risk']} list      (Ctrl-C stops everything)"]
+    return "\n".join(lines)
+
+
 async def run_up(data_dir: Path, host: str, port_base: int, companion: Companion | None = None,
                  nats_nodes: int = 1) -> int:
     await asyncio.to_thread(build_web_app, data_dir)
@@ -409,11 +416,7 @@ async def run_up(data_dir: Path, host: str, port_base: int, companion: Companion
         if show:
             await show.stop()
         return 1
-    print("copytrade is up:")
-    for name, where in endpoints.items():
-        print(f"  {name:<12} {where}")
-    print(f"endpoints written to {mesh.data_dir / 'endpoints.json'}; logs in {mesh.data_dir / 'logs'}")
-    print(f"try: grpcurl {tls.grpcurl_flags(mesh.client_tls)} {endpoints['risk']} list      (Ctrl-C stops everything)")
+    print(ready_banner(endpoints, mesh.data_dir, mesh.client_tls))
     if show:
         print(show.banner(endpoints, mesh.client_tls), flush=True)
         show.start_traffic()
