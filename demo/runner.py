@@ -142,6 +142,9 @@ class Demo:
             self.sim.create_account(person.name, person.balances, futures_wallet=person.futures_wallet,
                                     api_key=api_key, secret=secret)
 
+    def ports(self) -> dict[int, str]:
+        return {self.sim_port: "the demo's venue simulator"}
+
     def environment(self) -> dict[str, str]:
         """What the services need besides the usual: the simulator's URL, and the demo operator."""
         operators = [e for e in os.environ.get("COPYTRADE_OPERATOR_EMAILS", "").split(",") if e.strip()]
