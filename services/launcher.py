@@ -387,8 +387,9 @@ def block_ports(port_base: int, nats_nodes: int = 1) -> dict[int, str]:
     ports.update({port_base + METRICS_OFFSET + PORT_OFFSETS[name]: f"{name} metrics" for name in SERVICES})
     if nats_nodes == 1:
         ports[port_base + PORT_OFFSETS["nats"]] = "nats"
-    for i, (client, route) in enumerate(NATS_CLUSTER_OFFSETS[:nats_nodes] if nats_nodes > 1 else ()):
-        ports.update({port_base + client: f"nats node {i + 1}", port_base + route: f"nats node {i + 1} routes"})
+    else:
+        for i, (client, route) in enumerate(NATS_CLUSTER_OFFSETS[:nats_nodes], 1):
+            ports.update({port_base + client: f"nats node {i}", port_base + route: f"nats node {i} routes"})
     return ports
 
 
