@@ -142,6 +142,9 @@ class Demo:
             self.sim.create_account(person.name, person.balances, futures_wallet=person.futures_wallet,
                                     api_key=api_key, secret=secret)
 
+    def ports(self) -> dict[int, str]:
+        return {self.sim_port: "the demo's venue simulator"}
+
     def environment(self) -> dict[str, str]:
         """What the services need besides the usual: the simulator's URL, and the demo operator."""
         operators = [e for e in os.environ.get("COPYTRADE_OPERATOR_EMAILS", "").split(",") if e.strip()]
@@ -256,7 +259,7 @@ class Demo:
             f"-d {shlex.quote(login_body)} | {token_of})",
             f"    curl -sN -H {bearer} '{http}/v1/copy-events:stream?masterId={master['user_id']}'",
             "  or over gRPC:",
-            f"    grpcurl {tls.grpcurl_flags(tls_files)} -H {bearer} -d {stream_request} {endpoints['replication']} "
+            f"    {tls.grpcurl_command(tls_files)} -H {bearer} -d {stream_request} {endpoints['replication']} "
             "copytrade.replication.v1.ReplicationService/StreamCopyEvents",
             f"  leaderboard: curl -s -H {bearer} {http}/api/master-traders",
             f"  (ids in {self.state.path})",

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -58,6 +60,14 @@ def installed_plugins(command: str | None = None) -> list[Callable[[Commands], N
 
 
 def main(argv: list[str] | None = None, plugins: Iterable[Callable[[Commands], None]] | None = None) -> int:
+    try:
+        return _main(argv, plugins)
+    except BrokenPipeError:  # the reader went away (`copytrade feed | head`): stop as a shell tool does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail again
+        return 128 + signal.SIGPIPE
+
+
+def _main(argv: list[str] | None, plugins: Iterable[Callable[[Commands], None]] | None) -> int:
     parser = argparse.ArgumentParser(prog="copytrade", description="Universal copy trading.")
     sub = parser.add_subparsers(dest="command", required=True)
 

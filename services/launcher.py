@@ -39,8 +39,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.kit import clients, fillsign, natsauth, revocations, tls
 from services.kit.bus import Bus
-from services.kit.config import PORT_OFFSETS, SERVICES, TlsFiles
-from services.kit.natsd import NatsCluster, NatsServer
+from services.kit.config import DEFAULT_PORT_BASE, PORT_OFFSETS, SERVICES, TlsFiles
+from services.kit.natsd import NatsCluster, NatsServer, port_free
 
 START_TIMEOUT_S = 180.0  # five Python services importing at once on a busy 2-core machine take a minute or more
 METRICS_OFFSET = 10
@@ -57,10 +57,12 @@ SEED_RETRY_S = 120.0  # how long a companion's seeding waits for a service that 
 
 class Companion(Protocol):
     """What `up` runs beside the mesh (the demo): started before the services, which get its
-    environment() and list its endpoints(); seeded through them once they serve (seed() skips
+    environment() and list its endpoints(); its ports() (port: what binds it) are checked with the
+    mesh's before anything starts; seeded through them once they serve (seed() skips
     what exists); its traffic started after the banner, stopped before the services stop, and
     itself stopped last."""
 
+    def ports(self) -> dict[int, str]: ...
     async def start(self) -> None: ...
     def environment(self) -> dict[str, str]: ...
     def endpoints(self) -> dict[str, str]: ...
@@ -379,8 +381,40 @@ def log_tail(path: Path, lines: int = 20) -> str:
         return f"(unreadable: {exc})"
 
 
+def block_ports(port_base: int, nats_nodes: int = 1) -> dict[int, str]:
+    """Every port `up` binds in its block, and what binds it."""
+    ports = {port_base + PORT_OFFSETS[name]: name for name in (*SERVICES, "http")}
+    ports.update({port_base + METRICS_OFFSET + PORT_OFFSETS[name]: f"{name} metrics" for name in SERVICES})
+    if nats_nodes == 1:
+        ports[port_base + PORT_OFFSETS["nats"]] = "nats"
+    else:
+        for i, (client, route) in enumerate(NATS_CLUSTER_OFFSETS[:nats_nodes], 1):
+            ports.update({port_base + client: f"nats node {i}", port_base + route: f"nats node {i} routes"})
+    return ports
+
+
+def taken_ports(host: str, ports: dict[int, str]) -> str:
+    """Which of `ports` something else holds, in words ("" for none): checked before anything
+    starts, since readiness checks would otherwise reach the other program and call `up` ready."""
+    return ", ".join(f"{port} ({what})" for port, what in sorted(ports.items())
+                     if not port_free(host, port, as_server=True))
+
+
+def ready_banner(endpoints: dict[str, str], data_dir: Path, client_tls: TlsFiles | None) -> str:
+    lines = ["copytrade is up:", *(f"  {name:<12} {where}" for name, where in endpoints.items()),
+             f"endpoints written to {data_dir / 'endpoints.json'}; logs in {data_dir / 'logs'}",
+             f"try: {tls.grpcurl_command(client_tls)} {endpoints['risk']} list      (Ctrl-C stops everything)"]
+    return "\n".join(lines)
+
+
 async def run_up(data_dir: Path, host: str, port_base: int, companion: Companion | None = None,
                  nats_nodes: int = 1) -> int:
+    ports = {**block_ports(port_base, nats_nodes), **(companion.ports() if companion else {})}
+    if taken := taken_ports(host, ports):
+        print(f"copytrade up failed: in use on {host}: {taken} (another copytrade up?); nothing was started. "
+              f"Run on another block of ports with --port-base B (B..B+{max(ports) - port_base} free; "
+              f"default {DEFAULT_PORT_BASE})", file=sys.stderr)
+        return 1
     await asyncio.to_thread(build_web_app, data_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -409,11 +443,7 @@ async def run_up(data_dir: Path, host: str, port_base: int, companion: Companion
         if show:
             await show.stop()
         return 1
-    print("copytrade is up:")
-    for name, where in endpoints.items():
-        print(f"  {name:<12} {where}")
-    print(f"endpoints written to {mesh.data_dir / 'endpoints.json'}; logs in {mesh.data_dir / 'logs'}")
-    print(f"try: grpcurl {tls.grpcurl_flags(mesh.client_tls)} {endpoints['risk']} list      (Ctrl-C stops everything)")
+    print(ready_banner(endpoints, mesh.data_dir, mesh.client_tls))
     if show:
         print(show.banner(endpoints, mesh.client_tls), flush=True)
         show.start_traffic()

@@ -11,6 +11,7 @@ import getpass
 import json
 import os
 import sys
+import warnings
 from datetime import UTC
 from pathlib import Path
 
@@ -93,7 +94,16 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 async def login(args) -> int:
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        try:
+            with warnings.catch_warnings():  # without a terminal getpass would echo the password, or hit EOF
+                warnings.simplefilter("error", getpass.GetPassWarning)
+                password = getpass.getpass("password: ")
+        except (getpass.GetPassWarning, EOFError):
+            print("error: no terminal to ask for the password on: pipe it in with --password-stdin", file=sys.stderr)
+            return 2
     async with _channel(args.data_dir, "compliance") as channel:
         reply = await ComplianceServiceStub(channel).Login(comp.LoginRequest(email=args.email, password=password))
     path = args.data_dir / TOKEN_FILE

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -193,3 +194,22 @@ def test_up_gives_the_fill_signing_key_to_replication_alone(tmp_path):
     again = Mesh(tmp_path / "data", "127.0.0.1", free_port_block())  # kept: a restart signs with the same key
     assert again.service_environment("replication")[fillsign.SIGNING_VARIABLE] == \
         env["replication"][fillsign.SIGNING_VARIABLE]
+
+
+def test_up_on_a_taken_port_says_which_and_starts_nothing(tmp_path):
+    base = free_port_block(20)
+    data_dir = tmp_path / "data"
+    with socket.socket() as other:  # another program (or another `up`) on risk's port
+        other.bind(("127.0.0.1", base + 3))
+        other.listen()
+        up = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir),
+                               "--port-base", str(base)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, start_new_session=True)
+        try:
+            out, err = up.communicate(timeout=60)
+        finally:
+            if up.poll() is None:
+                os.killpg(up.pid, signal.SIGKILL)
+    assert up.returncode != 0 and "copytrade is up" not in out, out + err
+    assert f"{base + 3}" in err and "risk" in err and "--port-base" in err, err
+    assert not (data_dir / "logs").exists() and not (data_dir / "jetstream").exists()

@@ -5,6 +5,7 @@ halts every follower, so it is never the default — it takes `--all` and a type
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import uuid
 
@@ -91,3 +92,27 @@ def test_the_feed_says_what_reduced_a_copy_and_why_a_resting_copy_was_canceled()
     canceled = events.CopyEvent(event_id="e2", canceled=events.FollowerOrderCanceled(
         order=events.FollowerOrder(follower_id="usr_1"), reason="the master canceled its order"))
     assert _describe(canceled)[5] == "canceled: the master canceled its order"
+
+
+def run_detached(data_dir, *args: str, stdout) -> subprocess.CompletedProcess:
+    """The command with stdin from /dev/null and no controlling terminal (its own session), as
+    from cron, CI or a pipe."""
+    return subprocess.run([sys.executable, "-m", "services.cli", *args, "--data-dir", str(data_dir)],
+                          stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=60,
+                          start_new_session=True, env={**os.environ, "COPYTRADE_TOKEN": "t"})
+
+
+def test_a_reader_that_went_away_stops_the_feed_quietly(tmp_path):
+    read, write = os.pipe()
+    os.close(read)  # `copytrade feed | head` once head has its lines
+    try:
+        done = run_detached(tmp_path, "feed", stdout=write)
+    finally:
+        os.close(write)
+    assert done.returncode in (0, 141) and done.stderr == "", done.stderr
+
+
+def test_a_password_prompt_without_a_terminal_says_so_in_one_line(tmp_path):
+    done = run_detached(tmp_path, "login", "ops@example.com", stdout=subprocess.PIPE)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "--password-stdin" in done.stderr, done.stderr

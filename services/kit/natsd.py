@@ -43,13 +43,17 @@ def free_port_block(size: int = 16, host: str = "127.0.0.1") -> int:
     low = 20000 if ephemeral_low > 20000 + 4 * size else 1024
     for _ in range(200):
         base = random.randrange(low, ephemeral_low - size)
-        if all(_port_free(host, base + i) for i in range(size)):
+        if all(port_free(host, base + i) for i in range(size)):
             return base
     raise RuntimeError("no free block of ports")
 
 
-def _port_free(host: str, port: int) -> bool:
+def port_free(host: str, port: int, *, as_server: bool = False) -> bool:
+    """as_server: bound as the servers bind (SO_REUSEADDR), to whom a port the last `up` left in
+    TIME_WAIT is free."""
     with socket.socket() as s:
+        if as_server:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:

@@ -14,7 +14,9 @@ import argparse
 import datetime
 import ipaddress
 import os
+import shutil
 import ssl
+import sysconfig
 from pathlib import Path
 
 import grpc
@@ -56,6 +58,16 @@ def tool_files(data_dir: Path) -> TlsFiles | None:
 def grpcurl_flags(tls: TlsFiles | None) -> str:
     """How grpcurl reaches a service with these files (-plaintext without)."""
     return f"-cacert {tls.ca} -cert {tls.cert} -key {tls.key}" if tls else "-plaintext"
+
+
+def grpcurl_command(tls: TlsFiles | None) -> str:
+    """grpcurl and its flags as an operator can paste them: the venv's binary by its path when
+    the venv is not on PATH (`./dev up` does not put it there)."""
+    binary = "grpcurl"
+    installed = Path(sysconfig.get_path("scripts")) / binary
+    if installed.exists() and shutil.which(binary) != str(installed):
+        binary = str(installed.relative_to(Path.cwd())) if installed.is_relative_to(Path.cwd()) else str(installed)
+    return f"{binary} {grpcurl_flags(tls)}"
 
 
 def _write(path: Path, data: bytes) -> None:
