@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from pathlib import Path
 
@@ -45,6 +46,10 @@ HTTP_STATUS = {
     grpc.StatusCode.UNIMPLEMENTED: 501, grpc.StatusCode.INTERNAL: 500, grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.DATA_LOSS: 500,
 }
+
+
+ROUTE = web.RequestKey("route", str)  # the matched route's template, for the metrics' label
+HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}  # others: one "OTHER" label
 
 
 def error_body(code: grpc.StatusCode, message: str, details: list[dict] | None = None) -> dict:
@@ -100,7 +105,7 @@ class RestGateway:
         return self._channels[service]
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._cors])
+        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._measured, self._cors])
         app.router.add_get("/openapi.json", self.openapi_json)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", metrics.metrics_page)
@@ -109,6 +114,28 @@ class RestGateway:
         app.router.add_post(edge.LOGOUT_PATH, self.logout)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
+
+    @web.middleware
+    async def _measured(self, request: web.Request, handler) -> web.StreamResponse:
+        """Counts and times each request by its route's template, never its path (ids in paths
+        would make a series per id)."""
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            resource = request.match_info.route.resource
+            route = request.get(ROUTE) or (resource.canonical if resource is not None and
+                                             resource.canonical != "/{tail}" else "unmatched")
+            method = request.method if request.method in HTTP_METHODS else "OTHER"
+            labels = (method, route, str(status))
+            metrics.HTTP_REQUESTS.labels(*labels).inc()
+            metrics.HTTP_SECONDS.labels(*labels).observe(time.perf_counter() - started)
 
     @web.middleware
     async def _cors(self, request: web.Request, handler) -> web.StreamResponse:
@@ -159,10 +186,12 @@ class RestGateway:
         found = match(self.routes, request.method, request.path)
         if found is None:
             if request.method == "GET" and self.static_dir is not None:
+                request[ROUTE] = "static"
                 return self._static(request.path)
             return web.json_response(error_body(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} "
                                                                            f"{request.path}"), status=404)
         route, variables = found
+        request[ROUTE] = route.template
         if not tracing.enabled():
             return await self._serve(request, route, variables)
         # A server span per REST call (continuing the caller's trace when it sent a traceparent);

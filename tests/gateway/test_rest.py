@@ -133,3 +133,23 @@ async def test_a_stream_refused_up_front_is_a_plain_http_error(rest):
     reply = await rest.get("/v1/copy-events:stream")
     assert reply.status == 401
     assert (await reply.json())["details"][0]["reason"] == "AUTH_REQUIRED"
+
+
+async def test_rest_requests_are_counted_by_route_template(rest):
+    """/metrics: REST calls by method, route template (never the raw path: ids would explode the
+    label set) and status, with their latency."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    user, auth = await login(rest)
+    assert (await rest.get(f"/v1/users/{user}/risk-limits", headers=auth)).status == 200
+    assert (await rest.get("/v1/users/someone-else/risk-limits", headers=auth)).status == 403
+    assert (await rest.get("/v1/nothing-here", headers=auth)).status == 404
+    text = await (await rest.get("/metrics")).text()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    template = "/v1/users/{user_id}/risk-limits"
+    for status, path in (("200", template), ("403", template), ("404", "unmatched")):
+        labels = (("method", "GET"), ("route", path), ("status", status))
+        assert samples.get(("copytrade_http_requests_total", labels), 0) >= 1, status
+        assert samples.get(("copytrade_http_request_seconds_count", labels), 0) >= 1, status
+    assert not any(user in str(labels) for _, labels in samples)
