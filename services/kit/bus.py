@@ -411,6 +411,9 @@ class Bus:
         trace context)."""
         return self.nc.max_payload - HEADER_ROOM
 
+    async def ready(self) -> bool:
+        return self.nc.is_connected  # False while the client reconnects
+
     @property
     def closing(self) -> bool:
         return self._stopping.is_set()
