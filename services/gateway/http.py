@@ -48,6 +48,9 @@ HTTP_STATUS = {
 }
 
 
+# A stream whose messages carry a `sequence` sends it as each event's SSE id, and one whose
+# request has `after_sequence` resumes after a reconnecting client's Last-Event-ID.
+EVENT_ID_FIELD, RESUME_FIELD = "sequence", "after_sequence"
 ROUTE = web.RequestKey("route", str)  # the matched route's template, for the metrics' label
 HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}  # others: one "OTHER" label
 
@@ -241,6 +244,11 @@ class RestGateway:
             return bad_request(err.message, err.field)
         metadata = self._metadata(request, authorization)
         if route.server_streaming:
+            last_id = request.headers.get("Last-Event-ID", "")
+            if last_id and RESUME_FIELD in message.DESCRIPTOR.fields_by_name:
+                if not last_id.isdigit():
+                    return bad_request("Last-Event-ID is the id of an event of this stream", "Last-Event-ID")
+                setattr(message, RESUME_FIELD, int(last_id))
             return await self._stream(request, route, message, metadata)
         call = self.channel(route.service).unary_unary(
             route.grpc_path, request_serializer=type(message).SerializeToString,
@@ -310,10 +318,12 @@ class RestGateway:
         if call.done() and await call.code() != grpc.StatusCode.OK:
             return rpc_error_response(await call.code(), await call.details(), await call.trailing_metadata())
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        by_name = route.response_class().DESCRIPTOR.fields_by_name
         await response.prepare(request)
         try:
             async for reply in call:
-                await response.write(f"data: {json.dumps(to_json(reply))}\n\n".encode())
+                event_id = f"id: {getattr(reply, EVENT_ID_FIELD)}\n" if EVENT_ID_FIELD in by_name else ""
+                await response.write(f"{event_id}data: {json.dumps(to_json(reply))}\n\n".encode())
         except grpc.aio.AioRpcError as err:
             body = error_body(err.code(), err.details() or "")
             await response.write(f"event: error\ndata: {json.dumps(body)}\n\n".encode())
