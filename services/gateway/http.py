@@ -3,6 +3,7 @@ mapped as grpc-gateway maps them, server-streaming RPCs as Server-Sent Events.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -131,6 +132,9 @@ class RestGateway:
         except web.HTTPException as exc:
             status = exc.status
             raise
+        except asyncio.CancelledError:
+            status = 499  # the client went away first
+            raise
         finally:
             resource = request.match_info.route.resource
             route = request.get(ROUTE) or (resource.canonical if resource is not None and
@@ -246,9 +250,10 @@ class RestGateway:
         if route.server_streaming:
             last_id = request.headers.get("Last-Event-ID", "")
             if last_id and RESUME_FIELD in message.DESCRIPTOR.fields_by_name:
-                if not last_id.isdigit():
+                try:
+                    setattr(message, RESUME_FIELD, int(last_id))
+                except ValueError:  # not a number, or out of the field's range
                     return bad_request("Last-Event-ID is the id of an event of this stream", "Last-Event-ID")
-                setattr(message, RESUME_FIELD, int(last_id))
             return await self._stream(request, route, message, metadata)
         call = self.channel(route.service).unary_unary(
             route.grpc_path, request_serializer=type(message).SerializeToString,

@@ -190,5 +190,7 @@ async def test_a_reconnecting_event_stream_resumes_after_its_last_event_id(rest,
             resumed = [await next_sse(again) for _ in range(2)]
         assert [r["id"] for r in resumed][0] == second["id"]
         assert [json.loads(r["data"])["event"]["placed"]["order"]["orderId"] for r in resumed] == ["o1", "o2"]
+        refused = await rest.get("/v1/copy-events:stream", headers={**auth, "Last-Event-ID": "-1"})
+        assert refused.status == 400 and (await refused.json())["details"][0]["metadata"]["field"] == "Last-Event-ID"
     finally:
         await bus.close()
