@@ -431,6 +431,8 @@ class Bus:
                             msg = await self.js.get_msg(stream, cursor, subject=subject, next=True)
                         except NotFoundError:
                             break  # none yet
+                        except (TimeoutError, NatsTimeoutError):
+                            break  # NATS away: try again from the same place
                         cursor = msg.seq + 1
                         yield msg.seq, decode(msg)
                     with contextlib.suppress(TimeoutError):  # a wake-up lost with a reconnect: poll anyway
