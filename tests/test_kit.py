@@ -416,6 +416,9 @@ async def test_a_followed_feed_survives_a_nats_restart_losing_nothing(tmp_path):
         second = await reading
         assert first[1] == "before" and second[1] == "after" and second[0] == first[0] + 1
         await feed.aclose()
+        everyone = await bus.follow("COPIES", "copies.order.*.*", after=first[0])  # a master's feed, resumed
+        assert (await asyncio.wait_for(anext(everyone), 15))[1].order.order_id == "after"
+        await everyone.aclose()
     finally:
         await bus.close()
         await nats.stop()
