@@ -193,8 +193,10 @@ class RestGateway:
         found = match(self.routes, request.method, request.path)
         if found is None:
             if request.method == "GET" and self.static_dir is not None:
-                request[ROUTE] = "static"
-                return self._static(request.path)
+                response = self._static(request.path)
+                if response.status != 404:  # nothing there: "unmatched", like any unknown path
+                    request[ROUTE] = "static"
+                return response
             return web.json_response(error_body(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} "
                                                                            f"{request.path}"), status=404)
         route, variables = found
