@@ -384,3 +384,41 @@ async def test_the_bus_refuses_a_forged_fill_from_anyone_but_replication(nats_se
     finally:
         for bus in (risk, replication):
             await bus.close()
+
+
+async def test_a_followed_feed_survives_a_nats_restart_losing_nothing(tmp_path):
+    """Bus.follow (the SSE copy feed): events published before and after NATS restarts arrive
+    once each, in order, with their stream sequences."""
+    from copytrade.replication.v1 import replication_events_pb2 as events
+    from services.kit.bus import Bus
+    from services.kit.natsd import NatsServer
+
+    nats = await NatsServer(tmp_path / "js").start()
+    bus = await Bus.connect(nats.url, "follower")
+    try:
+        feed = await bus.follow("COPIES", "copies.order.*.u1")
+
+        async def publish(order_id: str) -> None:
+            event = events.FollowerOrderPlaced(order=events.FollowerOrder(order_id=order_id, follower_id="u1"))
+            await bus.publish("copies.order.placed.u1", event, msg_id=order_id, timeout=15)
+
+        async def next_order() -> tuple[int, str]:
+            sequence, event = await asyncio.wait_for(anext(feed), 15)
+            return sequence, event.order.order_id
+
+        await publish("before")
+        first = await next_order()
+        reading = asyncio.create_task(next_order())  # waiting on the feed while NATS is away
+        await nats.stop()
+        await asyncio.sleep(1.5)
+        await nats.start()
+        await publish("after")
+        second = await reading
+        assert first[1] == "before" and second[1] == "after" and second[0] == first[0] + 1
+        await feed.aclose()
+        everyone = await bus.follow("COPIES", "copies.order.*.*", after=first[0])  # a master's feed, resumed
+        assert (await asyncio.wait_for(anext(everyone), 15))[1].order.order_id == "after"
+        await everyone.aclose()
+    finally:
+        await bus.close()
+        await nats.stop()

@@ -65,7 +65,7 @@ async def create_server(settings: Settings) -> RunningService:
     # consumers stop, then the database closes.
     return await start_grpc_server(settings, registrations,
                                    cleanups=[*close_versions, db.close, bus.close, publisher.close, last_checkpoint],
-                                   versions=versions)
+                                   versions=versions, probes=[db.ready, bus.ready])
 
 
 async def sign_head(trail: AuditTrail, checkpoints: CheckpointLog) -> None:

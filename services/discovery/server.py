@@ -42,4 +42,4 @@ async def create_server(settings: Settings) -> RunningService:
         discovery_service_pb2_grpc.add_DiscoveryServiceServicer_to_server, servicer,
     )
     cleanups = [stats_rounds.stop, bus.close, replication.close, compliance.close, db.close]
-    return await start_grpc_server(settings, [registration], cleanups=cleanups)
+    return await start_grpc_server(settings, [registration], cleanups=cleanups, probes=[db.ready, bus.ready])

@@ -3,8 +3,10 @@ mapped as grpc-gateway maps them, server-streaming RPCs as Server-Sent Events.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 import uuid
 from pathlib import Path
 
@@ -45,6 +47,13 @@ HTTP_STATUS = {
     grpc.StatusCode.UNIMPLEMENTED: 501, grpc.StatusCode.INTERNAL: 500, grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.DATA_LOSS: 500,
 }
+
+
+# A stream whose messages carry a `sequence` sends it as each event's SSE id, and one whose
+# request has `after_sequence` resumes after a reconnecting client's Last-Event-ID.
+EVENT_ID_FIELD, RESUME_FIELD = "sequence", "after_sequence"
+ROUTE = web.RequestKey("route", str)  # the matched route's template, for the metrics' label
+HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}  # others: one "OTHER" label
 
 
 def error_body(code: grpc.StatusCode, message: str, details: list[dict] | None = None) -> dict:
@@ -100,7 +109,7 @@ class RestGateway:
         return self._channels[service]
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._cors])
+        app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._measured, self._cors])
         app.router.add_get("/openapi.json", self.openapi_json)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", metrics.metrics_page)
@@ -109,6 +118,31 @@ class RestGateway:
         app.router.add_post(edge.LOGOUT_PATH, self.logout)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
+
+    @web.middleware
+    async def _measured(self, request: web.Request, handler) -> web.StreamResponse:
+        """Counts and times each request by its route's template, never its path (ids in paths
+        would make a series per id)."""
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        except asyncio.CancelledError:
+            status = 499  # the client went away first
+            raise
+        finally:
+            resource = request.match_info.route.resource
+            route = request.get(ROUTE) or (resource.canonical if resource is not None and
+                                             resource.canonical != "/{tail}" else "unmatched")
+            method = request.method if request.method in HTTP_METHODS else "OTHER"
+            labels = (method, route, str(status))
+            metrics.HTTP_REQUESTS.labels(*labels).inc()
+            metrics.HTTP_SECONDS.labels(*labels).observe(time.perf_counter() - started)
 
     @web.middleware
     async def _cors(self, request: web.Request, handler) -> web.StreamResponse:
@@ -159,10 +193,14 @@ class RestGateway:
         found = match(self.routes, request.method, request.path)
         if found is None:
             if request.method == "GET" and self.static_dir is not None:
-                return self._static(request.path)
+                response = self._static(request.path)
+                if response.status != 404:  # nothing there: "unmatched", like any unknown path
+                    request[ROUTE] = "static"
+                return response
             return web.json_response(error_body(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} "
                                                                            f"{request.path}"), status=404)
         route, variables = found
+        request[ROUTE] = route.template
         if not tracing.enabled():
             return await self._serve(request, route, variables)
         # A server span per REST call (continuing the caller's trace when it sent a traceparent);
@@ -212,6 +250,12 @@ class RestGateway:
             return bad_request(err.message, err.field)
         metadata = self._metadata(request, authorization)
         if route.server_streaming:
+            last_id = request.headers.get("Last-Event-ID", "")
+            if last_id and RESUME_FIELD in message.DESCRIPTOR.fields_by_name:
+                try:
+                    setattr(message, RESUME_FIELD, int(last_id))
+                except ValueError:  # not a number, or out of the field's range
+                    return bad_request("Last-Event-ID is the id of an event of this stream", "Last-Event-ID")
             return await self._stream(request, route, message, metadata)
         call = self.channel(route.service).unary_unary(
             route.grpc_path, request_serializer=type(message).SerializeToString,
@@ -281,10 +325,12 @@ class RestGateway:
         if call.done() and await call.code() != grpc.StatusCode.OK:
             return rpc_error_response(await call.code(), await call.details(), await call.trailing_metadata())
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        by_name = route.response_class().DESCRIPTOR.fields_by_name
         await response.prepare(request)
         try:
             async for reply in call:
-                await response.write(f"data: {json.dumps(to_json(reply))}\n\n".encode())
+                event_id = f"id: {getattr(reply, EVENT_ID_FIELD)}\n" if EVENT_ID_FIELD in by_name else ""
+                await response.write(f"{event_id}data: {json.dumps(to_json(reply))}\n\n".encode())
         except grpc.aio.AioRpcError as err:
             body = error_body(err.code(), err.details() or "")
             await response.write(f"event: error\ndata: {json.dumps(body)}\n\n".encode())

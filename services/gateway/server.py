@@ -46,7 +46,8 @@ async def create_server(settings: Settings) -> RunningService:
             await revoke_all(db, delivery.event.user_id)
     await bus.consume(revocations.STREAM, ERASURE_DURABLE, f"{auth.REVOCATION_SUBJECT}.>", on_revoked)
     running = await start_grpc_server(settings, [registration],
-                                      cleanups=[replication.close, risk.close, compliance.close, db.close, bus.close])
+                                      cleanups=[replication.close, risk.close, compliance.close, db.close, bus.close],
+                                      probes=[db.ready, bus.ready])
     if settings.http_listen:
         # The REST facade calls every service over gRPC, this one's own API included.
         rest = RestGateway(

@@ -8,6 +8,7 @@ event's protobuf type travels in the `Ct-Type` header so one stream can carry se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from collections import deque
@@ -80,6 +81,7 @@ CONSUMERS: dict[str, dict[str, tuple[str, ...]]] = {
 MESSAGE_READERS: dict[str, tuple[str, ...]] = {
     "TOKEN_REVOCATIONS": tuple(CONSUMERS),
     "KV_replication-jobs": ("replication",),
+    "COPIES": ("replication",),  # the live copy feed's resumption (Bus.follow)
 }
 STREAM_WAIT_S = 60.0  # how long a service waits for a stream it reads to be created by its owner
 
@@ -405,11 +407,49 @@ class Bus:
         await self.nc.flush()  # the server has the interest now: nothing published after this is missed
         return subscription
 
+    async def follow(self, stream: str, subject: str, after: int = 0):
+        """A live feed with positions: (stream sequence, event) for what is published from now
+        on, or from just after sequence `after` (a reconnecting reader's last) as far as the
+        stream still holds it. Read by sequence (a message get) and woken by a plain subscription:
+        no consumer, so no rights over other services' durables are needed."""
+        wake = asyncio.Event()
+
+        async def on_msg(msg: Msg) -> None:
+            wake.set()
+
+        subscription = await self.nc.subscribe(subject, cb=on_msg)
+        await self.nc.flush()  # the server has the interest now: nothing published after this is missed
+        cursor = after + 1 if after else (await self.js.stream_info(stream)).state.last_seq + 1
+
+        async def events():
+            nonlocal cursor
+            try:
+                while True:
+                    wake.clear()
+                    while True:
+                        try:
+                            msg = await self.js.get_msg(stream, cursor, subject=subject, next=True)
+                        except NotFoundError:
+                            break  # none yet
+                        except (TimeoutError, NatsTimeoutError):
+                            break  # NATS away: try again from the same place
+                        cursor = msg.seq + 1
+                        yield msg.seq, decode(msg)
+                    with contextlib.suppress(TimeoutError):  # a wake-up lost with a reconnect: poll anyway
+                        await asyncio.wait_for(wake.wait(), FETCH_S)
+            finally:
+                with contextlib.suppress(Exception):  # gone with the connection
+                    await subscription.unsubscribe()
+        return events()
+
     @property
     def max_payload(self) -> int:
         """The largest event the server takes, less room for our headers (message id, type,
         trace context)."""
         return self.nc.max_payload - HEADER_ROOM
+
+    async def ready(self) -> bool:
+        return self.nc.is_connected  # False while the client reconnects
 
     @property
     def closing(self) -> bool:

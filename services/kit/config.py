@@ -143,6 +143,9 @@ class Settings:
     # How long a replica's lease on its background jobs outlives it (replication's ownership):
     # the longest a dead replica's master watchers stay unwatched before another takes over.
     lease_ttl_s: float = 6.0
+    # How often gRPC health re-checks the service's database and NATS connection (0: never;
+    # health then stays SERVING from start to stop).
+    health_check_s: float = 2.0
     # OpenTelemetry traces: none (off), otlp (to OTEL_EXPORTER_OTLP_ENDPOINT) or console.
     otel_exporter: str = "none"
     # How often compliance signs a checkpoint of the audit chain's head while it grows (0: only
@@ -191,6 +194,7 @@ class Settings:
             retry_schedules={k: v for k, v in env.items() if k.startswith("RETRY_SCHEDULE_")},
             reconcile_interval_s=float(env.get("RECONCILE_INTERVAL_S", cls.reconcile_interval_s)),
             feed_outage_grace_s=float(env.get("FEED_OUTAGE_GRACE_S", cls.feed_outage_grace_s)),
+            health_check_s=float(env.get("HEALTH_CHECK_S", cls.health_check_s)),
             snapshot_interval_s=float(env.get("SNAPSHOT_INTERVAL_S", cls.snapshot_interval_s)),
             lease_ttl_s=float(env.get("LEASE_TTL_S", cls.lease_ttl_s)),
             otel_exporter=env.get("OTEL_TRACES_EXPORTER", cls.otel_exporter).lower(),

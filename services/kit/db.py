@@ -289,6 +289,12 @@ class Database:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
 
+    async def ready(self) -> bool:
+        """A cheap round trip (gRPC health asks it every few seconds)."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return True
+
     async def close(self) -> None:
         await self.engine.dispose()
 

@@ -28,6 +28,10 @@ VENUES_OPEN = Gauge("copytrade_venue_connections", "Venue accounts this replicat
 VENUE_ERRORS = Counter("copytrade_venue_errors_total", "Venue failures by class", ["venue", "kind"])
 RETRIES_PENDING = Gauge("copytrade_retries_pending", "Error events waiting for a retry or a person, by type",
                         ["error_type"])
+HTTP_REQUESTS = Counter("copytrade_http_requests_total", "REST requests the gateway answered, by method, route "
+                        "template and status", ["method", "route", "status"])
+HTTP_SECONDS = Histogram("copytrade_http_request_seconds", "Time to answer a REST request (a stream: its whole "
+                         "life)", ["method", "route", "status"], buckets=MS_BUCKETS)
 CONSUMER_PENDING = Gauge("copytrade_consumer_pending_messages", "Messages a JetStream consumer has not yet taken",
                          ["stream", "consumer"])
 

@@ -24,6 +24,7 @@ from opentelemetry.trace import SpanKind
 
 from services.kit import auth, errors, logs, metrics, tls, tracing, validation
 from services.kit.config import DEV_SECRET, Settings
+from services.kit.periodic import Periodic
 
 log = logging.getLogger("copytrade.rpc")
 # Operators' own RPCs (health, reflection) need no token and are not logged per call.
@@ -36,6 +37,8 @@ SERVER_MAX_CONNECTION_AGE_MS = 60_000
 _SERVER_ERRORS = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNIMPLEMENTED,
                   grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DATA_LOSS}
 _NO_SPAN = contextlib.nullcontext()
+PROBE_TIMEOUT_S = 2.0  # a database or NATS slower than this to answer counts as down
+Probe = Callable[[], Awaitable[bool]]
 
 
 def _screen(request) -> None:
@@ -205,12 +208,38 @@ class RunningService:
             await cleanup()
 
 
+async def _probed(probe: Probe) -> bool:
+    try:
+        return bool(await asyncio.wait_for(probe(), PROBE_TIMEOUT_S))
+    except Exception:  # noqa: BLE001 - any failure is "not ready"
+        return False
+
+
+def readiness(name: str, health: HealthServicer, services: Sequence[str], probes: Sequence[Probe]):
+    """The job that keeps health at readiness: NOT_SERVING while any probe fails (a balancer
+    sends the calls elsewhere meanwhile), SERVING once all pass again."""
+    serving = True
+
+    async def check() -> None:
+        nonlocal serving
+        ready = all(await asyncio.gather(*(_probed(p) for p in probes)))
+        if ready != serving:
+            serving = ready
+            status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
+            (log.info if ready else log.warning)("%s: %s", name, "ready again" if ready else
+                                                 "database or NATS unavailable; NOT_SERVING")
+            for service in services:
+                await health.set(service, status)
+    return check
+
+
 async def start_grpc_server(settings: Settings, registrations: Sequence[Registration],
                             cleanups: Sequence[Callable[[], Awaitable[None]]] = (), *,
-                            versions: auth.TokenVersions | None = None) -> RunningService:
+                            versions: auth.TokenVersions | None = None, probes: Sequence[Probe] = ()) -> RunningService:
     """Bind settings.listen (port 0 picks a free one; on mutual TLS when settings.tls says), add
     health and reflection, start. Login tokens are checked against `versions` (by default: see
-    kit/revocations.py)."""
+    kit/revocations.py). Health follows `probes` (the service's database's and bus's `ready`),
+    re-checked every settings.health_check_s."""
     cleanups = list(cleanups)
     if versions is None:
         from services.kit.revocations import token_versions
@@ -244,6 +273,10 @@ async def start_grpc_server(settings: Settings, registrations: Sequence[Registra
     for name in ["", *names]:
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     running = RunningService(settings.service, server, port, health, cleanups)
+    if probes:
+        checker = Periodic(f"{settings.service}-health", settings.health_check_s,
+                           readiness(settings.service, health, ["", *names], probes)).start()
+        running.cleanups.append(checker.stop)  # stopped first
     running.components["token_versions"] = versions
     if settings.metrics_listen:
         runner, running.metrics_port = await metrics.serve_metrics(settings.metrics_listen)

@@ -138,7 +138,8 @@ async def create_server(settings: Settings) -> RunningService:
     running = await start_grpc_server(settings, registrations, cleanups=[
         stop_warming, outbox.stop, sweeper.stop, resting.stop, snapshots.stop, outages.stop, processor.stop, stop_periodic,
         bus.close, stop_owned_jobs, pool.close, risk_channel.close, compliance_channel.close, db.close,
-        bus.stop_consuming])  # first: fills held go back to JetStream before anything they need closes
+        bus.stop_consuming],  # first: fills held go back to JetStream before anything they need closes
+        probes=[db.ready, bus.ready])
     running.components = {"retries": processor, "errors": book, "reconciler": reconciler,  # for tests
                           "snapshots": snapshots, "resting": resting, "pool": pool, "outbox": outbox,
                           "copier": copier, "joiner": joiner, "sweeper": sweeper, "watchers": watchers,

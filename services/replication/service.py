@@ -417,18 +417,13 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
             follower_id = request.follower_id or caller.user_id
             auth.require_user(follower_id)
             subject = f"copies.order.*.{follower_id}"
-        queue: asyncio.Queue = asyncio.Queue(maxsize=10_000)
-
-        async def forward(subject_name: str, event) -> None:
-            if master_prefixes and not event.order.master_fill_id.startswith(master_prefixes):
-                return  # fill ids start with the master account id (a join's: "join:" and it)
-            queue.put_nowait(event)
-
-        subscription = await self.bus.subscribe(subject, forward)
+        feed = await self.bus.follow("COPIES", subject, request.after_sequence)
         await context.send_initial_metadata(())  # subscribed: the client may now expect every event
         try:
-            while True:
-                event = await queue.get()
+            async for sequence, event in feed:
+                # fill ids start with the master account id (a join's: "join:" and it)
+                if master_prefixes and not event.order.master_fill_id.startswith(master_prefixes):
+                    continue
                 # A copy fills in steps (a resting one over time, any in several venue trades):
                 # each step is its own event.
                 step = ""
@@ -438,9 +433,13 @@ class ReplicationServicer(pb_grpc.ReplicationServiceServicer):
                 copy_event = events.CopyEvent(event_id=f"{event.order.order_id}:{type(event).__name__}{step}")
                 copy_event.occur_time.FromDatetime(datetime.now(UTC))
                 getattr(copy_event, EVENT_KINDS[type(event).__name__]).CopyFrom(event)
-                yield pb.StreamCopyEventsResponse(event=copy_event)
+                order = event.order
+                if order.HasField("ack_time") and order.HasField("master_fill_time"):
+                    copy_event.copy_latency_ms = (order.ack_time.ToNanoseconds() -
+                                                  order.master_fill_time.ToNanoseconds()) / 1e6
+                yield pb.StreamCopyEventsResponse(event=copy_event, sequence=sequence)
         finally:
-            await subscription.unsubscribe()
+            await feed.aclose()
 
     async def _master_accounts(self, master_id: str) -> list[str]:
         async with self.db.session() as session:

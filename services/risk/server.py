@@ -33,6 +33,7 @@ async def create_server(settings: Settings) -> RunningService:
                      risk_internal_service_pb2_grpc.add_RiskInternalServiceServicer_to_server,
                      RiskInternalServicer(servicer)),
     ]
-    running = await start_grpc_server(settings, registrations, cleanups=[bus.close, db.close])
+    running = await start_grpc_server(settings, registrations, cleanups=[bus.close, db.close],
+                                      probes=[db.ready, bus.ready])
     running.components = {"book": servicer.book, "defaults": servicer.defaults}  # for benchmarks
     return running

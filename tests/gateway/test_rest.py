@@ -133,3 +133,64 @@ async def test_a_stream_refused_up_front_is_a_plain_http_error(rest):
     reply = await rest.get("/v1/copy-events:stream")
     assert reply.status == 401
     assert (await reply.json())["details"][0]["reason"] == "AUTH_REQUIRED"
+
+
+async def test_rest_requests_are_counted_by_route_template(rest):
+    """/metrics: REST calls by method, route template (never the raw path: ids would explode the
+    label set) and status, with their latency."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    user, auth = await login(rest)
+    assert (await rest.get(f"/v1/users/{user}/risk-limits", headers=auth)).status == 200
+    assert (await rest.get("/v1/users/someone-else/risk-limits", headers=auth)).status == 403
+    assert (await rest.get("/v1/nothing-here", headers=auth)).status == 404
+    text = await (await rest.get("/metrics")).text()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    template = "/v1/users/{user_id}/risk-limits"
+    for status, path in (("200", template), ("403", template), ("404", "unmatched")):
+        labels = (("method", "GET"), ("route", path), ("status", status))
+        assert samples.get(("copytrade_http_requests_total", labels), 0) >= 1, status
+        assert samples.get(("copytrade_http_request_seconds_count", labels), 0) >= 1, status
+    assert not any(user in str(labels) for _, labels in samples)
+
+
+async def next_sse(stream) -> dict[str, str]:
+    """The next Server-Sent Event's fields (id, event, data), comments and keep-alives skipped."""
+    fields: dict[str, str] = {}
+    while True:
+        line = (await asyncio.wait_for(stream.content.readline(), 5)).decode().rstrip("\n")
+        if not line:
+            if fields:
+                return fields
+            continue
+        name, _, value = line.partition(":")
+        if name:
+            fields[name] = value.removeprefix(" ")
+
+
+async def test_a_reconnecting_event_stream_resumes_after_its_last_event_id(rest, nats_server):
+    """Each event carries an id (its COPIES stream sequence); a client reconnecting with
+    Last-Event-ID gets the events after it, none lost and none twice. Copies carry their latency."""
+    user, auth = await login(rest)
+    bus = await Bus.connect(nats_server.url, "sse-resume-test")
+    try:
+        async with rest.get("/v1/copy-events:stream", headers=auth) as stream:
+            for n in range(3):
+                order = events.FollowerOrder(order_id=f"o{n}", follower_id=user)
+                order.master_fill_time.FromMilliseconds(1_700_000_000_000)
+                order.ack_time.FromMilliseconds(1_700_000_000_000 + 40 + n)
+                await bus.publish(f"copies.order.placed.{user}", events.FollowerOrderPlaced(order=order),
+                                  msg_id=f"sse-{uuid.uuid4().hex}")
+            first, second = await next_sse(stream), await next_sse(stream)
+        event = json.loads(first["data"])["event"]
+        assert event["placed"]["order"]["orderId"] == "o0" and event["copyLatencyMs"] == 40
+        assert first["id"] and int(second["id"]) > int(first["id"])
+        async with rest.get("/v1/copy-events:stream", headers={**auth, "Last-Event-ID": first["id"]}) as again:
+            resumed = [await next_sse(again) for _ in range(2)]
+        assert [r["id"] for r in resumed][0] == second["id"]
+        assert [json.loads(r["data"])["event"]["placed"]["order"]["orderId"] for r in resumed] == ["o1", "o2"]
+        refused = await rest.get("/v1/copy-events:stream", headers={**auth, "Last-Event-ID": "-1"})
+        assert refused.status == 400 and (await refused.json())["details"][0]["metadata"]["field"] == "Last-Event-ID"
+    finally:
+        await bus.close()

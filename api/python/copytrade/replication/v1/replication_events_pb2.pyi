@@ -643,7 +643,10 @@ class CopyEvent(_message.Message):
     REFUSED_FIELD_NUMBER: _builtins.int
     FAILED_FIELD_NUMBER: _builtins.int
     CANCELED_FIELD_NUMBER: _builtins.int
+    COPY_LATENCY_MS_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
+    copy_latency_ms: _builtins.float
+    """The order's ack_time minus its master_fill_time; 0 until both are known."""
     @_builtins.property
     def occur_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -666,10 +669,11 @@ class CopyEvent(_message.Message):
         refused: Global___CopyRefused | None = ...,
         failed: Global___CopyFailed | None = ...,
         canceled: Global___FollowerOrderCanceled | None = ...,
+        copy_latency_ms: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["canceled", b"canceled", "failed", b"failed", "filled", b"filled", "kind", b"kind", "occur_time", b"occur_time", "placed", b"placed", "refused", b"refused"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["canceled", b"canceled", "event_id", b"event_id", "failed", b"failed", "filled", b"filled", "kind", b"kind", "occur_time", b"occur_time", "placed", b"placed", "refused", b"refused"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["canceled", b"canceled", "copy_latency_ms", b"copy_latency_ms", "event_id", b"event_id", "failed", b"failed", "filled", b"filled", "kind", b"kind", "occur_time", b"occur_time", "placed", b"placed", "refused", b"refused"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["placed", "filled", "refused", "failed", "canceled"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015

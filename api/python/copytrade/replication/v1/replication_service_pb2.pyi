@@ -1587,19 +1587,25 @@ class StreamCopyEventsRequest(_message.Message):
 
     FOLLOWER_ID_FIELD_NUMBER: _builtins.int
     MASTER_ID_FIELD_NUMBER: _builtins.int
+    AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
     follower_id: _builtins.str
     """Events of this follower (defaults to the caller)."""
     master_id: _builtins.str
     """Or events of this master's copies."""
+    after_sequence: _builtins.int
+    """Resume after the event of this sequence (a reconnecting SSE client's Last-Event-ID): the
+    events since, as far as the bus still holds them; 0: from now on.
+    """
     def __init__(
         self,
         *,
         follower_id: _builtins.str = ...,
         master_id: _builtins.str = ...,
+        after_sequence: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["follower_id", b"follower_id", "master_id", b"master_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "follower_id", b"follower_id", "master_id", b"master_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1612,16 +1618,20 @@ class StreamCopyEventsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     EVENT_FIELD_NUMBER: _builtins.int
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    """The event's position on the bus (its COPIES stream sequence): the SSE id."""
     @_builtins.property
     def event(self) -> _replication_events_pb2.CopyEvent: ...
     def __init__(
         self,
         *,
         event: _replication_events_pb2.CopyEvent | None = ...,
+        sequence: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "sequence", b"sequence"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
