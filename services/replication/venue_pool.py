@@ -48,6 +48,7 @@ def ccxt_location(venue_id: str, override: str | dict | None) -> dict:
 
 
 log = logging.getLogger("copytrade.replication.venue_pool")
+VENUE_CLOSE_S = 5.0  # how long shutdown waits for one venue connection to close
 FETCH_BATCH = 1000  # credentials per FetchCredentials call (compliance's bound)
 
 
@@ -175,8 +176,16 @@ class VenuePool:
         return account_id in self._venues
 
     async def close(self) -> None:
-        for venue in self._venues.values():
-            await venue.close()
+        """Close every venue at once, each given VENUE_CLOSE_S: a venue that does not answer its
+        goodbye must not hold up the service's shutdown."""
+        closing = {asyncio.ensure_future(venue.close()): key for key, venue in self._venues.items()}
+        done, pending = await asyncio.wait(closing, timeout=VENUE_CLOSE_S) if closing else (set(), set())
+        for task in pending:
+            task.cancel()
+            log.warning("venue %s did not close within %.0fs; left behind", closing[task], VENUE_CLOSE_S)
+        for task in done:
+            if task.exception() is not None:
+                log.warning("venue %s failed to close: %s", closing[task], type(task.exception()).__name__)
         self._venues.clear()
         self._markets_from.clear()
         for session in self._http.values():
