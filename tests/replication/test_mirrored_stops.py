@@ -329,7 +329,7 @@ async def test_a_bracket_for_a_venue_without_brackets_waits_for_its_entry_then_i
         for sim in (ib, rithmic):
             await _set(sim, "4990")
         await eventually(lambda: at_rithmic()[1:] == [(2, 1, 5010.0, 0.0, "open", ""), (2, 4, 0.0, 4980.0, "open", "")],
-                         message="the children once the entry copy filled")
+                         timeout=30, message="the children once the entry copy filled")  # three venues' hops: slow under a loaded suite
         assert rithmic.position("ES") == 1
         for sim in (ib, rithmic):
             await _set(sim, "4979")
