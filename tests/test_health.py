@@ -25,18 +25,22 @@ def statuses(svc, name: str):
     return status
 
 
+async def down_and_back(status, stop, start) -> None:
+    """SERVING, NOT_SERVING once `stop` took the dependency away, SERVING again after `start`."""
+    await status(SERVING)
+    await stop()
+    await eventually(lambda: status(NOT_SERVING), timeout=10)
+    await start()
+    await eventually(lambda: status(SERVING), timeout=15)
+
+
 async def test_health_follows_the_nats_connection(start_service, tmp_path):
     nats = await AuthenticatedNats(tmp_path / "js", users=natsauth.generate()).start()
     try:
         await provision_streams(nats.url)
         risk = await start_service("risk", nats_url=nats.plain_url, nats_password=nats.users["risk"],
                                    health_check_s=0.2)
-        status = statuses(risk, "copytrade.risk.v1.RiskService")
-        await status(SERVING)
-        await nats.stop()
-        await eventually(lambda: status(NOT_SERVING), timeout=10)
-        await nats.start()
-        await eventually(lambda: status(SERVING), timeout=15)
+        await down_and_back(statuses(risk, "copytrade.risk.v1.RiskService"), nats.stop, nats.start)
     finally:
         await nats.stop()
 
@@ -47,12 +51,7 @@ async def test_health_follows_the_database(start_service):
     pg = await PrivatePostgres().start()
     try:
         risk = await start_service("risk", database_url=pg.url, health_check_s=0.2)
-        status = statuses(risk, "copytrade.risk.v1.RiskService")
-        await status(SERVING)
-        await pg.stop()
-        await eventually(lambda: status(NOT_SERVING), timeout=10)
-        await pg.start()
-        await eventually(lambda: status(SERVING), timeout=15)
+        await down_and_back(statuses(risk, "copytrade.risk.v1.RiskService"), pg.stop, pg.start)
     finally:
         await pg.stop("immediate")
         pg.remove()
