@@ -147,3 +147,29 @@ def test_serve_refuses_to_start_without_a_jwt_secret(tmp_path):
         pytest.fail("serve kept running with no JWT_SECRET")
     assert done.returncode != 0
     assert "JWT_SECRET" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_serve_names_the_event_loops_it_knows_when_given_another(tmp_path):
+    """EVENT_LOOP picks the service's event loop (uvloop by default, asyncio to opt out); a
+    value it does not know stops it at once with the choices, not a traceback."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, COPYTRADE_DATA_DIR=str(tmp_path), LISTEN_ADDR="127.0.0.1:0",
+               NATS_URL="nats://127.0.0.1:1", JWT_SECRET="x" * 40, MASTER_KEY="y" * 40, EVENT_LOOP="trio")
+    done = subprocess.run([sys.executable, "-m", "services.cli", "serve", "risk"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "EVENT_LOOP must be one of uvloop, asyncio, not 'trio'" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("name", ["uvloop", "asyncio"])
+def test_each_event_loop_runs_a_service_coroutine(name):
+    import asyncio
+
+    from services.kit.server import loop_factory
+
+    with asyncio.Runner(loop_factory=loop_factory(name)) as runner:
+        loop_type = runner.run(asyncio.sleep(0, result=None)) or type(runner.get_loop()).__module__
+    assert loop_type.startswith("uvloop") == (name == "uvloop")

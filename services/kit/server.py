@@ -296,6 +296,20 @@ def secrets_missing(settings: Settings) -> list[str]:
     return missing
 
 
+EVENT_LOOPS = ("uvloop", "asyncio")
+
+
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The factory of the event loop named by EVENT_LOOP (None: asyncio's default)."""
+    if name not in EVENT_LOOPS:
+        raise ValueError(f"EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}, not {name!r}")
+    if name == "asyncio":
+        return None
+    import uvloop
+
+    return uvloop.new_event_loop
+
+
 def run_forever(create: Callable[[Settings], Awaitable[RunningService]], settings: Settings) -> None:
     """What each service's __main__ does: start, print the address, stop cleanly on a signal."""
     from services.kit.logs import configure_logging
@@ -306,6 +320,11 @@ def run_forever(create: Callable[[Settings], Awaitable[RunningService]], setting
               "values, the same for every service; the FILL_ keys: a pair from `python -m services.kit.fillsign`; "
               "`copytrade up` generates them all per data directory)", file=sys.stderr)
         raise SystemExit(2)
+    try:
+        new_loop = loop_factory(settings.event_loop)
+    except ValueError as exc:
+        print(f"copytrade {settings.service}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     os.umask(0o077)  # the files it makes (a SQLite database, its journal) are its user's alone
     configure_logging(settings.service, settings.log_level)
     provider = tracing.configure(settings.service, settings.otel_exporter)
@@ -313,8 +332,8 @@ def run_forever(create: Callable[[Settings], Awaitable[RunningService]], setting
     async def main() -> None:
         running = await create(settings)
         host = settings.listen.rsplit(":", 1)[0]
-        logging.getLogger("copytrade").info("%s listening on %s:%d%s", settings.service, host, running.port,
-                                            " (mutual TLS)" if settings.tls else "")
+        logging.getLogger("copytrade").info("%s listening on %s:%d%s, on %s", settings.service, host, running.port,
+                                            " (mutual TLS)" if settings.tls else "", settings.event_loop)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -323,7 +342,8 @@ def run_forever(create: Callable[[Settings], Awaitable[RunningService]], setting
         await running.stop()
 
     try:
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=new_loop) as runner:
+            runner.run(main())
     finally:
         if provider is not None:
             provider.shutdown()  # sends the spans still in the batch
