@@ -11,6 +11,9 @@ other and to NATS, and the tools' (certificates from a CA made once per data dir
 <data-dir>/tls; the tools' own is client.pem). One configuration everywhere, proved by every
 test that runs `up`; on loopback it costs a handshake per connection.
 
+When the reader of its output goes away (`copytrade up | head -n 1` once head has its line), `up`
+stops everything it started and exits 141, as a shell tool killed by SIGPIPE does.
+
 The launcher supervises what it starts: a service (or NATS node) that exits is started again
 after a backoff that doubles with each crash; one that crashes MAX_CRASHES times within
 CRASH_WINDOW_S stops `up`, as Ctrl-C does.
@@ -25,6 +28,7 @@ import asyncio
 import json
 import os
 import secrets
+import select
 import signal
 import stat
 import subprocess
@@ -374,6 +378,68 @@ async def seed_supervised(mesh: Mesh, show: Companion) -> None:
             raise RuntimeError("a service kept crashing while the companion (the demo) was seeded")
 
 
+READER_GONE_EXIT = 128 + signal.SIGPIPE  # 141: what a shell reports for a tool killed by SIGPIPE
+OUTPUT_CHECK_S = 0.2
+
+
+def unread_outputs(streams: tuple[TextIO, ...] | None = None) -> list[TextIO]:
+    """Those of `streams` (default stdout and stderr) that go into a pipe or socket whose reader
+    went away (`copytrade up | head` once head has its lines): polled, so noticed with nothing to
+    write. A terminal or a file is never one."""
+    gone = []
+    for stream in (sys.stdout, sys.stderr) if streams is None else streams:
+        try:
+            fd = stream.fileno()
+            mode = os.fstat(fd).st_mode
+        except (OSError, ValueError, AttributeError):  # closed, or not a file (a test's capture)
+            continue
+        if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+            continue
+        poller = select.poll()
+        poller.register(fd, 0)  # POLLERR (a pipe without reader) and POLLHUP are reported unasked
+        if any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0)):
+            gone.append(stream)
+    return gone
+
+
+def silence(stream: TextIO) -> None:
+    """What is written to `stream` from now on goes nowhere: its reader went away, and neither
+    a later line nor the exit's flush may fail on it."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+async def watch_outputs(stop: asyncio.Event, gone: list[TextIO]) -> None:
+    """Until `stop` is set: when an output's reader goes away, silence it, note it in `gone` and
+    set `stop`, so `up` stops what it started."""
+    while not stop.is_set():
+        if closed := unread_outputs():
+            for stream in closed:
+                silence(stream)
+            gone.extend(closed)
+            stop.set()
+            return
+        try:
+            await asyncio.wait_for(stop.wait(), OUTPUT_CHECK_S)
+        except TimeoutError:
+            pass
+
+
+def say(*lines: str, file: TextIO | None = None) -> bool:
+    """print() and flush, False (the stream silenced) when its reader went away meanwhile."""
+    stream = file or sys.stdout
+    try:
+        print(*lines, sep="\n", file=stream, flush=True)
+        return True
+    except BrokenPipeError:
+        silence(stream)
+        return False
+
+
 def log_tail(path: Path, lines: int = 20) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -420,12 +486,15 @@ async def run_up(data_dir: Path, host: str, port_base: int, companion: Companion
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    gone: list[TextIO] = []  # outputs whose reader went away: then `up` stops and exits 141
+    watcher = asyncio.create_task(watch_outputs(stop, gone))
     show = companion
     if show:
         try:
             await show.start()  # first: the services are told where it is
         except (OSError, ValueError, KeyError) as exc:  # the port taken, or the demo's demo.json unreadable
             print(f"copytrade up failed: the demo cannot start: {exc!r}", file=sys.stderr)
+            watcher.cancel()
             await show.stop()
             return 1
     mesh = Mesh(data_dir, host, port_base, extra_env=show.environment() if show else None,
@@ -435,6 +504,7 @@ async def run_up(data_dir: Path, host: str, port_base: int, companion: Companion
         if show:
             await seed_supervised(mesh, show)
     except Exception as exc:
+        watcher.cancel()
         print(f"copytrade up failed: {exc}", file=sys.stderr)
         for name in mesh.dead():
             print(f"{name} exited (code {mesh.processes[name].returncode}); the end of its log:\n"
@@ -443,15 +513,36 @@ async def run_up(data_dir: Path, host: str, port_base: int, companion: Companion
         if show:
             await show.stop()
         return 1
-    print(ready_banner(endpoints, mesh.data_dir, mesh.client_tls))
-    if show:
-        print(show.banner(endpoints, mesh.client_tls), flush=True)
-        show.start_traffic()
-    code = await mesh.supervise(stop)
-    print("stopping...")
-    if show:
-        await show.stop_traffic()  # no new master trades while the services go
-    await mesh.stop()
-    if show:
-        await show.stop()  # the demo's simulator last: replication talks to it until it stops
+    code = 1
+    try:
+        # Flushed: into a pipe (`up | head -n 3`) the banner is what the reader waits for.
+        if not say(ready_banner(endpoints, mesh.data_dir, mesh.client_tls)):
+            gone.append(sys.stdout)
+        elif show:
+            if not say(show.banner(endpoints, mesh.client_tls)):
+                gone.append(sys.stdout)
+            else:
+                show.start_traffic()
+        if not gone:
+            code = await mesh.supervise(stop)
+    except BrokenPipeError:  # an output's reader went away between two checks
+        if not (broken := unread_outputs()):
+            raise
+        for stream in broken:
+            silence(stream)
+        gone.extend(broken)
+    finally:
+        stop.set()
+        watcher.cancel()
+        if gone:
+            code = READER_GONE_EXIT
+            silence(sys.stdout)
+            say("stopping: the output's reader went away", file=sys.stderr)
+        else:
+            say("stopping...")
+        if show:
+            await show.stop_traffic()  # no new master trades while the services go
+        await mesh.stop()
+        if show:
+            await show.stop()  # the demo's simulator last: replication talks to it until it stops
     return code

@@ -5,6 +5,7 @@ second `up` on the same data directory keeps the data and the certificates."""
 
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -213,3 +214,87 @@ def test_up_on_a_taken_port_says_which_and_starts_nothing(tmp_path):
     assert up.returncode != 0 and "copytrade is up" not in out, out + err
     assert f"{base + 3}" in err and "risk" in err and "--port-base" in err, err
     assert not (data_dir / "logs").exists() and not (data_dir / "jetstream").exists()
+
+
+def _children(pid: int) -> set[int]:
+    """The processes `pid` started (nats-server and the services, for `up`), from /proc."""
+    try:
+        return {int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+                for child in (task / "children").read_text().split()}
+    except OSError:
+        return set()
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent to read its exit code is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_up_whose_reader_went_away_stops_the_mesh_it_started(tmp_path):
+    """`copytrade up | head -n 1`: head takes the banner's first line and exits; up stops every
+    service and nats-server it started and exits as a shell tool does (141), with no traceback."""
+    from services.launcher import block_ports
+
+    port_base = free_port_block()
+    data_dir = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MASTER_KEY", "JWT_SECRET")}
+    env["GATEWAY_STATIC_DIR"] = str(tmp_path / "static")  # no web app build: not what this is about
+    env.pop("PYTHONUNBUFFERED", None)  # as from a shell: stdout into a pipe is block-buffered
+    with open(tmp_path / "stderr.log", "w+b") as stderr:
+        up = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir),
+                               "--port-base", str(port_base)], env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=stderr, bufsize=0)
+        started: set[int] = set()
+        try:
+            deadline = time.monotonic() + 180
+            while not (data_dir / "endpoints.json").exists():  # ready: every service serves
+                assert up.poll() is None, f"copytrade up exited early:\n{Path(stderr.name).read_text()}"
+                assert time.monotonic() < deadline, "copytrade up did not become ready"
+                time.sleep(0.1)
+            started = _children(up.pid)
+            assert len(started) >= 6, started  # nats-server and the five services
+
+            first = b""  # what `head -n 1` reads: the banner reaches the pipe once up is ready
+            deadline = time.monotonic() + 20
+            while not first.endswith(b"\n"):
+                left = deadline - time.monotonic()
+                assert left > 0, f"the banner did not reach the pipe; read {first!r}"
+                if select.select([up.stdout], [], [], left)[0]:
+                    chunk = os.read(up.stdout.fileno(), 1)
+                    assert chunk, f"stdout closed before a line; read {first!r}"
+                    first += chunk
+            assert first == b"copytrade is up:\n"
+            up.stdout.close()  # head exits
+
+            ports = list(block_ports(port_base))  # every port the mesh binds, HTTP and metrics too
+            deadline = time.monotonic() + 90
+            while True:
+                running = [pid for pid in started if _alive(pid)]
+                listening = [port for port in ports if _listening(port)]
+                if up.poll() is not None and not running and not listening:
+                    break
+                assert time.monotonic() < deadline, (
+                    f"left running: up {'exited ' + str(up.returncode) if up.poll() is not None else 'running'}, "
+                    f"children {running}, listening {listening}")
+                time.sleep(0.1)
+            stderr.seek(0)
+            said = stderr.read().decode(errors="replace")
+            assert up.returncode == 141, said
+            assert "Traceback" not in said and "BrokenPipe" not in said, said
+        finally:
+            for pid in started | _children(up.pid):
+                if _alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+            if up.poll() is None:
+                up.kill()
+                up.wait(30)

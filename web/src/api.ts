@@ -258,6 +258,9 @@ export interface CopyEvent {
   refused?: { order: FollowerOrder; refusal?: Refusal };
   failed?: { order: FollowerOrder; errorKind?: string; errorMessage?: string; willRetry?: boolean };
   canceled?: { order: FollowerOrder; reason?: string };
+  /** The order's ack minus its master fill, in ms, as the service measured it; absent (0) until
+   * both are known, and on events from before the service sent it. */
+  copyLatencyMs?: number;
 }
 
 export interface RiskLimits {

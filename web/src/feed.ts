@@ -1,6 +1,6 @@
 // Copy events as rows for the live feed: what happened, to which trade, how fast, and why not.
 import type { CopyEvent, FollowerOrder, Refusal } from "./api";
-import { copyLatencyMs, enumLabel, qty } from "./format";
+import { copyLatencyMs, enumLabel, eventLatencyMs, qty } from "./format";
 import { reasonWords } from "./words";
 
 export interface FeedRow {
@@ -46,10 +46,10 @@ function failureWords(kind: string | undefined, willRetry?: boolean): string {
 
 export function eventRow(event: CopyEvent): FeedRow | null {
   const time = event.occurTime ?? new Date().toISOString();
-  if (event.placed) return { id: event.eventId, kind: "copied", time, order: event.placed.order, latencyMs: copyLatencyMs(event.placed.order), reason: reductionWords(event.placed.order) };
+  if (event.placed) return { id: event.eventId, kind: "copied", time, order: event.placed.order, latencyMs: eventLatencyMs(event, event.placed.order), reason: reductionWords(event.placed.order) };
   if (event.filled) {
     const order = { ...event.filled.order, averageFillPrice: event.filled.order.averageFillPrice || event.filled.price };
-    return { id: event.eventId, kind: "filled", time, order, latencyMs: copyLatencyMs(order), reason: reductionWords(order) };
+    return { id: event.eventId, kind: "filled", time, order, latencyMs: eventLatencyMs(event, order), reason: reductionWords(order) };
   }
   if (event.refused) {
     return { id: event.eventId, kind: "refused", time, order: event.refused.order, latencyMs: null, reason: refusalWords(event.refused.refusal ?? event.refused.order.refusal) };

@@ -65,6 +65,14 @@ export function clock(value: string | undefined): string {
   return Number.isNaN(d.getTime()) ? "—" : d.toLocaleTimeString(locale());
 }
 
+/** A copy event's latency: the one the service measured (CopyEvent.copyLatencyMs) when the event
+ * carries it, otherwise computed from its order's timestamps (events from before it was sent). */
+export function eventLatencyMs(event: { copyLatencyMs?: number }, order: Parameters<typeof copyLatencyMs>[0]): number | null {
+  const measured = event.copyLatencyMs;
+  if (typeof measured === "number" && Number.isFinite(measured) && measured > 0) return Math.round(measured);
+  return copyLatencyMs(order);
+}
+
 /** Milliseconds from the master's fill to the follower's order being acknowledged (or sent). */
 export function copyLatencyMs(order: { masterFillTime?: string; ackTime?: string; sendTime?: string }): number | null {
   const end = order.ackTime ?? order.sendTime;

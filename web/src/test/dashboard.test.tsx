@@ -88,6 +88,20 @@ describe("the live dashboard", () => {
     expect(await within(money).findByText(/you hold 0.001, the master's trades imply 0.002; -0.001 because of refused by your limits/)).toBeInTheDocument();
   });
 
+  it("shows the latency the service measured for a copy, not one of its own", async () => {
+    render(<App />);
+    await screen.findByText(/No copies yet/);
+    const source = await openedFeed();
+    act(() => {
+      source.onopen?.();
+      // The order's timestamps say 80 ms; the service measured 35.2 ms and says so on the event.
+      source.send({ eventId: "e1", copyLatencyMs: 35.2, filled: { order: { ...order, filledQuantity: "0.001" }, price: "64000" } });
+    });
+    const rows = within(screen.getByRole("log", { name: "Copy feed" })).getAllByRole("row").slice(1);
+    expect(rows[0]).toHaveTextContent("35 ms");
+    expect(rows[0]).not.toHaveTextContent("80 ms");
+  });
+
   it("says so in words when the feed stops", async () => {
     render(<App />);
     await screen.findByText(/No copies yet/);

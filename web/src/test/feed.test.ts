@@ -17,6 +17,18 @@ describe("the copy feed", () => {
     expect(tradePrice(row)).toEqual({ price: 64000, notional: 64 });
   });
 
+  it("shows the latency the service measured when the event carries it, else the order's own", () => {
+    // The server's copyLatencyMs (ack minus master fill, in ms, fractional) comes first ...
+    const filled = eventRow({ eventId: "e6", copyLatencyMs: 42.4, filled: { order: { ...order, filledQuantity: "0.001" }, price: "64000" } })!;
+    expect(filled.latencyMs).toBe(42);
+    expect(eventRow({ eventId: "e7", copyLatencyMs: 12.6, placed: { order } })!.latencyMs).toBe(13);
+    // ... an older event without it (or with 0: not known yet) falls back to the order's timestamps.
+    expect(eventRow({ eventId: "e8", placed: { order } })!.latencyMs).toBe(80);
+    expect(eventRow({ eventId: "e9", copyLatencyMs: 0, placed: { order } })!.latencyMs).toBe(80);
+    // A copy not made has no latency, whatever the event says.
+    expect(eventRow({ eventId: "e10", copyLatencyMs: 5, refused: { order, refusal: { reason: "TRADING_HALTED" } } })!.latencyMs).toBeNull();
+  });
+
   it("says why a copy was not made in words, with the numbers, never the code", () => {
     const row = eventRow({ eventId: "e2", refused: { order: { ...order, quantity: "0" }, refusal: { reason: "POSITION_LIMIT_EXCEEDED", message: "x", metadata: { limit: "50", requested: "64" } } } })!;
     expect(row.kind).toBe("refused");
