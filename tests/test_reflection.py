@@ -2,6 +2,7 @@
 service, an RPC and a message are for, as the contracts say it."""
 
 import asyncio
+import json
 import shutil
 import sysconfig
 
@@ -30,6 +31,16 @@ async def test_grpcurl_describe_prints_the_leading_comments(start_service):
     assert "The follower's risk limits (the platform defaults until the follower changes them)." in service
     message = await grpcurl(risk.address, "describe", "copytrade.risk.v1.RiskLimits")
     assert "A follower's risk limits. Decimal strings throughout" in message
+
+
+async def test_grpcurl_prints_replies_with_the_proto_field_names(start_service, token_for):
+    """As before the comments were served: grpcurl names a field by its json_name when the
+    descriptor carries one, and the descriptor set carries protoc's default for every field."""
+    risk = await start_service("risk")
+    (key, value), = token_for("u-reflect")
+    reply = json.loads(await grpcurl("-H", f"{key}: {value}", "-d", '{"user_id": "u-reflect"}', risk.address,
+                                     "copytrade.risk.v1.RiskService/GetRiskLimits"))
+    assert "max_daily_loss" in reply["limits"], reply
 
 
 async def _files_for(channel, symbol: str) -> list[descriptor_pb2.FileDescriptorProto]:

@@ -25,9 +25,37 @@ def files() -> dict[str, descriptor_pb2.FileDescriptorProto]:
     return {file.name: file for file in found.file}
 
 
+def _default_json_name(name: str) -> str:
+    """protoc's: each letter after an underscore upper-cased, the underscores dropped."""
+    first, *rest = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _as_generated(file: descriptor_pb2.FileDescriptorProto) -> descriptor_pb2.FileDescriptorProto:
+    """The file without the default json_names protoc writes into a descriptor set (the
+    generated modules carry none): grpcurl names fields by a json_name it finds, and its
+    replies would change from max_daily_loss to maxDailyLoss. A declared one stays."""
+    file = descriptor_pb2.FileDescriptorProto.FromString(file.SerializeToString())
+
+    def clear(fields) -> None:
+        for f in fields:
+            if f.json_name == _default_json_name(f.name):
+                f.ClearField("json_name")
+
+    def walk(messages) -> None:
+        for message in messages:
+            clear(message.field)
+            clear(message.extension)
+            walk(message.nested_type)
+
+    clear(file.extension)
+    walk(file.message_type)
+    return file
+
+
 @lru_cache(maxsize=1)
 def _serialized() -> dict[str, bytes]:
-    return {name: file.SerializeToString() for name, file in files().items()}
+    return {name: _as_generated(file).SerializeToString() for name, file in files().items()}
 
 
 def _commented(serialized: bytes) -> bytes:
