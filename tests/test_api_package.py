@@ -51,6 +51,7 @@ def test_api_wheel_holds_the_stubs_and_imports_on_its_own(api_wheel, installed_a
         assert f"copytrade/{service}/v1/{service}_service_pb2_grpc.py" in names
         assert f"copytrade/{service}/v1/{service}_service_pb2.pyi" in names
     assert "copytrade/type/v1/trading_pb2.py" in names
+    assert "copytrade/descriptor_set.binpb" in names  # reflection and OpenAPI read the comments there
     assert not any(n.startswith(("services/", "venue_sim/")) for n in names)
 
     target = installed_api

@@ -1,6 +1,6 @@
 """Regenerate the Python API package from proto/ — the project's one codegen command: messages
 (`_pb2.py`), gRPC stubs (`_pb2_grpc.py`), typed stubs for both (`.pyi`, mypy-protobuf) and a
-descriptor set with comments (for the gateway).
+descriptor set with comments (for the gateway's OpenAPI and every service's reflection).
 
     python tools/codegen.py          # write api/python/copytrade/**
     python tools/codegen.py --check  # exit 1 if the committed code has drifted from proto/
@@ -82,7 +82,7 @@ def generate(out: Path) -> None:
         f"--plugin=protoc-gen-mypy_grpc={plugin('protoc-gen-mypy_grpc')}",
         f"--mypy_out=quiet:{out}",
         f"--mypy_grpc_out=quiet:{out}",
-        # Descriptors with comments: the gateway derives routes and OpenAPI from them.
+        # Descriptors with comments: the gateway's OpenAPI and reflection (services/kit/descriptors.py).
         f"--descriptor_set_out={pkg / DESCRIPTOR_SET}",
         "--include_source_info",
         "--include_imports",

@@ -4,17 +4,14 @@ comments (kept in the generated descriptor set) as descriptions."""
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
-from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 
-import copytrade
 from copytrade.type.v1 import access_pb2
 from services.gateway import edge
 from services.gateway.routes import Route
+from services.kit import descriptors
 
-DESCRIPTOR_SET = Path(copytrade.__file__).parent / "descriptor_set.binpb"
 _SCALARS = {
     FieldDescriptor.TYPE_STRING: {"type": "string"}, FieldDescriptor.TYPE_BYTES: {"type": "string", "format": "byte"},
     FieldDescriptor.TYPE_BOOL: {"type": "boolean"}, FieldDescriptor.TYPE_DOUBLE: {"type": "number"},
@@ -34,8 +31,7 @@ _WELL_KNOWN = {"google.protobuf.Timestamp": {"type": "string", "format": "date-t
 def comments() -> dict[str, str]:
     """Leading comments by full name, for services' methods, messages and fields."""
     found: dict[str, str] = {}
-    files = descriptor_pb2.FileDescriptorSet.FromString(DESCRIPTOR_SET.read_bytes())
-    for file in files.file:
+    for file in descriptors.files().values():
         if not file.package.startswith("copytrade."):
             continue
         by_path = {tuple(loc.path): loc.leading_comments.strip() for loc in file.source_code_info.location

@@ -22,7 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from services.kit import auth, errors, logs, metrics, tls, tracing, validation
+from services.kit import auth, descriptors, errors, logs, metrics, tls, tracing, validation
 from services.kit.config import DEV_SECRET, Settings
 from services.kit.periodic import Periodic
 
@@ -261,8 +261,8 @@ async def start_grpc_server(settings: Settings, registrations: Sequence[Registra
     for reg in registrations:
         reg.add_to_server(reg.servicer, server)
     names = [reg.full_name for reg in registrations]
-    reflection.enable_server_reflection([*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                                         reflection.SERVICE_NAME], server)
+    descriptors.enable_reflection([*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                                   reflection.SERVICE_NAME], server)
     if settings.tls:  # mutual: only callers holding a certificate from the mesh's CA get in
         port = server.add_secure_port(settings.listen, tls.server_credentials(settings.tls))
     else:
