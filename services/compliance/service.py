@@ -5,12 +5,10 @@ recorded in the audit trail in the same transaction as the change itself."""
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from copytrade.compliance.v1 import compliance_events_pb2 as events_pb
@@ -31,9 +29,6 @@ from services.kit import auth, errors, paging
 from services.kit.config import Settings
 from services.kit.db import Database
 
-_ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
-_ACTION_PREFIX = re.compile(r"[a-z0-9_.]{1,64}")
-MAX_DETAILS_JSON = 16 * 1024
 MAX_CREDENTIALS_PER_FETCH = 1000
 
 
@@ -65,18 +60,6 @@ def credential_to_proto(row: CredentialRow) -> pb.Credential:
 def _venue(row: CredentialRow) -> dict:
     return {"venue_kind": trading_pb2.VenueKind.Name(row.venue_kind) if row.venue_kind in
             trading_pb2.VenueKind.values() else str(row.venue_kind), "venue_id": row.venue_id}
-
-
-async def _newest_first(session, query, requested_size: int, page_token: str) -> tuple[list[AuditRow], str]:
-    """One page of audit records, newest first, keyed by sequence number (kit.paging's keyset
-    compares its key as text, which PostgreSQL refuses for an integer column)."""
-    size = paging.page_size(requested_size)
-    after = paging.decode_token(page_token, (int,))
-    if after:
-        query = query.where(AuditRow.sequence < after[0])
-    rows = (await session.execute(query.order_by(AuditRow.sequence.desc()).limit(size + 1))).scalars().all()
-    token = paging.encode_token([rows[size - 1].sequence]) if len(rows) > size else ""
-    return list(rows[:size]), token
 
 
 class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
@@ -383,28 +366,15 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
             user_id = caller.user_id  # a user's view is their own records
         if user_id:
             auth.require_user(user_id)
-        if request.action_prefix and not _ACTION_PREFIX.fullmatch(request.action_prefix):
-            raise errors.invalid_argument("INVALID_ACTION_PREFIX", "action_prefix is the start of a dotted "
-                                          "lower-case verb such as copy. (at most 64 characters)",
-                                          domain=identity.DOMAIN, field="action_prefix")
-        query = select(AuditRow)
-        if user_id:
-            query = query.where(or_(AuditRow.subject_user_id == user_id, AuditRow.actor == user_id))
-        if request.action_prefix:
-            query = query.where(AuditRow.action.startswith(request.action_prefix, autoescape=True))
-        async with self.db.session() as session:
-            rows, token = await _newest_first(session, query, request.page_size, request.page_token)
+        audit.check_action_prefix(request.action_prefix)
+        rows, token = await self.audit.page(user_id, request.action_prefix, request.page_size, request.page_token)
         return pb.ListAuditEventsResponse(events=[audit.to_proto(r) for r in rows], next_page_token=token)
 
     async def VerifyAuditChain(self, request: pb.VerifyAuditChainRequest, context):
         caller = auth.require_role(auth.ROLE_OPERATOR)
         signed, unverifiable = await self.checkpoints.read_all()  # before the head: each names a walked record
         checked = await self.audit.verify(signed)
-        found = checked.found
-        if found is None and unverifiable:
-            found = audit.Break(min(unverifiable), audit.UNVERIFIABLE_CHECKPOINT,
-                                f"{len(unverifiable)} checkpoints (the first for record {min(unverifiable)}) are not "
-                                "signed by this chain's key: the key was replaced, or someone else published them")
+        found = checked.with_unverifiable(unverifiable)
         result = pb.VerifyAuditChainResponse(intact=found is None, records_checked=checked.records_checked,
                                              checkpoints_checked=checked.checkpoints_checked)
         if found is not None:
@@ -550,36 +520,6 @@ class ComplianceInternalServicer(internal_grpc.ComplianceInternalServiceServicer
 
     async def RecordAuditEvent(self, request: internal_pb.RecordAuditEventRequest, context):
         caller = auth.require_service()
-        details = _audit_details(request.details_json)
-        for field, value, limit in (("actor", request.actor, 128), ("resource", request.resource, 256),
-                                    ("subject_user_id", request.subject_user_id, 64),
-                                    ("event_id", request.event_id, 128)):
-            if len(value) > limit:
-                raise errors.invalid_argument("INVALID_AUDIT_EVENT", f"{field} is longer than {limit} characters",
-                                              domain=identity.DOMAIN, field=field)
-        if not _ACTION.fullmatch(request.action) or len(request.action) > 64:
-            raise errors.invalid_argument("INVALID_AUDIT_EVENT", "action is a dotted lower-case verb such as "
-                                          "copy.refused (at most 64 characters)", domain=identity.DOMAIN,
-                                          field="action")
-        actor = request.actor or caller.subject
-        if actor != caller.subject:  # who said so, beside who it says acted
-            details["recorded_by"] = caller.subject
-        row = await self.audit.record(Entry(actor, request.action, request.resource, request.subject_user_id, details,
-                                            f"rpc:{caller.subject}:{request.event_id}" if request.event_id else None))
+        row = await self.audit.record(audit.reported_entry(request, caller.subject))
         return internal_pb.RecordAuditEventResponse(sequence=row.sequence)
 
-
-def _audit_details(details_json: str) -> dict:
-    if not details_json:
-        return {}
-    if len(details_json) > MAX_DETAILS_JSON:
-        raise errors.invalid_argument("INVALID_AUDIT_EVENT", f"details_json is over {MAX_DETAILS_JSON} bytes",
-                                      domain=identity.DOMAIN, field="details_json")
-    try:
-        details = json.loads(details_json)
-    except ValueError:
-        details = None
-    if not isinstance(details, dict):
-        raise errors.invalid_argument("INVALID_AUDIT_EVENT", "details_json must be a JSON object",
-                                      domain=identity.DOMAIN, field="details_json")
-    return details
