@@ -4,12 +4,10 @@ recorded in the audit trail in the same transaction as the change itself."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from copytrade.compliance.v1 import compliance_events_pb2 as events_pb
 from copytrade.compliance.v1 import compliance_internal_service_pb2 as internal_pb
@@ -22,7 +20,7 @@ from services.compliance.audit import AuditTrail, Entry
 from services.compliance.checkpoints import CheckpointLog
 from services.compliance.keyring import Keyring
 from services.compliance.monitor import Monitor, alert_to_proto, subject_token
-from services.compliance.store import AlertRow, AuditRow, ConsentRow, CredentialRow, KycRow, TradeRow, UserRow
+from services.compliance.store import AlertRow, ConsentRow, CredentialRow, KycRow, TradeRow
 from services.compliance.throttle import LoginThrottle
 from services.compliance.vault import InvalidToken, Secret, mask
 from services.kit import auth, errors, paging
@@ -30,13 +28,6 @@ from services.kit.config import Settings
 from services.kit.db import Database
 
 MAX_CREDENTIALS_PER_FETCH = 1000
-
-
-def user_to_proto(row: UserRow) -> pb.User:
-    user = pb.User(user_id=row.user_id, email=row.email, display_name=row.display_name,
-                   roles=[identity.ROLE_VALUES[r] for r in row.roles])
-    user.create_time.FromDatetime(row.create_time)
-    return user
 
 
 def _kyc_to_proto(row: KycRow) -> pb.KycVerification:
@@ -240,43 +231,20 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         roles = identity.self_assigned_roles(list(request.roles))
         if email in identity.bootstrap_operators():  # the first operators come from configuration
             roles = sorted({*roles, auth.ROLE_OPERATOR})
-        password_hash = await asyncio.to_thread(identity.hash_password, request.password)  # ~50 ms of CPU
-        row = UserRow(user_id=f"usr_{uuid.uuid4().hex[:20]}", email=email,
-                      display_name=request.display_name.strip() or email.split("@")[0],
-                      password_hash=password_hash, roles=roles, create_time=datetime.now(UTC), token_version=0)
-        try:
-            async with self.audit.transaction() as tx:
-                tx.session.add(row)
-                await tx.session.flush()  # a taken email fails here, before the audit lock is taken
-                tx.record(Entry(row.user_id, "user.registered", f"user:{row.user_id}", row.user_id,
-                                {"roles": roles}))
-        except IntegrityError:
-            raise errors.already_exists("EMAIL_TAKEN", "an account with this email exists",
-                                        domain=identity.DOMAIN, field="email") from None
-        return pb.RegisterUserResponse(user=user_to_proto(row))
+        row = await identity.register(self.audit, email, request.password, request.display_name, roles)
+        return pb.RegisterUserResponse(user=identity.user_to_proto(row))
 
     async def Login(self, request: pb.LoginRequest, context) -> pb.LoginResponse:
         email = request.email.strip().lower()[:320]
         address = anomaly.client_address(context.peer() if context else "", _forwarded_for(context),
                                          self.trusted_proxies)
         await self.throttle.attempt(email, address)  # before the password is looked at
-        async with self.db.session() as session:
-            row = (await session.execute(select(UserRow).where(UserRow.email == email))).scalar_one_or_none()
-        stored = row.password_hash if row else identity.DUMMY_HASH
-        matches = await asyncio.to_thread(identity.password_matches, stored, request.password)
-        if row is None or not matches:
-            # Recorded for unknown emails too (without the email), so that the time taken still
-            # does not tell whether an account exists.
-            user_id = row.user_id if row else ""
-            await self.audit.record(Entry("anonymous", "user.login_failed", f"user:{user_id}", user_id))
-            raise errors.unauthenticated("INVALID_CREDENTIALS", "email or password is wrong", domain=identity.DOMAIN)
+        row = await identity.authenticate(self.db, self.audit, email, request.password)
         await self.throttle.succeeded(email, address)
-        async with self.audit.transaction() as tx:
-            await self.monitor.note_login(tx, row.user_id, address)
-            tx.record(Entry(row.user_id, "user.logged_in", f"user:{row.user_id}", row.user_id))
+        await identity.logged_in(self.audit, self.monitor, row, address)
         token, expires = auth.issue_token(self.settings.jwt_secret, row.user_id, row.roles,
                                           version=row.token_version)
-        response = pb.LoginResponse(access_token=token, user=user_to_proto(row))
+        response = pb.LoginResponse(access_token=token, user=identity.user_to_proto(row))
         response.expire_time.FromSeconds(expires)
         return response
 
@@ -285,13 +253,7 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         if not caller.user_id:
             raise errors.permission_denied("USER_REQUIRED", "only a user's session can be logged out",
                                            domain=identity.DOMAIN)
-        async with self.audit.transaction() as tx:
-            row = await tx.session.get(UserRow, caller.user_id, with_for_update=True)
-            if row is None:
-                raise auth.token_revoked()
-            revoked = _revoke_tokens(tx, row, "LOGOUT")
-            tx.record(Entry(caller.subject, "user.logged_out", f"user:{row.user_id}", row.user_id))
-        self._heard(revoked)
+        self._heard(await identity.log_out(self.audit, caller.subject, caller.user_id))
         return pb.LogoutResponse()
 
     def _heard(self, revoked: events_pb.UserTokensRevoked) -> None:
@@ -301,45 +263,24 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
 
     async def GetUser(self, request: pb.GetUserRequest, context) -> pb.GetUserResponse:
         auth.require_user(request.user_id)
-        async with self.db.session() as session:
-            row = await session.get(UserRow, request.user_id)
-        if row is None:
-            raise errors.not_found("USER_NOT_FOUND", "no such user", domain=identity.DOMAIN, user_id=request.user_id)
-        return pb.GetUserResponse(user=user_to_proto(row))
+        return pb.GetUserResponse(user=identity.user_to_proto(await identity.get(self.db, request.user_id)))
 
     async def SetUserRoles(self, request: pb.SetUserRolesRequest, context) -> pb.SetUserRolesResponse:
         caller = auth.require_role(auth.ROLE_OPERATOR)
-        unknown = [r for r in request.roles if r not in identity.ROLE_NAMES]
-        if not request.roles or unknown:
-            raise errors.invalid_argument("INVALID_ROLE", "roles must name at least one of ROLE_FOLLOWER, "
-                                          "ROLE_MASTER, ROLE_OPERATOR", domain=identity.DOMAIN, field="roles")
-        roles = sorted({identity.ROLE_NAMES[r] for r in request.roles})
-        async with self.audit.transaction() as tx:
-            row = await tx.session.get(UserRow, request.user_id, with_for_update=True)
-            if row is None:
-                raise errors.not_found("USER_NOT_FOUND", "no such user", domain=identity.DOMAIN,
-                                       user_id=request.user_id)
-            previous, row.roles = list(row.roles), roles
-            revoked = _revoke_tokens(tx, row, "ROLES_CHANGED")  # tokens carry roles: old ones must go
-            tx.record(Entry(caller.subject, "user.roles_set", f"user:{row.user_id}", row.user_id,
-                            {"previous": previous, "roles": roles}))
+        roles = identity.roles_set(list(request.roles))
+        row, revoked = await identity.set_roles(self.audit, caller.subject, request.user_id, roles)
         self._heard(revoked)
-        return pb.SetUserRolesResponse(user=user_to_proto(row))
+        return pb.SetUserRolesResponse(user=identity.user_to_proto(row))
 
     async def DeleteUser(self, request: pb.DeleteUserRequest, context) -> pb.DeleteUserResponse:
         auth.require_caller()
-        if not request.user_id:
-            raise errors.invalid_argument("INVALID_USER", "user_id is required", domain=identity.DOMAIN,
-                                          field="user_id")
-        caller = auth.require_user(request.user_id)
+        caller = auth.require_user(identity.required_user_id(request.user_id))
         async with self.audit.transaction() as tx:
             await self.keyring.lock(tx.session)
             held, shredded = await privacy.erase(tx.session, request.user_id)
             if not held:
-                raise errors.not_found("USER_NOT_FOUND", "no such user", domain=identity.DOMAIN,
-                                       user_id=request.user_id)
-            revoked = events_pb.UserTokensRevoked(user_id=request.user_id, deleted=True, reason="DELETED")
-            tx.announce(auth.revocation_subject(request.user_id), revoked, f"tokens:{request.user_id}:deleted")
+                raise identity.no_such_user(request.user_id)
+            revoked = identity.revoke_deleted(tx, request.user_id)
             tx.record(Entry(caller.subject, "user.deleted", f"user:{request.user_id}", request.user_id,
                             {"credentials_shredded": shredded}))
         self._heard(revoked)
@@ -347,13 +288,10 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
 
     async def ExportUserData(self, request: pb.ExportUserDataRequest, context) -> pb.ExportUserDataResponse:
         auth.require_caller()
-        if not request.user_id:
-            raise errors.invalid_argument("INVALID_USER", "user_id is required", domain=identity.DOMAIN,
-                                          field="user_id")
-        caller = auth.require_user(request.user_id)
+        caller = auth.require_user(identity.required_user_id(request.user_id))
         document = await privacy.export(self.db, self.keyring, request.user_id)
         if document is None:
-            raise errors.not_found("USER_NOT_FOUND", "no such user", domain=identity.DOMAIN, user_id=request.user_id)
+            raise identity.no_such_user(request.user_id)
         await self.audit.record(Entry(caller.subject, "user.data_exported", f"user:{request.user_id}",
                                       request.user_id))
         return pb.ExportUserDataResponse(content=privacy.to_json(document))
@@ -390,10 +328,7 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
     # --- reports and monitoring ----------------------------------------------------------
     async def ExportTradeReport(self, request: pb.ExportTradeReportRequest, context):
         caller = auth.require_caller()
-        user_id = request.user_id or caller.user_id
-        if not user_id:
-            raise errors.invalid_argument("INVALID_USER", "user_id is required", domain=identity.DOMAIN,
-                                          field="user_id")
+        user_id = identity.required_user_id(request.user_id or caller.user_id)
         auth.require_user(user_id)
         start, end = reports.period(request)
         fmt = reports.report_format(request.format)
@@ -420,22 +355,6 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
             rows, token = await paging.keyset_page(session, query, AlertRow.alert_id, request.page_size,
                                                    request.page_token, descending=True)
         return pb.ListComplianceAlertsResponse(alerts=[alert_to_proto(r) for r in rows], next_page_token=token)
-
-
-def _revoke_tokens(tx, row: UserRow, reason: str) -> events_pb.UserTokensRevoked:
-    """Bump the user's token version (in `tx`) and announce it once `tx` commits."""
-    row.token_version = (row.token_version or 0) + 1
-    revoked = events_pb.UserTokensRevoked(user_id=row.user_id, token_version=row.token_version, reason=reason)
-    tx.announce(auth.revocation_subject(row.user_id), revoked, f"tokens:{row.user_id}:{row.token_version}")
-    return revoked
-
-
-async def token_versions(db: Database, user_ids: list[str]) -> dict[str, int]:
-    """{user id: token version} for the users that exist."""
-    async with db.session() as session:
-        rows = (await session.execute(select(UserRow.user_id, UserRow.token_version)
-                                      .where(UserRow.user_id.in_(user_ids)))).all()
-    return {user_id: version or 0 for user_id, version in rows}
 
 
 def _require_secret(api_key: str, api_secret: str) -> None:
