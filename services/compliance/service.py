@@ -19,8 +19,8 @@ from services.compliance import anomaly, audit, eligibility, identity, privacy, 
 from services.compliance.audit import AuditTrail, Entry
 from services.compliance.checkpoints import CheckpointLog
 from services.compliance.keyring import Keyring
-from services.compliance.monitor import Monitor, alert_to_proto, subject_token
-from services.compliance.store import AlertRow, ConsentRow, CredentialRow, KycRow, TradeRow
+from services.compliance.monitor import Monitor, alert_to_proto
+from services.compliance.store import AlertRow, CredentialRow, TradeRow
 from services.compliance.throttle import LoginThrottle
 from services.compliance.vault import InvalidToken, Secret, mask
 from services.kit import auth, errors, paging
@@ -28,15 +28,6 @@ from services.kit.config import Settings
 from services.kit.db import Database
 
 MAX_CREDENTIALS_PER_FETCH = 1000
-
-
-def _kyc_to_proto(row: KycRow) -> pb.KycVerification:
-    kyc = pb.KycVerification(user_id=row.user_id, status=row.status, legal_name=row.legal_name, country=row.country,
-                             document_type=row.document_type, decided_by=row.decided_by, comment=row.comment)
-    kyc.submit_time.FromDatetime(row.submit_time)
-    if row.decide_time is not None:
-        kyc.decide_time.FromDatetime(row.decide_time)
-    return kyc
 
 
 def credential_to_proto(row: CredentialRow) -> pb.Credential:
@@ -71,79 +62,28 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
     async def SubmitKyc(self, request: pb.SubmitKycRequest, context) -> pb.SubmitKycResponse:
         caller = auth.require_user(request.user_id)
         eligibility.validate_kyc(request)
-        now = datetime.now(UTC)
-        async with self.audit.transaction() as tx:
-            session = tx.session
-            vault = await self.keyring.user_writer(session, request.user_id)
-            row = await session.get(KycRow, request.user_id, with_for_update=True)
-            if row is not None and row.status == pb.KYC_STATUS_APPROVED:
-                raise errors.failed_precondition("KYC_ALREADY_APPROVED", "your identity is already verified",
-                                                 domain=eligibility.DOMAIN)
-            if row is None:
-                row = KycRow(user_id=request.user_id)
-                session.add(row)
-            row.status, row.legal_name, row.country = pb.KYC_STATUS_PENDING, request.legal_name.strip(), request.country.upper()
-            row.document_type = request.document_type.strip()
-            row.document_number = vault.encrypt(Secret(request.document_number.strip(), ""))
-            row.submit_time, row.decide_time, row.decided_by, row.comment = now, None, "", ""
-            tx.record(Entry(caller.subject, "kyc.submitted", f"kyc:{request.user_id}", request.user_id,
-                            {"country": row.country, "document_type": row.document_type}))
-        return pb.SubmitKycResponse(kyc=_kyc_to_proto(row))
+        row = await eligibility.submit_kyc(self.audit, self.keyring, caller.subject, request)
+        return pb.SubmitKycResponse(kyc=eligibility.kyc_to_proto(row))
 
     async def GetKyc(self, request: pb.GetKycRequest, context) -> pb.GetKycResponse:
         auth.require_user(request.user_id)
-        async with self.db.session() as session:
-            row = await session.get(KycRow, request.user_id)
-        if row is None:
-            return pb.GetKycResponse(kyc=pb.KycVerification(user_id=request.user_id,
-                                                            status=pb.KYC_STATUS_NOT_SUBMITTED))
-        return pb.GetKycResponse(kyc=_kyc_to_proto(row))
+        return pb.GetKycResponse(kyc=await eligibility.get_kyc(self.db, request.user_id))
 
     async def DecideKyc(self, request: pb.DecideKycRequest, context) -> pb.DecideKycResponse:
         caller = auth.require_role(auth.ROLE_OPERATOR)
-        async with self.audit.transaction() as tx:
-            row = await tx.session.get(KycRow, request.user_id, with_for_update=True)
-            if row is None or row.status != pb.KYC_STATUS_PENDING:
-                raise errors.failed_precondition("KYC_NOT_PENDING", "there is no pending verification to decide",
-                                                 domain=eligibility.DOMAIN, user_id=request.user_id)
-            row.status = pb.KYC_STATUS_APPROVED if request.approve else pb.KYC_STATUS_REJECTED
-            row.decide_time, row.decided_by, row.comment = datetime.now(UTC), caller.subject, request.comment[:1000]
-            kyc = _kyc_to_proto(row)
-            tx.record(Entry(caller.subject, "kyc.approved" if request.approve else "kyc.rejected",
-                            f"kyc:{request.user_id}", request.user_id))
-            tx.announce(f"compliance.kyc.decided.{subject_token(request.user_id)}", events_pb.KycDecided(kyc=kyc),
-                        f"kyc:{request.user_id}:{int(row.decide_time.timestamp() * 1_000_000)}")
+        kyc = await eligibility.decide_kyc(self.audit, caller.subject, request.user_id, request.approve,
+                                           request.comment)
         return pb.DecideKycResponse(kyc=kyc)
 
     async def RecordConsent(self, request: pb.RecordConsentRequest, context) -> pb.RecordConsentResponse:
         caller = auth.require_user(request.user_id)
-        if request.document != eligibility.RISK_DISCLOSURE or not request.version:
-            raise errors.invalid_argument("INVALID_CONSENT", f"document must be {eligibility.RISK_DISCLOSURE!r} "
-                                          "with a version", domain=eligibility.DOMAIN, field="document")
-        if request.version != eligibility.current_disclosure_version():
-            raise errors.failed_precondition("CONSENT_VERSION_UNKNOWN", "that is not the current version",
-                                             domain=eligibility.DOMAIN,
-                                             current=eligibility.current_disclosure_version())
-        async with self.audit.transaction() as tx:
-            row = await tx.session.get(ConsentRow, (request.user_id, request.document, request.version))
-            if row is None:
-                row = ConsentRow(user_id=request.user_id, document=request.document, version=request.version,
-                                 accept_time=datetime.now(UTC))
-                tx.session.add(row)
-                tx.record(Entry(caller.subject, "consent.recorded", f"consent:{request.document}",
-                                request.user_id, {"document": request.document, "version": request.version}))
-        consent = pb.Consent(user_id=row.user_id, document=row.document, version=row.version)
-        consent.accept_time.FromDatetime(row.accept_time)
-        return pb.RecordConsentResponse(consent=consent)
+        eligibility.validate_consent(request)
+        row = await eligibility.record_consent(self.audit, caller.subject, request)
+        return pb.RecordConsentResponse(consent=eligibility.consent_to_proto(row))
 
     async def CheckCopyEligibility(self, request: pb.CheckCopyEligibilityRequest, context):
         auth.require_user(request.user_id)
-        async with self.db.session() as session:
-            kyc = await session.get(KycRow, request.user_id)
-            versions = set((await session.execute(select(ConsentRow.version).where(
-                ConsentRow.user_id == request.user_id, ConsentRow.document == eligibility.RISK_DISCLOSURE))
-            ).scalars())
-        refused = eligibility.refusal(kyc.status if kyc else None, versions, eligibility.current_disclosure_version())
+        refused = await eligibility.copy_refusal(self.db, request.user_id)
         if refused is None:
             return pb.CheckCopyEligibilityResponse(eligible=True)
         return pb.CheckCopyEligibilityResponse(eligible=False, refusal=refused.to_refusal())
