@@ -4,9 +4,6 @@ recorded in the audit trail in the same transaction as the change itself."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-
 from sqlalchemy import select
 
 from copytrade.compliance.v1 import compliance_events_pb2 as events_pb
@@ -14,35 +11,16 @@ from copytrade.compliance.v1 import compliance_internal_service_pb2 as internal_
 from copytrade.compliance.v1 import compliance_internal_service_pb2_grpc as internal_grpc
 from copytrade.compliance.v1 import compliance_service_pb2 as pb
 from copytrade.compliance.v1 import compliance_service_pb2_grpc as pb_grpc
-from copytrade.type.v1 import trading_pb2
-from services.compliance import anomaly, audit, eligibility, identity, privacy, reports
+from services.compliance import anomaly, audit, credentials, eligibility, identity, privacy, reports
 from services.compliance.audit import AuditTrail, Entry
 from services.compliance.checkpoints import CheckpointLog
 from services.compliance.keyring import Keyring
 from services.compliance.monitor import Monitor, alert_to_proto
-from services.compliance.store import AlertRow, CredentialRow, TradeRow
+from services.compliance.store import AlertRow, TradeRow
 from services.compliance.throttle import LoginThrottle
-from services.compliance.vault import InvalidToken, Secret, mask
 from services.kit import auth, errors, paging
 from services.kit.config import Settings
 from services.kit.db import Database
-
-MAX_CREDENTIALS_PER_FETCH = 1000
-
-
-def credential_to_proto(row: CredentialRow) -> pb.Credential:
-    credential = pb.Credential(
-        credential_id=row.credential_id, user_id=row.user_id, label=row.label, masked_api_key=row.masked_api_key,
-        venue=trading_pb2.Venue(kind=row.venue_kind, id=row.venue_id, market_type=row.market_type))
-    credential.create_time.FromDatetime(row.create_time)
-    credential.update_time.FromDatetime(row.update_time)
-    return credential
-
-
-def _venue(row: CredentialRow) -> dict:
-    return {"venue_kind": trading_pb2.VenueKind.Name(row.venue_kind) if row.venue_kind in
-            trading_pb2.VenueKind.values() else str(row.venue_kind), "venue_id": row.venue_id}
-
 
 class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
     def __init__(self, db: Database, settings: Settings, keyring: Keyring, trail: AuditTrail, monitor: Monitor,
@@ -93,76 +71,32 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         caller = auth.require_caller()
         user_id = request.user_id or caller.user_id
         auth.require_user(user_id)
-        _require_secret(request.api_key, request.api_secret)
-        if not request.venue.id or request.venue.kind == trading_pb2.VENUE_KIND_UNSPECIFIED:
-            raise errors.invalid_argument("INVALID_CREDENTIAL", "venue.kind and venue.id are required",
-                                          domain=identity.DOMAIN, field="venue")
-        now = datetime.now(UTC)
-        async with self.audit.transaction() as tx:
-            session = tx.session
-            if request.request_id:
-                existing = (await session.execute(select(CredentialRow).where(
-                    CredentialRow.user_id == user_id, CredentialRow.request_id == request.request_id))
-                ).scalar_one_or_none()
-                if existing is not None:
-                    return pb.StoreCredentialResponse(credential=credential_to_proto(existing))
-            vault = await self.keyring.user_writer(session, user_id)
-            row = CredentialRow(
-                credential_id=f"cred_{uuid.uuid4().hex[:20]}", user_id=user_id, venue_kind=request.venue.kind,
-                venue_id=request.venue.id, market_type=request.venue.market_type, label=request.label.strip(),
-                masked_api_key=mask(request.api_key),
-                ciphertext=vault.encrypt(Secret(request.api_key, request.api_secret, request.passphrase)),
-                request_id=request.request_id or None, create_time=now, update_time=now)
-            session.add(row)
-            tx.record(Entry(caller.subject, "credential.stored", f"credential:{row.credential_id}", user_id,
-                            _venue(row)))
-        return pb.StoreCredentialResponse(credential=credential_to_proto(row))
+        credentials.require_secret(request.api_key, request.api_secret)
+        credentials.require_venue(request.venue)
+        row = await credentials.store(self.audit, self.keyring, caller.subject, user_id, request)
+        return pb.StoreCredentialResponse(credential=credentials.to_proto(row))
 
     async def ListCredentials(self, request: pb.ListCredentialsRequest, context) -> pb.ListCredentialsResponse:
         user_id = request.user_id or auth.require_caller().user_id
         auth.require_user(user_id)
-        async with self.db.session() as session:
-            rows = (await session.execute(select(CredentialRow).where(CredentialRow.user_id == user_id)
-                                          .order_by(CredentialRow.create_time))).scalars().all()
-        return pb.ListCredentialsResponse(credentials=[credential_to_proto(r) for r in rows])
+        rows = await credentials.of_user(self.db, user_id)
+        return pb.ListCredentialsResponse(credentials=[credentials.to_proto(r) for r in rows])
 
     async def UpdateCredentialSecret(self, request: pb.UpdateCredentialSecretRequest, context):
         caller = auth.require_caller()
-        _require_secret(request.api_key, request.api_secret)
-        async with self.audit.transaction() as tx:
-            await self.keyring.writer(tx.session)  # the vault lock before any row lock, as rotation takes them
-            row = await tx.session.get(CredentialRow, request.credential_id, with_for_update=True)
-            if row is None or not caller.may_act_for(row.user_id):
-                raise errors.not_found("CREDENTIAL_NOT_FOUND", "no such credential", domain=identity.DOMAIN,
-                                       credential_id=request.credential_id)
-            vault = await self.keyring.user_writer(tx.session, row.user_id)
-            row.ciphertext = vault.encrypt(Secret(request.api_key, request.api_secret, request.passphrase))
-            row.masked_api_key, row.update_time = mask(request.api_key), datetime.now(UTC)
-            tx.record(Entry(caller.subject, "credential.secret_replaced", f"credential:{row.credential_id}",
-                            row.user_id, _venue(row)))
-        return pb.UpdateCredentialSecretResponse(credential=credential_to_proto(row))
+        credentials.require_secret(request.api_key, request.api_secret)
+        row = await credentials.replace_secret(self.audit, self.keyring, caller, request)
+        return pb.UpdateCredentialSecretResponse(credential=credentials.to_proto(row))
 
     async def DeleteCredential(self, request: pb.DeleteCredentialRequest, context) -> pb.DeleteCredentialResponse:
         caller = auth.require_caller()
-        async with self.audit.transaction() as tx:
-            await self.keyring.lock(tx.session)
-            row = await tx.session.get(CredentialRow, request.credential_id)
-            if row is None or not caller.may_act_for(row.user_id):
-                raise errors.not_found("CREDENTIAL_NOT_FOUND", "no such credential", domain=identity.DOMAIN,
-                                       credential_id=request.credential_id)
-            await tx.session.delete(row)
-            tx.record(Entry(caller.subject, "credential.deleted", f"credential:{row.credential_id}", row.user_id,
-                            _venue(row)))
+        await credentials.delete(self.audit, self.keyring, caller, request.credential_id)
         return pb.DeleteCredentialResponse()
 
     async def RotateEncryptionKey(self, request: pb.RotateEncryptionKeyRequest, context):
         caller = auth.require_role(auth.ROLE_OPERATOR)
-        async with self.audit.transaction() as tx:
-            count, vault = await self.keyring.rotate(tx.session)
-            tx.record(Entry(caller.subject, "vault.key_rotated", f"vault-key:{vault.current_key_id}", "",
-                            {"records_reencrypted": count}))
-        self.keyring.install(vault)
-        return pb.RotateEncryptionKeyResponse(records_reencrypted=count)
+        return pb.RotateEncryptionKeyResponse(records_reencrypted=await self.keyring.rotate_audited(
+            self.audit, caller.subject))
 
     # --- users ---------------------------------------------------------------------------
     async def RegisterUser(self, request: pb.RegisterUserRequest, context) -> pb.RegisterUserResponse:
@@ -297,13 +231,6 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         return pb.ListComplianceAlertsResponse(alerts=[alert_to_proto(r) for r in rows], next_page_token=token)
 
 
-def _require_secret(api_key: str, api_secret: str) -> None:
-    for field, value in (("api_key", api_key), ("api_secret", api_secret)):
-        if not value.strip():
-            raise errors.invalid_argument("INVALID_CREDENTIAL", f"{field} is required", domain=identity.DOMAIN,
-                                          field=field)
-
-
 def _forwarded_for(context) -> str:
     for key, value in (context.invocation_metadata() if context else None) or ():
         if key == "x-forwarded-for" and isinstance(value, str):
@@ -321,59 +248,31 @@ class ComplianceInternalServicer(internal_grpc.ComplianceInternalServiceServicer
 
     async def FetchCredential(self, request: internal_pb.FetchCredentialRequest, context):
         caller = auth.require_service("replication")
-        async with self.db.session() as session:
-            row = await session.get(CredentialRow, request.credential_id)
-        credential = await self._hand_over(request, row)
-        await self.audit.record(Entry(caller.subject, "credential.fetched", f"credential:{row.credential_id}",
-                                      row.user_id))
+        row = await credentials.get(self.db, request.credential_id)
+        credential = await credentials.hand_over(self.keyring, request, row)
+        await credentials.record_fetched(self.audit, caller.subject, [row])
         return credential
 
     async def FetchCredentials(self, request: internal_pb.FetchCredentialsRequest, context):
         caller = auth.require_service("replication")
-        if len(request.credentials) > MAX_CREDENTIALS_PER_FETCH:
-            raise errors.invalid_argument("TOO_MANY_CREDENTIALS", f"at most {MAX_CREDENTIALS_PER_FETCH} credentials "
-                                          "per call", domain=identity.DOMAIN, field="credentials")
-        ids = list({r.credential_id for r in request.credentials if r.credential_id})
-        async with self.db.session() as session:
-            rows = {row.credential_id: row for row in (await session.execute(
-                select(CredentialRow).where(CredentialRow.credential_id.in_(ids)))).scalars()} if ids else {}
+        credentials.require_fetchable(len(request.credentials))
+        rows = await credentials.by_id(self.db, [r.credential_id for r in request.credentials])
         response, fetched = internal_pb.FetchCredentialsResponse(), []
         for wanted in request.credentials:
             result = response.results.add(credential_id=wanted.credential_id)
             try:  # each refused alone, as FetchCredential would refuse it
-                result.credential.CopyFrom(await self._hand_over(wanted, rows.get(wanted.credential_id)))
+                result.credential.CopyFrom(await credentials.hand_over(self.keyring, wanted,
+                                                                       rows.get(wanted.credential_id)))
             except errors.DomainError as refused:
                 result.error_reason, result.error_message = refused.reason, refused.message
                 continue
             fetched.append(rows[wanted.credential_id])
-        if fetched:  # every hand-over audited, as FetchCredential's, in one append
-            async with self.audit.transaction() as tx:
-                for row in fetched:
-                    tx.record(Entry(caller.subject, "credential.fetched", f"credential:{row.credential_id}",
-                                    row.user_id))
+        await credentials.record_fetched(self.audit, caller.subject, fetched)  # as FetchCredential's, in one append
         return response
-
-    async def _hand_over(self, wanted: internal_pb.FetchCredentialRequest,
-                         row: CredentialRow | None) -> internal_pb.FetchCredentialResponse:
-        """The decrypted credential, when it is the named user's (NOT_FOUND otherwise) and opens
-        under the keys held (FAILED_PRECONDITION otherwise)."""
-        if row is None or (wanted.user_id and row.user_id != wanted.user_id):
-            raise errors.not_found("CREDENTIAL_NOT_FOUND", "no such credential for that user",
-                                   domain=identity.DOMAIN, credential_id=wanted.credential_id)
-        try:
-            secret = await self.keyring.decrypt(row.ciphertext, row.user_id)
-        except InvalidToken:
-            raise errors.failed_precondition("CREDENTIAL_UNREADABLE", "the credential cannot be decrypted with the "
-                                             "configured master key", domain=identity.DOMAIN,
-                                             credential_id=wanted.credential_id) from None
-        return internal_pb.FetchCredentialResponse(
-            venue=trading_pb2.Venue(kind=row.venue_kind, id=row.venue_id, market_type=row.market_type),
-            api_key=secret.api_key, api_secret=secret.api_secret, passphrase=secret.passphrase)
 
     async def VerifyCredentialOwner(self, request: internal_pb.VerifyCredentialOwnerRequest, context):
         auth.require_service()
-        async with self.db.session() as session:
-            row = await session.get(CredentialRow, request.credential_id) if request.credential_id else None
+        row = await credentials.get(self.db, request.credential_id)
         return internal_pb.VerifyCredentialOwnerResponse(
             owned=row is not None and bool(request.user_id) and row.user_id == request.user_id)
 
