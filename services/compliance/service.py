@@ -1,10 +1,10 @@
-"""ComplianceService over gRPC: thin; the rules live in identity.py, eligibility.py, audit.py,
-keyring.py, privacy.py, reports.py and anomaly.py. Every change a user or operator makes here is
+"""ComplianceService over gRPC: thin. Each call is authorised and its request checked here; the
+rules and the tables live in identity.py (users), eligibility.py (KYC and consent),
+credentials.py and keyring.py (the vault), privacy.py (erasure and export), audit.py and
+checkpoints.py (the trail), reports.py and monitor.py. Every change a user or operator makes is
 recorded in the audit trail in the same transaction as the change itself."""
 
 from __future__ import annotations
-
-from sqlalchemy import select
 
 from copytrade.compliance.v1 import compliance_events_pb2 as events_pb
 from copytrade.compliance.v1 import compliance_internal_service_pb2 as internal_pb
@@ -12,15 +12,15 @@ from copytrade.compliance.v1 import compliance_internal_service_pb2_grpc as inte
 from copytrade.compliance.v1 import compliance_service_pb2 as pb
 from copytrade.compliance.v1 import compliance_service_pb2_grpc as pb_grpc
 from services.compliance import anomaly, audit, credentials, eligibility, identity, privacy, reports
-from services.compliance.audit import AuditTrail, Entry
-from services.compliance.checkpoints import CheckpointLog
+from services.compliance.audit import AuditTrail
+from services.compliance.checkpoints import CheckpointLog, verify_chain
 from services.compliance.keyring import Keyring
-from services.compliance.monitor import Monitor, alert_to_proto
-from services.compliance.store import AlertRow, TradeRow
+from services.compliance.monitor import Monitor, alert_to_proto, alerts_page
 from services.compliance.throttle import LoginThrottle
-from services.kit import auth, errors, paging
+from services.kit import auth, errors
 from services.kit.config import Settings
 from services.kit.db import Database
+
 
 class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
     def __init__(self, db: Database, settings: Settings, keyring: Keyring, trail: AuditTrail, monitor: Monitor,
@@ -149,26 +149,15 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
     async def DeleteUser(self, request: pb.DeleteUserRequest, context) -> pb.DeleteUserResponse:
         auth.require_caller()
         caller = auth.require_user(identity.required_user_id(request.user_id))
-        async with self.audit.transaction() as tx:
-            await self.keyring.lock(tx.session)
-            held, shredded = await privacy.erase(tx.session, request.user_id)
-            if not held:
-                raise identity.no_such_user(request.user_id)
-            revoked = identity.revoke_deleted(tx, request.user_id)
-            tx.record(Entry(caller.subject, "user.deleted", f"user:{request.user_id}", request.user_id,
-                            {"credentials_shredded": shredded}))
+        revoked, shredded = await privacy.delete_user(self.audit, self.keyring, caller.subject, request.user_id)
         self._heard(revoked)
         return pb.DeleteUserResponse(credentials_shredded=shredded)
 
     async def ExportUserData(self, request: pb.ExportUserDataRequest, context) -> pb.ExportUserDataResponse:
         auth.require_caller()
         caller = auth.require_user(identity.required_user_id(request.user_id))
-        document = await privacy.export(self.db, self.keyring, request.user_id)
-        if document is None:
-            raise identity.no_such_user(request.user_id)
-        await self.audit.record(Entry(caller.subject, "user.data_exported", f"user:{request.user_id}",
-                                      request.user_id))
-        return pb.ExportUserDataResponse(content=privacy.to_json(document))
+        content = await privacy.export_audited(self.db, self.audit, self.keyring, caller.subject, request.user_id)
+        return pb.ExportUserDataResponse(content=content)
 
     # --- audit trail ---------------------------------------------------------------------
     async def ListAuditEvents(self, request: pb.ListAuditEventsRequest, context) -> pb.ListAuditEventsResponse:
@@ -184,19 +173,12 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
 
     async def VerifyAuditChain(self, request: pb.VerifyAuditChainRequest, context):
         caller = auth.require_role(auth.ROLE_OPERATOR)
-        signed, unverifiable = await self.checkpoints.read_all()  # before the head: each names a walked record
-        checked = await self.audit.verify(signed)
-        found = checked.with_unverifiable(unverifiable)
+        checked, found = await verify_chain(self.audit, self.checkpoints, caller.subject)
         result = pb.VerifyAuditChainResponse(intact=found is None, records_checked=checked.records_checked,
                                              checkpoints_checked=checked.checkpoints_checked)
         if found is not None:
             result.first_bad_sequence, result.problem = found.sequence, found.problem
             result.explanation = found.explanation
-        await self.audit.record(Entry(caller.subject, "audit.verified", "audit-trail", "", {
-            "intact": result.intact, "records_checked": result.records_checked,
-            "checkpoints_checked": result.checkpoints_checked,
-            **({"first_bad_sequence": found.sequence, "problem": found.problem, "explanation": found.explanation}
-               if found else {})}))
         return result
 
     # --- reports and monitoring ----------------------------------------------------------
@@ -206,28 +188,13 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         auth.require_user(user_id)
         start, end = reports.period(request)
         fmt = reports.report_format(request.format)
-        async with self.db.session() as session:
-            trades = (await session.execute(select(TradeRow).where(
-                TradeRow.user_id == user_id, TradeRow.execute_time >= start, TradeRow.execute_time < end)
-                .order_by(TradeRow.execute_time, TradeRow.trade_id).limit(reports.MAX_TRADES + 1))).scalars().all()
-        if len(trades) > reports.MAX_TRADES:
-            raise errors.invalid_argument("PERIOD_TOO_LONG", f"the period holds more than {reports.MAX_TRADES} "
-                                          "trades; ask for a shorter one", domain=identity.DOMAIN,
-                                          field="end_time", max_trades=reports.MAX_TRADES)
-        content_type, content = reports.render(fmt, user_id, start, end, trades)
-        await self.audit.record(Entry(caller.subject, "trade_report.exported", f"user:{user_id}", user_id, {
-            "start_time": start.isoformat(), "end_time": end.isoformat(), "format": pb.ReportFormat.Name(fmt),
-            "trade_count": len(trades)}))
-        return pb.ExportTradeReportResponse(content_type=content_type, content=content, trade_count=len(trades))
+        content_type, content, count = await reports.export(self.db, self.audit, caller.subject, user_id, start,
+                                                            end, fmt)
+        return pb.ExportTradeReportResponse(content_type=content_type, content=content, trade_count=count)
 
     async def ListComplianceAlerts(self, request: pb.ListComplianceAlertsRequest, context):
         auth.require_role(auth.ROLE_OPERATOR)
-        query = select(AlertRow)
-        if request.user_id:
-            query = query.where(AlertRow.user_id == request.user_id)
-        async with self.db.session() as session:
-            rows, token = await paging.keyset_page(session, query, AlertRow.alert_id, request.page_size,
-                                                   request.page_token, descending=True)
+        rows, token = await alerts_page(self.db, request.user_id, request.page_size, request.page_token)
         return pb.ListComplianceAlertsResponse(alerts=[alert_to_proto(r) for r in rows], next_page_token=token)
 
 
