@@ -37,12 +37,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from google.protobuf.message import Message
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from copytrade.compliance.v1 import compliance_events_pb2 as events_pb
 from copytrade.compliance.v1 import compliance_service_pb2 as pb
 from services.compliance.store import AuditHeadRow, AuditRow
+from services.kit import errors, paging
 from services.kit.db import Database, aware
 
 log = logging.getLogger("copytrade.compliance.audit")
@@ -68,6 +69,13 @@ UNVERIFIABLE_CHECKPOINT = "unverifiable checkpoint"  # a checkpoint this chain's
 # How far from its position a record's original sequence number is searched for when its hash
 # does not fit where it is (a few thousand HMAC computations, only on the failure path).
 MOVE_SEARCH = 1000
+
+DOMAIN = "compliance.copytrade"
+ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
+ACTION_PREFIX = re.compile(r"[a-z0-9_.]{1,64}")
+MAX_DETAILS_JSON = 16 * 1024
+# RecordAuditEvent's text fields and their widths (the columns').
+REPORTED_WIDTHS = (("actor", 128), ("resource", 256), ("subject_user_id", 64), ("event_id", 128))
 
 _SECRET_KEY = re.compile(r"secret|password|passphrase|token|api_?key|private|document_number", re.IGNORECASE)
 REDACTED = "[redacted]"
@@ -260,6 +268,48 @@ def to_proto(row: AuditRow) -> pb.AuditEvent:
     return event
 
 
+def check_action_prefix(prefix: str) -> None:
+    if prefix and not ACTION_PREFIX.fullmatch(prefix):
+        raise errors.invalid_argument("INVALID_ACTION_PREFIX", "action_prefix is the start of a dotted "
+                                      "lower-case verb such as copy. (at most 64 characters)",
+                                      domain=DOMAIN, field="action_prefix")
+
+
+def reported_entry(request, recorder: str) -> Entry:
+    """The entry a service reports (RecordAuditEvent's request), checked: INVALID_AUDIT_EVENT if
+    a field is too long, the action is not a dotted verb or the details are not a JSON object.
+    `recorder` (the calling service) is the actor unless the request names one."""
+    details = _details(request.details_json)
+    for name, limit in REPORTED_WIDTHS:
+        if len(getattr(request, name)) > limit:
+            raise errors.invalid_argument("INVALID_AUDIT_EVENT", f"{name} is longer than {limit} characters",
+                                          domain=DOMAIN, field=name)
+    if not ACTION.fullmatch(request.action) or len(request.action) > 64:
+        raise errors.invalid_argument("INVALID_AUDIT_EVENT", "action is a dotted lower-case verb such as "
+                                      "copy.refused (at most 64 characters)", domain=DOMAIN, field="action")
+    actor = request.actor or recorder
+    if actor != recorder:  # who said so, beside who it says acted
+        details["recorded_by"] = recorder
+    return Entry(actor, request.action, request.resource, request.subject_user_id, details,
+                 f"rpc:{recorder}:{request.event_id}" if request.event_id else None)
+
+
+def _details(details_json: str) -> dict:
+    if not details_json:
+        return {}
+    if len(details_json) > MAX_DETAILS_JSON:
+        raise errors.invalid_argument("INVALID_AUDIT_EVENT", f"details_json is over {MAX_DETAILS_JSON} bytes",
+                                      domain=DOMAIN, field="details_json")
+    try:
+        details = json.loads(details_json)
+    except ValueError:
+        details = None
+    if not isinstance(details, dict):
+        raise errors.invalid_argument("INVALID_AUDIT_EVENT", "details_json must be a JSON object",
+                                      domain=DOMAIN, field="details_json")
+    return details
+
+
 def _text(value: str, width: int) -> str:
     """A field as the trail keeps it: cut to its column, NUL (which PostgreSQL cannot hold)
     replaced, since a record of what happened is never refused for its wording."""
@@ -292,6 +342,14 @@ class Verification:
     found: Break | None
     records_checked: int
     checkpoints_checked: int
+
+    def with_unverifiable(self, unverifiable: Sequence[int]) -> Break | None:
+        """The first break, or, for an intact chain, checkpoints its key did not sign as one."""
+        if self.found is None and unverifiable:
+            return Break(min(unverifiable), UNVERIFIABLE_CHECKPOINT,
+                         f"{len(unverifiable)} checkpoints (the first for record {min(unverifiable)}) are not "
+                         "signed by this chain's key: the key was replaced, or someone else published them")
+        return self.found
 
 
 class AuditTrail:
@@ -361,6 +419,25 @@ class AuditTrail:
             await session.execute(update(AuditHeadRow).where(AuditHeadRow.chain == CHAIN)
                                   .values(sequence=sequence, hash=previous))
         return result
+
+    async def page(self, user_id: str, action_prefix: str, requested_size: int,
+                   page_token: str) -> tuple[list[AuditRow], str]:
+        """One page of records, newest first: those about or by `user_id` (all when empty) whose
+        action starts with `action_prefix`. Keyed by sequence number (kit.paging's keyset
+        compares its key as text, which PostgreSQL refuses for an integer column)."""
+        query = select(AuditRow)
+        if user_id:
+            query = query.where(or_(AuditRow.subject_user_id == user_id, AuditRow.actor == user_id))
+        if action_prefix:
+            query = query.where(AuditRow.action.startswith(action_prefix, autoescape=True))
+        size = paging.page_size(requested_size)
+        after = paging.decode_token(page_token, (int,))
+        if after:
+            query = query.where(AuditRow.sequence < after[0])
+        async with self.db.session() as session:
+            rows = (await session.execute(query.order_by(AuditRow.sequence.desc()).limit(size + 1))).scalars().all()
+        token = paging.encode_token([rows[size - 1].sequence]) if len(rows) > size else ""
+        return list(rows[:size]), token
 
     async def head(self) -> tuple[int, str]:
         async with self.db.session() as session:

@@ -111,5 +111,20 @@ class CheckpointLog:
                 pass
 
 
+async def verify_chain(trail: audit.AuditTrail, log: CheckpointLog,
+                       actor: str) -> tuple[audit.Verification, audit.Break | None]:
+    """Walk the chain against its signed checkpoints (read before the head, so each names a
+    walked record) and audit the verdict: (what was checked, the first break or None)."""
+    signed, unverifiable = await log.read_all()
+    checked = await trail.verify(signed)
+    found = checked.with_unverifiable(unverifiable)
+    await trail.record(audit.Entry(actor, "audit.verified", "audit-trail", "", {
+        "intact": found is None, "records_checked": checked.records_checked,
+        "checkpoints_checked": checked.checkpoints_checked,
+        **({"first_bad_sequence": found.sequence, "problem": found.problem, "explanation": found.explanation}
+           if found else {})}))
+    return checked, found
+
+
 def _equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())

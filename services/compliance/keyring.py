@@ -177,6 +177,15 @@ class Keyring:
         session.add(VaultKeyRow(key_id=key_id, salt=salt, create_time=datetime.now(UTC)))
         return len(credentials) + len(documents) + covered, Vault([(key_id, fresh)])
 
+    async def rotate_audited(self, trail: audit.AuditTrail, actor: str) -> int:
+        """`rotate` in a transaction of its own, audited; the new vault is installed once it commits."""
+        async with trail.transaction() as tx:
+            count, vault = await self.rotate(tx.session)
+            tx.record(audit.Entry(actor, "vault.key_rotated", f"vault-key:{vault.current_key_id}", "",
+                                  {"records_reencrypted": count}))
+        self.install(vault)
+        return count
+
     def install(self, vault: Vault) -> None:
         self.vault = vault
 

@@ -16,7 +16,8 @@ from copytrade.compliance.v1 import compliance_service_pb2 as pb
 from services.compliance import anomaly
 from services.compliance.audit import AuditedTransaction, Entry
 from services.compliance.store import AlertRow, LoginAddressRow, TradeRow
-from services.kit.db import aware
+from services.kit import paging
+from services.kit.db import Database, aware
 
 ACTOR = "system:compliance"
 MASTER = "master"  # a trade's role: a master's own fill (the other: a follower's copy)
@@ -28,6 +29,16 @@ def alert_to_proto(row: AlertRow) -> pb.ComplianceAlert:
                                metadata={k: str(v) for k, v in (row.details or {}).items()})
     alert.raise_time.FromDatetime(aware(row.raise_time))
     return alert
+
+
+async def alerts_page(db: Database, user_id: str, requested_size: int, page_token: str) -> tuple[list[AlertRow], str]:
+    """One page of alerts, newest first: `user_id`'s (everyone's when empty)."""
+    query = select(AlertRow)
+    if user_id:
+        query = query.where(AlertRow.user_id == user_id)
+    async with db.session() as session:
+        return await paging.keyset_page(session, query, AlertRow.alert_id, requested_size, page_token,
+                                        descending=True)
 
 
 def subject_token(text: str) -> str:

@@ -18,8 +18,9 @@ from google.protobuf import json_format
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from copytrade.compliance.v1 import compliance_events_pb2 as events_pb
 from copytrade.compliance.v1 import compliance_service_pb2 as pb
-from services.compliance import audit
+from services.compliance import audit, identity
 from services.compliance.keyring import Keyring
 from services.compliance.store import (AlertRow, AuditRow, ConsentRow, CredentialRow, KycRow, LoginAddressRow,
                                        LoginThrottleRow, UserKeyRow, UserRow)
@@ -30,6 +31,29 @@ from services.kit.db import Database, aware
 ERASED = "[erased]"
 PERSONAL_ALERT_DETAILS = ("address",)
 EXPORT_AUDIT_LIMIT = 10_000
+
+
+async def delete_user(trail: audit.AuditTrail, keyring: Keyring, actor: str,
+                      user_id: str) -> tuple[events_pb.UserTokensRevoked, int]:
+    """Erase the user (USER_NOT_FOUND when nothing is held), audited, their tokens voided once
+    it commits: (the revocation, credentials destroyed)."""
+    async with trail.transaction() as tx:
+        await keyring.lock(tx.session)
+        held, shredded = await erase(tx.session, user_id)
+        if not held:
+            raise identity.no_such_user(user_id)
+        revoked = identity.revoke_deleted(tx, user_id)
+        tx.record(audit.Entry(actor, "user.deleted", f"user:{user_id}", user_id, {"credentials_shredded": shredded}))
+    return revoked, shredded
+
+
+async def export_audited(db: Database, trail: audit.AuditTrail, keyring: Keyring, actor: str, user_id: str) -> str:
+    """`export` as JSON, audited; USER_NOT_FOUND when nothing is held."""
+    document = await export(db, keyring, user_id)
+    if document is None:
+        raise identity.no_such_user(user_id)
+    await trail.record(audit.Entry(actor, "user.data_exported", f"user:{user_id}", user_id))
+    return to_json(document)
 
 
 async def erase(session: AsyncSession, user_id: str) -> tuple[bool, int]:

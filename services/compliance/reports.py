@@ -1,4 +1,5 @@
-"""Trade reports: a user's executions in a half-open period [start, end), as CSV or JSON. Pure."""
+"""Trade reports: a user's executions in a half-open period [start, end), as CSV or JSON.
+Pure but for `export`, which reads the trades and audits the export."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import select
 
 from copytrade.compliance.v1 import compliance_service_pb2 as pb
 from services.compliance import identity
 from services.compliance.anomaly import notional
+from services.compliance.audit import AuditTrail, Entry
 from services.compliance.store import TradeRow
 from services.kit import errors
-from services.kit.db import aware
+from services.kit.db import Database, aware
 
 MAX_TRADES = 20_000  # keeps a report well inside one gRPC message; ask for a shorter period
 # One row per execution at a venue. trade_id is unique across every report; venue_trade_id and
@@ -45,6 +48,25 @@ def report_format(value: int) -> int:
         raise errors.invalid_argument("INVALID_FORMAT", "format is REPORT_FORMAT_CSV or REPORT_FORMAT_JSON",
                                       domain=identity.DOMAIN, field="format")
     return value
+
+
+async def export(db: Database, trail: AuditTrail, actor: str, user_id: str, start: datetime, end: datetime,
+                 fmt: int) -> tuple[str, str, int]:
+    """(content type, content, trade count) of the user's report, audited; PERIOD_TOO_LONG when
+    the period holds more than MAX_TRADES."""
+    async with db.session() as session:
+        trades = (await session.execute(select(TradeRow).where(
+            TradeRow.user_id == user_id, TradeRow.execute_time >= start, TradeRow.execute_time < end)
+            .order_by(TradeRow.execute_time, TradeRow.trade_id).limit(MAX_TRADES + 1))).scalars().all()
+    if len(trades) > MAX_TRADES:
+        raise errors.invalid_argument("PERIOD_TOO_LONG", f"the period holds more than {MAX_TRADES} trades; ask "
+                                      "for a shorter one", domain=identity.DOMAIN, field="end_time",
+                                      max_trades=MAX_TRADES)
+    content_type, content = render(fmt, user_id, start, end, trades)
+    await trail.record(Entry(actor, "trade_report.exported", f"user:{user_id}", user_id, {
+        "start_time": start.isoformat(), "end_time": end.isoformat(), "format": pb.ReportFormat.Name(fmt),
+        "trade_count": len(trades)}))
+    return content_type, content, len(trades)
 
 
 def render(fmt: int, user_id: str, start: datetime, end: datetime, trades: list[TradeRow]) -> tuple[str, str]:

@@ -16,7 +16,8 @@ from services.compliance.checkpoints import CheckpointLog
 from services.compliance.events import Intake, Publisher
 from services.compliance.keyring import Keyring, previous_master_key
 from services.compliance.monitor import Monitor
-from services.compliance.service import ComplianceInternalServicer, ComplianceServicer, token_versions
+from services.compliance.identity import token_versions
+from services.compliance.service import ComplianceInternalServicer, ComplianceServicer
 from services.kit.bus import Bus
 from services.kit.config import Settings
 from services.kit.db import Database

@@ -1,82 +1,25 @@
-"""ComplianceService over gRPC: thin; the rules live in identity.py, eligibility.py, audit.py,
-keyring.py, privacy.py, reports.py and anomaly.py. Every change a user or operator makes here is
+"""ComplianceService over gRPC: thin. Each call is authorised and its request checked here; the
+rules and the tables live in identity.py (users), eligibility.py (KYC and consent),
+credentials.py and keyring.py (the vault), privacy.py (erasure and export), audit.py and
+checkpoints.py (the trail), reports.py and monitor.py. Every change a user or operator makes is
 recorded in the audit trail in the same transaction as the change itself."""
 
 from __future__ import annotations
-
-import asyncio
-import json
-import re
-import uuid
-from datetime import UTC, datetime
-
-from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 
 from copytrade.compliance.v1 import compliance_events_pb2 as events_pb
 from copytrade.compliance.v1 import compliance_internal_service_pb2 as internal_pb
 from copytrade.compliance.v1 import compliance_internal_service_pb2_grpc as internal_grpc
 from copytrade.compliance.v1 import compliance_service_pb2 as pb
 from copytrade.compliance.v1 import compliance_service_pb2_grpc as pb_grpc
-from copytrade.type.v1 import trading_pb2
-from services.compliance import anomaly, audit, eligibility, identity, privacy, reports
-from services.compliance.audit import AuditTrail, Entry
-from services.compliance.checkpoints import CheckpointLog
+from services.compliance import anomaly, audit, credentials, eligibility, identity, privacy, reports
+from services.compliance.audit import AuditTrail
+from services.compliance.checkpoints import CheckpointLog, verify_chain
 from services.compliance.keyring import Keyring
-from services.compliance.monitor import Monitor, alert_to_proto, subject_token
-from services.compliance.store import AlertRow, AuditRow, ConsentRow, CredentialRow, KycRow, TradeRow, UserRow
+from services.compliance.monitor import Monitor, alert_to_proto, alerts_page
 from services.compliance.throttle import LoginThrottle
-from services.compliance.vault import InvalidToken, Secret, mask
-from services.kit import auth, errors, paging
+from services.kit import auth, errors
 from services.kit.config import Settings
 from services.kit.db import Database
-
-_ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
-_ACTION_PREFIX = re.compile(r"[a-z0-9_.]{1,64}")
-MAX_DETAILS_JSON = 16 * 1024
-MAX_CREDENTIALS_PER_FETCH = 1000
-
-
-def user_to_proto(row: UserRow) -> pb.User:
-    user = pb.User(user_id=row.user_id, email=row.email, display_name=row.display_name,
-                   roles=[identity.ROLE_VALUES[r] for r in row.roles])
-    user.create_time.FromDatetime(row.create_time)
-    return user
-
-
-def _kyc_to_proto(row: KycRow) -> pb.KycVerification:
-    kyc = pb.KycVerification(user_id=row.user_id, status=row.status, legal_name=row.legal_name, country=row.country,
-                             document_type=row.document_type, decided_by=row.decided_by, comment=row.comment)
-    kyc.submit_time.FromDatetime(row.submit_time)
-    if row.decide_time is not None:
-        kyc.decide_time.FromDatetime(row.decide_time)
-    return kyc
-
-
-def credential_to_proto(row: CredentialRow) -> pb.Credential:
-    credential = pb.Credential(
-        credential_id=row.credential_id, user_id=row.user_id, label=row.label, masked_api_key=row.masked_api_key,
-        venue=trading_pb2.Venue(kind=row.venue_kind, id=row.venue_id, market_type=row.market_type))
-    credential.create_time.FromDatetime(row.create_time)
-    credential.update_time.FromDatetime(row.update_time)
-    return credential
-
-
-def _venue(row: CredentialRow) -> dict:
-    return {"venue_kind": trading_pb2.VenueKind.Name(row.venue_kind) if row.venue_kind in
-            trading_pb2.VenueKind.values() else str(row.venue_kind), "venue_id": row.venue_id}
-
-
-async def _newest_first(session, query, requested_size: int, page_token: str) -> tuple[list[AuditRow], str]:
-    """One page of audit records, newest first, keyed by sequence number (kit.paging's keyset
-    compares its key as text, which PostgreSQL refuses for an integer column)."""
-    size = paging.page_size(requested_size)
-    after = paging.decode_token(page_token, (int,))
-    if after:
-        query = query.where(AuditRow.sequence < after[0])
-    rows = (await session.execute(query.order_by(AuditRow.sequence.desc()).limit(size + 1))).scalars().all()
-    token = paging.encode_token([rows[size - 1].sequence]) if len(rows) > size else ""
-    return list(rows[:size]), token
 
 
 class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
@@ -97,79 +40,28 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
     async def SubmitKyc(self, request: pb.SubmitKycRequest, context) -> pb.SubmitKycResponse:
         caller = auth.require_user(request.user_id)
         eligibility.validate_kyc(request)
-        now = datetime.now(UTC)
-        async with self.audit.transaction() as tx:
-            session = tx.session
-            vault = await self.keyring.user_writer(session, request.user_id)
-            row = await session.get(KycRow, request.user_id, with_for_update=True)
-            if row is not None and row.status == pb.KYC_STATUS_APPROVED:
-                raise errors.failed_precondition("KYC_ALREADY_APPROVED", "your identity is already verified",
-                                                 domain=eligibility.DOMAIN)
-            if row is None:
-                row = KycRow(user_id=request.user_id)
-                session.add(row)
-            row.status, row.legal_name, row.country = pb.KYC_STATUS_PENDING, request.legal_name.strip(), request.country.upper()
-            row.document_type = request.document_type.strip()
-            row.document_number = vault.encrypt(Secret(request.document_number.strip(), ""))
-            row.submit_time, row.decide_time, row.decided_by, row.comment = now, None, "", ""
-            tx.record(Entry(caller.subject, "kyc.submitted", f"kyc:{request.user_id}", request.user_id,
-                            {"country": row.country, "document_type": row.document_type}))
-        return pb.SubmitKycResponse(kyc=_kyc_to_proto(row))
+        row = await eligibility.submit_kyc(self.audit, self.keyring, caller.subject, request)
+        return pb.SubmitKycResponse(kyc=eligibility.kyc_to_proto(row))
 
     async def GetKyc(self, request: pb.GetKycRequest, context) -> pb.GetKycResponse:
         auth.require_user(request.user_id)
-        async with self.db.session() as session:
-            row = await session.get(KycRow, request.user_id)
-        if row is None:
-            return pb.GetKycResponse(kyc=pb.KycVerification(user_id=request.user_id,
-                                                            status=pb.KYC_STATUS_NOT_SUBMITTED))
-        return pb.GetKycResponse(kyc=_kyc_to_proto(row))
+        return pb.GetKycResponse(kyc=await eligibility.get_kyc(self.db, request.user_id))
 
     async def DecideKyc(self, request: pb.DecideKycRequest, context) -> pb.DecideKycResponse:
         caller = auth.require_role(auth.ROLE_OPERATOR)
-        async with self.audit.transaction() as tx:
-            row = await tx.session.get(KycRow, request.user_id, with_for_update=True)
-            if row is None or row.status != pb.KYC_STATUS_PENDING:
-                raise errors.failed_precondition("KYC_NOT_PENDING", "there is no pending verification to decide",
-                                                 domain=eligibility.DOMAIN, user_id=request.user_id)
-            row.status = pb.KYC_STATUS_APPROVED if request.approve else pb.KYC_STATUS_REJECTED
-            row.decide_time, row.decided_by, row.comment = datetime.now(UTC), caller.subject, request.comment[:1000]
-            kyc = _kyc_to_proto(row)
-            tx.record(Entry(caller.subject, "kyc.approved" if request.approve else "kyc.rejected",
-                            f"kyc:{request.user_id}", request.user_id))
-            tx.announce(f"compliance.kyc.decided.{subject_token(request.user_id)}", events_pb.KycDecided(kyc=kyc),
-                        f"kyc:{request.user_id}:{int(row.decide_time.timestamp() * 1_000_000)}")
+        kyc = await eligibility.decide_kyc(self.audit, caller.subject, request.user_id, request.approve,
+                                           request.comment)
         return pb.DecideKycResponse(kyc=kyc)
 
     async def RecordConsent(self, request: pb.RecordConsentRequest, context) -> pb.RecordConsentResponse:
         caller = auth.require_user(request.user_id)
-        if request.document != eligibility.RISK_DISCLOSURE or not request.version:
-            raise errors.invalid_argument("INVALID_CONSENT", f"document must be {eligibility.RISK_DISCLOSURE!r} "
-                                          "with a version", domain=eligibility.DOMAIN, field="document")
-        if request.version != eligibility.current_disclosure_version():
-            raise errors.failed_precondition("CONSENT_VERSION_UNKNOWN", "that is not the current version",
-                                             domain=eligibility.DOMAIN,
-                                             current=eligibility.current_disclosure_version())
-        async with self.audit.transaction() as tx:
-            row = await tx.session.get(ConsentRow, (request.user_id, request.document, request.version))
-            if row is None:
-                row = ConsentRow(user_id=request.user_id, document=request.document, version=request.version,
-                                 accept_time=datetime.now(UTC))
-                tx.session.add(row)
-                tx.record(Entry(caller.subject, "consent.recorded", f"consent:{request.document}",
-                                request.user_id, {"document": request.document, "version": request.version}))
-        consent = pb.Consent(user_id=row.user_id, document=row.document, version=row.version)
-        consent.accept_time.FromDatetime(row.accept_time)
-        return pb.RecordConsentResponse(consent=consent)
+        eligibility.validate_consent(request)
+        row = await eligibility.record_consent(self.audit, caller.subject, request)
+        return pb.RecordConsentResponse(consent=eligibility.consent_to_proto(row))
 
     async def CheckCopyEligibility(self, request: pb.CheckCopyEligibilityRequest, context):
         auth.require_user(request.user_id)
-        async with self.db.session() as session:
-            kyc = await session.get(KycRow, request.user_id)
-            versions = set((await session.execute(select(ConsentRow.version).where(
-                ConsentRow.user_id == request.user_id, ConsentRow.document == eligibility.RISK_DISCLOSURE))
-            ).scalars())
-        refused = eligibility.refusal(kyc.status if kyc else None, versions, eligibility.current_disclosure_version())
+        refused = await eligibility.copy_refusal(self.db, request.user_id)
         if refused is None:
             return pb.CheckCopyEligibilityResponse(eligible=True)
         return pb.CheckCopyEligibilityResponse(eligible=False, refusal=refused.to_refusal())
@@ -179,76 +71,32 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         caller = auth.require_caller()
         user_id = request.user_id or caller.user_id
         auth.require_user(user_id)
-        _require_secret(request.api_key, request.api_secret)
-        if not request.venue.id or request.venue.kind == trading_pb2.VENUE_KIND_UNSPECIFIED:
-            raise errors.invalid_argument("INVALID_CREDENTIAL", "venue.kind and venue.id are required",
-                                          domain=identity.DOMAIN, field="venue")
-        now = datetime.now(UTC)
-        async with self.audit.transaction() as tx:
-            session = tx.session
-            if request.request_id:
-                existing = (await session.execute(select(CredentialRow).where(
-                    CredentialRow.user_id == user_id, CredentialRow.request_id == request.request_id))
-                ).scalar_one_or_none()
-                if existing is not None:
-                    return pb.StoreCredentialResponse(credential=credential_to_proto(existing))
-            vault = await self.keyring.user_writer(session, user_id)
-            row = CredentialRow(
-                credential_id=f"cred_{uuid.uuid4().hex[:20]}", user_id=user_id, venue_kind=request.venue.kind,
-                venue_id=request.venue.id, market_type=request.venue.market_type, label=request.label.strip(),
-                masked_api_key=mask(request.api_key),
-                ciphertext=vault.encrypt(Secret(request.api_key, request.api_secret, request.passphrase)),
-                request_id=request.request_id or None, create_time=now, update_time=now)
-            session.add(row)
-            tx.record(Entry(caller.subject, "credential.stored", f"credential:{row.credential_id}", user_id,
-                            _venue(row)))
-        return pb.StoreCredentialResponse(credential=credential_to_proto(row))
+        credentials.require_secret(request.api_key, request.api_secret)
+        credentials.require_venue(request.venue)
+        row = await credentials.store(self.audit, self.keyring, caller.subject, user_id, request)
+        return pb.StoreCredentialResponse(credential=credentials.to_proto(row))
 
     async def ListCredentials(self, request: pb.ListCredentialsRequest, context) -> pb.ListCredentialsResponse:
         user_id = request.user_id or auth.require_caller().user_id
         auth.require_user(user_id)
-        async with self.db.session() as session:
-            rows = (await session.execute(select(CredentialRow).where(CredentialRow.user_id == user_id)
-                                          .order_by(CredentialRow.create_time))).scalars().all()
-        return pb.ListCredentialsResponse(credentials=[credential_to_proto(r) for r in rows])
+        rows = await credentials.of_user(self.db, user_id)
+        return pb.ListCredentialsResponse(credentials=[credentials.to_proto(r) for r in rows])
 
     async def UpdateCredentialSecret(self, request: pb.UpdateCredentialSecretRequest, context):
         caller = auth.require_caller()
-        _require_secret(request.api_key, request.api_secret)
-        async with self.audit.transaction() as tx:
-            await self.keyring.writer(tx.session)  # the vault lock before any row lock, as rotation takes them
-            row = await tx.session.get(CredentialRow, request.credential_id, with_for_update=True)
-            if row is None or not caller.may_act_for(row.user_id):
-                raise errors.not_found("CREDENTIAL_NOT_FOUND", "no such credential", domain=identity.DOMAIN,
-                                       credential_id=request.credential_id)
-            vault = await self.keyring.user_writer(tx.session, row.user_id)
-            row.ciphertext = vault.encrypt(Secret(request.api_key, request.api_secret, request.passphrase))
-            row.masked_api_key, row.update_time = mask(request.api_key), datetime.now(UTC)
-            tx.record(Entry(caller.subject, "credential.secret_replaced", f"credential:{row.credential_id}",
-                            row.user_id, _venue(row)))
-        return pb.UpdateCredentialSecretResponse(credential=credential_to_proto(row))
+        credentials.require_secret(request.api_key, request.api_secret)
+        row = await credentials.replace_secret(self.audit, self.keyring, caller, request)
+        return pb.UpdateCredentialSecretResponse(credential=credentials.to_proto(row))
 
     async def DeleteCredential(self, request: pb.DeleteCredentialRequest, context) -> pb.DeleteCredentialResponse:
         caller = auth.require_caller()
-        async with self.audit.transaction() as tx:
-            await self.keyring.lock(tx.session)
-            row = await tx.session.get(CredentialRow, request.credential_id)
-            if row is None or not caller.may_act_for(row.user_id):
-                raise errors.not_found("CREDENTIAL_NOT_FOUND", "no such credential", domain=identity.DOMAIN,
-                                       credential_id=request.credential_id)
-            await tx.session.delete(row)
-            tx.record(Entry(caller.subject, "credential.deleted", f"credential:{row.credential_id}", row.user_id,
-                            _venue(row)))
+        await credentials.delete(self.audit, self.keyring, caller, request.credential_id)
         return pb.DeleteCredentialResponse()
 
     async def RotateEncryptionKey(self, request: pb.RotateEncryptionKeyRequest, context):
         caller = auth.require_role(auth.ROLE_OPERATOR)
-        async with self.audit.transaction() as tx:
-            count, vault = await self.keyring.rotate(tx.session)
-            tx.record(Entry(caller.subject, "vault.key_rotated", f"vault-key:{vault.current_key_id}", "",
-                            {"records_reencrypted": count}))
-        self.keyring.install(vault)
-        return pb.RotateEncryptionKeyResponse(records_reencrypted=count)
+        return pb.RotateEncryptionKeyResponse(records_reencrypted=await self.keyring.rotate_audited(
+            self.audit, caller.subject))
 
     # --- users ---------------------------------------------------------------------------
     async def RegisterUser(self, request: pb.RegisterUserRequest, context) -> pb.RegisterUserResponse:
@@ -257,43 +105,20 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         roles = identity.self_assigned_roles(list(request.roles))
         if email in identity.bootstrap_operators():  # the first operators come from configuration
             roles = sorted({*roles, auth.ROLE_OPERATOR})
-        password_hash = await asyncio.to_thread(identity.hash_password, request.password)  # ~50 ms of CPU
-        row = UserRow(user_id=f"usr_{uuid.uuid4().hex[:20]}", email=email,
-                      display_name=request.display_name.strip() or email.split("@")[0],
-                      password_hash=password_hash, roles=roles, create_time=datetime.now(UTC), token_version=0)
-        try:
-            async with self.audit.transaction() as tx:
-                tx.session.add(row)
-                await tx.session.flush()  # a taken email fails here, before the audit lock is taken
-                tx.record(Entry(row.user_id, "user.registered", f"user:{row.user_id}", row.user_id,
-                                {"roles": roles}))
-        except IntegrityError:
-            raise errors.already_exists("EMAIL_TAKEN", "an account with this email exists",
-                                        domain=identity.DOMAIN, field="email") from None
-        return pb.RegisterUserResponse(user=user_to_proto(row))
+        row = await identity.register(self.audit, email, request.password, request.display_name, roles)
+        return pb.RegisterUserResponse(user=identity.user_to_proto(row))
 
     async def Login(self, request: pb.LoginRequest, context) -> pb.LoginResponse:
         email = request.email.strip().lower()[:320]
         address = anomaly.client_address(context.peer() if context else "", _forwarded_for(context),
                                          self.trusted_proxies)
         await self.throttle.attempt(email, address)  # before the password is looked at
-        async with self.db.session() as session:
-            row = (await session.execute(select(UserRow).where(UserRow.email == email))).scalar_one_or_none()
-        stored = row.password_hash if row else identity.DUMMY_HASH
-        matches = await asyncio.to_thread(identity.password_matches, stored, request.password)
-        if row is None or not matches:
-            # Recorded for unknown emails too (without the email), so that the time taken still
-            # does not tell whether an account exists.
-            user_id = row.user_id if row else ""
-            await self.audit.record(Entry("anonymous", "user.login_failed", f"user:{user_id}", user_id))
-            raise errors.unauthenticated("INVALID_CREDENTIALS", "email or password is wrong", domain=identity.DOMAIN)
+        row = await identity.authenticate(self.db, self.audit, email, request.password)
         await self.throttle.succeeded(email, address)
-        async with self.audit.transaction() as tx:
-            await self.monitor.note_login(tx, row.user_id, address)
-            tx.record(Entry(row.user_id, "user.logged_in", f"user:{row.user_id}", row.user_id))
+        await identity.logged_in(self.audit, self.monitor, row, address)
         token, expires = auth.issue_token(self.settings.jwt_secret, row.user_id, row.roles,
                                           version=row.token_version)
-        response = pb.LoginResponse(access_token=token, user=user_to_proto(row))
+        response = pb.LoginResponse(access_token=token, user=identity.user_to_proto(row))
         response.expire_time.FromSeconds(expires)
         return response
 
@@ -302,13 +127,7 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         if not caller.user_id:
             raise errors.permission_denied("USER_REQUIRED", "only a user's session can be logged out",
                                            domain=identity.DOMAIN)
-        async with self.audit.transaction() as tx:
-            row = await tx.session.get(UserRow, caller.user_id, with_for_update=True)
-            if row is None:
-                raise auth.token_revoked()
-            revoked = _revoke_tokens(tx, row, "LOGOUT")
-            tx.record(Entry(caller.subject, "user.logged_out", f"user:{row.user_id}", row.user_id))
-        self._heard(revoked)
+        self._heard(await identity.log_out(self.audit, caller.subject, caller.user_id))
         return pb.LogoutResponse()
 
     def _heard(self, revoked: events_pb.UserTokensRevoked) -> None:
@@ -318,62 +137,27 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
 
     async def GetUser(self, request: pb.GetUserRequest, context) -> pb.GetUserResponse:
         auth.require_user(request.user_id)
-        async with self.db.session() as session:
-            row = await session.get(UserRow, request.user_id)
-        if row is None:
-            raise errors.not_found("USER_NOT_FOUND", "no such user", domain=identity.DOMAIN, user_id=request.user_id)
-        return pb.GetUserResponse(user=user_to_proto(row))
+        return pb.GetUserResponse(user=identity.user_to_proto(await identity.get(self.db, request.user_id)))
 
     async def SetUserRoles(self, request: pb.SetUserRolesRequest, context) -> pb.SetUserRolesResponse:
         caller = auth.require_role(auth.ROLE_OPERATOR)
-        unknown = [r for r in request.roles if r not in identity.ROLE_NAMES]
-        if not request.roles or unknown:
-            raise errors.invalid_argument("INVALID_ROLE", "roles must name at least one of ROLE_FOLLOWER, "
-                                          "ROLE_MASTER, ROLE_OPERATOR", domain=identity.DOMAIN, field="roles")
-        roles = sorted({identity.ROLE_NAMES[r] for r in request.roles})
-        async with self.audit.transaction() as tx:
-            row = await tx.session.get(UserRow, request.user_id, with_for_update=True)
-            if row is None:
-                raise errors.not_found("USER_NOT_FOUND", "no such user", domain=identity.DOMAIN,
-                                       user_id=request.user_id)
-            previous, row.roles = list(row.roles), roles
-            revoked = _revoke_tokens(tx, row, "ROLES_CHANGED")  # tokens carry roles: old ones must go
-            tx.record(Entry(caller.subject, "user.roles_set", f"user:{row.user_id}", row.user_id,
-                            {"previous": previous, "roles": roles}))
+        roles = identity.roles_set(list(request.roles))
+        row, revoked = await identity.set_roles(self.audit, caller.subject, request.user_id, roles)
         self._heard(revoked)
-        return pb.SetUserRolesResponse(user=user_to_proto(row))
+        return pb.SetUserRolesResponse(user=identity.user_to_proto(row))
 
     async def DeleteUser(self, request: pb.DeleteUserRequest, context) -> pb.DeleteUserResponse:
         auth.require_caller()
-        if not request.user_id:
-            raise errors.invalid_argument("INVALID_USER", "user_id is required", domain=identity.DOMAIN,
-                                          field="user_id")
-        caller = auth.require_user(request.user_id)
-        async with self.audit.transaction() as tx:
-            await self.keyring.lock(tx.session)
-            held, shredded = await privacy.erase(tx.session, request.user_id)
-            if not held:
-                raise errors.not_found("USER_NOT_FOUND", "no such user", domain=identity.DOMAIN,
-                                       user_id=request.user_id)
-            revoked = events_pb.UserTokensRevoked(user_id=request.user_id, deleted=True, reason="DELETED")
-            tx.announce(auth.revocation_subject(request.user_id), revoked, f"tokens:{request.user_id}:deleted")
-            tx.record(Entry(caller.subject, "user.deleted", f"user:{request.user_id}", request.user_id,
-                            {"credentials_shredded": shredded}))
+        caller = auth.require_user(identity.required_user_id(request.user_id))
+        revoked, shredded = await privacy.delete_user(self.audit, self.keyring, caller.subject, request.user_id)
         self._heard(revoked)
         return pb.DeleteUserResponse(credentials_shredded=shredded)
 
     async def ExportUserData(self, request: pb.ExportUserDataRequest, context) -> pb.ExportUserDataResponse:
         auth.require_caller()
-        if not request.user_id:
-            raise errors.invalid_argument("INVALID_USER", "user_id is required", domain=identity.DOMAIN,
-                                          field="user_id")
-        caller = auth.require_user(request.user_id)
-        document = await privacy.export(self.db, self.keyring, request.user_id)
-        if document is None:
-            raise errors.not_found("USER_NOT_FOUND", "no such user", domain=identity.DOMAIN, user_id=request.user_id)
-        await self.audit.record(Entry(caller.subject, "user.data_exported", f"user:{request.user_id}",
-                                      request.user_id))
-        return pb.ExportUserDataResponse(content=privacy.to_json(document))
+        caller = auth.require_user(identity.required_user_id(request.user_id))
+        content = await privacy.export_audited(self.db, self.audit, self.keyring, caller.subject, request.user_id)
+        return pb.ExportUserDataResponse(content=content)
 
     # --- audit trail ---------------------------------------------------------------------
     async def ListAuditEvents(self, request: pb.ListAuditEventsRequest, context) -> pb.ListAuditEventsResponse:
@@ -383,96 +167,35 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
             user_id = caller.user_id  # a user's view is their own records
         if user_id:
             auth.require_user(user_id)
-        if request.action_prefix and not _ACTION_PREFIX.fullmatch(request.action_prefix):
-            raise errors.invalid_argument("INVALID_ACTION_PREFIX", "action_prefix is the start of a dotted "
-                                          "lower-case verb such as copy. (at most 64 characters)",
-                                          domain=identity.DOMAIN, field="action_prefix")
-        query = select(AuditRow)
-        if user_id:
-            query = query.where(or_(AuditRow.subject_user_id == user_id, AuditRow.actor == user_id))
-        if request.action_prefix:
-            query = query.where(AuditRow.action.startswith(request.action_prefix, autoescape=True))
-        async with self.db.session() as session:
-            rows, token = await _newest_first(session, query, request.page_size, request.page_token)
+        audit.check_action_prefix(request.action_prefix)
+        rows, token = await self.audit.page(user_id, request.action_prefix, request.page_size, request.page_token)
         return pb.ListAuditEventsResponse(events=[audit.to_proto(r) for r in rows], next_page_token=token)
 
     async def VerifyAuditChain(self, request: pb.VerifyAuditChainRequest, context):
         caller = auth.require_role(auth.ROLE_OPERATOR)
-        signed, unverifiable = await self.checkpoints.read_all()  # before the head: each names a walked record
-        checked = await self.audit.verify(signed)
-        found = checked.found
-        if found is None and unverifiable:
-            found = audit.Break(min(unverifiable), audit.UNVERIFIABLE_CHECKPOINT,
-                                f"{len(unverifiable)} checkpoints (the first for record {min(unverifiable)}) are not "
-                                "signed by this chain's key: the key was replaced, or someone else published them")
+        checked, found = await verify_chain(self.audit, self.checkpoints, caller.subject)
         result = pb.VerifyAuditChainResponse(intact=found is None, records_checked=checked.records_checked,
                                              checkpoints_checked=checked.checkpoints_checked)
         if found is not None:
             result.first_bad_sequence, result.problem = found.sequence, found.problem
             result.explanation = found.explanation
-        await self.audit.record(Entry(caller.subject, "audit.verified", "audit-trail", "", {
-            "intact": result.intact, "records_checked": result.records_checked,
-            "checkpoints_checked": result.checkpoints_checked,
-            **({"first_bad_sequence": found.sequence, "problem": found.problem, "explanation": found.explanation}
-               if found else {})}))
         return result
 
     # --- reports and monitoring ----------------------------------------------------------
     async def ExportTradeReport(self, request: pb.ExportTradeReportRequest, context):
         caller = auth.require_caller()
-        user_id = request.user_id or caller.user_id
-        if not user_id:
-            raise errors.invalid_argument("INVALID_USER", "user_id is required", domain=identity.DOMAIN,
-                                          field="user_id")
+        user_id = identity.required_user_id(request.user_id or caller.user_id)
         auth.require_user(user_id)
         start, end = reports.period(request)
         fmt = reports.report_format(request.format)
-        async with self.db.session() as session:
-            trades = (await session.execute(select(TradeRow).where(
-                TradeRow.user_id == user_id, TradeRow.execute_time >= start, TradeRow.execute_time < end)
-                .order_by(TradeRow.execute_time, TradeRow.trade_id).limit(reports.MAX_TRADES + 1))).scalars().all()
-        if len(trades) > reports.MAX_TRADES:
-            raise errors.invalid_argument("PERIOD_TOO_LONG", f"the period holds more than {reports.MAX_TRADES} "
-                                          "trades; ask for a shorter one", domain=identity.DOMAIN,
-                                          field="end_time", max_trades=reports.MAX_TRADES)
-        content_type, content = reports.render(fmt, user_id, start, end, trades)
-        await self.audit.record(Entry(caller.subject, "trade_report.exported", f"user:{user_id}", user_id, {
-            "start_time": start.isoformat(), "end_time": end.isoformat(), "format": pb.ReportFormat.Name(fmt),
-            "trade_count": len(trades)}))
-        return pb.ExportTradeReportResponse(content_type=content_type, content=content, trade_count=len(trades))
+        content_type, content, count = await reports.export(self.db, self.audit, caller.subject, user_id, start,
+                                                            end, fmt)
+        return pb.ExportTradeReportResponse(content_type=content_type, content=content, trade_count=count)
 
     async def ListComplianceAlerts(self, request: pb.ListComplianceAlertsRequest, context):
         auth.require_role(auth.ROLE_OPERATOR)
-        query = select(AlertRow)
-        if request.user_id:
-            query = query.where(AlertRow.user_id == request.user_id)
-        async with self.db.session() as session:
-            rows, token = await paging.keyset_page(session, query, AlertRow.alert_id, request.page_size,
-                                                   request.page_token, descending=True)
+        rows, token = await alerts_page(self.db, request.user_id, request.page_size, request.page_token)
         return pb.ListComplianceAlertsResponse(alerts=[alert_to_proto(r) for r in rows], next_page_token=token)
-
-
-def _revoke_tokens(tx, row: UserRow, reason: str) -> events_pb.UserTokensRevoked:
-    """Bump the user's token version (in `tx`) and announce it once `tx` commits."""
-    row.token_version = (row.token_version or 0) + 1
-    revoked = events_pb.UserTokensRevoked(user_id=row.user_id, token_version=row.token_version, reason=reason)
-    tx.announce(auth.revocation_subject(row.user_id), revoked, f"tokens:{row.user_id}:{row.token_version}")
-    return revoked
-
-
-async def token_versions(db: Database, user_ids: list[str]) -> dict[str, int]:
-    """{user id: token version} for the users that exist."""
-    async with db.session() as session:
-        rows = (await session.execute(select(UserRow.user_id, UserRow.token_version)
-                                      .where(UserRow.user_id.in_(user_ids)))).all()
-    return {user_id: version or 0 for user_id, version in rows}
-
-
-def _require_secret(api_key: str, api_secret: str) -> None:
-    for field, value in (("api_key", api_key), ("api_secret", api_secret)):
-        if not value.strip():
-            raise errors.invalid_argument("INVALID_CREDENTIAL", f"{field} is required", domain=identity.DOMAIN,
-                                          field=field)
 
 
 def _forwarded_for(context) -> str:
@@ -492,94 +215,36 @@ class ComplianceInternalServicer(internal_grpc.ComplianceInternalServiceServicer
 
     async def FetchCredential(self, request: internal_pb.FetchCredentialRequest, context):
         caller = auth.require_service("replication")
-        async with self.db.session() as session:
-            row = await session.get(CredentialRow, request.credential_id)
-        credential = await self._hand_over(request, row)
-        await self.audit.record(Entry(caller.subject, "credential.fetched", f"credential:{row.credential_id}",
-                                      row.user_id))
+        row = await credentials.get(self.db, request.credential_id)
+        credential = await credentials.hand_over(self.keyring, request, row)
+        await credentials.record_fetched(self.audit, caller.subject, [row])
         return credential
 
     async def FetchCredentials(self, request: internal_pb.FetchCredentialsRequest, context):
         caller = auth.require_service("replication")
-        if len(request.credentials) > MAX_CREDENTIALS_PER_FETCH:
-            raise errors.invalid_argument("TOO_MANY_CREDENTIALS", f"at most {MAX_CREDENTIALS_PER_FETCH} credentials "
-                                          "per call", domain=identity.DOMAIN, field="credentials")
-        ids = list({r.credential_id for r in request.credentials if r.credential_id})
-        async with self.db.session() as session:
-            rows = {row.credential_id: row for row in (await session.execute(
-                select(CredentialRow).where(CredentialRow.credential_id.in_(ids)))).scalars()} if ids else {}
+        credentials.require_fetchable(len(request.credentials))
+        rows = await credentials.by_id(self.db, [r.credential_id for r in request.credentials])
         response, fetched = internal_pb.FetchCredentialsResponse(), []
         for wanted in request.credentials:
             result = response.results.add(credential_id=wanted.credential_id)
             try:  # each refused alone, as FetchCredential would refuse it
-                result.credential.CopyFrom(await self._hand_over(wanted, rows.get(wanted.credential_id)))
+                result.credential.CopyFrom(await credentials.hand_over(self.keyring, wanted,
+                                                                       rows.get(wanted.credential_id)))
             except errors.DomainError as refused:
                 result.error_reason, result.error_message = refused.reason, refused.message
                 continue
             fetched.append(rows[wanted.credential_id])
-        if fetched:  # every hand-over audited, as FetchCredential's, in one append
-            async with self.audit.transaction() as tx:
-                for row in fetched:
-                    tx.record(Entry(caller.subject, "credential.fetched", f"credential:{row.credential_id}",
-                                    row.user_id))
+        await credentials.record_fetched(self.audit, caller.subject, fetched)  # as FetchCredential's, in one append
         return response
-
-    async def _hand_over(self, wanted: internal_pb.FetchCredentialRequest,
-                         row: CredentialRow | None) -> internal_pb.FetchCredentialResponse:
-        """The decrypted credential, when it is the named user's (NOT_FOUND otherwise) and opens
-        under the keys held (FAILED_PRECONDITION otherwise)."""
-        if row is None or (wanted.user_id and row.user_id != wanted.user_id):
-            raise errors.not_found("CREDENTIAL_NOT_FOUND", "no such credential for that user",
-                                   domain=identity.DOMAIN, credential_id=wanted.credential_id)
-        try:
-            secret = await self.keyring.decrypt(row.ciphertext, row.user_id)
-        except InvalidToken:
-            raise errors.failed_precondition("CREDENTIAL_UNREADABLE", "the credential cannot be decrypted with the "
-                                             "configured master key", domain=identity.DOMAIN,
-                                             credential_id=wanted.credential_id) from None
-        return internal_pb.FetchCredentialResponse(
-            venue=trading_pb2.Venue(kind=row.venue_kind, id=row.venue_id, market_type=row.market_type),
-            api_key=secret.api_key, api_secret=secret.api_secret, passphrase=secret.passphrase)
 
     async def VerifyCredentialOwner(self, request: internal_pb.VerifyCredentialOwnerRequest, context):
         auth.require_service()
-        async with self.db.session() as session:
-            row = await session.get(CredentialRow, request.credential_id) if request.credential_id else None
+        row = await credentials.get(self.db, request.credential_id)
         return internal_pb.VerifyCredentialOwnerResponse(
             owned=row is not None and bool(request.user_id) and row.user_id == request.user_id)
 
     async def RecordAuditEvent(self, request: internal_pb.RecordAuditEventRequest, context):
         caller = auth.require_service()
-        details = _audit_details(request.details_json)
-        for field, value, limit in (("actor", request.actor, 128), ("resource", request.resource, 256),
-                                    ("subject_user_id", request.subject_user_id, 64),
-                                    ("event_id", request.event_id, 128)):
-            if len(value) > limit:
-                raise errors.invalid_argument("INVALID_AUDIT_EVENT", f"{field} is longer than {limit} characters",
-                                              domain=identity.DOMAIN, field=field)
-        if not _ACTION.fullmatch(request.action) or len(request.action) > 64:
-            raise errors.invalid_argument("INVALID_AUDIT_EVENT", "action is a dotted lower-case verb such as "
-                                          "copy.refused (at most 64 characters)", domain=identity.DOMAIN,
-                                          field="action")
-        actor = request.actor or caller.subject
-        if actor != caller.subject:  # who said so, beside who it says acted
-            details["recorded_by"] = caller.subject
-        row = await self.audit.record(Entry(actor, request.action, request.resource, request.subject_user_id, details,
-                                            f"rpc:{caller.subject}:{request.event_id}" if request.event_id else None))
+        row = await self.audit.record(audit.reported_entry(request, caller.subject))
         return internal_pb.RecordAuditEventResponse(sequence=row.sequence)
 
-
-def _audit_details(details_json: str) -> dict:
-    if not details_json:
-        return {}
-    if len(details_json) > MAX_DETAILS_JSON:
-        raise errors.invalid_argument("INVALID_AUDIT_EVENT", f"details_json is over {MAX_DETAILS_JSON} bytes",
-                                      domain=identity.DOMAIN, field="details_json")
-    try:
-        details = json.loads(details_json)
-    except ValueError:
-        details = None
-    if not isinstance(details, dict):
-        raise errors.invalid_argument("INVALID_AUDIT_EVENT", "details_json must be a JSON object",
-                                      domain=identity.DOMAIN, field="details_json")
-    return details
