@@ -146,7 +146,19 @@ class Copier:
             # One master's fills are copied one at a time across replicas (on PostgreSQL; SQLite
             # runs one process), so the check for fills overtaken below sees none in the works.
             await self.db.serialise(lock, f"copying-master:{fill.master_account_id}")
-            await self._copy_in_order(fill)
+            await self._copy_in_order(fill, lock)
+
+    @asynccontextmanager
+    async def _reading(self, lock):
+        """Where copying a fill reads first: on PostgreSQL the transaction holding the master's
+        lock (one begin and commit fewer per fill); on SQLite, whose one connection must not stay
+        with a lock it does not need while the copies are written, a transaction of its own."""
+        if self.db.is_postgres:
+            yield lock
+            lock.expunge_all()  # what it read is saved by other transactions while this one holds the lock
+            return
+        async with self.db.session() as session:
+            yield session
 
     async def _verified(self, delivery: Delivery) -> events.MasterFill | None:
         """The fill, when it is one replication stored with this very payload; anything else on
@@ -172,9 +184,9 @@ class Copier:
                                msg_id=f"fills.master.rejected:{delivery.stream_sequence}")
         return None
 
-    async def _copy_in_order(self, fill: events.MasterFill) -> None:
+    async def _copy_in_order(self, fill: events.MasterFill, lock) -> None:
         received = datetime.now(UTC)
-        async with self.db.session() as session:  # what copying the fill reads first, in one transaction
+        async with self._reading(lock) as session:
             # The live sessions and their followers' accounts, from memory (checked against a version).
             sessions, accounts = await self.catalog.plan(session, fill.master_account_id)
             # JetStream does not keep order across a redelivery: a fill lost in flight when NATS
@@ -190,15 +202,15 @@ class Copier:
         for fill_id, payload in uncopied:
             if fill_id != fill.fill_id:
                 overtaken = events.MasterFill.FromString(payload)
-                async with self.db.session() as session:
+                async with self._reading(lock) as session:
                     overtaken_made = await self._made_before(session, overtaken, sessions)
                 await self._copy_fill(overtaken, sessions, accounts, overtaken_made, received)
         await self._copy_fill(fill, sessions, accounts, made, received)
         # Only fills stored here and not yet marked need marking (a redelivery, or a fill another
         # deployment stored, does not).
         if uncopied:
-            async with self.db.session() as session:
-                await session.execute(update(MasterFillRow).where(
+            async with self.db.session() as marking:
+                await marking.execute(update(MasterFillRow).where(
                     self.db.member(MasterFillRow.fill_id, [fill_id for fill_id, _ in uncopied])).values(handled=True))
 
     async def _made_before(self, session, fill: events.MasterFill, sessions: list[CopySessionRow]

@@ -232,10 +232,10 @@ async def test_a_fill_recorded_but_not_yet_copied_is_copied_to_the_joiner_not_jo
     await eventually(copied, message="the first fill handled")
     copy_in_order, gate, held = copier._copy_in_order, asyncio.Event(), asyncio.Event()
 
-    async def held_back(fill):
+    async def held_back(fill, *rest):  # rest: the master lock's transaction
         held.set()
         await gate.wait()
-        await copy_in_order(fill)
+        await copy_in_order(fill, *rest)
     copier._copy_in_order = held_back
     try:
         await master_fill("second", "0.02")  # stored, the master's book at 0.03; its copying held back
