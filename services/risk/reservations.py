@@ -128,43 +128,34 @@ class ReservationBook:
             for apply in after:
                 apply()
 
-    async def _advance(self, session: AsyncSession, users: set[str]) -> dict[str, tuple[int | None, int]]:
-        """Every follower in `users` changes in this transaction (under their locks): each gets a
-        new version, so other replicas' books of them are reloaded. One statement reads and bumps
-        the versions: follower → (the version before, None for a new follower; the new one)."""
-        table = RiskBookRow.__table__
-        bumped = dict((await session.execute(update(table).where(self.db.member(table.c.user_id, users)).values(
-            version=table.c.version + 1).returning(table.c.user_id, table.c.version))).all()) if users else {}
-        new = [u for u in users if u not in bumped]
-        await self.db.insert_many(session, table, [{"user_id": u, "version": 1} for u in new])
-        return {**{u: (v - 1, v) for u, v in bumped.items()}, **{u: (None, 1) for u in new}}
+    async def _versions(self, session: AsyncSession, users: set[str]) -> dict[str, int]:
+        return dict((await session.execute(select(RiskBookRow.user_id, RiskBookRow.version).where(
+            self.db.member(RiskBookRow.user_id, users)))).all())
 
-    def _follow(self, versions: dict[str, tuple[int | None, int]]) -> None:
-        """After a commit: the books this replica held at the version before follow to the new
-        one; the others are dropped (reloaded next time)."""
-        for user_id, (before, after) in versions.items():
-            book = self._books.get(user_id)
-            if book is None:
-                continue
-            if before is None or book.version != before:
-                self._books.pop(user_id, None)
-            else:
-                book.version = after
+    async def _bump(self, session: AsyncSession, users: set[str], versions: dict[str, int]) -> None:
+        """Every follower in `users` changed in this transaction: a new version, so other
+        replicas' books of them are reloaded."""
+        known = [u for u in users if u in versions]
+        if known:
+            table = RiskBookRow.__table__
+            await session.execute(update(table).where(self.db.member(table.c.user_id, known)).values(
+                version=table.c.version + 1))
+        await self.db.insert_many(session, RiskBookRow.__table__,
+                                  [{"user_id": u, "version": 1} for u in users if u not in versions])
 
-    async def _current_books(self, session: AsyncSession, users: set[str], now: datetime,
-                             versions: dict[str, tuple[int | None, int]]) -> dict[str, FollowerBook]:
-        """The followers' books, from memory where it holds the version the database had, else
-        loaded (at the new version: the caller's transaction makes it so)."""
+    async def _current_books(self, session: AsyncSession, users: set[str], now: datetime
+                             ) -> tuple[dict[str, FollowerBook], dict[str, int]]:
+        """The followers' books, from memory where its version is the database's, else loaded."""
+        versions = await self._versions(session, users)
         books = {}
         for user_id in users:
             book = self._books.get(user_id)
-            before = versions[user_id][0]
-            if book is not None and before is not None and book.version == before:
+            if book is not None and user_id in versions and book.version == versions[user_id]:
                 books[user_id] = book
         stale = users - books.keys()
         if stale:
-            books.update(await self._load(session, stale, now, {u: versions[u][1] for u in stale}))
-        return books
+            books.update(await self._load(session, stale, now, versions))
+        return books, versions
 
     def _keep(self, books: dict[str, FollowerBook]) -> None:
         if len(self._books) + len(books) > MAX_BOOKS:
@@ -198,8 +189,7 @@ class ReservationBook:
                     await session.execute(select(ReservationRow.reservation_id, ReservationRow.decision,
                                                  ReservationRow.expire_time).where(
                         self.db.member(ReservationRow.reservation_id, set(keys))))}
-            versions = await self._advance(session, users)
-            books = await self._current_books(session, users, now, versions)
+            books, versions = await self._current_books(session, users, now)
             views = {u: books[u].view(now) for u in users}
             states = await self._effective_states(session, list({(a.user_id, a.master_id) for a in asks}))
             results, rows, opened = [], [], []
@@ -224,15 +214,17 @@ class ReservationBook:
                     symbol=ask.order.symbol, signed_quantity=decision.quantity, price=ask.order.expected_price,
                     contract_size=ask.order.contract_size, status="DENIED" if decision.outcome == "DENIED" else "OPEN",
                     decision=_decision_to_json(decision), expire_time=expires))
+            changed = {user_id for user_id, _, _ in opened}  # a denial changes no book
             if rows:
                 await self.db.insert_many(session, ReservationRow.__table__, rows)
+                await self._bump(session, changed, versions)
 
             def apply() -> None:
                 for user_id, key, entry in opened:
                     books[user_id].open[key] = entry
                     books[user_id].made.append(entry[3])
-                for user_id, (_, after) in versions.items():
-                    books[user_id].version = after
+                for user_id in changed:
+                    books[user_id].version = versions.get(user_id, 0) + 1
                 self._keep(books)
             after.append(apply)
         return results
@@ -303,7 +295,7 @@ class ReservationBook:
         named, users, by_client = await self._keys(caller, fills)
         table = ReservationRow.__table__
         async with self._serialised(users) as (session, after):
-            versions = await self._advance(session, users)
+            versions = await self._versions(session, users)
             rows = {r.reservation_id: Settled(*r) for r in await session.execute(select(
                 table.c.reservation_id, table.c.user_id, table.c.symbol, table.c.signed_quantity,
                 table.c.contract_size, table.c.status).where(self.db.member(table.c.reservation_id, named)))}
@@ -334,18 +326,25 @@ class ReservationBook:
             if changed:
                 await session.execute(update(table).where(self.db.member(table.c.reservation_id, changed)).values(
                     status=status))
+                touched = {rows[key].user_id for key in changed}
+                await self._bump(session, touched, versions)
 
-            def apply() -> None:  # the books this replica holds at the version before follow it
-                self._follow(versions)
-                for key in changed:
-                    book = self._books.get(rows[key].user_id)
-                    if book is not None:
-                        book.open.pop(key, None)
-                for (user_id, symbol), (quantity, price) in positions.items():
-                    book = self._books.get(user_id)
-                    if book is not None:
-                        book.positions[symbol], book.prices[symbol] = quantity, price
-            after.append(apply)
+                def apply() -> None:  # the books this replica holds at the version changed follow it
+                    for user_id in touched:
+                        book = self._books.get(user_id)
+                        if book is None or user_id not in versions or book.version != versions[user_id]:
+                            self._books.pop(user_id, None)
+                            continue
+                        book.version += 1
+                    for key in changed:
+                        book = self._books.get(rows[key].user_id)
+                        if book is not None:
+                            book.open.pop(key, None)
+                    for (user_id, symbol), (quantity, price) in positions.items():
+                        book = self._books.get(user_id)
+                        if book is not None:
+                            book.positions[symbol], book.prices[symbol] = quantity, price
+                after.append(apply)
         return found
 
     async def _count_fills(self, session: AsyncSession, pending: list[tuple[Settled, Fill]]
