@@ -175,6 +175,52 @@ async def test_keys_are_handled_concurrently_each_in_its_own_order(nats_server):
         await bus.close()
 
 
+async def test_a_lanes_backlog_is_handed_over_as_one_run_in_order(nats_server):
+    """With runs_of, what waits in a key's lane while its handler is busy comes to the handler
+    next as one list, in the order published and at most runs_of long; a run whose handler
+    raises is redelivered whole, and a run handled is acknowledged whole."""
+    tag = uuid.uuid4().hex[:8]
+    subject = f"fills.master.filled.{tag}.>"
+    runs: list[list[str]] = []
+    release, failed_once = asyncio.Event(), []
+    bus = await Bus.connect(nats_server.url, "runs")
+    try:
+        async def handler(deliveries):
+            ids = [d.event.fill_id for d in deliveries]
+            runs.append(ids)
+            if ids == ["r0"]:
+                await release.wait()  # the first is held: the rest queue up behind it
+            elif not failed_once and "r1" in ids:
+                failed_once.append(ids)
+                raise RuntimeError("the database went away")
+        await bus.consume("FILLS", f"runs-{tag}", subject, handler, key=lambda d: d.subject, batch=8, runs_of=4)
+        await bus.publish(f"fills.master.filled.{tag}.m", _fill("r0"), msg_id=f"{tag}-r0")
+        await eventually(lambda: runs == [["r0"]], timeout=10, message="the first fill handled alone")
+        for i in range(1, 7):
+            await bus.publish(f"fills.master.filled.{tag}.m", _fill(f"r{i}"), msg_id=f"{tag}-r{i}")
+
+        async def queued():
+            info = await bus.js.consumer_info("FILLS", f"runs-{tag}")
+            return info.num_pending == 0 and info.num_ack_pending == 7
+        await eventually(queued, timeout=10, message="the six after it wait in the lane")
+        release.set()
+        await eventually(lambda: sorted({i for run in runs for i in run}) == [f"r{i}" for i in range(7)]
+                         and len(runs) >= 4, timeout=15, message="every fill handled")
+        assert runs[1] == ["r1", "r2", "r3", "r4"]  # the backlog, in order, runs_of at the most
+        assert failed_once == [runs[1]]
+        handled = [i for run in runs[2:] for i in run]
+        assert handled.index("r1") < handled.index("r4") and "r5" in handled  # the failed run came back
+
+        async def all_acked():
+            info = await bus.js.consumer_info("FILLS", f"runs-{tag}")
+            return info.num_pending == 0 and info.num_ack_pending == 0
+        await eventually(all_acked, timeout=30, message="every run acknowledged")
+    finally:
+        release.set()
+        await bus.js.purge_stream("FILLS", subject=subject)
+        await bus.close()
+
+
 async def test_lanes_are_bounded(nats_server):
     """At most `lanes` keys are handled at once: the next key waits for a lane to come free."""
     tag = uuid.uuid4().hex[:8]

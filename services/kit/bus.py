@@ -284,9 +284,9 @@ class Bus:
                     raise
                 await asyncio.sleep(0.1)
 
-    async def consume(self, stream: str, durable: str, subject: str, handler: Handler, *,
+    async def consume(self, stream: str, durable: str, subject: str, handler: Handler | BatchHandler, *,
                       batch: int = 64, ack_wait: float = 30.0, max_deliver: int = -1,
-                      key: Callable[[Delivery], str] | None = None, lanes: int = 1) -> None:
+                      key: Callable[[Delivery], str] | None = None, lanes: int = 1, runs_of: int = 0) -> None:
         """Start a background loop feeding `handler` from a durable pull consumer. Replicas that
         use the same durable share the work. A handler that raises gets the message redelivered
         (handlers must be idempotent).
@@ -294,10 +294,13 @@ class Bus:
         Without `key`, deliveries are handled one at a time, in the order received. With it,
         each key's deliveries form a lane, handled one at a time in order, and up to `lanes`
         keys are handled at once: a key whose handler holds on never delays another key's.
+        With `runs_of` > 0 the handler takes a list instead: what waits in the lane, in order, up
+        to `runs_of` deliveries (a key's backlog handled in one pass), all acked when it returns
+        and all handed back if it raises.
         Closing the bus hands every delivery not yet handled back to JetStream (nak)."""
         sub = await self._pull(stream, durable, subject, ack_wait, max_deliver)
         consumer = _Consumer(self, sub, durable, handler, key=key, lanes=max(1, lanes) if key else 1, batch=batch,
-                             ack_wait=ack_wait)
+                             ack_wait=ack_wait, runs_of=runs_of)
         self._consumers.append(consumer)
         consumer.start()
 
@@ -369,6 +372,30 @@ class Bus:
                                   "messaging.consumer.group.name": durable}):
                 return await self._handle(msg, delivery, handler)
         await self._handle(msg, delivery, handler)
+
+    async def _deliver_run(self, taken: list[tuple[Msg, Delivery]], handler: BatchHandler, durable: str) -> None:
+        """A lane's run of deliveries to a handler of lists: acked together, or handed back together."""
+        msg, first = taken[0]
+        if tracing.enabled():  # one consumer span for the run, a child of its first publisher's
+            with tracing.span(f"process {msg.subject.split('.', 1)[0]}", kind=SpanKind.CONSUMER,
+                              parent=tracing.extract(msg.headers), attributes={
+                                  "messaging.system": "nats", "messaging.destination.name": msg.subject,
+                                  "messaging.consumer.group.name": durable, "messaging.batch.message_count": len(taken)}):
+                return await self._handle_run(taken, handler)
+        await self._handle_run(taken, handler)
+
+    async def _handle_run(self, taken: list[tuple[Msg, Delivery]], handler: BatchHandler) -> None:
+        try:
+            await handler([delivery for _, delivery in taken])
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s: handler failed for a run of %d (%s …); they will be redelivered",
+                          self.name, len(taken), taken[0][1].msg_id)
+            tracing.fail(description="handler failed; redelivered")
+            await asyncio.gather(*(self._settle(m.nak(delay=min(30.0, 0.5 * d.num_delivered)), d) for m, d in taken))
+            return
+        await asyncio.gather(*(self._settle(m.ack(), d) for m, d in taken))
 
     async def _handle(self, msg: Msg, delivery: Delivery, handler: Handler) -> None:
         try:
@@ -495,9 +522,11 @@ class _Consumer:
 
     HAND_BACK_S = 1.0  # how long JetStream keeps a delivery handed back for a full lane
 
-    def __init__(self, bus: Bus, sub, durable: str, handler: Handler, *, key: Callable[[Delivery], str] | None,
-                 lanes: int, batch: int, ack_wait: float) -> None:
+    def __init__(self, bus: Bus, sub, durable: str, handler: Handler | BatchHandler, *,
+                 key: Callable[[Delivery], str] | None, lanes: int, batch: int, ack_wait: float,
+                 runs_of: int = 0) -> None:
         self.bus, self.sub, self.durable, self.handler = bus, sub, durable, handler
+        self.runs_of = runs_of  # 0: the handler takes one delivery; n: a list of up to n of a lane
         self.key = key or (lambda delivery: "")
         self.hands_back = key is not None  # one lane (no key) keeps everything, in order
         self.per_lane, self.capacity = batch, batch * lanes
@@ -567,14 +596,17 @@ class _Consumer:
         async with self.slots:
             lane = self.waiting[key]
             while lane:
-                msg, delivery = lane.popleft()
+                taken = [lane.popleft() for _ in range(min(self.runs_of, len(lane)) or 1)]
                 try:
-                    await self.bus._deliver(msg, delivery, self.handler, self.durable)
+                    if self.runs_of:
+                        await self.bus._deliver_run(taken, self.handler, self.durable)
+                    else:
+                        await self.bus._deliver(*taken[0], self.handler, self.durable)
                 except asyncio.CancelledError:  # shutting down: back to JetStream, for another replica
-                    await self.bus._settle(msg.nak(), delivery)
+                    await asyncio.gather(*(self.bus._settle(msg.nak(), delivery) for msg, delivery in taken))
                     raise
                 finally:
-                    self.held -= 1
+                    self.held -= len(taken)
                     self.room.set()
             # (no await between the lane found empty and its removal: _route sees one or the other)
             del self.waiting[key], self.lanes[key]

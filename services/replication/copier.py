@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import grpc
-from sqlalchemy import inspect, select, update
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -68,6 +68,25 @@ FANOUT_CHUNK = 100  # copies per risk call and fence write; a fill's chunks are 
 HOLD_S = 60.0  # how long a fill whose copying fails is retried in place before JetStream has it back
 
 
+def waves(fills: list[events.MasterFill]) -> list[list[events.MasterFill]]:
+    """Consecutive fills, in order, in waves copied together: a wave is a fill and the fills
+    after it that only open. Sizing an opening copy needs nothing the copies before it change;
+    a close is sized by the follower's position, so it waits for the acknowledgements before
+    it and starts a wave (as does a fill whose numbers cannot be read: it is refused alone)."""
+    result: list[list[events.MasterFill]] = []
+    for fill in fills:
+        try:
+            opens = sizing.closing_fraction(Decimal(fill.position_before or 0), SIDE_NAMES[fill.side],
+                                            Decimal(fill.quantity))[0] == 0
+        except (KeyError, ArithmeticError, ValueError):
+            opens = False
+        if result and opens:
+            result[-1].append(fill)
+        else:
+            result.append([fill])
+    return result
+
+
 class CopyInFlight(Exception):
     """Another worker recorded this copy first and is sending it: the fill is tried again later,
     and its copy is then found and asked for at the venue."""
@@ -89,6 +108,7 @@ class Intent:
     master_fill_time: object
     reduce_only: bool
     market: str = ""
+    fill: events.MasterFill | None = None  # the master fill it copies (None: a retry's resend)
 
 
 class Copier:
@@ -112,41 +132,49 @@ class Copier:
         return delivery.subject
 
     async def handle(self, delivery: Delivery) -> None:
-        """Copy one master fill to every session, before the next fill. A failure here is the
-        database or risk being away (venue failures are recorded and retried per copy, and a
-        copy no retry can make is refused alone): it is retried in place, not handed back to
-        JetStream at once, which would let the next fill (a close after this open) overtake
-        it. Only past HOLD_S, or for an error no retry mends, does the fill go back."""
+        await self.handle_run([delivery])
+
+    async def handle_run(self, deliveries: list[Delivery]) -> None:
+        """Copy a master's fills (what waits in its lane, in order) to every session, before the
+        fills after them. A failure here is the database or risk being away (venue failures are
+        recorded and retried per copy, and a copy no retry can make is refused alone): it is
+        retried in place, not handed back to JetStream at once, which would let the next fill
+        (a close after this open) overtake it. Only past HOLD_S, or for an error no retry
+        mends, do the fills go back."""
         loop = asyncio.get_running_loop()
         deadline, delay = loop.time() + HOLD_S, 0.1
         while True:
             try:
-                return await self._handle(delivery)
+                return await self._handle(deliveries)
             except Exception as exc:  # noqa: BLE001 - re-raised past the deadline
                 task = asyncio.current_task()
                 # Shutting down: a call cut short by it (a closed channel) is no reason to hold on.
                 if loop.time() + delay > deadline or self.bus.closing or (task is not None and task.cancelling()) \
                         or isolation.non_transient(exc) is not None:
                     raise
-                log.warning("copying fill %s failed (%s: %s); trying again in %.1fs", delivery.msg_id,
+                log.warning("copying fill %s%s failed (%s: %s); trying again in %.1fs", deliveries[0].msg_id,
+                            f" and {len(deliveries) - 1} after it" if len(deliveries) > 1 else "",
                             type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "", delay)
                 await asyncio.sleep(delay)
                 delay = min(2.0, delay * 2)
-                if delivery.working is not None:
-                    try:
-                        await delivery.working()  # still ours: JetStream waits instead of redelivering
-                    except Exception:  # noqa: BLE001 - NATS away too: it may redeliver; copies are idempotent
-                        pass
+                for delivery in deliveries:
+                    if delivery.working is not None:
+                        try:
+                            await delivery.working()  # still ours: JetStream waits instead of redelivering
+                        except Exception:  # noqa: BLE001 - NATS away too: it may redeliver; copies are idempotent
+                            pass
 
-    async def _handle(self, delivery: Delivery) -> None:
-        fill = await self._verified(delivery)
-        if fill is None:
-            return
-        async with self.db.session() as lock:
-            # One master's fills are copied one at a time across replicas (on PostgreSQL; SQLite
-            # runs one process), so the check for fills overtaken below sees none in the works.
-            await self.db.serialise(lock, f"copying-master:{fill.master_account_id}")
-            await self._copy_in_order(fill, lock)
+    async def _handle(self, deliveries: list[Delivery]) -> None:
+        verified = [fill for delivery in deliveries if (fill := await self._verified(delivery)) is not None]
+        by_master: dict[str, list[events.MasterFill]] = {}  # one master per lane: one group, in order
+        for fill in verified:
+            by_master.setdefault(fill.master_account_id, []).append(fill)
+        for master_account_id, fills in by_master.items():
+            async with self.db.session() as lock:
+                # One master's fills are copied one pass at a time across replicas (on PostgreSQL;
+                # SQLite runs one process), so the check for fills overtaken below sees none in the works.
+                await self.db.serialise(lock, f"copying-master:{master_account_id}")
+                await self._copy_in_order(fills, lock)
 
     @asynccontextmanager
     async def _reading(self, lock):
@@ -184,28 +212,33 @@ class Copier:
                                msg_id=f"fills.master.rejected:{delivery.stream_sequence}")
         return None
 
-    async def _copy_in_order(self, fill: events.MasterFill, lock) -> None:
+    async def _copy_in_order(self, fills: list[events.MasterFill], lock) -> None:
+        """One master's fills (a lane's run, in order) copied in one pass: one lock, one set of
+        reads, and the copies of consecutive fills that only open decided, fenced and sent
+        together (waves())."""
         received = datetime.now(UTC)
+        master_account_id = fills[0].master_account_id
         async with self._reading(lock) as session:
             # The live sessions and their followers' accounts, from memory (checked against a version).
-            sessions, accounts = await self.catalog.plan(session, fill.master_account_id)
+            sessions, accounts = await self.catalog.plan(session, master_account_id)
             # JetStream does not keep order across a redelivery: a fill lost in flight when NATS
             # restarted comes back after its ack wait, behind later fills. Earlier fills of this
             # master not yet copied are copied first, so a close never overtakes its open.
-            stored_at = select(MasterFillRow.record_time).where(
-                MasterFillRow.fill_id == fill.fill_id).scalar_subquery()
+            stored_at = select(func.max(MasterFillRow.record_time)).where(
+                self.db.member(MasterFillRow.fill_id, [fill.fill_id for fill in fills])).scalar_subquery()
             uncopied = (await session.execute(select(MasterFillRow.fill_id, MasterFillRow.payload).where(
-                MasterFillRow.master_account_id == fill.master_account_id, MasterFillRow.handled.is_(False),
+                MasterFillRow.master_account_id == master_account_id, MasterFillRow.handled.is_(False),
                 MasterFillRow.record_time <= stored_at).order_by(MasterFillRow.record_time, MasterFillRow.fill_id)
                 .limit(OVERTAKEN_LIMIT))).all()
-            made = await self._made_before(session, fill, sessions)
-        for fill_id, payload in uncopied:
-            if fill_id != fill.fill_id:
-                overtaken = events.MasterFill.FromString(payload)
-                async with self._reading(lock) as session:
-                    overtaken_made = await self._made_before(session, overtaken, sessions)
-                await self._copy_fill(overtaken, sessions, accounts, overtaken_made, received)
-        await self._copy_fill(fill, sessions, accounts, made, received)
+            given = {fill.fill_id: fill for fill in fills}
+            in_order = [given.get(fill_id) or events.MasterFill.FromString(payload) for fill_id, payload in uncopied]
+            listed = {fill.fill_id for fill in in_order}
+            in_order += [fill for fill in fills if fill.fill_id not in listed]  # redeliveries: copied before
+            made = await self._made_before(session, in_order, sessions)
+        for wave in waves(in_order):
+            ids = {fill.fill_id for fill in wave}
+            await self._copy_wave(wave, sessions, accounts,
+                                  {key: row for key, row in made.items() if row.master_fill_id in ids}, received)
         # Only fills stored here and not yet marked need marking (a redelivery, or a fill another
         # deployment stored, does not).
         if uncopied:
@@ -213,47 +246,57 @@ class Copier:
                 await marking.execute(update(MasterFillRow).where(
                     self.db.member(MasterFillRow.fill_id, [fill_id for fill_id, _ in uncopied])).values(handled=True))
 
-    async def _made_before(self, session, fill: events.MasterFill, sessions: list[CopySessionRow]
+    async def _made_before(self, session, fills: list[events.MasterFill], sessions: list[CopySessionRow]
                            ) -> dict[str, FollowerOrderRow]:
-        """The fill's copies made before (a redelivery, a fill copied first by a later one), by
+        """The fills' copies made before (a redelivery, a fill copied first by a later one), by
         order id, in one read. A second worker copying the same fill meanwhile is stopped by the
         fence (copies' keys)."""
         if not sessions:
             return {}
-        ids = [client_order_id(fill.fill_id, s.follower_account_id) for s in sessions]
+        ids = [client_order_id(fill.fill_id, s.follower_account_id) for fill in fills for s in sessions]
         return {row.order_id: row for row in (await session.execute(
             select(FollowerOrderRow).where(self.db.member(FollowerOrderRow.order_id, ids)))).scalars()}
 
     async def _copy_fill(self, fill: events.MasterFill, sessions: list[CopySessionRow],
                          accounts: dict[str, VenueAccountRow], existing: dict[str, FollowerOrderRow],
                          received: datetime) -> None:
-        """A fill's copies in pipelined batches: each planned (sized) in memory, risk asked once
-        per batch, one fence write of a batch's PENDING copies, sent concurrently,
-        acknowledgements written in groups and their effects (risk commit, events) done per
-        group. `existing`: its copies made before."""
-        ids = {s.config_id: client_order_id(fill.fill_id, s.follower_account_id) for s in sessions}
+        await self._copy_wave([fill], sessions, accounts, existing, received)
+
+    async def _copy_wave(self, fills: list[events.MasterFill], sessions: list[CopySessionRow],
+                         accounts: dict[str, VenueAccountRow], existing: dict[str, FollowerOrderRow],
+                         received: datetime) -> None:
+        """A wave's copies (one fill, or consecutive fills of which only the first may close:
+        waves()) in pipelined batches of sessions: each planned (sized) in memory, risk asked
+        once per batch, one fence write of a batch's PENDING copies, sent concurrently (each
+        follower's in the fills' order), acknowledgements written in groups and their effects
+        (risk commit, events) done per group. `existing`: their copies made before."""
+        fill = fills[0]  # the one that may close: sizing a close reads the followers' positions
         failures: list[BaseException] = []
         # Acknowledged before, effects left undone by a crash or an outage: done now.
         await self._effects([row for row in existing.values() if row.effects_pending])
         # Followers' venues not open yet (after a restart, a new follower): opened together.
         await self.pool.open_many([accounts[s.follower_account_id] for s in sessions if s.follower_account_id in accounts])
-        with tracing.span("copy fill", attributes={"copytrade.copies": len(sessions)}):
+        with tracing.span("copy fill", attributes={"copytrade.copies": len(sessions) * len(fills),
+                                                   "copytrade.fills": len(fills)}):
             # One follower's copies are made one at a time, in the order the fills arrive.
             async with self._followers_locked({s.follower_account_id for s in sessions}):
                 positions = await self._positions_before(fill, sessions)
-                fill_refusal = isolation.fill_problem(fill)  # the same for every copy
-                # In chunks, pipelined: while one chunk is with risk, the fence or the venues,
-                # the next is planned, so the first copies go out before the last are sized.
+                refusals = [isolation.fill_problem(f) for f in fills]  # the same for every copy of a fill
+                # In chunks of sessions, pipelined: while one chunk is with risk, the fence or the
+                # venues, the next is planned, so the first copies go out before the last are sized.
+                chunk = max(1, FANOUT_CHUNK // len(fills))
                 async with asyncio.TaskGroup() as sending:
-                    for start in range(0, len(sessions), FANOUT_CHUNK):
-                        planned = await asyncio.gather(*(
-                            self._plan_alone(fill, s, accounts.get(s.follower_account_id),
-                                             existing.get(ids[s.config_id]), received, positions, fill_refusal)
-                            for s in sessions[start:start + FANOUT_CHUNK]), return_exceptions=True)
+                    for start in range(0, len(sessions), chunk):
+                        planned = await asyncio.gather(*(  # by fill, then session: each follower's in order
+                            self._plan_alone(f, s, accounts.get(s.follower_account_id),
+                                             existing.get(client_order_id(f.fill_id, s.follower_account_id)),
+                                             received, positions, refusal)
+                            for f, refusal in zip(fills, refusals) for s in sessions[start:start + chunk]),
+                            return_exceptions=True)
                         failures += [p for p in planned if isinstance(p, BaseException)]
                         intents = [p for p in planned if isinstance(p, Intent)]
                         if intents:
-                            sending.create_task(self._send_chunk(fill, intents, received, failures))
+                            sending.create_task(self._send_chunk(intents, received, failures))
         if failures:
             raise failures[0]  # tried again; copies already made are skipped by their id
 
@@ -265,25 +308,24 @@ class Copier:
         received = datetime.now(UTC)
         async with self.db.session() as db_session:
             account = await db_session.get(VenueAccountRow, session.follower_account_id)
-            made = [await self._made_before(db_session, fill, [session]) for fill in fills]
+            made = [await self._made_before(db_session, [fill], [session]) for fill in fills]
         accounts = {account.account_id: account} if account is not None else {}
         for fill, existing in zip(fills, made):
             await self._copy_fill(fill, [session], accounts, existing, received)
 
-    async def _send_chunk(self, fill: events.MasterFill, intents: list[Intent], received: datetime,
-                          failures: list[BaseException]) -> None:
-        """Send a chunk of a fill's planned copies; a copy no retry can make is refused alone, and
-        what may pass is put in `failures` (the fill is tried again), never raised."""
+    async def _send_chunk(self, intents: list[Intent], received: datetime, failures: list[BaseException]) -> None:
+        """Send a chunk of planned copies; a copy no retry can make is refused alone, and what
+        may pass is put in `failures` (the fill is tried again), never raised."""
         try:
             attempts = await self._send_all(intents)
             for intent, attempt in zip(intents, attempts):
                 if isinstance(attempt, BaseException):
                     try:
-                        refusal = self._cannot_be_made(fill, intent.session, attempt)
+                        refusal = self._cannot_be_made(intent.fill, intent.session, attempt)
                     except BaseException as transient:  # noqa: BLE001 - the fill is tried again
                         failures.append(transient)
                         continue
-                    await self._refuse_alone(fill, intent.session, intent.account, received, refusal)
+                    await self._refuse_alone(intent.fill, intent.session, intent.account, received, refusal)
                 elif attempt.outcome == "failed":
                     await self.error_book.record(intent.row, intent.account.venue_id, attempt.error)
         except Exception as exc:  # noqa: BLE001 - the fill is tried again
@@ -428,7 +470,7 @@ class Copier:
         return Intent(row, session, account, venue, instrument, reservation_id=cid, expected_price=expected,
                       reference_price=price, equity=equity, master_fill_time=fill.execute_time,
                       # A pure close on a derivatives venue must never open the other way.
-                      reduce_only=sized.closing == sized.quantity and not spot)
+                      reduce_only=sized.closing == sized.quantity and not spot, fill=fill)
 
     @staticmethod
     def new_row(fill: events.MasterFill, session: CopySessionRow, received: datetime) -> FollowerOrderRow:
@@ -617,14 +659,22 @@ class Copier:
         ours = await self._fence([intent.row for _, intent in approved]) if approved else set()
         acks = GroupWriter(self._record_acks, then=self._effects)
 
-        async def place(i: int, intent: Intent) -> None:
-            if intent.row.order_id not in ours:  # another worker is making this copy: its retry asks the venue
-                results[i] = CopyInFlight(f"copy {intent.row.order_id} is being made elsewhere")
-                return
-            results[i] = await self._place(intent, acks)
-        outcomes = await asyncio.gather(*(refuse(*r) for r in refused), *(place(*a) for a in approved),
+        async def place_in_turn(turn: list[tuple[int, Intent]]) -> None:
+            """One follower's copies, one after the other (in the fills' order)."""
+            for i, intent in turn:
+                if intent.row.order_id not in ours:  # another worker is making this copy: its retry asks the venue
+                    results[i] = CopyInFlight(f"copy {intent.row.order_id} is being made elsewhere")
+                    continue
+                try:
+                    results[i] = await self._place(intent, acks)
+                except Exception as exc:  # noqa: BLE001 - told per copy
+                    results[i] = exc
+        turns: dict[str, list[tuple[int, Intent]]] = {}
+        for i, intent in approved:
+            turns.setdefault(intent.row.follower_account_id, []).append((i, intent))
+        outcomes = await asyncio.gather(*(refuse(*r) for r in refused), *(place_in_turn(t) for t in turns.values()),
                                         return_exceptions=True)
-        for (i, *_), outcome in zip([*refused, *approved], outcomes):
+        for (i, *_), outcome in zip(refused, outcomes):
             if isinstance(outcome, BaseException):
                 results[i] = outcome
         try:

@@ -47,6 +47,7 @@ HALTS_DURABLE = "replication-halts"  # trading halted: resting copies are cancel
 ERASURE_DURABLE = "replication-erasure"  # a user erased: their sessions stop, their accounts go
 STOPS_DURABLE = "replication-stops"  # a session stopped: its resting copies are canceled
 STARTUP_RECONCILE_TIMEOUT_S = 30.0
+FILLS_PER_PASS = 16  # a master's fills waiting in its lane, copied in one pass at the most
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger("copytrade.replication")
 
@@ -77,9 +78,11 @@ async def create_server(settings: Settings) -> RunningService:
         await asyncio.wait_for(reconciler.run_all(owner.owns), STARTUP_RECONCILE_TIMEOUT_S)
     except TimeoutError:
         log.warning("start-up reconciliation did not finish in %.0fs; copying anyway", STARTUP_RECONCILE_TIMEOUT_S)
-    # Masters concurrently, each master's fills in order: one held never delays another's.
-    await bus.consume("FILLS", WORKERS_DURABLE, "fills.master.filled.>", copier.handle, batch=16,
-                      ack_wait=settings.fill_ack_wait_s, key=Copier.lane, lanes=settings.copy_lanes)
+    # Masters concurrently, each master's fills in order: one held never delays another's. A
+    # master's backlog (a burst) is copied in passes of up to FILLS_PER_PASS fills (Copier.handle_run).
+    await bus.consume("FILLS", WORKERS_DURABLE, "fills.master.filled.>", copier.handle_run, batch=FILLS_PER_PASS,
+                      ack_wait=settings.fill_ack_wait_s, key=Copier.lane, lanes=settings.copy_lanes,
+                      runs_of=FILLS_PER_PASS)
     resting = RestingCopies(copier)
     await bus.consume("FILLS", ORDERS_DURABLE, "fills.master.order.>", resting.on_master_order, batch=16,
                       ack_wait=settings.fill_ack_wait_s)

@@ -4,8 +4,10 @@ fence insert leaves copies already recorded alone."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
+import nats
 import pytest
 from google.protobuf import field_mask_pb2
 from sqlalchemy import select
@@ -16,7 +18,7 @@ from copytrade.type.v1 import trading_pb2
 from services.kit.db import Database, insert_ignoring
 from services.kit.testing import eventually
 from services.replication import copier
-from services.replication.server import MIGRATIONS
+from services.replication.server import MIGRATIONS, WORKERS_DURABLE
 from services.risk.store import ReservationRow
 from services.replication.store import FollowerOrderRow, MasterPositionRow
 from tests.replication.test_worker_crash import copied_by, own_nats  # noqa: F401 - a fixture: a nats-server of
@@ -153,3 +155,62 @@ async def test_the_fence_inserts_only_rows_not_there_and_names_them(make_setting
         assert even.refusal is None and even.master_fill_time.timestamp() == now.timestamp()
     finally:
         await db.close()
+
+
+async def test_a_masters_backlog_is_copied_in_one_pass_each_follower_in_the_masters_order(
+        own_nats, start_service, token_for, backend):
+    """Fills that queue up behind one being copied (a burst) are copied together in the next
+    pass: those that only open decided, fenced and sent together, a close sized on the copies
+    before it. Every follower gets each fill once, in the master's order."""
+    sim = await Simulator(seed=11).start()
+    try:
+        compliance = await start_service("compliance", nats_url=own_nats.url)
+        risk = await start_service("risk", nats_url=own_nats.url)
+        addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
+        replication = await start_service("replication", addresses=addresses, venue_rate_limit=False,
+                                          venue_urls=venue_urls(sim.url), nats_url=own_nats.url)
+        from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
+        from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+        comp_stub, rep_stub = ComplianceServiceStub(compliance.channel), ReplicationServiceStub(replication.channel)
+        master, master_account, users = await copied_by(sim, comp_stub, rep_stub, token_for, 3)
+        copier_ = replication.running.components["copier"]
+        passes: list[list[str]] = []
+        copy_in_order, gate = copier_._copy_in_order, asyncio.Event()
+
+        async def watched(fills, lock):
+            passes.append([fill.venue_trade_id for fill in fills])
+            if len(passes) == 1:
+                await gate.wait()  # the first fill's pass is held: the rest queue up in the lane
+            await copy_in_order(fills, lock)
+        copier_._copy_in_order = watched
+
+        async def fill(trade_id: str, side, quantity: str) -> None:
+            await rep_stub.SubmitMasterFill(rep.SubmitMasterFillRequest(
+                master_account_id=master_account.account_id, venue_trade_id=trade_id, symbol="BTC/USDT",
+                side=side, quantity=quantity, price="64000"), metadata=token_for(master))
+
+        buy, sell = trading_pb2.SIDE_BUY, trading_pb2.SIDE_SELL
+        await fill("B1", buy, "0.01")
+        await eventually(lambda: passes == [["B1"]], message="the first fill's pass under way")
+        for trade_id, side, quantity in (("B2", buy, "0.01"), ("B3", buy, "0.01"),
+                                         ("S4", sell, "0.015"), ("B5", buy, "0.01")):  # S4 closes half
+            await fill(trade_id, side, quantity)
+        watcher = await nats.connect(own_nats.url)
+        try:
+            async def in_the_lane():  # the four delivered to the copier, waiting behind B1
+                return (await watcher.jetstream().consumer_info("FILLS", WORKERS_DURABLE)).num_ack_pending == 5
+            await eventually(in_the_lane, message="the four fills waiting in the master's lane")
+        finally:
+            await watcher.close()
+        gate.set()
+
+        def orders(user: str):
+            return [(o.side, o.orig_qty) for o in sim.orders(user)]
+        expected = [("BUY", Decimal("0.002"))] * 3 + [("SELL", Decimal("0.003")), ("BUY", Decimal("0.002"))]
+        for user, _ in users:
+            await eventually(lambda: len(orders(user)) == 5, message=f"{user}'s five copies")
+            assert orders(user) == expected, orders(user)  # in the master's order, the close sized on them
+            assert len({o.client_order_id for o in sim.orders(user)}) == 5  # each fill once
+        assert passes[1] == ["B2", "B3", "S4", "B5"], passes  # the backlog in one pass
+    finally:
+        await sim.stop()
