@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -135,31 +135,55 @@ async def record(db: Database, event: events.MasterFill) -> tuple[events.MasterF
     """Store the fill unless it is known, moving the master's position in the same transaction
     (the fill carries the position before it). Returns the fill as stored, whether this call
     stored it, and whether JetStream already has it."""
+    return (await record_all(db, [event]))[0]
+
+
+async def record_all(db: Database, fills: list[events.MasterFill]) -> list[tuple[events.MasterFill, bool, bool]]:
+    """record() for fills in the order they happened (a watcher's burst), in one transaction:
+    one lock per position moved, one look-up of those known, one insert. Their record times
+    rise in that order (the copier copies unhandled fills by it)."""
     try:
         async with db.session() as session:
-            await db.serialise(session, f"master-position:{event.master_account_id}:{event.symbol}")
-            key = (event.master_account_id, event.symbol)
-            position = await session.get(MasterPositionRow, key)
-            before = position.quantity if position else Decimal(0)
-            quantity = Decimal(event.quantity)
-            signed = quantity if event.side == trading_pb2.SIDE_BUY else -quantity
-            after = before + signed
-            # The average entry of what is open, for a session joining the position (join.py).
-            entry = join.entry_after(before, position.entry_price if position else None, signed,
-                                     Decimal(event.price))
-            event.position_before = str(before)
-            session.add(MasterFillRow(fill_id=event.fill_id, master_account_id=event.master_account_id,
-                                      payload=event.SerializeToString(),
-                                      execute_time=event.execute_time.ToDatetime(tzinfo=UTC),
-                                      published=False, handled=False, record_time=datetime.now(UTC),
-                                      venue_order_id=event.venue_order_id or None, quantity=quantity))
-            await session.merge(MasterPositionRow(master_account_id=key[0], symbol=key[1], quantity=after,
-                                                  entry_price=entry, update_time=datetime.now(UTC)))
-        return event, True, False
-    except IntegrityError:
-        async with db.session() as session:
-            row = await session.get(MasterFillRow, event.fill_id)
-        return events.MasterFill.FromString(row.payload), False, row.published
+            keys = sorted({(f.master_account_id, f.symbol) for f in fills})
+            await db.serialise_all(session, [f"master-position:{account}:{symbol}" for account, symbol in keys])
+            known = {row.fill_id: row for row in (await session.execute(select(MasterFillRow).where(
+                db.member(MasterFillRow.fill_id, {f.fill_id for f in fills})))).scalars()}
+            positions = {key: await session.get(MasterPositionRow, key) for key in keys}
+            moved: dict[tuple[str, str], tuple[Decimal, Decimal | None]] = {
+                key: (row.quantity, row.entry_price) for key, row in positions.items() if row is not None}
+            now = datetime.now(UTC)
+            results: list[tuple[events.MasterFill, bool, bool]] = []
+            for i, event in enumerate(fills):
+                if event.fill_id in known:
+                    row = known[event.fill_id]
+                    results.append((events.MasterFill.FromString(row.payload), False, row.published))
+                    continue
+                key = (event.master_account_id, event.symbol)
+                before, entry_before = moved.get(key, (Decimal(0), None))
+                quantity = Decimal(event.quantity)
+                signed = quantity if event.side == trading_pb2.SIDE_BUY else -quantity
+                # The average entry of what is open, for a session joining the position (join.py).
+                moved[key] = (before + signed, join.entry_after(before, entry_before, signed, Decimal(event.price)))
+                event.position_before = str(before)
+                row = MasterFillRow(fill_id=event.fill_id, master_account_id=event.master_account_id,
+                                    payload=event.SerializeToString(),
+                                    execute_time=event.execute_time.ToDatetime(tzinfo=UTC),
+                                    published=False, handled=False, record_time=now + timedelta(microseconds=i),
+                                    venue_order_id=event.venue_order_id or None, quantity=quantity)
+                session.add(row)
+                known[event.fill_id] = row  # named twice in one burst: stored once
+                results.append((event, True, False))
+            for (account, symbol), (quantity, entry) in moved.items():
+                if any(created and (f.master_account_id, f.symbol) == (account, symbol) for f, created, _ in results):
+                    await session.merge(MasterPositionRow(master_account_id=account, symbol=symbol, quantity=quantity,
+                                                          entry_price=entry, update_time=now))
+        return results
+    except IntegrityError:  # another writer stored one of them meanwhile: one by one, each found or stored
+        if len(fills) == 1:
+            async with db.session() as session:
+                row = await session.get(MasterFillRow, fills[0].fill_id)
+            return [(events.MasterFill.FromString(row.payload), False, row.published)]
+        return [(await record_all(db, [fill]))[0] for fill in fills]
 
 
 class StoredFills:
@@ -185,11 +209,20 @@ async def record_and_publish(db: Database, outbox: "FillOutbox", event: events.M
                              ) -> tuple[events.MasterFill, bool]:
     """Store, then hand to the outbox, which publishes it now or, if NATS is away, as soon as it
     is back: a stored fill is a fill that will be copied."""
-    event, created, published = await record(db, event)
-    outbox.stored.note(event)  # as stored: what the copier will find on the bus
-    if not published:
-        await outbox.publish(event)
-    return event, created
+    return (await record_and_publish_all(db, outbox, [event]))[0]
+
+
+async def record_and_publish_all(db: Database, outbox: "FillOutbox", fills: list[events.MasterFill]
+                                 ) -> list[tuple[events.MasterFill, bool]]:
+    """record_and_publish() for fills in the order they happened, stored together, published in
+    that order."""
+    stored = await record_all(db, fills)
+    for event, _, _ in stored:
+        outbox.stored.note(event)  # as stored: what the copier will find on the bus
+    for event, _, published in stored:
+        if not published:
+            await outbox.publish(event)
+    return [(event, created) for event, created, _ in stored]
 
 
 class FillOutbox:
@@ -417,17 +450,21 @@ class MasterWatchers:
             await self._read_equity(venue, account, equity)
             refresher = asyncio.create_task(self._follow_equity(venue, account, equity))
             orders = asyncio.create_task(self._follow_orders(venue, account, equity))
-            async for fill in venue.fills(since=cursor):
-                event = master_fill(account, fill)
-                if equity:
-                    event.master_equity = str(equity[0])
-                # The stream will not hand this fill over again: hold it until the database
-                # takes it (a restart of the database costs time, not the fill).
+            async for burst in _bursts(venue.fills(since=cursor), BURST_FILLS):
+                fills = [master_fill(account, fill) for fill in burst]
+                for event in fills:
+                    if equity:
+                        event.master_equity = str(equity[0])
+                # The stream will not hand these fills over again: hold them until the database
+                # takes them (a restart of the database costs time, not the fills).
                 with tracing.span("master fill", kind=SpanKind.CONSUMER,  # where a watched fill's trace starts
-                                  attributes={"copytrade.master_account_id": account.account_id}):
-                    await retry_transient(lambda: record_and_publish(self.db, self.outbox, event),
-                                          f"recording master fill {event.fill_id}")
-                feed.advance(fill)
+                                  attributes={"copytrade.master_account_id": account.account_id,
+                                              "copytrade.fills": len(fills)}):
+                    await retry_transient(lambda: record_and_publish_all(self.db, self.outbox, fills),
+                                          f"recording master fill {fills[0].fill_id}"
+                                          + (f" and {len(fills) - 1} after it" if len(fills) > 1 else ""))
+                for fill in burst:
+                    feed.advance(fill)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the scanner starts a new watcher
@@ -495,6 +532,42 @@ class MasterWatchers:
             if task:
                 task.cancel()
         await asyncio.gather(*(t for t in [self._scanner, *self._tasks.values()] if t), return_exceptions=True)
+
+
+BURST_FILLS = 100  # a watcher's fills stored in one transaction at the most
+
+
+async def _bursts(fills: AsyncIterator[Fill], most: int) -> AsyncIterator[list[Fill]]:
+    """The fills of a stream, each time with those that came while the last were stored (a
+    burst's, up to `most`): read ahead by a task of their own, in order."""
+    queue: asyncio.Queue = asyncio.Queue()
+    done = object()
+
+    async def read() -> None:
+        try:
+            async for fill in fills:
+                queue.put_nowait(fill)
+        except BaseException as exc:  # noqa: BLE001 - told to the reader, in turn
+            queue.put_nowait(exc)
+            return
+        queue.put_nowait(done)
+    reader = asyncio.create_task(read())
+    try:
+        while True:
+            items = [await queue.get()]
+            while len(items) < most and not queue.empty():
+                items.append(queue.get_nowait())
+            burst = [item for item in items if isinstance(item, Fill)]
+            if burst:
+                yield burst
+            for item in items:
+                if item is done:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
 
 
 class _Feed:

@@ -214,3 +214,39 @@ async def test_a_masters_backlog_is_copied_in_one_pass_each_follower_in_the_mast
         assert passes[1] == ["B2", "B3", "S4", "B5"], passes  # the backlog in one pass
     finally:
         await sim.stop()
+
+
+async def test_a_watchers_burst_is_stored_in_one_go_in_order_with_the_masters_position(make_settings, backend):
+    """Fills a master's stream delivers together are stored together: each with the position
+    before it, their record times rising in the order they happened (the copier copies by
+    them), one named twice stored once, one already stored found as stored."""
+    from datetime import UTC, datetime
+
+    from services.replication.fills import record, record_all
+    from services.replication.store import MasterFillRow
+    db = Database(make_settings("replication"), MIGRATIONS)
+    await db.migrate()
+    try:
+        def fill(trade_id: str, side, quantity: str, price: str = "100") -> events.MasterFill:
+            event = events.MasterFill(fill_id=f"acc-burst:{trade_id}", master_account_id="acc-burst",
+                                      venue_trade_id=trade_id, symbol="ETH/USDT", side=side, quantity=quantity,
+                                      price=price)
+            event.execute_time.FromDatetime(datetime.now(UTC))
+            return event
+        buy, sell = trading_pb2.SIDE_BUY, trading_pb2.SIDE_SELL
+        [(first, created, _)] = [await record(db, fill("t0", buy, "1"))]
+        assert created and first.position_before == "0"
+        burst = [fill("t0", buy, "1"), fill("t1", buy, "2", "130"), fill("t2", sell, "1.5"), fill("t1", buy, "2", "130"),
+                 fill("t3", sell, "1.5")]
+        stored = await record_all(db, burst)
+        assert [created for _, created, _ in stored] == [False, True, True, False, True]
+        assert [Decimal(e.position_before) for e, _, _ in stored] == [0, 1, 3, 1, Decimal("1.5")]
+        async with db.session() as session:
+            position = await session.get(MasterPositionRow, ("acc-burst", "ETH/USDT"))
+            order = list((await session.execute(select(MasterFillRow.fill_id).where(
+                MasterFillRow.master_account_id == "acc-burst").order_by(
+                MasterFillRow.record_time, MasterFillRow.fill_id))).scalars())
+        assert position.quantity == 0 and position.entry_price is None  # flat again
+        assert list(order) == ["acc-burst:t0", "acc-burst:t1", "acc-burst:t2", "acc-burst:t3"]
+    finally:
+        await db.close()
