@@ -14,6 +14,7 @@ finished by the fill's retry or the sweeper (fanout.py)."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import socket
@@ -66,6 +67,18 @@ DECISIONS = {risk_pb.DECISION_APPROVED, risk_pb.DECISION_REDUCED}
 OVERTAKEN_LIMIT = 100  # earlier uncopied fills a fill copies first (bounded: one fill's work stays small)
 FANOUT_CHUNK = 100  # copies per risk call and fence write; a fill's chunks are pipelined
 HOLD_S = 60.0  # how long a fill whose copying fails is retried in place before JetStream has it back
+EFFECTS_HELD_MOST = 500  # acknowledged copies whose effects a pass holds back, at the most
+# Set while a pass copies a master's fills: the acknowledged copies whose effects wait for its end.
+_HELD_EFFECTS: contextvars.ContextVar[list | None] = contextvars.ContextVar("held_effects", default=None)
+
+
+def _commits(rows: list[FollowerOrderRow]) -> list[tuple[str, risk_pb.CommitReservationRequest]]:
+    """Risk's commits of what the copies filled. A resting copy's exposure is committed when it
+    is done (the resting module follows it)."""
+    return [(row.follower_id, risk_pb.CommitReservationRequest(
+        reservation_id=row.reservation_id or row.order_id, filled_quantity=str(row.filled_quantity),
+        fill_price=str(row.average_fill_price or 0)))
+        for row in rows if row.filled_quantity > 0 and not _rests(row)]
 
 
 def waves(fills: list[events.MasterFill]) -> list[list[events.MasterFill]]:
@@ -235,10 +248,18 @@ class Copier:
             listed = {fill.fill_id for fill in in_order}
             in_order += [fill for fill in fills if fill.fill_id not in listed]  # redeliveries: copied before
             made = await self._made_before(session, in_order, sessions)
-        for wave in waves(in_order):
-            ids = {fill.fill_id for fill in wave}
-            await self._copy_wave(wave, sessions, accounts,
-                                  {key: row for key, row in made.items() if row.master_fill_id in ids}, received)
+        # The copies' effects (risk's commits, their events) wait for the pass to end, so that
+        # the waves after them do not compete with them for risk's locks and this process's CPU.
+        held: list[FollowerOrderRow] = []
+        token = _HELD_EFFECTS.set(held)
+        try:
+            for wave in waves(in_order):
+                ids = {fill.fill_id for fill in wave}
+                await self._copy_wave(wave, sessions, accounts,
+                                      {key: row for key, row in made.items() if row.master_fill_id in ids}, received)
+        finally:
+            _HELD_EFFECTS.reset(token)
+            self._start_effects(held)
         # Only fills stored here and not yet marked need marking (a redelivery, or a fill another
         # deployment stored, does not).
         if uncopied:
@@ -791,7 +812,8 @@ class Copier:
         (one call), and each copy's events go out (placed, then filled). Each is idempotent (per
         reservation; by Nats-Msg-Id, which compliance's audit record is keyed by), so a redo
         after a failure makes no second one. A copy's marker is cleared once all its effects are
-        done. On the copy path they run in the background, so the master's next fill waits for
+        done. On the copy path they run in the background once the pass of the master's fills
+        is over (or EFFECTS_HELD_MOST copies are waiting), so the master's next fill waits for
         neither risk's commit nor a thousand publishes: until the commit lands, risk counts the
         copy's open reservation, which holds the quantity the venue filled (or more, for a
         partial fill), so the follower's next copy is decided on no less exposure. With `wait`
@@ -799,17 +821,25 @@ class Copier:
         marker for the fill's retry or the sweeper."""
         if not rows:
             return
-        # A resting copy's exposure is committed when it is done (the resting module follows it).
-        commits = [(row.follower_id, risk_pb.CommitReservationRequest(
-            reservation_id=row.reservation_id or row.order_id, filled_quantity=str(row.filled_quantity),
-            fill_price=str(row.average_fill_price or 0)))
-            for row in rows if row.filled_quantity > 0 and not _rests(row)]
-        if not wait:
-            task = asyncio.create_task(self._commit_and_announce(commits, rows))
-            self._clearing.add(task)
-            task.add_done_callback(self._cleared)
+        if wait:
+            await self._commit_and_announce(_commits(rows), rows)
             return
-        await self._commit_and_announce(commits, rows)
+        held = _HELD_EFFECTS.get()
+        if held is None:
+            self._start_effects(rows)
+            return
+        held.extend(rows)  # a pass under way: at its end, or once this many wait
+        if len(held) >= EFFECTS_HELD_MOST:
+            self._start_effects(held[:])
+            held.clear()
+
+    def _start_effects(self, rows: list[FollowerOrderRow]) -> None:
+        """_effects() in the background: what fails is told, and its markers stay for the sweeper."""
+        if not rows:
+            return
+        task = asyncio.create_task(self._commit_and_announce(_commits(rows), rows))
+        self._clearing.add(task)
+        task.add_done_callback(self._cleared)
 
     async def _commit_and_announce(self, commits: list, rows: list[FollowerOrderRow]) -> None:
         await self.risks.commit(commits)  # first: a marker is cleared only once its commit is done
