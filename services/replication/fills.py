@@ -140,14 +140,14 @@ async def record(db: Database, event: events.MasterFill) -> tuple[events.MasterF
 
 async def record_all(db: Database, fills: list[events.MasterFill]) -> list[tuple[events.MasterFill, bool, bool]]:
     """record() for fills in the order they happened (a watcher's burst), in one transaction:
-    one lock per position moved, one look-up of those known, one insert. Their record times
-    rise in that order (the copier copies unhandled fills by it)."""
+    one lock per position moved, one insert. Their record times rise in that order (the copier
+    copies unhandled fills by it). One stored before (a replay) fails the insert: then each is
+    stored or found on its own."""
     try:
         async with db.session() as session:
             keys = sorted({(f.master_account_id, f.symbol) for f in fills})
             await db.serialise_all(session, [f"master-position:{account}:{symbol}" for account, symbol in keys])
-            known = {row.fill_id: row for row in (await session.execute(select(MasterFillRow).where(
-                db.member(MasterFillRow.fill_id, {f.fill_id for f in fills})))).scalars()}
+            known: dict[str, MasterFillRow] = {}  # one named twice in a burst is stored once
             positions = {key: await session.get(MasterPositionRow, key) for key in keys}
             moved: dict[tuple[str, str], tuple[Decimal, Decimal | None]] = {
                 key: (row.quantity, row.entry_price) for key, row in positions.items() if row is not None}
@@ -171,7 +171,7 @@ async def record_all(db: Database, fills: list[events.MasterFill]) -> list[tuple
                                     published=False, handled=False, record_time=now + timedelta(microseconds=i),
                                     venue_order_id=event.venue_order_id or None, quantity=quantity)
                 session.add(row)
-                known[event.fill_id] = row  # named twice in one burst: stored once
+                known[event.fill_id] = row
                 results.append((event, True, False))
             for (account, symbol), (quantity, entry) in moved.items():
                 if any(created and (f.master_account_id, f.symbol) == (account, symbol) for f, created, _ in results):
