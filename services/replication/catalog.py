@@ -22,6 +22,7 @@ from services.replication.store import CopySessionRow, VenueAccountRow
 
 LIVE = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZEN)
 EQUITY_TTL_S = 2.0  # a follower's equity read from its venue serves the copies of this long
+HOLDINGS_TTL_S = 2.0  # a spot follower's holdings read from its venue serve her closes this long
 
 
 async def live_follower_accounts(db: Database) -> list[VenueAccountRow]:
@@ -32,12 +33,14 @@ async def live_follower_accounts(db: Database) -> list[VenueAccountRow]:
 
 
 class Catalog:
-    def __init__(self, db: Database, *, equity_ttl_s: float = EQUITY_TTL_S) -> None:
+    def __init__(self, db: Database, *, equity_ttl_s: float = EQUITY_TTL_S,
+                 holdings_ttl_s: float = HOLDINGS_TTL_S) -> None:
         self.db = db
         self._sessions: dict[str, tuple[tuple, list[CopySessionRow]]] = {}  # master account → (version, rows)
         self._accounts: dict[str, VenueAccountRow] = {}
         self._settings: dict[str, tuple[object, object]] = {}  # config id → (update_time, validated settings)
         self._equity: SharedReads[Decimal] = SharedReads(equity_ttl_s)  # account id → equity
+        self._holdings: SharedReads[Decimal] = SharedReads(holdings_ttl_s)  # (account id, asset) → free
 
     async def plan(self, session: AsyncSession, master_account_id: str
                    ) -> tuple[list[CopySessionRow], dict[str, VenueAccountRow]]:
@@ -75,6 +78,21 @@ class Catalog:
             return (await venue.account()).equity
         return await self._equity.get(account_id, read)
 
+    async def holdings(self, account_id: str, asset: str, venue) -> Decimal:
+        """A spot follower's free `asset`, read from her venue at most once per holdings_ttl_s:
+        a burst's closes share the read, each moved by what the copies before it filled
+        (holdings_moved). A sale of her own in between is seen at the next read; until then
+        the venue refuses a close larger than what she holds, and says so."""
+        return await self._holdings.get((account_id, asset), lambda: venue.free_balance(asset))
+
+    def holdings_moved(self, account_id: str, asset: str, change: Decimal | None) -> None:
+        """A copy of this process changed the account's free `asset` by `change` (None: by an
+        amount it cannot tell, e.g. a fee the venue did not report): the next close reads again."""
+        if change is None:
+            self._holdings.forget((account_id, asset))
+        else:
+            self._holdings.adjust((account_id, asset), lambda free: free + change)
+
     def note_equity(self, account_id: str, equity: Decimal) -> None:
         """Equity seen elsewhere (the snapshots) serves the next copies too."""
         self._equity.note(account_id, equity)
@@ -88,6 +106,7 @@ class Catalog:
     def forget_account(self, account_id: str) -> None:
         self._accounts.pop(account_id, None)
         self.forget_equity(account_id)
+        self._holdings.forget_where(lambda key: key[0] == account_id)
 
     async def on_session_changed(self, subject: str, event) -> None:
         """copies.session.changed: this replica's view of the master's sessions is out of date."""

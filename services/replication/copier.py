@@ -72,6 +72,24 @@ EFFECTS_HELD_MOST = 500  # acknowledged copies whose effects a pass holds back, 
 _HELD_EFFECTS: contextvars.ContextVar[list | None] = contextvars.ContextVar("held_effects", default=None)
 
 
+def _base_moved(row: FollowerOrderRow, state: OrderState, base: str) -> Decimal | None:
+    """What a copy's first acknowledgement moved its account's free base asset by, on spot:
+    bought less the fee taken in it, or sold (and its fee, if taken in it); None when it cannot
+    be told (a fee not reported, or not in one currency)."""
+    filled = state.filled_quantity
+    if state.fills:
+        if any(not f.fee_currency or f.fee < 0 for f in state.fills):
+            return None
+        fee = sum((f.fee for f in state.fills if f.fee_currency == base), Decimal(0))
+    elif state.fee is not None and state.fee >= 0 and state.fee_currency:
+        fee = state.fee if state.fee_currency == base else Decimal(0)
+    elif filled == 0:
+        fee = Decimal(0)
+    else:
+        return None
+    return (filled if row.side == trading_pb2.SIDE_BUY else -filled) - fee
+
+
 def _commits(rows: list[FollowerOrderRow]) -> list[tuple[str, risk_pb.CommitReservationRequest]]:
     """Risk's commits of what the copies filled. A resting copy's exposure is committed when it
     is done (the resting module follows it)."""
@@ -549,7 +567,8 @@ class Copier:
                                 follower_price=quoted, master_stop=master_stop)
         spot = account.market_type == trading_pb2.MARKET_TYPE_SPOT
         if not sized.refused and sized.closing > 0 and sized.side == "sell" and spot:
-            sized = sizing.within_holdings(sized, await venue.free_balance(instrument.base), instrument.lot_size)
+            sized = sizing.within_holdings(sized, await self.catalog.holdings(account.account_id, instrument.base, venue),
+                                           instrument.lot_size)
         return sized, instrument, equity, price
 
     async def resting_copy_covers(self, session: CopySessionRow, fill: events.MasterFill) -> bool:
@@ -733,6 +752,8 @@ class Copier:
             await self.fail(row, exc.kind.value, exc.message, unknown=unknown)
             return Attempt("failed", error=exc)
         row.budget_delay_ms = round(waited[0] * 1000)
+        base = sizing.base_asset(row.symbol)  # the spot holdings a close is cut to, moved by this copy
+        self.catalog.holdings_moved(row.follower_account_id, base, _base_moved(row, state, base))
         self._acknowledged(row, state)
         acks.add(row)
         return Attempt("placed")
@@ -803,6 +824,9 @@ class Copier:
         self.catalog.forget_equity(row.follower_account_id)  # a copy moves its account's equity
 
     async def _placed(self, row: FollowerOrderRow, state: OrderState) -> None:
+        """A copy found at the venue (asked after an unknown outcome, or a resting one moving):
+        what it moved may be in a holdings read already, so the next close reads again."""
+        self.catalog.holdings_moved(row.follower_account_id, sizing.base_asset(row.symbol), None)
         self._acknowledged(row, state)
         await self._save(row)
         await self._effects([row])

@@ -33,5 +33,15 @@ class SharedReads(Generic[V]):
         """A value seen elsewhere serves the next askers too."""
         self._known[key] = (time.monotonic(), value)
 
+    def adjust(self, key: Hashable, change: Callable[[V], V]) -> None:
+        """A known value changed by what this process did (its age stays that of its read)."""
+        known = self._known.get(key)
+        if known is not None:
+            self._known[key] = (known[0], change(known[1]))
+
     def forget(self, key: Hashable) -> None:
         self._known.pop(key, None)
+
+    def forget_where(self, matches: Callable[[Hashable], bool]) -> None:
+        for key in [k for k in self._known if matches(k)]:
+            del self._known[key]

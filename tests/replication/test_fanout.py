@@ -250,3 +250,73 @@ async def test_a_watchers_burst_is_stored_in_one_go_in_order_with_the_masters_po
         assert list(order) == ["acc-burst:t0", "acc-burst:t1", "acc-burst:t2", "acc-burst:t3"]
     finally:
         await db.close()
+
+
+async def test_a_bursts_spot_closes_read_each_followers_holdings_once_and_follow_her_copies(
+        own_nats, start_service, token_for, backend):
+    """A burst of opens and closes on spot: the closes of one pass read each follower's holdings
+    from her venue once, then follow what her copies bought (less the fee the venue took in
+    BTC) and sold; the last close sells exactly what she holds."""
+    sim = await Simulator(seed=12).start()
+    try:
+        compliance = await start_service("compliance", nats_url=own_nats.url)
+        risk = await start_service("risk", nats_url=own_nats.url)
+        addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
+        replication = await start_service("replication", addresses=addresses, venue_rate_limit=False,
+                                          venue_urls=venue_urls(sim.url), nats_url=own_nats.url)
+        from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
+        from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+        comp_stub, rep_stub = ComplianceServiceStub(compliance.channel), ReplicationServiceStub(replication.channel)
+        master, master_account, users = await copied_by(sim, comp_stub, rep_stub, token_for, 2)
+        copier_ = replication.running.components["copier"]
+        passes, gate = [], asyncio.Event()
+        copy_in_order = copier_._copy_in_order
+
+        async def watched(fills, lock):
+            passes.append(len(fills))
+            if len(passes) == 1:
+                await gate.wait()
+            await copy_in_order(fills, lock)
+        copier_._copy_in_order = watched
+
+        async def fill(trade_id: str, side, quantity: str) -> None:
+            await rep_stub.SubmitMasterFill(rep.SubmitMasterFillRequest(
+                master_account_id=master_account.account_id, venue_trade_id=trade_id, symbol="BTC/USDT",
+                side=side, quantity=quantity, price="64000"), metadata=token_for(master))
+
+        buy, sell = trading_pb2.SIDE_BUY, trading_pb2.SIDE_SELL
+        await fill("B1", buy, "0.01")
+        await eventually(lambda: passes == [1], message="the first fill's pass under way")
+        # Master: 0.01 → 0.02 → 0.01 (half closed) → 0.02 → 0 (all closed).
+        for trade_id, side, quantity in (("B2", buy, "0.01"), ("S3", sell, "0.01"), ("B4", buy, "0.01"),
+                                         ("S5", sell, "0.02")):
+            await fill(trade_id, side, quantity)
+        watcher = await nats.connect(own_nats.url)
+        try:
+            async def in_the_lane():
+                return (await watcher.jetstream().consumer_info("FILLS", WORKERS_DURABLE)).num_ack_pending == 5
+            await eventually(in_the_lane, message="the four fills waiting in the master's lane")
+        finally:
+            await watcher.close()
+        reads_before = {user: _reads(sim, user) for user, _ in users}
+        gate.set()
+
+        def btc(user: str) -> Decimal:
+            return sim.exchange.accounts[user].balances.get("BTC", Decimal(0))
+        for user, _ in users:
+            await eventually(lambda: len(sim.orders(user)) == 5, message=f"{user}'s five copies")
+            sides = [(o.side, o.orig_qty) for o in sim.orders(user)]
+            # S3 halves her 0.004 (0.003996 held: no cut); S5 sells all she holds: three buys of
+            # 0.002 less 0.1 % in BTC, less the 0.002 sold.
+            assert sides[:4] == [("BUY", Decimal("0.002")), ("BUY", Decimal("0.002")), ("SELL", Decimal("0.002")),
+                                 ("BUY", Decimal("0.002"))], sides
+            assert sides[4] == ("SELL", Decimal("0.00399")), sides
+            assert btc(user) < Decimal("0.00001")  # nothing left but what the lot size cannot sell
+            assert _reads(sim, user) - reads_before[user] == 1  # one holdings read for the pass's two closes
+        assert passes[1] == 4
+    finally:
+        await sim.stop()
+
+
+def _reads(sim, user: str) -> int:
+    return sum(1 for _, endpoint, who in sim.request_log if who == user and endpoint == "GET /api/v3/account")
