@@ -271,10 +271,14 @@ class Copier:
         held: list[FollowerOrderRow] = []
         token = _HELD_EFFECTS.set(held)
         try:
+            done = 0
             for wave in waves(in_order):
                 ids = {fill.fill_id for fill in wave}
+                # Each fill's copies stamped apart, in the master's order (listed newest first by it).
                 await self._copy_wave(wave, sessions, accounts,
-                                      {key: row for key, row in made.items() if row.master_fill_id in ids}, received)
+                                      {key: row for key, row in made.items() if row.master_fill_id in ids},
+                                      received + timedelta(microseconds=done))
+                done += len(wave)
         finally:
             _HELD_EFFECTS.reset(token)
             self._start_effects(held)
@@ -310,6 +314,7 @@ class Copier:
         follower's in the fills' order), acknowledgements written in groups and their effects
         (risk commit, events) done per group. `existing`: their copies made before."""
         fill = fills[0]  # the one that may close: sizing a close reads the followers' positions
+        stamps = {f.fill_id: received + timedelta(microseconds=i) for i, f in enumerate(fills)}
         failures: list[BaseException] = []
         # Acknowledged before, effects left undone by a crash or an outage: done now.
         await self._effects([row for row in existing.values() if row.effects_pending])
@@ -329,13 +334,13 @@ class Copier:
                         planned = await asyncio.gather(*(  # by fill, then session: each follower's in order
                             self._plan_alone(f, s, accounts.get(s.follower_account_id),
                                              existing.get(client_order_id(f.fill_id, s.follower_account_id)),
-                                             received, positions, refusal)
+                                             stamps[f.fill_id], positions, refusal)
                             for f, refusal in zip(fills, refusals) for s in sessions[start:start + chunk]),
                             return_exceptions=True)
                         failures += [p for p in planned if isinstance(p, BaseException)]
                         intents = [p for p in planned if isinstance(p, Intent)]
                         if intents:
-                            sending.create_task(self._send_chunk(intents, received, failures))
+                            sending.create_task(self._send_chunk(intents, stamps, failures))
         if failures:
             raise failures[0]  # tried again; copies already made are skipped by their id
 
@@ -352,7 +357,8 @@ class Copier:
         for fill, existing in zip(fills, made):
             await self._copy_fill(fill, [session], accounts, existing, received)
 
-    async def _send_chunk(self, intents: list[Intent], received: datetime, failures: list[BaseException]) -> None:
+    async def _send_chunk(self, intents: list[Intent], received: dict[str, datetime],
+                          failures: list[BaseException]) -> None:
         """Send a chunk of planned copies; a copy no retry can make is refused alone, and what
         may pass is put in `failures` (the fill is tried again), never raised."""
         try:
@@ -364,7 +370,8 @@ class Copier:
                     except BaseException as transient:  # noqa: BLE001 - the fill is tried again
                         failures.append(transient)
                         continue
-                    await self._refuse_alone(intent.fill, intent.session, intent.account, received, refusal)
+                    await self._refuse_alone(intent.fill, intent.session, intent.account,
+                                             received[intent.fill.fill_id], refusal)
                 elif attempt.outcome == "failed":
                     await self.error_book.record(intent.row, intent.account.venue_id, attempt.error)
         except Exception as exc:  # noqa: BLE001 - the fill is tried again
