@@ -23,9 +23,9 @@ from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationSer
 from copytrade.risk.v1 import risk_service_pb2 as risk
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from copytrade.type.v1 import trading_pb2
-from services.compliance.eligibility import RISK_DISCLOSURE, current_disclosure_version
+from services.compliance.eligibility import RISK_DISCLOSURE
 from services.kit import clients
-from services.kit.config import TlsFiles
+from services.kit.config import Settings, TlsFiles
 
 CALL_TIMEOUT_S = 15.0
 SPOT = trading_pb2.Venue(kind=trading_pb2.VENUE_KIND_CCXT, id="binance", market_type=trading_pb2.MARKET_TYPE_SPOT)
@@ -88,7 +88,7 @@ class Seeder:
                                                                   comment="demo"),
                                             metadata=operator.metadata, timeout=CALL_TIMEOUT_S)
         await self.compliance.RecordConsent(comp.RecordConsentRequest(
-            user_id=person.user_id, document=RISK_DISCLOSURE, version=current_disclosure_version()),
+            user_id=person.user_id, document=RISK_DISCLOSURE, version=Settings.from_env("compliance").risk_disclosure_version),
             metadata=person.metadata, timeout=CALL_TIMEOUT_S)
 
     async def risk_limits(self, person: Login, limits: risk.RiskLimits, fields: list[str]) -> None:

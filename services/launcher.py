@@ -43,7 +43,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.kit import clients, fillsign, natsauth, revocations, tls
 from services.kit.bus import Bus
-from services.kit.config import DEFAULT_PORT_BASE, PORT_OFFSETS, SERVICES, TlsFiles
+from services.kit.config import DEFAULT_PORT_BASE, PORT_OFFSETS, SERVICES, Settings, TlsFiles
 from services.kit.natsd import NatsCluster, NatsServer, port_free
 
 START_TIMEOUT_S = 180.0  # five Python services importing at once on a busy 2-core machine take a minute or more
@@ -346,7 +346,7 @@ class Mesh:
 def build_web_app(data_dir: Path) -> None:
     """The web app the gateway serves at /, built first when missing or stale (unless
     GATEWAY_STATIC_DIR points elsewhere). A failed build is reported; the API runs regardless."""
-    if os.environ.get("GATEWAY_STATIC_DIR"):
+    if Settings.from_env("gateway").static_dir is not None:
         return
     from services import webapp
 

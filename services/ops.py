@@ -9,7 +9,6 @@ import argparse
 import asyncio
 import getpass
 import json
-import os
 import sys
 import warnings
 from datetime import UTC
@@ -27,7 +26,7 @@ from copytrade.risk.v1 import risk_service_pb2 as risk_pb
 from copytrade.risk.v1.risk_service_pb2_grpc import RiskServiceStub
 from copytrade.type.v1 import trading_pb2
 from services.kit import clients, tls
-from services.kit.config import default_addresses
+from services.kit.config import cli_token, default_addresses
 
 TOKEN_FILE = "cli-token"
 
@@ -80,7 +79,7 @@ def _channel(data_dir: Path, service: str) -> grpc.aio.Channel:
 
 
 def _metadata(data_dir: Path) -> tuple[tuple[str, str], ...]:
-    token = os.environ.get("COPYTRADE_TOKEN") or (
+    token = cli_token() or (
         (data_dir / TOKEN_FILE).read_text().strip() if (data_dir / TOKEN_FILE).exists() else "")
     if not token:
         raise SystemExit("not logged in: run `copytrade login EMAIL` (or set COPYTRADE_TOKEN)")

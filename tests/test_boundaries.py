@@ -196,3 +196,39 @@ def simulator_rule(importer: str, target: str) -> str | None:
 
 def test_the_simulators_carry_their_own_venue_data():
     assert offences("venue_sim", simulator_rule) == []
+
+
+# The launcher is the operator's process that puts the mesh together: it hands its own
+# environment on to the services it starts (and keeps the secrets it was given), so reading the
+# environment as a whole is its job; what any service is configured with is read in kit/config.py.
+ENVIRONMENT_READERS = {"services/kit/config.py": "the configuration module",
+                       "services/launcher.py": "passes its environment on to the services it starts"}
+
+
+def environment_reads(path: Path) -> list[int]:
+    """Lines reading the process environment: os.environ (any use), os.getenv, os.putenv."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb") \
+                and isinstance(node.value, ast.Name) and node.value.id == "os":
+            lines.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module == "os" \
+                and any(alias.name in ("environ", "getenv", "environb") for alias in node.names):
+            lines.append(node.lineno)
+    return sorted(set(lines))
+
+
+def test_configuration_is_read_from_the_environment_in_one_place():
+    """Every variable a service is configured by is read in services/kit/config.py (Settings),
+    so README's table, the defaults and the checks of a bad value live in one home."""
+    found = [f"{path.relative_to(ROOT)}:{line}" for path in sorted((ROOT / "services").rglob("*.py"))
+             if str(path.relative_to(ROOT)) not in ENVIRONMENT_READERS for line in environment_reads(path)]
+    assert found == []
+
+
+def test_the_environment_check_sees_what_it_is_meant_to(tmp_path):
+    source = tmp_path / "reader.py"
+    source.write_text("import os\nfrom os import getenv\nA = os.environ.get('A')\nB = os.getenv('B')\n"
+                      "C = dict(os.environ)\nD = os.path.join('x')\n")
+    assert environment_reads(source) == [2, 3, 4, 5]

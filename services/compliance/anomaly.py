@@ -4,7 +4,6 @@ Pure: the numbers go in, a finding (or None) comes out; monitor.py stores and an
 from __future__ import annotations
 
 import ipaddress
-import os
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,7 +15,6 @@ NEW_LOGIN_ADDRESS = "NEW_LOGIN_ADDRESS"
 
 # Proxies whose X-Forwarded-For is believed (the gateway runs on loopback or a private network);
 # a caller reaching the service from anywhere else is judged by its own address.
-DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
 
 
 @dataclass(frozen=True)
@@ -107,9 +105,8 @@ def new_login_address(user_id: str, address: str, known: set[str]) -> Finding | 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def trusted_proxies(spec: str | None = None) -> list[Network]:
-    """COMPLIANCE_TRUSTED_PROXIES: comma-separated networks (default: loopback and private ranges)."""
-    spec = os.environ.get("COMPLIANCE_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES) if spec is None else spec
+def trusted_proxies(spec: str) -> list[Network]:
+    """Settings.trusted_proxies (COMPLIANCE_TRUSTED_PROXIES): comma-separated networks."""
     return [ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip()]
 
 

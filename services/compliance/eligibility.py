@@ -4,7 +4,6 @@ each change recorded in the audit trail in its own transaction."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -21,10 +20,6 @@ from services.kit.db import Database
 
 DOMAIN = "compliance.copytrade"
 RISK_DISCLOSURE = "risk_disclosure"
-
-
-def current_disclosure_version() -> str:
-    return os.environ.get("RISK_DISCLOSURE_VERSION", "2026-01")
 
 
 def refusal(kyc_status: int | None, accepted_versions: set[str], current: str) -> errors.DomainError | None:
@@ -55,13 +50,14 @@ def validate_kyc(request: pb.SubmitKycRequest) -> None:
                                       domain=DOMAIN, field="country")
 
 
-def validate_consent(request: pb.RecordConsentRequest) -> None:
+def validate_consent(request: pb.RecordConsentRequest, current: str) -> None:
+    """current: the risk disclosure's version now (Settings.risk_disclosure_version)."""
     if request.document != RISK_DISCLOSURE or not request.version:
         raise errors.invalid_argument("INVALID_CONSENT", f"document must be {RISK_DISCLOSURE!r} with a version",
                                       domain=DOMAIN, field="document")
-    if request.version != current_disclosure_version():
+    if request.version != current:
         raise errors.failed_precondition("CONSENT_VERSION_UNKNOWN", "that is not the current version",
-                                         domain=DOMAIN, current=current_disclosure_version())
+                                         domain=DOMAIN, current=current)
 
 
 # --- the tables -----------------------------------------------------------------------------------
@@ -143,10 +139,11 @@ async def record_consent(trail: AuditTrail, actor: str, request: pb.RecordConsen
     return row
 
 
-async def copy_refusal(db: Database, user_id: str) -> errors.DomainError | None:
-    """Why `user_id` may not copy yet, from what is stored, or None when they may."""
+async def copy_refusal(db: Database, user_id: str, current: str) -> errors.DomainError | None:
+    """Why `user_id` may not copy yet, from what is stored (current: the disclosure's version
+    now), or None when they may."""
     async with db.session() as session:
         kyc = await session.get(KycRow, user_id)
         versions = set((await session.execute(select(ConsentRow.version).where(
             ConsentRow.user_id == user_id, ConsentRow.document == RISK_DISCLOSURE))).scalars())
-    return refusal(kyc.status if kyc else None, versions, current_disclosure_version())
+    return refusal(kyc.status if kyc else None, versions, current)

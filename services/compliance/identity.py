@@ -5,7 +5,6 @@ recorded in the audit trail in its own transaction."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import uuid
 from datetime import UTC, datetime
@@ -90,11 +89,6 @@ def self_assigned_roles(requested: list[int]) -> list[str]:
     if unknown:
         raise errors.invalid_argument("INVALID_ROLE", f"unknown role {unknown[0]}", domain=DOMAIN, field="roles")
     return sorted({ROLE_NAMES[r] for r in requested} or {auth.ROLE_FOLLOWER})
-
-
-def bootstrap_operators() -> set[str]:
-    """Emails that get the operator role when they register: COPYTRADE_OPERATOR_EMAILS=a@x,b@y."""
-    return {e.strip().lower() for e in os.environ.get("COPYTRADE_OPERATOR_EMAILS", "").split(",") if e.strip()}
 
 
 def hash_password(password: str) -> str:

@@ -42,11 +42,6 @@ from services.kit.db import Database
 VAULT_LOCK = "compliance.vault"
 
 
-def previous_master_key() -> str:
-    """The master key being retired (MASTER_KEY_PREVIOUS): read, never written with."""
-    return os.environ.get("MASTER_KEY_PREVIOUS", "")
-
-
 class Keyring:
     def __init__(self, db: Database, master_key: str, previous_master_key: str = "") -> None:
         self.db = db

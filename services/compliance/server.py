@@ -14,7 +14,7 @@ from copytrade.compliance.v1 import (
 from services.compliance.audit import AuditTrail
 from services.compliance.checkpoints import CheckpointLog
 from services.compliance.events import Intake, Publisher
-from services.compliance.keyring import Keyring, previous_master_key
+from services.compliance.keyring import Keyring
 from services.compliance.monitor import Monitor
 from services.compliance.identity import token_versions
 from services.compliance.service import ComplianceInternalServicer, ComplianceServicer
@@ -32,7 +32,7 @@ log = logging.getLogger("copytrade.compliance")
 async def create_server(settings: Settings) -> RunningService:
     db = Database(settings, MIGRATIONS)
     await db.migrate()
-    keyring = Keyring(db, settings.master_key, previous_master_key())
+    keyring = Keyring(db, settings.master_key, settings.master_key_previous)
     await keyring.open()
     bus = await Bus.for_service(settings)
     publisher = Publisher(bus)

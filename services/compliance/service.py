@@ -16,7 +16,7 @@ from services.compliance.audit import AuditTrail
 from services.compliance.checkpoints import CheckpointLog, verify_chain
 from services.compliance.keyring import Keyring
 from services.compliance.monitor import Monitor, alert_to_proto, alerts_page
-from services.compliance.throttle import LoginThrottle
+from services.compliance.throttle import LoginThrottle, account_policy, address_policy
 from services.kit import auth, errors
 from services.kit.config import Settings
 from services.kit.db import Database
@@ -28,13 +28,14 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
                  versions: auth.TokenVersions | None = None) -> None:
         self.db = db
         self.versions = versions  # this process's cache, told at once when a version moves
-        self.throttle = LoginThrottle(db)
+        self.throttle = LoginThrottle(db, account_policy(settings), address_policy(settings))
         self.checkpoints = checkpoints
         self.settings = settings
         self.keyring = keyring
         self.audit = trail
         self.monitor = monitor
-        self.trusted_proxies = anomaly.trusted_proxies() if trusted_proxies is None else trusted_proxies
+        self.trusted_proxies = anomaly.trusted_proxies(settings.trusted_proxies) if trusted_proxies is None \
+            else trusted_proxies
 
     # --- KYC and consent -----------------------------------------------------------------
     async def SubmitKyc(self, request: pb.SubmitKycRequest, context) -> pb.SubmitKycResponse:
@@ -55,13 +56,13 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
 
     async def RecordConsent(self, request: pb.RecordConsentRequest, context) -> pb.RecordConsentResponse:
         caller = auth.require_user(request.user_id)
-        eligibility.validate_consent(request)
+        eligibility.validate_consent(request, self.settings.risk_disclosure_version)
         row = await eligibility.record_consent(self.audit, caller.subject, request)
         return pb.RecordConsentResponse(consent=eligibility.consent_to_proto(row))
 
     async def CheckCopyEligibility(self, request: pb.CheckCopyEligibilityRequest, context):
         auth.require_user(request.user_id)
-        refused = await eligibility.copy_refusal(self.db, request.user_id)
+        refused = await eligibility.copy_refusal(self.db, request.user_id, self.settings.risk_disclosure_version)
         if refused is None:
             return pb.CheckCopyEligibilityResponse(eligible=True)
         return pb.CheckCopyEligibilityResponse(eligible=False, refusal=refused.to_refusal())
@@ -103,7 +104,7 @@ class ComplianceServicer(pb_grpc.ComplianceServiceServicer):
         email = identity.normalise_email(request.email)
         identity.check_password_strength(request.password, (email, email.split("@")[0], request.display_name))
         roles = identity.self_assigned_roles(list(request.roles))
-        if email in identity.bootstrap_operators():  # the first operators come from configuration
+        if email in self.settings.operator_emails:  # the first operators come from configuration
             roles = sorted({*roles, auth.ROLE_OPERATOR})
         row = await identity.register(self.audit, email, request.password, request.display_name, roles)
         return pb.RegisterUserResponse(user=identity.user_to_proto(row))

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 
 from services.compliance.store import LoginThrottleRow
 from services.kit import errors
+from services.kit.config import Settings
 from services.kit.db import Database, aware
 
 DOMAIN = "compliance.copytrade"
@@ -52,18 +52,14 @@ class Policy:
         return failures
 
 
-def _env(name: str, default: float) -> float:
-    return float(os.environ.get(name, default))
+def account_policy(settings: Settings) -> Policy:
+    return Policy(free=settings.login_free_failures_account, base_s=settings.login_backoff_base_s,
+                  max_s=settings.login_backoff_max_s, forget_s=24 * 3600)
 
 
-def account_policy() -> Policy:
-    return Policy(free=int(_env("LOGIN_FREE_FAILURES_ACCOUNT", 5)), base_s=_env("LOGIN_BACKOFF_BASE_S", 15),
-                  max_s=_env("LOGIN_BACKOFF_MAX_S", 900), forget_s=24 * 3600)
-
-
-def address_policy() -> Policy:
-    return Policy(free=int(_env("LOGIN_FREE_FAILURES_ADDRESS", 20)), base_s=_env("LOGIN_BACKOFF_BASE_S", 15),
-                  max_s=_env("LOGIN_BACKOFF_MAX_S", 900), forget_s=3600)
+def address_policy(settings: Settings) -> Policy:
+    return Policy(free=settings.login_free_failures_address, base_s=settings.login_backoff_base_s,
+                  max_s=settings.login_backoff_max_s, forget_s=3600)
 
 
 def account_key(email: str) -> str:
@@ -79,11 +75,9 @@ def throttled(wait_s: float, what: str) -> errors.DomainError:
 
 
 class LoginThrottle:
-    def __init__(self, db: Database, account: Policy | None = None, address: Policy | None = None,
-                 max_addresses: int = 100_000) -> None:
+    def __init__(self, db: Database, account: Policy, address: Policy, max_addresses: int = 100_000) -> None:
         self.db = db
-        self.account = account or account_policy()
-        self.address = address or address_policy()
+        self.account, self.address = account, address
         self.max_addresses = max_addresses
         self._addresses: dict[str, tuple[int, datetime]] = {}
 

@@ -26,7 +26,7 @@ from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationSer
 from copytrade.type.v1 import trading_pb2
 from services.discovery import preview, stats
 from services.domain import sizing
-from services.domain.risk.limits import platform_defaults
+from services.domain.risk.limits import RiskLimits, platform_defaults
 from services.discovery.store import MasterFillRow, MasterProfileRow, MeasuredCopyRow, PerformanceStatsRow, RankingRow
 from services.kit.bus import Delivery
 from services.kit.db import Database, aware
@@ -96,7 +96,8 @@ def measure(copies: list[tuple[str, Decimal, Decimal, int]]) -> Measured | None:
     return Measured(len(copies), delays[len(delays) // 2], sum(adverse, ZERO) / len(adverse))
 
 
-def capturable(fills: list[stats.Fill], window: str, now: datetime, measured: Measured | None = None) -> dict:
+def capturable(fills: list[stats.Fill], window: str, now: datetime, measured: Measured | None = None,
+               limits: RiskLimits | None = None) -> dict:
     """What a default follower would have made of the window's fills (see PerformanceStats), at
     the measured delay and slippage when there are measured copies, else at the model's."""
     basis = {"capturable_basis": pb.CAPTURABLE_BASIS_MEASURED if measured else pb.CAPTURABLE_BASIS_MODEL,
@@ -110,7 +111,7 @@ def capturable(fills: list[stats.Fill], window: str, now: datetime, measured: Me
     if not chosen or not capital:
         return {**basis, "capturable_roi": ""}
     result = preview.replay([preview.MasterFill(str(i), f) for i, f in enumerate(chosen)], capital=capital,
-                            settings=DEFAULT_FOLLOWER, limits=platform_defaults(),
+                            settings=DEFAULT_FOLLOWER, limits=limits or platform_defaults(),
                             latency_ms=basis["capturable_delay_ms"], fee_rate=FEE_RATE,
                             slippage_bps=measured.slippage_bps if measured else None)
     return {**basis, "capturable_roi": stats.decimal_text(result.follower_return)}
@@ -120,8 +121,10 @@ LOOKUP_IDS = 1000  # fill ids per look-up (bound parameters stay within every da
 
 
 class Analytics:
-    def __init__(self, db: Database, replication: ReplicationServiceStub | None = None) -> None:
+    def __init__(self, db: Database, replication: ReplicationServiceStub | None = None,
+                 limits: RiskLimits | None = None) -> None:
         self.db, self.replication = db, replication
+        self.limits = limits or platform_defaults()  # a default follower's, as risk's platform defaults
         self._dirty: set[str] = set()  # master accounts with fills not yet in the statistics
         self._all_dirty = True  # at start-up: fills stored before a crash may not be counted yet
         self._copiers: dict[str, tuple[float, str]] = {}  # trader id → (when, copiers' PnL)
@@ -244,7 +247,7 @@ class Analytics:
             await self.db.serialise(session, f"discovery-stats:{profile.trader_id}")
             for window in WINDOWS.values():
                 values = stats.compute(fills, window, now)
-                values.update(capturable(fills, window, now, measured))
+                values.update(capturable(fills, window, now, measured, self.limits))
                 values["follower_count"], values["assets_under_copy"] = followers, under_copy
                 values["copiers_pnl"] = copiers_pnl
                 await session.merge(PerformanceStatsRow(trader_id=profile.trader_id, window=window, stats=values,

@@ -10,6 +10,7 @@ from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationSer
 from services.kit import fillsign
 from services.kit.clients import channel
 from services.discovery.service import DiscoveryServicer
+from services.domain.risk.limits import platform_defaults
 from services.kit.bus import Bus
 from services.kit.config import Settings
 from services.kit.db import Database
@@ -26,7 +27,8 @@ async def create_server(settings: Settings) -> RunningService:
     db = Database(settings, MIGRATIONS)
     await db.migrate()
     replication, compliance = channel(settings, "replication"), channel(settings, "compliance")
-    servicer = DiscoveryServicer(db, ReplicationServiceStub(replication), ComplianceInternalServiceStub(compliance))
+    servicer = DiscoveryServicer(db, ReplicationServiceStub(replication), ComplianceInternalServiceStub(compliance),
+                                 platform_defaults(settings.risk_defaults))
     bus = await Bus.for_service(settings)
     # Every master fill (signed by replication: kit/fillsign.py) updates the statistics of the
     # profiles that show its account; a backlog (after downtime) is taken in a batch at a time.

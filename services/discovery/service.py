@@ -45,11 +45,13 @@ def profile_to_proto(row: MasterProfileRow) -> pb.MasterProfile:
 
 class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
     def __init__(self, db: Database, replication: ReplicationServiceStub,
-                 audit_trail: ComplianceInternalServiceStub | None = None) -> None:
+                 audit_trail: ComplianceInternalServiceStub | None = None,
+                 limits: risk_limits.RiskLimits | None = None) -> None:
         self.db = db
         self.replication = replication
         self.audit = audit_trail
-        self.analytics = Analytics(db, replication)
+        self.limits = limits or risk_limits.platform_defaults()  # risk's platform defaults, for previews
+        self.analytics = Analytics(db, replication, self.limits)
 
     async def ListMasterTraders(self, request: pb.ListMasterTradersRequest, context) -> pb.ListMasterTradersResponse:
         auth.require_caller()
@@ -166,7 +168,7 @@ class DiscoveryServicer(pb_grpc.DiscoveryServiceServicer):
             raise errors.invalid_argument("INVALID_PREVIEW", f"latency_ms must be from 0 to {MAX_LATENCY_MS}",
                                           domain=profiles.DOMAIN, field="latency_ms")
         settings = copy_settings.validate(request.settings)  # the live copy path's own checks
-        limits = risk_limits.validated(risk_limits.platform_defaults(),
+        limits = risk_limits.validated(self.limits,
                                        risk_limits.changes_from_proto(request.limits, []))
         query = select(MasterFillRow).where(MasterFillRow.master_account_id.in_(row.master_account_ids or [""]))
         if request.HasField("start_time"):

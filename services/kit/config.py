@@ -12,6 +12,11 @@ DEFAULT_PORT_BASE = 15050
 # Offsets from --port-base: nats, then the five services' gRPC ports, then the gateway's HTTP.
 PORT_OFFSETS = {"nats": 0, "discovery": 1, "replication": 2, "risk": 3, "compliance": 4, "gateway": 5, "http": 6}
 DEV_SECRET = "copytrade-dev-only-secret-change-me"
+# Where a compliance caller's own forwarded address is believed from: loopback and private ranges.
+DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+# The seed's names for three of risk's platform defaults, beside RISK_DEFAULT_<LIMIT>.
+RISK_DEFAULT_ALIASES = {"MAX_DAILY_LOSS": "max_daily_loss", "MAX_DRAWDOWN": "max_drawdown",
+                        "CIRCUIT_BREAKER_ENABLED": "circuit_breaker_enabled"}
 
 
 def default_data_dir() -> Path:
@@ -20,6 +25,18 @@ def default_data_dir() -> Path:
 
 def default_addresses(host: str = "127.0.0.1", port_base: int = DEFAULT_PORT_BASE) -> dict[str, str]:
     return {name: f"{host}:{port_base + PORT_OFFSETS[name]}" for name in SERVICES}
+
+
+def risk_defaults_from_env(env: dict[str, str]) -> dict[str, str]:
+    """RISK_DEFAULT_<LIMIT> (and the seed's aliases; RISK_DEFAULT_ wins) by limit name."""
+    values = {name: env[alias] for alias, name in RISK_DEFAULT_ALIASES.items() if alias in env}
+    values.update({k.removeprefix("RISK_DEFAULT_").lower(): v for k, v in env.items() if k.startswith("RISK_DEFAULT_")})
+    return values
+
+
+def cli_token(env: dict[str, str] | None = None) -> str:
+    """COPYTRADE_TOKEN: the token the CLI calls with instead of the one `login` kept."""
+    return (os.environ if env is None else env).get("COPYTRADE_TOKEN", "")
 
 
 @dataclass(frozen=True)
@@ -104,6 +121,7 @@ class Settings:
     # gRPC address of every service, for calls across the mesh.
     addresses: dict[str, str] = field(default_factory=default_addresses)
     log_level: str = "INFO"
+    log_format: str = "text"  # or json (one object per line, for a log shipper)
     # The gateway's HTTP listener (REST, OpenAPI); None: no HTTP.
     http_listen: str | None = None
     # The gateway's browser port on HTTPS with this certificate and key (both, or neither: HTTP,
@@ -158,6 +176,23 @@ class Settings:
     # Mutual TLS on this service's gRPC port, its calls to other services and its NATS
     # connection (TLS_CA, TLS_CERT, TLS_KEY); None: plaintext.
     tls: TlsFiles | None = None
+    # Compliance: the master key being retired by a rotation (read with, never written with);
+    # the risk disclosure's current version, which a follower must have accepted; emails given
+    # the operator role when they register (the first operators); the networks whose forwarded
+    # client addresses are believed; and the login throttle (failures let through per account
+    # and per address before a back-off that doubles from base to max).
+    master_key_previous: str = field(default="", repr=False)
+    risk_disclosure_version: str = "2026-01"
+    operator_emails: frozenset[str] = frozenset()
+    trusted_proxies: str = DEFAULT_TRUSTED_PROXIES
+    login_free_failures_account: int = 5
+    login_free_failures_address: int = 20
+    login_backoff_base_s: float = 15.0
+    login_backoff_max_s: float = 900.0
+    # Risk's platform defaults overriding the built-in ones, by limit name, as written
+    # (RISK_DEFAULT_<LIMIT>, or the seed's MAX_DAILY_LOSS, MAX_DRAWDOWN, CIRCUIT_BREAKER_ENABLED):
+    # parsed and checked by services/domain/risk/limits.platform_defaults.
+    risk_defaults: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, service: str, env: dict[str, str] | None = None) -> "Settings":
@@ -206,6 +241,17 @@ class Settings:
             audit_checkpoint_interval_s=float(env.get("AUDIT_CHECKPOINT_INTERVAL_S",
                                                       cls.audit_checkpoint_interval_s)),
             tls=tls_from_env(env),
+            master_key_previous=env.get("MASTER_KEY_PREVIOUS", ""),
+            risk_disclosure_version=env.get("RISK_DISCLOSURE_VERSION", cls.risk_disclosure_version),
+            operator_emails=frozenset(e.strip().lower() for e in env.get("COPYTRADE_OPERATOR_EMAILS", "").split(",")
+                                      if e.strip()),
+            trusted_proxies=env.get("COMPLIANCE_TRUSTED_PROXIES", cls.trusted_proxies),
+            login_free_failures_account=int(env.get("LOGIN_FREE_FAILURES_ACCOUNT", cls.login_free_failures_account)),
+            login_free_failures_address=int(env.get("LOGIN_FREE_FAILURES_ADDRESS", cls.login_free_failures_address)),
+            login_backoff_base_s=float(env.get("LOGIN_BACKOFF_BASE_S", cls.login_backoff_base_s)),
+            login_backoff_max_s=float(env.get("LOGIN_BACKOFF_MAX_S", cls.login_backoff_max_s)),
+            risk_defaults=risk_defaults_from_env(env),
+            log_format=env.get("LOG_FORMAT", cls.log_format).lower(),
         )
 
     @property

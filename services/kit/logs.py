@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import os
 import sys
 import time
 
@@ -53,8 +52,8 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(service: str, level: str = "INFO", fmt: str | None = None) -> None:
-    fmt = (fmt or os.environ.get("LOG_FORMAT", "text")).lower()
+def configure_logging(service: str, level: str = "INFO", fmt: str = "text") -> None:
+    fmt = fmt.lower()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service) if fmt == "json" else _TextFormatter(service))
     root = logging.getLogger()

@@ -326,7 +326,7 @@ def run_forever(create: Callable[[Settings], Awaitable[RunningService]], setting
         print(f"copytrade {settings.service}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     os.umask(0o077)  # the files it makes (a SQLite database, its journal) are its user's alone
-    configure_logging(settings.service, settings.log_level)
+    configure_logging(settings.service, settings.log_level, settings.log_format)
     provider = tracing.configure(settings.service, settings.otel_exporter)
 
     async def main() -> None:

@@ -21,7 +21,7 @@ async def create_server(settings: Settings) -> RunningService:
     db = Database(settings, MIGRATIONS)
     await db.migrate()
     bus = await Bus.for_service(settings)
-    servicer = RiskServicer(db, platform_defaults(), bus)
+    servicer = RiskServicer(db, platform_defaults(settings.risk_defaults), bus)
     await bus.subscribe("risk.limits.changed.>", servicer.on_limits_changed)  # other replicas' changes
     # Copy outcomes feed the venue-failure and latency breakers (each replica takes a share).
     await bus.consume_batches("COPIES", BREAKERS_DURABLE, "copies.order.>", servicer.monitor.on_copy_events,

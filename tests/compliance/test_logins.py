@@ -27,10 +27,9 @@ async def _login(compliance, address: str, password: str) -> str:
     return "OK"
 
 
-async def test_an_account_is_locked_after_five_failures_even_for_the_right_password(start_service, backend,
-                                                                                     monkeypatch):
-    monkeypatch.setenv("LOGIN_BACKOFF_BASE_S", "5")  # long enough for five slow logins on a busy machine
-    compliance = ComplianceServiceStub((await start_service("compliance")).channel)
+async def test_an_account_is_locked_after_five_failures_even_for_the_right_password(start_service, backend):
+    # A back-off of 5 s: long enough for five slow logins on a busy machine.
+    compliance = ComplianceServiceStub((await start_service("compliance", login_backoff_base_s=5.0)).channel)
     address = email()
     await compliance.RegisterUser(pb.RegisterUserRequest(email=address, password=PASSWORD))
     assert [await _login(compliance, address, "a wrong guess #%d" % i) for i in range(5)] == \

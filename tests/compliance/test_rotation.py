@@ -25,7 +25,7 @@ async def store(svc, token_for, user: str, n: int) -> tuple[str, str, str]:
 
 
 async def test_rotation_leaves_every_secret_readable_with_the_new_key_only(
-        start_compliance, backend, token_for, operator, replication_metadata, monkeypatch):
+        start_compliance, backend, token_for, operator, replication_metadata):
     first = await start_compliance(master_key=OLD_KEY)
     name, user = first.settings.service, f"u_{uuid.uuid4().hex[:8]}"
     secrets = {cid: (key, secret) for cid, key, secret in [await store(first, token_for, user, n) for n in range(3)]}
@@ -37,9 +37,8 @@ async def test_rotation_leaves_every_secret_readable_with_the_new_key_only(
     await first.stop()
 
     # The operator sets the new MASTER_KEY, keeps the old one as MASTER_KEY_PREVIOUS, restarts.
-    monkeypatch.setenv("MASTER_KEY_PREVIOUS", OLD_KEY)
-    rotating = await start_compliance(name, master_key=NEW_KEY)
-    replica = await start_compliance(name, master_key=NEW_KEY)
+    rotating = await start_compliance(name, master_key=NEW_KEY, master_key_previous=OLD_KEY)
+    replica = await start_compliance(name, master_key=NEW_KEY, master_key_previous=OLD_KEY)
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await rotating.public.RotateEncryptionKey(pb.RotateEncryptionKeyRequest(), metadata=token_for(user))
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -71,7 +70,6 @@ async def test_rotation_leaves_every_secret_readable_with_the_new_key_only(
     assert users_key.decrypt(document).api_key == document_number
 
     # The old key can go: a restart with only the new key reads everything.
-    monkeypatch.delenv("MASTER_KEY_PREVIOUS")
     await rotating.stop()
     after = await start_compliance(name, master_key=NEW_KEY)
     for cid, (api_key, api_secret) in secrets.items():

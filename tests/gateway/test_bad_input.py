@@ -25,10 +25,9 @@ DEEP = 100_000  # far past Python's recursion limit
 
 
 @pytest_asyncio.fixture
-async def site(start_service, backend, monkeypatch):
+async def site(start_service, backend):
     ops_email = f"ops-{uuid.uuid4().hex[:6]}@example.com"
-    monkeypatch.setenv("COPYTRADE_OPERATOR_EMAILS", ops_email)
-    compliance = await start_service("compliance")
+    compliance = await start_service("compliance", operator_emails=frozenset({ops_email}))
     risk = await start_service("risk")
     addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
     replication = await start_service("replication", addresses=addresses)

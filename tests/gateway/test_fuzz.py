@@ -43,9 +43,9 @@ def unimplemented_routes():
 
 
 @pytest_asyncio.fixture
-async def whole_gateway(start_service, monkeypatch):
-    monkeypatch.setenv("COPYTRADE_OPERATOR_EMAILS", OPERATOR)
-    started = {name: await start_service(name) for name in ("compliance", "risk", "replication", "discovery")}
+async def whole_gateway(start_service):
+    started = {"compliance": await start_service("compliance", operator_emails=frozenset({OPERATOR}))}
+    started.update({name: await start_service(name) for name in ("risk", "replication", "discovery")})
     addresses = {**started["risk"].settings.addresses, **{n: s.address for n, s in started.items()}}
     gateway = await start_service("gateway", addresses=addresses, http_listen="127.0.0.1:0", rate_limit_per_s=0)
     yield f"http://127.0.0.1:{gateway.running.http_port}"

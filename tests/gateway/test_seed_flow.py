@@ -28,11 +28,10 @@ SPOT = {"kind": "VENUE_KIND_CCXT", "id": "binance", "marketType": "MARKET_TYPE_S
 
 
 @pytest_asyncio.fixture
-async def site(start_service, monkeypatch):
+async def site(start_service):
     ops_email = f"ops-{uuid.uuid4().hex[:6]}@example.com"
-    monkeypatch.setenv("COPYTRADE_OPERATOR_EMAILS", ops_email)
     sim = await Simulator(seed=41).start()
-    compliance = await start_service("compliance")
+    compliance = await start_service("compliance", operator_emails=frozenset({ops_email}))
     risk = await start_service("risk")
     addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
     replication = await start_service("replication", addresses=addresses, venue_urls=venue_urls(sim.url),

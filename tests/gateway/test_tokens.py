@@ -20,11 +20,11 @@ BOSS = "boss-{}@example.com"
 
 
 @pytest_asyncio.fixture
-async def mesh(start_service, monkeypatch):
+async def mesh(start_service):
     """compliance, risk, replication and the gateway; one bootstrap operator email."""
     boss = BOSS.format(uuid.uuid4().hex[:8])
-    monkeypatch.setenv("COPYTRADE_OPERATOR_EMAILS", boss)
-    started = {name: await start_service(name) for name in ("compliance", "risk", "replication")}
+    started = {"compliance": await start_service("compliance", operator_emails=frozenset({boss}))}
+    started.update({name: await start_service(name) for name in ("risk", "replication")})
     addresses = {**started["risk"].settings.addresses, **{n: s.address for n, s in started.items()}}
     gateway = await start_service("gateway", addresses=addresses, http_listen="127.0.0.1:0")
     async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{gateway.running.http_port}",

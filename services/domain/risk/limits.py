@@ -3,7 +3,6 @@ environment, and the pure rules for validating a follower's changes."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -47,18 +46,11 @@ INT_BOUNDS = {"max_latency_ms": INT32_MAX, "max_orders_per_minute": INT32_MAX}  
 MAX_TIMEZONE_CHARS = 64
 
 
-def platform_defaults(env: dict[str, str] | None = None) -> RiskLimits:
-    """The seed's defaults, each overridable by RISK_DEFAULT_<FIELD> (or the seed's own
-    MAX_DAILY_LOSS / MAX_DRAWDOWN / CIRCUIT_BREAKER_ENABLED)."""
-    env = dict(os.environ if env is None else env)
-    aliases = {"max_daily_loss": "MAX_DAILY_LOSS", "max_drawdown": "MAX_DRAWDOWN",
-               "circuit_breaker_enabled": "CIRCUIT_BREAKER_ENABLED"}
-    values: dict[str, str] = {}
-    for name in FIELD_TYPES:
-        raw = env.get(f"RISK_DEFAULT_{name.upper()}") or env.get(aliases.get(name, "-"))
-        if raw is not None:
-            values[name] = raw
-    return validated(RiskLimits(), values)
+def platform_defaults(overrides: dict[str, str] | None = None) -> RiskLimits:
+    """The seed's defaults, with the operator's overrides by limit name (Settings.risk_defaults:
+    RISK_DEFAULT_<LIMIT>, or the seed's MAX_DAILY_LOSS / MAX_DRAWDOWN / CIRCUIT_BREAKER_ENABLED),
+    each parsed and checked; a name that is no limit is no override."""
+    return validated(RiskLimits(), {name: raw for name, raw in (overrides or {}).items() if name in FIELD_TYPES})
 
 
 def validated(base: RiskLimits, changes: dict[str, object]) -> RiskLimits:
