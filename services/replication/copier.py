@@ -285,9 +285,11 @@ class Copier:
         # Only fills stored here and not yet marked need marking (a redelivery, or a fill another
         # deployment stored, does not).
         if uncopied:
-            async with self.db.session() as marking:
-                await marking.execute(update(MasterFillRow).where(
-                    self.db.member(MasterFillRow.fill_id, [fill_id for fill_id, _ in uncopied])).values(handled=True))
+            marked = update(MasterFillRow).where(self.db.member(
+                MasterFillRow.fill_id, [fill_id for fill_id, _ in uncopied])).values(handled=True) \
+                .execution_options(synchronize_session=False)
+            async with self._reading(lock) as session:  # on PostgreSQL committed as the master's lock is let go
+                await session.execute(marked)
 
     async def _made_before(self, session, fills: list[events.MasterFill], sessions: list[CopySessionRow]
                            ) -> dict[str, FollowerOrderRow]:
