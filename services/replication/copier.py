@@ -99,6 +99,16 @@ def _commits(rows: list[FollowerOrderRow]) -> list[tuple[str, risk_pb.CommitRese
         for row in rows if row.filled_quantity > 0 and not _rests(row)]
 
 
+def closes(fill: events.MasterFill) -> bool | None:
+    """Whether the fill closes (some of) the master's position; None when its numbers cannot be
+    read (its copies are then refused, each with the reason)."""
+    try:
+        return sizing.closing_fraction(Decimal(fill.position_before or 0), SIDE_NAMES[fill.side],
+                                       Decimal(fill.quantity))[0] > 0
+    except (KeyError, ArithmeticError, ValueError):
+        return None
+
+
 def waves(fills: list[events.MasterFill]) -> list[list[events.MasterFill]]:
     """Consecutive fills, in order, in waves copied together: a wave is a fill and the fills
     after it that only open. Sizing an opening copy needs nothing the copies before it change;
@@ -106,12 +116,7 @@ def waves(fills: list[events.MasterFill]) -> list[list[events.MasterFill]]:
     it and starts a wave (as does a fill whose numbers cannot be read: it is refused alone)."""
     result: list[list[events.MasterFill]] = []
     for fill in fills:
-        try:
-            opens = sizing.closing_fraction(Decimal(fill.position_before or 0), SIDE_NAMES[fill.side],
-                                            Decimal(fill.quantity))[0] == 0
-        except (KeyError, ArithmeticError, ValueError):
-            opens = False
-        if result and opens:
+        if result and closes(fill) is False:
             result[-1].append(fill)
         else:
             result.append([fill])
@@ -442,12 +447,7 @@ class Copier:
         """For a fill that closes (some of) the master's position: each session's copied position
         per symbol, in one read for the whole fill (under the followers' locks, so no copy of
         theirs is in flight). None for a fill that only opens (sizing needs none)."""
-        try:
-            closes = sizing.closing_fraction(Decimal(fill.position_before or 0), SIDE_NAMES[fill.side],
-                                             Decimal(fill.quantity))[0] > 0
-        except (KeyError, ArithmeticError, ValueError):
-            return None  # sized per copy, which refuses it with its reason
-        if not closes or not sessions:
+        if not closes(fill) or not sessions:  # (unreadable: sized per copy, which refuses it)
             return None
         async with self.db.session() as db_session:
             return await self.db.signed_sums(

@@ -157,63 +157,86 @@ async def test_the_fence_inserts_only_rows_not_there_and_names_them(make_setting
         await db.close()
 
 
+class Backlog:
+    """The copy path's services on a simulator of their own, a signal-only master copied by
+    `followers` spot followers, and the copier's first pass held: the master's next fills queue
+    up in its lane behind it until release()."""
+
+    def __init__(self, own_nats, start_service, token_for, followers: int, seed: int) -> None:
+        self.own_nats, self.start_service, self.token_for = own_nats, start_service, token_for
+        self.followers, self.seed = followers, seed
+        self.passes: list[list[str]] = []  # each pass's fills, by venue trade id
+        self._gate = asyncio.Event()
+
+    async def __aenter__(self) -> "Backlog":
+        from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
+        from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+        self.sim = await Simulator(seed=self.seed).start()
+        nats_url = self.own_nats.url
+        compliance = await self.start_service("compliance", nats_url=nats_url)
+        risk = await self.start_service("risk", nats_url=nats_url)
+        addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
+        replication = await self.start_service("replication", addresses=addresses, venue_rate_limit=False,
+                                               venue_urls=venue_urls(self.sim.url), nats_url=nats_url)
+        self.replication = ReplicationServiceStub(replication.channel)
+        self.master, self.master_account, self.users = await copied_by(
+            self.sim, ComplianceServiceStub(compliance.channel), self.replication, self.token_for, self.followers)
+        copier_ = replication.running.components["copier"]
+        copy_in_order = copier_._copy_in_order
+
+        async def watched(fills, lock):
+            self.passes.append([fill.venue_trade_id for fill in fills])
+            if len(self.passes) == 1:
+                await self._gate.wait()  # the first fill's pass is held: the rest queue up in the lane
+            await copy_in_order(fills, lock)
+        copier_._copy_in_order = watched
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self._gate.set()
+        await self.sim.stop()
+
+    async def fill(self, trade_id: str, side, quantity: str) -> None:
+        await self.replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
+            master_account_id=self.master_account.account_id, venue_trade_id=trade_id, symbol="BTC/USDT",
+            side=side, quantity=quantity, price="64000"), metadata=self.token_for(self.master))
+
+    async def release(self, waiting: int) -> None:
+        """Once `waiting` fills wait in the lane behind the held pass, let it go."""
+        watcher = await nats.connect(self.own_nats.url)
+        try:
+            async def in_the_lane():  # delivered to the copier, not yet acknowledged: the held one and those behind
+                return (await watcher.jetstream().consumer_info("FILLS", WORKERS_DURABLE)).num_ack_pending \
+                    == waiting + 1
+            await eventually(in_the_lane, message=f"{waiting} fills waiting in the master's lane")
+        finally:
+            await watcher.close()
+        self._gate.set()
+
+
 async def test_a_masters_backlog_is_copied_in_one_pass_each_follower_in_the_masters_order(
         own_nats, start_service, token_for, backend):
     """Fills that queue up behind one being copied (a burst) are copied together in the next
     pass: those that only open decided, fenced and sent together, a close sized on the copies
     before it. Every follower gets each fill once, in the master's order."""
-    sim = await Simulator(seed=11).start()
-    try:
-        compliance = await start_service("compliance", nats_url=own_nats.url)
-        risk = await start_service("risk", nats_url=own_nats.url)
-        addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
-        replication = await start_service("replication", addresses=addresses, venue_rate_limit=False,
-                                          venue_urls=venue_urls(sim.url), nats_url=own_nats.url)
-        from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
-        from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
-        comp_stub, rep_stub = ComplianceServiceStub(compliance.channel), ReplicationServiceStub(replication.channel)
-        master, master_account, users = await copied_by(sim, comp_stub, rep_stub, token_for, 3)
-        copier_ = replication.running.components["copier"]
-        passes: list[list[str]] = []
-        copy_in_order, gate = copier_._copy_in_order, asyncio.Event()
-
-        async def watched(fills, lock):
-            passes.append([fill.venue_trade_id for fill in fills])
-            if len(passes) == 1:
-                await gate.wait()  # the first fill's pass is held: the rest queue up in the lane
-            await copy_in_order(fills, lock)
-        copier_._copy_in_order = watched
-
-        async def fill(trade_id: str, side, quantity: str) -> None:
-            await rep_stub.SubmitMasterFill(rep.SubmitMasterFillRequest(
-                master_account_id=master_account.account_id, venue_trade_id=trade_id, symbol="BTC/USDT",
-                side=side, quantity=quantity, price="64000"), metadata=token_for(master))
-
+    async with Backlog(own_nats, start_service, token_for, followers=3, seed=11) as backlog:
+        sim = backlog.sim
         buy, sell = trading_pb2.SIDE_BUY, trading_pb2.SIDE_SELL
-        await fill("B1", buy, "0.01")
-        await eventually(lambda: passes == [["B1"]], message="the first fill's pass under way")
+        await backlog.fill("B1", buy, "0.01")
+        await eventually(lambda: backlog.passes == [["B1"]], message="the first fill's pass under way")
         for trade_id, side, quantity in (("B2", buy, "0.01"), ("B3", buy, "0.01"),
                                          ("S4", sell, "0.015"), ("B5", buy, "0.01")):  # S4 closes half
-            await fill(trade_id, side, quantity)
-        watcher = await nats.connect(own_nats.url)
-        try:
-            async def in_the_lane():  # the four delivered to the copier, waiting behind B1
-                return (await watcher.jetstream().consumer_info("FILLS", WORKERS_DURABLE)).num_ack_pending == 5
-            await eventually(in_the_lane, message="the four fills waiting in the master's lane")
-        finally:
-            await watcher.close()
-        gate.set()
+            await backlog.fill(trade_id, side, quantity)
+        await backlog.release(waiting=4)
 
         def orders(user: str):
             return [(o.side, o.orig_qty) for o in sim.orders(user)]
         expected = [("BUY", Decimal("0.002"))] * 3 + [("SELL", Decimal("0.003")), ("BUY", Decimal("0.002"))]
-        for user, _ in users:
+        for user, _ in backlog.users:
             await eventually(lambda: len(orders(user)) == 5, message=f"{user}'s five copies")
             assert orders(user) == expected, orders(user)  # in the master's order, the close sized on them
             assert len({o.client_order_id for o in sim.orders(user)}) == 5  # each fill once
-        assert passes[1] == ["B2", "B3", "S4", "B5"], passes  # the backlog in one pass
-    finally:
-        await sim.stop()
+        assert backlog.passes[1] == ["B2", "B3", "S4", "B5"], backlog.passes  # the backlog in one pass
 
 
 async def test_a_watchers_burst_is_stored_in_one_go_in_order_with_the_masters_position(make_settings, backend):
@@ -257,53 +280,21 @@ async def test_a_bursts_spot_closes_read_each_followers_holdings_once_and_follow
     """A burst of opens and closes on spot: the closes of one pass read each follower's holdings
     from her venue once, then follow what her copies bought (less the fee the venue took in
     BTC) and sold; the last close sells exactly what she holds."""
-    sim = await Simulator(seed=12).start()
-    try:
-        compliance = await start_service("compliance", nats_url=own_nats.url)
-        risk = await start_service("risk", nats_url=own_nats.url)
-        addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
-        replication = await start_service("replication", addresses=addresses, venue_rate_limit=False,
-                                          venue_urls=venue_urls(sim.url), nats_url=own_nats.url)
-        from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
-        from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
-        comp_stub, rep_stub = ComplianceServiceStub(compliance.channel), ReplicationServiceStub(replication.channel)
-        master, master_account, users = await copied_by(sim, comp_stub, rep_stub, token_for, 2)
-        copier_ = replication.running.components["copier"]
-        passes, gate = [], asyncio.Event()
-        copy_in_order = copier_._copy_in_order
-
-        async def watched(fills, lock):
-            passes.append(len(fills))
-            if len(passes) == 1:
-                await gate.wait()
-            await copy_in_order(fills, lock)
-        copier_._copy_in_order = watched
-
-        async def fill(trade_id: str, side, quantity: str) -> None:
-            await rep_stub.SubmitMasterFill(rep.SubmitMasterFillRequest(
-                master_account_id=master_account.account_id, venue_trade_id=trade_id, symbol="BTC/USDT",
-                side=side, quantity=quantity, price="64000"), metadata=token_for(master))
-
+    async with Backlog(own_nats, start_service, token_for, followers=2, seed=12) as backlog:
+        sim = backlog.sim
         buy, sell = trading_pb2.SIDE_BUY, trading_pb2.SIDE_SELL
-        await fill("B1", buy, "0.01")
-        await eventually(lambda: passes == [1], message="the first fill's pass under way")
+        await backlog.fill("B1", buy, "0.01")
+        await eventually(lambda: len(backlog.passes) == 1, message="the first fill's pass under way")
         # Master: 0.01 → 0.02 → 0.01 (half closed) → 0.02 → 0 (all closed).
         for trade_id, side, quantity in (("B2", buy, "0.01"), ("S3", sell, "0.01"), ("B4", buy, "0.01"),
                                          ("S5", sell, "0.02")):
-            await fill(trade_id, side, quantity)
-        watcher = await nats.connect(own_nats.url)
-        try:
-            async def in_the_lane():
-                return (await watcher.jetstream().consumer_info("FILLS", WORKERS_DURABLE)).num_ack_pending == 5
-            await eventually(in_the_lane, message="the four fills waiting in the master's lane")
-        finally:
-            await watcher.close()
-        reads_before = {user: _reads(sim, user) for user, _ in users}
-        gate.set()
+            await backlog.fill(trade_id, side, quantity)
+        reads_before = {user: _reads(sim, user) for user, _ in backlog.users}
+        await backlog.release(waiting=4)
 
         def btc(user: str) -> Decimal:
             return sim.exchange.accounts[user].balances.get("BTC", Decimal(0))
-        for user, _ in users:
+        for user, _ in backlog.users:
             await eventually(lambda: len(sim.orders(user)) == 5, message=f"{user}'s five copies")
             sides = [(o.side, o.orig_qty) for o in sim.orders(user)]
             # S3 halves her 0.004 (0.003996 held: no cut); S5 sells all she holds: three buys of
@@ -313,9 +304,7 @@ async def test_a_bursts_spot_closes_read_each_followers_holdings_once_and_follow
             assert sides[4] == ("SELL", Decimal("0.00399")), sides
             assert btc(user) < Decimal("0.00001")  # nothing left but what the lot size cannot sell
             assert _reads(sim, user) - reads_before[user] == 1  # one holdings read for the pass's two closes
-        assert passes[1] == 4
-    finally:
-        await sim.stop()
+        assert len(backlog.passes[1]) == 4
 
 
 def _reads(sim, user: str) -> int:
