@@ -51,9 +51,12 @@ async def test_stale_and_slipped_fills_are_refused_with_their_numbers(mesh, toke
     await fill("slipped", "60000", datetime.now(UTC))  # the follower would pay 6.7 % more
     await fill("stale", "64000", datetime.now(UTC) - timedelta(hours=2))
 
-    async def decided():
+    undecided = (events.FOLLOWER_ORDER_STATUS_PENDING, events.FOLLOWER_ORDER_STATUS_PLACED)
+
+    async def decided():  # listed is not decided: a copy's row is there, PENDING, before the venue answers
         found = {name: await orders(name) for name in followers}
-        return found if all(len(o) == 3 for o in found.values()) else None
+        done = all(len(o) == 3 and not any(c.status in undecided for c in o.values()) for o in found.values())
+        return found if done else None
     found = await eventually(decided, timeout=30, message="every copy decided")
     guarded, loose = found["guarded"], found["loose"]
     assert guarded["on-time"].status == events.FOLLOWER_ORDER_STATUS_FILLED
