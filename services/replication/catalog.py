@@ -1,6 +1,6 @@
 """What the copier reads for every fill, kept in memory so planning a fill's copies costs one
 small query, not a read per copy: a master account's live sessions (with their parsed
-settings), the followers' venue accounts, and followers' equity for a few seconds.
+settings), the followers' venue accounts, and followers' equity and spot holdings for a minute.
 
 Sessions are checked per fill against a version (how many live sessions the master account
 has and when one last changed; every session write sets update_time) and dropped when a
@@ -21,8 +21,12 @@ from services.replication.shared_reads import SharedReads
 from services.replication.store import CopySessionRow, VenueAccountRow
 
 LIVE = (pb.SESSION_STATE_ACTIVE, pb.SESSION_STATE_PAUSED, pb.SESSION_STATE_FROZEN)
-EQUITY_TTL_S = 2.0  # a follower's equity read from its venue serves the copies of this long
-HOLDINGS_TTL_S = 2.0  # a spot follower's holdings read from its venue serve her closes this long
+# A follower's equity read from her venue (or noted by the snapshots) sizes her copies this long:
+# a copy moves it only by its fee and the price, so it is not read again per fill.
+EQUITY_TTL_S = 60.0
+# A spot follower's holdings read from her venue serve her closes this long: in between, this
+# process's own copies keep them exact (holdings_moved), and a close her venue refuses drops them.
+HOLDINGS_TTL_S = 60.0
 
 
 async def live_follower_accounts(db: Database) -> list[VenueAccountRow]:
@@ -72,17 +76,19 @@ class Catalog:
         return known[1]
 
     async def equity(self, account_id: str, venue) -> Decimal:
-        """The follower's equity, read from its venue at most once per equity_ttl_s (copies of
-        one fill, and fills in a burst, share the read)."""
+        """The follower's equity, read from its venue at most once per equity_ttl_s (the copies
+        of her fills share the read, and the snapshots' reads serve them too)."""
         async def read() -> Decimal:
             return (await venue.account()).equity
         return await self._equity.get(account_id, read)
 
     async def holdings(self, account_id: str, asset: str, venue) -> Decimal:
         """A spot follower's free `asset`, read from her venue at most once per holdings_ttl_s:
-        a burst's closes share the read, each moved by what the copies before it filled
-        (holdings_moved). A sale of her own in between is seen at the next read; until then
-        the venue refuses a close larger than what she holds, and says so."""
+        her closes share the read, each moved by what the copies before it filled
+        (holdings_moved), so a master closing every few seconds costs no balance request per
+        close. What she moves herself is seen at the next read: until then her venue refuses a
+        close larger than what she holds, says so, and the read is dropped (the copier's
+        holdings_moved(…, None)), so her next close reads again."""
         return await self._holdings.get((account_id, asset), lambda: venue.free_balance(asset))
 
     def holdings_moved(self, account_id: str, asset: str, change: Decimal | None) -> None:
@@ -97,15 +103,12 @@ class Catalog:
         """Equity seen elsewhere (the snapshots) serves the next copies too."""
         self._equity.note(account_id, equity)
 
-    def forget_equity(self, account_id: str) -> None:
-        self._equity.forget(account_id)
-
     def forget_master(self, master_account_id: str) -> None:
         self._sessions.pop(master_account_id, None)
 
     def forget_account(self, account_id: str) -> None:
         self._accounts.pop(account_id, None)
-        self.forget_equity(account_id)
+        self._equity.forget(account_id)
         self._holdings.forget_where(lambda key: key[0] == account_id)
 
     async def on_session_changed(self, subject: str, event) -> None:

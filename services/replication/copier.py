@@ -755,6 +755,8 @@ class Copier:
         except VenueError as exc:
             row.budget_delay_ms = round(waited[0] * 1000)
             unknown = exc.kind == ErrorKind.UNKNOWN_OUTCOME
+            if exc.kind == ErrorKind.REJECTED and row.side == trading_pb2.SIDE_SELL:  # she may hold less than known
+                self.catalog.holdings_moved(row.follower_account_id, sizing.base_asset(row.symbol), None)
             if not unknown:  # surely not executed: give the exposure back
                 await self.risks.release([(row.follower_id, risk_pb.ReleaseReservationRequest(
                     reservation_id=intent.reservation_id, reason=exc.kind.value))])
@@ -830,7 +832,6 @@ class Copier:
                       S.FOLLOWER_ORDER_STATUS_PLACED)
         row.error_kind = row.error_message = ""
         row.effects_pending = True
-        self.catalog.forget_equity(row.follower_account_id)  # a copy moves its account's equity
 
     async def _placed(self, row: FollowerOrderRow, state: OrderState) -> None:
         """A copy found at the venue (asked after an unknown outcome, or a resting one moving):

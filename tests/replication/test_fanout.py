@@ -21,6 +21,7 @@ from services.replication import copier
 from services.replication.server import MIGRATIONS, WORKERS_DURABLE
 from services.risk.store import ReservationRow
 from services.replication.store import FollowerOrderRow, MasterPositionRow
+from tests.replication.test_copy_flow import enrol, mesh  # noqa: F401 - the fixture
 from tests.replication.test_worker_crash import copied_by, own_nats  # noqa: F401 - a fixture: a nats-server of
 # the test's own, so a stopped service's pull requests on the shared server cannot hold the next test's fills
 from venue_sim import Simulator, venue_urls
@@ -309,3 +310,90 @@ async def test_a_bursts_spot_closes_read_each_followers_holdings_once_and_follow
 
 def _reads(sim, user: str) -> int:
     return sum(1 for _, endpoint, who in sim.request_log if who == user and endpoint == "GET /api/v3/account")
+
+
+async def test_a_followers_holdings_are_read_once_for_closes_seconds_apart_and_again_when_the_venue_says_less(
+        own_nats, start_service, token_for, backend):
+    """A master who opens and closes every few seconds: each spot follower's holdings are read
+    from her venue at her first close only, then kept by what her copies bought and sold, so a
+    close seconds later sells exactly what she holds without asking (a read per close was a
+    thousand balance requests for a 1×1000 close). Once her venue refuses a close for want of
+    the coin (she moved some out herself), her next close reads it again."""
+    sim = await Simulator(seed=13).start()
+    try:
+        from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
+        from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+        compliance = await start_service("compliance", nats_url=own_nats.url)
+        risk = await start_service("risk", nats_url=own_nats.url)
+        addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
+        service = await start_service("replication", addresses=addresses, venue_rate_limit=False,
+                                      venue_urls=venue_urls(sim.url), nats_url=own_nats.url)
+        replication = ReplicationServiceStub(service.channel)
+        master, master_account, [(user, _)] = await copied_by(sim, ComplianceServiceStub(compliance.channel),
+                                                               replication, token_for, 1)
+        buy, sell = trading_pb2.SIDE_BUY, trading_pb2.SIDE_SELL
+
+        async def fill(trade_id: str, side, quantity: str, copies: int) -> None:
+            await replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
+                master_account_id=master_account.account_id, venue_trade_id=trade_id, symbol="BTC/USDT",
+                side=side, quantity=quantity, price="64000"), metadata=token_for(master))
+
+            async def decided():
+                listed = (await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(),
+                                                               metadata=token_for(user))).orders
+                return len(listed) == copies and all(o.status not in (events.FOLLOWER_ORDER_STATUS_PENDING,
+                                                                      events.FOLLOWER_ORDER_STATUS_PLACED)
+                                                     for o in listed)
+            await eventually(decided, timeout=20, message=f"{user}'s copy of {trade_id}")
+
+        def sells() -> list[Decimal]:
+            return [o.orig_qty for o in sim.orders(user) if o.side == "SELL"]
+        reads = _reads(sim, user)
+        await fill("B1", buy, "0.01", 1)  # she buys 0.002, holds 0.001998 (0.1 % fee in BTC)
+        await fill("S2", sell, "0.005", 2)  # half: 0.001, read once
+        assert sells() == [Decimal("0.001")] and _reads(sim, user) - reads == 1
+        await asyncio.sleep(2.5)  # the master trades again seconds later (longer than a read served before)
+        await fill("B3", buy, "0.01", 3)
+        await fill("S4", sell, "0.015", 4)  # all: her 0.003 copied, cut to the 0.002996 she holds
+        assert sells()[-1] == Decimal("0.00299") and _reads(sim, user) - reads == 1, (sells(), _reads(sim, user))
+        # She moves her BTC out herself; the next close, sized on what this process knew, is refused by
+        # her venue, and the one after it reads her holdings again.
+        await fill("B5", buy, "0.01", 5)
+        sim.exchange.accounts[user].balances["BTC"] = Decimal("0.0005")
+        await fill("S6", sell, "0.005", 6)
+        refused = (await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(),
+                                                        metadata=token_for(user))).orders
+        assert {o.master_fill_id.rsplit(":", 1)[-1]: o.status for o in refused}["S6"] == \
+            events.FOLLOWER_ORDER_STATUS_FAILED
+        await fill("S7", sell, "0.005", 7)
+        assert _reads(sim, user) - reads == 2 and sells()[-1] == Decimal("0.0005"), (sells(), _reads(sim, user))
+    finally:
+        await sim.stop()
+
+
+async def test_an_equity_proportional_followers_equity_is_not_read_again_for_each_fill(mesh, token_for):  # noqa: F811
+    """Equity sizing reads the follower's equity from her venue once (or takes the snapshots'),
+    not again after each copy: a copy moves her equity only by its fee and the price, and a
+    read per fill was a balance request per copy of every fill."""
+    sim, compliance, _risk, replication, _bus = mesh
+    master, _, master_account = await enrol(sim, compliance, replication, token_for, "eq-master",
+                                            rep.ACCOUNT_ROLE_MASTER, {"USDT": "100000"})
+    user, _, account = await enrol(sim, compliance, replication, token_for, "eq-follower",
+                                   rep.ACCOUNT_ROLE_FOLLOWER, {"USDT": "50000"})
+    await replication.StartCopySession(rep.StartCopySessionRequest(
+        follower_account_id=account.account_id, master_account_id=master_account.account_id,
+        settings=rep.CopySettings(sizing_mode=rep.SIZING_MODE_EQUITY_PROPORTIONAL)), metadata=token_for(user))
+
+    async def fill(trade_id: str) -> None:
+        await replication.SubmitMasterFill(rep.SubmitMasterFillRequest(
+            master_account_id=master_account.account_id, venue_trade_id=trade_id, symbol="BTC/USDT",
+            side=trading_pb2.SIDE_BUY, quantity="0.01", price="64000", master_equity="100000"),
+            metadata=token_for(master))
+    await fill("E1")
+    await eventually(lambda: len(sim.orders(user)) == 1, message="the first copy")
+    reads = _reads(sim, user)
+    await asyncio.sleep(2.5)  # the master's next trade, seconds later
+    await fill("E2")
+    await eventually(lambda: len(sim.orders(user)) == 2, message="the second copy")
+    assert _reads(sim, user) == reads  # sized on the equity read for the first
+    assert [o.orig_qty for o in sim.orders(user)] == [Decimal("0.005")] * 2  # half the master's equity, half its size
