@@ -273,6 +273,10 @@ async def test_risk_percent_sizing_measures_to_the_master_s_stop_once_there_is_o
     watcher, _ = await follower("watcher", rep.CopySettings(
         sizing_mode=rep.SIZING_MODE_MULTIPLIER, multiplier="1", mirror_stop_orders=True))
     await raise_position_cap(risk, token_for, user)
+    book = sim.perps.book(sim.exchange.accounts[user])
+    # Her equity as her first copy reads it (wallet and unrealised PnL), which sizes her copies for
+    # a minute (the copier does not ask her venue again per fill).
+    equity = sim.perps.available(book) + sim.perps.position_margin(book)
     await exchange.create_order(SYMBOL, "market", "buy", 0.01)
     # No stop of the master's yet: 0.1% of 50,000 at risk over the 2,000 the follower typed.
     await eventually(lambda: market_orders(sim, user) == [("MARKET", "BUY", Decimal("0.025"))],
@@ -280,8 +284,6 @@ async def test_risk_percent_sizing_measures_to_the_master_s_stop_once_there_is_o
     await exchange.create_order(SYMBOL, "market", "sell", 0.01, None, {"stopLossPrice": 63500, "reduceOnly": True})
     await eventually(lambda: algos(sim, watcher, "NEW"),
                      message="the master's stop seen (mirrored to another follower)")
-    book = sim.perps.book(sim.exchange.accounts[user])
-    equity = sim.perps.available(book) + sim.perps.position_margin(book)  # wallet and unrealised PnL
     await exchange.create_order(SYMBOL, "market", "buy", 0.01)
     # Now over the master's own stop: 500 below the price.
     lot = sim.perps.contract(VENUE_SYMBOL).step_size  # the perpetual's lot, not the spot pair's
