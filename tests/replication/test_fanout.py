@@ -27,6 +27,19 @@ from tests.replication.test_worker_crash import copied_by, own_nats  # noqa: F40
 from venue_sim import Simulator, venue_urls
 
 
+async def copy_path(start_service, nats_url: str, sim):
+    """Compliance, risk and replication started on nats_url, replication sending to the simulator:
+    (a compliance stub, a replication stub, the replication service, the risk service)."""
+    from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
+    from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+    compliance = await start_service("compliance", nats_url=nats_url)
+    risk = await start_service("risk", nats_url=nats_url)
+    addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
+    replication = await start_service("replication", addresses=addresses, venue_rate_limit=False,
+                                      venue_urls=venue_urls(sim.url), nats_url=nats_url)
+    return ComplianceServiceStub(compliance.channel), ReplicationServiceStub(replication.channel), replication, risk
+
+
 @pytest.mark.parametrize("chunk", [copier.FANOUT_CHUNK, 2], ids=["one-batch", "batches-of-2"])
 async def test_a_fills_batch_follows_session_changes_made_meanwhile(own_nats, start_service, token_for, backend,
                                                                     monkeypatch, chunk):
@@ -34,14 +47,7 @@ async def test_a_fills_batch_follows_session_changes_made_meanwhile(own_nats, st
     monkeypatch.setattr(copier, "FANOUT_CHUNK", chunk)
     sim = await Simulator(seed=9).start()
     try:
-        compliance = await start_service("compliance", nats_url=own_nats.url)
-        risk = await start_service("risk", nats_url=own_nats.url)
-        addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
-        replication = await start_service("replication", addresses=addresses, venue_rate_limit=False,
-                                          venue_urls=venue_urls(sim.url), nats_url=own_nats.url)
-        from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
-        from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
-        comp_stub, rep_stub = ComplianceServiceStub(compliance.channel), ReplicationServiceStub(replication.channel)
+        comp_stub, rep_stub, replication, risk = await copy_path(start_service, own_nats.url, sim)
         master, master_account, users = await copied_by(sim, comp_stub, rep_stub, token_for, 4)
 
         async def fill(trade_id: str) -> None:
@@ -170,18 +176,11 @@ class Backlog:
         self._gate = asyncio.Event()
 
     async def __aenter__(self) -> "Backlog":
-        from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
-        from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
         self.sim = await Simulator(seed=self.seed).start()
-        nats_url = self.own_nats.url
-        compliance = await self.start_service("compliance", nats_url=nats_url)
-        risk = await self.start_service("risk", nats_url=nats_url)
-        addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
-        replication = await self.start_service("replication", addresses=addresses, venue_rate_limit=False,
-                                               venue_urls=venue_urls(self.sim.url), nats_url=nats_url)
-        self.replication = ReplicationServiceStub(replication.channel)
+        compliance, self.replication, replication, _ = await copy_path(self.start_service, self.own_nats.url,
+                                                                       self.sim)
         self.master, self.master_account, self.users = await copied_by(
-            self.sim, ComplianceServiceStub(compliance.channel), self.replication, self.token_for, self.followers)
+            self.sim, compliance, self.replication, self.token_for, self.followers)
         copier_ = replication.running.components["copier"]
         copy_in_order = copier_._copy_in_order
 
@@ -321,16 +320,8 @@ async def test_a_followers_holdings_are_read_once_for_closes_seconds_apart_and_a
     the coin (she moved some out herself), her next close reads it again."""
     sim = await Simulator(seed=13).start()
     try:
-        from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
-        from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
-        compliance = await start_service("compliance", nats_url=own_nats.url)
-        risk = await start_service("risk", nats_url=own_nats.url)
-        addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk.address}
-        service = await start_service("replication", addresses=addresses, venue_rate_limit=False,
-                                      venue_urls=venue_urls(sim.url), nats_url=own_nats.url)
-        replication = ReplicationServiceStub(service.channel)
-        master, master_account, [(user, _)] = await copied_by(sim, ComplianceServiceStub(compliance.channel),
-                                                               replication, token_for, 1)
+        compliance, replication, *_ = await copy_path(start_service, own_nats.url, sim)
+        master, master_account, [(user, _)] = await copied_by(sim, compliance, replication, token_for, 1)
         buy, sell = trading_pb2.SIDE_BUY, trading_pb2.SIDE_SELL
 
         async def fill(trade_id: str, side, quantity: str, copies: int) -> None:
