@@ -71,6 +71,17 @@ def venue_orders(sim, user):
     return [(o.client_order_id, o.side, o.orig_qty) for o in sim.orders(user)]
 
 
+# A copy listed with one of these is still waiting for its venue's answer (it is listed PENDING
+# before it is sent), so it is not yet decided.
+UNDECIDED = (events.FOLLOWER_ORDER_STATUS_PENDING, events.FOLLOWER_ORDER_STATUS_PLACED)
+
+
+async def orders_of(replication, token_for, user) -> list[events.FollowerOrder]:
+    """The user's copies, as ListFollowerOrders shows them to her."""
+    return list((await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(),
+                                                      metadata=token_for(user))).orders)
+
+
 async def test_master_trade_is_copied_sized_refused_and_never_doubled(mesh, token_for):
     sim, compliance, risk, replication, bus = mesh
     master, master_sim, master_account = await enrol(sim, compliance, replication, token_for, "master",

@@ -21,7 +21,7 @@ from services.replication import copier
 from services.replication.server import MIGRATIONS, WORKERS_DURABLE
 from services.risk.store import ReservationRow
 from services.replication.store import FollowerOrderRow, MasterPositionRow
-from tests.replication.test_copy_flow import enrol, mesh  # noqa: F401 - the fixture
+from tests.replication.test_copy_flow import UNDECIDED, enrol, mesh, orders_of  # noqa: F401 - the fixture
 from tests.replication.test_worker_crash import copied_by, own_nats  # noqa: F401 - a fixture: a nats-server of
 # the test's own, so a stopped service's pull requests on the shared server cannot hold the next test's fills
 from venue_sim import Simulator, venue_urls
@@ -330,11 +330,8 @@ async def test_a_followers_holdings_are_read_once_for_closes_seconds_apart_and_a
                 side=side, quantity=quantity, price="64000"), metadata=token_for(master))
 
             async def decided():
-                listed = (await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(),
-                                                               metadata=token_for(user))).orders
-                return len(listed) == copies and all(o.status not in (events.FOLLOWER_ORDER_STATUS_PENDING,
-                                                                      events.FOLLOWER_ORDER_STATUS_PLACED)
-                                                     for o in listed)
+                listed = await orders_of(replication, token_for, user)
+                return len(listed) == copies and all(o.status not in UNDECIDED for o in listed)
             await eventually(decided, timeout=20, message=f"{user}'s copy of {trade_id}")
 
         def sells() -> list[Decimal]:
@@ -352,10 +349,8 @@ async def test_a_followers_holdings_are_read_once_for_closes_seconds_apart_and_a
         await fill("B5", buy, "0.01", 5)
         sim.exchange.accounts[user].balances["BTC"] = Decimal("0.0005")
         await fill("S6", sell, "0.005", 6)
-        refused = (await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(),
-                                                        metadata=token_for(user))).orders
-        assert {o.master_fill_id.rsplit(":", 1)[-1]: o.status for o in refused}["S6"] == \
-            events.FOLLOWER_ORDER_STATUS_FAILED
+        refused = {o.master_fill_id.rsplit(":", 1)[-1]: o.status for o in await orders_of(replication, token_for, user)}
+        assert refused["S6"] == events.FOLLOWER_ORDER_STATUS_FAILED
         await fill("S7", sell, "0.005", 7)
         assert _reads(sim, user) - reads == 2 and sells()[-1] == Decimal("0.0005"), (sells(), _reads(sim, user))
     finally:

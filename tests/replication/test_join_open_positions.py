@@ -21,7 +21,7 @@ from copytrade.type.v1 import trading_pb2
 from services.kit.testing import eventually
 from services.replication import join
 from services.replication.store import CopySessionRow, MasterFillRow
-from tests.replication.test_copy_flow import enrol
+from tests.replication.test_copy_flow import enrol, orders_of
 from tests.replication.test_copy_money import holding, master_trades
 
 PERP = "BTC/USDT:USDT"
@@ -32,11 +32,6 @@ async def mesh(copy_mesh):
     started = await copy_mesh(seed=23)
     return started.sim, ComplianceServiceStub(started.compliance.channel), ReplicationServiceStub(
         started.replication.channel), started.replication.running.components
-
-
-async def orders_of(replication, token_for, user) -> list[events.FollowerOrder]:
-    return list((await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(),
-                                                      metadata=token_for(user))).orders)
 
 
 def start_request(account, master_account, settings, request_id="") -> rep.StartCopySessionRequest:

@@ -26,7 +26,7 @@ from services.replication.recovery import Schedules
 from services.replication.retries import RetryProcessor
 from services.replication.venues.base import OrderRequest
 from services.replication.venues.ccxt_venue import CcxtVenue
-from tests.replication.test_copy_flow import enrol
+from tests.replication.test_copy_flow import enrol, orders_of
 from venue_sim import ccxt_config
 
 ORDER = "POST /api/v3/order"
@@ -66,10 +66,6 @@ async def submit(replication, token_for, master, master_account, trade_id, side=
 
 def requests(sim, account):
     return [(at, name) for at, name, who in sim.request_log if who == account]
-
-
-async def orders_of(replication, token_for, follower):
-    return (await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(), metadata=token_for(follower))).orders
 
 
 async def test_a_5xx_after_acceptance_is_looked_up_and_never_sent_twice(recovery_mesh, token_for, nats_server):

@@ -12,7 +12,7 @@ from copytrade.replication.v1 import replication_events_pb2 as events
 from copytrade.replication.v1 import replication_service_pb2 as rep
 from copytrade.type.v1 import trading_pb2
 from services.kit.testing import eventually
-from tests.replication.test_copy_flow import enrol, mesh  # noqa: F401 - the fixture
+from tests.replication.test_copy_flow import UNDECIDED, enrol, mesh, orders_of  # noqa: F401 - the fixture
 
 
 async def test_stale_and_slipped_fills_are_refused_with_their_numbers(mesh, token_for):  # noqa: F811
@@ -43,19 +43,16 @@ async def test_stale_and_slipped_fills_are_refused_with_their_numbers(mesh, toke
         await replication.SubmitMasterFill(request, metadata=token_for(master))
 
     async def orders(name: str) -> dict[str, events.FollowerOrder]:
-        listed = (await replication.ListFollowerOrders(rep.ListFollowerOrdersRequest(),
-                                                       metadata=token_for(followers[name]))).orders
+        listed = await orders_of(replication, token_for, followers[name])
         return {o.master_fill_id.rsplit(":", 1)[-1]: o for o in listed}
 
     await fill("on-time", "64100", datetime.now(UTC))  # 0.16 % below the master's: within 0.5 %
     await fill("slipped", "60000", datetime.now(UTC))  # the follower would pay 6.7 % more
     await fill("stale", "64000", datetime.now(UTC) - timedelta(hours=2))
 
-    undecided = (events.FOLLOWER_ORDER_STATUS_PENDING, events.FOLLOWER_ORDER_STATUS_PLACED)
-
-    async def decided():  # listed is not decided: a copy's row is there, PENDING, before the venue answers
+    async def decided():
         found = {name: await orders(name) for name in followers}
-        done = all(len(o) == 3 and not any(c.status in undecided for c in o.values()) for o in found.values())
+        done = all(len(o) == 3 and not any(c.status in UNDECIDED for c in o.values()) for o in found.values())
         return found if done else None
     found = await eventually(decided, timeout=30, message="every copy decided")
     guarded, loose = found["guarded"], found["loose"]
