@@ -330,10 +330,13 @@ async def _when_both(audited):
 
 async def test_a_followers_equity_falling_at_the_venue_trips_the_loss_breakers(recovery_mesh, token_for):
     sim, compliance, replication, recovery, service = recovery_mesh
-    master, master_account, follower, follower_sim, _ = await copying_pair(sim, compliance, replication, token_for)
+    master, master_account, follower, follower_sim, session = await copying_pair(sim, compliance, replication, token_for)
     sim.exchange.accounts[follower].balances["BTC"] = Decimal(1)  # holds a bitcoin next to its 50,000 USDT
     sim.set_price("BTCUSDT", "64000")
-    snapshots = service.running.components["snapshots"]
+    snapshots, ownership = service.running.components["snapshots"], service.running.components["ownership"]
+    # Only the replica holding her account's shard snapshots it; a shard it could not take at
+    # start-up (a lease request timing out on a loaded machine) is retried a moment later.
+    await eventually(lambda: ownership.owns(session.follower_account_id), message="her account's shard is held")
     assert await snapshots.take() >= 1  # the day starts at 114,000
     sim.set_price("BTCUSDT", "57000")  # -7,000: past the daily loss and the 5 % emergency stop
     await snapshots.take()
