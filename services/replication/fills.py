@@ -71,8 +71,13 @@ async def record_order_change(db: Database, bus: Bus, account: VenueAccountRow, 
     master order id."""
     key = f"{account.account_id}:{state.venue_order_id}"
     async with db.session() as session:
-        await db.serialise(session, f"master-order:{key}")
+        # An order never stored that does not rest now (a market order: every master fill's own
+        # updates) has nothing to store: told by one read, with no lock taken.
         row = await session.get(MasterOrderRow, key)
+        if row is None and order_change(None, state) is None:
+            return None
+        await db.serialise(session, f"master-order:{key}")
+        row = await session.get(MasterOrderRow, key, populate_existing=True)  # as it is under the lock
         change = order_change(row, state)
         now = datetime.now(UTC)
         if row is None and change is None:
