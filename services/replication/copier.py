@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import grpc
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import delete, func, inspect, select, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -661,8 +661,8 @@ class Copier:
         return attempt
 
     async def _send_all(self, intents: list[Intent]) -> list[Attempt | BaseException]:
-        """Reserve every intent with risk in one call, fence the approved ones in one write, place
-        them concurrently and write their acknowledgements in groups. One Attempt (or the
+        """Reserve every intent with risk in one call while the new ones are fenced in one write,
+        place the approved ones concurrently and write their acknowledgements in groups. One Attempt (or the
         exception that stopped it: for a placed copy, its record's or effects' failure, which the
         fill's retry finishes) per intent; raises when risk could not decide."""
         markets: dict[tuple[str, str], object] = {}
@@ -673,30 +673,50 @@ class Copier:
         series = {market: [risk_pb.ReturnSeries(symbol=symbol, returns=values, periods_per_year=PERIODS_PER_YEAR)
                            for symbol, values in self.market.series(market).items()]
                   for market in {intent.market for intent in intents}}
-        decisions = await self.risks.reserve([risk_pb.ReserveOrderRequest(
-            reservation_id=intent.reservation_id, intent=risk_pb.OrderIntent(
-                follower_id=intent.session.follower_id, master_id=intent.session.master_id,
-                config_id=intent.session.config_id,
-                instrument=trading_pb2.Instrument(symbol=intent.instrument.symbol,
-                                                  lot_size=str(intent.instrument.lot_size),
-                                                  tick_size=str(intent.instrument.tick_size),
-                                                  contract_size=str(intent.instrument.contract_size)),
-                side=intent.row.side, quantity=str(intent.row.quantity), expected_price=str(intent.expected_price),
-                reference_price=str(intent.reference_price), equity=str(intent.equity),
-                master_fill_time=intent.master_fill_time, returns=series[intent.market]))
-            for intent in intents])
+        # New copies are fenced PENDING while risk decides (one write, overlapping the call), each
+        # with its reservation and a send time: from here on a crash leaves a copy that is asked
+        # for at its venue, never one made twice or refused blind. Copies made before are fenced
+        # once approved, as the retry of an earlier attempt finds them.
+        fencing = None
+        new = [intent.row for intent in intents if inspect(intent.row).transient]
+        if new:
+            fenced_at = datetime.now(UTC)
+            for intent in intents:
+                if inspect(intent.row).transient:
+                    intent.row.reservation_id, intent.row.send_time = intent.reservation_id, fenced_at
+            fencing = asyncio.ensure_future(self._fence(new))
+        try:
+            decisions = await self._reserve(intents, series)
+        except asyncio.CancelledError:
+            if fencing is not None:
+                fencing.cancel()  # whatever it wrote stays PENDING: asked for at the venues
+            raise
+        except Exception:
+            if fencing is not None:
+                await self._unfence(fencing)
+            raise
+        fenced_now = await fencing if fencing is not None else set()
+        ours = set(fenced_now)
         decided = datetime.now(UTC)
         results: list[Attempt | BaseException | None] = [None] * len(intents)
-        refused, approved = [], []
+        refused, approved, before_send = [], [], []
         for i, (intent, decision) in enumerate(zip(intents, decisions)):
             row = intent.row
             row.risk_decide_time = decided
+            if inspect(row).transient:  # another worker recorded this copy first: its retry asks the venue
+                results[i] = CopyInFlight(f"copy {row.order_id} is being made elsewhere")
+                continue
             if decision.decision not in DECISIONS:
+                if row.order_id in fenced_now:
+                    row.send_time = None  # never sent
                 refused.append((i, intent, decision))
                 continue
             if decision.decision == risk_pb.DECISION_REDUCED:  # said on the order: which limit, by how much
                 row.reduction = reduction(decision, row.quantity)
-            row.quantity = Decimal(decision.approved_quantity)
+            quantity = Decimal(decision.approved_quantity)
+            if row.order_id not in fenced_now or row.quantity != quantity:  # its record says so before it is sent
+                before_send.append(row)
+            row.quantity = quantity
             row.send_time, row.reservation_id, row.status = decided, intent.reservation_id, S.FOLLOWER_ORDER_STATUS_PENDING
             approved.append((i, intent))
 
@@ -704,8 +724,8 @@ class Copier:
             refusal = decision.refusal
             await self.refuse(intent.row, refusal.reason, refusal.message, dict(refusal.metadata), domain=refusal.domain)
             results[i] = Attempt("refused", reason=refusal.reason)
-        # PENDING before sending, in one write: a crash from here on is resolved by asking.
-        ours = await self._fence([intent.row for _, intent in approved]) if approved else set()
+        if before_send:
+            ours |= await self._fence(before_send)
         acks = GroupWriter(self._record_acks, then=self._effects)
 
         async def place_in_turn(turn: list[tuple[int, Intent]]) -> None:
@@ -731,6 +751,35 @@ class Copier:
         except Exception as exc:  # noqa: BLE001 - the placed copies' record or effects: their retry finishes them
             results = [exc if isinstance(r, Attempt) and r.outcome == "placed" else r for r in results]
         return results
+
+    async def _reserve(self, intents: list[Intent], series: dict) -> list:
+        """Risk's decision on every intent, in one call."""
+        return await self.risks.reserve([risk_pb.ReserveOrderRequest(
+            reservation_id=intent.reservation_id, intent=risk_pb.OrderIntent(
+                follower_id=intent.session.follower_id, master_id=intent.session.master_id,
+                config_id=intent.session.config_id,
+                instrument=trading_pb2.Instrument(symbol=intent.instrument.symbol,
+                                                  lot_size=str(intent.instrument.lot_size),
+                                                  tick_size=str(intent.instrument.tick_size),
+                                                  contract_size=str(intent.instrument.contract_size)),
+                side=intent.row.side, quantity=str(intent.row.quantity), expected_price=str(intent.expected_price),
+                reference_price=str(intent.reference_price), equity=str(intent.equity),
+                master_fill_time=intent.master_fill_time, returns=series[intent.market]))
+            for intent in intents])
+
+    async def _unfence(self, fencing: asyncio.Future) -> None:
+        """Risk did not decide: the copies just fenced were never sent, so their records go (the
+        fill's retry makes them anew instead of asking a venue for each). Should that fail, they
+        stay PENDING and are asked for: slower, never wrong."""
+        try:
+            inserted = await fencing
+            if inserted:
+                async with self.db.session() as session:
+                    await session.execute(delete(FollowerOrderRow).where(
+                        self.db.member(FollowerOrderRow.order_id, inserted),
+                        FollowerOrderRow.status == S.FOLLOWER_ORDER_STATUS_PENDING))
+        except Exception as exc:  # noqa: BLE001 - the risk failure is what is raised
+            log.warning("copies fenced before risk failed left PENDING (asked for at their venues): %s", exc)
 
     async def _fence(self, rows: list[FollowerOrderRow]) -> set[str]:
         """Record the copies about to be sent as PENDING, in one transaction: new ones by one

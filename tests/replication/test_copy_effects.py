@@ -189,3 +189,49 @@ async def test_the_sweeper_finishes_effects_a_dead_worker_left_pending_and_makes
 
 async def _noop(rows) -> None:
     return None
+
+
+async def test_a_fill_copied_while_risk_is_away_leaves_no_copy_pending_and_is_made_once_when_risk_is_back(
+        own_nats, start_service, token_for, caplog):
+    """Copies are fenced while risk decides: when risk cannot decide, their records go again, so
+    the follower sees no copy stuck PENDING meanwhile, nothing reaches her venue, and once risk
+    is back the copy is made once, with no lookup at the venue first."""
+    caplog.set_level(logging.WARNING, logger="copytrade.replication.copier")
+    sim = await Simulator(seed=7).start()
+    risk_listen = f"127.0.0.1:{free_port()}"
+    try:
+        compliance = await start_service("compliance", nats_url=own_nats.url)
+        risk = await start_service("risk", nats_url=own_nats.url, listen=risk_listen)
+        addresses = {**compliance.settings.addresses, "compliance": compliance.address, "risk": risk_listen}
+        replication = await start_service("replication", nats_url=own_nats.url, addresses=addresses,
+                                          venue_rate_limit=False, venue_urls=venue_urls(sim.url))
+        from copytrade.compliance.v1.compliance_service_pb2_grpc import ComplianceServiceStub
+        from copytrade.replication.v1.replication_service_pb2_grpc import ReplicationServiceStub
+        comp_stub, rep_stub = ComplianceServiceStub(compliance.channel), ReplicationServiceStub(replication.channel)
+        master, master_account, [(user, account_id)] = await copied_by(sim, comp_stub, rep_stub, token_for, 1)
+        await risk.running.stop(grace=0)
+        reply = await rep_stub.SubmitMasterFill(rep.SubmitMasterFillRequest(
+            master_account_id=master_account.account_id, venue_trade_id="T-risk-away", symbol="BTC/USDT",
+            side=trading_pb2.SIDE_BUY, quantity="0.01", price="64000"), metadata=token_for(master))
+        cid = client_order_id(reply.fill.fill_id, account_id)
+
+        def tried_twice():
+            return sum("copying fill" in r.getMessage() and "trying again" in r.getMessage()
+                       for r in caplog.records) >= 2
+        await eventually(tried_twice, timeout=20, message="the copier trying the fill again while risk is away")
+
+        async def listed():
+            return list((await rep_stub.ListFollowerOrders(rep.ListFollowerOrdersRequest(),
+                                                           metadata=token_for(user))).orders)
+        assert await listed() == [] and sim.orders(user) == []
+        risk = await start_service("risk", nats_url=own_nats.url, listen=risk_listen)
+
+        async def filled():
+            orders = await listed()
+            return [o.status for o in orders] == [events.FOLLOWER_ORDER_STATUS_FILLED] and orders
+        [order] = await eventually(filled, timeout=30, message="the copy made once risk is back")
+        assert order.order_id == cid and len(sim.orders(user)) == 1
+        asked = [name for _, name, who in sim.request_log if who == user and name.startswith("GET /api/v3/order")]
+        assert asked == [], "a copy never sent was looked up at the venue"
+    finally:
+        await sim.stop()
