@@ -892,7 +892,7 @@ class Copier:
 
     async def _effects(self, rows: list[FollowerOrderRow], *, wait: bool = False) -> None:
         """What follows a venue's acknowledgement, for a group of copies: risk commits what filled
-        (one call), and each copy's events go out (placed, then filled). Each is idempotent (per
+        (one call), and each copy's events go out (_announce). Each is idempotent (per
         reservation; by Nats-Msg-Id, which compliance's audit record is keyed by), so a redo
         after a failure makes no second one. A copy's marker is cleared once all its effects are
         done. On the copy path they run in the background once the pass of the master's fills
@@ -961,13 +961,17 @@ class Copier:
             await self._effects(rows[start:start + 500], wait=True)
 
     async def _announce(self, row: FollowerOrderRow) -> None:
-        """A copy's placed event, then its filled ones: in that order on the bus. A filled event
-        is one fill as the follower's venue reported it (its trade id, quantity, price, time and
-        the fee it charged), naming that venue: the fills the acknowledgement listed, else those
-        the venue's trade history shows for the order, else the order's total with the fee the
-        venue gave for the order (or none: the fee is then unknown, never made up here)."""
+        """A copy's placed event while it is not filled in full, then its filled ones: in that
+        order on the bus. A copy filled in full (a market copy, at once) is announced by its
+        filled events alone, which carry the order as placed: one event a copy, not two, for
+        each consumer to take in. A filled event is one fill as the follower's venue reported it
+        (its trade id, quantity, price, time and the fee it charged), naming that venue: the
+        fills the acknowledgement listed, else those the venue's trade history shows for the
+        order, else the order's total with the fee the venue gave for the order (or none: the
+        fee is then unknown, never made up here)."""
         order = order_to_proto(row)
-        await self.publish("placed", row, events.FollowerOrderPlaced(order=order))
+        if not 0 < row.quantity <= row.filled_quantity:
+            await self.publish("placed", row, events.FollowerOrderPlaced(order=order))
         if row.filled_quantity <= 0:
             return
         fills = row.venue_fills or []

@@ -145,12 +145,17 @@ class BreakerMonitor:
                 raise failed
 
     async def _count(self, deliveries: list[Delivery]) -> None:
-        seen: dict[str, tuple[str, copies.FollowerOrderPlaced | copies.CopyFailed]] = {}
+        seen: dict[str, tuple[str, copies.FollowerOrderPlaced | copies.FollowerOrderFilled | copies.CopyFailed]] = {}
         for delivery in deliveries:
             event = delivery.event
-            if not isinstance(event, (copies.FollowerOrderPlaced, copies.CopyFailed)):
+            if isinstance(event, (copies.FollowerOrderPlaced, copies.FollowerOrderFilled)):
+                # A copy's placement, counted once: told by its placed event, or (a copy filled in
+                # full at once has none) its first filled one.
+                event_id = f"{event.order.order_id}:placed"
+            elif isinstance(event, copies.CopyFailed):
+                event_id = delivery.msg_id or f"{event.order.order_id}:{type(event).__name__}"
+            else:
                 continue
-            event_id = delivery.msg_id or f"{event.order.order_id}:{type(event).__name__}"
             try:  # one risk could never store is dropped, not redelivered forever
                 validation.check_row(ProcessedEventRow.__table__, {"event_id": event_id})
                 validation.check_row(AccountMarksRow.__table__, {"user_id": event.order.follower_id})
@@ -178,7 +183,7 @@ class BreakerMonitor:
                     mark = marks[user_id] = AccountMarksRow(user_id=user_id, recent_latencies_ms=[], failures_in_a_row=0)
                     session.add(mark)
                 order = event.order
-                if isinstance(event, copies.FollowerOrderPlaced):
+                if not isinstance(event, copies.CopyFailed):  # placed
                     mark.failures_in_a_row = 0
                     if order.HasField("ack_time") and order.HasField("master_fill_time"):
                         latency = order.ack_time.ToMilliseconds() - order.master_fill_time.ToMilliseconds()

@@ -1,6 +1,7 @@
-"""The other stores' view of the copies at the venue: each order the venue holds must have
-exactly one risk commit (checked in risk's own tables), one placed and one filled event on the
-bus (by Nats-Msg-Id, in the COPIES stream) and one audit record of each (in compliance)."""
+"""The other stores' view of the copies at the venue: each (filled) order the venue holds must
+have exactly one risk commit (checked in risk's own tables), exactly one filled event on the bus
+(by Nats-Msg-Id, in the COPIES stream) and its one audit record (in compliance), and no placed
+event or record beside it (a copy filled in full at once is announced by its filled event alone)."""
 
 from __future__ import annotations
 
@@ -68,14 +69,14 @@ async def check_stores(nats_url: str, risk_db: Database, compliance, operator,
                 ReservationRow.user_id == user, ReservationRow.status == "COMMITTED"))).scalars()]
         if len(committed) != len(cids):
             check.problems.append(f"{user}: {len(cids)} orders at the venue, {len(committed)} risk commits")
-        for verb in ("placed", "filled"):
+        for verb, expected in (("placed", 0), ("filled", 1)):
             ids = await _stream_msg_ids(nats_url, f"copies.order.{verb}.{user}", tls_files)
             for cid in cids:
-                if ids[f"{cid}:{verb}"] != 1:
+                if ids[f"{cid}:{verb}"] != expected:
                     check.problems.append(f"{user}: {ids[f'{cid}:{verb}']} {verb} events of {cid}")
         audited = await _audited(compliance, operator, user)
         for cid in cids:
-            for action in ("copy.placed", "copy.filled"):
-                if audited[(action, cid)] != 1:
+            for action, expected in (("copy.placed", 0), ("copy.filled", 1)):
+                if audited[(action, cid)] != expected:
                     check.problems.append(f"{user}: {audited[(action, cid)]} {action} audit records of {cid}")
     return check

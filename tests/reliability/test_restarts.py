@@ -56,9 +56,9 @@ async def stack(tmp_path: Path):
 
 
 async def stores_agree(mesh, copying: Copying, endpoints: dict, secret: str, postgres: str):
-    """Every order at the venue has exactly one risk commit (in risk's tables), one placed and
-    one filled event (on the bus) and one audit record of each (in compliance): polled, since
-    these are written behind the venue's answer."""
+    """Every order at the venue has exactly one risk commit (in risk's tables), one filled event
+    (on the bus, and no placed one: each filled at once) and its one audit record (in
+    compliance): polled, since these are written behind the venue's answer."""
     operator = (("authorization", f"Bearer {auth.issue_token(secret, 'op', ['operator'])[0]}"),)
     risk_db = Database(Settings(service="risk", data_dir=mesh.data_dir, database_url=postgres or None))
     channel = clients.balanced_channel(endpoints["compliance"], tls=mesh.client_tls)

@@ -140,6 +140,50 @@ async def test_copy_events_trip_the_venue_failure_and_latency_breakers(start_ser
     await bus.close()
 
 
+async def test_a_copy_filled_at_once_counts_as_one_placement_from_its_filled_events(start_service, token_for, nats_server):
+    """A copy its venue filled in full at once is announced by its filled events alone (no placed
+    event): the breakers count it, once, however many fills it has, and once only when a placed
+    event came first."""
+    risk, user = await _setup(start_service, token_for)
+    _, other = await _setup(start_service, token_for)
+    bus = await Bus.connect(nats_server.url, "breaker-fills")
+
+    async def filled_alone(user, latency_ms, fills=2):
+        _, placed = _copy_event(user, latency_ms=latency_ms)
+        for n in range(fills):
+            event = copies.FollowerOrderFilled(order=placed.order, venue_trade_id=f"t{n}", quantity="0.001",
+                                               price="64000")
+            await bus.publish(f"copies.order.filled.{user}", event, msg_id=f"{placed.order.order_id}:filled:t{n}")
+        return placed
+    # Ten slow copies, each told only by its two fills: the latency breaker sees ten, not none.
+    for _ in range(10):
+        await filled_alone(user, 300)
+
+    async def tripped(user, kind):
+        return (await breakers_of(risk, token_for, user))[kind].tripped
+    await eventually(lambda: tripped(user, "LATENCY"), message="the latency breaker tripped by filled events")
+
+    # Five fast copies, one slow copy told by its placed event and five fills, four fast ones: ten
+    # placements, the median fast. Counted per event it would be six slow of the last ten.
+    for _ in range(5):
+        verb, event = _copy_event(other)
+        await bus.publish(f"copies.order.{verb}.{other}", event, msg_id=f"{event.order.order_id}:placed")
+    verb, slow = _copy_event(other, latency_ms=300)
+    await bus.publish(f"copies.order.placed.{other}", slow, msg_id=f"{slow.order.order_id}:placed")
+    for n in range(5):
+        await bus.publish(f"copies.order.filled.{other}", copies.FollowerOrderFilled(
+            order=slow.order, venue_trade_id=f"t{n}", quantity="0.001", price="64000"),
+            msg_id=f"{slow.order.order_id}:filled:t{n}")
+    for _ in range(4):
+        await filled_alone(other, 20, fills=1)
+    for _ in range(5):  # then five failures in a row: once they trip, all of the above is counted
+        verb, event = _copy_event(other, failed=True)
+        await bus.publish(f"copies.order.{verb}.{other}", event, msg_id=uuid.uuid4().hex)
+    await eventually(lambda: tripped(other, "VENUE_FAILURES"), message="the failures counted")
+    assert not await tripped(other, "LATENCY")
+    await bus.close()
+
+
 async def test_snapshots_are_checked_and_owned(start_service, token_for):
     import grpc
 

@@ -475,7 +475,11 @@ Global___MasterOrderChanged: _TypeAlias = MasterOrderChanged  # noqa: Y015
 
 @_typing.final
 class FollowerOrderPlaced(_message.Message):
-    """Subject copies.order.placed.<follower_id>."""
+    """Subject copies.order.placed.<follower_id>. A copy accepted by its venue and not yet filled in
+    full (resting, or filled in part). A copy its venue filled in full at once is announced by its
+    FollowerOrderFilled events alone, which carry the order as placed: a consumer counting
+    placements counts one per order id, from whichever of the two it sees first.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -497,7 +501,9 @@ Global___FollowerOrderPlaced: _TypeAlias = FollowerOrderPlaced  # noqa: Y015
 
 @_typing.final
 class FollowerOrderFilled(_message.Message):
-    """Subject copies.order.filled.<follower_id>."""
+    """Subject copies.order.filled.<follower_id>. One fill of a copy, as its venue reported it. For a
+    copy filled in full at once it is also the copy's placement (no FollowerOrderPlaced precedes it).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
