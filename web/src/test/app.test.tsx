@@ -368,6 +368,7 @@ describe("pages", () => {
     mockGateway({ "GET /v1/users/usr_alice": () => [200, { user: ALICE }] });
     render(<App />);
     expect(await screen.findByRole("heading", { name: "This page does not exist" })).toBeInTheDocument();
-    expect(document.title).toBe("Page not found · copytrade");
+    // The tab's title is set by an effect after the page renders (on a loaded machine, a moment after).
+    await waitFor(() => expect(document.title).toBe("Page not found · copytrade"));
   });
 });
