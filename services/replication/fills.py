@@ -145,15 +145,23 @@ async def record(db: Database, event: events.MasterFill) -> tuple[events.MasterF
 
 async def record_all(db: Database, fills: list[events.MasterFill]) -> list[tuple[events.MasterFill, bool, bool]]:
     """record() for fills in the order they happened (a watcher's burst), in one transaction:
-    one lock per position moved, one insert. Their record times rise in that order (the copier
-    copies unhandled fills by it). One stored before (a replay) fails the insert: then each is
-    stored or found on its own."""
+    one lock per position moved (its row's), one insert. Their record times rise in that order
+    (the copier copies unhandled fills by it). One stored before (a replay) fails the insert:
+    then each is stored or found on its own."""
     try:
         async with db.session() as session:
             keys = sorted({(f.master_account_id, f.symbol) for f in fills})
-            await db.serialise_all(session, [f"master-position:{account}:{symbol}" for account, symbol in keys])
+            # Each position moved is locked by its row, read in the same statement; one not there
+            # yet (the first fill of a symbol) by its name, then read again. Rows first, names
+            # after, each in key order: two writers never wait on each other in a circle.
+            positions = {key: await session.get(MasterPositionRow, key, with_for_update=db.is_postgres)
+                         for key in keys}
+            missing = [key for key, row in positions.items() if row is None]
+            if missing:
+                await db.serialise_all(session, [f"master-position:{account}:{symbol}" for account, symbol in missing])
+                positions.update({key: await session.get(MasterPositionRow, key, populate_existing=True)
+                                  for key in missing})
             known: dict[str, MasterFillRow] = {}  # one named twice in a burst is stored once
-            positions = {key: await session.get(MasterPositionRow, key) for key in keys}
             moved: dict[tuple[str, str], tuple[Decimal, Decimal | None]] = {
                 key: (row.quantity, row.entry_price) for key, row in positions.items() if row is not None}
             now = datetime.now(UTC)

@@ -275,6 +275,34 @@ async def test_a_watchers_burst_is_stored_in_one_go_in_order_with_the_masters_po
         await db.close()
 
 
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_fills_two_writers_record_at_once_move_the_masters_position_one_after_the_other(make_settings, backend):
+    """Two replicas may record one master's fills at once (a watcher handing over): each fill is
+    stored with the position before it as the other left it, from the symbol's first fill (no
+    row yet to lock) on, and the position ends at their sum."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from services.replication.fills import record
+    settings = make_settings("replication")
+    one, other = Database(settings, MIGRATIONS), Database(settings, MIGRATIONS)
+    await one.migrate()
+    try:
+        def fill(n: int) -> events.MasterFill:
+            event = events.MasterFill(fill_id=f"acc-two:{n}", master_account_id="acc-two", venue_trade_id=str(n),
+                                      symbol="SOL/USDT", side=trading_pb2.SIDE_BUY, quantity="1", price="100")
+            event.execute_time.FromDatetime(datetime.now(UTC))
+            return event
+        stored = await asyncio.gather(*(record(one if n % 2 else other, fill(n)) for n in range(40)))
+        assert sorted(Decimal(event.position_before) for event, created, _ in stored if created) == list(range(40))
+        async with one.session() as session:
+            position = await session.get(MasterPositionRow, ("acc-two", "SOL/USDT"))
+        assert position.quantity == 40
+    finally:
+        await one.close()
+        await other.close()
+
+
 async def test_a_bursts_spot_closes_read_each_followers_holdings_once_and_follow_her_copies(
         own_nats, start_service, token_for, backend):
     """A burst of opens and closes on spot: the closes of one pass read each follower's holdings
