@@ -159,8 +159,9 @@ async def record_all(db: Database, fills: list[events.MasterFill]) -> list[tuple
             missing = [key for key, row in positions.items() if row is None]
             if missing:
                 await db.serialise_all(session, [f"master-position:{account}:{symbol}" for account, symbol in missing])
-                positions.update({key: await session.get(MasterPositionRow, key, populate_existing=True)
-                                  for key in missing})
+                positions.update({key: await session.get(MasterPositionRow, key, populate_existing=True,
+                                                         with_for_update=db.is_postgres)
+                                  for key in missing})  # another writer's since: its row is locked too
             known: dict[str, MasterFillRow] = {}  # one named twice in a burst is stored once
             moved: dict[tuple[str, str], tuple[Decimal, Decimal | None]] = {
                 key: (row.quantity, row.entry_price) for key, row in positions.items() if row is not None}
