@@ -695,9 +695,9 @@ class Copier:
             if fencing is not None:
                 await self._unfence(fencing)
             raise
+        decided = datetime.now(UTC)  # risk's answer (the fence may still be writing)
         fenced_now = await fencing if fencing is not None else set()
         ours = set(fenced_now)
-        decided = datetime.now(UTC)
         results: list[Attempt | BaseException | None] = [None] * len(intents)
         refused, approved, before_send = [], [], []
         for i, (intent, decision) in enumerate(zip(intents, decisions)):
