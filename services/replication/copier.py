@@ -662,9 +662,9 @@ class Copier:
 
     async def _send_all(self, intents: list[Intent]) -> list[Attempt | BaseException]:
         """Reserve every intent with risk in one call while the new ones are fenced in one write,
-        place the approved ones concurrently and write their acknowledgements in groups. One Attempt (or the
-        exception that stopped it: for a placed copy, its record's or effects' failure, which the
-        fill's retry finishes) per intent; raises when risk could not decide."""
+        place the approved ones concurrently and write their acknowledgements in groups. One
+        Attempt (or the exception that stopped it: for a placed copy, its record's or effects'
+        failure, which the fill's retry finishes) per intent; raises when risk could not decide."""
         markets: dict[tuple[str, str], object] = {}
         for intent in intents:
             intent.market = venue_key(intent.venue, intent.session)
@@ -677,14 +677,12 @@ class Copier:
         # with its reservation and a send time: from here on a crash leaves a copy that is asked
         # for at its venue, never one made twice or refused blind. Copies made before are fenced
         # once approved, as the retry of an earlier attempt finds them.
-        fencing = None
-        new = [intent.row for intent in intents if inspect(intent.row).transient]
-        if new:
-            fenced_at = datetime.now(UTC)
-            for intent in intents:
-                if inspect(intent.row).transient:
-                    intent.row.reservation_id, intent.row.send_time = intent.reservation_id, fenced_at
-            fencing = asyncio.ensure_future(self._fence(new))
+        fenced_at, new = datetime.now(UTC), []
+        for intent in intents:
+            if inspect(intent.row).transient:
+                intent.row.reservation_id, intent.row.send_time = intent.reservation_id, fenced_at
+                new.append(intent.row)
+        fencing = asyncio.ensure_future(self._fence(new)) if new else None
         try:
             decisions = await self._reserve(intents, series)
         except asyncio.CancelledError:
